@@ -1,0 +1,3 @@
+//! The check functions of each suite, one module per suite.
+
+pub(crate) mod service_info;

@@ -1,0 +1,269 @@
+//! The `gemj-gateway` command line: `serve`, `demo`, `migrate`, `print-default-config` and
+//! `audit verify`. Bad input (configuration, database URL, data folder) prints one line on
+//! stderr and exits with code 2; nothing is half-written.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use gemj_core::demo::{self, DemoOptions};
+use gemj_store::objects::LocalFolderStorage;
+
+use crate::config::{Config, Overrides};
+use crate::{Gateway, endpoints, ensure_writable_dir, open_store, telemetry};
+
+/// The GeMJ gateway: GA4GH and HL7 FHIR access to Japan's national whole-genome program.
+#[derive(Debug, Parser)]
+#[command(name = "gemj-gateway", version, about)]
+pub struct Cli {
+    /// TOML configuration file (layered over the defaults, under GEMJ_* variables and flags).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, global = true, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Data folder [default: ./gemj-data].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the gateway.
+    Serve {
+        /// Generate the synthetic demo cohort into the data folder first, if it has none.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Generate the synthetic demo cohort into a data folder.
+    Demo {
+        /// The data folder to create the cohort in.
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// Participants.
+        #[arg(long)]
+        participants: Option<usize>,
+        /// Seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Mean read depth of the per-participant BAM/CRAM.
+        #[arg(long)]
+        coverage: Option<f64>,
+    },
+    /// Apply the store's migrations.
+    Migrate,
+    /// Print the default configuration as TOML.
+    PrintDefaultConfig,
+    /// Audit log tools.
+    Audit {
+        /// The audit command.
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+/// Audit subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Verify the hash chains of the audit log and the consent events; report the first
+    /// broken link. Exit code 0 when intact, 1 when broken.
+    Verify,
+}
+
+/// An error that is the user's input, not a failure: exit code 2.
+#[derive(Debug)]
+struct Usage(String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
+/// Runs the command line and returns the exit code.
+#[must_use]
+pub fn main(cli: Cli) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            // Configuration, URL and data-folder problems are the user's input: one line, code 2.
+            eprintln!("error: {}", one_line(&e));
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn one_line(e: &anyhow::Error) -> String {
+    let text = format!("{e:#}");
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn load(cli: &Cli, data_dir: Option<PathBuf>) -> anyhow::Result<Config> {
+    let overrides = Overrides {
+        listen: cli.listen.clone(),
+        data_dir: data_dir.or_else(|| cli.data_dir.clone()),
+    };
+    Ok(Config::load(cli.config.as_deref(), &overrides)?)
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match &cli.command {
+        Command::PrintDefaultConfig => {
+            print!(
+                "{}",
+                Config::default_toml().context("cannot render the default configuration")?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            let config = load(&cli, None)?;
+            telemetry::init(&config.log);
+            ensure_writable_dir(&config.data_dir)?;
+            let store = open_store(&config).await?;
+            println!("migrations applied ({} store)", store.backend().as_str());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
+            let config = load(&cli, None)?;
+            telemetry::init(&config.log);
+            let store = open_store(&config).await?;
+            let report = store
+                .verify_chains()
+                .await
+                .context("cannot read the chains")?;
+            println!(
+                "audit records: {}; consent events: {}",
+                report.audit_rows, report.consent_rows
+            );
+            match report.broken {
+                None => {
+                    println!("all hash chains intact");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Some(b) => {
+                    println!("BROKEN: chain {} at seq {}: {}", b.chain, b.seq, b.reason);
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        Command::Demo {
+            dir,
+            participants,
+            seed,
+            coverage,
+        } => {
+            let config = load(&cli, Some(dir.clone()))?;
+            telemetry::init(&config.log);
+            let options = DemoOptions {
+                participants: participants.unwrap_or(config.demo.participants),
+                seed: seed.unwrap_or(config.demo.seed),
+                coverage: coverage.unwrap_or(config.demo.coverage),
+            };
+            if options.participants == 0 || !(options.coverage > 0.0 && options.coverage <= 100.0) {
+                return Err(Usage(
+                    "--participants must be at least 1 and --coverage in (0, 100]".to_owned(),
+                )
+                .into());
+            }
+            make_demo(&config, &options).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve { demo: with_demo } => {
+            let config = load(&cli, None)?;
+            telemetry::init(&config.log);
+            if *with_demo {
+                let options = DemoOptions {
+                    participants: config.demo.participants,
+                    seed: config.demo.seed,
+                    coverage: config.demo.coverage,
+                };
+                ensure_writable_dir(&config.data_dir)?;
+                if demo::existing(&config.data_dir).is_none() {
+                    make_demo(&config, &options).await?;
+                }
+            }
+            let gateway = Gateway::boot(config).await?;
+            let running = gateway.serve()?;
+            println!(
+                "gemj-gateway {} listening at {}",
+                gemj_core::services::VERSION,
+                running.base_url
+            );
+            for (url, what) in endpoints(&running.base_url) {
+                println!("  {url:<48} {what}");
+            }
+            println!("Stop with Ctrl-C (SIGINT) or SIGTERM: in-flight requests finish first.");
+            match running.join.await {
+                Ok(Ok(())) => Ok(ExitCode::SUCCESS),
+                Ok(Err(e)) => {
+                    eprintln!("error: server failed: {e}");
+                    Ok(ExitCode::from(1))
+                }
+                Err(e) => {
+                    eprintln!("error: server task failed: {e}");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+    }
+}
+
+async fn make_demo(config: &Config, options: &DemoOptions) -> anyhow::Result<()> {
+    ensure_writable_dir(&config.data_dir)?;
+    if let Some(existing) = demo::existing(&config.data_dir) {
+        if existing.options == *options {
+            println!(
+                "{} already holds this demo cohort ({} participants)",
+                config.data_dir.display(),
+                existing.participants
+            );
+            return Ok(());
+        }
+        return Err(Usage(format!(
+            "{} already holds a demo cohort made with other options; use an empty folder",
+            config.data_dir.display()
+        ))
+        .into());
+    }
+    let store = open_store(config).await?;
+    let objects = LocalFolderStorage::new(config.data_dir.join("objects"));
+    println!(
+        "generating the synthetic demo cohort: {} participants, seed {}, coverage {}x",
+        options.participants, options.seed, options.coverage
+    );
+    let summary = demo::generate(&store, &objects, &config.data_dir, options)
+        .await
+        .context("demo cohort generation failed")?;
+    println!(
+        "demo cohort ready in {}: {} participants, {} datasets, {} objects ({:.1} MB), {} sites, {} variant-index rows; genomes {:.1}s, registration {:.1}s",
+        config.data_dir.display(),
+        summary.participants,
+        summary.datasets,
+        summary.objects,
+        summary.bytes as f64 / 1e6,
+        summary.sites,
+        summary.variant_rows,
+        summary.genome_seconds,
+        summary.register_seconds
+    );
+    Ok(())
+}

@@ -1,0 +1,463 @@
+//! Configuration: one [`Config`] struct, layered as defaults < TOML file (`--config`) <
+//! `GEMJ_*` environment variables (`__` for nesting, e.g. `GEMJ_DATABASE__URL`) < command-line
+//! flags (`--listen`, `--data-dir`). Unknown keys are errors, in the file and in the
+//! environment alike.
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+
+/// Environment variables with the `GEMJ_` prefix that are not configuration (they belong to
+/// the test suites) and are therefore not read as configuration keys.
+pub const NOT_CONFIGURATION: [&str; 2] = ["SHARED_DIR", "TEST_DATABASE_URL"];
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address and port to listen on.
+    pub listen: String,
+    /// The data folder: the SQLite database, the object storage, the demo cohort.
+    pub data_dir: PathBuf,
+    /// The base URL clients reach the gateway at (default: `http://` + the bound address).
+    pub public_url: String,
+    /// The store.
+    pub database: DatabaseConfig,
+    /// Logging.
+    pub log: LogConfig,
+    /// How the gateway describes itself in service-info.
+    pub service: ServiceConfig,
+    /// HTTP server tuning.
+    pub server: ServerConfig,
+    /// Audit writer tuning.
+    pub audit: AuditConfig,
+    /// The synthetic demo cohort made by `serve --demo`.
+    pub demo: DemoConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".to_owned(),
+            data_dir: PathBuf::from("./gemj-data"),
+            public_url: String::new(),
+            database: DatabaseConfig::default(),
+            log: LogConfig::default(),
+            service: ServiceConfig::default(),
+            server: ServerConfig::default(),
+            audit: AuditConfig::default(),
+            demo: DemoConfig::default(),
+        }
+    }
+}
+
+/// The store.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite:` or `postgres://` URL. Empty: the embedded default, `<data_dir>/gemj.sqlite`.
+    pub url: String,
+    /// Connection pool size.
+    pub max_connections: u32,
+    /// PostgreSQL schema to use (created if missing). Empty: the default `search_path`.
+    pub schema: String,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            max_connections: 16,
+            schema: String::new(),
+        }
+    }
+}
+
+/// Logging.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: String,
+    /// A tracing filter, e.g. `info` or `gemj_server=debug,info` (`RUST_LOG` overrides it).
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: "text".to_owned(),
+            level: "info".to_owned(),
+        }
+    }
+}
+
+/// How the gateway describes itself.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// Reverse-domain id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Organization name.
+    pub organization_name: String,
+    /// Organization URL.
+    pub organization_url: String,
+    /// `dev`, `test`, `prod` or `demo`.
+    pub environment: String,
+    /// Contact URL (empty: none).
+    pub contact_url: String,
+    /// Documentation URL (empty: none).
+    pub documentation_url: String,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        Self {
+            id: "jp.gemj.gateway".to_owned(),
+            name: "GeMJ gateway".to_owned(),
+            organization_name: "Genomic Medicine Japan (GeMJ)".to_owned(),
+            organization_url: "https://gemj.example.jp".to_owned(),
+            environment: "dev".to_owned(),
+            contact_url: String::new(),
+            documentation_url: String::new(),
+        }
+    }
+}
+
+/// HTTP server tuning.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Worker threads (0: one per core).
+    pub workers: usize,
+    /// Seconds to finish in-flight requests after SIGTERM or SIGINT.
+    pub shutdown_timeout_secs: u64,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            workers: 0,
+            shutdown_timeout_secs: 30,
+            max_body_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// Audit writer tuning.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Most audit records written in one transaction (group commit).
+    pub max_batch: usize,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self { max_batch: 1024 }
+    }
+}
+
+/// The demo cohort.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DemoConfig {
+    /// Participants.
+    pub participants: usize,
+    /// Seed.
+    pub seed: u64,
+    /// Mean read depth of the per-participant BAM/CRAM.
+    pub coverage: f64,
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        let d = gemj_core::demo::DemoOptions::default();
+        Self {
+            participants: d.participants,
+            seed: d.seed,
+            coverage: d.coverage,
+        }
+    }
+}
+
+/// Overrides from command-line flags, applied last.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--listen`.
+    pub listen: Option<String>,
+    /// `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+}
+
+/// A configuration that could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file named by `--config` cannot be read.
+    #[error("cannot read config file {path}: {source}")]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A source has an unknown key, a wrong type or bad syntax.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Loads the configuration from its layers.
+    ///
+    /// # Errors
+    /// An unreadable file, bad TOML, an unknown key or a wrongly typed value in any layer.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
+        Self::load_with_env(file, overrides, std::env::vars())
+    }
+
+    /// Loads with an explicit environment (for tests).
+    ///
+    /// # Errors
+    /// As [`Config::load`].
+    pub fn load_with_env(
+        file: Option<&Path>,
+        overrides: &Overrides,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Unreadable {
+                path: path.to_owned(),
+                source,
+            })?;
+            figment = figment.merge(Toml::string(&text));
+        }
+        // The environment is passed in (not read by figment's Env provider) so tests stay
+        // hermetic; `__` nests and keys are lower-cased, as figment's Env::split does.
+        let mut nested = serde_json::Map::new();
+        for (key, value) in env {
+            let Some(rest) = key.strip_prefix("GEMJ_") else {
+                continue;
+            };
+            if NOT_CONFIGURATION.contains(&rest) || rest.is_empty() {
+                continue;
+            }
+            let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+            insert_env(&mut nested, &path, &value);
+        }
+        figment = figment.merge(Serialized::defaults(serde_json::Value::Object(nested)));
+        let mut config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError::Invalid(one_line(&e.to_string())))?;
+        if let Some(listen) = &overrides.listen {
+            config.listen.clone_from(listen);
+        }
+        if let Some(dir) = &overrides.data_dir {
+            config.data_dir.clone_from(dir);
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(ConfigError::Invalid(format!(
+                "listen: {:?} is not an address:port such as 127.0.0.1:8080",
+                self.listen
+            )));
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            return Err(ConfigError::Invalid(format!(
+                "log.format: {:?} is neither \"text\" nor \"json\"",
+                self.log.format
+            )));
+        }
+        let url = self.database.url.as_str();
+        if !(url.is_empty()
+            || url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::Invalid("database.url: expected a sqlite: or postgres:// URL (empty = the embedded SQLite file)".to_owned()));
+        }
+        if !self.public_url.is_empty()
+            && !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://"))
+        {
+            return Err(ConfigError::Invalid(
+                "public_url: must start with http:// or https://".to_owned(),
+            ));
+        }
+        if self.demo.participants == 0 || !(self.demo.coverage > 0.0 && self.demo.coverage <= 100.0)
+        {
+            return Err(ConfigError::Invalid(
+                "demo: participants must be at least 1 and coverage in (0, 100]".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The database URL in force: the configured one, or the embedded SQLite file in the
+    /// data folder.
+    #[must_use]
+    pub fn database_url(&self) -> String {
+        if self.database.url.is_empty() {
+            format!("sqlite://{}", self.data_dir.join("gemj.sqlite").display())
+        } else {
+            self.database.url.clone()
+        }
+    }
+
+    /// The default configuration as commented TOML (`print-default-config`).
+    ///
+    /// # Errors
+    /// Never in practice (the defaults always serialize).
+    pub fn default_toml() -> Result<String, toml::ser::Error> {
+        let body = toml::to_string_pretty(&Config::default())?;
+        Ok(format!(
+            "# gemj-gateway default configuration.\n\
+             # Layers: these defaults < this file (--config) < GEMJ_* environment variables\n\
+             # (`__` nests: GEMJ_DATABASE__URL) < --listen / --data-dir flags.\n\
+             # database.url empty = the embedded SQLite file <data_dir>/gemj.sqlite;\n\
+             # public_url empty = http:// + the bound address.\n\n{body}"
+        ))
+    }
+}
+
+fn insert_env(map: &mut serde_json::Map<String, serde_json::Value>, path: &[String], value: &str) {
+    match path {
+        [] => {}
+        [last] => {
+            map.insert(last.clone(), parse_env_value(value));
+        }
+        [first, rest @ ..] => {
+            let entry = map
+                .entry(first.clone())
+                .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+            if !entry.is_object() {
+                *entry = serde_json::Value::Object(serde_json::Map::new());
+            }
+            if let serde_json::Value::Object(inner) = entry {
+                insert_env(inner, rest, value);
+            }
+        }
+    }
+}
+
+/// Environment values are text; numbers and booleans are recognised as such, everything else
+/// stays a string (so `GEMJ_SERVER__WORKERS=4` is a number and `GEMJ_LISTEN=…` a string).
+fn parse_env_value(value: &str) -> serde_json::Value {
+    if let Ok(i) = value.parse::<i64>() {
+        return serde_json::Value::from(i);
+    }
+    if let Ok(f) = value.parse::<f64>() {
+        if f.is_finite() && value.contains('.') {
+            return serde_json::Value::from(f);
+        }
+    }
+    match value {
+        "true" => serde_json::Value::Bool(true),
+        "false" => serde_json::Value::Bool(false),
+        _ => serde_json::Value::String(value.to_owned()),
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn layers_apply_in_order() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\n[database]\nmax_connections = 4\n[log]\nformat = \"json\"\n",
+        )?;
+        let c = Config::load_with_env(
+            Some(&file),
+            &Overrides::default(),
+            env(&[
+                ("GEMJ_DATABASE__MAX_CONNECTIONS", "7"),
+                ("GEMJ_SHARED_DIR", "/x"),
+                ("OTHER", "1"),
+            ]),
+        )?;
+        assert_eq!(c.listen, "127.0.0.1:9000");
+        assert_eq!(c.database.max_connections, 7);
+        assert_eq!(c.log.format, "json");
+        let o = Overrides {
+            listen: Some("127.0.0.1:0".into()),
+            data_dir: Some("/tmp/d".into()),
+        };
+        let c = Config::load_with_env(Some(&file), &o, env(&[("GEMJ_LISTEN", "127.0.0.1:1")]))?;
+        assert_eq!(c.listen, "127.0.0.1:0");
+        assert_eq!(c.database_url(), "sqlite:///tmp/d/gemj.sqlite");
+        Ok(())
+    }
+
+    #[test]
+    fn bad_sources_are_errors() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let unknown = dir.path().join("u.toml");
+        std::fs::write(&unknown, "lisen = \"127.0.0.1:9000\"\n")?;
+        let bad_toml = dir.path().join("b.toml");
+        std::fs::write(&bad_toml, "listen = \n")?;
+        let nested_unknown = dir.path().join("n.toml");
+        std::fs::write(&nested_unknown, "[database]\nurll = \"x\"\n")?;
+        let o = Overrides::default();
+        assert!(matches!(
+            Config::load_with_env(Some(&unknown), &o, env(&[])),
+            Err(ConfigError::Invalid(_))
+        ));
+        assert!(matches!(
+            Config::load_with_env(Some(&bad_toml), &o, env(&[])),
+            Err(ConfigError::Invalid(_))
+        ));
+        assert!(matches!(
+            Config::load_with_env(Some(&nested_unknown), &o, env(&[])),
+            Err(ConfigError::Invalid(_))
+        ));
+        assert!(matches!(
+            Config::load_with_env(Some(&dir.path().join("missing.toml")), &o, env(&[])),
+            Err(ConfigError::Unreadable { .. })
+        ));
+        assert!(matches!(
+            Config::load_with_env(None, &o, env(&[("GEMJ_NO_SUCH_KEY", "1")])),
+            Err(ConfigError::Invalid(_))
+        ));
+        assert!(matches!(
+            Config::load_with_env(None, &o, env(&[("GEMJ_SERVER__WORKERS", "many")])),
+            Err(ConfigError::Invalid(_))
+        ));
+        assert!(matches!(
+            Config::load_with_env(None, &o, env(&[("GEMJ_LISTEN", "localhost")])),
+            Err(ConfigError::Invalid(_))
+        ));
+        Ok(())
+    }
+
+    #[test]
+    fn default_toml_round_trips() -> Result<(), Box<dyn std::error::Error>> {
+        let text = Config::default_toml()?;
+        let parsed: Config = toml::from_str(&text)?;
+        assert_eq!(parsed, Config::default());
+        Ok(())
+    }
+}

@@ -1,0 +1,145 @@
+//! Error envelopes. This is the only place where status codes are chosen. The gateway's own
+//! endpoints answer problem details (RFC 9457: `{"type", "title", "status", "detail"}` plus the
+//! request id); each standard API adds its own envelope here (htsget, DRS, Beacon, FHIR) as it
+//! is mounted.
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::ServiceResponse;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::ErrorHandlerResponse;
+use actix_web::{HttpResponse, ResponseError};
+use gemj_core::CoreError;
+
+/// The problem-details body of the gateway's own endpoints.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// A URI naming the problem type (`about:blank` for plain HTTP statuses).
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    /// Short summary: the HTTP reason phrase.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong, for a person.
+    pub detail: String,
+}
+
+impl Problem {
+    /// A problem for a status with a detail.
+    #[must_use]
+    pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
+        Self {
+            problem_type: "about:blank".to_owned(),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail: detail.into(),
+        }
+    }
+
+    /// The response.
+    #[must_use]
+    pub fn response(&self) -> HttpResponse {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        HttpResponse::build(status)
+            .content_type("application/problem+json")
+            .json(self)
+    }
+}
+
+/// An error of the gateway's own endpoints.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A core service failed.
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    /// The request carried a credential this gateway cannot verify.
+    #[error("the credential cannot be verified")]
+    Unauthenticated(&'static str),
+    /// The request is malformed.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Core(CoreError::NotFound) => StatusCode::NOT_FOUND,
+            Self::Core(CoreError::InvalidInput(_)) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Core(CoreError::AuditUnavailable | CoreError::Store(_)) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Self::Core(CoreError::Demo(_)) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse<BoxBody> {
+        let status = self.status_code();
+        let detail = match self {
+            Self::Core(CoreError::NotFound) => {
+                "No such resource, or not visible to this caller.".to_owned()
+            }
+            Self::Core(CoreError::InvalidInput(m)) | Self::BadRequest(m) => m.clone(),
+            Self::Core(CoreError::AuditUnavailable) => {
+                "The audit log cannot be written; nothing is served until it can.".to_owned()
+            }
+            Self::Core(CoreError::Store(_)) => "The store is unavailable.".to_owned(),
+            Self::Core(CoreError::Demo(_)) => "Internal error.".to_owned(),
+            Self::Unauthenticated(why) => (*why).to_owned(),
+        };
+        if status.is_server_error() {
+            tracing::error!(message = "Request failed.", %status, error = %self);
+        }
+        let mut res = Problem::new(status, detail).response();
+        if status == StatusCode::UNAUTHORIZED {
+            res.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        res
+    }
+}
+
+/// Rewrites any error response that is not JSON (actix's own 404, 405, payload and extractor
+/// errors) into problem details, so no client ever receives HTML or an empty error body.
+///
+/// # Errors
+/// Never: the rewrite itself cannot fail.
+pub fn json_errors<B: MessageBody + 'static>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.contains("json"));
+    if is_json {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let detail = match status {
+        StatusCode::NOT_FOUND => "No such endpoint.".to_owned(),
+        StatusCode::METHOD_NOT_ALLOWED => "This endpoint does not accept that method.".to_owned(),
+        StatusCode::PAYLOAD_TOO_LARGE => "The request body is too large.".to_owned(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "Unsupported content type.".to_owned(),
+        s if s.is_server_error() => "Internal error.".to_owned(),
+        _ => res.response().error().map_or_else(
+            || "The request could not be processed.".to_owned(),
+            |e| e.to_string(),
+        ),
+    };
+    let (req, old) = res.into_parts();
+    let mut new = Problem::new(status, detail).response();
+    for (name, value) in old.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            new.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, new).map_into_right_body(),
+    ))
+}

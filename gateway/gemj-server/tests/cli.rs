@@ -1,0 +1,273 @@
+//! The `gemj-gateway` binary as a user runs it: exit codes, one-line errors, the default
+//! configuration, the demo command, graceful shutdown on SIGTERM, and `audit verify`.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+const BIN: &str = env!("CARGO_BIN_EXE_gemj-gateway");
+
+fn gateway(args: &[&str], env: &[(&str, &str)]) -> Result<Output, std::io::Error> {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).env_remove("RUST_LOG");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("GEMJ_") {
+            cmd.env_remove(k);
+        }
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output()
+}
+
+/// A user error: exit code 2 and exactly one line on stderr.
+fn assert_usage_error(out: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "one line expected, got: {stderr}"
+    );
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(stderr.contains(needle), "{needle:?} not in {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn print_default_config_matches_the_documented_one() -> TestResult {
+    let out = gateway(&["print-default-config"], &[])?;
+    assert!(out.status.success());
+    let documented = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/default-config.toml"),
+    )?;
+    assert_eq!(
+        String::from_utf8(out.stdout)?,
+        documented,
+        "docs/default-config.toml is stale: regenerate it with `gemj-gateway print-default-config`"
+    );
+    Ok(())
+}
+
+#[test]
+fn bad_input_is_one_line_and_exit_code_2() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    let data_s = data.to_string_lossy().into_owned();
+    let unknown = dir.path().join("unknown.toml");
+    std::fs::write(&unknown, "listen = \"127.0.0.1:0\"\nno_such_key = 1\n")?;
+    let broken = dir.path().join("broken.toml");
+    std::fs::write(&broken, "listen = [\n")?;
+    let a_file = dir.path().join("a-file");
+    std::fs::write(&a_file, "x")?;
+    let under_file = a_file.join("data").to_string_lossy().into_owned();
+
+    let unknown_s = unknown.to_string_lossy().into_owned();
+    assert_usage_error(
+        &gateway(
+            &["--config", &unknown_s, "--data-dir", &data_s, "migrate"],
+            &[],
+        )?,
+        "no_such_key",
+    );
+    let broken_s = broken.to_string_lossy().into_owned();
+    assert_usage_error(
+        &gateway(
+            &["--config", &broken_s, "--data-dir", &data_s, "migrate"],
+            &[],
+        )?,
+        "invalid configuration",
+    );
+    assert_usage_error(
+        &gateway(
+            &[
+                "--config",
+                "/no/such/file.toml",
+                "--data-dir",
+                &data_s,
+                "migrate",
+            ],
+            &[],
+        )?,
+        "cannot read config file",
+    );
+    assert_usage_error(
+        &gateway(
+            &["--data-dir", &data_s, "migrate"],
+            &[("GEMJ_DATABSE__URL", "x")],
+        )?,
+        "databse",
+    );
+    assert_usage_error(
+        &gateway(
+            &["--data-dir", &data_s, "migrate"],
+            &[("GEMJ_DATABASE__URL", "mysql://localhost/x")],
+        )?,
+        "database.url",
+    );
+    assert_usage_error(
+        &gateway(&["--data-dir", &under_file, "migrate"], &[])?,
+        "data folder",
+    );
+    assert_usage_error(
+        &gateway(&["--data-dir", &under_file, "serve"], &[])?,
+        "data folder",
+    );
+    assert_usage_error(
+        &gateway(
+            &["--listen", "not-an-address", "--data-dir", &data_s, "serve"],
+            &[],
+        )?,
+        "listen",
+    );
+    // Nothing was written by the refused runs.
+    assert!(!data.exists(), "a refused run created the data folder");
+    // An unreachable database is refused with one line too.
+    assert_usage_error(
+        &gateway(
+            &["--data-dir", &data_s, "migrate"],
+            &[("GEMJ_DATABASE__URL", "postgres://nobody@127.0.0.1:1/none")],
+        )?,
+        "store",
+    );
+    Ok(())
+}
+
+struct Server {
+    child: std::process::Child,
+    base_url: String,
+}
+
+fn start_server(data_dir: &str, extra: &[&str]) -> Result<Server, Box<dyn std::error::Error>> {
+    let mut args = vec!["--listen", "127.0.0.1:0", "--data-dir", data_dir, "serve"];
+    args.extend_from_slice(extra);
+    let mut child = Command::new(BIN)
+        .args(&args)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let mut base_url = None;
+    for line in lines.by_ref() {
+        let line = line?;
+        if let Some(rest) = line.split(" listening at ").nth(1) {
+            base_url = Some(rest.trim().to_owned());
+            break;
+        }
+    }
+    // Keep draining stdout so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Ok(Server {
+        child,
+        base_url: base_url.ok_or("the server printed no base URL")?,
+    })
+}
+
+fn wait_exit(
+    child: &mut std::process::Child,
+    limit: Duration,
+) -> Result<std::process::ExitStatus, Box<dyn std::error::Error>> {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            return Err("the server did not stop in time".into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn demo_then_serve_then_sigterm_then_audit_verify() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    let data_s = data.to_string_lossy().into_owned();
+
+    let out = gateway(
+        &[
+            "demo",
+            "--dir",
+            &data_s,
+            "--participants",
+            "3",
+            "--coverage",
+            "0.2",
+            "--seed",
+            "7",
+        ],
+        &[],
+    )?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("3 participants"));
+    // The same cohort again is a no-op; a different one into the same folder is refused.
+    let again = gateway(
+        &[
+            "demo",
+            "--dir",
+            &data_s,
+            "--participants",
+            "3",
+            "--coverage",
+            "0.2",
+            "--seed",
+            "7",
+        ],
+        &[],
+    )?;
+    assert!(again.status.success());
+    assert!(String::from_utf8_lossy(&again.stdout).contains("already holds"));
+    assert_usage_error(
+        &gateway(
+            &[
+                "demo",
+                "--dir",
+                &data_s,
+                "--participants",
+                "4",
+                "--coverage",
+                "0.2",
+                "--seed",
+                "7",
+            ],
+            &[],
+        )?,
+        "other options",
+    );
+
+    // `serve --demo` on a folder that has a cohort reuses it, prints where things are served.
+    let mut server = start_server(&data_s, &["--demo"])?;
+    let res = ureq::get(&format!("{}/catalogue/v1/datasets", server.base_url)).call()?;
+    assert_eq!(res.status(), 200);
+    // SIGTERM: graceful shutdown, exit code 0.
+    let pid = i32::try_from(server.child.id())?;
+    // The workspace forbids unsafe code, so the signal goes through the `kill` command.
+    let status = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()?;
+    assert!(status.success());
+    let exit = wait_exit(&mut server.child, Duration::from_secs(20))?;
+    assert!(exit.success(), "exit after SIGTERM: {exit:?}");
+
+    let out = gateway(&["--data-dir", &data_s, "audit", "verify"], &[])?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("all hash chains intact"), "{stdout}");
+    assert!(
+        !stdout.contains("audit records: 0;"),
+        "the catalogue request was not audited: {stdout}"
+    );
+    Ok(())
+}

@@ -1,0 +1,207 @@
+//! Audit: the append-only, hash-chained global log of access decisions.
+//!
+//! [`Store::append_audit`] writes a whole batch in one transaction (group commit). It reads the
+//! chain head from the one-row `audit_head` table inside the transaction while holding the
+//! write lock (SQLite `BEGIN IMMEDIATE`; PostgreSQL `SELECT … FOR UPDATE`), so concurrent
+//! appenders queue up and never fork the chain. The principal and every participant named in a
+//! record are indexed columns, for "my history" and "who accessed participant X". There is no
+//! update or delete.
+
+use gemj_model::chain::link;
+use gemj_model::{AuditEvent, AuditRecord};
+
+use crate::convert::{from_json, json_list, page_limit, rfc3339, to_json, variant_name};
+use crate::{Store, StoreError, with_pool, with_tx};
+
+/// `seq, body, prev_hash, hash` of an audit row.
+type AuditRow = (i64, String, String, String);
+
+fn record_from_row((seq, body, prev_hash, hash): AuditRow) -> Result<AuditRecord, StoreError> {
+    Ok(AuditRecord {
+        seq,
+        event: from_json("audit record", &seq.to_string(), &body)?,
+        prev_hash,
+        hash,
+    })
+}
+
+impl Store {
+    /// Appends a batch of audit events in one transaction, each chained to the one before, and
+    /// returns their sequence numbers in order. An empty batch writes nothing.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`]; then nothing of the batch is stored.
+    pub async fn append_audit(&self, events: &[AuditEvent]) -> Result<Vec<i64>, StoreError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let bodies = events
+            .iter()
+            .map(|e| to_json("audit event", &e.request_id, e))
+            .collect::<Result<Vec<_>, _>>()?;
+        let seqs = with_tx!(self, |tx, pg| {
+            let (mut seq, mut prev): (i64, String) = sqlx::query_as(if pg {
+                "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
+            } else {
+                "SELECT seq, hash FROM audit_head WHERE id = 1"
+            })
+            .fetch_one(&mut *tx)
+            .await?;
+            let mut seqs = Vec::with_capacity(events.len());
+            for (e, body) in events.iter().zip(&bodies) {
+                seq += 1;
+                let hash = link(&prev, seq, body.as_bytes());
+                sqlx::query(
+                    "INSERT INTO audit_records (seq, at, request_id, api, principal, action, \
+                       resource, decision, body, prev_hash, hash) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                )
+                .bind(seq)
+                .bind(rfc3339(e.at))
+                .bind(e.request_id.as_str())
+                .bind(e.api.as_str())
+                .bind(e.principal.as_str())
+                .bind(e.action.as_str())
+                .bind(e.resource.as_str())
+                .bind(variant_name(&e.decision))
+                .bind(body.as_str())
+                .bind(prev.as_str())
+                .bind(hash.as_str())
+                .execute(&mut *tx)
+                .await?;
+                if !e.participants.is_empty() {
+                    sqlx::query(if pg {
+                        "INSERT INTO audit_participants (seq, participant) \
+                         SELECT $1, json_array_elements_text($2::json) ON CONFLICT DO NOTHING"
+                    } else {
+                        "INSERT INTO audit_participants (seq, participant) \
+                         SELECT $1, value FROM json_each($2) WHERE true ON CONFLICT DO NOTHING"
+                    })
+                    .bind(seq)
+                    .bind(json_list(e.participants.iter().map(String::as_str)))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                prev = hash;
+                seqs.push(seq);
+            }
+            sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+                .bind(seq)
+                .bind(prev.as_str())
+                .execute(&mut *tx)
+                .await?;
+            seqs
+        });
+        Ok(seqs)
+    }
+
+    /// Audit records with `seq > after_seq`, in order, at most `limit`.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidData`] when a stored record no longer parses.
+    pub async fn audit_records(
+        &self,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows: Vec<AuditRow> = with_pool!(self, |p| {
+            sqlx::query_as(
+                "SELECT seq, body, prev_hash, hash FROM audit_records \
+                 WHERE seq > $1 ORDER BY seq LIMIT $2",
+            )
+            .bind(after_seq)
+            .bind(page_limit(limit))
+            .fetch_all(p)
+            .await?
+        });
+        rows.into_iter().map(record_from_row).collect()
+    }
+
+    /// Audit records of one principal (`iss#sub` or `anonymous`) with `seq > after_seq`, in
+    /// order, at most `limit`: a researcher's own history.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidData`] when a stored record no longer parses.
+    pub async fn audit_records_of_principal(
+        &self,
+        principal: &str,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows: Vec<AuditRow> = with_pool!(self, |p| {
+            sqlx::query_as(
+                "SELECT seq, body, prev_hash, hash FROM audit_records \
+                 WHERE principal = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+            )
+            .bind(principal)
+            .bind(after_seq)
+            .bind(page_limit(limit))
+            .fetch_all(p)
+            .await?
+        });
+        rows.into_iter().map(record_from_row).collect()
+    }
+
+    /// Audit records whose response carried data of `participant`, with `seq > after_seq`, in
+    /// order, at most `limit`: who accessed a participant's data.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidData`] when a stored record no longer parses.
+    pub async fn audit_records_for_participant(
+        &self,
+        participant: &str,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows: Vec<AuditRow> = with_pool!(self, |p| {
+            sqlx::query_as(
+                "SELECT r.seq, r.body, r.prev_hash, r.hash \
+                 FROM audit_participants ap JOIN audit_records r ON r.seq = ap.seq \
+                 WHERE ap.participant = $1 AND ap.seq > $2 ORDER BY ap.seq LIMIT $3",
+            )
+            .bind(participant)
+            .bind(after_seq)
+            .bind(page_limit(limit))
+            .fetch_all(p)
+            .await?
+        });
+        rows.into_iter().map(record_from_row).collect()
+    }
+
+    /// How many audit records are stored.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub async fn audit_count(&self) -> Result<u64, StoreError> {
+        let n: i64 = with_pool!(self, |p| {
+            sqlx::query_scalar("SELECT COUNT(*) FROM audit_records")
+                .fetch_one(p)
+                .await?
+        });
+        Ok(n.unsigned_abs())
+    }
+}
+
+#[cfg(test)]
+impl Store {
+    /// Test only: alters one audit row's body behind the store's back, as an intruder with
+    /// database access would (dropping the append-only trigger first).
+    pub(crate) async fn tamper_audit_row_for_tests(&self, seq: i64) -> Result<(), StoreError> {
+        with_pool!(self, |p, pg| {
+            sqlx::query(if pg {
+                "ALTER TABLE audit_records DISABLE TRIGGER audit_records_append_only"
+            } else {
+                "DROP TRIGGER audit_records_no_update"
+            })
+            .execute(p)
+            .await?;
+            sqlx::query(
+                "UPDATE audit_records SET body = body || ' ' WHERE seq = $1",
+            )
+            .bind(seq)
+            .execute(p)
+            .await?;
+        });
+        Ok(())
+    }
+}

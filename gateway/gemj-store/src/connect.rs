@@ -1,0 +1,228 @@
+//! Connecting (URL parsing, pool set-up per backend) and the embedded migrations.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
+
+use crate::{Backend, Pool, Store, StoreError, StoreOptions, with_pool};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+static PG_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// How long a SQLite connection waits for another writer before failing.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long acquiring a pooled connection may take.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn bad_url(reason: impl Into<String>, source: Option<sqlx::Error>) -> StoreError {
+    StoreError::BadUrl {
+        reason: reason.into(),
+        source,
+    }
+}
+
+/// Checks a PostgreSQL schema name: `[a-z_][a-z0-9_]{0,62}`, so that it needs no quoting.
+fn check_schema(schema: &str) -> Result<(), StoreError> {
+    let b = schema.as_bytes();
+    let ok = !b.is_empty()
+        && b.len() <= 63
+        && (b[0].is_ascii_lowercase() || b[0] == b'_')
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(bad_url(
+            "the schema must be 1 to 63 characters from [a-z0-9_], starting with a letter or '_'",
+            None,
+        ))
+    }
+}
+
+impl Store {
+    /// Connects to `sqlite:PATH` (or `sqlite://PATH`, `sqlite::memory:`) or to
+    /// `postgres://…` / `postgresql://…`.
+    ///
+    /// SQLite: the file is created if missing, in WAL mode with `synchronous=NORMAL`, foreign
+    /// keys on and a busy timeout. PostgreSQL: a pool of `opts.max_connections`; with
+    /// `opts.schema`, the schema is created if missing and set as the `search_path` of every
+    /// connection. Connecting does not migrate: call [`Store::migrate`].
+    ///
+    /// # Errors
+    /// [`StoreError::BadUrl`] for another scheme, a malformed URL or bad options;
+    /// [`StoreError::Connect`] when the database cannot be reached.
+    pub async fn connect(database_url: &str, opts: &StoreOptions) -> Result<Store, StoreError> {
+        let Some((scheme, rest)) = database_url.split_once(':') else {
+            return Err(bad_url(
+                "no scheme: expected sqlite:PATH or postgres://HOST/DB",
+                None,
+            ));
+        };
+        let max = opts.max_connections.max(1);
+        match scheme {
+            "sqlite" => {
+                if opts.schema.is_some() {
+                    return Err(bad_url("the schema option applies to PostgreSQL only", None));
+                }
+                let path = rest.trim_start_matches("//");
+                if path.is_empty() || path.starts_with('?') {
+                    return Err(bad_url("sqlite: URL without a database file", None));
+                }
+                connect_sqlite(database_url, max).await
+            }
+            "postgres" | "postgresql" => {
+                if let Some(s) = &opts.schema {
+                    check_schema(s)?;
+                }
+                connect_pg(database_url, max, opts.schema.clone()).await
+            }
+            other => {
+                let shown: String = other.chars().take(20).collect();
+                let shown = if shown.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) {
+                    shown
+                } else {
+                    "?".to_owned()
+                };
+                Err(bad_url(
+                    format!("unsupported scheme {shown:?}: expected sqlite: or postgres://"),
+                    None,
+                ))
+            }
+        }
+    }
+
+    /// Applies every embedded migration not yet applied.
+    ///
+    /// # Errors
+    /// [`StoreError::Migrate`] when a migration fails or an applied one was changed.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match &self.pool {
+            Pool::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await,
+            Pool::Pg(p) => PG_MIGRATIONS.run(p).await,
+        }
+        .map_err(StoreError::Migrate)
+    }
+
+    /// Whether any embedded migration is not applied (for readiness checks).
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] when the database cannot be asked.
+    pub async fn migrations_pending(&self) -> Result<bool, StoreError> {
+        let (migrator, applied) = with_pool!(self, |p, pg| {
+            let migrator = if pg { &PG_MIGRATIONS } else { &SQLITE_MIGRATIONS };
+            let exists: i64 = sqlx::query_scalar(if pg {
+                "SELECT COUNT(*) FROM pg_catalog.pg_tables \
+                 WHERE schemaname = current_schema() AND tablename = '_sqlx_migrations'"
+            } else {
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'"
+            })
+            .fetch_one(p)
+            .await?;
+            if exists == 0 {
+                return Ok(true);
+            }
+            let applied: Vec<i64> =
+                sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+                    .fetch_all(p)
+                    .await?;
+            (migrator, applied)
+        });
+        Ok(migrator
+            .iter()
+            .filter(|m| !m.migration_type.is_down_migration())
+            .any(|m| !applied.contains(&m.version)))
+    }
+}
+
+async fn connect_sqlite(url: &str, max: u32) -> Result<Store, StoreError> {
+    let options = SqliteConnectOptions::from_str(url)
+        .map_err(|e| bad_url("malformed sqlite: URL", Some(e)))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(SQLITE_BUSY_TIMEOUT)
+        // Reason: temporary B-trees (sorts, ON CONFLICT bookkeeping) stay in memory.
+        .pragma("temp_store", "memory")
+        // Reason: a 64 MiB page cache per connection keeps the variant index's upper levels hot.
+        .pragma("cache_size", "-65536");
+    let pool = SqlitePoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(options)
+        .await
+        .map_err(|source| StoreError::Connect {
+            backend: Backend::Sqlite,
+            source,
+        })?;
+    Ok(Store {
+        pool: Pool::Sqlite(pool),
+    })
+}
+
+async fn connect_pg(url: &str, max: u32, schema: Option<String>) -> Result<Store, StoreError> {
+    let options = PgConnectOptions::from_str(url)
+        .map_err(|e| bad_url("malformed PostgreSQL URL", Some(e)))?
+        .application_name("gemj-gateway");
+    let connect_err = |source| StoreError::Connect {
+        backend: Backend::Postgres,
+        source,
+    };
+    let mut pool = PgPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(ACQUIRE_TIMEOUT);
+    if let Some(schema) = schema {
+        // One direct connection first: it fails fast when the server is unreachable, and
+        // creates the schema. The server quotes the identifier (format %I).
+        let mut conn = options.connect().await.map_err(connect_err)?;
+        let create: String = sqlx::query_scalar("SELECT format('CREATE SCHEMA IF NOT EXISTS %I', $1::text)")
+            .bind(&schema)
+            .fetch_one(&mut conn)
+            .await?;
+        sqlx::query(AssertSqlSafe(create)).execute(&mut conn).await?;
+        conn.close().await?;
+        pool = pool.after_connect(move |conn, _meta| {
+            let schema = schema.clone();
+            Box::pin(async move {
+                sqlx::query("SELECT set_config('search_path', $1, false)")
+                    .bind(schema)
+                    .execute(conn)
+                    .await?;
+                Ok(())
+            })
+        });
+    }
+    let pool = pool.connect_with(options).await.map_err(connect_err)?;
+    Ok(Store {
+        pool: Pool::Pg(pool),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_names() {
+        for (s, ok) in [
+            ("gemj", true),
+            ("gemj_test_123", true),
+            ("_x", true),
+            ("", false),
+            ("Gemj", false),
+            ("1abc", false),
+            ("a-b", false),
+            ("a;drop", false),
+            ("a\"b", false),
+        ] {
+            assert_eq!(check_schema(s).is_ok(), ok, "{s:?}");
+        }
+        assert!(check_schema(&"a".repeat(63)).is_ok());
+        assert!(check_schema(&"a".repeat(64)).is_err());
+    }
+}

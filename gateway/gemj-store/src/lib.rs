@@ -1,0 +1,280 @@
+//! The GeMJ store: the only crate that speaks SQL (sqlx), and the owner of object storage.
+//!
+//! [`Store`] persists the canonical model of `gemj-model` in SQLite (the default, one file) or
+//! PostgreSQL, with the same tables on both and embedded migrations per backend
+//! (`migrations/sqlite`, `migrations/postgres`). Each query is written once where the SQL is
+//! the same on both backends and dispatched to the pool in use; only dialect differences are
+//! written twice. Every value is a bound parameter.
+//!
+//! What it owns:
+//! - institutions, participants (with the compact ordinal used in carrier bitmaps), specimens,
+//!   sequencing runs, analyses, data objects, datasets and their members,
+//! - diagnoses, phenotypes and genes,
+//! - recontact requests,
+//! - consent: an append-only, hash-chained event log per participant with its projected state
+//!   and a global consent epoch ([`Store::append_consent_event`]),
+//! - audit: an append-only, hash-chained global log written in group commits
+//!   ([`Store::append_audit`]), verified by [`Store::verify_chains`],
+//! - the variant index: per dataset and allele, counts and the carriers as a roaring bitmap of
+//!   participant ordinals ([`Store::insert_variants`]),
+//! - object storage for the files themselves ([`objects`]).
+//!
+//! Invariant: the public API has no update or delete for audit records or consent events, and
+//! the schema refuses both with triggers.
+//!
+//! # Examples
+//! ```
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! use gemj_store::{Backend, Store, StoreOptions};
+//! let dir = tempfile::tempdir().unwrap();
+//! let url = format!("sqlite:{}", dir.path().join("gemj.db").display());
+//! let store = Store::connect(&url, &StoreOptions::default()).await.unwrap();
+//! assert!(store.migrations_pending().await.unwrap());
+//! store.migrate().await.unwrap();
+//! assert!(!store.migrations_pending().await.unwrap());
+//! assert_eq!(store.backend(), Backend::Sqlite);
+//! # });
+//! ```
+
+mod audit;
+mod catalog;
+mod chains;
+mod clinical;
+mod connect;
+mod consent;
+mod error;
+pub mod objects;
+mod recontact;
+mod variants;
+
+#[cfg(test)]
+mod behaviour;
+
+use sqlx::{PgPool, SqlitePool};
+
+pub use chains::{BrokenChain, ChainReport};
+pub use clinical::Gene;
+pub use consent::{AppendOutcome, StoredConsentEvent};
+pub use recontact::RecontactInboxEntry;
+pub use error::StoreError;
+pub use variants::VariantRow;
+
+/// A handle on the database: cheap to clone (it wraps a connection pool).
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool,
+}
+
+#[derive(Clone)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Pg(PgPool),
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Which database a [`Store`] uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// SQLite, one file (the default).
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+impl Backend {
+    /// The lower-case name (`sqlite`, `postgres`).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How to connect.
+///
+/// # Examples
+/// ```
+/// let opts = gemj_store::StoreOptions { max_connections: 4, schema: Some("gemj".into()) };
+/// assert_eq!(gemj_store::StoreOptions::default().max_connections, 8);
+/// # drop(opts);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// The most connections the pool opens (at least 1 is used).
+    pub max_connections: u32,
+    /// PostgreSQL only: the schema to work in. It is created if missing and set as the
+    /// `search_path` of every connection. Lower-case letters, digits and `_`, starting with a
+    /// letter or `_`, at most 63 characters. Must be `None` for SQLite.
+    pub schema: Option<String>,
+}
+
+impl Default for StoreOptions {
+    /// Eight connections, the default schema.
+    fn default() -> Self {
+        Self {
+            max_connections: 8,
+            schema: None,
+        }
+    }
+}
+
+/// Runs `$body` once per backend, with `$p` bound to the pool (`&SqlitePool` or `&PgPool`) and
+/// the optional `$pg` to whether it is PostgreSQL (to pick dialect-specific SQL).
+macro_rules! with_pool {
+    ($store:expr, |$p:ident $(, $pg:ident)?| $body:expr) => {
+        match &$store.pool {
+            $crate::Pool::Sqlite($p) => {
+                $(let $pg = false;)?
+                $body
+            }
+            $crate::Pool::Pg($p) => {
+                $(let $pg = true;)?
+                $body
+            }
+        }
+    };
+}
+
+/// Runs `$body` in a write transaction, with `$tx` bound to it, and commits if `$body` does
+/// not return early (`?` or `return` roll back). On SQLite the transaction starts with
+/// `BEGIN IMMEDIATE`, taking the write lock at once, so that reads inside it cannot go stale
+/// and concurrent writers wait for each other instead of failing.
+macro_rules! with_tx {
+    ($store:expr, |$tx:ident $(, $pg:ident)?| $body:expr) => {
+        match &$store.pool {
+            $crate::Pool::Sqlite(pool) => {
+                $(let $pg = false;)?
+                let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+            $crate::Pool::Pg(pool) => {
+                $(let $pg = true;)?
+                let mut $tx = pool.begin().await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+        }
+    };
+}
+
+pub(crate) use {with_pool, with_tx};
+
+impl Store {
+    /// Which database this store uses.
+    #[must_use]
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Pg(_) => Backend::Postgres,
+        }
+    }
+
+    /// Checks that the database answers.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] when it does not.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        with_pool!(self, |p| {
+            sqlx::query("SELECT 1").execute(p).await?;
+        });
+        Ok(())
+    }
+
+    /// Closes every connection of the pool; later calls fail.
+    pub async fn close(&self) {
+        with_pool!(self, |p| p.close().await);
+    }
+}
+
+/// Small conversions shared by the modules.
+mod convert {
+    use serde::Serialize;
+    use serde::de::DeserializeOwned;
+
+    use crate::StoreError;
+
+    /// The JSON text of a model value.
+    pub(crate) fn to_json<T: Serialize>(
+        entity: &'static str,
+        id: &str,
+        value: &T,
+    ) -> Result<String, StoreError> {
+        serde_json::to_string(value).map_err(|e| StoreError::invalid_input(entity, id, e))
+    }
+
+    /// Parses a stored JSON document back into the model.
+    pub(crate) fn from_json<T: DeserializeOwned>(
+        entity: &'static str,
+        id: &str,
+        text: &str,
+    ) -> Result<T, StoreError> {
+        serde_json::from_str(text).map_err(|e| StoreError::invalid_data(entity, id, e))
+    }
+
+    /// The serde name of a unit enum variant (`rare_disease`, `WGS`), or `other` for a variant
+    /// with data.
+    pub(crate) fn variant_name<T: Serialize>(value: &T) -> String {
+        match serde_json::to_value(value) {
+            Ok(serde_json::Value::String(s)) => s,
+            Ok(serde_json::Value::Object(m)) => m.keys().next().cloned().unwrap_or_default(),
+            _ => String::new(),
+        }
+    }
+
+    /// Parses a unit enum variant from its serde name.
+    pub(crate) fn parse_variant<T: DeserializeOwned>(
+        entity: &'static str,
+        id: &str,
+        name: &str,
+    ) -> Result<T, StoreError> {
+        serde_json::from_value(serde_json::Value::String(name.to_owned()))
+            .map_err(|e| StoreError::invalid_data(entity, id, e))
+    }
+
+    /// A stored integer as `u32`.
+    pub(crate) fn to_u32(entity: &'static str, id: &str, v: i64) -> Result<u32, StoreError> {
+        u32::try_from(v).map_err(|e| StoreError::invalid_data(entity, id, e))
+    }
+
+    /// A page size as a bound `LIMIT`.
+    pub(crate) fn page_limit(limit: u32) -> i64 {
+        i64::from(limit)
+    }
+
+    /// A JSON array of strings, bound as one parameter and expanded in SQL by `json_each`
+    /// (SQLite) or `json_array_elements_text` (PostgreSQL).
+    pub(crate) fn json_list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+        let items: Vec<&str> = items.into_iter().collect();
+        serde_json::to_string(&items).unwrap_or_else(|_| "[]".to_owned())
+    }
+
+    /// The current time in RFC 3339, UTC.
+    pub(crate) fn now_rfc3339() -> String {
+        rfc3339(time::OffsetDateTime::now_utc())
+    }
+
+    /// A time in RFC 3339, UTC.
+    pub(crate) fn rfc3339(t: time::OffsetDateTime) -> String {
+        t.to_offset(time::UtcOffset::UTC)
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,379 @@
+//! The variant index: per dataset and allele (chrom, pos, ref, alt), the allele count, the
+//! carrier count and the carriers as a serialized roaring bitmap of participant ordinals.
+//!
+//! Bulk loading is the hot path. SQLite: one `BEGIN IMMEDIATE` transaction, multi-row
+//! `INSERT … ON CONFLICT DO UPDATE` statements with as many rows as SQLite's 32,766-parameter
+//! limit allows, the full-size statement prepared once per connection and reused. PostgreSQL:
+//! binary `COPY … FROM STDIN` into a temporary table, then one `INSERT … SELECT … ON CONFLICT DO
+//! UPDATE`. Both keep the last row of a key given twice in one call.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::{Arc, LazyLock};
+
+use gemj_model::{DatasetId, VariantKey};
+use roaring::RoaringBitmap;
+use sqlx::AssertSqlSafe;
+
+use crate::convert::{page_limit, to_u32};
+use crate::{Pool, Store, StoreError, with_pool};
+
+/// One row of the variant index.
+///
+/// # Examples
+/// ```
+/// use gemj_model::VariantKey;
+/// use gemj_store::VariantRow;
+/// let row = VariantRow {
+///     key: VariantKey::parse("chr20", 10_050, "A", "G").unwrap(),
+///     allele_count: 3,
+///     carrier_count: 2,
+///     carriers: [0_u32, 7].into_iter().collect(),
+/// };
+/// assert_eq!(row.carriers.len(), 2);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct VariantRow {
+    /// Chromosome, 1-based position, reference and alternate allele.
+    pub key: VariantKey,
+    /// Copies of the alternate allele among the dataset's participants.
+    pub allele_count: u32,
+    /// Participants carrying it.
+    pub carrier_count: u32,
+    /// The carriers, as participant ordinals ([`Store::participant_ordinals`]).
+    pub carriers: RoaringBitmap,
+}
+
+/// Columns bound per row by the SQLite multi-row insert.
+const COLS: usize = 7;
+
+/// SQLite's default limit of bound parameters per statement (`SQLITE_MAX_VARIABLE_NUMBER`).
+const SQLITE_MAX_PARAMS: usize = 32_766;
+
+/// Rows per SQLite insert statement: all parameters but `$1` (the dataset key) are per row.
+const SQLITE_ROWS_PER_STATEMENT: usize = (SQLITE_MAX_PARAMS - 1) / COLS;
+
+/// The SQLite insert for `rows` rows: `$1` is the dataset key, then seven parameters per row.
+fn sqlite_insert_sql(rows: usize) -> String {
+    let mut sql = String::with_capacity(rows * 64 + 320);
+    sql.push_str(
+        "INSERT INTO variants (dataset_key, chrom, pos, ref, alt, allele_count, carrier_count, \
+         carriers) VALUES ",
+    );
+    for i in 0..rows {
+        let b = 2 + i * COLS;
+        if i > 0 {
+            sql.push(',');
+        }
+        let _ = write!(
+            sql,
+            "($1,${},${},${},${},${},${},${})",
+            b,
+            b + 1,
+            b + 2,
+            b + 3,
+            b + 4,
+            b + 5,
+            b + 6
+        );
+    }
+    sql.push_str(
+        " ON CONFLICT (dataset_key, chrom, pos, ref, alt) DO UPDATE SET \
+         allele_count = excluded.allele_count, carrier_count = excluded.carrier_count, \
+         carriers = excluded.carriers",
+    );
+    sql
+}
+
+/// The full-size SQLite statement, built once; the same text lets every connection reuse its
+/// prepared statement.
+static SQLITE_FULL_INSERT: LazyLock<Arc<str>> =
+    LazyLock::new(|| Arc::from(sqlite_insert_sql(SQLITE_ROWS_PER_STATEMENT)));
+
+/// The rows to write: all of them when keys are strictly increasing (the usual case), otherwise
+/// the last row of each key, in input order.
+fn last_of_each_key(rows: &[VariantRow]) -> Vec<&VariantRow> {
+    if rows.windows(2).all(|w| w[0].key < w[1].key) {
+        return rows.iter().collect();
+    }
+    let mut last: HashMap<&VariantKey, usize> = HashMap::with_capacity(rows.len());
+    for (i, r) in rows.iter().enumerate() {
+        last.insert(&r.key, i);
+    }
+    rows.iter()
+        .enumerate()
+        .filter(|(i, r)| last.get(&r.key) == Some(i))
+        .map(|(_, r)| r)
+        .collect()
+}
+
+fn bitmap_bytes(bitmap: &RoaringBitmap) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(bitmap.serialized_size());
+    // Reason: writing into a Vec cannot fail.
+    let _ = bitmap.serialize_into(&mut buf);
+    buf
+}
+
+fn missing_dataset(dataset: &DatasetId) -> StoreError {
+    StoreError::MissingReference {
+        entity: "variant index of dataset",
+        id: dataset.as_str().to_owned(),
+        source: None,
+    }
+}
+
+/// Appends one binary COPY field.
+fn copy_field(buf: &mut Vec<u8>, bytes: &[u8]) {
+    // Reason: alleles are at most 10,000 bytes and bitmaps far below 2 GiB.
+    let len = i32::try_from(bytes.len()).unwrap_or(i32::MAX);
+    buf.extend_from_slice(&len.to_be_bytes());
+    buf.extend_from_slice(bytes);
+}
+
+fn copy_i64(buf: &mut Vec<u8>, v: i64) {
+    buf.extend_from_slice(&8_i32.to_be_bytes());
+    buf.extend_from_slice(&v.to_be_bytes());
+}
+
+/// Bytes of COPY data sent per message.
+const COPY_CHUNK: usize = 4 << 20;
+
+/// `chrom, pos, ref, alt, allele_count, carrier_count, carriers` of a variant row.
+type VariantDbRow = (String, i64, String, String, i64, i64, Vec<u8>);
+
+fn row_from_db(dataset: &DatasetId, row: VariantDbRow) -> Result<VariantRow, StoreError> {
+    let (chrom, pos, reference, alternate, allele_count, carrier_count, carriers) = row;
+    let id = format!("{dataset}/{chrom}:{pos}");
+    let pos = to_u32("variant", &id, pos)?;
+    let key = VariantKey::parse(&chrom, pos, &reference, &alternate)
+        .map_err(|e| StoreError::invalid_data("variant", &id, e))?;
+    let carriers = RoaringBitmap::deserialize_from(&carriers[..])
+        .map_err(|e| StoreError::invalid_data("variant", &id, e))?;
+    Ok(VariantRow {
+        key,
+        allele_count: to_u32("variant", &id, allele_count)?,
+        carrier_count: to_u32("variant", &id, carrier_count)?,
+        carriers,
+    })
+}
+
+impl Store {
+    /// Inserts variant rows of a dataset in one transaction; a row whose key is already stored
+    /// replaces its counts and carriers. Returns how many rows were written (a key given twice
+    /// counts once, its last row wins).
+    ///
+    /// # Errors
+    /// [`StoreError::MissingReference`] when the dataset is not stored.
+    pub async fn insert_variants(
+        &self,
+        dataset: &DatasetId,
+        rows: &[VariantRow],
+    ) -> Result<u64, StoreError> {
+        let rows = last_of_each_key(rows);
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let written = u64::try_from(rows.len()).unwrap_or(u64::MAX);
+        match &self.pool {
+            Pool::Sqlite(pool) => {
+                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                let key: i64 = sqlx::query_scalar("SELECT key FROM datasets WHERE id = $1")
+                    .bind(dataset.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or_else(|| missing_dataset(dataset))?;
+                for chunk in rows.chunks(SQLITE_ROWS_PER_STATEMENT) {
+                    let sql = if chunk.len() == SQLITE_ROWS_PER_STATEMENT {
+                        AssertSqlSafe(Arc::clone(&SQLITE_FULL_INSERT))
+                    } else {
+                        AssertSqlSafe(Arc::from(sqlite_insert_sql(chunk.len())))
+                    };
+                    let mut q = sqlx::query(sql).bind(key);
+                    for r in chunk {
+                        q = q
+                            .bind(r.key.chrom.as_str())
+                            .bind(i64::from(r.key.pos))
+                            .bind(r.key.reference.as_str())
+                            .bind(r.key.alternate.as_str())
+                            .bind(i64::from(r.allele_count))
+                            .bind(i64::from(r.carrier_count))
+                            .bind(bitmap_bytes(&r.carriers));
+                    }
+                    q.execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+            }
+            Pool::Pg(pool) => {
+                let mut tx = pool.begin().await?;
+                let key: i64 = sqlx::query_scalar("SELECT key FROM datasets WHERE id = $1")
+                    .bind(dataset.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or_else(|| missing_dataset(dataset))?;
+                sqlx::query(
+                    "CREATE TEMP TABLE variant_load (chrom TEXT, pos BIGINT, ref TEXT, alt TEXT, \
+                       allele_count BIGINT, carrier_count BIGINT, carriers BYTEA) ON COMMIT DROP",
+                )
+                .execute(&mut *tx)
+                .await?;
+                let mut copy = tx
+                    .copy_in_raw("COPY variant_load FROM STDIN (FORMAT binary)")
+                    .await?;
+                let mut buf = Vec::with_capacity(COPY_CHUNK + 64 * 1024);
+                buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+                buf.extend_from_slice(&0_i32.to_be_bytes());
+                buf.extend_from_slice(&0_i32.to_be_bytes());
+                let mut failed = None;
+                for r in &rows {
+                    buf.extend_from_slice(&7_i16.to_be_bytes());
+                    copy_field(&mut buf, r.key.chrom.as_str().as_bytes());
+                    copy_i64(&mut buf, i64::from(r.key.pos));
+                    copy_field(&mut buf, r.key.reference.as_str().as_bytes());
+                    copy_field(&mut buf, r.key.alternate.as_str().as_bytes());
+                    copy_i64(&mut buf, i64::from(r.allele_count));
+                    copy_i64(&mut buf, i64::from(r.carrier_count));
+                    copy_field(&mut buf, &bitmap_bytes(&r.carriers));
+                    if buf.len() >= COPY_CHUNK {
+                        if let Err(e) = copy.send(buf.as_slice()).await {
+                            failed = Some(e);
+                            break;
+                        }
+                        buf.clear();
+                    }
+                }
+                if failed.is_none() {
+                    buf.extend_from_slice(&(-1_i16).to_be_bytes());
+                    if let Err(e) = copy.send(buf.as_slice()).await {
+                        failed = Some(e);
+                    }
+                }
+                if let Some(e) = failed {
+                    let _ = copy.abort("gemj-store: insert_variants failed").await;
+                    return Err(e.into());
+                }
+                copy.finish().await?;
+                sqlx::query(
+                    "INSERT INTO variants (dataset_key, chrom, pos, ref, alt, allele_count, \
+                       carrier_count, carriers) \
+                     SELECT $1, chrom, pos, ref, alt, allele_count, carrier_count, carriers \
+                     FROM variant_load \
+                     ON CONFLICT (dataset_key, chrom, pos, allele_hash) DO UPDATE SET \
+                       allele_count = excluded.allele_count, \
+                       carrier_count = excluded.carrier_count, carriers = excluded.carriers",
+                )
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+            }
+        }
+        tracing::debug!(message = "Variants inserted.", %dataset, rows = written);
+        Ok(written)
+    }
+
+    /// The row of one allele in a dataset.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidData`] when the stored row does not parse.
+    pub async fn variant_exact(
+        &self,
+        dataset: &DatasetId,
+        key: &VariantKey,
+    ) -> Result<Option<VariantRow>, StoreError> {
+        let row: Option<VariantDbRow> = with_pool!(self, |p| {
+            sqlx::query_as(
+                "SELECT chrom, pos, ref, alt, allele_count, carrier_count, carriers FROM variants \
+                 WHERE dataset_key = (SELECT key FROM datasets WHERE id = $1) \
+                   AND chrom = $2 AND pos = $3 AND ref = $4 AND alt = $5",
+            )
+            .bind(dataset.as_str())
+            .bind(key.chrom.as_str())
+            .bind(i64::from(key.pos))
+            .bind(key.reference.as_str())
+            .bind(key.alternate.as_str())
+            .fetch_optional(p)
+            .await?
+        });
+        row.map(|r| row_from_db(dataset, r)).transpose()
+    }
+
+    /// The rows of a dataset on `chrom` whose position lies in `start..=end` (1-based), ordered
+    /// by position, reference and alternate allele, at most `limit`.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidData`] when a stored row does not parse.
+    pub async fn variants_in_range(
+        &self,
+        dataset: &DatasetId,
+        chrom: &str,
+        start: u32,
+        end: u32,
+        limit: u32,
+    ) -> Result<Vec<VariantRow>, StoreError> {
+        let rows: Vec<VariantDbRow> = with_pool!(self, |p| {
+            sqlx::query_as(
+                "SELECT chrom, pos, ref, alt, allele_count, carrier_count, carriers FROM variants \
+                 WHERE dataset_key = (SELECT key FROM datasets WHERE id = $1) \
+                   AND chrom = $2 AND pos >= $3 AND pos <= $4 \
+                 ORDER BY pos, ref, alt LIMIT $5",
+            )
+            .bind(dataset.as_str())
+            .bind(chrom)
+            .bind(i64::from(start))
+            .bind(i64::from(end))
+            .bind(page_limit(limit))
+            .fetch_all(p)
+            .await?
+        });
+        rows.into_iter().map(|r| row_from_db(dataset, r)).collect()
+    }
+
+    /// How many rows a dataset has in the variant index.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub async fn count_variants(&self, dataset: &DatasetId) -> Result<u64, StoreError> {
+        let n: i64 = with_pool!(self, |p| {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM variants \
+                 WHERE dataset_key = (SELECT key FROM datasets WHERE id = $1)",
+            )
+            .bind(dataset.as_str())
+            .fetch_one(p)
+            .await?
+        });
+        Ok(n.unsigned_abs())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn insert_sql_numbers_parameters_in_order() {
+        let sql = sqlite_insert_sql(2);
+        assert!(sql.contains("VALUES ($1,$2,$3,$4,$5,$6,$7,$8),($1,$9,$10,$11,$12,$13,$14,$15) ON"));
+        assert_eq!(SQLITE_ROWS_PER_STATEMENT, 4680);
+        assert!(1 + SQLITE_ROWS_PER_STATEMENT * COLS <= SQLITE_MAX_PARAMS);
+    }
+
+    #[test]
+    fn duplicate_keys_keep_the_last_row() -> Result<(), Box<dyn std::error::Error>> {
+        let row = |pos, ac| -> Result<VariantRow, Box<dyn std::error::Error>> {
+            Ok(VariantRow {
+                key: VariantKey::parse("chr1", pos, "A", "T")?,
+                allele_count: ac,
+                carrier_count: 1,
+                carriers: RoaringBitmap::new(),
+            })
+        };
+        let rows = vec![row(5, 1)?, row(3, 1)?, row(5, 2)?];
+        let kept: Vec<(u32, u32)> = last_of_each_key(&rows)
+            .iter()
+            .map(|r| (r.key.pos, r.allele_count))
+            .collect();
+        assert_eq!(kept, vec![(3, 1), (5, 2)]);
+        Ok(())
+    }
+}

@@ -1,0 +1,231 @@
+//! Clinical findings: diagnoses in ICD-10 and phenotypes in HPO, each with where it came from.
+
+use crate::error::ModelError;
+use crate::{PartialDate, ParticipantId};
+
+/// An ICD-10 code in its canonical dotted form (`C16.9`), parsed from any common spelling
+/// (`C169`, `c16.9`, ` C16.9 `).
+///
+/// # Examples
+/// ```
+/// use gemj_model::Icd10Code;
+/// assert_eq!(Icd10Code::parse("C169").unwrap().as_str(), "C16.9");
+/// assert_eq!(Icd10Code::parse("Q87.4").unwrap().category(), "Q87");
+/// ```
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, schemars::JsonSchema,
+)]
+#[serde(transparent)]
+pub struct Icd10Code(String);
+
+impl Icd10Code {
+    /// Parses an ICD-10 code with or without its dot.
+    ///
+    /// # Errors
+    /// When the text is not a letter, two digits and up to four more characters.
+    pub fn parse(s: &str) -> Result<Self, ModelError> {
+        let t = s.trim().to_ascii_uppercase();
+        let compact: String = t.chars().filter(|c| *c != '.').collect();
+        let dots = t.matches('.').count();
+        let b = compact.as_bytes();
+        let ok = (3..=7).contains(&b.len())
+            && b[0].is_ascii_uppercase()
+            && b[1].is_ascii_digit()
+            && (b[2].is_ascii_digit() || b[2].is_ascii_uppercase())
+            && b[3..].iter().all(u8::is_ascii_alphanumeric)
+            && (dots == 0 || (dots == 1 && t.find('.') == Some(3) && b.len() > 3));
+        if !ok {
+            return Err(ModelError::value(
+                "ICD-10 code",
+                s,
+                "expected a letter, two digits and an optional dotted subdivision",
+            ));
+        }
+        let code = if b.len() > 3 {
+            format!("{}.{}", &compact[..3], &compact[3..])
+        } else {
+            compact
+        };
+        Ok(Self(code))
+    }
+
+    /// The dotted code.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The three-character category (`C16` for `C16.9`), the parent in the ICD-10 hierarchy.
+    #[must_use]
+    pub fn category(&self) -> &str {
+        &self.0[..3]
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Icd10Code {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Self::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+impl std::fmt::Display for Icd10Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A Human Phenotype Ontology term id, `HP:` followed by seven digits.
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, schemars::JsonSchema,
+)]
+#[serde(transparent)]
+pub struct HpoId(String);
+
+impl HpoId {
+    /// Parses `HP:0001166`.
+    ///
+    /// # Errors
+    /// When the text is not an HPO CURIE.
+    pub fn parse(s: &str) -> Result<Self, ModelError> {
+        let digits = s.strip_prefix("HP:").unwrap_or("");
+        if digits.len() == 7 && digits.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(ModelError::value(
+                "HPO id",
+                s,
+                "expected HP: and seven digits",
+            ))
+        }
+    }
+
+    /// The CURIE.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for HpoId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Self::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Where a value came from: the source system, the file and the position in it.
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct Provenance {
+    /// Source kind, e.g. `ssmix2`, `redcap`, `odm`, `fhir`, `biobank`, `demo`.
+    pub source: String,
+    /// File name or batch id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// Position in the file: line, segment or element path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<String>,
+}
+
+/// A diagnosis.
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct Diagnosis {
+    /// Whose diagnosis.
+    pub participant: ParticipantId,
+    /// Canonical ICD-10 code.
+    pub icd10: Icd10Code,
+    /// The code exactly as the source wrote it (`C169`).
+    pub source_code: String,
+    /// The source's code system (`I10`, a JP Core URI, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_system: Option<String>,
+    /// Onset, with its precision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub onset: Option<PartialDate>,
+    /// Date of diagnosis or of recording.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recorded: Option<PartialDate>,
+    /// Where each source said it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub provenance: Vec<Provenance>,
+}
+
+/// Whether a phenotype was observed or explicitly excluded.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum PhenotypeStatus {
+    /// Present.
+    Observed,
+    /// Explicitly looked for and absent.
+    Excluded,
+}
+
+/// A phenotypic feature.
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct Phenotype {
+    /// Whose phenotype.
+    pub participant: ParticipantId,
+    /// HPO term.
+    pub hpo: HpoId,
+    /// Observed or excluded.
+    pub status: PhenotypeStatus,
+    /// Onset, with its precision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub onset: Option<PartialDate>,
+    /// Where each source said it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub provenance: Vec<Provenance>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, expect: Option<&str>) {
+        assert_eq!(
+            Icd10Code::parse(input).ok().as_ref().map(Icd10Code::as_str),
+            expect,
+            "{input:?}"
+        );
+    }
+
+    #[test]
+    fn icd10_spellings() {
+        check("C169", Some("C16.9"));
+        check("C16.9", Some("C16.9"));
+        check("c16.9", Some("C16.9"));
+        check(" Q874 ", Some("Q87.4"));
+        check("Q87", Some("Q87"));
+        check("E75.22", Some("E75.22"));
+        check("C16.", None);
+        check("C1.69", None);
+        check("169", None);
+        check("C16..9", None);
+        check("", None);
+        check("C16.9.1", None);
+    }
+
+    #[test]
+    fn hpo_ids() {
+        assert!(HpoId::parse("HP:0001166").is_ok());
+        assert!(HpoId::parse("HP:001166").is_err());
+        assert!(HpoId::parse("hp:0001166").is_err());
+    }
+}

@@ -1,0 +1,131 @@
+//! Datasets: the unit of access. Each has an access level and data-use conditions in the Data
+//! Use Ontology (DUO), and members (participants and objects).
+
+use crate::DatasetId;
+use crate::error::ModelError;
+
+/// Who may see a dataset at all.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AccessLevel {
+    /// Anyone, anonymously.
+    Public,
+    /// A registered researcher (ResearcherStatus or accepted terms).
+    Registered,
+    /// Named researchers with an approved data-access request.
+    Controlled,
+}
+
+impl AccessLevel {
+    /// The upper-case name used in storage and JSON.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Public => "PUBLIC",
+            Self::Registered => "REGISTERED",
+            Self::Controlled => "CONTROLLED",
+        }
+    }
+
+    /// Parses the upper-case name.
+    ///
+    /// # Errors
+    /// When the name is not an access level.
+    pub fn parse(s: &str) -> Result<Self, ModelError> {
+        match s {
+            "PUBLIC" => Ok(Self::Public),
+            "REGISTERED" => Ok(Self::Registered),
+            "CONTROLLED" => Ok(Self::Controlled),
+            _ => Err(ModelError::value(
+                "access level",
+                s,
+                "expected PUBLIC, REGISTERED or CONTROLLED",
+            )),
+        }
+    }
+}
+
+/// A Data Use Ontology term id, `DUO:` followed by seven digits.
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, schemars::JsonSchema,
+)]
+#[serde(transparent)]
+pub struct DuoCode(String);
+
+impl DuoCode {
+    /// Parses `DUO:0000042`.
+    ///
+    /// # Errors
+    /// When the text is not a DUO CURIE.
+    pub fn parse(s: &str) -> Result<Self, ModelError> {
+        let digits = s.strip_prefix("DUO:").unwrap_or("");
+        if digits.len() == 7 && digits.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(ModelError::value(
+                "DUO code",
+                s,
+                "expected DUO: and seven digits",
+            ))
+        }
+    }
+
+    /// The CURIE.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for DuoCode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Self::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// One data-use condition: a DUO permission term with its modifiers, as GA4GH DUO recommends
+/// (one permission, any number of modifiers).
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct DataUseCondition {
+    /// The permission term (for example DUO:0000042 general research use).
+    pub permission: DuoCode,
+    /// Modifier terms (for example DUO:0000046 non-commercial use only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub modifiers: Vec<DuoCode>,
+    /// For disease-specific research (DUO:0000007), the disease (MONDO or ICD-10 id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disease: Option<String>,
+}
+
+/// A dataset.
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct Dataset {
+    /// Dataset id.
+    pub id: DatasetId,
+    /// Short name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Access level.
+    pub access_level: AccessLevel,
+    /// Data-use conditions.
+    pub data_use: DataUseCondition,
+}

@@ -1,0 +1,201 @@
+//! Variants, keyed as the variant index keys them: (chromosome, 1-based position, reference
+//! allele, alternate allele), normalised to upper case.
+
+use crate::error::ModelError;
+
+/// A reference sequence name as it appears in the gateway's files (`chr20`).
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, schemars::JsonSchema,
+)]
+#[serde(transparent)]
+pub struct Chromosome(String);
+
+impl Chromosome {
+    /// Parses a contig name: 1 to 64 printable ASCII characters without white space, commas
+    /// or colons (the VCF 4.3 rule, which keeps `chr:start-end` region strings unambiguous).
+    ///
+    /// # Errors
+    /// When the name breaks that rule.
+    pub fn parse(s: &str) -> Result<Self, ModelError> {
+        let ok = !s.is_empty()
+            && s.len() <= 64
+            && !s.starts_with(['*', '='])
+            && s.bytes().all(|b| {
+                b.is_ascii_graphic()
+                    && !matches!(
+                        b,
+                        b',' | b':'
+                            | b'<'
+                            | b'>'
+                            | b'['
+                            | b']'
+                            | b'{'
+                            | b'}'
+                            | b'('
+                            | b')'
+                            | b'\\'
+                            | b'"'
+                            | b'\''
+                            | b'`'
+                    )
+            });
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(ModelError::value(
+                "chromosome",
+                s,
+                "not a valid contig name",
+            ))
+        }
+    }
+
+    /// The name.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Chromosome {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Self::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// An allele: bases `ACGTN` (upper case), or `*` for a spanning deletion, or a symbolic allele
+/// such as `<DEL>`.
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, schemars::JsonSchema,
+)]
+#[serde(transparent)]
+pub struct Allele(String);
+
+impl Allele {
+    /// Parses an allele, upper-casing bases.
+    ///
+    /// # Errors
+    /// When the text is empty, longer than 10,000 characters, or has other characters.
+    pub fn parse(s: &str) -> Result<Self, ModelError> {
+        if s.is_empty() || s.len() > 10_000 {
+            return Err(ModelError::value(
+                "allele",
+                s,
+                "must be 1 to 10000 characters",
+            ));
+        }
+        if s == "*" {
+            return Ok(Self(s.to_owned()));
+        }
+        if s.starts_with('<') && s.ends_with('>') && s.len() > 2 {
+            let inner = &s[1..s.len() - 1];
+            if inner
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'_' | b'.' | b'-'))
+            {
+                return Ok(Self(s.to_owned()));
+            }
+        }
+        let up = s.to_ascii_uppercase();
+        if up
+            .bytes()
+            .all(|b| matches!(b, b'A' | b'C' | b'G' | b'T' | b'N'))
+        {
+            Ok(Self(up))
+        } else {
+            Err(ModelError::value(
+                "allele",
+                s,
+                "expected bases ACGTN, '*' or a symbolic <ALT>",
+            ))
+        }
+    }
+
+    /// The allele text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Allele {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Self::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The key of one variant allele in the variant index.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct VariantKey {
+    /// Chromosome.
+    pub chrom: Chromosome,
+    /// 1-based position (VCF `POS`).
+    pub pos: u32,
+    /// Reference allele.
+    #[serde(rename = "ref")]
+    pub reference: Allele,
+    /// Alternate allele.
+    #[serde(rename = "alt")]
+    pub alternate: Allele,
+}
+
+impl VariantKey {
+    /// Builds a key from text fields.
+    ///
+    /// # Errors
+    /// When a field does not parse or the position is 0.
+    pub fn parse(
+        chrom: &str,
+        pos: u32,
+        reference: &str,
+        alternate: &str,
+    ) -> Result<Self, ModelError> {
+        if pos == 0 {
+            return Err(ModelError::value("position", "0", "positions are 1-based"));
+        }
+        Ok(Self {
+            chrom: Chromosome::parse(chrom)?,
+            pos,
+            reference: Allele::parse(reference)?,
+            alternate: Allele::parse(alternate)?,
+        })
+    }
+
+    /// The 0-based, end-exclusive interval the reference allele covers (as Beacon and the FHIR
+    /// Genomics Operations count).
+    #[must_use]
+    pub fn zero_based_interval(&self) -> (u32, u32) {
+        let start = self.pos - 1;
+        let len = u32::try_from(self.reference.as_str().len()).unwrap_or(u32::MAX);
+        (start, start.saturating_add(len))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys() -> Result<(), Box<dyn std::error::Error>> {
+        let k = VariantKey::parse("chr17", 7_675_088, "c", "T")?;
+        assert_eq!(k.reference.as_str(), "C");
+        assert_eq!(k.zero_based_interval(), (7_675_087, 7_675_088));
+        assert!(VariantKey::parse("chr1", 0, "A", "T").is_err());
+        assert!(VariantKey::parse("chr1", 1, "A", "X").is_err());
+        assert!(VariantKey::parse("chr 1", 1, "A", "T").is_err());
+        assert!(VariantKey::parse("chr1", 1, "A", "<DEL>").is_ok());
+        Ok(())
+    }
+}

@@ -1,0 +1,35 @@
+//! Shared helpers of the integration tests: the schema set (skip or fail per the CI rule) and the
+//! pin list at the workspace root.
+
+#![allow(dead_code)] // Reason: each test binary uses a different subset of these helpers.
+
+use std::error::Error;
+use std::path::PathBuf;
+
+use gemj_schemas::SchemaSet;
+
+/// The test result type.
+pub type TestResult = Result<(), Box<dyn Error>>;
+
+/// The schemas, or `None` when the test should be skipped (no shared folder, not CI).
+pub fn schemas() -> Result<Option<SchemaSet>, Box<dyn Error>> {
+    Ok(gemj_schemas::testing::schema_set()?)
+}
+
+/// `<workspace>/schemas/official-pins.json`.
+pub fn pins_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../schemas/official-pins.json")
+}
+
+/// Every pinned file path (relative to `shared/schemas`).
+pub fn pinned_paths() -> Result<Vec<String>, Box<dyn Error>> {
+    let text = std::fs::read_to_string(pins_path())?;
+    let pins: serde_json::Value = serde_json::from_str(&text)?;
+    let mut out = Vec::new();
+    for source in pins["sources"].as_array().ok_or("no sources array")? {
+        for file in source["files"].as_array().ok_or("no files array")? {
+            out.push(file["path"].as_str().ok_or("no path")?.to_owned());
+        }
+    }
+    Ok(out)
+}

@@ -286,8 +286,9 @@ impl Config {
         {
             return Err(ConfigError::Invalid("database.url: expected a sqlite: or postgres:// URL (empty = the embedded SQLite file)".to_owned()));
         }
-        if !self.public_url.is_empty()
-            && !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://"))
+        if !(self.public_url.is_empty()
+            || self.public_url.starts_with("http://")
+            || self.public_url.starts_with("https://"))
         {
             return Err(ConfigError::Invalid(
                 "public_url: must start with http:// or https://".to_owned(),
@@ -355,10 +356,11 @@ fn parse_env_value(value: &str) -> serde_json::Value {
     if let Ok(i) = value.parse::<i64>() {
         return serde_json::Value::from(i);
     }
-    if let Ok(f) = value.parse::<f64>() {
-        if f.is_finite() && value.contains('.') {
-            return serde_json::Value::from(f);
-        }
+    if let Ok(f) = value.parse::<f64>()
+        && f.is_finite()
+        && value.contains('.')
+    {
+        return serde_json::Value::from(f);
     }
     match value {
         "true" => serde_json::Value::Bool(true),

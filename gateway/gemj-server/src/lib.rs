@@ -87,6 +87,7 @@ impl Gateway {
     pub async fn boot(config: Config) -> anyhow::Result<Self> {
         ensure_writable_dir(&config.data_dir)?;
         let store = open_store(&config).await?;
+        spawn_consent_refresh(store.clone());
         let (audit, _writer) = AuditSink::start(
             store.clone(),
             AuditOptions {
@@ -178,6 +179,22 @@ impl Gateway {
             join,
         })
     }
+}
+
+/// Re-projects consent states whose future-dated events have come into effect, once a minute,
+/// so a withdrawal dated ahead applies on its day without waiting for another event.
+fn spawn_consent_refresh(store: Store) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            match store.refresh_consent_states().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(message = "Consent states re-projected.", participants = n),
+                Err(error) => tracing::warn!(message = "Consent refresh failed.", %error),
+            }
+        }
+    });
 }
 
 /// What is served where, for the start-up banner and the README.

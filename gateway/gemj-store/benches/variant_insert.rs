@@ -44,9 +44,18 @@ fn rows(n: usize) -> Result<Vec<VariantRow>, ModelError> {
         pos += 1 + rng.below(400);
         let r = rng.below(4) as usize;
         let (reference, alternate) = match rng.below(10) {
-            0 => (format!("{}{}", BASES[r], BASES[(r + 1) % 4]), BASES[r].to_owned()),
-            1 => (BASES[r].to_owned(), format!("{}{}", BASES[r], BASES[(r + 2) % 4])),
-            _ => (BASES[r].to_owned(), BASES[(r + 1 + rng.below(3) as usize) % 4].to_owned()),
+            0 => (
+                format!("{}{}", BASES[r], BASES[(r + 1) % 4]),
+                BASES[r].to_owned(),
+            ),
+            1 => (
+                BASES[r].to_owned(),
+                format!("{}{}", BASES[r], BASES[(r + 2) % 4]),
+            ),
+            _ => (
+                BASES[r].to_owned(),
+                BASES[(r + 1 + rng.below(3) as usize) % 4].to_owned(),
+            ),
         };
         let carriers: RoaringBitmap = (0..1 + rng.below(6)).map(|_| rng.below(10_000)).collect();
         let carrier_count = u32::try_from(carriers.len()).unwrap_or(u32::MAX);
@@ -149,7 +158,9 @@ fn variant_insert(c: &mut Criterion) {
                 .bind(&schema)
                 .fetch_one(&pool)
                 .await?;
-                sqlx::query(sqlx::AssertSqlSafe(drop)).execute(&pool).await?;
+                sqlx::query(sqlx::AssertSqlSafe(drop))
+                    .execute(&pool)
+                    .await?;
                 Ok::<_, sqlx::Error>(())
             })
             .expect("drop the benchmark schema");

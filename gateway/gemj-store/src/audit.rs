@@ -195,12 +195,10 @@ impl Store {
             })
             .execute(p)
             .await?;
-            sqlx::query(
-                "UPDATE audit_records SET body = body || ' ' WHERE seq = $1",
-            )
-            .bind(seq)
-            .execute(p)
-            .await?;
+            sqlx::query("UPDATE audit_records SET body = body || ' ' WHERE seq = $1")
+                .bind(seq)
+                .execute(p)
+                .await?;
         });
         Ok(())
     }

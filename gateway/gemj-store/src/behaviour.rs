@@ -6,14 +6,14 @@
 use std::collections::HashSet;
 use std::error::Error;
 use std::io::Write as _;
-use std::sync::atomic::{AtomicU32, AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use gemj_model::chain::{GENESIS, link};
 use gemj_model::{
     AccessDecision, AccessLevel, Analysis, AnalysisId, AuditEvent, Checksums, ConsentEvent,
     ConsentEventKind, ConsentScopes, ConsentStatus, DataFormat, DataObject, DataUseCondition,
     Dataset, DatasetId, Diagnosis, DuoCode, HpoId, Icd10Code, InstitutionId, LibraryStrategy,
-    ObjectId, Participant, ParticipantId, PartialDate, Phenotype, PhenotypeStatus, Precision,
+    ObjectId, PartialDate, Participant, ParticipantId, Phenotype, PhenotypeStatus, Precision,
     Program, Provenance, Recontact, RecontactKind, RecontactRequest, RecontactRequestId,
     RecontactStatus, RunId, SequencingRun, Sex, Specimen, SpecimenId, SpecimenType, VariantKey,
     WithdrawalLevel, YearMonth,
@@ -143,6 +143,7 @@ behaviour!(
     keyset_pagination,
     clinical_round_trips,
     consent_log,
+    future_consent,
     audit_batches,
     concurrent_appenders,
     tamper_detection,
@@ -165,14 +166,23 @@ fn participant(n: u32) -> Result<Participant, Box<dyn Error>> {
     Ok(Participant {
         id: pid(n)?,
         institution: inst()?,
-        sex: if n % 2 == 0 { Sex::Female } else { Sex::Male },
-        birth: Some(YearMonth::new(1950 + i32::try_from(n % 50)?, 1 + u8::try_from(n % 12)?)?),
+        sex: if n.is_multiple_of(2) {
+            Sex::Female
+        } else {
+            Sex::Male
+        },
+        birth: Some(YearMonth::new(
+            1950 + i32::try_from(n % 50)?,
+            1 + u8::try_from(n % 12)?,
+        )?),
         program: Program::RareDisease,
     })
 }
 
 async fn with_participants(store: &Store, n: u32) -> TestResult {
-    store.put_institution(&inst()?, "Synthetic Hospital 1").await?;
+    store
+        .put_institution(&inst()?, "Synthetic Hospital 1")
+        .await?;
     let ps = (1..=n).map(participant).collect::<Result<Vec<_>, _>>()?;
     store.upsert_participants(&ps).await?;
     Ok(())
@@ -206,7 +216,11 @@ fn consent_event(
     })
 }
 
-fn audit_event(n: usize, principal: &str, participants: &[&str]) -> Result<AuditEvent, Box<dyn Error>> {
+fn audit_event(
+    n: usize,
+    principal: &str,
+    participants: &[&str],
+) -> Result<AuditEvent, Box<dyn Error>> {
     Ok(AuditEvent {
         at: time::OffsetDateTime::from_unix_timestamp(1_750_000_000 + i64::try_from(n)?)?,
         request_id: format!("req-{n}"),
@@ -240,7 +254,12 @@ fn dataset(id: &str) -> Result<Dataset, Box<dyn Error>> {
     })
 }
 
-fn variant(pos: u32, reference: &str, alt: &str, carriers: &[u32]) -> Result<VariantRow, Box<dyn Error>> {
+fn variant(
+    pos: u32,
+    reference: &str,
+    alt: &str,
+    carriers: &[u32],
+) -> Result<VariantRow, Box<dyn Error>> {
     let carriers: RoaringBitmap = carriers.iter().copied().collect();
     Ok(VariantRow {
         key: VariantKey::parse("chr20", pos, reference, alt)?,
@@ -254,17 +273,26 @@ fn variant(pos: u32, reference: &str, alt: &str, carriers: &[u32]) -> Result<Var
 // Cases.
 
 async fn migrations(store: Store) -> TestResult {
-    assert!(store.migrations_pending().await?, "a fresh database has pending migrations");
+    assert!(
+        store.migrations_pending().await?,
+        "a fresh database has pending migrations"
+    );
     store.migrate().await?;
     assert!(!store.migrations_pending().await?);
     store.migrate().await?;
     assert!(!store.migrations_pending().await?);
     store.ping().await?;
-    assert!(matches!(store.backend(), Backend::Sqlite | Backend::Postgres));
+    assert!(matches!(
+        store.backend(),
+        Backend::Sqlite | Backend::Postgres
+    ));
     assert_eq!(store.count_participants().await?, 0);
     assert_eq!(store.consent_epoch().await?, 0);
     let report = store.verify_chains().await?;
-    assert_eq!((report.audit_rows, report.consent_rows, report.broken), (0, 0, None));
+    assert_eq!(
+        (report.audit_rows, report.consent_rows, report.broken),
+        (0, 0, None)
+    );
     Ok(())
 }
 
@@ -272,14 +300,22 @@ async fn catalogue_round_trips(store: Store) -> TestResult {
     store.migrate().await?;
     // A participant needs its institution.
     let err = store.upsert_participant(&participant(1)?).await.err();
-    assert!(matches!(err, Some(StoreError::MissingReference { .. })), "{err:?}");
+    assert!(
+        matches!(err, Some(StoreError::MissingReference { .. })),
+        "{err:?}"
+    );
     with_participants(&store, 3).await?;
-    assert_eq!(store.get_participant(&pid(2)?).await?, Some(participant(2)?));
+    assert_eq!(
+        store.get_participant(&pid(2)?).await?,
+        Some(participant(2)?)
+    );
     assert_eq!(store.get_participant(&pid(99)?).await?, None);
     assert_eq!(store.count_participants().await?, 3);
 
     // Ordinals are assigned once, compactly, and survive updates.
-    let ords = store.participant_ordinals(&[pid(3)?, pid(1)?, pid(99)?]).await?;
+    let ords = store
+        .participant_ordinals(&[pid(3)?, pid(1)?, pid(99)?])
+        .await?;
     assert_eq!(ords, vec![(pid(1)?, 0), (pid(3)?, 2)]);
     let mut changed = participant(1)?;
     changed.sex = Sex::Other;
@@ -312,7 +348,10 @@ async fn catalogue_round_trips(store: Store) -> TestResult {
         ..blood.clone()
     };
     let err = store.upsert_specimen(&dna).await.err();
-    assert!(matches!(err, Some(StoreError::MissingReference { .. })), "parent first: {err:?}");
+    assert!(
+        matches!(err, Some(StoreError::MissingReference { .. })),
+        "parent first: {err:?}"
+    );
     store.upsert_specimen(&blood).await?;
     store.upsert_specimen(&dna).await?;
     let got = store.get_specimen(&dna.id).await?;
@@ -321,7 +360,10 @@ async fn catalogue_round_trips(store: Store) -> TestResult {
         got.and_then(|s| s.collected).map(|d| d.precision()),
         Some(Precision::Month)
     );
-    assert_eq!(store.specimens_of(&pid(1)?).await?, vec![blood.clone(), dna.clone()]);
+    assert_eq!(
+        store.specimens_of(&pid(1)?).await?,
+        vec![blood.clone(), dna.clone()]
+    );
     assert_eq!(store.specimens_of(&pid(2)?).await?, vec![]);
 
     // Runs and analyses.
@@ -347,7 +389,10 @@ async fn catalogue_round_trips(store: Store) -> TestResult {
     };
     store.upsert_analysis(&analysis).await?;
     store.upsert_analysis(&analysis).await?;
-    assert_eq!(store.get_analysis(&analysis.id).await?, Some(analysis.clone()));
+    assert_eq!(
+        store.get_analysis(&analysis.id).await?,
+        Some(analysis.clone())
+    );
     let mut bad = analysis.clone();
     bad.id = AnalysisId::parse("AN-2")?;
     bad.runs = vec![RunId::parse("RUN-404")?];
@@ -385,7 +430,10 @@ async fn catalogue_round_trips(store: Store) -> TestResult {
     store.put_object(&crai).await?;
     assert_eq!(store.get_object(&cram.id).await?, Some(cram.clone()));
     assert_eq!(store.get_object(&crai.id).await?, Some(crai.clone()));
-    assert_eq!(store.objects_of_participant(&pid(1)?).await?, vec![crai.clone(), cram.clone()]);
+    assert_eq!(
+        store.objects_of_participant(&pid(1)?).await?,
+        vec![crai.clone(), cram.clone()]
+    );
     let mut orphan = crai.clone();
     orphan.id = ObjectId::parse("OBJ-X")?;
     orphan.participant = Some(pid(404)?);
@@ -404,21 +452,38 @@ async fn catalogue_round_trips(store: Store) -> TestResult {
     renamed.access_level = AccessLevel::Public;
     renamed.data_use.modifiers.clear();
     store.put_dataset(&renamed).await?;
-    assert_eq!(store.list_datasets().await?, vec![dataset("DS-0")?, renamed]);
-    store.add_dataset_participants(&ds.id, &[pid(2)?, pid(1)?]).await?;
+    assert_eq!(
+        store.list_datasets().await?,
+        vec![dataset("DS-0")?, renamed]
+    );
+    store
+        .add_dataset_participants(&ds.id, &[pid(2)?, pid(1)?])
+        .await?;
     store.add_dataset_participants(&ds.id, &[pid(1)?]).await?;
-    assert_eq!(store.dataset_participants(&ds.id).await?, vec![pid(1)?, pid(2)?]);
+    assert_eq!(
+        store.dataset_participants(&ds.id).await?,
+        vec![pid(1)?, pid(2)?]
+    );
     assert!(matches!(
         store.add_dataset_participants(&ds.id, &[pid(404)?]).await,
         Err(StoreError::MissingReference { .. })
     ));
     assert!(matches!(
-        store.add_dataset_participants(&DatasetId::parse("DS-404")?, &[pid(1)?]).await,
+        store
+            .add_dataset_participants(&DatasetId::parse("DS-404")?, &[pid(1)?])
+            .await,
         Err(StoreError::MissingReference { .. })
     ));
-    store.add_dataset_objects(&ds.id, &[cram.id.clone(), crai.id.clone()]).await?;
-    store.add_dataset_objects(&DatasetId::parse("DS-0")?, &[cram.id.clone()]).await?;
-    assert_eq!(store.dataset_objects(&ds.id).await?, vec![crai.id.clone(), cram.id.clone()]);
+    store
+        .add_dataset_objects(&ds.id, &[cram.id.clone(), crai.id.clone()])
+        .await?;
+    store
+        .add_dataset_objects(&DatasetId::parse("DS-0")?, std::slice::from_ref(&cram.id))
+        .await?;
+    assert_eq!(
+        store.dataset_objects(&ds.id).await?,
+        vec![crai.id.clone(), cram.id.clone()]
+    );
     assert_eq!(
         store.datasets_of_object(&cram.id).await?,
         vec![DatasetId::parse("DS-0")?, ds.id.clone()]
@@ -466,7 +531,11 @@ async fn keyset_pagination(store: Store) -> TestResult {
     }
     let first = store.list_objects(None, 4).await?;
     let rest = store.list_objects(first.last().map(|o| &o.id), 4).await?;
-    let got: Vec<String> = first.iter().chain(&rest).map(|o| o.id.to_string()).collect();
+    let got: Vec<String> = first
+        .iter()
+        .chain(&rest)
+        .map(|o| o.id.to_string())
+        .collect();
     let mut want: Vec<String> = ids.iter().map(|s| (*s).to_owned()).collect();
     want.sort();
     assert_eq!(got, want);
@@ -680,7 +749,9 @@ async fn consent_log(store: Store) -> TestResult {
     assert_eq!(events[0].hash, link(GENESIS, s1, body.as_bytes()));
     assert_eq!(events[0].event, e1);
 
-    let states = store.consent_states(&[stranger.clone(), p1.clone(), pid(2)?]).await?;
+    let states = store
+        .consent_states(&[stranger.clone(), p1.clone(), pid(2)?])
+        .await?;
     let who: Vec<&ParticipantId> = states.iter().map(|s| &s.participant).collect();
     assert_eq!(who, vec![&p1, &stranger]);
     assert!(states[1].by_proxy);
@@ -688,6 +759,47 @@ async fn consent_log(store: Store) -> TestResult {
     let report = store.verify_chains().await?;
     assert_eq!(report.consent_rows, 4);
     assert_eq!(report.broken, None);
+    Ok(())
+}
+
+async fn future_consent(store: Store) -> TestResult {
+    store.migrate().await?;
+    let p = pid(7)?;
+    let initial = consent_event(
+        "f-1",
+        &p,
+        ConsentEventKind::InitialConsent {
+            scopes: scopes_all(),
+            by_proxy: false,
+        },
+    )?;
+    store.append_consent_event(&initial).await?;
+    let mut later = consent_event(
+        "f-2",
+        &p,
+        ConsentEventKind::Withdrawal {
+            level: WithdrawalLevel::StopAllUseAndDestroy,
+        },
+    )?;
+    later.effective_at = time::OffsetDateTime::now_utc() + time::Duration::milliseconds(1_500);
+    store.append_consent_event(&later).await?;
+    let state = store.consent_state(&p).await?.ok_or("no state")?;
+    assert_eq!(state.status, ConsentStatus::Active, "not yet in effect");
+    assert_eq!(store.refresh_consent_states().await?, 0);
+    assert_eq!(store.consent_epoch().await?, 2);
+
+    tokio::time::sleep(std::time::Duration::from_millis(1_700)).await;
+    assert_eq!(store.refresh_consent_states().await?, 1);
+    assert_eq!(store.consent_epoch().await?, 3);
+    let state = store.consent_state(&p).await?.ok_or("no state")?;
+    assert_eq!(state.status, ConsentStatus::Withdrawn);
+    assert_eq!(store.withdrawn_participants().await?, vec![p]);
+    assert_eq!(
+        store.refresh_consent_states().await?,
+        0,
+        "nothing new is due"
+    );
+    assert!(store.verify_chains().await?.is_intact());
     Ok(())
 }
 
@@ -700,8 +812,20 @@ async fn audit_batches(store: Store) -> TestResult {
         let batch = (0..batch_len)
             .map(|_| {
                 n += 1;
-                let principal = if n % 2 == 0 { "https://issuer.example#alice" } else { "anonymous" };
-                audit_event(n, principal, if n % 3 == 0 { &["GEMJ-P-000001", "GEMJ-P-000002"] } else { &[] })
+                let principal = if n % 2 == 0 {
+                    "https://issuer.example#alice"
+                } else {
+                    "anonymous"
+                };
+                audit_event(
+                    n,
+                    principal,
+                    if n % 3 == 0 {
+                        &["GEMJ-P-000001", "GEMJ-P-000002"]
+                    } else {
+                        &[]
+                    },
+                )
             })
             .collect::<Result<Vec<_>, _>>()?;
         let seqs = store.append_audit(&batch).await?;
@@ -725,8 +849,13 @@ async fn audit_batches(store: Store) -> TestResult {
     let mine = store
         .audit_records_of_principal("https://issuer.example#alice", 0, 100)
         .await?;
-    assert_eq!(mine.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![2, 4, 6, 8]);
-    let about = store.audit_records_for_participant("GEMJ-P-000002", 3, 100).await?;
+    assert_eq!(
+        mine.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        vec![2, 4, 6, 8]
+    );
+    let about = store
+        .audit_records_for_participant("GEMJ-P-000002", 3, 100)
+        .await?;
     assert_eq!(about.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![6, 9]);
 
     let report = store.verify_chains().await?;
@@ -748,14 +877,24 @@ async fn concurrent_appenders(store: Store) -> TestResult {
                     .map(|i| audit_event(b * 5 + i, &format!("principal-{t}"), &[p.as_str()]))
                     .collect::<Result<_, _>>()
                     .map_err(|e| e.to_string())?;
-                seqs.extend(store.append_audit(&batch).await.map_err(|e| e.to_string())?);
+                seqs.extend(
+                    store
+                        .append_audit(&batch)
+                        .await
+                        .map_err(|e| e.to_string())?,
+                );
                 let e = consent_event(
                     &format!("c-{t}-{b}"),
                     &p,
-                    ConsentEventKind::ChangeOfIntention { scopes: scopes_all() },
+                    ConsentEventKind::ChangeOfIntention {
+                        scopes: scopes_all(),
+                    },
                 )
                 .map_err(|e| e.to_string())?;
-                store.append_consent_event(&e).await.map_err(|e| e.to_string())?;
+                store
+                    .append_consent_event(&e)
+                    .await
+                    .map_err(|e| e.to_string())?;
             }
             Ok::<_, String>(seqs)
         }));
@@ -805,7 +944,10 @@ async fn tamper_detection(store: Store) -> TestResult {
             "UPDATE consent_events SET body = body",
             "DELETE FROM consent_events",
         ] {
-            assert!(sqlx::query(sql).execute(p).await.is_err(), "{sql} was allowed");
+            assert!(
+                sqlx::query(sql).execute(p).await.is_err(),
+                "{sql} was allowed"
+            );
         }
     });
 
@@ -832,30 +974,55 @@ async fn variant_index(store: Store) -> TestResult {
     // More rows than one SQLite statement holds, with a long allele.
     let mut rows = Vec::new();
     for i in 0..10_000_u32 {
-        rows.push(variant(1_000 + i * 10, "C", "T", &[i % 97, i % 89 + 100, 70_000])?);
+        rows.push(variant(
+            1_000 + i * 10,
+            "C",
+            "T",
+            &[i % 97, i % 89 + 100, 70_000],
+        )?);
     }
     rows.push(variant(500_000, &"A".repeat(5_000), "A", &[3])?);
     assert_eq!(store.insert_variants(&ds, &rows).await?, 10_001);
     assert_eq!(store.insert_variants(&ds, &[]).await?, 0);
     assert_eq!(store.count_variants(&ds).await?, 10_001);
-    assert_eq!(store.count_variants(&DatasetId::parse("DS-OTHER")?).await?, 0);
+    assert_eq!(
+        store.count_variants(&DatasetId::parse("DS-OTHER")?).await?,
+        0
+    );
 
     let hit = store.variant_exact(&ds, &rows[42].key).await?;
     assert_eq!(hit.as_ref(), Some(&rows[42]));
-    assert_eq!(store.variant_exact(&ds, &rows[10_000].key).await?.as_ref(), Some(&rows[10_000]));
+    assert_eq!(
+        store.variant_exact(&ds, &rows[10_000].key).await?.as_ref(),
+        Some(&rows[10_000])
+    );
     let miss = VariantKey::parse("chr20", rows[42].key.pos, "C", "A")?;
     assert_eq!(store.variant_exact(&ds, &miss).await?, None);
     assert_eq!(
-        store.variant_exact(&DatasetId::parse("DS-OTHER")?, &rows[42].key).await?,
+        store
+            .variant_exact(&DatasetId::parse("DS-OTHER")?, &rows[42].key)
+            .await?,
         None
     );
 
     // Range: 1-based inclusive positions, ordered, limited.
-    let range = store.variants_in_range(&ds, "chr20", 1_010, 1_050, 100).await?;
-    assert_eq!(range.iter().map(|r| r.key.pos).collect::<Vec<_>>(), vec![1_010, 1_020, 1_030, 1_040, 1_050]);
-    let limited = store.variants_in_range(&ds, "chr20", 1_000, 2_000_000, 3).await?;
+    let range = store
+        .variants_in_range(&ds, "chr20", 1_010, 1_050, 100)
+        .await?;
+    assert_eq!(
+        range.iter().map(|r| r.key.pos).collect::<Vec<_>>(),
+        vec![1_010, 1_020, 1_030, 1_040, 1_050]
+    );
+    let limited = store
+        .variants_in_range(&ds, "chr20", 1_000, 2_000_000, 3)
+        .await?;
     assert_eq!(limited, rows[..3].to_vec());
-    assert!(store.variants_in_range(&ds, "chr21", 0, u32::MAX, 10).await?.is_empty());
+    assert!(
+        store
+            .variants_in_range(&ds, "chr21", 0, u32::MAX, 10)
+            .await?
+            .is_empty()
+    );
 
     // Upsert replaces counts and carriers; within one call the last row of a key wins; a new
     // allele at an existing position is a new row.
@@ -866,9 +1033,14 @@ async fn variant_index(store: Store) -> TestResult {
         replaced.clone(),
     ];
     assert_eq!(store.insert_variants(&ds, &batch).await?, 2);
-    assert_eq!(store.variant_exact(&ds, &replaced.key).await?, Some(replaced.clone()));
+    assert_eq!(
+        store.variant_exact(&ds, &replaced.key).await?,
+        Some(replaced.clone())
+    );
     assert_eq!(store.count_variants(&ds).await?, 10_002);
-    let at = store.variants_in_range(&ds, "chr20", 1_000, 1_000, 10).await?;
+    let at = store
+        .variants_in_range(&ds, "chr20", 1_000, 1_000, 10)
+        .await?;
     let alts: Vec<&str> = at.iter().map(|r| r.key.alternate.as_str()).collect();
     assert_eq!(alts, ["G", "T"]);
     Ok(())
@@ -892,13 +1064,27 @@ async fn recontact_requests(store: Store) -> TestResult {
         store.put_recontact_request(&other).await,
         Err(StoreError::Conflict { .. })
     ));
-    assert_eq!(store.get_recontact_request(&req.id).await?, Some(req.clone()));
+    assert_eq!(
+        store.get_recontact_request(&req.id).await?,
+        Some(req.clone())
+    );
     assert_eq!(
         store.recontact_statuses(&req.id).await?,
-        vec![(pid(1)?, RecontactStatus::Pending), (pid(3)?, RecontactStatus::Pending)]
+        vec![
+            (pid(1)?, RecontactStatus::Pending),
+            (pid(3)?, RecontactStatus::Pending)
+        ]
     );
-    assert!(store.set_recontact_status(&req.id, &pid(3)?, RecontactStatus::Agreed).await?);
-    assert!(!store.set_recontact_status(&req.id, &pid(2)?, RecontactStatus::Agreed).await?);
+    assert!(
+        store
+            .set_recontact_status(&req.id, &pid(3)?, RecontactStatus::Agreed)
+            .await?
+    );
+    assert!(
+        !store
+            .set_recontact_status(&req.id, &pid(2)?, RecontactStatus::Agreed)
+            .await?
+    );
     let inbox = store.recontact_inbox(&inst()?).await?;
     let got: Vec<(String, RecontactStatus)> = inbox
         .iter()

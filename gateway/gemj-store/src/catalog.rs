@@ -45,7 +45,10 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::MissingReference`] when an institution is not stored.
-    pub async fn upsert_participants(&self, participants: &[Participant]) -> Result<(), StoreError> {
+    pub async fn upsert_participants(
+        &self,
+        participants: &[Participant],
+    ) -> Result<(), StoreError> {
         if participants.is_empty() {
             return Ok(());
         }
@@ -382,8 +385,8 @@ impl Store {
     pub async fn put_object(&self, object: &DataObject) -> Result<(), StoreError> {
         let id = object.id.as_str();
         let doc = to_json("data object", id, object)?;
-        let size =
-            i64::try_from(object.size).map_err(|e| StoreError::invalid_input("data object", id, e))?;
+        let size = i64::try_from(object.size)
+            .map_err(|e| StoreError::invalid_input("data object", id, e))?;
         with_tx!(self, |tx| {
             sqlx::query(
                 "INSERT INTO data_objects (id, name, format, size, sha256, md5, storage_uri, \
@@ -654,7 +657,10 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError::Database`].
-    pub async fn datasets_of_object(&self, object: &ObjectId) -> Result<Vec<DatasetId>, StoreError> {
+    pub async fn datasets_of_object(
+        &self,
+        object: &ObjectId,
+    ) -> Result<Vec<DatasetId>, StoreError> {
         let ids: Vec<String> = with_pool!(self, |p| {
             sqlx::query_scalar(
                 "SELECT dataset FROM dataset_objects WHERE object = $1 ORDER BY dataset",
@@ -665,7 +671,8 @@ impl Store {
         });
         ids.into_iter()
             .map(|id| {
-                DatasetId::try_from(id.clone()).map_err(|e| StoreError::invalid_data("dataset", &id, e))
+                DatasetId::try_from(id.clone())
+                    .map_err(|e| StoreError::invalid_data("dataset", &id, e))
             })
             .collect()
     }

@@ -2,8 +2,7 @@
 //! gene table used to turn gene names into genomic ranges.
 
 use gemj_model::{
-    Diagnosis, HpoId, Icd10Code, ParticipantId, PartialDate, Phenotype, PhenotypeStatus,
-    Provenance,
+    Diagnosis, HpoId, Icd10Code, PartialDate, ParticipantId, Phenotype, PhenotypeStatus, Provenance,
 };
 
 use crate::convert::{from_json, parse_variant, to_json, to_u32, variant_name};
@@ -157,19 +156,21 @@ impl Store {
             .await?
         });
         rows.into_iter()
-            .map(|(icd10, source_code, source_system, onset, recorded, provenance)| {
-                let key = format!("{participant}/{icd10}");
-                Ok(Diagnosis {
-                    participant: participant.clone(),
-                    icd10: Icd10Code::parse(&icd10)
-                        .map_err(|e| StoreError::invalid_data("diagnosis", &key, e))?,
-                    source_code,
-                    source_system,
-                    onset: parse_date("diagnosis", &key, onset)?,
-                    recorded: parse_date("diagnosis", &key, recorded)?,
-                    provenance: from_json("diagnosis", &key, &provenance)?,
-                })
-            })
+            .map(
+                |(icd10, source_code, source_system, onset, recorded, provenance)| {
+                    let key = format!("{participant}/{icd10}");
+                    Ok(Diagnosis {
+                        participant: participant.clone(),
+                        icd10: Icd10Code::parse(&icd10)
+                            .map_err(|e| StoreError::invalid_data("diagnosis", &key, e))?,
+                        source_code,
+                        source_system,
+                        onset: parse_date("diagnosis", &key, onset)?,
+                        recorded: parse_date("diagnosis", &key, recorded)?,
+                        provenance: from_json("diagnosis", &key, &provenance)?,
+                    })
+                },
+            )
             .collect()
     }
 

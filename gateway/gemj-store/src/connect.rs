@@ -67,7 +67,10 @@ impl Store {
         match scheme {
             "sqlite" => {
                 if opts.schema.is_some() {
-                    return Err(bad_url("the schema option applies to PostgreSQL only", None));
+                    return Err(bad_url(
+                        "the schema option applies to PostgreSQL only",
+                        None,
+                    ));
                 }
                 let path = rest.trim_start_matches("//");
                 if path.is_empty() || path.starts_with('?') {
@@ -83,7 +86,10 @@ impl Store {
             }
             other => {
                 let shown: String = other.chars().take(20).collect();
-                let shown = if shown.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) {
+                let shown = if shown
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+                {
                     shown
                 } else {
                     "?".to_owned()
@@ -114,7 +120,11 @@ impl Store {
     /// [`StoreError::Database`] when the database cannot be asked.
     pub async fn migrations_pending(&self) -> Result<bool, StoreError> {
         let (migrator, applied) = with_pool!(self, |p, pg| {
-            let migrator = if pg { &PG_MIGRATIONS } else { &SQLITE_MIGRATIONS };
+            let migrator = if pg {
+                &PG_MIGRATIONS
+            } else {
+                &SQLITE_MIGRATIONS
+            };
             let exists: i64 = sqlx::query_scalar(if pg {
                 "SELECT COUNT(*) FROM pg_catalog.pg_tables \
                  WHERE schemaname = current_schema() AND tablename = '_sqlx_migrations'"
@@ -139,6 +149,9 @@ impl Store {
     }
 }
 
+/// Statements slower than this are logged (at debug level).
+const SLOW_STATEMENT: std::time::Duration = std::time::Duration::from_secs(1);
+
 async fn connect_sqlite(url: &str, max: u32) -> Result<Store, StoreError> {
     let options = SqliteConnectOptions::from_str(url)
         .map_err(|e| bad_url("malformed sqlite: URL", Some(e)))?
@@ -150,7 +163,11 @@ async fn connect_sqlite(url: &str, max: u32) -> Result<Store, StoreError> {
         // Reason: temporary B-trees (sorts, ON CONFLICT bookkeeping) stay in memory.
         .pragma("temp_store", "memory")
         // Reason: a 64 MiB page cache per connection keeps the variant index's upper levels hot.
-        .pragma("cache_size", "-65536");
+        .pragma("cache_size", "-65536")
+        // Reason: statements are logged at trace, slow ones at debug: the bulk insert's SQL text
+        // is tens of kilobytes, and logs carry ids only.
+        .log_statements(log::LevelFilter::Trace)
+        .log_slow_statements(log::LevelFilter::Debug, SLOW_STATEMENT);
     let pool = SqlitePoolOptions::new()
         .max_connections(max)
         .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -168,7 +185,9 @@ async fn connect_sqlite(url: &str, max: u32) -> Result<Store, StoreError> {
 async fn connect_pg(url: &str, max: u32, schema: Option<String>) -> Result<Store, StoreError> {
     let options = PgConnectOptions::from_str(url)
         .map_err(|e| bad_url("malformed PostgreSQL URL", Some(e)))?
-        .application_name("gemj-gateway");
+        .application_name("gemj-gateway")
+        .log_statements(log::LevelFilter::Trace)
+        .log_slow_statements(log::LevelFilter::Debug, SLOW_STATEMENT);
     let connect_err = |source| StoreError::Connect {
         backend: Backend::Postgres,
         source,
@@ -180,11 +199,14 @@ async fn connect_pg(url: &str, max: u32, schema: Option<String>) -> Result<Store
         // One direct connection first: it fails fast when the server is unreachable, and
         // creates the schema. The server quotes the identifier (format %I).
         let mut conn = options.connect().await.map_err(connect_err)?;
-        let create: String = sqlx::query_scalar("SELECT format('CREATE SCHEMA IF NOT EXISTS %I', $1::text)")
-            .bind(&schema)
-            .fetch_one(&mut conn)
+        let create: String =
+            sqlx::query_scalar("SELECT format('CREATE SCHEMA IF NOT EXISTS %I', $1::text)")
+                .bind(&schema)
+                .fetch_one(&mut conn)
+                .await?;
+        sqlx::query(AssertSqlSafe(create))
+            .execute(&mut conn)
             .await?;
-        sqlx::query(AssertSqlSafe(create)).execute(&mut conn).await?;
         conn.close().await?;
         pool = pool.after_connect(move |conn, _meta| {
             let schema = schema.clone();

@@ -8,7 +8,7 @@
 
 use gemj_model::chain::{GENESIS, link};
 use gemj_model::consent::project;
-use gemj_model::{ConsentEvent, ConsentEventKind, ConsentState, InstitutionId, ParticipantId};
+use gemj_model::{ConsentEvent, ConsentState, ParticipantId};
 
 use crate::catalog::parse_participant_id;
 use crate::convert::{from_json, json_list, rfc3339, to_json, variant_name};
@@ -52,36 +52,41 @@ pub struct StoredConsentEvent {
     pub hash: String,
 }
 
-/// The stored JSON of a [`ConsentEvent`], read without `deny_unknown_fields`.
-///
-/// Reason: `ConsentEvent` combines `#[serde(deny_unknown_fields)]` with a flattened `kind`,
-/// which serde cannot deserialize (every flattened field counts as unknown, serde-rs/serde#1600).
-/// Until the model changes, stored events that the model type rejects are read through this
-/// mirror of the same fields.
-#[derive(serde::Deserialize)]
-struct ConsentEventJson {
-    event_id: String,
-    participant: ParticipantId,
-    institution: InstitutionId,
-    #[serde(with = "time::serde::rfc3339")]
-    effective_at: time::OffsetDateTime,
-    #[serde(flatten)]
-    kind: ConsentEventKind,
-}
-
 /// Parses a stored consent event body.
 fn parse_event(id: &str, body: &str) -> Result<ConsentEvent, StoreError> {
-    if let Ok(event) = serde_json::from_str::<ConsentEvent>(body) {
-        return Ok(event);
-    }
-    let e: ConsentEventJson = from_json("consent event", id, body)?;
-    Ok(ConsentEvent {
-        event_id: e.event_id,
-        participant: e.participant,
-        institution: e.institution,
-        effective_at: e.effective_at,
-        kind: e.kind,
-    })
+    from_json("consent event", id, body)
+}
+
+/// Reads the last consent seq, locking the epoch row on PostgreSQL (SQLite write transactions
+/// already hold the database write lock). This serialises consent writers.
+macro_rules! lock_epoch {
+    ($tx:ident, $pg:ident) => {{
+        let last_seq: i64 = sqlx::query_scalar(if $pg {
+            "SELECT last_seq FROM consent_epoch WHERE id = 1 FOR UPDATE"
+        } else {
+            "SELECT last_seq FROM consent_epoch WHERE id = 1"
+        })
+        .fetch_one(&mut *$tx)
+        .await?;
+        last_seq
+    }};
+}
+
+/// A participant's stored events, in order.
+macro_rules! load_events {
+    ($tx:ident, $participant:expr) => {{
+        let participant: &str = $participant;
+        let bodies: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT seq, body FROM consent_events WHERE participant = $1 ORDER BY seq",
+        )
+        .bind(participant)
+        .fetch_all(&mut *$tx)
+        .await?;
+        bodies
+            .iter()
+            .map(|(seq, b)| parse_event(&format!("{participant}#{seq}"), b))
+            .collect::<Result<Vec<ConsentEvent>, StoreError>>()?
+    }};
 }
 
 impl Store {
@@ -89,8 +94,9 @@ impl Store {
     /// participant's previous event, re-projecting the participant's [`ConsentState`] (as of
     /// now) and incrementing the consent epoch, all in one transaction.
     ///
-    /// Events with an `effective_at` in the future are stored but take effect in the projection
-    /// only when it is next computed (the next event of that participant).
+    /// Events with an `effective_at` in the future are stored now and take effect in the
+    /// projection when it is next computed: at the participant's next event, or at the first
+    /// [`Store::refresh_consent_states`] after that time.
     ///
     /// # Errors
     /// [`StoreError::Conflict`] when an event with the same institution and id but other
@@ -104,13 +110,7 @@ impl Store {
         let participant = event.participant.as_str();
         let now = time::OffsetDateTime::now_utc();
         let outcome = with_tx!(self, |tx, pg| {
-            let (last_seq,): (i64,) = sqlx::query_as(if pg {
-                "SELECT last_seq FROM consent_epoch WHERE id = 1 FOR UPDATE"
-            } else {
-                "SELECT last_seq FROM consent_epoch WHERE id = 1"
-            })
-            .fetch_one(&mut *tx)
-            .await?;
+            let last_seq = lock_epoch!(tx, pg);
 
             let stored: Option<(i64, String)> = sqlx::query_as(
                 "SELECT seq, body FROM consent_events WHERE institution = $1 AND event_id = $2",
@@ -155,16 +155,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
 
-            let bodies: Vec<(i64, String)> = sqlx::query_as(
-                "SELECT seq, body FROM consent_events WHERE participant = $1 ORDER BY seq",
-            )
-            .bind(participant)
-            .fetch_all(&mut *tx)
-            .await?;
-            let events = bodies
-                .iter()
-                .map(|(seq, b)| parse_event(&format!("{participant}#{seq}"), b))
-                .collect::<Result<Vec<ConsentEvent>, _>>()?;
+            let events = load_events!(tx, participant);
             let state = project(&event.participant, &events, now);
             sqlx::query(
                 "INSERT INTO consent_states (participant, status, state, head_seq, head_hash, \
@@ -190,6 +181,52 @@ impl Store {
         });
         tracing::debug!(message = "Consent event appended.", seq = outcome.seq(), %participant);
         Ok(outcome)
+    }
+
+    /// Re-projects every consent state in which a stored event has come into effect since the
+    /// state was last projected (events sent with a future `effective_at`), and increments the
+    /// consent epoch once when any was re-projected. Returns how many states were re-projected.
+    /// Call it periodically (for example every minute).
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidData`] when a stored event no longer parses.
+    pub async fn refresh_consent_states(&self) -> Result<u64, StoreError> {
+        let now = time::OffsetDateTime::now_utc();
+        let now_text = rfc3339(now);
+        let refreshed = with_tx!(self, |tx, pg| {
+            lock_epoch!(tx, pg);
+            let due: Vec<String> = sqlx::query_scalar(
+                "SELECT DISTINCT e.participant FROM consent_events e \
+                 JOIN consent_states s ON s.participant = e.participant \
+                 WHERE e.effective_at > s.updated_at AND e.effective_at <= $1 \
+                 ORDER BY e.participant",
+            )
+            .bind(now_text.as_str())
+            .fetch_all(&mut *tx)
+            .await?;
+            for participant in &due {
+                let id = crate::catalog::parse_participant_id(participant.clone())?;
+                let events = load_events!(tx, participant);
+                let state = project(&id, &events, now);
+                sqlx::query(
+                    "UPDATE consent_states SET status = $1, state = $2, updated_at = $3 \
+                     WHERE participant = $4",
+                )
+                .bind(variant_name(&state.status))
+                .bind(to_json("consent state", participant, &state)?)
+                .bind(now_text.as_str())
+                .bind(participant.as_str())
+                .execute(&mut *tx)
+                .await?;
+            }
+            if !due.is_empty() {
+                sqlx::query("UPDATE consent_epoch SET epoch = epoch + 1 WHERE id = 1")
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            due.len()
+        });
+        Ok(u64::try_from(refreshed).unwrap_or(u64::MAX))
     }
 
     /// A participant's consent events in order, with their chain hashes.
@@ -271,8 +308,9 @@ impl Store {
             .collect()
     }
 
-    /// The consent epoch: how many consent events were ever appended. Caches of consent
-    /// decisions are valid while it does not change.
+    /// The consent epoch: incremented by every appended event and by every
+    /// [`Store::refresh_consent_states`] that re-projects a state. Caches of consent decisions
+    /// are valid while it does not change.
     ///
     /// # Errors
     /// [`StoreError::Database`].

@@ -55,8 +55,8 @@ use sqlx::{PgPool, SqlitePool};
 pub use chains::{BrokenChain, ChainReport};
 pub use clinical::Gene;
 pub use consent::{AppendOutcome, StoredConsentEvent};
-pub use recontact::RecontactInboxEntry;
 pub use error::StoreError;
+pub use recontact::RecontactInboxEntry;
 pub use variants::VariantRow;
 
 /// A handle on the database: cheap to clone (it wraps a connection pool).
@@ -266,15 +266,19 @@ mod convert {
         serde_json::to_string(&items).unwrap_or_else(|_| "[]".to_owned())
     }
 
-    /// The current time in RFC 3339, UTC.
+    /// The current time as stored (see [`rfc3339`]).
     pub(crate) fn now_rfc3339() -> String {
         rfc3339(time::OffsetDateTime::now_utc())
     }
 
-    /// A time in RFC 3339, UTC.
+    /// A time as stored: RFC 3339 in UTC with exactly six fractional digits
+    /// (`2024-01-01T00:00:00.000000Z`), so that text order is time order.
     pub(crate) fn rfc3339(t: time::OffsetDateTime) -> String {
+        const FORMAT: &[time::format_description::BorrowedFormatItem<'_>] = time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+        );
         t.to_offset(time::UtcOffset::UTC)
-            .format(&time::format_description::well_known::Rfc3339)
+            .format(FORMAT)
             .unwrap_or_default()
     }
 }

@@ -202,7 +202,11 @@ impl LocalFolderStorage {
         self.root.join(key.as_str())
     }
 
-    fn info(&self, key: &ObjectKey, (size, sha256, md5): (u64, String, String)) -> StoredObjectInfo {
+    fn info(
+        &self,
+        key: &ObjectKey,
+        (size, sha256, md5): (u64, String, String),
+    ) -> StoredObjectInfo {
         StoredObjectInfo {
             uri: self.uri(key),
             size,
@@ -220,7 +224,11 @@ enum Source {
 
 /// Writes `source` to a temporary file under `root/.tmp`, hashing it in the same pass, and
 /// renames it to `dest`. Blocking: run it on a blocking thread.
-fn write_atomically(root: &Path, dest: &Path, source: Source) -> Result<(u64, String, String), StoreError> {
+fn write_atomically(
+    root: &Path,
+    dest: &Path,
+    source: Source,
+) -> Result<(u64, String, String), StoreError> {
     let tmp_dir = root.join(TMP_DIR);
     std::fs::create_dir_all(&tmp_dir)?;
     if let Some(parent) = dest.parent() {
@@ -284,7 +292,11 @@ fn copy_and_hash(
         }
         size += n as u64;
     }
-    Ok((size, hex::encode(sha.finalize()), hex::encode(md5.finalize())))
+    Ok((
+        size,
+        hex::encode(sha.finalize()),
+        hex::encode(md5.finalize()),
+    ))
 }
 
 /// Size, SHA-256 and MD5 (lower-case hex) of a file, read once with a large buffer. Blocking:
@@ -435,7 +447,10 @@ mod tests {
         assert_eq!(info.sha256, hex::encode(Sha256::digest(&data)));
         assert_eq!(info.md5, hex::encode(Md5::digest(&data)));
         assert_eq!(info.uri, "file:p/P1/file.bin");
-        assert_eq!(checksum_file(&src)?, (info.size, info.sha256.clone(), info.md5.clone()));
+        assert_eq!(
+            checksum_file(&src)?,
+            (info.size, info.sha256.clone(), info.md5.clone())
+        );
         assert!(storage.exists(&key).await?);
         assert_eq!(storage.size(&key).await?, 3_000_000);
         assert_eq!(
@@ -457,7 +472,12 @@ mod tests {
             .read_to_end(&mut tail)
             .await?;
         assert_eq!(tail, &data[2_999_990..]);
-        assert!(storage.open_range(&key, 3_000_001, 3_000_002).await.is_err());
+        assert!(
+            storage
+                .open_range(&key, 3_000_001, 3_000_002)
+                .await
+                .is_err()
+        );
 
         let missing = ObjectKey::parse("nope")?;
         assert!(!storage.exists(&missing).await?);

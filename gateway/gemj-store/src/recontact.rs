@@ -26,7 +26,10 @@ impl Store {
     /// # Errors
     /// [`StoreError::Conflict`] when a request with this id but other contents is stored;
     /// [`StoreError::MissingReference`] when a participant is not stored.
-    pub async fn put_recontact_request(&self, request: &RecontactRequest) -> Result<(), StoreError> {
+    pub async fn put_recontact_request(
+        &self,
+        request: &RecontactRequest,
+    ) -> Result<(), StoreError> {
         let id = request.id.as_str();
         let doc = to_json("recontact request", id, request)?;
         let now = now_rfc3339();

@@ -128,11 +128,12 @@ pub enum ConsentEventKind {
     },
 }
 
-/// One consent event, as an institution sends it.
+/// One consent event, as an institution sends it. Unknown fields are rejected by the flattened
+/// [`ConsentEventKind`] (serde cannot combine `deny_unknown_fields` with `flatten` on the outer
+/// struct, serde-rs/serde#1600).
 #[derive(
     Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
 )]
-#[serde(deny_unknown_fields)]
 pub struct ConsentEvent {
     /// Event id, unique per institution (events are idempotent by it).
     pub event_id: String,
@@ -407,6 +408,35 @@ mod tests {
         let s = project(&p, &[e1, e2], later);
         assert_eq!(s.status, ConsentStatus::Deceased);
         assert!(s.permits_research() && !s.permits_recontact());
+        Ok(())
+    }
+
+    #[test]
+    fn events_round_trip_and_reject_unknown_fields() -> Result<(), Box<dyn std::error::Error>> {
+        let e = ev(
+            "e1",
+            1,
+            ConsentEventKind::InitialConsent {
+                scopes: all(),
+                by_proxy: false,
+            },
+        )?;
+        let text = serde_json::to_string(&e)?;
+        assert_eq!(serde_json::from_str::<ConsentEvent>(&text)?, e);
+        let w = ev(
+            "e2",
+            2,
+            ConsentEventKind::Withdrawal {
+                level: WithdrawalLevel::StopAllUse,
+            },
+        )?;
+        assert_eq!(
+            serde_json::from_str::<ConsentEvent>(&serde_json::to_string(&w)?)?,
+            w
+        );
+        let mut extra: serde_json::Value = serde_json::from_str(&text)?;
+        extra["surprise"] = serde_json::json!(1);
+        assert!(serde_json::from_value::<ConsentEvent>(extra).is_err());
         Ok(())
     }
 

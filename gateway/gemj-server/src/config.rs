@@ -13,7 +13,7 @@ use figment::providers::{Format, Serialized, Toml};
 pub const NOT_CONFIGURATION: [&str; 2] = ["SHARED_DIR", "TEST_DATABASE_URL"];
 
 /// The whole configuration.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Address and port to listen on.
@@ -53,7 +53,7 @@ impl Default for Config {
 }
 
 /// The store.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
     /// `sqlite:` or `postgres://` URL. Empty: the embedded default, `<data_dir>/gemj.sqlite`.
@@ -75,7 +75,7 @@ impl Default for DatabaseConfig {
 }
 
 /// Logging.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogConfig {
     /// `text` or `json`.
@@ -94,7 +94,7 @@ impl Default for LogConfig {
 }
 
 /// How the gateway describes itself.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServiceConfig {
     /// Reverse-domain id.
@@ -128,7 +128,7 @@ impl Default for ServiceConfig {
 }
 
 /// HTTP server tuning.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
     /// Worker threads (0: one per core).
@@ -150,7 +150,7 @@ impl Default for ServerConfig {
 }
 
 /// Audit writer tuning.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuditConfig {
     /// Most audit records written in one transaction (group commit).
@@ -164,7 +164,7 @@ impl Default for AuditConfig {
 }
 
 /// The demo cohort.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct DemoConfig {
     /// Participants.
@@ -213,6 +213,25 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// The JSON Schema of the configuration file (`schemas/gemj-gateway-config.schema.json`).
+    #[must_use]
+    pub fn json_schema() -> serde_json::Value {
+        let mut schema = serde_json::to_value(schemars::schema_for!(Config)).unwrap_or_default();
+        if let Some(obj) = schema.as_object_mut() {
+            obj.insert(
+                "$id".to_owned(),
+                serde_json::Value::from(
+                    "https://gemj.example.jp/schemas/gemj-gateway-config.schema.json",
+                ),
+            );
+            obj.insert(
+                "title".to_owned(),
+                serde_json::Value::from("gemj-gateway configuration"),
+            );
+        }
+        schema
+    }
+
     /// Loads the configuration from its layers.
     ///
     /// # Errors
@@ -452,6 +471,32 @@ mod tests {
             Config::load_with_env(None, &o, env(&[("GEMJ_LISTEN", "localhost")])),
             Err(ConfigError::Invalid(_))
         ));
+        Ok(())
+    }
+
+    /// `schemas/gemj-gateway-config.schema.json` must equal the generated schema. Regenerate
+    /// with `GEMJ_BLESS=1 cargo test -p gemj-server config`.
+    #[test]
+    fn committed_schema_is_current() -> Result<(), Box<dyn std::error::Error>> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../schemas/gemj-gateway-config.schema.json");
+        let generated = format!(
+            "{}\n",
+            serde_json::to_string_pretty(&Config::json_schema())?
+        );
+        if std::env::var_os("GEMJ_BLESS").is_some() {
+            std::fs::write(&path, &generated)?;
+        }
+        let committed = std::fs::read_to_string(&path)?;
+        assert!(
+            committed == generated,
+            "schemas/gemj-gateway-config.schema.json is stale: run GEMJ_BLESS=1 cargo test -p gemj-server config"
+        );
+        assert_eq!(
+            Config::json_schema()["additionalProperties"],
+            false,
+            "unknown keys must be rejected by the schema too"
+        );
         Ok(())
     }
 

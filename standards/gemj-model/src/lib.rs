@@ -22,6 +22,7 @@ pub mod ids;
 pub mod object;
 pub mod participant;
 pub mod recontact;
+pub mod schema;
 pub mod sequencing;
 pub mod specimen;
 pub mod variant;

@@ -121,3 +121,135 @@ async fn gateway_passes_conformance_and_keeps_its_promises() -> TestResult {
     gw.stop().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_cohort_is_registered_with_checksums_and_consent() -> TestResult {
+    use gemj_model::{AccessLevel, ConsentStatus, DataFormat};
+    use sha2::Digest;
+
+    let gw = TestGateway::start(8).await?;
+    let store = &gw.store;
+    assert_eq!(store.count_participants().await?, 8);
+
+    // Datasets at all three access levels, with different DUO permissions.
+    let datasets = store.list_datasets().await?;
+    let levels: std::collections::HashSet<AccessLevel> =
+        datasets.iter().map(|d| d.access_level).collect();
+    assert_eq!(levels.len(), 3);
+    let duo: std::collections::HashSet<&str> = datasets
+        .iter()
+        .map(|d| d.data_use.permission.as_str())
+        .collect();
+    assert!(duo.len() >= 3, "{duo:?}");
+
+    // Every object's bytes match its registered size and checksums, and every genome file
+    // points at its index.
+    let objects = store.list_objects(None, 1000).await?;
+    assert!(objects.len() >= 8 * 6 + 4 + 3, "{} objects", objects.len());
+    for o in &objects {
+        let key = gemj_store::objects::ObjectKey::parse(o.storage_uri.trim_start_matches("file:"))?;
+        let path = gw.data_dir().join("objects").join(key.as_str());
+        let bytes = std::fs::read(&path)?;
+        assert_eq!(bytes.len() as u64, o.size, "{}", o.id);
+        assert_eq!(
+            hex::encode(sha2::Sha256::digest(&bytes)),
+            o.checksums.sha256,
+            "{}",
+            o.id
+        );
+        assert_eq!(
+            hex::encode(md5::Md5::digest(&bytes)),
+            o.checksums.md5,
+            "{}",
+            o.id
+        );
+        if matches!(
+            o.format,
+            DataFormat::Bam
+                | DataFormat::Cram
+                | DataFormat::Vcf
+                | DataFormat::Bcf
+                | DataFormat::Fasta
+        ) {
+            let index = o
+                .index
+                .as_ref()
+                .ok_or_else(|| format!("{} has no index", o.id))?;
+            assert!(
+                store.get_object(index).await?.is_some(),
+                "{} points at a missing index",
+                o.id
+            );
+        }
+    }
+
+    // One participant withdrew, one refused recontact; the store's projection says so.
+    let ids: Vec<_> = store
+        .list_participants(None, 100)
+        .await?
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    let states = store.consent_states(&ids).await?;
+    assert_eq!(
+        states
+            .iter()
+            .filter(|s| s.status == ConsentStatus::Withdrawn)
+            .count(),
+        1
+    );
+    assert_eq!(store.withdrawn_participants().await?.len(), 1);
+    assert!(
+        states
+            .iter()
+            .any(|s| s.status == ConsentStatus::Active && !s.scopes.recontact.allowed)
+    );
+
+    // Diagnoses in canonical ICD-10 with the source spelling; rare-disease phenotypes in HPO.
+    let mut diagnoses = 0;
+    let mut phenotypes = 0;
+    for id in &ids {
+        for d in store.diagnoses_of(id).await? {
+            assert!(d.icd10.as_str().len() >= 3);
+            assert_eq!(
+                d.source_code.replace('.', ""),
+                d.icd10.as_str().replace('.', "")
+            );
+            diagnoses += 1;
+        }
+        phenotypes += store.phenotypes_of(id).await?.len();
+    }
+    assert!(diagnoses >= 8 && phenotypes > 0);
+
+    // The variant index holds every dataset's sites, queryable by range, with carriers.
+    for d in &datasets {
+        let n = store.count_variants(&d.id).await?;
+        assert!(n > 100, "{} has {n} variant rows", d.id);
+    }
+    let public = datasets
+        .iter()
+        .find(|d| d.access_level == AccessLevel::Public)
+        .ok_or("no public dataset")?;
+    let rows = store
+        .variants_in_range(&public.id, "chr21", 1, 200_000, 10_000)
+        .await?;
+    assert!(!rows.is_empty());
+    for r in &rows {
+        assert_eq!(u64::from(r.carrier_count), r.carriers.len());
+        assert!(r.allele_count >= r.carrier_count && r.allele_count <= 2 * r.carrier_count);
+        let exact = store
+            .variant_exact(&public.id, &r.key)
+            .await?
+            .ok_or("exact lookup missed")?;
+        assert_eq!(exact.carriers, r.carriers);
+    }
+    // Genes from the annotation are in the store for gene queries.
+    assert!(
+        store
+            .gene_by_name("RUNX1")
+            .await?
+            .is_some_and(|g| g.chrom == "chr21")
+    );
+    gw.stop().await;
+    Ok(())
+}

@@ -10,6 +10,7 @@
 pub mod access;
 pub mod audit;
 pub mod catalogue;
+pub mod consent_view;
 pub mod demo;
 mod error;
 pub mod services;

@@ -149,6 +149,7 @@ behaviour!(
     tamper_detection,
     variant_index,
     recontact_requests,
+    approvals,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -1172,5 +1173,98 @@ async fn connecting_with_sqlite_double_slash_url() -> TestResult {
     let store = Store::connect(&url, &StoreOptions::default()).await?;
     store.migrate().await?;
     assert!(dir.path().join("x.db").exists());
+    Ok(())
+}
+
+/// Approvals: stored whole, found by researcher, a status change reads back at once, a revoked
+/// approval stays revoked, and an approval naming an unknown dataset is refused.
+async fn approvals(store: Store) -> TestResult {
+    use gemj_model::{Approval, ApprovalId, ApprovalStatus, DatasetId, DuoCode};
+    store.migrate().await?;
+    store.put_dataset(&dataset("DS-APR")?).await?;
+    let approval = Approval {
+        id: ApprovalId::parse("APR-0001")?,
+        researcher_issuer: "https://broker.example.org".to_owned(),
+        researcher_subject: "researcher-1".to_owned(),
+        institution: "Synthetic University".to_owned(),
+        project: "PRJ-1".to_owned(),
+        purpose: vec![DuoCode::parse("DUO:0000006")?],
+        diseases: vec![],
+        for_profit: false,
+        country: "JP".to_owned(),
+        datasets: vec![DatasetId::parse("DS-APR")?],
+        valid_from: time::OffsetDateTime::from_unix_timestamp(1_700_000_000)?,
+        valid_until: time::OffsetDateTime::from_unix_timestamp(1_900_000_000)?,
+        status: ApprovalStatus::Active,
+    };
+    store.put_approval(&approval).await?;
+    assert_eq!(
+        store.get_approval(&approval.id).await?,
+        Some(approval.clone())
+    );
+    assert_eq!(
+        store
+            .approvals_of("https://broker.example.org", "researcher-1")
+            .await?,
+        vec![approval.clone()]
+    );
+    assert!(
+        store
+            .approvals_of("https://broker.example.org", "researcher-2")
+            .await?
+            .is_empty()
+    );
+
+    assert!(
+        store
+            .set_approval_status(&approval.id, ApprovalStatus::Suspended)
+            .await?
+    );
+    assert!(
+        store
+            .set_approval_status(&approval.id, ApprovalStatus::Active)
+            .await?
+    );
+    assert!(
+        store
+            .set_approval_status(&approval.id, ApprovalStatus::Revoked)
+            .await?
+    );
+    let got = store
+        .get_approval(&approval.id)
+        .await?
+        .ok_or("approval vanished")?;
+    assert_eq!(got.status, ApprovalStatus::Revoked);
+    assert!(matches!(
+        store
+            .set_approval_status(&approval.id, ApprovalStatus::Active)
+            .await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert!(
+        !store
+            .set_approval_status(&ApprovalId::parse("APR-NONE")?, ApprovalStatus::Active)
+            .await?
+    );
+
+    let unknown = Approval {
+        id: ApprovalId::parse("APR-0002")?,
+        datasets: vec![DatasetId::parse("DS-NONE")?],
+        ..approval.clone()
+    };
+    assert!(store.put_approval(&unknown).await.is_err());
+    assert!(
+        store.get_approval(&unknown.id).await?.is_none(),
+        "a refused approval was half-written"
+    );
+    let invalid = Approval {
+        id: ApprovalId::parse("APR-0003")?,
+        country: "Japan".to_owned(),
+        ..approval
+    };
+    assert!(matches!(
+        store.put_approval(&invalid).await,
+        Err(StoreError::InvalidInput { .. })
+    ));
     Ok(())
 }

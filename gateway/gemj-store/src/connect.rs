@@ -182,6 +182,38 @@ async fn connect_sqlite(url: &str, max: u32) -> Result<Store, StoreError> {
     })
 }
 
+impl Store {
+    /// Drops the PostgreSQL schema this store works in (set by [`StoreOptions::schema`]) with
+    /// everything in it, and closes the pool: the tear-down of test fixtures and temporary
+    /// deployments. Refuses the `public` schema; does nothing on SQLite (delete the file).
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidInput`] for the `public` schema; database errors.
+    pub async fn drop_schema_and_close(self) -> Result<(), StoreError> {
+        if let crate::Pool::Pg(p) = &self.pool {
+            let schema: String = sqlx::query_scalar("SELECT current_schema()::text")
+                .fetch_one(p)
+                .await?;
+            if schema == "public" {
+                return Err(StoreError::invalid_input(
+                    "schema",
+                    &schema,
+                    "the public schema is never dropped",
+                ));
+            }
+            check_schema(&schema)?;
+            let drop: String =
+                sqlx::query_scalar("SELECT format('DROP SCHEMA IF EXISTS %I CASCADE', $1::text)")
+                    .bind(&schema)
+                    .fetch_one(p)
+                    .await?;
+            sqlx::query(AssertSqlSafe(drop)).execute(p).await?;
+        }
+        self.close().await;
+        Ok(())
+    }
+}
+
 async fn connect_pg(url: &str, max: u32, schema: Option<String>) -> Result<Store, StoreError> {
     let options = PgConnectOptions::from_str(url)
         .map_err(|e| bad_url("malformed PostgreSQL URL", Some(e)))?

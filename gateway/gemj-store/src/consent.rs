@@ -52,6 +52,40 @@ pub struct StoredConsentEvent {
     pub hash: String,
 }
 
+/// The PostgreSQL notification channel on which every consent change is announced.
+pub const CONSENT_CHANNEL: &str = "gemj_consent";
+
+/// A subscription to consent changes made by any instance sharing the store. On PostgreSQL it
+/// wakes on `NOTIFY`; on SQLite (one instance per file) it never wakes, and polling the epoch
+/// is the whole mechanism.
+pub struct ConsentChanges {
+    listener: Option<sqlx::postgres::PgListener>,
+}
+
+impl std::fmt::Debug for ConsentChanges {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsentChanges")
+            .field("listening", &self.listener.is_some())
+            .finish()
+    }
+}
+
+impl ConsentChanges {
+    /// Waits for the next change notification.
+    ///
+    /// # Errors
+    /// When the listening connection fails (it reconnects on the next call).
+    pub async fn next(&mut self) -> Result<(), StoreError> {
+        match &mut self.listener {
+            Some(l) => {
+                l.recv().await?;
+                Ok(())
+            }
+            None => std::future::pending().await,
+        }
+    }
+}
+
 /// Parses a stored consent event body.
 fn parse_event(id: &str, body: &str) -> Result<ConsentEvent, StoreError> {
     from_json("consent event", id, body)
@@ -177,6 +211,13 @@ impl Store {
                 .bind(seq)
                 .execute(&mut *tx)
                 .await?;
+            if pg {
+                // Delivered on commit to every instance listening (see `consent_changes`).
+                sqlx::query("SELECT pg_notify($1, 'epoch')")
+                    .bind(CONSENT_CHANNEL)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             AppendOutcome::Appended { seq }
         });
         tracing::debug!(message = "Consent event appended.", seq = outcome.seq(), %participant);
@@ -223,6 +264,12 @@ impl Store {
                 sqlx::query("UPDATE consent_epoch SET epoch = epoch + 1 WHERE id = 1")
                     .execute(&mut *tx)
                     .await?;
+                if pg {
+                    sqlx::query("SELECT pg_notify($1, 'epoch')")
+                        .bind(CONSENT_CHANNEL)
+                        .execute(&mut *tx)
+                        .await?;
+                }
             }
             due.len()
         });
@@ -305,6 +352,38 @@ impl Store {
         });
         rows.iter()
             .map(|(id, s)| from_json("consent state", id, s))
+            .collect()
+    }
+
+    /// Subscribes to consent changes from every instance sharing this store.
+    ///
+    /// # Errors
+    /// When the PostgreSQL listening connection cannot be opened.
+    pub async fn consent_changes(&self) -> Result<ConsentChanges, StoreError> {
+        match &self.pool {
+            crate::Pool::Sqlite(_) => Ok(ConsentChanges { listener: None }),
+            crate::Pool::Pg(pool) => {
+                let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+                listener.listen(CONSENT_CHANNEL).await?;
+                Ok(ConsentChanges {
+                    listener: Some(listener),
+                })
+            }
+        }
+    }
+
+    /// Every projected consent state, in participant order.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidData`] when a stored state does not parse.
+    pub async fn all_consent_states(&self) -> Result<Vec<ConsentState>, StoreError> {
+        let rows: Vec<(String, String)> = with_pool!(self, |p| {
+            sqlx::query_as("SELECT participant, state FROM consent_states ORDER BY participant")
+                .fetch_all(p)
+                .await?
+        });
+        rows.iter()
+            .map(|(id, state)| from_json("consent state", id, state))
             .collect()
     }
 

@@ -36,6 +36,7 @@
 //! # });
 //! ```
 
+mod approvals;
 mod audit;
 mod catalog;
 mod chains;
@@ -54,7 +55,7 @@ use sqlx::{PgPool, SqlitePool};
 
 pub use chains::{BrokenChain, ChainReport};
 pub use clinical::Gene;
-pub use consent::{AppendOutcome, StoredConsentEvent};
+pub use consent::{AppendOutcome, CONSENT_CHANNEL, ConsentChanges, StoredConsentEvent};
 pub use error::StoreError;
 pub use recontact::RecontactInboxEntry;
 pub use variants::VariantRow;

@@ -132,6 +132,10 @@ id_type!(
     AnalysisId, "analysis"
 );
 id_type!(
+    /// An approval of the data-use review committee.
+    ApprovalId, "approval"
+);
+id_type!(
     /// A recontact request identifier.
     RecontactRequestId, "recontact request"
 );

@@ -11,6 +11,7 @@
 //! Consent is a projection of append-only events ([`consent::project`]), and audit and consent
 //! rows are hash-chained ([`chain`]).
 
+pub mod approval;
 pub mod audit;
 pub mod chain;
 pub mod clinical;
@@ -27,6 +28,7 @@ pub mod sequencing;
 pub mod specimen;
 pub mod variant;
 
+pub use approval::{Approval, ApprovalStatus};
 pub use audit::{AccessDecision, AuditEvent, AuditRecord};
 pub use clinical::{Diagnosis, HpoId, Icd10Code, Phenotype, PhenotypeStatus, Provenance};
 pub use consent::{
@@ -37,8 +39,8 @@ pub use dataset::{AccessLevel, DataUseCondition, Dataset, DuoCode};
 pub use date::{PartialDate, Precision, YearMonth};
 pub use error::ModelError;
 pub use ids::{
-    AnalysisId, DatasetId, InstitutionId, ObjectId, ParticipantId, RecontactRequestId, RunId,
-    SpecimenId,
+    AnalysisId, ApprovalId, DatasetId, InstitutionId, ObjectId, ParticipantId, RecontactRequestId,
+    RunId, SpecimenId,
 };
 pub use object::{Checksums, DataFormat, DataObject};
 pub use participant::{Participant, Program, Sex};

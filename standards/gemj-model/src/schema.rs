@@ -5,8 +5,8 @@
 use schemars::generate::SchemaSettings;
 
 use crate::{
-    Analysis, AuditEvent, AuditRecord, ConsentEvent, ConsentState, DataObject, Dataset, Diagnosis,
-    Participant, Phenotype, RecontactRequest, SequencingRun, Specimen, VariantKey,
+    Analysis, Approval, AuditEvent, AuditRecord, ConsentEvent, ConsentState, DataObject, Dataset,
+    Diagnosis, Participant, Phenotype, RecontactRequest, SequencingRun, Specimen, VariantKey,
 };
 
 /// The `$id` of the generated document.
@@ -28,6 +28,7 @@ pub fn json_schema() -> serde_json::Value {
     generator.subschema_for::<ConsentEvent>();
     generator.subschema_for::<ConsentState>();
     generator.subschema_for::<RecontactRequest>();
+    generator.subschema_for::<Approval>();
     generator.subschema_for::<AuditEvent>();
     generator.subschema_for::<AuditRecord>();
     let defs = generator.take_definitions(true);

@@ -1,0 +1,47 @@
+//! Passport and Visa verification for the gateway: signatures (RS256, ES256 on aws-lc-rs),
+//! trusted issuers, JWKS fetching and caching, the v1.0 userinfo flow and token exchange, and the
+//! demo broker. The only user of JWT crypto and openidconnect in the workspace.
+//!
+//! Entry points:
+//!
+//! * [`Verifier::verify_passport`]: a GA4GH Passport 1.2 JWT in, a [`VerifiedPassport`] out (the
+//!   subject, the usable Visas, and the ignored ones with a reason code);
+//! * [`Verifier::verify_visas`]: the same for a bare Visa list (the v1.0 flow, after
+//!   [`Verifier::passport_from_userinfo`]);
+//! * [`Verifier::verify_post_body_passports`]: the `passports` list of DRS and Beacon POST bodies;
+//! * [`Verifier::exchange_token`]: RFC 8693 token exchange for a Passport;
+//! * [`DemoBroker`]: signs demo Passports and publishes its JWKS.
+//!
+//! Claim rules (times, audience, conditions, linked identities, trusted sources) come from
+//! gemj-passport; this crate adds what JWT libraries leave out: `iss` required and trusted,
+//! exact (issuer, JWKS URL) pairs and `jku`, `iat` in the future refused, any `crit` refused,
+//! only `RS256` (2048 to 8192-bit keys, measured here) and `ES256` (P-256), strict JSON (no
+//! duplicate keys), bounded key sets, rate-limited refetches and fail-closed key caching.
+//!
+//! Invariant: no token, Visa or claim value is ever logged or put in an error; logs and
+//! [`RejectedVisa`] carry SHA-256 hashes and reason codes. Invariant: keys come only from the
+//! configured JWKS URL of the token's issuer; embedded `jwk`/`x5c`/`x5u` headers are ignored.
+//! Invariant: no function panics on any input.
+
+mod broker;
+mod cache;
+mod config;
+mod demo;
+mod error;
+mod http;
+mod json;
+mod jwks;
+mod jws;
+mod verifier;
+
+pub use broker::{
+    ACCESS_TOKEN_TYPE, PASSPORT_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT_TYPE, UserinfoVisas,
+};
+pub use config::{AuthConfig, Secret, TrustedBroker, TrustedIssuer};
+pub use demo::{DEMO_KEY_FILE, DemoBroker};
+pub use error::{AuthError, ConfigError, HttpError};
+pub use jwks::{BoxFuture, HttpJwksFetcher, JwksFetcher, StaticJwksFetcher};
+pub use verifier::{
+    MAX_PASSPORT_BYTES, MAX_POST_PASSPORTS, RejectedVisa, VerifiedPassport, VerifiedVisa, Verifier,
+    VerifierStats, now_unix,
+};

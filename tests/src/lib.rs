@@ -35,7 +35,7 @@ impl TestGateway {
             data_dir: Some(data_dir.clone()),
         };
         let config = Config::load_with_env(None, &overrides, Vec::new())?;
-        let gateway = Gateway::boot(config).await?;
+        let gateway = Gateway::boot(config).await?.with_demo_broker();
         let options = DemoOptions {
             participants,
             coverage: 0.5,

@@ -253,3 +253,169 @@ async fn demo_cohort_is_registered_with_checksums_and_consent() -> TestResult {
     gw.stop().await;
     Ok(())
 }
+
+fn datasets_seen(
+    base: &str,
+    token: Option<&str>,
+) -> Result<(u16, serde_json::Value), Box<dyn std::error::Error + Send + Sync>> {
+    let mut req = ureq::get(&format!("{base}/catalogue/v1/datasets"))
+        .config()
+        .http_status_as_error(false)
+        .build();
+    if let Some(t) = token {
+        req = req.header("Authorization", &format!("Bearer {t}"));
+    }
+    let res = req.call().map_err(|e| e.to_string())?;
+    let status = res.status().as_u16();
+    Ok((
+        status,
+        serde_json::from_reader(res.into_body().into_reader()).map_err(|e| e.to_string())?,
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passports_from_the_demo_broker_open_registered_data_and_bad_ones_are_refused() -> TestResult
+{
+    use gemj_passport::{VisaObject, VisaType};
+    let gw = TestGateway::start(4).await?;
+    let base = gw.base_url.clone();
+    let broker = gemj_server::demo_broker(gw.data_dir(), &base)?;
+    let now = gemj_auth::now_unix();
+    let visa = |t: VisaType, value: &str, by: &str| VisaObject {
+        r#type: t,
+        asserted: now,
+        value: value.to_owned(),
+        source: broker.issuer().to_owned(),
+        by: Some(by.to_owned()),
+        conditions: None,
+    };
+    let hour = std::time::Duration::from_secs(3600);
+    let researcher = broker.issue_passport(
+        "alice",
+        &[visa(
+            VisaType::ResearcherStatus,
+            "https://doi.org/10.1038/s41431-018-0219-y",
+            "so",
+        )],
+        hour,
+        now,
+    )?;
+    let grant_only = broker.issue_passport(
+        "carol",
+        &[visa(
+            VisaType::ControlledAccessGrants,
+            "https://gemj.example.jp/datasets/GEMJ-DEMO-CANCER-CTRL",
+            "dac",
+        )],
+        hour,
+        now,
+    )?;
+    let expired = broker.issue_passport(
+        "dave",
+        &[visa(
+            VisaType::ResearcherStatus,
+            "https://doi.org/10.1038/s41431-018-0219-y",
+            "so",
+        )],
+        hour,
+        now - 7300,
+    )?;
+    // A broker with another key claiming the same issuer: its kid is unknown to the gateway.
+    let other_dir = tempfile::tempdir()?;
+    let impostor = gemj_auth::DemoBroker::load_or_create(other_dir.path(), broker.issuer())?
+        .with_jwks_url(broker.jwks_url().to_owned());
+    let impostor_token = impostor.issue_passport(
+        "alice",
+        &[visa(VisaType::ResearcherStatus, "x", "so")],
+        hour,
+        now,
+    )?;
+    // Flip one character in the middle of the signature.
+    let (head, sig) = researcher.rsplit_once('.').ok_or("not a JWT")?;
+    let mid = sig.len() / 2;
+    let flipped = if &sig[mid..=mid] == "A" { "B" } else { "A" };
+    let forged = format!("{head}.{}{flipped}{}", &sig[..mid], &sig[mid + 1..]);
+
+    let b = base.clone();
+    let researcher_token = researcher.clone();
+    tokio::task::spawn_blocking(
+        move || -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+            let ids = |v: &serde_json::Value| -> Vec<String> {
+                v["datasets"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|d| d["id"].as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            let (status, body) = datasets_seen(&b, None)?;
+            assert_eq!(
+                (status, ids(&body)),
+                (200, vec!["GEMJ-DEMO-PUBLIC-AF".to_owned()])
+            );
+            let (status, body) = datasets_seen(&b, Some(&researcher_token))?;
+            assert_eq!(status, 200);
+            assert_eq!(
+                ids(&body),
+                vec![
+                    "GEMJ-DEMO-PUBLIC-AF".to_owned(),
+                    "GEMJ-DEMO-RD-REG".to_owned()
+                ],
+                "REGISTERED opens, CONTROLLED does not"
+            );
+            let (status, body) = datasets_seen(&b, Some(&grant_only))?;
+            assert_eq!(
+                (status, ids(&body)),
+                (200, vec!["GEMJ-DEMO-PUBLIC-AF".to_owned()]),
+                "a grant alone is not ResearcherStatus"
+            );
+            for (token, reason) in [
+                (&forged, "bad_signature"),
+                (&expired, "expired"),
+                (&impostor_token, "unknown_kid"),
+                (&"not-a-jwt".to_owned(), "malformed_token"),
+            ] {
+                let (status, body) = datasets_seen(&b, Some(token))?;
+                assert_eq!(status, 401, "{reason}: {body}");
+                assert_eq!(body["reason"], reason, "{body}");
+                assert!(
+                    !body.to_string().contains(token.as_str()),
+                    "a rejection must not echo the token"
+                );
+            }
+            Ok(())
+        },
+    )
+    .await?
+    .map_err(|e| e.to_string())?;
+
+    // The audit chain names the passport's subject and holds hashes, never the token.
+    let records = gw.store.audit_records(0, 10_000).await?;
+    let alice = format!("{}#alice", broker.issuer());
+    let mine: Vec<_> = records
+        .iter()
+        .filter(|r| r.event.principal == alice)
+        .collect();
+    assert!(
+        mine.iter()
+            .any(|r| r.event.resource == "dataset:GEMJ-DEMO-RD-REG"
+                && r.event.decision == gemj_model::AccessDecision::Permit)
+    );
+    assert!(
+        mine.iter()
+            .any(|r| r.event.resource == "dataset:GEMJ-DEMO-CANCER-CTRL"
+                && r.event.decision == gemj_model::AccessDecision::Deny)
+    );
+    assert!(mine.iter().all(|r| {
+        r.event
+            .credential_hashes
+            .iter()
+            .any(|h| h.starts_with("passport:"))
+    }));
+    let all = serde_json::to_string(&records)?;
+    assert!(!all.contains(head), "an audit record contains token bytes");
+    gw.stop().await;
+    Ok(())
+}

@@ -116,6 +116,37 @@ impl StaticJwksFetcher {
     }
 }
 
+impl StaticJwksFetcher {
+    /// Whether a document is set for `url`.
+    #[must_use]
+    pub fn has(&self, url: &str) -> bool {
+        self.documents
+            .lock()
+            .is_ok_and(|docs| docs.contains_key(url))
+    }
+}
+
+/// Key sets held in memory first (by exact URL), HTTP for the rest.
+#[derive(Debug)]
+pub(crate) struct LocalFirstFetcher {
+    pub(crate) local: Arc<StaticJwksFetcher>,
+    pub(crate) remote: HttpJwksFetcher,
+}
+
+impl JwksFetcher for LocalFirstFetcher {
+    fn fetch<'a>(
+        &'a self,
+        url: &'a str,
+        max_bytes: usize,
+    ) -> BoxFuture<'a, Result<Vec<u8>, HttpError>> {
+        if self.local.has(url) {
+            self.local.fetch(url, max_bytes)
+        } else {
+            self.remote.fetch(url, max_bytes)
+        }
+    }
+}
+
 impl JwksFetcher for StaticJwksFetcher {
     fn fetch<'a>(
         &'a self,

@@ -245,6 +245,25 @@ impl Verifier {
         Self::build(config, fetcher, http)
     }
 
+    /// A verifier that reads the key sets of `local` from memory (the demo broker's, which the
+    /// gateway itself publishes) and fetches every other key set over HTTP.
+    ///
+    /// # Errors
+    ///
+    /// As [`Verifier::new`].
+    pub fn with_local_key_sets(
+        config: AuthConfig,
+        local: Arc<crate::StaticJwksFetcher>,
+    ) -> Result<Self, AuthError> {
+        config.validate()?;
+        let http = crate::http::client(config.fetch_timeout)?;
+        let fetcher = Arc::new(crate::jwks::LocalFirstFetcher {
+            local,
+            remote: HttpJwksFetcher::new(http.clone()),
+        });
+        Self::build(config, fetcher, http)
+    }
+
     /// A verifier fetching key sets with `fetcher` (tests, the demo mode).
     ///
     /// # Errors

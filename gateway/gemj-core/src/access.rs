@@ -15,10 +15,12 @@ use crate::CoreError;
 use crate::audit::AuditSink;
 
 /// Who is asking.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Principal {
     /// No credential was presented.
     Anonymous,
+    /// A verified GA4GH passport: its subject and the visas that passed verification.
+    Passport(std::sync::Arc<gemj_auth::VerifiedPassport>),
 }
 
 impl Principal {
@@ -27,8 +29,33 @@ impl Principal {
     pub fn audit_name(&self) -> String {
         match self {
             Self::Anonymous => "anonymous".to_owned(),
+            Self::Passport(p) => format!("{}#{}", p.issuer, p.subject),
         }
     }
+
+    /// SHA-256 of the passport and of every visa considered (accepted or rejected): what the
+    /// audit records instead of the tokens.
+    #[must_use]
+    pub fn credential_hashes(&self) -> Vec<String> {
+        match self {
+            Self::Anonymous => Vec::new(),
+            Self::Passport(p) => std::iter::once(format!("passport:{}", p.passport_hash))
+                .chain(p.visas.iter().map(|v| format!("visa:{}", v.hash)))
+                .chain(
+                    p.rejected
+                        .iter()
+                        .map(|r| format!("rejected:{}:{}", r.reason, r.hash)),
+                )
+                .collect(),
+        }
+    }
+}
+
+/// What the policy needs to know besides the request: set from the configuration.
+#[derive(Debug, Clone, Default)]
+pub struct PolicySettings {
+    /// The terms URL whose AcceptedTermsAndPolicies visa grants REGISTERED access (empty: none).
+    pub terms_url: String,
 }
 
 /// What the caller wants to do.
@@ -110,6 +137,15 @@ pub enum Reason {
     AdministrationRequiresCredential,
     /// The object belongs to no dataset, so nobody may read it.
     ObjectInNoDataset,
+    /// A verified passport carries a ResearcherStatus visa from a trusted source.
+    RegisteredResearcherStatus,
+    /// A verified passport carries an AcceptedTermsAndPolicies visa for the gateway's terms.
+    RegisteredAcceptedTerms,
+    /// The passport has neither a ResearcherStatus visa nor the gateway's terms.
+    NoRegisteredVisa,
+    /// CONTROLLED access needs a grant visa, an approval in force and a DUO match: not yet
+    /// decided by this version, so denied.
+    ControlledNotDecided,
     /// Nothing in the policy permits this: deny by default.
     NoRuleMatched,
 }
@@ -125,6 +161,10 @@ impl Reason {
             Self::DataAccessRequiresCredential => "data_access_requires_credential",
             Self::AdministrationRequiresCredential => "administration_requires_credential",
             Self::ObjectInNoDataset => "object_in_no_dataset",
+            Self::RegisteredResearcherStatus => "registered_researcher_status",
+            Self::RegisteredAcceptedTerms => "registered_accepted_terms",
+            Self::NoRegisteredVisa => "no_registered_visa",
+            Self::ControlledNotDecided => "controlled_not_decided",
             Self::NoRuleMatched => "no_rule_matched",
         }
     }
@@ -179,13 +219,14 @@ pub struct Denial {
 #[derive(Debug, Clone)]
 pub struct AccessPoint {
     audit: AuditSink,
+    settings: PolicySettings,
 }
 
 impl AccessPoint {
     /// A decision point writing to the given audit sink.
     #[must_use]
-    pub fn new(audit: AuditSink) -> Self {
-        Self { audit }
+    pub fn new(audit: AuditSink, settings: PolicySettings) -> Self {
+        Self { audit, settings }
     }
 
     /// Decides, audits, and answers.
@@ -200,7 +241,7 @@ impl AccessPoint {
         action: Action,
         resource: &Resource,
     ) -> Result<Result<Permit, Denial>, CoreError> {
-        let (decision, reasons) = evaluate(principal, action, resource);
+        let (decision, reasons) = evaluate(&self.settings, principal, action, resource);
         let event = AuditEvent {
             at: time::OffsetDateTime::now_utc(),
             request_id: ctx.request_id.clone(),
@@ -211,7 +252,7 @@ impl AccessPoint {
             resource: resource.audit_name(),
             decision,
             reasons: reasons.iter().map(|r| r.code().to_owned()).collect(),
-            credential_hashes: Vec::new(),
+            credential_hashes: principal.credential_hashes(),
             approval: None,
             consent_epoch: None,
             participants: match resource {
@@ -236,11 +277,17 @@ impl AccessPoint {
 /// The policy: pure, deny by default.
 #[must_use]
 pub fn evaluate(
+    settings: &PolicySettings,
     principal: &Principal,
     action: Action,
     resource: &Resource,
 ) -> (AccessDecision, Vec<Reason>) {
     use AccessDecision::{Deny, Permit};
+    let level = match resource {
+        Resource::Dataset { access_level, .. } => Some(*access_level),
+        Resource::Object { access_level, .. } => *access_level,
+        Resource::Service | Resource::Participant { .. } => None,
+    };
     match (principal, action, resource) {
         (_, Action::ReadMetadata, Resource::Service) => {
             (Permit, vec![Reason::ServiceMetadataPublic])
@@ -283,6 +330,46 @@ pub fn evaluate(
             ],
         ),
         (Principal::Anonymous, _, _) => (Deny, vec![Reason::AnonymousNotPermitted]),
+        (Principal::Passport(_), Action::Administer, _) => {
+            (Deny, vec![Reason::AdministrationRequiresCredential])
+        }
+        (Principal::Passport(p), Action::ReadMetadata | Action::ReadData, _)
+            if level == Some(AccessLevel::Registered) =>
+        {
+            registered(settings, p)
+        }
+        (Principal::Passport(_), _, _) if level == Some(AccessLevel::Controlled) => {
+            (Deny, vec![Reason::ControlledNotDecided])
+        }
+        (Principal::Passport(_), _, _) => (Deny, vec![Reason::NoRuleMatched]),
+    }
+}
+
+/// REGISTERED: a ResearcherStatus visa (its source already checked against the configured
+/// source policy by the verifier), or the gateway's own terms accepted.
+fn registered(
+    settings: &PolicySettings,
+    passport: &gemj_auth::VerifiedPassport,
+) -> (AccessDecision, Vec<Reason>) {
+    use gemj_passport::VisaType;
+    let visas = passport.visas.iter().map(|v| &v.claims.ga4gh_visa_v1);
+    let mut reasons = Vec::new();
+    for v in visas {
+        match &v.r#type {
+            VisaType::ResearcherStatus => reasons.push(Reason::RegisteredResearcherStatus),
+            VisaType::AcceptedTermsAndPolicies
+                if !settings.terms_url.is_empty() && v.value == settings.terms_url =>
+            {
+                reasons.push(Reason::RegisteredAcceptedTerms);
+            }
+            _ => {}
+        }
+    }
+    reasons.dedup();
+    if reasons.is_empty() {
+        (AccessDecision::Deny, vec![Reason::NoRegisteredVisa])
+    } else {
+        (AccessDecision::Permit, reasons)
     }
 }
 
@@ -390,7 +477,7 @@ mod tests {
             ),
         ];
         for (action, resource, want, code) in cases {
-            let (got, reasons) = evaluate(&anon, action, &resource);
+            let (got, reasons) = evaluate(&PolicySettings::default(), &anon, action, &resource);
             assert_eq!(got, want, "{action:?} {resource:?}");
             assert!(
                 reasons.iter().any(|r| r.code() == code),

@@ -18,7 +18,8 @@ pub mod services;
 use std::sync::Arc;
 
 pub use access::{
-    AccessPoint, Action, Denial, Permit, Principal, Reason, RequestContext, Resource,
+    AccessPoint, Action, Denial, Permit, PolicySettings, Principal, Reason, RequestContext,
+    Resource,
 };
 pub use error::CoreError;
 use gemj_store::Store;

@@ -59,6 +59,12 @@ pub enum Command {
     Migrate,
     /// Print the default configuration as TOML.
     PrintDefaultConfig,
+    /// The demo passport broker (demo mode only).
+    Passport {
+        /// The passport command.
+        #[command(subcommand)]
+        command: PassportCommand,
+    },
     /// Audit log tools.
     Audit {
         /// The audit command.
@@ -73,6 +79,29 @@ pub enum AuditCommand {
     /// Verify the hash chains of the audit log and the consent events; report the first
     /// broken link. Exit code 0 when intact, 1 when broken.
     Verify,
+}
+
+/// Passport subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PassportCommand {
+    /// Print a passport signed by the local demo broker (trusted only by `serve --demo` on the
+    /// same data folder and address): a ResearcherStatus visa, and a ControlledAccessGrants visa
+    /// per `--dataset`. With `--purpose`, also records a demo approval of the data-use committee
+    /// for that researcher, purpose and datasets.
+    Issue {
+        /// The researcher's subject.
+        #[arg(long)]
+        subject: String,
+        /// A dataset to grant (repeatable).
+        #[arg(long)]
+        dataset: Vec<String>,
+        /// The approved research purpose as DUO terms (repeatable), e.g. DUO:0000006.
+        #[arg(long)]
+        purpose: Vec<String>,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl: u64,
+    },
 }
 
 /// An error that is the user's input, not a failure: exit code 2.
@@ -165,6 +194,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        Command::Passport {
+            command:
+                PassportCommand::Issue {
+                    subject,
+                    dataset,
+                    purpose,
+                    ttl,
+                },
+        } => {
+            let config = load(&cli, None)?;
+            issue_passport(&config, subject, dataset, purpose, *ttl).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Demo {
             dir,
             participants,
@@ -201,7 +243,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     make_demo(&config, &options).await?;
                 }
             }
-            let gateway = Gateway::boot(config).await?;
+            let mut gateway = Gateway::boot(config).await?;
+            if *with_demo {
+                gateway = gateway.with_demo_broker();
+            }
             let running = gateway.serve()?;
             println!(
                 "gemj-gateway {} listening at {}",
@@ -265,5 +310,104 @@ async fn make_demo(config: &Config, options: &DemoOptions) -> anyhow::Result<()>
         summary.genome_seconds,
         summary.register_seconds
     );
+    Ok(())
+}
+
+async fn issue_passport(
+    config: &Config,
+    subject: &str,
+    datasets: &[String],
+    purposes: &[String],
+    ttl: u64,
+) -> anyhow::Result<()> {
+    use gemj_passport::{VisaObject, VisaType};
+    if subject.is_empty() || subject.len() > 255 {
+        return Err(Usage("--subject must be 1 to 255 characters".to_owned()).into());
+    }
+    let base_url = if config.public_url.is_empty() {
+        format!("http://{}", config.listen)
+    } else {
+        config.public_url.trim_end_matches('/').to_owned()
+    };
+    ensure_writable_dir(&config.data_dir)?;
+    let broker = crate::demo_broker(&config.data_dir, &base_url)?;
+    let now = gemj_auth::now_unix();
+    let visa = |visa_type: VisaType, value: String, by: &str| VisaObject {
+        r#type: visa_type,
+        asserted: now,
+        value,
+        source: broker.issuer().to_owned(),
+        by: Some(by.to_owned()),
+        conditions: None,
+    };
+    let mut visas = vec![visa(
+        VisaType::ResearcherStatus,
+        "https://doi.org/10.1038/s41431-018-0219-y".to_owned(),
+        "so",
+    )];
+    if !config.auth.terms_url.is_empty() {
+        visas.push(visa(
+            VisaType::AcceptedTermsAndPolicies,
+            config.auth.terms_url.clone(),
+            "self",
+        ));
+    }
+    let mut ids = Vec::new();
+    for d in datasets {
+        let id = gemj_model::DatasetId::parse(d).map_err(|e| Usage(format!("--dataset: {e}")))?;
+        visas.push(visa(
+            VisaType::ControlledAccessGrants,
+            format!("{}{id}", config.auth.dataset_grant_prefix),
+            "dac",
+        ));
+        ids.push(id);
+    }
+    if !purposes.is_empty() {
+        let purpose = purposes
+            .iter()
+            .map(|p| gemj_model::DuoCode::parse(p).map_err(|e| Usage(format!("--purpose: {e}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        if ids.is_empty() {
+            return Err(Usage("--purpose needs at least one --dataset".to_owned()).into());
+        }
+        let store = open_store(config).await?;
+        let approval = gemj_model::Approval {
+            id: gemj_model::ApprovalId::parse(&format!("DEMO-APR-{}", now))
+                .map_err(|e| anyhow::anyhow!("approval id: {e}"))?,
+            researcher_issuer: broker.issuer().to_owned(),
+            researcher_subject: subject.to_owned(),
+            institution: "Demo institution (synthetic)".to_owned(),
+            project: "Demo project".to_owned(),
+            purpose,
+            diseases: Vec::new(),
+            for_profit: false,
+            country: "JP".to_owned(),
+            datasets: ids,
+            valid_from: time::OffsetDateTime::now_utc(),
+            valid_until: time::OffsetDateTime::now_utc() + time::Duration::days(365),
+            status: gemj_model::ApprovalStatus::Active,
+        };
+        store
+            .put_approval(&approval)
+            .await
+            .map_err(|e| Usage(format!("the demo approval was refused: {e}")))?;
+        eprintln!(
+            "recorded demo approval {} (DEMO: approved by no committee)",
+            approval.id
+        );
+    }
+    let token = broker
+        .issue_passport(
+            subject,
+            &visas,
+            std::time::Duration::from_secs(ttl.max(1)),
+            now,
+        )
+        .map_err(|e| anyhow::anyhow!("cannot sign the passport: {e}"))?;
+    eprintln!(
+        "DEMO passport for {subject} from issuer {} (trusted only by `serve --demo` at {base_url})",
+        broker.issuer()
+    );
+    println!("{token}");
     Ok(())
 }

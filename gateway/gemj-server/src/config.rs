@@ -34,6 +34,8 @@ pub struct Config {
     pub audit: AuditConfig,
     /// The synthetic demo cohort made by `serve --demo`.
     pub demo: DemoConfig,
+    /// Passport verification and the access policy's settings.
+    pub auth: AuthConfig,
 }
 
 impl Default for Config {
@@ -48,6 +50,7 @@ impl Default for Config {
             server: ServerConfig::default(),
             audit: AuditConfig::default(),
             demo: DemoConfig::default(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -182,6 +185,58 @@ impl Default for DemoConfig {
             participants: d.participants,
             seed: d.seed,
             coverage: d.coverage,
+        }
+    }
+}
+
+/// A trusted passport or visa issuer: exactly this issuer, keys only from exactly this JWKS URL.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedIssuerConfig {
+    /// The `iss` claim.
+    pub issuer: String,
+    /// The JWKS URL (HTTPS; plain http only for loopback with `allow_http_loopback`).
+    pub jwks_url: String,
+}
+
+/// Passport verification and the access policy's settings.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Trusted (issuer, JWKS URL) pairs. Empty: only anonymous access (and the demo broker in
+    /// demo mode).
+    pub trusted_issuers: Vec<TrustedIssuerConfig>,
+    /// The audience passports must name (empty: passports must carry no `aud`).
+    pub required_audience: String,
+    /// Allow plain-http JWKS URLs on loopback addresses (tests and the demo only).
+    pub allow_http_loopback: bool,
+    /// Trusted `source` values of ResearcherStatus visas (exact URLs).
+    pub researcher_status_sources: Vec<String>,
+    /// Trusted `source` values of AcceptedTermsAndPolicies visas (exact URLs).
+    pub terms_sources: Vec<String>,
+    /// Trusted `source` values of ControlledAccessGrants visas (exact URLs of the committees).
+    pub grant_sources: Vec<String>,
+    /// Trusted `source` values of LinkedIdentities visas (exact URLs).
+    pub linked_identity_sources: Vec<String>,
+    /// The gateway's terms: an AcceptedTermsAndPolicies visa with this value grants REGISTERED
+    /// access (empty: none does).
+    pub terms_url: String,
+    /// ControlledAccessGrants visas name datasets as this prefix followed by the dataset id.
+    pub dataset_grant_prefix: String,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            trusted_issuers: Vec::new(),
+            required_audience: String::new(),
+            allow_http_loopback: false,
+            researcher_status_sources: Vec::new(),
+            terms_sources: Vec::new(),
+            grant_sources: Vec::new(),
+            linked_identity_sources: Vec::new(),
+            terms_url: String::new(),
+            dataset_grant_prefix: "https://gemj.example.jp/datasets/".to_owned(),
         }
     }
 }

@@ -23,6 +23,9 @@ pub struct Problem {
     pub status: u16,
     /// What went wrong, for a person.
     pub detail: String,
+    /// A stable machine-readable reason code, where there is one (`bad_signature`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl Problem {
@@ -34,6 +37,7 @@ impl Problem {
             title: status.canonical_reason().unwrap_or("Error").to_owned(),
             status: status.as_u16(),
             detail: detail.into(),
+            reason: None,
         }
     }
 
@@ -53,8 +57,8 @@ pub enum ApiError {
     /// A core service failed.
     #[error(transparent)]
     Core(#[from] CoreError),
-    /// The request carried a credential this gateway cannot verify.
-    #[error("the credential cannot be verified")]
+    /// The request carried a credential that did not verify; the reason code says why.
+    #[error("the credential was rejected: {0}")]
     Unauthenticated(&'static str),
     /// The request is malformed.
     #[error("bad request: {0}")]
@@ -86,12 +90,18 @@ impl ResponseError for ApiError {
             }
             Self::Core(CoreError::Store(_)) => "The store is unavailable.".to_owned(),
             Self::Core(CoreError::Demo(_)) => "Internal error.".to_owned(),
-            Self::Unauthenticated(why) => (*why).to_owned(),
+            Self::Unauthenticated(_) => {
+                "The presented credential was rejected; see `reason`.".to_owned()
+            }
         };
         if status.is_server_error() {
             tracing::error!(message = "Request failed.", %status, error = %self);
         }
-        let mut res = Problem::new(status, detail).response();
+        let mut problem = Problem::new(status, detail);
+        if let Self::Unauthenticated(code) = self {
+            problem.reason = Some((*code).to_owned());
+        }
+        let mut res = problem.response();
         if status == StatusCode::UNAUTHORIZED {
             res.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

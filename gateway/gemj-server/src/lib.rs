@@ -32,6 +32,7 @@ pub struct Gateway {
     config: Config,
     store: Store,
     audit: AuditSink,
+    demo_broker: bool,
 }
 
 /// A running server.
@@ -99,7 +100,17 @@ impl Gateway {
             config,
             store,
             audit,
+            demo_broker: false,
         })
+    }
+
+    /// Runs the local demo passport broker: its key in the data folder, its JWKS served by
+    /// the gateway at `/demo-broker/.well-known/jwks.json`, its issuer trusted (in demo mode
+    /// only).
+    #[must_use]
+    pub fn with_demo_broker(mut self) -> Self {
+        self.demo_broker = true;
+        self
     }
 
     /// The store.
@@ -141,21 +152,38 @@ impl Gateway {
                 .then(|| s.documentation_url.clone()),
         };
         let objects = LocalFolderStorage::new(self.config.data_dir.join("objects"));
+        let demo = if self.demo_broker {
+            Some(demo_broker(&self.config.data_dir, &base_url)?)
+        } else {
+            None
+        };
+        let verifier = build_verifier(&self.config.auth, demo.as_ref())?;
+        let demo_jwks = demo.as_ref().map(|d| web::Data::new(DemoJwks(d.jwks())));
+        let settings = gemj_core::PolicySettings {
+            terms_url: self.config.auth.terms_url.clone(),
+        };
         let core = Core {
             store: self.store.clone(),
             objects: Arc::new(objects),
-            access: AccessPoint::new(self.audit.clone()),
+            access: AccessPoint::new(self.audit.clone(), settings),
             services: Arc::new(ServiceRegistry::new(identity, &base_url)),
         };
         let metrics = middleware::Metrics::new().context("cannot register metrics")?;
         let core = web::Data::new(core);
         let metrics = web::Data::new(metrics);
+        let verifier = verifier.map(web::Data::new);
         let max_body = self.config.server.max_body_bytes;
         let mut server = HttpServer::new(move || {
-            App::new()
-                .app_data(core.clone())
-                .app_data(metrics.clone())
-                .app_data(web::JsonConfig::default().limit(max_body))
+            let mut app = App::new().app_data(core.clone()).app_data(metrics.clone());
+            if let Some(v) = &verifier {
+                app = app.app_data(v.clone());
+            }
+            if let Some(j) = &demo_jwks {
+                app = app
+                    .app_data(j.clone())
+                    .service(routes::get_resource(DEMO_JWKS_PATH, demo_jwks_handler));
+            }
+            app.app_data(web::JsonConfig::default().limit(max_body))
                 .app_data(web::PayloadConfig::default().limit(max_body))
                 .configure(routes::service_info::configure)
                 .configure(routes::health::configure)
@@ -179,6 +207,100 @@ impl Gateway {
             join,
         })
     }
+}
+
+/// Where the demo broker's JWKS is served, under the base URL.
+pub const DEMO_JWKS_PATH: &str = "/demo-broker/.well-known/jwks.json";
+
+/// The demo broker's issuer for a gateway reachable at `base_url`.
+#[must_use]
+pub fn demo_issuer(base_url: &str) -> String {
+    format!("{}/demo-broker", base_url.trim_end_matches('/'))
+}
+
+/// Loads (or creates) the demo broker for a gateway at `base_url`.
+///
+/// # Errors
+/// When its key cannot be read or created.
+pub fn demo_broker(data_dir: &Path, base_url: &str) -> anyhow::Result<gemj_auth::DemoBroker> {
+    Ok(
+        gemj_auth::DemoBroker::load_or_create(data_dir, &demo_issuer(base_url))
+            .context("cannot load or create the demo broker key")?
+            .with_jwks_url(format!(
+                "{}{DEMO_JWKS_PATH}",
+                base_url.trim_end_matches('/')
+            )),
+    )
+}
+
+#[derive(Debug)]
+struct DemoJwks(serde_json::Value);
+
+async fn demo_jwks_handler(jwks: web::Data<DemoJwks>) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok()
+        .content_type("application/jwk-set+json")
+        .json(&jwks.0)
+}
+
+/// The passport verifier for the configured trusted issuers (and the demo broker), or `None`
+/// when nothing is trusted: then every presented credential is refused.
+fn build_verifier(
+    auth: &config::AuthConfig,
+    demo: Option<&gemj_auth::DemoBroker>,
+) -> anyhow::Result<Option<gemj_auth::Verifier>> {
+    use gemj_passport::{Matcher, SourcePolicy, SourceRule, VisaType};
+    let mut trusted: Vec<gemj_auth::TrustedIssuer> = auth
+        .trusted_issuers
+        .iter()
+        .map(|t| gemj_auth::TrustedIssuer::new(&t.issuer, &t.jwks_url))
+        .collect();
+    let mut sources = [
+        (
+            VisaType::ResearcherStatus,
+            auth.researcher_status_sources.clone(),
+        ),
+        (
+            VisaType::AcceptedTermsAndPolicies,
+            auth.terms_sources.clone(),
+        ),
+        (VisaType::ControlledAccessGrants, auth.grant_sources.clone()),
+        (
+            VisaType::LinkedIdentities,
+            auth.linked_identity_sources.clone(),
+        ),
+    ];
+    if let Some(d) = demo {
+        trusted.push(d.trusted_issuer());
+        for (_, list) in &mut sources {
+            list.push(d.issuer().to_owned());
+        }
+    }
+    if trusted.is_empty() {
+        return Ok(None);
+    }
+    let mut policy = SourcePolicy::default();
+    for (visa_type, list) in sources {
+        if !list.is_empty() {
+            policy = policy.with_rule(SourceRule::new(
+                visa_type,
+                list.into_iter().map(Matcher::Const).collect::<Vec<_>>(),
+            ));
+        }
+    }
+    let config = gemj_auth::AuthConfig {
+        trusted,
+        required_audience: (!auth.required_audience.is_empty())
+            .then(|| auth.required_audience.clone()),
+        allow_http_loopback: auth.allow_http_loopback || demo.is_some(),
+        source_policy: policy,
+        ..gemj_auth::AuthConfig::default()
+    };
+    let verifier = match demo {
+        Some(d) => gemj_auth::Verifier::with_local_key_sets(config, d.static_fetcher()),
+        None => gemj_auth::Verifier::new(config),
+    }
+    .map_err(|e| anyhow::anyhow!("invalid [auth] configuration: {e}"))?;
+    Ok(Some(verifier))
 }
 
 /// Re-projects consent states whose future-dated events have come into effect, once a minute,

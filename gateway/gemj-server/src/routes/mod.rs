@@ -6,8 +6,6 @@ pub mod health;
 pub mod openapi;
 pub mod service_info;
 
-use std::future::{Ready, ready};
-
 use actix_web::http::header;
 use actix_web::{Responder, web};
 
@@ -17,28 +15,45 @@ use gemj_core::{Principal, RequestContext};
 use crate::error::ApiError;
 use crate::middleware::RequestId;
 
-/// The caller, as far as this gateway can verify: anonymous unless a credential is presented.
-/// A presented credential that cannot be verified is an error (401), never silently ignored.
+/// The caller: anonymous without an `Authorization` header, or the subject of a verified GA4GH
+/// passport (`Authorization: Bearer <passport JWT>`). A presented credential that does not verify
+/// is refused (401 with the rejection's reason code), never silently treated as anonymous.
 #[derive(Debug, Clone)]
 pub struct Caller(pub Principal);
 
 impl FromRequest for Caller {
     type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(
-            if req
-                .headers()
-                .contains_key(actix_web::http::header::AUTHORIZATION)
+        let header = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .map(|v| v.to_str().map(str::to_owned));
+        let verifier = req.app_data::<web::Data<gemj_auth::Verifier>>().cloned();
+        Box::pin(async move {
+            let token = match header {
+                None => return Ok(Self(Principal::Anonymous)),
+                Some(Err(_)) => return Err(ApiError::Unauthenticated("malformed_authorization")),
+                Some(Ok(value)) => match value.strip_prefix("Bearer ") {
+                    Some(t) if !t.trim().is_empty() => t.trim().to_owned(),
+                    _ => return Err(ApiError::Unauthenticated("bearer_token_required")),
+                },
+            };
+            let Some(verifier) = verifier else {
+                return Err(ApiError::Unauthenticated("no_trusted_issuers"));
+            };
+            match verifier
+                .verify_passport(&token, gemj_auth::now_unix())
+                .await
             {
-                Err(ApiError::Unauthenticated(
-                    "This gateway cannot verify the presented credential.",
-                ))
-            } else {
-                Ok(Self(Principal::Anonymous))
-            },
-        )
+                Ok(passport) => Ok(Self(Principal::Passport(std::sync::Arc::new(passport)))),
+                Err(error) => {
+                    tracing::info!(message = "Passport rejected.", reason = error.code());
+                    Err(ApiError::Unauthenticated(error.code()))
+                }
+            }
+        })
     }
 }
 

@@ -230,9 +230,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve { demo: with_demo } => {
-            let config = load(&cli, None)?;
+            let mut config = load(&cli, None)?;
             telemetry::init(&config.log);
             if *with_demo {
+                // Labelled: service-info says this gateway trusts a demo broker.
+                config.service.environment = "demo".to_owned();
                 let options = DemoOptions {
                     participants: config.demo.participants,
                     seed: config.demo.seed,
@@ -255,6 +257,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             for (url, what) in endpoints(&running.base_url) {
                 println!("  {url:<48} {what}");
+            }
+            if *with_demo {
+                let url = format!("{}{}", running.base_url, crate::DEMO_JWKS_PATH);
+                println!("  {url:<48} DEMO passport broker keys (trusted in demo mode only)");
+                println!("  Get a demo passport: gemj-gateway passport issue --subject alice");
             }
             println!("Stop with Ctrl-C (SIGINT) or SIGTERM: in-flight requests finish first.");
             match running.join.await {

@@ -251,6 +251,24 @@ fn demo_then_serve_then_sigterm_then_audit_verify() -> TestResult {
     let mut server = start_server(&data_s, &["--demo"])?;
     let res = ureq::get(&format!("{}/catalogue/v1/datasets", server.base_url)).call()?;
     assert_eq!(res.status(), 200);
+    // Demo mode is labelled as such: service-info says so, and the demo broker's keys are served.
+    let info: serde_json::Value = serde_json::from_reader(
+        ureq::get(&format!("{}/service-info", server.base_url))
+            .call()?
+            .into_body()
+            .into_reader(),
+    )?;
+    assert_eq!(info["environment"], "demo");
+    let jwks: serde_json::Value = serde_json::from_reader(
+        ureq::get(&format!(
+            "{}/demo-broker/.well-known/jwks.json",
+            server.base_url
+        ))
+        .call()?
+        .into_body()
+        .into_reader(),
+    )?;
+    assert_eq!(jwks["keys"][0]["alg"], "ES256");
     // SIGTERM: graceful shutdown, exit code 0.
     let pid = i32::try_from(server.child.id())?;
     // The workspace forbids unsafe code, so the signal goes through the `kill` command.

@@ -336,6 +336,7 @@ async fn passports_from_the_demo_broker_open_registered_data_and_bad_ones_are_re
     let flipped = if &sig[mid..=mid] == "A" { "B" } else { "A" };
     let forged = format!("{head}.{}{flipped}{}", &sig[..mid], &sig[mid + 1..]);
 
+    let carol_copy = grant_only.clone();
     let b = base.clone();
     let researcher_token = researcher.clone();
     tokio::task::spawn_blocking(
@@ -385,6 +386,87 @@ async fn passports_from_the_demo_broker_open_registered_data_and_bad_ones_are_re
                     "a rejection must not echo the token"
                 );
             }
+            Ok(())
+        },
+    )
+    .await?
+    .map_err(|e| e.to_string())?;
+
+    // A researcher reads their own history, and only theirs; an anonymous caller cannot.
+    let b = base.clone();
+    let alice_token = researcher.clone();
+    let carol_token = carol_copy;
+    tokio::task::spawn_blocking(
+        move || -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+            let get = |token: Option<&str>,
+                       query: &str|
+             -> Result<
+                (u16, serde_json::Value),
+                Box<dyn std::error::Error + Send + Sync>,
+            > {
+                let mut req = ureq::get(&format!("{b}/audit/v1/me{query}"))
+                    .config()
+                    .http_status_as_error(false)
+                    .build();
+                if let Some(t) = token {
+                    req = req.header("Authorization", &format!("Bearer {t}"));
+                }
+                let res = req.call().map_err(|e| e.to_string())?;
+                Ok((
+                    res.status().as_u16(),
+                    serde_json::from_reader(res.into_body().into_reader())
+                        .map_err(|e| e.to_string())?,
+                ))
+            };
+            let (status, body) = get(Some(&alice_token), "")?;
+            assert_eq!(status, 200, "{body}");
+            let records = body["records"].as_array().cloned().unwrap_or_default();
+            let resources: Vec<&str> = records
+                .iter()
+                .filter_map(|r| r["resource"].as_str())
+                .collect();
+            assert!(
+                resources.contains(&"dataset:GEMJ-DEMO-RD-REG")
+                    && resources.contains(&"dataset:GEMJ-DEMO-CANCER-CTRL"),
+                "{body}"
+            );
+            assert!(
+                records
+                    .iter()
+                    .all(|r| r.get("participants").is_none() && r.get("principal").is_none())
+            );
+            let (_, page) = get(Some(&alice_token), "?limit=2")?;
+            assert_eq!(page["records"].as_array().map(Vec::len), Some(2));
+            let cursor = page["next_after"]
+                .as_i64()
+                .ok_or("no cursor on a full page")?;
+            let (_, next) = get(Some(&alice_token), &format!("?after={cursor}&limit=1000"))?;
+            assert!(
+                next["records"]
+                    .as_array()
+                    .is_some_and(|r| r.iter().all(|e| e["seq"].as_i64() > Some(cursor)))
+            );
+            let (_, carol) = get(Some(&carol_token), "")?;
+            let request_ids = |v: &serde_json::Value| -> std::collections::HashSet<String> {
+                v["records"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|r| r["request_id"].as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            let (alice_ids, carol_ids) = (request_ids(&body), request_ids(&carol));
+            assert!(!carol_ids.is_empty(), "carol's own decisions are missing");
+            assert!(
+                alice_ids.is_disjoint(&carol_ids),
+                "one researcher sees another's history"
+            );
+            let (status, body) = get(None, "")?;
+            assert_eq!((status, body["status"].as_i64()), (401, Some(401)));
+            let (status, _) = get(Some(&alice_token), "?limit=ten")?;
+            assert_eq!(status, 400);
             Ok(())
         },
     )

@@ -107,6 +107,8 @@ pub enum Resource {
         /// Its id.
         id: ParticipantId,
     },
+    /// The caller's own audit trail.
+    OwnAuditTrail,
 }
 
 impl Resource {
@@ -118,6 +120,7 @@ impl Resource {
             Self::Dataset { id, .. } => format!("dataset:{id}"),
             Self::Object { id, .. } => format!("object:{id}"),
             Self::Participant { id } => format!("participant:{id}"),
+            Self::OwnAuditTrail => "audit:self".to_owned(),
         }
     }
 }
@@ -146,6 +149,8 @@ pub enum Reason {
     /// CONTROLLED access needs a grant visa, an approval in force and a DUO match: not yet
     /// decided by this version, so denied.
     ControlledNotDecided,
+    /// A verified caller reads their own audit trail.
+    OwnAuditTrail,
     /// Nothing in the policy permits this: deny by default.
     NoRuleMatched,
 }
@@ -165,6 +170,7 @@ impl Reason {
             Self::RegisteredAcceptedTerms => "registered_accepted_terms",
             Self::NoRegisteredVisa => "no_registered_visa",
             Self::ControlledNotDecided => "controlled_not_decided",
+            Self::OwnAuditTrail => "own_audit_trail",
             Self::NoRuleMatched => "no_rule_matched",
         }
     }
@@ -286,7 +292,7 @@ pub fn evaluate(
     let level = match resource {
         Resource::Dataset { access_level, .. } => Some(*access_level),
         Resource::Object { access_level, .. } => *access_level,
-        Resource::Service | Resource::Participant { .. } => None,
+        Resource::Service | Resource::Participant { .. } | Resource::OwnAuditTrail => None,
     };
     match (principal, action, resource) {
         (_, Action::ReadMetadata, Resource::Service) => {
@@ -330,6 +336,9 @@ pub fn evaluate(
             ],
         ),
         (Principal::Anonymous, _, _) => (Deny, vec![Reason::AnonymousNotPermitted]),
+        (Principal::Passport(_), Action::ReadMetadata, Resource::OwnAuditTrail) => {
+            (Permit, vec![Reason::OwnAuditTrail])
+        }
         (Principal::Passport(_), Action::Administer, _) => {
             (Deny, vec![Reason::AdministrationRequiresCredential])
         }
@@ -464,6 +473,12 @@ mod tests {
                 Resource::Participant {
                     id: ParticipantId::parse("P1")?,
                 },
+                Deny,
+                "anonymous_not_permitted",
+            ),
+            (
+                Action::ReadMetadata,
+                Resource::OwnAuditTrail,
                 Deny,
                 "anonymous_not_permitted",
             ),

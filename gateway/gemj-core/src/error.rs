@@ -10,6 +10,9 @@ pub enum CoreError {
     /// never told apart).
     #[error("not found")]
     NotFound,
+    /// The operation needs a verified credential and the caller presented none.
+    #[error("a verified credential is required")]
+    CredentialRequired,
     /// The request is malformed.
     #[error("invalid input: {0}")]
     InvalidInput(String),

@@ -9,6 +9,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod audit_api;
 pub mod catalogue;
 pub mod consent_view;
 pub mod demo;

@@ -74,7 +74,9 @@ impl ResponseError for ApiError {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             Self::Core(CoreError::Demo(_)) => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Self::Unauthenticated(_) | Self::Core(CoreError::CredentialRequired) => {
+                StatusCode::UNAUTHORIZED
+            }
         }
     }
 
@@ -90,6 +92,9 @@ impl ResponseError for ApiError {
             }
             Self::Core(CoreError::Store(_)) => "The store is unavailable.".to_owned(),
             Self::Core(CoreError::Demo(_)) => "Internal error.".to_owned(),
+            Self::Core(CoreError::CredentialRequired) => {
+                "A verified passport is required (Authorization: Bearer).".to_owned()
+            }
             Self::Unauthenticated(_) => {
                 "The presented credential was rejected; see `reason`.".to_owned()
             }

@@ -188,6 +188,7 @@ impl Gateway {
                 .configure(routes::service_info::configure)
                 .configure(routes::health::configure)
                 .configure(routes::catalogue::configure)
+                .configure(routes::audit::configure)
                 .configure(routes::openapi::configure)
                 .wrap(ErrorHandlers::new().default_handler(error::json_errors))
                 .wrap(from_fn(middleware::observe))

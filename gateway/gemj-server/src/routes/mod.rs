@@ -1,6 +1,7 @@
 //! Routes, one module per API. Each registers itself with `configure`; handlers are adapters:
 //! extract, call one gemj-core function, map the error.
 
+pub mod audit;
 pub mod catalogue;
 pub mod health;
 pub mod openapi;

@@ -5,7 +5,7 @@
 use actix_web::{HttpResponse, web};
 use utoipa::OpenApi;
 
-use super::{catalogue, health, service_info};
+use super::{audit, catalogue, health, service_info};
 use crate::error::Problem;
 
 /// The document.
@@ -25,6 +25,7 @@ use crate::error::Problem;
         health::metrics,
         catalogue::list,
         catalogue::get,
+        audit::me,
         openapi_json,
     ),
     components(schemas(Problem))

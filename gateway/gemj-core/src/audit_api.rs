@@ -1,0 +1,105 @@
+//! What the audit log shows back: a researcher's own history (`/audit/v1/me`). Reading it is
+//! itself an access decision, and audited.
+
+use gemj_model::{AccessDecision, AuditRecord};
+
+use crate::access::{Action, Principal, RequestContext, Resource};
+use crate::{Core, CoreError};
+
+/// The most records one page returns.
+pub const MAX_PAGE: u32 = 1000;
+
+/// One entry of a caller's own history: what was decided, never the participants touched.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HistoryEntry {
+    /// Sequence number in the audit chain (the pagination cursor).
+    pub seq: i64,
+    /// When (RFC 3339).
+    pub at: String,
+    /// The request id.
+    pub request_id: String,
+    /// The API.
+    pub api: String,
+    /// The endpoint pattern.
+    pub endpoint: String,
+    /// The action.
+    pub action: String,
+    /// The resource.
+    pub resource: String,
+    /// Permit or deny.
+    pub decision: AccessDecision,
+    /// Reason codes.
+    pub reasons: Vec<String>,
+}
+
+impl From<AuditRecord> for HistoryEntry {
+    fn from(r: AuditRecord) -> Self {
+        Self {
+            seq: r.seq,
+            at: r
+                .event
+                .at
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            request_id: r.event.request_id,
+            api: r.event.api,
+            endpoint: r.event.endpoint,
+            action: r.event.action,
+            resource: r.event.resource,
+            decision: r.event.decision,
+            reasons: r.event.reasons,
+        }
+    }
+}
+
+/// A page of the caller's history.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HistoryPage {
+    /// Entries with `seq > after`, in order.
+    pub records: Vec<HistoryEntry>,
+    /// The cursor for the next page, when this one was full.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_after: Option<i64>,
+}
+
+/// The caller's own audit history after `after`, at most `limit` (capped at [`MAX_PAGE`]).
+///
+/// # Errors
+/// [`CoreError::CredentialRequired`] for an anonymous caller; store or audit failures.
+pub async fn my_history(
+    core: &Core,
+    ctx: &RequestContext,
+    principal: &Principal,
+    after: i64,
+    limit: u32,
+) -> Result<HistoryPage, CoreError> {
+    if core
+        .access
+        .decide(
+            ctx,
+            principal,
+            Action::ReadMetadata,
+            &Resource::OwnAuditTrail,
+        )
+        .await?
+        .is_err()
+    {
+        return Err(CoreError::CredentialRequired);
+    }
+    let limit = limit.clamp(1, MAX_PAGE);
+    let records = core
+        .store
+        .audit_records_of_principal(&principal.audit_name(), after.max(0), limit)
+        .await?;
+    let full = u32::try_from(records.len()).unwrap_or(u32::MAX) >= limit;
+    let records: Vec<HistoryEntry> = records.into_iter().map(HistoryEntry::from).collect();
+    let next_after = if full {
+        records.last().map(|r| r.seq)
+    } else {
+        None
+    };
+    Ok(HistoryPage {
+        records,
+        next_after,
+    })
+}

@@ -1,0 +1,51 @@
+//! The audit log shown back to the people it is about: `/audit/v1/me`, a researcher's own
+//! access history.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use gemj_core::{Core, audit_api};
+
+use super::{Caller, context};
+use crate::error::{ApiError, Problem};
+
+/// Registers the routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(super::get_resource("/audit/v1/me", me));
+}
+
+/// Pagination of the history.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    /// Return records after this sequence number.
+    #[serde(default)]
+    pub after: i64,
+    /// At most this many (1 to 1000, default 100).
+    #[serde(default = "default_limit")]
+    pub limit: u32,
+}
+
+fn default_limit() -> u32 {
+    100
+}
+
+/// The caller's own access decisions, oldest first.
+#[utoipa::path(get, path = "/audit/v1/me", tag = "audit",
+    params(("after" = Option<i64>, Query, description = "Cursor: records after this seq"), ("limit" = Option<u32>, Query, description = "1 to 1000, default 100")),
+    responses((status = 200, description = "`{\"records\": [...], \"next_after\": seq}`: every decision about this caller, never the participants touched."),
+              (status = 401, description = "No verified passport.", body = Problem)))]
+pub async fn me(
+    req: HttpRequest,
+    core: web::Data<Core>,
+    caller: Caller,
+    page: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let history = audit_api::my_history(
+        &core,
+        &context(&req, "audit"),
+        &caller.0,
+        page.after,
+        page.limit,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(history))
+}

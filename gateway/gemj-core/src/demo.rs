@@ -8,7 +8,7 @@
 //! store, loads the variant index, and writes the completion marker last. A run that is
 //! interrupted leaves no marker, and the next run redoes it: every step is idempotent.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use gemj_model::{
@@ -438,10 +438,6 @@ pub fn existing(data_dir: &Path) -> Option<DemoSummary> {
     serde_json::from_slice(&bytes).ok()
 }
 
-struct Registered {
-    object: DataObject,
-}
-
 async fn register_file(
     objects: &dyn ObjectStorage,
     store: &Store,
@@ -450,7 +446,7 @@ async fn register_file(
     object_id: &str,
     format: DataFormat,
     describe: impl FnOnce(&mut DataObject),
-) -> Result<Registered, CoreError> {
+) -> Result<DataObject, CoreError> {
     let key = gemj_store::objects::ObjectKey::parse(key)?;
     let info = objects.put_file(&key, path).await?;
     let name = path
@@ -472,7 +468,7 @@ async fn register_file(
     };
     describe(&mut object);
     store.put_object(&object).await?;
-    Ok(Registered { object })
+    Ok(object)
 }
 
 /// A file and its index, registered together (the index first, so the file can point at it).
@@ -485,7 +481,7 @@ async fn register_pair(
     key_prefix: &str,
     object_id: &str,
     describe: impl Fn(&mut DataObject),
-) -> Result<Vec<ObjectId>, CoreError> {
+) -> Result<Vec<DataObject>, CoreError> {
     let index_name = index
         .0
         .file_name()
@@ -519,11 +515,11 @@ async fn register_pair(
         file.1,
         |o| {
             describe(o);
-            o.index = Some(idx.object.id.clone());
+            o.index = Some(idx.id.clone());
         },
     )
     .await?;
-    Ok(vec![f.object.id, idx.object.id])
+    Ok(vec![f, idx])
 }
 
 /// Generates the demo cohort into the data folder's object storage and the store.
@@ -558,7 +554,7 @@ pub async fn generate(
     .map_err(|e| CoreError::Demo(format!("genome generation: {e}")))?;
     let genome_seconds = started.elapsed().as_secs_f64();
     let started = Instant::now();
-    let result = register(store, objects, &plan, &genomes, options).await;
+    let result = register(store, objects, &plan, &genomes).await;
     let _ = std::fs::remove_dir_all(&staging);
     let (objects_registered, bytes, variant_rows) = result?;
     let summary = DemoSummary {
@@ -585,7 +581,6 @@ async fn register(
     objects: &dyn ObjectStorage,
     plan: &CohortPlan,
     genomes: &gemj_genomics::demo::DemoGenomes,
-    options: &DemoOptions,
 ) -> Result<(usize, u64, u64), CoreError> {
     for (code, name) in INSTITUTIONS {
         store
@@ -674,9 +669,9 @@ async fn register(
         },
     )
     .await?;
-    public_objects.push(genes.object.id);
+    public_objects.push(genes);
 
-    let mut program_objects: std::collections::HashMap<Program, Vec<ObjectId>> =
+    let mut program_objects: std::collections::HashMap<Program, Vec<DataObject>> =
         std::collections::HashMap::new();
     for (p, files) in plan.participants.iter().zip(&genomes.samples) {
         let pid = p.participant.id.as_str();
@@ -752,28 +747,24 @@ async fn register(
         .await?,
     );
 
-    store
-        .add_dataset_objects(&ds(datasets::PUBLIC)?, &public_objects)
-        .await?;
-    store
-        .add_dataset_objects(&ds(datasets::JOINT)?, &joint)
-        .await?;
-    store
-        .add_dataset_objects(
-            &ds(datasets::RARE_DISEASE)?,
-            program_objects
-                .get(&Program::RareDisease)
-                .map_or(&[][..], Vec::as_slice),
-        )
-        .await?;
-    store
-        .add_dataset_objects(
-            &ds(datasets::CANCER)?,
-            program_objects
-                .get(&Program::Cancer)
-                .map_or(&[][..], Vec::as_slice),
-        )
-        .await?;
+    let ids_of = |objects: Option<&Vec<DataObject>>| -> Vec<ObjectId> {
+        objects
+            .map(|os| os.iter().map(|o| o.id.clone()).collect())
+            .unwrap_or_default()
+    };
+    for (dataset, members) in [
+        (datasets::PUBLIC, Some(&public_objects)),
+        (datasets::JOINT, Some(&joint)),
+        (
+            datasets::RARE_DISEASE,
+            program_objects.get(&Program::RareDisease),
+        ),
+        (datasets::CANCER, program_objects.get(&Program::Cancer)),
+    ] {
+        store
+            .add_dataset_objects(&ds(dataset)?, &ids_of(members))
+            .await?;
+    }
 
     let genes: Vec<Gene> = genomes
         .genes
@@ -837,22 +828,13 @@ async fn register(
         }
         variant_rows += store.insert_variants(&ds(dataset)?, &rows).await?;
     }
-    let _ = options;
-    let objects_registered =
-        public_objects.len() + program_objects.values().map(Vec::len).sum::<usize>() + joint.len();
-    let mut bytes = 0u64;
-    for p in &plan.participants {
-        for o in store.objects_of_participant(&p.participant.id).await? {
-            bytes += o.size;
-        }
-    }
-    Ok((objects_registered, bytes, variant_rows))
-}
-
-/// The folder to stage generated files in before they move into the object storage.
-#[must_use]
-pub fn staging_dir(data_dir: &Path) -> PathBuf {
-    data_dir.join(".staging-demo")
+    let registered: Vec<&DataObject> = public_objects
+        .iter()
+        .chain(joint.iter())
+        .chain(program_objects.values().flatten())
+        .collect();
+    let bytes = registered.iter().map(|o| o.size).sum();
+    Ok((registered.len(), bytes, variant_rows))
 }
 
 #[cfg(test)]

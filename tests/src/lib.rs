@@ -28,13 +28,27 @@ impl TestGateway {
     /// # Errors
     /// When anything fails to start.
     pub async fn start(participants: usize) -> anyhow::Result<Self> {
+        Self::start_with(participants, |_| {}).await
+    }
+
+    /// As [`TestGateway::start`], after `adjust` has changed the configuration (the Data Use
+    /// Ontology is already set to the shared folder's).
+    ///
+    /// # Errors
+    /// When anything fails to start.
+    pub async fn start_with(
+        participants: usize,
+        adjust: impl FnOnce(&mut Config),
+    ) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let data_dir = dir.path().join("data");
         let overrides = Overrides {
             listen: Some("127.0.0.1:0".to_owned()),
             data_dir: Some(data_dir.clone()),
         };
-        let config = Config::load_with_env(None, &overrides, Vec::new())?;
+        let mut config = Config::load_with_env(None, &overrides, Vec::new())?;
+        config.policy.duo_owl = shared_dir().join("ontologies").join("duo").join("duo.owl");
+        adjust(&mut config);
         let gateway = Gateway::boot(config).await?.with_demo_broker();
         let options = DemoOptions {
             participants,

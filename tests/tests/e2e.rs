@@ -361,10 +361,12 @@ async fn passports_from_the_demo_broker_open_registered_data_and_bad_ones_are_re
             assert_eq!(
                 ids(&body),
                 vec![
+                    "GEMJ-DEMO-CANCER-CTRL".to_owned(),
+                    "GEMJ-DEMO-JOINT-CTRL".to_owned(),
                     "GEMJ-DEMO-PUBLIC-AF".to_owned(),
                     "GEMJ-DEMO-RD-REG".to_owned()
                 ],
-                "REGISTERED opens, CONTROLLED does not"
+                "a registered researcher reads every dataset's description (CONTROLLED data needs a grant and an approval)"
             );
             let (status, body) = datasets_seen(&b, Some(&grant_only))?;
             assert_eq!(
@@ -488,8 +490,13 @@ async fn passports_from_the_demo_broker_open_registered_data_and_bad_ones_are_re
     assert!(
         mine.iter()
             .any(|r| r.event.resource == "dataset:GEMJ-DEMO-CANCER-CTRL"
-                && r.event.decision == gemj_model::AccessDecision::Deny)
+                && r.event.decision == gemj_model::AccessDecision::Permit)
     );
+    let carol = format!("{}#carol", broker.issuer());
+    assert!(records.iter().any(|r| r.event.principal == carol
+        && r.event.resource == "dataset:GEMJ-DEMO-CANCER-CTRL"
+        && r.event.decision == gemj_model::AccessDecision::Deny
+        && r.event.reasons == ["no_registered_visa"]));
     assert!(mine.iter().all(|r| {
         r.event
             .credential_hashes

@@ -99,6 +99,17 @@ struct PassportPayload<'a> {
     ga4gh_passport_v1: Vec<String>,
 }
 
+/// The claims of an institution request token as signed.
+#[derive(Serialize)]
+struct TokenPayload<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    iat: i64,
+    exp: i64,
+    jti: String,
+}
+
 impl DemoBroker {
     /// Loads the key from `dir/demo-broker-key.pem`, or generates an ES256 (P-256) key there
     /// (creating `dir`, mode 0600 on Unix). The JWKS URL defaults to
@@ -237,6 +248,48 @@ impl DemoBroker {
             .iter()
             .map(|v| self.issue_visa(subject, v, ttl, now))
             .collect::<Result<Vec<_>, _>>()?;
+        self.issue_passport_with_visas(subject, signed, ttl, now)
+    }
+
+    /// Signs an institution request token (`typ: JWT`) for `subject` with audience `audience`,
+    /// issued at `now` and valid for `ttl`: what a demo institution sends to the consent,
+    /// recontact-inbox and participant-audit APIs
+    /// ([`Verifier::verify_institution_token`](crate::Verifier::verify_institution_token)).
+    ///
+    /// # Errors
+    ///
+    /// `signing_failed`.
+    pub fn issue_token(
+        &self,
+        subject: &str,
+        audience: &str,
+        ttl: Duration,
+        now: i64,
+    ) -> Result<String, AuthError> {
+        let payload = TokenPayload {
+            iss: &self.issuer,
+            sub: subject,
+            aud: audience,
+            iat: now,
+            exp: expiry(now, ttl),
+            jti: random_id()?,
+        };
+        self.sign("JWT", &payload)
+    }
+
+    /// Signs a v1.2 Passport for `subject` carrying the given Visa JWTs as they are (signed by
+    /// anyone, for anyone): for tests of Visas that must be ignored.
+    ///
+    /// # Errors
+    ///
+    /// `signing_failed`.
+    pub fn issue_passport_with_visas(
+        &self,
+        subject: &str,
+        visa_jwts: Vec<String>,
+        ttl: Duration,
+        now: i64,
+    ) -> Result<String, AuthError> {
         let payload = PassportPayload {
             iss: &self.issuer,
             sub: subject,
@@ -244,7 +297,7 @@ impl DemoBroker {
             exp: expiry(now, ttl),
             jti: random_id()?,
             aud: self.audience.as_deref(),
-            ga4gh_passport_v1: signed,
+            ga4gh_passport_v1: visa_jwts,
         };
         self.sign(PASSPORT_TYP, &payload)
     }
@@ -273,6 +326,11 @@ fn random_id() -> Result<String, AuthError> {
 }
 
 /// Generates a P-256 key and writes it as PKCS#8 PEM with mode 0600; returns the DER.
+///
+/// The key is written and synced to a temporary file first, then hard-linked to `path`, which
+/// fails if `path` exists: the key file appears complete or not at all, so concurrent first
+/// starts on one folder agree on one key (the loser reads the winner's), and a reader never sees
+/// a half-written file.
 fn create_key(dir: &Path, path: &Path) -> Result<Vec<u8>, AuthError> {
     fs::create_dir_all(dir).map_err(|e| AuthError::DemoKey("cannot create directory", Some(e)))?;
     let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
@@ -289,6 +347,8 @@ fn create_key(dir: &Path, path: &Path) -> Result<Vec<u8>, AuthError> {
         pem.push('\n');
     }
     pem.push_str("-----END PRIVATE KEY-----\n");
+    let suffix = random_id().map_err(|_| AuthError::DemoKey("key generation failed", None))?;
+    let tmp = dir.join(format!(".{DEMO_KEY_FILE}.{suffix}.tmp"));
     let mut options = fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -296,21 +356,27 @@ fn create_key(dir: &Path, path: &Path) -> Result<Vec<u8>, AuthError> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    match options.open(path) {
-        Ok(mut file) => {
+    let written = options
+        .open(&tmp)
+        .map_err(|e| AuthError::DemoKey("cannot create key file", Some(e)))
+        .and_then(|mut file| {
             file.write_all(pem.as_bytes())
                 .and_then(|()| file.sync_all())
-                .map_err(|e| AuthError::DemoKey("cannot write key file", Some(e)))?;
-            Ok(der)
-        }
-        // Another process created it first: use that key.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            let pem = fs::read_to_string(path)
-                .map_err(|e| AuthError::DemoKey("cannot read key file", Some(e)))?;
-            pem_decode(&pem)
-        }
-        Err(e) => Err(AuthError::DemoKey("cannot create key file", Some(e))),
-    }
+                .map_err(|e| AuthError::DemoKey("cannot write key file", Some(e)))
+        })
+        .and_then(|()| match fs::hard_link(&tmp, path) {
+            Ok(()) => Ok(der),
+            // Another process or thread created it first: use that key.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let pem = fs::read_to_string(path)
+                    .map_err(|e| AuthError::DemoKey("cannot read key file", Some(e)))?;
+                pem_decode(&pem)
+            }
+            Err(e) => Err(AuthError::DemoKey("cannot create key file", Some(e))),
+        });
+    // The temporary name is removed in every case; the key lives on under `path` if linked.
+    let _ = fs::remove_file(&tmp);
+    written
 }
 
 /// The DER inside a `PRIVATE KEY` PEM block.
@@ -375,6 +441,64 @@ mod tests {
         };
         let token = a.issue_visa("u", &visa, Duration::from_secs(60), 100)?;
         assert_eq!(token.split('.').count(), 3);
+        Ok(())
+    }
+
+    #[test]
+    fn one_key_per_institution_folder() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let institutions = [
+            ("hospital-a", "https://a.hospital.example"),
+            ("hospital-b", "https://b.hospital.example"),
+            ("biobank", "https://biobank.example"),
+        ];
+        let mut kids = Vec::new();
+        for (folder, issuer) in institutions {
+            let path = dir.path().join("institutions").join(folder);
+            let broker = DemoBroker::load_or_create(&path, issuer)?;
+            assert!(path.join(DEMO_KEY_FILE).is_file());
+            assert_eq!(broker.issuer(), issuer);
+            assert_eq!(broker.jwks_url(), format!("{issuer}/.well-known/jwks.json"));
+            // Loading the same folder again gives the same key.
+            let again = DemoBroker::load_or_create(&path, issuer)?;
+            assert_eq!(again.kid(), broker.kid());
+            kids.push(broker.kid().to_owned());
+        }
+        kids.sort();
+        kids.dedup();
+        assert_eq!(kids.len(), institutions.len(), "one key per folder");
+        Ok(())
+    }
+
+    #[test]
+    fn concurrent_first_load_agrees_on_one_key() -> Result<(), Box<dyn std::error::Error>> {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir()?;
+            let path = dir.path().join("inst");
+            let kids: Vec<Result<String, String>> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..4)
+                    .map(|_| {
+                        s.spawn(|| {
+                            DemoBroker::load_or_create(&path, "https://inst.example")
+                                .map(|b| b.kid().to_owned())
+                                .map_err(|e| e.code().to_owned())
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|_| Err("panic".to_owned())))
+                    .collect()
+            });
+            let first = kids[0].clone();
+            assert!(first.is_ok(), "{kids:?}");
+            assert!(kids.iter().all(|k| *k == first), "{kids:?}");
+            // No temporary file is left behind.
+            let names: Vec<_> = std::fs::read_dir(&path)?
+                .map(|e| e.map(|e| e.file_name()))
+                .collect::<Result<_, _>>()?;
+            assert_eq!(names, [DEMO_KEY_FILE]);
+        }
         Ok(())
     }
 

@@ -29,7 +29,9 @@ pub enum AuthError {
     /// ES256"); this includes `none`, every HMAC, RSA-PSS, ES384 and EdDSA.
     #[error("signature algorithm not allowed")]
     AlgNotAllowed,
-    /// The `typ` header is not the one required for this kind of token.
+    /// The `typ` header is not the one required for this kind of token; for an institution token
+    /// (which must be `JWT` or untyped), also a payload carrying `ga4gh_passport_v1` or
+    /// `ga4gh_visa_v1`: a Passport or Visa is never accepted as another kind of token.
     #[error("wrong token type (typ header)")]
     WrongTyp,
     /// The header has a `crit` parameter; this verifier understands no extension (RFC 7515
@@ -78,6 +80,11 @@ pub enum AuthError {
     /// not do.
     #[error("visa access token older than one hour")]
     VisaAccessTokenStale,
+    /// An institution token whose `exp` is more than
+    /// [`MAX_INSTITUTION_TOKEN_LIFETIME_SECS`](crate::MAX_INSTITUTION_TOKEN_LIFETIME_SECS) after
+    /// its `iat`: request tokens must be short-lived.
+    #[error("token lifetime too long")]
+    LifetimeTooLong,
     /// No passport was given where at least one is required.
     #[error("no passport given")]
     NoPassport,
@@ -119,7 +126,8 @@ impl AuthError {
     ///
     /// Claim errors keep the codes of [`ClaimError::code`], except that a missing standard claim
     /// is named: `missing_claim_iss`, `missing_claim_sub`, `missing_claim_iat`,
-    /// `missing_claim_exp`, `missing_claim_ga4gh_passport_v1`, `missing_claim_ga4gh_visa_v1`.
+    /// `missing_claim_exp`, `missing_claim_aud` (required in institution tokens),
+    /// `missing_claim_ga4gh_passport_v1`, `missing_claim_ga4gh_visa_v1`.
     ///
     /// # Examples
     ///
@@ -151,6 +159,7 @@ impl AuthError {
             Self::JwksUnavailable => "jwks_unavailable",
             Self::Claim(e) => claim_code(*e),
             Self::VisaAccessTokenStale => "visa_access_token_stale",
+            Self::LifetimeTooLong => "lifetime_too_long",
             Self::NoPassport => "no_passport",
             Self::TooManyPassports => "too_many_passports",
             Self::MixedSubjects => "mixed_subjects",
@@ -172,6 +181,7 @@ fn claim_code(e: ClaimError) -> &'static str {
         ClaimError::MissingClaim("sub") => "missing_claim_sub",
         ClaimError::MissingClaim("iat") => "missing_claim_iat",
         ClaimError::MissingClaim("exp") => "missing_claim_exp",
+        ClaimError::MissingClaim("aud") => "missing_claim_aud",
         ClaimError::MissingClaim("ga4gh_passport_v1") => "missing_claim_ga4gh_passport_v1",
         ClaimError::MissingClaim("ga4gh_visa_v1") => "missing_claim_ga4gh_visa_v1",
         other => other.code(),
@@ -252,5 +262,7 @@ mod tests {
         check(ClaimError::TooManyVisas.into(), "too_many_visas");
         check(AuthError::BrokerRejected { status: 401 }, "broker_rejected");
         check(AuthError::MalformedToken("segments"), "malformed_token");
+        check(ClaimError::MissingClaim("aud").into(), "missing_claim_aud");
+        check(AuthError::LifetimeTooLong, "lifetime_too_long");
     }
 }

@@ -46,6 +46,10 @@ pub(crate) enum TypRule {
     /// `vnd.ga4gh.visa+jwt`, `JWT`, or no `typ` (Passport 1.2 makes the Visa `typ` OPTIONAL;
     /// Passport 1.0 Visas say `JWT`).
     VisaLenient,
+    /// `JWT` or no `typ`: a plain JWT such as an institution's request token (RFC 7519 section
+    /// 5.1). GA4GH Passport and Visa types are refused, so a Passport or Visa cannot be presented
+    /// as one.
+    Jwt,
 }
 
 impl TypRule {
@@ -53,7 +57,7 @@ impl TypRule {
     /// and may carry the `application/` prefix (RFC 7515 section 4.1.9).
     pub(crate) fn allows(self, typ: Option<&str>) -> bool {
         let Some(typ) = typ else {
-            return self == Self::VisaLenient;
+            return matches!(self, Self::VisaLenient | Self::Jwt);
         };
         let bare = strip_prefix_ignore_case(typ, "application/").unwrap_or(typ);
         match self {
@@ -63,6 +67,7 @@ impl TypRule {
                 bare.eq_ignore_ascii_case(gemj_passport::VISA_TYP)
                     || bare.eq_ignore_ascii_case("JWT")
             }
+            Self::Jwt => bare.eq_ignore_ascii_case("JWT"),
         }
     }
 }
@@ -219,7 +224,7 @@ mod tests {
             };
             assert_eq!(got, expect, "{header}");
         }
-        use TypRule::{Passport, Visa, VisaLenient};
+        use TypRule::{Jwt, Passport, Visa, VisaLenient};
         let p = r#""typ":"vnd.ga4gh.passport+jwt","kid":"k""#;
         check(&format!(r#"{{"alg":"RS256",{p}}}"#), Passport, "ok");
         check(&format!(r#"{{"alg":"ES256",{p}}}"#), Passport, "ok");
@@ -342,6 +347,31 @@ mod tests {
             "untrusted_jku",
         );
         check(r#"[1]"#, Passport, "malformed_token");
+        check(r#"{"alg":"ES256","typ":"JWT","kid":"k"}"#, Jwt, "ok");
+        check(r#"{"alg":"ES256","typ":"jwt","kid":"k"}"#, Jwt, "ok");
+        check(
+            r#"{"alg":"ES256","typ":"application/jwt","kid":"k"}"#,
+            Jwt,
+            "ok",
+        );
+        check(r#"{"alg":"ES256","kid":"k"}"#, Jwt, "ok");
+        check(
+            r#"{"alg":"ES256","typ":"vnd.ga4gh.passport+jwt","kid":"k"}"#,
+            Jwt,
+            "wrong_typ",
+        );
+        check(
+            r#"{"alg":"ES256","typ":"vnd.ga4gh.visa+jwt","kid":"k"}"#,
+            Jwt,
+            "wrong_typ",
+        );
+        check(
+            r#"{"alg":"ES256","typ":"at+jwt","kid":"k"}"#,
+            Jwt,
+            "wrong_typ",
+        );
+        check(r#"{"alg":"ES256","typ":"","kid":"k"}"#, Jwt, "wrong_typ");
+        check(r#"{"alg":"ES256","typ":null,"kid":"k"}"#, Jwt, "wrong_typ");
     }
 
     #[test]

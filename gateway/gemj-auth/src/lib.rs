@@ -10,7 +10,12 @@
 //!   [`Verifier::passport_from_userinfo`]);
 //! * [`Verifier::verify_post_body_passports`]: the `passports` list of DRS and Beacon POST bodies;
 //! * [`Verifier::exchange_token`]: RFC 8693 token exchange for a Passport;
-//! * [`DemoBroker`]: signs demo Passports and publishes its JWKS.
+//! * [`Verifier::verify_institution_token`]: an institution-signed request token (a short-lived
+//!   JWT, `typ` `JWT` or none, with `iss`, `sub`, `iat`, `exp` and this service's `aud`) in, a
+//!   [`VerifiedToken`] out (issuer, subject, hash, `jti`, times), with a verifier whose trusted
+//!   issuers are the institutions;
+//! * [`DemoBroker`]: signs demo Passports and institution tokens
+//!   ([`DemoBroker::issue_token`]) and publishes its JWKS.
 //!
 //! Claim rules (times, audience, conditions, linked identities, trusted sources) come from
 //! gemj-passport; this crate adds what JWT libraries leave out: `iss` required and trusted,
@@ -29,6 +34,7 @@ mod config;
 mod demo;
 mod error;
 mod http;
+mod institution;
 mod json;
 mod jwks;
 mod jws;
@@ -40,6 +46,9 @@ pub use broker::{
 pub use config::{AuthConfig, Secret, TrustedBroker, TrustedIssuer};
 pub use demo::{DEMO_KEY_FILE, DemoBroker};
 pub use error::{AuthError, ConfigError, HttpError};
+pub use institution::{
+    MAX_INSTITUTION_TOKEN_BYTES, MAX_INSTITUTION_TOKEN_LIFETIME_SECS, VerifiedToken,
+};
 pub use jwks::{BoxFuture, HttpJwksFetcher, JwksFetcher, StaticJwksFetcher};
 pub use verifier::{
     MAX_PASSPORT_BYTES, MAX_POST_PASSPORTS, RejectedVisa, VerifiedPassport, VerifiedVisa, Verifier,

@@ -717,7 +717,7 @@ impl Verifier {
     }
 
     /// Parses a JWS, finds its trusted issuer and key, and verifies the signature.
-    async fn verify_jws<'t>(
+    pub(crate) async fn verify_jws<'t>(
         &self,
         token: &'t str,
         max_len: usize,
@@ -854,7 +854,7 @@ fn lookup(set: &KeySet, kid: &str) -> Option<Result<Arc<VerifyingKey>, AuthError
 }
 
 /// Applies an `nbf` claim when present (RFC 7519 section 4.1.5).
-fn check_nbf(payload: &Value, now: i64) -> Result<(), ClaimError> {
+pub(crate) fn check_nbf(payload: &Value, now: i64) -> Result<(), ClaimError> {
     match payload.get("nbf") {
         None => Ok(()),
         Some(nbf) => check_not_before(nbf.as_i64().ok_or(ClaimError::InvalidClaim("nbf"))?, now),

@@ -28,9 +28,11 @@ impl Default for AuditOptions {
     }
 }
 
+/// The events of one request, written together in one transaction and acknowledged together.
 struct Pending {
-    event: AuditEvent,
-    ack: oneshot::Sender<Result<i64, ()>>,
+    events: Vec<AuditEvent>,
+    ack_len: usize,
+    ack: oneshot::Sender<Result<Vec<i64>, ()>>,
 }
 
 /// A handle to the audit writer. Cloning is cheap; the writer stops when every handle is
@@ -55,13 +57,33 @@ impl AuditSink {
     /// [`CoreError::AuditUnavailable`] when the event could not be written: the caller must not
     /// serve anything.
     pub async fn record(&self, event: AuditEvent) -> Result<i64, CoreError> {
+        self.record_many(vec![event])
+            .await?
+            .pop()
+            .ok_or(CoreError::AuditUnavailable)
+    }
+
+    /// Appends the events of one request together (one transaction, consecutive sequence
+    /// numbers) and waits until they are durable; returns their sequence numbers in order.
+    ///
+    /// # Errors
+    /// [`CoreError::AuditUnavailable`] when the events could not be written.
+    pub async fn record_many(&self, events: Vec<AuditEvent>) -> Result<Vec<i64>, CoreError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let expected = events.len();
         let (ack, wait) = oneshot::channel();
         self.tx
-            .send(Pending { event, ack })
+            .send(Pending {
+                ack_len: events.len(),
+                events,
+                ack,
+            })
             .await
             .map_err(|_| CoreError::AuditUnavailable)?;
         match wait.await {
-            Ok(Ok(seq)) => Ok(seq),
+            Ok(Ok(seqs)) if seqs.len() == expected => Ok(seqs),
             _ => Err(CoreError::AuditUnavailable),
         }
     }
@@ -70,18 +92,27 @@ impl AuditSink {
 async fn writer(store: Store, mut rx: mpsc::Receiver<Pending>, max_batch: usize) {
     let mut batch: Vec<Pending> = Vec::with_capacity(max_batch);
     while let Some(first) = rx.recv().await {
+        let mut queued = first.events.len();
         batch.push(first);
-        while batch.len() < max_batch {
+        while queued < max_batch {
             match rx.try_recv() {
-                Ok(p) => batch.push(p),
+                Ok(p) => {
+                    queued += p.events.len();
+                    batch.push(p);
+                }
                 Err(_) => break,
             }
         }
-        let events: Vec<AuditEvent> = batch.iter().map(|p| p.event.clone()).collect();
+        let events: Vec<AuditEvent> = batch
+            .iter_mut()
+            .flat_map(|p| std::mem::take(&mut p.events))
+            .collect();
         match store.append_audit(&events).await {
-            Ok(seqs) if seqs.len() == batch.len() => {
-                for (p, seq) in batch.drain(..).zip(seqs) {
-                    let _ = p.ack.send(Ok(seq));
+            Ok(seqs) if seqs.len() == events.len() => {
+                let mut seqs = seqs.into_iter();
+                for p in batch.drain(..) {
+                    let n = p.ack_len;
+                    let _ = p.ack.send(Ok(seqs.by_ref().take(n).collect()));
                 }
             }
             Ok(_) => {

@@ -103,3 +103,128 @@ pub async fn my_history(
         next_after,
     })
 }
+
+/// One access to a participant's data or state, as their institution sees it: who, when,
+/// through which API, and what was decided.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ParticipantAccess {
+    /// Sequence number in the audit chain (the pagination cursor).
+    pub seq: i64,
+    /// When (RFC 3339).
+    pub at: String,
+    /// Who: `issuer#subject` of a researcher's passport, or the institution.
+    pub principal: String,
+    /// The API.
+    pub api: String,
+    /// The endpoint pattern.
+    pub endpoint: String,
+    /// The action.
+    pub action: String,
+    /// The resource named in the request.
+    pub resource: String,
+    /// Permit or deny.
+    pub decision: AccessDecision,
+    /// The approval under which it was permitted, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval: Option<String>,
+    /// Records returned by the request (0: nothing was served, for example after consent
+    /// filtering).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub records_returned: Option<u64>,
+    /// Records withheld by consent filtering.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub records_filtered: Option<u64>,
+}
+
+/// A page of accesses to one participant.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ParticipantAccessPage {
+    /// The participant.
+    pub participant: gemj_model::ParticipantId,
+    /// Accesses with `seq > after`, in order.
+    pub records: Vec<ParticipantAccess>,
+    /// The cursor for the next page, when this one was full.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_after: Option<i64>,
+}
+
+/// Who accessed a participant's data and when: for the institution that enrolled the
+/// participant (transparency for patients), and for nobody else.
+///
+/// # Errors
+/// [`CoreError::NotFound`] for a participant the caller does not manage;
+/// [`CoreError::Denied`] for a caller that is not an institution.
+pub async fn participant_history(
+    core: &Core,
+    ctx: &RequestContext,
+    principal: &Principal,
+    participant: &str,
+    after: i64,
+    limit: u32,
+) -> Result<ParticipantAccessPage, CoreError> {
+    let Ok(participant) = gemj_model::ParticipantId::parse(participant) else {
+        return Err(CoreError::NotFound);
+    };
+    let institution = core
+        .store
+        .get_participant(&participant)
+        .await?
+        .map(|p| p.institution);
+    let resource = Resource::Participant {
+        id: participant.clone(),
+        institution,
+    };
+    let decision = core
+        .access
+        .evaluate(ctx, principal, Action::ManageParticipants, &resource)
+        .await?;
+    let limit = limit.clamp(1, MAX_PAGE);
+    let records = if decision.is_permit() {
+        core.store
+            .audit_records_for_participant(participant.as_str(), after.max(0), limit)
+            .await?
+    } else {
+        Vec::new()
+    };
+    let outcome = crate::access::Outcome {
+        returned: Some(u64::try_from(records.len()).unwrap_or(u64::MAX)),
+        ..crate::access::Outcome::default()
+    };
+    let institution_caller = matches!(principal, Principal::Institution(_));
+    match core.access.record(decision, outcome).await? {
+        Ok(_permit) => {}
+        Err(_) if institution_caller => return Err(CoreError::NotFound),
+        Err(denial) => return Err(CoreError::Denied(Box::new(denial))),
+    }
+    let full = u32::try_from(records.len()).unwrap_or(u32::MAX) >= limit;
+    let records: Vec<ParticipantAccess> = records
+        .into_iter()
+        .map(|r| ParticipantAccess {
+            seq: r.seq,
+            at: r
+                .event
+                .at
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            principal: r.event.principal,
+            api: r.event.api,
+            endpoint: r.event.endpoint,
+            action: r.event.action,
+            resource: r.event.resource,
+            decision: r.event.decision,
+            approval: r.event.approval,
+            records_returned: r.event.records_returned,
+            records_filtered: r.event.records_filtered,
+        })
+        .collect();
+    let next_after = if full {
+        records.last().map(|r| r.seq)
+    } else {
+        None
+    };
+    Ok(ParticipantAccessPage {
+        participant,
+        records,
+        next_after,
+    })
+}

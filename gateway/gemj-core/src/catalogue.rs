@@ -4,7 +4,7 @@
 
 use gemj_model::{AccessLevel, DataUseCondition, Dataset, DatasetId};
 
-use crate::access::{Action, Principal, RequestContext, Resource};
+use crate::access::{Action, Outcome, Principal, RequestContext, Resource};
 use crate::{Core, CoreError};
 
 /// A dataset as the catalogue shows it.
@@ -43,22 +43,24 @@ pub async fn list_datasets(
     ctx: &RequestContext,
     principal: &Principal,
 ) -> Result<Vec<DatasetSummary>, CoreError> {
-    let mut out = Vec::new();
-    for d in core.store.list_datasets().await? {
-        let resource = Resource::Dataset {
-            id: d.id.clone(),
-            access_level: d.access_level,
-        };
-        if core
+    // Every dataset is decided, and the request's decisions are audited in one append.
+    let datasets = core.store.list_datasets().await?;
+    let mut decisions = Vec::with_capacity(datasets.len());
+    for d in &datasets {
+        let resource = Resource::dataset(d.clone());
+        let decision = core
             .access
-            .decide(ctx, principal, Action::ReadMetadata, &resource)
-            .await?
-            .is_ok()
-        {
-            out.push(d.into());
-        }
+            .evaluate(ctx, principal, Action::ReadMetadata, &resource)
+            .await?;
+        decisions.push((decision, Outcome::default()));
     }
-    Ok(out)
+    let answers = core.access.record_all(decisions).await?;
+    Ok(datasets
+        .into_iter()
+        .zip(answers)
+        .filter(|(_, answer)| answer.is_ok())
+        .map(|(d, _)| d.into())
+        .collect())
 }
 
 /// One dataset's metadata, or not found.
@@ -77,10 +79,7 @@ pub async fn get_dataset(
     let Some(d) = core.store.get_dataset(&id).await? else {
         return Err(CoreError::NotFound);
     };
-    let resource = Resource::Dataset {
-        id: d.id.clone(),
-        access_level: d.access_level,
-    };
+    let resource = Resource::dataset(d.clone());
     match core
         .access
         .decide(ctx, principal, Action::ReadMetadata, &resource)

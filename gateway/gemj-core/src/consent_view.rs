@@ -74,6 +74,22 @@ impl ConsentSnapshot {
             .is_some_and(ConsentState::permits_research)
     }
 
+    /// Whether the participant may be served to a requester with this consent scope: consent
+    /// for research in force (never after full withdrawal, never without consent), provision
+    /// to industry allowed when the requester is industry, international transfer allowed
+    /// when the requester processes outside Japan.
+    #[must_use]
+    pub fn serves(&self, participant: &ParticipantId, scope: crate::access::ConsentScope) -> bool {
+        if self.is_withdrawn(participant) {
+            return false;
+        }
+        self.state(participant).is_some_and(|s| {
+            s.permits_research()
+                && (!scope.industry || s.scopes.third_party_industry)
+                && (!scope.international || s.scopes.international_transfer)
+        })
+    }
+
     /// How many participants have withdrawn.
     #[must_use]
     pub fn withdrawn_count(&self) -> usize {

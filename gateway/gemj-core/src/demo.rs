@@ -50,7 +50,7 @@ impl Default for DemoOptions {
 }
 
 /// The synthetic institutions (hospital code prefix 9999: no such prefecture).
-const INSTITUTIONS: [(&str, &str); 3] = [
+pub const INSTITUTIONS: [(&str, &str); 3] = [
     ("9999000001", "Synthetic University Hospital A (demo)"),
     ("9999000002", "Synthetic Cancer Center B (demo)"),
     ("9999000003", "Synthetic Children's Hospital C (demo)"),
@@ -352,7 +352,7 @@ pub fn plan(options: &DemoOptions) -> Result<CohortPlan, CoreError> {
                 participant: pid.clone(),
                 institution: institution.clone(),
                 effective_at: at(id(PartialDate::ymd(2025, 6, 1))?)?,
-                kind: ConsentEventKind::DeathReported,
+                kind: ConsentEventKind::DeathReported {},
             });
         }
         participants.push(PlannedParticipant {
@@ -374,14 +374,14 @@ pub fn plan(options: &DemoOptions) -> Result<CohortPlan, CoreError> {
             name: "GeMJ demo: aggregate variation".to_owned(),
             description: "Synthetic. Allele counts of the whole demo cohort, the synthetic reference and its gene annotation. Public: booleans and aggregates only.".to_owned(),
             access_level: AccessLevel::Public,
-            data_use: DataUseCondition { permission: duo("DUO:0000004")?, modifiers: vec![], disease: None },
+            data_use: DataUseCondition { permission: duo("DUO:0000004")?, modifiers: vec![], disease: None, countries: vec![], institutions: vec![], projects: vec![], users: vec![] },
         },
         Dataset {
             id: id(DatasetId::parse(datasets::RARE_DISEASE))?,
             name: "GeMJ demo: rare-disease genomes".to_owned(),
             description: "Synthetic. Whole genomes (BAM, CRAM, VCF) of the rare-disease program's demo participants. Registered access.".to_owned(),
             access_level: AccessLevel::Registered,
-            data_use: DataUseCondition { permission: duo("DUO:0000006")?, modifiers: vec![duo("DUO:0000019")?], disease: None },
+            data_use: DataUseCondition { permission: duo("DUO:0000006")?, modifiers: vec![duo("DUO:0000019")?], disease: None, countries: vec![], institutions: vec![], projects: vec![], users: vec![] },
         },
         Dataset {
             id: id(DatasetId::parse(datasets::CANCER))?,
@@ -391,7 +391,7 @@ pub fn plan(options: &DemoOptions) -> Result<CohortPlan, CoreError> {
             data_use: DataUseCondition {
                 permission: duo("DUO:0000007")?,
                 modifiers: vec![duo("DUO:0000046")?, duo("DUO:0000021")?],
-                disease: Some("MONDO:0004992".to_owned()),
+                disease: Some("MONDO:0004992".to_owned()), countries: vec![], institutions: vec![], projects: vec![], users: vec![],
             },
         },
         Dataset {
@@ -399,7 +399,7 @@ pub fn plan(options: &DemoOptions) -> Result<CohortPlan, CoreError> {
             name: "GeMJ demo: joint call set".to_owned(),
             description: "Synthetic. The joint multi-sample VCF and BCF of every demo participant. Controlled access, general research use within Japan.".to_owned(),
             access_level: AccessLevel::Controlled,
-            data_use: DataUseCondition { permission: duo("DUO:0000042")?, modifiers: vec![duo("DUO:0000022")?], disease: None },
+            data_use: DataUseCondition { permission: duo("DUO:0000042")?, modifiers: vec![duo("DUO:0000022")?], disease: None, countries: vec!["JP".to_owned()], institutions: vec![], projects: vec![], users: vec![] },
         },
     ];
     Ok(CohortPlan {

@@ -13,6 +13,23 @@ pub enum CoreError {
     /// The operation needs a verified credential and the caller presented none.
     #[error("a verified credential is required")]
     CredentialRequired,
+    /// The access decision point denied the request (audited); the API answers 401 or 403
+    /// with the reason code, or 404 where existence must not be revealed.
+    #[error("denied: {}", .0.code())]
+    Denied(Box<crate::access::Denial>),
+    /// This instance's consent view is too old to answer consent-dependent requests: answer
+    /// 503 with `Retry-After`.
+    #[error("the consent view is stale ({age_ms} ms)")]
+    ConsentStale {
+        /// How old the view is.
+        age_ms: u64,
+    },
+    /// A signed data URL was refused (altered, foreign or expired): the code says which.
+    #[error("signed URL refused: {0}")]
+    UrlRejected(&'static str),
+    /// The request conflicts with what is stored (same id, other content).
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// The request is malformed.
     #[error("invalid input: {0}")]
     InvalidInput(String),
@@ -25,4 +42,10 @@ pub enum CoreError {
     /// Generating or registering the demo cohort failed.
     #[error("demo cohort: {0}")]
     Demo(String),
+}
+
+impl From<crate::consent_view::Stale> for CoreError {
+    fn from(s: crate::consent_view::Stale) -> Self {
+        Self::ConsentStale { age_ms: s.age_ms }
+    }
 }

@@ -8,19 +8,25 @@
 //! and hands it to each handler.
 
 pub mod access;
+pub mod approvals_api;
 pub mod audit;
 pub mod audit_api;
 pub mod catalogue;
+pub mod consent_api;
 pub mod consent_view;
+pub mod controlled;
+pub mod data;
+pub mod data_url;
 pub mod demo;
 mod error;
+pub mod recontact;
 pub mod services;
 
 use std::sync::Arc;
 
 pub use access::{
-    AccessPoint, Action, Denial, Permit, PolicySettings, Principal, Reason, RequestContext,
-    Resource,
+    AccessPoint, Action, ConsentScope, Decision, Denial, InstitutionCaller, Outcome, Permit,
+    PolicySettings, Principal, Reason, RequestContext, Resource,
 };
 pub use error::CoreError;
 use gemj_store::Store;
@@ -37,6 +43,10 @@ pub struct Core {
     pub access: AccessPoint,
     /// The services this gateway serves, for service-info and the registry.
     pub services: Arc<services::ServiceRegistry>,
+    /// This instance's view of consent, kept current across instances.
+    pub consent: consent_view::ConsentView,
+    /// Signs and verifies the gateway's data URLs.
+    pub urls: Arc<data_url::UrlSigner>,
 }
 
 impl std::fmt::Debug for Core {

@@ -65,6 +65,12 @@ pub enum Command {
         #[command(subcommand)]
         command: PassportCommand,
     },
+    /// The demo institutions (demo mode only).
+    Institution {
+        /// The institution command.
+        #[command(subcommand)]
+        command: InstitutionCommand,
+    },
     /// Audit log tools.
     Audit {
         /// The audit command.
@@ -79,6 +85,25 @@ pub enum AuditCommand {
     /// Verify the hash chains of the audit log and the consent events; report the first
     /// broken link. Exit code 0 when intact, 1 when broken.
     Verify,
+}
+
+/// Institution subcommands.
+#[derive(Debug, Subcommand)]
+pub enum InstitutionCommand {
+    /// Print a token signed by a demo institution's key (trusted only by `serve --demo` on the
+    /// same data folder and address), for the consent, recontact-inbox and participant-audit
+    /// APIs.
+    Token {
+        /// The demo institution's id (9999000001, 9999000002 or 9999000003).
+        #[arg(long)]
+        institution: String,
+        /// The subject at the institution (a person or system).
+        #[arg(long, default_value = "consent-system")]
+        subject: String,
+        /// Lifetime in seconds (at most 3600).
+        #[arg(long, default_value_t = 300)]
+        ttl: u64,
+    },
 }
 
 /// Passport subcommands.
@@ -98,6 +123,15 @@ pub enum PassportCommand {
         /// The approved research purpose as DUO terms (repeatable), e.g. DUO:0000006.
         #[arg(long)]
         purpose: Vec<String>,
+        /// For disease-specific purposes, the diseases studied (repeatable; MONDO or ICD-10).
+        #[arg(long)]
+        disease: Vec<String>,
+        /// The country where the data will be processed (ISO 3166-1 alpha-2).
+        #[arg(long, default_value = "JP")]
+        country: String,
+        /// The use is for profit (industry).
+        #[arg(long)]
+        for_profit: bool,
         /// Lifetime in seconds.
         #[arg(long, default_value_t = 3600)]
         ttl: u64,
@@ -200,11 +234,32 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     subject,
                     dataset,
                     purpose,
+                    disease,
+                    country,
+                    for_profit,
                     ttl,
                 },
         } => {
             let config = load(&cli, None)?;
-            issue_passport(&config, subject, dataset, purpose, *ttl).await?;
+            let approval = DemoApproval {
+                purposes: purpose,
+                diseases: disease,
+                country,
+                for_profit: *for_profit,
+            };
+            issue_passport(&config, subject, dataset, &approval, *ttl).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Institution {
+            command:
+                InstitutionCommand::Token {
+                    institution,
+                    subject,
+                    ttl,
+                },
+        } => {
+            let config = load(&cli, None)?;
+            institution_token(&config, institution, subject, *ttl)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo {
@@ -262,6 +317,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let url = format!("{}{}", running.base_url, crate::DEMO_JWKS_PATH);
                 println!("  {url:<48} DEMO passport broker keys (trusted in demo mode only)");
                 println!("  Get a demo passport: gemj-gateway passport issue --subject alice");
+                println!(
+                    "  Controlled access: gemj-gateway passport issue --subject alice --dataset GEMJ-DEMO-JOINT-CTRL --purpose DUO:0000006"
+                );
+                println!(
+                    "  Approvals admin:   gemj-gateway passport issue --subject {}",
+                    crate::DEMO_ADMINISTRATOR
+                );
+                println!(
+                    "  Institution token: gemj-gateway institution token --institution 9999000001"
+                );
             }
             println!("Stop with Ctrl-C (SIGINT) or SIGTERM: in-flight requests finish first.");
             match running.join.await {
@@ -320,22 +385,78 @@ async fn make_demo(config: &Config, options: &DemoOptions) -> anyhow::Result<()>
     Ok(())
 }
 
+/// What `passport issue` records as the demo approval.
+struct DemoApproval<'a> {
+    purposes: &'a [String],
+    diseases: &'a [String],
+    country: &'a str,
+    for_profit: bool,
+}
+
+fn base_url_of(config: &Config) -> String {
+    if config.public_url.is_empty() {
+        format!("http://{}", config.listen)
+    } else {
+        config.public_url.trim_end_matches('/').to_owned()
+    }
+}
+
+fn institution_token(
+    config: &Config,
+    institution: &str,
+    subject: &str,
+    ttl: u64,
+) -> anyhow::Result<()> {
+    if subject.is_empty() || subject.len() > 255 {
+        return Err(Usage("--subject must be 1 to 255 characters".to_owned()).into());
+    }
+    if ttl == 0 || ttl > 3600 {
+        return Err(Usage("--ttl must be 1 to 3600 seconds".to_owned()).into());
+    }
+    let base_url = base_url_of(config);
+    ensure_writable_dir(&config.data_dir)?;
+    let brokers = crate::demo_institutions(&config.data_dir, &base_url)?;
+    let Some((id, broker)) = brokers.iter().find(|(id, _)| id.as_str() == institution) else {
+        let known: Vec<&str> = brokers.iter().map(|(id, _)| id.as_str()).collect();
+        return Err(Usage(format!(
+            "--institution must be a demo institution: {}",
+            known.join(", ")
+        ))
+        .into());
+    };
+    let audience = if config.auth.institution_audience.is_empty() {
+        base_url.clone()
+    } else {
+        config.auth.institution_audience.clone()
+    };
+    let token = broker
+        .issue_token(
+            subject,
+            &audience,
+            std::time::Duration::from_secs(ttl),
+            gemj_auth::now_unix(),
+        )
+        .map_err(|e| anyhow::anyhow!("cannot sign the token: {e}"))?;
+    eprintln!(
+        "DEMO token of institution {id} for {subject} (trusted only by `serve --demo` at {base_url})"
+    );
+    println!("{token}");
+    Ok(())
+}
+
 async fn issue_passport(
     config: &Config,
     subject: &str,
     datasets: &[String],
-    purposes: &[String],
+    demo_approval: &DemoApproval<'_>,
     ttl: u64,
 ) -> anyhow::Result<()> {
+    let purposes = demo_approval.purposes;
     use gemj_passport::{VisaObject, VisaType};
     if subject.is_empty() || subject.len() > 255 {
         return Err(Usage("--subject must be 1 to 255 characters".to_owned()).into());
     }
-    let base_url = if config.public_url.is_empty() {
-        format!("http://{}", config.listen)
-    } else {
-        config.public_url.trim_end_matches('/').to_owned()
-    };
+    let base_url = base_url_of(config);
     ensure_writable_dir(&config.data_dir)?;
     let broker = crate::demo_broker(&config.data_dir, &base_url)?;
     let now = gemj_auth::now_unix();
@@ -379,16 +500,20 @@ async fn issue_passport(
         }
         let store = open_store(config).await?;
         let approval = gemj_model::Approval {
-            id: gemj_model::ApprovalId::parse(&format!("DEMO-APR-{}", now))
-                .map_err(|e| anyhow::anyhow!("approval id: {e}"))?,
+            id: gemj_model::ApprovalId::parse(&format!(
+                "DEMO-APR-{}",
+                uuid::Uuid::new_v4().simple()
+            ))
+            .map_err(|e| anyhow::anyhow!("approval id: {e}"))?,
             researcher_issuer: broker.issuer().to_owned(),
             researcher_subject: subject.to_owned(),
             institution: "Demo institution (synthetic)".to_owned(),
             project: "Demo project".to_owned(),
             purpose,
-            diseases: Vec::new(),
-            for_profit: false,
-            country: "JP".to_owned(),
+            diseases: demo_approval.diseases.to_vec(),
+            for_profit: demo_approval.for_profit,
+            for_profit_organisation: Some(demo_approval.for_profit),
+            country: demo_approval.country.to_owned(),
             datasets: ids,
             valid_from: time::OffsetDateTime::now_utc(),
             valid_until: time::OffsetDateTime::now_utc() + time::Duration::days(365),

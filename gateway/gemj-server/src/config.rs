@@ -36,6 +36,8 @@ pub struct Config {
     pub demo: DemoConfig,
     /// Passport verification and the access policy's settings.
     pub auth: AuthConfig,
+    /// Data-use matching, consent freshness and recontact.
+    pub policy: PolicyConfig,
 }
 
 impl Default for Config {
@@ -51,6 +53,7 @@ impl Default for Config {
             audit: AuditConfig::default(),
             demo: DemoConfig::default(),
             auth: AuthConfig::default(),
+            policy: PolicyConfig::default(),
         }
     }
 }
@@ -223,6 +226,65 @@ pub struct AuthConfig {
     pub terms_url: String,
     /// ControlledAccessGrants visas name datasets as this prefix followed by the dataset id.
     pub dataset_grant_prefix: String,
+    /// Administrators of the data-use committee's approvals, as `issuer#subject` of their
+    /// passports.
+    pub administrators: Vec<String>,
+    /// Institutions that post consent events and read their participants, each with the
+    /// issuer and JWKS URL of the key that signs its tokens.
+    pub institutions: Vec<InstitutionConfig>,
+    /// The audience institution tokens must name (empty: the gateway's base URL).
+    pub institution_audience: String,
+}
+
+/// An institution and the key that signs its tokens.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InstitutionConfig {
+    /// The institution id (as participants name it).
+    pub id: String,
+    /// The `iss` of its tokens.
+    pub issuer: String,
+    /// The JWKS URL of its keys (HTTPS; plain http only for loopback with
+    /// `allow_http_loopback`).
+    pub jwks_url: String,
+}
+
+/// Data-use matching, consent freshness and recontact.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// The Data Use Ontology release (`duo.owl`; empty: `<shared>/ontologies/duo/duo.owl`,
+    /// where `<shared>` is `GEMJ_SHARED_DIR` or `../shared`). Without it, CONTROLLED requests go
+    /// to the committee.
+    pub duo_owl: PathBuf,
+    /// Japanese DUO labels (`duo-japanese.owl`; empty: next to `duo_owl`, if present).
+    pub duo_japanese_owl: PathBuf,
+    /// How often the consent epoch is polled, in milliseconds.
+    pub consent_poll_interval_ms: u64,
+    /// Older than this (milliseconds), the consent view refuses consent-dependent requests
+    /// (503 with Retry-After).
+    pub consent_max_staleness_ms: u64,
+    /// A participant is asked at most once in this many days by recontact requests.
+    pub recontact_min_interval_days: u32,
+    /// How long signed data URLs live, in seconds.
+    pub data_url_ttl_secs: u64,
+    /// The key that signs data URLs (empty: `<data_dir>/keys/data-url.key`, created on first
+    /// start). Instances serving the same store must share it.
+    pub data_url_key_file: PathBuf,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        Self {
+            duo_owl: PathBuf::new(),
+            duo_japanese_owl: PathBuf::new(),
+            consent_poll_interval_ms: 1000,
+            consent_max_staleness_ms: 5000,
+            recontact_min_interval_days: 365,
+            data_url_ttl_secs: 300,
+            data_url_key_file: PathBuf::new(),
+        }
+    }
 }
 
 impl Default for AuthConfig {
@@ -237,6 +299,9 @@ impl Default for AuthConfig {
             linked_identity_sources: Vec::new(),
             terms_url: String::new(),
             dataset_grant_prefix: "https://gemj.example.jp/datasets/".to_owned(),
+            administrators: Vec::new(),
+            institutions: Vec::new(),
+            institution_audience: String::new(),
         }
     }
 }

@@ -26,6 +26,11 @@ pub struct Problem {
     /// A stable machine-readable reason code, where there is one (`bad_signature`, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// For a decision of the DUO matcher: the outcome and, per term of the dataset's data-use
+    /// condition, its outcome and reason in English and Japanese.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub explanation: Option<serde_json::Value>,
 }
 
 impl Problem {
@@ -38,6 +43,7 @@ impl Problem {
             status: status.as_u16(),
             detail: detail.into(),
             reason: None,
+            explanation: None,
         }
     }
 
@@ -77,6 +83,11 @@ impl ResponseError for ApiError {
             Self::Unauthenticated(_) | Self::Core(CoreError::CredentialRequired) => {
                 StatusCode::UNAUTHORIZED
             }
+            Self::Core(CoreError::Denied(d)) if d.unauthenticated => StatusCode::UNAUTHORIZED,
+            Self::Core(CoreError::Denied(_)) => StatusCode::FORBIDDEN,
+            Self::Core(CoreError::ConsentStale { .. }) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Core(CoreError::Conflict(_)) => StatusCode::CONFLICT,
+            Self::Core(CoreError::UrlRejected(_)) => StatusCode::FORBIDDEN,
         }
     }
 
@@ -98,13 +109,33 @@ impl ResponseError for ApiError {
             Self::Unauthenticated(_) => {
                 "The presented credential was rejected; see `reason`.".to_owned()
             }
+            Self::Core(CoreError::Denied(d)) => denial_detail(d),
+            Self::Core(CoreError::ConsentStale { .. }) => {
+                "This instance cannot confirm current consent; retry shortly.".to_owned()
+            }
+            Self::Core(CoreError::Conflict(m)) => m.clone(),
+            Self::Core(CoreError::UrlRejected(_)) => {
+                "The data URL was refused; see `reason`. Ask for a new one.".to_owned()
+            }
         };
         if status.is_server_error() {
             tracing::error!(message = "Request failed.", %status, error = %self);
         }
         let mut problem = Problem::new(status, detail);
-        if let Self::Unauthenticated(code) = self {
-            problem.reason = Some((*code).to_owned());
+        match self {
+            Self::Unauthenticated(code) => problem.reason = Some((*code).to_owned()),
+            Self::Core(CoreError::Denied(d)) => {
+                problem.reason = Some(d.code().to_owned());
+                problem.explanation = d.duo.as_ref().and_then(|m| serde_json::to_value(m).ok());
+            }
+            Self::Core(CoreError::ConsentStale { .. }) => {
+                problem.reason = Some("consent_view_stale".to_owned());
+            }
+            Self::Core(CoreError::CredentialRequired) => {
+                problem.reason = Some("credential_required".to_owned());
+            }
+            Self::Core(CoreError::UrlRejected(code)) => problem.reason = Some((*code).to_owned()),
+            _ => {}
         }
         let mut res = problem.response();
         if status == StatusCode::UNAUTHORIZED {
@@ -157,4 +188,18 @@ pub fn json_errors<B: MessageBody + 'static>(
     Ok(ErrorHandlerResponse::Response(
         ServiceResponse::new(req, new).map_into_right_body(),
     ))
+}
+
+/// A denial for a person: the reason codes and, for a DUO decision, each term's outcome and
+/// reason (English; the Japanese reasons are in the audit explanation API).
+fn denial_detail(d: &gemj_core::Denial) -> String {
+    let codes: Vec<&str> = d.reasons.iter().map(|r| r.code()).collect();
+    let mut text = format!("Access denied: {}.", codes.join(", "));
+    if let Some(m) = &d.duo {
+        for t in &m.terms {
+            let name = t.shorthand.as_deref().unwrap_or(&t.label);
+            text.push_str(&format!(" {} {name} ({}): {}", t.outcome, t.term, t.reason));
+        }
+    }
+    text
 }

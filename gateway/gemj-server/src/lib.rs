@@ -19,6 +19,7 @@ use actix_web::middleware::{ErrorHandlers, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use gemj_core::audit::{AuditOptions, AuditSink};
+use gemj_core::consent_view::{ConsentView, ConsentViewOptions};
 use gemj_core::services::{ServiceIdentity, ServiceRegistry};
 use gemj_core::{AccessPoint, Core};
 use gemj_store::objects::LocalFolderStorage;
@@ -32,6 +33,8 @@ pub struct Gateway {
     config: Config,
     store: Store,
     audit: AuditSink,
+    consent: ConsentView,
+    duo: Option<Arc<gemj_duo::Ontology>>,
     demo_broker: bool,
 }
 
@@ -96,10 +99,26 @@ impl Gateway {
                 ..AuditOptions::default()
             },
         );
+        let consent = ConsentView::start(
+            store.clone(),
+            ConsentViewOptions {
+                poll_interval: std::time::Duration::from_millis(
+                    config.policy.consent_poll_interval_ms.max(10),
+                ),
+                max_staleness: std::time::Duration::from_millis(
+                    config.policy.consent_max_staleness_ms.max(100),
+                ),
+            },
+        )
+        .await
+        .context("cannot load the consent view")?;
+        let duo = load_duo(&config.policy)?;
         Ok(Self {
             config,
             store,
             audit,
+            consent,
+            duo,
             demo_broker: false,
         })
     }
@@ -111,6 +130,20 @@ impl Gateway {
     pub fn with_demo_broker(mut self) -> Self {
         self.demo_broker = true;
         self
+    }
+
+    fn url_signer(&self) -> anyhow::Result<gemj_core::data_url::UrlSigner> {
+        let p = &self.config.policy;
+        let path = if p.data_url_key_file.as_os_str().is_empty() {
+            self.config.data_dir.join("keys").join("data-url.key")
+        } else {
+            p.data_url_key_file.clone()
+        };
+        gemj_core::data_url::UrlSigner::load_or_create(
+            &path,
+            std::time::Duration::from_secs(p.data_url_ttl_secs.max(1)),
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))
     }
 
     /// The store.
@@ -159,24 +192,68 @@ impl Gateway {
         };
         let verifier = build_verifier(&self.config.auth, demo.as_ref())?;
         let demo_jwks = demo.as_ref().map(|d| web::Data::new(DemoJwks(d.jwks())));
+        let demo_institutions = if self.demo_broker {
+            demo_institutions(&self.config.data_dir, &base_url)?
+        } else {
+            Vec::new()
+        };
+        let institutions = build_institutions(&self.config.auth, &base_url, &demo_institutions)?
+            .map(web::Data::new);
+        let institution_jwks: Vec<(String, serde_json::Value)> = demo_institutions
+            .iter()
+            .map(|(id, b)| (demo_institution_jwks_path(id.as_str()), b.jwks()))
+            .collect();
+        let mut administrators = self.config.auth.administrators.clone();
+        if let Some(d) = &demo {
+            administrators.push(format!("{}#{DEMO_ADMINISTRATOR}", d.issuer()));
+        }
         let settings = gemj_core::PolicySettings {
             terms_url: self.config.auth.terms_url.clone(),
+            dataset_grant_prefix: self.config.auth.dataset_grant_prefix.clone(),
+            administrators,
+            duo: self.duo.clone(),
         };
         let core = Core {
             store: self.store.clone(),
             objects: Arc::new(objects),
-            access: AccessPoint::new(self.audit.clone(), settings),
+            access: AccessPoint::new(self.audit.clone(), settings, self.store.clone()),
             services: Arc::new(ServiceRegistry::new(identity, &base_url)),
+            consent: self.consent.clone(),
+            urls: Arc::new(self.url_signer()?),
         };
+        let base = web::Data::new(routes::BaseUrl(base_url.clone()));
+        let recontact = web::Data::new(gemj_core::recontact::RecontactSettings {
+            min_interval: time::Duration::days(i64::from(
+                self.config.policy.recontact_min_interval_days,
+            )),
+        });
         let metrics = middleware::Metrics::new().context("cannot register metrics")?;
         let core = web::Data::new(core);
         let metrics = web::Data::new(metrics);
         let verifier = verifier.map(web::Data::new);
         let max_body = self.config.server.max_body_bytes;
         let mut server = HttpServer::new(move || {
-            let mut app = App::new().app_data(core.clone()).app_data(metrics.clone());
+            let mut app = App::new()
+                .app_data(core.clone())
+                .app_data(metrics.clone())
+                .app_data(recontact.clone())
+                .app_data(base.clone());
             if let Some(v) = &verifier {
                 app = app.app_data(v.clone());
+            }
+            if let Some(i) = &institutions {
+                app = app.app_data(i.clone());
+            }
+            for (path, jwks) in &institution_jwks {
+                let jwks = jwks.clone();
+                app = app.service(routes::get_resource(path, move || {
+                    let jwks = jwks.clone();
+                    async move {
+                        actix_web::HttpResponse::Ok()
+                            .content_type("application/jwk-set+json")
+                            .json(jwks)
+                    }
+                }));
             }
             if let Some(j) = &demo_jwks {
                 app = app
@@ -189,6 +266,10 @@ impl Gateway {
                 .configure(routes::health::configure)
                 .configure(routes::catalogue::configure)
                 .configure(routes::audit::configure)
+                .configure(routes::consent::configure)
+                .configure(routes::recontact::configure)
+                .configure(routes::approvals::configure)
+                .configure(routes::data::configure)
                 .configure(routes::openapi::configure)
                 .wrap(ErrorHandlers::new().default_handler(error::json_errors))
                 .wrap(from_fn(middleware::observe))
@@ -208,6 +289,134 @@ impl Gateway {
             join,
         })
     }
+}
+
+/// The demo administrator's subject: `passport issue --subject demo-committee` makes a passport
+/// that may manage approvals (demo mode only).
+pub const DEMO_ADMINISTRATOR: &str = "demo-committee";
+
+/// Where a demo institution's JWKS is served, under the base URL.
+#[must_use]
+pub fn demo_institution_jwks_path(id: &str) -> String {
+    format!("/demo-institutions/{id}/.well-known/jwks.json")
+}
+
+/// The demo institutions' signers: one key per synthetic institution of the demo cohort, in
+/// `<data>/demo-institutions/<id>/`, issuer `<base>/demo-institutions/<id>`.
+///
+/// # Errors
+/// When a key cannot be read or created.
+pub fn demo_institutions(
+    data_dir: &Path,
+    base_url: &str,
+) -> anyhow::Result<Vec<(gemj_model::InstitutionId, gemj_auth::DemoBroker)>> {
+    let base = base_url.trim_end_matches('/');
+    gemj_core::demo::INSTITUTIONS
+        .iter()
+        .map(|(code, _)| {
+            let id = gemj_model::InstitutionId::parse(code)
+                .map_err(|e| anyhow::anyhow!("demo institution id: {e}"))?;
+            let broker = gemj_auth::DemoBroker::load_or_create(
+                &data_dir.join("demo-institutions").join(code),
+                &format!("{base}/demo-institutions/{code}"),
+            )
+            .context("cannot load or create a demo institution key")?
+            .with_jwks_url(format!("{base}{}", demo_institution_jwks_path(code)));
+            Ok((id, broker))
+        })
+        .collect()
+}
+
+/// The verifier of institution tokens, for the configured institutions and the demo ones;
+/// `None` when there are none (then every institution token is refused).
+fn build_institutions(
+    auth: &config::AuthConfig,
+    base_url: &str,
+    demo: &[(gemj_model::InstitutionId, gemj_auth::DemoBroker)],
+) -> anyhow::Result<Option<routes::Institutions>> {
+    let mut by_issuer = std::collections::HashMap::new();
+    let mut trusted = Vec::new();
+    for i in &auth.institutions {
+        let id = gemj_model::InstitutionId::parse(&i.id)
+            .map_err(|e| anyhow::anyhow!("invalid [[auth.institutions]] id {:?}: {e}", i.id))?;
+        trusted.push(gemj_auth::TrustedIssuer::new(&i.issuer, &i.jwks_url));
+        by_issuer.insert(i.issuer.clone(), id);
+    }
+    let fetcher = Arc::new(gemj_auth::StaticJwksFetcher::default());
+    for (id, broker) in demo {
+        trusted.push(broker.trusted_issuer());
+        by_issuer.insert(broker.issuer().to_owned(), id.clone());
+        fetcher.set(broker.jwks_url(), broker.jwks().to_string().into_bytes());
+    }
+    if trusted.is_empty() {
+        return Ok(None);
+    }
+    let audience = if auth.institution_audience.is_empty() {
+        base_url.trim_end_matches('/').to_owned()
+    } else {
+        auth.institution_audience.clone()
+    };
+    let config = gemj_auth::AuthConfig {
+        trusted,
+        required_audience: Some(audience),
+        allow_http_loopback: auth.allow_http_loopback || !demo.is_empty(),
+        ..gemj_auth::AuthConfig::default()
+    };
+    let verifier = if demo.is_empty() {
+        gemj_auth::Verifier::new(config)
+    } else {
+        gemj_auth::Verifier::with_local_key_sets(config, fetcher)
+    }
+    .map_err(|e| anyhow::anyhow!("invalid [[auth.institutions]] configuration: {e}"))?;
+    Ok(Some(routes::Institutions {
+        verifier,
+        by_issuer,
+    }))
+}
+
+/// Loads the Data Use Ontology. An explicitly configured file that cannot be read is an error;
+/// the default location missing is a warning (CONTROLLED requests then go to the committee).
+fn load_duo(policy: &config::PolicyConfig) -> anyhow::Result<Option<Arc<gemj_duo::Ontology>>> {
+    let explicit = !policy.duo_owl.as_os_str().is_empty();
+    let owl_path = if explicit {
+        policy.duo_owl.clone()
+    } else {
+        let shared = std::env::var_os("GEMJ_SHARED_DIR")
+            .filter(|v| !v.is_empty())
+            .map_or_else(|| std::path::PathBuf::from("../shared"), Into::into);
+        shared.join("ontologies").join("duo").join("duo.owl")
+    };
+    let owl = match std::fs::read_to_string(&owl_path) {
+        Ok(text) => text,
+        Err(e) if !explicit => {
+            tracing::warn!(
+                message = "Data Use Ontology not found; CONTROLLED requests go to the committee.",
+                path = %owl_path.display(),
+                error = %e
+            );
+            return Ok(None);
+        }
+        Err(e) => {
+            return Err(anyhow::anyhow!(
+                "cannot read the Data Use Ontology {}: {e}",
+                owl_path.display()
+            ));
+        }
+    };
+    let ja_path = if policy.duo_japanese_owl.as_os_str().is_empty() {
+        owl_path.with_file_name("duo-japanese.owl")
+    } else {
+        policy.duo_japanese_owl.clone()
+    };
+    let ja = std::fs::read_to_string(&ja_path).ok();
+    let ontology = gemj_duo::Ontology::parse(&owl, ja.as_deref())
+        .with_context(|| format!("cannot parse the Data Use Ontology {}", owl_path.display()))?;
+    tracing::info!(
+        message = "Data Use Ontology loaded.",
+        version = ontology.version_iri().unwrap_or("unknown"),
+        japanese = ja.is_some()
+    );
+    Ok(Some(Arc::new(ontology)))
 }
 
 /// Where the demo broker's JWKS is served, under the base URL.

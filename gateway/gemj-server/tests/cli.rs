@@ -289,3 +289,97 @@ fn demo_then_serve_then_sigterm_then_audit_verify() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn demo_institution_tokens_and_passports_from_the_command_line() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let data_s = dir.path().join("data").to_string_lossy().into_owned();
+    let out = gateway(
+        &[
+            "--data-dir",
+            &data_s,
+            "institution",
+            "token",
+            "--institution",
+            "9999000001",
+        ],
+        &[],
+    )?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout)?;
+    assert_eq!(token.trim().split('.').count(), 3, "a compact JWS");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("DEMO"));
+    // The same key signs the next token: the key file is reused.
+    let key = dir
+        .path()
+        .join("data/demo-institutions/9999000001/demo-broker-key.pem");
+    let before = std::fs::read(&key)?;
+    gateway(
+        &[
+            "--data-dir",
+            &data_s,
+            "institution",
+            "token",
+            "--institution",
+            "9999000001",
+        ],
+        &[],
+    )?;
+    assert_eq!(std::fs::read(&key)?, before);
+    assert_usage_error(
+        &gateway(
+            &[
+                "--data-dir",
+                &data_s,
+                "institution",
+                "token",
+                "--institution",
+                "1234",
+            ],
+            &[],
+        )?,
+        "demo institution",
+    );
+    assert_usage_error(
+        &gateway(
+            &[
+                "--data-dir",
+                &data_s,
+                "institution",
+                "token",
+                "--institution",
+                "9999000001",
+                "--ttl",
+                "7200",
+            ],
+            &[],
+        )?,
+        "--ttl",
+    );
+    // A demo approval for a dataset that is not stored (no demo cohort here) is refused with
+    // one line, and no passport is printed.
+    let out = gateway(
+        &[
+            "--data-dir",
+            &data_s,
+            "passport",
+            "issue",
+            "--subject",
+            "alice",
+            "--dataset",
+            "GEMJ-DEMO-CANCER-CTRL",
+            "--purpose",
+            "DUO:0000007",
+            "--disease",
+            "MONDO:0004992",
+        ],
+        &[],
+    )?;
+    assert_usage_error(&out, "demo approval was refused");
+    assert!(out.stdout.is_empty());
+    Ok(())
+}

@@ -79,6 +79,10 @@ fn dataset(n: usize) -> Result<Dataset, ModelError> {
             permission: DuoCode::parse("DUO:0000042")?,
             modifiers: Vec::new(),
             disease: None,
+            countries: vec![],
+            institutions: vec![],
+            projects: vec![],
+            users: vec![],
         },
     })
 }

@@ -10,8 +10,15 @@
 use gemj_model::chain::link;
 use gemj_model::{AuditEvent, AuditRecord};
 
-use crate::convert::{from_json, json_list, page_limit, rfc3339, to_json, variant_name};
+use crate::convert::{from_json, page_limit, rfc3339, to_json, variant_name};
 use crate::{Store, StoreError, with_pool, with_tx};
+
+/// Audit rows per INSERT statement (11 parameters each: well under SQLite's 32,766 and
+/// PostgreSQL's 65,535 bind parameters).
+const AUDIT_ROWS_PER_STATEMENT: usize = 256;
+
+/// Participant rows per INSERT statement (2 parameters each).
+const PARTICIPANT_ROWS_PER_STATEMENT: usize = 2048;
 
 /// `seq, body, prev_hash, hash` of an audit row.
 type AuditRow = (i64, String, String, String);
@@ -47,44 +54,58 @@ impl Store {
             })
             .fetch_one(&mut *tx)
             .await?;
-            let mut seqs = Vec::with_capacity(events.len());
-            for (e, body) in events.iter().zip(&bodies) {
+            // Chain first, then write in multi-row statements: one statement per row costs a
+            // round trip to the database each (measured: 5,300 rows/s on SQLite that way).
+            let mut rows = Vec::with_capacity(events.len());
+            for body in &bodies {
                 seq += 1;
                 let hash = link(&prev, seq, body.as_bytes());
-                sqlx::query(
-                    "INSERT INTO audit_records (seq, at, request_id, api, principal, action, \
-                       resource, decision, body, prev_hash, hash) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                )
-                .bind(seq)
-                .bind(rfc3339(e.at))
-                .bind(e.request_id.as_str())
-                .bind(e.api.as_str())
-                .bind(e.principal.as_str())
-                .bind(e.action.as_str())
-                .bind(e.resource.as_str())
-                .bind(variant_name(&e.decision))
-                .bind(body.as_str())
-                .bind(prev.as_str())
-                .bind(hash.as_str())
-                .execute(&mut *tx)
-                .await?;
-                if !e.participants.is_empty() {
-                    sqlx::query(if pg {
-                        "INSERT INTO audit_participants (seq, participant) \
-                         SELECT $1, json_array_elements_text($2::json) ON CONFLICT DO NOTHING"
-                    } else {
-                        "INSERT INTO audit_participants (seq, participant) \
-                         SELECT $1, value FROM json_each($2) WHERE true ON CONFLICT DO NOTHING"
-                    })
-                    .bind(seq)
-                    .bind(json_list(e.participants.iter().map(String::as_str)))
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                prev = hash;
-                seqs.push(seq);
+                rows.push((seq, std::mem::replace(&mut prev, hash.clone()), hash));
             }
+            for chunk in events
+                .iter()
+                .zip(&bodies)
+                .zip(&rows)
+                .collect::<Vec<_>>()
+                .chunks(AUDIT_ROWS_PER_STATEMENT)
+            {
+                let mut q = sqlx::QueryBuilder::new(
+                    "INSERT INTO audit_records (seq, at, request_id, api, principal, action, \
+                       resource, decision, body, prev_hash, hash) ",
+                );
+                q.push_values(chunk, |mut b, ((e, body), (seq, prev_hash, hash))| {
+                    b.push_bind(*seq)
+                        .push_bind(rfc3339(e.at))
+                        .push_bind(e.request_id.as_str())
+                        .push_bind(e.api.as_str())
+                        .push_bind(e.principal.as_str())
+                        .push_bind(e.action.as_str())
+                        .push_bind(e.resource.as_str())
+                        .push_bind(variant_name(&e.decision))
+                        .push_bind(body.as_str())
+                        .push_bind(prev_hash.as_str())
+                        .push_bind(hash.as_str());
+                });
+                q.build().execute(&mut *tx).await?;
+            }
+            let mut named: Vec<(i64, &str)> = events
+                .iter()
+                .zip(&rows)
+                .flat_map(|(e, (seq, _, _))| e.participants.iter().map(move |p| (*seq, p.as_str())))
+                .collect();
+            named.sort_unstable();
+            named.dedup();
+            for chunk in named.chunks(PARTICIPANT_ROWS_PER_STATEMENT) {
+                let mut q =
+                    sqlx::QueryBuilder::new("INSERT INTO audit_participants (seq, participant) ");
+                q.push_values(chunk, |mut b, (seq, participant)| {
+                    b.push_bind(*seq).push_bind(*participant);
+                });
+                q.push(" ON CONFLICT DO NOTHING");
+                q.build().execute(&mut *tx).await?;
+            }
+            let _ = pg;
+            let seqs: Vec<i64> = rows.iter().map(|(seq, _, _)| *seq).collect();
             sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
                 .bind(seq)
                 .bind(prev.as_str())

@@ -251,6 +251,10 @@ fn dataset(id: &str) -> Result<Dataset, Box<dyn Error>> {
             permission: DuoCode::parse("DUO:0000007")?,
             modifiers: vec![DuoCode::parse("DUO:0000046")?],
             disease: Some("MONDO:0000001".to_owned()),
+            countries: vec![],
+            institutions: vec![],
+            projects: vec![],
+            users: vec![],
         },
     })
 }
@@ -684,7 +688,7 @@ async fn consent_log(store: Store) -> TestResult {
     assert_eq!(store.consent_epoch().await?, 1);
     // The same id with other contents is a conflict.
     let mut changed = e1.clone();
-    changed.kind = ConsentEventKind::DeathReported;
+    changed.kind = ConsentEventKind::DeathReported {};
     assert!(matches!(
         store.append_consent_event(&changed).await,
         Err(StoreError::Conflict { .. })
@@ -1055,6 +1059,8 @@ async fn recontact_requests(store: Store) -> TestResult {
         requester: "https://issuer.example#alice".to_owned(),
         kind: RecontactKind::ResearchInvitation,
         reason: "A synthetic follow-up study.".to_owned(),
+        dataset: None,
+        approval: None,
         participants: vec![pid(3)?, pid(1)?],
     };
     store.put_recontact_request(&req).await?;
@@ -1085,6 +1091,32 @@ async fn recontact_requests(store: Store) -> TestResult {
         !store
             .set_recontact_status(&req.id, &pid(2)?, RecontactStatus::Agreed)
             .await?
+    );
+    let hour_ago = time::OffsetDateTime::now_utc() - time::Duration::hours(1);
+    assert_eq!(
+        store
+            .recontacted_since(&[pid(1)?, pid(2)?, pid(3)?], hour_ago)
+            .await?,
+        vec![pid(1)?, pid(3)?]
+    );
+    let in_an_hour = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
+    assert!(
+        store
+            .recontacted_since(&[pid(1)?, pid(3)?], in_an_hour)
+            .await?
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .recontact_requests_of("https://issuer.example#alice")
+            .await?,
+        vec![req.clone()]
+    );
+    assert!(
+        store
+            .recontact_requests_of("someone#else")
+            .await?
+            .is_empty()
     );
     let inbox = store.recontact_inbox(&inst()?).await?;
     let got: Vec<(String, RecontactStatus)> = inbox
@@ -1191,6 +1223,7 @@ async fn approvals(store: Store) -> TestResult {
         purpose: vec![DuoCode::parse("DUO:0000006")?],
         diseases: vec![],
         for_profit: false,
+        for_profit_organisation: None,
         country: "JP".to_owned(),
         datasets: vec![DatasetId::parse("DS-APR")?],
         valid_from: time::OffsetDateTime::from_unix_timestamp(1_700_000_000)?,

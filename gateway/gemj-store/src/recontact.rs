@@ -5,7 +5,9 @@ use gemj_model::{
 };
 
 use crate::catalog::parse_participant_id;
-use crate::convert::{from_json, now_rfc3339, parse_variant, to_json, variant_name};
+use crate::convert::{
+    from_json, json_list, now_rfc3339, parse_variant, rfc3339, to_json, variant_name,
+};
 use crate::{Store, StoreError, with_pool, with_tx};
 
 /// One participant of a recontact request, as an institution's inbox lists it.
@@ -175,6 +177,65 @@ impl Store {
                     status,
                 })
             })
+            .collect()
+    }
+
+    /// Which of `participants` are part of a recontact request created at or after `since`
+    /// (whatever its outcome), ordered by participant: those asked too recently to be asked
+    /// again.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidData`] when a stored id no longer parses.
+    pub async fn recontacted_since(
+        &self,
+        participants: &[ParticipantId],
+        since: time::OffsetDateTime,
+    ) -> Result<Vec<ParticipantId>, StoreError> {
+        if participants.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = json_list(participants.iter().map(ParticipantId::as_str));
+        let since = rfc3339(since);
+        let rows: Vec<String> = with_pool!(self, |p, pg| {
+            sqlx::query_scalar(if pg {
+                "SELECT DISTINCT rp.participant FROM recontact_participants rp \
+                 JOIN recontact_requests r ON r.id = rp.request \
+                 WHERE r.created_at >= $2 \
+                   AND rp.participant IN (SELECT json_array_elements_text($1::json)) \
+                 ORDER BY rp.participant"
+            } else {
+                "SELECT DISTINCT rp.participant FROM recontact_participants rp \
+                 JOIN recontact_requests r ON r.id = rp.request \
+                 WHERE r.created_at >= $2 AND rp.participant IN (SELECT value FROM json_each($1)) \
+                 ORDER BY rp.participant"
+            })
+            .bind(list)
+            .bind(since)
+            .fetch_all(p)
+            .await?
+        });
+        rows.into_iter().map(parse_participant_id).collect()
+    }
+
+    /// The recontact requests made by `requester` (`issuer#subject`), oldest first.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidData`] when a stored request no longer parses.
+    pub async fn recontact_requests_of(
+        &self,
+        requester: &str,
+    ) -> Result<Vec<RecontactRequest>, StoreError> {
+        let rows: Vec<(String, String)> = with_pool!(self, |p| {
+            sqlx::query_as(
+                "SELECT id, doc FROM recontact_requests WHERE requester = $1 \
+                 ORDER BY created_at, id",
+            )
+            .bind(requester)
+            .fetch_all(p)
+            .await?
+        });
+        rows.iter()
+            .map(|(id, doc)| from_json("recontact request", id, doc))
             .collect()
     }
 }

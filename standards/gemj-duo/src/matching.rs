@@ -348,7 +348,7 @@ impl fmt::Debug for MatchContext<'_> {
 /// let condition = DataUseCondition {
 ///     permission: DuoCode::parse("DUO:0000042")?,      // GRU
 ///     modifiers: vec![DuoCode::parse("DUO:0000046")?], // NCU
-///     disease: None,
+///     disease: None, countries: vec![], institutions: vec![], projects: vec![], users: vec![],
 /// };
 /// let purpose = ResearchPurpose {
 ///     for_profit: true,

@@ -62,6 +62,10 @@ pub struct Approval {
     pub diseases: Vec<String>,
     /// Whether the use is for profit.
     pub for_profit: bool,
+    /// Whether the researcher's organisation is for-profit; `None` when the committee did not
+    /// record it (then NPU and NPUNCU go to the committee).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_profit_organisation: Option<bool>,
     /// ISO 3166-1 alpha-2 country where the data will be processed.
     pub country: String,
     /// The datasets approved.
@@ -136,6 +140,7 @@ mod tests {
             purpose: vec![DuoCode::parse("DUO:0000006")?],
             diseases: vec![],
             for_profit: false,
+            for_profit_organisation: None,
             country: "JP".into(),
             datasets: vec![DatasetId::parse("D1")?],
             valid_from: time::OffsetDateTime::from_unix_timestamp(1_700_000_000)?,

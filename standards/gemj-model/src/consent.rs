@@ -116,8 +116,9 @@ pub enum ConsentEventKind {
         scopes: ConsentScopes,
     },
     /// The institution reports the participant's death. Data use follows the last scopes,
-    /// recontact ends.
-    DeathReported,
+    /// recontact ends. (A struct variant without fields, so that unknown fields are refused as
+    /// for every other kind.)
+    DeathReported {},
     /// A correction of an earlier event recorded in error: the corrected event is ignored and
     /// the scopes given here apply from now on.
     Correction {
@@ -281,7 +282,7 @@ pub fn project(
                     }
                 }
             }
-            ConsentEventKind::DeathReported if state.status == ConsentStatus::Active => {
+            ConsentEventKind::DeathReported {} if state.status == ConsentStatus::Active => {
                 state.status = ConsentStatus::Deceased;
                 state.scopes.recontact = crate::Recontact {
                     allowed: false,
@@ -318,6 +319,36 @@ mod tests {
             },
             return_of_secondary_findings: true,
         }
+    }
+
+    #[test]
+    fn every_kind_refuses_unknown_fields() -> Result<(), Box<dyn std::error::Error>> {
+        let scopes = serde_json::to_value(all())?;
+        let kinds = [
+            serde_json::json!({"kind": "initial_consent", "scopes": scopes}),
+            serde_json::json!({"kind": "change_of_intention", "scopes": scopes}),
+            serde_json::json!({"kind": "withdrawal", "level": "stop_all_use"}),
+            serde_json::json!({"kind": "reconsent_at_majority", "scopes": scopes}),
+            serde_json::json!({"kind": "death_reported"}),
+            serde_json::json!({"kind": "correction", "corrects": "e1", "scopes": scopes}),
+        ];
+        for kind in kinds {
+            let mut event = serde_json::json!({
+                "event_id": "e9", "participant": "P1", "institution": "9999000001",
+                "effective_at": "2026-01-01T00:00:00Z"
+            });
+            for (k, v) in kind.as_object().ok_or("object")? {
+                event[k] = v.clone();
+            }
+            serde_json::from_value::<ConsentEvent>(event.clone())
+                .map_err(|e| format!("{kind}: {e}"))?;
+            event["cause"] = serde_json::json!("typo");
+            assert!(
+                serde_json::from_value::<ConsentEvent>(event).is_err(),
+                "{kind} accepted an unknown field"
+            );
+        }
+        Ok(())
     }
 
     fn ev(
@@ -400,7 +431,7 @@ mod tests {
                 by_proxy: true,
             },
         )?;
-        let e2 = ev("e2", 10, ConsentEventKind::DeathReported)?;
+        let e2 = ev("e2", 10, ConsentEventKind::DeathReported {})?;
         let mid = time::OffsetDateTime::from_unix_timestamp(1_700_000_000 + 5 * 86_400)?;
         let s = project(&p, &[e1.clone(), e2.clone()], mid);
         assert!(s.permits_recontact() && s.by_proxy);

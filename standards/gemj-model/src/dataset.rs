@@ -110,6 +110,19 @@ pub struct DataUseCondition {
     /// For disease-specific research (DUO:0000007), the disease (MONDO or ICD-10 id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disease: Option<String>,
+    /// For geographical restriction (DUO:0000022 GS), the ISO 3166-1 alpha-2 codes of the
+    /// countries where processing is allowed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub countries: Vec<String>,
+    /// For institution-specific restriction (DUO:0000028 IS), the allowed institutions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub institutions: Vec<String>,
+    /// For project-specific restriction (DUO:0000027 PS), the allowed projects.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub projects: Vec<String>,
+    /// For user-specific restriction (DUO:0000026 US), the allowed users (`issuer#subject`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<String>,
 }
 
 /// A dataset.

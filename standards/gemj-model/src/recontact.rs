@@ -1,7 +1,7 @@
 //! Recontact requests: a researcher asks that participants be invited or told of findings,
 //! through their institutions, without ever learning who they are.
 
-use crate::{ParticipantId, RecontactRequestId};
+use crate::{ApprovalId, DatasetId, ParticipantId, RecontactRequestId};
 
 /// Why a participant would be recontacted.
 #[derive(
@@ -61,6 +61,12 @@ pub struct RecontactRequest {
     pub kind: RecontactKind,
     /// Reason, as the researcher wrote it.
     pub reason: String,
+    /// The dataset the participants were selected from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<DatasetId>,
+    /// The approval under which the request was made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<ApprovalId>,
     /// The participants who will be asked (never shown to the requester).
     pub participants: Vec<ParticipantId>,
 }

@@ -4,12 +4,16 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use gemj_core::{Core, audit_api};
 
-use super::{Caller, context};
+use super::{AnyCaller, Caller, context};
 use crate::error::{ApiError, Problem};
 
 /// Registers the routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(super::get_resource("/audit/v1/me", me));
+    cfg.service(super::get_resource("/audit/v1/me", me))
+        .service(super::get_resource(
+            "/audit/v1/participants/{id}",
+            participant,
+        ));
 }
 
 /// Pagination of the history.
@@ -43,6 +47,32 @@ pub async fn me(
         &core,
         &context(&req, "audit"),
         &caller.0,
+        page.after,
+        page.limit,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(history))
+}
+
+/// Who accessed a participant's data and when, for the institution that enrolled the
+/// participant (transparency for patients).
+#[utoipa::path(get, path = "/audit/v1/participants/{id}", tag = "audit",
+    params(("id" = String, Path, description = "Pseudonymous participant id"), ("after" = Option<i64>, Query, description = "Cursor: records after this seq"), ("limit" = Option<u32>, Query, description = "1 to 1000, default 100")),
+    responses((status = 200, description = "`{participant, records: [{seq, at, principal, api, endpoint, action, resource, decision, approval}], next_after}`."),
+              (status = 401, description = "No or invalid institution token.", body = Problem),
+              (status = 404, description = "Not a participant of the calling institution.", body = Problem)))]
+pub async fn participant(
+    req: HttpRequest,
+    core: web::Data<Core>,
+    caller: AnyCaller,
+    id: web::Path<String>,
+    page: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let history = audit_api::participant_history(
+        &core,
+        &context(&req, "audit"),
+        &caller.0,
+        &id,
         page.after,
         page.limit,
     )

@@ -1,10 +1,14 @@
 //! Routes, one module per API. Each registers itself with `configure`; handlers are adapters:
 //! extract, call one gemj-core function, map the error.
 
+pub mod approvals;
 pub mod audit;
 pub mod catalogue;
+pub mod consent;
+pub mod data;
 pub mod health;
 pub mod openapi;
+pub mod recontact;
 pub mod service_info;
 
 use actix_web::http::header;
@@ -15,6 +19,99 @@ use gemj_core::{Principal, RequestContext};
 
 use crate::error::ApiError;
 use crate::middleware::RequestId;
+
+/// The institutions the gateway knows: the verifier of their tokens and each registered issuer's
+/// institution.
+#[derive(Debug)]
+pub struct Institutions {
+    /// Verifies institution tokens (trusting only the institutions' issuers).
+    pub verifier: gemj_auth::Verifier,
+    /// Issuer to institution.
+    pub by_issuer: std::collections::HashMap<String, gemj_model::InstitutionId>,
+}
+
+/// The base URL clients reach the gateway at, for URLs the gateway hands out.
+#[derive(Debug, Clone)]
+pub struct BaseUrl(pub String);
+
+/// The `Authorization: Bearer` token, if any.
+fn bearer(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    match req.headers().get(header::AUTHORIZATION) {
+        None => Ok(None),
+        Some(value) => {
+            let value = value
+                .to_str()
+                .map_err(|_| ApiError::Unauthenticated("malformed_authorization"))?;
+            match value.strip_prefix("Bearer ") {
+                Some(t) if !t.trim().is_empty() => Ok(Some(t.trim().to_owned())),
+                _ => Err(ApiError::Unauthenticated("bearer_token_required")),
+            }
+        }
+    }
+}
+
+/// Whether a JWT's header declares it a GA4GH passport (`typ: vnd.ga4gh.passport+jwt`). Only
+/// routes the token to the right verifier; the verifiers check everything.
+fn is_passport_token(token: &str) -> bool {
+    use base64::Engine as _;
+    let Some(head) = token.split('.').next() else {
+        return false;
+    };
+    let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(head) else {
+        return false;
+    };
+    serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|h| h.get("typ").and_then(|t| t.as_str()).map(str::to_owned))
+        .is_some_and(|t| t.eq_ignore_ascii_case("vnd.ga4gh.passport+jwt"))
+}
+
+async fn passport_principal(
+    verifier: Option<web::Data<gemj_auth::Verifier>>,
+    token: &str,
+) -> Result<Principal, ApiError> {
+    let Some(verifier) = verifier else {
+        return Err(ApiError::Unauthenticated("no_trusted_issuers"));
+    };
+    match verifier.verify_passport(token, gemj_auth::now_unix()).await {
+        Ok(passport) => Ok(Principal::Passport(std::sync::Arc::new(passport))),
+        Err(error) => {
+            tracing::info!(message = "Passport rejected.", reason = error.code());
+            Err(ApiError::Unauthenticated(error.code()))
+        }
+    }
+}
+
+async fn institution_principal(
+    institutions: Option<web::Data<Institutions>>,
+    token: &str,
+) -> Result<Principal, ApiError> {
+    let Some(institutions) = institutions else {
+        return Err(ApiError::Unauthenticated("no_trusted_institutions"));
+    };
+    let verified = institutions
+        .verifier
+        .verify_institution_token(token, gemj_auth::now_unix())
+        .await
+        .map_err(|error| {
+            tracing::info!(
+                message = "Institution token rejected.",
+                reason = error.code()
+            );
+            ApiError::Unauthenticated(error.code())
+        })?;
+    let Some(institution) = institutions.by_issuer.get(&verified.issuer) else {
+        return Err(ApiError::Unauthenticated("untrusted_issuer"));
+    };
+    Ok(Principal::Institution(std::sync::Arc::new(
+        gemj_core::InstitutionCaller {
+            institution: institution.clone(),
+            issuer: verified.issuer,
+            subject: verified.subject,
+            token_hash: verified.token_hash,
+        },
+    )))
+}
 
 /// The caller: anonymous without an `Authorization` header, or the subject of a verified GA4GH
 /// passport (`Authorization: Bearer <passport JWT>`). A presented credential that does not verify
@@ -27,34 +124,78 @@ impl FromRequest for Caller {
     type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let header = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .map(|v| v.to_str().map(str::to_owned));
+        let token = bearer(req);
         let verifier = req.app_data::<web::Data<gemj_auth::Verifier>>().cloned();
         Box::pin(async move {
-            let token = match header {
-                None => return Ok(Self(Principal::Anonymous)),
-                Some(Err(_)) => return Err(ApiError::Unauthenticated("malformed_authorization")),
-                Some(Ok(value)) => match value.strip_prefix("Bearer ") {
-                    Some(t) if !t.trim().is_empty() => t.trim().to_owned(),
-                    _ => return Err(ApiError::Unauthenticated("bearer_token_required")),
-                },
-            };
-            let Some(verifier) = verifier else {
-                return Err(ApiError::Unauthenticated("no_trusted_issuers"));
-            };
-            match verifier
-                .verify_passport(&token, gemj_auth::now_unix())
-                .await
-            {
-                Ok(passport) => Ok(Self(Principal::Passport(std::sync::Arc::new(passport)))),
-                Err(error) => {
-                    tracing::info!(message = "Passport rejected.", reason = error.code());
-                    Err(ApiError::Unauthenticated(error.code()))
-                }
+            match token? {
+                None => Ok(Self(Principal::Anonymous)),
+                Some(token) => Ok(Self(passport_principal(verifier, &token).await?)),
             }
         })
+    }
+}
+
+/// The caller of an endpoint that institutions use: a token signed by a registered institution
+/// (`Authorization: Bearer <institution JWT>`), or a GA4GH passport (recognised by its `typ`),
+/// or nobody. As with [`Caller`], a credential that does not verify is a 401.
+#[derive(Debug, Clone)]
+pub struct AnyCaller(pub Principal);
+
+impl FromRequest for AnyCaller {
+    type Error = ApiError;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let token = bearer(req);
+        let verifier = req.app_data::<web::Data<gemj_auth::Verifier>>().cloned();
+        let institutions = req.app_data::<web::Data<Institutions>>().cloned();
+        Box::pin(async move {
+            match token? {
+                None => Ok(Self(Principal::Anonymous)),
+                Some(token) if is_passport_token(&token) => {
+                    Ok(Self(passport_principal(verifier, &token).await?))
+                }
+                Some(token) => Ok(Self(institution_principal(institutions, &token).await?)),
+            }
+        })
+    }
+}
+
+/// The principal of a POST whose body may carry `{"passports": [...]}` (as DRS and Beacon
+/// send them): removes the `passports` member from `body` and verifies it. A request with
+/// both an `Authorization` header and body passports is refused (one credential per request).
+///
+/// # Errors
+/// 400 for a malformed `passports` member or two credentials; 401 when the passports do not
+/// verify.
+pub async fn body_principal(
+    req: &HttpRequest,
+    caller: Principal,
+    body: &mut serde_json::Value,
+) -> Result<Principal, ApiError> {
+    let Some(passports) = body.as_object_mut().and_then(|o| o.remove("passports")) else {
+        return Ok(caller);
+    };
+    if !matches!(caller, Principal::Anonymous) {
+        return Err(ApiError::BadRequest(
+            "send a credential either in Authorization or in the body, not both".to_owned(),
+        ));
+    }
+    let passports: Vec<String> = serde_json::from_value(passports).map_err(|_| {
+        ApiError::BadRequest("`passports` must be an array of passport JWTs".to_owned())
+    })?;
+    let Some(verifier) = req.app_data::<web::Data<gemj_auth::Verifier>>().cloned() else {
+        return Err(ApiError::Unauthenticated("no_trusted_issuers"));
+    };
+    match verifier
+        .verify_post_body_passports(&passports, gemj_auth::now_unix())
+        .await
+    {
+        Ok(p) => Ok(Principal::Passport(std::sync::Arc::new(p))),
+        Err(error) => {
+            tracing::info!(message = "Body passports rejected.", reason = error.code());
+            Err(ApiError::Unauthenticated(error.code()))
+        }
     }
 }
 
@@ -90,4 +231,26 @@ where
                 .insert(header::ALLOW, header::HeaderValue::from_static("GET"));
             res
         }))
+}
+
+/// A resource whose unsupported methods answer 405 with `Allow: <allow>`; add its routes.
+pub fn resource_405(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move || async move {
+        let mut res = crate::error::Problem::new(
+            actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+            format!("This endpoint accepts {allow} only."),
+        )
+        .response();
+        res.headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static(allow));
+        res
+    }))
+}
+
+/// Parses a JSON body into `T`, as a 400 with serde's message when it does not fit.
+///
+/// # Errors
+/// [`ApiError::BadRequest`].
+pub fn parse_body<T: serde::de::DeserializeOwned>(body: serde_json::Value) -> Result<T, ApiError> {
+    serde_json::from_value(body).map_err(|e| ApiError::BadRequest(format!("invalid body: {e}")))
 }

@@ -5,7 +5,7 @@
 use actix_web::{HttpResponse, web};
 use utoipa::OpenApi;
 
-use super::{audit, catalogue, health, service_info};
+use super::{approvals, audit, catalogue, consent, data, health, recontact, service_info};
 use crate::error::Problem;
 
 /// The document.
@@ -26,6 +26,21 @@ use crate::error::Problem;
         catalogue::list,
         catalogue::get,
         audit::me,
+        audit::participant,
+        consent::post_event,
+        consent::get_participant,
+        recontact::create,
+        recontact::status,
+        recontact::inbox,
+        recontact::outcomes,
+        approvals::put,
+        approvals::list,
+        approvals::get,
+        approvals::set_status,
+        data::participants,
+        data::url_get,
+        data::url_post,
+        data::fetch,
         openapi_json,
     ),
     components(schemas(Problem))

@@ -70,6 +70,10 @@ fn condition(duo: &Ontology, spec: &str) -> Result<DataUseCondition, Box<dyn Err
         permission: code(duo, permission)?,
         modifiers: tokens.map(|t| code(duo, t)).collect::<Result<_, _>>()?,
         disease: disease_name.map(disease),
+        countries: vec![],
+        institutions: vec![],
+        projects: vec![],
+        users: vec![],
     })
 }
 
@@ -536,6 +540,10 @@ fn every_term_in_every_slot() -> TestResult {
                 permission: DuoCode::parse(id)?,
                 modifiers: vec![],
                 disease: Some(CANCER.into()),
+                countries: vec![],
+                institutions: vec![],
+                projects: vec![],
+                users: vec![],
             };
             let result = match_purpose(duo, &as_permission, p, &context);
             if !current(TermKind::Permission) {
@@ -545,6 +553,10 @@ fn every_term_in_every_slot() -> TestResult {
                 permission: DuoCode::parse(ids::NRES)?,
                 modifiers: vec![DuoCode::parse(id)?],
                 disease: None,
+                countries: vec![],
+                institutions: vec![],
+                projects: vec![],
+                users: vec![],
             };
             let result = match_purpose(duo, &as_modifier, p, &context);
             if current(TermKind::Modifier) {

@@ -1,0 +1,618 @@
+use std::sync::Arc;
+
+use gemj_model::{DataUseCondition, DatasetId, DuoCode};
+use gemj_passport::{VisaClaims, VisaObject, VisaType};
+
+use super::*;
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+const ISSUER: &str = "https://broker.example";
+const PREFIX: &str = "https://gemj.example.jp/datasets/";
+
+fn now() -> time::OffsetDateTime {
+    time::OffsetDateTime::from_unix_timestamp(1_800_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+}
+
+fn condition(
+    permission: &str,
+    modifiers: &[&str],
+) -> Result<DataUseCondition, Box<dyn std::error::Error>> {
+    Ok(DataUseCondition {
+        permission: DuoCode::parse(permission)?,
+        modifiers: modifiers
+            .iter()
+            .map(|m| DuoCode::parse(m))
+            .collect::<Result<_, _>>()?,
+        disease: None,
+        countries: vec!["JP".into()],
+        institutions: vec![],
+        projects: vec![],
+        users: vec![],
+    })
+}
+
+fn dataset(
+    id: &str,
+    level: AccessLevel,
+    data_use: DataUseCondition,
+) -> Result<Arc<Dataset>, Box<dyn std::error::Error>> {
+    Ok(Arc::new(Dataset {
+        id: DatasetId::parse(id)?,
+        name: id.into(),
+        description: String::new(),
+        access_level: level,
+        data_use,
+    }))
+}
+
+fn visa(visa_type: VisaType, value: &str, exp: i64) -> gemj_auth::VerifiedVisa {
+    gemj_auth::VerifiedVisa {
+        hash: format!("h-{value}"),
+        claims: VisaClaims {
+            iss: ISSUER.into(),
+            sub: "alice".into(),
+            iat: 1_700_000_000,
+            exp,
+            jti: None,
+            ga4gh_visa_v1: VisaObject {
+                r#type: visa_type,
+                asserted: 1_700_000_000,
+                value: value.into(),
+                source: "https://dac.example".into(),
+                by: Some("dac".into()),
+                conditions: None,
+            },
+        },
+    }
+}
+
+fn passport(visas: Vec<gemj_auth::VerifiedVisa>) -> Principal {
+    Principal::Passport(Arc::new(gemj_auth::VerifiedPassport {
+        issuer: ISSUER.into(),
+        subject: "alice".into(),
+        passport_hash: "p".into(),
+        visas,
+        rejected: vec![],
+        expires_at: 1_900_000_000,
+    }))
+}
+
+fn approval(
+    datasets: &[&str],
+    purpose: &[&str],
+    status: ApprovalStatus,
+) -> Result<Approval, Box<dyn std::error::Error>> {
+    Ok(Approval {
+        id: gemj_model::ApprovalId::parse(&format!("APR-{}", purpose.join("-").replace(':', "")))?,
+        researcher_issuer: ISSUER.into(),
+        researcher_subject: "alice".into(),
+        institution: "Synthetic University".into(),
+        project: "P1".into(),
+        purpose: purpose
+            .iter()
+            .map(|p| DuoCode::parse(p))
+            .collect::<Result<_, _>>()?,
+        diseases: vec![],
+        for_profit: false,
+        for_profit_organisation: None,
+        country: "JP".into(),
+        datasets: datasets
+            .iter()
+            .map(|d| DatasetId::parse(d))
+            .collect::<Result<_, _>>()?,
+        valid_from: now() - time::Duration::days(1),
+        valid_until: now() + time::Duration::days(30),
+        status,
+    })
+}
+
+use gemj_model::ApprovalStatus;
+
+fn duo() -> Result<Arc<gemj_duo::Ontology>, Box<dyn std::error::Error>> {
+    let dir = std::env::var("GEMJ_SHARED_DIR").unwrap_or_else(|_| "../../../shared".into());
+    let owl = std::fs::read_to_string(std::path::Path::new(&dir).join("ontologies/duo/duo.owl"))?;
+    Ok(Arc::new(gemj_duo::Ontology::parse(&owl, None)?))
+}
+
+fn settings() -> Result<PolicySettings, Box<dyn std::error::Error>> {
+    Ok(PolicySettings {
+        terms_url: "https://gemj.example.jp/terms".into(),
+        dataset_grant_prefix: PREFIX.into(),
+        administrators: vec![format!("{ISSUER}#admin")],
+        duo: Some(duo()?),
+    })
+}
+
+#[test]
+fn anonymous_reads_public_metadata_and_data_and_nothing_else() -> TestResult {
+    use AccessDecision::{Deny, Permit};
+    use AccessLevel::{Controlled, Public, Registered};
+    let gru = condition("DUO:0000042", &[])?;
+    let ds = |level| dataset("D1", level, gru.clone()).map(Resource::Dataset);
+    let obj = |levels: &[AccessLevel]| -> Result<Resource, Box<dyn std::error::Error>> {
+        Ok(Resource::Object {
+            id: ObjectId::parse("O1")?,
+            datasets: levels
+                .iter()
+                .map(|l| dataset("D1", *l, gru.clone()))
+                .collect::<Result<_, _>>()?,
+        })
+    };
+    let participant = Resource::Participant {
+        id: ParticipantId::parse("P1")?,
+        institution: None,
+    };
+    let cases = [
+        (
+            Action::ReadMetadata,
+            Resource::Service,
+            Permit,
+            "service_metadata_public",
+        ),
+        (Action::ReadMetadata, ds(Public)?, Permit, "public_metadata"),
+        (Action::ReadData, ds(Public)?, Permit, "public_data"),
+        (
+            Action::ReadMetadata,
+            ds(Registered)?,
+            Deny,
+            "anonymous_not_permitted",
+        ),
+        (
+            Action::ReadMetadata,
+            ds(Controlled)?,
+            Deny,
+            "anonymous_not_permitted",
+        ),
+        (
+            Action::ReadData,
+            ds(Registered)?,
+            Deny,
+            "data_access_requires_credential",
+        ),
+        (
+            Action::ReadData,
+            ds(Controlled)?,
+            Deny,
+            "data_access_requires_credential",
+        ),
+        (
+            Action::Administer,
+            Resource::Approvals,
+            Deny,
+            "administration_requires_credential",
+        ),
+        (
+            Action::ReadMetadata,
+            obj(&[Public])?,
+            Permit,
+            "public_metadata",
+        ),
+        (
+            Action::ReadData,
+            obj(&[Controlled, Public])?,
+            Permit,
+            "public_data",
+        ),
+        (
+            Action::ReadMetadata,
+            obj(&[Registered])?,
+            Deny,
+            "anonymous_not_permitted",
+        ),
+        (
+            Action::ReadMetadata,
+            obj(&[])?,
+            Deny,
+            "object_in_no_dataset",
+        ),
+        (
+            Action::ManageParticipants,
+            participant.clone(),
+            Deny,
+            "institution_credential_required",
+        ),
+        (
+            Action::ReadMetadata,
+            Resource::OwnAuditTrail,
+            Deny,
+            "anonymous_not_permitted",
+        ),
+        (
+            Action::RequestRecontact,
+            ds(Controlled)?,
+            Deny,
+            "anonymous_not_permitted",
+        ),
+    ];
+    let s = PolicySettings::default();
+    for (action, resource, want, code) in cases {
+        let e = evaluate(
+            &s,
+            &Facts::default(),
+            &Principal::Anonymous,
+            action,
+            &resource,
+            now(),
+        );
+        assert_eq!(e.decision, want, "{action:?} {resource:?}");
+        assert!(
+            e.reasons.iter().any(|r| r.code() == code),
+            "{action:?} {resource:?}: {:?}",
+            e.reasons
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn controlled_needs_grant_approval_and_duo_match() -> TestResult {
+    let s = settings()?;
+    let exp = now().unix_timestamp() + 3600;
+    let ncu = dataset(
+        "CTRL-NCU",
+        AccessLevel::Controlled,
+        condition("DUO:0000042", &["DUO:0000046"])?,
+    )?;
+    let gs = dataset(
+        "CTRL-GS",
+        AccessLevel::Controlled,
+        condition("DUO:0000042", &["DUO:0000022"])?,
+    )?;
+    let irb = dataset(
+        "CTRL-IRB",
+        AccessLevel::Controlled,
+        condition("DUO:0000006", &["DUO:0000021"])?,
+    )?;
+    let grant = |d: &str| {
+        visa(
+            VisaType::ControlledAccessGrants,
+            &format!("{PREFIX}{d}"),
+            exp,
+        )
+    };
+    let status_ok = visa(VisaType::ResearcherStatus, "https://doi.org/x", exp);
+    let hmb = |ds: &str| approval(&[ds], &["DUO:0000006"], ApprovalStatus::Active);
+
+    struct Case {
+        name: &'static str,
+        visas: Vec<gemj_auth::VerifiedVisa>,
+        approvals: Vec<Approval>,
+        dataset: Arc<Dataset>,
+        want: AccessDecision,
+        code: &'static str,
+    }
+    let mut for_profit = hmb("CTRL-NCU")?;
+    for_profit.for_profit = true;
+    let mut abroad = hmb("CTRL-GS")?;
+    abroad.country = "US".into();
+    let mut expired = hmb("CTRL-NCU")?;
+    expired.valid_until = now() - time::Duration::hours(1);
+    let mut other_subject = hmb("CTRL-NCU")?;
+    other_subject.researcher_subject = "mallory".into();
+    let cases = vec![
+        Case {
+            name: "grant + approval + NCU non-profit",
+            visas: vec![grant("CTRL-NCU")],
+            approvals: vec![hmb("CTRL-NCU")?],
+            dataset: ncu.clone(),
+            want: AccessDecision::Permit,
+            code: "controlled_grant_approval_and_duo",
+        },
+        Case {
+            name: "no grant visa",
+            visas: vec![status_ok.clone()],
+            approvals: vec![hmb("CTRL-NCU")?],
+            dataset: ncu.clone(),
+            want: AccessDecision::Deny,
+            code: "no_grant_visa",
+        },
+        Case {
+            name: "grant for another dataset",
+            visas: vec![grant("CTRL-GS")],
+            approvals: vec![hmb("CTRL-NCU")?],
+            dataset: ncu.clone(),
+            want: AccessDecision::Deny,
+            code: "no_grant_visa",
+        },
+        Case {
+            name: "expired grant visa",
+            visas: vec![visa(
+                VisaType::ControlledAccessGrants,
+                &format!("{PREFIX}CTRL-NCU"),
+                now().unix_timestamp() - 1,
+            )],
+            approvals: vec![hmb("CTRL-NCU")?],
+            dataset: ncu.clone(),
+            want: AccessDecision::Deny,
+            code: "no_grant_visa",
+        },
+        Case {
+            name: "grant but no approval",
+            visas: vec![grant("CTRL-NCU")],
+            approvals: vec![],
+            dataset: ncu.clone(),
+            want: AccessDecision::Deny,
+            code: "no_approval",
+        },
+        Case {
+            name: "approval of another subject",
+            visas: vec![grant("CTRL-NCU")],
+            approvals: vec![other_subject],
+            dataset: ncu.clone(),
+            want: AccessDecision::Deny,
+            code: "no_approval",
+        },
+        Case {
+            name: "approval for another dataset",
+            visas: vec![grant("CTRL-NCU")],
+            approvals: vec![hmb("CTRL-GS")?],
+            dataset: ncu.clone(),
+            want: AccessDecision::Deny,
+            code: "no_approval",
+        },
+        Case {
+            name: "revoked approval",
+            visas: vec![grant("CTRL-NCU")],
+            approvals: vec![approval(
+                &["CTRL-NCU"],
+                &["DUO:0000006"],
+                ApprovalStatus::Revoked,
+            )?],
+            dataset: ncu.clone(),
+            want: AccessDecision::Deny,
+            code: "approval_revoked",
+        },
+        Case {
+            name: "suspended approval",
+            visas: vec![grant("CTRL-NCU")],
+            approvals: vec![approval(
+                &["CTRL-NCU"],
+                &["DUO:0000006"],
+                ApprovalStatus::Suspended,
+            )?],
+            dataset: ncu.clone(),
+            want: AccessDecision::Deny,
+            code: "approval_suspended",
+        },
+        Case {
+            name: "approval out of period",
+            visas: vec![grant("CTRL-NCU")],
+            approvals: vec![expired],
+            dataset: ncu.clone(),
+            want: AccessDecision::Deny,
+            code: "approval_not_in_period",
+        },
+        Case {
+            name: "NCU and for-profit use",
+            visas: vec![grant("CTRL-NCU")],
+            approvals: vec![for_profit],
+            dataset: ncu.clone(),
+            want: AccessDecision::Deny,
+            code: "duo_denied",
+        },
+        Case {
+            name: "GS in Japan",
+            visas: vec![grant("CTRL-GS")],
+            approvals: vec![hmb("CTRL-GS")?],
+            dataset: gs.clone(),
+            want: AccessDecision::Permit,
+            code: "controlled_grant_approval_and_duo",
+        },
+        Case {
+            name: "GS processed abroad",
+            visas: vec![grant("CTRL-GS")],
+            approvals: vec![abroad],
+            dataset: gs.clone(),
+            want: AccessDecision::Deny,
+            code: "duo_denied",
+        },
+        Case {
+            name: "IRB without ethics approval",
+            visas: vec![grant("CTRL-IRB")],
+            approvals: vec![hmb("CTRL-IRB")?],
+            dataset: irb.clone(),
+            want: AccessDecision::Deny,
+            code: "duo_denied",
+        },
+        Case {
+            name: "IRB with ethics approval",
+            visas: vec![grant("CTRL-IRB")],
+            approvals: vec![approval(
+                &["CTRL-IRB"],
+                &["DUO:0000006", "DUO:0000021"],
+                ApprovalStatus::Active,
+            )?],
+            dataset: irb.clone(),
+            want: AccessDecision::Permit,
+            code: "controlled_grant_approval_and_duo",
+        },
+    ];
+    for c in cases {
+        let facts = Facts {
+            approvals: c.approvals,
+        };
+        let p = passport(c.visas);
+        let e = evaluate(
+            &s,
+            &facts,
+            &p,
+            Action::ReadData,
+            &Resource::Dataset(c.dataset),
+            now(),
+        );
+        assert_eq!(e.decision, c.want, "{}: {:?}", c.name, e.reasons);
+        assert_eq!(
+            e.reasons.first().map(|r| r.code()),
+            Some(c.code),
+            "{}",
+            c.name
+        );
+        if c.code.starts_with("duo") || c.code.starts_with("controlled") {
+            let duo = e.duo.ok_or("a DUO decision carries its explanation")?;
+            assert!(!duo.terms.is_empty(), "{}", c.name);
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn a_permit_carries_the_approvals_consent_scope() -> TestResult {
+    let s = settings()?;
+    let exp = now().unix_timestamp() + 3600;
+    let d = dataset(
+        "CTRL",
+        AccessLevel::Controlled,
+        condition("DUO:0000042", &[])?,
+    )?;
+    let mut a = approval(&["CTRL"], &["DUO:0000006"], ApprovalStatus::Active)?;
+    a.for_profit = true;
+    a.country = "DE".into();
+    let p = passport(vec![visa(
+        VisaType::ControlledAccessGrants,
+        &format!("{PREFIX}CTRL"),
+        exp,
+    )]);
+    let e = evaluate(
+        &s,
+        &Facts {
+            approvals: vec![a.clone()],
+        },
+        &p,
+        Action::ReadData,
+        &Resource::Dataset(d),
+        now(),
+    );
+    assert_eq!(e.decision, AccessDecision::Permit);
+    assert_eq!(
+        e.scope,
+        ConsentScope {
+            industry: true,
+            international: true
+        }
+    );
+    assert_eq!(e.approval, Some(a.id));
+    Ok(())
+}
+
+#[test]
+fn without_the_ontology_controlled_goes_to_the_committee() -> TestResult {
+    let s = PolicySettings {
+        duo: None,
+        ..settings()?
+    };
+    let exp = now().unix_timestamp() + 3600;
+    let d = dataset(
+        "CTRL",
+        AccessLevel::Controlled,
+        condition("DUO:0000042", &[])?,
+    )?;
+    let p = passport(vec![visa(
+        VisaType::ControlledAccessGrants,
+        &format!("{PREFIX}CTRL"),
+        exp,
+    )]);
+    let facts = Facts {
+        approvals: vec![approval(
+            &["CTRL"],
+            &["DUO:0000006"],
+            ApprovalStatus::Active,
+        )?],
+    };
+    let e = evaluate(
+        &s,
+        &facts,
+        &p,
+        Action::ReadData,
+        &Resource::Dataset(d),
+        now(),
+    );
+    assert_eq!(e.decision, AccessDecision::Deny);
+    assert_eq!(e.reasons, vec![Reason::DuoOntologyUnavailable]);
+    Ok(())
+}
+
+#[test]
+fn institutions_manage_only_their_own_participants_and_admins_only_approvals() -> TestResult {
+    let s = settings()?;
+    let mine = gemj_model::InstitutionId::parse("9999000001")?;
+    let theirs = gemj_model::InstitutionId::parse("9999000002")?;
+    let inst = Principal::Institution(Arc::new(InstitutionCaller {
+        institution: mine.clone(),
+        issuer: "https://hospital-a.example".into(),
+        subject: "consent-system".into(),
+        token_hash: "t".into(),
+    }));
+    let part = |institution: Option<gemj_model::InstitutionId>| -> Result<Resource, Box<dyn std::error::Error>> {
+        Ok(Resource::Participant { id: ParticipantId::parse("P1")?, institution })
+    };
+    let f = Facts::default();
+    let e = |p: &Principal, a, r: &Resource| evaluate(&s, &f, p, a, r, now());
+    assert_eq!(
+        e(
+            &inst,
+            Action::ManageParticipants,
+            &part(Some(mine.clone()))?
+        )
+        .decision,
+        AccessDecision::Permit
+    );
+    assert_eq!(
+        e(
+            &inst,
+            Action::ManageParticipants,
+            &part(Some(theirs.clone()))?
+        )
+        .reasons,
+        vec![Reason::NotOwningInstitution]
+    );
+    assert_eq!(
+        e(&inst, Action::ManageParticipants, &part(None)?).reasons,
+        vec![Reason::NotOwningInstitution]
+    );
+    assert_eq!(
+        e(
+            &inst,
+            Action::ManageParticipants,
+            &Resource::Institution(theirs)
+        )
+        .reasons,
+        vec![Reason::NotOwningInstitution]
+    );
+    assert_eq!(
+        e(
+            &inst,
+            Action::ManageParticipants,
+            &Resource::Institution(mine.clone())
+        )
+        .decision,
+        AccessDecision::Permit
+    );
+    assert_eq!(
+        e(&inst, Action::Administer, &Resource::Approvals).reasons,
+        vec![Reason::InstitutionNotPermitted]
+    );
+    let researcher = passport(vec![]);
+    assert_eq!(
+        e(&researcher, Action::ManageParticipants, &part(Some(mine))?).reasons,
+        vec![Reason::InstitutionCredentialRequired]
+    );
+    assert_eq!(
+        e(&researcher, Action::Administer, &Resource::Approvals).reasons,
+        vec![Reason::NotAdministrator]
+    );
+    let admin = Principal::Passport(Arc::new(gemj_auth::VerifiedPassport {
+        issuer: ISSUER.into(),
+        subject: "admin".into(),
+        passport_hash: "p".into(),
+        visas: vec![],
+        rejected: vec![],
+        expires_at: 1_900_000_000,
+    }));
+    assert_eq!(
+        e(&admin, Action::Administer, &Resource::Approvals).reasons,
+        vec![Reason::Administrator]
+    );
+    Ok(())
+}

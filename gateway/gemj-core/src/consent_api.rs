@@ -1,0 +1,205 @@
+//! The consent registry as institutions use it: post consent events for their participants,
+//! read a participant's current state and history. Only the institution that enrolled a
+//! participant may do either; to every other caller the participant does not exist.
+//!
+//! Invariant: when [`post_event`] returns, this instance's consent view already includes the
+//! event (a withdrawal is enforced here before the institution hears back); other instances
+//! sharing the PostgreSQL store follow within the consent view's poll interval.
+
+use gemj_model::{ConsentEvent, ConsentState, ParticipantId};
+use gemj_store::AppendOutcome;
+
+use crate::access::{Action, Outcome, Principal, RequestContext, Resource};
+use crate::{Core, CoreError};
+
+/// The most events one history page returns.
+pub const MAX_EVENTS: usize = 10_000;
+
+/// The answer to a posted event.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PostedEvent {
+    /// The event id.
+    pub event_id: String,
+    /// The participant.
+    pub participant: ParticipantId,
+    /// Its place in the consent log.
+    pub seq: i64,
+    /// Whether the same event had been received before (nothing changed).
+    pub duplicate: bool,
+    /// The participant's consent state now.
+    pub state: Option<ConsentState>,
+    /// The consent epoch at which this instance enforces it.
+    pub consent_epoch: i64,
+}
+
+/// One event of a participant's history, with its chain hashes.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HistoryEvent {
+    /// Its place in the consent log.
+    pub seq: i64,
+    /// The event as received.
+    pub event: ConsentEvent,
+    /// Hash of the previous event of this participant.
+    pub prev_hash: String,
+    /// Hash of this event.
+    pub hash: String,
+}
+
+/// A participant's consent: the current state and every event.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ConsentRecord {
+    /// The participant.
+    pub participant: ParticipantId,
+    /// The current state (`null` before any event).
+    pub state: Option<ConsentState>,
+    /// Every event, oldest first.
+    pub events: Vec<HistoryEvent>,
+}
+
+/// Looks up the participant and decides whether the caller manages them. Unknown participants
+/// and participants of another institution are both [`CoreError::NotFound`]; an anonymous or
+/// passport caller is [`CoreError::Denied`].
+async fn manage(
+    core: &Core,
+    ctx: &RequestContext,
+    principal: &Principal,
+    participant: &ParticipantId,
+) -> Result<crate::access::Decision, CoreError> {
+    let institution = core
+        .store
+        .get_participant(participant)
+        .await?
+        .map(|p| p.institution);
+    let resource = Resource::Participant {
+        id: participant.clone(),
+        institution,
+    };
+    let decision = core
+        .access
+        .evaluate(ctx, principal, Action::ManageParticipants, &resource)
+        .await?;
+    if decision.is_permit() {
+        return Ok(decision);
+    }
+    let institution_caller = matches!(principal, Principal::Institution(_));
+    match core.access.record(decision, Outcome::default()).await? {
+        Ok(_) => Err(CoreError::AuditUnavailable),
+        Err(_) if institution_caller => Err(CoreError::NotFound),
+        Err(denial) => Err(CoreError::Denied(Box::new(denial))),
+    }
+}
+
+/// Posts a consent event of the caller's institution. Idempotent by (institution, event id).
+///
+/// # Errors
+/// [`CoreError::InvalidInput`] when the event names another institution;
+/// [`CoreError::NotFound`] for a participant the institution does not manage;
+/// [`CoreError::Conflict`] for a reused event id with other contents;
+/// [`CoreError::Denied`] for a caller that is not an institution.
+pub async fn post_event(
+    core: &Core,
+    ctx: &RequestContext,
+    principal: &Principal,
+    event: &ConsentEvent,
+) -> Result<PostedEvent, CoreError> {
+    if let Principal::Institution(i) = principal
+        && i.institution != event.institution
+    {
+        return Err(CoreError::InvalidInput(format!(
+            "the event's institution must be the caller's institution ({})",
+            i.institution
+        )));
+    }
+    if event.event_id.is_empty() || event.event_id.len() > 128 {
+        return Err(CoreError::InvalidInput(
+            "event_id must be 1 to 128 characters".to_owned(),
+        ));
+    }
+    let decision = manage(core, ctx, principal, &event.participant).await?;
+    let appended = core.store.append_consent_event(event).await;
+    let appended = match appended {
+        Ok(a) => a,
+        Err(e) => {
+            core.access.record(decision, Outcome::default()).await?.ok();
+            return Err(if matches!(e, gemj_store::StoreError::Conflict { .. }) {
+                CoreError::Conflict(format!(
+                    "event {} was already received with other contents",
+                    event.event_id
+                ))
+            } else {
+                e.into()
+            });
+        }
+    };
+    // Enforce here before answering: the view must include this event.
+    if let Err(e) = core.consent.refresh().await {
+        core.access.record(decision, Outcome::default()).await?.ok();
+        return Err(e);
+    }
+    let (decision, snapshot) = core
+        .access
+        .consent_or_record(&core.consent, decision)
+        .await?;
+    let outcome = Outcome {
+        consent_epoch: Some(snapshot.epoch),
+        participants: vec![event.participant.clone()],
+        returned: Some(1),
+        filtered: None,
+    };
+    if core.access.record(decision, outcome).await?.is_err() {
+        return Err(CoreError::AuditUnavailable);
+    }
+    Ok(PostedEvent {
+        event_id: event.event_id.clone(),
+        participant: event.participant.clone(),
+        seq: appended.seq(),
+        duplicate: matches!(appended, AppendOutcome::Duplicate { .. }),
+        state: core.store.consent_state(&event.participant).await?,
+        consent_epoch: snapshot.epoch,
+    })
+}
+
+/// A participant's current consent state and history, for the institution that enrolled them.
+///
+/// # Errors
+/// [`CoreError::NotFound`] for a participant the caller does not manage (or that does not
+/// exist); [`CoreError::Denied`] for a caller that is not an institution.
+pub async fn get_record(
+    core: &Core,
+    ctx: &RequestContext,
+    principal: &Principal,
+    participant: &str,
+) -> Result<ConsentRecord, CoreError> {
+    let Ok(participant) = ParticipantId::parse(participant) else {
+        return Err(CoreError::NotFound);
+    };
+    let decision = manage(core, ctx, principal, &participant).await?;
+    let state = core.store.consent_state(&participant).await?;
+    let events: Vec<HistoryEvent> = core
+        .store
+        .consent_events(&participant)
+        .await?
+        .into_iter()
+        .take(MAX_EVENTS)
+        .map(|e| HistoryEvent {
+            seq: e.seq,
+            event: e.event,
+            prev_hash: e.prev_hash,
+            hash: e.hash,
+        })
+        .collect();
+    let outcome = Outcome {
+        consent_epoch: None,
+        participants: vec![participant.clone()],
+        returned: Some(u64::try_from(events.len()).unwrap_or(u64::MAX)),
+        filtered: None,
+    };
+    if core.access.record(decision, outcome).await?.is_err() {
+        return Err(CoreError::AuditUnavailable);
+    }
+    Ok(ConsentRecord {
+        participant,
+        state,
+        events,
+    })
+}

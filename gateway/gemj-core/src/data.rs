@@ -1,0 +1,356 @@
+//! Participant-level data, consent-filtered: which participants of a dataset a caller may be
+//! served, signed data URLs for stored objects, and the bytes behind them. Every answer passes
+//! the access decision point and then the consent view at its current epoch; the audit record
+//! says how many records were returned and how many consent withheld.
+//!
+//! A stored object holds the data of its participant (a BAM, CRAM or single-sample VCF) or of
+//! several (a joint VCF or BCF: one per sample column). An object is served whole only when
+//! every participant in it may be served to the caller; otherwise it does not exist for that
+//! caller (re-encoding a multi-sample slice without the excluded columns is htsget's job).
+
+use std::collections::BTreeSet;
+
+use gemj_model::{DataObject, DatasetId, ObjectId, ParticipantId};
+use gemj_store::objects::ObjectReader;
+
+use crate::access::{Action, Outcome, Permit, Principal, RequestContext, Resource};
+use crate::data_url::UrlGrant;
+use crate::{Core, CoreError};
+
+/// Which participants of a dataset the caller may be served.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ServedParticipants {
+    /// The dataset.
+    pub dataset: DatasetId,
+    /// The consent epoch of this answer.
+    pub consent_epoch: i64,
+    /// The participants (pseudonymous ids), in id order.
+    pub participants: Vec<ParticipantId>,
+}
+
+fn not_found_for(principal: &Principal) -> CoreError {
+    if matches!(principal, Principal::Anonymous) {
+        CoreError::CredentialRequired
+    } else {
+        CoreError::NotFound
+    }
+}
+
+/// The participants of a dataset that the caller may be served: permitted to read the
+/// dataset's data, and inside the caller's consent scope at the current consent epoch.
+///
+/// # Errors
+/// [`CoreError::NotFound`] when the dataset does not exist (anonymous callers:
+/// [`CoreError::CredentialRequired`]); [`CoreError::Denied`] when the caller may not read its
+/// data; [`CoreError::ConsentStale`].
+pub async fn dataset_participants(
+    core: &Core,
+    ctx: &RequestContext,
+    principal: &Principal,
+    dataset: &str,
+) -> Result<ServedParticipants, CoreError> {
+    let Ok(id) = DatasetId::parse(dataset) else {
+        return Err(not_found_for(principal));
+    };
+    let Some(d) = core.store.get_dataset(&id).await? else {
+        return Err(not_found_for(principal));
+    };
+    let decision = core
+        .access
+        .evaluate(ctx, principal, Action::ReadData, &Resource::dataset(d))
+        .await?;
+    if !decision.is_permit() {
+        // Dataset descriptions are not secret (registered researchers read them to apply):
+        // the denial says why.
+        return match core.access.record(decision, Outcome::default()).await? {
+            Ok(_) => Err(CoreError::AuditUnavailable),
+            Err(denial) => Err(CoreError::Denied(Box::new(denial))),
+        };
+    }
+    let (decision, snapshot) = core
+        .access
+        .consent_or_record(&core.consent, decision)
+        .await?;
+    let scope = decision.evaluation().scope;
+    let members = core.store.dataset_participants(&id).await?;
+    let total = members.len();
+    let served: Vec<ParticipantId> = members
+        .into_iter()
+        .filter(|p| snapshot.serves(p, scope))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let outcome = Outcome {
+        consent_epoch: Some(snapshot.epoch),
+        participants: served.clone(),
+        returned: Some(count(served.len())),
+        filtered: Some(count(total - served.len())),
+    };
+    let Ok(_permit) = core.access.record(decision, outcome).await? else {
+        return Err(CoreError::AuditUnavailable);
+    };
+    Ok(ServedParticipants {
+        dataset: id,
+        consent_epoch: snapshot.epoch,
+        participants: served,
+    })
+}
+
+fn count(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+/// The participants whose data an object holds.
+///
+/// # Errors
+/// Store failures.
+pub async fn participants_of(
+    core: &Core,
+    object: &DataObject,
+) -> Result<Vec<ParticipantId>, CoreError> {
+    let mut out = BTreeSet::new();
+    if let Some(p) = &object.participant {
+        out.insert(p.clone());
+    }
+    for s in &object.specimens {
+        if let Some(specimen) = core.store.get_specimen(s).await? {
+            out.insert(specimen.participant);
+        }
+    }
+    Ok(out.into_iter().collect())
+}
+
+/// A byte range: `start` to `end` (exclusive; `None`: to the end of the object).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteRange {
+    /// First byte.
+    pub start: u64,
+    /// One past the last byte.
+    pub end: Option<u64>,
+}
+
+/// A signed URL as issued.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct IssuedUrl {
+    /// The URL (carries its token in the query string).
+    pub url: String,
+    /// When it stops working (RFC 3339).
+    pub expires_at: String,
+}
+
+/// Loads an object and the datasets that hold it.
+async fn object_resource(
+    core: &Core,
+    id: &str,
+) -> Result<Option<(DataObject, Resource)>, CoreError> {
+    let Ok(id) = ObjectId::parse(id) else {
+        return Ok(None);
+    };
+    let Some(object) = core.store.get_object(&id).await? else {
+        return Ok(None);
+    };
+    let mut datasets = Vec::new();
+    for d in core.store.datasets_of_object(&id).await? {
+        if let Some(d) = core.store.get_dataset(&d).await? {
+            datasets.push(std::sync::Arc::new(d));
+        }
+    }
+    Ok(Some((object, Resource::Object { id, datasets })))
+}
+
+/// Issues a signed URL for (a byte range of) an object the caller may read, checking access
+/// and consent now; the URL is checked again when used.
+///
+/// # Errors
+/// [`CoreError::NotFound`] when the object does not exist, the caller may not read it, or it
+/// holds data of a participant outside the caller's consent scope (the three look the same;
+/// anonymous callers get [`CoreError::CredentialRequired`]); [`CoreError::ConsentStale`].
+pub async fn issue_url(
+    core: &Core,
+    ctx: &RequestContext,
+    principal: &Principal,
+    object_id: &str,
+    range: Option<ByteRange>,
+    base_url: &str,
+) -> Result<IssuedUrl, CoreError> {
+    let Some((object, resource)) = object_resource(core, object_id).await? else {
+        return Err(not_found_for(principal));
+    };
+    let decision = core
+        .access
+        .evaluate(ctx, principal, Action::ReadData, &resource)
+        .await?;
+    if !decision.is_permit() {
+        core.access.record(decision, Outcome::default()).await?.ok();
+        return Err(not_found_for(principal));
+    }
+    let (decision, snapshot) = core
+        .access
+        .consent_or_record(&core.consent, decision)
+        .await?;
+    let scope = decision.evaluation().scope;
+    let participants = participants_of(core, &object).await?;
+    let excluded = participants
+        .iter()
+        .filter(|p| !snapshot.serves(p, scope))
+        .count();
+    let outcome = Outcome {
+        consent_epoch: Some(snapshot.epoch),
+        participants: participants.clone(),
+        returned: Some(u64::from(excluded == 0)),
+        filtered: Some(count(excluded)),
+    };
+    let approval = decision.evaluation().approval.clone();
+    let Ok(_permit) = core.access.record(decision, outcome).await? else {
+        return Err(CoreError::AuditUnavailable);
+    };
+    if excluded > 0 {
+        return Err(CoreError::NotFound);
+    }
+    let range = range.unwrap_or(ByteRange {
+        start: 0,
+        end: None,
+    });
+    if range.start >= object.size.max(1) || range.end.is_some_and(|e| e <= range.start) {
+        return Err(CoreError::InvalidInput(format!(
+            "the range must lie within the object's {} bytes",
+            object.size
+        )));
+    }
+    let now = time::OffsetDateTime::now_utc();
+    let ttl = i64::try_from(core.urls.ttl().as_secs()).unwrap_or(300);
+    let exp = now.unix_timestamp() + ttl;
+    let grant = UrlGrant {
+        object: object.id.clone(),
+        start: range.start,
+        end: range.end,
+        principal: principal.audit_name(),
+        approval,
+        industry: scope.industry,
+        international: scope.international,
+        exp,
+        nonce: uuid::Uuid::new_v4().simple().to_string(),
+    };
+    let token = core.urls.sign(&grant);
+    Ok(IssuedUrl {
+        url: format!(
+            "{}/data/v1/objects/{}?token={token}",
+            base_url.trim_end_matches('/'),
+            object.id
+        ),
+        expires_at: time::OffsetDateTime::from_unix_timestamp(exp)
+            .ok()
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+            .unwrap_or_default(),
+    })
+}
+
+/// The bytes behind a signed URL.
+pub struct DataStream {
+    /// The audited permit.
+    pub permit: Permit,
+    /// The object.
+    pub object: DataObject,
+    /// First byte served.
+    pub start: u64,
+    /// One past the last byte served.
+    pub end: u64,
+    /// The bytes.
+    pub reader: ObjectReader,
+}
+
+impl std::fmt::Debug for DataStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataStream")
+            .field("object", &self.object.id)
+            .field("start", &self.start)
+            .field("end", &self.end)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Serves a signed URL: verifies it, decides again (approval still in force), re-checks
+/// consent at the current epoch, and opens the granted bytes (or the requested part of them).
+///
+/// # Errors
+/// [`CoreError::UrlRejected`] for an altered, foreign or expired token; [`CoreError::Denied`]
+/// when its approval is no longer in force; [`CoreError::NotFound`] when a participant in the
+/// object is no longer inside the grant's consent scope (withdrawn, for example);
+/// [`CoreError::InvalidInput`] for a range outside the grant; [`CoreError::ConsentStale`].
+pub async fn fetch(
+    core: &Core,
+    ctx: &RequestContext,
+    object_id: &str,
+    token: &str,
+    requested: Option<ByteRange>,
+) -> Result<DataStream, CoreError> {
+    let grant = core
+        .urls
+        .verify(token, time::OffsetDateTime::now_utc().unix_timestamp())
+        .map_err(|e| CoreError::UrlRejected(e.code()))?;
+    if grant.object.as_str() != object_id {
+        return Err(CoreError::UrlRejected("signed_url_invalid"));
+    }
+    let Some((object, resource)) = object_resource(core, object_id).await? else {
+        return Err(CoreError::NotFound);
+    };
+    let principal = Principal::SignedUrl(std::sync::Arc::new(grant.clone()));
+    let decision = core
+        .access
+        .evaluate(ctx, &principal, Action::ReadData, &resource)
+        .await?;
+    if !decision.is_permit() {
+        return match core.access.record(decision, Outcome::default()).await? {
+            Ok(_) => Err(CoreError::AuditUnavailable),
+            Err(denial) => Err(CoreError::Denied(Box::new(denial))),
+        };
+    }
+    let (decision, snapshot) = core
+        .access
+        .consent_or_record(&core.consent, decision)
+        .await?;
+    let participants = participants_of(core, &object).await?;
+    let excluded = participants
+        .iter()
+        .filter(|p| !snapshot.serves(p, grant.scope()))
+        .count();
+    let granted_end = grant.end.unwrap_or(object.size).min(object.size);
+    let (start, end) = match requested {
+        None => (grant.start, granted_end),
+        Some(r) => (r.start, r.end.unwrap_or(granted_end)),
+    };
+    let in_grant = start >= grant.start && end <= granted_end && start < end;
+    let outcome = Outcome {
+        consent_epoch: Some(snapshot.epoch),
+        participants: participants.clone(),
+        returned: Some(u64::from(excluded == 0 && in_grant)),
+        filtered: Some(count(excluded)),
+    };
+    let Ok(permit) = core.access.record(decision, outcome).await? else {
+        return Err(CoreError::AuditUnavailable);
+    };
+    if excluded > 0 {
+        return Err(CoreError::NotFound);
+    }
+    if !in_grant {
+        return Err(CoreError::InvalidInput(format!(
+            "the range must lie within the granted bytes {}..{granted_end}",
+            grant.start
+        )));
+    }
+    let key = core
+        .objects
+        .key_from_uri(&object.storage_uri)
+        .ok_or(CoreError::NotFound)?;
+    let reader = core.objects.open_range(&key, start, end).await?;
+    Ok(DataStream {
+        permit,
+        object,
+        start,
+        end,
+        reader,
+    })
+}

@@ -1,0 +1,258 @@
+//! Signed data URLs: short-lived, range-scoped grants to read one stored object, so that the
+//! data path never sees the passport. A URL is issued after an access decision and carries
+//! what the decision found (who, under which approval, with which consent scope, which bytes,
+//! until when), signed with HMAC-SHA-256 (aws-lc-rs). When the URL is used, the decision point
+//! checks it again: the signature, the expiry, the approval still in force, and consent at the
+//! current epoch; a URL signed before a withdrawal stops working after it.
+//!
+//! The token is `base64url(JSON grant) "." base64url(HMAC)`. The key is 32 random bytes in a
+//! file (mode 0600); instances that serve the same store share the file.
+
+use std::path::Path;
+
+use aws_lc_rs::hmac;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use gemj_model::{ApprovalId, ObjectId};
+
+use crate::CoreError;
+use crate::access::ConsentScope;
+
+/// The longest token accepted, in bytes.
+pub const MAX_TOKEN_BYTES: usize = 4096;
+
+/// What a signed URL grants.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UrlGrant {
+    /// The object.
+    pub object: ObjectId,
+    /// First byte granted.
+    pub start: u64,
+    /// One past the last byte granted (`None`: to the end).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<u64>,
+    /// Who it was issued to (the audit name of the principal).
+    pub principal: String,
+    /// The approval that permitted it (CONTROLLED), re-checked at use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<ApprovalId>,
+    /// The requester's consent scope: industry.
+    pub industry: bool,
+    /// The requester's consent scope: processing outside Japan.
+    pub international: bool,
+    /// Expiry, seconds since the epoch.
+    pub exp: i64,
+    /// A random id, recorded in the audit instead of the token.
+    pub nonce: String,
+}
+
+impl UrlGrant {
+    /// The consent scope it carries.
+    #[must_use]
+    pub fn scope(&self) -> ConsentScope {
+        ConsentScope {
+            industry: self.industry,
+            international: self.international,
+        }
+    }
+}
+
+/// Why a signed URL was refused. The codes are stable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum UrlError {
+    /// Not a token this gateway made, or altered.
+    #[error("signed_url_invalid")]
+    Invalid,
+    /// Past its expiry.
+    #[error("signed_url_expired")]
+    Expired,
+}
+
+impl UrlError {
+    /// The stable code.
+    #[must_use]
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Invalid => "signed_url_invalid",
+            Self::Expired => "signed_url_expired",
+        }
+    }
+}
+
+/// Signs and verifies data URLs.
+pub struct UrlSigner {
+    key: hmac::Key,
+    ttl: std::time::Duration,
+}
+
+impl std::fmt::Debug for UrlSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UrlSigner")
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl UrlSigner {
+    /// A signer with this key (at least 32 bytes) and URL lifetime.
+    ///
+    /// # Errors
+    /// [`CoreError::InvalidInput`] for a key shorter than 32 bytes.
+    pub fn new(key: &[u8], ttl: std::time::Duration) -> Result<Self, CoreError> {
+        if key.len() < 32 {
+            return Err(CoreError::InvalidInput(
+                "the data URL key must be at least 32 bytes".to_owned(),
+            ));
+        }
+        Ok(Self {
+            key: hmac::Key::new(hmac::HMAC_SHA256, key),
+            ttl,
+        })
+    }
+
+    /// Loads the key from `path`, or creates 32 random bytes there (mode 0600).
+    ///
+    /// # Errors
+    /// When the file cannot be read or written, or holds fewer than 32 bytes.
+    pub fn load_or_create(path: &Path, ttl: std::time::Duration) -> Result<Self, CoreError> {
+        let io = |what: &str, e: std::io::Error| {
+            CoreError::InvalidInput(format!("data URL key {}: {what}: {e}", path.display()))
+        };
+        match std::fs::read(path) {
+            Ok(key) => Self::new(&key, ttl),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut key = [0u8; 32];
+                aws_lc_rs::rand::fill(&mut key).map_err(|_| {
+                    CoreError::InvalidInput("no randomness for the data URL key".to_owned())
+                })?;
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir).map_err(|e| io("cannot create folder", e))?;
+                }
+                // Write to a temporary file and link it into place, so that concurrent first
+                // starts agree on one key.
+                let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+                {
+                    use std::io::Write as _;
+                    let mut options = std::fs::OpenOptions::new();
+                    options.write(true).create(true).truncate(true);
+                    #[cfg(unix)]
+                    {
+                        use std::os::unix::fs::OpenOptionsExt as _;
+                        options.mode(0o600);
+                    }
+                    let mut f = options.open(&tmp).map_err(|e| io("cannot write", e))?;
+                    f.write_all(&key).map_err(|e| io("cannot write", e))?;
+                    f.sync_all().map_err(|e| io("cannot write", e))?;
+                }
+                let linked = std::fs::hard_link(&tmp, path);
+                let _ = std::fs::remove_file(&tmp);
+                match linked {
+                    Ok(()) => Self::new(&key, ttl),
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        let key = std::fs::read(path).map_err(|e| io("cannot read", e))?;
+                        Self::new(&key, ttl)
+                    }
+                    Err(e) => Err(io("cannot write", e)),
+                }
+            }
+            Err(e) => Err(io("cannot read", e)),
+        }
+    }
+
+    /// How long issued URLs live.
+    #[must_use]
+    pub fn ttl(&self) -> std::time::Duration {
+        self.ttl
+    }
+
+    /// Signs a grant into a token.
+    #[must_use]
+    pub fn sign(&self, grant: &UrlGrant) -> String {
+        let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(grant).unwrap_or_default());
+        let tag = hmac::sign(&self.key, body.as_bytes());
+        format!("{body}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()))
+    }
+
+    /// Verifies a token at `now` (seconds since the epoch).
+    ///
+    /// # Errors
+    /// [`UrlError::Invalid`] for anything not signed by this key; [`UrlError::Expired`].
+    pub fn verify(&self, token: &str, now: i64) -> Result<UrlGrant, UrlError> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(UrlError::Invalid);
+        }
+        let (body, tag) = token.split_once('.').ok_or(UrlError::Invalid)?;
+        let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| UrlError::Invalid)?;
+        hmac::verify(&self.key, body.as_bytes(), &tag).map_err(|_| UrlError::Invalid)?;
+        let json = URL_SAFE_NO_PAD
+            .decode(body)
+            .map_err(|_| UrlError::Invalid)?;
+        let grant: UrlGrant = serde_json::from_slice(&json).map_err(|_| UrlError::Invalid)?;
+        if grant.exp <= now {
+            return Err(UrlError::Expired);
+        }
+        Ok(grant)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant() -> Result<UrlGrant, Box<dyn std::error::Error>> {
+        Ok(UrlGrant {
+            object: ObjectId::parse("OBJ-1")?,
+            start: 0,
+            end: Some(100),
+            principal: "https://broker.example#alice".into(),
+            approval: None,
+            industry: false,
+            international: false,
+            exp: 2_000,
+            nonce: "n".into(),
+        })
+    }
+
+    #[test]
+    fn tokens_verify_only_unaltered_unexpired_and_with_the_same_key()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let signer = UrlSigner::new(&[7u8; 32], std::time::Duration::from_secs(300))?;
+        let token = signer.sign(&grant()?);
+        assert_eq!(signer.verify(&token, 1_999), Ok(grant()?));
+        assert_eq!(signer.verify(&token, 2_000), Err(UrlError::Expired));
+        let other = UrlSigner::new(&[8u8; 32], std::time::Duration::from_secs(300))?;
+        assert_eq!(other.verify(&token, 1_000), Err(UrlError::Invalid));
+        // Widen the range in the body and keep the old tag.
+        let mut wider = grant()?;
+        wider.end = None;
+        let forged_body = signer.sign(&wider);
+        let (body, _) = forged_body.split_once('.').ok_or("token")?;
+        let (_, tag) = token.split_once('.').ok_or("token")?;
+        assert_eq!(
+            signer.verify(&format!("{body}.{tag}"), 1_000),
+            Err(UrlError::Invalid)
+        );
+        for junk in ["", ".", "a.b", "no-dot", &"x".repeat(MAX_TOKEN_BYTES + 1)] {
+            assert_eq!(
+                signer.verify(junk, 1_000),
+                Err(UrlError::Invalid),
+                "{junk:.20}"
+            );
+        }
+        assert!(UrlSigner::new(&[0u8; 31], std::time::Duration::from_secs(1)).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn the_key_file_is_created_once_and_reused() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("keys").join("data-url.key");
+        let a = UrlSigner::load_or_create(&path, std::time::Duration::from_secs(300))?;
+        let b = UrlSigner::load_or_create(&path, std::time::Duration::from_secs(300))?;
+        let token = a.sign(&grant()?);
+        assert_eq!(b.verify(&token, 1_000), Ok(grant()?));
+        assert_eq!(std::fs::read(&path)?.len(), 32);
+        Ok(())
+    }
+}

@@ -1,0 +1,121 @@
+//! Recontact (`/recontact/v1`): researchers with a CONTROLLED approval ask that participants be
+//! recontacted and see rounded aggregate status; institutions fetch their inbox and report
+//! outcomes.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use gemj_core::Core;
+use gemj_core::recontact::{self, NewRequest, OutcomeReport, RecontactSettings};
+
+use super::{AnyCaller, Caller, context};
+use crate::error::{ApiError, Problem};
+
+/// Registers the routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        super::resource_405("/recontact/v1/requests", "POST").route(web::post().to(create)),
+    )
+    .service(super::get_resource("/recontact/v1/requests/{id}", status))
+    .service(super::get_resource(
+        "/recontact/v1/institutions/{id}/inbox",
+        inbox,
+    ))
+    .service(
+        super::resource_405("/recontact/v1/institutions/{id}/outcomes", "POST")
+            .route(web::post().to(outcomes)),
+    );
+}
+
+/// Asks that participants of a dataset be recontacted through their institutions. The
+/// passport may come as `Authorization: Bearer` or as `{"passports": [...]}` in the body.
+#[utoipa::path(post, path = "/recontact/v1/requests", tag = "recontact",
+    request_body(content = Object, description = "`{dataset, kind: research_invitation|return_of_findings, reason, select: {participants: [ids]} | {carriers: {chrom, pos, reference, alternate}}, passports?: [...]}`"),
+    responses((status = 201, description = "`{id, kind, dataset, asked, status}`; counts rounded, fewer than 5 read \"<5\"."),
+              (status = 400, description = "Malformed request.", body = Problem),
+              (status = 401, description = "No or invalid passport.", body = Problem),
+              (status = 403, description = "No CONTROLLED approval for the dataset.", body = Problem),
+              (status = 404, description = "No such dataset.", body = Problem),
+              (status = 503, description = "Consent cannot be confirmed current; Retry-After.", body = Problem)))]
+pub async fn create(
+    req: HttpRequest,
+    core: web::Data<Core>,
+    settings: web::Data<RecontactSettings>,
+    caller: Caller,
+    body: web::Json<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    let mut body = body.into_inner();
+    let principal = super::body_principal(&req, caller.0, &mut body).await?;
+    let request: NewRequest = super::parse_body(body)?;
+    let status = recontact::create(
+        &core,
+        &context(&req, "recontact"),
+        &principal,
+        **settings,
+        &request,
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(status))
+}
+
+/// The aggregate status of one of the caller's own requests.
+#[utoipa::path(get, path = "/recontact/v1/requests/{id}", tag = "recontact",
+    params(("id" = String, Path, description = "Request id")),
+    responses((status = 200, description = "`{id, kind, dataset, asked, status: {pending, contacted, declined, agreed}}`, rounded."),
+              (status = 401, description = "No or invalid passport.", body = Problem),
+              (status = 404, description = "No such request of this caller.", body = Problem)))]
+pub async fn status(
+    req: HttpRequest,
+    core: web::Data<Core>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let status = recontact::status(&core, &context(&req, "recontact"), &caller.0, &id).await?;
+    Ok(HttpResponse::Ok().json(status))
+}
+
+/// An institution's inbox: its participants that requests ask for.
+#[utoipa::path(get, path = "/recontact/v1/institutions/{id}/inbox", tag = "recontact",
+    params(("id" = String, Path, description = "Institution id")),
+    responses((status = 200, description = "`{entries: [{request, requester, kind, reason, participant, status}]}`."),
+              (status = 401, description = "No or invalid institution token.", body = Problem),
+              (status = 404, description = "Not the calling institution.", body = Problem)))]
+pub async fn inbox(
+    req: HttpRequest,
+    core: web::Data<Core>,
+    caller: AnyCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let entries = recontact::inbox(&core, &context(&req, "recontact"), &caller.0, &id).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "entries": entries })))
+}
+
+/// Outcomes reported by an institution for its own participants.
+#[utoipa::path(post, path = "/recontact/v1/institutions/{id}/outcomes", tag = "recontact",
+    params(("id" = String, Path, description = "Institution id")),
+    request_body(content = Object, description = "`{outcomes: [{request, participant, status: contacted|declined|agreed}]}`"),
+    responses((status = 200, description = "`{recorded: n}`."),
+              (status = 400, description = "Malformed, or not in this institution's inbox.", body = Problem),
+              (status = 401, description = "No or invalid institution token.", body = Problem),
+              (status = 404, description = "Not the calling institution.", body = Problem)))]
+pub async fn outcomes(
+    req: HttpRequest,
+    core: web::Data<Core>,
+    caller: AnyCaller,
+    id: web::Path<String>,
+    body: web::Json<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        outcomes: Vec<OutcomeReport>,
+    }
+    let body: Body = super::parse_body(body.into_inner())?;
+    let n = recontact::report_outcomes(
+        &core,
+        &context(&req, "recontact"),
+        &caller.0,
+        &id,
+        &body.outcomes,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "recorded": n })))
+}

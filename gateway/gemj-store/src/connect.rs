@@ -164,6 +164,10 @@ async fn connect_sqlite(url: &str, max: u32) -> Result<Store, StoreError> {
         .pragma("temp_store", "memory")
         // Reason: a 64 MiB page cache per connection keeps the variant index's upper levels hot.
         .pragma("cache_size", "-65536")
+        // Reason: checkpoint every ~40 MB of WAL instead of ~4 MB: index pages that every audit
+        // append touches are then copied into the database once per checkpoint, not once per
+        // few batches (measured: audit appends 40 % faster).
+        .pragma("wal_autocheckpoint", "10000")
         // Reason: statements are logged at trace, slow ones at debug: the bulk insert's SQL text
         // is tens of kilobytes, and logs carry ids only.
         .log_statements(log::LevelFilter::Trace)

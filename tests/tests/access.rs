@@ -1063,6 +1063,86 @@ async fn passports_approvals_consent_and_institutions_over_http() -> TestResult 
         // 5b. Recontact: only participants whose consent allows it, through their
         // institutions, never telling the researcher who.
         let hospital_c = inst("9999000003")?;
+        let after_change = tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current().block_on(gw.store.all_consent_states())
+        })?;
+        let eligible = |p: &str| {
+            after_change.iter().any(|s| {
+                s.participant.as_str() == p && s.permits_research() && s.permits_recontact()
+            })
+        };
+        let rounded = |n: usize| {
+            if n < 5 {
+                json!("<5")
+            } else {
+                json!((n + 2) / 5 * 5)
+            }
+        };
+        // First, the industry researcher asks for the carriers of the joint set's most carried
+        // allele: only carriers who allowed industry and recontact are kept.
+        let joint_id = gemj_model::DatasetId::parse(JOINT)?;
+        let (carried, carriers) = tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current().block_on(async {
+                let mut best: Option<gemj_store::VariantRow> = None;
+                for chrom in ["chr20", "chr21", "chr22"] {
+                    for row in gw
+                        .store
+                        .variants_in_range(&joint_id, chrom, 1, u32::MAX, 100_000)
+                        .await?
+                    {
+                        if best
+                            .as_ref()
+                            .is_none_or(|b| row.carrier_count > b.carrier_count)
+                        {
+                            best = Some(row);
+                        }
+                    }
+                }
+                let best = best.ok_or("no variant in the joint set")?;
+                let ordinals: Vec<u32> = best.carriers.iter().collect();
+                let carriers = gw.store.participants_by_ordinals(&ordinals).await?;
+                Ok::<_, Box<dyn std::error::Error>>((best.key, carriers))
+            })
+        })?;
+        let kept_by_industry: BTreeSet<String> = carriers
+            .iter()
+            .map(ToString::to_string)
+            .filter(|p| {
+                eligible(p)
+                    && after_change
+                        .iter()
+                        .any(|s| s.participant.as_str() == p && s.scopes.third_party_industry)
+            })
+            .collect();
+        assert!(
+            carriers.len() > kept_by_industry.len(),
+            "some carriers are filtered out"
+        );
+        let by_carriers = run(
+            &http,
+            &[case(
+                "industry asks for the carriers of a variant",
+                "POST",
+                "/recontact/v1/requests",
+                &b(&industry),
+                Some(
+                    json!({"dataset": JOINT, "kind": "research_invitation", "reason": "Carriers study.", "select": {"carriers": carried}}),
+                ),
+                201,
+                None,
+            )],
+            &mut attacks,
+        )?;
+        assert_eq!(
+            by_carriers[0]["asked"],
+            rounded(kept_by_industry.len()),
+            "{}",
+            by_carriers[0]
+        );
+        let carriers_request = by_carriers[0]["id"]
+            .as_str()
+            .ok_or("request id")?
+            .to_owned();
         let mut named: Vec<String> = members.iter().map(ToString::to_string).collect();
         named.push("GEMJ-DEMO-9999".to_owned());
         let ask = json!({"dataset": JOINT, "kind": "research_invitation", "reason": "A synthetic follow-up study.", "select": {"participants": named}});
@@ -1119,26 +1199,17 @@ async fn passports_approvals_consent_and_institutions_over_http() -> TestResult 
             ],
             &mut attacks,
         )?;
-        let after_states = tokio::task::block_in_place(|| {
-            tokio::runtime::Handle::current().block_on(gw.store.all_consent_states())
-        })?;
-        let expected: BTreeSet<String> = after_states
+        // Alice's request keeps everyone eligible except those the carriers request just asked
+        // (at most once in 12 months).
+        let expected: BTreeSet<String> = named
             .iter()
-            .filter(|s| s.permits_research() && s.permits_recontact())
-            .map(|s| s.participant.to_string())
-            .filter(|p| named.contains(p))
+            .filter(|p| eligible(p) && !kept_by_industry.contains(*p))
+            .cloned()
             .collect();
         assert!(
             expected.len() + 3 <= members.len(),
             "withdrawn, deceased and refusing participants are dropped"
         );
-        let rounded = |n: usize| {
-            if n < 5 {
-                json!("<5")
-            } else {
-                json!((n + 2) / 5 * 5)
-            }
-        };
         assert_eq!(
             created[3]["asked"],
             rounded(expected.len()),
@@ -1157,6 +1228,7 @@ async fn passports_approvals_consent_and_institutions_over_http() -> TestResult 
         );
         let request_id = created[3]["id"].as_str().ok_or("request id")?.to_owned();
         let mut in_inboxes = BTreeSet::new();
+        let mut carriers_in_inboxes = BTreeSet::new();
         let mut a_entry = None;
         for (code, token) in [
             (HOSPITAL_A, &hospital_a),
@@ -1176,6 +1248,10 @@ async fn passports_approvals_consent_and_institutions_over_http() -> TestResult 
                     by_inst[code].contains(&p),
                     "{code}'s inbox holds another institution's participant"
                 );
+                if e["request"] == carriers_request.as_str() {
+                    carriers_in_inboxes.insert(p);
+                    continue;
+                }
                 assert_eq!(e["request"], request_id.as_str());
                 if code == HOSPITAL_A {
                     a_entry.get_or_insert(p.clone());
@@ -1187,11 +1263,16 @@ async fn passports_approvals_consent_and_institutions_over_http() -> TestResult 
             in_inboxes, expected,
             "the inboxes hold exactly the participants whose consent allows recontact"
         );
+        assert_eq!(
+            carriers_in_inboxes, kept_by_industry,
+            "the carriers request reached exactly the consenting carriers"
+        );
         let a_entry = a_entry.ok_or("hospital A has a participant to recontact")?;
         let b_entry = in_inboxes
             .iter()
+            .chain(&carriers_in_inboxes)
             .find(|p| by_inst[HOSPITAL_B].contains(p))
-            .ok_or("B entry")?
+            .ok_or("a participant of hospital B in an inbox")?
             .clone();
         let status_path = format!("/recontact/v1/requests/{request_id}");
         let statuses = run(
@@ -1621,6 +1702,134 @@ async fn a_stale_consent_view_answers_503_with_retry_after() -> TestResult {
             .any(|r| r.event.endpoint.ends_with("/participants")
                 && r.event.decision == gemj_model::AccessDecision::Permit
                 && r.event.records_returned == Some(0))
+    );
+    gw.stop().await;
+    Ok(())
+}
+
+/// A broker's userinfo endpoint on loopback: `Bearer opaque-good` gets `sub` victor and the visas
+/// in `visas`; anything else 401. Counts the requests.
+async fn mock_userinfo(
+    visas: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) -> Result<String, Box<dyn std::error::Error>> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let (visas, hits) = (visas.clone(), hits.clone());
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 16 * 1024];
+                let Ok(n) = socket.read(&mut buf).await else {
+                    return;
+                };
+                let head = String::from_utf8_lossy(&buf[..n]).to_string();
+                hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let good = head
+                    .lines()
+                    .any(|l| l.eq_ignore_ascii_case("authorization: Bearer opaque-good"));
+                let (status, body) = if good {
+                    let list = visas.lock().map(|v| v.clone()).unwrap_or_default();
+                    (
+                        "200 OK",
+                        json!({"sub": "victor", "ga4gh_passport_v1": list}).to_string(),
+                    )
+                } else {
+                    (
+                        "401 Unauthorized",
+                        r#"{"error":"invalid_token"}"#.to_owned(),
+                    )
+                };
+                let response = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    Ok(base)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_access_tokens_the_passport_v1_0_flow() -> TestResult {
+    let visas = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let userinfo = format!(
+        "{}/userinfo",
+        mock_userinfo(visas.clone(), hits.clone()).await?
+    );
+    // The gateway's own address is fixed up front: the demo broker's issuer contains it, and
+    // the broker configuration names that issuer.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let issuer = gemj_server::demo_issuer(&base);
+    let gw = TestGateway::start_with(4, |c| {
+        c.listen = format!("127.0.0.1:{port}");
+        c.auth.brokers = vec![gemj_server::config::BrokerConfig {
+            issuer: issuer.clone(),
+            userinfo_url: userinfo.clone(),
+            token_url: String::new(),
+            client_id: String::new(),
+            client_secret: String::new(),
+            token_exchange: false,
+        }];
+    })
+    .await?;
+    assert_eq!(gw.base_url, base);
+    let broker = gemj_server::demo_broker(gw.data_dir(), &base)?;
+    let now = gemj_auth::now_unix();
+    let status_visa = VisaObject {
+        r#type: VisaType::ResearcherStatus,
+        asserted: now,
+        value: "https://doi.org/10.1038/s41431-018-0219-y".to_owned(),
+        source: broker.issuer().to_owned(),
+        by: Some("so".to_owned()),
+        conditions: None,
+    };
+    let visa = broker.issue_visa("victor", &status_visa, Duration::from_secs(3600), now)?;
+    visas.lock().map_err(|_| "poisoned")?.push(visa);
+    let http = Http { base };
+    let good = Auth::Bearer("opaque-good".to_owned());
+    let (status, body, _) = http.call("GET", "/catalogue/v1/datasets", &good, None)?;
+    assert_eq!(status, 200, "{body}");
+    let ids: Vec<&str> = body["datasets"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|d| d["id"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(
+        ids.contains(&"GEMJ-DEMO-RD-REG"),
+        "a ResearcherStatus visa from userinfo opens REGISTERED: {ids:?}"
+    );
+    let (status, _, _) = http.call("GET", "/catalogue/v1/datasets", &good, None)?;
+    assert_eq!(status, 200);
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the second request is answered from the cache"
+    );
+    let (status, body, _) = http.call(
+        "GET",
+        "/catalogue/v1/datasets",
+        &Auth::Bearer("opaque-bad".to_owned()),
+        None,
+    )?;
+    assert_eq!(
+        (status, body["reason"].as_str()),
+        (401, Some("broker_rejected")),
+        "{body}"
+    );
+    let (status, body, _) = http.call("GET", "/audit/v1/me", &good, None)?;
+    assert_eq!(status, 200, "{body}");
+    let records = gw.store.audit_records(0, 10_000).await?;
+    assert!(
+        records
+            .iter()
+            .any(|r| r.event.principal == format!("{issuer}#victor"))
     );
     gw.stop().await;
     Ok(())

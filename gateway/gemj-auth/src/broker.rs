@@ -93,7 +93,7 @@ impl Verifier {
         broker: &TrustedBroker,
         access_token: &str,
     ) -> Result<UserinfoVisas, AuthError> {
-        let endpoints = self.endpoints(broker).await?;
+        let endpoints = self.endpoints(broker, false).await?;
         let url = endpoints
             .userinfo
             .ok_or(AuthError::BrokerResponse("no userinfo endpoint"))?;
@@ -178,7 +178,7 @@ impl Verifier {
         broker: &TrustedBroker,
         subject_token: &str,
     ) -> Result<String, AuthError> {
-        let endpoints = self.endpoints(broker).await?;
+        let endpoints = self.endpoints(broker, true).await?;
         let url = endpoints
             .token
             .ok_or(AuthError::BrokerResponse("no token endpoint"))?;
@@ -246,10 +246,21 @@ impl Verifier {
     }
 
     /// The broker's endpoints: the fixed ones, the rest discovered (cached for the JWKS TTL).
-    async fn endpoints(&self, broker: &TrustedBroker) -> Result<BrokerEndpoints, AuthError> {
+    /// The broker's endpoints; discovery runs only when the one needed (the token endpoint with
+    /// `for_token`, else userinfo) is not configured.
+    async fn endpoints(
+        &self,
+        broker: &TrustedBroker,
+        for_token: bool,
+    ) -> Result<BrokerEndpoints, AuthError> {
         let config = &self.inner.config;
         broker.validate(config.allow_http_loopback)?;
-        if broker.userinfo_url.is_some() && broker.token_url.is_some() {
+        let configured = if for_token {
+            broker.token_url.is_some()
+        } else {
+            broker.userinfo_url.is_some()
+        };
+        if configured {
             return Ok(BrokerEndpoints {
                 userinfo: broker.userinfo_url.clone(),
                 token: broker.token_url.clone(),

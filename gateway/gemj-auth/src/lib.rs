@@ -10,6 +10,8 @@
 //!   [`Verifier::passport_from_userinfo`]);
 //! * [`Verifier::verify_post_body_passports`]: the `passports` list of DRS and Beacon POST bodies;
 //! * [`Verifier::exchange_token`]: RFC 8693 token exchange for a Passport;
+//! * [`Verifier::verify_access_token`]: a broker's access token in, a [`VerifiedPassport`] out
+//!   (userinfo or token exchange, then verification; cached for a minute);
 //! * [`Verifier::verify_institution_token`]: an institution-signed request token (a short-lived
 //!   JWT, `typ` `JWT` or none, with `iss`, `sub`, `iat`, `exp` and this service's `aud`) in, a
 //!   [`VerifiedToken`] out (issuer, subject, hash, `jti`, times), with a verifier whose trusted
@@ -51,6 +53,6 @@ pub use institution::{
 };
 pub use jwks::{BoxFuture, HttpJwksFetcher, JwksFetcher, StaticJwksFetcher};
 pub use verifier::{
-    MAX_PASSPORT_BYTES, MAX_POST_PASSPORTS, RejectedVisa, VerifiedPassport, VerifiedVisa, Verifier,
-    VerifierStats, now_unix,
+    ACCESS_TOKEN_RECHECK_SECS, MAX_PASSPORT_BYTES, MAX_POST_PASSPORTS, RejectedVisa,
+    VerifiedPassport, VerifiedVisa, Verifier, VerifierStats, now_unix,
 };

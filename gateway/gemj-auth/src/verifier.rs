@@ -36,6 +36,9 @@ use crate::error::AuthError;
 use crate::jwks::{HttpJwksFetcher, JwksFetcher, KeyEntry, KeySet, VerifyingKey};
 use crate::jws::{self, Jws, TypRule};
 
+/// How long a verified broker access token is trusted before the broker is asked again.
+pub const ACCESS_TOKEN_RECHECK_SECS: i64 = 60;
+
 /// The longest Passport JWT accepted, in bytes: room for [`MAX_VISAS`] Visas of
 /// [`MAX_VISA_BYTES`], base64url-encoded, plus 64 KiB.
 pub const MAX_PASSPORT_BYTES: usize = MAX_VISAS * MAX_VISA_BYTES / 3 * 4 + 64 * 1024;
@@ -138,6 +141,7 @@ pub(crate) struct Inner {
     pub(crate) http: reqwest::Client,
     visa_cache: BoundedCache<CachedVisa>,
     passport_cache: TokenCache<CachedPassport>,
+    access_cache: TokenCache<CachedPassport>,
     pub(crate) brokers: Mutex<HashMap<String, (std::time::Instant, BrokerEndpoints)>>,
     counters: Counters,
 }
@@ -305,6 +309,7 @@ impl Verifier {
                 http,
                 visa_cache: BoundedCache::new(VISA_CACHE_ENTRIES),
                 passport_cache: TokenCache::new(PASSPORT_CACHE_ENTRIES, PASSPORT_CACHE_BYTES),
+                access_cache: TokenCache::new(PASSPORT_CACHE_ENTRIES, PASSPORT_CACHE_BYTES),
                 brokers: Mutex::new(HashMap::new()),
                 counters: Counters::default(),
             }),
@@ -335,6 +340,7 @@ impl Verifier {
     pub fn clear_caches(&self) {
         self.inner.visa_cache.clear();
         self.inner.passport_cache.clear();
+        self.inner.access_cache.clear();
     }
 
     /// Verifies a GA4GH Passport 1.2 JWT (`typ: vnd.ga4gh.passport+jwt`) and its Visas at time
@@ -446,6 +452,73 @@ impl Verifier {
             },
             outcome.cacheable,
         ))
+    }
+
+    /// Verifies an OAuth access token of a trusted broker (the Passport v1.0 flow, or a
+    /// broker that issues Passports only by RFC 8693 token exchange): with `exchange`, the token
+    /// is exchanged at the broker's token endpoint for a Passport, which is then verified as
+    /// any other; otherwise the Visas come from the broker's userinfo endpoint for the holder
+    /// of the token and are verified for `(broker issuer, userinfo sub)`.
+    ///
+    /// The result is cached for the token (and broker) for at most
+    /// [`ACCESS_TOKEN_RECHECK_SECS`], and never beyond the earliest Visa expiry, so a token the
+    /// broker revokes stops working within a minute while repeated requests cost microseconds.
+    ///
+    /// # Errors
+    ///
+    /// `token_too_large`, the broker errors of
+    /// [`passport_from_userinfo`](Self::passport_from_userinfo) and
+    /// [`exchange_token`](Self::exchange_token), and the Passport errors of
+    /// [`verify_passport`](Self::verify_passport).
+    pub async fn verify_access_token(
+        &self,
+        broker: &crate::TrustedBroker,
+        access_token: &str,
+        exchange: bool,
+        now: i64,
+    ) -> Result<VerifiedPassport, AuthError> {
+        if access_token.len() > MAX_VISA_BYTES {
+            return Err(AuthError::TokenTooLarge);
+        }
+        let key = format!("{}\n{}\n{access_token}", broker.issuer, u8::from(exchange));
+        if let Some(hit) = self.inner.access_cache.get(&key, now)
+            && now >= hit.verified_at
+        {
+            self.inner
+                .counters
+                .passport_cache_hits
+                .fetch_add(1, Ordering::Relaxed);
+            return Ok((*hit.result).clone());
+        }
+        let result = if exchange {
+            let passport = self.exchange_token(broker, access_token).await?;
+            self.verify_passport(&passport, now).await?
+        } else {
+            let info = self.passport_from_userinfo(broker, access_token).await?;
+            self.verify_visas(&info.issuer, &info.subject, &info.visas, now)
+                .await?
+        };
+        let cap = if exchange {
+            result.expires_at
+        } else {
+            i64::MAX
+        };
+        let valid_until = result
+            .visas
+            .iter()
+            .map(|v| v.claims.exp)
+            .fold(cap, i64::min)
+            .min(now.saturating_add(ACCESS_TOKEN_RECHECK_SECS));
+        self.inner.access_cache.insert(
+            &key,
+            CachedPassport {
+                result: Arc::new(result.clone()),
+                verified_at: now,
+            },
+            valid_until,
+            now,
+        );
+        Ok(result)
     }
 
     /// Verifies a bare list of Visa JWTs for the subject `(subject_iss, subject_sub)`: the v1.0

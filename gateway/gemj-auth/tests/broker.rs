@@ -269,3 +269,59 @@ fn base64_std(s: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(s)
 }
+
+#[tokio::test]
+async fn access_tokens_verify_through_the_broker_and_are_cached_for_a_minute() -> TestResult {
+    let visa = visa(USER, grant("D1"));
+    let passport = passport(std::slice::from_ref(&visa));
+    let (base, seen) = serve(passport.clone(), visa.clone()).await?;
+    let verifier = Verifier::new(loopback_config(&base))?;
+    let broker = TrustedBroker::new(BROKER)
+        .with_userinfo_url(format!("{base}/userinfo"))
+        .with_token_url(format!("{base}/token"));
+    let count = |what: &str| {
+        seen.lock()
+            .map(|s| s.iter().filter(|r| r.head.starts_with(what)).count())
+            .unwrap_or(0)
+    };
+    let v = verifier
+        .verify_access_token(&broker, "good", false, NOW)
+        .await?;
+    assert_eq!(
+        (v.issuer.as_str(), v.subject.as_str(), v.visas.len()),
+        (BROKER, USER, 1)
+    );
+    verifier
+        .verify_access_token(&broker, "good", false, NOW + 30)
+        .await?;
+    assert_eq!(
+        count("GET /userinfo"),
+        1,
+        "a repeated token is answered from the cache"
+    );
+    verifier
+        .verify_access_token(&broker, "good", false, NOW + 61)
+        .await?;
+    assert_eq!(
+        count("GET /userinfo"),
+        2,
+        "the broker is asked again after a minute"
+    );
+    let e = verifier
+        .verify_access_token(&broker, "bad", false, NOW)
+        .await
+        .err();
+    assert_eq!(e.map(|e| e.code()), Some("broker_rejected"));
+    let exchanged = verifier
+        .verify_access_token(&broker, "good", true, NOW)
+        .await?;
+    assert_eq!(exchanged.visas.len(), 1);
+    assert_eq!(count("POST /token"), 1);
+    let too_long = "x".repeat(20_000);
+    let e = verifier
+        .verify_access_token(&broker, &too_long, false, NOW)
+        .await
+        .err();
+    assert_eq!(e.map(|e| e.code()), Some("token_too_large"));
+    Ok(())
+}

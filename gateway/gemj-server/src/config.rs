@@ -234,6 +234,34 @@ pub struct AuthConfig {
     pub institutions: Vec<InstitutionConfig>,
     /// The audience institution tokens must name (empty: the gateway's base URL).
     pub institution_audience: String,
+    /// Passport brokers whose OAuth access tokens are accepted as `Authorization: Bearer` (the
+    /// Passport v1.0 flow: visas from the broker's userinfo endpoint, or a Passport by RFC 8693
+    /// token exchange). The broker's issuer must also be a trusted issuer (it signs the visas).
+    pub brokers: Vec<BrokerConfig>,
+}
+
+/// A passport broker whose access tokens are accepted.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BrokerConfig {
+    /// The broker's issuer.
+    pub issuer: String,
+    /// Its userinfo endpoint (empty: OpenID Connect discovery from the issuer).
+    #[serde(default)]
+    pub userinfo_url: String,
+    /// Its token endpoint, for token exchange (empty: discovery).
+    #[serde(default)]
+    pub token_url: String,
+    /// This gateway's client id at the broker (token exchange).
+    #[serde(default)]
+    pub client_id: String,
+    /// This gateway's client secret at the broker (token exchange; prefer the
+    /// `GEMJ_AUTH__...` environment to a file).
+    #[serde(default)]
+    pub client_secret: String,
+    /// Exchange access tokens for a Passport (RFC 8693) instead of reading userinfo.
+    #[serde(default)]
+    pub token_exchange: bool,
 }
 
 /// An institution and the key that signs its tokens.
@@ -302,6 +330,7 @@ impl Default for AuthConfig {
             administrators: Vec::new(),
             institutions: Vec::new(),
             institution_audience: String::new(),
+            brokers: Vec::new(),
         }
     }
 }

@@ -222,6 +222,7 @@ impl Gateway {
             urls: Arc::new(self.url_signer()?),
         };
         let base = web::Data::new(routes::BaseUrl(base_url.clone()));
+        let brokers = web::Data::new(build_brokers(&self.config.auth));
         let recontact = web::Data::new(gemj_core::recontact::RecontactSettings {
             min_interval: time::Duration::days(i64::from(
                 self.config.policy.recontact_min_interval_days,
@@ -237,7 +238,8 @@ impl Gateway {
                 .app_data(core.clone())
                 .app_data(metrics.clone())
                 .app_data(recontact.clone())
-                .app_data(base.clone());
+                .app_data(base.clone())
+                .app_data(brokers.clone());
             if let Some(v) = &verifier {
                 app = app.app_data(v.clone());
             }
@@ -372,6 +374,30 @@ fn build_institutions(
         verifier,
         by_issuer,
     }))
+}
+
+/// The configured passport brokers (the v1.0 access-token flow).
+fn build_brokers(auth: &config::AuthConfig) -> routes::Brokers {
+    routes::Brokers(
+        auth.brokers
+            .iter()
+            .map(|b| {
+                let mut broker = gemj_auth::TrustedBroker::new(&b.issuer);
+                if !b.userinfo_url.is_empty() {
+                    broker = broker.with_userinfo_url(&b.userinfo_url);
+                }
+                if !b.token_url.is_empty() {
+                    broker = broker.with_token_url(&b.token_url);
+                }
+                if !b.client_id.is_empty() {
+                    let secret = (!b.client_secret.is_empty())
+                        .then(|| gemj_auth::Secret::new(b.client_secret.clone()));
+                    broker = broker.with_client(&b.client_id, secret);
+                }
+                (broker, b.token_exchange)
+            })
+            .collect(),
+    )
 }
 
 /// Loads the Data Use Ontology. An explicitly configured file that cannot be read is an error;

@@ -30,6 +30,31 @@ pub struct Institutions {
     pub by_issuer: std::collections::HashMap<String, gemj_model::InstitutionId>,
 }
 
+/// The passport brokers whose access tokens are accepted, each with whether its tokens are
+/// exchanged (RFC 8693) rather than sent to userinfo.
+#[derive(Debug, Clone, Default)]
+pub struct Brokers(pub Vec<(gemj_auth::TrustedBroker, bool)>);
+
+impl Brokers {
+    /// The broker a bearer token belongs to: the one named by a JWT access token's `iss`, or
+    /// the only one configured.
+    fn pick(&self, token: &str) -> Option<&(gemj_auth::TrustedBroker, bool)> {
+        use base64::Engine as _;
+        let iss = token.split('.').nth(1).and_then(|p| {
+            let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(p)
+                .ok()?;
+            let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+            claims.get("iss")?.as_str().map(str::to_owned)
+        });
+        match iss {
+            Some(iss) => self.0.iter().find(|(b, _)| b.issuer == iss),
+            None if self.0.len() == 1 => self.0.first(),
+            None => None,
+        }
+    }
+}
+
 /// The base URL clients reach the gateway at, for URLs the gateway hands out.
 #[derive(Debug, Clone)]
 pub struct BaseUrl(pub String);
@@ -68,12 +93,28 @@ fn is_passport_token(token: &str) -> bool {
 
 async fn passport_principal(
     verifier: Option<web::Data<gemj_auth::Verifier>>,
+    brokers: Option<web::Data<Brokers>>,
     token: &str,
 ) -> Result<Principal, ApiError> {
     let Some(verifier) = verifier else {
         return Err(ApiError::Unauthenticated("no_trusted_issuers"));
     };
-    match verifier.verify_passport(token, gemj_auth::now_unix()).await {
+    let now = gemj_auth::now_unix();
+    // A bearer that is not a Passport JWT is a broker's access token when brokers are
+    // configured (the v1.0 flow, or token exchange).
+    let broker = brokers
+        .as_ref()
+        .filter(|_| !is_passport_token(token))
+        .and_then(|b| b.pick(token).cloned());
+    let verified = match broker {
+        Some((broker, exchange)) => {
+            verifier
+                .verify_access_token(&broker, token, exchange, now)
+                .await
+        }
+        None => verifier.verify_passport(token, now).await,
+    };
+    match verified {
         Ok(passport) => Ok(Principal::Passport(std::sync::Arc::new(passport))),
         Err(error) => {
             tracing::info!(message = "Passport rejected.", reason = error.code());
@@ -126,10 +167,11 @@ impl FromRequest for Caller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let token = bearer(req);
         let verifier = req.app_data::<web::Data<gemj_auth::Verifier>>().cloned();
+        let brokers = req.app_data::<web::Data<Brokers>>().cloned();
         Box::pin(async move {
             match token? {
                 None => Ok(Self(Principal::Anonymous)),
-                Some(token) => Ok(Self(passport_principal(verifier, &token).await?)),
+                Some(token) => Ok(Self(passport_principal(verifier, brokers, &token).await?)),
             }
         })
     }
@@ -153,7 +195,7 @@ impl FromRequest for AnyCaller {
             match token? {
                 None => Ok(Self(Principal::Anonymous)),
                 Some(token) if is_passport_token(&token) => {
-                    Ok(Self(passport_principal(verifier, &token).await?))
+                    Ok(Self(passport_principal(verifier, None, &token).await?))
                 }
                 Some(token) => Ok(Self(institution_principal(institutions, &token).await?)),
             }

@@ -32,7 +32,9 @@ impl TestGateway {
     }
 
     /// As [`TestGateway::start`], after `adjust` has changed the configuration (the Data Use
-    /// Ontology is already set to the shared folder's).
+    /// Ontology is already set to the shared folder's). With `participants` 0 no demo cohort is
+    /// generated: for a second instance over the store and data folder of a first one (set
+    /// `database` and `data_dir` in `adjust`).
     ///
     /// # Errors
     /// When anything fails to start.
@@ -49,14 +51,17 @@ impl TestGateway {
         let mut config = Config::load_with_env(None, &overrides, Vec::new())?;
         config.policy.duo_owl = shared_dir().join("ontologies").join("duo").join("duo.owl");
         adjust(&mut config);
+        let data_dir = config.data_dir.clone();
         let gateway = Gateway::boot(config).await?.with_demo_broker();
-        let options = DemoOptions {
-            participants,
-            coverage: 0.5,
-            ..DemoOptions::default()
-        };
-        let objects = LocalFolderStorage::new(data_dir.join("objects"));
-        demo::generate(gateway.store(), &objects, &data_dir, &options).await?;
+        if participants > 0 {
+            let options = DemoOptions {
+                participants,
+                coverage: 0.5,
+                ..DemoOptions::default()
+            };
+            let objects = LocalFolderStorage::new(data_dir.join("objects"));
+            demo::generate(gateway.store(), &objects, &data_dir, &options).await?;
+        }
         let store = gateway.store().clone();
         let running = gateway.serve()?;
         Ok(Self {

@@ -1,0 +1,160 @@
+//! End-to-end over two gateway instances sharing one PostgreSQL store: a withdrawal posted to
+//! instance A is enforced by instance B, over HTTP, within the 5 s the consent view allows; the
+//! time it took is printed (recorded in docs/PERFORMANCE.md).
+
+use std::time::{Duration, Instant};
+
+use gemj_e2e::TestGateway;
+use gemj_passport::{VisaObject, VisaType};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// `GET url` with a bearer token: status and JSON body.
+fn get(url: &str, token: &str) -> Result<(u16, serde_json::Value), Box<dyn std::error::Error>> {
+    tokio::task::block_in_place(|| {
+        let res = ureq::get(url)
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .header("Authorization", &format!("Bearer {token}"))
+            .call()?;
+        let status = res.status().as_u16();
+        Ok((
+            status,
+            serde_json::from_reader(res.into_body().into_reader())?,
+        ))
+    })
+}
+
+fn listed(body: &serde_json::Value, participant: &str) -> bool {
+    body["participants"]
+        .as_array()
+        .is_some_and(|a| a.iter().any(|p| p == participant))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_withdrawal_on_one_instance_is_enforced_on_the_other_within_seconds() -> TestResult {
+    let Ok(url) = std::env::var("GEMJ_TEST_DATABASE_URL") else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true needs GEMJ_TEST_DATABASE_URL for the two-instance test"
+        );
+        eprintln!("two-instance test skipped (set GEMJ_TEST_DATABASE_URL to run it)");
+        return Ok(());
+    };
+    // A fresh schema per run (process id and clock), dropped at the end.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .subsec_nanos();
+    let schema = format!("gemj_e2e_{}_{nanos}", std::process::id());
+    // Both instances present the same public URL, so the demo broker and the demo institutions
+    // (keys in the shared data folder) are the same issuers to both. (Loopback, as the demo
+    // requires; nothing is ever sent there: the demo key sets are read from memory.)
+    let public = "http://127.0.0.1:9".to_owned();
+    let (port_a, port_b) = (free_port()?, free_port()?);
+    let pg = |c: &mut gemj_server::Config| {
+        c.public_url = public.clone();
+        c.database.url = url.clone();
+        c.database.schema = schema.clone();
+    };
+    let a = TestGateway::start_with(6, |c| {
+        pg(c);
+        c.listen = format!("127.0.0.1:{port_a}");
+    })
+    .await?;
+    let data_dir = a.data_dir().to_path_buf();
+    let b = TestGateway::start_with(0, |c| {
+        pg(c);
+        c.listen = format!("127.0.0.1:{port_b}");
+        c.data_dir = data_dir.clone();
+    })
+    .await?;
+    let (base_a, base_b) = (
+        format!("http://127.0.0.1:{port_a}"),
+        format!("http://127.0.0.1:{port_b}"),
+    );
+
+    let broker = gemj_server::demo_broker(&data_dir, &public)?;
+    let now = gemj_auth::now_unix();
+    let passport = broker.issue_passport(
+        "alice",
+        &[VisaObject {
+            r#type: VisaType::ResearcherStatus,
+            asserted: now,
+            value: "https://doi.org/10.1038/s41431-018-0219-y".to_owned(),
+            source: broker.issuer().to_owned(),
+            by: Some("so".to_owned()),
+            conditions: None,
+        }],
+        Duration::from_secs(3600),
+        now,
+    )?;
+    let path = "/catalogue/v1/datasets/GEMJ-DEMO-RD-REG/participants";
+    let (status, before) = get(&format!("{base_b}{path}"), &passport)?;
+    assert_eq!(status, 200, "{before}");
+    let victim = before["participants"][0]
+        .as_str()
+        .ok_or("a participant served by B")?
+        .to_owned();
+    let institution = a
+        .store
+        .get_participant(&gemj_model::ParticipantId::parse(&victim)?)
+        .await?
+        .ok_or("victim")?
+        .institution;
+    let (_, signer) = gemj_server::demo_institutions(&data_dir, &public)?
+        .into_iter()
+        .find(|(id, _)| *id == institution)
+        .ok_or("the victim's institution")?;
+    let token = signer.issue_token("consent-system", &public, Duration::from_secs(300), now)?;
+    let withdrawal = serde_json::json!({
+        "event_id": "w-two-instances", "participant": victim, "institution": institution,
+        "effective_at": "2026-01-01T00:00:00Z", "kind": "withdrawal", "level": "stop_all_use"
+    });
+
+    let started = Instant::now();
+    let status = tokio::task::block_in_place(|| {
+        ureq::post(&format!("{base_a}/consent/v1/events"))
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .header("Authorization", &format!("Bearer {token}"))
+            .send_json(&withdrawal)
+            .map(|r| r.status().as_u16())
+    })?;
+    let posted = started.elapsed();
+    assert_eq!(status, 201);
+    let (_, on_a) = get(&format!("{base_a}{path}"), &passport)?;
+    assert!(
+        !listed(&on_a, &victim),
+        "instance A serves the participant after its own POST returned"
+    );
+    let enforced_on_b = loop {
+        let (status, on_b) = get(&format!("{base_b}{path}"), &passport)?;
+        assert_eq!(status, 200, "{on_b}");
+        if !listed(&on_b, &victim) {
+            break started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "instance B still serves a participant 5 s after the withdrawal"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    };
+    eprintln!(
+        "withdrawal POST to A answered in {:.1} ms; enforced on B {:.1} ms after the POST began",
+        posted.as_secs_f64() * 1e3,
+        enforced_on_b.as_secs_f64() * 1e3
+    );
+    let store = a.store.clone();
+    b.stop().await;
+    a.stop().await;
+    store.drop_schema_and_close().await?;
+    Ok(())
+}

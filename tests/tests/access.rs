@@ -1059,6 +1059,37 @@ async fn passports_approvals_consent_and_institutions_over_http() -> TestResult 
             !participants_of(&after_change).contains(&a_participant),
             "industry still served a participant who just refused industry"
         );
+        // A partial withdrawal that stops provision to third parties: no researcher is served
+        // that participant any more, academic or not.
+        let partial = alice_joint
+            .iter()
+            .find(|p| by_inst[HOSPITAL_A].contains(*p) && **p != a_participant)
+            .ok_or("a second participant of hospital A")?
+            .clone();
+        run(
+            &http,
+            &[case(
+                "hospital A records a partial withdrawal (stop third-party provision)",
+                "POST",
+                "/consent/v1/events",
+                &b(&hospital_a),
+                Some(event(
+                    "e-p1",
+                    &partial,
+                    HOSPITAL_A,
+                    json!({"kind": "withdrawal", "level": "stop_third_party_provision"}),
+                )),
+                201,
+                None,
+            )],
+            &mut attacks,
+        )?;
+        let (_, after_partial, _) =
+            http.call("GET", &parts(JOINT), &Auth::Bearer(alice.clone()), None)?;
+        assert!(
+            !participants_of(&after_partial).contains(&partial),
+            "an academic researcher is still served a participant who stopped third-party provision"
+        );
 
         // 5b. Recontact: only participants whose consent allows it, through their
         // institutions, never telling the researcher who.
@@ -1068,7 +1099,10 @@ async fn passports_approvals_consent_and_institutions_over_http() -> TestResult 
         })?;
         let eligible = |p: &str| {
             after_change.iter().any(|s| {
-                s.participant.as_str() == p && s.permits_research() && s.permits_recontact()
+                s.participant.as_str() == p
+                    && s.permits_research()
+                    && s.permits_recontact()
+                    && s.scopes.third_party_academia
             })
         };
         let rounded = |n: usize| {

@@ -75,9 +75,11 @@ impl ConsentSnapshot {
     }
 
     /// Whether the participant may be served to a requester with this consent scope: consent
-    /// for research in force (never after full withdrawal, never without consent), provision
-    /// to industry allowed when the requester is industry, international transfer allowed
-    /// when the requester processes outside Japan.
+    /// for research in force (never after full withdrawal, never without consent), provision to
+    /// third parties allowed (every requester served through the gateway is one: to industry
+    /// for an industry requester, to academia otherwise; a partial withdrawal that stops
+    /// third-party provision removes both), international transfer allowed when the requester
+    /// processes outside Japan.
     #[must_use]
     pub fn serves(&self, participant: &ParticipantId, scope: crate::access::ConsentScope) -> bool {
         if self.is_withdrawn(participant) {
@@ -85,7 +87,11 @@ impl ConsentSnapshot {
         }
         self.state(participant).is_some_and(|s| {
             s.permits_research()
-                && (!scope.industry || s.scopes.third_party_industry)
+                && if scope.industry {
+                    s.scopes.third_party_industry
+                } else {
+                    s.scopes.third_party_academia
+                }
                 && (!scope.international || s.scopes.international_transfer)
         })
     }

@@ -43,25 +43,27 @@ fn shared() -> std::path::PathBuf {
         .map_or_else(|| "../../../shared".into(), std::path::PathBuf::from)
 }
 
-fn dataset(id: &str, level: AccessLevel, modifiers: &[&str]) -> Dataset {
-    Dataset {
-        id: DatasetId::parse(id).expect("dataset id"),
+type Res<T> = Result<T, Box<dyn std::error::Error>>;
+
+fn dataset(id: &str, level: AccessLevel, modifiers: &[&str]) -> Res<Dataset> {
+    Ok(Dataset {
+        id: DatasetId::parse(id)?,
         name: id.into(),
         description: String::new(),
         access_level: level,
         data_use: DataUseCondition {
-            permission: DuoCode::parse("DUO:0000042").expect("duo"),
+            permission: DuoCode::parse("DUO:0000042")?,
             modifiers: modifiers
                 .iter()
-                .map(|m| DuoCode::parse(m).expect("duo"))
-                .collect(),
+                .map(|m| DuoCode::parse(m))
+                .collect::<Result<_, _>>()?,
             disease: None,
             countries: vec!["JP".into()],
             institutions: vec![],
             projects: vec![],
             users: vec![],
         },
-    }
+    })
 }
 
 fn visa(t: VisaType, value: &str) -> gemj_auth::VerifiedVisa {
@@ -85,30 +87,30 @@ fn visa(t: VisaType, value: &str) -> gemj_auth::VerifiedVisa {
     }
 }
 
-fn fixture(rt: &tokio::runtime::Runtime) -> Fixture {
-    let dir = tempfile::tempdir().expect("tempdir");
+fn fixture(rt: &tokio::runtime::Runtime) -> Res<Fixture> {
+    let dir = tempfile::tempdir()?;
     let url = format!("sqlite:{}", dir.path().join("bench.sqlite").display());
-    let owl = std::fs::read_to_string(shared().join("ontologies/duo/duo.owl")).expect("duo.owl");
-    let duo = Arc::new(gemj_duo::Ontology::parse(&owl, None).expect("duo"));
+    let owl = std::fs::read_to_string(shared().join("ontologies/duo/duo.owl"))?;
+    let duo = Arc::new(gemj_duo::Ontology::parse(&owl, None)?);
     let settings = PolicySettings {
         terms_url: String::new(),
         dataset_grant_prefix: PREFIX.into(),
         administrators: vec![],
         duo: Some(duo),
     };
-    let registered = dataset("REG", AccessLevel::Registered, &[]);
+    let registered = dataset("REG", AccessLevel::Registered, &[])?;
     let controlled = dataset(
         "CTRL",
         AccessLevel::Controlled,
         &["DUO:0000022", "DUO:0000046"],
-    );
+    )?;
     let approval = Approval {
-        id: ApprovalId::parse("APR-1").expect("id"),
+        id: ApprovalId::parse("APR-1")?,
         researcher_issuer: ISSUER.into(),
         researcher_subject: "alice".into(),
         institution: "Synthetic University".into(),
         project: "P1".into(),
-        purpose: vec![DuoCode::parse("DUO:0000006").expect("duo")],
+        purpose: vec![DuoCode::parse("DUO:0000006")?],
         diseases: vec![],
         for_profit: false,
         for_profit_organisation: None,
@@ -119,16 +121,14 @@ fn fixture(rt: &tokio::runtime::Runtime) -> Fixture {
         status: ApprovalStatus::Active,
     };
     let access = rt.block_on(async {
-        let store = gemj_store::Store::connect(&url, &gemj_store::StoreOptions::default())
-            .await
-            .expect("store");
-        store.migrate().await.expect("migrate");
-        store.put_dataset(&registered).await.expect("dataset");
-        store.put_dataset(&controlled).await.expect("dataset");
-        store.put_approval(&approval).await.expect("approval");
+        let store = gemj_store::Store::connect(&url, &gemj_store::StoreOptions::default()).await?;
+        store.migrate().await?;
+        store.put_dataset(&registered).await?;
+        store.put_dataset(&controlled).await?;
+        store.put_approval(&approval).await?;
         let (audit, _writer) = AuditSink::start(store.clone(), AuditOptions::default());
-        AccessPoint::new(audit, settings.clone(), store)
-    });
+        Ok::<_, Box<dyn std::error::Error>>(AccessPoint::new(audit, settings.clone(), store))
+    })?;
     let passport = Principal::Passport(Arc::new(gemj_auth::VerifiedPassport {
         issuer: ISSUER.into(),
         subject: "alice".into(),
@@ -140,7 +140,7 @@ fn fixture(rt: &tokio::runtime::Runtime) -> Fixture {
         rejected: vec![],
         expires_at: 4_000_000_000,
     }));
-    Fixture {
+    Ok(Fixture {
         access,
         settings,
         approvals: vec![approval],
@@ -148,7 +148,7 @@ fn fixture(rt: &tokio::runtime::Runtime) -> Fixture {
         registered: Resource::dataset(registered),
         controlled: Resource::dataset(controlled),
         _dir: dir,
-    }
+    })
 }
 
 fn ctx() -> RequestContext {
@@ -165,7 +165,7 @@ fn bench(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("runtime");
-    let f = fixture(&rt);
+    let f = fixture(&rt).expect("the bench fixture (GEMJ_SHARED_DIR must hold the DUO release)");
     let now = time::OffsetDateTime::now_utc();
 
     let mut g = c.benchmark_group("evaluate");

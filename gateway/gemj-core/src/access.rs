@@ -208,11 +208,16 @@ impl Resource {
         }
     }
 
+    /// Whether deciding `action` here reads the caller's approvals: only CONTROLLED data (and
+    /// recontact requests) do; CONTROLLED metadata follows the REGISTERED rule.
     fn needs_approvals(&self, action: Action) -> bool {
         let controlled = |d: &Dataset| d.access_level == AccessLevel::Controlled;
-        match self {
-            Self::Dataset(d) => controlled(d) || action == Action::RequestRecontact,
-            Self::Object { datasets, .. } => datasets.iter().any(|d| controlled(d)),
+        match (self, action) {
+            (Self::Dataset(_), Action::RequestRecontact) => true,
+            (Self::Dataset(d), Action::ReadData) => controlled(d),
+            (Self::Object { datasets, .. }, Action::ReadData) => {
+                datasets.iter().any(|d| controlled(d))
+            }
             _ => false,
         }
     }

@@ -108,14 +108,14 @@ pub async fn participants_of(
     core: &Core,
     object: &DataObject,
 ) -> Result<Vec<ParticipantId>, CoreError> {
-    let mut out = BTreeSet::new();
+    let mut out: BTreeSet<ParticipantId> = core
+        .store
+        .participants_of_specimens(&object.specimens)
+        .await?
+        .into_iter()
+        .collect();
     if let Some(p) = &object.participant {
         out.insert(p.clone());
-    }
-    for s in &object.specimens {
-        if let Some(specimen) = core.store.get_specimen(s).await? {
-            out.insert(specimen.participant);
-        }
     }
     Ok(out.into_iter().collect())
 }

@@ -370,6 +370,17 @@ async fn catalogue_round_trips(store: Store) -> TestResult {
         vec![blood.clone(), dna.clone()]
     );
     assert_eq!(store.specimens_of(&pid(2)?).await?, vec![]);
+    assert_eq!(
+        store
+            .participants_of_specimens(&[
+                dna.id.clone(),
+                blood.id.clone(),
+                SpecimenId::parse("NONE")?
+            ])
+            .await?,
+        vec![pid(1)?]
+    );
+    assert!(store.participants_of_specimens(&[]).await?.is_empty());
 
     // Runs and analyses.
     let run = SequencingRun {

@@ -273,6 +273,34 @@ impl Store {
             .collect()
     }
 
+    /// The participants the given specimens were taken from, distinct and ordered by id (one
+    /// query, for the sample columns of a multi-sample file). Unknown specimens are skipped.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidData`] when a stored id no longer parses.
+    pub async fn participants_of_specimens(
+        &self,
+        specimens: &[SpecimenId],
+    ) -> Result<Vec<ParticipantId>, StoreError> {
+        if specimens.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = json_list(specimens.iter().map(SpecimenId::as_str));
+        let ids: Vec<String> = with_pool!(self, |p, pg| {
+            sqlx::query_scalar(if pg {
+                "SELECT DISTINCT participant FROM specimens \
+                 WHERE id IN (SELECT json_array_elements_text($1::json)) ORDER BY participant"
+            } else {
+                "SELECT DISTINCT participant FROM specimens \
+                 WHERE id IN (SELECT value FROM json_each($1)) ORDER BY participant"
+            })
+            .bind(list)
+            .fetch_all(p)
+            .await?
+        });
+        ids.into_iter().map(parse_participant_id).collect()
+    }
+
     /// Inserts or updates a sequencing run. Its specimen must be stored.
     ///
     /// # Errors

@@ -640,6 +640,19 @@ impl AccessPoint {
             .collect())
     }
 
+    /// Audits a decision the policy denied and returns the error the API answers:
+    /// [`CoreError::NotFound`] when `hide` (the caller may not learn whether the resource
+    /// exists), else [`CoreError::Denied`] with the reasons.
+    pub async fn refuse(&self, decision: Decision, hide: bool) -> CoreError {
+        match self.record(decision, Outcome::default()).await {
+            Ok(Err(_)) if hide => CoreError::NotFound,
+            Ok(Err(denial)) => CoreError::Denied(Box::new(denial)),
+            // Only denials are refused; a permit here is a caller's mistake, never served.
+            Ok(Ok(_)) => CoreError::AuditUnavailable,
+            Err(e) => e,
+        }
+    }
+
     /// The consent snapshot for a permitted decision; when the consent view is stale, the
     /// decision is audited as serving nothing and [`CoreError::ConsentStale`] returned.
     ///

@@ -165,37 +165,19 @@ pub async fn participant_history(
     let Ok(participant) = gemj_model::ParticipantId::parse(participant) else {
         return Err(CoreError::NotFound);
     };
-    let institution = core
-        .store
-        .get_participant(&participant)
-        .await?
-        .map(|p| p.institution);
-    let resource = Resource::Participant {
-        id: participant.clone(),
-        institution,
-    };
-    let decision = core
-        .access
-        .evaluate(ctx, principal, Action::ManageParticipants, &resource)
-        .await?;
+    let decision = crate::consent_api::manage(core, ctx, principal, &participant).await?;
     let limit = limit.clamp(1, MAX_PAGE);
-    let records = if decision.is_permit() {
-        core.store
-            .audit_records_for_participant(participant.as_str(), after.max(0), limit)
-            .await?
-    } else {
-        Vec::new()
-    };
+    let records = core
+        .store
+        .audit_records_for_participant(participant.as_str(), after.max(0), limit)
+        .await?;
     let outcome = crate::access::Outcome {
         returned: Some(u64::try_from(records.len()).unwrap_or(u64::MAX)),
         ..crate::access::Outcome::default()
     };
-    let institution_caller = matches!(principal, Principal::Institution(_));
-    match core.access.record(decision, outcome).await? {
-        Ok(_permit) => {}
-        Err(_) if institution_caller => return Err(CoreError::NotFound),
-        Err(denial) => return Err(CoreError::Denied(Box::new(denial))),
-    }
+    let Ok(_permit) = core.access.record(decision, outcome).await? else {
+        return Err(CoreError::AuditUnavailable);
+    };
     let full = u32::try_from(records.len()).unwrap_or(u32::MAX) >= limit;
     let records: Vec<ParticipantAccess> = records
         .into_iter()

@@ -59,7 +59,7 @@ pub struct ConsentRecord {
 /// Looks up the participant and decides whether the caller manages them. Unknown participants
 /// and participants of another institution are both [`CoreError::NotFound`]; an anonymous or
 /// passport caller is [`CoreError::Denied`].
-async fn manage(
+pub(crate) async fn manage(
     core: &Core,
     ctx: &RequestContext,
     principal: &Principal,
@@ -81,12 +81,8 @@ async fn manage(
     if decision.is_permit() {
         return Ok(decision);
     }
-    let institution_caller = matches!(principal, Principal::Institution(_));
-    match core.access.record(decision, Outcome::default()).await? {
-        Ok(_) => Err(CoreError::AuditUnavailable),
-        Err(_) if institution_caller => Err(CoreError::NotFound),
-        Err(denial) => Err(CoreError::Denied(Box::new(denial))),
-    }
+    let hide = matches!(principal, Principal::Institution(_));
+    Err(core.access.refuse(decision, hide).await)
 }
 
 /// Posts a consent event of the caller's institution. Idempotent by (institution, event id).

@@ -62,10 +62,7 @@ pub async fn dataset_participants(
     if !decision.is_permit() {
         // Dataset descriptions are not secret (registered researchers read them to apply):
         // the denial says why.
-        return match core.access.record(decision, Outcome::default()).await? {
-            Ok(_) => Err(CoreError::AuditUnavailable),
-            Err(denial) => Err(CoreError::Denied(Box::new(denial))),
-        };
+        return Err(core.access.refuse(decision, false).await);
     }
     let (decision, snapshot) = core
         .access
@@ -303,10 +300,7 @@ pub async fn fetch(
         .evaluate(ctx, &principal, Action::ReadData, &resource)
         .await?;
     if !decision.is_permit() {
-        return match core.access.record(decision, Outcome::default()).await? {
-            Ok(_) => Err(CoreError::AuditUnavailable),
-            Err(denial) => Err(CoreError::Denied(Box::new(denial))),
-        };
+        return Err(core.access.refuse(decision, false).await);
     }
     let (decision, snapshot) = core
         .access

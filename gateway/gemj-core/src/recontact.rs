@@ -190,10 +190,7 @@ pub async fn create(
         .evaluate(ctx, principal, Action::RequestRecontact, &resource)
         .await?;
     let (Some(requester), true) = (requester, decision.is_permit()) else {
-        return match core.access.record(decision, Outcome::default()).await? {
-            Ok(_) => Err(CoreError::AuditUnavailable),
-            Err(denial) => Err(CoreError::Denied(Box::new(denial))),
-        };
+        return Err(core.access.refuse(decision, false).await);
     };
     let (decision, snapshot) = core
         .access
@@ -345,13 +342,15 @@ pub async fn status(
     })
 }
 
+/// Decides whether the caller manages `institution`'s business, before anything of it is read:
+/// the permitted decision (to be recorded with its outcome), or the refusal (another
+/// institution's is [`CoreError::NotFound`]).
 async fn manage_institution(
     core: &Core,
     ctx: &RequestContext,
     principal: &Principal,
     institution: &InstitutionId,
-    outcome: Outcome,
-) -> Result<(), CoreError> {
+) -> Result<crate::access::Decision, CoreError> {
     let decision = core
         .access
         .evaluate(
@@ -361,12 +360,11 @@ async fn manage_institution(
             &Resource::Institution(institution.clone()),
         )
         .await?;
-    let institution_caller = matches!(principal, Principal::Institution(_));
-    match core.access.record(decision, outcome).await? {
-        Ok(_) => Ok(()),
-        Err(_) if institution_caller => Err(CoreError::NotFound),
-        Err(denial) => Err(CoreError::Denied(Box::new(denial))),
+    if decision.is_permit() {
+        return Ok(decision);
     }
+    let hide = matches!(principal, Principal::Institution(_));
+    Err(core.access.refuse(decision, hide).await)
 }
 
 /// An institution's inbox: every participant it enrolled that a request asks for.
@@ -383,24 +381,7 @@ pub async fn inbox(
     let Ok(institution) = InstitutionId::parse(institution) else {
         return Err(CoreError::NotFound);
     };
-    // Decide before reading anything of the institution's.
-    let decision = core
-        .access
-        .evaluate(
-            ctx,
-            principal,
-            Action::ManageParticipants,
-            &Resource::Institution(institution.clone()),
-        )
-        .await?;
-    if !decision.is_permit() {
-        let institution_caller = matches!(principal, Principal::Institution(_));
-        return match core.access.record(decision, Outcome::default()).await? {
-            Ok(_) => Err(CoreError::AuditUnavailable),
-            Err(_) if institution_caller => Err(CoreError::NotFound),
-            Err(denial) => Err(CoreError::Denied(Box::new(denial))),
-        };
-    }
+    let decision = manage_institution(core, ctx, principal, &institution).await?;
     let entries = core.store.recontact_inbox(&institution).await?;
     let mut requests: BTreeMap<RecontactRequestId, RecontactRequest> = BTreeMap::new();
     for e in &entries {
@@ -475,18 +456,15 @@ pub async fn report_outcomes(
         parsed.push((request, participant, r.status));
     }
     let participants: Vec<ParticipantId> = parsed.iter().map(|(_, p, _)| p.clone()).collect();
-    manage_institution(
-        core,
-        ctx,
-        principal,
-        &institution,
-        Outcome {
-            participants,
-            returned: Some(u64::try_from(parsed.len()).unwrap_or(u64::MAX)),
-            ..Outcome::default()
-        },
-    )
-    .await?;
+    let decision = manage_institution(core, ctx, principal, &institution).await?;
+    let outcome = Outcome {
+        participants,
+        returned: Some(u64::try_from(parsed.len()).unwrap_or(u64::MAX)),
+        ..Outcome::default()
+    };
+    let Ok(_permit) = core.access.record(decision, outcome).await? else {
+        return Err(CoreError::AuditUnavailable);
+    };
     // Only the institution's own inbox entries can be updated.
     let own: HashSet<(RecontactRequestId, ParticipantId)> = core
         .store

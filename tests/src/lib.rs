@@ -61,6 +61,13 @@ impl TestGateway {
             };
             let objects = LocalFolderStorage::new(data_dir.join("objects"));
             demo::generate(gateway.store(), &objects, &data_dir, &options).await?;
+            // The demo wrote consent events behind the view's back: catch up now rather than at
+            // the next poll, so the first request already sees them.
+            gateway
+                .consent()
+                .refresh()
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
         }
         let store = gateway.store().clone();
         let running = gateway.serve()?;

@@ -93,7 +93,7 @@ pub async fn dataset_participants(
     })
 }
 
-fn count(n: usize) -> u64 {
+pub(crate) fn count(n: usize) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX)
 }
 
@@ -136,7 +136,7 @@ pub struct IssuedUrl {
 }
 
 /// Loads an object and the datasets that hold it.
-async fn object_resource(
+pub(crate) async fn object_resource(
     core: &Core,
     id: &str,
 ) -> Result<Option<(DataObject, Resource)>, CoreError> {
@@ -227,6 +227,7 @@ pub async fn issue_url(
         international: scope.international,
         exp,
         nonce: uuid::Uuid::new_v4().simple().to_string(),
+        slice: None,
     };
     let token = core.urls.sign(&grant);
     Ok(IssuedUrl {
@@ -255,6 +256,8 @@ pub struct DataStream {
     pub start: u64,
     /// One past the last byte served.
     pub end: u64,
+    /// Whether `end - start` is the length (false: a re-encoded stream of unknown length).
+    pub sized: bool,
     /// The bytes.
     pub reader: ObjectReader,
 }
@@ -306,6 +309,9 @@ pub async fn fetch(
         .access
         .consent_or_record(&core.consent, decision)
         .await?;
+    if let Some(slice) = &grant.slice {
+        return fetch_reencoded(core, decision, &snapshot, &grant, slice, object, requested).await;
+    }
     let participants = participants_of(core, &object).await?;
     let excluded = participants
         .iter()
@@ -345,6 +351,146 @@ pub async fn fetch(
         object,
         start,
         end,
+        sized: true,
         reader,
     })
+}
+
+/// Serves a re-encoding grant: the slice of a multi-sample VCF/BCF without the sample columns
+/// of participants that may not be served now (decided at this fetch's consent epoch).
+async fn fetch_reencoded(
+    core: &Core,
+    decision: crate::access::Decision,
+    snapshot: &crate::consent_view::ConsentSnapshot,
+    grant: &UrlGrant,
+    slice: &crate::data_url::SliceGrant,
+    object: DataObject,
+    requested: Option<ByteRange>,
+) -> Result<DataStream, CoreError> {
+    use crate::htsget::HtsgetError;
+    let served_by = |p: &ParticipantId| snapshot.serves(p, grant.scope());
+    let mapping = core.store.specimen_participants(&object.specimens).await?;
+    let mut participants: BTreeSet<ParticipantId> = BTreeSet::new();
+    let mut exclude: BTreeSet<String> = BTreeSet::new();
+    for (specimen, participant) in &mapping {
+        if !served_by(participant) {
+            exclude.insert(specimen.as_str().to_owned());
+        }
+        participants.insert(participant.clone());
+    }
+    // Sample columns with no known specimen are never served.
+    let known: BTreeSet<&str> = mapping.iter().map(|(s, _)| s.as_str()).collect();
+    for s in &object.specimens {
+        if !known.contains(s.as_str()) {
+            exclude.insert(s.as_str().to_owned());
+        }
+    }
+    let served = participants.iter().filter(|p| served_by(p)).count();
+    let outcome = Outcome {
+        consent_epoch: Some(snapshot.epoch),
+        participants: participants.iter().cloned().collect(),
+        returned: Some(count(served)),
+        filtered: Some(count(participants.len() - served)),
+    };
+    let Ok(permit) = core.access.record(decision, outcome).await? else {
+        return Err(CoreError::AuditUnavailable);
+    };
+    let Some(format) = crate::htsget::slice_format(object.format).filter(|f| !f.is_reads()) else {
+        return Err(CoreError::NotFound);
+    };
+    if served == 0 {
+        return Err(CoreError::NotFound);
+    }
+    if requested.is_some() {
+        return Err(CoreError::InvalidInput(
+            "a re-encoded slice is served whole; Range is not supported on it".to_owned(),
+        ));
+    }
+    let unavailable = |e: HtsgetError| match e {
+        HtsgetError::Core(c) => c,
+        _ => CoreError::NotFound,
+    };
+    let file = crate::htsget::open(core, &object, format)
+        .await
+        .map_err(unavailable)?;
+    let sliced = crate::htsget::compute(
+        std::sync::Arc::clone(&file),
+        crate::htsget::grant_query(slice),
+    )
+    .await
+    .map_err(unavailable)?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(8);
+    let path = file.path().to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut writer = ChannelWriter {
+            tx: tx.clone(),
+            buf: Vec::with_capacity(CHUNK),
+        };
+        let result = sliced
+            .reader(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|input| {
+                gemj_genomics::slice::samples::drop_samples(format, input, &exclude, &mut writer)
+                    .map_err(|e| e.to_string())
+            });
+        match result.and_then(|_| writer.flush_chunk().map_err(|e| e.to_string())) {
+            Ok(()) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "re-encoding a slice failed");
+                let _ = tx.blocking_send(Err(std::io::Error::other("re-encoding failed")));
+            }
+        }
+    });
+    let stream = tokio_stream_reader(rx);
+    Ok(DataStream {
+        permit,
+        object,
+        start: 0,
+        end: 0,
+        sized: false,
+        reader: stream,
+    })
+}
+
+const CHUNK: usize = 1 << 16;
+
+/// A blocking writer that hands 64 KiB chunks to an async reader.
+struct ChannelWriter {
+    tx: tokio::sync::mpsc::Sender<std::io::Result<bytes::Bytes>>,
+    buf: Vec<u8>,
+}
+
+impl ChannelWriter {
+    fn flush_chunk(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = bytes::Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)));
+        self.tx
+            .blocking_send(Ok(chunk))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))
+    }
+}
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK {
+            self.flush_chunk()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn tokio_stream_reader(
+    rx: tokio::sync::mpsc::Receiver<std::io::Result<bytes::Bytes>>,
+) -> ObjectReader {
+    let stream = Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    }));
+    Box::new(tokio_util::io::StreamReader::new(stream))
 }

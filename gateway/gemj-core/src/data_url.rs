@@ -19,7 +19,7 @@ use crate::CoreError;
 use crate::access::ConsentScope;
 
 /// The longest token accepted, in bytes.
-pub const MAX_TOKEN_BYTES: usize = 4096;
+pub const MAX_TOKEN_BYTES: usize = 16_384;
 
 /// What a signed URL grants.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -45,6 +45,37 @@ pub struct UrlGrant {
     pub exp: i64,
     /// A random id, recorded in the audit instead of the token.
     pub nonce: String,
+    /// For a multi-sample VCF/BCF holding participants the requester may not be served: the
+    /// slice to re-encode at fetch time without their sample columns (decided then, at the
+    /// consent epoch of the fetch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slice: Option<SliceGrant>,
+}
+
+/// The slice a re-encoding URL serves.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SliceGrant {
+    /// Header only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub header: bool,
+    /// The regions (empty: every record).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<GrantRegion>,
+}
+
+/// One region of a [`SliceGrant`] (`r`: reference name; `s`, `e`: 0-based half-open).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantRegion {
+    /// The reference sequence.
+    pub r: String,
+    /// Start.
+    #[serde(default)]
+    pub s: u64,
+    /// End.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e: Option<u64>,
 }
 
 impl UrlGrant {
@@ -211,6 +242,7 @@ mod tests {
             international: false,
             exp: 2_000,
             nonce: "n".into(),
+            slice: None,
         })
     }
 

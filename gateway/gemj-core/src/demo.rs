@@ -471,9 +471,13 @@ async fn register_file(
     Ok(object)
 }
 
-/// A file and its index, registered together (the index first, so the file can point at it).
-#[allow(clippy::too_many_arguments)] // Reason: a private helper; a struct would only rename the arguments.
-async fn register_pair(
+/// A file and its index, registered together (the index first, so the file can point at it):
+/// both copied into `objects` under `key_prefix`, the file as `object_id` and the index as
+/// `object_id` plus the index's suffix (`.bai`, `.tbi`, ...), described by `describe`.
+///
+/// # Errors
+/// Store and object-storage failures.
+pub async fn register_pair(
     objects: &dyn ObjectStorage,
     store: &Store,
     file: (&Path, DataFormat),

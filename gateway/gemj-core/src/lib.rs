@@ -1,8 +1,8 @@
 //! Framework-free services of the gateway. Every API's business rules live here, never in
 //! HTTP handlers: the access decision point ([`access`]) that every API calls, the audit
 //! writer with group commit ([`audit`]), the gateway's own catalogue ([`catalogue`]), GA4GH
-//! service-info and the registry of mounted services ([`services`]), and the synthetic demo
-//! cohort ([`demo`]).
+//! service-info and the registry of mounted services ([`services`]), GA4GH DRS ([`drs`]), and
+//! the synthetic demo cohort ([`demo`]).
 //!
 //! [`Core`] bundles the store, the object storage and the decision point; the server holds one
 //! and hands it to each handler.
@@ -18,7 +18,9 @@ pub mod controlled;
 pub mod data;
 pub mod data_url;
 pub mod demo;
+pub mod drs;
 mod error;
+pub mod htsget;
 pub mod recontact;
 pub mod services;
 
@@ -47,6 +49,8 @@ pub struct Core {
     pub consent: consent_view::ConsentView,
     /// Signs and verifies the gateway's data URLs.
     pub urls: Arc<data_url::UrlSigner>,
+    /// Genome files opened for slicing (header and index parsed once).
+    pub genomes: Arc<gemj_genomics::slice::FileCache>,
 }
 
 impl std::fmt::Debug for Core {

@@ -7,6 +7,7 @@
 
 pub mod demo;
 mod error;
+pub mod slice;
 
 pub use self::{
     demo::{DemoGenomeOptions, DemoGenomes, Gene, SampleFiles, Site, generate},

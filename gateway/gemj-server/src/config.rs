@@ -38,6 +38,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Data-use matching, consent freshness and recontact.
     pub policy: PolicyConfig,
+    /// GA4GH DRS (`/ga4gh/drs/v1`).
+    pub drs: DrsConfig,
 }
 
 impl Default for Config {
@@ -54,6 +56,27 @@ impl Default for Config {
             demo: DemoConfig::default(),
             auth: AuthConfig::default(),
             policy: PolicyConfig::default(),
+            drs: DrsConfig::default(),
+        }
+    }
+}
+
+/// GA4GH DRS.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct DrsConfig {
+    /// The prefix of compact identifiers accepted wherever a DRS id is (`<prefix>:<id>`, as
+    /// registered at identifiers.org / n2t.net); lower-case letters, digits, `.` and `_`.
+    pub compact_id_prefix: String,
+    /// The most ids one bulk request may name (`maxBulkRequestLength`); more is a 413.
+    pub max_bulk_request_length: usize,
+}
+
+impl Default for DrsConfig {
+    fn default() -> Self {
+        Self {
+            compact_id_prefix: gemj_core::drs::DEFAULT_COMPACT_PREFIX.to_owned(),
+            max_bulk_request_length: gemj_core::drs::DEFAULT_MAX_BULK,
         }
     }
 }
@@ -460,6 +483,21 @@ impl Config {
         {
             return Err(ConfigError::Invalid(
                 "public_url: must start with http:// or https://".to_owned(),
+            ));
+        }
+        let prefix = &self.drs.compact_id_prefix;
+        if prefix.is_empty()
+            || !prefix
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_'))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "drs.compact_id_prefix: {prefix:?} must be lower-case letters, digits, '.' or '_'"
+            )));
+        }
+        if self.drs.max_bulk_request_length == 0 {
+            return Err(ConfigError::Invalid(
+                "drs.max_bulk_request_length: must be at least 1".to_owned(),
             ));
         }
         if self.demo.participants == 0 || !(self.demo.coverage > 0.0 && self.demo.coverage <= 100.0)

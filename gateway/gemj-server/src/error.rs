@@ -11,6 +11,8 @@ use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpResponse, ResponseError};
 use gemj_core::CoreError;
 
+pub mod drs;
+
 /// The problem-details body of the gateway's own endpoints.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Problem {

@@ -152,6 +152,13 @@ impl Gateway {
         &self.store
     }
 
+    /// This instance's consent view (to refresh it after writing to the store directly, as the
+    /// demo generator does).
+    #[must_use]
+    pub fn consent(&self) -> &ConsentView {
+        &self.consent
+    }
+
     /// The configuration.
     #[must_use]
     pub fn config(&self) -> &Config {
@@ -213,13 +220,22 @@ impl Gateway {
             administrators,
             duo: self.duo.clone(),
         };
+        let mut registry = ServiceRegistry::new(identity, &base_url);
+        routes::drs::mount(&mut registry, &self.config);
+        routes::htsget::mount(&mut registry);
+        let drs = web::Data::new(routes::drs::DrsState::new(
+            &self.config,
+            &base_url,
+            demo.as_ref().map(gemj_auth::DemoBroker::issuer),
+        ));
         let core = Core {
             store: self.store.clone(),
             objects: Arc::new(objects),
             access: AccessPoint::new(self.audit.clone(), settings, self.store.clone()),
-            services: Arc::new(ServiceRegistry::new(identity, &base_url)),
+            services: Arc::new(registry),
             consent: self.consent.clone(),
             urls: Arc::new(self.url_signer()?),
+            genomes: Arc::new(gemj_genomics::slice::FileCache::new(1024)),
         };
         let base = web::Data::new(routes::BaseUrl(base_url.clone()));
         let brokers = web::Data::new(build_brokers(&self.config.auth));
@@ -239,6 +255,7 @@ impl Gateway {
                 .app_data(metrics.clone())
                 .app_data(recontact.clone())
                 .app_data(base.clone())
+                .app_data(drs.clone())
                 .app_data(brokers.clone());
             if let Some(v) = &verifier {
                 app = app.app_data(v.clone());
@@ -272,6 +289,8 @@ impl Gateway {
                 .configure(routes::recontact::configure)
                 .configure(routes::approvals::configure)
                 .configure(routes::data::configure)
+                .configure(routes::drs::configure)
+                .configure(routes::htsget::configure)
                 .configure(routes::openapi::configure)
                 .wrap(ErrorHandlers::new().default_handler(error::json_errors))
                 .wrap(from_fn(middleware::observe))
@@ -564,6 +583,10 @@ pub fn endpoints(base_url: &str) -> Vec<(String, &'static str)> {
         (
             "/catalogue/v1/datasets",
             "dataset catalogue (as far as the caller may see)",
+        ),
+        (
+            "/ga4gh/drs/v1/service-info",
+            "GA4GH DRS 1.5: stored files and indices, bundles per specimen, participant, dataset",
         ),
         (
             "/openapi.json",

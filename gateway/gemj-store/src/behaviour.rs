@@ -150,6 +150,7 @@ behaviour!(
     variant_index,
     recontact_requests,
     approvals,
+    object_registration,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -1310,5 +1311,134 @@ async fn approvals(store: Store) -> TestResult {
         store.put_approval(&invalid).await,
         Err(StoreError::InvalidInput { .. })
     ));
+    Ok(())
+}
+
+/// Registration times (migration 0004 fills them for objects stored before it), objects by
+/// specimen and by index, and the totals DRS service-info reports.
+async fn object_registration(store: Store) -> TestResult {
+    store.migrate_to(3).await?;
+    with_participants(&store, 2).await?;
+    let specimen = |id: &str, n: u32| -> Result<Specimen, Box<dyn Error>> {
+        Ok(Specimen {
+            id: SpecimenId::parse(id)?,
+            participant: pid(n)?,
+            specimen_type: SpecimenType::Dna,
+            parent: None,
+            collected: None,
+            tumour: None,
+            biobank_sample: true,
+        })
+    };
+    store.upsert_specimen(&specimen("SP-A", 1)?).await?;
+    store.upsert_specimen(&specimen("SP-B", 2)?).await?;
+    let object = |id: &str, size: u64, specimens: &[&str]| -> Result<DataObject, Box<dyn Error>> {
+        Ok(DataObject {
+            id: ObjectId::parse(id)?,
+            name: format!("{id}.vcf.gz"),
+            format: DataFormat::Vcf,
+            size,
+            checksums: Checksums::new(&"c".repeat(64), &"d".repeat(32))?,
+            storage_uri: format!("file:{id}"),
+            index: None,
+            participant: None,
+            specimens: specimens
+                .iter()
+                .map(|s| SpecimenId::parse(s))
+                .collect::<Result<_, _>>()?,
+            analysis: None,
+            description: None,
+        })
+    };
+    // An object stored before migration 0004, written as the store wrote it then.
+    let old = object("OBJ-OLD", 7, &[])?;
+    let before = time::OffsetDateTime::now_utc().replace_nanosecond(0)?;
+    with_pool!(store, |p| {
+        sqlx::query(
+            "INSERT INTO data_objects (id, name, format, size, sha256, md5, storage_uri, doc) \
+             VALUES ($1, $2, 'VCF', 7, $3, $4, $5, $6)",
+        )
+        .bind(old.id.as_str())
+        .bind(old.name.as_str())
+        .bind(old.checksums.sha256.as_str())
+        .bind(old.checksums.md5.as_str())
+        .bind(old.storage_uri.as_str())
+        .bind(serde_json::to_string(&old)?)
+        .execute(p)
+        .await?;
+    });
+    store.migrate().await?;
+    let filled = store
+        .object_times(&old.id)
+        .await?
+        .ok_or("the old object has no times")?;
+    assert_eq!(filled.registered_at, filled.updated_at);
+    assert!(
+        filled.registered_at >= before,
+        "filled with the migration's time"
+    );
+    assert_eq!(store.get_object(&old.id).await?, Some(old.clone()));
+    assert_eq!(
+        store.object_times(&ObjectId::parse("OBJ-NONE")?).await?,
+        None
+    );
+
+    // Set on insert; an identical re-registration changes nothing; a changed one moves only
+    // the update time.
+    let mut joint = object("OBJ-JOINT", 100, &["SP-B", "SP-A"])?;
+    let index = object("OBJ-JOINT.tbi", 10, &["SP-A"])?;
+    joint.index = Some(index.id.clone());
+    store.put_object(&joint).await?;
+    store.put_object(&index).await?;
+    let first = store
+        .object_times(&joint.id)
+        .await?
+        .ok_or("no times after insert")?;
+    assert_eq!(first.registered_at, first.updated_at);
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    store.put_object(&joint).await?;
+    assert_eq!(store.object_times(&joint.id).await?, Some(first));
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    joint.description = Some("Re-called.".to_owned());
+    store.put_object(&joint).await?;
+    let changed = store
+        .object_times(&joint.id)
+        .await?
+        .ok_or("no times after update")?;
+    assert_eq!(
+        changed.registered_at, first.registered_at,
+        "never rewritten"
+    );
+    assert!(
+        changed.updated_at > first.updated_at,
+        "{changed:?} vs {first:?}"
+    );
+
+    // Objects of a specimen, the files of an index, and the totals.
+    let ids = |os: Vec<DataObject>| os.into_iter().map(|o| o.id.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store
+            .objects_of_specimen(&SpecimenId::parse("SP-A")?)
+            .await?),
+        vec!["OBJ-JOINT", "OBJ-JOINT.tbi"]
+    );
+    assert_eq!(
+        ids(store
+            .objects_of_specimen(&SpecimenId::parse("SP-B")?)
+            .await?),
+        vec!["OBJ-JOINT"]
+    );
+    assert!(
+        store
+            .objects_of_specimen(&SpecimenId::parse("SP-NONE")?)
+            .await?
+            .is_empty()
+    );
+    assert_eq!(
+        store.objects_indexed_by(&index.id).await?,
+        vec![joint.id.clone()]
+    );
+    assert!(store.objects_indexed_by(&joint.id).await?.is_empty());
+    assert_eq!(store.object_totals().await?, (3, 117));
     Ok(())
 }

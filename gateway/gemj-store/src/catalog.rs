@@ -9,7 +9,9 @@ use gemj_model::{
     ObjectId, Participant, ParticipantId, RunId, SequencingRun, Specimen, SpecimenId,
 };
 
-use crate::convert::{from_json, json_list, page_limit, to_json, to_u32, variant_name};
+use crate::convert::{
+    from_json, json_list, now_rfc3339, page_limit, to_json, to_u32, variant_name,
+};
 use crate::{Store, StoreError, with_pool, with_tx};
 
 impl Store {
@@ -301,6 +303,42 @@ impl Store {
         ids.into_iter().map(parse_participant_id).collect()
     }
 
+    /// The participant of each stored specimen among `specimens` (unknown ids are left out),
+    /// in specimen order.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn specimen_participants(
+        &self,
+        specimens: &[SpecimenId],
+    ) -> Result<Vec<(SpecimenId, ParticipantId)>, StoreError> {
+        if specimens.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = json_list(specimens.iter().map(SpecimenId::as_str));
+        let rows: Vec<(String, String)> = with_pool!(self, |p, pg| {
+            sqlx::query_as(if pg {
+                "SELECT id, participant FROM specimens \
+                 WHERE id IN (SELECT json_array_elements_text($1::json)) ORDER BY id"
+            } else {
+                "SELECT id, participant FROM specimens \
+                 WHERE id IN (SELECT value FROM json_each($1)) ORDER BY id"
+            })
+            .bind(list)
+            .fetch_all(p)
+            .await?
+        });
+        rows.into_iter()
+            .map(|(s, p)| {
+                Ok((
+                    SpecimenId::parse(&s)
+                        .map_err(|e| StoreError::invalid_data("specimen", &s, e))?,
+                    parse_participant_id(p)?,
+                ))
+            })
+            .collect()
+    }
+
     /// Inserts or updates a sequencing run. Its specimen must be stored.
     ///
     /// # Errors
@@ -405,7 +443,9 @@ impl Store {
     }
 
     /// Inserts or replaces a data object. Its participant, analysis and specimens must be
-    /// stored; its index object need not be (yet).
+    /// stored; its index object need not be (yet). The first registration sets the object's
+    /// registration time, which later registrations never change; its update time moves only
+    /// when a registration changes the record ([`Store::object_times`]).
     ///
     /// # Errors
     /// [`StoreError::MissingReference`] when a referenced record is not stored;
@@ -415,16 +455,21 @@ impl Store {
         let doc = to_json("data object", id, object)?;
         let size = i64::try_from(object.size)
             .map_err(|e| StoreError::invalid_input("data object", id, e))?;
+        let now = now_rfc3339();
         with_tx!(self, |tx| {
+            // Reason: `registered_at` is not in the update list (set once); `updated_at` keeps
+            // its value when the re-registered record is identical.
             sqlx::query(
                 "INSERT INTO data_objects (id, name, format, size, sha256, md5, storage_uri, \
-                   index_object, participant, analysis, doc) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                   index_object, participant, analysis, doc, registered_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) \
                  ON CONFLICT (id) DO UPDATE SET name = excluded.name, format = excluded.format, \
                    size = excluded.size, sha256 = excluded.sha256, md5 = excluded.md5, \
                    storage_uri = excluded.storage_uri, index_object = excluded.index_object, \
                    participant = excluded.participant, analysis = excluded.analysis, \
-                   doc = excluded.doc",
+                   doc = excluded.doc, \
+                   updated_at = CASE WHEN data_objects.doc = excluded.doc \
+                     THEN data_objects.updated_at ELSE excluded.updated_at END",
             )
             .bind(id)
             .bind(object.name.as_str())
@@ -437,6 +482,7 @@ impl Store {
             .bind(object.participant.as_ref().map(ParticipantId::as_str))
             .bind(object.analysis.as_ref().map(AnalysisId::as_str))
             .bind(doc)
+            .bind(now.as_str())
             .execute(&mut *tx)
             .await
             .map_err(StoreError::write("data object", id))?;
@@ -472,6 +518,90 @@ impl Store {
         });
         doc.map(|d| from_json("data object", id.as_str(), &d))
             .transpose()
+    }
+
+    /// When an object was first registered and when its record last changed; `None` when
+    /// there is no such object.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidData`] when a stored time does not parse.
+    pub async fn object_times(&self, id: &ObjectId) -> Result<Option<ObjectTimes>, StoreError> {
+        let row: Option<(String, String)> = with_pool!(self, |p| {
+            sqlx::query_as("SELECT registered_at, updated_at FROM data_objects WHERE id = $1")
+                .bind(id.as_str())
+                .fetch_optional(p)
+                .await?
+        });
+        let Some((registered, updated)) = row else {
+            return Ok(None);
+        };
+        let parse = |t: &str| {
+            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                .map_err(|e| StoreError::invalid_data("data object", id.as_str(), e))
+        };
+        Ok(Some(ObjectTimes {
+            registered_at: parse(&registered)?,
+            updated_at: parse(&updated)?,
+        }))
+    }
+
+    /// The data objects that hold data of a specimen (one of their sample columns or read
+    /// groups), ordered by id.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidData`] when a stored row does not parse.
+    pub async fn objects_of_specimen(
+        &self,
+        specimen: &SpecimenId,
+    ) -> Result<Vec<DataObject>, StoreError> {
+        let rows: Vec<(String, String)> = with_pool!(self, |p| {
+            sqlx::query_as(
+                "SELECT o.id, o.doc FROM object_specimens s \
+                 JOIN data_objects o ON o.id = s.object \
+                 WHERE s.specimen = $1 ORDER BY o.id",
+            )
+            .bind(specimen.as_str())
+            .fetch_all(p)
+            .await?
+        });
+        rows.iter()
+            .map(|(id, doc)| from_json("data object", id, doc))
+            .collect()
+    }
+
+    /// The objects whose index is `index` (a BAI's BAM), ordered by id.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidData`] when a stored id no longer parses.
+    pub async fn objects_indexed_by(&self, index: &ObjectId) -> Result<Vec<ObjectId>, StoreError> {
+        let ids: Vec<String> = with_pool!(self, |p| {
+            sqlx::query_scalar("SELECT id FROM data_objects WHERE index_object = $1 ORDER BY id")
+                .bind(index.as_str())
+                .fetch_all(p)
+                .await?
+        });
+        ids.into_iter()
+            .map(|id| {
+                ObjectId::try_from(id.clone())
+                    .map_err(|e| StoreError::invalid_data("data object", &id, e))
+            })
+            .collect()
+    }
+
+    /// How many data objects are stored, and their total size in bytes.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub async fn object_totals(&self) -> Result<(u64, u64), StoreError> {
+        // Reason: SUM over BIGINT is NUMERIC on PostgreSQL; the cast keeps one row type.
+        let (count, bytes): (i64, i64) = with_pool!(self, |p| {
+            sqlx::query_as(
+                "SELECT COUNT(*), CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM data_objects",
+            )
+            .fetch_one(p)
+            .await?
+        });
+        Ok((count.unsigned_abs(), bytes.unsigned_abs()))
     }
 
     /// Data objects ordered by id, after `after` (keyset pagination), at most `limit`.
@@ -704,6 +834,15 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// When a data object was registered and last changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObjectTimes {
+    /// The first registration (never changes afterwards).
+    pub registered_at: time::OffsetDateTime,
+    /// The last registration that changed the record (equal to `registered_at` until then).
+    pub updated_at: time::OffsetDateTime,
 }
 
 /// `id, name, description, access_level, data_use` of a dataset row.

@@ -114,6 +114,17 @@ impl Store {
         .map_err(StoreError::Migrate)
     }
 
+    /// Applies the embedded migrations up to and including `version` (tests of a migration
+    /// over rows written before it).
+    #[cfg(test)]
+    pub(crate) async fn migrate_to(&self, version: i64) -> Result<(), StoreError> {
+        match &self.pool {
+            Pool::Sqlite(p) => SQLITE_MIGRATIONS.run_to(version, p).await,
+            Pool::Pg(p) => PG_MIGRATIONS.run_to(version, p).await,
+        }
+        .map_err(StoreError::Migrate)
+    }
+
     /// Whether any embedded migration is not applied (for readiness checks).
     ///
     /// # Errors

@@ -53,6 +53,7 @@ mod behaviour;
 
 use sqlx::{PgPool, SqlitePool};
 
+pub use catalog::ObjectTimes;
 pub use chains::{BrokenChain, ChainReport};
 pub use clinical::Gene;
 pub use consent::{AppendOutcome, CONSENT_CHANNEL, ConsentChanges, StoredConsentEvent};

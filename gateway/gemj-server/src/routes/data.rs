@@ -182,8 +182,18 @@ pub async fn fetch(
         other => other?,
     };
     let len = stream.end - stream.start;
-    let body =
-        actix_web::body::SizedStream::new(len, tokio_util::io::ReaderStream::new(stream.reader));
+    let sized = stream.sized;
+    let audit_seq = stream.permit.audit_seq();
+    let reader = tokio_util::io::ReaderStream::with_capacity(stream.reader, 1 << 16);
+    if !sized {
+        // A re-encoded slice: its length is known only at its end (chunked).
+        return Ok(HttpResponse::Ok()
+            .content_type("application/octet-stream")
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header(("X-Audit-Seq", audit_seq.to_string()))
+            .streaming(reader));
+    }
+    let body = actix_web::body::SizedStream::new(len, reader);
     let mut res = if range.is_some() {
         HttpResponse::PartialContent()
     } else {

@@ -1,0 +1,475 @@
+//! htsget 1.3 tickets: the access decision, consent, and the slice of a stored genome file.
+//!
+//! A ticket is issued after the caller passes the access decision point for the object
+//! (ReadData) and its participants pass the consent view at the current epoch. Its URLs never
+//! carry the caller's credentials: byte ranges of the stored file are the gateway's own signed,
+//! range-scoped data URLs ([`crate::data_url`], 5 minutes by default), and the re-encoded edge
+//! blocks, the end-of-file marker and small headers travel inline as `data:` URIs. Every data
+//! URL is checked again when it is fetched (signature, expiry, approval, consent then).
+//!
+//! Multi-sample VCF/BCF and consent: when every participant in the file may be served, the
+//! ticket is plain byte ranges. When some may not (withdrawn, or outside the requester's
+//! consent scope), the ticket is one signed URL whose grant names the slice; at fetch time the
+//! gateway decides again which sample columns are excluded (at that moment's consent epoch) and
+//! streams the slice re-encoded without them, with AC/AN/AF recomputed
+//! ([`gemj_genomics::slice::samples`]). An alignment file of a participant who may not be
+//! served does not exist for the caller.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use gemj_genomics::slice::{
+    self, Class, Format, IndexedFile, Piece, ReferenceName, Region, SliceQuery,
+};
+use gemj_model::{DataFormat, DataObject, ObjectId};
+
+use crate::access::{Action, Outcome, Principal, RequestContext, Resource};
+use crate::data::{count, object_resource, participants_of};
+use crate::data_url::{GrantRegion, SliceGrant, UrlGrant};
+use crate::{Core, CoreError};
+
+/// The most regions a POST may name.
+pub const MAX_REGIONS: usize = 100;
+
+/// The largest byte range one ticket URL covers (the spec suggests ~1 GB per data block).
+const MAX_URL_BYTES: u64 = 1 << 30;
+
+/// The two htsget endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `/htsget/reads`: BAM and CRAM.
+    Reads,
+    /// `/htsget/variants`: VCF and BCF.
+    Variants,
+}
+
+impl Endpoint {
+    /// The formats served, default first.
+    #[must_use]
+    pub fn formats(self) -> &'static [Format] {
+        match self {
+            Self::Reads => &[Format::Bam, Format::Cram],
+            Self::Variants => &[Format::Vcf, Format::Bcf],
+        }
+    }
+
+    /// `reads` or `variants`.
+    #[must_use]
+    pub fn datatype(self) -> &'static str {
+        match self {
+            Self::Reads => "reads",
+            Self::Variants => "variants",
+        }
+    }
+}
+
+/// A validated ticket request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketRequest {
+    /// The requested format (`None`: the endpoint's default, or the object's own).
+    pub format: Option<Format>,
+    /// Header only, or header and records.
+    pub class: Class,
+    /// The regions (empty: the whole file).
+    pub regions: Vec<Region>,
+}
+
+/// An htsget error, with the spec's names.
+#[derive(Debug, thiserror::Error)]
+pub enum HtsgetError {
+    /// 404.
+    #[error("no such object, or not readable by this caller")]
+    NotFound,
+    /// 400.
+    #[error("{0}")]
+    UnsupportedFormat(String),
+    /// 400.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// 400.
+    #[error("{0}")]
+    InvalidRange(String),
+    /// Anything else: the gateway's own errors (credentials, stale consent, store).
+    #[error(transparent)]
+    Core(#[from] CoreError),
+}
+
+/// One URL of a ticket.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TicketUrl {
+    /// An `https:`/`http:` URL of the gateway's data endpoint, or a `data:` URI.
+    pub url: String,
+    /// Headers the client must send (none: the URL carries its grant).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub headers: Option<BTreeMap<String, String>>,
+    /// `header` or `body`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub class: Option<&'static str>,
+}
+
+/// The ticket body (`{"htsget": ...}`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TicketBody {
+    /// The format of the concatenated data.
+    pub format: &'static str,
+    /// The URLs, in order.
+    pub urls: Vec<TicketUrl>,
+    /// MD5 of the concatenated data, when known (the whole stored file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub md5: Option<String>,
+}
+
+/// A ticket.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Ticket {
+    /// The ticket.
+    pub htsget: TicketBody,
+}
+
+fn format_of(f: DataFormat) -> Option<Format> {
+    match f {
+        DataFormat::Bam => Some(Format::Bam),
+        DataFormat::Cram => Some(Format::Cram),
+        DataFormat::Vcf => Some(Format::Vcf),
+        DataFormat::Bcf => Some(Format::Bcf),
+        _ => None,
+    }
+}
+
+fn suffix(f: Format) -> &'static str {
+    match f {
+        Format::Bam => ".bam",
+        Format::Cram => ".cram",
+        Format::Vcf => ".vcf.gz",
+        Format::Bcf => ".bcf",
+    }
+}
+
+fn media_type(f: Format) -> &'static str {
+    match f {
+        Format::Bam => "application/vnd.ga4gh.bam",
+        Format::Cram => "application/vnd.ga4gh.cram",
+        Format::Vcf => "application/vnd.ga4gh.vcf",
+        Format::Bcf => "application/vnd.ga4gh.bcf",
+    }
+}
+
+/// What an htsget id names.
+enum Resolved {
+    /// The object, in the requested (or default) format.
+    Found(Box<DataObject>, Resource, Format),
+    /// An object under this id exists, but only in another format.
+    OtherFormat(Resource, Format),
+    /// Nothing.
+    Nothing,
+}
+
+/// Finds the object an htsget id names: the object id itself, or the id plus the format's file
+/// suffix (`GEMJ-P0001` + `format=CRAM` is `GEMJ-P0001.cram`).
+async fn resolve(
+    core: &Core,
+    endpoint: Endpoint,
+    id: &str,
+    format: Option<Format>,
+) -> Result<Resolved, HtsgetError> {
+    let mut candidates = vec![id.to_owned()];
+    // The requested format's suffix first, then the others (to tell "another format" apart).
+    let mut suffixes: Vec<Format> = format.into_iter().collect();
+    suffixes.extend(endpoint.formats().iter().filter(|f| Some(**f) != format));
+    candidates.extend(suffixes.iter().map(|f| format!("{id}{}", suffix(*f))));
+    let mut other = None;
+    for c in candidates {
+        if ObjectId::parse(&c).is_err() {
+            continue;
+        }
+        let Some((object, resource)) = object_resource(core, &c).await? else {
+            continue;
+        };
+        let Some(actual) = format_of(object.format).filter(|f| endpoint.formats().contains(f))
+        else {
+            continue;
+        };
+        if format.is_some_and(|f| f != actual) {
+            other.get_or_insert((resource, actual));
+            continue;
+        }
+        return Ok(Resolved::Found(Box::new(object), resource, actual));
+    }
+    Ok(match other {
+        Some((resource, actual)) => Resolved::OtherFormat(resource, actual),
+        None => Resolved::Nothing,
+    })
+}
+
+/// The local paths of an object and its index.
+async fn local_files(
+    core: &Core,
+    object: &DataObject,
+) -> Result<(std::path::PathBuf, std::path::PathBuf), CoreError> {
+    let path_of = |o: &DataObject| {
+        core.objects
+            .key_from_uri(&o.storage_uri)
+            .and_then(|k| core.objects.local_path(&k))
+    };
+    let file = path_of(object).ok_or(CoreError::NotFound)?;
+    let index_id = object.index.as_ref().ok_or(CoreError::NotFound)?;
+    let index = core
+        .store
+        .get_object(index_id)
+        .await?
+        .ok_or(CoreError::NotFound)?;
+    let index = path_of(&index).ok_or(CoreError::NotFound)?;
+    Ok((file, index))
+}
+
+/// Opens (from the cache) the indexed file behind an object.
+pub(crate) async fn open(
+    core: &Core,
+    object: &DataObject,
+    format: Format,
+) -> Result<Arc<IndexedFile>, HtsgetError> {
+    let (file, index) = local_files(core, object).await?;
+    let cache = Arc::clone(&core.genomes);
+    tokio::task::spawn_blocking(move || cache.open(format, &file, &index))
+        .await
+        .map_err(|_| CoreError::InvalidInput("the slicing task failed".to_owned()))?
+        .map_err(|e| {
+            tracing::error!(error = %e, "cannot open a stored genome file");
+            HtsgetError::Core(CoreError::NotFound)
+        })
+}
+
+fn slice_error(e: slice::SliceError) -> HtsgetError {
+    match e {
+        slice::SliceError::UnknownReference(r) => {
+            let _ = r;
+            HtsgetError::NotFound
+        }
+        slice::SliceError::InvalidInput(m) => HtsgetError::InvalidInput(m),
+        slice::SliceError::InvalidRange(m) => HtsgetError::InvalidRange(m),
+        other => {
+            tracing::error!(error = %other, "a stored genome file cannot be sliced");
+            HtsgetError::Core(CoreError::NotFound)
+        }
+    }
+}
+
+/// Computes a slice on the blocking pool.
+pub(crate) async fn compute(
+    file: Arc<IndexedFile>,
+    query: SliceQuery,
+) -> Result<slice::Slice, HtsgetError> {
+    // Small slices are microseconds of work: run them in place; only when the query could touch
+    // many blocks, move to the blocking pool.
+    if query.regions.len() <= 4 {
+        return file.slice(&query).map_err(slice_error);
+    }
+    tokio::task::spawn_blocking(move || file.slice(&query))
+        .await
+        .map_err(|_| CoreError::InvalidInput("the slicing task failed".to_owned()))?
+        .map_err(slice_error)
+}
+
+/// Issues a ticket.
+///
+/// # Errors
+/// [`HtsgetError::NotFound`] when the object does not exist, is not readable by the caller, or
+/// is an alignment file of a participant outside the caller's consent scope (anonymous callers
+/// get [`CoreError::CredentialRequired`] instead); [`HtsgetError::UnsupportedFormat`],
+/// [`HtsgetError::InvalidInput`], [`HtsgetError::InvalidRange`] for the request;
+/// [`CoreError::ConsentStale`].
+pub async fn ticket(
+    core: &Core,
+    ctx: &RequestContext,
+    principal: &Principal,
+    endpoint: Endpoint,
+    id: &str,
+    request: &TicketRequest,
+    base_url: &str,
+) -> Result<Ticket, HtsgetError> {
+    let hidden = || {
+        if matches!(principal, Principal::Anonymous) {
+            HtsgetError::Core(CoreError::CredentialRequired)
+        } else {
+            HtsgetError::NotFound
+        }
+    };
+    let (object, resource, format) = match resolve(core, endpoint, id, request.format).await? {
+        Resolved::Found(object, resource, format) => (*object, resource, format),
+        Resolved::Nothing => return Err(hidden()),
+        Resolved::OtherFormat(resource, actual) => {
+            // Say which format exists only to a caller who may read it.
+            let decision = core
+                .access
+                .evaluate(ctx, principal, Action::ReadData, &resource)
+                .await?;
+            let permitted = decision.is_permit();
+            core.access.record(decision, Outcome::default()).await?.ok();
+            if !permitted {
+                return Err(hidden());
+            }
+            return Err(HtsgetError::UnsupportedFormat(format!(
+                "{id} is available as {}, not {}",
+                actual.as_str(),
+                request.format.map_or("", Format::as_str)
+            )));
+        }
+    };
+    let decision = core
+        .access
+        .evaluate(ctx, principal, Action::ReadData, &resource)
+        .await?;
+    if !decision.is_permit() {
+        core.access.record(decision, Outcome::default()).await?.ok();
+        return Err(hidden());
+    }
+    let (decision, snapshot) = core
+        .access
+        .consent_or_record(&core.consent, decision)
+        .await?;
+    let scope = decision.evaluation().scope;
+    let participants = participants_of(core, &object).await?;
+    let excluded = participants
+        .iter()
+        .filter(|p| !snapshot.serves(p, scope))
+        .count();
+    let multi_sample = matches!(format, Format::Vcf | Format::Bcf) && object.specimens.len() > 1;
+    let served = participants.len() - excluded;
+    let refuse = excluded > 0 && (!multi_sample || served == 0);
+    // Check the request against the file before anything is recorded as served.
+    let file = open(core, &object, format).await?;
+    let query = SliceQuery {
+        class: request.class,
+        regions: request.regions.clone(),
+    };
+    let sliced = if refuse {
+        None
+    } else {
+        Some(compute(Arc::clone(&file), query.clone()).await?)
+    };
+    let outcome = Outcome {
+        consent_epoch: Some(snapshot.epoch),
+        participants: participants.clone(),
+        returned: Some(if refuse { 0 } else { count(served) }),
+        filtered: Some(count(excluded)),
+    };
+    let approval = decision.evaluation().approval.clone();
+    let Ok(_permit) = core.access.record(decision, outcome).await? else {
+        return Err(CoreError::AuditUnavailable.into());
+    };
+    let Some(sliced) = sliced else {
+        return Err(HtsgetError::NotFound);
+    };
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let exp = now + i64::try_from(core.urls.ttl().as_secs()).unwrap_or(300);
+    let grant = |start: u64, end: Option<u64>, slice: Option<SliceGrant>| UrlGrant {
+        object: object.id.clone(),
+        start,
+        end,
+        principal: principal.audit_name(),
+        approval: approval.clone(),
+        industry: scope.industry,
+        international: scope.international,
+        exp,
+        nonce: uuid::Uuid::new_v4().simple().to_string(),
+        slice,
+    };
+    let data_url = |g: &UrlGrant| {
+        format!(
+            "{}/data/v1/objects/{}?token={}",
+            base_url.trim_end_matches('/'),
+            object.id,
+            core.urls.sign(g)
+        )
+    };
+    let class = (request.class == Class::Header).then_some("header");
+    let mut urls = Vec::new();
+    if excluded > 0 {
+        // Re-encoded at fetch time without the excluded sample columns.
+        let slice = SliceGrant {
+            header: request.class == Class::Header,
+            regions: request
+                .regions
+                .iter()
+                .map(|r| GrantRegion {
+                    r: match &r.reference {
+                        ReferenceName::Named(n) => n.clone(),
+                        ReferenceName::Unplaced => "*".to_owned(),
+                    },
+                    s: r.start,
+                    e: r.end,
+                })
+                .collect(),
+        };
+        urls.push(TicketUrl {
+            url: data_url(&grant(0, None, Some(slice))),
+            headers: None,
+            class,
+        });
+        return Ok(Ticket {
+            htsget: TicketBody {
+                format: format.as_str(),
+                urls,
+                md5: None,
+            },
+        });
+    }
+    for piece in &sliced.pieces {
+        match piece {
+            Piece::Range { start, end } => {
+                let mut s = *start;
+                while s < *end {
+                    let e = (*end).min(s + MAX_URL_BYTES);
+                    urls.push(TicketUrl {
+                        url: data_url(&grant(s, Some(e), None)),
+                        headers: None,
+                        class,
+                    });
+                    s = e;
+                }
+            }
+            Piece::Inline(bytes) => urls.push(TicketUrl {
+                url: format!(
+                    "data:{};base64,{}",
+                    media_type(format),
+                    base64::engine::general_purpose::STANDARD.encode(bytes)
+                ),
+                headers: None,
+                class,
+            }),
+        }
+    }
+    Ok(Ticket {
+        htsget: TicketBody {
+            format: format.as_str(),
+            urls,
+            md5: sliced.whole_file.then(|| object.checksums.md5.clone()),
+        },
+    })
+}
+
+/// The slice query a re-encoding grant names.
+pub(crate) fn grant_query(g: &SliceGrant) -> SliceQuery {
+    SliceQuery {
+        class: if g.header { Class::Header } else { Class::Body },
+        regions: g
+            .regions
+            .iter()
+            .map(|r| Region {
+                reference: if r.r == "*" {
+                    ReferenceName::Unplaced
+                } else {
+                    ReferenceName::Named(r.r.clone())
+                },
+                start: r.s,
+                end: r.e,
+            })
+            .collect(),
+    }
+}
+
+/// Whether a stored object's format is one htsget serves (for the data endpoint).
+pub(crate) fn slice_format(f: DataFormat) -> Option<Format> {
+    format_of(f)
+}

@@ -1,0 +1,396 @@
+//! Region slices of indexed genome files, as htsget serves them: a [`Slice`] is a list of
+//! [`Piece`]s (byte ranges of the stored file, and small re-encoded parts carried inline) whose
+//! concatenation is a valid file of the same format, with one header, exactly the records that
+//! overlap the requested regions (each once, in file order) and one end-of-file marker.
+//!
+//! How the records are found: the file's index (BAI, TBI, CSI, CRAI) gives the chunks that may
+//! hold overlapping records, exactly as htslib and htsget-search use it. The gateway then goes
+//! further than whole-block servers: it decodes only the blocks at each edge of a region, keeps
+//! the records that overlap, and re-encodes them (a few kilobytes) as inline pieces, so that a
+//! record crossing a BGZF block boundary is never cut and a 1 kb region costs about the bytes of
+//! its records. Between the edges, whole blocks are served as they are stored.
+//!
+//! Coordinates are htsget's: 0-based, `start` inclusive, `end` exclusive. A record overlaps a
+//! region when its reference span `[pos, pos + span)` intersects `[start, end)`, where the span
+//! is what htslib uses (`bam_endpos`: the CIGAR's reference length, 1 for unmapped or CIGAR-less
+//! reads; VCF `rlen`: `INFO/END` or the length of `REF`).
+//!
+//! Invariant: nothing in this module writes to a file; every answer is computed from a file and
+//! its index opened once ([`IndexedFile`], cached by [`FileCache`]).
+
+mod bgzf_file;
+mod cache;
+mod cram_file;
+pub mod samples;
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+pub use self::cache::FileCache;
+
+/// A file format htsget serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// BAM (BGZF, BAI or CSI index).
+    Bam,
+    /// CRAM 3.x (CRAI index).
+    Cram,
+    /// BGZF-compressed VCF (TBI or CSI index).
+    Vcf,
+    /// BCF (CSI index).
+    Bcf,
+}
+
+impl Format {
+    /// The htsget name (`BAM`, `CRAM`, `VCF`, `BCF`).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Bam => "BAM",
+            Self::Cram => "CRAM",
+            Self::Vcf => "VCF",
+            Self::Bcf => "BCF",
+        }
+    }
+
+    /// Whether the format holds reads (`true`) or variants.
+    #[must_use]
+    pub fn is_reads(self) -> bool {
+        matches!(self, Self::Bam | Self::Cram)
+    }
+}
+
+/// Which part of the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Class {
+    /// The header only (and the end-of-file marker).
+    Header,
+    /// Header and records.
+    #[default]
+    Body,
+}
+
+/// A reference sequence named in a query.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ReferenceName {
+    /// A reference sequence of the file's header.
+    Named(String),
+    /// `*`: reads that are not placed on any reference sequence (reads only).
+    Unplaced,
+}
+
+/// One region: a reference sequence, optionally limited to `[start, end)` (0-based).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Region {
+    /// The reference sequence.
+    pub reference: ReferenceName,
+    /// First base (0-based, inclusive); 0 when absent.
+    pub start: u64,
+    /// One past the last base (0-based, exclusive); the end of the sequence when absent.
+    pub end: Option<u64>,
+}
+
+impl Region {
+    /// A whole reference sequence.
+    #[must_use]
+    pub fn whole(name: &str) -> Self {
+        Self {
+            reference: ReferenceName::Named(name.to_owned()),
+            start: 0,
+            end: None,
+        }
+    }
+
+    /// `[start, end)` on a named reference sequence.
+    #[must_use]
+    pub fn new(name: &str, start: u64, end: Option<u64>) -> Self {
+        Self {
+            reference: ReferenceName::Named(name.to_owned()),
+            start,
+            end,
+        }
+    }
+}
+
+/// What to slice.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SliceQuery {
+    /// Header only, or header and records.
+    pub class: Class,
+    /// The regions; empty means every record of the file. Regions may overlap and come in any
+    /// order: the slice holds each overlapping record once, in file order.
+    pub regions: Vec<Region>,
+}
+
+/// One part of a slice.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Piece {
+    /// Bytes `[start, end)` of the stored file, served as they are.
+    Range {
+        /// First byte.
+        start: u64,
+        /// One past the last byte.
+        end: u64,
+    },
+    /// Bytes made for this answer (re-encoded edge blocks, the end-of-file marker), complete
+    /// BGZF blocks or CRAM containers.
+    Inline(Vec<u8>),
+}
+
+impl std::fmt::Debug for Piece {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Range { start, end } => write!(f, "Range({start}..{end})"),
+            Self::Inline(b) => write!(f, "Inline({} bytes)", b.len()),
+        }
+    }
+}
+
+impl Piece {
+    /// The number of bytes.
+    #[must_use]
+    pub fn len(&self) -> u64 {
+        match self {
+            Self::Range { start, end } => end - start,
+            Self::Inline(b) => b.len() as u64,
+        }
+    }
+
+    /// Whether it holds no bytes.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A slice: pieces whose concatenation is a valid file.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Slice {
+    /// The pieces, in order.
+    pub pieces: Vec<Piece>,
+    /// Whether the slice is the whole stored file, byte for byte (so its MD5 is the file's).
+    pub whole_file: bool,
+}
+
+impl Slice {
+    /// The total number of bytes.
+    #[must_use]
+    pub fn len(&self) -> u64 {
+        self.pieces.iter().map(Piece::len).sum()
+    }
+
+    /// Whether it holds no bytes.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Appends a piece, joining adjacent ranges and adjacent inline bytes.
+    pub fn push(&mut self, piece: Piece) {
+        if piece.is_empty() {
+            return;
+        }
+        match (self.pieces.last_mut(), piece) {
+            (Some(Piece::Range { end, .. }), Piece::Range { start, end: e }) if *end == start => {
+                *end = e;
+            }
+            (Some(Piece::Inline(a)), Piece::Inline(b)) => a.extend_from_slice(&b),
+            (_, p) => self.pieces.push(p),
+        }
+    }
+
+    /// A reader over the slice's bytes, reading ranges of the stored file as it goes (the
+    /// re-encoding path streams through it).
+    ///
+    /// # Errors
+    /// When the file cannot be opened.
+    pub fn reader(&self, path: &Path) -> io::Result<Box<dyn io::Read + Send>> {
+        use std::io::{Read as _, Seek as _, SeekFrom};
+        let mut out: Box<dyn io::Read + Send> = Box::new(io::empty());
+        for p in &self.pieces {
+            let next: Box<dyn io::Read + Send> = match p {
+                Piece::Range { start, end } => {
+                    let mut f = std::fs::File::open(path)?;
+                    f.seek(SeekFrom::Start(*start))?;
+                    Box::new(io::BufReader::with_capacity(1 << 16, f.take(end - start)))
+                }
+                Piece::Inline(b) => Box::new(io::Cursor::new(b.clone())),
+            };
+            out = Box::new(out.chain(next));
+        }
+        Ok(out)
+    }
+
+    /// Reads the slice's bytes from the stored file (tests, the re-encoding path).
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub fn read_all(&self, path: &Path) -> io::Result<Vec<u8>> {
+        use std::io::{Read as _, Seek as _, SeekFrom};
+        let mut f = std::fs::File::open(path)?;
+        let mut out = Vec::with_capacity(usize::try_from(self.len()).unwrap_or(0));
+        for p in &self.pieces {
+            match p {
+                Piece::Range { start, end } => {
+                    f.seek(SeekFrom::Start(*start))?;
+                    (&mut f).take(end - start).read_to_end(&mut out)?;
+                }
+                Piece::Inline(b) => out.extend_from_slice(b),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Why a slice cannot be made. Each maps to one htsget error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SliceError {
+    /// The reference sequence is not in the file's header (htsget `NotFound`).
+    #[error("reference sequence {0:?} is not in this file")]
+    UnknownReference(String),
+    /// The query is malformed for this file (htsget `InvalidInput`).
+    #[error("{0}")]
+    InvalidInput(String),
+    /// The range cannot be satisfied (htsget `InvalidRange`).
+    #[error("{0}")]
+    InvalidRange(String),
+    /// The file or its index is damaged or not what its format says.
+    #[error("{path}: {reason}")]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong.
+        reason: String,
+    },
+    /// Reading the file failed.
+    #[error("I/O error on {}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl SliceError {
+    pub(crate) fn io(path: &Path) -> impl FnOnce(io::Error) -> Self + '_ {
+        move |source| Self::Io {
+            path: path.to_owned(),
+            source,
+        }
+    }
+
+    pub(crate) fn damaged(path: &Path, reason: impl std::fmt::Display) -> Self {
+        Self::Damaged {
+            path: path.to_owned(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// An indexed genome file, opened once: its header, index and layout, ready to slice.
+#[derive(Debug)]
+pub struct IndexedFile {
+    format: Format,
+    path: PathBuf,
+    inner: Inner,
+}
+
+#[derive(Debug)]
+enum Inner {
+    Bgzf(bgzf_file::BgzfFile),
+    Cram(cram_file::CramFile),
+}
+
+impl IndexedFile {
+    /// Opens `path` of `format` with its index at `index` (BAI, TBI or CSI for BGZF formats,
+    /// told apart by their magic; CRAI for CRAM).
+    ///
+    /// # Errors
+    /// [`SliceError::Io`] or [`SliceError::Damaged`].
+    pub fn open(format: Format, path: &Path, index: &Path) -> Result<Self, SliceError> {
+        let inner = match format {
+            Format::Cram => Inner::Cram(cram_file::CramFile::open(path, index)?),
+            Format::Bam | Format::Vcf | Format::Bcf => {
+                Inner::Bgzf(bgzf_file::BgzfFile::open(format, path, index)?)
+            }
+        };
+        Ok(Self {
+            format,
+            path: path.to_owned(),
+            inner,
+        })
+    }
+
+    /// The format.
+    #[must_use]
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// The stored file.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The reference sequence names, in header order.
+    #[must_use]
+    pub fn reference_names(&self) -> &[String] {
+        match &self.inner {
+            Inner::Bgzf(f) => f.reference_names(),
+            Inner::Cram(f) => f.reference_names(),
+        }
+    }
+
+    /// The sample column names of a VCF or BCF (empty for reads).
+    #[must_use]
+    pub fn sample_names(&self) -> &[String] {
+        match &self.inner {
+            Inner::Bgzf(f) => f.sample_names(),
+            Inner::Cram(_) => &[],
+        }
+    }
+
+    /// The slice for `query`.
+    ///
+    /// # Errors
+    /// [`SliceError::UnknownReference`] for a reference sequence not in the header (or `*` on
+    /// variants); [`SliceError::InvalidRange`] for `start >= end` or a start past the sequence;
+    /// [`SliceError::InvalidInput`] for a header-class query with regions; I/O and damage.
+    pub fn slice(&self, query: &SliceQuery) -> Result<Slice, SliceError> {
+        if query.class == Class::Header && !query.regions.is_empty() {
+            return Err(SliceError::InvalidInput(
+                "class=header cannot be combined with a region".to_owned(),
+            ));
+        }
+        for r in &query.regions {
+            if let Some(end) = r.end
+                && r.start >= end
+            {
+                return Err(SliceError::InvalidRange(format!(
+                    "start {} must be less than end {end}",
+                    r.start
+                )));
+            }
+            if r.reference == ReferenceName::Unplaced {
+                if !self.format.is_reads() {
+                    return Err(SliceError::InvalidInput(
+                        "referenceName=* (unplaced reads) applies to reads only".to_owned(),
+                    ));
+                }
+                if r.start != 0 || r.end.is_some() {
+                    return Err(SliceError::InvalidInput(
+                        "referenceName=* cannot be combined with start or end".to_owned(),
+                    ));
+                }
+            }
+        }
+        match &self.inner {
+            Inner::Bgzf(f) => f.slice(query),
+            Inner::Cram(f) => f.slice(query),
+        }
+    }
+}

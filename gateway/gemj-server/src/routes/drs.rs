@@ -1,0 +1,565 @@
+//! GA4GH DRS 1.5 under `/ga4gh/drs/v1`: service-info, objects and bundles (GET, or POST with
+//! passports in the body), access URLs, authorizations (OPTIONS) and the bulk endpoints. Every
+//! answer comes from [`gemj_core::drs`]; errors are DRS's own `{"msg", "status_code"}`
+//! ([`DrsError`]), also for malformed bodies, unknown paths under the prefix and wrong methods.
+//!
+//! Bodies are read here (not by actix's JSON extractor) so that every failure answers in the
+//! DRS format: a body that is not JSON is a 415, one over `server.max_body_bytes` a 413, bad
+//! JSON a 400. A bulk request may name at most `drs.max_bulk_request_length` ids (1,000 by
+//! default; `maxBulkRequestLength` in service-info); more is a 413.
+
+use actix_web::dev::Payload;
+use actix_web::http::{Method, header};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use futures_util::StreamExt as _;
+use gemj_core::drs::{self, DrsObject, DrsSettings};
+use gemj_core::{Core, CoreError, Principal};
+use serde_json::{Value, json};
+
+use super::{Caller, context};
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::error::drs::DrsError;
+
+/// Where DRS is mounted.
+pub const PREFIX: &str = "/ga4gh/drs/v1";
+
+/// The audit name of the API.
+const API: &str = "drs";
+
+/// What the DRS handlers need besides the core.
+#[derive(Debug, Clone)]
+pub struct DrsState {
+    /// Naming, authorizations and limits.
+    pub settings: DrsSettings,
+    /// Largest accepted request body, in bytes.
+    pub max_body: usize,
+}
+
+impl DrsState {
+    /// The state for a gateway at `base_url`: visas are trusted from the configured trusted
+    /// issuers (and the demo broker, in demo mode); bearer tokens from those and the configured
+    /// passport brokers.
+    #[must_use]
+    pub fn new(config: &Config, base_url: &str, demo_issuer: Option<&str>) -> Self {
+        let mut passport: Vec<String> = config
+            .auth
+            .trusted_issuers
+            .iter()
+            .map(|t| t.issuer.clone())
+            .chain(demo_issuer.map(str::to_owned))
+            .collect();
+        passport.dedup();
+        let mut bearer = passport.clone();
+        for b in &config.auth.brokers {
+            if !bearer.contains(&b.issuer) {
+                bearer.push(b.issuer.clone());
+            }
+        }
+        Self {
+            settings: DrsSettings::new(
+                base_url,
+                &config.drs.compact_id_prefix,
+                config.drs.max_bulk_request_length,
+                passport,
+                bearer,
+            ),
+            max_body: config.server.max_body_bytes,
+        }
+    }
+}
+
+/// Registers DRS in the service registry (`/services`).
+pub fn mount(registry: &mut gemj_core::services::ServiceRegistry, config: &Config) {
+    registry.mount(
+        "drs",
+        "DRS",
+        gemj_service_info::ServiceType::ga4gh("drs", drs::DRS_VERSION),
+        PREFIX,
+        &format!(
+            "GA4GH DRS {}: every stored genome file and index as a DRS object; bundles per \
+             specimen, participant and dataset. Compact identifiers `{}:<id>` are accepted \
+             wherever an id is; bulk requests name at most {} ids.",
+            drs::DRS_VERSION,
+            config.drs.compact_id_prefix,
+            config.drs.max_bulk_request_length
+        ),
+    );
+}
+
+/// Registers the routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope(PREFIX)
+            .service(resource("/service-info", "GET").route(web::get().to(service_info)))
+            .service(
+                resource("/objects", "POST, OPTIONS")
+                    .route(web::post().to(bulk_objects))
+                    .route(web::method(Method::OPTIONS).to(bulk_options)),
+            )
+            .service(resource("/objects/access", "POST").route(web::post().to(bulk_access)))
+            .service(
+                resource("/objects/{object_id}", "GET, POST, OPTIONS")
+                    .route(web::get().to(object_get))
+                    .route(web::post().to(object_post))
+                    .route(web::method(Method::OPTIONS).to(object_options)),
+            )
+            .service(
+                resource("/objects/{object_id}/access/{access_id}", "GET, POST")
+                    .route(web::get().to(access_get))
+                    .route(web::post().to(access_post)),
+            )
+            .default_service(web::to(|| async {
+                Err::<HttpResponse, _>(DrsError::NoSuchEndpoint)
+            })),
+    );
+}
+
+/// A resource whose other methods answer a DRS 405 with `Allow`.
+fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move || async move {
+        Err::<HttpResponse, _>(DrsError::MethodNotAllowed(allow))
+    }))
+}
+
+/// The caller of the `Authorization` header (anonymous without one; 401 for one that does not
+/// verify).
+async fn caller(req: &HttpRequest) -> Result<Principal, DrsError> {
+    Ok(Caller::from_request(req, &mut Payload::None).await?.0)
+}
+
+/// The JSON object of a request body (`{}` when empty).
+async fn json_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<Value, DrsError> {
+    let too_large = || DrsError::TooLarge(format!("The request body exceeds {limit} bytes."));
+    let mut bytes = web::BytesMut::new();
+    let mut over = false;
+    let mut seen = 0usize;
+    // Reason: a body over the limit is read to its end (up to four times the limit, then the
+    // connection is dropped), so that the client, still sending, receives the 413.
+    let drain_cap = limit.saturating_mul(4);
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| bad_request("The request body could not be read."))?;
+        seen = seen.saturating_add(chunk.len());
+        if over || seen > limit {
+            over = true;
+            if seen > drain_cap {
+                break;
+            }
+            continue;
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    if over {
+        return Err(too_large());
+    }
+    let json_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            let essence = v.split(';').next().unwrap_or_default().trim();
+            essence.eq_ignore_ascii_case("application/json")
+                || essence.to_ascii_lowercase().ends_with("+json")
+        });
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return if json_type == Some(false) {
+            Err(DrsError::UnsupportedMediaType)
+        } else {
+            Ok(Value::Object(serde_json::Map::new()))
+        };
+    }
+    if json_type != Some(true) {
+        return Err(DrsError::UnsupportedMediaType);
+    }
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        Ok(_) => Err(bad_request("The request body must be a JSON object.")),
+        Err(e) => Err(bad_request(&format!(
+            "The request body is not valid JSON: {e}."
+        ))),
+    }
+}
+
+fn bad_request(msg: &str) -> DrsError {
+    DrsError::Api(ApiError::BadRequest(msg.to_owned()))
+}
+
+/// Parses what is left of a body (after its passports) into `T`; unknown members are errors.
+fn parse<T: serde::de::DeserializeOwned>(body: Value) -> Result<T, DrsError> {
+    serde_json::from_value(body)
+        .map_err(|e| bad_request(&format!("The request body does not fit: {e}.")))
+}
+
+/// `?expand=true|false`.
+fn expand_query(req: &HttpRequest) -> Result<Option<bool>, DrsError> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Q {
+        expand: Option<bool>,
+    }
+    web::Query::<Q>::from_query(req.query_string())
+        .map(|q| q.into_inner().expand)
+        .map_err(|_| bad_request("The only query parameter is `expand` (true or false)."))
+}
+
+fn object_id(req: &HttpRequest) -> String {
+    req.match_info().query("object_id").to_owned()
+}
+
+fn ok(value: &impl serde::Serialize) -> HttpResponse {
+    HttpResponse::Ok().json(value)
+}
+
+/// DRS service-info: the GA4GH `Service` of the mounted DRS, with the bulk limit and the
+/// service's size (DRS 1.5 `drs` statistics: blobs and their bytes).
+pub async fn service_info(
+    core: web::Data<Core>,
+    state: web::Data<DrsState>,
+) -> Result<HttpResponse, DrsError> {
+    let (count, bytes) = drs::stats(&core).await?;
+    let service = core
+        .services
+        .services()
+        .iter()
+        .find(|s| s.service.r#type.artifact == "drs")
+        .map(|s| s.service.clone())
+        .ok_or(DrsError::NoSuchEndpoint)?;
+    let mut body = serde_json::to_value(service).unwrap_or_default();
+    let max = state.settings.max_bulk;
+    if let Some(o) = body.as_object_mut() {
+        o.insert("maxBulkRequestLength".to_owned(), json!(max));
+        o.insert(
+            "drs".to_owned(),
+            json!({"maxBulkRequestLength": max, "objectCount": count, "totalObjectSize": bytes}),
+        );
+    }
+    Ok(ok(&body))
+}
+
+/// `POST /objects/{id}` body.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ObjectBody {
+    expand: Option<bool>,
+}
+
+/// `POST .../access/{access_id}` body: passports only.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Empty {}
+
+async fn object_get(
+    req: HttpRequest,
+    core: web::Data<Core>,
+    state: web::Data<DrsState>,
+) -> Result<HttpResponse, DrsError> {
+    let principal = caller(&req).await?;
+    let expand = expand_query(&req)?.unwrap_or(false);
+    let object = drs::get_object(
+        &core,
+        &context(&req, API),
+        &principal,
+        &state.settings,
+        &object_id(&req),
+        expand,
+    )
+    .await?;
+    Ok(ok(&object))
+}
+
+async fn object_post(
+    req: HttpRequest,
+    core: web::Data<Core>,
+    state: web::Data<DrsState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, DrsError> {
+    let mut body = json_body(&req, payload, state.max_body).await?;
+    let expand_in_query = expand_query(&req)?;
+    let principal = super::body_principal(&req, caller(&req).await?, &mut body).await?;
+    let b: ObjectBody = parse(body)?;
+    let object = drs::get_object(
+        &core,
+        &context(&req, API),
+        &principal,
+        &state.settings,
+        &object_id(&req),
+        b.expand.or(expand_in_query).unwrap_or(false),
+    )
+    .await?;
+    Ok(ok(&object))
+}
+
+async fn object_options(
+    req: HttpRequest,
+    core: web::Data<Core>,
+    state: web::Data<DrsState>,
+) -> Result<HttpResponse, DrsError> {
+    let mut answers = drs::authorizations(
+        &core,
+        &context(&req, API),
+        &state.settings,
+        &[object_id(&req)],
+    )
+    .await?;
+    let auth = answers.pop().unwrap_or(Err(CoreError::NotFound))?;
+    Ok(ok(&auth))
+}
+
+async fn access(
+    req: &HttpRequest,
+    core: &Core,
+    state: &DrsState,
+    principal: &Principal,
+) -> Result<HttpResponse, DrsError> {
+    let url = drs::access_url(
+        core,
+        &context(req, API),
+        principal,
+        &state.settings,
+        &object_id(req),
+        req.match_info().query("access_id"),
+    )
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(url))
+}
+
+async fn access_get(
+    req: HttpRequest,
+    core: web::Data<Core>,
+    state: web::Data<DrsState>,
+) -> Result<HttpResponse, DrsError> {
+    let principal = caller(&req).await?;
+    access(&req, &core, &state, &principal).await
+}
+
+async fn access_post(
+    req: HttpRequest,
+    core: web::Data<Core>,
+    state: web::Data<DrsState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, DrsError> {
+    let mut body = json_body(&req, payload, state.max_body).await?;
+    let principal = super::body_principal(&req, caller(&req).await?, &mut body).await?;
+    let _: Empty = parse(body)?;
+    access(&req, &core, &state, &principal).await
+}
+
+/// `POST /objects` and `OPTIONS /objects` body.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BulkIds {
+    bulk_object_ids: Vec<String>,
+}
+
+/// `POST /objects/access` body.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BulkAccessIds {
+    bulk_object_access_ids: Vec<BulkAccessEntry>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BulkAccessEntry {
+    bulk_object_id: String,
+    bulk_access_ids: Vec<String>,
+}
+
+fn check_bulk(n: usize, max: usize) -> Result<(), DrsError> {
+    if n == 0 {
+        return Err(bad_request("A bulk request must name at least one id."));
+    }
+    if n > max {
+        return Err(DrsError::TooLarge(format!(
+            "A bulk request may name at most {max} ids (maxBulkRequestLength); this one names {n}."
+        )));
+    }
+    Ok(())
+}
+
+/// The status a per-id error answers with in a bulk response.
+fn error_code(e: CoreError) -> Result<u16, DrsError> {
+    match e {
+        e @ (CoreError::ConsentStale { .. }
+        | CoreError::Store(_)
+        | CoreError::AuditUnavailable
+        | CoreError::Demo(_)) => Err(e.into()),
+        e => Ok(actix_web::ResponseError::status_code(&DrsError::from(e)).as_u16()),
+    }
+}
+
+/// The bulk response: the summary, what resolved, and the unresolved ids grouped by status.
+fn bulk_response(
+    requested: usize,
+    resolved_key: &str,
+    resolved: Vec<Value>,
+    unresolved: Vec<(u16, String)>,
+) -> HttpResponse {
+    let mut groups: std::collections::BTreeMap<u16, Vec<String>> = Default::default();
+    let failed = unresolved.len();
+    for (code, id) in unresolved {
+        groups.entry(code).or_default().push(id);
+    }
+    let groups: Vec<Value> = groups
+        .into_iter()
+        .map(|(code, ids)| json!({"error_code": code, "object_ids": ids}))
+        .collect();
+    ok(&json!({
+        "summary": {"requested": requested, "resolved": resolved.len(), "unresolved": failed},
+        resolved_key: resolved,
+        "unresolved_drs_objects": groups,
+    }))
+}
+
+async fn bulk_objects(
+    req: HttpRequest,
+    core: web::Data<Core>,
+    state: web::Data<DrsState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, DrsError> {
+    let mut body = json_body(&req, payload, state.max_body).await?;
+    let expand = expand_query(&req)?.unwrap_or(false);
+    let passports = body.as_object_mut().and_then(|o| o.remove("passports"));
+    let b: BulkIds = parse(body)?;
+    check_bulk(b.bulk_object_ids.len(), state.settings.max_bulk)?;
+    let mut credentials = json!({});
+    if let (Some(p), Some(o)) = (passports, credentials.as_object_mut()) {
+        o.insert("passports".to_owned(), p);
+    }
+    let principal = super::body_principal(&req, caller(&req).await?, &mut credentials).await?;
+    let results = drs::get_objects(
+        &core,
+        &context(&req, API),
+        &principal,
+        &state.settings,
+        &b.bulk_object_ids,
+        expand,
+    )
+    .await?;
+    let mut resolved = Vec::new();
+    let mut unresolved = Vec::new();
+    for (id, r) in b.bulk_object_ids.iter().zip(results) {
+        match r {
+            Ok(o) => resolved.push(to_value(&o)),
+            Err(e) => unresolved.push((error_code(e)?, id.clone())),
+        }
+    }
+    Ok(bulk_response(
+        b.bulk_object_ids.len(),
+        "resolved_drs_object",
+        resolved,
+        unresolved,
+    ))
+}
+
+fn to_value(o: &DrsObject) -> Value {
+    serde_json::to_value(o).unwrap_or(Value::Null)
+}
+
+async fn bulk_options(
+    req: HttpRequest,
+    core: web::Data<Core>,
+    state: web::Data<DrsState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, DrsError> {
+    let body = json_body(&req, payload, state.max_body).await?;
+    if body.as_object().is_some_and(serde_json::Map::is_empty) {
+        return Err(bad_request(
+            "OPTIONS /objects takes {\"bulk_object_ids\": [...]}; OPTIONS /objects/{object_id} \
+             answers for one object.",
+        ));
+    }
+    let b: BulkIds = parse(body)?;
+    check_bulk(b.bulk_object_ids.len(), state.settings.max_bulk)?;
+    let answers = drs::authorizations(
+        &core,
+        &context(&req, API),
+        &state.settings,
+        &b.bulk_object_ids,
+    )
+    .await?;
+    let mut resolved = Vec::new();
+    let mut unresolved = Vec::new();
+    for (id, a) in b.bulk_object_ids.iter().zip(answers) {
+        match a {
+            Ok(a) => resolved.push(serde_json::to_value(a).unwrap_or(Value::Null)),
+            Err(e) => unresolved.push((error_code(e)?, id.clone())),
+        }
+    }
+    Ok(bulk_response(
+        b.bulk_object_ids.len(),
+        "resolved_drs_object",
+        resolved,
+        unresolved,
+    ))
+}
+
+async fn bulk_access(
+    req: HttpRequest,
+    core: web::Data<Core>,
+    state: web::Data<DrsState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, DrsError> {
+    let mut body = json_body(&req, payload, state.max_body).await?;
+    let passports = body.as_object_mut().and_then(|o| o.remove("passports"));
+    let b: BulkAccessIds = parse(body)?;
+    let max = state.settings.max_bulk;
+    let pairs: usize = b
+        .bulk_object_access_ids
+        .iter()
+        .map(|e| e.bulk_access_ids.len())
+        .fold(0, usize::saturating_add);
+    check_bulk(b.bulk_object_access_ids.len(), max)?;
+    check_bulk(pairs, max)?;
+    let mut credentials = json!({});
+    if let (Some(p), Some(o)) = (passports, credentials.as_object_mut()) {
+        o.insert("passports".to_owned(), p);
+    }
+    let principal = super::body_principal(&req, caller(&req).await?, &mut credentials).await?;
+    let ctx = context(&req, API);
+    let mut resolved = Vec::new();
+    let mut unresolved = Vec::new();
+    for entry in &b.bulk_object_access_ids {
+        for access_id in &entry.bulk_access_ids {
+            match drs::access_url(
+                &core,
+                &ctx,
+                &principal,
+                &state.settings,
+                &entry.bulk_object_id,
+                access_id,
+            )
+            .await
+            {
+                Ok(u) => resolved.push(json!({
+                    "drs_object_id": entry.bulk_object_id,
+                    "drs_access_id": access_id,
+                    "url": u.url,
+                })),
+                Err(drs::AccessError::DataNotPermitted) => {
+                    unresolved.push((403, entry.bulk_object_id.clone()));
+                }
+                Err(drs::AccessError::Core(e)) => {
+                    unresolved.push((error_code(e)?, entry.bulk_object_id.clone()));
+                }
+            }
+        }
+    }
+    let mut res = bulk_response(
+        pairs,
+        "resolved_drs_object_access_urls",
+        resolved,
+        unresolved,
+    );
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    Ok(res)
+}

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# htsget and DRS benchmarks, measured from a second process on loopback (wrk, curl, samtools,
+# the GA4GH `htsget` Python client), each beside the physical floor measured in the same run.
+# Bounded: every load run has a fixed duration; only 127.0.0.1 is targeted.
+#
+#   scripts/bench-htsget.sh [PARTICIPANTS] [DEEP_COVERAGE]     (defaults 2000, 30)
+#
+# Measures, on a PARTICIPANTS cohort at 0.05x (ticket figures) and on one participant at
+# DEEP_COVERAGE x (a BAM large enough for over-fetch and 1 Mb regions):
+#   - ticket latency and throughput for a 100 kb BAM region (wrk, 16 connections, 15 s);
+#   - the same ticket on the deep BAM (index cached: latency must not grow with file size);
+#   - over-fetch: bytes a client downloads for a 1 kb region / bytes of the same records
+#     written locally by `samtools view -b`;
+#   - a 1 Mb region end to end (ticket + data via the htsget client, then samtools) against
+#     `samtools view` of the local file (hyperfine);
+#   - the data endpoint's throughput from page cache (a whole-file signed URL, curl);
+#   - a DRS object lookup (wrk).
+# Needs wrk, curl, samtools, hyperfine, python3 (apt-get install wrk curl samtools hyperfine).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+participants=${1:-2000}
+deep=${2:-30}
+cargo build --release --bin gemj-gateway >/dev/null
+bin=$(pwd)/target/release/gemj-gateway
+work=$(mktemp -d)
+trap 'kill "${pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
+python3 -m venv "$work/venv" >/dev/null && "$work/venv/bin/pip" install -q htsget >/dev/null
+port=18190
+base="http://127.0.0.1:$port"
+
+echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -sr)"
+serve() {
+  RUST_LOG=warn "$bin" --listen 127.0.0.1:$port --data-dir "$1" serve --demo >/dev/null 2>&1 &
+  pid=$!
+  until curl -fs -o /dev/null "$base/readyz"; do sleep 0.05; done
+}
+stop() { kill -TERM "$pid"; wait "$pid" || true; }
+
+ticket_load() { # label, data dir, participant
+  local token
+  token=$("$bin" --listen 127.0.0.1:$port --data-dir "$2" passport issue --subject bench)
+  local url="$base/htsget/reads/$3?referenceName=chr20&start=500000&end=600000"
+  curl -fs -H "Authorization: Bearer $token" "$url" >/dev/null
+  echo "== $1: ticket for a 100 kb BAM region, wrk 1 thread 16 connections 15 s"
+  wrk -t1 -c16 -d3s -H "Authorization: Bearer $token" "$url" >/dev/null
+  wrk -t1 -c16 -d15s --latency -H "Authorization: Bearer $token" "$url" | sed -n '/Latency Distribution/,/Requests\/sec/p'
+  echo "== $1: one request at a time (wrk 1 connection 10 s)"
+  wrk -t1 -c1 -d10s --latency -H "Authorization: Bearer $token" "$url" | sed -n '/Latency Distribution/,/Requests\/sec/p'
+}
+
+echo "== cohort: $participants participants at 0.05x"
+/usr/bin/time -f "wall %e s" "$bin" demo --dir "$work/cohort" --participants "$participants" --coverage 0.05 2>&1 | tail -1
+serve "$work/cohort"
+ticket_load "cohort" "$work/cohort" GEMJ-DEMO-0002
+token=$("$bin" --listen 127.0.0.1:$port --data-dir "$work/cohort" passport issue --subject bench)
+echo "== DRS object lookup, wrk 1 thread 16 connections 15 s"
+wrk -t1 -c16 -d15s --latency -H "Authorization: Bearer $token" "$base/ga4gh/drs/v1/objects/GEMJ-DEMO-0002.bam" | sed -n '/Latency Distribution/,/Requests\/sec/p'
+stop
+
+echo "== deep: 2 participants at ${deep}x (GEMJ-DEMO-0002 is REGISTERED)"
+/usr/bin/time -f "wall %e s" "$bin" demo --dir "$work/deep" --participants 2 --coverage "$deep" 2>&1 | tail -1
+serve "$work/deep"
+bam=$(find "$work/deep/objects" -name '*.bam' -path '*0002*' | head -n1)
+ls -l "$bam" | awk '{printf "deep BAM: %.0f MB\n", $5/1e6}'
+ticket_load "deep" "$work/deep" GEMJ-DEMO-0002
+token=$("$bin" --listen 127.0.0.1:$port --data-dir "$work/deep" passport issue --subject bench)
+
+echo "== over-fetch: 20 random 1 kb regions"
+for i in $(seq 1 20); do
+  s=$(( (RANDOM * 32768 + RANDOM) % 1100000 + 10000 ))
+  e=$(( s + 1000 ))
+  "$work/venv/bin/htsget" --bearer-token "$token" "$base/htsget/reads/GEMJ-DEMO-0002" \
+    --reference-name chr20 --start $s --end $e -O "$work/slice.bam" 2>/dev/null
+  samtools view -b -o "$work/local.bam" "$bam" "chr20:$((s + 1))-$e"
+  a=$(stat -c %s "$work/slice.bam"); b=$(stat -c %s "$work/local.bam")
+  echo "$a $b"
+done | awk '{a+=$1; b+=$2; r=$1/$2; rs[NR]=r} END {n=asort(rs); printf "over-fetch (downloaded/local bytes): total %.2fx, median %.2fx, max %.2fx over %d regions\n", a/b, rs[int((n+1)/2)], rs[n], n}'
+
+echo "== a 1 Mb region end to end vs local samtools (hyperfine)"
+hyperfine -w 2 -r 10 -N \
+  "samtools view -c $bam chr20:100001-1100000" \
+  "sh -c '$work/venv/bin/htsget --bearer-token $token $base/htsget/reads/GEMJ-DEMO-0002 --reference-name chr20 --start 100000 --end 1100000 -O $work/r.bam && samtools view -c $work/r.bam'" \
+  2>&1 | grep -E 'Time|±|samtools|sh -c' | sed 's/--bearer-token [^ ]*/--bearer-token T/'
+
+echo "== data endpoint from page cache: the whole deep BAM through one signed URL (5 runs)"
+url=$(curl -fs -H "Authorization: Bearer $token" "$base/catalogue/v1/objects/GEMJ-DEMO-0002.bam/url" | python3 -c 'import json,sys; print(json.load(sys.stdin)["url"])')
+cat "$bam" >/dev/null
+for i in 1 2 3 4 5; do curl -fs -o /dev/null -w '%{speed_download}\n' "$url"; done | sort -n | awk '{v[NR]=$1} END {printf "data endpoint: median %.2f GB/s (min %.2f, max %.2f)\n", v[3]/1e9, v[1]/1e9, v[5]/1e9}'
+echo "floor: cat of the same file from page cache"
+dd if="$bam" of=/dev/null bs=1M 2>&1 | tail -1
+stop

@@ -187,6 +187,7 @@ impl From<io::Error> for Fault {
 }
 
 impl Fault {
+    /// The [`SliceError`] of `path` (an unsupported container is reported as damage).
     fn into_slice_error(self, path: &Path) -> SliceError {
         match self {
             Self::Io(source) => SliceError::Io {
@@ -198,10 +199,12 @@ impl Fault {
     }
 }
 
+/// A [`Fault::Damaged`].
 fn damaged(reason: impl Into<String>) -> Fault {
     Fault::Damaged(reason.into())
 }
 
+/// A [`Fault::Unsupported`].
 fn unsupported(reason: impl Into<String>) -> Fault {
     Fault::Unsupported(reason.into())
 }
@@ -261,6 +264,7 @@ impl CramFile {
         Self::open_inner(path, crai).map_err(|e| e.into_slice_error(path))
     }
 
+    /// [`CramFile::open`], before errors name the file.
     fn open_inner(path: &Path, crai: &Path) -> Result<Self, Fault> {
         let mut file = File::open(path)?;
         let file_len = file.metadata()?.len();
@@ -691,6 +695,7 @@ fn scan_layout(file: &mut File, file_len: u64) -> Result<Layout, Fault> {
     })
 }
 
+/// The end of the container at `offset`, checked against the file length.
 fn container_end(
     offset: u64,
     header_len: usize,
@@ -778,6 +783,7 @@ struct CraiRecord {
     landmark: u64,
 }
 
+/// Parses one CRAI line: reference, start, span, container offset, slice offset, slice size.
 fn parse_crai_line(line: &str) -> Result<CraiRecord, Fault> {
     let bad = || damaged(format!("index: invalid line {line:?}"));
     let fields: Vec<&str> = line.split('\t').collect();
@@ -798,6 +804,7 @@ fn parse_crai_line(line: &str) -> Result<CraiRecord, Fault> {
     })
 }
 
+/// Reads `len` bytes at `offset`.
 fn read_at(file: &mut File, offset: u64, len: usize) -> io::Result<Vec<u8>> {
     file.seek(SeekFrom::Start(offset))?;
     let mut buf = vec![0; len];
@@ -805,6 +812,7 @@ fn read_at(file: &mut File, offset: u64, len: usize) -> io::Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// `n` as a `usize`, or damage.
 fn to_usize(n: u64) -> Result<usize, Fault> {
     usize::try_from(n).map_err(|_| damaged("length out of range"))
 }
@@ -822,6 +830,7 @@ struct ContainerHeader {
 }
 
 impl ContainerHeader {
+    /// Reads a container header and checks its CRC32.
     fn read(reader: &mut ByteReader<'_>) -> Result<Self, Fault> {
         let start = reader.position;
         let length =
@@ -866,6 +875,7 @@ struct RawBlock<'a> {
 }
 
 impl<'a> RawBlock<'a> {
+    /// Reads a block and checks its CRC32.
     fn read(reader: &mut ByteReader<'a>) -> Result<Self, Fault> {
         let start = reader.position;
         let method = reader.u8()?;
@@ -914,6 +924,7 @@ struct ParsedSlice<'a> {
 }
 
 impl<'a> ParsedContainer<'a> {
+    /// Parses a whole container: its header, compression header, slice headers and blocks.
     fn parse(bytes: &'a [u8]) -> Result<Self, Fault> {
         let mut reader = ByteReader::new(bytes);
         let header = ContainerHeader::read(&mut reader)?;
@@ -980,6 +991,7 @@ struct SliceHeader {
 }
 
 impl SliceHeader {
+    /// Parses the payload of a slice header block.
     fn parse(data: &[u8]) -> Result<Self, Fault> {
         let mut reader = ByteReader::new(data);
         let reference = reader.itf8()?;
@@ -1024,6 +1036,7 @@ struct CompressionHeader {
 }
 
 impl CompressionHeader {
+    /// Parses the payload of a compression header block.
     fn parse(data: &[u8]) -> Result<Self, Fault> {
         let mut reader = ByteReader::new(data);
 
@@ -1238,6 +1251,7 @@ fn noodles_decompress(blocks: &[RawBlock<'_>], which: &[usize]) -> Result<Vec<Ve
     Ok(out)
 }
 
+/// `n` as an `i32` (CRAM 3 counts are ITF-8), or damage.
 fn to_i32(n: usize) -> Result<i32, Fault> {
     i32::try_from(n).map_err(|_| damaged("count out of range"))
 }
@@ -1273,6 +1287,7 @@ mod rans {
             }
         }
 
+        /// Reads an order-0 frequency table (§ 14.2) and builds its lookup.
         fn read(src: &mut Source<'_>) -> Result<Self, Fault> {
             let mut model = Self::empty();
             for_each_symbol(src, |sym, src| {
@@ -1349,27 +1364,32 @@ mod rans {
         }
     }
 
+    /// A rANS input stream.
     struct Source<'a> {
         data: &'a [u8],
         position: usize,
     }
 
     impl Source<'_> {
+        /// The next byte, if any.
         fn next(&mut self) -> Option<u8> {
             let b = self.data.get(self.position).copied();
             self.position += 1;
             b
         }
 
+        /// The next byte, not consumed.
         fn peek(&self) -> Option<u8> {
             self.data.get(self.position).copied()
         }
 
+        /// The next byte, or damage.
         fn u8(&mut self) -> Result<u8, Fault> {
             self.next()
                 .ok_or_else(|| damaged("unexpected end of a rANS block"))
         }
 
+        /// A little-endian `u32`.
         fn u32(&mut self) -> Result<u32, Fault> {
             let mut b = [0; 4];
             for x in &mut b {
@@ -1452,6 +1472,7 @@ enum Encoding {
 }
 
 impl Encoding {
+    /// Reads an encoding: codec ID, parameter length, parameters.
     fn read(reader: &mut ByteReader<'_>) -> Result<Self, Fault> {
         let codec = reader.itf8()?;
         let len = reader.count()?;
@@ -1537,6 +1558,7 @@ struct Huffman {
 }
 
 impl Huffman {
+    /// Reads the symbols and code lengths of a HUFFMAN encoding.
     fn read(reader: &mut ByteReader<'_>) -> Result<Self, Fault> {
         let n = reader.count()?;
         let mut symbols = Vec::with_capacity(n.min(4096));
@@ -1585,6 +1607,7 @@ impl Huffman {
         })
     }
 
+    /// Decodes one symbol from the core data block.
     fn decode(&self, core: &mut BitReader<'_>) -> Result<i32, Fault> {
         match self.symbols.len() {
             0 => return Err(damaged("use of an empty HUFFMAN encoding")),
@@ -1623,6 +1646,7 @@ struct Streams<'a> {
 }
 
 impl<'a> Streams<'a> {
+    /// The external block in `slot`.
     fn external(&mut self, slot: Option<usize>) -> Result<&mut ByteReader<'a>, Fault> {
         slot.and_then(|s| self.external.get_mut(s))
             .ok_or_else(|| damaged("a data series reads an external block the slice lacks"))
@@ -1753,6 +1777,7 @@ fn series_index(key: &[u8; 2]) -> Option<usize> {
 }
 
 impl<'e> SeriesCodecs<'e> {
+    /// Binds the data series encodings of `compression` to the blocks in `slots`.
     fn bind(compression: &'e CompressionHeader, slots: &HashMap<i32, usize>) -> Self {
         Self {
             codecs: std::array::from_fn(|i| {
@@ -1761,6 +1786,7 @@ impl<'e> SeriesCodecs<'e> {
         }
     }
 
+    /// The encoding of data series `key`.
     #[inline]
     fn get(&self, key: &[u8; 2]) -> Result<&Bound<'e>, Fault> {
         series_index(key)
@@ -1838,6 +1864,7 @@ struct Decoded {
 }
 
 impl Decoded {
+    /// A range of the arena.
     fn bytes(&self, (start, end): (usize, usize)) -> &[u8] {
         &self.arena[start..end]
     }
@@ -2644,6 +2671,7 @@ fn select_and_encode(
     }))
 }
 
+/// `n` as an `i32` (CRAM 3 positions and lengths are ITF-8), or damage.
 fn narrow(n: i64) -> Result<i32, Fault> {
     i32::try_from(n).map_err(|_| damaged("a value does not fit CRAM 3 (32 bits)"))
 }
@@ -2662,38 +2690,46 @@ struct SeriesWriter {
 }
 
 impl SeriesWriter {
+    /// A writer with room for the data series and `tag_count` tags.
     fn new(tag_count: usize) -> Self {
         Self {
             blocks: vec![Vec::new(); ids::COUNT + 2 * tag_count],
         }
     }
 
+    /// The block of content ID `id`.
     fn slot(&mut self, id: i32) -> &mut Vec<u8> {
         &mut self.blocks[usize::try_from(id).unwrap_or(0)]
     }
 
+    /// Appends an ITF-8 integer.
     fn int(&mut self, id: i32, value: i32) {
         put_itf8(self.slot(id), value);
     }
 
+    /// Appends a byte.
     fn byte(&mut self, id: i32, value: u8) {
         self.slot(id).push(value);
     }
 
+    /// Appends bytes.
     fn bytes(&mut self, id: i32, value: &[u8]) {
         self.slot(id).extend_from_slice(value);
     }
 
+    /// Appends a BYTE_ARRAY_LEN value: its length, then its bytes.
     fn array(&mut self, len_id: i32, id: i32, value: &[u8]) {
         self.int(len_id, i32::try_from(value.len()).unwrap_or(i32::MAX));
         self.bytes(id, value);
     }
 
+    /// Appends the value of tag `k` (of the sorted tag keys).
     fn tag(&mut self, k: usize, value: &[u8]) {
         let len_id = ids::TAGS + 2 * i32::try_from(k).unwrap_or(0);
         self.array(len_id, len_id + 1, value);
     }
 
+    /// The non-empty blocks, by content ID.
     fn into_blocks(self) -> Vec<(i32, Vec<u8>)> {
         self.blocks
             .into_iter()
@@ -2897,14 +2933,17 @@ struct ByteReader<'a> {
 }
 
 impl<'a> ByteReader<'a> {
+    /// A reader at the start of `data`.
     fn new(data: &'a [u8]) -> Self {
         Self { data, position: 0 }
     }
 
+    /// Whether every byte has been read.
     fn is_empty(&self) -> bool {
         self.position >= self.data.len()
     }
 
+    /// Takes `len` bytes.
     fn take(&mut self, len: usize) -> Result<&'a [u8], Fault> {
         let end = self
             .position
@@ -2916,15 +2955,18 @@ impl<'a> ByteReader<'a> {
         Ok(bytes)
     }
 
+    /// Reads a byte.
     fn u8(&mut self) -> Result<u8, Fault> {
         Ok(self.take(1)?[0])
     }
 
+    /// Reads a little-endian `i32`.
     fn i32_le(&mut self) -> Result<i32, Fault> {
         let b = self.take(4)?;
         Ok(i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 
+    /// Reads a little-endian `u32`.
     fn u32_le(&mut self) -> Result<u32, Fault> {
         let b = self.take(4)?;
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
@@ -3029,6 +3071,7 @@ struct BitReader<'a> {
 }
 
 impl<'a> BitReader<'a> {
+    /// A reader at the first bit of `data`.
     fn new(data: &'a [u8]) -> Self {
         Self {
             data,
@@ -3037,6 +3080,7 @@ impl<'a> BitReader<'a> {
         }
     }
 
+    /// Reads one bit.
     fn bit(&mut self) -> Result<u32, Fault> {
         let b = *self
             .data
@@ -3052,6 +3096,7 @@ impl<'a> BitReader<'a> {
         Ok(v)
     }
 
+    /// Reads `n` bits (at most 32), most significant first.
     fn bits(&mut self, n: u32) -> Result<u32, Fault> {
         let mut v: u64 = 0;
         for _ in 0..n {

@@ -4,6 +4,7 @@
 # Bounded: every load run has a fixed duration; only 127.0.0.1 is targeted.
 #
 #   scripts/bench-htsget.sh [PARTICIPANTS] [DEEP_COVERAGE]     (defaults 2000, 30)
+#   SKIP_COHORT=1 scripts/bench-htsget.sh                      (the deep part only)
 #
 # Measures, on a PARTICIPANTS cohort at 0.05x (ticket figures) and on one participant at
 # DEEP_COVERAGE x (a BAM large enough for over-fetch and 1 Mb regions):
@@ -48,6 +49,7 @@ ticket_load() { # label, data dir, participant
   wrk -t1 -c1 -d10s --latency -H "Authorization: Bearer $token" "$url" | sed -n '/Latency Distribution/,/Requests\/sec/p'
 }
 
+if [ "${SKIP_COHORT:-0}" != 1 ]; then
 echo "== cohort: $participants participants at 0.05x"
 /usr/bin/time -f "wall %e s" "$bin" demo --dir "$work/cohort" --participants "$participants" --coverage 0.05 2>&1 | tail -1
 serve "$work/cohort"
@@ -56,20 +58,24 @@ token=$("$bin" --listen 127.0.0.1:$port --data-dir "$work/cohort" passport issue
 echo "== DRS object lookup, wrk 1 thread 16 connections 15 s"
 wrk -t1 -c16 -d15s --latency -H "Authorization: Bearer $token" "$base/ga4gh/drs/v1/objects/GEMJ-DEMO-0002.bam" | sed -n '/Latency Distribution/,/Requests\/sec/p'
 stop
+fi
 
-echo "== deep: 2 participants at ${deep}x (GEMJ-DEMO-0002 is REGISTERED)"
-/usr/bin/time -f "wall %e s" "$bin" demo --dir "$work/deep" --participants 2 --coverage "$deep" 2>&1 | tail -1
+echo "== deep: 6 participants at ${deep}x (the first rare-disease participant served is used)"
+/usr/bin/time -f "wall %e s" "$bin" demo --dir "$work/deep" --participants 6 --coverage "$deep" 2>&1 | tail -1
 serve "$work/deep"
-bam=$(find "$work/deep/objects" -name '*.bam' -path '*0002*' | head -n1)
+token=$("$bin" --listen 127.0.0.1:$port --data-dir "$work/deep" passport issue --subject bench)
+p=$(curl -fs -H "Authorization: Bearer $token" "$base/catalogue/v1/datasets/GEMJ-DEMO-RD-REG/participants" | python3 -c 'import json,sys; print(json.load(sys.stdin)["participants"][0])')
+bam=$(find "$work/deep/objects" -name "$p.bam" | head -n1)
+[ -n "$bam" ] || bam=$(find "$work/deep/objects" -path "*$p*" -name '*.bam' | head -n1)
 ls -l "$bam" | awk '{printf "deep BAM: %.0f MB\n", $5/1e6}'
-ticket_load "deep" "$work/deep" GEMJ-DEMO-0002
+ticket_load "deep" "$work/deep" $p
 token=$("$bin" --listen 127.0.0.1:$port --data-dir "$work/deep" passport issue --subject bench)
 
 echo "== over-fetch: 20 random 1 kb regions"
 for i in $(seq 1 20); do
   s=$(( (RANDOM * 32768 + RANDOM) % 1100000 + 10000 ))
   e=$(( s + 1000 ))
-  "$work/venv/bin/htsget" --bearer-token "$token" "$base/htsget/reads/GEMJ-DEMO-0002" \
+  "$work/venv/bin/htsget" --bearer-token "$token" "$base/htsget/reads/$p" \
     --reference-name chr20 --start $s --end $e -O "$work/slice.bam" 2>/dev/null
   samtools view -b -o "$work/local.bam" "$bam" "chr20:$((s + 1))-$e"
   a=$(stat -c %s "$work/slice.bam"); b=$(stat -c %s "$work/local.bam")
@@ -79,11 +85,11 @@ done | awk '{a+=$1; b+=$2; r=$1/$2; rs[NR]=r} END {n=asort(rs); printf "over-fet
 echo "== a 1 Mb region end to end vs local samtools (hyperfine)"
 hyperfine -w 2 -r 10 -N \
   "samtools view -c $bam chr20:100001-1100000" \
-  "sh -c '$work/venv/bin/htsget --bearer-token $token $base/htsget/reads/GEMJ-DEMO-0002 --reference-name chr20 --start 100000 --end 1100000 -O $work/r.bam && samtools view -c $work/r.bam'" \
+  "sh -c '$work/venv/bin/htsget --bearer-token $token $base/htsget/reads/$p --reference-name chr20 --start 100000 --end 1100000 -O $work/r.bam && samtools view -c $work/r.bam'" \
   2>&1 | grep -E 'Time|±|samtools|sh -c' | sed 's/--bearer-token [^ ]*/--bearer-token T/'
 
 echo "== data endpoint from page cache: the whole deep BAM through one signed URL (5 runs)"
-url=$(curl -fs -H "Authorization: Bearer $token" "$base/catalogue/v1/objects/GEMJ-DEMO-0002.bam/url" | python3 -c 'import json,sys; print(json.load(sys.stdin)["url"])')
+url=$(curl -fs -H "Authorization: Bearer $token" "$base/catalogue/v1/objects/$p.bam/url" | python3 -c 'import json,sys; print(json.load(sys.stdin)["url"])')
 cat "$bam" >/dev/null
 for i in 1 2 3 4 5; do curl -fs -o /dev/null -w '%{speed_download}\n' "$url"; done | sort -n | awk '{v[NR]=$1} END {printf "data endpoint: median %.2f GB/s (min %.2f, max %.2f)\n", v[3]/1e9, v[1]/1e9, v[5]/1e9}'
 echo "floor: cat of the same file from page cache"

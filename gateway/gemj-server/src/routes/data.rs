@@ -184,7 +184,10 @@ pub async fn fetch(
     let len = stream.end - stream.start;
     let sized = stream.sized;
     let audit_seq = stream.permit.audit_seq();
-    let reader = tokio_util::io::ReaderStream::with_capacity(stream.reader, if sized { 1 << 20 } else { 1 << 16 });
+    let reader = tokio_util::io::ReaderStream::with_capacity(
+        stream.reader,
+        if sized { 1 << 20 } else { 1 << 16 },
+    );
     if !sized {
         // A re-encoded slice: its length is known only at its end (chunked).
         return Ok(HttpResponse::Ok()

@@ -90,6 +90,9 @@ pub enum HtsgetError {
     /// 400.
     #[error("{0}")]
     InvalidRange(String),
+    /// 413: more regions than [`MAX_REGIONS`], or a body too large.
+    #[error("{0}")]
+    PayloadTooLarge(String),
     /// Anything else: the gateway's own errors (credentials, stale consent, store).
     #[error(transparent)]
     Core(#[from] CoreError),
@@ -173,11 +176,20 @@ async fn resolve(
     id: &str,
     format: Option<Format>,
 ) -> Result<Resolved, HtsgetError> {
-    let mut candidates = vec![id.to_owned()];
-    // The requested format's suffix first, then the others (to tell "another format" apart).
+    // The requested format's suffix first, then the others (to tell "another format" apart);
+    // the bare id first only when it already ends with a suffix (one lookup fewer otherwise).
     let mut suffixes: Vec<Format> = format.into_iter().collect();
     suffixes.extend(endpoint.formats().iter().filter(|f| Some(**f) != format));
-    candidates.extend(suffixes.iter().map(|f| format!("{id}{}", suffix(*f))));
+    let bare_first = endpoint.formats().iter().any(|f| id.ends_with(suffix(*f)));
+    let mut candidates: Vec<String> = suffixes
+        .iter()
+        .map(|f| format!("{id}{}", suffix(*f)))
+        .collect();
+    if bare_first {
+        candidates.insert(0, id.to_owned());
+    } else {
+        candidates.push(id.to_owned());
+    }
     let mut other = None;
     for c in candidates {
         if ObjectId::parse(&c).is_err() {
@@ -242,10 +254,7 @@ pub(crate) async fn open(
 
 fn slice_error(e: slice::SliceError) -> HtsgetError {
     match e {
-        slice::SliceError::UnknownReference(r) => {
-            let _ = r;
-            HtsgetError::NotFound
-        }
+        slice::SliceError::UnknownReference(_) => HtsgetError::NotFound,
         slice::SliceError::InvalidInput(m) => HtsgetError::InvalidInput(m),
         slice::SliceError::InvalidRange(m) => HtsgetError::InvalidRange(m),
         other => {

@@ -143,6 +143,9 @@ fn respond(e: HtsgetError) -> HttpResponse {
             error(StatusCode::BAD_REQUEST, "InvalidInput", &m)
         }
         HtsgetError::InvalidRange(m) => error(StatusCode::BAD_REQUEST, "InvalidRange", &m),
+        HtsgetError::PayloadTooLarge(m) => {
+            error(StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLarge", &m)
+        }
         HtsgetError::Core(CoreError::CredentialRequired) => error(
             StatusCode::FORBIDDEN,
             "PermissionDenied",
@@ -375,9 +378,9 @@ fn post_request(endpoint: Endpoint, body: &[u8]) -> Result<TicketRequest, Htsget
             ));
         }
         if list.len() > MAX_REGIONS {
-            return Err(HtsgetError::Core(CoreError::InvalidInput(format!(
-                "{MAX_REGIONS_MARK}at most {MAX_REGIONS} regions per request"
-            ))));
+            return Err(HtsgetError::PayloadTooLarge(format!(
+                "at most {MAX_REGIONS} regions per request"
+            )));
         }
         for r in list {
             if r.reference_name.is_none() {
@@ -402,22 +405,12 @@ fn post_request(endpoint: Endpoint, body: &[u8]) -> Result<TicketRequest, Htsget
     })
 }
 
-/// Marks the "too many regions" input error so it is answered 413 PayloadTooLarge.
-const MAX_REGIONS_MARK: &str = "\u{1}";
-
 fn finish(result: Result<gemj_core::htsget::Ticket, HtsgetError>) -> HttpResponse {
     match result {
         Ok(ticket) => HttpResponse::Ok()
             .insert_header((header::CONTENT_TYPE, TICKET_MEDIA_TYPE))
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .body(serde_json::to_vec(&ticket).unwrap_or_default()),
-        Err(HtsgetError::Core(CoreError::InvalidInput(m))) if m.starts_with(MAX_REGIONS_MARK) => {
-            error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "PayloadTooLarge",
-                m.trim_start_matches(MAX_REGIONS_MARK),
-            )
-        }
         Err(e) => respond(e),
     }
 }

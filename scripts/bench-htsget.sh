@@ -5,6 +5,7 @@
 #
 #   scripts/bench-htsget.sh [PARTICIPANTS] [DEEP_COVERAGE]     (defaults 2000, 30)
 #   SKIP_COHORT=1 scripts/bench-htsget.sh                      (the deep part only)
+#   SKIP_DEEP=1 scripts/bench-htsget.sh                        (the cohort part only)
 #
 # Measures, on a PARTICIPANTS cohort at 0.05x (ticket figures) and on one participant at
 # DEEP_COVERAGE x (a BAM large enough for over-fetch and 1 Mb regions):
@@ -59,6 +60,7 @@ echo "== DRS object lookup, wrk 1 thread 16 connections 15 s"
 wrk -t1 -c16 -d15s --latency -H "Authorization: Bearer $token" "$base/ga4gh/drs/v1/objects/GEMJ-DEMO-0002.bam" | sed -n '/Latency Distribution/,/Requests\/sec/p'
 stop
 fi
+[ "${SKIP_DEEP:-0}" = 1 ] && exit 0
 
 echo "== deep: 6 participants at ${deep}x (the first rare-disease participant served is used)"
 /usr/bin/time -f "wall %e s" "$bin" demo --dir "$work/deep" --participants 6 --coverage "$deep" 2>&1 | tail -1

@@ -6,6 +6,8 @@
 #   scripts/bench-htsget.sh [PARTICIPANTS] [DEEP_COVERAGE]     (defaults 2000, 30)
 #   SKIP_COHORT=1 scripts/bench-htsget.sh                      (the deep part only)
 #   SKIP_DEEP=1 scripts/bench-htsget.sh                        (the cohort part only)
+#   BIG_BAM=DIR/reads/S.bam scripts/bench-htsget.sh              (also: tickets on a multi-GB BAM,
+#                                                                 e.g. from shared/tools/make-bench-data.sh)
 #
 # Measures, on a PARTICIPANTS cohort at 0.05x (ticket figures) and on one participant at
 # DEEP_COVERAGE x (a BAM large enough for over-fetch and 1 Mb regions):
@@ -16,14 +18,17 @@
 #   - a 1 Mb region end to end (ticket + data via the htsget client, then samtools) against
 #     `samtools view` of the local file (hyperfine);
 #   - the data endpoint's throughput from page cache (a whole-file signed URL, curl);
-#   - a DRS object lookup (wrk).
+#   - a DRS object lookup (wrk, 16 connections and one at a time);
+#   - with BIG_BAM: the same ticket on that file, registered into the cohort (index parsed once).
 # Needs wrk, curl, samtools, hyperfine, python3 (apt-get install wrk curl samtools hyperfine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 participants=${1:-2000}
 deep=${2:-30}
 cargo build --release --bin gemj-gateway >/dev/null
+cargo build --release -p gemj-e2e --example publish >/dev/null
 bin=$(pwd)/target/release/gemj-gateway
+publish=$(pwd)/target/release/examples/publish
 work=$(mktemp -d)
 trap 'kill "${pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
 python3 -m venv "$work/venv" >/dev/null && "$work/venv/bin/pip" install -q htsget >/dev/null
@@ -38,10 +43,10 @@ serve() {
 }
 stop() { kill -TERM "$pid"; wait "$pid" || true; }
 
-ticket_load() { # label, data dir, participant
+ticket_load() { # label, data dir, participant or object id
   local token
   token=$("$bin" --listen 127.0.0.1:$port --data-dir "$2" passport issue --subject bench)
-  local url="$base/htsget/reads/$3?referenceName=chr20&start=500000&end=600000"
+  local url="$base/htsget/reads/$3?format=BAM&referenceName=chr20&start=500000&end=600000"
   curl -fs -H "Authorization: Bearer $token" "$url" >/dev/null
   echo "== $1: ticket for a 100 kb BAM region, wrk 1 thread 16 connections 15 s"
   wrk -t1 -c16 -d3s -H "Authorization: Bearer $token" "$url" >/dev/null
@@ -53,11 +58,22 @@ ticket_load() { # label, data dir, participant
 if [ "${SKIP_COHORT:-0}" != 1 ]; then
 echo "== cohort: $participants participants at 0.05x"
 /usr/bin/time -f "wall %e s" "$bin" demo --dir "$work/cohort" --participants "$participants" --coverage 0.05 2>&1 | tail -1
+if [ -n "${BIG_BAM:-}" ]; then
+  ls -l "$BIG_BAM" | awk '{printf "== big BAM: %.2f GB, registered as bench-big.bam in GEMJ-DEMO-RD-REG\n", $5/1e9}'
+  "$publish" "$work/cohort" GEMJ-DEMO-RD-REG bench-big.bam "$BIG_BAM" "$BIG_BAM.bai" >/dev/null
+fi
 serve "$work/cohort"
 ticket_load "cohort" "$work/cohort" GEMJ-DEMO-0002
+if [ -n "${BIG_BAM:-}" ]; then
+  ticket_load "multi-GB BAM" "$work/cohort" bench-big
+fi
 token=$("$bin" --listen 127.0.0.1:$port --data-dir "$work/cohort" passport issue --subject bench)
+drs="$base/ga4gh/drs/v1/objects/GEMJ-DEMO-0002.bam"
+curl -fs -H "Authorization: Bearer $token" "$drs" >/dev/null
 echo "== DRS object lookup, wrk 1 thread 16 connections 15 s"
-wrk -t1 -c16 -d15s --latency -H "Authorization: Bearer $token" "$base/ga4gh/drs/v1/objects/GEMJ-DEMO-0002.bam" | sed -n '/Latency Distribution/,/Requests\/sec/p'
+wrk -t1 -c16 -d15s --latency -H "Authorization: Bearer $token" "$drs" | sed -n '/Latency Distribution/,/Requests\/sec/p'
+echo "== DRS object lookup, one request at a time (wrk 1 connection 10 s)"
+wrk -t1 -c1 -d10s --latency -H "Authorization: Bearer $token" "$drs" | sed -n '/Latency Distribution/,/Requests\/sec/p'
 stop
 fi
 [ "${SKIP_DEEP:-0}" = 1 ] && exit 0
@@ -89,6 +105,15 @@ hyperfine -w 2 -r 10 -N \
   "samtools view -c $bam chr20:100001-1100000" \
   "sh -c '$work/venv/bin/htsget --bearer-token $token $base/htsget/reads/$p --reference-name chr20 --start 100000 --end 1100000 -O $work/r.bam && samtools view -c $work/r.bam'" \
   2>&1 | grep -E 'Time|±|samtools|sh -c' | sed 's/--bearer-token [^ ]*/--bearer-token T/'
+
+echo "== a 1 Mb region end to end through samtools itself (htslib's htsget reader; the BAM published"
+echo "   again in the PUBLIC dataset, as htslib sends no bearer token over http) vs samtools on the local file"
+"$publish" "$work/deep" GEMJ-DEMO-PUBLIC-AF bench-public.bam "$bam" "$bam.bai" >/dev/null
+sleep 1 # another process wrote the catalogue: the running gateway sees it at its next epoch poll
+hyperfine -w 2 -r 10 -N \
+  "samtools view -c $bam chr20:100001-1100000" \
+  "samtools view -c $base/htsget/reads/bench-public?format=BAM&referenceName=chr20&start=100000&end=1100000" \
+  2>&1 | grep -E 'Time|±|samtools'
 
 echo "== data endpoint from page cache: the whole deep BAM through one signed URL (5 runs)"
 url=$(curl -fs -H "Authorization: Bearer $token" "$base/catalogue/v1/objects/$p.bam/url" | python3 -c 'import json,sys; print(json.load(sys.stdin)["url"])')

@@ -23,17 +23,22 @@ pub enum Suite {
     /// JSON error body of an unknown path.
     #[serde(rename = "service-info")]
     ServiceInfo,
+    /// GA4GH Beacon v2.2.0: informational endpoints, every entry type's collection endpoint,
+    /// records against the default model, and the error format.
+    #[serde(rename = "beacon")]
+    Beacon,
 }
 
 impl Suite {
     /// Every suite, in run order.
-    pub const ALL: &'static [Suite] = &[Suite::ServiceInfo];
+    pub const ALL: &'static [Suite] = &[Suite::ServiceInfo, Suite::Beacon];
 
     /// The suite's name on the command line and in reports.
     #[must_use]
     pub fn name(self) -> &'static str {
         match self {
             Suite::ServiceInfo => "service-info",
+            Suite::Beacon => "beacon",
         }
     }
 
@@ -41,6 +46,7 @@ impl Suite {
     fn checks(self) -> &'static [Check] {
         match self {
             Suite::ServiceInfo => suites::service_info::CHECKS,
+            Suite::Beacon => suites::beacon::CHECKS,
         }
     }
 }
@@ -145,6 +151,11 @@ impl<'a> Context<'a> {
         }
     }
 
+    /// The official schemas.
+    pub(crate) fn schemas(&self) -> &SchemaSet {
+        self.schemas
+    }
+
     /// `<base><path>`; `path` starts with `/`.
     pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
@@ -211,6 +222,7 @@ pub(crate) fn run(suite: Suite, context: &Context<'_>, report: &mut Report) {
 pub(crate) fn preflight(suite: Suite, schemas: &SchemaSet) -> Result<(), SchemaError> {
     match suite {
         Suite::ServiceInfo => suites::service_info::preflight(schemas),
+        Suite::Beacon => suites::beacon::preflight(schemas),
     }
 }
 
@@ -239,7 +251,7 @@ mod tests {
         let error = "nope".parse::<Suite>().err().map(|e| e.to_string());
         assert_eq!(
             error.as_deref(),
-            Some("unknown suite \"nope\" (known: service-info)")
+            Some("unknown suite \"nope\" (known: service-info, beacon)")
         );
     }
 

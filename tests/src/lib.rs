@@ -103,3 +103,158 @@ pub fn shared_dir() -> PathBuf {
         Err(e) => panic!("the shared folder is missing ({e}); set GEMJ_SHARED_DIR"),
     }
 }
+
+/// A blocking HTTP client for the tests, run off the runtime's worker threads (the server runs
+/// on the others): status, headers, raw body and the body as JSON (`Null` when it is not).
+pub mod http {
+    use serde_json::Value;
+
+    /// One HTTP answer.
+    #[derive(Debug)]
+    pub struct Reply {
+        /// The status code.
+        pub status: u16,
+        /// The headers.
+        pub headers: ureq::http::HeaderMap,
+        /// The body.
+        pub raw: Vec<u8>,
+        /// The body as JSON (`Null` when it is not JSON).
+        pub json: Value,
+    }
+
+    impl Reply {
+        /// A header's value.
+        #[must_use]
+        pub fn header(&self, name: &str) -> Option<&str> {
+            self.headers.get(name).and_then(|v| v.to_str().ok())
+        }
+
+        /// The start of the body as text, for assertion messages.
+        #[must_use]
+        pub fn text(&self) -> String {
+            String::from_utf8_lossy(&self.raw[..self.raw.len().min(2000)]).into_owned()
+        }
+    }
+
+    /// A client for one gateway.
+    #[derive(Debug, Clone)]
+    pub struct Http {
+        /// The base URL.
+        pub base: String,
+    }
+
+    impl Http {
+        /// Sends a request with a bearer token and a content type, either optional; `path` is
+        /// relative to the base URL unless it is absolute.
+        ///
+        /// # Errors
+        /// Transport failures (an HTTP error status is an answer, not an error).
+        pub fn send(
+            &self,
+            method: &str,
+            path: &str,
+            bearer: Option<&str>,
+            content_type: Option<&str>,
+            body: Option<Vec<u8>>,
+        ) -> anyhow::Result<Reply> {
+            let mut headers = Vec::new();
+            if let Some(t) = bearer {
+                headers.push(("Authorization", format!("Bearer {t}")));
+            }
+            if let Some(ct) = content_type {
+                headers.push(("Content-Type", ct.to_owned()));
+            }
+            self.send_with(method, path, &headers, body)
+        }
+
+        /// Sends a request with any headers.
+        ///
+        /// # Errors
+        /// Transport failures (an HTTP error status is an answer, not an error).
+        pub fn send_with(
+            &self,
+            method: &str,
+            path: &str,
+            headers: &[(&str, String)],
+            body: Option<Vec<u8>>,
+        ) -> anyhow::Result<Reply> {
+            tokio::task::block_in_place(|| {
+                let url = if path.starts_with("http") {
+                    path.to_owned()
+                } else {
+                    format!("{}{path}", self.base)
+                };
+                let mut req = ureq::http::Request::builder().method(method).uri(&url);
+                for (k, v) in headers {
+                    req = req.header(*k, v);
+                }
+                let agent = ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .build()
+                    .new_agent();
+                let res = agent
+                    .run(req.body(body.unwrap_or_default())?)
+                    .map_err(|e| anyhow::anyhow!("{method} {path}: {e}"))?;
+                let status = res.status().as_u16();
+                let headers = res.headers().clone();
+                let raw = res
+                    .into_body()
+                    .with_config()
+                    .limit(256 * 1024 * 1024)
+                    .read_to_vec()
+                    .map_err(|e| anyhow::anyhow!("{method} {path}: {e}"))?;
+                let json = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+                Ok(Reply {
+                    status,
+                    headers,
+                    raw,
+                    json,
+                })
+            })
+        }
+
+        /// OPTIONS, with an optional JSON body.
+        ///
+        /// # Errors
+        /// Transport failures.
+        pub fn options(&self, path: &str, body: Option<&Value>) -> anyhow::Result<Reply> {
+            match body {
+                Some(b) => self.send(
+                    "OPTIONS",
+                    path,
+                    None,
+                    Some("application/json"),
+                    Some(b.to_string().into_bytes()),
+                ),
+                None => self.send("OPTIONS", path, None, None, None),
+            }
+        }
+
+        /// GET.
+        ///
+        /// # Errors
+        /// Transport failures.
+        pub fn get(&self, path: &str, bearer: Option<&str>) -> anyhow::Result<Reply> {
+            self.send("GET", path, bearer, None, None)
+        }
+
+        /// POST of a JSON body.
+        ///
+        /// # Errors
+        /// Transport failures.
+        pub fn post(
+            &self,
+            path: &str,
+            bearer: Option<&str>,
+            body: &Value,
+        ) -> anyhow::Result<Reply> {
+            self.send(
+                "POST",
+                path,
+                bearer,
+                Some("application/json"),
+                Some(body.to_string().into_bytes()),
+            )
+        }
+    }
+}

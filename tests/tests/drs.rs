@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use gemj_e2e::TestGateway;
+use gemj_e2e::http::{Http, Reply};
 use gemj_passport::{VisaObject, VisaType};
 use gemj_schemas::{SchemaSet, Validator};
 use serde_json::{Value, json};
@@ -30,100 +31,6 @@ const NOPE: &str = "GEMJ-NO-SUCH-OBJECT";
 /// `CI=true` a missing folder fails the test.
 fn schemas() -> Res<Option<SchemaSet>> {
     Ok(gemj_schemas::testing::schema_set()?)
-}
-
-/// One HTTP answer.
-struct Reply {
-    status: u16,
-    headers: ureq::http::HeaderMap,
-    raw: Vec<u8>,
-    json: Value,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-}
-
-struct Http {
-    base: String,
-}
-
-impl Http {
-    /// Sends a request (blocking, off the runtime's worker: the server runs on the others).
-    fn send(
-        &self,
-        method: &str,
-        path: &str,
-        bearer: Option<&str>,
-        content_type: Option<&str>,
-        body: Option<Vec<u8>>,
-    ) -> Res<Reply> {
-        tokio::task::block_in_place(|| {
-            let url = if path.starts_with("http") {
-                path.to_owned()
-            } else {
-                format!("{}{path}", self.base)
-            };
-            let mut req = ureq::http::Request::builder().method(method).uri(&url);
-            if let Some(t) = bearer {
-                req = req.header("Authorization", format!("Bearer {t}"));
-            }
-            if let Some(ct) = content_type {
-                req = req.header("Content-Type", ct);
-            }
-            let agent = ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .build()
-                .new_agent();
-            let res = agent
-                .run(req.body(body.unwrap_or_default())?)
-                .map_err(|e| format!("{method} {path}: {e}"))?;
-            let status = res.status().as_u16();
-            let headers = res.headers().clone();
-            let raw = res
-                .into_body()
-                .with_config()
-                .limit(64 * 1024 * 1024)
-                .read_to_vec()
-                .map_err(|e| e.to_string())?;
-            let json = serde_json::from_slice(&raw).unwrap_or(Value::Null);
-            Ok(Reply {
-                status,
-                headers,
-                raw,
-                json,
-            })
-        })
-    }
-
-    fn get(&self, path: &str, bearer: Option<&str>) -> Res<Reply> {
-        self.send("GET", path, bearer, None, None)
-    }
-
-    fn post(&self, path: &str, bearer: Option<&str>, body: &Value) -> Res<Reply> {
-        self.send(
-            "POST",
-            path,
-            bearer,
-            Some("application/json"),
-            Some(body.to_string().into_bytes()),
-        )
-    }
-
-    fn options(&self, path: &str, body: Option<&Value>) -> Res<Reply> {
-        match body {
-            Some(b) => self.send(
-                "OPTIONS",
-                path,
-                None,
-                Some("application/json"),
-                Some(b.to_string().into_bytes()),
-            ),
-            None => self.send("OPTIONS", path, None, None, None),
-        }
-    }
 }
 
 /// The compiled validators of the DRS 1.5 document.

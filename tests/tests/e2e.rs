@@ -29,8 +29,10 @@ async fn gateway_passes_conformance_and_keeps_its_promises() -> TestResult {
 
     // The black-box conformance runner against the live server: every check passes.
     let b = base.clone();
-    let report =
-        tokio::task::spawn_blocking(move || run(&b, &schemas, &[Suite::ServiceInfo])).await?;
+    let report = tokio::task::spawn_blocking(move || {
+        run(&b, &schemas, &[Suite::ServiceInfo, Suite::Beacon])
+    })
+    .await?;
     for c in &report.checks {
         assert!(
             c.passed,

@@ -21,6 +21,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+use gemj_e2e::http::{Http, Reply};
 use gemj_e2e::{TestGateway, shared_dir};
 use gemj_model::{DataFormat, DatasetId, ObjectId};
 use gemj_passport::{VisaObject, VisaType};
@@ -56,90 +57,13 @@ const CRAM_EOF: [u8; 38] = [
 // HTTP
 // ---------------------------------------------------------------------------------------------
 
-/// One HTTP answer.
-struct Reply {
-    status: u16,
-    headers: ureq::http::HeaderMap,
-    raw: Vec<u8>,
-    json: Value,
+/// Downloads every URL of a ticket in order (decoding `data:` URIs, sending the headers the
+/// ticket names and never an `Authorization` of ours) and concatenates them.
+trait Download {
+    fn download(&self, ticket: &Value) -> Res<Vec<u8>>;
 }
 
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.raw[..self.raw.len().min(2000)]).into_owned()
-    }
-}
-
-struct Http {
-    base: String,
-}
-
-impl Http {
-    /// Sends a request (blocking, off the runtime's worker: the server runs on the others).
-    fn send(
-        &self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, String)],
-        body: Option<Vec<u8>>,
-    ) -> Res<Reply> {
-        tokio::task::block_in_place(|| {
-            let url = if path.starts_with("http") {
-                path.to_owned()
-            } else {
-                format!("{}{path}", self.base)
-            };
-            let mut req = ureq::http::Request::builder().method(method).uri(&url);
-            for (k, v) in headers {
-                req = req.header(*k, v);
-            }
-            let agent = ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .build()
-                .new_agent();
-            let res = agent
-                .run(req.body(body.unwrap_or_default())?)
-                .map_err(|e| format!("{method} {path}: {e}"))?;
-            let status = res.status().as_u16();
-            let headers = res.headers().clone();
-            let raw = res
-                .into_body()
-                .with_config()
-                .limit(256 * 1024 * 1024)
-                .read_to_vec()
-                .map_err(|e| format!("{method} {path}: {e}"))?;
-            let json = serde_json::from_slice(&raw).unwrap_or(Value::Null);
-            Ok(Reply {
-                status,
-                headers,
-                raw,
-                json,
-            })
-        })
-    }
-
-    fn get(&self, path: &str, bearer: Option<&str>) -> Res<Reply> {
-        let auth: Vec<(&str, String)> = bearer
-            .map(|t| ("Authorization", format!("Bearer {t}")))
-            .into_iter()
-            .collect();
-        self.send("GET", path, &auth, None)
-    }
-
-    fn post(&self, path: &str, bearer: Option<&str>, body: &Value) -> Res<Reply> {
-        let mut headers = vec![("Content-Type", "application/json".to_owned())];
-        if let Some(t) = bearer {
-            headers.push(("Authorization", format!("Bearer {t}")));
-        }
-        self.send("POST", path, &headers, Some(body.to_string().into_bytes()))
-    }
-
-    /// Downloads every URL of a ticket in order (decoding `data:` URIs, sending the headers the
-    /// ticket names and never an `Authorization` of ours) and concatenates them.
+impl Download for Http {
     fn download(&self, ticket: &Value) -> Res<Vec<u8>> {
         let urls = ticket["htsget"]["urls"]
             .as_array()
@@ -163,7 +87,7 @@ impl Http {
                         .collect()
                 })
                 .unwrap_or_default();
-            let reply = self.send("GET", url, &headers, None)?;
+            let reply = self.send_with("GET", url, &headers, None)?;
             if !(reply.status == 200 || reply.status == 206) {
                 return Err(format!("GET {url}: {} {}", reply.status, reply.text()).into());
             }
@@ -2195,7 +2119,7 @@ async fn tickets_errors_and_service_info_follow_the_htsget_schema() -> TestResul
         if let Some(ct) = c.content_type {
             headers.push(("Content-Type", ct.to_owned()));
         }
-        let reply = http.send(c.method, &c.path, &headers, c.body.clone())?;
+        let reply = http.send_with(c.method, &c.path, &headers, c.body.clone())?;
         let got = reply.json["htsget"]["error"].as_str().unwrap_or("(none)");
         if reply.status >= 500 {
             failures.push(format!(

@@ -1,3 +1,4 @@
 //! The check functions of each suite, one module per suite.
 
+pub(crate) mod beacon;
 pub(crate) mod service_info;

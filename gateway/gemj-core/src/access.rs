@@ -139,6 +139,10 @@ pub enum Action {
     ManageParticipants,
     /// Change the gateway's state (approvals).
     Administer,
+    /// Discover what a dataset holds through aggregate queries (Beacon). Always permitted on a
+    /// dataset; the reasons say at which level (public, registered, controlled), which sets
+    /// the most detailed answer the caller may get.
+    Discover,
 }
 
 impl Action {
@@ -151,6 +155,7 @@ impl Action {
             Self::RequestRecontact => "request_recontact",
             Self::ManageParticipants => "manage_participants",
             Self::Administer => "administer",
+            Self::Discover => "discover",
         }
     }
 }
@@ -214,7 +219,7 @@ impl Resource {
         let controlled = |d: &Dataset| d.access_level == AccessLevel::Controlled;
         match (self, action) {
             (Self::Dataset(_), Action::RequestRecontact) => true,
-            (Self::Dataset(d), Action::ReadData) => controlled(d),
+            (Self::Dataset(d), Action::ReadData | Action::Discover) => controlled(d),
             (Self::Object { datasets, .. }, Action::ReadData) => {
                 datasets.iter().any(|d| controlled(d))
             }
@@ -284,6 +289,12 @@ pub enum Reason {
     SignedUrlScope,
     /// Nothing in the policy permits this: deny by default.
     NoRuleMatched,
+    /// Beacon discovery at PUBLIC level (booleans).
+    DiscoveryPublic,
+    /// Beacon discovery at REGISTERED level (counts): a registered researcher.
+    DiscoveryRegistered,
+    /// Beacon discovery at CONTROLLED level (records): the CONTROLLED rule holds.
+    DiscoveryControlled,
 }
 
 impl Reason {
@@ -320,6 +331,9 @@ impl Reason {
             Self::SignedUrl => "signed_url",
             Self::SignedUrlScope => "signed_url_scope",
             Self::NoRuleMatched => "no_rule_matched",
+            Self::DiscoveryPublic => "discovery_public",
+            Self::DiscoveryRegistered => "discovery_registered",
+            Self::DiscoveryControlled => "discovery_controlled",
         }
     }
 }
@@ -462,6 +476,9 @@ pub struct Outcome {
     pub returned: Option<u64>,
     /// Records withheld by consent filtering.
     pub filtered: Option<u64>,
+    /// The class of answer given, for APIs that answer in several forms (Beacon:
+    /// `boolean`, `count`, `record`, `refused:<why>`); audited as the reason `answer:<class>`.
+    pub answer: Option<String>,
 }
 
 /// A permit, made only by [`AccessPoint`] after the decision is durable in the audit chain.
@@ -709,7 +726,11 @@ fn audit_event(d: &Decision, o: &Outcome, at: time::OffsetDateTime) -> AuditEven
         action: d.action.as_str().to_owned(),
         resource: d.resource.clone(),
         decision: d.evaluation.decision,
-        reasons: d.evaluation.audit_reasons(),
+        reasons: {
+            let mut reasons = d.evaluation.audit_reasons();
+            reasons.extend(o.answer.as_ref().map(|a| format!("answer:{a}")));
+            reasons
+        },
         credential_hashes: d.credential_hashes.clone(),
         approval: d.evaluation.approval.as_ref().map(ToString::to_string),
         consent_epoch: o.consent_epoch,
@@ -731,6 +752,7 @@ fn audit_event(d: &Decision, o: &Outcome, at: time::OffsetDateTime) -> AuditEven
 /// | passport | read data | REGISTERED | REGISTERED rule |
 /// | passport | read data | CONTROLLED | grant visa + approval + DUO |
 /// | passport | request recontact | dataset | grant visa + approval + DUO, at any level |
+/// | anyone but a signed URL | discover (Beacon) | dataset | permit, at the caller's level: controlled (CONTROLLED rule on a CONTROLLED dataset), registered (REGISTERED rule), else public |
 /// | passport | read metadata | own audit trail | permit |
 /// | passport | administer | approvals | configured administrators |
 /// | institution | manage participants | its own participant or itself | permit |
@@ -748,6 +770,12 @@ pub fn evaluate(
     match (principal, action, resource) {
         (_, ReadMetadata, Resource::Service) => {
             Evaluation::permit(vec![Reason::ServiceMetadataPublic])
+        }
+        (Principal::SignedUrl(_), Action::Discover, _) => {
+            Evaluation::deny(vec![Reason::SignedUrlScope])
+        }
+        (_, Action::Discover, Resource::Dataset(d)) => {
+            discovery(settings, facts, principal, d, now)
         }
         (_, _, Resource::Object { datasets, .. }) if datasets.is_empty() => {
             Evaluation::deny(vec![Reason::ObjectInNoDataset])
@@ -849,6 +877,87 @@ pub fn evaluate(
             first_denial.unwrap_or_else(|| Evaluation::deny(vec![Reason::NoRuleMatched]))
         }
         (Principal::Passport(_), _, _) => Evaluation::deny(vec![Reason::NoRuleMatched]),
+    }
+}
+
+/// Beacon discovery on a dataset: always permitted, at the most detailed level the caller
+/// holds. CONTROLLED level needs the CONTROLLED rule (grant visa, approval in force, DUO match)
+/// on a CONTROLLED dataset; REGISTERED level a registered-researcher visa; anyone else (and a
+/// passport without such a visa) is at PUBLIC level. The reasons of a refused higher level
+/// follow the level's own reason, for the audit.
+fn discovery(
+    settings: &PolicySettings,
+    facts: &Facts,
+    principal: &Principal,
+    dataset: &Dataset,
+    now: time::OffsetDateTime,
+) -> Evaluation {
+    let Principal::Passport(p) = principal else {
+        return Evaluation::permit(vec![Reason::DiscoveryPublic]);
+    };
+    let registered = registered(settings, p);
+    let level = if registered.decision == AccessDecision::Permit {
+        Reason::DiscoveryRegistered
+    } else {
+        Reason::DiscoveryPublic
+    };
+    if dataset.access_level != AccessLevel::Controlled {
+        let mut reasons = vec![level];
+        if level == Reason::DiscoveryPublic {
+            reasons.extend(registered.reasons);
+        }
+        return Evaluation::permit(reasons);
+    }
+    let controlled = controlled_rule(settings, facts, p, dataset, now);
+    if controlled.decision == AccessDecision::Permit {
+        return Evaluation {
+            reasons: vec![Reason::DiscoveryControlled],
+            ..controlled
+        };
+    }
+    let mut reasons = vec![level];
+    reasons.extend(controlled.reasons);
+    Evaluation {
+        decision: AccessDecision::Permit,
+        reasons,
+        approval: controlled.approval,
+        scope: ConsentScope::unknown_requester(),
+        duo: controlled.duo,
+    }
+}
+
+/// The level a [`Action::Discover`] permit was given at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum DiscoveryLevel {
+    /// Anyone.
+    Public,
+    /// A registered researcher.
+    Registered,
+    /// A researcher approved for the dataset's data.
+    Controlled,
+}
+
+impl DiscoveryLevel {
+    /// The level stated by a discovery decision's reasons (public when none is stated).
+    #[must_use]
+    pub fn of_reasons(reasons: &[Reason]) -> Self {
+        if reasons.contains(&Reason::DiscoveryControlled) {
+            Self::Controlled
+        } else if reasons.contains(&Reason::DiscoveryRegistered) {
+            Self::Registered
+        } else {
+            Self::Public
+        }
+    }
+
+    /// The level's name (`public`, `registered`, `controlled`).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::Registered => "registered",
+            Self::Controlled => "controlled",
+        }
     }
 }
 

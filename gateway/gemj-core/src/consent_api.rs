@@ -141,6 +141,7 @@ pub async fn post_event(
         participants: vec![event.participant.clone()],
         returned: Some(1),
         filtered: None,
+        answer: None,
     };
     if core.access.record(decision, outcome).await?.is_err() {
         return Err(CoreError::AuditUnavailable);
@@ -189,6 +190,7 @@ pub async fn get_record(
         participants: vec![participant.clone()],
         returned: Some(u64::try_from(events.len()).unwrap_or(u64::MAX)),
         filtered: None,
+        answer: None,
     };
     if core.access.record(decision, outcome).await?.is_err() {
         return Err(CoreError::AuditUnavailable);

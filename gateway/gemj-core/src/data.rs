@@ -82,6 +82,7 @@ pub async fn dataset_participants(
         participants: served.clone(),
         returned: Some(count(served.len())),
         filtered: Some(count(total - served.len())),
+        answer: None,
     };
     let Ok(_permit) = core.access.record(decision, outcome).await? else {
         return Err(CoreError::AuditUnavailable);
@@ -97,7 +98,8 @@ pub(crate) fn count(n: usize) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX)
 }
 
-/// The participants whose data an object holds.
+/// The participants whose data an object holds (from the catalogue cache when the object is
+/// the stored one).
 ///
 /// # Errors
 /// Store failures.
@@ -105,6 +107,12 @@ pub async fn participants_of(
     core: &Core,
     object: &DataObject,
 ) -> Result<Vec<ParticipantId>, CoreError> {
+    if let Some(cached) = core.catalogue.object(&object.id).await?
+        && cached.object.specimens == object.specimens
+        && cached.object.participant == object.participant
+    {
+        return Ok(cached.participants.clone());
+    }
     let mut out: BTreeSet<ParticipantId> = core
         .store
         .participants_of_specimens(&object.specimens)
@@ -143,16 +151,14 @@ pub(crate) async fn object_resource(
     let Ok(id) = ObjectId::parse(id) else {
         return Ok(None);
     };
-    let Some(object) = core.store.get_object(&id).await? else {
+    let Some(cached) = core.catalogue.object(&id).await? else {
         return Ok(None);
     };
-    let mut datasets = Vec::new();
-    for d in core.store.datasets_of_object(&id).await? {
-        if let Some(d) = core.store.get_dataset(&d).await? {
-            datasets.push(std::sync::Arc::new(d));
-        }
-    }
-    Ok(Some((object, Resource::Object { id, datasets })))
+    let datasets = cached.datasets.clone();
+    Ok(Some((
+        cached.object.clone(),
+        Resource::Object { id, datasets },
+    )))
 }
 
 /// Issues a signed URL for (a byte range of) an object the caller may read, checking access
@@ -196,6 +202,7 @@ pub async fn issue_url(
         participants: participants.clone(),
         returned: Some(u64::from(excluded == 0)),
         filtered: Some(count(excluded)),
+        answer: None,
     };
     let approval = decision.evaluation().approval.clone();
     let Ok(_permit) = core.access.record(decision, outcome).await? else {
@@ -310,7 +317,7 @@ pub async fn fetch(
         .consent_or_record(&core.consent, decision)
         .await?;
     if let Some(slice) = &grant.slice {
-        return fetch_reencoded(core, decision, &snapshot, &grant, slice, object, requested).await;
+        return fetch_slice(core, decision, &snapshot, &grant, slice, object, requested).await;
     }
     let participants = participants_of(core, &object).await?;
     let excluded = participants
@@ -328,6 +335,7 @@ pub async fn fetch(
         participants: participants.clone(),
         returned: Some(u64::from(excluded == 0 && in_grant)),
         filtered: Some(count(excluded)),
+        answer: None,
     };
     let Ok(permit) = core.access.record(decision, outcome).await? else {
         return Err(CoreError::AuditUnavailable);
@@ -356,9 +364,11 @@ pub async fn fetch(
     })
 }
 
-/// Serves a re-encoding grant: the slice of a multi-sample VCF/BCF without the sample columns
-/// of participants that may not be served now (decided at this fetch's consent epoch).
-async fn fetch_reencoded(
+/// Serves a slice grant: the records of the granted regions, cut now from the stored file (the
+/// ticket only checked the regions against the header); for a multi-sample VCF/BCF, without the
+/// sample columns of participants that may not be served now (decided at this fetch's consent
+/// epoch). Of known length when no column is dropped.
+async fn fetch_slice(
     core: &Core,
     decision: crate::access::Decision,
     snapshot: &crate::consent_view::ConsentSnapshot,
@@ -369,15 +379,14 @@ async fn fetch_reencoded(
 ) -> Result<DataStream, CoreError> {
     use crate::htsget::HtsgetError;
     let served_by = |p: &ParticipantId| snapshot.serves(p, grant.scope());
+    // Whose data the object holds (cached), and which sample column is whose.
+    let participants = participants_of(core, &object).await?;
     let mapping = core.store.specimen_participants(&object.specimens).await?;
-    let mut participants: BTreeSet<ParticipantId> = BTreeSet::new();
-    let mut exclude: BTreeSet<String> = BTreeSet::new();
-    for (specimen, participant) in &mapping {
-        if !served_by(participant) {
-            exclude.insert(specimen.as_str().to_owned());
-        }
-        participants.insert(participant.clone());
-    }
+    let mut exclude: BTreeSet<String> = mapping
+        .iter()
+        .filter(|(_, p)| !served_by(p))
+        .map(|(s, _)| s.as_str().to_owned())
+        .collect();
     // Sample columns with no known specimen are never served.
     let known: BTreeSet<&str> = mapping.iter().map(|(s, _)| s.as_str()).collect();
     for s in &object.specimens {
@@ -386,21 +395,28 @@ async fn fetch_reencoded(
         }
     }
     let served = participants.iter().filter(|p| served_by(p)).count();
+    let format = crate::htsget::slice_format(object.format);
+    // An alignment file is one participant's: it is served whole or not at all. A variant
+    // file loses the columns of those not served, and is not served when nobody is left.
+    // A file of nobody's data (a reference, a public test file) has nothing to filter.
+    let refused = match format {
+        None => true,
+        Some(f) if f.is_reads() => served < participants.len() || !exclude.is_empty(),
+        Some(_) => !participants.is_empty() && served == 0,
+    };
     let outcome = Outcome {
         consent_epoch: Some(snapshot.epoch),
-        participants: participants.iter().cloned().collect(),
-        returned: Some(count(served)),
+        participants: participants.clone(),
+        returned: Some(if refused { 0 } else { count(served) }),
         filtered: Some(count(participants.len() - served)),
+        answer: None,
     };
     let Ok(permit) = core.access.record(decision, outcome).await? else {
         return Err(CoreError::AuditUnavailable);
     };
-    let Some(format) = crate::htsget::slice_format(object.format).filter(|f| !f.is_reads()) else {
+    let Some(format) = format.filter(|_| !refused) else {
         return Err(CoreError::NotFound);
     };
-    if served == 0 {
-        return Err(CoreError::NotFound);
-    }
     if requested.is_some() {
         return Err(CoreError::InvalidInput(
             "a re-encoded slice is served whole; Range is not supported on it".to_owned(),
@@ -421,6 +437,9 @@ async fn fetch_reencoded(
     .map_err(unavailable)?;
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(8);
     let path = file.path().to_owned();
+    // Without sample columns to drop, the slice's own bytes are the answer, of known length.
+    let raw = exclude.is_empty();
+    let len = sliced.len();
     tokio::task::spawn_blocking(move || {
         let mut writer = ChannelWriter {
             tx: tx.clone(),
@@ -429,9 +448,21 @@ async fn fetch_reencoded(
         let result = sliced
             .reader(&path)
             .map_err(|e| e.to_string())
-            .and_then(|input| {
-                gemj_genomics::slice::samples::drop_samples(format, input, &exclude, &mut writer)
+            .and_then(|mut input| {
+                if raw {
+                    std::io::copy(&mut input, &mut writer)
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                } else {
+                    gemj_genomics::slice::samples::drop_samples(
+                        format,
+                        input,
+                        &exclude,
+                        &mut writer,
+                    )
+                    .map(|_| ())
                     .map_err(|e| e.to_string())
+                }
             });
         match result.and_then(|_| writer.flush_chunk().map_err(|e| e.to_string())) {
             Ok(()) => {}
@@ -446,8 +477,8 @@ async fn fetch_reencoded(
         permit,
         object,
         start: 0,
-        end: 0,
-        sized: false,
+        end: if raw { len } else { 0 },
+        sized: raw,
         reader: stream,
     })
 }

@@ -471,8 +471,8 @@ impl<'a> Resolver<'a> {
     async fn plan(&mut self, requested: &str) -> Result<Option<Plan>, CoreError> {
         let local = self.settings.local_id(requested);
         let id = ObjectId::parse(local).map_err(|_| invalid_id())?;
-        if let Some(object) = self.core.store.get_object(&id).await? {
-            return Ok(self.blob(object).await?.map(Plan::Blob));
+        if let Some(cached) = self.core.catalogue.object(&id).await? {
+            return Ok(self.blob(cached.object.clone()).await?.map(Plan::Blob));
         }
         if let Some(specimen) = self
             .core
@@ -506,24 +506,21 @@ impl<'a> Resolver<'a> {
         if let Some(known) = self.blobs.get(&id) {
             return Ok(known.as_ref().map(|_| id));
         }
-        let Some(times) = self.core.store.object_times(&id).await? else {
+        let Some(cached) = self.core.catalogue.object(&id).await? else {
             self.blobs.insert(id, None);
             return Ok(None);
         };
-        let mut datasets = Vec::new();
-        for d in self.core.store.datasets_of_object(&id).await? {
-            if let Some(d) = self.dataset(&d).await? {
-                datasets.push(d);
-            }
-        }
+        let Some(times) = cached.times else {
+            self.blobs.insert(id, None);
+            return Ok(None);
+        };
+        // The stored record, as of the catalogue epoch (the caller's copy may be older).
+        let object = cached.object.clone();
+        let datasets = cached.datasets.clone();
         let public = datasets
             .iter()
             .any(|d| d.access_level == AccessLevel::Public);
-        let index_of = if object.format.is_index() {
-            self.core.store.objects_indexed_by(&id).await?
-        } else {
-            Vec::new()
-        };
+        let index_of = cached.indexed_by.clone();
         let resource = Resource::Object {
             id: id.clone(),
             datasets,
@@ -535,7 +532,7 @@ impl<'a> Resolver<'a> {
             .await?;
         let mut consented = false;
         let outcome = if decision.is_permit() {
-            let participants = data::participants_of(self.core, &object).await?;
+            let participants = cached.participants.clone();
             if participants.is_empty() {
                 // Nobody's data (a reference, an annotation): consent has nothing to say.
                 consented = true;
@@ -557,6 +554,7 @@ impl<'a> Resolver<'a> {
                             participants,
                             returned: Some(u64::from(consented)),
                             filtered: Some(u64::try_from(excluded).unwrap_or(u64::MAX)),
+                            answer: None,
                         }
                     }
                     Err(stale) => {
@@ -664,8 +662,8 @@ impl<'a> Resolver<'a> {
         let mut children = Vec::new();
         if permitted {
             for id in self.core.store.dataset_objects(&dataset.id).await? {
-                if let Some(object) = self.core.store.get_object(&id).await? {
-                    children.extend(self.blob(object).await?.map(Plan::Blob));
+                if let Some(cached) = self.core.catalogue.object(&id).await? {
+                    children.extend(self.blob(cached.object.clone()).await?.map(Plan::Blob));
                 }
             }
         }

@@ -227,11 +227,11 @@ async fn local_files(
     let file = path_of(object).ok_or(CoreError::NotFound)?;
     let index_id = object.index.as_ref().ok_or(CoreError::NotFound)?;
     let index = core
-        .store
-        .get_object(index_id)
+        .catalogue
+        .object(index_id)
         .await?
         .ok_or(CoreError::NotFound)?;
-    let index = path_of(&index).ok_or(CoreError::NotFound)?;
+    let index = path_of(&index.object).ok_or(CoreError::NotFound)?;
     Ok((file, index))
 }
 
@@ -352,16 +352,25 @@ pub async fn ticket(
         class: request.class,
         regions: request.regions.clone(),
     };
+    // Region queries are checked against the header now and cut when the data is fetched
+    // (the ticket costs index time, whatever the region); so are slices that must lose sample
+    // columns. Header and whole-file tickets are computed here (no record is read).
+    let deferred = excluded > 0 || (query.class == Class::Body && !query.regions.is_empty());
+    // `None` when the ticket is refused; `Some(None)` when the cut is deferred.
     let sliced = if refuse {
         None
+    } else if deferred {
+        file.check(&query).map_err(slice_error)?;
+        Some(None)
     } else {
-        Some(compute(Arc::clone(&file), query.clone()).await?)
+        Some(Some(compute(Arc::clone(&file), query.clone()).await?))
     };
     let outcome = Outcome {
         consent_epoch: Some(snapshot.epoch),
         participants: participants.clone(),
         returned: Some(if refuse { 0 } else { count(served) }),
         filtered: Some(count(excluded)),
+        answer: None,
     };
     let approval = decision.evaluation().approval.clone();
     let Ok(_permit) = core.access.record(decision, outcome).await? else {
@@ -394,8 +403,9 @@ pub async fn ticket(
     };
     let class = (request.class == Class::Header).then_some("header");
     let mut urls = Vec::new();
-    if excluded > 0 {
-        // Re-encoded at fetch time without the excluded sample columns.
+    let Some(sliced) = sliced else {
+        // Deferred: cut at fetch time (and re-encoded without the excluded sample columns, if
+        // any).
         let slice = SliceGrant {
             header: request.class == Class::Header,
             regions: request
@@ -423,7 +433,7 @@ pub async fn ticket(
                 md5: None,
             },
         });
-    }
+    };
     for piece in &sliced.pieces {
         match piece {
             Piece::Range { start, end } => {

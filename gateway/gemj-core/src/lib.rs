@@ -11,7 +11,9 @@ pub mod access;
 pub mod approvals_api;
 pub mod audit;
 pub mod audit_api;
+pub mod beacon;
 pub mod catalogue;
+pub mod catalogue_cache;
 pub mod consent_api;
 pub mod consent_view;
 pub mod controlled;
@@ -51,6 +53,10 @@ pub struct Core {
     pub urls: Arc<data_url::UrlSigner>,
     /// Genome files opened for slicing (header and index parsed once).
     pub genomes: Arc<gemj_genomics::slice::FileCache>,
+    /// Objects with their datasets and participants, kept current by the catalogue epoch.
+    pub catalogue: catalogue_cache::CatalogueCache,
+    /// The Beacon service (settings, index of the current catalogue epoch, budgets).
+    pub beacon: Arc<beacon::Beacon>,
 }
 
 impl std::fmt::Debug for Core {

@@ -266,6 +266,7 @@ pub async fn create(
         participants: kept.clone(),
         returned: Some(u64::try_from(kept.len()).unwrap_or(u64::MAX)),
         filtered: Some(u64::try_from(considered - kept.len()).unwrap_or(u64::MAX)),
+        answer: None,
     };
     // The request is stored only once its decision is durable in the audit chain.
     let Ok(_permit) = core.access.record(decision, outcome).await? else {

@@ -361,6 +361,28 @@ impl IndexedFile {
     /// variants); [`SliceError::InvalidRange`] for `start >= end` or a start past the sequence;
     /// [`SliceError::InvalidInput`] for a header-class query with regions; I/O and damage.
     pub fn slice(&self, query: &SliceQuery) -> Result<Slice, SliceError> {
+        self.check_query(query)?;
+        match &self.inner {
+            Inner::Bgzf(f) => f.slice(query),
+            Inner::Cram(f) => f.slice(query),
+        }
+    }
+
+    /// Checks `query` against the header without reading any record: the errors
+    /// [`IndexedFile::slice`] would give for the request itself (not for damage), so a ticket
+    /// can be refused or issued in index time and the records cut when the data is fetched.
+    ///
+    /// # Errors
+    /// As [`IndexedFile::slice`], except I/O and damage.
+    pub fn check(&self, query: &SliceQuery) -> Result<(), SliceError> {
+        self.check_query(query)?;
+        match &self.inner {
+            Inner::Bgzf(f) => f.check_regions(&query.regions),
+            Inner::Cram(f) => f.check_regions(&query.regions),
+        }
+    }
+
+    fn check_query(&self, query: &SliceQuery) -> Result<(), SliceError> {
         if query.class == Class::Header && !query.regions.is_empty() {
             return Err(SliceError::InvalidInput(
                 "class=header cannot be combined with a region".to_owned(),
@@ -388,9 +410,6 @@ impl IndexedFile {
                 }
             }
         }
-        match &self.inner {
-            Inner::Bgzf(f) => f.slice(query),
-            Inner::Cram(f) => f.slice(query),
-        }
+        Ok(())
     }
 }

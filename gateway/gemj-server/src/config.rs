@@ -40,6 +40,8 @@ pub struct Config {
     pub policy: PolicyConfig,
     /// GA4GH DRS (`/ga4gh/drs/v1`).
     pub drs: DrsConfig,
+    /// GA4GH Beacon v2 (`/beacon/v2`): identity, limits, privacy defenses and budgets.
+    pub beacon: gemj_core::beacon::BeaconSettings,
 }
 
 impl Default for Config {
@@ -57,6 +59,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             policy: PolicyConfig::default(),
             drs: DrsConfig::default(),
+            beacon: gemj_core::beacon::BeaconSettings::default(),
         }
     }
 }
@@ -310,6 +313,9 @@ pub struct PolicyConfig {
     pub duo_owl: PathBuf,
     /// Japanese DUO labels (`duo-japanese.owl`; empty: next to `duo_owl`, if present).
     pub duo_japanese_owl: PathBuf,
+    /// The Human Phenotype Ontology (`hp.obo`; empty: `<shared>/ontologies/hpo/hp.obo`).
+    /// Without it, Beacon HPO filters match their exact term only.
+    pub hpo_obo: PathBuf,
     /// How often the consent epoch is polled, in milliseconds.
     pub consent_poll_interval_ms: u64,
     /// Older than this (milliseconds), the consent view refuses consent-dependent requests
@@ -329,6 +335,7 @@ impl Default for PolicyConfig {
         Self {
             duo_owl: PathBuf::new(),
             duo_japanese_owl: PathBuf::new(),
+            hpo_obo: PathBuf::new(),
             consent_poll_interval_ms: 1000,
             consent_max_staleness_ms: 5000,
             recontact_min_interval_days: 365,

@@ -19,6 +19,7 @@ use actix_web::middleware::{ErrorHandlers, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use gemj_core::audit::{AuditOptions, AuditSink};
+use gemj_core::catalogue_cache::{CatalogueCache, CatalogueCacheOptions};
 use gemj_core::consent_view::{ConsentView, ConsentViewOptions};
 use gemj_core::services::{ServiceIdentity, ServiceRegistry};
 use gemj_core::{AccessPoint, Core};
@@ -34,7 +35,9 @@ pub struct Gateway {
     store: Store,
     audit: AuditSink,
     consent: ConsentView,
+    catalogue: CatalogueCache,
     duo: Option<Arc<gemj_duo::Ontology>>,
+    hpo: Option<Arc<gemj_ontology::hpo::Ontology>>,
     demo_broker: bool,
 }
 
@@ -112,13 +115,19 @@ impl Gateway {
         )
         .await
         .context("cannot load the consent view")?;
+        let catalogue = CatalogueCache::start(store.clone(), CatalogueCacheOptions::default())
+            .await
+            .context("cannot read the catalogue epoch")?;
         let duo = load_duo(&config.policy)?;
+        let hpo = load_hpo(&config.policy)?;
         Ok(Self {
             config,
             store,
             audit,
             consent,
+            catalogue,
             duo,
+            hpo,
             demo_broker: false,
         })
     }
@@ -223,6 +232,7 @@ impl Gateway {
         let mut registry = ServiceRegistry::new(identity, &base_url);
         routes::drs::mount(&mut registry, &self.config);
         routes::htsget::mount(&mut registry);
+        routes::beacon::mount(&mut registry);
         let drs = web::Data::new(routes::drs::DrsState::new(
             &self.config,
             &base_url,
@@ -236,6 +246,11 @@ impl Gateway {
             consent: self.consent.clone(),
             urls: Arc::new(self.url_signer()?),
             genomes: Arc::new(gemj_genomics::slice::FileCache::new(1024)),
+            catalogue: self.catalogue.clone(),
+            beacon: Arc::new(gemj_core::beacon::Beacon::new(
+                self.config.beacon.clone(),
+                self.hpo.clone(),
+            )),
         };
         let base = web::Data::new(routes::BaseUrl(base_url.clone()));
         let brokers = web::Data::new(build_brokers(&self.config.auth));
@@ -291,6 +306,7 @@ impl Gateway {
                 .configure(routes::data::configure)
                 .configure(routes::drs::configure)
                 .configure(routes::htsget::configure)
+                .configure(routes::beacon::configure)
                 .configure(routes::openapi::configure)
                 .wrap(ErrorHandlers::new().default_handler(error::json_errors))
                 .wrap(from_fn(middleware::observe))
@@ -419,34 +435,74 @@ fn build_brokers(auth: &config::AuthConfig) -> routes::Brokers {
     )
 }
 
-/// Loads the Data Use Ontology. An explicitly configured file that cannot be read is an error;
-/// the default location missing is a warning (CONTROLLED requests then go to the committee).
-fn load_duo(policy: &config::PolicyConfig) -> anyhow::Result<Option<Arc<gemj_duo::Ontology>>> {
-    let explicit = !policy.duo_owl.as_os_str().is_empty();
-    let owl_path = if explicit {
-        policy.duo_owl.clone()
+/// Reads an ontology file: the configured one (an error if unreadable), else the shared
+/// folder's copy (`GEMJ_SHARED_DIR` or `../shared`, then `default`), which may be missing: then
+/// `None`, with `missing` logged as the consequence.
+fn read_ontology(
+    configured: &std::path::Path,
+    default: &[&str],
+    what: &str,
+    missing: &str,
+) -> anyhow::Result<Option<(std::path::PathBuf, String)>> {
+    let explicit = !configured.as_os_str().is_empty();
+    let path = if explicit {
+        configured.to_path_buf()
     } else {
         let shared = std::env::var_os("GEMJ_SHARED_DIR")
             .filter(|v| !v.is_empty())
             .map_or_else(|| std::path::PathBuf::from("../shared"), Into::into);
-        shared.join("ontologies").join("duo").join("duo.owl")
+        default.iter().fold(shared, |p, part| p.join(part))
     };
-    let owl = match std::fs::read_to_string(&owl_path) {
-        Ok(text) => text,
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(Some((path, text))),
         Err(e) if !explicit => {
             tracing::warn!(
-                message = "Data Use Ontology not found; CONTROLLED requests go to the committee.",
-                path = %owl_path.display(),
+                message = %format!("{what} not found; {missing}"),
+                path = %path.display(),
                 error = %e
             );
-            return Ok(None);
+            Ok(None)
         }
-        Err(e) => {
-            return Err(anyhow::anyhow!(
-                "cannot read the Data Use Ontology {}: {e}",
-                owl_path.display()
-            ));
-        }
+        Err(e) => Err(anyhow::anyhow!(
+            "cannot read the {what} {}: {e}",
+            path.display()
+        )),
+    }
+}
+
+/// The Human Phenotype Ontology for Beacon's HPO filters (see [`read_ontology`]).
+fn load_hpo(
+    policy: &config::PolicyConfig,
+) -> anyhow::Result<Option<Arc<gemj_ontology::hpo::Ontology>>> {
+    let Some((path, text)) = read_ontology(
+        &policy.hpo_obo,
+        &["ontologies", "hpo", "hp.obo"],
+        "Human Phenotype Ontology",
+        "Beacon HPO filters match exact terms only.",
+    )?
+    else {
+        return Ok(None);
+    };
+    let ontology = gemj_ontology::hpo::Ontology::parse_obo(&text)
+        .map_err(|e| anyhow::anyhow!("cannot parse {}: {e}", path.display()))?;
+    tracing::info!(
+        message = "Human Phenotype Ontology loaded.",
+        terms = ontology.len()
+    );
+    Ok(Some(Arc::new(ontology)))
+}
+
+/// Loads the Data Use Ontology. An explicitly configured file that cannot be read is an error;
+/// the default location missing is a warning (CONTROLLED requests then go to the committee).
+fn load_duo(policy: &config::PolicyConfig) -> anyhow::Result<Option<Arc<gemj_duo::Ontology>>> {
+    let Some((owl_path, owl)) = read_ontology(
+        &policy.duo_owl,
+        &["ontologies", "duo", "duo.owl"],
+        "Data Use Ontology",
+        "CONTROLLED requests go to the committee.",
+    )?
+    else {
+        return Ok(None);
     };
     let ja_path = if policy.duo_japanese_owl.as_os_str().is_empty() {
         owl_path.with_file_name("duo-japanese.owl")

@@ -14,7 +14,48 @@ use crate::convert::{
 };
 use crate::{Store, StoreError, with_pool, with_tx};
 
+/// The PostgreSQL notification channel on which every catalogue change is announced (by the
+/// triggers of migration 0005, at commit).
+pub const CATALOGUE_CHANNEL: &str = "gemj_catalogue";
+
 impl Store {
+    /// The catalogue epoch: changes in the same transaction as any change to participants,
+    /// specimens, data objects (and their specimens), datasets or dataset members, by any
+    /// process sharing the database. A value read before a set of catalogue reads tags them:
+    /// they are current while the epoch is unchanged.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub async fn catalogue_epoch(&self) -> Result<i64, StoreError> {
+        Ok(with_pool!(self, |p| {
+            sqlx::query_scalar("SELECT epoch FROM catalogue_epoch WHERE id = 1")
+                .fetch_one(p)
+                .await?
+        }))
+    }
+
+    /// How many catalogue writes this handle (or a clone) has committed: changes at once when
+    /// this process writes, before the epoch is polled.
+    #[must_use]
+    pub fn catalogue_writes(&self) -> u64 {
+        self.catalogue_writes
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    pub(crate) fn catalogue_written(&self) {
+        self.catalogue_writes
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    /// A subscription to catalogue changes announced by any instance (PostgreSQL `NOTIFY` on
+    /// [`CATALOGUE_CHANNEL`]); on SQLite it never wakes and polling is the whole mechanism.
+    ///
+    /// # Errors
+    /// When the listening connection cannot be opened.
+    pub async fn catalogue_changes(&self) -> Result<crate::ConsentChanges, StoreError> {
+        self.changes_on(CATALOGUE_CHANNEL).await
+    }
+
     /// Stores an institution, or renames it.
     ///
     /// # Errors
@@ -85,6 +126,7 @@ impl Store {
                 .map_err(StoreError::write("participant", p.id.as_str()))?;
             }
         });
+        self.catalogue_written();
         Ok(())
     }
 
@@ -238,6 +280,7 @@ impl Store {
             .await
             .map_err(StoreError::write("specimen", id))?;
         });
+        self.catalogue_written();
         Ok(())
     }
 
@@ -364,6 +407,7 @@ impl Store {
             .await
             .map_err(StoreError::write("sequencing run", id))?;
         });
+        self.catalogue_written();
         Ok(())
     }
 
@@ -424,6 +468,7 @@ impl Store {
                 .map_err(StoreError::write("analysis", id))?;
             }
         });
+        self.catalogue_written();
         Ok(())
     }
 
@@ -502,6 +547,7 @@ impl Store {
                 .map_err(StoreError::write("data object", id))?;
             }
         });
+        self.catalogue_written();
         Ok(())
     }
 
@@ -677,6 +723,7 @@ impl Store {
             .execute(p)
             .await?;
         });
+        self.catalogue_written();
         Ok(())
     }
 
@@ -738,6 +785,7 @@ impl Store {
             .await
             .map_err(StoreError::write("dataset", dataset.as_str()))?;
         });
+        self.catalogue_written();
         Ok(())
     }
 
@@ -787,6 +835,7 @@ impl Store {
             .await
             .map_err(StoreError::write("dataset", dataset.as_str()))?;
         });
+        self.catalogue_written();
         Ok(())
     }
 

@@ -55,7 +55,7 @@ fn date_text(d: Option<PartialDate>) -> Option<String> {
     d.map(|d| d.to_string())
 }
 
-fn parse_date(
+pub(crate) fn parse_date(
     entity: &'static str,
     id: &str,
     text: Option<String>,
@@ -135,6 +135,7 @@ impl Store {
                 return Err(StoreError::conflict("diagnosis", &key));
             }
         });
+        self.catalogue_written();
         Ok(())
     }
 
@@ -237,6 +238,7 @@ impl Store {
                 return Err(StoreError::conflict("phenotype", &key));
             }
         });
+        self.catalogue_written();
         Ok(())
     }
 

@@ -194,6 +194,7 @@ async fn connect_sqlite(url: &str, max: u32) -> Result<Store, StoreError> {
         })?;
     Ok(Store {
         pool: Pool::Sqlite(pool),
+        catalogue_writes: std::sync::Arc::default(),
     })
 }
 
@@ -269,6 +270,7 @@ async fn connect_pg(url: &str, max: u32, schema: Option<String>) -> Result<Store
     let pool = pool.connect_with(options).await.map_err(connect_err)?;
     Ok(Store {
         pool: Pool::Pg(pool),
+        catalogue_writes: std::sync::Arc::default(),
     })
 }
 

@@ -55,8 +55,8 @@ pub struct StoredConsentEvent {
 /// The PostgreSQL notification channel on which every consent change is announced.
 pub const CONSENT_CHANNEL: &str = "gemj_consent";
 
-/// A subscription to consent changes made by any instance sharing the store. On PostgreSQL it
-/// wakes on `NOTIFY`; on SQLite (one instance per file) it never wakes, and polling the epoch
+/// A subscription to changes made by any instance sharing the store (consent, or the catalogue
+/// through [`Store::catalogue_changes`]). On PostgreSQL it wakes on `NOTIFY`; on SQLite (one instance per file) it never wakes, and polling the epoch
 /// is the whole mechanism.
 pub struct ConsentChanges {
     listener: Option<sqlx::postgres::PgListener>,
@@ -360,11 +360,16 @@ impl Store {
     /// # Errors
     /// When the PostgreSQL listening connection cannot be opened.
     pub async fn consent_changes(&self) -> Result<ConsentChanges, StoreError> {
+        self.changes_on(CONSENT_CHANNEL).await
+    }
+
+    /// A subscription to one notification channel (see [`ConsentChanges`]).
+    pub(crate) async fn changes_on(&self, channel: &str) -> Result<ConsentChanges, StoreError> {
         match &self.pool {
             crate::Pool::Sqlite(_) => Ok(ConsentChanges { listener: None }),
             crate::Pool::Pg(pool) => {
                 let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
-                listener.listen(CONSENT_CHANNEL).await?;
+                listener.listen(channel).await?;
                 Ok(ConsentChanges {
                     listener: Some(listener),
                 })

@@ -46,6 +46,7 @@ mod consent;
 mod error;
 pub mod objects;
 mod recontact;
+mod snapshot;
 mod variants;
 
 #[cfg(test)]
@@ -53,18 +54,22 @@ mod behaviour;
 
 use sqlx::{PgPool, SqlitePool};
 
-pub use catalog::ObjectTimes;
+pub use catalog::{CATALOGUE_CHANNEL, ObjectTimes};
 pub use chains::{BrokenChain, ChainReport};
 pub use clinical::Gene;
 pub use consent::{AppendOutcome, CONSENT_CHANNEL, ConsentChanges, StoredConsentEvent};
 pub use error::StoreError;
 pub use recontact::RecontactInboxEntry;
+pub use snapshot::CatalogueSnapshot;
 pub use variants::VariantRow;
 
 /// A handle on the database: cheap to clone (it wraps a connection pool).
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
+    /// Catalogue writes committed through this handle (and its clones) since it connected:
+    /// lets this process's caches see its own writes at once, before the epoch poll.
+    catalogue_writes: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 #[derive(Clone)]

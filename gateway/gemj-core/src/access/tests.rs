@@ -616,3 +616,165 @@ fn institutions_manage_only_their_own_participants_and_admins_only_approvals() -
     );
     Ok(())
 }
+
+#[test]
+fn discovery_is_permitted_at_the_callers_level() -> TestResult {
+    let s = settings()?;
+    let exp = now().unix_timestamp() + 3600;
+    let public = dataset("PUB", AccessLevel::Public, condition("DUO:0000042", &[])?)?;
+    let registered = dataset(
+        "REG",
+        AccessLevel::Registered,
+        condition("DUO:0000042", &[])?,
+    )?;
+    let controlled = dataset(
+        "CTRL",
+        AccessLevel::Controlled,
+        condition("DUO:0000042", &[])?,
+    )?;
+    let status = visa(VisaType::ResearcherStatus, "https://doi.org/x", exp);
+    let grant = visa(
+        VisaType::ControlledAccessGrants,
+        &format!("{PREFIX}CTRL"),
+        exp,
+    );
+    let approved = Facts {
+        approvals: vec![approval(
+            &["CTRL"],
+            &["DUO:0000006"],
+            ApprovalStatus::Active,
+        )?],
+    };
+    let revoked = Facts {
+        approvals: vec![approval(
+            &["CTRL"],
+            &["DUO:0000006"],
+            ApprovalStatus::Revoked,
+        )?],
+    };
+    let none = Facts::default();
+    type Case<'a> = (
+        &'a str,
+        Principal,
+        &'a Facts,
+        &'a Arc<Dataset>,
+        DiscoveryLevel,
+        &'a str,
+    );
+    let cases: Vec<Case<'_>> = vec![
+        (
+            "anonymous, public",
+            Principal::Anonymous,
+            &none,
+            &public,
+            DiscoveryLevel::Public,
+            "discovery_public",
+        ),
+        (
+            "anonymous, controlled",
+            Principal::Anonymous,
+            &none,
+            &controlled,
+            DiscoveryLevel::Public,
+            "discovery_public",
+        ),
+        (
+            "no visa",
+            passport(vec![]),
+            &none,
+            &registered,
+            DiscoveryLevel::Public,
+            "no_registered_visa",
+        ),
+        (
+            "registered, public",
+            passport(vec![status.clone()]),
+            &none,
+            &public,
+            DiscoveryLevel::Registered,
+            "discovery_registered",
+        ),
+        (
+            "registered, registered",
+            passport(vec![status.clone()]),
+            &none,
+            &registered,
+            DiscoveryLevel::Registered,
+            "discovery_registered",
+        ),
+        (
+            "registered without grant, controlled",
+            passport(vec![status.clone()]),
+            &approved,
+            &controlled,
+            DiscoveryLevel::Registered,
+            "no_grant_visa",
+        ),
+        (
+            "grant + approval",
+            passport(vec![status.clone(), grant.clone()]),
+            &approved,
+            &controlled,
+            DiscoveryLevel::Controlled,
+            "discovery_controlled",
+        ),
+        (
+            "grant + revoked approval",
+            passport(vec![status.clone(), grant.clone()]),
+            &revoked,
+            &controlled,
+            DiscoveryLevel::Registered,
+            "approval_revoked",
+        ),
+        (
+            "grant only, no status visa",
+            passport(vec![grant.clone()]),
+            &approved,
+            &controlled,
+            DiscoveryLevel::Controlled,
+            "discovery_controlled",
+        ),
+    ];
+    for (name, principal, facts, d, level, code) in cases {
+        let e = evaluate(
+            &s,
+            facts,
+            &principal,
+            Action::Discover,
+            &Resource::Dataset(d.clone()),
+            now(),
+        );
+        assert_eq!(e.decision, AccessDecision::Permit, "{name}");
+        assert_eq!(DiscoveryLevel::of_reasons(&e.reasons), level, "{name}");
+        let codes: Vec<&str> = e.reasons.iter().map(|r| r.code()).collect();
+        assert!(codes.contains(&code), "{name}: {codes:?}");
+        if level == DiscoveryLevel::Controlled {
+            assert!(e.approval.is_some(), "{name}");
+        } else {
+            assert_eq!(e.scope, ConsentScope::unknown_requester(), "{name}");
+        }
+    }
+    // A signed data URL is for one object's bytes, never for discovery.
+    let grant_url = crate::data_url::UrlGrant {
+        object: gemj_model::ObjectId::parse("OBJ-1.bam")?,
+        start: 0,
+        end: None,
+        principal: "anonymous".into(),
+        approval: None,
+        industry: true,
+        international: true,
+        exp,
+        nonce: "n".into(),
+        slice: None,
+    };
+    let e = evaluate(
+        &s,
+        &none,
+        &Principal::SignedUrl(Arc::new(grant_url)),
+        Action::Discover,
+        &Resource::Dataset(public.clone()),
+        now(),
+    );
+    assert_eq!(e.decision, AccessDecision::Deny);
+    Ok(())
+}

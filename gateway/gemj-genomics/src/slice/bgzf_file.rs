@@ -248,6 +248,26 @@ impl BgzfFile {
         &self.sample_names
     }
 
+    /// Checks region names and starts against the header (see [`crate::slice::IndexedFile::check`]).
+    pub(crate) fn check_regions(&self, regions: &[crate::slice::Region]) -> Result<(), SliceError> {
+        for r in regions {
+            if let ReferenceName::Named(name) = &r.reference {
+                let Some((_, length)) = self.references.get(name) else {
+                    return Err(SliceError::UnknownReference(name.clone()));
+                };
+                if let Some(length) = length
+                    && r.start >= *length
+                {
+                    return Err(SliceError::InvalidRange(format!(
+                        "start {} is past the end of {name} ({length} bases)",
+                        r.start
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) fn slice(&self, query: &SliceQuery) -> Result<Slice, SliceError> {
         if query.class == Class::Body && query.regions.is_empty() {
             return Ok(Slice {

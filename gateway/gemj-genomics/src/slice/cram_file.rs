@@ -437,6 +437,12 @@ impl CramFile {
         Ok(slice)
     }
 
+    /// Checks region names and ranges against the header (see
+    /// [`crate::slice::IndexedFile::check`]).
+    pub(crate) fn check_regions(&self, regions: &[Region]) -> Result<(), SliceError> {
+        self.resolve(regions).map(|_| ())
+    }
+
     /// Resolves region names, checks starts and merges overlapping regions.
     fn resolve(&self, regions: &[Region]) -> Result<Regions, SliceError> {
         let mut resolved = Regions::default();

@@ -3,6 +3,7 @@
 
 pub mod approvals;
 pub mod audit;
+pub mod beacon;
 pub mod catalogue;
 pub mod consent;
 pub mod data;

@@ -1,0 +1,327 @@
+//! Beacon privacy defenses: what a count or a boolean may say, per dataset, and the budgets
+//! that stop one requester from probing the cohort. Each defense and the attack it answers is
+//! described in `docs/PRIVACY.md`; the defaults here are the safe ones.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::num::NonZeroU64;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use gemj_beacon::{Count, CountAdjustedTo, Granularity};
+use roaring::RoaringBitmap;
+
+/// The privacy settings of one dataset (the defaults apply to every dataset the configuration
+/// does not name).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize, schemars::JsonSchema,
+)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatasetPrivacy {
+    /// The most detailed answer the dataset ever gives, whatever the caller's level
+    /// (`boolean`, `count` or `record`).
+    #[schemars(with = "String")]
+    pub max_granularity: Granularity,
+    /// A dataset with fewer servable participants than this answers PUBLIC booleans `false`
+    /// (a boolean over a tiny cohort identifies its members).
+    pub min_cohort_public: u64,
+    /// Counts below this (including 0) are reported as `0` with `countAdjustedTo: ["<N"]`,
+    /// and `exists: false`: a small count and no count look the same.
+    pub small_cell: u64,
+    /// Counts at or above `small_cell` are rounded down to a multiple of this
+    /// (`countAdjustedTo: [N]`); 1 reports exact counts.
+    pub round_to: u64,
+    /// PUBLIC booleans count a variant only when at least this many servable participants
+    /// carry it (rare alleles identify their carriers).
+    pub rare_allele_min_carriers: u64,
+    /// The widest range (bases) a PUBLIC caller may query.
+    pub max_range_public: u64,
+    /// The widest range (bases) a REGISTERED caller may query.
+    pub max_range_registered: u64,
+    /// Whether PUBLIC callers may use IUPAC wildcards (`N`) in alleles.
+    pub public_wildcards: bool,
+}
+
+impl Default for DatasetPrivacy {
+    fn default() -> Self {
+        Self {
+            max_granularity: Granularity::Record,
+            min_cohort_public: 20,
+            small_cell: 5,
+            round_to: 5,
+            rare_allele_min_carriers: 2,
+            max_range_public: 1_000_000,
+            max_range_registered: 10_000_000,
+            public_wildcards: false,
+        }
+    }
+}
+
+impl DatasetPrivacy {
+    /// The count a REGISTERED-level answer reports for a true count `n`.
+    #[must_use]
+    pub fn report_count(&self, n: u64) -> Count {
+        let small = self.small_cell.max(1);
+        if n < small {
+            return Count::rounded(0, NonZeroU64::new(small).map(CountAdjustedTo::Below));
+        }
+        let step = self.round_to.max(1);
+        if step == 1 {
+            return Count::exact(n);
+        }
+        Count::rounded(n - n % step, NonZeroU64::new(step).map(CountAdjustedTo::To))
+    }
+
+    /// Whether a reported count says "exists".
+    #[must_use]
+    pub fn count_exists(&self, n: u64) -> bool {
+        n >= self.small_cell.max(1)
+    }
+}
+
+/// Requests allowed per window for one key (a caller or an address).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize, schemars::JsonSchema,
+)]
+#[serde(default, deny_unknown_fields)]
+pub struct BudgetSettings {
+    /// Queries per window for one authenticated requester.
+    pub per_caller: u32,
+    /// Queries per window from one IP address (every caller behind it).
+    pub per_ip: u32,
+    /// The window, seconds.
+    pub window_secs: u64,
+    /// How many small answers (at most `risk_set_size` participants) one participant may be
+    /// part of for one requester before it stops counting in that requester's booleans and
+    /// counts.
+    pub risk_budget: u32,
+    /// The size at or below which a positive answer is charged to its participants' risk
+    /// budgets.
+    pub risk_set_size: u64,
+    /// How long a risk charge lasts, seconds.
+    pub risk_window_secs: u64,
+}
+
+impl Default for BudgetSettings {
+    fn default() -> Self {
+        Self {
+            per_caller: 1_000,
+            per_ip: 2_000,
+            window_secs: 60,
+            risk_budget: 10,
+            risk_set_size: 5,
+            risk_window_secs: 24 * 3600,
+        }
+    }
+}
+
+/// A refusal for exceeding a query budget: retry after this many seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OverBudget {
+    /// Seconds until the window frees a query.
+    pub retry_after_secs: u64,
+}
+
+#[derive(Debug)]
+struct Window {
+    started: Instant,
+    used: u32,
+}
+
+/// Fixed-window query budgets per caller and per IP, and per-requester risk budgets per
+/// participant. In memory, per instance (documented in PRIVACY.md).
+#[derive(Debug)]
+pub struct Budgets {
+    settings: BudgetSettings,
+    windows: Mutex<HashMap<String, Window>>,
+    risk: Mutex<HashMap<String, RiskLedger>>,
+}
+
+#[derive(Debug, Default)]
+struct RiskLedger {
+    charges: HashMap<u32, (u32, Instant)>,
+}
+
+/// How many keys the budget tables keep before old entries are dropped.
+const MAX_KEYS: usize = 100_000;
+
+impl Budgets {
+    /// Empty budgets.
+    #[must_use]
+    pub fn new(settings: BudgetSettings) -> Self {
+        Self {
+            settings,
+            windows: Mutex::new(HashMap::new()),
+            risk: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The settings.
+    #[must_use]
+    pub fn settings(&self) -> &BudgetSettings {
+        &self.settings
+    }
+
+    /// Takes one query from the caller's and the address's budgets.
+    ///
+    /// # Errors
+    /// [`OverBudget`] when either is spent (nothing is taken then).
+    pub fn take(&self, caller: Option<&str>, ip: Option<IpAddr>) -> Result<(), OverBudget> {
+        let window = Duration::from_secs(self.settings.window_secs.max(1));
+        let now = Instant::now();
+        let mut keys: Vec<(String, u32)> = Vec::new();
+        if let Some(c) = caller {
+            keys.push((format!("caller:{c}"), self.settings.per_caller));
+        }
+        if let Some(ip) = ip {
+            keys.push((format!("ip:{ip}"), self.settings.per_ip));
+        }
+        let Ok(mut windows) = self.windows.lock() else {
+            return Ok(());
+        };
+        if windows.len() > MAX_KEYS {
+            windows.retain(|_, w| now.duration_since(w.started) < window);
+        }
+        for (key, limit) in &keys {
+            if let Some(w) = windows.get(key)
+                && now.duration_since(w.started) < window
+                && w.used >= *limit
+            {
+                let left = window.saturating_sub(now.duration_since(w.started));
+                return Err(OverBudget {
+                    retry_after_secs: left.as_secs().max(1),
+                });
+            }
+        }
+        for (key, _) in keys {
+            let w = windows.entry(key).or_insert(Window {
+                started: now,
+                used: 0,
+            });
+            if now.duration_since(w.started) >= window {
+                w.started = now;
+                w.used = 0;
+            }
+            w.used += 1;
+        }
+        Ok(())
+    }
+
+    /// The participants whose risk budget for `requester` is spent.
+    #[must_use]
+    pub fn exhausted(&self, requester: &str) -> RoaringBitmap {
+        let window = Duration::from_secs(self.settings.risk_window_secs);
+        let now = Instant::now();
+        let Ok(risk) = self.risk.lock() else {
+            return RoaringBitmap::new();
+        };
+        risk.get(requester)
+            .map(|ledger| {
+                ledger
+                    .charges
+                    .iter()
+                    .filter(|(_, (n, at))| {
+                        *n >= self.settings.risk_budget && now.duration_since(*at) < window
+                    })
+                    .map(|(p, _)| *p)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Charges a positive answer to its participants when it is small enough to single them
+    /// out.
+    pub fn charge(&self, requester: &str, answer: &RoaringBitmap) {
+        if answer.is_empty() || answer.len() > self.settings.risk_set_size {
+            return;
+        }
+        let window = Duration::from_secs(self.settings.risk_window_secs);
+        let now = Instant::now();
+        let Ok(mut risk) = self.risk.lock() else {
+            return;
+        };
+        if risk.len() > MAX_KEYS {
+            risk.clear();
+        }
+        let ledger = risk.entry(requester.to_owned()).or_default();
+        for p in answer {
+            let entry = ledger.charges.entry(p).or_insert((0, now));
+            if now.duration_since(entry.1) >= window {
+                *entry = (0, now);
+            }
+            entry.0 += 1;
+            entry.1 = now;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_counts_and_zero_look_the_same_and_larger_ones_are_rounded_down() {
+        let p = DatasetPrivacy::default();
+        let zero = serde_json::to_value(p.report_count(0).adjusted_to).unwrap_or_default();
+        for n in 0..5 {
+            let c = p.report_count(n);
+            assert_eq!(c.value, 0);
+            assert_eq!(
+                serde_json::to_value(c.adjusted_to).unwrap_or_default(),
+                zero
+            );
+            assert!(!p.count_exists(n));
+        }
+        assert_eq!(p.report_count(5).value, 5);
+        assert_eq!(p.report_count(9).value, 5);
+        assert_eq!(p.report_count(10).value, 10);
+        assert!(p.count_exists(5));
+        let exact = DatasetPrivacy {
+            small_cell: 1,
+            round_to: 1,
+            ..p
+        };
+        assert_eq!(exact.report_count(3), Count::exact(3));
+    }
+
+    #[test]
+    fn budgets_refuse_past_the_limit_and_name_the_wait() {
+        let b = Budgets::new(BudgetSettings {
+            per_caller: 2,
+            per_ip: 3,
+            window_secs: 60,
+            ..BudgetSettings::default()
+        });
+        let ip: IpAddr = [127, 0, 0, 1].into();
+        assert!(b.take(Some("a"), Some(ip)).is_ok());
+        assert!(b.take(Some("a"), Some(ip)).is_ok());
+        let refused = b.take(Some("a"), Some(ip));
+        assert!(
+            matches!(refused, Err(OverBudget { retry_after_secs }) if (1..=60).contains(&retry_after_secs))
+        );
+        // Another caller behind the same address has one query left there.
+        assert!(b.take(Some("b"), Some(ip)).is_ok());
+        assert!(b.take(Some("c"), Some(ip)).is_err());
+    }
+
+    #[test]
+    fn a_participant_in_many_small_answers_stops_counting_for_that_requester() {
+        let b = Budgets::new(BudgetSettings {
+            risk_budget: 3,
+            risk_set_size: 2,
+            ..BudgetSettings::default()
+        });
+        let one: RoaringBitmap = [7].into_iter().collect();
+        let big: RoaringBitmap = (0..10).collect();
+        for _ in 0..5 {
+            b.charge("mallory", &big);
+        }
+        assert!(b.exhausted("mallory").is_empty());
+        b.charge("mallory", &one);
+        b.charge("mallory", &one);
+        assert!(b.exhausted("mallory").is_empty());
+        b.charge("mallory", &one);
+        assert!(b.exhausted("mallory").contains(7));
+        assert!(b.exhausted("alice").is_empty());
+    }
+}

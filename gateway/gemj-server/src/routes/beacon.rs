@@ -1,0 +1,426 @@
+//! GA4GH Beacon v2.2.0 under `/beacon/v2`: `/`, `/info`, `/service-info`, `/configuration`,
+//! `/map`, `/entry_types`, `/filtering_terms`, and every entry type as a collection
+//! (`/individuals`), by id (`/individuals/{id}`) and nested (`/individuals/{id}/g_variants`),
+//! GET and POST. Every error is a `beaconErrorResponse` with its status (400 for malformed
+//! requests, 401 for credentials that do not verify, 404 for unknown routes, 429 with
+//! `Retry-After` for spent budgets, 503 with `Retry-After` for a stale consent view).
+//!
+//! Credentials: `Authorization: Bearer <passport>`, or on POST `"passports": [...]` in the
+//! body (removed before the body is read as a `beaconRequestBody`).
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use gemj_beacon::{
+    BeaconError, BeaconErrorResponse, BeaconQuery, EntryType, ErrorKind, ResponseMeta,
+    SPEC_NESTED_ROUTES,
+};
+use gemj_core::beacon::{BeaconFailure, BeaconRequest, Scope};
+use gemj_core::{Core, CoreError, Principal};
+
+use super::{BaseUrl, Caller, context};
+use crate::error::ApiError;
+
+/// The largest POST body accepted.
+const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// The route prefix.
+pub const PREFIX: &str = "/beacon/v2";
+
+/// Registers the routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let informational = [
+        ("", Doc::Info),
+        ("/", Doc::Info),
+        ("/info", Doc::Info),
+        ("/service-info", Doc::ServiceInfo),
+        ("/configuration", Doc::Configuration),
+        ("/map", Doc::Map),
+        ("/entry_types", Doc::EntryTypes),
+    ];
+    for (path, which) in informational {
+        cfg.service(
+            web::resource(format!("{PREFIX}{path}"))
+                .route(
+                    web::get().to(move |core: web::Data<Core>, base: web::Data<BaseUrl>| {
+                        informational_doc(core, base, which)
+                    }),
+                )
+                .default_service(web::to(|core: web::Data<Core>| {
+                    method_not_allowed(core, "GET")
+                })),
+        );
+    }
+    cfg.service(
+        web::resource(format!("{PREFIX}/filtering_terms"))
+            .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+            .route(web::get().to(filtering_terms))
+            .route(web::post().to(filtering_terms_post))
+            .default_service(web::to(|core: web::Data<Core>| {
+                method_not_allowed(core, "GET, POST")
+            })),
+    );
+    for path in ["/{entry}", "/{entry}/{id}", "/{entry}/{id}/{nested}"] {
+        cfg.service(
+            web::resource(format!("{PREFIX}{path}"))
+                .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+                .route(web::get().to(get_entries))
+                .route(web::post().to(post_entries))
+                .default_service(web::to(|core: web::Data<Core>| {
+                    method_not_allowed(core, "GET, POST")
+                })),
+        );
+    }
+}
+
+/// Registers Beacon in the service registry.
+pub fn mount(registry: &mut gemj_core::services::ServiceRegistry) {
+    registry.mount(
+        "beacon",
+        "GeMJ Beacon",
+        service_type(),
+        PREFIX,
+        "Beacon v2.2.0: every entry type, filters with ICD-10 and HPO hierarchies, granularity by verified passport, and privacy defenses.",
+    );
+}
+
+fn service_type() -> gemj_service_info::ServiceType {
+    gemj_service_info::ServiceType {
+        group: "org.ga4gh".to_owned(),
+        artifact: "beacon".to_owned(),
+        version: gemj_beacon::API_VERSION.to_owned(),
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Doc {
+    Info,
+    ServiceInfo,
+    Configuration,
+    Map,
+    EntryTypes,
+}
+
+fn base_of(base: &BaseUrl) -> String {
+    format!("{}{PREFIX}", base.0.trim_end_matches('/'))
+}
+
+async fn informational_doc(
+    core: web::Data<Core>,
+    base: web::Data<BaseUrl>,
+    which: Doc,
+) -> HttpResponse {
+    let beacon = &core.beacon;
+    let root = base_of(&base);
+    let value = match which {
+        Doc::Info => beacon.info(&root),
+        Doc::ServiceInfo => {
+            let mut s = core.services.gateway_service();
+            s.id = beacon.settings().id.clone();
+            s.name = beacon.settings().name.clone();
+            s.r#type = service_type();
+            s.description = Some(
+                "Beacon v2.2.0 over the GeMJ cohort: booleans for anyone, counts for registered researchers, records for approved ones."
+                    .to_owned(),
+            );
+            serde_json::to_value(&s).unwrap_or_default()
+        }
+        Doc::Configuration => beacon.configuration(&root),
+        Doc::Map => beacon.map(&root),
+        Doc::EntryTypes => beacon.entry_types(&root),
+    };
+    HttpResponse::Ok().json(value)
+}
+
+/// A Beacon error response.
+fn beacon_error(core: &Core, entry_type: Option<EntryType>, e: &BeaconError) -> HttpResponse {
+    let settings = core.beacon.settings();
+    let meta = ResponseMeta::for_unparsed(&settings.id, entry_type, &settings.limits());
+    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+    HttpResponse::build(status)
+        .content_type("application/json")
+        .json(BeaconErrorResponse::new(meta, e))
+}
+
+async fn method_not_allowed(core: web::Data<Core>, allow: &'static str) -> HttpResponse {
+    let error = BeaconError {
+        status: 405,
+        kind: ErrorKind::InvalidValue,
+        message: format!("this resource answers {allow}"),
+    };
+    let mut res = beacon_error(&core, None, &error);
+    res.headers_mut()
+        .insert(header::ALLOW, header::HeaderValue::from_static(allow));
+    res
+}
+
+/// The answer for a failure, in the Beacon error format.
+fn failure(core: &Core, entry_type: Option<EntryType>, f: BeaconFailure) -> HttpResponse {
+    match f {
+        BeaconFailure::Beacon(e, retry) => {
+            let mut res = beacon_error(core, entry_type, &e);
+            if let Some(secs) = retry
+                && let Ok(v) = header::HeaderValue::from_str(&secs.to_string())
+            {
+                res.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            res
+        }
+        BeaconFailure::Core(CoreError::NotFound) => beacon_error(
+            core,
+            entry_type,
+            &BeaconError::not_found("no such entry for this caller"),
+        ),
+        BeaconFailure::Core(CoreError::ConsentStale { .. }) => {
+            let mut res = beacon_error(
+                core,
+                entry_type,
+                &BeaconError {
+                    status: 503,
+                    kind: ErrorKind::Internal,
+                    message: "the consent view is being refreshed; retry shortly".to_owned(),
+                },
+            );
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+            res
+        }
+        BeaconFailure::Core(other) => {
+            tracing::error!(message = "Beacon query failed.", error = %other);
+            beacon_error(
+                core,
+                entry_type,
+                &BeaconError::internal("the gateway could not answer; the failure is logged"),
+            )
+        }
+    }
+}
+
+fn auth_failure(core: &Core, entry_type: Option<EntryType>, e: &ApiError) -> HttpResponse {
+    match e {
+        ApiError::Unauthenticated(code) => beacon_error(
+            core,
+            entry_type,
+            &BeaconError::unauthorized(format!("the credential was not accepted ({code})")),
+        ),
+        ApiError::BadRequest(m) => beacon_error(
+            core,
+            entry_type,
+            &BeaconError::bad_request(ErrorKind::InvalidBody, m.clone()),
+        ),
+        _ => beacon_error(
+            core,
+            entry_type,
+            &BeaconError::unauthorized("the credential was not accepted"),
+        ),
+    }
+}
+
+/// The route's entry type and scope, or the 404 for a route Beacon does not define.
+fn route(
+    entry: &str,
+    id: Option<&str>,
+    nested: Option<&str>,
+) -> Result<(EntryType, Option<Scope>), BeaconError> {
+    let unknown = || BeaconError::not_found(format!("no such Beacon endpoint under {PREFIX}"));
+    let first = EntryType::from_path_segment(entry).ok_or_else(unknown)?;
+    match (id, nested) {
+        (None, _) => Ok((first, None)),
+        (Some(id), None) => Ok((
+            first,
+            Some(Scope {
+                entry_type: first,
+                id: id.to_owned(),
+            }),
+        )),
+        (Some(id), Some(nested)) => {
+            let to = EntryType::from_path_segment(nested).ok_or_else(unknown)?;
+            if !SPEC_NESTED_ROUTES
+                .iter()
+                .any(|r| r.from == first && r.to == to)
+            {
+                return Err(unknown());
+            }
+            Ok((
+                to,
+                Some(Scope {
+                    entry_type: first,
+                    id: id.to_owned(),
+                }),
+            ))
+        }
+    }
+}
+
+fn path_parts(req: &HttpRequest) -> (String, Option<String>, Option<String>) {
+    let info = req.match_info();
+    (
+        info.get("entry").unwrap_or_default().to_owned(),
+        info.get("id").map(str::to_owned),
+        info.get("nested").map(str::to_owned),
+    )
+}
+
+fn query_pairs(req: &HttpRequest) -> Result<Vec<(String, String)>, BeaconError> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string()).map_err(|_| {
+        BeaconError::bad_request(
+            ErrorKind::InvalidValue,
+            "the query string is not URL-encoded",
+        )
+    })
+}
+
+async fn get_entries(
+    req: HttpRequest,
+    core: web::Data<Core>,
+    caller: Result<Caller, ApiError>,
+) -> HttpResponse {
+    let (entry, id, nested) = path_parts(&req);
+    let (entry_type, scope) = match route(&entry, id.as_deref(), nested.as_deref()) {
+        Ok(r) => r,
+        Err(e) => return beacon_error(&core, None, &e),
+    };
+    let principal = match caller {
+        Ok(c) => c.0,
+        Err(e) => return auth_failure(&core, Some(entry_type), &e),
+    };
+    let limits = core.beacon.settings().limits();
+    let query = match query_pairs(&req)
+        .and_then(|pairs| BeaconQuery::from_get(&pairs, entry_type, &limits))
+    {
+        Ok(q) => q,
+        Err(e) => return beacon_error(&core, Some(entry_type), &e),
+    };
+    answer(&req, &core, principal, query, scope).await
+}
+
+/// Reads a POST body: JSON object, `application/json` (or none given), passports removed.
+async fn post_body(
+    req: &HttpRequest,
+    caller: Result<Caller, ApiError>,
+    body: &web::Bytes,
+) -> Result<(Principal, serde_json::Value), Result<BeaconError, ApiError>> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json");
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if essence != "application/json" && !essence.ends_with("+json") {
+        return Err(Ok(BeaconError::bad_request(
+            ErrorKind::InvalidBody,
+            format!("a Beacon request body is application/json, not `{essence}`"),
+        )));
+    }
+    let principal = caller.map_err(Err)?.0;
+    let mut value: serde_json::Value = if body.is_empty() {
+        serde_json::json!({})
+    } else {
+        serde_json::from_slice(body).map_err(|e| {
+            Ok(BeaconError::bad_request(
+                ErrorKind::InvalidBody,
+                format!("the request body is not JSON: {e}"),
+            ))
+        })?
+    };
+    let principal = super::body_principal(req, principal, &mut value)
+        .await
+        .map_err(Err)?;
+    Ok((principal, value))
+}
+
+async fn post_entries(
+    req: HttpRequest,
+    core: web::Data<Core>,
+    caller: Result<Caller, ApiError>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (entry, id, nested) = path_parts(&req);
+    let (entry_type, scope) = match route(&entry, id.as_deref(), nested.as_deref()) {
+        Ok(r) => r,
+        Err(e) => return beacon_error(&core, None, &e),
+    };
+    let (principal, value) = match post_body(&req, caller, &body).await {
+        Ok(v) => v,
+        Err(Ok(e)) => return beacon_error(&core, Some(entry_type), &e),
+        Err(Err(e)) => return auth_failure(&core, Some(entry_type), &e),
+    };
+    let limits = core.beacon.settings().limits();
+    let query = match BeaconQuery::from_post(&value, entry_type, &limits) {
+        Ok(q) => q,
+        Err(e) => return beacon_error(&core, Some(entry_type), &e),
+    };
+    answer(&req, &core, principal, query, scope).await
+}
+
+async fn answer(
+    req: &HttpRequest,
+    core: &Core,
+    principal: Principal,
+    query: BeaconQuery,
+    scope: Option<Scope>,
+) -> HttpResponse {
+    let entry_type = query.entry_type;
+    let ctx = context(req, "beacon");
+    let ip = req.peer_addr().map(|a| a.ip());
+    let request = BeaconRequest { query, scope, ip };
+    match core.beacon.query(core, &ctx, &principal, request).await {
+        Ok(value) => HttpResponse::Ok().json(value),
+        Err(f) => failure(core, Some(entry_type), f),
+    }
+}
+
+async fn filtering_terms(
+    req: HttpRequest,
+    core: web::Data<Core>,
+    caller: Result<Caller, ApiError>,
+) -> HttpResponse {
+    let principal = match caller {
+        Ok(c) => c.0,
+        Err(e) => return auth_failure(&core, None, &e),
+    };
+    match query_pairs(&req) {
+        Ok(pairs) if pairs.is_empty() => {}
+        Ok(pairs) => {
+            let names: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
+            return beacon_error(
+                &core,
+                None,
+                &BeaconError::bad_request(
+                    ErrorKind::UnknownParameter,
+                    format!(
+                        "/filtering_terms takes no parameters (got {})",
+                        names.join(", ")
+                    ),
+                ),
+            );
+        }
+        Err(e) => return beacon_error(&core, None, &e),
+    }
+    terms(&req, &core, principal).await
+}
+
+async fn filtering_terms_post(
+    req: HttpRequest,
+    core: web::Data<Core>,
+    caller: Result<Caller, ApiError>,
+    body: web::Bytes,
+) -> HttpResponse {
+    match post_body(&req, caller, &body).await {
+        Ok((principal, _)) => terms(&req, &core, principal).await,
+        Err(Ok(e)) => beacon_error(&core, None, &e),
+        Err(Err(e)) => auth_failure(&core, None, &e),
+    }
+}
+
+async fn terms(req: &HttpRequest, core: &Core, principal: Principal) -> HttpResponse {
+    let ctx = context(req, "beacon");
+    match core.beacon.filtering_terms(core, &ctx, &principal).await {
+        Ok(v) => HttpResponse::Ok().json(v),
+        Err(f) => failure(core, None, f),
+    }
+}

@@ -1,0 +1,947 @@
+//! End-to-end: GA4GH Beacon v2.2.0 under `/beacon/v2` over HTTP, against a real gateway over
+//! the demo cohort. Every response (informational documents, booleans, counts, result sets,
+//! collections, errors) is validated against the official v2.2.0 response schemas, and every
+//! record against its entry type's default model schema. Answers are checked against an
+//! oracle computed here from the store (variant carriers, dataset members, consent states),
+//! not from the gateway's own code.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use gemj_e2e::TestGateway;
+use gemj_e2e::http::{Http, Reply};
+use gemj_model::{DatasetId, ParticipantId};
+use gemj_passport::{VisaObject, VisaType};
+use gemj_schemas::SchemaSet;
+use serde_json::{Value, json};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+type Res<T> = Result<T, Box<dyn std::error::Error>>;
+
+const B: &str = "/beacon/v2";
+const PREFIX: &str = "https://gemj.example.jp/datasets/";
+const PUBLIC: &str = "GEMJ-DEMO-PUBLIC-AF";
+const CANCER: &str = "GEMJ-DEMO-CANCER-CTRL";
+const RESPONSES: &str = "beacon-v2/v2.2.0/framework/json/responses";
+const MODELS: &str = "beacon-v2/v2.2.0/models/json/beacon-v2-default-model";
+
+fn schemas() -> Res<Option<SchemaSet>> {
+    Ok(gemj_schemas::testing::schema_set()?)
+}
+
+/// Validates a response document (and each record against its model) and returns its JSON.
+fn valid(set: &SchemaSet, doc: &str, r: &Reply, what: &str) -> Value {
+    let path = format!("{RESPONSES}/{doc}.json");
+    if let Err(errors) = set.validate(&path, "", &r.json) {
+        panic!("{what}: not a valid {doc}: {errors:?}\n{:#}", r.json);
+    }
+    if let Some(sets) = r.json["response"]["resultSets"].as_array() {
+        let model = entry_model(&r.json);
+        for s in sets {
+            for record in s["results"].as_array().into_iter().flatten() {
+                let doc = format!("{MODELS}/{model}/defaultSchema.json");
+                if let Err(errors) = set.validate(&doc, "", record) {
+                    panic!("{what}: a record is not a valid {model}: {errors:?}\n{record:#}");
+                }
+            }
+        }
+    }
+    if let Some(collections) = r.json["response"]["collections"].as_array() {
+        let model = entry_model(&r.json);
+        for c in collections {
+            let doc = format!("{MODELS}/{model}/defaultSchema.json");
+            if let Err(errors) = set.validate(&doc, "", c) {
+                panic!("{what}: a collection is not a valid {model}: {errors:?}\n{c:#}");
+            }
+        }
+    }
+    r.json.clone()
+}
+
+fn entry_model(doc: &Value) -> &'static str {
+    match doc["meta"]["returnedSchemas"][0]["entityType"].as_str() {
+        Some("individual") => "individuals",
+        Some("biosample") => "biosamples",
+        Some("genomicVariant") => "genomicVariations",
+        Some("analysis") => "analyses",
+        Some("run") => "runs",
+        Some("cohort") => "cohorts",
+        _ => "datasets",
+    }
+}
+
+/// An error answer: its status and a valid `beaconErrorResponse` with that `errorCode`.
+fn error(set: &SchemaSet, r: &Reply, status: u16, what: &str) {
+    assert_eq!(r.status, status, "{what}: {}", r.json);
+    valid(set, "beaconErrorResponse", r, what);
+    assert_eq!(r.json["error"]["errorCode"], status, "{what}");
+    assert!(
+        r.json["error"]["errorMessage"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{what}"
+    );
+}
+
+/// Which participants a requester may be served, from the consent states: `academia` for an
+/// approved JP non-profit requester, else the strictest scope (industry and abroad).
+async fn servable(gw: &TestGateway, academia: bool) -> Res<BTreeSet<ParticipantId>> {
+    Ok(gw
+        .store
+        .all_consent_states()
+        .await?
+        .into_iter()
+        .filter(|s| {
+            s.permits_research()
+                && if academia {
+                    s.scopes.third_party_academia
+                } else {
+                    s.scopes.third_party_industry && s.scopes.international_transfer
+                }
+        })
+        .map(|s| s.participant)
+        .collect())
+}
+
+/// The participants of a dataset.
+async fn members(gw: &TestGateway, dataset: &str) -> Res<BTreeSet<ParticipantId>> {
+    Ok(gw
+        .store
+        .dataset_participants(&DatasetId::parse(dataset)?)
+        .await?
+        .into_iter()
+        .collect())
+}
+
+/// Variant rows of a dataset on chr20 with their carriers as participant ids.
+async fn variants(
+    gw: &TestGateway,
+    dataset: &str,
+) -> Res<Vec<(gemj_store::VariantRow, BTreeSet<ParticipantId>)>> {
+    let rows = gw
+        .store
+        .variants_in_range(
+            &DatasetId::parse(dataset)?,
+            "chr20",
+            1,
+            100_000_000,
+            100_000,
+        )
+        .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        let ordinals: Vec<u32> = r.carriers.iter().collect();
+        let carriers = gw
+            .store
+            .participants_by_ordinals(&ordinals)
+            .await?
+            .into_iter()
+            .collect();
+        out.push((r, carriers));
+    }
+    Ok(out)
+}
+
+fn gv(row: &gemj_store::VariantRow) -> String {
+    format!(
+        "referenceName={}&start={}&referenceBases={}&alternateBases={}",
+        row.key.chrom.as_str(),
+        row.key.pos - 1,
+        row.key.reference.as_str(),
+        row.key.alternate.as_str()
+    )
+}
+
+struct Passports {
+    registered: String,
+    approved: String,
+    admin: String,
+}
+
+async fn passports(gw: &TestGateway, http: &Http) -> Res<Passports> {
+    let broker = gemj_server::demo_broker(gw.data_dir(), &gw.base_url)?;
+    let now = gemj_auth::now_unix();
+    let hour = Duration::from_secs(3600);
+    let visa = |t: VisaType, value: &str| VisaObject {
+        r#type: t,
+        asserted: now,
+        value: value.to_owned(),
+        source: broker.issuer().to_owned(),
+        by: Some("dac".to_owned()),
+        conditions: None,
+    };
+    let status = visa(
+        VisaType::ResearcherStatus,
+        "https://doi.org/10.1038/s41431-018-0219-y",
+    );
+    let grant = visa(
+        VisaType::ControlledAccessGrants,
+        &format!("{PREFIX}{CANCER}"),
+    );
+    let out = Passports {
+        registered: broker.issue_passport("reg", std::slice::from_ref(&status), hour, now)?,
+        approved: broker.issue_passport("alice", &[status, grant], hour, now)?,
+        admin: broker.issue_passport(gemj_server::DEMO_ADMINISTRATOR, &[], hour, now)?,
+    };
+    let approval = json!({
+        "id": "APR-BEACON", "researcher_issuer": broker.issuer(), "researcher_subject": "alice",
+        "institution": "Synthetic University", "project": "P1",
+        "purpose": ["DUO:0000007", "DUO:0000021"], "diseases": ["MONDO:0004992"],
+        "for_profit": false, "country": "JP", "datasets": [CANCER],
+        "valid_from": "2020-01-01T00:00:00Z", "valid_until": "2099-01-01T00:00:00Z", "status": "active"
+    });
+    let r = http.post("/admin/v1/approvals", Some(&out.admin), &approval)?;
+    assert_eq!(r.status, 201, "{}", r.json);
+    Ok(out)
+}
+
+/// A gateway whose Beacon answers PUBLIC booleans over the small demo datasets (minimum cohort
+/// 1) and reports exact counts, so answers can be compared with the oracle exactly.
+async fn open_gateway() -> Res<TestGateway> {
+    open_gateway_with(|_| {}).await
+}
+
+/// As [`open_gateway`], with more changes to the configuration.
+async fn open_gateway_with(
+    adjust: impl FnOnce(&mut gemj_server::config::Config),
+) -> Res<TestGateway> {
+    Ok(TestGateway::start_with(24, |c| {
+        c.beacon.privacy.min_cohort_public = 1;
+        c.beacon.privacy.small_cell = 1;
+        c.beacon.privacy.round_to = 1;
+        c.beacon.privacy.rare_allele_min_carriers = 1;
+        adjust(c);
+    })
+    .await?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn informational_endpoints_are_valid_and_describe_what_is_served() -> TestResult {
+    let Some(set) = schemas()? else {
+        return Ok(());
+    };
+    // The validators are live.
+    assert!(
+        set.validate(
+            &format!("{RESPONSES}/beaconInfoResponse.json"),
+            "",
+            &json!({"meta": {}})
+        )
+        .is_err()
+    );
+    let gw = TestGateway::start(12).await?;
+    let http = Http {
+        base: gw.base_url.clone(),
+    };
+    for (path, doc) in [
+        ("", "beaconInfoResponse"),
+        ("/", "beaconInfoResponse"),
+        ("/info", "beaconInfoResponse"),
+        ("/configuration", "beaconConfigurationResponse"),
+        ("/map", "beaconMapResponse"),
+        ("/entry_types", "beaconEntryTypesResponse"),
+        ("/filtering_terms", "beaconFilteringTermsResponse"),
+    ] {
+        let r = http.get(&format!("{B}{path}"), None)?;
+        assert_eq!(r.status, 200, "{path}: {}", r.json);
+        valid(&set, doc, &r, path);
+    }
+    let r = http.get(&format!("{B}/service-info"), None)?;
+    assert_eq!(r.status, 200);
+    if let Err(e) = set.validate(
+        &format!("{RESPONSES}/ga4gh-service-info-1-0-0-schema.json"),
+        "",
+        &r.json,
+    ) {
+        panic!("service-info: {e:?}\n{:#}", r.json);
+    }
+    assert_eq!(r.json["type"]["artifact"], "beacon");
+    // Every entry type is served, with every nested route of the spec in the map.
+    let r = http.get(&format!("{B}/map"), None)?;
+    let sets = r.json["response"]["endpointSets"]
+        .as_object()
+        .ok_or("endpointSets")?;
+    assert_eq!(sets.len(), 7, "{:#}", r.json);
+    let nested: usize = sets
+        .values()
+        .map(|s| s["endpoints"].as_object().map_or(0, serde_json::Map::len))
+        .sum();
+    assert_eq!(nested, 14);
+    // The choices the spec leaves open are documented in /info.
+    let r = http.get(&format!("{B}/info"), None)?;
+    assert_eq!(
+        r.json["response"]["info"]["implementation"]["skipUnit"],
+        "records"
+    );
+    assert!(r.json["response"]["info"]["privacy"]["defaults"]["min_cohort_public"].is_u64());
+    // Filtering terms are those present in the data: the demo's ICD-10 codes and HPO terms
+    // (labelled from the ontology), never a term nobody carries.
+    let r = http.get(&format!("{B}/filtering_terms"), None)?;
+    let ids: BTreeSet<String> = r.json["response"]["filteringTerms"]
+        .as_array()
+        .ok_or("terms")?
+        .iter()
+        .filter_map(|t| t["id"].as_str().map(str::to_owned))
+        .collect();
+    assert!(ids.contains("sex"), "{ids:?}");
+    assert!(
+        !ids.contains("HP:0000118"),
+        "an ancestor nobody carries is listed"
+    );
+    // Methods other than GET and POST: 405 in the Beacon error format.
+    let r = http.send("DELETE", &format!("{B}/individuals"), None, None, None)?;
+    error(&set, &r, 405, "DELETE");
+    assert_eq!(r.header("allow"), Some("GET, POST"));
+    gw.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn granularity_follows_the_verified_passport_and_consent() -> TestResult {
+    let Some(set) = schemas()? else {
+        return Ok(());
+    };
+    let gw = open_gateway().await?;
+    let http = Http {
+        base: gw.base_url.clone(),
+    };
+    let p = passports(&gw, &http).await?;
+    let strict = servable(&gw, false).await?;
+    let academia = servable(&gw, true).await?;
+    let cancer = members(&gw, CANCER).await?;
+    let withdrawn: BTreeSet<ParticipantId> = gw
+        .store
+        .all_consent_states()
+        .await?
+        .into_iter()
+        .filter(|s| s.status == gemj_model::ConsentStatus::Withdrawn)
+        .map(|s| s.participant)
+        .collect();
+    assert!(
+        !withdrawn.is_empty(),
+        "the demo has a withdrawn participant"
+    );
+
+    // A variant of the cancer dataset carried by a servable participant.
+    let rows = variants(&gw, CANCER).await?;
+    let (row, carriers) = rows
+        .iter()
+        .find(|(_, c)| c.iter().any(|p| strict.contains(p)))
+        .ok_or("a variant with a servable carrier")?;
+    let q = gv(row);
+
+    // Anonymous: booleans, whatever is asked.
+    let r = http.get(
+        &format!("{B}/g_variants?{q}&requestedGranularity=record"),
+        None,
+    )?;
+    let doc = valid(&set, "beaconBooleanResponse", &r, "anonymous g_variants");
+    assert_eq!(doc["meta"]["returnedGranularity"], "boolean");
+    assert_eq!(doc["responseSummary"]["exists"], true);
+    assert!(doc["responseSummary"].get("numTotalResults").is_none());
+
+    // Registered: counts. The individuals carrying it, across all datasets, are the servable
+    // carriers in any dataset (here: exactly, the rules are opened for the comparison).
+    let r = http.get(
+        &format!("{B}/individuals?{q}&requestedGranularity=record"),
+        Some(&p.registered),
+    )?;
+    let doc = valid(&set, "beaconCountResponse", &r, "registered individuals");
+    assert_eq!(doc["meta"]["returnedGranularity"], "count");
+    let mut expected: BTreeSet<ParticipantId> = BTreeSet::new();
+    for dataset in [PUBLIC, CANCER, "GEMJ-DEMO-RD-REG", "GEMJ-DEMO-JOINT-CTRL"] {
+        let ms = members(&gw, dataset).await?;
+        for (r, c) in variants(&gw, dataset).await? {
+            if r.key == row.key {
+                expected.extend(
+                    c.into_iter()
+                        .filter(|p| strict.contains(p) && ms.contains(p)),
+                );
+            }
+        }
+    }
+    assert_eq!(
+        doc["responseSummary"]["numTotalResults"],
+        expected.len() as u64,
+        "{doc:#}"
+    );
+    assert!(expected.iter().all(|p| !withdrawn.contains(p)));
+
+    // Approved for the cancer dataset: records there, exactly the servable carriers (academia
+    // scope), never the withdrawn participant; the request's other datasets would cap it.
+    let r = http.get(
+        &format!("{B}/individuals?{q}&requestedGranularity=record"),
+        Some(&p.approved),
+    )?;
+    let doc = valid(&set, "beaconCountResponse", &r, "approved, all datasets");
+    assert_eq!(doc["meta"]["returnedGranularity"], "count");
+    let body = json!({
+        "meta": {"apiVersion": "v2.2.0"},
+        "query": {
+            "requestParameters": {
+                "g_variant": {
+                    "referenceName": row.key.chrom.as_str(),
+                    "start": [u64::from(row.key.pos) - 1],
+                    "referenceBases": row.key.reference.as_str(),
+                    "alternateBases": row.key.alternate.as_str(),
+                },
+                "datasets": {"datasetIds": [CANCER]},
+            },
+            "requestedGranularity": "record",
+            "pagination": {"skip": 0, "limit": 100},
+        }
+    });
+    let r = http.post(&format!("{B}/individuals"), Some(&p.approved), &body)?;
+    let doc = valid(&set, "beaconResultsetsResponse", &r, "approved, cancer");
+    assert_eq!(doc["meta"]["returnedGranularity"], "record");
+    let got: BTreeSet<String> = doc["response"]["resultSets"][0]["results"]
+        .as_array()
+        .ok_or("results")?
+        .iter()
+        .filter_map(|i| i["id"].as_str().map(str::to_owned))
+        .collect();
+    let want: BTreeSet<String> = carriers
+        .iter()
+        .filter(|p| academia.contains(*p) && cancer.contains(*p))
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(got, want);
+    // The same with passports in the body and the flat requestParameters shape.
+    let mut flat = body.clone();
+    flat["passports"] = json!([p.approved]);
+    flat["query"]["requestParameters"] = json!({
+        "referenceName": row.key.chrom.as_str(),
+        "start": [u64::from(row.key.pos) - 1],
+        "referenceBases": row.key.reference.as_str(),
+        "alternateBases": row.key.alternate.as_str(),
+        "datasets": {"datasetIds": [CANCER]},
+    });
+    let r = http.post(&format!("{B}/individuals"), None, &flat)?;
+    let doc2 = valid(&set, "beaconResultsetsResponse", &r, "body passports");
+    assert_eq!(doc2["response"], doc["response"]);
+
+    // Every participant of the cancer dataset at record level: the servable members, never
+    // the withdrawn one; biosamples, runs and analyses are theirs.
+    let all = json!({"query": {"requestParameters": {"datasets": {"datasetIds": [CANCER]}},
+        "requestedGranularity": "record", "pagination": {"limit": 100}}});
+    let r = http.post(&format!("{B}/individuals"), Some(&p.approved), &all)?;
+    let doc = valid(
+        &set,
+        "beaconResultsetsResponse",
+        &r,
+        "all cancer individuals",
+    );
+    let got: BTreeSet<String> = doc["response"]["resultSets"][0]["results"]
+        .as_array()
+        .ok_or("results")?
+        .iter()
+        .filter_map(|i| i["id"].as_str().map(str::to_owned))
+        .collect();
+    let want: BTreeSet<String> = cancer
+        .iter()
+        .filter(|p| academia.contains(*p))
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(got, want);
+    assert!(withdrawn.iter().all(|w| !got.contains(w.as_str())));
+    for (entry, doc_name) in [
+        ("biosamples", "beaconResultsetsResponse"),
+        ("runs", "beaconResultsetsResponse"),
+        ("analyses", "beaconResultsetsResponse"),
+        ("g_variants", "beaconErrorResponse"),
+    ] {
+        let r = http.post(&format!("{B}/{entry}"), Some(&p.approved), &all)?;
+        if doc_name == "beaconErrorResponse" {
+            // A variant query needs coordinates, a gene or an allele.
+            error(&set, &r, 400, entry);
+            continue;
+        }
+        let doc = valid(&set, doc_name, &r, entry);
+        for record in doc["response"]["resultSets"][0]["results"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let owner = record["individualId"].as_str().unwrap_or_default();
+            assert!(want.contains(owner), "{entry}: {record}");
+        }
+        assert!(
+            doc["responseSummary"]["numTotalResults"]
+                .as_u64()
+                .is_some_and(|n| n > 0),
+            "{entry}"
+        );
+    }
+
+    // Nested and by-id routes: an individual's biosamples; a withdrawn individual and an
+    // unknown id answer alike.
+    let someone = want.iter().next().ok_or("a servable cancer participant")?;
+    let scoped = json!({"query": {"requestParameters": {"datasets": {"datasetIds": [CANCER]}},
+        "requestedGranularity": "record"}});
+    let r = http.post(
+        &format!("{B}/individuals/{someone}/biosamples"),
+        Some(&p.approved),
+        &scoped,
+    )?;
+    let doc = valid(&set, "beaconResultsetsResponse", &r, "nested biosamples");
+    for b in doc["response"]["resultSets"][0]["results"]
+        .as_array()
+        .ok_or("results")?
+    {
+        assert_eq!(b["individualId"], someone.as_str());
+    }
+    let gone = withdrawn.iter().next().ok_or("withdrawn")?;
+    let a = http.post(
+        &format!("{B}/individuals/{gone}"),
+        Some(&p.approved),
+        &scoped,
+    )?;
+    let b = http.post(
+        &format!("{B}/individuals/GEMJ-NO-SUCH-ONE"),
+        Some(&p.approved),
+        &scoped,
+    )?;
+    valid(&set, "beaconResultsetsResponse", &a, "withdrawn by id");
+    assert_eq!(a.status, b.status);
+    assert_eq!(a.json["responseSummary"], b.json["responseSummary"]);
+    assert_eq!(a.json["response"], b.json["response"]);
+    assert_eq!(a.json["responseSummary"]["exists"], false);
+
+    // The variant by its id, and its carriers nested under it.
+    let vid = format!(
+        "{}-{}-{}-{}",
+        row.key.chrom.as_str(),
+        row.key.pos,
+        row.key.reference.as_str(),
+        row.key.alternate.as_str()
+    );
+    let r = http.post(
+        &format!("{B}/g_variants/{vid}/individuals"),
+        Some(&p.approved),
+        &scoped,
+    )?;
+    let doc = valid(
+        &set,
+        "beaconResultsetsResponse",
+        &r,
+        "variant's individuals",
+    );
+    let got: BTreeSet<String> = doc["response"]["resultSets"][0]["results"]
+        .as_array()
+        .ok_or("results")?
+        .iter()
+        .filter_map(|i| i["id"].as_str().map(str::to_owned))
+        .collect();
+    let want_carriers: BTreeSet<String> = carriers
+        .iter()
+        .filter(|p| academia.contains(*p) && cancer.contains(*p))
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(got, want_carriers);
+    let r = http.post(&format!("{B}/g_variants/{vid}"), Some(&p.approved), &scoped)?;
+    let doc = valid(&set, "beaconResultsetsResponse", &r, "variant by id");
+    assert_eq!(
+        doc["response"]["resultSets"][0]["results"][0]["variantInternalId"],
+        vid.as_str()
+    );
+
+    // Collections: datasets and cohorts, valid, for anyone.
+    for entry in ["datasets", "cohorts"] {
+        let r = http.get(&format!("{B}/{entry}"), None)?;
+        let doc = valid(&set, "beaconCollectionsResponse", &r, entry);
+        assert!(
+            doc["responseSummary"]["numTotalResults"]
+                .as_u64()
+                .is_some_and(|n| n > 0)
+        );
+    }
+    for (path, id) in [
+        (
+            "/cohorts/GEMJ-COHORT-CANCER".to_owned(),
+            "GEMJ-COHORT-CANCER",
+        ),
+        (format!("/datasets/{CANCER}"), CANCER),
+    ] {
+        let r = http.get(&format!("{B}{path}"), None)?;
+        let doc = valid(&set, "beaconCollectionsResponse", &r, &path);
+        let ids: Vec<&str> = doc["response"]["collections"]
+            .as_array()
+            .ok_or("collections")?
+            .iter()
+            .filter_map(|c| c["id"].as_str())
+            .collect();
+        assert_eq!(ids, vec![id], "{path}");
+    }
+    let r = http.get(
+        &format!("{B}/datasets/{CANCER}/individuals?requestedGranularity=count"),
+        Some(&p.registered),
+    )?;
+    valid(&set, "beaconCountResponse", &r, "dataset's individuals");
+    assert_eq!(
+        r.json["responseSummary"]["numTotalResults"],
+        cancer.iter().filter(|p| strict.contains(*p)).count() as u64
+    );
+
+    // Every query is audited with its answer class.
+    let records = gw.store.audit_records(0, 100_000).await?;
+    let classes: BTreeSet<String> = records
+        .iter()
+        .filter(|r| r.event.api == "beacon")
+        .flat_map(|r| {
+            r.event
+                .reasons
+                .iter()
+                .filter(|c| c.starts_with("answer:"))
+                .cloned()
+        })
+        .collect();
+    for c in ["answer:boolean", "answer:count", "answer:record"] {
+        assert!(classes.contains(c), "{classes:?}");
+    }
+    gw.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_follow_the_icd10_and_hpo_hierarchies() -> TestResult {
+    let Some(set) = schemas()? else {
+        return Ok(());
+    };
+    let gw = open_gateway().await?;
+    let http = Http {
+        base: gw.base_url.clone(),
+    };
+    let p = passports(&gw, &http).await?;
+    let strict = servable(&gw, false).await?;
+    // The oracle: diagnoses and observed phenotypes of servable participants.
+    let mut icd: Vec<(ParticipantId, String)> = Vec::new();
+    let mut hpo: Vec<(ParticipantId, String)> = Vec::new();
+    for id in &strict {
+        for d in gw.store.diagnoses_of(id).await? {
+            icd.push((id.clone(), d.icd10.as_str().to_owned()));
+        }
+        for ph in gw.store.phenotypes_of(id).await? {
+            if ph.status == gemj_model::PhenotypeStatus::Observed {
+                hpo.push((id.clone(), ph.hpo.as_str().to_owned()));
+            }
+        }
+    }
+    let count = |filters: Value| -> Res<u64> {
+        let body = json!({"query": {"filters": filters, "requestedGranularity": "count"}});
+        let r = http.post(&format!("{B}/individuals"), Some(&p.registered), &body)?;
+        let doc = valid(&set, "beaconCountResponse", &r, &filters.to_string());
+        doc["responseSummary"]["numTotalResults"]
+            .as_u64()
+            .ok_or_else(|| format!("no count: {doc}").into())
+    };
+    let people = |pred: &dyn Fn(&str) -> bool, list: &[(ParticipantId, String)]| -> u64 {
+        list.iter()
+            .filter(|(_, c)| pred(c))
+            .map(|(p, _)| p)
+            .collect::<BTreeSet<_>>()
+            .len() as u64
+    };
+    // ICD-10: a category selects its subdivisions; without descendants only itself.
+    let (_, code) = icd
+        .iter()
+        .find(|(_, c)| c.contains('.'))
+        .ok_or("a dotted diagnosis")?;
+    let category = &code[..3];
+    assert_eq!(
+        count(json!([{"id": format!("ICD10:{category}")}]))?,
+        people(&|c| c.starts_with(category), &icd)
+    );
+    assert_eq!(
+        count(json!([{"id": format!("ICD10:{category}"), "includeDescendantTerms": false}]))?,
+        people(&|c| c == category, &icd)
+    );
+    assert_eq!(
+        count(json!([{"id": format!("ICD10:{code}")}]))?,
+        people(&|c| c == code, &icd)
+    );
+    // HPO: an ancestor selects carriers of its descendants (HP:0000118, Phenotypic
+    // abnormality, is an ancestor of every observed term), not without descendants.
+    let observed = hpo.iter().map(|(p, _)| p).collect::<BTreeSet<_>>().len() as u64;
+    assert!(observed > 0);
+    assert_eq!(count(json!([{"id": "HP:0000118"}]))?, observed);
+    assert_eq!(
+        count(json!([{"id": "HP:0000118", "includeDescendantTerms": false}]))?,
+        0
+    );
+    let (_, term) = hpo.first().ok_or("an observed term")?;
+    assert_eq!(
+        count(json!([{"id": term, "includeDescendantTerms": false}]))?,
+        people(&|t| t == term, &hpo)
+    );
+    // Sex, as an ontology term and as an alphanumeric field, and two filters ANDed.
+    let mut females = 0;
+    for id in &strict {
+        if let Some(part) = gw.store.get_participant(id).await?
+            && part.sex == gemj_model::Sex::Female
+        {
+            females += 1;
+        }
+    }
+    assert_eq!(count(json!([{"id": "NCIT:C16576"}]))?, females);
+    assert_eq!(
+        count(json!([{"id": "sex", "operator": "=", "value": "female"}]))?,
+        females
+    );
+    assert_eq!(
+        count(json!([{"id": "sex", "operator": "!", "value": "female"}]))?,
+        strict.len() as u64 - females
+    );
+    assert!(count(json!([{"id": "NCIT:C16576"}, {"id": "NCIT:C20197"}]))? == 0);
+    // GET spelling of filters.
+    let r = http.get(
+        &format!("{B}/individuals?filters=ICD10:{category}&requestedGranularity=count"),
+        Some(&p.registered),
+    )?;
+    valid(&set, "beaconCountResponse", &r, "GET filters");
+    assert_eq!(
+        r.json["responseSummary"]["numTotalResults"],
+        people(&|c| c.starts_with(category), &icd)
+    );
+    // An unknown filter id is a 400, not an empty answer.
+    let body = json!({"query": {"filters": [{"id": "HP:9999999"}]}});
+    let r = http.post(&format!("{B}/individuals"), Some(&p.registered), &body)?;
+    error(&set, &r, 400, "unknown HPO term");
+    let body = json!({"query": {"filters": [{"id": "FOO:123"}]}});
+    let r = http.post(&format!("{B}/individuals"), Some(&p.registered), &body)?;
+    error(&set, &r, 400, "unknown prefix");
+    gw.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_requests_get_beacon_errors_never_500() -> TestResult {
+    let Some(set) = schemas()? else {
+        return Ok(());
+    };
+    let gw = TestGateway::start(12).await?;
+    let http = Http {
+        base: gw.base_url.clone(),
+    };
+    let gets = [
+        (
+            "/g_variants?referenceName=chr20&start=200&end=100",
+            400,
+            "start after end",
+        ),
+        (
+            "/g_variants?referenceName=chr20&start=100&end=200&assemblyId=NCBI36",
+            400,
+            "assembly",
+        ),
+        ("/individuals?filters=NOPE:1", 400, "unknown filter"),
+        ("/individuals?limit=100000", 400, "oversized limit"),
+        ("/individuals?colour=blue", 400, "unknown parameter"),
+        ("/individuals?skip=-1", 400, "negative skip"),
+        (
+            "/g_variants?referenceName=chr20&start=100&end=200&aminoacidChange=V600E",
+            400,
+            "aa change",
+        ),
+        ("/nothing_here", 404, "unknown entry type"),
+        (
+            "/individuals/x/datasets",
+            404,
+            "nested route the spec does not define",
+        ),
+    ];
+    for (path, status, what) in gets {
+        let r = http.get(&format!("{B}{path}"), None)?;
+        error(&set, &r, status, what);
+    }
+    let posts: [(&[u8], &str, u16, &str); 5] = [
+        (b"{not json", "application/json", 400, "bad JSON"),
+        (b"{}", "text/plain", 400, "wrong content type"),
+        (b"[]", "application/json", 400, "not an object"),
+        (
+            br#"{"query": {"pagination": {"limit": 1000}}}"#,
+            "application/json",
+            400,
+            "limit",
+        ),
+        (
+            br#"{"passports": "x"}"#,
+            "application/json",
+            400,
+            "passports not a list",
+        ),
+    ];
+    for (body, ct, status, what) in posts {
+        let r = http.send(
+            "POST",
+            &format!("{B}/individuals"),
+            None,
+            Some(ct),
+            Some(body.to_vec()),
+        )?;
+        error(&set, &r, status, what);
+    }
+    // A credential that does not verify: 401 in the Beacon format, never anonymous.
+    let r = http.get(&format!("{B}/individuals"), Some("not-a-jwt"))?;
+    error(&set, &r, 401, "bad token");
+    gw.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn privacy_defenses_hold_with_their_defaults() -> TestResult {
+    let Some(set) = schemas()? else {
+        return Ok(());
+    };
+    // Defaults, except a small query budget per address.
+    let gw = TestGateway::start_with(24, |c| {
+        c.beacon.budgets.per_ip = 40;
+        c.beacon.budgets.risk_budget = 3;
+    })
+    .await?;
+    let http = Http {
+        base: gw.base_url.clone(),
+    };
+    let p = passports(&gw, &http).await?;
+    let strict = servable(&gw, false).await?;
+    let rows = variants(&gw, PUBLIC).await?;
+    let public_members = members(&gw, PUBLIC).await?;
+    // 1. Minimum cohort: the demo's datasets are below 20 servable participants, so a public
+    //    boolean about a common variant is false, exactly as for an absent one.
+    let (common, _) = rows
+        .iter()
+        .max_by_key(|(_, c)| c.iter().filter(|p| strict.contains(*p)).count())
+        .ok_or("a variant")?;
+    assert!(
+        public_members
+            .iter()
+            .filter(|p| strict.contains(*p))
+            .count()
+            < 20
+    );
+    let present = http.get(&format!("{B}/g_variants?{}", gv(common)), None)?;
+    let absent = http.get(
+        &format!("{B}/g_variants?referenceName=chr20&start=1&referenceBases=A&alternateBases=T"),
+        None,
+    )?;
+    valid(&set, "beaconBooleanResponse", &present, "min cohort");
+    assert_eq!(
+        present.json["responseSummary"],
+        absent.json["responseSummary"]
+    );
+    assert_eq!(present.json["responseSummary"]["exists"], false);
+
+    // 2. Small cells: registered counts below 5 read 0 with countAdjustedTo ["<5"], like zero.
+    let (rare, rare_carriers) = rows
+        .iter()
+        .find(|(_, c)| {
+            let n = c.iter().filter(|p| strict.contains(*p)).count();
+            (1..5).contains(&n)
+        })
+        .ok_or("a rare variant")?;
+    assert!(!rare_carriers.is_empty());
+    let r = http.get(
+        &format!("{B}/individuals?{}&requestedGranularity=count", gv(rare)),
+        Some(&p.registered),
+    )?;
+    let doc = valid(&set, "beaconCountResponse", &r, "small cell");
+    assert_eq!(doc["responseSummary"]["numTotalResults"], 0);
+    assert_eq!(doc["responseSummary"]["exists"], false);
+    assert_eq!(doc["responseSummary"]["countPrecision"], "rounded");
+    assert_eq!(doc["responseSummary"]["countAdjustedTo"], json!(["<5"]));
+    let r0 = http.get(
+        &format!("{B}/individuals?referenceName=chr20&start=1&referenceBases=A&alternateBases=T&requestedGranularity=count"),
+        Some(&p.registered),
+    )?;
+    assert_eq!(r0.json["responseSummary"], doc["responseSummary"]);
+    // Larger counts are rounded down to a multiple of 5.
+    let r = http.get(
+        &format!("{B}/individuals?requestedGranularity=count"),
+        Some(&p.registered),
+    )?;
+    let n = r.json["responseSummary"]["numTotalResults"]
+        .as_u64()
+        .ok_or("count")?;
+    assert_eq!(n % 5, 0);
+    assert!(
+        n <= strict.len() as u64 && strict.len() as u64 - n < 5,
+        "{n} vs {}",
+        strict.len()
+    );
+
+    // 3. Query shapes at PUBLIC level: wildcards and wide ranges are refused.
+    let r = http.get(
+        &format!("{B}/g_variants?referenceName=chr20&start=100&referenceBases=A&alternateBases=N"),
+        None,
+    )?;
+    error(&set, &r, 400, "public wildcard");
+    let r = http.get(
+        &format!("{B}/g_variants?referenceName=chr20&start=0&end=5000000"),
+        None,
+    )?;
+    error(&set, &r, 400, "public range width");
+    let r = http.get(
+        &format!(
+            "{B}/g_variants?referenceName=chr20&start=0&end=5000000&requestedGranularity=count"
+        ),
+        Some(&p.registered),
+    )?;
+    valid(&set, "beaconCountResponse", &r, "registered may query 5 Mb");
+
+    // 4. Budgets: the address's budget runs out with 429 and Retry-After.
+    let mut refused = None;
+    for _ in 0..60 {
+        let r = http.get(&format!("{B}/individuals"), None)?;
+        if r.status == 429 {
+            refused = Some(r);
+            break;
+        }
+        assert_eq!(r.status, 200, "{}", r.json);
+    }
+    let r = refused.ok_or("no 429 within 60 queries")?;
+    error(&set, &r, 429, "budget");
+    let wait: u64 = r.header("retry-after").ok_or("Retry-After")?.parse()?;
+    assert!((1..=60).contains(&wait));
+    gw.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_rare_allele_probing_exhausts_the_individuals_budget() -> TestResult {
+    let Some(set) = schemas()? else {
+        return Ok(());
+    };
+    let gw = open_gateway_with(|c| {
+        c.beacon.budgets.risk_budget = 3;
+        c.beacon.budgets.risk_set_size = 2;
+    })
+    .await?;
+    let http = Http {
+        base: gw.base_url.clone(),
+    };
+    let p = passports(&gw, &http).await?;
+    let strict = servable(&gw, false).await?;
+    let rows = variants(&gw, PUBLIC).await?;
+    // A singleton: one servable carrier.
+    let (rare, _) = rows
+        .iter()
+        .find(|(_, c)| c.iter().filter(|p| strict.contains(*p)).count() == 1)
+        .ok_or("a singleton variant")?;
+    let url = format!("{B}/individuals?{}&requestedGranularity=count", gv(rare));
+    let mut answers = Vec::new();
+    for _ in 0..5 {
+        let r = http.get(&url, Some(&p.registered))?;
+        let doc = valid(&set, "beaconCountResponse", &r, "probe");
+        answers.push(
+            doc["responseSummary"]["numTotalResults"]
+                .as_u64()
+                .unwrap_or(99),
+        );
+    }
+    // Three answers name the carrier; after that, it no longer counts for this requester.
+    assert_eq!(answers, vec![1, 1, 1, 0, 0], "{answers:?}");
+    // Another requester is not affected.
+    let r = http.get(&url, Some(&p.approved))?;
+    assert_eq!(r.json["responseSummary"]["numTotalResults"], 1);
+    gw.stop().await;
+    Ok(())
+}

@@ -736,6 +736,11 @@ async fn malformed_requests_get_beacon_errors_never_500() -> TestResult {
         ("/individuals?filters=NOPE:1", 400, "unknown filter"),
         ("/individuals?limit=100000", 400, "oversized limit"),
         ("/individuals?colour=blue", 400, "unknown parameter"),
+        (
+            "/individuals?filters=NCIT:C16576,NCIT:C20197,HP:0000118,HP:0000001,ICD10:C34,ICD10:C50,ICD10:C61,ICD10:C16,ICD10:C18,ICD10:C22,ICD10:C25",
+            400,
+            "more than the 10 filters allowed",
+        ),
         ("/individuals?skip=-1", 400, "negative skip"),
         (
             "/g_variants?referenceName=chr20&start=100&end=200&aminoacidChange=V600E",
@@ -942,6 +947,63 @@ async fn repeated_rare_allele_probing_exhausts_the_individuals_budget() -> TestR
     // Another requester is not affected.
     let r = http.get(&url, Some(&p.approved))?;
     assert_eq!(r.json["responseSummary"]["numTotalResults"], 1);
+    gw.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn public_booleans_mask_rare_alleles() -> TestResult {
+    let Some(set) = schemas()? else {
+        return Ok(());
+    };
+    // The default masking (at least 2 servable carriers), with the minimum cohort opened so
+    // that the demo datasets answer public booleans at all.
+    let gw = TestGateway::start_with(24, |c| {
+        c.beacon.privacy.min_cohort_public = 1;
+    })
+    .await?;
+    let http = Http {
+        base: gw.base_url.clone(),
+    };
+    let p = passports(&gw, &http).await?;
+    let strict = servable(&gw, false).await?;
+    // Carriers across every dataset holding the variant (a boolean answers over all of them).
+    let mut all: std::collections::BTreeMap<
+        String,
+        (gemj_store::VariantRow, BTreeSet<ParticipantId>),
+    > = std::collections::BTreeMap::new();
+    for dataset in [PUBLIC, CANCER, "GEMJ-DEMO-RD-REG", "GEMJ-DEMO-JOINT-CTRL"] {
+        let ms = members(&gw, dataset).await?;
+        for (row, carriers) in variants(&gw, dataset).await? {
+            let entry = all
+                .entry(gv(&row))
+                .or_insert_with(|| (row.clone(), BTreeSet::new()));
+            entry.1.extend(
+                carriers
+                    .into_iter()
+                    .filter(|c| strict.contains(c) && ms.contains(c)),
+            );
+        }
+    }
+    let singleton = all
+        .values()
+        .find(|(_, c)| c.len() == 1)
+        .ok_or("a variant with one servable carrier")?;
+    let common = all
+        .values()
+        .find(|(_, c)| c.len() >= 3)
+        .ok_or("a variant with three servable carriers")?;
+    let ask = |row: &gemj_store::VariantRow, token: Option<&str>| -> Res<Value> {
+        let r = http.get(&format!("{B}/g_variants?{}", gv(row)), token)?;
+        Ok(valid(&set, "beaconBooleanResponse", &r, "masking"))
+    };
+    assert_eq!(ask(&common.0, None)?["responseSummary"]["exists"], true);
+    assert_eq!(ask(&singleton.0, None)?["responseSummary"]["exists"], false);
+    // A registered researcher's boolean is not masked (counts carry their own rules).
+    assert_eq!(
+        ask(&singleton.0, Some(&p.registered))?["responseSummary"]["exists"],
+        true
+    );
     gw.stop().await;
     Ok(())
 }

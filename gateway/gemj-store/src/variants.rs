@@ -15,7 +15,7 @@ use gemj_model::{DatasetId, VariantKey};
 use roaring::RoaringBitmap;
 use sqlx::AssertSqlSafe;
 
-use crate::convert::{page_limit, to_u32};
+use crate::convert::page_limit;
 use crate::{Pool, Store, StoreError, with_pool};
 
 /// One row of the variant index.
@@ -139,16 +139,19 @@ type VariantDbRow = (String, i64, String, String, i64, i64, Vec<u8>);
 
 fn row_from_db(dataset: &DatasetId, row: VariantDbRow) -> Result<VariantRow, StoreError> {
     let (chrom, pos, reference, alternate, allele_count, carrier_count, carriers) = row;
-    let id = format!("{dataset}/{chrom}:{pos}");
-    let pos = to_u32("variant", &id, pos)?;
-    let key = VariantKey::parse(&chrom, pos, &reference, &alternate)
-        .map_err(|e| StoreError::invalid_data("variant", &id, e))?;
+    // The row's name is only formatted when it is needed, for an error (this is the read path
+    // of every variant query).
+    let id = || format!("{dataset}/{chrom}:{pos}");
+    let number =
+        |v: i64| u32::try_from(v).map_err(|e| StoreError::invalid_data("variant", &id(), e));
+    let key = VariantKey::parse(&chrom, number(pos)?, &reference, &alternate)
+        .map_err(|e| StoreError::invalid_data("variant", &id(), e))?;
     let carriers = RoaringBitmap::deserialize_from(&carriers[..])
-        .map_err(|e| StoreError::invalid_data("variant", &id, e))?;
+        .map_err(|e| StoreError::invalid_data("variant", &id(), e))?;
     Ok(VariantRow {
         key,
-        allele_count: to_u32("variant", &id, allele_count)?,
-        carrier_count: to_u32("variant", &id, carrier_count)?,
+        allele_count: number(allele_count)?,
+        carrier_count: number(carrier_count)?,
         carriers,
     })
 }
@@ -198,6 +201,11 @@ impl Store {
                     }
                     q.execute(&mut *tx).await?;
                 }
+                // Variants are part of the catalogue epoch: caches of decoded rows (Beacon's)
+                // are tagged with it.
+                sqlx::query("UPDATE catalogue_epoch SET epoch = epoch + 1 WHERE id = 1")
+                    .execute(&mut *tx)
+                    .await?;
                 tx.commit().await?;
             }
             Pool::Pg(pool) => {
@@ -261,9 +269,16 @@ impl Store {
                 .bind(key)
                 .execute(&mut *tx)
                 .await?;
+                sqlx::query("UPDATE catalogue_epoch SET epoch = epoch + 1 WHERE id = 1")
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("SELECT pg_notify('gemj_catalogue', 'epoch')")
+                    .execute(&mut *tx)
+                    .await?;
                 tx.commit().await?;
             }
         }
+        self.catalogue_written();
         tracing::debug!(message = "Variants inserted.", %dataset, rows = written);
         Ok(written)
     }

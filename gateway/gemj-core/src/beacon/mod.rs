@@ -23,7 +23,7 @@
 pub mod index;
 pub mod privacy;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 
@@ -69,9 +69,12 @@ pub struct BeaconSettings {
     pub max_limit: u64,
     /// Filters per query at most.
     pub max_filters: usize,
-    /// Variants read from the store per dataset and query at most (a wider query is refused
-    /// with a hint to narrow it).
+    /// Variants read per dataset and query at most (a wider query is refused with a hint to
+    /// narrow it).
     pub max_variants_scanned: u32,
+    /// Decoded variant rows kept in memory (1 Mb blocks per dataset and chromosome, dropped
+    /// when the catalogue epoch moves or the cache is full).
+    pub variant_cache_rows: usize,
     /// Privacy defaults for every dataset.
     pub privacy: DatasetPrivacy,
     /// Per-dataset privacy settings, by dataset id (replacing the defaults whole).
@@ -93,6 +96,7 @@ impl Default for BeaconSettings {
             max_limit: 100,
             max_filters: 10,
             max_variants_scanned: 200_000,
+            variant_cache_rows: 2_000_000,
             privacy: DatasetPrivacy::default(),
             datasets: BTreeMap::new(),
             budgets: BudgetSettings::default(),
@@ -138,6 +142,8 @@ pub struct Beacon {
     settings: BeaconSettings,
     hpo: Option<Arc<gemj_ontology::hpo::Ontology>>,
     index: RwLock<Option<Arc<BeaconIndex>>>,
+    blocks: std::sync::Mutex<VariantBlocks>,
+    servable: std::sync::Mutex<ServableCache>,
     rebuild: tokio::sync::Mutex<()>,
     budgets: Budgets,
 }
@@ -214,6 +220,8 @@ impl Beacon {
             settings,
             hpo,
             index: RwLock::new(None),
+            blocks: std::sync::Mutex::new(VariantBlocks::default()),
+            servable: std::sync::Mutex::new(ServableCache::default()),
             rebuild: tokio::sync::Mutex::new(()),
             budgets,
         }
@@ -514,15 +522,7 @@ impl Beacon {
             };
             let privacy = self.settings.privacy_of(id);
             let level = level.min(privacy.max_granularity);
-            let scope = evaluation.scope;
-            let mut servable = RoaringBitmap::new();
-            for ordinal in &d.members {
-                if let Some(p) = index.person(ordinal)
-                    && snapshot.serves(&p.participant.id, scope)
-                {
-                    servable.insert(ordinal);
-                }
-            }
+            let mut servable = self.servable_members(index, d, &snapshot, evaluation.scope);
             if level < Granularity::Record {
                 servable -= &exhausted;
             }
@@ -536,6 +536,46 @@ impl Beacon {
             });
         }
         Ok(views)
+    }
+
+    /// The members of a dataset the consent snapshot serves at `scope`, computed once per
+    /// (catalogue epoch, consent epoch, dataset, scope).
+    fn servable_members(
+        &self,
+        index: &BeaconIndex,
+        d: &index::IndexedDataset,
+        snapshot: &crate::consent_view::ConsentSnapshot,
+        scope: crate::access::ConsentScope,
+    ) -> RoaringBitmap {
+        let key = (
+            d.dataset.id.to_string(),
+            scope.industry,
+            scope.international,
+        );
+        if let Ok(mut cache) = self.servable.lock() {
+            if (cache.catalogue_epoch, cache.consent_epoch) != (index.epoch, snapshot.epoch) {
+                cache.sets.clear();
+                cache.catalogue_epoch = index.epoch;
+                cache.consent_epoch = snapshot.epoch;
+            }
+            if let Some(set) = cache.sets.get(&key) {
+                return set.clone();
+            }
+        }
+        let mut servable = RoaringBitmap::new();
+        for ordinal in &d.members {
+            if let Some(p) = index.person(ordinal)
+                && snapshot.serves(&p.participant.id, scope)
+            {
+                servable.insert(ordinal);
+            }
+        }
+        if let Ok(mut cache) = self.servable.lock()
+            && (cache.catalogue_epoch, cache.consent_epoch) == (index.epoch, snapshot.epoch)
+        {
+            cache.sets.insert(key, servable.clone());
+        }
+        servable
     }
 
     /// Answers an entry-type query (collection, by id, or nested).
@@ -803,9 +843,10 @@ impl Beacon {
     async fn variant_rows(
         &self,
         core: &Core,
+        epoch: i64,
         dataset: &gemj_model::Dataset,
         variant: &VariantQuery,
-    ) -> Result<Vec<VariantRow>, BeaconFailure> {
+    ) -> Result<Vec<Arc<VariantRow>>, BeaconFailure> {
         let cap = self.settings.max_variants_scanned;
         let (chrom, first, last) = match &variant.kind {
             VariantQueryKind::Sequence {
@@ -846,27 +887,80 @@ impl Beacon {
                 return Ok(Vec::new());
             }
         };
-        let (Ok(first), Ok(last)) = (u32::try_from(first), u32::try_from(last.max(first))) else {
+        let (Ok(first), Ok(last)) = (u32::try_from(first.max(1)), u32::try_from(last.max(first)))
+        else {
             return Ok(Vec::new());
         };
-        let rows = core
-            .store
-            .variants_in_range(&dataset.id, &chrom, first, last, cap.saturating_add(1))
-            .await?;
-        if rows.len() > cap as usize {
-            return Err(BeaconError::bad_request(
-                ErrorKind::InvalidRange,
-                format!(
-                    "the query matches more than {cap} variants in `{}`; narrow the range or add alleles",
-                    dataset.id
-                ),
-            )
-            .into());
+        let last = last.max(first);
+        let mut scanned = 0_usize;
+        let mut out = Vec::new();
+        for block in (first - 1) / VARIANT_BLOCK..=(last - 1) / VARIANT_BLOCK {
+            let rows = self.block(core, epoch, dataset, &chrom, block).await?;
+            for r in rows.iter() {
+                if r.key.pos < first || r.key.pos > last {
+                    continue;
+                }
+                scanned += 1;
+                if scanned > cap as usize {
+                    return Err(BeaconError::bad_request(
+                        ErrorKind::InvalidRange,
+                        format!(
+                            "the query matches more than {cap} variants in `{}`; narrow the range or add alleles",
+                            dataset.id
+                        ),
+                    )
+                    .into());
+                }
+                if variant_matches(variant, r) {
+                    out.push(Arc::clone(r));
+                }
+            }
         }
-        Ok(rows
-            .into_iter()
-            .filter(|r| variant_matches(variant, r))
-            .collect())
+        Ok(out)
+    }
+
+    /// One block of a dataset's variant index, decoded: from the cache while the catalogue
+    /// epoch it was read at is current, else from the store.
+    async fn block(
+        &self,
+        core: &Core,
+        epoch: i64,
+        dataset: &gemj_model::Dataset,
+        chrom: &str,
+        block: u32,
+    ) -> Result<Block, BeaconFailure> {
+        let key = (dataset.id.to_string(), chrom.to_owned(), block);
+        if let Ok(mut cache) = self.blocks.lock() {
+            if cache.epoch != epoch {
+                cache.blocks.clear();
+                cache.rows = 0;
+                cache.epoch = epoch;
+            }
+            if let Some(rows) = cache.blocks.get(&key) {
+                return Ok(Arc::clone(rows));
+            }
+        }
+        let first = block * VARIANT_BLOCK + 1;
+        let last = first.saturating_add(VARIANT_BLOCK - 1);
+        let rows: Block = Arc::new(
+            core.store
+                .variants_in_range(&dataset.id, chrom, first, last, u32::MAX)
+                .await?
+                .into_iter()
+                .map(Arc::new)
+                .collect(),
+        );
+        if let Ok(mut cache) = self.blocks.lock()
+            && cache.epoch == epoch
+        {
+            if cache.rows + rows.len() > self.settings.variant_cache_rows {
+                cache.blocks.clear();
+                cache.rows = 0;
+            }
+            cache.rows += rows.len();
+            cache.blocks.insert(key, Arc::clone(&rows));
+        }
+        Ok(rows)
     }
 
     /// Individuals, biosamples, genomic variants, analyses and runs.
@@ -897,13 +991,17 @@ impl Beacon {
         for v in views {
             let mut answer = DatasetAnswer::default();
             // Variants: from the query, or the route's variant.
-            let rows: Option<Vec<VariantRow>> = match (&query.variant, &variant_scope) {
-                (Some(variant), _) => Some(self.variant_rows(core, &v.dataset, variant).await?),
+            let rows: Option<Vec<Arc<VariantRow>>> = match (&query.variant, &variant_scope) {
+                (Some(variant), _) => Some(
+                    self.variant_rows(core, index.epoch, &v.dataset, variant)
+                        .await?,
+                ),
                 (None, Some(key)) if query.entry_type == EntryType::GenomicVariant => Some(
                     core.store
                         .variant_exact(&v.dataset.id, key)
                         .await?
                         .into_iter()
+                        .map(Arc::new)
                         .collect(),
                 ),
                 _ => None,
@@ -921,14 +1019,15 @@ impl Beacon {
                 1
             };
             let mut individuals = v.servable.clone();
-            if let Some(rows) = &rows {
+            if let Some(rows) = rows {
                 let mut carriers = RoaringBitmap::new();
                 for r in rows {
-                    let served = &r.carriers & &v.servable;
-                    if served.len() >= min_carriers {
-                        carriers |= &served;
-                        answer.variants.push((r.clone(), served));
+                    if r.carriers.intersection_len(&v.servable) < min_carriers {
+                        continue;
                     }
+                    let served = &r.carriers & &v.servable;
+                    carriers |= &served;
+                    answer.variants.push((r, served));
                 }
                 individuals &= &carriers;
             } else if query.entry_type == EntryType::GenomicVariant {
@@ -956,9 +1055,32 @@ impl Beacon {
         let mut union_individuals = RoaringBitmap::new();
         let mut union_entries: BTreeSet<String> = BTreeSet::new();
         let mut exists = false;
+        let mut union_variants: HashSet<&gemj_model::VariantKey> = HashSet::new();
         for (v, a) in views.iter().zip(&sets) {
-            let ids = self.entry_ids(index, entry_type, a);
-            let n = ids.len() as u64;
+            // Variants are counted by key; their ids are formatted for the page only. Every
+            // listed variant has a carrier among the dataset's answer (see above).
+            let ids = if entry_type == EntryType::GenomicVariant {
+                let mut keys: Vec<&gemj_model::VariantKey> =
+                    a.variants.iter().map(|(r, _)| &r.key).collect();
+                keys.sort();
+                union_variants.extend(keys.iter().copied());
+                let skip = usize::try_from(query.pagination.skip).unwrap_or(usize::MAX);
+                let take = usize::try_from(query.pagination.limit).unwrap_or(usize::MAX);
+                let page: Vec<String> = if granularity == Granularity::Record {
+                    keys.iter()
+                        .skip(skip)
+                        .take(take)
+                        .map(|k| key_id(k))
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                (keys.len(), page)
+            } else {
+                let ids = self.entry_ids(index, entry_type, a);
+                (ids.len(), ids)
+            };
+            let (n, ids) = (ids.0 as u64, ids.1);
             let (dataset_exists, count) = match v.level.min(granularity) {
                 Granularity::Boolean => (!a.below_min_cohort && n > 0, Count::exact(0)),
                 Granularity::Count => (v.privacy.count_exists(n), v.privacy.report_count(n)),
@@ -966,15 +1088,20 @@ impl Beacon {
             };
             exists |= dataset_exists;
             union_individuals |= &a.individuals;
-            union_entries.extend(ids.iter().cloned());
+            if entry_type != EntryType::GenomicVariant {
+                union_entries.extend(ids.iter().cloned());
+            }
             let mut participants = Vec::new();
             let mut returned = 0;
             if granularity == Granularity::Record {
-                let page: Vec<&String> = ids
-                    .iter()
-                    .skip(usize::try_from(query.pagination.skip).unwrap_or(usize::MAX))
-                    .take(usize::try_from(query.pagination.limit).unwrap_or(usize::MAX))
-                    .collect();
+                let page: Vec<&String> = if entry_type == EntryType::GenomicVariant {
+                    ids.iter().collect()
+                } else {
+                    ids.iter()
+                        .skip(usize::try_from(query.pagination.skip).unwrap_or(usize::MAX))
+                        .take(usize::try_from(query.pagination.limit).unwrap_or(usize::MAX))
+                        .collect()
+                };
                 let records = self.records(index, entry_type, a, &page, &v.dataset.id)?;
                 returned = records.len() as u64;
                 for id in &page {
@@ -1006,13 +1133,16 @@ impl Beacon {
                     .map(|v| v.privacy)
                     .max_by_key(|p| (p.small_cell, p.round_to))
                     .unwrap_or_default();
-                let n = if entry_type == EntryType::Individual {
-                    union_individuals.len()
-                } else {
-                    union_entries.len() as u64
+                let n = match entry_type {
+                    EntryType::Individual => union_individuals.len(),
+                    EntryType::GenomicVariant => union_variants.len() as u64,
+                    _ => union_entries.len() as u64,
                 };
                 exists = strict.count_exists(n);
                 strict.report_count(n)
+            }
+            Granularity::Record if entry_type == EntryType::GenomicVariant => {
+                Count::exact(union_variants.len() as u64)
             }
             Granularity::Record => Count::exact(union_entries.len() as u64),
         };
@@ -1079,12 +1209,15 @@ impl Beacon {
             EntryType::Biosample => index.specimen_owner(id).into_iter().collect(),
             EntryType::Run => index.run_owner(id).into_iter().collect(),
             EntryType::Analysis => index.analysis_owners(id),
-            EntryType::GenomicVariant => answer
-                .variants
-                .iter()
-                .filter(|(r, _)| variant_id(r) == id)
-                .flat_map(|(_, c)| (c & &answer.individuals).into_iter())
-                .collect(),
+            EntryType::GenomicVariant => {
+                let key = parse_variant_id(id);
+                answer
+                    .variants
+                    .iter()
+                    .filter(|(r, _)| key.as_ref() == Some(&r.key))
+                    .flat_map(|(_, c)| (c & &answer.individuals).into_iter())
+                    .collect()
+            }
             EntryType::Dataset | EntryType::Cohort => Vec::new(),
         };
         ordinals
@@ -1115,10 +1248,8 @@ impl Beacon {
                     .analysis(id)
                     .map(|a| analysis_record(index, a))
                     .transpose()?,
-                EntryType::GenomicVariant => answer
-                    .variants
-                    .iter()
-                    .find(|(r, _)| variant_id(r) == **id)
+                EntryType::GenomicVariant => parse_variant_id(id)
+                    .and_then(|key| answer.variants.iter().find(|(r, _)| r.key == key))
                     .map(|(r, carriers)| {
                         variant_record(
                             index,
@@ -1207,6 +1338,29 @@ impl Beacon {
     }
 }
 
+/// Bases per cached block of the variant index.
+const VARIANT_BLOCK: u32 = 1_000_000;
+
+/// One decoded block of a dataset's variant index on one chromosome, ordered by position.
+type Block = Arc<Vec<Arc<VariantRow>>>;
+
+/// Decoded blocks of the variant index, per (dataset, chromosome, block), of one catalogue
+/// epoch.
+#[derive(Debug, Default)]
+struct VariantBlocks {
+    epoch: i64,
+    rows: usize,
+    blocks: std::collections::HashMap<(String, String, u32), Block>,
+}
+
+/// Each dataset's servable members per consent scope, of one catalogue and consent epoch.
+#[derive(Debug, Default)]
+struct ServableCache {
+    catalogue_epoch: i64,
+    consent_epoch: i64,
+    sets: std::collections::HashMap<(String, bool, bool), RoaringBitmap>,
+}
+
 /// The cohorts: one per GeMJ program.
 pub const COHORTS: [(&str, &str, Program); 3] = [
     ("GEMJ-COHORT-CANCER", "GeMJ cancer program", Program::Cancer),
@@ -1229,7 +1383,7 @@ fn program_of_cohort(id: &str) -> Option<Program> {
 struct DatasetAnswer {
     below_min_cohort: bool,
     individuals: RoaringBitmap,
-    variants: Vec<(VariantRow, RoaringBitmap)>,
+    variants: Vec<(Arc<VariantRow>, RoaringBitmap)>,
 }
 
 struct ShapeError {
@@ -1259,12 +1413,16 @@ fn requester_name(principal: &Principal, ip: Option<IpAddr>) -> String {
 /// `chr20-10050-A-G`: the variant's internal id (1-based VCF position).
 #[must_use]
 pub fn variant_id(row: &VariantRow) -> String {
+    key_id(&row.key)
+}
+
+fn key_id(key: &gemj_model::VariantKey) -> String {
     format!(
         "{}-{}-{}-{}",
-        row.key.chrom.as_str(),
-        row.key.pos,
-        row.key.reference.as_str(),
-        row.key.alternate.as_str()
+        key.chrom.as_str(),
+        key.pos,
+        key.reference.as_str(),
+        key.alternate.as_str()
     )
 }
 
@@ -1463,6 +1621,7 @@ fn run_record(index: &BeaconIndex, r: &gemj_model::SequencingRun) -> Result<Valu
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned));
     if r.run_date.is_none() {
+        // The model requires a date; 1900-01-01 stands for "not recorded", and says so.
         record
             .info
             .insert("runDateUnknown".to_owned(), Value::Bool(true));
@@ -1485,6 +1644,12 @@ fn analysis_record(index: &BeaconIndex, a: &gemj_model::Analysis) -> Result<Valu
                 .specimen(r.specimen.as_str())
                 .map(|s| s.participant.to_string());
         }
+    }
+    if a.analysis_date.is_none() {
+        // The model requires a date; 1900-01-01 stands for "not recorded", and says so.
+        record
+            .info
+            .insert("analysisDateUnknown".to_owned(), Value::Bool(true));
     }
     record.info.insert(
         "pipelineVersion".to_owned(),

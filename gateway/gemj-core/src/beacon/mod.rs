@@ -844,9 +844,11 @@ impl Beacon {
         &self,
         core: &Core,
         epoch: i64,
-        dataset: &gemj_model::Dataset,
+        dataset: &index::IndexedDataset,
         variant: &VariantQuery,
-    ) -> Result<Vec<Arc<VariantRow>>, BeaconFailure> {
+    ) -> Result<(Vec<Arc<VariantRow>>, bool), BeaconFailure> {
+        let members = &dataset.members;
+        let dataset = &*dataset.dataset;
         let cap = self.settings.max_variants_scanned;
         let (chrom, first, last) = match &variant.kind {
             VariantQueryKind::Sequence {
@@ -869,7 +871,7 @@ impl Beacon {
             ),
             VariantQueryKind::Gene { gene_id } => match core.store.gene_by_name(gene_id).await? {
                 Some(g) => (g.chrom, u64::from(g.start), u64::from(g.end)),
-                None => return Ok(Vec::new()),
+                None => return Ok((Vec::new(), true)),
             },
             VariantQueryKind::Allele(Hgvs::Genomic(allele)) => {
                 // VCF anchors deletions and insertions on the base before them.
@@ -884,19 +886,23 @@ impl Beacon {
                 )
             }
             VariantQueryKind::Allele(Hgvs::Other(_)) | VariantQueryKind::AminoacidChange => {
-                return Ok(Vec::new());
+                return Ok((Vec::new(), true));
             }
         };
         let (Ok(first), Ok(last)) = (u32::try_from(first.max(1)), u32::try_from(last.max(first)))
         else {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), true));
         };
         let last = last.max(first);
         let mut scanned = 0_usize;
         let mut out = Vec::new();
+        let mut within = true;
         for block in (first - 1) / VARIANT_BLOCK..=(last - 1) / VARIANT_BLOCK {
-            let rows = self.block(core, epoch, dataset, &chrom, block).await?;
-            for r in rows.iter() {
+            let rows = self
+                .block(core, epoch, dataset, members, &chrom, block)
+                .await?;
+            within &= rows.within_members;
+            for r in &rows.rows {
                 if r.key.pos < first || r.key.pos > last {
                     continue;
                 }
@@ -916,7 +922,7 @@ impl Beacon {
                 }
             }
         }
-        Ok(out)
+        Ok((out, within))
     }
 
     /// One block of a dataset's variant index, decoded: from the cache while the catalogue
@@ -926,6 +932,7 @@ impl Beacon {
         core: &Core,
         epoch: i64,
         dataset: &gemj_model::Dataset,
+        members: &RoaringBitmap,
         chrom: &str,
         block: u32,
     ) -> Result<Block, BeaconFailure> {
@@ -942,22 +949,26 @@ impl Beacon {
         }
         let first = block * VARIANT_BLOCK + 1;
         let last = first.saturating_add(VARIANT_BLOCK - 1);
-        let rows: Block = Arc::new(
-            core.store
-                .variants_in_range(&dataset.id, chrom, first, last, u32::MAX)
-                .await?
-                .into_iter()
-                .map(Arc::new)
-                .collect(),
-        );
+        let rows: Vec<Arc<VariantRow>> = core
+            .store
+            .variants_in_range(&dataset.id, chrom, first, last, u32::MAX)
+            .await?
+            .into_iter()
+            .map(Arc::new)
+            .collect();
+        let within_members = rows.iter().all(|r| r.carriers.is_subset(members));
+        let rows: Block = Arc::new(BlockRows {
+            rows,
+            within_members,
+        });
         if let Ok(mut cache) = self.blocks.lock()
             && cache.epoch == epoch
         {
-            if cache.rows + rows.len() > self.settings.variant_cache_rows {
+            if cache.rows + rows.rows.len() > self.settings.variant_cache_rows {
                 cache.blocks.clear();
                 cache.rows = 0;
             }
-            cache.rows += rows.len();
+            cache.rows += rows.rows.len();
             cache.blocks.insert(key, Arc::clone(&rows));
         }
         Ok(rows)
@@ -991,19 +1002,27 @@ impl Beacon {
         for v in views {
             let mut answer = DatasetAnswer::default();
             // Variants: from the query, or the route's variant.
-            let rows: Option<Vec<Arc<VariantRow>>> = match (&query.variant, &variant_scope) {
+            let Some(indexed) = index.dataset(v.dataset.id.as_str()) else {
+                sets.push(answer);
+                continue;
+            };
+            let rows: Option<(Vec<Arc<VariantRow>>, bool)> = match (&query.variant, &variant_scope)
+            {
                 (Some(variant), _) => Some(
-                    self.variant_rows(core, index.epoch, &v.dataset, variant)
+                    self.variant_rows(core, index.epoch, indexed, variant)
                         .await?,
                 ),
-                (None, Some(key)) if query.entry_type == EntryType::GenomicVariant => Some(
-                    core.store
+                (None, Some(key)) if query.entry_type == EntryType::GenomicVariant => {
+                    let rows: Vec<Arc<VariantRow>> = core
+                        .store
                         .variant_exact(&v.dataset.id, key)
                         .await?
                         .into_iter()
                         .map(Arc::new)
-                        .collect(),
-                ),
+                        .collect();
+                    let within = rows.iter().all(|r| r.carriers.is_subset(&indexed.members));
+                    Some((rows, within))
+                }
                 _ => None,
             };
             let public = v.level == Granularity::Boolean;
@@ -1019,15 +1038,37 @@ impl Beacon {
                 1
             };
             let mut individuals = v.servable.clone();
-            if let Some(rows) = rows {
+            if let Some((rows, within)) = rows {
+                // With few members excluded (consent, filters, spent budgets), a row's servable
+                // carriers are counted as its carriers less the excluded ones.
+                let excluded = &indexed.members - &v.servable;
+                let by_exclusion = within && excluded.len() < v.servable.len();
+                // Each variant's servable carriers are kept when records or other entry types
+                // need them; a count or boolean of variants needs only how many variants, and
+                // their carriers only as far as the risk budget looks (small answers).
+                let keep_sets = query.entry_type != EntryType::GenomicVariant
+                    || granularity == Granularity::Record;
+                let risk_set = self.budgets.settings().risk_set_size;
                 let mut carriers = RoaringBitmap::new();
                 for r in rows {
-                    if r.carriers.intersection_len(&v.servable) < min_carriers {
+                    let servable_carriers = if by_exclusion {
+                        r.carriers.len() - r.carriers.intersection_len(&excluded)
+                    } else {
+                        r.carriers.intersection_len(&v.servable)
+                    };
+                    if servable_carriers < min_carriers {
                         continue;
                     }
-                    let served = &r.carriers & &v.servable;
-                    carriers |= &served;
-                    answer.variants.push((r, served));
+                    if keep_sets {
+                        let served = &r.carriers & &v.servable;
+                        carriers |= &served;
+                        answer.variants.push((r, served));
+                    } else {
+                        if carriers.len() <= risk_set {
+                            carriers |= &(&r.carriers & &v.servable);
+                        }
+                        answer.variants.push((r, RoaringBitmap::new()));
+                    }
                 }
                 individuals &= &carriers;
             } else if query.entry_type == EntryType::GenomicVariant {
@@ -1342,7 +1383,16 @@ impl Beacon {
 const VARIANT_BLOCK: u32 = 1_000_000;
 
 /// One decoded block of a dataset's variant index on one chromosome, ordered by position.
-type Block = Arc<Vec<Arc<VariantRow>>>;
+type Block = Arc<BlockRows>;
+
+/// A block's rows, and whether every carrier of every row is a member of the dataset (as the
+/// variant index is written); then a row's servable carriers are its carriers less the
+/// dataset's excluded members, which is cheap to count when few are excluded.
+#[derive(Debug)]
+struct BlockRows {
+    rows: Vec<Arc<VariantRow>>,
+    within_members: bool,
+}
 
 /// Decoded blocks of the variant index, per (dataset, chromosome, block), of one catalogue
 /// epoch.

@@ -205,8 +205,18 @@ struct DatasetView {
     servable: RoaringBitmap,
     /// Members withheld by consent (or spent risk budgets).
     withheld: u64,
+    /// When `servable` is exactly the dataset's members served at this consent scope and
+    /// epoch (no filter, route scope or spent budget narrowed it): the key under which
+    /// per-row counts of servable carriers are cached.
+    plain: Option<PlainKey>,
     decision: Option<crate::access::Decision>,
 }
+
+/// A matched variant row, with its servable carriers when they were counted already.
+type Matched = (Arc<VariantRow>, Option<u64>);
+
+/// A consent scope (industry, international) at a consent epoch.
+type PlainKey = (bool, bool, i64);
 
 /// The entry types served, all of them.
 pub const ENTRY_TYPES: [EntryType; 7] = EntryType::ALL;
@@ -510,6 +520,7 @@ impl Beacon {
                     privacy: self.settings.privacy_of(id),
                     servable: RoaringBitmap::new(),
                     withheld: d.members.len(),
+                    plain: None,
                     decision: Some(decision),
                 });
                 continue;
@@ -522,9 +533,12 @@ impl Beacon {
             };
             let privacy = self.settings.privacy_of(id);
             let level = level.min(privacy.max_granularity);
-            let mut servable = self.servable_members(index, d, &snapshot, evaluation.scope);
-            if level < Granularity::Record {
+            let scope = evaluation.scope;
+            let mut servable = self.servable_members(index, d, &snapshot, scope);
+            let mut plain = Some((scope.industry, scope.international, snapshot.epoch));
+            if level < Granularity::Record && !servable.is_disjoint(&exhausted) {
                 servable -= &exhausted;
+                plain = None;
             }
             views.push(DatasetView {
                 dataset: Arc::clone(&d.dataset),
@@ -532,6 +546,7 @@ impl Beacon {
                 privacy,
                 withheld: d.members.len() - servable.len(),
                 servable,
+                plain,
                 decision: Some(decision),
             });
         }
@@ -658,6 +673,9 @@ impl Beacon {
             }
         };
         for v in &mut views {
+            if !query.filters.is_empty() || scope_set.is_some() {
+                v.plain = None;
+            }
             v.servable &= &filtered;
             if let Some(s) = &scope_set {
                 v.servable &= s;
@@ -846,7 +864,8 @@ impl Beacon {
         epoch: i64,
         dataset: &index::IndexedDataset,
         variant: &VariantQuery,
-    ) -> Result<(Vec<Arc<VariantRow>>, bool), BeaconFailure> {
+        plain: Option<(PlainKey, &RoaringBitmap)>,
+    ) -> Result<(Vec<Matched>, bool), BeaconFailure> {
         let members = &dataset.members;
         let dataset = &*dataset.dataset;
         let cap = self.settings.max_variants_scanned;
@@ -902,7 +921,8 @@ impl Beacon {
                 .block(core, epoch, dataset, members, &chrom, block)
                 .await?;
             within &= rows.within_members;
-            for r in &rows.rows {
+            let counts = plain.map(|(key, servable)| rows.servable_counts(key, servable));
+            for (i, r) in rows.rows.iter().enumerate() {
                 if r.key.pos < first || r.key.pos > last {
                     continue;
                 }
@@ -918,7 +938,8 @@ impl Beacon {
                     .into());
                 }
                 if variant_matches(variant, r) {
-                    out.push(Arc::clone(r));
+                    let count = counts.as_ref().and_then(|c| c.get(i)).copied();
+                    out.push((Arc::clone(r), count));
                 }
             }
         }
@@ -960,6 +981,7 @@ impl Beacon {
         let rows: Block = Arc::new(BlockRows {
             rows,
             within_members,
+            counts: std::sync::Mutex::new(std::collections::HashMap::new()),
         });
         if let Ok(mut cache) = self.blocks.lock()
             && cache.epoch == epoch
@@ -1006,12 +1028,16 @@ impl Beacon {
                 sets.push(answer);
                 continue;
             };
-            let rows: Option<(Vec<Arc<VariantRow>>, bool)> = match (&query.variant, &variant_scope)
-            {
-                (Some(variant), _) => Some(
-                    self.variant_rows(core, index.epoch, indexed, variant)
-                        .await?,
-                ),
+            let rows: Option<(Vec<Matched>, bool)> = match (&query.variant, &variant_scope) {
+                (Some(variant), _) => {
+                    // Per-row counts are cached only for a dataset's own servable set, which
+                    // must also be the one given here.
+                    let plain = v.plain.map(|key| (key, &v.servable));
+                    Some(
+                        self.variant_rows(core, index.epoch, indexed, variant, plain)
+                            .await?,
+                    )
+                }
                 (None, Some(key)) if query.entry_type == EntryType::GenomicVariant => {
                     let rows: Vec<Arc<VariantRow>> = core
                         .store
@@ -1021,7 +1047,7 @@ impl Beacon {
                         .map(Arc::new)
                         .collect();
                     let within = rows.iter().all(|r| r.carriers.is_subset(&indexed.members));
-                    Some((rows, within))
+                    Some((rows.into_iter().map(|r| (r, None)).collect(), within))
                 }
                 _ => None,
             };
@@ -1050,8 +1076,10 @@ impl Beacon {
                     || granularity == Granularity::Record;
                 let risk_set = self.budgets.settings().risk_set_size;
                 let mut carriers = RoaringBitmap::new();
-                for r in rows {
-                    let servable_carriers = if by_exclusion {
+                for (r, known) in rows {
+                    let servable_carriers = if let Some(n) = known {
+                        n
+                    } else if by_exclusion {
                         r.carriers.len() - r.carriers.intersection_len(&excluded)
                     } else {
                         r.carriers.intersection_len(&v.servable)
@@ -1392,6 +1420,32 @@ type Block = Arc<BlockRows>;
 struct BlockRows {
     rows: Vec<Arc<VariantRow>>,
     within_members: bool,
+    /// Per consent scope and epoch, each row's number of servable carriers (for queries whose
+    /// servable set is exactly that scope's).
+    counts: std::sync::Mutex<std::collections::HashMap<PlainKey, Arc<Vec<u64>>>>,
+}
+
+impl BlockRows {
+    /// Each row's servable carriers at `key`, computed once against `servable`.
+    fn servable_counts(&self, key: PlainKey, servable: &RoaringBitmap) -> Arc<Vec<u64>> {
+        if let Ok(counts) = self.counts.lock()
+            && let Some(c) = counts.get(&key)
+        {
+            return Arc::clone(c);
+        }
+        let computed: Arc<Vec<u64>> = Arc::new(
+            self.rows
+                .iter()
+                .map(|r| r.carriers.intersection_len(servable))
+                .collect(),
+        );
+        if let Ok(mut counts) = self.counts.lock() {
+            // Older consent epochs are never asked again.
+            counts.retain(|k, _| k.2 == key.2);
+            counts.insert(key, Arc::clone(&computed));
+        }
+        computed
+    }
 }
 
 /// Decoded blocks of the variant index, per (dataset, chromosome, block), of one catalogue

@@ -113,20 +113,14 @@ async fn members(gw: &TestGateway, dataset: &str) -> Res<BTreeSet<ParticipantId>
         .collect())
 }
 
-/// Variant rows of a dataset on chr20 with their carriers as participant ids.
+/// Every variant row of a dataset with its carriers as participant ids.
 async fn variants(
     gw: &TestGateway,
     dataset: &str,
 ) -> Res<Vec<(gemj_store::VariantRow, BTreeSet<ParticipantId>)>> {
     let rows = gw
         .store
-        .variants_in_range(
-            &DatasetId::parse(dataset)?,
-            "chr20",
-            1,
-            100_000_000,
-            100_000,
-        )
+        .variants_of_dataset(&DatasetId::parse(dataset)?, 1_000_000)
         .await?;
     let mut out = Vec::new();
     for r in rows {
@@ -1003,6 +997,149 @@ async fn public_booleans_mask_rare_alleles() -> TestResult {
     assert_eq!(
         ask(&singleton.0, Some(&p.registered))?["responseSummary"]["exists"],
         true
+    );
+    gw.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gene_bracket_hgvs_and_nested_variant_queries_match_the_variant_index() -> TestResult {
+    let Some(set) = schemas()? else {
+        return Ok(());
+    };
+    let gw = open_gateway().await?;
+    let http = Http {
+        base: gw.base_url.clone(),
+    };
+    let p = passports(&gw, &http).await?;
+    let academia = servable(&gw, true).await?;
+    let cancer = members(&gw, CANCER).await?;
+    let rows = variants(&gw, CANCER).await?;
+    let id = |r: &gemj_store::VariantRow| {
+        format!(
+            "{}-{}-{}-{}",
+            r.key.chrom.as_str(),
+            r.key.pos,
+            r.key.reference.as_str(),
+            r.key.alternate.as_str()
+        )
+    };
+    // The oracle: the cancer dataset's variants with a carrier the approved researcher may be
+    // served.
+    let served = |pred: &dyn Fn(&gemj_store::VariantRow) -> bool| -> BTreeSet<String> {
+        rows.iter()
+            .filter(|(r, c)| {
+                pred(r) && c.iter().any(|p| academia.contains(p) && cancer.contains(p))
+            })
+            .map(|(r, _)| id(r))
+            .collect()
+    };
+    // The total and the first page (100) of a record query on the cancer dataset.
+    let ask = |params: Value, path: &str| -> Res<(u64, BTreeSet<String>)> {
+        let mut params = params;
+        params["datasets"] = json!({"datasetIds": [CANCER]});
+        let body = json!({"query": {"requestParameters": params, "requestedGranularity": "record",
+            "pagination": {"limit": 100}}});
+        let r = http.post(&format!("{B}{path}"), Some(&p.approved), &body)?;
+        let doc = valid(&set, "beaconResultsetsResponse", &r, &params.to_string());
+        let got: BTreeSet<String> = doc["response"]["resultSets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|s| s["results"].as_array().cloned().unwrap_or_default())
+            .filter_map(|v| v["variantInternalId"].as_str().map(str::to_owned))
+            .collect();
+        let total = doc["responseSummary"]["numTotalResults"]
+            .as_u64()
+            .unwrap_or(u64::MAX);
+        Ok((total, got))
+    };
+    let matches = |(total, got): (u64, BTreeSet<String>), want: &BTreeSet<String>, what: &str| {
+        assert_eq!(total, want.len() as u64, "{what}");
+        assert_eq!(got.len(), want.len().min(100), "{what}");
+        assert!(got.is_subset(want), "{what}: {got:?}");
+    };
+
+    // A gene: every variant whose position lies in the gene's span.
+    let gene = gw
+        .store
+        .gene_by_name("JAG1")
+        .await?
+        .ok_or("the demo gene JAG1")?;
+    let want = served(&|r| {
+        r.key.chrom.as_str() == gene.chrom && r.key.pos >= gene.start && r.key.pos <= gene.end
+    });
+    assert!(!want.is_empty());
+    matches(
+        ask(json!({"geneId": "JAG1"}), "/g_variants")?,
+        &want,
+        "gene",
+    );
+    // An unknown gene: nothing, not an error.
+    matches(
+        ask(json!({"geneId": "NOSUCHGENE"}), "/g_variants")?,
+        &BTreeSet::new(),
+        "unknown gene",
+    );
+
+    // HGVS: an SNV by its genomic allele short form (RefSeq accession of GRCh38 chr20).
+    let (snv, _) = rows
+        .iter()
+        .find(|(r, c)| {
+            r.key.chrom.as_str() == "chr20"
+                && r.key.reference.as_str().len() == 1
+                && r.key.alternate.as_str().len() == 1
+                && c.iter().any(|p| academia.contains(p))
+        })
+        .ok_or("an SNV")?;
+    let hgvs = format!(
+        "NC_000020.11:g.{}{}>{}",
+        snv.key.pos,
+        snv.key.reference.as_str(),
+        snv.key.alternate.as_str()
+    );
+    let want = served(&|r| r.key == snv.key);
+    assert_eq!(want.len(), 1);
+    matches(
+        ask(json!({"genomicAlleleShortForm": hgvs}), "/g_variants")?,
+        &want,
+        "hgvs",
+    );
+
+    // Bracket: variants starting in [s1, s2] and ending in [e1, e2] (0-based, end exclusive).
+    let s0 = u64::from(snv.key.pos) - 1;
+    let (s1, s2, e1, e2) = (s0.saturating_sub(5_000), s0 + 5_000, s0, s0 + 5_010);
+    let want = served(&|r| {
+        let start = u64::from(r.key.pos) - 1;
+        let end = start + r.key.reference.as_str().len() as u64;
+        r.key.chrom.as_str() == "chr20" && (s1..=s2).contains(&start) && (e1..=e2).contains(&end)
+    });
+    assert!(want.len() > 1, "{}", want.len());
+    matches(
+        ask(
+            json!({"referenceName": "chr20", "start": [s1, s2], "end": [e1, e2]}),
+            "/g_variants",
+        )?,
+        &want,
+        "bracket",
+    );
+
+    // Nested: an individual's variants, without coordinates, are exactly those they carry.
+    let someone = rows
+        .iter()
+        .flat_map(|(_, c)| c.iter())
+        .find(|p| academia.contains(*p) && cancer.contains(*p))
+        .ok_or("a carrier")?
+        .clone();
+    let theirs: BTreeSet<String> = rows
+        .iter()
+        .filter(|(_, c)| c.contains(&someone))
+        .map(|(r, _)| id(r))
+        .collect();
+    matches(
+        ask(json!({}), &format!("/individuals/{someone}/g_variants"))?,
+        &theirs,
+        "an individual's variants",
     );
     gw.stop().await;
     Ok(())

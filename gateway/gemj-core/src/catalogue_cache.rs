@@ -152,21 +152,7 @@ impl CatalogueCache {
         let mut tick = tokio::time::interval(self.options.poll_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            match &mut changes {
-                Some(c) => {
-                    tokio::select! {
-                        r = c.next() => {
-                            if let Err(error) = r {
-                                tracing::warn!(message = "Catalogue notification failed.", %error);
-                            }
-                        }
-                        _ = tick.tick() => {}
-                    }
-                }
-                None => {
-                    tick.tick().await;
-                }
-            }
+            crate::consent_view::wake(&mut changes, &mut tick, "Catalogue").await;
             if let Err(error) = self.refresh().await {
                 tracing::warn!(message = "Catalogue cache refresh failed.", %error);
             }

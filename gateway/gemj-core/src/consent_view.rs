@@ -177,21 +177,7 @@ impl ConsentView {
         let mut tick = tokio::time::interval(self.options.poll_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            match &mut changes {
-                Some(c) => {
-                    tokio::select! {
-                        r = c.next() => {
-                            if let Err(error) = r {
-                                tracing::warn!(message = "Consent notification failed.", %error);
-                            }
-                        }
-                        _ = tick.tick() => {}
-                    }
-                }
-                None => {
-                    tick.tick().await;
-                }
-            }
+            wake(&mut changes, &mut tick, "Consent").await;
             if let Err(error) = self.refresh().await {
                 tracing::warn!(message = "Consent view refresh failed.", %error);
             }
@@ -243,5 +229,29 @@ impl ConsentView {
             });
         }
         Ok(inner.snapshot.clone())
+    }
+}
+
+/// Waits for the next notification on `changes` (PostgreSQL) or the next `tick`, whichever
+/// comes first: how every per-instance view of an epoch (consent, catalogue) wakes to check it.
+pub(crate) async fn wake(
+    changes: &mut Option<gemj_store::ConsentChanges>,
+    tick: &mut tokio::time::Interval,
+    what: &str,
+) {
+    match changes {
+        Some(c) => {
+            tokio::select! {
+                r = c.next() => {
+                    if let Err(error) = r {
+                        tracing::warn!(message = "Notification failed.", view = what, %error);
+                    }
+                }
+                _ = tick.tick() => {}
+            }
+        }
+        None => {
+            tick.tick().await;
+        }
     }
 }

@@ -340,6 +340,30 @@ impl Store {
         rows.into_iter().map(|r| row_from_db(dataset, r)).collect()
     }
 
+    /// The first `limit` rows of a dataset, ordered by chromosome, position, reference and
+    /// alternate allele (a whole-dataset scan, for routes that name one participant).
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidData`] when a stored row does not parse.
+    pub async fn variants_of_dataset(
+        &self,
+        dataset: &DatasetId,
+        limit: u32,
+    ) -> Result<Vec<VariantRow>, StoreError> {
+        let rows: Vec<VariantDbRow> = with_pool!(self, |p| {
+            sqlx::query_as(
+                "SELECT chrom, pos, ref, alt, allele_count, carrier_count, carriers FROM variants \
+                 WHERE dataset_key = (SELECT key FROM datasets WHERE id = $1) \
+                 ORDER BY chrom, pos, ref, alt LIMIT $2",
+            )
+            .bind(dataset.as_str())
+            .bind(page_limit(limit))
+            .fetch_all(p)
+            .await?
+        });
+        rows.into_iter().map(|r| row_from_db(dataset, r)).collect()
+    }
+
     /// How many rows a dataset has in the variant index.
     ///
     /// # Errors

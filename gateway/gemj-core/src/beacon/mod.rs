@@ -946,6 +946,35 @@ impl Beacon {
         Ok((out, within))
     }
 
+    /// Every row of a dataset's variant index, up to `max_variants_scanned` (more is a 400
+    /// asking for coordinates).
+    async fn all_variant_rows(
+        &self,
+        core: &Core,
+        dataset: &index::IndexedDataset,
+    ) -> Result<(Vec<Matched>, bool), BeaconFailure> {
+        let cap = self.settings.max_variants_scanned;
+        let rows = core
+            .store
+            .variants_of_dataset(&dataset.dataset.id, cap.saturating_add(1))
+            .await?;
+        if rows.len() > cap as usize {
+            return Err(BeaconError::bad_request(
+                ErrorKind::MissingParameter,
+                format!(
+                    "`{}` holds more than {cap} variants; add referenceName with start and end, geneId or genomicAlleleShortForm",
+                    dataset.dataset.id
+                ),
+            )
+            .into());
+        }
+        let within = rows.iter().all(|r| r.carriers.is_subset(&dataset.members));
+        Ok((
+            rows.into_iter().map(|r| (Arc::new(r), None)).collect(),
+            within,
+        ))
+    }
+
     /// One block of a dataset's variant index, decoded: from the cache while the catalogue
     /// epoch it was read at is current, else from the store.
     async fn block(
@@ -1049,6 +1078,13 @@ impl Beacon {
                     let within = rows.iter().all(|r| r.carriers.is_subset(&indexed.members));
                     Some((rows.into_iter().map(|r| (r, None)).collect(), within))
                 }
+                // A route that names an individual, biosample, run, analysis or dataset lists
+                // its variants without coordinates: the dataset's rows, scanned up to the cap.
+                (None, None)
+                    if query.entry_type == EntryType::GenomicVariant && request.scope.is_some() =>
+                {
+                    Some(self.all_variant_rows(core, indexed).await?)
+                }
                 _ => None,
             };
             let public = v.level == Granularity::Boolean;
@@ -1102,7 +1138,7 @@ impl Beacon {
             } else if query.entry_type == EntryType::GenomicVariant {
                 return Err(BeaconError::bad_request(
                     ErrorKind::MissingParameter,
-                    "a genomic variant query needs referenceName with start (and end), geneId or genomicAlleleShortForm",
+                    "a genomic variant query needs referenceName with start (and end), geneId or genomicAlleleShortForm (or a route naming an individual, biosample, run, analysis or dataset)",
                 )
                 .into());
             }

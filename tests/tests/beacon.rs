@@ -667,6 +667,14 @@ async fn filters_follow_the_icd10_and_hpo_hierarchies() -> TestResult {
         count(json!([{"id": term, "includeDescendantTerms": false}]))?,
         people(&|t| t == term, &hpo)
     );
+    // Similarity widens a term upwards before descendants are taken: never fewer matches.
+    let exact = count(json!([{"id": term}]))?;
+    let high = count(json!([{"id": term, "similarity": "high"}]))?;
+    let low = count(json!([{"id": term, "similarity": "low"}]))?;
+    assert!(
+        exact <= high && high <= low && low <= observed,
+        "{exact} {high} {low}"
+    );
     // Sex, as an ontology term and as an alphanumeric field, and two filters ANDed.
     let mut females = 0;
     for id in &strict {
@@ -1075,6 +1083,23 @@ async fn gene_bracket_hgvs_and_nested_variant_queries_match_the_variant_index() 
         &want,
         "gene",
     );
+    // The next page (skip counts records) continues it without overlap.
+    if want.len() > 100 {
+        let body = json!({"query": {
+            "requestParameters": {"geneId": "JAG1", "datasets": {"datasetIds": [CANCER]}},
+            "requestedGranularity": "record", "pagination": {"skip": 100, "limit": 100}}});
+        let r = http.post(&format!("{B}/g_variants"), Some(&p.approved), &body)?;
+        let doc = valid(&set, "beaconResultsetsResponse", &r, "second page");
+        let page2: BTreeSet<String> = doc["response"]["resultSets"][0]["results"]
+            .as_array()
+            .ok_or("results")?
+            .iter()
+            .filter_map(|v| v["variantInternalId"].as_str().map(str::to_owned))
+            .collect();
+        let (_, page1) = ask(json!({"geneId": "JAG1"}), "/g_variants")?;
+        assert_eq!(page2.len(), (want.len() - 100).min(100));
+        assert!(page2.is_disjoint(&page1) && page2.is_subset(&want));
+    }
     // An unknown gene: nothing, not an error.
     matches(
         ask(json!({"geneId": "NOSUCHGENE"}), "/g_variants")?,

@@ -161,6 +161,7 @@ pub fn plan(options: &DemoOptions) -> Result<CohortPlan, CoreError> {
         source: "demo".to_owned(),
         file: None,
         position: Some(what.to_owned()),
+        value: None,
     };
     let mut participants = Vec::with_capacity(n);
     for i in 0..n {
@@ -209,6 +210,7 @@ pub fn plan(options: &DemoOptions) -> Result<CohortPlan, CoreError> {
                 collected: Some(enrol),
                 tumour: Some(true),
                 biobank_sample: true,
+                details: Default::default(),
             });
         }
         specimens.push(Specimen {
@@ -219,6 +221,7 @@ pub fn plan(options: &DemoOptions) -> Result<CohortPlan, CoreError> {
             collected: Some(enrol),
             tumour: Some(false),
             biobank_sample: true,
+            details: Default::default(),
         });
         specimens.push(Specimen {
             id: dna.clone(),
@@ -228,6 +231,7 @@ pub fn plan(options: &DemoOptions) -> Result<CohortPlan, CoreError> {
             collected: Some(enrol),
             tumour: Some(false),
             biobank_sample: true,
+            details: Default::default(),
         });
         let run = SequencingRun {
             id: id(RunId::parse(&format!("RUN-DEMO-{num:04}")))?,
@@ -265,6 +269,7 @@ pub fn plan(options: &DemoOptions) -> Result<CohortPlan, CoreError> {
                 ))?),
                 recorded: Some(enrol),
                 provenance: vec![demo_prov("diagnosis")],
+                details: Default::default(),
             });
         } else {
             let (code, observed, excluded) = RARE_DISEASES[(i / 2) % RARE_DISEASES.len()];
@@ -286,6 +291,7 @@ pub fn plan(options: &DemoOptions) -> Result<CohortPlan, CoreError> {
                 onset: Some(onset),
                 recorded: Some(enrol),
                 provenance: vec![demo_prov("diagnosis")],
+                details: Default::default(),
             });
             for hpo in observed {
                 phenotypes.push(Phenotype {

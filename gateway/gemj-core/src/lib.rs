@@ -23,6 +23,8 @@ pub mod demo;
 pub mod drs;
 mod error;
 pub mod htsget;
+pub mod ingest;
+pub mod phenopacket;
 pub mod recontact;
 pub mod services;
 

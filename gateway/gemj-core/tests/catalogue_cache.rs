@@ -74,6 +74,7 @@ async fn seed(store: &Store) -> Result<(ParticipantId, SpecimenId), Box<dyn std:
             collected: None,
             tumour: None,
             biobank_sample: true,
+            details: Default::default(),
         })
         .await?;
     store.put_dataset(&dataset("GEMJ-T-DS")?).await?;

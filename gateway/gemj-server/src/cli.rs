@@ -1,5 +1,5 @@
-//! The `gemj-gateway` command line: `serve`, `demo`, `migrate`, `print-default-config` and
-//! `audit verify`. Bad input (configuration, database URL, data folder) prints one line on
+//! The `gemj-gateway` command line: `serve`, `demo`, `migrate`, `print-default-config`,
+//! `audit verify`, `ingest` and `export phenopacket`. Bad input (configuration, database URL, data folder) prints one line on
 //! stderr and exits with code 2; nothing is half-written.
 
 use std::path::PathBuf;
@@ -76,6 +76,50 @@ pub enum Command {
         /// The audit command.
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Ingest institutions' files into the store: `ssmix2` (a standard_root tree), `fhir`
+    /// (transaction bundles), `redcap` (data dictionary and raw record export), `odm`,
+    /// `biobank` (manifests) or `genome` (BAM, CRAM, VCF, BCF; needs --dataset). Every record
+    /// ends created, merged, unchanged, deleted or quarantined with its reason; re-running the
+    /// same input changes nothing. Exit code 0 when nothing was quarantined, 1 when something
+    /// was (the report says what and why), 2 on bad input.
+    Ingest {
+        /// The input kind.
+        #[arg(value_parser = ["ssmix2", "fhir", "redcap", "odm", "biobank", "genome"])]
+        kind: String,
+        /// Input files (SS-MIX2: the standard_root folder).
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Read, check and report; store nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Write the JSON report to this file.
+        #[arg(long, value_name = "FILE")]
+        report: Option<PathBuf>,
+        /// The submitting institution (10-digit code): owner of new participants whose source
+        /// names none, and of consent events.
+        #[arg(long)]
+        institution: Option<String>,
+        /// The dataset genome files join (kind `genome`).
+        #[arg(long)]
+        dataset: Option<String>,
+    },
+    /// Export records.
+    Export {
+        /// The export command.
+        #[command(subcommand)]
+        command: ExportCommand,
+    },
+}
+
+/// Export subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Print a participant as a GA4GH Phenopacket v2 (JSON). Run by the operator on the store
+    /// directly; the API's `GET /phenopackets/v2/{id}` applies the access policy.
+    Phenopacket {
+        /// The participant's id.
+        id: String,
     },
 }
 
@@ -227,6 +271,52 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     Ok(ExitCode::from(1))
                 }
             }
+        }
+        Command::Ingest {
+            kind,
+            paths,
+            dry_run,
+            report,
+            institution,
+            dataset,
+        } => {
+            let config = load(&cli, None)?;
+            telemetry::init(&config.log);
+            let request = crate::ingest::IngestRequest {
+                kind,
+                paths,
+                dry_run: *dry_run,
+                report: report.as_deref(),
+                institution: institution.as_deref(),
+                dataset: dataset.as_deref(),
+            };
+            crate::ingest::run(&config, &request)
+                .await
+                .map_err(|e| match e.downcast::<crate::ingest::UsageError>() {
+                    Ok(u) => Usage(u.0).into(),
+                    Err(e) => e,
+                })
+        }
+        Command::Export {
+            command: ExportCommand::Phenopacket { id },
+        } => {
+            let config = load(&cli, None)?;
+            telemetry::init(&config.log);
+            let store = open_store(&config).await?;
+            let participant = gemj_model::ParticipantId::parse(id)
+                .map_err(|e| Usage(format!("participant id: {e}")))?;
+            let hpo = crate::load_hpo(&config.policy)?;
+            let packet = gemj_core::phenopacket::build(
+                &store,
+                &participant,
+                hpo.as_deref(),
+                time::OffsetDateTime::now_utc(),
+            )
+            .await
+            .context("cannot read the store")?
+            .ok_or_else(|| Usage(format!("no participant {id}")))?;
+            println!("{}", serde_json::to_string_pretty(&packet)?);
+            Ok(ExitCode::SUCCESS)
         }
         Command::Passport {
             command:

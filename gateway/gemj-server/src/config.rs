@@ -42,6 +42,32 @@ pub struct Config {
     pub drs: DrsConfig,
     /// GA4GH Beacon v2 (`/beacon/v2`): identity, limits, privacy defenses and budgets.
     pub beacon: gemj_core::beacon::BeaconSettings,
+    /// Ingest of institutions' files (`gemj-gateway ingest`, `/ingest/v1`).
+    pub ingest: IngestConfig,
+}
+
+/// Ingest of institutions' files.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestConfig {
+    /// The folder holding the official schemas (`schemas/fhir/r4/fhir.schema.json`, which FHIR
+    /// bundles are validated against before mapping); empty: `GEMJ_SHARED_DIR`, else
+    /// `../shared`. Without it FHIR ingest is refused.
+    pub official_schemas: PathBuf,
+    /// SS-MIX2 files applied per transaction.
+    pub batch_files: usize,
+    /// The largest request body `POST /ingest/v1/{kind}` accepts, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            official_schemas: PathBuf::new(),
+            batch_files: 256,
+            max_body_bytes: 64 << 20,
+        }
+    }
 }
 
 impl Default for Config {
@@ -60,6 +86,7 @@ impl Default for Config {
             policy: PolicyConfig::default(),
             drs: DrsConfig::default(),
             beacon: gemj_core::beacon::BeaconSettings::default(),
+            ingest: IngestConfig::default(),
         }
     }
 }

@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod ingest;
 pub mod middleware;
 pub mod routes;
 pub mod telemetry;
@@ -264,9 +265,12 @@ impl Gateway {
         let metrics = web::Data::new(metrics);
         let verifier = verifier.map(web::Data::new);
         let max_body = self.config.server.max_body_bytes;
+        let ingest_max_body = self.config.ingest.max_body_bytes;
+        let readers = web::Data::new(ingest_readers(&self.config));
         let mut server = HttpServer::new(move || {
             let mut app = App::new()
                 .app_data(core.clone())
+                .app_data(readers.clone())
                 .app_data(metrics.clone())
                 .app_data(recontact.clone())
                 .app_data(base.clone())
@@ -307,6 +311,8 @@ impl Gateway {
                 .configure(routes::drs::configure)
                 .configure(routes::htsget::configure)
                 .configure(routes::beacon::configure)
+                .configure(|cfg| routes::ingest::configure(cfg, ingest_max_body))
+                .configure(routes::phenopackets::configure)
                 .configure(routes::openapi::configure)
                 .wrap(ErrorHandlers::new().default_handler(error::json_errors))
                 .wrap(from_fn(middleware::observe))
@@ -471,7 +477,19 @@ fn read_ontology(
 }
 
 /// The Human Phenotype Ontology for Beacon's HPO filters (see [`read_ontology`]).
-fn load_hpo(
+/// The ingest readers of a configuration (the FHIR schema is compiled on first use).
+#[must_use]
+pub fn ingest_readers(config: &Config) -> gemj_core::ingest::sources::Readers {
+    let configured = &config.ingest.official_schemas;
+    let dir = if configured.as_os_str().is_empty() {
+        gemj_schemas::shared_dir().ok()
+    } else {
+        Some(configured.clone())
+    };
+    gemj_core::ingest::sources::Readers::new(dir, config.ingest.batch_files)
+}
+
+pub(crate) fn load_hpo(
     policy: &config::PolicyConfig,
 ) -> anyhow::Result<Option<Arc<gemj_ontology::hpo::Ontology>>> {
     let Some((path, text)) = read_ontology(

@@ -151,6 +151,8 @@ behaviour!(
     recontact_requests,
     approvals,
     object_registration,
+    ingest_transaction,
+    variant_merge,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -345,6 +347,7 @@ async fn catalogue_round_trips(store: Store) -> TestResult {
         collected: Some(PartialDate::parse("2005")?),
         tumour: Some(false),
         biobank_sample: true,
+        details: Default::default(),
     };
     let dna = Specimen {
         id: SpecimenId::parse("SP-1-DNA")?,
@@ -566,6 +569,7 @@ async fn clinical_round_trips(store: Store) -> TestResult {
         source: "ssmix2".to_owned(),
         file: Some(file.to_owned()),
         position: Some("PRB[1]".to_owned()),
+        value: None,
     };
     let dx = Diagnosis {
         participant: pid(1)?,
@@ -575,6 +579,7 @@ async fn clinical_round_trips(store: Store) -> TestResult {
         onset: Some(PartialDate::parse("2005")?),
         recorded: Some(PartialDate::parse("2005-03")?),
         provenance: vec![src("a.hl7")],
+        details: Default::default(),
     };
     store.upsert_diagnosis(&dx).await?;
     let second = Diagnosis {
@@ -1328,6 +1333,7 @@ async fn object_registration(store: Store) -> TestResult {
             collected: None,
             tumour: None,
             biobank_sample: true,
+            details: Default::default(),
         })
     };
     store.upsert_specimen(&specimen("SP-A", 1)?).await?;
@@ -1440,5 +1446,186 @@ async fn object_registration(store: Store) -> TestResult {
     );
     assert!(store.objects_indexed_by(&joint.id).await?.is_empty());
     assert_eq!(store.object_totals().await?, (3, 117));
+    Ok(())
+}
+
+async fn ingest_transaction(store: Store) -> TestResult {
+    use gemj_model::source::HospitalPatientId;
+    use gemj_model::{Coding, Demographics, Measurement, Quantity};
+    store.migrate().await?;
+    let p = participant(1)?;
+    let hospital = HospitalPatientId {
+        institution: InstitutionId::parse("9999999999")?,
+        patient: "9000000001".to_owned(),
+    };
+    let prov = Provenance {
+        source: "ssmix2".to_owned(),
+        file: Some("a/b".to_owned()),
+        position: Some("OBX[1]".to_owned()),
+        value: None,
+    };
+    let m = Measurement {
+        participant: p.id.clone(),
+        code: Coding::new("JC10", "3A015000002327101"),
+        value: Quantity {
+            value: "3.2".to_owned(),
+            unit: Some("g/dL".to_owned()),
+        },
+        value_type: "NM".to_owned(),
+        reference_range: Some("3.7-5.5".to_owned()),
+        interpretation: Some("L".to_owned()),
+        effective: Some("2024-03-14T09:00:00+09:00".to_owned()),
+        status: Some("F".to_owned()),
+        order: Some("000000000012345".to_owned()),
+        lab_specimen: None,
+        provenance: vec![prov.clone()],
+    };
+
+    // A rolled-back transaction leaves nothing.
+    {
+        let mut tx = store.begin_ingest().await?;
+        tx.ensure_institution(&inst()?, "Synthetic Hospital 1")
+            .await?;
+        tx.put_participant(&p).await?;
+        tx.put_linkage(&hospital, &p.id, std::slice::from_ref(&prov))
+            .await?;
+        assert!(tx.wrote());
+        drop(tx);
+    }
+    assert!(store.get_participant(&p.id).await?.is_none());
+    assert_eq!(store.linked_participant(&hospital).await?, None);
+
+    // A committed one keeps everything, readable inside and outside.
+    let mut tx = store.begin_ingest().await?;
+    tx.ensure_institution(&inst()?, "Synthetic Hospital 1")
+        .await?;
+    tx.put_participant(&p).await?;
+    tx.put_linkage(&hospital, &p.id, std::slice::from_ref(&prov))
+        .await?;
+    assert_eq!(tx.linkage(&hospital).await?, Some(p.id.clone()));
+    let demo = Demographics {
+        participant: p.id.clone(),
+        birth_date: Some(PartialDate::parse("1975-04-01")?),
+        provenance: vec![prov.clone()],
+    };
+    tx.put_demographics(&demo).await?;
+    tx.put_measurement(&m).await?;
+    assert_eq!(tx.measurement(&p.id, &m.key()).await?, Some(m.clone()));
+    let dx = Diagnosis {
+        participant: p.id.clone(),
+        icd10: Icd10Code::parse("C169")?,
+        source_code: "C169".to_owned(),
+        source_system: Some("I10".to_owned()),
+        onset: Some(PartialDate::parse("2024-02-15")?),
+        recorded: None,
+        provenance: vec![prov.clone()],
+        details: gemj_model::DiagnosisDetails {
+            codings: vec![Coding::new("MDCDX2", "20054178").with_display("胃癌")],
+            stage: Some("III".to_owned()),
+            ..Default::default()
+        },
+    };
+    tx.put_diagnosis(&dx).await?;
+    assert_eq!(tx.diagnosis(&p.id, &dx.icd10).await?, Some(dx.clone()));
+    tx.commit().await?;
+    assert_eq!(store.demographics_of(&p.id).await?, Some(demo));
+    assert_eq!(store.measurements_of(&p.id).await?, vec![m.clone()]);
+    assert_eq!(store.diagnoses_of(&p.id).await?, vec![dx]);
+    assert_eq!(
+        store.linked_participant(&hospital).await?,
+        Some(p.id.clone())
+    );
+
+    // Deleting the order removes its results and is remembered; a second deletion is a no-op.
+    let mut tx = store.begin_ingest().await?;
+    assert_eq!(
+        tx.delete_order(&p.id, "000000000012345", &prov).await?,
+        Some(1)
+    );
+    assert!(tx.order_deleted(&p.id, "000000000012345").await?);
+    assert_eq!(
+        tx.delete_order(&p.id, "000000000012345", &prov).await?,
+        None
+    );
+    tx.commit().await?;
+    assert!(store.measurements_of(&p.id).await?.is_empty());
+
+    // Consent appended inside the transaction chains like any other.
+    let mut tx = store.begin_ingest().await?;
+    let event = ConsentEvent {
+        event_id: "ingest:test:1".to_owned(),
+        participant: p.id.clone(),
+        institution: inst()?,
+        effective_at: time::macros::datetime!(2024-03-01 00:00 +09:00),
+        kind: ConsentEventKind::Withdrawal {
+            level: WithdrawalLevel::StopAllUse,
+        },
+    };
+    assert!(matches!(
+        tx.append_consent_event(&event).await?,
+        AppendOutcome::Appended { .. }
+    ));
+    assert!(matches!(
+        tx.append_consent_event(&event).await?,
+        AppendOutcome::Duplicate { .. }
+    ));
+    assert_eq!(
+        tx.consent_state(&p.id).await?.map(|s| s.status),
+        Some(ConsentStatus::Withdrawn)
+    );
+    tx.commit().await?;
+    assert!(store.verify_chains().await?.is_intact());
+    Ok(())
+}
+
+async fn variant_merge(store: Store) -> TestResult {
+    use crate::VariantContribution;
+    store.migrate().await?;
+    store.put_dataset(&dataset("DS-MERGE")?).await?;
+    let ds = DatasetId::parse("DS-MERGE")?;
+    let key = |pos: u32| VariantKey::parse("chr1", pos, "A", "G");
+    let first = vec![
+        VariantContribution {
+            key: key(100)?,
+            carriers: vec![(1, 1), (2, 2)],
+        },
+        VariantContribution {
+            key: key(200)?,
+            carriers: vec![(1, 0)],
+        },
+    ];
+    let m = store.merge_variants(&ds, &first).await?;
+    assert_eq!(
+        (m.created, m.merged, m.unchanged, m.without_carriers),
+        (1, 0, 0, 1)
+    );
+    // The same input again changes nothing.
+    let epoch = store.catalogue_epoch().await?;
+    let m = store.merge_variants(&ds, &first).await?;
+    assert_eq!(
+        (m.created, m.merged, m.unchanged, m.without_carriers),
+        (0, 0, 1, 1)
+    );
+    assert_eq!(store.catalogue_epoch().await?, epoch);
+    // Another file adds a carrier (and repeats one, which adds nothing).
+    let second = vec![VariantContribution {
+        key: key(100)?,
+        carriers: vec![(2, 2), (7, 1)],
+    }];
+    let m = store.merge_variants(&ds, &second).await?;
+    assert_eq!((m.created, m.merged), (0, 1));
+    let row = store
+        .variant_exact(&ds, &key(100)?)
+        .await?
+        .ok_or("row missing")?;
+    assert_eq!(row.allele_count, 4);
+    assert_eq!(row.carrier_count, 3);
+    assert_eq!(row.carriers.iter().collect::<Vec<_>>(), vec![1, 2, 7]);
+    assert!(matches!(
+        store
+            .merge_variants(&DatasetId::parse("DS-NONE")?, &second)
+            .await,
+        Err(StoreError::MissingReference { .. })
+    ));
     Ok(())
 }

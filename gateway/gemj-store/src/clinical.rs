@@ -147,9 +147,9 @@ impl Store {
         &self,
         participant: &ParticipantId,
     ) -> Result<Vec<Diagnosis>, StoreError> {
-        let rows: Vec<DiagnosisRow> = with_pool!(self, |p| {
+        let rows: Vec<DiagnosisDetailRow> = with_pool!(self, |p| {
             sqlx::query_as(
-                "SELECT icd10, source_code, source_system, onset, recorded, provenance \
+                "SELECT icd10, source_code, source_system, onset, recorded, provenance, details \
                  FROM diagnoses WHERE participant = $1 ORDER BY icd10",
             )
             .bind(participant.as_str())
@@ -158,7 +158,7 @@ impl Store {
         });
         rows.into_iter()
             .map(
-                |(icd10, source_code, source_system, onset, recorded, provenance)| {
+                |(icd10, source_code, source_system, onset, recorded, provenance, details)| {
                     let key = format!("{participant}/{icd10}");
                     Ok(Diagnosis {
                         participant: participant.clone(),
@@ -169,6 +169,10 @@ impl Store {
                         onset: parse_date("diagnosis", &key, onset)?,
                         recorded: parse_date("diagnosis", &key, recorded)?,
                         provenance: from_json("diagnosis", &key, &provenance)?,
+                        details: details
+                            .map(|d| from_json("diagnosis", &key, &d))
+                            .transpose()?
+                            .unwrap_or_default(),
                     })
                 },
             )
@@ -332,12 +336,14 @@ impl Store {
     }
 }
 
-/// `icd10, source_code, source_system, onset, recorded, provenance` of a diagnosis row.
-type DiagnosisRow = (
+/// `icd10, source_code, source_system, onset, recorded, provenance, details` of a diagnosis
+/// row.
+type DiagnosisDetailRow = (
     String,
     String,
     Option<String>,
     Option<String>,
     Option<String>,
     String,
+    Option<String>,
 );

@@ -87,7 +87,7 @@ impl ConsentChanges {
 }
 
 /// Parses a stored consent event body.
-fn parse_event(id: &str, body: &str) -> Result<ConsentEvent, StoreError> {
+pub(crate) fn parse_event(id: &str, body: &str) -> Result<ConsentEvent, StoreError> {
     from_json("consent event", id, body)
 }
 
@@ -123,6 +123,97 @@ macro_rules! load_events {
     }};
 }
 
+/// Appends `$event` inside the open transaction `$tx` (see [`Store::append_consent_event`]):
+/// chains it, re-projects the participant's state and bumps the consent epoch. Evaluates to
+/// `AppendOutcome`; `return`s a conflict error from the enclosing function.
+macro_rules! append_in_tx {
+    ($tx:ident, $pg:ident, $event:expr, $key:expr, $body:expr, $now:expr) => {{
+        let event: &ConsentEvent = $event;
+        let key: &str = $key;
+        let body: &str = $body;
+        let now: time::OffsetDateTime = $now;
+        let participant = event.participant.as_str();
+        let pg = $pg;
+        let last_seq = lock_epoch!($tx, pg);
+
+        let stored: Option<(i64, String)> = sqlx::query_as(
+            "SELECT seq, body FROM consent_events WHERE institution = $1 AND event_id = $2",
+        )
+        .bind(event.institution.as_str())
+        .bind(event.event_id.as_str())
+        .fetch_optional(&mut *$tx)
+        .await?;
+        if let Some((seq, stored_body)) = stored {
+            let stored_event = parse_event(key, &stored_body)?;
+            return if stored_event == *event {
+                Ok(AppendOutcome::Duplicate { seq })
+            } else {
+                Err(StoreError::conflict("consent event", key))
+            };
+        }
+
+        let prev_hash: String = sqlx::query_scalar(
+            "SELECT hash FROM consent_events WHERE participant = $1 ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(participant)
+        .fetch_optional(&mut *$tx)
+        .await?
+        .unwrap_or_else(|| GENESIS.to_owned());
+        let seq = last_seq + 1;
+        let hash = link(&prev_hash, seq, body.as_bytes());
+        let recorded_at = rfc3339(now);
+        sqlx::query(
+            "INSERT INTO consent_events (seq, institution, event_id, participant, \
+               effective_at, recorded_at, body, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(seq)
+        .bind(event.institution.as_str())
+        .bind(event.event_id.as_str())
+        .bind(participant)
+        .bind(rfc3339(event.effective_at))
+        .bind(recorded_at.as_str())
+        .bind(body)
+        .bind(prev_hash.as_str())
+        .bind(hash.as_str())
+        .execute(&mut *$tx)
+        .await?;
+
+        let events = load_events!($tx, participant);
+        let state = project(&event.participant, &events, now);
+        sqlx::query(
+            "INSERT INTO consent_states (participant, status, state, head_seq, head_hash, \
+               updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (participant) DO UPDATE SET status = excluded.status, \
+               state = excluded.state, head_seq = excluded.head_seq, \
+               head_hash = excluded.head_hash, updated_at = excluded.updated_at",
+        )
+        .bind(participant)
+        .bind(variant_name(&state.status))
+        .bind(to_json("consent state", participant, &state)?)
+        .bind(seq)
+        .bind(hash.as_str())
+        .bind(recorded_at.as_str())
+        .execute(&mut *$tx)
+        .await?;
+        sqlx::query("UPDATE consent_epoch SET epoch = epoch + 1, last_seq = $1 WHERE id = 1")
+            .bind(seq)
+            .execute(&mut *$tx)
+            .await?;
+        if pg {
+            // Delivered on commit to every instance listening (see `consent_changes`).
+            sqlx::query("SELECT pg_notify($1, 'epoch')")
+                .bind(CONSENT_CHANNEL)
+                .execute(&mut *$tx)
+                .await?;
+        }
+        AppendOutcome::Appended { seq }
+    }};
+}
+
+pub(crate) use {append_in_tx, load_events, lock_epoch};
+
 impl Store {
     /// Appends a consent event, idempotently by (institution, event id), chaining it to the
     /// participant's previous event, re-projecting the participant's [`ConsentState`] (as of
@@ -144,81 +235,7 @@ impl Store {
         let participant = event.participant.as_str();
         let now = time::OffsetDateTime::now_utc();
         let outcome = with_tx!(self, |tx, pg| {
-            let last_seq = lock_epoch!(tx, pg);
-
-            let stored: Option<(i64, String)> = sqlx::query_as(
-                "SELECT seq, body FROM consent_events WHERE institution = $1 AND event_id = $2",
-            )
-            .bind(event.institution.as_str())
-            .bind(event.event_id.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some((seq, stored_body)) = stored {
-                let stored_event = parse_event(&key, &stored_body)?;
-                return if stored_event == *event {
-                    Ok(AppendOutcome::Duplicate { seq })
-                } else {
-                    Err(StoreError::conflict("consent event", &key))
-                };
-            }
-
-            let prev_hash: String = sqlx::query_scalar(
-                "SELECT hash FROM consent_events WHERE participant = $1 ORDER BY seq DESC LIMIT 1",
-            )
-            .bind(participant)
-            .fetch_optional(&mut *tx)
-            .await?
-            .unwrap_or_else(|| GENESIS.to_owned());
-            let seq = last_seq + 1;
-            let hash = link(&prev_hash, seq, body.as_bytes());
-            let recorded_at = rfc3339(now);
-            sqlx::query(
-                "INSERT INTO consent_events (seq, institution, event_id, participant, \
-                   effective_at, recorded_at, body, prev_hash, hash) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(seq)
-            .bind(event.institution.as_str())
-            .bind(event.event_id.as_str())
-            .bind(participant)
-            .bind(rfc3339(event.effective_at))
-            .bind(recorded_at.as_str())
-            .bind(body.as_str())
-            .bind(prev_hash.as_str())
-            .bind(hash.as_str())
-            .execute(&mut *tx)
-            .await?;
-
-            let events = load_events!(tx, participant);
-            let state = project(&event.participant, &events, now);
-            sqlx::query(
-                "INSERT INTO consent_states (participant, status, state, head_seq, head_hash, \
-                   updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6) \
-                 ON CONFLICT (participant) DO UPDATE SET status = excluded.status, \
-                   state = excluded.state, head_seq = excluded.head_seq, \
-                   head_hash = excluded.head_hash, updated_at = excluded.updated_at",
-            )
-            .bind(participant)
-            .bind(variant_name(&state.status))
-            .bind(to_json("consent state", participant, &state)?)
-            .bind(seq)
-            .bind(hash.as_str())
-            .bind(recorded_at.as_str())
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query("UPDATE consent_epoch SET epoch = epoch + 1, last_seq = $1 WHERE id = 1")
-                .bind(seq)
-                .execute(&mut *tx)
-                .await?;
-            if pg {
-                // Delivered on commit to every instance listening (see `consent_changes`).
-                sqlx::query("SELECT pg_notify($1, 'epoch')")
-                    .bind(CONSENT_CHANNEL)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            AppendOutcome::Appended { seq }
+            append_in_tx!(tx, pg, event, &key, &body, now)
         });
         tracing::debug!(message = "Consent event appended.", seq = outcome.seq(), %participant);
         Ok(outcome)

@@ -44,6 +44,7 @@ mod clinical;
 mod connect;
 mod consent;
 mod error;
+mod ingest;
 pub mod objects;
 mod recontact;
 mod snapshot;
@@ -59,9 +60,10 @@ pub use chains::{BrokenChain, ChainReport};
 pub use clinical::Gene;
 pub use consent::{AppendOutcome, CONSENT_CHANNEL, ConsentChanges, StoredConsentEvent};
 pub use error::StoreError;
+pub use ingest::IngestTx;
 pub use recontact::RecontactInboxEntry;
 pub use snapshot::CatalogueSnapshot;
-pub use variants::VariantRow;
+pub use variants::{VariantContribution, VariantMerge, VariantRow};
 
 /// A handle on the database: cheap to clone (it wraps a connection pool).
 #[derive(Clone)]

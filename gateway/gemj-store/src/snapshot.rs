@@ -117,6 +117,7 @@ impl Store {
                         onset: crate::clinical::parse_date("diagnosis", &key, onset)?,
                         recorded: crate::clinical::parse_date("diagnosis", &key, recorded)?,
                         provenance: from_json("diagnosis", &key, &provenance)?,
+                        details: Default::default(),
                     })
                 },
             )

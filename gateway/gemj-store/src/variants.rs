@@ -156,6 +156,177 @@ fn row_from_db(dataset: &DatasetId, row: VariantDbRow) -> Result<VariantRow, Sto
     })
 }
 
+/// Writes rows of the dataset with key `key` in the open SQLite transaction (multi-row upserts).
+async fn write_rows_sqlite(
+    tx: &mut sqlx::SqliteConnection,
+    key: i64,
+    rows: &[&VariantRow],
+) -> Result<(), StoreError> {
+    for chunk in rows.chunks(SQLITE_ROWS_PER_STATEMENT) {
+        let sql = if chunk.len() == SQLITE_ROWS_PER_STATEMENT {
+            AssertSqlSafe(Arc::clone(&SQLITE_FULL_INSERT))
+        } else {
+            AssertSqlSafe(Arc::from(sqlite_insert_sql(chunk.len())))
+        };
+        let mut q = sqlx::query(sql);
+        for r in chunk {
+            q = q
+                .bind(key)
+                .bind(r.key.chrom.as_str())
+                .bind(i64::from(r.key.pos))
+                .bind(r.key.reference.as_str())
+                .bind(r.key.alternate.as_str())
+                .bind(i64::from(r.allele_count))
+                .bind(i64::from(r.carrier_count))
+                .bind(bitmap_bytes(&r.carriers));
+        }
+        q.execute(&mut *tx).await?;
+    }
+    Ok(())
+}
+
+/// Writes rows of the dataset with key `key` in the open PostgreSQL transaction (binary COPY
+/// into a temporary table, then one upsert).
+async fn write_rows_pg(
+    tx: &mut sqlx::PgConnection,
+    key: i64,
+    rows: &[&VariantRow],
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "CREATE TEMP TABLE variant_load (chrom TEXT, pos BIGINT, ref TEXT, alt TEXT, \
+           allele_count BIGINT, carrier_count BIGINT, carriers BYTEA) ON COMMIT DROP",
+    )
+    .execute(&mut *tx)
+    .await?;
+    let mut copy = tx
+        .copy_in_raw("COPY variant_load FROM STDIN (FORMAT binary)")
+        .await?;
+    let mut buf = Vec::with_capacity(COPY_CHUNK + 64 * 1024);
+    buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+    buf.extend_from_slice(&0_i32.to_be_bytes());
+    buf.extend_from_slice(&0_i32.to_be_bytes());
+    let mut failed = None;
+    for r in rows {
+        buf.extend_from_slice(&7_i16.to_be_bytes());
+        copy_field(&mut buf, r.key.chrom.as_str().as_bytes());
+        copy_i64(&mut buf, i64::from(r.key.pos));
+        copy_field(&mut buf, r.key.reference.as_str().as_bytes());
+        copy_field(&mut buf, r.key.alternate.as_str().as_bytes());
+        copy_i64(&mut buf, i64::from(r.allele_count));
+        copy_i64(&mut buf, i64::from(r.carrier_count));
+        copy_field(&mut buf, &bitmap_bytes(&r.carriers));
+        if buf.len() >= COPY_CHUNK {
+            if let Err(e) = copy.send(buf.as_slice()).await {
+                failed = Some(e);
+                break;
+            }
+            buf.clear();
+        }
+    }
+    if failed.is_none() {
+        buf.extend_from_slice(&(-1_i16).to_be_bytes());
+        if let Err(e) = copy.send(buf.as_slice()).await {
+            failed = Some(e);
+        }
+    }
+    if let Some(e) = failed {
+        let _ = copy.abort("gemj-store: insert_variants failed").await;
+        return Err(e.into());
+    }
+    copy.finish().await?;
+    sqlx::query(
+        "INSERT INTO variants (dataset_key, chrom, pos, ref, alt, allele_count, \
+           carrier_count, carriers) \
+         SELECT $1, chrom, pos, ref, alt, allele_count, carrier_count, carriers \
+         FROM variant_load \
+         ON CONFLICT (dataset_key, chrom, pos, allele_hash) DO UPDATE SET \
+           allele_count = excluded.allele_count, \
+           carrier_count = excluded.carrier_count, carriers = excluded.carriers",
+    )
+    .bind(key)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// One input file's say about one allele: which participants (by ordinal) carry it, and how
+/// many copies each ([`Store::merge_variants`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VariantContribution {
+    /// Chromosome, 1-based position, reference and alternate allele.
+    pub key: VariantKey,
+    /// Carrier ordinals with their copy counts (1 or 2; 0 entries are ignored).
+    pub carriers: Vec<(u32, u8)>,
+}
+
+/// What [`Store::merge_variants`] did, in rows of the variant index.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct VariantMerge {
+    /// Alleles new to the dataset.
+    pub created: u64,
+    /// Alleles stored before that gained carriers.
+    pub merged: u64,
+    /// Alleles whose every carrier was already stored (a re-run of the same file).
+    pub unchanged: u64,
+    /// Alleles no participant of the input carries: nothing to store.
+    pub without_carriers: u64,
+}
+
+/// Merges contributions into the stored rows (`existing`, keyed by allele) and returns the rows
+/// to write with what happened. A carrier already stored adds nothing, so merging the same input
+/// twice changes nothing.
+fn merge_rows(
+    existing: &HashMap<VariantKey, VariantRow>,
+    input: &[VariantContribution],
+) -> (Vec<VariantRow>, VariantMerge) {
+    let mut out: HashMap<VariantKey, VariantRow> = HashMap::new();
+    let mut counts = VariantMerge::default();
+    let mut order: Vec<VariantKey> = Vec::new();
+    for c in input {
+        let entry = out
+            .get(&c.key)
+            .cloned()
+            .or_else(|| existing.get(&c.key).cloned());
+        let was_stored = existing.contains_key(&c.key);
+        let mut row = entry.unwrap_or_else(|| VariantRow {
+            key: c.key.clone(),
+            allele_count: 0,
+            carrier_count: 0,
+            carriers: RoaringBitmap::new(),
+        });
+        let mut changed = false;
+        for &(ordinal, copies) in &c.carriers {
+            if copies == 0 || row.carriers.contains(ordinal) {
+                continue;
+            }
+            row.carriers.insert(ordinal);
+            row.allele_count = row.allele_count.saturating_add(u32::from(copies));
+            changed = true;
+        }
+        if !changed {
+            if out.contains_key(&c.key) || was_stored {
+                counts.unchanged += 1;
+            } else {
+                counts.without_carriers += 1;
+            }
+            continue;
+        }
+        row.carrier_count = u32::try_from(row.carriers.len()).unwrap_or(u32::MAX);
+        if !out.contains_key(&c.key) {
+            order.push(c.key.clone());
+            if was_stored {
+                counts.merged += 1;
+            } else {
+                counts.created += 1;
+            }
+        }
+        out.insert(c.key.clone(), row);
+    }
+    order.sort();
+    let rows = order.into_iter().filter_map(|k| out.remove(&k)).collect();
+    (rows, counts)
+}
+
 impl Store {
     /// Inserts variant rows of a dataset in one transaction; a row whose key is already stored
     /// replaces its counts and carriers. Returns how many rows were written (a key given twice
@@ -181,26 +352,7 @@ impl Store {
                     .fetch_optional(&mut *tx)
                     .await?
                     .ok_or_else(|| missing_dataset(dataset))?;
-                for chunk in rows.chunks(SQLITE_ROWS_PER_STATEMENT) {
-                    let sql = if chunk.len() == SQLITE_ROWS_PER_STATEMENT {
-                        AssertSqlSafe(Arc::clone(&SQLITE_FULL_INSERT))
-                    } else {
-                        AssertSqlSafe(Arc::from(sqlite_insert_sql(chunk.len())))
-                    };
-                    let mut q = sqlx::query(sql);
-                    for r in chunk {
-                        q = q
-                            .bind(key)
-                            .bind(r.key.chrom.as_str())
-                            .bind(i64::from(r.key.pos))
-                            .bind(r.key.reference.as_str())
-                            .bind(r.key.alternate.as_str())
-                            .bind(i64::from(r.allele_count))
-                            .bind(i64::from(r.carrier_count))
-                            .bind(bitmap_bytes(&r.carriers));
-                    }
-                    q.execute(&mut *tx).await?;
-                }
+                write_rows_sqlite(&mut tx, key, &rows).await?;
                 // Variants are part of the catalogue epoch: caches of decoded rows (Beacon's)
                 // are tagged with it.
                 sqlx::query("UPDATE catalogue_epoch SET epoch = epoch + 1 WHERE id = 1")
@@ -215,60 +367,7 @@ impl Store {
                     .fetch_optional(&mut *tx)
                     .await?
                     .ok_or_else(|| missing_dataset(dataset))?;
-                sqlx::query(
-                    "CREATE TEMP TABLE variant_load (chrom TEXT, pos BIGINT, ref TEXT, alt TEXT, \
-                       allele_count BIGINT, carrier_count BIGINT, carriers BYTEA) ON COMMIT DROP",
-                )
-                .execute(&mut *tx)
-                .await?;
-                let mut copy = tx
-                    .copy_in_raw("COPY variant_load FROM STDIN (FORMAT binary)")
-                    .await?;
-                let mut buf = Vec::with_capacity(COPY_CHUNK + 64 * 1024);
-                buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
-                buf.extend_from_slice(&0_i32.to_be_bytes());
-                buf.extend_from_slice(&0_i32.to_be_bytes());
-                let mut failed = None;
-                for r in &rows {
-                    buf.extend_from_slice(&7_i16.to_be_bytes());
-                    copy_field(&mut buf, r.key.chrom.as_str().as_bytes());
-                    copy_i64(&mut buf, i64::from(r.key.pos));
-                    copy_field(&mut buf, r.key.reference.as_str().as_bytes());
-                    copy_field(&mut buf, r.key.alternate.as_str().as_bytes());
-                    copy_i64(&mut buf, i64::from(r.allele_count));
-                    copy_i64(&mut buf, i64::from(r.carrier_count));
-                    copy_field(&mut buf, &bitmap_bytes(&r.carriers));
-                    if buf.len() >= COPY_CHUNK {
-                        if let Err(e) = copy.send(buf.as_slice()).await {
-                            failed = Some(e);
-                            break;
-                        }
-                        buf.clear();
-                    }
-                }
-                if failed.is_none() {
-                    buf.extend_from_slice(&(-1_i16).to_be_bytes());
-                    if let Err(e) = copy.send(buf.as_slice()).await {
-                        failed = Some(e);
-                    }
-                }
-                if let Some(e) = failed {
-                    let _ = copy.abort("gemj-store: insert_variants failed").await;
-                    return Err(e.into());
-                }
-                copy.finish().await?;
-                sqlx::query(
-                    "INSERT INTO variants (dataset_key, chrom, pos, ref, alt, allele_count, \
-                       carrier_count, carriers) \
-                     SELECT $1, chrom, pos, ref, alt, allele_count, carrier_count, carriers \
-                     FROM variant_load \
-                     ON CONFLICT (dataset_key, chrom, pos, allele_hash) DO UPDATE SET \
-                       allele_count = excluded.allele_count, \
-                       carrier_count = excluded.carrier_count, carriers = excluded.carriers",
-                )
-                .bind(key)
-                .execute(&mut *tx)
-                .await?;
+                write_rows_pg(&mut tx, key, &rows).await?;
                 sqlx::query("UPDATE catalogue_epoch SET epoch = epoch + 1 WHERE id = 1")
                     .execute(&mut *tx)
                     .await?;
@@ -281,6 +380,114 @@ impl Store {
         self.catalogue_written();
         tracing::debug!(message = "Variants inserted.", %dataset, rows = written);
         Ok(written)
+    }
+
+    /// Merges one input's alleles into a dataset's variant index, in one transaction: a new
+    /// allele is created, a stored allele gains the carriers it did not have (their copies are
+    /// added to its allele count), and an allele whose carriers are all stored is left as it is.
+    /// Merging the same input again changes nothing. Contributions are best given sorted by
+    /// position (a VCF's order): stored rows are read per chromosome between the lowest and
+    /// highest position given.
+    ///
+    /// # Errors
+    /// [`StoreError::MissingReference`] when the dataset is not stored.
+    pub async fn merge_variants(
+        &self,
+        dataset: &DatasetId,
+        input: &[VariantContribution],
+    ) -> Result<VariantMerge, StoreError> {
+        if input.is_empty() {
+            return Ok(VariantMerge::default());
+        }
+        let mut spans: HashMap<&str, (u32, u32)> = HashMap::new();
+        for c in input {
+            let span = spans
+                .entry(c.key.chrom.as_str())
+                .or_insert((c.key.pos, c.key.pos));
+            span.0 = span.0.min(c.key.pos);
+            span.1 = span.1.max(c.key.pos);
+        }
+        let mut spans: Vec<(&str, (u32, u32))> = spans.into_iter().collect();
+        spans.sort_unstable();
+        const SELECT: &str = "SELECT chrom, pos, ref, alt, allele_count, carrier_count, carriers \
+             FROM variants WHERE dataset_key = $1 AND chrom = $2 AND pos >= $3 AND pos <= $4";
+        let counts = match &self.pool {
+            Pool::Sqlite(pool) => {
+                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                let key: i64 = sqlx::query_scalar("SELECT key FROM datasets WHERE id = $1")
+                    .bind(dataset.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or_else(|| missing_dataset(dataset))?;
+                let mut existing = HashMap::new();
+                for (chrom, (lo, hi)) in &spans {
+                    let rows: Vec<VariantDbRow> = sqlx::query_as(SELECT)
+                        .bind(key)
+                        .bind(*chrom)
+                        .bind(i64::from(*lo))
+                        .bind(i64::from(*hi))
+                        .fetch_all(&mut *tx)
+                        .await?;
+                    for r in rows {
+                        let row = row_from_db(dataset, r)?;
+                        existing.insert(row.key.clone(), row);
+                    }
+                }
+                let (rows, counts) = merge_rows(&existing, input);
+                if !rows.is_empty() {
+                    let refs: Vec<&VariantRow> = rows.iter().collect();
+                    write_rows_sqlite(&mut tx, key, &refs).await?;
+                    sqlx::query("UPDATE catalogue_epoch SET epoch = epoch + 1 WHERE id = 1")
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                counts
+            }
+            Pool::Pg(pool) => {
+                let mut tx = pool.begin().await?;
+                // Reason: two merges into one dataset must not both read the same stored row.
+                sqlx::query("SELECT pg_advisory_xact_lock(7243002)")
+                    .execute(&mut *tx)
+                    .await?;
+                let key: i64 = sqlx::query_scalar("SELECT key FROM datasets WHERE id = $1")
+                    .bind(dataset.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or_else(|| missing_dataset(dataset))?;
+                let mut existing = HashMap::new();
+                for (chrom, (lo, hi)) in &spans {
+                    let rows: Vec<VariantDbRow> = sqlx::query_as(SELECT)
+                        .bind(key)
+                        .bind(*chrom)
+                        .bind(i64::from(*lo))
+                        .bind(i64::from(*hi))
+                        .fetch_all(&mut *tx)
+                        .await?;
+                    for r in rows {
+                        let row = row_from_db(dataset, r)?;
+                        existing.insert(row.key.clone(), row);
+                    }
+                }
+                let (rows, counts) = merge_rows(&existing, input);
+                if !rows.is_empty() {
+                    let refs: Vec<&VariantRow> = rows.iter().collect();
+                    write_rows_pg(&mut tx, key, &refs).await?;
+                    sqlx::query("UPDATE catalogue_epoch SET epoch = epoch + 1 WHERE id = 1")
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query("SELECT pg_notify('gemj_catalogue', 'epoch')")
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                counts
+            }
+        };
+        if counts.created + counts.merged > 0 {
+            self.catalogue_written();
+        }
+        Ok(counts)
     }
 
     /// The row of one allele in a dataset.

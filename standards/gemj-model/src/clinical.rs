@@ -126,6 +126,9 @@ pub struct Provenance {
     /// Position in the file: line, segment or element path.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub position: Option<String>,
+    /// The value as the source spelled it (`C169` where the canonical code is `C16.9`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
 }
 
 /// A diagnosis.
@@ -152,6 +155,165 @@ pub struct Diagnosis {
     /// Where each source said it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub provenance: Vec<Provenance>,
+    /// What the sources said beyond the ICD-10 code: other codes, label, stage.
+    #[serde(default, skip_serializing_if = "DiagnosisDetails::is_empty")]
+    pub details: DiagnosisDetails,
+}
+
+/// A code in a code system (a FHIR `Coding`): MEDIS disease numbers, local codes, ICD-O-3,
+/// JLAC10, LOINC.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct Coding {
+    /// The code system: a URI, an OID URN, or an HL7 v2 table name (`JC10`, `99Z03`, `MDCDX2`).
+    pub system: String,
+    /// The code as the source wrote it.
+    pub code: String,
+    /// The source's display text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display: Option<String>,
+}
+
+impl Coding {
+    /// A coding without display text.
+    #[must_use]
+    pub fn new(system: &str, code: &str) -> Self {
+        Self {
+            system: system.to_owned(),
+            code: code.to_owned(),
+            display: None,
+        }
+    }
+
+    /// The same coding with a display text.
+    #[must_use]
+    pub fn with_display(mut self, display: &str) -> Self {
+        self.display = Some(display.to_owned());
+        self
+    }
+}
+
+/// A quantity as the source wrote it: the decimal text is kept (`61.0` stays `61.0`).
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct Quantity {
+    /// The number, as decimal text.
+    pub value: String,
+    /// The unit (UCUM where the source gives one: `ug`, `mL`, `g/dL`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+}
+
+/// What the sources said of a diagnosis beyond its ICD-10 code.
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct DiagnosisDetails {
+    /// Other codes for the same diagnosis: MEDIS 病名管理番号, local codes, ICD-O-3 morphology.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub codings: Vec<Coding>,
+    /// The diagnosis name as the source wrote it (`胃癌`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Clinical stage (`III`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    /// Whether the source marks it the main diagnosis (SS-MIX2 PRB-18 `1^主診断`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub main: Option<bool>,
+    /// Clinical status (`active`, FHIR condition-clinical).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clinical_status: Option<String>,
+    /// Verification status (`confirmed`, FHIR condition-ver-status).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification_status: Option<String>,
+}
+
+impl DiagnosisDetails {
+    /// Whether nothing is known beyond the code.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// A clinical measurement or laboratory result (an HL7 v2 OBX, a FHIR Observation).
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct Measurement {
+    /// Whose measurement.
+    pub participant: ParticipantId,
+    /// What was measured (JLAC10 `3A015000002327101`, LOINC).
+    pub code: Coding,
+    /// The result: a quantity (`value` + `unit`) or text (`value` only).
+    pub value: Quantity,
+    /// `NM` (numeric) or `ST`/`TX` (text), as in HL7 v2 OBX-2.
+    pub value_type: String,
+    /// Reference range as written (`3.7-5.5`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_range: Option<String>,
+    /// Abnormal flag (`L`, `H`, `N`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interpretation: Option<String>,
+    /// When it was observed, RFC 3339 with the zone (sources without a zone are JST, +09:00).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effective: Option<String>,
+    /// Result status (`F` final).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// The order (SS-MIX2 order number) the result belongs to; a deleted order removes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<String>,
+    /// The routine-lab specimen it was measured on: an id and material, never a biobank sample.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lab_specimen: Option<LabSpecimen>,
+    /// Where each source said it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub provenance: Vec<Provenance>,
+}
+
+impl Measurement {
+    /// The key that identifies a measurement of a participant across re-ingests: order, code and
+    /// time.
+    #[must_use]
+    pub fn key(&self) -> String {
+        format!(
+            "{}|{}|{}|{}",
+            self.order.as_deref().unwrap_or("-"),
+            self.code.system,
+            self.code.code,
+            self.effective.as_deref().unwrap_or("-")
+        )
+    }
+}
+
+/// A routine laboratory specimen (SS-MIX2 SPM): kept on the result, out of the sample catalogue.
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct LabSpecimen {
+    /// The laboratory's specimen id (`LS-0001`).
+    pub id: String,
+    /// The material (JLAC10 material `023` serum).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub material: Option<Coding>,
 }
 
 /// Whether a phenotype was observed or explicitly excluded.

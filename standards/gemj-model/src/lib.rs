@@ -25,12 +25,16 @@ pub mod participant;
 pub mod recontact;
 pub mod schema;
 pub mod sequencing;
+pub mod source;
 pub mod specimen;
 pub mod variant;
 
 pub use approval::{Approval, ApprovalStatus};
 pub use audit::{AccessDecision, AuditEvent, AuditRecord};
-pub use clinical::{Diagnosis, HpoId, Icd10Code, Phenotype, PhenotypeStatus, Provenance};
+pub use clinical::{
+    Coding, Diagnosis, DiagnosisDetails, HpoId, Icd10Code, LabSpecimen, Measurement, Phenotype,
+    PhenotypeStatus, Provenance, Quantity,
+};
 pub use consent::{
     ConsentEvent, ConsentEventKind, ConsentScopes, ConsentState, ConsentStatus, Recontact,
     WithdrawalLevel,
@@ -43,8 +47,8 @@ pub use ids::{
     RunId, SpecimenId,
 };
 pub use object::{Checksums, DataFormat, DataObject};
-pub use participant::{Participant, Program, Sex};
+pub use participant::{Demographics, Participant, Program, Sex};
 pub use recontact::{RecontactKind, RecontactRequest, RecontactStatus};
 pub use sequencing::{Analysis, LibraryStrategy, SequencingRun};
-pub use specimen::{Specimen, SpecimenType};
+pub use specimen::{Specimen, SpecimenDetails, SpecimenType};
 pub use variant::{Allele, Chromosome, VariantKey};

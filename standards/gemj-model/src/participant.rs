@@ -92,3 +92,21 @@ pub struct Participant {
     /// Enrolling program.
     pub program: Program,
 }
+
+/// What the clinical sources say of a participant beyond the catalogue: the full birth date (the
+/// catalogue keeps only year and month). Served only where a clinical record is served (a
+/// phenopacket at record granularity), never by discovery.
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct Demographics {
+    /// Whose.
+    pub participant: ParticipantId,
+    /// Date of birth, with its precision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub birth_date: Option<crate::PartialDate>,
+    /// Where each source said it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub provenance: Vec<crate::Provenance>,
+}

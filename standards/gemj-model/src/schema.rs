@@ -6,7 +6,8 @@ use schemars::generate::SchemaSettings;
 
 use crate::{
     Analysis, Approval, AuditEvent, AuditRecord, ConsentEvent, ConsentState, DataObject, Dataset,
-    Diagnosis, Participant, Phenotype, RecontactRequest, SequencingRun, Specimen, VariantKey,
+    Demographics, Diagnosis, Measurement, Participant, Phenotype, RecontactRequest, SequencingRun,
+    Specimen, VariantKey,
 };
 
 /// The `$id` of the generated document.
@@ -24,6 +25,8 @@ pub fn json_schema() -> serde_json::Value {
     generator.subschema_for::<Dataset>();
     generator.subschema_for::<Diagnosis>();
     generator.subschema_for::<Phenotype>();
+    generator.subschema_for::<Measurement>();
+    generator.subschema_for::<Demographics>();
     generator.subschema_for::<VariantKey>();
     generator.subschema_for::<ConsentEvent>();
     generator.subschema_for::<ConsentState>();

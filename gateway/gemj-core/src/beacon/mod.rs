@@ -222,6 +222,12 @@ type PlainKey = (bool, bool, i64);
 pub const ENTRY_TYPES: [EntryType; 7] = EntryType::ALL;
 
 impl Beacon {
+    /// The phenotype ontology loaded, if any.
+    #[must_use]
+    pub fn hpo(&self) -> Option<&Arc<gemj_ontology::hpo::Ontology>> {
+        self.hpo.as_ref()
+    }
+
     /// A Beacon with `settings`, expanding HPO filters through `hpo` when given.
     #[must_use]
     pub fn new(settings: BeaconSettings, hpo: Option<Arc<gemj_ontology::hpo::Ontology>>) -> Self {

@@ -10,7 +10,9 @@ pub mod data;
 pub mod drs;
 pub mod health;
 pub mod htsget;
+pub mod ingest;
 pub mod openapi;
+pub mod phenopackets;
 pub mod recontact;
 pub mod service_info;
 

@@ -5,7 +5,10 @@
 use actix_web::{HttpResponse, web};
 use utoipa::OpenApi;
 
-use super::{approvals, audit, catalogue, consent, data, health, recontact, service_info};
+use super::{
+    approvals, audit, catalogue, consent, data, health, ingest, phenopackets, recontact,
+    service_info,
+};
 use crate::error::Problem;
 
 /// The document.
@@ -41,6 +44,8 @@ use crate::error::Problem;
         data::url_get,
         data::url_post,
         data::fetch,
+        ingest::post_ingest,
+        phenopackets::get_phenopacket,
         openapi_json,
     ),
     components(schemas(Problem))

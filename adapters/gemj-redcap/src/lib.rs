@@ -1,0 +1,61 @@
+//! REDCap data dictionaries and raw record exports (BOM, CRLF, checkboxes, repeating instruments) into the GeMJ model.
+//!
+//! This crate owns the reading of a REDCap project: its data dictionary ([`DataDictionary`], the
+//! 18 standard columns with parsed choices) and its "CSV (raw data)" record export
+//! ([`read_records`]), which it turns into an [`Extract`](gemj_model::source::Extract) of
+//! subject, consent, diagnosis, phenotype and specimen facts. Which field means what is a
+//! [`FieldMapping`] (serde-deserializable; defaults are the GeMJ `rd-registry` template), so a
+//! project with its own field names is read by configuration, not code.
+//!
+//! What the export's shape means:
+//! * A leading UTF-8 BOM is stripped (the first header must still be the record id) and CRLF is
+//!   read as a line end.
+//! * Each record has one base row and one row per repeating-instrument instance; blank cells of
+//!   repeat rows never clear the base row (merge, not overwrite). See [`records`](crate::read_records).
+//! * A ticked checkbox (`hpo___1` = `1`) is an observed phenotype, its HPO id taken from the
+//!   choice label (`HP:0001166 Arachnodactyly`); an unticked one (`0`) is **no** record, never an
+//!   excluded phenotype.
+//! * Codes are read through the dictionary's choice labels (`2` → `女性` → female).
+//! * Form status (`*_complete`: 0 Incomplete, 1 Unverified, 2 Complete) is reported as a
+//!   warning for every form that is not Complete; the data are still read.
+//!
+//! The adapter does not decide consent: a withdrawn subject's facts are emitted together with a
+//! `Withdrawn` consent fact and the gateway quarantines them. It is pure (bytes in), fails only
+//! when nothing can be read ([`Error`]), and reports every bad cell as a diagnostic naming the
+//! line and column, never the cell's content.
+
+mod diag;
+mod dictionary;
+mod mapping;
+mod records;
+mod template;
+
+pub use dictionary::{COLUMNS, Choice, DataDictionary, Field, FieldType};
+pub use mapping::FieldMapping;
+pub use records::{ReadOptions, read_bytes, read_records};
+
+/// Why a dictionary or a record export could not be read at all.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No header row.
+    #[error("the file is empty")]
+    Empty,
+    /// The header row is not CSV.
+    #[error("the header row could not be read as CSV")]
+    Csv(#[source] csv::Error),
+    /// The header row is not UTF-8.
+    #[error("the header row is not UTF-8 text")]
+    HeaderNotUtf8,
+    /// A data dictionary's header does not start with the standard columns.
+    #[error(
+        "not a REDCap data dictionary: the header does not start with `Variable / Field Name, Form Name, ...`"
+    )]
+    NotADictionary,
+    /// A record export whose first column is not the record id.
+    #[error("not a REDCap record export: the first column must be `{expected}`")]
+    MissingIdColumn {
+        /// The record id field of the mapping (`record_id`).
+        expected: String,
+    },
+}

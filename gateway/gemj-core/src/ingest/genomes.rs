@@ -1,0 +1,367 @@
+//! Genome files into the gateway: detect the format, make a plain VCF BGZF, find or build the
+//! index, map sample columns to stored specimens, load VCF/BCF alleles into the dataset's
+//! variant index, then register the file and its index as DRS objects of the dataset.
+//!
+//! A file is one unit: quarantined whole (unknown format, no sample that names a stored
+//! specimen, only withdrawn participants), or registered. Variants are merged before the object
+//! is registered, each in its own transaction; both steps are idempotent, so a run killed
+//! between them is completed by running it again. A withdrawn participant's genotypes are never
+//! loaded (and the htsget and DRS layers never serve their samples).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use gemj_genomes::detect::{Compression, detect_file};
+use gemj_model::source::Diagnostic;
+use gemj_model::{
+    ConsentStatus, DataFormat, DataObject, DatasetId, ParticipantId, Provenance, SpecimenId,
+};
+use gemj_store::objects::ObjectStorage;
+use gemj_store::{Store, VariantContribution};
+
+use super::report::{GenomeCounts, IngestReport, Outcome};
+use crate::CoreError;
+
+/// How genome files are ingested.
+#[derive(Debug, Clone)]
+pub struct GenomeOptions {
+    /// The dataset the files (and their participants) join; its variant index receives the
+    /// alleles.
+    pub dataset: DatasetId,
+    /// Report only; write nothing.
+    pub dry_run: bool,
+    /// Where temporary files (a BGZF copy, a built index) are written.
+    pub work_dir: PathBuf,
+}
+
+/// Alleles merged per store call (one transaction each).
+const MERGE_BATCH: usize = 200_000;
+
+/// Ingests one genome file.
+///
+/// # Errors
+/// Store and object-storage failures (the file's outcome is then unknown: run it again).
+pub async fn ingest_file(
+    store: &Store,
+    objects: &dyn ObjectStorage,
+    path: &Path,
+    options: &GenomeOptions,
+    report: &mut IngestReport,
+) -> Result<(), CoreError> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let provenance = Provenance {
+        source: "genome".to_owned(),
+        file: Some(name.clone()),
+        position: None,
+        value: None,
+    };
+    report.files += 1;
+    if store.get_dataset(&options.dataset).await?.is_none() {
+        return Err(CoreError::InvalidInput(format!(
+            "dataset {} is not stored",
+            options.dataset
+        )));
+    }
+    let quarantine = |report: &mut IngestReport, reason: &str| {
+        report.record("genome_file", Outcome::Quarantined);
+        report.quarantine(&provenance, "genome_file", reason);
+    };
+
+    let (file, format, built) = match prepare(path, &options.work_dir).await {
+        Ok(p) => p,
+        Err(reason) => {
+            quarantine(report, &reason);
+            return Ok(());
+        }
+    };
+    let (file_path, index_path, index_format) = (file.0, file.1, file.2);
+    let counts = report.genomes.get_or_insert_with(GenomeCounts::default);
+    counts.indexes_built += u64::from(built);
+
+    // Sample columns (VCF/BCF) or read-group samples are specimen ids.
+    let samples = sample_names(format, &file_path, &index_path).await?;
+    let mapped = gemj_genomes::specimens::specimens_of_samples(&name, &samples);
+    report
+        .diagnostics
+        .extend(mapped.diagnostics.iter().cloned());
+    let mut specimens: Vec<SpecimenId> = Vec::new();
+    let mut column_participant: Vec<Option<ParticipantId>> = vec![None; samples.len()];
+    let mut participants: Vec<ParticipantId> = Vec::new();
+    let mut withdrawn = 0_usize;
+    for (column, specimen) in mapped.specimens.iter().enumerate() {
+        let Some(specimen) = specimen else { continue };
+        let Some(stored) = store.get_specimen(specimen).await? else {
+            report.diagnostics.push(Diagnostic::error(
+                &name,
+                "header",
+                "sample",
+                format!(
+                    "sample column {} names a specimen that is not stored",
+                    column + 1
+                ),
+            ));
+            continue;
+        };
+        let state = store.consent_state(&stored.participant).await?;
+        if state.is_some_and(|s| s.status == ConsentStatus::Withdrawn) {
+            withdrawn += 1;
+            continue;
+        }
+        specimens.push(specimen.clone());
+        if !participants.contains(&stored.participant) {
+            participants.push(stored.participant.clone());
+        }
+        if let Some(slot) = column_participant.get_mut(column) {
+            *slot = Some(stored.participant);
+        }
+    }
+    if specimens.is_empty() {
+        let reason = if withdrawn > 0 {
+            "every sample belongs to a participant whose consent is withdrawn".to_owned()
+        } else {
+            "no sample names a stored specimen".to_owned()
+        };
+        quarantine(report, &reason);
+        return Ok(());
+    }
+    let ordinals: HashMap<ParticipantId, u32> = store
+        .participant_ordinals(&participants)
+        .await?
+        .into_iter()
+        .collect();
+    let ordinal_of_column: Vec<Option<u32>> = column_participant
+        .iter()
+        .map(|p| p.as_ref().and_then(|p| ordinals.get(p).copied()))
+        .collect();
+
+    if matches!(format, DataFormat::Vcf | DataFormat::Bcf) {
+        load_variants(
+            store,
+            &file_path,
+            &name,
+            &ordinal_of_column,
+            options,
+            report,
+        )
+        .await?;
+    }
+
+    // Register the file and its index.
+    let object_id = object_id_of(&name, &file_path);
+    let existing = store
+        .get_object(&gemj_model::ObjectId::parse(&object_id).map_err(|e| {
+            CoreError::InvalidInput(format!("no object id can be made from the file name: {e}"))
+        })?)
+        .await?;
+    let sums = {
+        let p = file_path.clone();
+        tokio::task::spawn_blocking(move || gemj_genomes::checksum::checksum_file(p))
+            .await
+            .map_err(|e| CoreError::Demo(e.to_string()))?
+            .map_err(|e| CoreError::InvalidInput(format!("cannot read {name}: {e}")))?
+    };
+    let outcome = match &existing {
+        Some(o) if o.checksums.sha256 == sums.checksums.sha256 && o.specimens == specimens => {
+            Outcome::Unchanged
+        }
+        Some(_) => Outcome::Merged,
+        None => Outcome::Created,
+    };
+    if !options.dry_run && outcome != Outcome::Unchanged {
+        let participant = (participants.len() == 1).then(|| participants[0].clone());
+        let registered = crate::demo::register_pair(
+            objects,
+            store,
+            (&file_path, format),
+            (&index_path, index_format),
+            &format!("ingest/{}", options.dataset),
+            &object_id,
+            |o: &mut DataObject| {
+                o.participant.clone_from(&participant);
+                o.specimens.clone_from(&specimens);
+                o.description = Some(format!("Registered by ingest from {name}"));
+            },
+        )
+        .await?;
+        let ids: Vec<gemj_model::ObjectId> = registered.iter().map(|o| o.id.clone()).collect();
+        store.add_dataset_objects(&options.dataset, &ids).await?;
+        store
+            .add_dataset_participants(&options.dataset, &participants)
+            .await?;
+        if let Some(g) = report.genomes.as_mut() {
+            g.objects_registered += u64::try_from(registered.len()).unwrap_or(0);
+        }
+    }
+    report.record("genome_file", outcome);
+    if withdrawn > 0 {
+        report.diagnostics.push(Diagnostic::warning(
+            &name,
+            "header",
+            "sample",
+            format!("{withdrawn} sample(s) of withdrawn participants were not loaded"),
+        ));
+    }
+    Ok(())
+}
+
+/// The file to register (a BGZF copy of a plain VCF), its format, its index and whether the
+/// index was built here. Errors are reasons to quarantine the file.
+/// A file ready to register: the file (a BGZF copy of a plain VCF), its index and the index's
+/// format; the file's format; whether the index was built here.
+type Prepared = ((PathBuf, PathBuf, DataFormat), DataFormat, bool);
+
+async fn prepare(path: &Path, work_dir: &Path) -> Result<Prepared, String> {
+    let path = path.to_owned();
+    let work_dir = work_dir.to_owned();
+    tokio::task::spawn_blocking(move || prepare_blocking(&path, &work_dir))
+        .await
+        .map_err(|e| format!("preparing the file failed: {e}"))?
+}
+
+fn prepare_blocking(path: &Path, work_dir: &Path) -> Result<Prepared, String> {
+    let detected = detect_file(path).map_err(|e| format!("not a genome file: {e}"))?;
+    let format = detected.format;
+    if !matches!(
+        format,
+        DataFormat::Bam | DataFormat::Cram | DataFormat::Vcf | DataFormat::Bcf
+    ) {
+        return Err(format!(
+            "{} files are registered with the file they index, not alone",
+            format.as_str()
+        ));
+    }
+    std::fs::create_dir_all(work_dir).map_err(|e| format!("work folder: {e}"))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut file = path.to_owned();
+    if format == DataFormat::Vcf && detected.compression != Compression::Bgzf {
+        let base = name.trim_end_matches(".gz");
+        let target = work_dir.join(format!("{base}.gz"));
+        gemj_genomes::index::bgzip_vcf(path, &target).map_err(|e| format!("bgzip: {e}"))?;
+        file = target;
+    }
+    for ext in ["bai", "crai", "tbi", "csi"] {
+        let mut candidate = file.as_os_str().to_owned();
+        candidate.push(".");
+        candidate.push(ext);
+        let candidate = PathBuf::from(candidate);
+        if candidate.is_file()
+            && let Ok(d) = detect_file(&candidate)
+        {
+            return Ok(((file, candidate, d.format), format, false));
+        }
+    }
+    // No index beside the file: build one in the work folder.
+    let index = gemj_genomes::index::build_index(&file).map_err(|e| format!("index: {e}"))?;
+    let file_name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let target = work_dir.join(format!("{file_name}.{}", index.extension()));
+    index.write(&target).map_err(|e| format!("index: {e}"))?;
+    Ok(((file, target, index.format()), format, true))
+}
+
+async fn sample_names(
+    format: DataFormat,
+    file: &Path,
+    index: &Path,
+) -> Result<Vec<String>, CoreError> {
+    let slice_format = match format {
+        DataFormat::Bam => gemj_genomics::slice::Format::Bam,
+        DataFormat::Cram => gemj_genomics::slice::Format::Cram,
+        DataFormat::Bcf => gemj_genomics::slice::Format::Bcf,
+        _ => gemj_genomics::slice::Format::Vcf,
+    };
+    if slice_format.is_reads() {
+        // Reads carry their sample in read groups; a reads file is named after its specimen.
+        let stem = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let specimen = stem.split('.').next().unwrap_or_default().to_owned();
+        return Ok(vec![specimen]);
+    }
+    let (file, index) = (file.to_owned(), index.to_owned());
+    tokio::task::spawn_blocking(move || {
+        gemj_genomics::slice::IndexedFile::open(slice_format, &file, &index)
+            .map(|f| f.sample_names().to_vec())
+    })
+    .await
+    .map_err(|e| CoreError::Demo(e.to_string()))?
+    .map_err(|e| CoreError::InvalidInput(format!("cannot read the file's header: {e}")))
+}
+
+async fn load_variants(
+    store: &Store,
+    file: &Path,
+    name: &str,
+    ordinal_of_column: &[Option<u32>],
+    options: &GenomeOptions,
+    report: &mut IngestReport,
+) -> Result<(), CoreError> {
+    let path = file.to_owned();
+    let columns = ordinal_of_column.to_vec();
+    let (contributions, summary) = tokio::task::spawn_blocking(move || {
+        let mut reader = gemj_genomes::variants::VariantReader::open(&path)?;
+        let mut out = Vec::new();
+        while let Some(allele) = reader.next_allele() {
+            let carriers: Vec<(u32, u8)> = allele
+                .copies
+                .iter()
+                .zip(&columns)
+                .filter_map(|(&copies, ordinal)| Some((ordinal.as_ref().copied()?, copies)))
+                .filter(|(_, c)| *c > 0)
+                .collect();
+            out.push(VariantContribution {
+                key: allele.key.clone(),
+                carriers,
+            });
+        }
+        Ok::<_, gemj_genomes::GenomesError>((out, reader.finish()))
+    })
+    .await
+    .map_err(|e| CoreError::Demo(e.to_string()))?
+    .map_err(|e| CoreError::InvalidInput(format!("cannot read {name}: {e}")))?;
+    report.diagnostics.extend(summary.diagnostics);
+    let g = report.genomes.get_or_insert_with(GenomeCounts::default);
+    g.variant_records += summary.alleles;
+    if options.dry_run {
+        return Ok(());
+    }
+    for batch in contributions.chunks(MERGE_BATCH) {
+        let m = store.merge_variants(&options.dataset, batch).await?;
+        let g = report.genomes.get_or_insert_with(GenomeCounts::default);
+        g.variants_created += m.created;
+        g.variants_merged += m.merged;
+        g.variants_unchanged += m.unchanged;
+        g.variants_without_carriers += m.without_carriers;
+    }
+    Ok(())
+}
+
+/// The object id of a registered file: its (BGZF) file name, which is a valid id for the names
+/// GeMJ uses (`GEMJ-TEST-0001.somatic.vcf.gz`); other characters become `_`.
+fn object_id_of(original: &str, file: &Path) -> String {
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| original.to_owned());
+    let id: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    id.trim_start_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_owned()
+}

@@ -1,0 +1,737 @@
+//! End-to-end: the adapters' fixtures (`<shared>/data/adapters`) ingested with the
+//! `gemj-gateway ingest` command's code into a running gateway's store, checked value by value
+//! against the canonical meaning in that folder's README: one diagnosis from three sources,
+//! dotted ICD-10 with each source's spelling in its provenance, a year-only onset kept as a
+//! year, era dates, REDCap's unticked box not read as an excluded phenotype, the deleted
+//! SS-MIX2 order absent, the routine-lab specimen out of the sample catalogue, unknown hospital
+//! ids reported rather than invented, the withdrawn participant's rows quarantined. Then: every
+//! report adds up, a re-run changes nothing, a dry run stores nothing, the phenopacket of
+//! GEMJ-TEST-0002 matches the expected one, and `/ingest/v1` and `/phenopackets/v2` answer as
+//! documented over HTTP.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use gemj_core::ingest::IngestReport;
+use gemj_e2e::TestGateway;
+use gemj_e2e::http::Http;
+use gemj_model::{
+    AccessLevel, DataUseCondition, Dataset, DatasetId, ParticipantId, PhenotypeStatus, Precision,
+    SpecimenId, SpecimenType,
+};
+use gemj_server::config::{Config, Overrides};
+use gemj_server::ingest::IngestRequest;
+use serde_json::{Value, json};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+type Res<T> = Result<T, Box<dyn std::error::Error>>;
+
+const HOSPITAL: &str = "9999999999";
+const DATASET: &str = "GEMJ-TEST-GERMLINE-SOMATIC";
+
+fn fixtures() -> PathBuf {
+    gemj_e2e::shared_dir().join("data").join("adapters")
+}
+
+fn pid(s: &str) -> Res<ParticipantId> {
+    Ok(ParticipantId::parse(s)?)
+}
+
+/// The configuration of the command line over a test gateway's data folder (same store).
+fn config_of(gw: &TestGateway) -> Res<Config> {
+    let overrides = Overrides {
+        listen: None,
+        data_dir: Some(gw.data_dir().to_owned()),
+    };
+    Ok(Config::load_with_env(None, &overrides, Vec::new())?)
+}
+
+/// Runs `gemj-gateway ingest <kind> <paths> --institution 9999999999 [--dry-run]` and returns the
+/// report it wrote.
+async fn ingest(
+    gw: &TestGateway,
+    kind: &str,
+    paths: &[PathBuf],
+    dry_run: bool,
+) -> Res<IngestReport> {
+    ingest_as(gw, kind, paths, dry_run, Some(HOSPITAL)).await
+}
+
+async fn ingest_as(
+    gw: &TestGateway,
+    kind: &str,
+    paths: &[PathBuf],
+    dry_run: bool,
+    institution: Option<&str>,
+) -> Res<IngestReport> {
+    let config = config_of(gw)?;
+    let dir = tempfile::tempdir()?;
+    let report_path = dir.path().join("report.json");
+    let request = IngestRequest {
+        kind,
+        paths,
+        dry_run,
+        report: Some(&report_path),
+        institution,
+        dataset: (kind == "genome").then_some(DATASET),
+    };
+    gemj_server::ingest::run(&config, &request).await?;
+    let report: Value = serde_json::from_slice(&std::fs::read(&report_path)?)?;
+    let typed = report_from_json(&report)?;
+    assert!(
+        typed.totals.adds_up(),
+        "{kind}: the outcomes must add up to the records: {report:#}"
+    );
+    for (k, c) in &typed.by_kind {
+        assert!(c.adds_up(), "{kind}/{k}: {report:#}");
+    }
+    let by_kind_sum: u64 = typed.by_kind.values().map(|c| c.records).sum();
+    assert_eq!(by_kind_sum, typed.totals.records, "{kind}: {report:#}");
+    assert_eq!(
+        typed.quarantined.len() as u64,
+        typed.totals.quarantined,
+        "{kind}: every quarantined record is listed with its reason"
+    );
+    Ok(typed)
+}
+
+/// The parts of the JSON report the tests read (the report type is serialize-only).
+fn report_from_json(v: &Value) -> Res<IngestReport> {
+    let counts = |c: &Value| -> Res<gemj_core::ingest::report::Counts> {
+        Ok(serde_json::from_value(c.clone())?)
+    };
+    let mut r = IngestReport::new(v["kind"].as_str().unwrap_or_default(), v["dry_run"] == true);
+    r.files = v["files"].as_u64().unwrap_or_default();
+    r.totals = counts(&v["totals"])?;
+    for (k, c) in v["by_kind"].as_object().ok_or("by_kind")? {
+        r.by_kind.insert(k.clone(), counts(c)?);
+    }
+    for q in v["quarantined"].as_array().ok_or("quarantined")? {
+        r.quarantined.push(gemj_core::ingest::Quarantined {
+            source: q["source"].as_str().unwrap_or_default().to_owned(),
+            file: q["file"].as_str().map(str::to_owned),
+            position: q["position"].as_str().map(str::to_owned),
+            kind: q["kind"].as_str().unwrap_or_default().to_owned(),
+            reason: q["reason"].as_str().unwrap_or_default().to_owned(),
+        });
+    }
+    r.identifying_fields_dropped = v["identifying_fields_dropped"].as_u64().unwrap_or_default();
+    Ok(r)
+}
+
+fn ssmix2_root() -> PathBuf {
+    fixtures().join("ssmix2").join("standard_root")
+}
+
+fn redcap() -> Vec<PathBuf> {
+    vec![
+        fixtures().join("redcap/rd-registry_DataDictionary.csv"),
+        fixtures().join("redcap/rd-registry_records_raw.csv"),
+    ]
+}
+
+fn one(p: &str) -> Vec<PathBuf> {
+    vec![fixtures().join(p)]
+}
+
+/// A serialisation of everything the ingest can write about the three subjects, to compare
+/// before and after a re-run.
+async fn snapshot(gw: &TestGateway) -> Res<String> {
+    let mut out = Vec::new();
+    for id in ["GEMJ-TEST-0001", "GEMJ-TEST-0002", "GEMJ-TEST-0003"] {
+        let p = pid(id)?;
+        out.push(json!({
+            "participant": gw.store.get_participant(&p).await?,
+            "demographics": gw.store.demographics_of(&p).await?,
+            "diagnoses": gw.store.diagnoses_of(&p).await?,
+            "phenotypes": gw.store.phenotypes_of(&p).await?,
+            "specimens": gw.store.specimens_of(&p).await?,
+            "measurements": gw.store.measurements_of(&p).await?,
+            "consent": gw.store.consent_state(&p).await?,
+        }));
+    }
+    Ok(serde_json::to_string(&out)?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fixtures_reach_their_canonical_meaning() -> TestResult {
+    let gw = TestGateway::start(0).await?;
+    let store = gw.store.clone();
+    store
+        .put_dataset(&Dataset {
+            id: DatasetId::parse(DATASET)?,
+            name: "Synthetic adapter fixtures".to_owned(),
+            description: "The adapters' synthetic VCFs".to_owned(),
+            access_level: AccessLevel::Controlled,
+            data_use: DataUseCondition {
+                permission: gemj_model::DuoCode::parse("DUO:0000042")?,
+                modifiers: Vec::new(),
+                disease: None,
+                countries: Vec::new(),
+                institutions: Vec::new(),
+                projects: Vec::new(),
+                users: Vec::new(),
+            },
+        })
+        .await?;
+
+    // SS-MIX2 first: nobody is linked yet, so every record is reported, none invented.
+    let r = ingest(&gw, "ssmix2", &[ssmix2_root()], false).await?;
+    assert_eq!(r.files, 6);
+    assert_eq!(r.totals.created + r.totals.merged, 0, "{r:?}");
+    assert!(
+        r.quarantined
+            .iter()
+            .filter(|q| q.kind != "unreadable")
+            .all(|q| q.reason.contains("not linked")),
+        "{:?}",
+        r.quarantined
+    );
+    assert_eq!(store.count_participants().await?, 0);
+
+    // A dry run of the ODM export reports what it would store and stores nothing.
+    let r = ingest(&gw, "odm", &one("odm/gemj-edc-export.odm.xml"), true).await?;
+    assert!(r.dry_run && r.totals.created > 0, "{r:?}");
+    assert_eq!(store.count_participants().await?, 0);
+
+    // The EDC, the registry, the EHR and the biobank.
+    let odm = ingest(&gw, "odm", &one("odm/gemj-edc-export.odm.xml"), false).await?;
+    assert_eq!(odm.totals.quarantined, 0, "{odm:?}");
+    let rc = ingest(&gw, "redcap", &redcap(), false).await?;
+    let fhir = ingest(&gw, "fhir", &one("fhir/ehr-transaction-bundle.json"), false).await?;
+    assert_eq!(fhir.totals.quarantined, 0, "{fhir:?}");
+    assert!(
+        fhir.identifying_fields_dropped >= 3,
+        "names and address are read and dropped"
+    );
+    let bb = ingest(
+        &gw,
+        "biobank",
+        &one("biobank/sample-manifest-miabis.csv"),
+        false,
+    )
+    .await?;
+    let ss = ingest(&gw, "ssmix2", &[ssmix2_root()], false).await?;
+
+    // GEMJ-TEST-0003 withdrew: its REDCap rows and its biobank sample are quarantined with the
+    // reason, and it is no participant at all.
+    let p3 = pid("GEMJ-TEST-0003")?;
+    assert!(store.get_participant(&p3).await?.is_none());
+    for report in [&rc, &bb] {
+        assert!(
+            report
+                .quarantined
+                .iter()
+                .any(|q| q.reason.contains("GEMJ-TEST-0003") && q.reason.contains("withdrawn")),
+            "{:?}",
+            report.quarantined
+        );
+    }
+    assert!(
+        bb.quarantined
+            .iter()
+            .any(|q| q.kind == "specimen" && q.position.as_deref() == Some("line 7")),
+        "SP-0003-S (line 7) is quarantined: {:?}",
+        bb.quarantined
+    );
+    assert_eq!(
+        store.consent_state(&p3).await?.map(|s| s.status),
+        Some(gemj_model::ConsentStatus::Withdrawn)
+    );
+    assert!(
+        store
+            .get_specimen(&SpecimenId::parse("SP-0003-S")?)
+            .await?
+            .is_none()
+    );
+    // SS-MIX2 now resolves both patients through the linkage; the deleted order is applied.
+    assert_eq!(
+        ss.quarantined.len(),
+        0,
+        "every SS-MIX2 record resolves once linked: {:?}",
+        ss.quarantined
+    );
+    assert_eq!(ss.totals.deleted, 1, "{ss:?}");
+
+    // 0001: one diagnosis C16.9 from ODM, FHIR and SS-MIX2, each source's spelling kept.
+    let p1 = pid("GEMJ-TEST-0001")?;
+    let participant = store.get_participant(&p1).await?.ok_or("0001")?;
+    assert_eq!(participant.sex, gemj_model::Sex::Male);
+    assert_eq!(participant.program, gemj_model::Program::Cancer);
+    assert_eq!(participant.institution.as_str(), HOSPITAL);
+    assert_eq!(
+        participant.birth.map(|b| b.to_string()).as_deref(),
+        Some("1975-04")
+    );
+    let dx = store.diagnoses_of(&p1).await?;
+    assert_eq!(dx.len(), 1, "{dx:?}");
+    let d = &dx[0];
+    assert_eq!(d.icd10.as_str(), "C16.9");
+    assert_eq!(
+        d.onset.map(|x| x.to_string()).as_deref(),
+        Some("2024-02-15")
+    );
+    assert_eq!(
+        d.recorded.map(|x| x.to_string()).as_deref(),
+        Some("2024-02-20")
+    );
+    let sources: BTreeSet<&str> = d.provenance.iter().map(|p| p.source.as_str()).collect();
+    assert_eq!(sources, BTreeSet::from(["fhir", "odm", "ssmix2"]));
+    let spellings: BTreeSet<Option<&str>> =
+        d.provenance.iter().map(|p| p.value.as_deref()).collect();
+    assert!(spellings.contains(&Some("C169")), "{spellings:?}");
+    let codes: BTreeSet<&str> = d.details.codings.iter().map(|c| c.code.as_str()).collect();
+    assert!(
+        codes.contains("20054178") && codes.contains("8140/3"),
+        "{codes:?}"
+    );
+    assert_eq!(d.details.stage.as_deref(), Some("III"));
+    assert_eq!(d.details.main, Some(true));
+
+    // 0001's labs: albumin and total protein as measured; the deleted CRP order is nowhere.
+    let labs = store.measurements_of(&p1).await?;
+    let value_of = |code: &str| {
+        labs.iter()
+            .find(|m| m.code.code == code)
+            .map(|m| (m.value.value.clone(), m.value.unit.clone()))
+    };
+    assert_eq!(
+        value_of("3A015000002327101"),
+        Some(("3.2".to_owned(), Some("g/dL".to_owned())))
+    );
+    assert_eq!(
+        value_of("3A010000002327101"),
+        Some(("6.1".to_owned(), Some("g/dL".to_owned())))
+    );
+    assert_eq!(
+        value_of("9N006000000000001").map(|v| v.0),
+        Some("61.0".to_owned())
+    );
+    assert_eq!(
+        value_of("5C070000002327101"),
+        None,
+        "the deleted CRP result is absent"
+    );
+    let albumin = labs
+        .iter()
+        .find(|m| m.code.code == "3A015000002327101")
+        .ok_or("albumin")?;
+    assert_eq!(
+        albumin.effective.as_deref(),
+        Some("2024-03-14T09:00:00+09:00")
+    );
+    assert_eq!(albumin.interpretation.as_deref(), Some("L"));
+    assert_eq!(
+        albumin.lab_specimen.as_ref().map(|s| s.id.as_str()),
+        Some("LS-0001")
+    );
+    // The routine-lab specimen is not in the sample catalogue.
+    assert!(
+        store
+            .get_specimen(&SpecimenId::parse("LS-0001")?)
+            .await?
+            .is_none()
+    );
+
+    // 0001's specimens: tumour and blood from FHIR, manifest and ODM; DNA derived from blood.
+    let specimen = |id: &str| {
+        let store = store.clone();
+        let id = id.to_owned();
+        async move {
+            store
+                .get_specimen(&SpecimenId::parse(&id)?)
+                .await?
+                .ok_or_else(|| format!("specimen {id}").into())
+        }
+    };
+    let t: gemj_model::Specimen = specimen("SP-0001-T")
+        .await
+        .map_err(|e: Box<dyn std::error::Error>| e)?;
+    assert_eq!(t.specimen_type, SpecimenType::Tissue);
+    assert_eq!(t.tumour, Some(true));
+    assert!(t.biobank_sample);
+    assert_eq!(
+        t.collected.map(|d| d.to_string()).as_deref(),
+        Some("2024-03-15")
+    );
+    assert_eq!(
+        t.details.collected_at.as_deref(),
+        Some("2024-03-15T10:30:00+09:00")
+    );
+    assert_eq!(
+        t.details.anatomical_site.as_ref().map(|c| c.code.as_str()),
+        Some("C16.9")
+    );
+    assert_eq!(
+        t.details.storage_temperature.as_deref(),
+        Some("-60 °C to -85 °C")
+    );
+    let dna: gemj_model::Specimen = specimen("SP-0001-B-DNA")
+        .await
+        .map_err(|e: Box<dyn std::error::Error>| e)?;
+    assert_eq!(
+        dna.parent.as_ref().map(SpecimenId::as_str),
+        Some("SP-0001-B")
+    );
+    assert_eq!(
+        dna.collected.map(|d| d.to_string()).as_deref(),
+        Some("2024-03-18")
+    );
+    assert_eq!(
+        dna.details
+            .quantity
+            .as_ref()
+            .and_then(|q| q.unit.as_deref()),
+        Some("ug")
+    );
+
+    // 0002: Q87.4 from ODM, REDCap and SS-MIX2 with onset 2005 kept as a year.
+    let p2 = pid("GEMJ-TEST-0002")?;
+    let dx = store.diagnoses_of(&p2).await?;
+    assert_eq!(dx.len(), 1, "{dx:?}");
+    assert_eq!(dx[0].icd10.as_str(), "Q87.4");
+    let onset = dx[0].onset.ok_or("onset")?;
+    assert_eq!(
+        (onset.to_string().as_str(), onset.precision()),
+        ("2005", Precision::Year)
+    );
+    let sources: BTreeSet<&str> = dx[0].provenance.iter().map(|p| p.source.as_str()).collect();
+    assert_eq!(sources, BTreeSet::from(["odm", "redcap", "ssmix2"]));
+    // Four phenotypes; Seizure excluded by ODM, never by REDCap's unticked box.
+    let ph = store.phenotypes_of(&p2).await?;
+    let status: Vec<(&str, PhenotypeStatus)> =
+        ph.iter().map(|p| (p.hpo.as_str(), p.status)).collect();
+    assert_eq!(
+        status,
+        vec![
+            ("HP:0001083", PhenotypeStatus::Observed),
+            ("HP:0001166", PhenotypeStatus::Observed),
+            ("HP:0001250", PhenotypeStatus::Excluded),
+            ("HP:0002616", PhenotypeStatus::Observed),
+        ]
+    );
+    let seizure = ph
+        .iter()
+        .find(|p| p.hpo.as_str() == "HP:0001250")
+        .ok_or("seizure")?;
+    assert!(
+        seizure.provenance.iter().all(|p| p.source == "odm"),
+        "only ODM says Seizure is absent: {:?}",
+        seizure.provenance
+    );
+    // Era dates: born 昭和64年1月7日; blood drawn 令和元年5月1日, DNA R1/5/7.
+    assert_eq!(
+        store
+            .demographics_of(&p2)
+            .await?
+            .and_then(|d| d.birth_date)
+            .map(|d| d.to_string())
+            .as_deref(),
+        Some("1989-01-07")
+    );
+    let b: gemj_model::Specimen = specimen("SP-0002-B")
+        .await
+        .map_err(|e: Box<dyn std::error::Error>| e)?;
+    assert_eq!(
+        b.collected.map(|d| d.to_string()).as_deref(),
+        Some("2019-05-01")
+    );
+    let b_dna: gemj_model::Specimen = specimen("SP-0002-B-DNA")
+        .await
+        .map_err(|e: Box<dyn std::error::Error>| e)?;
+    assert_eq!(
+        b_dna.collected.map(|d| d.to_string()).as_deref(),
+        Some("2019-05-07")
+    );
+    assert_eq!(b_dna.specimen_type, SpecimenType::Dna);
+
+    // Genome files: the VCFs' samples are specimens; their alleles join the dataset's index.
+    let g = ingest(
+        &gw,
+        "genome",
+        &[
+            fixtures().join("vcf/GEMJ-TEST-0001.somatic.vcf"),
+            fixtures().join("vcf/GEMJ-TEST-0002.germline.vcf"),
+        ],
+        false,
+    )
+    .await?;
+    assert_eq!(g.totals.created, 2, "{g:?}");
+    let ds = DatasetId::parse(DATASET)?;
+    assert_eq!(store.count_variants(&ds).await?, 4);
+    let kras = store
+        .variant_exact(
+            &ds,
+            &gemj_model::VariantKey::parse("chr12", 25_245_350, "C", "T")?,
+        )
+        .await?
+        .ok_or("KRAS")?;
+    assert_eq!((kras.allele_count, kras.carrier_count), (1, 1));
+    let cyp = store
+        .variant_exact(
+            &ds,
+            &gemj_model::VariantKey::parse("chr10", 94_781_859, "G", "A")?,
+        )
+        .await?
+        .ok_or("CYP2C19")?;
+    assert_eq!(
+        (cyp.allele_count, cyp.carrier_count),
+        (2, 1),
+        "homozygous: two copies"
+    );
+    let objects = store.dataset_objects(&ds).await?;
+    assert!(
+        objects
+            .iter()
+            .any(|o| o.as_str() == "GEMJ-TEST-0001.somatic.vcf.gz"),
+        "{objects:?}"
+    );
+    let object = store
+        .get_object(&gemj_model::ObjectId::parse(
+            "GEMJ-TEST-0002.germline.vcf.gz",
+        )?)
+        .await?
+        .ok_or("object")?;
+    assert_eq!(
+        object.participant.as_ref().map(ParticipantId::as_str),
+        Some("GEMJ-TEST-0002")
+    );
+    assert!(object.index.is_some(), "a missing index is built");
+
+    // Re-running every input changes nothing.
+    let before = snapshot(&gw).await?;
+    let epoch = store.catalogue_epoch().await?;
+    let reruns = [
+        ingest(&gw, "odm", &one("odm/gemj-edc-export.odm.xml"), false).await?,
+        ingest(&gw, "redcap", &redcap(), false).await?,
+        ingest(&gw, "fhir", &one("fhir/ehr-transaction-bundle.json"), false).await?,
+        ingest(
+            &gw,
+            "biobank",
+            &one("biobank/sample-manifest-miabis.csv"),
+            false,
+        )
+        .await?,
+        ingest(&gw, "ssmix2", &[ssmix2_root()], false).await?,
+        ingest(
+            &gw,
+            "genome",
+            &[
+                fixtures().join("vcf/GEMJ-TEST-0001.somatic.vcf"),
+                fixtures().join("vcf/GEMJ-TEST-0002.germline.vcf"),
+            ],
+            false,
+        )
+        .await?,
+    ];
+    for r in &reruns {
+        assert!(
+            r.totals.changed_nothing(),
+            "a re-run changed something: {r:?}"
+        );
+    }
+    assert_eq!(snapshot(&gw).await?, before);
+    assert_eq!(store.catalogue_epoch().await?, epoch, "nothing was written");
+    assert_eq!(store.count_variants(&ds).await?, 4);
+    assert!(store.verify_chains().await?.is_intact());
+
+    // The phenopacket of 0002, as the README's expected file, field for field.
+    let expected: Value = serde_json::from_slice(&std::fs::read(
+        fixtures().join("phenopackets/GEMJ-TEST-0002.expected.phenopacket.json"),
+    )?)?;
+    let hpo_text = std::fs::read_to_string(gemj_e2e::shared_dir().join("ontologies/hpo/hp.obo"))?;
+    let hpo = gemj_ontology::hpo::Ontology::parse_obo(&hpo_text)?;
+    let packet =
+        gemj_core::phenopacket::build(&store, &p2, Some(&hpo), time::OffsetDateTime::now_utc())
+            .await?
+            .ok_or("phenopacket")?;
+    assert_eq!(
+        without_versions(&packet),
+        without_versions(&expected),
+        "{packet:#}"
+    );
+    assert!(
+        gemj_core::phenopacket::build(&store, &p3, Some(&hpo), time::OffsetDateTime::now_utc())
+            .await?
+            .is_none(),
+        "the withdrawn subject has no phenopacket"
+    );
+    gw.stop().await;
+    Ok(())
+}
+
+/// A phenopacket without what the README calls placeholders (`metaData.created`,
+/// `metaData.createdBy` and the resources' versions), its repeated fields in one order (a
+/// phenopacket's lists are sets: the export lists features by HPO id).
+fn without_versions(v: &Value) -> Value {
+    let mut v = v.clone();
+    for list in ["phenotypicFeatures", "biosamples", "diseases"] {
+        if let Some(items) = v.get_mut(list).and_then(Value::as_array_mut) {
+            items.sort_by_key(Value::to_string);
+        }
+    }
+    if let Some(meta) = v.get_mut("metaData").and_then(Value::as_object_mut) {
+        meta.remove("created");
+        meta.remove("createdBy");
+        if let Some(resources) = meta.get_mut("resources").and_then(Value::as_array_mut) {
+            for r in resources {
+                if let Some(r) = r.as_object_mut() {
+                    r.remove("version");
+                }
+            }
+        }
+    }
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ingest_and_phenopacket_over_http() -> TestResult {
+    let gw = TestGateway::start(0).await?;
+    let base = gw.base_url.clone();
+    let http = Http { base: base.clone() };
+    let institutions = gemj_server::demo_institutions(gw.data_dir(), &base)?;
+    let now = gemj_auth::now_unix();
+    let token = |code: &str| -> Res<String> {
+        let (_, b) = institutions
+            .iter()
+            .find(|(id, _)| id.as_str() == code)
+            .ok_or("institution")?;
+        Ok(b.issue_token("ehr-gateway", &base, Duration::from_secs(300), now)?)
+    };
+    let own = token("9999000001")?;
+    let other = token("9999000002")?;
+    let bundle = std::fs::read(fixtures().join("fhir/ehr-transaction-bundle.json"))?;
+    let post = |path: &str, token: Option<&str>, body: Vec<u8>| {
+        http.send(
+            "POST",
+            path,
+            token,
+            Some("application/fhir+json"),
+            Some(body),
+        )
+    };
+
+    // Anonymous: 401. A researcher's passport: 403. An unknown kind: 404.
+    let r = post("/ingest/v1/fhir", None, bundle.clone())?;
+    assert_eq!(r.status, 401, "{}", r.text());
+    let broker = gemj_server::demo_broker(gw.data_dir(), &base)?;
+    let passport = broker.issue_passport("alice", &[], Duration::from_secs(300), now)?;
+    let r = post("/ingest/v1/fhir", Some(&passport), bundle.clone())?;
+    assert_eq!(r.status, 403, "{}", r.text());
+    let r = post("/ingest/v1/hl8", Some(&own), bundle.clone())?;
+    assert_eq!(r.status, 404, "{}", r.text());
+    let r = http.get("/ingest/v1/fhir", Some(&own))?;
+    assert_eq!(r.status, 405, "{}", r.text());
+
+    // The EHR push: created, then unchanged on the second identical POST.
+    let r = post("/ingest/v1/fhir?name=ehr.json", Some(&own), bundle.clone())?;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json["totals"]["quarantined"], 0, "{}", r.text());
+    assert_eq!(r.json["totals"]["created"], 5, "{}", r.text());
+    let r = post("/ingest/v1/fhir?name=ehr.json", Some(&own), bundle.clone())?;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json["totals"]["unchanged"], 5, "{}", r.text());
+    let p1 = gw
+        .store
+        .get_participant(&pid("GEMJ-TEST-0001")?)
+        .await?
+        .ok_or("0001")?;
+    assert_eq!(
+        p1.institution.as_str(),
+        "9999000001",
+        "the submitting institution enrols"
+    );
+
+    // A bundle that fails the R4 schema: 400 naming the place, nothing stored.
+    let mut bad: Value = serde_json::from_slice(&bundle)?;
+    bad["entry"][0]["resource"]["birthDate"] = json!(12);
+    bad["entry"][0]["resource"]["identifier"][1]["value"] = json!("GEMJ-TEST-0099");
+    let r = post("/ingest/v1/fhir", Some(&own), serde_json::to_vec(&bad)?)?;
+    assert_eq!(r.status, 400, "{}", r.text());
+    let errors = r.json["explanation"]["errors"].as_array().ok_or("errors")?;
+    assert!(
+        errors.iter().any(|e| e
+            .as_str()
+            .is_some_and(|e| e.starts_with("/entry/0/resource/birthDate"))),
+        "{errors:?}"
+    );
+    assert!(
+        gw.store
+            .get_participant(&pid("GEMJ-TEST-0099")?)
+            .await?
+            .is_none()
+    );
+
+    // Several files in one request: the REDCap dictionary and export.
+    use base64::Engine as _;
+    let b64 = |p: &Path| -> Res<String> {
+        Ok(base64::engine::general_purpose::STANDARD.encode(std::fs::read(p)?))
+    };
+    let files = json!({"files": redcap().iter().map(|p| -> Res<Value> {
+        Ok(json!({"name": p.file_name().and_then(|n| n.to_str()).unwrap_or_default(), "base64": b64(p)?}))
+    }).collect::<Res<Vec<_>>>()?});
+    let r = http.send(
+        "POST",
+        "/ingest/v1/redcap?dry_run=true",
+        Some(&own),
+        Some(gemj_server::routes::ingest::FILES_MEDIA_TYPE),
+        Some(serde_json::to_vec(&files)?),
+    )?;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json["dry_run"], true);
+    assert!(
+        r.json["totals"]["created"].as_u64() > Some(0),
+        "{}",
+        r.text()
+    );
+    assert!(
+        gw.store
+            .get_participant(&pid("GEMJ-TEST-0002")?)
+            .await?
+            .is_none(),
+        "a dry run stores nothing"
+    );
+
+    // The phenopacket: for the enrolling institution; 404 for another; 401 anonymous.
+    let r = http.get("/phenopackets/v2/GEMJ-TEST-0001", Some(&own))?;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json["subject"]["id"], "GEMJ-TEST-0001");
+    assert_eq!(r.json["subject"]["dateOfBirth"], "1975-04-01T00:00:00Z");
+    assert_eq!(r.json["subject"]["sex"], "MALE");
+    assert_eq!(r.json["diseases"][0]["term"]["id"], "MONDO:0001056");
+    assert_eq!(
+        r.json["diseases"][0]["onset"]["timestamp"],
+        "2024-02-15T00:00:00Z"
+    );
+    assert_eq!(r.json["metaData"]["phenopacketSchemaVersion"], "2.0");
+    let r = http.get("/phenopackets/v2/GEMJ-TEST-0001", Some(&other))?;
+    assert_eq!(r.status, 404, "{}", r.text());
+    let r = http.get("/phenopackets/v2/GEMJ-TEST-0001", None)?;
+    assert_eq!(r.status, 401, "{}", r.text());
+    let r = http.get("/phenopackets/v2/GEMJ-NOBODY", Some(&own))?;
+    assert_eq!(r.status, 404, "{}", r.text());
+
+    // After the participant withdraws, the phenopacket is gone like an unknown one.
+    let event = json!({"event_id": "pp-w-1", "participant": "GEMJ-TEST-0001", "institution": "9999000001",
+        "effective_at": "2026-01-01T00:00:00Z", "kind": "withdrawal", "level": "stop_all_use"});
+    let r = http.post("/consent/v1/events", Some(&own), &event)?;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let r = http.get("/phenopackets/v2/GEMJ-TEST-0001", Some(&own))?;
+    assert_eq!(r.status, 404, "{}", r.text());
+    // And a new push for that participant is quarantined with the reason.
+    let r = post("/ingest/v1/fhir?name=ehr.json", Some(&own), bundle)?;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json["totals"]["created"], 0, "{}", r.text());
+    assert!(
+        r.json["quarantined"]
+            .as_array()
+            .is_some_and(|q| q.iter().all(|q| q["reason"]
+                .as_str()
+                .is_some_and(|s| s.contains("withdrawn")))),
+        "{}",
+        r.text()
+    );
+    gw.stop().await;
+    Ok(())
+}

@@ -561,6 +561,45 @@ async fn fixtures_reach_their_canonical_meaning() -> TestResult {
     Ok(())
 }
 
+/// Parses a phenopacket with the official `phenopackets` 2.0.2 Python package (protobuf JSON,
+/// unknown fields refused). Skipped without Python or the package, except under `CI=true`.
+fn official_phenopacket_check(packet: &Value) -> TestResult {
+    use std::io::Write as _;
+    const SCRIPT: &str = "import sys\n\
+        from google.protobuf.json_format import Parse\n\
+        from phenopackets import Phenopacket\n\
+        Parse(sys.stdin.read(), Phenopacket())\n";
+    let available = std::process::Command::new("python3")
+        .args(["-c", "import phenopackets"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !available {
+        assert!(
+            !gemj_schemas::testing::is_ci(),
+            "CI needs the phenopackets Python package (pip install phenopackets==2.0.2)"
+        );
+        eprintln!("skipped: the phenopackets Python package is not installed");
+        return Ok(());
+    }
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", SCRIPT])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    child
+        .stdin
+        .take()
+        .ok_or("stdin")?
+        .write_all(serde_json::to_string(packet)?.as_bytes())?;
+    let out = child.wait_with_output()?;
+    assert!(
+        out.status.success(),
+        "the phenopackets package refused the export: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
 /// A phenopacket without what the README calls placeholders (`metaData.created`,
 /// `metaData.createdBy` and the resources' versions), its repeated fields in one order (a
 /// phenopacket's lists are sets: the export lists features by HPO id).
@@ -705,6 +744,7 @@ async fn ingest_and_phenopacket_over_http() -> TestResult {
         "2024-02-15T00:00:00Z"
     );
     assert_eq!(r.json["metaData"]["phenopacketSchemaVersion"], "2.0");
+    official_phenopacket_check(&r.json)?;
     let r = http.get("/phenopackets/v2/GEMJ-TEST-0001", Some(&other))?;
     assert_eq!(r.status, 404, "{}", r.text());
     let r = http.get("/phenopackets/v2/GEMJ-TEST-0001", None)?;

@@ -18,7 +18,6 @@
 //!
 //! [`Extract`]: gemj_model::source::Extract
 
-mod diag;
 mod manifest;
 pub mod vocabulary;
 

@@ -3,8 +3,8 @@
 use std::collections::{HashMap, HashSet};
 
 use gemj_model::source::{
-    ConsentAction, ConsentFacts, Extract, RecordBody, Rejected, SourceRecord, SpecimenFacts,
-    SubjectFacts, SubjectRef,
+    ConsentAction, ConsentFacts, DiagnosticLog, Extract, LineNumbers, RecordBody, Rejected,
+    SourceRecord, SpecimenFacts, SubjectFacts, SubjectRef,
 };
 use gemj_model::{
     Coding, Icd10Code, PartialDate, ParticipantId, Provenance, Quantity, SpecimenDetails,
@@ -12,7 +12,6 @@ use gemj_model::{
 };
 
 use crate::Error;
-use crate::diag::Diagnostics;
 use crate::vocabulary;
 
 /// The longest free-text cell (labels, biobank and collection ids) kept, in characters.
@@ -51,7 +50,7 @@ struct Columns {
 const IGNORED_COLUMNS: [&str; 1] = ["anatomical_site_ontology_version"];
 
 impl Columns {
-    fn from_header(header: &[String], diags: &mut Diagnostics) -> Result<Self, Error> {
+    fn from_header(header: &[String], diags: &mut DiagnosticLog) -> Result<Self, Error> {
         let mut found: HashMap<&str, usize> = HashMap::new();
         for (i, name) in header.iter().enumerate() {
             let name = name.trim();
@@ -136,7 +135,7 @@ pub fn read_manifest(bytes: &[u8], options: &ManifestOptions) -> Result<Extract,
         .has_headers(false)
         .flexible(true)
         .from_reader(bytes);
-    let mut lines = crate::diag::Lines::new(bytes);
+    let mut lines = LineNumbers::new(bytes);
     let mut record = csv::ByteRecord::new();
     if !reader.read_byte_record(&mut record).map_err(Error::Csv)? {
         return Err(Error::Empty);
@@ -181,20 +180,14 @@ pub fn read_manifest(bytes: &[u8], options: &ManifestOptions) -> Result<Extract,
 #[must_use]
 pub fn read_bytes(bytes: &[u8]) -> Extract {
     let options = ManifestOptions::default();
-    read_manifest(bytes, &options).unwrap_or_else(|error| {
-        let mut diags = Diagnostics::new(&options.file);
-        diags.error("", "", error.to_string());
-        Extract {
-            diagnostics: diags.finish(),
-            ..Extract::default()
-        }
-    })
+    read_manifest(bytes, &options)
+        .unwrap_or_else(|error| Extract::unreadable(&options.file, error.to_string()))
 }
 
 struct State<'o> {
     options: &'o ManifestOptions,
     width: usize,
-    diags: Diagnostics,
+    diags: DiagnosticLog,
     extract: Extract,
     donors: HashMap<ParticipantId, usize>,
     withdrawn: HashSet<ParticipantId>,
@@ -220,7 +213,7 @@ impl<'o> State<'o> {
         Self {
             options,
             width,
-            diags: Diagnostics::new(&options.file),
+            diags: DiagnosticLog::new(&options.file),
             extract: Extract::default(),
             donors: HashMap::new(),
             withdrawn: HashSet::new(),

@@ -23,7 +23,6 @@
 //! The adapter does not decide consent: it reports consent dates as facts and the gateway
 //! decides. It fails only when the input is not an ODM document at all ([`Error`]).
 
-mod diag;
 mod mapping;
 mod metadata;
 mod reader;
@@ -133,12 +132,6 @@ pub fn read_odm(bytes: &[u8], options: &OdmOptions) -> Result<Extract, Error> {
 #[must_use]
 pub fn read_bytes(bytes: &[u8]) -> Extract {
     let options = OdmOptions::default();
-    read_odm(bytes, &options).unwrap_or_else(|error| {
-        let mut diags = diag::Diagnostics::new(&options.file);
-        diags.error("", "", error.to_string());
-        Extract {
-            diagnostics: diags.finish(),
-            ..Extract::default()
-        }
-    })
+    read_odm(bytes, &options)
+        .unwrap_or_else(|error| Extract::unreadable(&options.file, error.to_string()))
 }

@@ -10,8 +10,9 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 
 use gemj_model::source::{
-    ConsentAction, ConsentFacts, DiagnosisFacts, Extract, HospitalPatientId, MeasurementFacts,
-    PhenotypeFacts, RecordBody, Rejected, SourceRecord, SpecimenFacts, SubjectFacts, SubjectRef,
+    ConsentAction, ConsentFacts, DiagnosisFacts, DiagnosticLog, Extract, HospitalPatientId,
+    MeasurementFacts, PhenotypeFacts, RecordBody, Rejected, SourceRecord, SpecimenFacts,
+    SubjectFacts, SubjectRef,
 };
 use gemj_model::{
     Coding, DiagnosisDetails, HpoId, Icd10Code, PartialDate, ParticipantId, PhenotypeStatus,
@@ -22,7 +23,6 @@ use quick_xml::encoding::Decoder;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
 
-use crate::diag::Diagnostics;
 use crate::mapping::sex_of_label;
 use crate::metadata::{
     CodeItem, CodeList, Comparator, DataType, ItemDef, Metadata, Problem, RangeCheck, short,
@@ -123,7 +123,7 @@ impl Attrs {
 
 pub(crate) struct Parser<'o> {
     options: &'o OdmOptions,
-    diags: Diagnostics,
+    diags: DiagnosticLog,
     extract: Extract,
     root_ns: Option<Vec<u8>>,
     root_done: bool,
@@ -149,7 +149,7 @@ pub(crate) struct Parser<'o> {
 
 /// Reads the document; `Err` only when it is not an ODM document at all.
 pub(crate) fn read(bytes: &[u8], options: &OdmOptions) -> Result<Extract, Error> {
-    let mut diags = Diagnostics::new(&options.file);
+    let mut diags = DiagnosticLog::new(&options.file);
     let text = to_utf8(bytes, &mut diags)?;
     let mut parser = Parser {
         options,
@@ -1393,7 +1393,7 @@ fn xml_problem(error: &quick_xml::Error) -> &'static str {
 
 /// The input as UTF-8: a BOM stripped, UTF-16 or a declared non-UTF-8 encoding (Shift_JIS,
 /// EUC-JP) decoded, and the declaration then rewritten to say UTF-8.
-fn to_utf8<'b>(bytes: &'b [u8], diags: &mut Diagnostics) -> Result<Cow<'b, [u8]>, Error> {
+fn to_utf8<'b>(bytes: &'b [u8], diags: &mut DiagnosticLog) -> Result<Cow<'b, [u8]>, Error> {
     if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
         return Ok(Cow::Borrowed(rest));
     }

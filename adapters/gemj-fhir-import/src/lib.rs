@@ -180,21 +180,8 @@ pub fn read_bundle(
 /// ```
 #[must_use]
 pub fn read_bytes(bytes: &[u8]) -> gemj_model::source::Extract {
-    match read_bundle(bytes, "", None) {
-        Ok(extract) => extract,
-        Err(error) => {
-            let mut extract = gemj_model::source::Extract::default();
-            extract
-                .diagnostics
-                .push(gemj_model::source::Diagnostic::error(
-                    "",
-                    "",
-                    "",
-                    error.to_string(),
-                ));
-            extract
-        }
-    }
+    read_bundle(bytes, "", None)
+        .unwrap_or_else(|error| gemj_model::source::Extract::unreadable("", error.to_string()))
 }
 
 /// Literal bundles for the unit tests of every module.

@@ -4,7 +4,7 @@
 use gemj_model::source::{Diagnostic, Severity};
 
 /// Most diagnostics kept for one bundle; one more says how many were left out.
-pub(crate) const MAX_DIAGNOSTICS: usize = 1000;
+pub(crate) const MAX_DIAGNOSTICS: usize = gemj_model::source::MAX_DIAGNOSTICS;
 
 /// The diagnostics of one bundle.
 #[derive(Debug)]

@@ -20,6 +20,8 @@ use aws_lc_rs::digest;
 use gemj_model::Checksums;
 use md5::{Digest as _, Md5};
 
+use crate::read_up_to;
+
 /// Bytes per buffer handed to the hashing threads.
 pub const BUFFER_SIZE: usize = 1 << 20;
 
@@ -67,7 +69,7 @@ impl Chunk {
 /// ```
 pub fn checksum_reader(mut r: impl Read) -> io::Result<FileChecksums> {
     let mut first = vec![0_u8; BUFFER_SIZE];
-    let n = fill(&mut r, &mut first)?;
+    let n = read_up_to(&mut r, &mut first)?;
     if n < BUFFER_SIZE {
         // The whole input fits in one buffer: no threads.
         let bytes = first.get(..n).unwrap_or_default();
@@ -115,21 +117,6 @@ fn finish(size: u64, sha: digest::Digest, md5: [u8; 16]) -> FileChecksums {
     }
 }
 
-/// Reads until `buf` is full or the input ends; returns the bytes read.
-fn fill(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        let Some(rest) = buf.get_mut(n..) else { break };
-        match r.read(rest) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
-}
-
 fn threaded(mut r: impl Read, first: Chunk) -> io::Result<FileChecksums> {
     thread::scope(|s| {
         let (sha_tx, sha_rx) = mpsc::sync_channel::<Arc<Chunk>>(POOL);
@@ -174,7 +161,7 @@ fn threaded(mut r: impl Read, first: Chunk) -> io::Result<FileChecksums> {
                             None => break Err(gone()),
                         }
                     };
-                    match fill(&mut r, &mut data) {
+                    match read_up_to(&mut r, &mut data) {
                         Ok(0) => break Ok(()),
                         Ok(len) => Chunk { data, len },
                         Err(e) => break Err(e),

@@ -48,6 +48,7 @@ use noodles::csi::BinningIndex as _;
 use crate::{
     GenomesError,
     detect::{Compression, detect_file},
+    read_up_to,
 };
 
 /// The smallest bin of BAI, tabix and htslib's CSI: 2^14 bases.
@@ -338,20 +339,6 @@ pub fn csi_depth(max_len: u64) -> u8 {
 /// The last base (1-based) an index of `depth` levels can hold.
 fn capacity(depth: u8) -> u64 {
     (1_u64 << (u32::from(MIN_SHIFT) + 3 * u32::from(depth))) - 1
-}
-
-/// Reads up to `buf.len()` bytes; returns how many (fewer only at the end of the input).
-fn read_up_to(r: &mut (impl Read + ?Sized), buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while let Some(rest) = buf.get_mut(n..).filter(|r| !r.is_empty()) {
-        match r.read(rest) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 /// Reads one length-prefixed record (`prefix` bytes of lengths, already read) into `frame`.

@@ -28,3 +28,20 @@ pub mod specimens;
 pub mod variants;
 
 pub use error::GenomesError;
+
+use std::io::{self, Read};
+
+/// Reads until `buf` is full or the input ends; returns how many bytes were read (fewer than
+/// `buf.len()` only at the end of the input).
+pub(crate) fn read_up_to(r: &mut (impl Read + ?Sized), buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while let Some(rest) = buf.get_mut(n..).filter(|r| !r.is_empty()) {
+        match r.read(rest) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}

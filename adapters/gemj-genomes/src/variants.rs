@@ -39,8 +39,8 @@ pub const MAX_LINE: usize = 256 << 20;
 /// The most ALT alleles a record may have (BCF's limit: its allele count is 16 bits).
 pub const MAX_ALT_ALLELES: usize = 65_534;
 
-/// Diagnostics kept in full; past this many only a count is kept.
-pub const MAX_DIAGNOSTICS: usize = 1_000;
+/// Diagnostics kept in full; past this many only a count is kept (the adapters' common cap).
+pub const MAX_DIAGNOSTICS: usize = gemj_model::source::MAX_DIAGNOSTICS;
 
 /// `GT` allele index of a missing call (`.`).
 const MISSING: u32 = u32::MAX;

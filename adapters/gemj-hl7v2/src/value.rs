@@ -46,37 +46,147 @@ impl<'a> Iterator for Pieces<'a> {
     }
 }
 
-/// The separator to split on, when the text may hold it.
-#[inline]
-fn separator(flags: u8, bit: u8, delimiter: Option<u8>) -> Option<u8> {
-    if flags & bit == 0 { None } else { delimiter }
+/// Declares one level of a field (`Field`, `Repetition`, ...): a borrowed piece of the message
+/// text with the delimiters it may hold, and its `as_str`, `value` and `is_empty`, each with the
+/// documentation given.
+macro_rules! piece {
+    (
+        $(#[$doc:meta])*
+        pub struct $name:ident;
+        $(#[$as_str:meta])*
+        fn as_str;
+        $(#[$value:meta])*
+        fn value;
+        $(#[$is_empty:meta])*
+        fn is_empty;
+    ) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub struct $name<'a> {
+            raw: &'a str,
+            delimiters: Delimiters,
+            flags: u8,
+        }
+
+        impl<'a> $name<'a> {
+            $(#[$as_str])*
+            #[inline]
+            #[must_use]
+            pub fn as_str(&self) -> &'a str {
+                self.raw
+            }
+
+            $(#[$value])*
+            #[inline]
+            #[must_use]
+            pub fn value(&self) -> Cow<'a, str> {
+                if self.flags & present::ESCAPE == 0 {
+                    Cow::Borrowed(self.raw)
+                } else {
+                    unescape(self.raw, &self.delimiters)
+                }
+            }
+
+            $(#[$is_empty])*
+            #[inline]
+            #[must_use]
+            pub fn is_empty(&self) -> bool {
+                self.raw.is_empty()
+            }
+        }
+    };
 }
 
-#[inline]
-fn text_value<'a>(raw: &'a str, delimiters: &Delimiters, flags: u8) -> Cow<'a, str> {
-    if flags & present::ESCAPE == 0 {
-        Cow::Borrowed(raw)
-    } else {
-        unescape(raw, delimiters)
-    }
+/// Declares the iterator over the pieces of one level (`Repetitions` yields `Repetition`s, split
+/// on the `REPETITION` delimiter), with the documentation given.
+macro_rules! pieces {
+    ($(#[$doc:meta])* pub struct $name:ident => $item:ident, split on $delimiter:ident;) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        pub struct $name<'a> {
+            pieces: Pieces<'a>,
+            delimiters: Delimiters,
+            flags: u8,
+        }
+
+        impl<'a> $name<'a> {
+            /// The pieces of `raw`, split on the delimiter when `flags` says the text may hold it.
+            #[inline]
+            fn split(raw: &'a str, delimiters: Delimiters, flags: u8) -> Self {
+                let separator = if flags & present::$delimiter == 0 {
+                    None
+                } else {
+                    delimiters.get($delimiter)
+                };
+                Self {
+                    pieces: Pieces::new(raw, separator),
+                    delimiters,
+                    flags,
+                }
+            }
+        }
+
+        impl<'a> Iterator for $name<'a> {
+            type Item = $item<'a>;
+
+            #[inline]
+            fn next(&mut self) -> Option<$item<'a>> {
+                let raw = self.pieces.next()?;
+                Some($item {
+                    raw,
+                    delimiters: self.delimiters,
+                    flags: self.flags,
+                })
+            }
+        }
+    };
 }
 
-/// One field of a segment: its repetitions, separated by the repetition separator.
-///
-/// # Examples
-/// ```
-/// use gemj_hl7v2::Message;
-/// let message = Message::parse("MSH|^~\\&\rPID|1||9000000001^^^^PI~A-1^^^^MR")?;
-/// let ids = message.segment("PID").and_then(|s| s.field(3)).unwrap();
-/// assert_eq!(ids.repetitions().count(), 2);
-/// assert_eq!(ids.component(1).unwrap().value(), "9000000001");
-/// # Ok::<(), gemj_hl7v2::Error>(())
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Field<'a> {
-    raw: &'a str,
-    delimiters: Delimiters,
-    flags: u8,
+piece! {
+    /// One field of a segment: its repetitions, separated by the repetition separator.
+    ///
+    /// # Examples
+    /// ```
+    /// use gemj_hl7v2::Message;
+    /// let message = Message::parse("MSH|^~\\&\rPID|1||9000000001^^^^PI~A-1^^^^MR")?;
+    /// let ids = message.segment("PID").and_then(|s| s.field(3)).unwrap();
+    /// assert_eq!(ids.repetitions().count(), 2);
+    /// assert_eq!(ids.component(1).unwrap().value(), "9000000001");
+    /// # Ok::<(), gemj_hl7v2::Error>(())
+    /// ```
+    pub struct Field;
+
+    /// The field as written, separators and escape sequences kept.
+    ///
+    /// # Examples
+    /// ```
+    /// let m = gemj_hl7v2::Message::parse("MSH|^~\\&\rNTE|1||a\\S\\b^c")?;
+    /// assert_eq!(m.segment("NTE").unwrap().field(3).unwrap().as_str(), "a\\S\\b^c");
+    /// # Ok::<(), gemj_hl7v2::Error>(())
+    /// ```
+    fn as_str;
+
+    /// The whole field with its escape sequences replaced (MSH-1 and MSH-2 are returned as
+    /// written). Ask for a component to read a composite field.
+    ///
+    /// # Examples
+    /// ```
+    /// let m = gemj_hl7v2::Message::parse("MSH|^~\\&\rNTE|1||a\\S\\b")?;
+    /// assert_eq!(m.segment("NTE").unwrap().field(3).unwrap().value(), "a^b");
+    /// assert_eq!(m.segment("MSH").unwrap().field(2).unwrap().value(), "^~\\&");
+    /// # Ok::<(), gemj_hl7v2::Error>(())
+    /// ```
+    fn value;
+
+    /// Whether the field is empty (not sent).
+    ///
+    /// # Examples
+    /// ```
+    /// let m = gemj_hl7v2::Message::parse("MSH|^~\\&\rPID|1|")?;
+    /// assert!(m.segment("PID").unwrap().field(2).unwrap().is_empty());
+    /// # Ok::<(), gemj_hl7v2::Error>(())
+    /// ```
+    fn is_empty;
 }
 
 impl<'a> Field<'a> {
@@ -89,50 +199,6 @@ impl<'a> Field<'a> {
             delimiters,
             flags,
         }
-    }
-
-    /// The field as written, separators and escape sequences kept.
-    ///
-    /// # Examples
-    /// ```
-    /// let m = gemj_hl7v2::Message::parse("MSH|^~\\&\rNTE|1||a\\S\\b^c")?;
-    /// assert_eq!(m.segment("NTE").unwrap().field(3).unwrap().as_str(), "a\\S\\b^c");
-    /// # Ok::<(), gemj_hl7v2::Error>(())
-    /// ```
-    #[inline]
-    #[must_use]
-    pub fn as_str(&self) -> &'a str {
-        self.raw
-    }
-
-    /// The whole field with its escape sequences replaced (MSH-1 and MSH-2 are returned as
-    /// written). Ask for a component to read a composite field.
-    ///
-    /// # Examples
-    /// ```
-    /// let m = gemj_hl7v2::Message::parse("MSH|^~\\&\rNTE|1||a\\S\\b")?;
-    /// assert_eq!(m.segment("NTE").unwrap().field(3).unwrap().value(), "a^b");
-    /// assert_eq!(m.segment("MSH").unwrap().field(2).unwrap().value(), "^~\\&");
-    /// # Ok::<(), gemj_hl7v2::Error>(())
-    /// ```
-    #[inline]
-    #[must_use]
-    pub fn value(&self) -> Cow<'a, str> {
-        text_value(self.raw, &self.delimiters, self.flags)
-    }
-
-    /// Whether the field is empty (not sent).
-    ///
-    /// # Examples
-    /// ```
-    /// let m = gemj_hl7v2::Message::parse("MSH|^~\\&\rPID|1|")?;
-    /// assert!(m.segment("PID").unwrap().field(2).unwrap().is_empty());
-    /// # Ok::<(), gemj_hl7v2::Error>(())
-    /// ```
-    #[inline]
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.raw.is_empty()
     }
 
     /// Whether the field is the HL7 null `""`, which tells the receiver to delete its value.
@@ -162,16 +228,7 @@ impl<'a> Field<'a> {
     #[inline]
     #[must_use]
     pub fn repetitions(&self) -> Repetitions<'a> {
-        let sep = separator(
-            self.flags,
-            present::REPETITION,
-            self.delimiters.get(REPETITION),
-        );
-        Repetitions {
-            pieces: Pieces::new(self.raw, sep),
-            delimiters: self.delimiters,
-            flags: self.flags,
-        }
+        Repetitions::split(self.raw, self.delimiters, self.flags)
     }
 
     /// The `n`th repetition, counting from 1.
@@ -207,56 +264,34 @@ impl<'a> Field<'a> {
     }
 }
 
-/// Iterator over the repetitions of a field.
-///
-/// # Examples
-/// ```
-/// let m = gemj_hl7v2::Message::parse("MSH|^~\\&\rPID|1||a~b")?;
-/// let mut reps = m.segment("PID").unwrap().field(3).unwrap().repetitions();
-/// assert_eq!(reps.next().map(|r| r.as_str()), Some("a"));
-/// assert_eq!(reps.next().map(|r| r.as_str()), Some("b"));
-/// assert!(reps.next().is_none());
-/// # Ok::<(), gemj_hl7v2::Error>(())
-/// ```
-#[derive(Debug, Clone)]
-pub struct Repetitions<'a> {
-    pieces: Pieces<'a>,
-    delimiters: Delimiters,
-    flags: u8,
+pieces! {
+    /// Iterator over the repetitions of a field.
+    ///
+    /// # Examples
+    /// ```
+    /// let m = gemj_hl7v2::Message::parse("MSH|^~\\&\rPID|1||a~b")?;
+    /// let mut reps = m.segment("PID").unwrap().field(3).unwrap().repetitions();
+    /// assert_eq!(reps.next().map(|r| r.as_str()), Some("a"));
+    /// assert_eq!(reps.next().map(|r| r.as_str()), Some("b"));
+    /// assert!(reps.next().is_none());
+    /// # Ok::<(), gemj_hl7v2::Error>(())
+    /// ```
+    pub struct Repetitions => Repetition, split on REPETITION;
 }
 
-impl<'a> Iterator for Repetitions<'a> {
-    type Item = Repetition<'a>;
+piece! {
+    /// One repetition of a field: its components, separated by the component separator.
+    ///
+    /// # Examples
+    /// ```
+    /// let m = gemj_hl7v2::Message::parse("MSH|^~\\&\rPID|1||||試験^太郎^^^^^L^I~シケン^タロウ^^^^^L^P")?;
+    /// let kana = m.segment("PID").unwrap().field(5).unwrap().repetition(2).unwrap();
+    /// assert_eq!(kana.component(1).unwrap().value(), "シケン");
+    /// assert_eq!(kana.component(8).unwrap().value(), "P");
+    /// # Ok::<(), gemj_hl7v2::Error>(())
+    /// ```
+    pub struct Repetition;
 
-    #[inline]
-    fn next(&mut self) -> Option<Repetition<'a>> {
-        let raw = self.pieces.next()?;
-        Some(Repetition {
-            raw,
-            delimiters: self.delimiters,
-            flags: self.flags,
-        })
-    }
-}
-
-/// One repetition of a field: its components, separated by the component separator.
-///
-/// # Examples
-/// ```
-/// let m = gemj_hl7v2::Message::parse("MSH|^~\\&\rPID|1||||試験^太郎^^^^^L^I~シケン^タロウ^^^^^L^P")?;
-/// let kana = m.segment("PID").unwrap().field(5).unwrap().repetition(2).unwrap();
-/// assert_eq!(kana.component(1).unwrap().value(), "シケン");
-/// assert_eq!(kana.component(8).unwrap().value(), "P");
-/// # Ok::<(), gemj_hl7v2::Error>(())
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Repetition<'a> {
-    raw: &'a str,
-    delimiters: Delimiters,
-    flags: u8,
-}
-
-impl<'a> Repetition<'a> {
     /// The repetition as written.
     ///
     /// # Examples
@@ -266,11 +301,7 @@ impl<'a> Repetition<'a> {
     /// assert_eq!(first.as_str(), "a^b");
     /// # Ok::<(), gemj_hl7v2::Error>(())
     /// ```
-    #[inline]
-    #[must_use]
-    pub fn as_str(&self) -> &'a str {
-        self.raw
-    }
+    fn as_str;
 
     /// The repetition with its escape sequences replaced.
     ///
@@ -281,11 +312,7 @@ impl<'a> Repetition<'a> {
     /// assert_eq!(first.value(), "a~b");
     /// # Ok::<(), gemj_hl7v2::Error>(())
     /// ```
-    #[inline]
-    #[must_use]
-    pub fn value(&self) -> Cow<'a, str> {
-        text_value(self.raw, &self.delimiters, self.flags)
-    }
+    fn value;
 
     /// Whether the repetition is empty.
     ///
@@ -296,12 +323,10 @@ impl<'a> Repetition<'a> {
     /// assert!(first.is_empty());
     /// # Ok::<(), gemj_hl7v2::Error>(())
     /// ```
-    #[inline]
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.raw.is_empty()
-    }
+    fn is_empty;
+}
 
+impl<'a> Repetition<'a> {
     /// The components, in order; none when the repetition is empty.
     ///
     /// # Examples
@@ -315,16 +340,7 @@ impl<'a> Repetition<'a> {
     #[inline]
     #[must_use]
     pub fn components(&self) -> Components<'a> {
-        let sep = separator(
-            self.flags,
-            present::COMPONENT,
-            self.delimiters.get(COMPONENT),
-        );
-        Components {
-            pieces: Pieces::new(self.raw, sep),
-            delimiters: self.delimiters,
-            flags: self.flags,
-        }
+        Components::split(self.raw, self.delimiters, self.flags)
     }
 
     /// The `n`th component, counting from 1.
@@ -344,54 +360,32 @@ impl<'a> Repetition<'a> {
     }
 }
 
-/// Iterator over the components of a repetition.
-///
-/// # Examples
-/// ```
-/// let m = gemj_hl7v2::Message::parse("MSH|^~\\&\rOBX|1|NM|c^t^JC10")?;
-/// let rep = m.segment("OBX").unwrap().field(3).unwrap().repetition(1).unwrap();
-/// assert_eq!(rep.components().count(), 3);
-/// # Ok::<(), gemj_hl7v2::Error>(())
-/// ```
-#[derive(Debug, Clone)]
-pub struct Components<'a> {
-    pieces: Pieces<'a>,
-    delimiters: Delimiters,
-    flags: u8,
+pieces! {
+    /// Iterator over the components of a repetition.
+    ///
+    /// # Examples
+    /// ```
+    /// let m = gemj_hl7v2::Message::parse("MSH|^~\\&\rOBX|1|NM|c^t^JC10")?;
+    /// let rep = m.segment("OBX").unwrap().field(3).unwrap().repetition(1).unwrap();
+    /// assert_eq!(rep.components().count(), 3);
+    /// # Ok::<(), gemj_hl7v2::Error>(())
+    /// ```
+    pub struct Components => Component, split on COMPONENT;
 }
 
-impl<'a> Iterator for Components<'a> {
-    type Item = Component<'a>;
+piece! {
+    /// One component: its subcomponents, separated by the subcomponent separator.
+    ///
+    /// # Examples
+    /// ```
+    /// let m = gemj_hl7v2::Message::parse("MSH|^~\\&\rSPM|1|LS-0001&LAB")?;
+    /// let placer = m.segment("SPM").unwrap().field(2).unwrap().component(1).unwrap();
+    /// assert_eq!(placer.subcomponent(1).unwrap().value(), "LS-0001");
+    /// assert_eq!(placer.value(), "LS-0001&LAB");
+    /// # Ok::<(), gemj_hl7v2::Error>(())
+    /// ```
+    pub struct Component;
 
-    #[inline]
-    fn next(&mut self) -> Option<Component<'a>> {
-        let raw = self.pieces.next()?;
-        Some(Component {
-            raw,
-            delimiters: self.delimiters,
-            flags: self.flags,
-        })
-    }
-}
-
-/// One component: its subcomponents, separated by the subcomponent separator.
-///
-/// # Examples
-/// ```
-/// let m = gemj_hl7v2::Message::parse("MSH|^~\\&\rSPM|1|LS-0001&LAB")?;
-/// let placer = m.segment("SPM").unwrap().field(2).unwrap().component(1).unwrap();
-/// assert_eq!(placer.subcomponent(1).unwrap().value(), "LS-0001");
-/// assert_eq!(placer.value(), "LS-0001&LAB");
-/// # Ok::<(), gemj_hl7v2::Error>(())
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Component<'a> {
-    raw: &'a str,
-    delimiters: Delimiters,
-    flags: u8,
-}
-
-impl<'a> Component<'a> {
     /// The component as written.
     ///
     /// # Examples
@@ -401,11 +395,7 @@ impl<'a> Component<'a> {
     /// assert_eq!(first.as_str(), "a\\S\\b");
     /// # Ok::<(), gemj_hl7v2::Error>(())
     /// ```
-    #[inline]
-    #[must_use]
-    pub fn as_str(&self) -> &'a str {
-        self.raw
-    }
+    fn as_str;
 
     /// The component with its escape sequences replaced.
     ///
@@ -416,11 +406,7 @@ impl<'a> Component<'a> {
     /// assert_eq!(first.value(), "a^b");
     /// # Ok::<(), gemj_hl7v2::Error>(())
     /// ```
-    #[inline]
-    #[must_use]
-    pub fn value(&self) -> Cow<'a, str> {
-        text_value(self.raw, &self.delimiters, self.flags)
-    }
+    fn value;
 
     /// Whether the component is empty.
     ///
@@ -430,12 +416,10 @@ impl<'a> Component<'a> {
     /// assert!(m.segment("PID").unwrap().field(3).unwrap().component(1).unwrap().is_empty());
     /// # Ok::<(), gemj_hl7v2::Error>(())
     /// ```
-    #[inline]
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.raw.is_empty()
-    }
+    fn is_empty;
+}
 
+impl<'a> Component<'a> {
     /// The subcomponents, in order; none when the component is empty.
     ///
     /// # Examples
@@ -448,16 +432,7 @@ impl<'a> Component<'a> {
     #[inline]
     #[must_use]
     pub fn subcomponents(&self) -> SubComponents<'a> {
-        let sep = separator(
-            self.flags,
-            present::SUBCOMPONENT,
-            self.delimiters.get(SUBCOMPONENT),
-        );
-        SubComponents {
-            pieces: Pieces::new(self.raw, sep),
-            delimiters: self.delimiters,
-            flags: self.flags,
-        }
+        SubComponents::split(self.raw, self.delimiters, self.flags)
     }
 
     /// The `n`th subcomponent, counting from 1.
@@ -476,54 +451,32 @@ impl<'a> Component<'a> {
     }
 }
 
-/// Iterator over the subcomponents of a component.
-///
-/// # Examples
-/// ```
-/// let m = gemj_hl7v2::Message::parse("MSH|^~\\&\rSPM|1|LS-1&LAB&1.2.3")?;
-/// let placer = m.segment("SPM").unwrap().field(2).unwrap().component(1).unwrap();
-/// let parts: Vec<_> = placer.subcomponents().map(|s| s.as_str()).collect();
-/// assert_eq!(parts, ["LS-1", "LAB", "1.2.3"]);
-/// # Ok::<(), gemj_hl7v2::Error>(())
-/// ```
-#[derive(Debug, Clone)]
-pub struct SubComponents<'a> {
-    pieces: Pieces<'a>,
-    delimiters: Delimiters,
-    flags: u8,
+pieces! {
+    /// Iterator over the subcomponents of a component.
+    ///
+    /// # Examples
+    /// ```
+    /// let m = gemj_hl7v2::Message::parse("MSH|^~\\&\rSPM|1|LS-1&LAB&1.2.3")?;
+    /// let placer = m.segment("SPM").unwrap().field(2).unwrap().component(1).unwrap();
+    /// let parts: Vec<_> = placer.subcomponents().map(|s| s.as_str()).collect();
+    /// assert_eq!(parts, ["LS-1", "LAB", "1.2.3"]);
+    /// # Ok::<(), gemj_hl7v2::Error>(())
+    /// ```
+    pub struct SubComponents => SubComponent, split on SUBCOMPONENT;
 }
 
-impl<'a> Iterator for SubComponents<'a> {
-    type Item = SubComponent<'a>;
+piece! {
+    /// One subcomponent: the smallest piece of an HL7 v2 message.
+    ///
+    /// # Examples
+    /// ```
+    /// let m = gemj_hl7v2::Message::parse("MSH|^~\\&\rPID|1||a&b\\T\\c")?;
+    /// let piece = m.segment("PID").unwrap().field(3).unwrap().component(1).unwrap().subcomponent(2).unwrap();
+    /// assert_eq!(piece.value(), "b&c");
+    /// # Ok::<(), gemj_hl7v2::Error>(())
+    /// ```
+    pub struct SubComponent;
 
-    #[inline]
-    fn next(&mut self) -> Option<SubComponent<'a>> {
-        let raw = self.pieces.next()?;
-        Some(SubComponent {
-            raw,
-            delimiters: self.delimiters,
-            flags: self.flags,
-        })
-    }
-}
-
-/// One subcomponent: the smallest piece of an HL7 v2 message.
-///
-/// # Examples
-/// ```
-/// let m = gemj_hl7v2::Message::parse("MSH|^~\\&\rPID|1||a&b\\T\\c")?;
-/// let piece = m.segment("PID").unwrap().field(3).unwrap().component(1).unwrap().subcomponent(2).unwrap();
-/// assert_eq!(piece.value(), "b&c");
-/// # Ok::<(), gemj_hl7v2::Error>(())
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SubComponent<'a> {
-    raw: &'a str,
-    delimiters: Delimiters,
-    flags: u8,
-}
-
-impl<'a> SubComponent<'a> {
     /// The subcomponent as written.
     ///
     /// # Examples
@@ -533,11 +486,7 @@ impl<'a> SubComponent<'a> {
     /// assert_eq!(piece.as_str(), "\\E\\");
     /// # Ok::<(), gemj_hl7v2::Error>(())
     /// ```
-    #[inline]
-    #[must_use]
-    pub fn as_str(&self) -> &'a str {
-        self.raw
-    }
+    fn as_str;
 
     /// The subcomponent with its escape sequences replaced.
     ///
@@ -548,11 +497,7 @@ impl<'a> SubComponent<'a> {
     /// assert_eq!(piece.value(), "\\");
     /// # Ok::<(), gemj_hl7v2::Error>(())
     /// ```
-    #[inline]
-    #[must_use]
-    pub fn value(&self) -> Cow<'a, str> {
-        text_value(self.raw, &self.delimiters, self.flags)
-    }
+    fn value;
 
     /// Whether the subcomponent is empty.
     ///
@@ -563,9 +508,5 @@ impl<'a> SubComponent<'a> {
     /// assert!(piece.is_empty());
     /// # Ok::<(), gemj_hl7v2::Error>(())
     /// ```
-    #[inline]
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.raw.is_empty()
-    }
+    fn is_empty;
 }

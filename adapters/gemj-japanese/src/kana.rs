@@ -125,6 +125,24 @@ mod tests {
     }
 
     #[test]
+    fn table_matches_unicode_order() {
+        // The WHATWG `index-iso-2022-jp-katakana` mapping of U+FF61..=U+FF9F (the one
+        // `encoding_rs` applies when it encodes half-width katakana as ISO-2022-JP), in order.
+        const WHATWG: [char; 63] = [
+            '。', '「', '」', '、', '・', 'ヲ', 'ァ', 'ィ', 'ゥ', 'ェ', 'ォ', 'ャ', 'ュ', 'ョ',
+            'ッ', 'ー', 'ア', 'イ', 'ウ', 'エ', 'オ', 'カ', 'キ', 'ク', 'ケ', 'コ', 'サ', 'シ',
+            'ス', 'セ', 'ソ', 'タ', 'チ', 'ツ', 'テ', 'ト', 'ナ', 'ニ', 'ヌ', 'ネ', 'ノ', 'ハ',
+            'ヒ', 'フ', 'ヘ', 'ホ', 'マ', 'ミ', 'ム', 'メ', 'モ', 'ヤ', 'ユ', 'ヨ', 'ラ', 'リ',
+            'ル', 'レ', 'ロ', 'ワ', 'ン', '゛', '゜',
+        ];
+        for (i, c) in ('\u{FF61}'..='\u{FF9F}').enumerate() {
+            assert_eq!(full_width(c), WHATWG.get(i).copied());
+        }
+        assert_eq!(full_width('\u{FF60}'), None);
+        assert_eq!(full_width('\u{FFA0}'), None);
+    }
+
+    #[test]
     fn borrows_when_unchanged() {
         assert!(matches!(to_full_width("試験"), Cow::Borrowed(_)));
         assert!(matches!(to_full_width("ｼ"), Cow::Owned(_)));

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use gemj_model::source::Diagnostic;
+use gemj_model::source::{Diagnostic, LineNumbers};
 
 use crate::Error;
 
@@ -231,7 +231,7 @@ impl DataDictionary {
             .has_headers(false)
             .flexible(true)
             .from_reader(bytes);
-        let mut lines = crate::diag::Lines::new(bytes);
+        let mut lines = LineNumbers::new(bytes);
         let mut record = csv::ByteRecord::new();
         if !reader.read_byte_record(&mut record).map_err(Error::Csv)? {
             return Err(Error::Empty);

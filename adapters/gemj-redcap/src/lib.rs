@@ -24,7 +24,6 @@
 //! when nothing can be read ([`Error`]), and reports every bad cell as a diagnostic naming the
 //! line and column, never the cell's content.
 
-mod diag;
 mod dictionary;
 mod mapping;
 mod records;

@@ -15,15 +15,15 @@ use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 use gemj_model::source::{
-    ConsentAction, ConsentFacts, DiagnosisFacts, Extract, HospitalPatientId, PhenotypeFacts,
-    RecordBody, Rejected, SourceRecord, SpecimenFacts, SubjectFacts, SubjectRef,
+    ConsentAction, ConsentFacts, DiagnosisFacts, DiagnosticLog, Extract, HospitalPatientId,
+    LineNumbers, PhenotypeFacts, RecordBody, Rejected, SourceRecord, SpecimenFacts, SubjectFacts,
+    SubjectRef,
 };
 use gemj_model::{
     DiagnosisDetails, HpoId, Icd10Code, InstitutionId, PartialDate, ParticipantId, PhenotypeStatus,
     Provenance, Sex, SpecimenDetails, SpecimenId, SpecimenType,
 };
 
-use crate::diag::Diagnostics;
 use crate::mapping::specimen_type_of_label;
 use crate::{DataDictionary, Error, FieldMapping, FieldType};
 
@@ -78,7 +78,7 @@ pub fn read_records(
         .has_headers(false)
         .flexible(true)
         .from_reader(bytes);
-    let mut lines = crate::diag::Lines::new(bytes);
+    let mut lines = LineNumbers::new(bytes);
     let mut record = csv::ByteRecord::new();
     if !reader.read_byte_record(&mut record).map_err(Error::Csv)? {
         return Err(Error::Empty);
@@ -129,14 +129,8 @@ pub fn read_bytes(bytes: &[u8]) -> Extract {
     static TEMPLATE: OnceLock<DataDictionary> = OnceLock::new();
     let dict = TEMPLATE.get_or_init(DataDictionary::gemj_template);
     let options = ReadOptions::default();
-    read_records(dict, bytes, &options).unwrap_or_else(|error| {
-        let mut diags = Diagnostics::new(&options.file);
-        diags.error("", "", error.to_string());
-        Extract {
-            diagnostics: diags.finish(),
-            ..Extract::default()
-        }
-    })
+    read_records(dict, bytes, &options)
+        .unwrap_or_else(|error| Extract::unreadable(&options.file, error.to_string()))
 }
 
 /// What a header column is.
@@ -210,7 +204,7 @@ struct Export<'a> {
     header: Vec<String>,
     columns: Vec<Column>,
     by_name: HashMap<String, usize>,
-    diags: Diagnostics,
+    diags: DiagnosticLog,
     extract: Extract,
     records: Vec<Record>,
     record_index: HashMap<String, usize>,
@@ -219,7 +213,7 @@ struct Export<'a> {
 
 impl<'a> Export<'a> {
     fn new(dict: &'a DataDictionary, options: &'a ReadOptions, header: Vec<String>) -> Self {
-        let mut diags = Diagnostics::new(&options.file);
+        let mut diags = DiagnosticLog::new(&options.file);
         let mapping = &options.mapping;
         let forms: HashSet<&str> = dict.fields().iter().map(|f| f.form.as_str()).collect();
         let mut by_name = HashMap::new();

@@ -81,8 +81,8 @@ pub enum Command {
     /// (transaction bundles), `redcap` (data dictionary and raw record export), `odm`,
     /// `biobank` (manifests) or `genome` (BAM, CRAM, VCF, BCF; needs --dataset). Every record
     /// ends created, merged, unchanged, deleted or quarantined with its reason; re-running the
-    /// same input changes nothing. Exit code 0 when nothing was quarantined, 1 when something
-    /// was (the report says what and why), 2 on bad input.
+    /// same input changes nothing. Exit code 0 when the ingest ran (the report lists what was
+    /// quarantined and why), 1 when the store failed, 2 on bad input.
     Ingest {
         /// The input kind.
         #[arg(value_parser = ["ssmix2", "fhir", "redcap", "odm", "biobank", "genome"])]

@@ -18,6 +18,48 @@ use crate::{Store, StoreError, with_pool, with_tx};
 /// triggers of migration 0005, at commit).
 pub const CATALOGUE_CHANNEL: &str = "gemj_catalogue";
 
+/// The upsert of one participant (`$p: &Participant`, `$doc`: its JSON): a new participant gets
+/// the next ordinal, an existing one keeps its own.
+macro_rules! participant_upsert {
+    ($p:expr, $doc:expr) => {
+        sqlx::query(
+            "INSERT INTO participants (id, ordinal, institution, sex, birth, program, doc) \
+             VALUES ($1, (SELECT COALESCE(MAX(ordinal) + 1, 0) FROM participants), \
+                     $2, $3, $4, $5, $6) \
+             ON CONFLICT (id) DO UPDATE SET institution = excluded.institution, \
+               sex = excluded.sex, birth = excluded.birth, program = excluded.program, \
+               doc = excluded.doc",
+        )
+        .bind($p.id.as_str())
+        .bind($p.institution.as_str())
+        .bind($p.sex.as_str())
+        .bind($p.birth.map(|b| b.to_string()))
+        .bind($p.program.as_str())
+        .bind($doc.as_str())
+    };
+}
+
+/// The upsert of one specimen (`$s: &Specimen`, `$doc`: its JSON).
+macro_rules! specimen_upsert {
+    ($s:expr, $doc:expr) => {
+        sqlx::query(
+            "INSERT INTO specimens (id, participant, parent, specimen_type, collected, doc) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (id) DO UPDATE SET participant = excluded.participant, \
+               parent = excluded.parent, specimen_type = excluded.specimen_type, \
+               collected = excluded.collected, doc = excluded.doc",
+        )
+        .bind($s.id.as_str())
+        .bind($s.participant.as_str())
+        .bind($s.parent.as_ref().map(gemj_model::SpecimenId::as_str))
+        .bind(crate::convert::variant_name(&$s.specimen_type))
+        .bind($s.collected.map(|d| d.to_string()))
+        .bind($doc.as_str())
+    };
+}
+
+pub(crate) use {participant_upsert, specimen_upsert};
+
 impl Store {
     /// The catalogue epoch: changes in the same transaction as any change to participants,
     /// specimens, data objects (and their specimens), datasets or dataset members, by any
@@ -107,23 +149,10 @@ impl Store {
                     .await?;
             }
             for (p, doc) in participants.iter().zip(&docs) {
-                sqlx::query(
-                    "INSERT INTO participants (id, ordinal, institution, sex, birth, program, doc) \
-                     VALUES ($1, (SELECT COALESCE(MAX(ordinal) + 1, 0) FROM participants), \
-                             $2, $3, $4, $5, $6) \
-                     ON CONFLICT (id) DO UPDATE SET institution = excluded.institution, \
-                       sex = excluded.sex, birth = excluded.birth, program = excluded.program, \
-                       doc = excluded.doc",
-                )
-                .bind(p.id.as_str())
-                .bind(p.institution.as_str())
-                .bind(p.sex.as_str())
-                .bind(p.birth.map(|b| b.to_string()))
-                .bind(p.program.as_str())
-                .bind(doc.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::write("participant", p.id.as_str()))?;
+                participant_upsert!(p, doc)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::write("participant", p.id.as_str()))?;
             }
         });
         self.catalogue_written();
@@ -263,22 +292,10 @@ impl Store {
         let id = specimen.id.as_str();
         let doc = to_json("specimen", id, specimen)?;
         with_pool!(self, |p| {
-            sqlx::query(
-                "INSERT INTO specimens (id, participant, parent, specimen_type, collected, doc) \
-                 VALUES ($1, $2, $3, $4, $5, $6) \
-                 ON CONFLICT (id) DO UPDATE SET participant = excluded.participant, \
-                   parent = excluded.parent, specimen_type = excluded.specimen_type, \
-                   collected = excluded.collected, doc = excluded.doc",
-            )
-            .bind(id)
-            .bind(specimen.participant.as_str())
-            .bind(specimen.parent.as_ref().map(SpecimenId::as_str))
-            .bind(variant_name(&specimen.specimen_type))
-            .bind(specimen.collected.map(|d| d.to_string()))
-            .bind(doc)
-            .execute(p)
-            .await
-            .map_err(StoreError::write("specimen", id))?;
+            specimen_upsert!(specimen, doc)
+                .execute(p)
+                .await
+                .map_err(StoreError::write("specimen", id))?;
         });
         self.catalogue_written();
         Ok(())

@@ -15,6 +15,7 @@ use gemj_model::Participant;
 use gemj_model::chain::{GENESIS, link};
 use gemj_model::consent::project;
 
+use crate::catalog::{participant_upsert, specimen_upsert};
 use crate::consent::{CONSENT_CHANNEL, append_in_tx, load_events, lock_epoch, parse_event};
 use crate::convert::{from_json, parse_variant, rfc3339, to_json, variant_name};
 use crate::{AppendOutcome, Pool, Store, StoreError, with_pool};
@@ -257,23 +258,10 @@ impl IngestTx {
     pub async fn put_participant(&mut self, p: &Participant) -> Result<(), StoreError> {
         let doc = to_json("participant", p.id.as_str(), p)?;
         on_tx!(self, |tx, _pg| {
-            sqlx::query(
-                "INSERT INTO participants (id, ordinal, institution, sex, birth, program, doc) \
-                 VALUES ($1, (SELECT COALESCE(MAX(ordinal) + 1, 0) FROM participants), \
-                         $2, $3, $4, $5, $6) \
-                 ON CONFLICT (id) DO UPDATE SET institution = excluded.institution, \
-                   sex = excluded.sex, birth = excluded.birth, program = excluded.program, \
-                   doc = excluded.doc",
-            )
-            .bind(p.id.as_str())
-            .bind(p.institution.as_str())
-            .bind(p.sex.as_str())
-            .bind(p.birth.map(|b| b.to_string()))
-            .bind(p.program.as_str())
-            .bind(doc.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::write("participant", p.id.as_str()))?;
+            participant_upsert!(p, doc)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::write("participant", p.id.as_str()))?;
         });
         self.wrote = true;
         Ok(())
@@ -357,22 +345,10 @@ impl IngestTx {
         let id = specimen.id.as_str();
         let doc = to_json("specimen", id, specimen)?;
         on_tx!(self, |tx, _pg| {
-            sqlx::query(
-                "INSERT INTO specimens (id, participant, parent, specimen_type, collected, doc) \
-                 VALUES ($1, $2, $3, $4, $5, $6) \
-                 ON CONFLICT (id) DO UPDATE SET participant = excluded.participant, \
-                   parent = excluded.parent, specimen_type = excluded.specimen_type, \
-                   collected = excluded.collected, doc = excluded.doc",
-            )
-            .bind(id)
-            .bind(specimen.participant.as_str())
-            .bind(specimen.parent.as_ref().map(SpecimenId::as_str))
-            .bind(variant_name(&specimen.specimen_type))
-            .bind(specimen.collected.map(|d| d.to_string()))
-            .bind(doc.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::write("specimen", id))?;
+            specimen_upsert!(specimen, doc)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::write("specimen", id))?;
         });
         self.wrote = true;
         Ok(())

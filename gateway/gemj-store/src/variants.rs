@@ -279,6 +279,9 @@ fn merge_rows(
     existing: &HashMap<VariantKey, VariantRow>,
     input: &[VariantContribution],
 ) -> (Vec<VariantRow>, VariantMerge) {
+    if each_key_once(input) {
+        return merge_distinct(existing, input);
+    }
     let mut out: HashMap<VariantKey, VariantRow> = HashMap::new();
     let mut counts = VariantMerge::default();
     let mut order: Vec<VariantKey> = Vec::new();
@@ -324,6 +327,90 @@ fn merge_rows(
     }
     order.sort();
     let rows = order.into_iter().filter_map(|k| out.remove(&k)).collect();
+    (rows, counts)
+}
+
+/// Whether no allele is given twice, judged cheaply for the usual input, a VCF in file order:
+/// positions increase within a chromosome and a chromosome is one run. Anything else (an
+/// unsorted file) is `false`, and the general merge handles it.
+fn each_key_once(input: &[VariantContribution]) -> bool {
+    let mut seen_chroms: Vec<&str> = Vec::new();
+    for w in input.windows(2) {
+        let (a, b) = (&w[0].key, &w[1].key);
+        if a.chrom != b.chrom {
+            if seen_chroms.contains(&b.chrom.as_str()) {
+                return false;
+            }
+            seen_chroms.push(a.chrom.as_str());
+            continue;
+        }
+        if a.pos > b.pos || a == b {
+            return false;
+        }
+    }
+    // Alleles at one position (one record's ALTs) may repeat non-adjacently; check those groups.
+    let mut i = 0;
+    while i < input.len() {
+        let mut j = i + 1;
+        while j < input.len()
+            && input[j].key.chrom == input[i].key.chrom
+            && input[j].key.pos == input[i].key.pos
+        {
+            j += 1;
+        }
+        if j - i > 2 {
+            let group = &input[i..j];
+            for (n, a) in group.iter().enumerate() {
+                if group[n + 1..].iter().any(|b| b.key == a.key) {
+                    return false;
+                }
+            }
+        }
+        i = j;
+    }
+    true
+}
+
+/// [`merge_rows`] for input that names each allele once: one pass, no intermediate map.
+fn merge_distinct(
+    existing: &HashMap<VariantKey, VariantRow>,
+    input: &[VariantContribution],
+) -> (Vec<VariantRow>, VariantMerge) {
+    let mut rows = Vec::with_capacity(input.len());
+    let mut counts = VariantMerge::default();
+    for c in input {
+        let stored = existing.get(&c.key);
+        let mut row = match stored {
+            Some(r) => r.clone(),
+            None => VariantRow {
+                key: c.key.clone(),
+                allele_count: 0,
+                carrier_count: 0,
+                carriers: RoaringBitmap::new(),
+            },
+        };
+        let mut changed = false;
+        for &(ordinal, copies) in &c.carriers {
+            if copies == 0 || !row.carriers.insert(ordinal) {
+                continue;
+            }
+            row.allele_count = row.allele_count.saturating_add(u32::from(copies));
+            changed = true;
+        }
+        match (changed, stored.is_some()) {
+            (false, true) => counts.unchanged += 1,
+            (false, false) => counts.without_carriers += 1,
+            (true, stored) => {
+                row.carrier_count = u32::try_from(row.carriers.len()).unwrap_or(u32::MAX);
+                if stored {
+                    counts.merged += 1;
+                } else {
+                    counts.created += 1;
+                }
+                rows.push(row);
+            }
+        }
+    }
     (rows, counts)
 }
 
@@ -619,5 +706,75 @@ mod tests {
             .collect();
         assert_eq!(kept, vec![(3, 1), (5, 2)]);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod merge_tests {
+    use super::*;
+
+    fn c(chrom: &str, pos: u32, alt: &str, carriers: &[(u32, u8)]) -> VariantContribution {
+        VariantContribution {
+            key: VariantKey::parse(chrom, pos, "A", alt).unwrap_or_else(|e| panic!("{e}")),
+            carriers: carriers.to_vec(),
+        }
+    }
+
+    #[test]
+    fn the_one_pass_merge_agrees_with_the_general_one() {
+        let input = vec![
+            c("chr2", 10, "G", &[(1, 1)]),
+            c("chr2", 20, "G", &[(2, 2), (3, 0)]),
+            c("chr2", 20, "T", &[(2, 1)]),
+            c("chr10", 5, "G", &[]),
+            c("chr1", 7, "C", &[(4, 1)]),
+        ];
+        assert!(each_key_once(&input));
+        let mut existing = HashMap::new();
+        let stored = VariantRow {
+            key: input[0].key.clone(),
+            allele_count: 1,
+            carrier_count: 1,
+            carriers: [1_u32].into_iter().collect(),
+        };
+        existing.insert(stored.key.clone(), stored);
+        let (fast_rows, fast) = merge_distinct(&existing, &input);
+        // The general path, forced by repeating the input's last allele at the end.
+        let mut repeated = input.clone();
+        repeated.push(input[4].clone());
+        assert!(!each_key_once(&repeated));
+        let (slow_rows, slow) = merge_rows(&existing, &repeated);
+        assert_eq!(
+            (
+                fast.created,
+                fast.merged,
+                fast.unchanged,
+                fast.without_carriers
+            ),
+            (3, 0, 1, 1)
+        );
+        assert_eq!(
+            (slow.created, slow.merged, slow.without_carriers),
+            (3, 0, 1)
+        );
+        let mut fast_keys: Vec<_> = fast_rows.iter().map(|r| (&r.key, r.allele_count)).collect();
+        fast_keys.sort();
+        let slow_keys: Vec<_> = slow_rows.iter().map(|r| (&r.key, r.allele_count)).collect();
+        assert_eq!(fast_keys, slow_keys);
+        // Unsorted input and a chromosome in two runs take the general path.
+        assert!(!each_key_once(&[
+            c("chr1", 9, "G", &[]),
+            c("chr1", 3, "G", &[])
+        ]));
+        assert!(!each_key_once(&[
+            c("chr1", 1, "G", &[]),
+            c("chr2", 1, "G", &[]),
+            c("chr1", 5, "G", &[])
+        ]));
+        assert!(!each_key_once(&[
+            c("chr1", 1, "G", &[]),
+            c("chr1", 1, "T", &[]),
+            c("chr1", 1, "G", &[])
+        ]));
     }
 }

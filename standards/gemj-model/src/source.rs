@@ -168,6 +168,144 @@ impl Diagnostic {
     }
 }
 
+/// The most diagnostics a [`DiagnosticLog`] keeps; the rest are counted in one closing warning.
+pub const MAX_DIAGNOSTICS: usize = 1000;
+
+/// The diagnostics of one input, capped at [`MAX_DIAGNOSTICS`] so that a hostile file cannot make
+/// the report larger than a fixed bound. Past the cap, diagnostics are only counted, and
+/// [`DiagnosticLog::finish`] closes the list with one warning that says how many were suppressed.
+///
+/// # Examples
+/// ```
+/// use gemj_model::source::{DiagnosticLog, MAX_DIAGNOSTICS, Severity};
+/// let mut log = DiagnosticLog::new("records.csv");
+/// log.error("line 3", "sex", "unknown code 7");
+/// for _ in 0..MAX_DIAGNOSTICS + 4 {
+///     log.warning("line 4", "", "blank row");
+/// }
+/// let list = log.finish();
+/// assert_eq!(list.len(), MAX_DIAGNOSTICS + 1);
+/// assert_eq!(list[0].severity, Severity::Error);
+/// assert_eq!(list[0].position.as_deref(), Some("line 3"));
+/// assert_eq!(
+///     list[MAX_DIAGNOSTICS].message,
+///     "5 further diagnostics were suppressed (at most 1000 are kept)"
+/// );
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct DiagnosticLog {
+    file: String,
+    list: Vec<Diagnostic>,
+    suppressed: usize,
+}
+
+impl DiagnosticLog {
+    /// An empty log of the input `file`.
+    #[must_use]
+    pub fn new(file: &str) -> Self {
+        Self {
+            file: file.to_owned(),
+            list: Vec::new(),
+            suppressed: 0,
+        }
+    }
+
+    /// Logs an error at a position and field (blank for none).
+    pub fn error(&mut self, position: &str, field: &str, message: impl Into<String>) {
+        if self.room() {
+            let d = Diagnostic::error(&self.file, position, field, message);
+            self.list.push(d);
+        }
+    }
+
+    /// Logs a warning at a position and field (blank for none).
+    pub fn warning(&mut self, position: &str, field: &str, message: impl Into<String>) {
+        if self.room() {
+            let d = Diagnostic::warning(&self.file, position, field, message);
+            self.list.push(d);
+        }
+    }
+
+    /// Whether another diagnostic may be kept; counts it as suppressed when not.
+    fn room(&mut self) -> bool {
+        if self.list.len() < MAX_DIAGNOSTICS {
+            true
+        } else {
+            self.suppressed += 1;
+            false
+        }
+    }
+
+    /// The diagnostics in the order logged, with a closing warning when some were suppressed.
+    #[must_use]
+    pub fn finish(mut self) -> Vec<Diagnostic> {
+        if self.suppressed > 0 {
+            self.list.push(Diagnostic::warning(
+                &self.file,
+                "",
+                "",
+                format!(
+                    "{} further diagnostics were suppressed (at most {MAX_DIAGNOSTICS} are kept)",
+                    self.suppressed
+                ),
+            ));
+        }
+        self.list
+    }
+}
+
+/// Line numbers of byte offsets in a line-based input (CSV), counted incrementally: offsets must
+/// not decrease. Line ends at an offset are skipped first, since a record never starts with one
+/// (the `csv` crate places the record after a CRLF at its LF, so its own line count is off by one
+/// after CRLF line ends).
+///
+/// # Examples
+/// ```
+/// use gemj_model::source::LineNumbers;
+/// let text = b"id,sex\r\n1,2\r\n2,1\r\n";
+/// let mut lines = LineNumbers::new(text);
+/// assert_eq!(lines.line_at(0), 1);
+/// assert_eq!(lines.line_at(7), 2); // the LF of the first CRLF
+/// assert_eq!(lines.line_at(13), 3);
+/// ```
+#[derive(Debug, Clone)]
+pub struct LineNumbers<'b> {
+    bytes: &'b [u8],
+    offset: usize,
+    line: u64,
+}
+
+impl<'b> LineNumbers<'b> {
+    /// Line numbers of `bytes`, starting at line 1.
+    #[must_use]
+    pub fn new(bytes: &'b [u8]) -> Self {
+        Self {
+            bytes,
+            offset: 0,
+            line: 1,
+        }
+    }
+
+    /// The 1-based line of a byte offset at or after the previous one.
+    pub fn line_at(&mut self, offset: u64) -> u64 {
+        let mut offset = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(self.bytes.len());
+        while matches!(self.bytes.get(offset), Some(b'\r' | b'\n')) {
+            offset += 1;
+        }
+        if offset > self.offset {
+            let newlines = self.bytes[self.offset..offset]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count();
+            self.line += u64::try_from(newlines).unwrap_or(u64::MAX);
+            self.offset = offset;
+        }
+        self.line
+    }
+}
+
 /// What an adapter read from one input: records and diagnostics. An adapter fails only when
 /// nothing usable is left; a bad record becomes a diagnostic (and, where the record itself is
 /// unusable, a [`Rejected`] entry so that the ingest report accounts for it).
@@ -182,6 +320,25 @@ pub struct Extract {
 }
 
 impl Extract {
+    /// The extract of an input that could not be read at all: no records, one error naming the
+    /// file and why.
+    ///
+    /// # Examples
+    /// ```
+    /// use gemj_model::source::{Extract, Severity};
+    /// let extract = Extract::unreadable("records.csv", "not CSV");
+    /// assert!(extract.records.is_empty());
+    /// assert_eq!(extract.diagnostics[0].severity, Severity::Error);
+    /// assert_eq!(extract.diagnostics[0].message, "not CSV");
+    /// ```
+    #[must_use]
+    pub fn unreadable(file: &str, message: impl Into<String>) -> Self {
+        Self {
+            diagnostics: vec![Diagnostic::error(file, "", "", message)],
+            ..Self::default()
+        }
+    }
+
     /// Appends another extract (of another file of the same input).
     pub fn append(&mut self, mut other: Extract) {
         self.records.append(&mut other.records);

@@ -9,8 +9,8 @@ use std::{
     path::Path,
 };
 
-use super::{invalid, read_up_to};
-use crate::GenomesError;
+use super::invalid;
+use crate::{GenomesError, read_up_to};
 
 /// The most a BGZF block may hold uncompressed.
 const MAX_BLOCK: u64 = 65_536;

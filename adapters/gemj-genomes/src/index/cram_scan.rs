@@ -15,8 +15,8 @@ use std::{
 
 use noodles::{core::Position, cram, fasta, sam::alignment::Record as _};
 
-use super::{invalid, read_up_to};
-use crate::GenomesError;
+use super::invalid;
+use crate::{GenomesError, read_up_to};
 
 const FORMAT: &str = "CRAM";
 

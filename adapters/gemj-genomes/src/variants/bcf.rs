@@ -8,7 +8,7 @@
 
 use std::{
     fmt::Write as _,
-    io::{self, BufRead, Read},
+    io::{BufRead, Read},
     panic::{AssertUnwindSafe, catch_unwind},
 };
 
@@ -22,7 +22,7 @@ use noodles::{
 };
 
 use super::{AltKind, Book, GtError, MAX_ALT_ALLELES, MISSING, Site, classify_alt, parse_ref};
-use crate::GenomesError;
+use crate::{GenomesError, read_up_to};
 
 /// The fixed part of a record's shared data (BCFv2.2 §6.3.1): CHROM to n_fmt_sample.
 const MIN_SHARED: u32 = 24;
@@ -282,20 +282,6 @@ impl<'r> BcfSource<'r> {
         }
         true
     }
-}
-
-/// Reads until `buf` is full or the input ends; returns the bytes read.
-fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while let Some(rest) = buf.get_mut(n..).filter(|r| !r.is_empty()) {
-        match r.read(rest) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 /// BCF typed value types (BCFv2.2 §6.3.3).

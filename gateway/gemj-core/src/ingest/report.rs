@@ -259,3 +259,65 @@ impl IngestReport {
         }
     }
 }
+
+/// The JSON Schema of the report (`schemas/gemj-ingest-report.schema.json`).
+#[must_use]
+pub fn json_schema() -> serde_json::Value {
+    let mut schema = serde_json::to_value(schemars::schema_for!(IngestReport)).unwrap_or_default();
+    if let Some(o) = schema.as_object_mut() {
+        o.insert(
+            "$id".to_owned(),
+            serde_json::json!("https://gemj.example.jp/schemas/gemj-ingest-report.schema.json"),
+        );
+    }
+    schema
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `schemas/gemj-ingest-report.schema.json` must equal the generated schema. Regenerate with
+    /// `GEMJ_BLESS=1 cargo test -p gemj-core --lib ingest::report`.
+    #[test]
+    fn committed_schema_is_current() -> Result<(), Box<dyn std::error::Error>> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../schemas/gemj-ingest-report.schema.json");
+        let generated = format!("{}\n", serde_json::to_string_pretty(&json_schema())?);
+        if std::env::var_os("GEMJ_BLESS").is_some() {
+            std::fs::write(&path, &generated)?;
+        }
+        let committed = std::fs::read_to_string(&path)?;
+        assert!(
+            committed == generated,
+            "schemas/gemj-ingest-report.schema.json is stale: run GEMJ_BLESS=1 cargo test -p gemj-core --lib ingest::report"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn outcomes_add_up() {
+        let mut r = IngestReport::new("test", false);
+        let p = Provenance {
+            source: "test".to_owned(),
+            file: Some("f".to_owned()),
+            position: Some("line 2".to_owned()),
+            value: None,
+        };
+        r.record("diagnosis", Outcome::Created);
+        r.record("diagnosis", Outcome::Unchanged);
+        r.record("specimen", Outcome::Quarantined);
+        r.quarantine(&p, "specimen", "why");
+        r.refuse_file("test", "g", "not CSV", Vec::new());
+        assert!(r.totals.adds_up());
+        assert_eq!(r.totals.records, 4);
+        assert_eq!(r.totals.quarantined, 2);
+        assert_eq!(r.quarantined.len(), 2);
+        assert!(!r.totals.changed_nothing());
+        let mut total = IngestReport::new("test", false);
+        total.absorb(r.clone());
+        total.absorb(r);
+        assert_eq!(total.totals.records, 8);
+        assert_eq!(total.by_kind["diagnosis"].records, 4);
+    }
+}

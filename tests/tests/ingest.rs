@@ -682,6 +682,26 @@ async fn ingest_and_phenopacket_over_http() -> TestResult {
         "the submitting institution enrols"
     );
 
+    // Another institution cannot change or re-link this institution's participant.
+    let r = post(
+        "/ingest/v1/fhir?name=ehr.json",
+        Some(&other),
+        bundle.clone(),
+    )?;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json["totals"]["created"], 0, "{}", r.text());
+    assert_eq!(r.json["totals"]["merged"], 0, "{}", r.text());
+    assert!(
+        r.json["quarantined"]
+            .as_array()
+            .is_some_and(|q| !q.is_empty()
+                && q.iter().all(|q| q["reason"]
+                    .as_str()
+                    .is_some_and(|s| s.contains("another institution")))),
+        "{}",
+        r.text()
+    );
+
     // A bundle that fails the R4 schema: 400 naming the place, nothing stored.
     let mut bad: Value = serde_json::from_slice(&bundle)?;
     bad["entry"][0]["resource"]["birthDate"] = json!(12);

@@ -158,6 +158,7 @@ async fn ssmix2(
     let options = ApplyOptions {
         institution: Some(institution.clone()),
         dry_run: false,
+        own_participants_only: false,
     };
     let t = Instant::now();
     let report = ingest_ssmix2_tree(store, &root, &readers, &options, &NoProgress).await?;

@@ -73,6 +73,8 @@ pub async fn run(config: &Config, request: &IngestRequest<'_>) -> anyhow::Result
     let options = ApplyOptions {
         institution,
         dry_run: request.dry_run,
+        // The operator's command may touch any participant.
+        own_participants_only: false,
     };
     let progress = Bar::new(kind.as_str());
     let started = Instant::now();

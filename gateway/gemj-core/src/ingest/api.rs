@@ -51,6 +51,7 @@ pub async fn post(
     let options = ApplyOptions {
         institution,
         dry_run,
+        own_participants_only: true,
     };
     let result = ingest_files(&core.store, kind, files, readers, &options, &NoProgress).await;
     let outcome = Outcome {

@@ -48,6 +48,10 @@ pub struct ApplyOptions {
     pub institution: Option<InstitutionId>,
     /// Roll back instead of committing: the report says what would happen.
     pub dry_run: bool,
+    /// Only the submitting institution's own participants may be changed or enrolled (the
+    /// HTTP API, where the submitter is an authenticated institution); records about another
+    /// institution's participant are quarantined.
+    pub own_participants_only: bool,
 }
 
 /// Applies one file's (or one batch's) extract in one transaction and adds its outcomes to
@@ -188,7 +192,28 @@ impl Run<'_> {
             self.quarantine(record, &reason);
             return Ok(None);
         }
+        if let Some(reason) = self.foreign(&id).await? {
+            self.quarantine(record, &reason);
+            return Ok(None);
+        }
         Ok(Some(id))
+    }
+
+    /// Why the submitter may not change this participant: it belongs to another institution
+    /// (only when [`ApplyOptions::own_participants_only`]).
+    async fn foreign(&mut self, id: &ParticipantId) -> Result<Option<String>, CoreError> {
+        if !self.options.own_participants_only {
+            return Ok(None);
+        }
+        let Some(own) = &self.options.institution else {
+            return Ok(Some("the submitting institution is not known".to_owned()));
+        };
+        Ok(match self.tx.participant(id).await? {
+            Some(p) if p.institution != *own => {
+                Some(format!("participant {id} belongs to another institution"))
+            }
+            _ => None,
+        })
     }
 
     /// Why the participant's data may not be stored, if their consent is withdrawn.
@@ -220,6 +245,10 @@ impl Run<'_> {
             );
             return Ok(());
         };
+        if let Some(reason) = self.foreign(&id).await? {
+            self.quarantine(&record, &reason);
+            return Ok(());
+        }
         if facts.action == ConsentAction::Withdrawn {
             let when = facts
                 .date
@@ -316,6 +345,10 @@ impl Run<'_> {
             return Ok(());
         };
         if let Some(reason) = self.withdrawal(&id).await? {
+            self.quarantine(&record, &reason);
+            return Ok(());
+        }
+        if let Some(reason) = self.foreign(&id).await? {
             self.quarantine(&record, &reason);
             return Ok(());
         }

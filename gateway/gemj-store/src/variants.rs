@@ -498,12 +498,12 @@ impl Store {
         spans.sort_unstable();
         const SELECT: &str = "SELECT chrom, pos, ref, alt, allele_count, carrier_count, carriers \
              FROM variants WHERE dataset_key = $1 AND chrom = $2 AND pos >= $3 AND pos <= $4";
-        let counts = match &self.pool {
-            Pool::Sqlite(pool) => {
-                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+        // In the open transaction: the dataset's key, the stored rows of the spans, merged.
+        macro_rules! read_and_merge {
+            ($tx:ident) => {{
                 let key: i64 = sqlx::query_scalar("SELECT key FROM datasets WHERE id = $1")
                     .bind(dataset.as_str())
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&mut *$tx)
                     .await?
                     .ok_or_else(|| missing_dataset(dataset))?;
                 let mut existing = HashMap::new();
@@ -513,7 +513,7 @@ impl Store {
                         .bind(*chrom)
                         .bind(i64::from(*lo))
                         .bind(i64::from(*hi))
-                        .fetch_all(&mut *tx)
+                        .fetch_all(&mut *$tx)
                         .await?;
                     for r in rows {
                         let row = row_from_db(dataset, r)?;
@@ -521,6 +521,13 @@ impl Store {
                     }
                 }
                 let (rows, counts) = merge_rows(&existing, input);
+                (key, rows, counts)
+            }};
+        }
+        let counts = match &self.pool {
+            Pool::Sqlite(pool) => {
+                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                let (key, rows, counts) = read_and_merge!(tx);
                 if !rows.is_empty() {
                     let refs: Vec<&VariantRow> = rows.iter().collect();
                     write_rows_sqlite(&mut tx, key, &refs).await?;
@@ -537,26 +544,7 @@ impl Store {
                 sqlx::query("SELECT pg_advisory_xact_lock(7243002)")
                     .execute(&mut *tx)
                     .await?;
-                let key: i64 = sqlx::query_scalar("SELECT key FROM datasets WHERE id = $1")
-                    .bind(dataset.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .ok_or_else(|| missing_dataset(dataset))?;
-                let mut existing = HashMap::new();
-                for (chrom, (lo, hi)) in &spans {
-                    let rows: Vec<VariantDbRow> = sqlx::query_as(SELECT)
-                        .bind(key)
-                        .bind(*chrom)
-                        .bind(i64::from(*lo))
-                        .bind(i64::from(*hi))
-                        .fetch_all(&mut *tx)
-                        .await?;
-                    for r in rows {
-                        let row = row_from_db(dataset, r)?;
-                        existing.insert(row.key.clone(), row);
-                    }
-                }
-                let (rows, counts) = merge_rows(&existing, input);
+                let (key, rows, counts) = read_and_merge!(tx);
                 if !rows.is_empty() {
                     let refs: Vec<&VariantRow> = rows.iter().collect();
                     write_rows_pg(&mut tx, key, &refs).await?;

@@ -11,13 +11,10 @@
 //! # Examples
 //!
 //! ```no_run
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let schemas = gemj_schemas::SchemaSet::open(&gemj_schemas::shared_dir()?)?;
+//! let schemas = gemj_schemas::SchemaSet::embedded();
 //! let report = gemj_conformance::run("http://127.0.0.1:8080", &schemas, gemj_conformance::Suite::ALL);
 //! print!("{}", report.render_text());
 //! assert_eq!(report.failed(), 0);
-//! # Ok(())
-//! # }
 //! ```
 
 mod http;
@@ -90,7 +87,7 @@ pub fn base_url(url: &str) -> Result<String, ConformanceError> {
     Ok(url.trim_end_matches('/').to_owned())
 }
 
-/// Compiles every schema the suites use, so that a broken shared folder is a setup error rather
+/// Compiles every schema the suites use, so that a broken schemas folder is a setup error rather
 /// than a list of failed checks.
 ///
 /// # Errors

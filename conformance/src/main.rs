@@ -1,6 +1,6 @@
 //! The `gemj-conformance` command: checks a live server against the official GA4GH schemas and
 //! prints a report. Exit code 0 when every check passes, 1 when any fails, 2 on a usage or setup
-//! error (bad URL, shared folder missing, schemas that do not compile).
+//! error (bad URL, a schemas folder that cannot be opened, schemas that do not compile).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,10 +17,10 @@ struct Args {
     /// Base URL of the server, e.g. http://127.0.0.1:8080 (`/service-info` is under it).
     #[arg(long)]
     base_url: String,
-    /// The shared folder holding `schemas/` (default: GEMJ_SHARED_DIR, then ../shared, then the
-    /// `shared` sibling of an ancestor of CARGO_MANIFEST_DIR).
-    #[arg(long)]
-    shared_dir: Option<PathBuf>,
+    /// A folder of newer official schemas, laid out as the project's `schemas/official` (default:
+    /// the official schemas shipped with the project, compiled into this binary).
+    #[arg(long, value_name = "DIR")]
+    schemas: Option<PathBuf>,
     /// Print the report as JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -44,12 +44,11 @@ fn main() -> ExitCode {
 /// Runs the suites; `Ok(true)` when every check passed.
 fn run(args: &Args) -> anyhow::Result<bool> {
     let base_url = gemj_conformance::base_url(&args.base_url).context("checking --base-url")?;
-    let shared_dir = match &args.shared_dir {
-        Some(dir) => dir.clone(),
-        None => gemj_schemas::shared_dir().context("finding the shared folder")?,
+    let schemas = match &args.schemas {
+        Some(dir) => SchemaSet::open_folder(dir)
+            .with_context(|| format!("opening the schemas in {}", dir.display()))?,
+        None => SchemaSet::embedded(),
     };
-    let schemas = SchemaSet::open(&shared_dir)
-        .with_context(|| format!("opening the schemas in {}", shared_dir.display()))?;
     let suites = if args.suites.is_empty() {
         Suite::ALL.to_vec()
     } else {

@@ -158,8 +158,9 @@ fn non_conforming(base: &str, path: &str) -> Answer {
     }
 }
 
-fn schemas() -> Result<Option<SchemaSet>, Box<dyn Error>> {
-    Ok(gemj_schemas::testing::schema_set()?)
+/// The official schemas shipped with the project.
+fn schemas() -> SchemaSet {
+    gemj_schemas::testing::schemas()
 }
 
 fn verdicts(report: &Report) -> Vec<(String, bool)> {
@@ -172,9 +173,7 @@ fn verdicts(report: &Report) -> Vec<(String, bool)> {
 
 #[test]
 fn a_conforming_server_passes_every_check() -> TestResult {
-    let Some(schemas) = schemas()? else {
-        return Ok(());
-    };
+    let schemas = schemas();
     let server = Server::start(conforming)?;
     let report = gemj_conformance::run(
         &format!("{}/", server.base),
@@ -207,9 +206,7 @@ fn a_conforming_server_passes_every_check() -> TestResult {
 
 #[test]
 fn a_non_conforming_server_fails_what_it_should() -> TestResult {
-    let Some(schemas) = schemas()? else {
-        return Ok(());
-    };
+    let schemas = schemas();
     let server = Server::start(non_conforming)?;
     let report = gemj_conformance::run(&server.base, &schemas, &[Suite::ServiceInfo]);
     let expect = [
@@ -264,9 +261,7 @@ fn a_non_conforming_server_fails_what_it_should() -> TestResult {
 
 #[test]
 fn an_unreachable_server_fails_every_check_without_panicking() -> TestResult {
-    let Some(schemas) = schemas()? else {
-        return Ok(());
-    };
+    let schemas = schemas();
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     for base in [format!("http://127.0.0.1:{port}"), "not a url".to_owned()] {
         let report = gemj_conformance::run(&base, &schemas, Suite::ALL);
@@ -289,10 +284,14 @@ fn binary(args: &[&str]) -> Result<(i32, String, String), Box<dyn Error>> {
 
 #[test]
 fn the_binary_reports_and_exits_as_documented() -> TestResult {
-    let Some(schemas) = schemas()? else {
-        return Ok(());
-    };
-    let shared = schemas.shared_dir().to_string_lossy().into_owned();
+    let shipped = gemj_schemas::testing::workspace_dir()
+        .join("schemas/official")
+        .to_string_lossy()
+        .into_owned();
+    // A folder that exists but holds no schemas: the preflight refuses it.
+    let not_schemas = gemj_schemas::testing::examples_dir()
+        .to_string_lossy()
+        .into_owned();
     let good = Server::start(conforming)?;
     let bad = Server::start(non_conforming)?;
 
@@ -301,8 +300,8 @@ fn the_binary_reports_and_exits_as_documented() -> TestResult {
     let (code, out, _) = binary(&[
         "--base-url",
         &good.base,
-        "--shared-dir",
-        &shared,
+        "--schemas",
+        &shipped,
         "--suite",
         "service-info",
     ])?;
@@ -314,14 +313,8 @@ fn the_binary_reports_and_exits_as_documented() -> TestResult {
         "{out}"
     );
 
-    let (code, out, _) = binary(&[
-        "--base-url",
-        &bad.base,
-        "--shared-dir",
-        &shared,
-        "--suite",
-        "service-info",
-    ])?;
+    // Without --schemas: the schemas compiled into the binary.
+    let (code, out, _) = binary(&["--base-url", &bad.base, "--suite", "service-info"])?;
     assert_eq!(code, 1, "{out}");
     assert_eq!(out.lines().last(), Some("4 passed, 9 failed"));
     assert!(
@@ -329,15 +322,7 @@ fn the_binary_reports_and_exits_as_documented() -> TestResult {
         "{out}"
     );
 
-    let (code, out, _) = binary(&[
-        "--base-url",
-        &bad.base,
-        "--shared-dir",
-        &shared,
-        "--json",
-        "--suite",
-        "service-info",
-    ])?;
+    let (code, out, _) = binary(&["--base-url", &bad.base, "--json", "--suite", "service-info"])?;
     assert_eq!(code, 1);
     let report: Value = serde_json::from_str(&out)?;
     assert_eq!(report["passed"], 4);
@@ -348,16 +333,17 @@ fn the_binary_reports_and_exits_as_documented() -> TestResult {
     assert_eq!(report["checks"][1]["passed"], false);
 
     for args in [
-        vec!["--base-url", "ftp://example.org", "--shared-dir", &shared],
-        vec!["--base-url", "example.org", "--shared-dir", &shared],
+        vec!["--base-url", "ftp://example.org", "--schemas", &shipped],
+        vec!["--base-url", "example.org"],
         vec![
             "--base-url",
             &good.base,
-            "--shared-dir",
-            "/nonexistent/gemj-shared",
+            "--schemas",
+            "/nonexistent/gemj-schemas",
         ],
+        vec!["--base-url", &good.base, "--schemas", &not_schemas],
         vec!["--base-url", &good.base, "--suite", "no-such-suite"],
-        vec!["--shared-dir", &shared],
+        vec!["--schemas", &shipped],
     ] {
         let (code, out, err) = binary(&args)?;
         assert_eq!(code, 2, "{args:?}: {out} {err}");

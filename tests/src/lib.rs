@@ -31,10 +31,10 @@ impl TestGateway {
         Self::start_with(participants, |_| {}).await
     }
 
-    /// As [`TestGateway::start`], after `adjust` has changed the configuration (the Data Use
-    /// Ontology is already set to the shared folder's). With `participants` 0 no demo cohort is
-    /// generated: for a second instance over the store and data folder of a first one (set
-    /// `database` and `data_dir` in `adjust`).
+    /// As [`TestGateway::start`], after `adjust` has changed the configuration (the ontologies
+    /// and official schemas are the ones built into the gateway). With `participants` 0 no demo
+    /// cohort is generated: for a second instance over the store and data folder of a first one
+    /// (set `database` and `data_dir` in `adjust`).
     ///
     /// # Errors
     /// When anything fails to start.
@@ -49,7 +49,6 @@ impl TestGateway {
             data_dir: Some(data_dir.clone()),
         };
         let mut config = Config::load_with_env(None, &overrides, Vec::new())?;
-        config.policy.duo_owl = shared_dir().join("ontologies").join("duo").join("duo.owl");
         adjust(&mut config);
         let data_dir = config.data_dir.clone();
         let gateway = Gateway::boot(config).await?.with_demo_broker();
@@ -90,17 +89,6 @@ impl TestGateway {
     pub async fn stop(self) {
         self.running.handle.stop(true).await;
         let _ = self.running.join.await;
-    }
-}
-
-/// The shared folder of official schemas and fixtures (`GEMJ_SHARED_DIR`, default
-/// `../shared` from the workspace). Panics with a clear message when it is missing, so that CI
-/// fails loudly rather than skipping.
-#[must_use]
-pub fn shared_dir() -> PathBuf {
-    match gemj_schemas::shared_dir() {
-        Ok(p) => p,
-        Err(e) => panic!("the shared folder is missing ({e}); set GEMJ_SHARED_DIR"),
     }
 }
 

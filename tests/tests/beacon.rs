@@ -25,8 +25,9 @@ const CANCER: &str = "GEMJ-DEMO-CANCER-CTRL";
 const RESPONSES: &str = "beacon-v2/v2.2.0/framework/json/responses";
 const MODELS: &str = "beacon-v2/v2.2.0/models/json/beacon-v2-default-model";
 
-fn schemas() -> Res<Option<SchemaSet>> {
-    Ok(gemj_schemas::testing::schema_set()?)
+/// The official schemas shipped with the project.
+fn schemas() -> SchemaSet {
+    gemj_schemas::testing::schemas()
 }
 
 /// Validates a response document (and each record against its model) and returns its JSON.
@@ -211,9 +212,7 @@ async fn open_gateway_with(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn informational_endpoints_are_valid_and_describe_what_is_served() -> TestResult {
-    let Some(set) = schemas()? else {
-        return Ok(());
-    };
+    let set = schemas();
     // The validators are live.
     assert!(
         set.validate(
@@ -292,9 +291,7 @@ async fn informational_endpoints_are_valid_and_describe_what_is_served() -> Test
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn granularity_follows_the_verified_passport_and_consent() -> TestResult {
-    let Some(set) = schemas()? else {
-        return Ok(());
-    };
+    let set = schemas();
     let gw = open_gateway().await?;
     let http = Http {
         base: gw.base_url.clone(),
@@ -598,9 +595,7 @@ async fn granularity_follows_the_verified_passport_and_consent() -> TestResult {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn filters_follow_the_icd10_and_hpo_hierarchies() -> TestResult {
-    let Some(set) = schemas()? else {
-        return Ok(());
-    };
+    let set = schemas();
     let gw = open_gateway().await?;
     let http = Http {
         base: gw.base_url.clone(),
@@ -717,9 +712,7 @@ async fn filters_follow_the_icd10_and_hpo_hierarchies() -> TestResult {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_requests_get_beacon_errors_never_500() -> TestResult {
-    let Some(set) = schemas()? else {
-        return Ok(());
-    };
+    let set = schemas();
     let gw = TestGateway::start(12).await?;
     let http = Http {
         base: gw.base_url.clone(),
@@ -796,9 +789,7 @@ async fn malformed_requests_get_beacon_errors_never_500() -> TestResult {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn privacy_defenses_hold_with_their_defaults() -> TestResult {
-    let Some(set) = schemas()? else {
-        return Ok(());
-    };
+    let set = schemas();
     // Defaults, except a small query budget per address.
     let gw = TestGateway::start_with(24, |c| {
         c.beacon.budgets.per_ip = 40;
@@ -914,9 +905,7 @@ async fn privacy_defenses_hold_with_their_defaults() -> TestResult {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_rare_allele_probing_exhausts_the_individuals_budget() -> TestResult {
-    let Some(set) = schemas()? else {
-        return Ok(());
-    };
+    let set = schemas();
     let gw = open_gateway_with(|c| {
         c.beacon.budgets.risk_budget = 3;
         c.beacon.budgets.risk_set_size = 2;
@@ -955,9 +944,7 @@ async fn repeated_rare_allele_probing_exhausts_the_individuals_budget() -> TestR
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn public_booleans_mask_rare_alleles() -> TestResult {
-    let Some(set) = schemas()? else {
-        return Ok(());
-    };
+    let set = schemas();
     // The default masking (at least 2 servable carriers), with the minimum cohort opened so
     // that the demo datasets answer public booleans at all.
     let gw = TestGateway::start_with(24, |c| {
@@ -1012,9 +999,7 @@ async fn public_booleans_mask_rare_alleles() -> TestResult {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gene_bracket_hgvs_and_nested_variant_queries_match_the_variant_index() -> TestResult {
-    let Some(set) = schemas()? else {
-        return Ok(());
-    };
+    let set = schemas();
     let gw = open_gateway().await?;
     let http = Http {
         base: gw.base_url.clone(),

@@ -2,7 +2,7 @@
 //! conformance runner and by plain requests, as clients would.
 
 use gemj_conformance::{Suite, run};
-use gemj_e2e::{TestGateway, shared_dir};
+use gemj_e2e::TestGateway;
 use gemj_schemas::SchemaSet;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -25,7 +25,7 @@ fn json(
 async fn gateway_passes_conformance_and_keeps_its_promises() -> TestResult {
     let gw = TestGateway::start(6).await?;
     let base = gw.base_url.clone();
-    let schemas = SchemaSet::open(&shared_dir())?;
+    let schemas = SchemaSet::embedded();
 
     // The black-box conformance runner against the live server: every check passes.
     let b = base.clone();

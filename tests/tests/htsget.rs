@@ -11,8 +11,8 @@
 //! need no credentials and die with consent) and consent (a joint VCF/BCF re-encoded without the
 //! sample columns of withdrawn participants, with AC/AN/AF recomputed); the whole-file MD5.
 //!
-//! samtools and bcftools must be on the PATH: without them the client tests are skipped on a
-//! developer machine and fail under `CI=true`.
+//! samtools and bcftools must be on the PATH, and the real files need the shared folder: without
+//! them the client tests are skipped on a developer machine and fail under `CI=true`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read as _;
@@ -21,8 +21,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+use gemj_e2e::TestGateway;
 use gemj_e2e::http::{Http, Reply};
-use gemj_e2e::{TestGateway, shared_dir};
 use gemj_model::{DataFormat, DatasetId, ObjectId};
 use gemj_passport::{VisaObject, VisaType};
 use gemj_schemas::{SchemaSet, Validator, docs};
@@ -916,7 +916,10 @@ async fn samtools_and_bcftools_read_the_shared_htsget_test_files_over_htsget() -
     if !tools_present()? {
         return Ok(());
     }
-    let dir = shared_dir().join("data").join("htsget");
+    let Some(shared) = gemj_schemas::testing::shared_dir()? else {
+        return Ok(());
+    };
+    let dir = shared.join("data").join("htsget");
     let gw = TestGateway::start(2).await?;
     let http = Http {
         base: gw.base_url.clone(),
@@ -1545,9 +1548,7 @@ fn post_case(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tickets_errors_and_service_info_follow_the_htsget_schema() -> TestResult {
-    let Some(schemas) = gemj_schemas::testing::schema_set()? else {
-        return Ok(());
-    };
+    let schemas = gemj_schemas::testing::schemas();
     let h = Htsget::new(schemas)?;
     let gw = TestGateway::start(4).await?;
     let base = gw.base_url.clone();

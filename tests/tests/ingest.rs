@@ -1,4 +1,4 @@
-//! End-to-end: the adapters' fixtures (`<shared>/data/adapters`) ingested with the
+//! End-to-end: the adapters' fixtures (`examples/adapters`) ingested with the
 //! `gemj-gateway ingest` command's code into a running gateway's store, checked value by value
 //! against the canonical meaning in that folder's README: one diagnosis from three sources,
 //! dotted ICD-10 with each source's spelling in its provenance, a year-only onset kept as a
@@ -30,8 +30,9 @@ type Res<T> = Result<T, Box<dyn std::error::Error>>;
 const HOSPITAL: &str = "9999999999";
 const DATASET: &str = "GEMJ-TEST-GERMLINE-SOMATIC";
 
+/// The synthetic adapter fixtures shipped in `examples/adapters`.
 fn fixtures() -> PathBuf {
-    gemj_e2e::shared_dir().join("data").join("adapters")
+    gemj_schemas::testing::examples_dir().join("adapters")
 }
 
 fn pid(s: &str) -> Res<ParticipantId> {
@@ -540,8 +541,7 @@ async fn fixtures_reach_their_canonical_meaning() -> TestResult {
     let expected: Value = serde_json::from_slice(&std::fs::read(
         fixtures().join("phenopackets/GEMJ-TEST-0002.expected.phenopacket.json"),
     )?)?;
-    let hpo_text = std::fs::read_to_string(gemj_e2e::shared_dir().join("ontologies/hpo/hp.obo"))?;
-    let hpo = gemj_ontology::hpo::Ontology::parse_obo(&hpo_text)?;
+    let hpo = gemj_ontology::hpo::Ontology::bundled()?;
     let packet =
         gemj_core::phenopacket::build(&store, &p2, Some(&hpo), time::OffsetDateTime::now_utc())
             .await?

@@ -9,21 +9,13 @@ use rand_chacha::ChaCha8Rng;
 
 const FILE: &str = "sample-manifest-miabis.csv";
 
-/// A minimal manifest used when the shared folder is absent.
-const BUILT_IN: &str = "sample_id,parent_sample_id,sample_donor_id,biobank_id,collection_id,sample_type,storage_temperature,sample_creation_date_raw,anatomical_site_ontology,anatomical_site_ontology_version,anatomical_site_code,sample_content_diagnosis,donor_sex,donor_birth_date_raw,use_access_conditions,consent_status,quantity,unit\n\
-SP-1,,GEMJ-1,BB,BB:C,Tissue (fresh frozen),-60 \u{b0}C to -85 \u{b0}C,R6.03.15,ICD-O-3,3.2,C16.9,C16.9,Male,S50.04.01,a;b,active,0.2,g\n\
-SP-2,SP-1,GEMJ-1,BB,BB:C,DNA,-18 \u{b0}C to -35 \u{b0}C,\u{4ee4}\u{548c}\u{5143}\u{5e74}5\u{6708}1\u{65e5},,,,Q87.4,Female,H13.02.03,a,withdrawn,50,\u{b5}g\n";
-
+/// The synthetic manifest shipped in `examples/adapters`.
 fn manifest() -> Result<Vec<u8>, Box<dyn Error>> {
-    match gemj_schemas::testing::schema_set()? {
-        Some(schemas) => Ok(std::fs::read(
-            schemas
-                .shared_dir()
-                .join("data/adapters/biobank")
-                .join(FILE),
-        )?),
-        None => Ok(BUILT_IN.as_bytes().to_vec()),
-    }
+    Ok(std::fs::read(
+        gemj_schemas::testing::examples_dir()
+            .join("adapters/biobank")
+            .join(FILE),
+    )?)
 }
 
 /// Runs every entry point on `bytes` and checks the output bound.

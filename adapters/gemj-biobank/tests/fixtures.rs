@@ -1,5 +1,5 @@
-//! The shared synthetic manifest (`data/adapters/biobank/sample-manifest-miabis.csv`) read end to
-//! end: every canonical value of README §1 and §3 that the manifest carries.
+//! The synthetic manifest shipped in `examples/adapters/biobank/sample-manifest-miabis.csv`, read
+//! end to end: every canonical value of README §1 and §3 that the manifest carries.
 
 use std::error::Error;
 
@@ -9,17 +9,14 @@ use gemj_model::{Coding, Precision, Quantity, Sex, SpecimenType};
 
 const FILE: &str = "sample-manifest-miabis.csv";
 
-fn fixture() -> Result<Option<Extract>, Box<dyn Error>> {
-    let Some(schemas) = gemj_schemas::testing::schema_set()? else {
-        return Ok(None);
-    };
-    let path = schemas
-        .shared_dir()
-        .join("data/adapters/biobank")
+/// The shipped manifest, read.
+fn fixture() -> Result<Extract, Box<dyn Error>> {
+    let path = gemj_schemas::testing::examples_dir()
+        .join("adapters/biobank")
         .join(FILE);
     let bytes = std::fs::read(path)?;
     let options = ManifestOptions { file: FILE.into() };
-    Ok(Some(read_manifest(&bytes, &options)?))
+    Ok(read_manifest(&bytes, &options)?)
 }
 
 /// One expected sample row of README §3.
@@ -147,9 +144,7 @@ fn expected() -> Vec<Sample> {
 
 #[test]
 fn reads_without_diagnostics() -> Result<(), Box<dyn Error>> {
-    let Some(extract) = fixture()? else {
-        return Ok(());
-    };
+    let extract = fixture()?;
     assert!(extract.diagnostics.is_empty(), "{:#?}", extract.diagnostics);
     assert!(extract.rejected.is_empty(), "{:#?}", extract.rejected);
     let kinds: Vec<_> = extract.records.iter().map(|r| r.body.kind()).collect();
@@ -166,9 +161,7 @@ fn reads_without_diagnostics() -> Result<(), Box<dyn Error>> {
 
 #[test]
 fn every_sample_of_readme_section_3() -> Result<(), Box<dyn Error>> {
-    let Some(extract) = fixture()? else {
-        return Ok(());
-    };
+    let extract = fixture()?;
     let samples: Vec<_> = extract
         .records
         .iter()
@@ -245,9 +238,7 @@ fn every_sample_of_readme_section_3() -> Result<(), Box<dyn Error>> {
 
 #[test]
 fn donors_once_each_with_sex_and_era_birth_dates() -> Result<(), Box<dyn Error>> {
-    let Some(extract) = fixture()? else {
-        return Ok(());
-    };
+    let extract = fixture()?;
     let donors: Vec<_> = extract
         .records
         .iter()
@@ -279,9 +270,7 @@ fn donors_once_each_with_sex_and_era_birth_dates() -> Result<(), Box<dyn Error>>
 
 #[test]
 fn subject_0003_withdrawn_but_its_sample_is_still_a_fact() -> Result<(), Box<dyn Error>> {
-    let Some(extract) = fixture()? else {
-        return Ok(());
-    };
+    let extract = fixture()?;
     let subject = SubjectRef::Participant("GEMJ-TEST-0003".parse()?);
     let consents: Vec<_> = extract
         .records

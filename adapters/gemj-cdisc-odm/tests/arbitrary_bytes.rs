@@ -7,34 +7,11 @@ use gemj_cdisc_odm::{OdmOptions, read_bytes, read_odm};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-/// A small export used when the shared folder is absent.
-const BUILT_IN: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
-<ODM xmlns="http://www.cdisc.org/ns/odm/v1.3" ODMVersion="1.3.2" FileType="Snapshot">
-  <Study OID="S"><MetaDataVersion OID="M">
-    <ItemDef OID="I.SEX" DataType="text"><CodeListRef CodeListOID="CL.SEX"/></ItemDef>
-    <ItemDef OID="I.RD_ONSET" DataType="partialDate"/>
-    <CodeList OID="CL.SEX" DataType="text">
-      <CodeListItem CodedValue="F"><Decode><TranslatedText xml:lang="ja">女性</TranslatedText></Decode></CodeListItem>
-    </CodeList>
-  </MetaDataVersion></Study>
-  <ClinicalData StudyOID="S" MetaDataVersionOID="M">
-    <SubjectData SubjectKey="GEMJ-TEST-0002"><StudyEventData StudyEventOID="SE"><FormData FormOID="F.RDDX">
-      <ItemGroupData ItemGroupOID="IG.RDDX"><ItemData ItemOID="I.RD_ICD10" Value="Q87.4"/><ItemData ItemOID="I.RD_ONSET" Value="2005"/></ItemGroupData>
-      <ItemGroupData ItemGroupOID="IG.HPO" ItemGroupRepeatKey="4"><ItemData ItemOID="I.HPO_ID" Value="HP:0001250"/><ItemData ItemOID="I.HPO_EXCL" Value="true"/></ItemGroupData>
-      <ItemGroupData ItemGroupOID="IG.DM"><ItemData ItemOID="I.SEX" Value="F"/></ItemGroupData>
-    </FormData></StudyEventData></SubjectData>
-  </ClinicalData>
-</ODM>"#;
-
+/// The synthetic EDC export shipped in `examples/adapters`.
 fn export() -> Result<Vec<u8>, Box<dyn Error>> {
-    match gemj_schemas::testing::schema_set()? {
-        Some(schemas) => Ok(std::fs::read(
-            schemas
-                .shared_dir()
-                .join("data/adapters/odm/gemj-edc-export.odm.xml"),
-        )?),
-        None => Ok(BUILT_IN.as_bytes().to_vec()),
-    }
+    let shipped =
+        gemj_schemas::testing::examples_dir().join("adapters/odm/gemj-edc-export.odm.xml");
+    Ok(std::fs::read(shipped)?)
 }
 
 /// Runs every entry point on `bytes` and checks the output bound.

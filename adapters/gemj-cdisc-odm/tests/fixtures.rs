@@ -1,5 +1,5 @@
-//! The shared synthetic EDC export (`data/adapters/odm/gemj-edc-export.odm.xml`) read end to end:
-//! every canonical value of README §1, §2, §3 and §5 that the file carries.
+//! The synthetic EDC export shipped in `examples/adapters/odm/gemj-edc-export.odm.xml`, read end
+//! to end: every canonical value of README §1, §2, §3 and §5 that the file carries.
 
 use std::error::Error;
 
@@ -9,13 +9,13 @@ use gemj_model::{Coding, PhenotypeStatus, Precision, Program, Sex, SpecimenType}
 
 const FILE: &str = "gemj-edc-export.odm.xml";
 
-fn read(options: OdmOptions) -> Result<Option<Extract>, Box<dyn Error>> {
-    let Some(schemas) = gemj_schemas::testing::schema_set()? else {
-        return Ok(None);
-    };
-    let path = schemas.shared_dir().join("data/adapters/odm").join(FILE);
+/// The shipped export, read with `options`.
+fn read(options: OdmOptions) -> Result<Extract, Box<dyn Error>> {
+    let path = gemj_schemas::testing::examples_dir()
+        .join("adapters/odm")
+        .join(FILE);
     let bytes = std::fs::read(path)?;
-    Ok(Some(read_odm(&bytes, &options)?))
+    Ok(read_odm(&bytes, &options)?)
 }
 
 fn options() -> Result<OdmOptions, Box<dyn Error>> {
@@ -50,9 +50,7 @@ fn positions(records: &[SourceRecord]) -> Vec<(&'static str, &str)> {
 
 #[test]
 fn reads_cleanly() -> Result<(), Box<dyn Error>> {
-    let Some(extract) = read(options()?)? else {
-        return Ok(());
-    };
+    let extract = read(options()?)?;
     assert!(extract.diagnostics.is_empty(), "{:#?}", extract.diagnostics);
     assert!(extract.rejected.is_empty());
     assert_eq!(extract.records.len(), 5 + 7);
@@ -65,9 +63,7 @@ fn reads_cleanly() -> Result<(), Box<dyn Error>> {
 
 #[test]
 fn subject_0001_cancer_form() -> Result<(), Box<dyn Error>> {
-    let Some(extract) = read(options()?)? else {
-        return Ok(());
-    };
+    let extract = read(options()?)?;
     let records = of(&extract, "GEMJ-TEST-0001")?;
     const DM: &str = "SubjectData GEMJ-TEST-0001, IG.DM";
     const CADX: &str = "SubjectData GEMJ-TEST-0001, IG.CADX";
@@ -152,9 +148,7 @@ fn subject_0001_cancer_form() -> Result<(), Box<dyn Error>> {
 
 #[test]
 fn subject_0002_rare_disease_form_and_hpo_rows() -> Result<(), Box<dyn Error>> {
-    let Some(extract) = read(options()?)? else {
-        return Ok(());
-    };
+    let extract = read(options()?)?;
     let records = of(&extract, "GEMJ-TEST-0002")?;
     const HPO: &str = "SubjectData GEMJ-TEST-0002, IG.HPO";
     let hpo = |n: u8| format!("{HPO}[{n}]");
@@ -222,9 +216,7 @@ fn without_an_institution_code_the_linkage_is_not_recorded() -> Result<(), Box<d
         institution: None,
         ..options()?
     };
-    let Some(extract) = read(options)? else {
-        return Ok(());
-    };
+    let extract = read(options)?;
     for r in &extract.records {
         if let RecordBody::Subject(s) = &r.body {
             assert!(s.hospital_ids.is_empty());
@@ -264,9 +256,7 @@ fn the_japanese_code_list_decodes_are_read() -> Result<(), Box<dyn Error>> {
     // Without the coded-value table, sex is read through CL.SEX's decodes (男性, 女性).
     let mut options = options()?;
     options.mapping.sex_codes.clear();
-    let Some(extract) = read(options)? else {
-        return Ok(());
-    };
+    let extract = read(options)?;
     let sexes: Vec<_> = extract
         .records
         .iter()
@@ -284,13 +274,10 @@ fn another_study_maps_its_own_oids() -> Result<(), Box<dyn Error>> {
     let mapping: OdmMapping = serde_json::from_str(
         r#"{"rare_disease_onset": "", "hpo_excluded": "", "cancer_form": "F.NONE"}"#,
     )?;
-    let Some(extract) = read(OdmOptions {
+    let extract = read(OdmOptions {
         mapping,
         ..options()?
-    })?
-    else {
-        return Ok(());
-    };
+    })?;
     let records = of(&extract, "GEMJ-TEST-0002")?;
     let RecordBody::Diagnosis(dx) = &records[2].body else {
         return Err("diagnosis".into());

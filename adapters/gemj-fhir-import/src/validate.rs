@@ -31,7 +31,7 @@ const DETAILED: [&str; 5] = ["Patient", "Condition", "Specimen", "Consent", "Obs
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use gemj_fhir_import::{BundleValidator, FhirImportError, read_bundle};
 ///
-/// let schemas = gemj_schemas::SchemaSet::open(&gemj_schemas::shared_dir()?)?;
+/// let schemas = gemj_schemas::SchemaSet::embedded();
 /// let validator = BundleValidator::new(&schemas)?;
 /// let bundle = br#"{"resourceType": "Bundle", "type": "transaction", "entry": [
 ///     {"resource": {"resourceType": "Patient", "birthDate": 12},

@@ -16,8 +16,7 @@ type TestResult = Result<(), Box<dyn Error>>;
 /// Most diagnostics an extract carries (the crate's cap, plus the line that counts the rest).
 const MAX_DIAGNOSTICS: usize = 1001;
 
-/// A small bundle with every resource type read, used when the shared fixture is absent and
-/// as a second seed.
+/// A small bundle with every resource type read, a seed beside the shipped fixture.
 const SEED: &str = r#"{
   "resourceType": "Bundle", "type": "transaction",
   "entry": [
@@ -56,18 +55,11 @@ const SEED: &str = r#"{
   ]
 }"#;
 
+/// The built-in bundle and the synthetic one shipped in `examples/adapters`.
 fn seeds() -> Result<Vec<Vec<u8>>, Box<dyn Error>> {
-    let mut seeds = vec![SEED.as_bytes().to_vec()];
-    match gemj_schemas::shared_dir() {
-        Ok(dir) => seeds.push(std::fs::read(
-            dir.join("data/adapters/fhir/ehr-transaction-bundle.json"),
-        )?),
-        Err(e) if !gemj_schemas::testing::is_ci() => {
-            eprintln!("the shared fixture is skipped: {e}");
-        }
-        Err(e) => return Err(e.into()),
-    }
-    Ok(seeds)
+    let shipped =
+        gemj_schemas::testing::examples_dir().join("adapters/fhir/ehr-transaction-bundle.json");
+    Ok(vec![SEED.as_bytes().to_vec(), std::fs::read(shipped)?])
 }
 
 /// Reads `bytes` both ways and checks that the output is bounded by the input.

@@ -1,6 +1,6 @@
-//! The shared FHIR fixture (`data/adapters/fhir/ehr-transaction-bundle.json`) against its
-//! canonical meaning (README §1–§3, §8), and the real R4 JSON schema against valid and broken
-//! bundles. Skipped when the shared folder is absent on a developer machine; an error under CI.
+//! The synthetic FHIR fixture shipped in `examples/adapters/fhir/ehr-transaction-bundle.json`
+//! against its canonical meaning (README §1–§3, §8), and the real R4 JSON schema (shipped with the
+//! project) against valid and broken bundles.
 
 use std::error::Error;
 use std::sync::OnceLock;
@@ -15,33 +15,28 @@ use serde_json::{Value, json};
 
 type TestResult = Result<(), Box<dyn Error>>;
 
-const FIXTURE: &str = "data/adapters/fhir/ehr-transaction-bundle.json";
+const FIXTURE: &str = "adapters/fhir/ehr-transaction-bundle.json";
 
 struct Shared {
     fixture: Vec<u8>,
     validator: BundleValidator,
 }
 
-/// The fixture and one compiled validator for every test of this binary; `None` when skipped.
-fn shared() -> Result<Option<&'static Shared>, Box<dyn Error>> {
-    static SHARED: OnceLock<Result<Option<Shared>, String>> = OnceLock::new();
+/// The fixture and one compiled validator for every test of this binary.
+fn shared() -> Result<&'static Shared, Box<dyn Error>> {
+    static SHARED: OnceLock<Result<Shared, String>> = OnceLock::new();
     let shared = SHARED.get_or_init(|| {
-        let load = || -> Result<Option<Shared>, Box<dyn Error>> {
-            let Some(schemas) = gemj_schemas::testing::schema_set()? else {
-                return Ok(None);
-            };
-            let fixture = std::fs::read(schemas.shared_dir().join(FIXTURE))?;
+        let load = || -> Result<Shared, Box<dyn Error>> {
+            let schemas = gemj_schemas::testing::schemas();
+            let fixture = std::fs::read(gemj_schemas::testing::examples_dir().join(FIXTURE))?;
             let started = Instant::now();
             let validator = BundleValidator::new(&schemas)?;
             eprintln!("compiled #/definitions/Bundle in {:?}", started.elapsed());
-            Ok(Some(Shared { fixture, validator }))
+            Ok(Shared { fixture, validator })
         };
         load().map_err(|e| e.to_string())
     });
-    match shared {
-        Ok(shared) => Ok(shared.as_ref()),
-        Err(e) => Err(e.clone().into()),
-    }
+    shared.as_ref().map_err(|e| e.clone().into())
 }
 
 fn fixture_json(shared: &Shared) -> Result<Value, Box<dyn Error>> {
@@ -57,9 +52,7 @@ fn schema_errors(result: Result<Extract, FhirImportError>) -> Result<Vec<String>
 
 #[test]
 fn fixture_has_its_canonical_meaning() -> TestResult {
-    let Some(shared) = shared()? else {
-        return Ok(());
-    };
+    let shared = shared()?;
     let extract = read_bundle(
         &shared.fixture,
         "ehr-transaction-bundle.json",
@@ -238,9 +231,7 @@ fn fixture_has_its_canonical_meaning() -> TestResult {
 
 #[test]
 fn fixture_reads_the_same_without_a_validator() -> TestResult {
-    let Some(shared) = shared()? else {
-        return Ok(());
-    };
+    let shared = shared()?;
     let validated = read_bundle(&shared.fixture, "f", Some(&shared.validator))?;
     let unvalidated = read_bundle(&shared.fixture, "f", None)?;
     assert_eq!(validated, unvalidated);
@@ -249,9 +240,7 @@ fn fixture_reads_the_same_without_a_validator() -> TestResult {
 
 #[test]
 fn schema_timings() -> TestResult {
-    let Some(shared) = shared()? else {
-        return Ok(());
-    };
+    let shared = shared()?;
     let started = Instant::now();
     let runs = 200;
     for _ in 0..runs {
@@ -269,9 +258,7 @@ fn schema_timings() -> TestResult {
 
 #[test]
 fn wrong_json_type_is_named_with_its_path() -> TestResult {
-    let Some(shared) = shared()? else {
-        return Ok(());
-    };
+    let shared = shared()?;
     let mut bundle = fixture_json(shared)?;
     bundle["entry"][0]["resource"]["birthDate"] = json!(12);
     let errors = schema_errors(read_bundle(
@@ -292,9 +279,7 @@ fn wrong_json_type_is_named_with_its_path() -> TestResult {
 
 #[test]
 fn unknown_elements_and_bad_values_fail_with_their_place() -> TestResult {
-    let Some(shared) = shared()? else {
-        return Ok(());
-    };
+    let shared = shared()?;
     let mut bundle = fixture_json(shared)?;
     bundle["entry"][2]["resource"]["colour"] = json!("red");
     bundle["entry"][1]["resource"]["onsetDateTime"] = json!("2024-02-30T25:00:00");
@@ -328,9 +313,7 @@ fn unknown_elements_and_bad_values_fail_with_their_place() -> TestResult {
 
 #[test]
 fn other_resource_types_are_named_without_their_content() -> TestResult {
-    let Some(shared) = shared()? else {
-        return Ok(());
-    };
+    let shared = shared()?;
     let mut bundle = fixture_json(shared)?;
     let entries = bundle["entry"].as_array_mut().ok_or("no entries")?;
     entries.push(json!({
@@ -358,9 +341,7 @@ fn other_resource_types_are_named_without_their_content() -> TestResult {
 
 #[test]
 fn not_json_and_not_transactions_are_refused() -> TestResult {
-    let Some(shared) = shared()? else {
-        return Ok(());
-    };
+    let shared = shared()?;
     let truncated = &shared.fixture[..shared.fixture.len() / 2];
     assert!(matches!(
         read_bundle(truncated, "f", Some(&shared.validator)),
@@ -389,9 +370,7 @@ fn not_json_and_not_transactions_are_refused() -> TestResult {
 
 #[test]
 fn unresolvable_references_give_diagnostics() -> TestResult {
-    let Some(shared) = shared()? else {
-        return Ok(());
-    };
+    let shared = shared()?;
     let mut bundle = fixture_json(shared)?;
     bundle["entry"][1]["resource"]["subject"]["reference"] = json!("Patient/999");
     bundle["entry"][2]["resource"]["subject"]["reference"] =
@@ -441,9 +420,7 @@ fn unresolvable_references_give_diagnostics() -> TestResult {
 
 #[test]
 fn delete_entries_are_rejected() -> TestResult {
-    let Some(shared) = shared()? else {
-        return Ok(());
-    };
+    let shared = shared()?;
     let mut bundle = fixture_json(shared)?;
     let entries = bundle["entry"].as_array_mut().ok_or("no entries")?;
     entries.push(json!({"request": {"method": "DELETE", "url": "Specimen/SP-0001-T"}}));

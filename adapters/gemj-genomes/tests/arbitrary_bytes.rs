@@ -76,6 +76,9 @@ fn seeds() -> Result<Vec<Vec<u8>>, Box<dyn Error>> {
         &mut flate2::read::MultiGzDecoder::new(&bcf_bytes[..]),
         &mut plain_bcf,
     )?;
+    // The synthetic VCF shipped in `examples/adapters`.
+    let somatic =
+        gemj_schemas::testing::examples_dir().join("adapters/vcf/GEMJ-TEST-0001.somatic.vcf");
     let mut seeds = vec![
         VCF.as_bytes().to_vec(),
         bgzf(VCF.as_bytes())?,
@@ -83,12 +86,12 @@ fn seeds() -> Result<Vec<Vec<u8>>, Box<dyn Error>> {
         plain_bcf,
         b"BAI\x01\x00\x00\x00\x00".to_vec(),
         b"CRAM\x03\x00".to_vec(),
+        std::fs::read(somatic)?,
     ];
-    // The shared fixtures too, when present.
-    if let Ok(Some(set)) = gemj_schemas::testing::schema_set() {
-        let data = set.shared_dir().join("data");
+    // The shared real files too, when present.
+    if let Some(shared) = gemj_schemas::testing::shared_dir()? {
+        let data = shared.join("data");
         for f in [
-            "adapters/vcf/GEMJ-TEST-0001.somatic.vcf",
             "htsget/spec-v4.3.vcf.gz",
             "htsget/spec-v4.3.bcf",
             "htsget/sample1-bcbio-cancer.bcf",
@@ -203,8 +206,8 @@ fn mutated_files_through_the_indexer() -> TestResult {
         ("x.vcf.gz".to_owned(), bgzf(VCF.as_bytes())?),
         ("x.bcf".to_owned(), bcf(VCF)?),
     ];
-    if let Ok(Some(set)) = gemj_schemas::testing::schema_set() {
-        let data = set.shared_dir().join("data");
+    if let Some(shared) = gemj_schemas::testing::shared_dir()? {
+        let data = shared.join("data");
         for f in [
             "htsget/htslib/range.bam",
             "htsget/htslib/range.cram",

@@ -1,5 +1,6 @@
-//! The shared fixtures: the adapter VCFs (README §9), and the real htsget files with their
-//! indexes. Skipped on a machine without the shared folder, an error under `CI=true`.
+//! The fixtures: the adapter VCFs shipped in `examples/adapters/vcf` (README §9), and the real
+//! htsget files of the shared folder with their indexes. The tests of the real files are skipped
+//! on a machine without the shared folder, an error under `CI=true`.
 
 use std::{
     error::Error,
@@ -27,9 +28,15 @@ use sha2::Sha256;
 
 type TestResult = Result<(), Box<dyn Error>>;
 
-/// `<shared>/data`, or `None` when the shared folder is absent (not under CI).
+/// `<shared>/data` (the real htsget files), or `None` when the shared folder is absent (not
+/// under CI).
 fn data() -> Result<Option<PathBuf>, Box<dyn Error>> {
-    Ok(gemj_schemas::testing::schema_set()?.map(|s| s.shared_dir().join("data")))
+    Ok(gemj_schemas::testing::shared_dir()?.map(|s| s.join("data")))
+}
+
+/// `<workspace>/examples` (the synthetic VCFs of `adapters/vcf`).
+fn examples() -> PathBuf {
+    gemj_schemas::testing::examples_dir()
 }
 
 fn read_all(path: &Path) -> Result<(Vec<String>, Vec<AlleleRecord>), Box<dyn Error>> {
@@ -54,8 +61,7 @@ fn allele(
 
 #[test]
 fn somatic_vcf() -> TestResult {
-    let Some(data) = data()? else { return Ok(()) };
-    let path = data.join("adapters/vcf/GEMJ-TEST-0001.somatic.vcf");
+    let path = examples().join("adapters/vcf/GEMJ-TEST-0001.somatic.vcf");
     let (samples, alleles) = read_all(&path)?;
     assert_eq!(samples, ["SP-0001-T", "SP-0001-B"]);
     let got: Vec<(VariantKey, Vec<u8>)> = alleles.into_iter().map(|a| (a.key, a.copies)).collect();
@@ -76,8 +82,7 @@ fn somatic_vcf() -> TestResult {
 
 #[test]
 fn germline_vcf() -> TestResult {
-    let Some(data) = data()? else { return Ok(()) };
-    let path = data.join("adapters/vcf/GEMJ-TEST-0002.germline.vcf");
+    let path = examples().join("adapters/vcf/GEMJ-TEST-0002.germline.vcf");
     let (samples, alleles) = read_all(&path)?;
     assert_eq!(samples, ["SP-0002-B-DNA"]);
     let got: Vec<(VariantKey, Vec<u8>)> = alleles.into_iter().map(|a| (a.key, a.copies)).collect();
@@ -93,11 +98,18 @@ fn germline_vcf() -> TestResult {
     Ok(())
 }
 
-/// Every file of the shared data folders used here.
+/// Every file of the fixture folders used here: the shipped adapter VCFs and the real htsget
+/// files under `data` (`<shared>/data`).
 fn all_files(data: &Path) -> Result<Vec<PathBuf>, Box<dyn Error>> {
     let mut files = Vec::new();
-    for dir in ["adapters/vcf", "htsget", "htsget/htslib", "htsget/giab"] {
-        for entry in fs::read_dir(data.join(dir))? {
+    let dirs = [
+        examples().join("adapters/vcf"),
+        data.join("htsget"),
+        data.join("htsget/htslib"),
+        data.join("htsget/giab"),
+    ];
+    for dir in dirs {
+        for entry in fs::read_dir(dir)? {
             let path = entry?.path();
             if path.is_file() {
                 files.push(path);
@@ -152,7 +164,12 @@ fn checksums_match_a_second_implementation_and_coreutils() -> TestResult {
         ),
     ];
     for (file, sha256, md5) in literal {
-        let sums = checksum_file(data.join(file))?;
+        let path = if file.starts_with("adapters/") {
+            examples().join(file)
+        } else {
+            data.join(file)
+        };
+        let sums = checksum_file(path)?;
         assert_eq!(
             (sums.checksums.sha256.as_str(), sums.checksums.md5.as_str()),
             (sha256, md5),

@@ -1,5 +1,6 @@
-//! The Japanese spellings of the shared synthetic fixtures: every era and Gregorian date of the
-//! biobank manifest (README §3) and the half-width kana name of the CP932 SS-MIX2 file (README §4).
+//! The Japanese spellings of the synthetic fixtures shipped in `examples/adapters`: every era and
+//! Gregorian date of the biobank manifest (README §3) and the half-width kana name of the CP932
+//! SS-MIX2 file (README §4).
 
 use std::error::Error;
 use std::path::PathBuf;
@@ -7,8 +8,9 @@ use std::path::PathBuf;
 use gemj_japanese::{era, kana};
 use gemj_model::Precision;
 
-fn adapters() -> Result<Option<PathBuf>, Box<dyn Error>> {
-    Ok(gemj_schemas::testing::schema_set()?.map(|s| s.shared_dir().join("data/adapters")))
+/// The synthetic adapter fixtures shipped in `examples/adapters`.
+fn adapters() -> PathBuf {
+    gemj_schemas::testing::examples_dir().join("adapters")
 }
 
 /// The manifest's cells of one column, by header name (the fixture has no quoted cells).
@@ -31,9 +33,7 @@ fn column(manifest: &str, name: &str) -> Result<Vec<String>, Box<dyn Error>> {
 
 #[test]
 fn manifest_creation_dates() -> Result<(), Box<dyn Error>> {
-    let Some(dir) = adapters()? else {
-        return Ok(());
-    };
+    let dir = adapters();
     let manifest = std::fs::read_to_string(dir.join("biobank/sample-manifest-miabis.csv"))?;
     let raw = column(&manifest, "sample_creation_date_raw")?;
     assert_eq!(
@@ -65,9 +65,7 @@ fn manifest_creation_dates() -> Result<(), Box<dyn Error>> {
 
 #[test]
 fn manifest_donor_birth_dates() -> Result<(), Box<dyn Error>> {
-    let Some(dir) = adapters()? else {
-        return Ok(());
-    };
+    let dir = adapters();
     let manifest = std::fs::read_to_string(dir.join("biobank/sample-manifest-miabis.csv"))?;
     let mut raw = column(&manifest, "donor_birth_date_raw")?;
     raw.dedup();
@@ -84,9 +82,7 @@ fn manifest_donor_birth_dates() -> Result<(), Box<dyn Error>> {
 
 #[test]
 fn half_width_kana_of_the_cp932_adt() -> Result<(), Box<dyn Error>> {
-    let Some(dir) = adapters()? else {
-        return Ok(());
-    };
+    let dir = adapters();
     let path = dir.join(
         "ssmix2/standard_root/900/000/9000000002/-/ADT-00/9000000002_-_ADT-00_000000000000000_20190501090000000_-_1",
     );

@@ -8,29 +8,19 @@ use gemj_redcap::{DataDictionary, ReadOptions, read_bytes, read_records};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-/// A record export used when the shared folder is absent.
+/// A small record export (the base of the many-rows case).
 const BUILT_IN: &str = "\u{feff}record_id,redcap_repeat_instrument,redcap_repeat_instance,gemj_id,hosp_patient_id,birth_date,sex,consent_date,consent_withdrawn,withdrawal_date,enrolment_complete,dx_icd10,dx_label,dx_onset_year,hpo___1,hpo___2,hpo___3,hpo___4,diagnosis_complete,specimen_id,specimen_type,specimen_collected,specimen_complete\r\n\
 1,,,GEMJ-TEST-0002,9000000002,1989-01-07,2,2019-04-30,0,,2,Q87.4,x,2005,1,1,1,0,2,,,,\r\n\
 1,specimen,1,,,,,,,,,,,,,,,,,SP-0002-B,1,2019-05-01,2\r\n\
 2,,,GEMJ-TEST-0003,9000000003,2001-02-03,1,2018-06-01,1,2023-01-10,2,Q87.4,x,2010,1,0,0,0,0,,,,\r\n";
 
-/// The real files: (dictionary, records); the built-in template and export without the shared
-/// folder.
+/// The real files shipped in `examples/adapters`: (dictionary, records).
 fn fixtures() -> Result<(Vec<u8>, Vec<u8>), Box<dyn Error>> {
-    match gemj_schemas::testing::schema_set()? {
-        Some(schemas) => {
-            let dir = schemas.shared_dir().join("data/adapters/redcap");
-            Ok((
-                std::fs::read(dir.join("rd-registry_DataDictionary.csv"))?,
-                std::fs::read(dir.join("rd-registry_records_raw.csv"))?,
-            ))
-        }
-        None => {
-            let header = "Variable / Field Name,Form Name,Section Header,Field Type,Field Label,\"Choices, Calculations, OR Slider Labels\"\r\n";
-            let dict = format!("{header}sex,enrolment,,radio,Sex,\"1, 男性 | 2, 女性\"\r\n");
-            Ok((dict.into_bytes(), BUILT_IN.as_bytes().to_vec()))
-        }
-    }
+    let dir = gemj_schemas::testing::examples_dir().join("adapters/redcap");
+    Ok((
+        std::fs::read(dir.join("rd-registry_DataDictionary.csv"))?,
+        std::fs::read(dir.join("rd-registry_records_raw.csv"))?,
+    ))
 }
 
 /// Runs every entry point on `bytes` (as a dictionary and as records) and checks the bound.

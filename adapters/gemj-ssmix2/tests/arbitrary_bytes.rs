@@ -252,12 +252,7 @@ fn random_bytes() {
 
 #[test]
 fn mutated_fixtures() -> TestResult {
-    let Some(schemas) = gemj_schemas::testing::schema_set()? else {
-        return Ok(());
-    };
-    let root = schemas
-        .shared_dir()
-        .join("data/adapters/ssmix2/standard_root");
+    let root = gemj_schemas::testing::examples_dir().join("adapters/ssmix2/standard_root");
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let mut with_records = 0;
     let mutations = cases(500);

@@ -1,6 +1,6 @@
-//! The six synthetic SS-MIX2 files of the shared fixtures, read as the gateway reads them (a plan
-//! over the tree, then each file's bytes), against every canonical value of
-//! `data/adapters/README.md` §1, §2 and §4 that SS-MIX2 carries.
+//! The six synthetic SS-MIX2 files shipped in `examples/adapters`, read as the gateway reads them
+//! (a plan over the tree, then each file's bytes), against every canonical value of
+//! `examples/adapters/README.md` §1, §2 and §4 that SS-MIX2 carries.
 
 use std::error::Error;
 use std::path::{Path, PathBuf};
@@ -28,19 +28,13 @@ const PPR_0002: &str =
 /// Files of a tree: relative paths (with `/`) and bytes.
 type Files = Vec<(String, Vec<u8>)>;
 
-/// The fixture tree, sorted by path. `None` when the shared folder is absent on a developer
-/// machine.
-fn tree() -> Result<Option<Files>, Box<dyn Error>> {
-    let Some(schemas) = gemj_schemas::testing::schema_set()? else {
-        return Ok(None);
-    };
-    let root = schemas
-        .shared_dir()
-        .join("data/adapters/ssmix2/standard_root");
+/// The fixture tree shipped in `examples/adapters`, sorted by path.
+fn tree() -> Result<Files, Box<dyn Error>> {
+    let root = gemj_schemas::testing::examples_dir().join("adapters/ssmix2/standard_root");
     let mut files = Vec::new();
     walk(&root, &root, &mut files)?;
     files.sort();
-    Ok(Some(files))
+    Ok(files)
 }
 
 fn walk(root: &Path, dir: &Path, out: &mut Files) -> TestResult {
@@ -69,17 +63,15 @@ fn bytes_of<'t>(files: &'t [(String, Vec<u8>)], path: &str) -> Result<&'t [u8], 
 }
 
 /// The extract of one fixture file, read as the plan says.
-fn extract_of(path: &str) -> Result<Option<Extract>, Box<dyn Error>> {
-    let Some(files) = tree()? else {
-        return Ok(None);
-    };
+fn extract_of(path: &str) -> Result<Extract, Box<dyn Error>> {
+    let files = tree()?;
     let plan = Plan::new(files.iter().map(|(p, _)| p.clone()));
     let planned = plan
         .files()
         .iter()
         .find(|f| f.path() == path)
         .ok_or("path not planned")?;
-    Ok(Some(planned.extract(bytes_of(&files, path)?)))
+    Ok(planned.extract(bytes_of(&files, path)?))
 }
 
 fn hospital(record: &SourceRecord) -> (&str, &str) {
@@ -142,9 +134,7 @@ fn warnings(extract: &Extract) -> Vec<(Option<&str>, &str)> {
 
 #[test]
 fn plan_reads_five_files_and_deletes_one_order() -> TestResult {
-    let Some(files) = tree()? else {
-        return Ok(());
-    };
+    let files = tree()?;
     let paths: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
     let mut expected = vec![
         ADT_0001,
@@ -171,9 +161,7 @@ fn plan_reads_five_files_and_deletes_one_order() -> TestResult {
 
 #[test]
 fn subject_0001_demographics() -> TestResult {
-    let Some(extract) = extract_of(ADT_0001)? else {
-        return Ok(());
-    };
+    let extract = extract_of(ADT_0001)?;
     assert_eq!(errors(&extract), Vec::<String>::new());
     // ISO-2022-JP as declared: the only caveat is the visit segment that is not mapped.
     assert_eq!(warnings(&extract), [(None, "1 PV1 segment(s) not mapped")]);
@@ -233,9 +221,7 @@ fn subject_0001_demographics() -> TestResult {
 
 #[test]
 fn body_measurements_0001() -> TestResult {
-    let Some(extract) = extract_of(ADT_0001)? else {
-        return Ok(());
-    };
+    let extract = extract_of(ADT_0001)?;
     let found: Vec<_> = measurements(&extract)
         .into_iter()
         .map(|(r, m)| {
@@ -287,9 +273,7 @@ fn body_measurements_0001() -> TestResult {
 
 #[test]
 fn subject_0002_cp932_and_half_width_kana() -> TestResult {
-    let Some(extract) = extract_of(ADT_0002)? else {
-        return Ok(());
-    };
+    let extract = extract_of(ADT_0002)?;
     assert_eq!(errors(&extract), Vec::<String>::new());
     let warned = warnings(&extract);
     assert_eq!(warned.len(), 2, "{warned:?}");
@@ -332,9 +316,7 @@ fn subject_0002_cp932_and_half_width_kana() -> TestResult {
 
 #[test]
 fn diagnosis_0001_stomach_cancer() -> TestResult {
-    let Some(extract) = extract_of(PPR_0001)? else {
-        return Ok(());
-    };
+    let extract = extract_of(PPR_0001)?;
     assert_eq!(errors(&extract), Vec::<String>::new());
     assert_eq!(warnings(&extract), [(None, "1 ORC segment(s) not mapped")]);
     let found = diagnoses(&extract);
@@ -367,9 +349,7 @@ fn diagnosis_0001_stomach_cancer() -> TestResult {
 
 #[test]
 fn diagnosis_0002_marfan_with_year_onset() -> TestResult {
-    let Some(extract) = extract_of(PPR_0002)? else {
-        return Ok(());
-    };
+    let extract = extract_of(PPR_0002)?;
     assert_eq!(errors(&extract), Vec::<String>::new());
     assert!(warnings(&extract).is_empty(), "{:?}", warnings(&extract));
     let found = diagnoses(&extract);
@@ -400,9 +380,7 @@ fn diagnosis_0002_marfan_with_year_onset() -> TestResult {
 
 #[test]
 fn labs_0001() -> TestResult {
-    let Some(extract) = extract_of(OML_0001)? else {
-        return Ok(());
-    };
+    let extract = extract_of(OML_0001)?;
     assert_eq!(errors(&extract), Vec::<String>::new());
     assert_eq!(warnings(&extract), [(None, "1 PV1 segment(s) not mapped")]);
     assert!(extract.rejected.is_empty());
@@ -472,9 +450,7 @@ fn labs_0001() -> TestResult {
 
 #[test]
 fn deleted_order_is_a_deletion_and_never_a_result() -> TestResult {
-    let Some(files) = tree()? else {
-        return Ok(());
-    };
+    let files = tree()?;
     let plan = Plan::new(files.iter().map(|(p, _)| p.clone()));
     let all = plan.extract_with(|path| {
         bytes_of(&files, path)
@@ -482,7 +458,7 @@ fn deleted_order_is_a_deletion_and_never_a_result() -> TestResult {
             .map_err(|e| e.to_string())
     });
 
-    let deletion = extract_of(OML_0001_DELETED)?.ok_or("tree vanished")?;
+    let deletion = extract_of(OML_0001_DELETED)?;
     assert_eq!(deletion.records.len(), 1);
     assert!(deletion.rejected.is_empty());
     assert_eq!(errors(&deletion), Vec::<String>::new());
@@ -519,9 +495,7 @@ fn deleted_order_is_a_deletion_and_never_a_result() -> TestResult {
 
 #[test]
 fn whole_tree() -> TestResult {
-    let Some(files) = tree()? else {
-        return Ok(());
-    };
+    let files = tree()?;
     let plan = Plan::new(files.iter().map(|(p, _)| p.clone()));
     let all = plan.extract_with(|path| {
         bytes_of(&files, path)
@@ -567,9 +541,7 @@ fn whole_tree() -> TestResult {
 
 #[test]
 fn read_file_alone_agrees_with_the_plan() -> TestResult {
-    let Some(files) = tree()? else {
-        return Ok(());
-    };
+    let files = tree()?;
     let plan = Plan::new(files.iter().map(|(p, _)| p.clone()));
     for (file, (path, bytes)) in plan.files().iter().zip(&files) {
         assert_eq!(read_file(path, bytes), file.extract(bytes), "{path}");
@@ -579,9 +551,7 @@ fn read_file_alone_agrees_with_the_plan() -> TestResult {
 
 #[test]
 fn pid_must_match_the_file_name() -> TestResult {
-    let Some(files) = tree()? else {
-        return Ok(());
-    };
+    let files = tree()?;
     // The 0001 demographics stored under patient 9000000003.
     let moved =
         "900/000/9000000003/-/ADT-00/9000000003_-_ADT-00_000000000000000_20240301090000000_-_1";
@@ -604,9 +574,7 @@ fn pid_must_match_the_file_name() -> TestResult {
 
 #[test]
 fn wrong_kind_directory_is_rejected() -> TestResult {
-    let Some(files) = tree()? else {
-        return Ok(());
-    };
+    let files = tree()?;
     // A lab result stored as if it were a diagnosis file.
     let moved =
         "900/000/9000000001/-/PPR-01/9000000001_-_PPR-01_000000000012345_20240314153000000_01_1";

@@ -6,7 +6,9 @@ use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use gemj_passport::SourcePolicy;
+use gemj_passport::{SourcePolicy, VisaObject, VisaType};
+
+use crate::AuthError;
 use openidconnect::url::{Host, Url};
 
 use crate::error::ConfigError;
@@ -31,16 +33,103 @@ pub struct TrustedIssuer {
     pub issuer: String,
     /// The exact JWKS URL of this issuer.
     pub jwks_url: String,
+    /// Whether Passports signed by this issuer are accepted (a broker). Default `false`.
+    pub passports: bool,
+    /// The Visas this issuer may sign: per Visa Type, the `source` and `by` values it may claim.
+    /// A Visa of a type with no rule here, or with a `source`/`by` no rule allows, is ignored
+    /// with its reason. Default: none.
+    pub visas: SourcePolicy,
+    /// For ControlledAccessGrants: the grant values this issuer governs, as prefixes of the
+    /// Visa's `value` (a dataset committee governs its datasets, not others). A grant whose value
+    /// starts with none of them is ignored (`grant_not_governed_by_issuer`). Default: none.
+    pub grant_prefixes: Vec<String>,
 }
 
 impl TrustedIssuer {
-    /// A trusted (issuer, JWKS URL) pair.
+    /// A trusted (issuer, JWKS URL) pair, trusted to sign nothing yet: say what with
+    /// [`signing_passports`](Self::signing_passports), [`with_visas`](Self::with_visas) and
+    /// [`with_grant_prefixes`](Self::with_grant_prefixes). Institution tokens need none of them.
     #[must_use]
     pub fn new(issuer: impl Into<String>, jwks_url: impl Into<String>) -> Self {
         Self {
             issuer: issuer.into(),
             jwks_url: jwks_url.into(),
+            passports: false,
+            visas: SourcePolicy::default(),
+            grant_prefixes: Vec::new(),
         }
+    }
+
+    /// The same issuer, trusted to sign Passports.
+    #[must_use]
+    pub fn signing_passports(mut self) -> Self {
+        self.passports = true;
+        self
+    }
+
+    /// The same issuer, trusted to sign the Visas `visas` allows.
+    #[must_use]
+    pub fn with_visas(mut self, visas: SourcePolicy) -> Self {
+        self.visas = visas;
+        self
+    }
+
+    /// The same issuer, governing ControlledAccessGrants whose value starts with one of
+    /// `prefixes`.
+    #[must_use]
+    pub fn with_grant_prefixes(mut self, prefixes: impl IntoIterator<Item = String>) -> Self {
+        self.grant_prefixes = prefixes.into_iter().collect();
+        self
+    }
+
+    /// Whether this issuer may sign `visa`: a rule for its type, its `source` and `by`, and for
+    /// a ControlledAccessGrants Visa, a governed value.
+    ///
+    /// # Errors
+    ///
+    /// `visa_type_not_trusted_for_issuer` (no rule for the type), `untrusted_source`,
+    /// `untrusted_by`, or `grant_not_governed_by_issuer`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use gemj_auth::TrustedIssuer;
+    /// use gemj_passport::{Matcher, SourcePolicy, SourceRule, VisaObject, VisaType};
+    ///
+    /// let dac = "https://dac.gemj.example.jp";
+    /// let committee = TrustedIssuer::new(dac, format!("{dac}/jwks"))
+    ///     .with_visas(SourcePolicy::default().with_rule(
+    ///         SourceRule::new(VisaType::ControlledAccessGrants, [Matcher::Const(dac.into())]),
+    ///     ))
+    ///     .with_grant_prefixes(["https://gemj.example.jp/datasets/GEMJ-CANCER-".to_owned()]);
+    /// let mut visa = VisaObject {
+    ///     r#type: VisaType::ControlledAccessGrants,
+    ///     asserted: 0,
+    ///     value: "https://gemj.example.jp/datasets/GEMJ-CANCER-1".into(),
+    ///     source: dac.into(),
+    ///     by: Some("dac".into()),
+    ///     conditions: None,
+    /// };
+    /// assert!(committee.allows_visa(&visa).is_ok());
+    /// visa.value = "https://gemj.example.jp/datasets/GEMJ-RARE-1".into();
+    /// assert_eq!(committee.allows_visa(&visa).unwrap_err().code(), "grant_not_governed_by_issuer");
+    /// visa.r#type = VisaType::LinkedIdentities;
+    /// assert_eq!(committee.allows_visa(&visa).unwrap_err().code(), "visa_type_not_trusted_for_issuer");
+    /// ```
+    pub fn allows_visa(&self, visa: &VisaObject) -> Result<(), AuthError> {
+        if !self.visas.rules.iter().any(|r| r.r#type == visa.r#type) {
+            return Err(AuthError::VisaTypeNotTrusted);
+        }
+        self.visas.allows(visa)?;
+        if visa.r#type == VisaType::ControlledAccessGrants
+            && !self
+                .grant_prefixes
+                .iter()
+                .any(|p| visa.value.starts_with(p.as_str()))
+        {
+            return Err(AuthError::GrantNotGoverned);
+        }
+        Ok(())
     }
 }
 
@@ -82,8 +171,6 @@ pub struct AuthConfig {
     /// Allow plain `http` URLs for loopback hosts (`127.0.0.0/8`, `[::1]`, `localhost`), for tests
     /// and the demo. Every other URL must be `https`.
     pub allow_http_loopback: bool,
-    /// Which Visa Assertion Sources (and `by` authorities) are trusted. The default trusts none.
-    pub source_policy: SourcePolicy,
     /// The timeout of one HTTP exchange (key set fetch, discovery, userinfo, token exchange).
     /// Default 5 seconds.
     pub fetch_timeout: Duration,
@@ -92,6 +179,15 @@ pub struct AuthConfig {
     /// `vnd.ga4gh.visa+jwt`). Visas given to [`Verifier::verify_visas`](crate::Verifier::verify_visas)
     /// (the v1.0 flow) always accept these.
     pub accept_jwt_typ_visas: bool,
+    /// The longest Passport lifetime accepted (`exp - iat`), so a stolen Passport is short-lived
+    /// (AAI: Passports are meant to be used within an hour). Default 1 hour.
+    pub max_passport_lifetime: Duration,
+    /// The longest Visa lifetime accepted (`exp - iat`). Default 365 days.
+    pub max_visa_lifetime: Duration,
+    /// Per Visa Type, the oldest `asserted` that still authorises: a grant asserted longer ago
+    /// is ignored (`asserted_too_old`) until the committee asserts it again. Types not listed
+    /// have no limit. Default: ControlledAccessGrants 365 days.
+    pub max_asserted_age: Vec<(VisaType, Duration)>,
 }
 
 impl Default for AuthConfig {
@@ -104,9 +200,14 @@ impl Default for AuthConfig {
             max_keys: 32,
             required_audience: None,
             allow_http_loopback: false,
-            source_policy: SourcePolicy::default(),
             fetch_timeout: Duration::from_secs(5),
             accept_jwt_typ_visas: false,
+            max_passport_lifetime: Duration::from_secs(3600),
+            max_visa_lifetime: Duration::from_secs(365 * 86_400),
+            max_asserted_age: vec![(
+                VisaType::ControlledAccessGrants,
+                Duration::from_secs(365 * 86_400),
+            )],
         }
     }
 }

@@ -17,7 +17,7 @@ use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use gemj_passport::{PASSPORT_TYP, VISA_TYP, VisaObject};
+use gemj_passport::{PASSPORT_TYP, VISA_TYP, VisaObject, VisaType};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -183,10 +183,27 @@ impl DemoBroker {
         &self.kid
     }
 
-    /// The (issuer, JWKS URL) pair to put in [`AuthConfig::trusted`](crate::AuthConfig::trusted).
+    /// The entry to put in [`AuthConfig::trusted`](crate::AuthConfig::trusted) for this broker:
+    /// it signs Passports, and Visas of every standard type that name itself as `source` (any
+    /// `by`). It governs no ControlledAccessGrants until given
+    /// [`with_grant_prefixes`](TrustedIssuer::with_grant_prefixes).
     #[must_use]
     pub fn trusted_issuer(&self) -> TrustedIssuer {
+        let own = || [gemj_passport::Matcher::Const(self.issuer.clone())];
+        let visas = [
+            VisaType::AffiliationAndRole,
+            VisaType::AcceptedTermsAndPolicies,
+            VisaType::ResearcherStatus,
+            VisaType::ControlledAccessGrants,
+            VisaType::LinkedIdentities,
+        ]
+        .into_iter()
+        .fold(gemj_passport::SourcePolicy::default(), |p, t| {
+            p.with_rule(gemj_passport::SourceRule::new(t, own()))
+        });
         TrustedIssuer::new(&self.issuer, &self.jwks_url)
+            .signing_passports()
+            .with_visas(visas)
     }
 
     /// The public JWK Set, to serve at [`jwks_url`](Self::jwks_url).

@@ -45,6 +45,19 @@ pub enum AuthError {
     /// The token's `iss` is not one of the trusted issuers.
     #[error("untrusted issuer")]
     UntrustedIssuer,
+    /// A Passport signed by a trusted issuer that is not trusted to sign Passports (a dataset
+    /// committee or a Visa issuer only).
+    #[error("issuer not trusted to sign passports")]
+    PassportIssuerNotTrusted,
+    /// A Visa whose `asserted` is older than the configured maximum age for its type.
+    #[error("visa asserted too long ago")]
+    AssertedTooOld,
+    /// A Visa of a type its (trusted) issuer is not trusted to sign.
+    #[error("issuer not trusted for this visa type")]
+    VisaTypeNotTrusted,
+    /// A ControlledAccessGrants Visa for a dataset its issuer does not govern.
+    #[error("grant for a dataset its issuer does not govern")]
+    GrantNotGoverned,
     /// The token's `jku` header is not exactly the JWKS URL configured for its issuer (AAI OIDC
     /// Profile 1.2: the Clearinghouse "MUST verify that the `jku` is trusted for the given `iss`").
     #[error("untrusted jku header")]
@@ -150,6 +163,10 @@ impl AuthError {
             Self::CritNotUnderstood => "crit_not_understood",
             Self::MissingKid => "missing_kid",
             Self::UntrustedIssuer => "untrusted_issuer",
+            Self::PassportIssuerNotTrusted => "passport_issuer_not_trusted",
+            Self::VisaTypeNotTrusted => "visa_type_not_trusted_for_issuer",
+            Self::AssertedTooOld => "asserted_too_old",
+            Self::GrantNotGoverned => "grant_not_governed_by_issuer",
             Self::UntrustedJku => "untrusted_jku",
             Self::UnknownKid => "unknown_kid",
             Self::WeakKey => "weak_key",

@@ -8,13 +8,17 @@
 //! (gemj-passport: presence, limits, `nbf`, times with 60 s skew, audience, `asserted`).
 //!
 //! A Passport that fails any of these is refused. A Visa that fails is ignored and reported in
-//! [`VerifiedPassport::rejected`], as are Visas refused by the [`SourcePolicy`], Visas of another
-//! subject not linked by a `LinkedIdentities` Visa, and Visas whose `conditions` are not met.
+//! [`VerifiedPassport::rejected`], as are Visas their issuer is not trusted to sign (trust is per
+//! issuer: [`TrustedIssuer::allows_visa`] checks the type, the [`SourcePolicy`] of `source` and
+//! `by`, and the datasets a grant's issuer governs), Visas of another subject not linked by a
+//! `LinkedIdentities` Visa, and Visas whose `conditions` are not met. A Passport whose issuer is
+//! not trusted to sign Passports is refused (`passport_issuer_not_trusted`).
 //!
 //! Invariant: all time decisions use the `now` given by the caller (seconds since the epoch),
 //! including cache expiry and the JWKS refetch rate limit; no clock is read here.
 //!
 //! [`SourcePolicy`]: gemj_passport::SourcePolicy
+//! [`TrustedIssuer::allows_visa`]: crate::TrustedIssuer::allows_visa
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -149,6 +153,8 @@ pub(crate) struct Inner {
 /// One trusted issuer's key set and fetch state.
 #[derive(Debug)]
 struct IssuerKeys {
+    /// Its entry in `config.trusted`: what it may sign.
+    trust: usize,
     jwks_url: String,
     current: RwLock<Option<Arc<CachedKeys>>>,
     fetch: tokio::sync::Mutex<FetchState>,
@@ -290,10 +296,12 @@ impl Verifier {
         let issuers = config
             .trusted
             .iter()
-            .map(|t| {
+            .enumerate()
+            .map(|(trust, t)| {
                 (
                     t.issuer.clone(),
                     IssuerKeys {
+                        trust,
                         jwks_url: t.jwks_url.clone(),
                         current: RwLock::new(None),
                         fetch: tokio::sync::Mutex::new(FetchState::default()),
@@ -388,7 +396,10 @@ impl Verifier {
             let valid_until = result
                 .visas
                 .iter()
-                .map(|v| v.claims.exp)
+                .map(|v| {
+                    self.asserted_valid_until(&v.claims.ga4gh_visa_v1)
+                        .map_or(v.claims.exp, |until| until.min(v.claims.exp))
+                })
                 .fold(result.expires_at, i64::min)
                 .min(now.saturating_add(secs(self.inner.config.jwks_ttl)));
             self.inner.passport_cache.insert(
@@ -414,8 +425,14 @@ impl Verifier {
             .verify_jws(token, MAX_PASSPORT_BYTES, TypRule::Passport, now)
             .await?;
         let claims = parse_passport_claims(&jws.payload)?;
+        if !self.trust_of(&claims.iss).is_some_and(|t| t.passports) {
+            return Err(AuthError::PassportIssuerNotTrusted);
+        }
         check_nbf(&jws.payload, now)?;
         check_times(claims.iat, claims.exp, now)?;
+        if claims.exp.saturating_sub(claims.iat) > secs(self.inner.config.max_passport_lifetime) {
+            return Err(AuthError::LifetimeTooLong);
+        }
         check_audience(
             claims.aud.as_ref(),
             self.inner.config.required_audience.as_deref(),
@@ -649,13 +666,13 @@ impl Verifier {
             seen.push(digest);
             let hash = hex::encode(digest);
             let verified = self.verify_visa_token(jwt, &digest, typ, now).await;
+            // Trust is per issuer: the (issuer, type, source, by, dataset) must be in its entry.
             let verified = verified.and_then(|claims| {
-                self.inner
-                    .config
-                    .source_policy
-                    .allows(&claims.ga4gh_visa_v1)
+                self.check_visa_lifetimes(&claims, now)?;
+                self.trust_of(&claims.iss)
+                    .ok_or(AuthError::UntrustedIssuer)?
+                    .allows_visa(&claims.ga4gh_visa_v1)
                     .map(|()| claims)
-                    .map_err(AuthError::from)
             });
             match verified {
                 Ok(claims) => candidates.push((i, hash, claims)),
@@ -787,6 +804,42 @@ impl Verifier {
             now,
         );
         Ok(claims)
+    }
+
+    /// The configured limits on a Visa's times: its lifetime, an `asserted` that is a real time
+    /// (not 0 or negative), and the maximum age of `asserted` for its type.
+    fn check_visa_lifetimes(&self, claims: &VisaClaims, now: i64) -> Result<(), AuthError> {
+        let config = &self.inner.config;
+        if claims.exp.saturating_sub(claims.iat) > secs(config.max_visa_lifetime) {
+            return Err(AuthError::LifetimeTooLong);
+        }
+        let visa = &claims.ga4gh_visa_v1;
+        if visa.asserted <= 0 {
+            return Err(ClaimError::InvalidClaim("asserted").into());
+        }
+        if self
+            .asserted_valid_until(visa)
+            .is_some_and(|until| now > until.saturating_add(CLOCK_SKEW_SECS))
+        {
+            return Err(AuthError::AssertedTooOld);
+        }
+        Ok(())
+    }
+
+    /// The last time `visa` still authorises by the maximum age of `asserted` for its type.
+    fn asserted_valid_until(&self, visa: &gemj_passport::VisaObject) -> Option<i64> {
+        self.inner
+            .config
+            .max_asserted_age
+            .iter()
+            .find(|(t, _)| *t == visa.r#type)
+            .map(|(_, age)| visa.asserted.saturating_add(secs(*age)))
+    }
+
+    /// What the trusted issuer `iss` may sign, if it is trusted.
+    fn trust_of(&self, iss: &str) -> Option<&crate::TrustedIssuer> {
+        let keys = self.inner.issuers.get(iss)?;
+        self.inner.config.trusted.get(keys.trust)
     }
 
     /// Parses a JWS, finds its trusted issuer and key, and verifies the signature.

@@ -965,7 +965,7 @@ async fn jwks_failure_fresh_cache_ok_expired_cache_fails_closed() -> TestResult 
     let p = |jti: &str| {
         let mut payload = passport_payload(&[]);
         payload["jti"] = json!(jti);
-        payload["exp"] = json!(NOW + 86_400);
+        payload["exp"] = json!(NOW + 3_600);
         sign(&passport_header("b1"), &payload, &keys().broker_rsa)
     };
     verifier.verify_passport(&p("a"), NOW).await?;
@@ -1183,15 +1183,11 @@ async fn demo_broker_round_trip() -> TestResult {
     let broker = DemoBroker::load_or_create(dir.path(), "https://demo.gemj.example")?
         .with_audience(AUDIENCE);
     let mut config = config();
-    config.trusted.push(broker.trusted_issuer());
-    config.source_policy = config
-        .source_policy
-        .with_rule(gemj_passport::SourceRule::new(
-            VisaType::ControlledAccessGrants,
-            [gemj_passport::Matcher::Const(
-                "https://demo.gemj.example".into(),
-            )],
-        ));
+    config.trusted.push(
+        broker
+            .trusted_issuer()
+            .with_grant_prefixes(["https://gemj.example.jp/datasets/DEMO".to_owned()]),
+    );
     let verifier = Verifier::with_fetcher(config, broker.static_fetcher())?;
     let grant = VisaObject {
         r#type: VisaType::ControlledAccessGrants,

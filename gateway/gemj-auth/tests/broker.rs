@@ -6,7 +6,7 @@ mod support;
 use std::error::Error;
 use std::sync::{Arc, Mutex};
 
-use gemj_auth::{AuthConfig, Secret, TrustedBroker, TrustedIssuer, Verifier};
+use gemj_auth::{AuthConfig, Secret, TrustedBroker, Verifier};
 use serde_json::json;
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -126,7 +126,7 @@ async fn serve(
 fn loopback_config(base: &str) -> AuthConfig {
     let mut config = config();
     config.allow_http_loopback = true;
-    config.trusted[0] = TrustedIssuer::new(BROKER, format!("{base}/jwks"));
+    config.trusted[0] = trusted_for_all(BROKER, &format!("{base}/jwks"));
     config
 }
 

@@ -676,7 +676,9 @@ async fn jwks_unavailable_fails_closed() -> TestResult {
 async fn passports_and_institution_tokens_do_not_cross() -> TestResult {
     // One issuer trusted for both: a Passport is not an institution token and vice versa.
     let mut config = institution_config();
-    config.trusted.push(TrustedIssuer::new(BROKER, BROKER_JWKS));
+    config
+        .trusted
+        .push(TrustedIssuer::new(BROKER, BROKER_JWKS).signing_passports());
     let f = fetcher();
     f.set(
         BROKER_JWKS,

@@ -7,7 +7,7 @@
 //!   request (group commit shares each transaction between the waiting requests).
 //!
 //! `registered` needs no store read; `controlled` reads the caller's approvals from the store and
-//! runs the DUO matcher on the real ontology (`GEMJ_SHARED_DIR`, default `../shared`).
+//! runs the DUO matcher on the real ontology (the release shipped with the project).
 //!
 //! Run: `cargo bench -p gemj-core --bench decide`.
 
@@ -36,11 +36,6 @@ struct Fixture {
     registered: Resource,
     controlled: Resource,
     _dir: tempfile::TempDir,
-}
-
-fn shared() -> std::path::PathBuf {
-    std::env::var_os("GEMJ_SHARED_DIR")
-        .map_or_else(|| "../../../shared".into(), std::path::PathBuf::from)
 }
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
@@ -90,8 +85,7 @@ fn visa(t: VisaType, value: &str) -> gemj_auth::VerifiedVisa {
 fn fixture(rt: &tokio::runtime::Runtime) -> Res<Fixture> {
     let dir = tempfile::tempdir()?;
     let url = format!("sqlite:{}", dir.path().join("bench.sqlite").display());
-    let owl = std::fs::read_to_string(shared().join("ontologies/duo/duo.owl"))?;
-    let duo = Arc::new(gemj_duo::Ontology::parse(&owl, None)?);
+    let duo = Arc::new(gemj_duo::Ontology::bundled()?);
     let settings = PolicySettings {
         terms_url: String::new(),
         dataset_grant_prefix: PREFIX.into(),
@@ -165,7 +159,7 @@ fn bench(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("runtime");
-    let f = fixture(&rt).expect("the bench fixture (GEMJ_SHARED_DIR must hold the DUO release)");
+    let f = fixture(&rt).expect("the bench fixture");
     let now = time::OffsetDateTime::now_utc();
 
     let mut g = c.benchmark_group("evaluate");

@@ -154,7 +154,7 @@ async fn ssmix2(
         t.elapsed().as_secs_f64()
     );
 
-    let readers = Readers::new(None, 256);
+    let readers = Readers::new(gemj_schemas::SchemaSet::embedded(), 256);
     let options = ApplyOptions {
         institution: Some(institution.clone()),
         dry_run: false,

@@ -309,7 +309,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let packet = gemj_core::phenopacket::build(
                 &store,
                 &participant,
-                hpo.as_deref(),
+                Some(&hpo),
                 time::OffsetDateTime::now_utc(),
             )
             .await

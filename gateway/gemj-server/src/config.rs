@@ -50,9 +50,10 @@ pub struct Config {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct IngestConfig {
-    /// The folder holding the official schemas (`schemas/fhir/r4/fhir.schema.json`, which FHIR
-    /// bundles are validated against before mapping); empty: `GEMJ_SHARED_DIR`, else
-    /// `../shared`. Without it FHIR ingest is refused.
+    /// A folder of newer official schemas, laid out as the project's `schemas/official`
+    /// (`fhir/r4/fhir.schema.json`, which FHIR bundles are validated against before mapping), or
+    /// a folder holding such a `schemas/` sub-folder; empty: the copies shipped with the gateway
+    /// (compiled in). A configured folder without the FHIR R4 schema stops the start.
     pub official_schemas: PathBuf,
     /// SS-MIX2 files applied per transaction.
     pub batch_files: usize,
@@ -245,7 +246,9 @@ impl Default for DemoConfig {
     }
 }
 
-/// A trusted passport or visa issuer: exactly this issuer, keys only from exactly this JWKS URL.
+/// A trusted passport or visa issuer: exactly this issuer, keys only from exactly this JWKS URL,
+/// and trusted only for what it lists: Passports (a broker), Visas per type with the `source`
+/// and `by` values it may claim, and the datasets whose grants it governs (a committee).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrustedIssuerConfig {
@@ -253,6 +256,33 @@ pub struct TrustedIssuerConfig {
     pub issuer: String,
     /// The JWKS URL (HTTPS; plain http only for loopback with `allow_http_loopback`).
     pub jwks_url: String,
+    /// Whether Passports signed by this issuer are accepted (a Passport broker).
+    #[serde(default)]
+    pub passports: bool,
+    /// The Visas this issuer may sign. A Visa of another type, or claiming another `source` or
+    /// `by`, is ignored with its reason in the decision.
+    #[serde(default)]
+    pub visas: Vec<VisaTrustConfig>,
+    /// The datasets whose ControlledAccessGrants this issuer governs, as dataset id prefixes
+    /// (`GEMJ-CANCER-`; `""` for every dataset of this gateway): a grant is honoured only when
+    /// its value is `dataset_grant_prefix` + an id starting with one of them.
+    #[serde(default)]
+    pub datasets: Vec<String>,
+}
+
+/// One Visa Type a trusted issuer may sign.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VisaTrustConfig {
+    /// The Visa Type: `ResearcherStatus`, `AffiliationAndRole`, `AcceptedTermsAndPolicies`,
+    /// `ControlledAccessGrants` or `LinkedIdentities`.
+    #[serde(rename = "type")]
+    pub visa_type: String,
+    /// The `source` values (exact URLs) the issuer may claim for this type.
+    pub sources: Vec<String>,
+    /// The `by` values it may claim (`self`, `peer`, `system`, `so`, `dac`); empty: any, or none.
+    #[serde(default)]
+    pub by: Vec<String>,
 }
 
 /// Passport verification and the access policy's settings.
@@ -264,16 +294,32 @@ pub struct AuthConfig {
     pub trusted_issuers: Vec<TrustedIssuerConfig>,
     /// The audience passports must name (empty: passports must carry no `aud`).
     pub required_audience: String,
+    /// The longest Passport lifetime accepted (`exp - iat`, seconds).
+    pub max_passport_lifetime_secs: u64,
+    /// The longest Visa lifetime accepted (`exp - iat`, seconds).
+    pub max_visa_lifetime_secs: u64,
+    /// Per Visa Type, the oldest `asserted` (days) that still authorises; a type not listed has
+    /// no limit.
+    pub max_asserted_age_days: std::collections::BTreeMap<String, u64>,
     /// Allow plain-http JWKS URLs on loopback addresses (tests and the demo only).
     pub allow_http_loopback: bool,
-    /// Trusted `source` values of ResearcherStatus visas (exact URLs).
-    pub researcher_status_sources: Vec<String>,
-    /// Trusted `source` values of AcceptedTermsAndPolicies visas (exact URLs).
-    pub terms_sources: Vec<String>,
-    /// Trusted `source` values of ControlledAccessGrants visas (exact URLs of the committees).
-    pub grant_sources: Vec<String>,
-    /// Trusted `source` values of LinkedIdentities visas (exact URLs).
-    pub linked_identity_sources: Vec<String>,
+    /// Removed (trust is per issuer now: `trusted_issuers[].visas`); a configuration that still
+    /// sets it stops the start with exit code 2.
+    #[serde(default, skip_serializing)]
+    #[schemars(skip)]
+    pub researcher_status_sources: Option<Vec<String>>,
+    /// Removed, as `researcher_status_sources`.
+    #[serde(default, skip_serializing)]
+    #[schemars(skip)]
+    pub terms_sources: Option<Vec<String>>,
+    /// Removed, as `researcher_status_sources`.
+    #[serde(default, skip_serializing)]
+    #[schemars(skip)]
+    pub grant_sources: Option<Vec<String>>,
+    /// Removed, as `researcher_status_sources`.
+    #[serde(default, skip_serializing)]
+    #[schemars(skip)]
+    pub linked_identity_sources: Option<Vec<String>>,
     /// The gateway's terms: an AcceptedTermsAndPolicies visa with this value grants REGISTERED
     /// access (empty: none does).
     pub terms_url: String,
@@ -291,6 +337,84 @@ pub struct AuthConfig {
     /// Passport v1.0 flow: visas from the broker's userinfo endpoint, or a Passport by RFC 8693
     /// token exchange). The broker's issuer must also be a trusted issuer (it signs the visas).
     pub brokers: Vec<BrokerConfig>,
+}
+
+/// The Visa Types a trusted issuer may be configured for.
+const VISA_TYPES: [&str; 5] = [
+    "ResearcherStatus",
+    "AffiliationAndRole",
+    "AcceptedTermsAndPolicies",
+    "ControlledAccessGrants",
+    "LinkedIdentities",
+];
+
+impl AuthConfig {
+    /// Checks the trust table: no removed key, every trusted issuer trusted for something,
+    /// every Visa rule of a known type with sources, and grants only with the datasets they
+    /// govern.
+    fn validate_trust(&self) -> Result<(), ConfigError> {
+        for (key, value) in [
+            ("researcher_status_sources", &self.researcher_status_sources),
+            ("terms_sources", &self.terms_sources),
+            ("grant_sources", &self.grant_sources),
+            ("linked_identity_sources", &self.linked_identity_sources),
+        ] {
+            if value.is_some() {
+                return Err(ConfigError::Invalid(format!(
+                    "auth.{key} was removed: Visa trust is bound to issuers now; move these \
+                     sources to auth.trusted_issuers[].visas of the issuer that signs them \
+                     (see the trust model in ARCHITECTURE.md)"
+                )));
+            }
+        }
+        if self.max_passport_lifetime_secs == 0 || self.max_visa_lifetime_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "auth.max_passport_lifetime_secs and auth.max_visa_lifetime_secs must be positive"
+                    .to_owned(),
+            ));
+        }
+        if let Some(t) = self
+            .max_asserted_age_days
+            .keys()
+            .find(|t| !VISA_TYPES.contains(&t.as_str()))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "auth.max_asserted_age_days: {t:?} is not one of {}",
+                VISA_TYPES.join(", ")
+            )));
+        }
+        for (i, t) in self.trusted_issuers.iter().enumerate() {
+            let at = format!("auth.trusted_issuers[{i}]");
+            if !t.passports && t.visas.is_empty() {
+                return Err(ConfigError::Invalid(format!(
+                    "{at} ({}) is trusted for nothing: set `passports = true` and/or list the \
+                     `visas` it may sign (issuers are no longer trusted for every Visa Type)",
+                    t.issuer
+                )));
+            }
+            for (j, v) in t.visas.iter().enumerate() {
+                if !VISA_TYPES.contains(&v.visa_type.as_str()) {
+                    return Err(ConfigError::Invalid(format!(
+                        "{at}.visas[{j}].type: {:?} is not one of {}",
+                        v.visa_type,
+                        VISA_TYPES.join(", ")
+                    )));
+                }
+                if v.sources.is_empty() || v.sources.iter().any(|s| s.trim().is_empty()) {
+                    return Err(ConfigError::Invalid(format!(
+                        "{at}.visas[{j}].sources: list the exact `source` URLs it may claim"
+                    )));
+                }
+                if v.visa_type == "ControlledAccessGrants" && t.datasets.is_empty() {
+                    return Err(ConfigError::Invalid(format!(
+                        "{at}.datasets: a ControlledAccessGrants issuer must name the datasets \
+                         it governs (dataset id prefixes; \"\" for all)"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A passport broker whose access tokens are accepted.
@@ -334,14 +458,14 @@ pub struct InstitutionConfig {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct PolicyConfig {
-    /// The Data Use Ontology release (`duo.owl`; empty: `<shared>/ontologies/duo/duo.owl`,
-    /// where `<shared>` is `GEMJ_SHARED_DIR` or `../shared`). Without it, CONTROLLED requests go
-    /// to the committee.
+    /// A newer Data Use Ontology release (`duo.owl`); empty: the release shipped with the
+    /// gateway (2021-02-23, compiled in). A configured file that cannot be read stops the start.
     pub duo_owl: PathBuf,
-    /// Japanese DUO labels (`duo-japanese.owl`; empty: next to `duo_owl`, if present).
+    /// Japanese DUO labels (`duo-japanese.owl`); empty: beside a configured `duo_owl` if there,
+    /// else the GEM Japan translation shipped with the gateway.
     pub duo_japanese_owl: PathBuf,
-    /// The Human Phenotype Ontology (`hp.obo`; empty: `<shared>/ontologies/hpo/hp.obo`).
-    /// Without it, Beacon HPO filters match their exact term only.
+    /// A newer Human Phenotype Ontology release (`hp.obo`, or gzip-compressed `hp.obo.gz`);
+    /// empty: the release shipped with the gateway (2025-01-16, compiled in).
     pub hpo_obo: PathBuf,
     /// How often the consent epoch is polled, in milliseconds.
     pub consent_poll_interval_ms: u64,
@@ -377,11 +501,16 @@ impl Default for AuthConfig {
         Self {
             trusted_issuers: Vec::new(),
             required_audience: String::new(),
+            max_passport_lifetime_secs: 3600,
+            max_visa_lifetime_secs: 365 * 86_400,
+            max_asserted_age_days: [("ControlledAccessGrants".to_owned(), 365)]
+                .into_iter()
+                .collect(),
             allow_http_loopback: false,
-            researcher_status_sources: Vec::new(),
-            terms_sources: Vec::new(),
-            grant_sources: Vec::new(),
-            linked_identity_sources: Vec::new(),
+            researcher_status_sources: None,
+            terms_sources: None,
+            grant_sources: None,
+            linked_identity_sources: None,
             terms_url: String::new(),
             dataset_grant_prefix: "https://gemj.example.jp/datasets/".to_owned(),
             administrators: Vec::new(),
@@ -491,6 +620,7 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        self.auth.validate_trust()?;
         if self.listen.parse::<std::net::SocketAddr>().is_err() {
             return Err(ConfigError::Invalid(format!(
                 "listen: {:?} is not an address:port such as 127.0.0.1:8080",
@@ -692,6 +822,65 @@ mod tests {
             Config::load_with_env(None, &o, env(&[("GEMJ_LISTEN", "localhost")])),
             Err(ConfigError::Invalid(_))
         ));
+        Ok(())
+    }
+
+    /// The trust table: an old configuration stops with the key to change; an issuer trusted
+    /// for nothing, an unknown Visa Type and a grant issuer without datasets are refused; the
+    /// documented example loads.
+    #[test]
+    fn trust_configuration_is_checked() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let load = |name: &str, text: &str| -> Result<Config, ConfigError> {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+            Config::load_with_env(Some(&path), &Overrides::default(), env(&[]))
+        };
+        let message = |r: Result<Config, ConfigError>| match r {
+            Err(ConfigError::Invalid(m)) => m,
+            other => format!("unexpected: {other:?}"),
+        };
+        for key in [
+            "researcher_status_sources",
+            "terms_sources",
+            "grant_sources",
+            "linked_identity_sources",
+        ] {
+            let m = message(load(
+                "old.toml",
+                &format!("[auth]\n{key} = [\"https://dac.example\"]\n"),
+            ));
+            assert!(m.contains(&format!("auth.{key} was removed")), "{m}");
+            assert!(m.contains("trusted_issuers[].visas"), "{m}");
+        }
+        let issuer = "[[auth.trusted_issuers]]\nissuer = \"https://b.example\"\njwks_url = \"https://b.example/jwks\"\n";
+        let m = message(load("nothing.toml", issuer));
+        assert!(
+            m.contains("auth.trusted_issuers[0] (https://b.example) is trusted for nothing"),
+            "{m}"
+        );
+        let m = message(load(
+            "type.toml",
+            &format!(
+                "{issuer}visas = [{{ type = \"Researcher\", sources = [\"https://b.example\"] }}]\n"
+            ),
+        ));
+        assert!(m.contains("auth.trusted_issuers[0].visas[0].type"), "{m}");
+        let m = message(load(
+            "grant.toml",
+            &format!(
+                "{issuer}visas = [{{ type = \"ControlledAccessGrants\", sources = [\"https://b.example\"] }}]\n"
+            ),
+        ));
+        assert!(m.contains("auth.trusted_issuers[0].datasets"), "{m}");
+        let ok = load(
+            "ok.toml",
+            &format!(
+                "{issuer}visas = [{{ type = \"ControlledAccessGrants\", sources = [\"https://b.example\"], by = [\"dac\"] }}]\ndatasets = [\"GEMJ-CANCER-\"]\n"
+            ),
+        )?;
+        assert_eq!(ok.auth.trusted_issuers[0].datasets, ["GEMJ-CANCER-"]);
+        assert!(!ok.auth.trusted_issuers[0].passports);
         Ok(())
     }
 

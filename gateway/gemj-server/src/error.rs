@@ -59,6 +59,34 @@ impl Problem {
     }
 }
 
+/// Whether an authentication failure is an issuer's outage (its key set or broker cannot be
+/// reached for a key the gateway has not cached), not the caller's fault: every API answers 503
+/// with Retry-After, never 401 and never a permit.
+#[must_use]
+pub fn is_issuer_outage(code: &str) -> bool {
+    matches!(
+        code,
+        "jwks_unavailable" | "broker_unavailable" | "discovery_failed"
+    )
+}
+
+/// The `WWW-Authenticate` challenge of a 401 (RFC 6750 section 3): for a rejected token,
+/// `error="invalid_token"` with the reason code as `error_description`; without a token, the
+/// bare scheme (no error code, as RFC 6750 section 3.1 asks).
+#[must_use]
+pub fn bearer_challenge(rejected: Option<&str>) -> HeaderValue {
+    match rejected {
+        Some(code) if code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => {
+            HeaderValue::from_str(&format!(
+                "Bearer error=\"invalid_token\", error_description=\"{code}\""
+            ))
+            .unwrap_or_else(|_| HeaderValue::from_static("Bearer error=\"invalid_token\""))
+        }
+        Some(_) => HeaderValue::from_static("Bearer error=\"invalid_token\""),
+        None => HeaderValue::from_static("Bearer"),
+    }
+}
+
 /// An error of the gateway's own endpoints.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -71,6 +99,20 @@ pub enum ApiError {
     /// The request is malformed.
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// The `Authorization` header is longer than the gateway accepts (431).
+    #[error("the Authorization header is too large")]
+    AuthorizationTooLarge,
+}
+
+impl ApiError {
+    /// The reason code of a presented token that was rejected, if that is the error.
+    #[must_use]
+    pub fn rejected_token(&self) -> Option<&'static str> {
+        match self {
+            Self::Unauthenticated(code) => Some(code),
+            _ => None,
+        }
+    }
 }
 
 impl ResponseError for ApiError {
@@ -82,6 +124,9 @@ impl ResponseError for ApiError {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             Self::Core(CoreError::Demo(_)) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Unauthenticated(code) if is_issuer_outage(code) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Unauthenticated(_) | Self::Core(CoreError::CredentialRequired) => {
                 StatusCode::UNAUTHORIZED
             }
@@ -90,6 +135,7 @@ impl ResponseError for ApiError {
             Self::Core(CoreError::ConsentStale { .. }) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Core(CoreError::Conflict(_)) => StatusCode::CONFLICT,
             Self::Core(CoreError::UrlRejected(_)) => StatusCode::FORBIDDEN,
+            Self::AuthorizationTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
         }
     }
 
@@ -108,6 +154,9 @@ impl ResponseError for ApiError {
             Self::Core(CoreError::CredentialRequired) => {
                 "A verified passport is required (Authorization: Bearer).".to_owned()
             }
+            Self::Unauthenticated(code) if is_issuer_outage(code) => {
+                "The credential's issuer cannot be reached to verify it; retry shortly.".to_owned()
+            }
             Self::Unauthenticated(_) => {
                 "The presented credential was rejected; see `reason`.".to_owned()
             }
@@ -119,6 +168,11 @@ impl ResponseError for ApiError {
             Self::Core(CoreError::UrlRejected(_)) => {
                 "The data URL was refused; see `reason`. Ask for a new one.".to_owned()
             }
+            Self::AuthorizationTooLarge => format!(
+                "The Authorization header is longer than {} bytes; send large passports in a \
+                 POST body as {{\"passports\": [...]}}.",
+                crate::routes::MAX_AUTHORIZATION_BYTES
+            ),
         };
         if status.is_server_error() {
             tracing::error!(message = "Request failed.", %status, error = %self);
@@ -137,12 +191,17 @@ impl ResponseError for ApiError {
                 problem.reason = Some("credential_required".to_owned());
             }
             Self::Core(CoreError::UrlRejected(code)) => problem.reason = Some((*code).to_owned()),
+            Self::AuthorizationTooLarge => {
+                problem.reason = Some("authorization_too_large".to_owned());
+            }
             _ => {}
         }
         let mut res = problem.response();
         if status == StatusCode::UNAUTHORIZED {
-            res.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                bearer_challenge(self.rejected_token()),
+            );
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             res.headers_mut()

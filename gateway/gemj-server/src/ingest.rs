@@ -69,7 +69,7 @@ pub async fn run(config: &Config, request: &IngestRequest<'_>) -> anyhow::Result
     }
     ensure_writable_dir(&config.data_dir)?;
     let store = open_store(config).await?;
-    let readers = ingest_readers(config);
+    let readers = ingest_readers(config)?;
     let options = ApplyOptions {
         institution,
         dry_run: request.dry_run,

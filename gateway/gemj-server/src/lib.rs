@@ -119,8 +119,8 @@ impl Gateway {
         let catalogue = CatalogueCache::start(store.clone(), CatalogueCacheOptions::default())
             .await
             .context("cannot read the catalogue epoch")?;
-        let duo = load_duo(&config.policy)?;
-        let hpo = load_hpo(&config.policy)?;
+        let duo = Some(load_duo(&config.policy)?);
+        let hpo = Some(load_hpo(&config.policy)?);
         Ok(Self {
             config,
             store,
@@ -266,7 +266,7 @@ impl Gateway {
         let verifier = verifier.map(web::Data::new);
         let max_body = self.config.server.max_body_bytes;
         let ingest_max_body = self.config.ingest.max_body_bytes;
-        let readers = web::Data::new(ingest_readers(&self.config));
+        let readers = web::Data::new(ingest_readers(&self.config)?);
         let mut server = HttpServer::new(move || {
             let mut app = App::new()
                 .app_data(core.clone())
@@ -441,101 +441,124 @@ fn build_brokers(auth: &config::AuthConfig) -> routes::Brokers {
     )
 }
 
-/// Reads an ontology file: the configured one (an error if unreadable), else the shared
-/// folder's copy (`GEMJ_SHARED_DIR` or `../shared`, then `default`), which may be missing: then
-/// `None`, with `missing` logged as the consequence.
-fn read_ontology(
-    configured: &std::path::Path,
-    default: &[&str],
-    what: &str,
-    missing: &str,
-) -> anyhow::Result<Option<(std::path::PathBuf, String)>> {
-    let explicit = !configured.as_os_str().is_empty();
-    let path = if explicit {
-        configured.to_path_buf()
-    } else {
-        let shared = std::env::var_os("GEMJ_SHARED_DIR")
-            .filter(|v| !v.is_empty())
-            .map_or_else(|| std::path::PathBuf::from("../shared"), Into::into);
-        default.iter().fold(shared, |p, part| p.join(part))
-    };
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Ok(Some((path, text))),
-        Err(e) if !explicit => {
-            tracing::warn!(
-                message = %format!("{what} not found; {missing}"),
-                path = %path.display(),
-                error = %e
-            );
-            Ok(None)
-        }
-        Err(e) => Err(anyhow::anyhow!(
-            "cannot read the {what} {}: {e}",
-            path.display()
-        )),
-    }
+/// Reads a configured run-time file (an ontology release that replaces the shipped one).
+fn read_configured(path: &std::path::Path, what: &str) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read the {what} {}", path.display()))
 }
 
-/// The Human Phenotype Ontology for Beacon's HPO filters (see [`read_ontology`]).
-/// The ingest readers of a configuration (the FHIR schema is compiled on first use).
-#[must_use]
-pub fn ingest_readers(config: &Config) -> gemj_core::ingest::sources::Readers {
+/// A configured run-time text file, as UTF-8.
+fn read_configured_text(path: &std::path::Path, what: &str) -> anyhow::Result<String> {
+    String::from_utf8(read_configured(path, what)?)
+        .map_err(|_| anyhow::anyhow!("the {what} {} is not UTF-8 text", path.display()))
+}
+
+/// The official schemas the gateway validates against: the copies shipped with it (compiled in),
+/// or `ingest.official_schemas`, a folder laid out as the project's `schemas/official`
+/// (`fhir/r4/fhir.schema.json`, ...) or a folder holding such a `schemas/` sub-folder.
+///
+/// # Errors
+/// When the configured folder cannot be opened or lacks the FHIR R4 schema.
+pub fn official_schemas(config: &Config) -> anyhow::Result<gemj_schemas::SchemaSet> {
     let configured = &config.ingest.official_schemas;
-    let dir = if configured.as_os_str().is_empty() {
-        gemj_schemas::shared_dir().ok()
+    if configured.as_os_str().is_empty() {
+        return Ok(gemj_schemas::SchemaSet::embedded());
+    }
+    let set = if configured.join("schemas").is_dir() {
+        gemj_schemas::SchemaSet::open(configured)
     } else {
-        Some(configured.clone())
-    };
-    gemj_core::ingest::sources::Readers::new(dir, config.ingest.batch_files)
+        gemj_schemas::SchemaSet::open_folder(configured)
+    }
+    .with_context(|| {
+        format!(
+            "cannot open ingest.official_schemas {}",
+            configured.display()
+        )
+    })?;
+    set.document_bytes(gemj_schemas::docs::FHIR_R4)
+        .with_context(|| {
+            format!(
+                "ingest.official_schemas {} has no {}",
+                configured.display(),
+                gemj_schemas::docs::FHIR_R4
+            )
+        })?;
+    Ok(set)
 }
 
+/// The ingest readers of a configuration (the FHIR schema is compiled on first use).
+///
+/// # Errors
+/// As [`official_schemas`].
+pub fn ingest_readers(config: &Config) -> anyhow::Result<gemj_core::ingest::sources::Readers> {
+    Ok(gemj_core::ingest::sources::Readers::new(
+        official_schemas(config)?,
+        config.ingest.batch_files,
+    ))
+}
+
+/// The Human Phenotype Ontology for Beacon's HPO filters: `policy.hpo_obo` (`hp.obo`, or
+/// `hp.obo.gz`) when configured, else the release shipped with the gateway.
 pub(crate) fn load_hpo(
     policy: &config::PolicyConfig,
-) -> anyhow::Result<Option<Arc<gemj_ontology::hpo::Ontology>>> {
-    let Some((path, text)) = read_ontology(
-        &policy.hpo_obo,
-        &["ontologies", "hpo", "hp.obo"],
-        "Human Phenotype Ontology",
-        "Beacon HPO filters match exact terms only.",
-    )?
-    else {
-        return Ok(None);
+) -> anyhow::Result<Arc<gemj_ontology::hpo::Ontology>> {
+    let path = &policy.hpo_obo;
+    let shipped = path.as_os_str().is_empty();
+    let ontology = if shipped {
+        gemj_ontology::hpo::Ontology::bundled().context("cannot parse the shipped HPO release")?
+    } else {
+        let what = "Human Phenotype Ontology (policy.hpo_obo)";
+        let bytes = read_configured(path, what)?;
+        if bytes.starts_with(&[0x1f, 0x8b]) {
+            gemj_ontology::hpo::Ontology::parse_obo_gz(&bytes)
+        } else {
+            gemj_ontology::hpo::Ontology::parse_obo(&read_configured_text(path, what)?)
+        }
+        .with_context(|| format!("cannot parse {}", path.display()))?
     };
-    let ontology = gemj_ontology::hpo::Ontology::parse_obo(&text)
-        .map_err(|e| anyhow::anyhow!("cannot parse {}: {e}", path.display()))?;
     tracing::info!(
         message = "Human Phenotype Ontology loaded.",
-        terms = ontology.len()
+        version = ontology.data_version().unwrap_or("unknown"),
+        terms = ontology.len(),
+        shipped
     );
-    Ok(Some(Arc::new(ontology)))
+    Ok(Arc::new(ontology))
 }
 
-/// Loads the Data Use Ontology. An explicitly configured file that cannot be read is an error;
-/// the default location missing is a warning (CONTROLLED requests then go to the committee).
-fn load_duo(policy: &config::PolicyConfig) -> anyhow::Result<Option<Arc<gemj_duo::Ontology>>> {
-    let Some((owl_path, owl)) = read_ontology(
-        &policy.duo_owl,
-        &["ontologies", "duo", "duo.owl"],
-        "Data Use Ontology",
-        "CONTROLLED requests go to the committee.",
-    )?
-    else {
-        return Ok(None);
-    };
-    let ja_path = if policy.duo_japanese_owl.as_os_str().is_empty() {
-        owl_path.with_file_name("duo-japanese.owl")
+/// The Data Use Ontology: `policy.duo_owl` (with `policy.duo_japanese_owl`, else a
+/// `duo-japanese.owl` beside it, else the shipped translation) when configured, else the release
+/// shipped with the gateway and its Japanese translation.
+fn load_duo(policy: &config::PolicyConfig) -> anyhow::Result<Arc<gemj_duo::Ontology>> {
+    let owl_path = &policy.duo_owl;
+    let shipped = owl_path.as_os_str().is_empty();
+    let owl = if shipped {
+        gemj_duo::BUNDLED_OWL.to_owned()
     } else {
-        policy.duo_japanese_owl.clone()
+        read_configured_text(owl_path, "Data Use Ontology (policy.duo_owl)")?
     };
-    let ja = std::fs::read_to_string(&ja_path).ok();
-    let ontology = gemj_duo::Ontology::parse(&owl, ja.as_deref())
-        .with_context(|| format!("cannot parse the Data Use Ontology {}", owl_path.display()))?;
+    let beside = owl_path.with_file_name("duo-japanese.owl");
+    let ja = if !policy.duo_japanese_owl.as_os_str().is_empty() {
+        read_configured_text(
+            &policy.duo_japanese_owl,
+            "Japanese DUO labels (policy.duo_japanese_owl)",
+        )?
+    } else if !shipped && beside.is_file() {
+        read_configured_text(&beside, "Japanese DUO labels")?
+    } else {
+        gemj_duo::BUNDLED_JAPANESE_OWL.to_owned()
+    };
+    let ontology = gemj_duo::Ontology::parse(&owl, Some(&ja)).with_context(|| {
+        if shipped {
+            "cannot parse the shipped Data Use Ontology".to_owned()
+        } else {
+            format!("cannot parse the Data Use Ontology {}", owl_path.display())
+        }
+    })?;
     tracing::info!(
         message = "Data Use Ontology loaded.",
         version = ontology.version_iri().unwrap_or("unknown"),
-        japanese = ja.is_some()
+        shipped
     );
-    Ok(Some(Arc::new(ontology)))
+    Ok(Arc::new(ontology))
 }
 
 /// Where the demo broker's JWKS is served, under the base URL.
@@ -577,51 +600,37 @@ fn build_verifier(
     auth: &config::AuthConfig,
     demo: Option<&gemj_auth::DemoBroker>,
 ) -> anyhow::Result<Option<gemj_auth::Verifier>> {
-    use gemj_passport::{Matcher, SourcePolicy, SourceRule, VisaType};
     let mut trusted: Vec<gemj_auth::TrustedIssuer> = auth
         .trusted_issuers
         .iter()
-        .map(|t| gemj_auth::TrustedIssuer::new(&t.issuer, &t.jwks_url))
+        .map(|t| trusted_issuer(t, &auth.dataset_grant_prefix))
         .collect();
-    let mut sources = [
-        (
-            VisaType::ResearcherStatus,
-            auth.researcher_status_sources.clone(),
-        ),
-        (
-            VisaType::AcceptedTermsAndPolicies,
-            auth.terms_sources.clone(),
-        ),
-        (VisaType::ControlledAccessGrants, auth.grant_sources.clone()),
-        (
-            VisaType::LinkedIdentities,
-            auth.linked_identity_sources.clone(),
-        ),
-    ];
     if let Some(d) = demo {
-        trusted.push(d.trusted_issuer());
-        for (_, list) in &mut sources {
-            list.push(d.issuer().to_owned());
-        }
+        trusted.push(
+            d.trusted_issuer()
+                .with_grant_prefixes([auth.dataset_grant_prefix.clone()]),
+        );
     }
     if trusted.is_empty() {
         return Ok(None);
-    }
-    let mut policy = SourcePolicy::default();
-    for (visa_type, list) in sources {
-        if !list.is_empty() {
-            policy = policy.with_rule(SourceRule::new(
-                visa_type,
-                list.into_iter().map(Matcher::Const).collect::<Vec<_>>(),
-            ));
-        }
     }
     let config = gemj_auth::AuthConfig {
         trusted,
         required_audience: (!auth.required_audience.is_empty())
             .then(|| auth.required_audience.clone()),
         allow_http_loopback: auth.allow_http_loopback || demo.is_some(),
-        source_policy: policy,
+        max_passport_lifetime: std::time::Duration::from_secs(auth.max_passport_lifetime_secs),
+        max_visa_lifetime: std::time::Duration::from_secs(auth.max_visa_lifetime_secs),
+        max_asserted_age: auth
+            .max_asserted_age_days
+            .iter()
+            .map(|(t, days)| {
+                (
+                    gemj_passport::VisaType::parse(t),
+                    std::time::Duration::from_secs(days.saturating_mul(86_400)),
+                )
+            })
+            .collect(),
         ..gemj_auth::AuthConfig::default()
     };
     let verifier = match demo {
@@ -630,6 +639,37 @@ fn build_verifier(
     }
     .map_err(|e| anyhow::anyhow!("invalid [auth] configuration: {e}"))?;
     Ok(Some(verifier))
+}
+
+/// What one configured issuer may sign, as the verifier's trust entry: Passports, each listed
+/// Visa Type with its `source` and `by` values (exact), and the grants of the datasets it
+/// governs (`dataset_grant_prefix` + each dataset id prefix).
+fn trusted_issuer(
+    t: &config::TrustedIssuerConfig,
+    dataset_grant_prefix: &str,
+) -> gemj_auth::TrustedIssuer {
+    use gemj_passport::{Matcher, SourcePolicy, SourceRule, VisaType};
+    let exact = |list: &[String]| {
+        list.iter()
+            .map(|s| Matcher::Const(s.clone()))
+            .collect::<Vec<_>>()
+    };
+    let visas = t.visas.iter().fold(SourcePolicy::default(), |policy, v| {
+        policy.with_rule(
+            SourceRule::new(VisaType::parse(&v.visa_type), exact(&v.sources)).with_by(exact(&v.by)),
+        )
+    });
+    let mut issuer = gemj_auth::TrustedIssuer::new(&t.issuer, &t.jwks_url)
+        .with_visas(visas)
+        .with_grant_prefixes(
+            t.datasets
+                .iter()
+                .map(|d| format!("{dataset_grant_prefix}{d}")),
+        );
+    if t.passports {
+        issuer = issuer.signing_passports();
+    }
+    issuer
 }
 
 /// Re-projects consent states whose future-dated events have come into effect, once a minute,

@@ -216,7 +216,7 @@ fn ingest_exit_codes() -> TestResult {
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
     // Quarantined records: the run succeeds, the summary lists them.
-    let fixtures = gemj_schemas::shared_dir()?.join("data/adapters");
+    let fixtures = gemj_schemas::testing::examples_dir().join("adapters");
     let out = command(
         &data,
         &[

@@ -1,5 +1,5 @@
 //! Everything this crate builds validates against the official Beacon v2.2.0 schemas (and the
-//! VRS 1.3 schema they reference), loaded offline from the shared folder.
+//! VRS 1.3 schema they reference), shipped with the project and resolved offline.
 
 use std::error::Error;
 use std::num::NonZeroU64;
@@ -214,9 +214,7 @@ fn run() -> Result<Run, BeaconError> {
 
 #[test]
 fn every_record_validates_against_its_model_schema() -> TestResult {
-    let Some(set) = gemj_schemas::testing::schema_set()? else {
-        return Ok(());
-    };
+    let set = gemj_schemas::testing::schemas();
     let path = EntryType::default_schema_path;
     check(&set, &path(EntryType::Individual), &individual()?)?;
     check(
@@ -276,9 +274,7 @@ fn every_record_validates_against_its_model_schema() -> TestResult {
 
 #[test]
 fn the_model_schemas_are_not_vacuous() -> TestResult {
-    let Some(set) = gemj_schemas::testing::schema_set()? else {
-        return Ok(());
-    };
+    let set = gemj_schemas::testing::schemas();
     let path = EntryType::default_schema_path;
     // Without the required `sex`, or with a non-CURIE term, an individual is invalid.
     check_invalid(&set, &path(EntryType::Individual), &json!({"id": "x"}))?;
@@ -370,9 +366,7 @@ fn queries() -> Result<Vec<BeaconQuery>, BeaconError> {
 
 #[test]
 fn every_response_validates() -> TestResult {
-    let Some(set) = gemj_schemas::testing::schema_set()? else {
-        return Ok(());
-    };
+    let set = gemj_schemas::testing::schemas();
     let queries = queries()?;
     let beacon = "jp.example.gemj.beacon";
     let five = NonZeroU64::new(5).ok_or("5")?;
@@ -458,9 +452,7 @@ fn every_response_validates() -> TestResult {
 
 #[test]
 fn error_responses_validate_for_requests_that_did_not_parse() -> TestResult {
-    let Some(set) = gemj_schemas::testing::schema_set()? else {
-        return Ok(());
-    };
+    let set = gemj_schemas::testing::schemas();
     let limits = limits();
     for (query, entry_type) in [
         ("start=5&end=1&referenceName=1", EntryType::GenomicVariant),
@@ -482,9 +474,7 @@ fn error_responses_validate_for_requests_that_did_not_parse() -> TestResult {
 
 #[test]
 fn the_wrapped_request_parameters_echo_is_the_one_the_schema_accepts() -> TestResult {
-    let Some(set) = gemj_schemas::testing::schema_set()? else {
-        return Ok(());
-    };
+    let set = gemj_schemas::testing::schemas();
     let doc =
         "beacon-v2/v2.2.0/framework/json/responses/sections/beaconReceivedRequestSummary.json";
     let query = BeaconQuery::from_get(
@@ -526,9 +516,7 @@ fn framework(entry_types: &[EntryType]) -> BeaconFramework<'_> {
 
 #[test]
 fn framework_documents_validate() -> TestResult {
-    let Some(set) = gemj_schemas::testing::schema_set()? else {
-        return Ok(());
-    };
+    let set = gemj_schemas::testing::schemas();
     let subsets: [&[EntryType]; 3] = [
         &EntryType::ALL,
         &[
@@ -638,30 +626,25 @@ fn framework_documents_validate() -> TestResult {
 
 #[test]
 fn the_official_request_examples_parse_and_validate() -> TestResult {
-    let Some(set) = gemj_schemas::testing::schema_set()? else {
-        return Ok(());
-    };
-    let dir = set
-        .schemas_dir()
-        .join("beacon-v2/v2.2.0/framework/json/requests/examples-fullDocuments");
+    let set = gemj_schemas::testing::schemas();
+    let examples = "beacon-v2/v2.2.0/framework/json/requests/examples-fullDocuments/";
     let mut seen = 0;
-    for entry in std::fs::read_dir(&dir)? {
-        let path = entry?.path();
-        let body: Value = serde_json::from_slice(&std::fs::read(&path)?)?;
+    for doc in SchemaSet::embedded_documents().filter(|d| d.starts_with(examples)) {
+        let body: Value = serde_json::from_slice(&set.document_bytes(doc)?)?;
         check(
             &set,
             "beacon-v2/v2.2.0/framework/json/requests/beaconRequestBody.json",
             &body,
         )?;
         let query = BeaconQuery::from_post(&body, EntryType::Individual, &limits())
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+            .map_err(|e| format!("{doc}: {e}"))?;
         let meta = ResponseMeta::new("jp.example.gemj.beacon", &query, Granularity::Boolean);
         check(
             &set,
             &response_doc("beaconBooleanResponse"),
             &BeaconBooleanResponse::new(meta, false),
         )?;
-        if path.to_string_lossy().contains("MAX") {
+        if doc.contains("MAX") {
             assert_eq!(query.dataset_ids, ["DatasetXYZ", "Dataset123"]);
             assert_eq!(query.filters.len(), 1);
             assert_eq!(query.filters[0].scope, Some(EntryType::Biosample));
@@ -678,9 +661,7 @@ fn the_official_request_examples_parse_and_validate() -> TestResult {
 
 #[test]
 fn count_adjustments_follow_the_schema() -> TestResult {
-    let Some(set) = gemj_schemas::testing::schema_set()? else {
-        return Ok(());
-    };
+    let set = gemj_schemas::testing::schemas();
     let doc = "beacon-v2/v2.2.0/framework/json/common/beaconCommonComponents.json";
     let five = NonZeroU64::new(5).ok_or("5")?;
     let two = NonZeroU64::new(2).ok_or("2")?;

@@ -79,8 +79,10 @@
 //!
 //! Invariant: no I/O, no clock, no randomness, no hash-map iteration order in any output; no
 //! panics on any input (a malformed ontology is a [`DuoError`], an unusable term is a committee
-//! line). No built-in copy of DUO: the release is an input, so the gateway records which release
-//! decided ([`MatchResult::duo_version`]).
+//! line). The release is an input, and the gateway records which release decided
+//! ([`MatchResult::duo_version`]); [`Ontology::bundled`] parses the release shipped with the
+//! project (`<workspace>/ontologies/duo`, compiled in), which a deployment may replace with a
+//! newer one through its configuration.
 
 mod error;
 pub mod ids;
@@ -94,18 +96,18 @@ pub use matching::{
     DiseaseGraph, DiseaseHierarchy, MatchContext, MatchResult, NoDiseaseHierarchy, Outcome,
     TermResult, TermRole, match_purpose,
 };
-pub use ontology::{Ontology, Restriction, Term, TermKind};
+pub use ontology::{BUNDLED_JAPANESE_OWL, BUNDLED_OWL, Ontology, Restriction, Term, TermKind};
 pub use purpose::ResearchPurpose;
 
-/// Test support: the staged DUO files of the shared folder, found like gemj-schemas finds it.
+/// Test support: the DUO files shipped with the project (`<workspace>/ontologies/duo`).
 #[cfg(test)]
 pub(crate) mod testing {
-    use std::path::PathBuf;
+    use std::path::Path;
     use std::sync::OnceLock;
 
     use crate::{DuoError, Ontology};
 
-    /// The staged files, read once.
+    /// The shipped files, read once.
     pub(crate) struct Files {
         pub duo_owl: String,
         pub japanese_owl: String,
@@ -113,70 +115,30 @@ pub(crate) mod testing {
         pub derived_tsv: String,
     }
 
-    /// Whether this is a CI run (`CI=true` or `CI=1`).
-    fn is_ci() -> bool {
-        std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
-    }
-
-    /// `<shared>/ontologies/duo`: `GEMJ_SHARED_DIR` when set (it must hold the files), else the
-    /// sibling `shared` folder of each ancestor of this crate. `None` (a skip) when absent on a
-    /// developer machine; a panic (a failed test) under CI.
-    fn duo_dir() -> Option<PathBuf> {
-        const SUB: &str = "ontologies/duo";
-        if let Some(value) = std::env::var_os("GEMJ_SHARED_DIR").filter(|v| !v.is_empty()) {
-            let dir = PathBuf::from(value).join(SUB);
-            assert!(
-                dir.join("duo.owl").is_file(),
-                "GEMJ_SHARED_DIR is set but {} has no duo.owl",
-                dir.display()
-            );
-            return Some(dir);
-        }
-        let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        let found = manifest
-            .ancestors()
-            .filter_map(|a| a.parent())
-            .map(|parent| parent.join("shared").join(SUB))
-            .find(|dir| dir.join("duo.owl").is_file());
-        if found.is_none() {
-            assert!(
-                !is_ci(),
-                "the shared folder with {SUB}/duo.owl is missing under CI; set GEMJ_SHARED_DIR"
-            );
-            eprintln!("skipped: no shared folder with {SUB} (set CI=true to make this an error)");
-        }
-        found
-    }
-
-    fn read(dir: &std::path::Path, name: &str) -> String {
-        let path = dir.join(name);
+    fn read(name: &str) -> String {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../ontologies/duo")
+            .join(name);
         std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
     }
 
-    /// The staged files, or `None` when the test should skip.
-    pub(crate) fn files() -> Option<&'static Files> {
-        static FILES: OnceLock<Option<Files>> = OnceLock::new();
-        FILES
-            .get_or_init(|| {
-                let dir = duo_dir()?;
-                Some(Files {
-                    duo_owl: read(&dir, "duo.owl"),
-                    japanese_owl: read(&dir, "duo-japanese.owl"),
-                    duo_csv: read(&dir, "duo.csv"),
-                    derived_tsv: read(&dir, "duo-terms-derived.tsv"),
-                })
-            })
-            .as_ref()
+    /// The shipped files.
+    pub(crate) fn files() -> &'static Files {
+        static FILES: OnceLock<Files> = OnceLock::new();
+        FILES.get_or_init(|| Files {
+            duo_owl: read("duo.owl"),
+            japanese_owl: read("duo-japanese.owl"),
+            duo_csv: read("duo.csv"),
+            derived_tsv: read("duo-terms-derived.tsv"),
+        })
     }
 
-    /// The real release with the Japanese translation, parsed once. Call [`files`] first to
-    /// skip when the shared folder is absent.
+    /// The real release with the Japanese translation, parsed once.
     pub(crate) fn ontology() -> Result<&'static Ontology, Box<dyn std::error::Error>> {
         static ONTOLOGY: OnceLock<Result<Ontology, DuoError>> = OnceLock::new();
-        let files = files().ok_or("no shared folder")?;
         ONTOLOGY
-            .get_or_init(|| Ontology::parse(&files.duo_owl, Some(&files.japanese_owl)))
+            .get_or_init(Ontology::bundled)
             .as_ref()
             .map_err(|e| e.clone().into())
     }

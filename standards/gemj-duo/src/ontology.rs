@@ -91,6 +91,13 @@ impl Term {
     }
 }
 
+/// The DUO release shipped with the project: `<workspace>/ontologies/duo/duo.owl` (release
+/// 2021-02-23, CC BY 4.0; see `ontologies/duo/PROVENANCE.md`).
+pub const BUNDLED_OWL: &str = include_str!("../../../ontologies/duo/duo.owl");
+
+/// The GEM Japan translation shipped with the project: `ontologies/duo/duo-japanese.owl`.
+pub const BUNDLED_JAPANESE_OWL: &str = include_str!("../../../ontologies/duo/duo-japanese.owl");
+
 /// The DUO terms of one release.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ontology {
@@ -100,6 +107,26 @@ pub struct Ontology {
 }
 
 impl Ontology {
+    /// The DUO release shipped with the project ([`BUNDLED_OWL`], release 2021-02-23) with its
+    /// Japanese translation ([`BUNDLED_JAPANESE_OWL`]), compiled into the binary.
+    ///
+    /// # Errors
+    ///
+    /// As [`Ontology::parse`]; the shipped files parse (tested).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() -> Result<(), gemj_duo::DuoError> {
+    /// let duo = gemj_duo::Ontology::bundled()?;
+    /// assert!(duo.term("DUO:0000006").is_some_and(|t| t.label_ja.is_some()));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn bundled() -> Result<Self, DuoError> {
+        Self::parse(BUNDLED_OWL, Some(BUNDLED_JAPANESE_OWL))
+    }
+
     /// Reads a DUO release (`duo.owl`, RDF/XML) and, when given, the Japanese translation
     /// (`duo-japanese.owl`) for Japanese labels and definitions.
     ///
@@ -613,9 +640,7 @@ mod tests {
     /// shorthand, English and Japanese labels, parents and obsolescence that file lists.
     #[test]
     fn real_release_matches_the_derived_table() -> Result<(), Box<dyn Error>> {
-        let Some(files) = testing::files() else {
-            return Ok(());
-        };
+        let files = testing::files();
         let duo = testing::ontology()?;
         let mut rows = 0;
         for line in files.derived_tsv.lines().skip(1) {
@@ -671,9 +696,7 @@ mod tests {
     /// and definition.
     #[test]
     fn real_release_matches_duo_csv() -> Result<(), Box<dyn Error>> {
-        let Some(files) = testing::files() else {
-            return Ok(());
-        };
+        let files = testing::files();
         let duo = testing::ontology()?;
         let rows = testing::csv(&files.duo_csv);
         assert_eq!(rows.first().map(Vec::len), Some(4));
@@ -697,9 +720,6 @@ mod tests {
 
     #[test]
     fn real_release_hierarchy_and_kinds() -> Result<(), Box<dyn Error>> {
-        if testing::files().is_none() {
-            return Ok(());
-        }
         let duo = testing::ontology()?;
         assert_eq!(
             duo.version_iri(),
@@ -778,9 +798,6 @@ mod tests {
 
     #[test]
     fn real_release_japanese_and_comments() -> Result<(), Box<dyn Error>> {
-        if testing::files().is_none() {
-            return Ok(());
-        }
         let duo = testing::ontology()?;
         let ja = |id: &str| duo.term(id).and_then(|t| t.label_ja.clone());
         assert_eq!(ja("DUO:0000042").as_deref(), Some("一般研究利用"));
@@ -808,7 +825,7 @@ mod tests {
             Some("data use permission (DUO:0000001)")
         );
         // Without the translation there are no Japanese labels at all.
-        let files = testing::files().ok_or("files")?;
+        let files = testing::files();
         let english = Ontology::parse(&files.duo_owl, None)?;
         assert!(english.terms().all(|t| t.label_ja.is_none()));
         Ok(())
@@ -816,9 +833,7 @@ mod tests {
 
     #[test]
     fn real_files_in_the_wrong_places_are_errors() -> Result<(), Box<dyn Error>> {
-        let Some(files) = testing::files() else {
-            return Ok(());
-        };
+        let files = testing::files();
         // The translation alone has no DUO classes (it annotates with rdf:Description).
         assert_eq!(
             Ontology::parse(&files.japanese_owl, None),
@@ -843,9 +858,7 @@ mod tests {
     /// Truncating the real files anywhere gives an error or a smaller ontology, never a panic.
     #[test]
     fn truncated_real_files_never_panic() {
-        let Some(files) = testing::files() else {
-            return;
-        };
+        let files = testing::files();
         let roots = r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"
             xmlns:owl="http://www.w3.org/2002/07/owl#">
             <owl:Class rdf:about="http://purl.obolibrary.org/obo/DUO_0000001"/>
@@ -869,9 +882,7 @@ mod tests {
     /// test is repeatable) gives an error or an ontology, never a panic.
     #[test]
     fn mutated_real_files_never_panic() {
-        let Some(files) = testing::files() else {
-            return;
-        };
+        let files = testing::files();
         let roots = r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"
             xmlns:owl="http://www.w3.org/2002/07/owl#">
             <owl:Class rdf:about="http://purl.obolibrary.org/obo/DUO_0000001"/>

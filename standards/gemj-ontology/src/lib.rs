@@ -12,7 +12,8 @@
 //!   [`Icd10::is_within`] against a category, a subcategory or a block range (`C00-C97`).
 //!
 //! It reads no files and does no other I/O: callers pass the ontology's text as `&str` and own
-//! where it comes from (a deployment's configured path, `GEMJ_SHARED_DIR` in tests). Parsing
+//! where it comes from (a deployment's configured path), or take the release shipped with the
+//! project and compiled in ([`Ontology::bundled`], `<workspace>/ontologies/hpo/hp.obo.gz`). Parsing
 //! never panics, whatever the input; malformed `[Term]` stanzas are errors with their line
 //! number ([`OboError`]), and oddities that leave a usable ontology (an `is_a` to a term the
 //! file does not define) are kept as [`OboWarning`]s.
@@ -23,5 +24,5 @@
 pub mod hpo;
 pub mod icd10;
 
-pub use hpo::{OboError, OboWarning, Ontology};
+pub use hpo::{BUNDLED_OBO_GZ, OboError, OboWarning, Ontology};
 pub use icd10::Icd10;

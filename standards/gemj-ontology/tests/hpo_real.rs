@@ -1,57 +1,41 @@
-//! The real Human Phenotype Ontology release from the shared data directory
-//! (`GEMJ_SHARED_DIR`, else `../../../shared` from this crate):
-//! `ontologies/hpo/hp.obo`, release `hp/releases/2025-01-16`.
-//!
-//! Skipped with a notice when the file is missing, except in CI (`CI=true`), where that fails.
+//! The real Human Phenotype Ontology release shipped with the project
+//! (`ontologies/hpo/hp.obo.gz`, release `hp/releases/2025-01-16`), as the gateway loads it.
 
-use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Instant;
 
 use gemj_ontology::Ontology;
 
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-/// The path of `hp.obo`; panics in CI when it is missing.
-fn hp_obo() -> Option<PathBuf> {
-    let dir = std::env::var_os("GEMJ_SHARED_DIR").map_or_else(
-        || Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared")).to_path_buf(),
-        PathBuf::from,
-    );
-    let path = dir.join("ontologies/hpo/hp.obo");
-    if path.is_file() {
-        Some(path)
-    } else {
-        assert!(
-            !in_ci(),
-            "{} is missing (set GEMJ_SHARED_DIR to the shared data directory)",
-            path.display()
-        );
-        println!("notice: {} not found; skipping", path.display());
-        None
-    }
-}
-
 /// The ontology, parsed once for all tests of this file.
 fn hpo() -> Option<&'static Ontology> {
-    static HPO: OnceLock<Option<Ontology>> = OnceLock::new();
-    HPO.get_or_init(|| {
-        let path = hp_obo()?;
-        let text = std::fs::read_to_string(&path).expect("hp.obo is UTF-8 text");
+    static HPO: OnceLock<Ontology> = OnceLock::new();
+    Some(HPO.get_or_init(|| {
         let started = Instant::now();
-        let hpo = Ontology::parse_obo(&text).expect("hp.obo parses");
+        let hpo = Ontology::bundled().expect("the shipped hp.obo.gz parses");
         println!(
-            "parsed {} ({} bytes, {} terms) in {:?}",
-            path.display(),
-            text.len(),
+            "parsed the shipped HPO ({} compressed bytes, {} terms) in {:?}",
+            gemj_ontology::BUNDLED_OBO_GZ.len(),
             hpo.len(),
             started.elapsed()
         );
-        Some(hpo)
-    })
-    .as_ref()
+        hpo
+    }))
+}
+
+#[test]
+fn the_shipped_file_is_the_pinned_release() {
+    use std::io::Read as _;
+    let mut text = Vec::new();
+    flate2::read::MultiGzDecoder::new(gemj_ontology::BUNDLED_OBO_GZ)
+        .read_to_end(&mut text)
+        .expect("gzip");
+    assert_eq!(text.len(), 10_021_952, "the release's size");
+    assert_eq!(
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&text)),
+        "6b77de067eecc838319ce7650ed5bab0f92a502eabb160e6bc7c0238bc1548c5",
+        "the SHA-256 in ontologies/hpo/PROVENANCE.md"
+    );
+    assert!(Ontology::parse_obo_gz(b"not gzip").is_err());
 }
 
 #[test]

@@ -1,11 +1,17 @@
-//! The one owner of jsonschema: loads the official GA4GH and HL7 schemas from the shared folder
-//! and compiles validators with every `$ref` resolved offline.
+//! The one owner of jsonschema: the official GA4GH and HL7 schemas shipped with the project,
+//! compiled into the binary, and validators with every `$ref` resolved offline.
 //!
 //! # Where the schemas are
 //!
-//! The official schemas live in `<shared>/schemas` (read-only, byte-identical to upstream, see the
-//! `PROVENANCE.md` files there and the pin list `schemas/official-pins.json` at the workspace
-//! root). [`shared_dir`] finds `<shared>`:
+//! The official schemas ship in `<workspace>/schemas/official` (byte-identical to upstream, each
+//! standard's `PROVENANCE.md` beside its files, pinned in `schemas/official-pins.json`). The build
+//! script compiles every `.json` and `.yaml` file there into the crate:
+//! [`SchemaSet::embedded`] reads nothing from disk, so a binary validates from any working
+//! directory and installed alone. [`SchemaSet::open_folder`] opens a folder of the same layout
+//! (a deployment's newer releases), [`SchemaSet::open`] a shared folder holding `schemas/`.
+//!
+//! Tests find the shared folder of large corpora with [`shared_dir`] (or
+//! [`testing::shared_dir`], which skips outside CI):
 //!
 //! 1. `GEMJ_SHARED_DIR` when it is set and not empty (an explicit setting that points nowhere
 //!    is an error, never a fallback);
@@ -15,9 +21,7 @@
 //!    folder of each ancestor of that directory, nearest first, which finds `<workspace>/../shared`
 //!    from any crate.
 //!
-//! A candidate counts only when it has a `schemas/` sub-folder. Tests use
-//! [`testing::schema_set`], which skips when nothing is found, except under `CI=true`, where a
-//! missing folder is an error.
+//! A candidate counts only when it has a `schemas/` sub-folder.
 //!
 //! # How references resolve
 //!
@@ -54,9 +58,9 @@
 //!
 //! # Examples
 //!
-//! ```no_run
+//! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let schemas = gemj_schemas::SchemaSet::open(&gemj_schemas::shared_dir()?)?;
+//! let schemas = gemj_schemas::SchemaSet::embedded();
 //! let service = serde_json::json!({
 //!     "id": "org.example.gateway",
 //!     "name": "Example gateway",
@@ -81,7 +85,7 @@ pub use load::URL_MAP;
 pub use set::{SchemaSet, Validator};
 pub use shared::{SHARED_DIR_ENV, shared_dir};
 
-/// Paths (relative to `<shared>/schemas`) of the official documents the project checks against.
+/// Paths (relative to `schemas/official`, and to `<shared>/schemas`) of the official documents the project checks against.
 pub mod docs {
     /// GA4GH service-info 1.0.0 (OpenAPI 3.0.2).
     pub const SERVICE_INFO: &str = "service-info/service-info.yaml";

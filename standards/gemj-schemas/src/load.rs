@@ -1,6 +1,6 @@
-//! Reading schema documents from the shared folder: YAML and JSON parsing, the document cache,
-//! `file://` URIs, the map from official URLs to local copies, and the offline retriever that
-//! serves `$ref`s to jsonschema.
+//! Reading schema documents from a folder or from the copies compiled in: YAML and JSON
+//! parsing, the document cache, `file://` URIs, the map from official URLs to local copies, and
+//! the offline retriever that serves `$ref`s to jsonschema.
 
 use std::collections::HashMap;
 use std::error::Error as StdError;
@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::{SchemaError, openapi};
 
-/// Absolute URLs that official schemas `$ref`, and the files (relative to `<shared>/schemas`)
+/// Absolute URLs that official schemas `$ref`, and the files (relative to the schemas folder)
 /// that stand for them offline. An entry ending in `/` maps every URL under it to the same
 /// relative path under the folder; any other entry maps one URL.
 ///
@@ -40,18 +40,73 @@ pub const URL_MAP: &[(&str, &str)] = &[
     ),
 ];
 
-/// The documents of one `schemas/` folder, parsed once and kept.
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
+}
+
+/// The absolute path that stands for the embedded copy of `schemas/official` in `file://` URIs
+/// and messages; nothing is ever read from it.
+pub(crate) const EMBEDDED_ROOT: &str = "/gemj-embedded/schemas/official";
+
+/// Where a loader's documents come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// Files under the root folder.
+    Folder,
+    /// The documents compiled into the binary ([`embedded::EMBEDDED`]), under [`EMBEDDED_ROOT`].
+    Embedded,
+}
+
+/// The documents of one schemas folder, parsed once and kept.
 pub(crate) struct Loader {
     root: PathBuf,
+    source: Source,
     cache: Mutex<HashMap<PathBuf, Arc<Value>>>,
 }
 
 impl Loader {
-    /// A loader for the `schemas/` folder at `root` (absolute, ideally canonical).
+    /// A loader for the schemas folder at `root` (absolute, ideally canonical).
     pub(crate) fn new(root: PathBuf) -> Self {
         Self {
             root,
+            source: Source::Folder,
             cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A loader for the official schemas compiled into the binary.
+    pub(crate) fn embedded() -> Self {
+        Self {
+            root: PathBuf::from(EMBEDDED_ROOT),
+            source: Source::Embedded,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether the documents are the embedded ones.
+    pub(crate) fn is_embedded(&self) -> bool {
+        self.source == Source::Embedded
+    }
+
+    /// The raw bytes of the document at `path`.
+    pub(crate) fn read(&self, path: &Path) -> std::io::Result<std::borrow::Cow<'static, [u8]>> {
+        match self.source {
+            Source::Folder => fs::read(path).map(std::borrow::Cow::Owned),
+            Source::Embedded => {
+                let relative = path
+                    .strip_prefix(&self.root)
+                    .ok()
+                    .and_then(|p| p.to_str())
+                    .unwrap_or_default();
+                embedded_document(relative)
+                    .map(std::borrow::Cow::Borrowed)
+                    .ok_or_else(|| {
+                        std::io::Error::new(
+                            std::io::ErrorKind::NotFound,
+                            "not among the official schemas shipped with gemj",
+                        )
+                    })
+            }
         }
     }
 
@@ -101,7 +156,7 @@ impl Loader {
         if let Some(found) = self.lock().get(path) {
             return Ok(Arc::clone(found));
         }
-        let bytes = fs::read(path).map_err(|source| SchemaError::Read {
+        let bytes = self.read(path).map_err(|source| SchemaError::Read {
             path: path.to_owned(),
             source,
         })?;
@@ -156,7 +211,7 @@ impl Loader {
                 .filter(|p| p.is_absolute() && p.starts_with(&self.root))
                 .ok_or_else(|| {
                     format!(
-                        "{uri} is outside the shared schemas folder {}",
+                        "{uri} is outside the schemas folder {}",
                         self.root.display()
                     )
                 })?;
@@ -191,16 +246,30 @@ impl Loader {
     }
 }
 
+/// The embedded document at `relative` (a path under `schemas/official`, `/`-separated).
+pub(crate) fn embedded_document(relative: &str) -> Option<&'static [u8]> {
+    embedded::EMBEDDED
+        .binary_search_by(|(path, _)| (*path).cmp(relative))
+        .ok()
+        .map(|i| embedded::EMBEDDED[i].1)
+}
+
+/// The paths (under `schemas/official`) of every embedded document, sorted.
+pub(crate) fn embedded_paths() -> impl Iterator<Item = &'static str> {
+    embedded::EMBEDDED.iter().map(|(path, _)| *path)
+}
+
 impl std::fmt::Debug for Loader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Loader")
             .field("root", &self.root)
+            .field("source", &self.source)
             .field("cached_documents", &self.lock().len())
             .finish()
     }
 }
 
-/// Serves `$ref` targets from the shared folder, never from the network.
+/// Serves `$ref` targets from the schema set, never from the network.
 #[derive(Debug, Clone)]
 pub(crate) struct OfflineRetriever {
     pub(crate) loader: Arc<Loader>,

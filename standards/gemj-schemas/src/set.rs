@@ -1,9 +1,9 @@
-//! [`SchemaSet`], the official schemas of one shared folder, and [`Validator`], one compiled
+//! [`SchemaSet`], a set of official schemas (embedded or a folder), and [`Validator`], one compiled
 //! sub-schema.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -21,16 +21,18 @@ const DRAFT_2020_12: &str = "https://json-schema.org/draft/2020-12/schema";
 /// cut.
 const MAX_MESSAGE: usize = 300;
 
-/// The official schemas of one shared folder. Documents are read on first use and kept; cloning
-/// shares them.
+/// A set of official schemas: the copies shipped with the project and compiled into the binary
+/// ([`SchemaSet::embedded`]), or a folder of the same layout ([`SchemaSet::open_folder`], for a
+/// deployment that updates them, and [`SchemaSet::open`] for a shared folder in tests).
+/// Documents are parsed on first use and kept; cloning shares them.
 ///
 /// # Examples
 ///
-/// ```no_run
+/// ```
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use gemj_schemas::{SchemaSet, docs};
 ///
-/// let schemas = SchemaSet::open(&gemj_schemas::shared_dir()?)?;
+/// let schemas = SchemaSet::embedded();
 /// let ticket = schemas.openapi_response(docs::HTSGET, "/reads/{id}", "get", "200")?;
 /// let body = serde_json::json!({"htsget": {"format": "BAM", "urls": [{"url": "https://x/y"}]}});
 /// assert!(ticket.validate(&body).is_ok());
@@ -39,12 +41,37 @@ const MAX_MESSAGE: usize = 300;
 /// ```
 #[derive(Debug, Clone)]
 pub struct SchemaSet {
-    shared: PathBuf,
     loader: Arc<Loader>,
 }
 
 impl SchemaSet {
-    /// The schemas of the shared folder `shared_dir` (the folder that contains `schemas/`).
+    /// The official schemas shipped with the project (`<workspace>/schemas/official`, pinned in
+    /// `schemas/official-pins.json`), compiled into the binary: nothing is read from disk.
+    #[must_use]
+    pub fn embedded() -> SchemaSet {
+        SchemaSet {
+            loader: Arc::new(Loader::embedded()),
+        }
+    }
+
+    /// The schemas of a folder laid out as `schemas/official` (`fhir/r4/fhir.schema.json`,
+    /// `beacon-v2/v2.2.0/...`): a deployment's newer releases.
+    ///
+    /// # Errors
+    ///
+    /// [`SchemaError::Read`] when the folder cannot be resolved to an absolute path.
+    pub fn open_folder(dir: &Path) -> Result<SchemaSet, SchemaError> {
+        let root = dir.canonicalize().map_err(|source| SchemaError::Read {
+            path: dir.to_owned(),
+            source,
+        })?;
+        Ok(SchemaSet {
+            loader: Arc::new(Loader::new(root)),
+        })
+    }
+
+    /// The schemas of the shared folder `shared_dir` (the folder that contains `schemas/`), as
+    /// tests compare the shipped copies with it.
     ///
     /// # Errors
     ///
@@ -56,27 +83,39 @@ impl SchemaSet {
                 path: shared_dir.to_owned(),
             });
         }
-        let schemas = shared_dir.join("schemas");
-        let root = schemas.canonicalize().map_err(|source| SchemaError::Read {
-            path: schemas,
-            source,
-        })?;
-        Ok(SchemaSet {
-            shared: shared_dir.to_owned(),
-            loader: Arc::new(Loader::new(root)),
-        })
+        Self::open_folder(&shared_dir.join("schemas"))
     }
 
-    /// The shared folder, as given to [`SchemaSet::open`].
-    #[must_use]
-    pub fn shared_dir(&self) -> &Path {
-        &self.shared
-    }
-
-    /// The `schemas/` folder, canonical.
+    /// The folder the documents are named under: canonical for a folder, the placeholder
+    /// `/gemj-embedded/schemas/official` (never read) for the embedded set.
     #[must_use]
     pub fn schemas_dir(&self) -> &Path {
         self.loader.root()
+    }
+
+    /// Whether these are the schemas compiled into the binary.
+    #[must_use]
+    pub fn is_embedded(&self) -> bool {
+        self.loader.is_embedded()
+    }
+
+    /// The raw bytes of a document named relative to the schemas folder, as shipped (embedded)
+    /// or read from the folder.
+    ///
+    /// # Errors
+    ///
+    /// [`SchemaError::BadDocument`] or [`SchemaError::Read`].
+    pub fn document_bytes(&self, doc: &str) -> Result<Vec<u8>, SchemaError> {
+        let path = self.loader.doc_path(doc)?;
+        self.loader
+            .read(&path)
+            .map(std::borrow::Cow::into_owned)
+            .map_err(|source| SchemaError::Read { path, source })
+    }
+
+    /// The names (relative to the schemas folder) of every embedded document, sorted.
+    pub fn embedded_documents() -> impl Iterator<Item = &'static str> {
+        crate::load::embedded_paths()
     }
 
     /// A validator for the sub-schema at JSON pointer `pointer` (`""` for the whole document) of
@@ -272,7 +311,7 @@ fn meta_schema(uri: &str) -> Option<Arc<Value>> {
 ///
 /// ```no_run
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let schemas = gemj_schemas::SchemaSet::open(&gemj_schemas::shared_dir()?)?;
+/// let schemas = gemj_schemas::SchemaSet::embedded();
 /// let service = schemas.service_info()?;
 /// let errors = service.validate(&serde_json::json!({"id": "x"})).unwrap_err();
 /// assert!(errors.iter().any(|e| e.contains("organization")));

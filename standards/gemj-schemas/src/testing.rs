@@ -1,7 +1,11 @@
-//! Test support for every crate of the workspace that checks against the official schemas: open
-//! the shared folder, skip when it is absent on a developer machine, fail under CI.
+//! Test support for every crate of the workspace: the official schemas shipped with the project,
+//! the synthetic example inputs of `<workspace>/examples`, and the shared folder's large corpora
+//! (real htsget files, the FHIR Genomics IG examples), which tests may read when it is present
+//! and must fail loudly without under CI.
 
-use crate::{SchemaError, SchemaSet, shared_dir};
+use std::path::PathBuf;
+
+use crate::{SchemaError, SchemaSet, shared_dir as find_shared_dir};
 
 /// Whether the environment says this is a CI run (`CI=true` or `CI=1`, as CI services set it).
 #[must_use]
@@ -9,7 +13,27 @@ pub fn is_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
 }
 
-/// The schemas of the shared folder found by [`shared_dir`], for tests.
+/// The official schemas shipped with the project ([`SchemaSet::embedded`]): always there.
+#[must_use]
+pub fn schemas() -> SchemaSet {
+    SchemaSet::embedded()
+}
+
+/// The workspace root (`<workspace>`), from this crate's location.
+#[must_use]
+pub fn workspace_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+/// `<workspace>/examples`: the synthetic example inputs shipped with the project (the adapters'
+/// fixtures under `adapters/`, whose README fixes their canonical meaning).
+#[must_use]
+pub fn examples_dir() -> PathBuf {
+    workspace_dir().join("examples")
+}
+
+/// The shared folder (found as [`crate::shared_dir`] says), for the large corpora that do not
+/// ship with the project.
 ///
 /// Returns `Ok(None)` (and says so on stderr) when no shared folder was found and this is not a
 /// CI run, so the calling test can return early; under `CI=true` a missing folder is an error,
@@ -17,22 +41,22 @@ pub fn is_ci() -> bool {
 ///
 /// # Errors
 ///
-/// [`SchemaError::SharedDirNotFound`] under CI, and any error of [`SchemaSet::open`].
+/// [`SchemaError::SharedDirNotFound`] under CI, and [`SchemaError::NotASharedDir`].
 ///
 /// # Examples
 ///
 /// ```
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let Some(schemas) = gemj_schemas::testing::schema_set()? else {
+/// let Some(shared) = gemj_schemas::testing::shared_dir()? else {
 ///     return Ok(()); // Skipped: no shared folder on this machine.
 /// };
-/// assert!(schemas.schemas_dir().is_dir());
+/// assert!(shared.join("schemas").is_dir());
 /// # Ok(())
 /// # }
 /// ```
-pub fn schema_set() -> Result<Option<SchemaSet>, SchemaError> {
-    match shared_dir() {
-        Ok(dir) => SchemaSet::open(&dir).map(Some),
+pub fn shared_dir() -> Result<Option<PathBuf>, SchemaError> {
+    match find_shared_dir() {
+        Ok(dir) => Ok(Some(dir)),
         Err(error @ SchemaError::SharedDirNotFound { .. }) if !is_ci() => {
             eprintln!("skipped: {error} (set CI=true to make this an error)");
             Ok(None)

@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::{TestResult, pinned_paths, schemas};
 use gemj_schemas::{SchemaError, SchemaSet, docs};
 use serde_json::{Value, json};
@@ -181,9 +179,7 @@ const RESPONSES: &[(&str, &str, &str, &str)] = &[
 
 #[test]
 fn every_listed_sub_schema_compiles_offline() -> TestResult {
-    let Some(set) = schemas()? else {
-        return Ok(());
-    };
+    let set = schemas();
     let failures: Vec<String> = SUB_SCHEMAS
         .iter()
         .filter_map(|(doc, pointer)| {
@@ -198,9 +194,7 @@ fn every_listed_sub_schema_compiles_offline() -> TestResult {
 
 #[test]
 fn every_listed_response_schema_compiles_offline() -> TestResult {
-    let Some(set) = schemas()? else {
-        return Ok(());
-    };
+    let set = schemas();
     let failures: Vec<String> = RESPONSES
         .iter()
         .filter_map(|(doc, path, method, status)| {
@@ -217,21 +211,17 @@ fn every_listed_response_schema_compiles_offline() -> TestResult {
 /// `endpoints.json` files aside) compiles.
 #[test]
 fn every_beacon_v2_2_schema_compiles_offline() -> TestResult {
-    let Some(set) = schemas()? else {
-        return Ok(());
-    };
-    let mut files = Vec::new();
-    collect_json(&set.schemas_dir().join("beacon-v2/v2.2.0"), &mut files)?;
-    let root = set.schemas_dir().to_owned();
+    let set = schemas();
     let mut failures = Vec::new();
     let mut compiled = 0;
-    for file in &files {
-        let doc = file.strip_prefix(&root)?.to_string_lossy().into_owned();
+    for doc in SchemaSet::embedded_documents()
+        .filter(|d| d.starts_with("beacon-v2/v2.2.0/") && d.ends_with(".json"))
+    {
         if doc.contains("/examples") || doc.ends_with("endpoints.json") {
             continue;
         }
         compiled += 1;
-        if let Err(e) = set.validator(&doc, "") {
+        if let Err(e) = set.validator(doc, "") {
             failures.push(format!("{doc}: {}", chain(&e)));
         }
     }
@@ -555,9 +545,7 @@ const INSTANCES: &[Case] = &[
 
 #[test]
 fn known_good_instances_pass_and_known_bad_fail() -> TestResult {
-    let Some(set) = schemas()? else {
-        return Ok(());
-    };
+    let set = schemas();
     let mut failures = Vec::new();
     for case in INSTANCES {
         let what = format!("{} {:?} {}", case.doc, case.target, case.name);
@@ -595,9 +583,7 @@ fn known_good_instances_pass_and_known_bad_fail() -> TestResult {
 
 #[test]
 fn errors_name_what_is_wrong() -> TestResult {
-    let Some(set) = schemas()? else {
-        return Ok(());
-    };
+    let set = schemas();
     let check = |result: Result<gemj_schemas::Validator, SchemaError>, expect: &str| {
         let message = match result {
             Ok(v) => format!("compiled {}", v.location()),
@@ -651,9 +637,7 @@ fn errors_name_what_is_wrong() -> TestResult {
 
 #[test]
 fn validate_reports_path_and_message() -> TestResult {
-    let Some(set) = schemas()? else {
-        return Ok(());
-    };
+    let set = schemas();
     let errors = set
         .validate(
             docs::SERVICE_INFO,
@@ -674,9 +658,7 @@ fn validate_reports_path_and_message() -> TestResult {
 
 #[test]
 fn fhir_r4_patient_compiles_and_validates() -> TestResult {
-    let Some(set) = schemas()? else {
-        return Ok(());
-    };
+    let set = schemas();
     let patient = set.validator(docs::FHIR_R4, "/definitions/Patient")?;
     assert!(patient.is_valid(&json!({"resourceType": "Patient", "id": "p1", "gender": "female"})));
     assert!(!patient.is_valid(&json!({"resourceType": "Patient", "gender": "M"})));
@@ -949,19 +931,6 @@ fn instance(name: &str) -> Result<Value, String> {
     })
 }
 
-fn collect_json(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() {
-            collect_json(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "json") {
-            out.push(path);
-        }
-    }
-    out.sort();
-    Ok(())
-}
-
 fn chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut out = error.to_string();
     let mut source = error.source();
@@ -973,13 +942,29 @@ fn chain(error: &(dyn std::error::Error + 'static)) -> String {
     out
 }
 
+/// The shipped folder (`SchemaSet::open_folder`) and the shared folder's schemas
+/// (`SchemaSet::open`, when there is one) validate as the embedded set does.
 #[test]
-fn schema_sets_reopen_the_same_folder() -> TestResult {
-    let Some(set) = schemas()? else {
+fn folders_validate_as_the_embedded_set_does() -> TestResult {
+    let embedded = schemas();
+    assert!(embedded.is_embedded());
+    let shipped =
+        SchemaSet::open_folder(&gemj_schemas::testing::workspace_dir().join("schemas/official"))?;
+    assert!(!shipped.is_embedded());
+    let service = instance("service")?;
+    let mut broken = service.clone();
+    broken["type"] = json!("not an object");
+    assert!(embedded.service_info()?.is_valid(&service));
+    assert!(!embedded.service_info()?.is_valid(&broken));
+    assert!(shipped.service_info()?.is_valid(&service));
+    assert!(!shipped.service_info()?.is_valid(&broken));
+    let Some(shared) = gemj_schemas::testing::shared_dir()? else {
         return Ok(());
     };
-    let again = SchemaSet::open(set.shared_dir())?;
-    assert_eq!(again.schemas_dir(), set.schemas_dir());
-    assert!(again.service_info()?.is_valid(&instance("service")?));
+    let again = SchemaSet::open(&shared)?;
+    assert!(!again.is_embedded());
+    assert!(again.schemas_dir().ends_with("schemas"));
+    assert!(again.service_info()?.is_valid(&service));
+    assert!(!again.service_info()?.is_valid(&broken));
     Ok(())
 }

@@ -194,7 +194,7 @@ fn nothing_is_fetched_from_the_network_or_outside_the_folder() -> TestResult {
             "bad/network.json",
             "https://example.org/schema.json is not available offline",
         ),
-        ("bad/escape.json", "is outside the shared schemas folder"),
+        ("bad/escape.json", "is outside the schemas folder"),
     ] {
         let error = set.validator(doc, "").err().ok_or("compiled")?;
         assert!(matches!(error, SchemaError::Compile { .. }), "{error:?}");

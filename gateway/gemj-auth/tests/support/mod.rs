@@ -320,16 +320,28 @@ pub fn source_policy() -> SourcePolicy {
         .with_rule(SourceRule::new(VisaType::ResearcherStatus, [c(DAC)]))
 }
 
-/// The standard configuration: broker, DAC and weak issuer trusted; audience required.
+/// The prefix of every grant value of the tests' datasets.
+pub const GRANTS: &str = "https://gemj.example.jp/datasets/";
+
+/// An issuer trusted for everything the tests use: Passports, the Visas of [`source_policy`]
+/// (as a broker that passes on its sources' assertions) and grants of every test dataset.
+pub fn trusted_for_all(issuer: &str, jwks_url: &str) -> TrustedIssuer {
+    TrustedIssuer::new(issuer, jwks_url)
+        .signing_passports()
+        .with_visas(source_policy())
+        .with_grant_prefixes([GRANTS.to_owned()])
+}
+
+/// The standard configuration: broker, DAC and weak issuer trusted for everything; audience
+/// required. The issuer-bound trust tests narrow it.
 pub fn config() -> AuthConfig {
     AuthConfig {
         trusted: vec![
-            TrustedIssuer::new(BROKER, BROKER_JWKS),
-            TrustedIssuer::new(DAC, DAC_JWKS),
-            TrustedIssuer::new(WEAK, WEAK_JWKS),
+            trusted_for_all(BROKER, BROKER_JWKS),
+            trusted_for_all(DAC, DAC_JWKS),
+            trusted_for_all(WEAK, WEAK_JWKS),
         ],
         required_audience: Some(AUDIENCE.to_owned()),
-        source_policy: source_policy(),
         ..AuthConfig::default()
     }
 }

@@ -111,9 +111,7 @@ fn approval(
 use gemj_model::ApprovalStatus;
 
 fn duo() -> Result<Arc<gemj_duo::Ontology>, Box<dyn std::error::Error>> {
-    let dir = std::env::var("GEMJ_SHARED_DIR").unwrap_or_else(|_| "../../../shared".into());
-    let owl = std::fs::read_to_string(std::path::Path::new(&dir).join("ontologies/duo/duo.owl"))?;
-    Ok(Arc::new(gemj_duo::Ontology::parse(&owl, None)?))
+    Ok(Arc::new(gemj_duo::Ontology::bundled()?))
 }
 
 fn settings() -> Result<PolicySettings, Box<dyn std::error::Error>> {

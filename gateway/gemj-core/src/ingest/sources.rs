@@ -70,22 +70,22 @@ pub struct InputFile {
 
 /// What the adapters need beyond the bytes: the FHIR R4 bundle validator, compiled on first use
 /// (the R4 schema is 3.3 MB), and the SS-MIX2 batch size.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Readers {
-    /// The folder holding the official `schemas/` (`None`: FHIR input is refused).
-    pub official_schemas: Option<PathBuf>,
+    /// The official schemas FHIR bundles are validated against (the embedded copies, or a
+    /// configured folder of newer releases).
+    pub schemas: gemj_schemas::SchemaSet,
     /// SS-MIX2 files per transaction (at least 1).
     pub batch_files: usize,
     fhir: Arc<std::sync::OnceLock<Result<Arc<gemj_fhir_import::BundleValidator>, String>>>,
 }
 
 impl Readers {
-    /// Readers with the official schemas in `official_schemas` and `batch_files` SS-MIX2 files
-    /// per transaction.
+    /// Readers validating against `schemas`, with `batch_files` SS-MIX2 files per transaction.
     #[must_use]
-    pub fn new(official_schemas: Option<PathBuf>, batch_files: usize) -> Self {
+    pub fn new(schemas: gemj_schemas::SchemaSet, batch_files: usize) -> Self {
         Self {
-            official_schemas,
+            schemas,
             batch_files: batch_files.max(1),
             fhir: Arc::default(),
         }
@@ -95,15 +95,12 @@ impl Readers {
     /// runtime's threads).
     ///
     /// # Errors
-    /// Why FHIR input is refused: no schemas folder, or the schema does not compile.
+    /// Why FHIR input is refused: the schema is missing from a configured folder or does not
+    /// compile.
     pub fn fhir_validator(&self) -> Result<Arc<gemj_fhir_import::BundleValidator>, String> {
         self.fhir
             .get_or_init(|| {
-                let dir = self.official_schemas.as_ref().ok_or(
-                    "the official FHIR R4 schema is not configured (ingest.official_schemas)",
-                )?;
-                let set = gemj_schemas::SchemaSet::open(dir).map_err(|e| e.to_string())?;
-                gemj_fhir_import::BundleValidator::new(&set)
+                gemj_fhir_import::BundleValidator::new(&self.schemas)
                     .map(Arc::new)
                     .map_err(|e| e.to_string())
             })

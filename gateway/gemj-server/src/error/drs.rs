@@ -100,6 +100,13 @@ impl DrsError {
             Self::Api(ApiError::Core(CoreError::Store(_))) => {
                 ("The store is unavailable.".to_owned(), None)
             }
+            Self::Api(e @ ApiError::AuthorizationTooLarge) => {
+                (e.to_string(), Some("authorization_too_large".to_owned()))
+            }
+            Self::Api(ApiError::Unauthenticated(code)) if crate::error::is_issuer_outage(code) => (
+                "The credential's issuer cannot be reached to verify it; retry shortly.".to_owned(),
+                Some((*code).to_owned()),
+            ),
             Self::Api(ApiError::Unauthenticated(code)) => (
                 "The presented credential was rejected; see `reason`.".to_owned(),
                 Some((*code).to_owned()),
@@ -162,7 +169,11 @@ impl ResponseError for DrsError {
                 headers.insert(header::ALLOW, HeaderValue::from_static(allow));
             }
             _ if status == StatusCode::UNAUTHORIZED => {
-                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                let rejected = match self {
+                    Self::Api(e) => e.rejected_token(),
+                    _ => None,
+                };
+                headers.insert(header::WWW_AUTHENTICATE, super::bearer_challenge(rejected));
             }
             _ if status == StatusCode::SERVICE_UNAVAILABLE => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));

@@ -197,21 +197,50 @@ fn failure(core: &Core, entry_type: Option<EntryType>, f: BeaconFailure) -> Http
 
 fn auth_failure(core: &Core, entry_type: Option<EntryType>, e: &ApiError) -> HttpResponse {
     match e {
-        ApiError::Unauthenticated(code) => beacon_error(
-            core,
-            entry_type,
-            &BeaconError::unauthorized(format!("the credential was not accepted ({code})")),
-        ),
+        ApiError::AuthorizationTooLarge => {
+            let mut too_large = BeaconError::bad_request(ErrorKind::InvalidValue, e.to_string());
+            too_large.status = 431;
+            beacon_error(core, entry_type, &too_large)
+        }
+        ApiError::Unauthenticated(code) if crate::error::is_issuer_outage(code) => {
+            let mut unavailable = BeaconError::internal(format!(
+                "the credential's issuer cannot be reached to verify it ({code}); retry shortly"
+            ));
+            unavailable.status = 503;
+            let mut res = beacon_error(core, entry_type, &unavailable);
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+            res
+        }
+        ApiError::Unauthenticated(code) => {
+            let mut res = beacon_error(
+                core,
+                entry_type,
+                &BeaconError::unauthorized(format!("the credential was not accepted ({code})")),
+            );
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                crate::error::bearer_challenge(Some(code)),
+            );
+            res
+        }
         ApiError::BadRequest(m) => beacon_error(
             core,
             entry_type,
             &BeaconError::bad_request(ErrorKind::InvalidBody, m.clone()),
         ),
-        _ => beacon_error(
-            core,
-            entry_type,
-            &BeaconError::unauthorized("the credential was not accepted"),
-        ),
+        _ => {
+            let mut res = beacon_error(
+                core,
+                entry_type,
+                &BeaconError::unauthorized("the credential was not accepted"),
+            );
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                crate::error::bearer_challenge(None),
+            );
+            res
+        }
     }
 }
 

@@ -171,11 +171,27 @@ fn respond(e: HtsgetError) -> HttpResponse {
 
 fn auth_error(e: &ApiError) -> HttpResponse {
     match e {
-        ApiError::Unauthenticated(_) | ApiError::Core(CoreError::Denied(_)) => error(
-            StatusCode::UNAUTHORIZED,
-            "InvalidAuthentication",
-            "The credential was not accepted.",
+        ApiError::AuthorizationTooLarge => error(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "InvalidInput",
+            &e.to_string(),
         ),
+        // The issuer's outage: the gateway's problem format, 503 with Retry-After.
+        ApiError::Unauthenticated(code) if crate::error::is_issuer_outage(code) => {
+            actix_web::ResponseError::error_response(e)
+        }
+        ApiError::Unauthenticated(_) | ApiError::Core(CoreError::Denied(_)) => {
+            let mut res = error(
+                StatusCode::UNAUTHORIZED,
+                "InvalidAuthentication",
+                "The credential was not accepted.",
+            );
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                crate::error::bearer_challenge(e.rejected_token()),
+            );
+            res
+        }
         _ => error(
             StatusCode::BAD_REQUEST,
             "InvalidInput",

@@ -64,10 +64,17 @@ impl Brokers {
 #[derive(Debug, Clone)]
 pub struct BaseUrl(pub String);
 
+/// The largest `Authorization` header accepted, in bytes: a Passport with dozens of Visas fits;
+/// larger ones go in a POST body (`{"passports": [...]}`), which has its own limit.
+pub const MAX_AUTHORIZATION_BYTES: usize = 64 * 1024;
+
 /// The `Authorization: Bearer` token, if any.
 fn bearer(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     match req.headers().get(header::AUTHORIZATION) {
         None => Ok(None),
+        Some(value) if value.len() > MAX_AUTHORIZATION_BYTES => {
+            Err(ApiError::AuthorizationTooLarge)
+        }
         Some(value) => {
             let value = value
                 .to_str()

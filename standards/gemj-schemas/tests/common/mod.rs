@@ -1,5 +1,5 @@
-//! Shared helpers of the integration tests: the schema set (skip or fail per the CI rule) and the
-//! pin list at the workspace root.
+//! Shared helpers of the integration tests: the shipped schema set and the pin list at the
+//! workspace root.
 
 #![allow(dead_code)] // Reason: each test binary uses a different subset of these helpers.
 
@@ -11,9 +11,9 @@ use gemj_schemas::SchemaSet;
 /// The test result type.
 pub type TestResult = Result<(), Box<dyn Error>>;
 
-/// The schemas, or `None` when the test should be skipped (no shared folder, not CI).
-pub fn schemas() -> Result<Option<SchemaSet>, Box<dyn Error>> {
-    Ok(gemj_schemas::testing::schema_set()?)
+/// The official schemas shipped with the project (compiled in).
+pub fn schemas() -> SchemaSet {
+    gemj_schemas::testing::schemas()
 }
 
 /// `<workspace>/schemas/official-pins.json`.
@@ -21,7 +21,7 @@ pub fn pins_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../schemas/official-pins.json")
 }
 
-/// Every pinned file path (relative to `shared/schemas`).
+/// Every pinned file path (relative to `schemas/official`).
 pub fn pinned_paths() -> Result<Vec<String>, Box<dyn Error>> {
     let text = std::fs::read_to_string(pins_path())?;
     let pins: serde_json::Value = serde_json::from_str(&text)?;

@@ -1,0 +1,253 @@
+//! End-to-end: issuer-bound trust over HTTP. A foreign program's broker is trusted for
+//! Passports and ResearcherStatus only (its keys served by a mock JWKS endpoint on loopback).
+//! Whatever grants it mints, however they are written, and even with a committee approval on
+//! record for its user, it cannot open a CONTROLLED dataset; its ResearcherStatus still counts.
+
+use std::time::Duration;
+
+use gemj_e2e::TestGateway;
+use gemj_e2e::http::Http;
+use gemj_passport::{VisaObject, VisaType};
+use serde_json::json;
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+const PREFIX: &str = "https://gemj.example.jp/datasets/";
+const JOINT: &str = "GEMJ-DEMO-JOINT-CTRL";
+
+/// Serves `body` as `application/json` to every request on a loopback port; returns the base URL.
+async fn serve_json(body: String) -> Result<String, Box<dyn std::error::Error>> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8 * 1024];
+                if socket.read(&mut buf).await.is_err() {
+                    return;
+                }
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    Ok(base)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_trusted_for_researcher_status_cannot_open_controlled_data() -> TestResult {
+    let keys = tempfile::tempdir()?;
+    // The broker's issuer and JWKS live on a loopback port of their own.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    drop(listener);
+    let issuer = format!("http://127.0.0.1:{port}/foreign");
+    let probe = gemj_auth::DemoBroker::load_or_create(keys.path(), &issuer)?;
+    let jwks_base = serve_json(probe.jwks().to_string()).await?;
+    let jwks_url = format!("{jwks_base}/jwks");
+    let foreign = gemj_auth::DemoBroker::load_or_create(keys.path(), &issuer)?
+        .with_jwks_url(jwks_url.clone());
+
+    let gw = TestGateway::start_with(6, |c| {
+        c.auth.trusted_issuers = vec![gemj_server::config::TrustedIssuerConfig {
+            issuer: issuer.clone(),
+            jwks_url: jwks_url.clone(),
+            passports: true,
+            visas: vec![gemj_server::config::VisaTrustConfig {
+                visa_type: "ResearcherStatus".to_owned(),
+                sources: vec![issuer.clone()],
+                by: vec![],
+            }],
+            datasets: vec![],
+        }];
+    })
+    .await?;
+    let base = gw.base_url.clone();
+    let http = Http { base: base.clone() };
+    let demo = gemj_server::demo_broker(gw.data_dir(), &base)?;
+    let now = gemj_auth::now_unix();
+    let hour = Duration::from_secs(3600);
+
+    // The committee approves mallory (at the foreign broker) for the joint dataset, so that only
+    // the grant is missing.
+    let admin = demo.issue_passport(gemj_server::DEMO_ADMINISTRATOR, &[], hour, now)?;
+    let approval = json!({
+        "id": "APR-FOREIGN", "researcher_issuer": issuer, "researcher_subject": "mallory",
+        "institution": "Synthetic University", "project": "P1", "purpose": ["DUO:0000006"],
+        "diseases": [], "for_profit": false, "country": "JP", "datasets": [JOINT],
+        "valid_from": "2020-01-01T00:00:00Z", "valid_until": "2099-01-01T00:00:00Z",
+        "status": "active"
+    });
+    let r = http.post("/admin/v1/approvals", Some(&admin), &approval)?;
+    assert_eq!(r.status, 201, "{}", r.text());
+
+    let visa = |t: VisaType, value: &str, source: &str, by: &str| VisaObject {
+        r#type: t,
+        asserted: now - 60,
+        value: value.to_owned(),
+        source: source.to_owned(),
+        by: Some(by.to_owned()),
+        conditions: None,
+    };
+    let status = visa(
+        VisaType::ResearcherStatus,
+        "https://doi.org/10.1038/s41431-018-0219-y",
+        &issuer,
+        "so",
+    );
+    let grant_as = |source: &str, by: &str| {
+        visa(
+            VisaType::ControlledAccessGrants,
+            &format!("{PREFIX}{JOINT}"),
+            source,
+            by,
+        )
+    };
+    // Every way the broker could write the grant: as itself, as the demo committee, by dac.
+    let forged = [
+        grant_as(&issuer, "dac"),
+        grant_as(demo.issuer(), "dac"),
+        grant_as(demo.issuer(), "so"),
+        grant_as(&issuer, "system"),
+    ];
+    let mut visas = vec![status.clone()];
+    visas.extend(forged.iter().cloned());
+    let passport = foreign.issue_passport("mallory", &visas, hour, now)?;
+
+    // The passport verifies and its ResearcherStatus counts: REGISTERED descriptions are served.
+    let r = http.get("/catalogue/v1/datasets", Some(&passport))?;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let listed = r.json["datasets"].as_array().map_or(0, Vec::len);
+    let anonymous = http.get("/catalogue/v1/datasets", None)?;
+    assert!(
+        listed > anonymous.json["datasets"].as_array().map_or(0, Vec::len),
+        "a registered researcher sees more than anonymous: {}",
+        r.text()
+    );
+
+    // No grant it signed opens the CONTROLLED dataset, its participants or its bytes.
+    let r = http.get(
+        &format!("/catalogue/v1/datasets/{JOINT}/participants"),
+        Some(&passport),
+    )?;
+    assert_eq!(r.status, 403, "{}", r.text());
+    let bytes = [
+        "/htsget/variants/gemj-demo-joint.vcf.gz?referenceName=chr20&start=0&end=1000000",
+        "/ga4gh/drs/v1/objects/gemj-demo-joint.bcf/access/https",
+        "/catalogue/v1/objects/gemj-demo-joint.vcf.gz/url",
+    ];
+    for path in bytes {
+        let r = http.get(path, Some(&passport))?;
+        assert!(
+            !(200..300).contains(&r.status),
+            "{path}: {} {}",
+            r.status,
+            r.text()
+        );
+    }
+
+    // The same grant from the demo committee (trusted for grants of this gateway's datasets)
+    // opens it for its own user: the refusal above is the issuer's, not the dataset's.
+    let r = http.post(
+        "/admin/v1/approvals",
+        Some(&admin),
+        &json!({
+            "id": "APR-DEMO", "researcher_issuer": demo.issuer(), "researcher_subject": "mallory",
+            "institution": "Synthetic University", "project": "P1", "purpose": ["DUO:0000006"],
+            "diseases": [], "for_profit": false, "country": "JP", "datasets": [JOINT],
+            "valid_from": "2020-01-01T00:00:00Z", "valid_until": "2099-01-01T00:00:00Z",
+            "status": "active"
+        }),
+    )?;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let own = demo.issue_passport(
+        "mallory",
+        &[
+            visa(
+                VisaType::ResearcherStatus,
+                "https://doi.org/10.1038/s41431-018-0219-y",
+                demo.issuer(),
+                "so",
+            ),
+            grant_as(demo.issuer(), "dac"),
+        ],
+        hour,
+        now,
+    )?;
+    let r = http.get(
+        &format!("/catalogue/v1/datasets/{JOINT}/participants"),
+        Some(&own),
+    )?;
+    assert_eq!(r.status, 200, "{}", r.text());
+    // (The joint call set is served through htsget only, re-encoded per consent scope.)
+    let r = http.get(bytes[0], Some(&own))?;
+    assert_eq!(r.status, 200, "{}: {}", bytes[0], r.text());
+    gw.stop().await;
+    Ok(())
+}
+
+/// A free loopback port with nothing listening on it.
+fn closed_port() -> Result<u16, std::io::Error> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    drop(listener);
+    Ok(port)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejected_oversized_and_unverifiable_tokens_on_every_api() -> TestResult {
+    let keys = tempfile::tempdir()?;
+    let port = closed_port()?;
+    let issuer = format!("http://127.0.0.1:{port}/down");
+    let jwks_url = format!("http://127.0.0.1:{port}/jwks");
+    let down = gemj_auth::DemoBroker::load_or_create(keys.path(), &issuer)?
+        .with_jwks_url(jwks_url.clone());
+    let gw = TestGateway::start_with(4, |c| {
+        c.auth.trusted_issuers = vec![gemj_server::config::TrustedIssuerConfig {
+            issuer: issuer.clone(),
+            jwks_url: jwks_url.clone(),
+            passports: true,
+            visas: vec![],
+            datasets: vec![],
+        }];
+    })
+    .await?;
+    let http = Http {
+        base: gw.base_url.clone(),
+    };
+    let now = gemj_auth::now_unix();
+    let unverifiable = down.issue_passport("erin", &[], Duration::from_secs(600), now)?;
+    let paths = [
+        "/catalogue/v1/datasets",
+        "/ga4gh/drs/v1/objects/GEMJ-DEMO-0001",
+        "/htsget/reads/GEMJ-DEMO-0001?format=BAM",
+        "/beacon/v2/individuals",
+    ];
+    for path in paths {
+        // A token that does not verify: 401 with the RFC 6750 challenge naming the reason.
+        let r = http.get(path, Some("not-a-jwt"))?;
+        assert_eq!(r.status, 401, "{path}: {}", r.text());
+        assert_eq!(
+            r.header("www-authenticate"),
+            Some("Bearer error=\"invalid_token\", error_description=\"malformed_token\""),
+            "{path}"
+        );
+        // An oversized Authorization header: 431, in the API's own format, never parsed.
+        let r = http.get(path, Some(&"a".repeat(70 * 1024)))?;
+        assert_eq!(r.status, 431, "{path}: {}", r.text());
+        assert!(r.json.is_object(), "{path}: {}", r.text());
+        // A trusted issuer whose keys cannot be fetched: the caller did nothing wrong.
+        let r = http.get(path, Some(&unverifiable))?;
+        assert_eq!(r.status, 503, "{path}: {}", r.text());
+        assert!(r.header("retry-after").is_some(), "{path}");
+        assert!(r.header("www-authenticate").is_none(), "{path}");
+    }
+    gw.stop().await;
+    Ok(())
+}

@@ -40,13 +40,26 @@ async fn serve_json(body: String) -> Result<String, Box<dyn std::error::Error>> 
     Ok(base)
 }
 
+/// A Passport broker trusted for `visas` and no dataset's grants.
+fn broker(
+    issuer: &str,
+    jwks_url: &str,
+    visas: Vec<gemj_server::config::VisaTrustConfig>,
+) -> gemj_server::config::TrustedIssuerConfig {
+    gemj_server::config::TrustedIssuerConfig {
+        issuer: issuer.to_owned(),
+        jwks_url: jwks_url.to_owned(),
+        passports: true,
+        visas,
+        datasets: vec![],
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_trusted_for_researcher_status_cannot_open_controlled_data() -> TestResult {
     let keys = tempfile::tempdir()?;
-    // The broker's issuer and JWKS live on a loopback port of their own.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    let port = listener.local_addr()?.port();
-    drop(listener);
+    // The broker's issuer names a loopback port of its own; its keys are served on another.
+    let port = closed_port()?;
     let issuer = format!("http://127.0.0.1:{port}/foreign");
     let probe = gemj_auth::DemoBroker::load_or_create(keys.path(), &issuer)?;
     let jwks_base = serve_json(probe.jwks().to_string()).await?;
@@ -55,17 +68,15 @@ async fn a_broker_trusted_for_researcher_status_cannot_open_controlled_data() ->
         .with_jwks_url(jwks_url.clone());
 
     let gw = TestGateway::start_with(6, |c| {
-        c.auth.trusted_issuers = vec![gemj_server::config::TrustedIssuerConfig {
-            issuer: issuer.clone(),
-            jwks_url: jwks_url.clone(),
-            passports: true,
-            visas: vec![gemj_server::config::VisaTrustConfig {
+        c.auth.trusted_issuers = vec![broker(
+            &issuer,
+            &jwks_url,
+            vec![gemj_server::config::VisaTrustConfig {
                 visa_type: "ResearcherStatus".to_owned(),
                 sources: vec![issuer.clone()],
                 by: vec![],
             }],
-            datasets: vec![],
-        }];
+        )];
     })
     .await?;
     let base = gw.base_url.clone();
@@ -209,13 +220,7 @@ async fn rejected_oversized_and_unverifiable_tokens_on_every_api() -> TestResult
     let down = gemj_auth::DemoBroker::load_or_create(keys.path(), &issuer)?
         .with_jwks_url(jwks_url.clone());
     let gw = TestGateway::start_with(4, |c| {
-        c.auth.trusted_issuers = vec![gemj_server::config::TrustedIssuerConfig {
-            issuer: issuer.clone(),
-            jwks_url: jwks_url.clone(),
-            passports: true,
-            visas: vec![],
-            datasets: vec![],
-        }];
+        c.auth.trusted_issuers = vec![broker(&issuer, &jwks_url, vec![])];
     })
     .await?;
     let http = Http {

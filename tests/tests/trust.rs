@@ -253,6 +253,42 @@ async fn rejected_oversized_and_unverifiable_tokens_on_every_api() -> TestResult
         assert!(r.header("retry-after").is_some(), "{path}");
         assert!(r.header("www-authenticate").is_none(), "{path}");
     }
+    // Each refusal before a decision left exactly one audit row, with the hash of what was
+    // presented and never the token itself.
+    let rows = gw
+        .store
+        .audit_records_of_principal("unauthenticated", 0, 1000)
+        .await?;
+    let mut reasons: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| (r.event.api.clone(), r.event.reasons.join(",")))
+        .collect();
+    reasons.sort();
+    let mut want: Vec<(String, String)> = ["beacon", "catalogue", "drs", "htsget"]
+        .iter()
+        .flat_map(|api| {
+            [
+                "credential_refused:authorization_too_large",
+                "credential_refused:jwks_unavailable",
+                "credential_refused:malformed_token",
+            ]
+            .map(|reason| ((*api).to_owned(), reason.to_owned()))
+        })
+        .collect();
+    want.sort();
+    assert_eq!(reasons, want);
+    for r in &rows {
+        let body = serde_json::to_string(&r.event)?;
+        assert!(!body.contains("not-a-jwt") && !body.contains(&unverifiable));
+        assert!(
+            r.event
+                .credential_hashes
+                .iter()
+                .all(|h| h.starts_with("presented:") && h.len() == "presented:".len() + 64)
+        );
+    }
+    let chains = gw.store.verify_chains().await?;
+    assert!(chains.broken.is_none(), "{:?}", chains.broken);
     gw.stop().await;
     Ok(())
 }

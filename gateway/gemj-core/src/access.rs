@@ -547,6 +547,41 @@ pub struct AccessPoint {
 }
 
 impl AccessPoint {
+    /// Audits a credential refused before any access decision could be made (401 for a token
+    /// that does not verify, 431 for an oversized header, 503 when its issuer cannot be
+    /// reached): one deny row whose principal is `unauthenticated`, whose reason is the refusal
+    /// code, and whose credential hash is the SHA-256 of what was presented, never the token.
+    ///
+    /// # Errors
+    /// [`CoreError::AuditUnavailable`] when the row cannot be written durably.
+    pub async fn refuse_credential(
+        &self,
+        ctx: &RequestContext,
+        presented: &[u8],
+        reason: &str,
+    ) -> Result<(), CoreError> {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, presented);
+        let hash: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        let event = AuditEvent {
+            at: time::OffsetDateTime::now_utc(),
+            request_id: ctx.request_id.clone(),
+            api: ctx.api.to_owned(),
+            endpoint: ctx.endpoint.clone(),
+            principal: "unauthenticated".to_owned(),
+            action: "authenticate".to_owned(),
+            resource: "credential".to_owned(),
+            decision: AccessDecision::Deny,
+            reasons: vec![format!("credential_refused:{reason}")],
+            credential_hashes: vec![format!("presented:{hash}")],
+            approval: None,
+            consent_epoch: None,
+            participants: Vec::new(),
+            records_returned: None,
+            records_filtered: None,
+        };
+        self.audit.record_many(vec![event]).await.map(|_| ())
+    }
+
     /// A decision point reading approvals from `store` and writing to the given audit sink.
     #[must_use]
     pub fn new(audit: AuditSink, settings: PolicySettings, store: gemj_store::Store) -> Self {

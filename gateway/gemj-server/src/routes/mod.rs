@@ -166,6 +166,69 @@ async fn institution_principal(
     )))
 }
 
+/// The API a path belongs to, for the audit row of a credential refused before any decision.
+fn api_of(path: &str) -> &'static str {
+    const APIS: [(&str, &str); 12] = [
+        ("/htsget/", "htsget"),
+        ("/ga4gh/drs/", "drs"),
+        ("/beacon/", "beacon"),
+        ("/catalogue/", "catalogue"),
+        ("/data/", "data"),
+        ("/ingest/", "ingest"),
+        ("/consent/", "consent"),
+        ("/recontact/", "recontact"),
+        ("/audit/", "audit"),
+        ("/admin/", "admin"),
+        ("/phenopackets/", "phenopackets"),
+        ("/services", "service-registry"),
+    ];
+    APIS.iter()
+        .find(|(prefix, _)| path.starts_with(prefix))
+        .map_or("gateway", |(_, api)| api)
+}
+
+/// What an extractor needs to audit a refused credential: the request context and the bytes
+/// presented (only their hash is kept).
+struct Refusal {
+    core: Option<web::Data<gemj_core::Core>>,
+    ctx: RequestContext,
+    presented: Vec<u8>,
+}
+
+impl Refusal {
+    fn of(req: &HttpRequest) -> Self {
+        Self {
+            core: req.app_data::<web::Data<gemj_core::Core>>().cloned(),
+            ctx: context(req, api_of(req.path())),
+            presented: req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .map(|v| v.as_bytes().to_vec())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Writes the one audit row of a credential refused before any decision and returns the
+    /// refusal; when the row cannot be written, the answer is 503 instead (nothing unaudited).
+    async fn audit(self, error: ApiError) -> ApiError {
+        let reason = match &error {
+            ApiError::Unauthenticated(code) => *code,
+            ApiError::AuthorizationTooLarge => "authorization_too_large",
+            ApiError::BadRequest(_) => "malformed_credential",
+            ApiError::Core(_) => return error,
+        };
+        if let Some(core) = self.core
+            && let Err(e) = core
+                .access
+                .refuse_credential(&self.ctx, &self.presented, reason)
+                .await
+        {
+            return ApiError::Core(e);
+        }
+        error
+    }
+}
+
 /// The caller: anonymous without an `Authorization` header, or the subject of a verified GA4GH
 /// passport (`Authorization: Bearer <passport JWT>`). A presented credential that does not verify
 /// is refused (401 with the rejection's reason code), never silently treated as anonymous.
@@ -180,10 +243,16 @@ impl FromRequest for Caller {
         let token = bearer(req);
         let verifier = req.app_data::<web::Data<gemj_auth::Verifier>>().cloned();
         let brokers = req.app_data::<web::Data<Brokers>>().cloned();
+        let refusal = Refusal::of(req);
         Box::pin(async move {
-            match token? {
-                None => Ok(Self(Principal::Anonymous)),
-                Some(token) => Ok(Self(passport_principal(verifier, brokers, &token).await?)),
+            let principal = match token {
+                Err(e) => Err(e),
+                Ok(None) => Ok(Principal::Anonymous),
+                Ok(Some(token)) => passport_principal(verifier, brokers, &token).await,
+            };
+            match principal {
+                Ok(p) => Ok(Self(p)),
+                Err(e) => Err(refusal.audit(e).await),
             }
         })
     }
@@ -203,13 +272,19 @@ impl FromRequest for AnyCaller {
         let token = bearer(req);
         let verifier = req.app_data::<web::Data<gemj_auth::Verifier>>().cloned();
         let institutions = req.app_data::<web::Data<Institutions>>().cloned();
+        let refusal = Refusal::of(req);
         Box::pin(async move {
-            match token? {
-                None => Ok(Self(Principal::Anonymous)),
-                Some(token) if is_passport_token(&token) => {
-                    Ok(Self(passport_principal(verifier, None, &token).await?))
+            let principal = match token {
+                Err(e) => Err(e),
+                Ok(None) => Ok(Principal::Anonymous),
+                Ok(Some(token)) if is_passport_token(&token) => {
+                    passport_principal(verifier, None, &token).await
                 }
-                Some(token) => Ok(Self(institution_principal(institutions, &token).await?)),
+                Ok(Some(token)) => institution_principal(institutions, &token).await,
+            };
+            match principal {
+                Ok(p) => Ok(Self(p)),
+                Err(e) => Err(refusal.audit(e).await),
             }
         })
     }
@@ -238,8 +313,12 @@ pub async fn body_principal(
     let passports: Vec<String> = serde_json::from_value(passports).map_err(|_| {
         ApiError::BadRequest("`passports` must be an array of passport JWTs".to_owned())
     })?;
+    let mut refusal = Refusal::of(req);
+    refusal.presented = passports.join(",").into_bytes();
     let Some(verifier) = req.app_data::<web::Data<gemj_auth::Verifier>>().cloned() else {
-        return Err(ApiError::Unauthenticated("no_trusted_issuers"));
+        return Err(refusal
+            .audit(ApiError::Unauthenticated("no_trusted_issuers"))
+            .await);
     };
     match verifier
         .verify_post_body_passports(&passports, gemj_auth::now_unix())
@@ -248,7 +327,7 @@ pub async fn body_principal(
         Ok(p) => Ok(Principal::Passport(std::sync::Arc::new(p))),
         Err(error) => {
             tracing::info!(message = "Body passports rejected.", reason = error.code());
-            Err(ApiError::Unauthenticated(error.code()))
+            Err(refusal.audit(ApiError::Unauthenticated(error.code())).await)
         }
     }
 }

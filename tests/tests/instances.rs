@@ -1,6 +1,6 @@
 //! End-to-end over two gateway instances sharing one PostgreSQL store: a withdrawal posted to
-//! instance A is enforced by instance B, over HTTP, within the 5 s the consent view allows; the
-//! time it took is printed (recorded in docs/PERFORMANCE.md).
+//! instance A is enforced by instance B, over HTTP, within the 5 s the consent view allows, and
+//! so is a revocation; the times it took are printed (recorded in docs/PERFORMANCE.md).
 
 use std::time::{Duration, Instant};
 
@@ -151,6 +151,48 @@ async fn a_withdrawal_on_one_instance_is_enforced_on_the_other_within_seconds() 
         "withdrawal POST to A answered in {:.1} ms; enforced on B {:.1} ms after the POST began",
         posted.as_secs_f64() * 1e3,
         enforced_on_b.as_secs_f64() * 1e3
+    );
+
+    // A revocation recorded through A holds on A at once and on B within one poll.
+    let admin = broker.issue_passport(
+        gemj_server::DEMO_ADMINISTRATOR,
+        &[],
+        Duration::from_secs(600),
+        now,
+    )?;
+    let revocation = serde_json::json!({
+        "kind": "subject", "issuer": broker.issuer(), "value": "alice",
+        "reason": "synthetic: the researcher left the project"
+    });
+    let started = Instant::now();
+    let status = tokio::task::block_in_place(|| {
+        ureq::post(&format!("{base_a}/admin/v1/revocations"))
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .header("Authorization", &format!("Bearer {admin}"))
+            .send_json(&revocation)
+            .map(|r| r.status().as_u16())
+    })?;
+    assert_eq!(status, 201);
+    let (status, body) = get(&format!("{base_a}{path}"), &passport)?;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["reason"], "subject_revoked");
+    let revoked_on_b = loop {
+        let (status, body) = get(&format!("{base_b}{path}"), &passport)?;
+        if status == 401 {
+            assert_eq!(body["reason"], "subject_revoked");
+            break started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "instance B still accepts a revoked subject 5 s later"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    };
+    eprintln!(
+        "subject revoked on A; refused on B {:.1} ms after the POST began",
+        revoked_on_b.as_secs_f64() * 1e3
     );
     let store = a.store.clone();
     b.stop().await;

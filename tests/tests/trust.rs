@@ -292,3 +292,131 @@ async fn rejected_oversized_and_unverifiable_tokens_on_every_api() -> TestResult
     gw.stop().await;
     Ok(())
 }
+
+/// The `jti` of a JWT (its payload is base64url JSON).
+fn jti_of(jwt: &str) -> Result<String, Box<dyn std::error::Error>> {
+    use base64::Engine as _;
+    let payload = jwt.split('.').nth(1).ok_or("no payload")?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload)?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes)?;
+    Ok(claims["jti"].as_str().ok_or("no jti")?.to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoked_tokens_subjects_and_visas_stop_counting_on_the_next_request() -> TestResult {
+    let gw = TestGateway::start(4).await?;
+    let http = Http {
+        base: gw.base_url.clone(),
+    };
+    let demo = gemj_server::demo_broker(gw.data_dir(), &gw.base_url)?;
+    let now = gemj_auth::now_unix();
+    let hour = Duration::from_secs(3600);
+    let admin = demo.issue_passport(gemj_server::DEMO_ADMINISTRATOR, &[], hour, now)?;
+    let status = VisaObject {
+        r#type: VisaType::ResearcherStatus,
+        asserted: now - 60,
+        value: "https://doi.org/10.1038/s41431-018-0219-y".to_owned(),
+        source: demo.issuer().to_owned(),
+        by: Some("so".to_owned()),
+        conditions: None,
+    };
+    let passport = demo.issue_passport("rita", std::slice::from_ref(&status), hour, now)?;
+    let registered = |r: &gemj_e2e::http::Reply| r.json["datasets"].as_array().map_or(0, Vec::len);
+    let r = http.get("/catalogue/v1/datasets", Some(&passport))?;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let as_registered = registered(&r);
+    let revoke = |kind: &str, value: &str| json!({"kind": kind, "issuer": demo.issuer(), "value": value, "reason": "synthetic test"});
+
+    // Only administrators manage revocations.
+    let r = http.post(
+        "/admin/v1/revocations",
+        Some(&passport),
+        &revoke("subject", "rita"),
+    )?;
+    assert_eq!(r.status, 403, "{}", r.text());
+    let r = http.post("/admin/v1/revocations", None, &revoke("subject", "rita"))?;
+    assert_eq!(r.status, 401, "{}", r.text());
+    let r = http.post(
+        "/admin/v1/revocations",
+        Some(&admin),
+        &json!({"kind": "everything", "issuer": demo.issuer(), "value": "x", "reason": "r"}),
+    )?;
+    assert_eq!(r.status, 400, "{}", r.text());
+
+    // The passport's own token: refused from the next request on, with the RFC 6750 challenge.
+    let jti = jti_of(&passport)?;
+    let r = http.post(
+        "/admin/v1/revocations",
+        Some(&admin),
+        &revoke("token", &jti),
+    )?;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let r = http.post(
+        "/admin/v1/revocations",
+        Some(&admin),
+        &revoke("token", &jti),
+    )?;
+    assert_eq!(r.status, 200, "the same revocation again: {}", r.text());
+    let r = http.get("/catalogue/v1/datasets", Some(&passport))?;
+    assert_eq!(r.status, 401, "{}", r.text());
+    assert_eq!(r.json["reason"], "token_revoked");
+    assert_eq!(
+        r.header("www-authenticate"),
+        Some("Bearer error=\"invalid_token\", error_description=\"token_revoked\"")
+    );
+    let r = http.get("/admin/v1/revocations", Some(&admin))?;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json["revocations"].as_array().map(Vec::len), Some(1));
+    assert!(
+        r.json["revocations"][0]["created_by"]
+            .as_str()
+            .is_some_and(|by| by.ends_with(gemj_server::DEMO_ADMINISTRATOR))
+    );
+    // Lifted: the same passport counts again.
+    let r = http.send(
+        "DELETE",
+        &format!(
+            "/admin/v1/revocations?kind=token&issuer={}&value={jti}",
+            demo.issuer().replace(':', "%3A").replace('/', "%2F")
+        ),
+        Some(&admin),
+        None,
+        None,
+    )?;
+    assert_eq!(r.status, 204, "{}", r.text());
+    let r = http.get("/catalogue/v1/datasets", Some(&passport))?;
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    // A revoked Visa is ignored, the rest of the passport still counts.
+    let visa = demo.issue_visa("rita", &status, hour, now)?;
+    let with_visa = demo.issue_passport_with_visas("rita", vec![visa.clone()], hour, now)?;
+    let r = http.get("/catalogue/v1/datasets", Some(&with_visa))?;
+    assert_eq!(registered(&r), as_registered, "{}", r.text());
+    let r = http.post(
+        "/admin/v1/revocations",
+        Some(&admin),
+        &revoke("token", &jti_of(&visa)?),
+    )?;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let r = http.get("/catalogue/v1/datasets", Some(&with_visa))?;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(
+        registered(&r) < as_registered,
+        "the revoked ResearcherStatus no longer counts: {}",
+        r.text()
+    );
+
+    // A subject: every passport of it, including new ones.
+    let r = http.post(
+        "/admin/v1/revocations",
+        Some(&admin),
+        &revoke("subject", "rita"),
+    )?;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let fresh = demo.issue_passport("rita", std::slice::from_ref(&status), hour, now)?;
+    let r = http.get("/catalogue/v1/datasets", Some(&fresh))?;
+    assert_eq!(r.status, 401, "{}", r.text());
+    assert_eq!(r.json["reason"], "subject_revoked");
+    gw.stop().await;
+    Ok(())
+}

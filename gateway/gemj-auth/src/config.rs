@@ -188,6 +188,9 @@ pub struct AuthConfig {
     /// is ignored (`asserted_too_old`) until the committee asserts it again. Types not listed
     /// have no limit. Default: ControlledAccessGrants 365 days.
     pub max_asserted_age: Vec<(VisaType, Duration)>,
+    /// Refuse Passports without a `jti` (which could not be revoked one by one). Default
+    /// `false`: such Passports are accepted, and revoked by subject.
+    pub require_jti: bool,
 }
 
 impl Default for AuthConfig {
@@ -208,6 +211,7 @@ impl Default for AuthConfig {
                 VisaType::ControlledAccessGrants,
                 Duration::from_secs(365 * 86_400),
             )],
+            require_jti: false,
         }
     }
 }

@@ -201,6 +201,7 @@ fn claim_code(e: ClaimError) -> &'static str {
         ClaimError::MissingClaim("aud") => "missing_claim_aud",
         ClaimError::MissingClaim("ga4gh_passport_v1") => "missing_claim_ga4gh_passport_v1",
         ClaimError::MissingClaim("ga4gh_visa_v1") => "missing_claim_ga4gh_visa_v1",
+        ClaimError::MissingClaim("jti") => "missing_claim_jti",
         other => other.code(),
     }
 }

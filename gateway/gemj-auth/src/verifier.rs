@@ -96,6 +96,9 @@ pub struct VerifiedPassport {
     /// When the Passport expires (`exp`); for a bare Visa list, the earliest `exp` of the usable
     /// Visas (or `now` when none is usable).
     pub expires_at: i64,
+    /// The `jti` of the Passport (of each, for merged POST-body Passports; none for a bare Visa
+    /// list), for revocation.
+    pub token_ids: Vec<String>,
 }
 
 /// Counters of the expensive operations, for metrics and tests.
@@ -428,6 +431,9 @@ impl Verifier {
         if !self.trust_of(&claims.iss).is_some_and(|t| t.passports) {
             return Err(AuthError::PassportIssuerNotTrusted);
         }
+        if self.inner.config.require_jti && claims.jti.as_deref().is_none_or(str::is_empty) {
+            return Err(ClaimError::MissingClaim("jti").into());
+        }
         check_nbf(&jws.payload, now)?;
         check_times(claims.iat, claims.exp, now)?;
         if claims.exp.saturating_sub(claims.iat) > secs(self.inner.config.max_passport_lifetime) {
@@ -466,6 +472,7 @@ impl Verifier {
                 visas: outcome.visas,
                 rejected: outcome.rejected,
                 expires_at: claims.exp,
+                token_ids: claims.jti.into_iter().collect(),
             },
             outcome.cacheable,
         ))
@@ -590,6 +597,7 @@ impl Verifier {
             visas: outcome.visas,
             rejected: outcome.rejected,
             expires_at,
+            token_ids: Vec::new(),
         })
     }
 
@@ -626,6 +634,7 @@ impl Verifier {
             }
             hashes.push(next.passport_hash);
             merged.expires_at = merged.expires_at.min(next.expires_at);
+            merged.token_ids.extend(next.token_ids);
             for v in next.visas {
                 if !merged.visas.iter().any(|m| m.hash == v.hash) {
                     merged.visas.push(v);

@@ -274,3 +274,30 @@ async fn lifetimes_and_the_age_of_asserted_are_bounded() -> TestResult {
     assert_eq!(later.rejected[0].reason, "asserted_too_old");
     Ok(())
 }
+
+#[tokio::test]
+async fn passports_without_jti_are_refused_when_configured() -> TestResult {
+    let mut without = passport_payload(&[]);
+    without.as_object_mut().ok_or("payload")?.remove("jti");
+    let token = sign(&passport_header("b1"), &without, &keys().broker_rsa);
+    let lenient = Verifier::with_fetcher(config(), standard_fetcher())?;
+    assert!(
+        lenient
+            .verify_passport(&token, NOW)
+            .await?
+            .token_ids
+            .is_empty()
+    );
+    let strict = Verifier::with_fetcher(
+        AuthConfig {
+            require_jti: true,
+            ..config()
+        },
+        standard_fetcher(),
+    )?;
+    let e = strict.verify_passport(&token, NOW).await.err();
+    assert_eq!(e.map(|e| e.code()), Some("missing_claim_jti"));
+    let with = strict.verify_passport(&passport(&[]), NOW).await?;
+    assert_eq!(with.token_ids, ["p-1"]);
+    Ok(())
+}

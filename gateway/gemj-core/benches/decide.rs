@@ -133,6 +133,7 @@ fn fixture(rt: &tokio::runtime::Runtime) -> Res<Fixture> {
         ],
         rejected: vec![],
         expires_at: 4_000_000_000,
+        token_ids: Vec::new(),
     }));
     Ok(Fixture {
         access,

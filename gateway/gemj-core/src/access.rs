@@ -190,6 +190,8 @@ pub enum Resource {
     OwnAuditTrail,
     /// The approvals of the data-use committee.
     Approvals,
+    /// The revoked credentials.
+    Revocations,
 }
 
 impl Resource {
@@ -210,6 +212,7 @@ impl Resource {
             Self::Institution(id) => format!("institution:{id}"),
             Self::OwnAuditTrail => "audit:self".to_owned(),
             Self::Approvals => "approvals".to_owned(),
+            Self::Revocations => "revocations".to_owned(),
         }
     }
 
@@ -874,7 +877,7 @@ pub fn evaluate(
         (Principal::Passport(_), ReadMetadata, Resource::OwnAuditTrail) => {
             Evaluation::permit(vec![Reason::OwnAuditTrail])
         }
-        (Principal::Passport(p), Administer, Resource::Approvals) => {
+        (Principal::Passport(p), Administer, Resource::Approvals | Resource::Revocations) => {
             let name = format!("{}#{}", p.issuer, p.subject);
             if settings.administrators.contains(&name) {
                 Evaluation::permit(vec![Reason::Administrator])

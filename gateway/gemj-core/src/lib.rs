@@ -26,6 +26,7 @@ pub mod htsget;
 pub mod ingest;
 pub mod phenopacket;
 pub mod recontact;
+pub mod revocations;
 pub mod services;
 
 use std::sync::Arc;
@@ -59,6 +60,8 @@ pub struct Core {
     pub catalogue: catalogue_cache::CatalogueCache,
     /// The Beacon service (settings, index of the current catalogue epoch, budgets).
     pub beacon: Arc<beacon::Beacon>,
+    /// The revoked credentials, applied to every verified Passport.
+    pub revocations: revocations::RevocationList,
 }
 
 impl std::fmt::Debug for Core {

@@ -296,6 +296,8 @@ pub struct AuthConfig {
     pub required_audience: String,
     /// The longest Passport lifetime accepted (`exp - iat`, seconds).
     pub max_passport_lifetime_secs: u64,
+    /// Refuse Passports without a `jti` (which cannot be revoked one by one; a subject can).
+    pub require_jti: bool,
     /// The longest Visa lifetime accepted (`exp - iat`, seconds).
     pub max_visa_lifetime_secs: u64,
     /// Per Visa Type, the oldest `asserted` (days) that still authorises; a type not listed has
@@ -502,6 +504,7 @@ impl Default for AuthConfig {
             trusted_issuers: Vec::new(),
             required_audience: String::new(),
             max_passport_lifetime_secs: 3600,
+            require_jti: false,
             max_visa_lifetime_secs: 365 * 86_400,
             max_asserted_age_days: [("ControlledAccessGrants".to_owned(), 365)]
                 .into_iter()

@@ -37,6 +37,7 @@ pub struct Gateway {
     audit: AuditSink,
     consent: ConsentView,
     catalogue: CatalogueCache,
+    revocations: gemj_core::revocations::RevocationList,
     duo: Option<Arc<gemj_duo::Ontology>>,
     hpo: Option<Arc<gemj_ontology::hpo::Ontology>>,
     demo_broker: bool,
@@ -119,6 +120,12 @@ impl Gateway {
         let catalogue = CatalogueCache::start(store.clone(), CatalogueCacheOptions::default())
             .await
             .context("cannot read the catalogue epoch")?;
+        let revocations = gemj_core::revocations::RevocationList::start(
+            store.clone(),
+            std::time::Duration::from_millis(config.policy.consent_poll_interval_ms.max(10)),
+        )
+        .await
+        .context("cannot read the revocation list")?;
         let duo = Some(load_duo(&config.policy)?);
         let hpo = Some(load_hpo(&config.policy)?);
         Ok(Self {
@@ -127,6 +134,7 @@ impl Gateway {
             audit,
             consent,
             catalogue,
+            revocations,
             duo,
             hpo,
             demo_broker: false,
@@ -252,6 +260,7 @@ impl Gateway {
                 self.config.beacon.clone(),
                 self.hpo.clone(),
             )),
+            revocations: self.revocations.clone(),
         };
         let base = web::Data::new(routes::BaseUrl(base_url.clone()));
         let brokers = web::Data::new(build_brokers(&self.config.auth));
@@ -307,6 +316,7 @@ impl Gateway {
                 .configure(routes::consent::configure)
                 .configure(routes::recontact::configure)
                 .configure(routes::approvals::configure)
+                .configure(routes::revocations::configure)
                 .configure(routes::data::configure)
                 .configure(routes::drs::configure)
                 .configure(routes::htsget::configure)
@@ -619,6 +629,7 @@ fn build_verifier(
         required_audience: (!auth.required_audience.is_empty())
             .then(|| auth.required_audience.clone()),
         allow_http_loopback: auth.allow_http_loopback || demo.is_some(),
+        require_jti: auth.require_jti,
         max_passport_lifetime: std::time::Duration::from_secs(auth.max_passport_lifetime_secs),
         max_visa_lifetime: std::time::Duration::from_secs(auth.max_visa_lifetime_secs),
         max_asserted_age: auth

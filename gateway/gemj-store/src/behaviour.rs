@@ -153,6 +153,7 @@ behaviour!(
     object_registration,
     ingest_transaction,
     variant_merge,
+    revocations,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -1627,5 +1628,64 @@ async fn variant_merge(store: Store) -> TestResult {
             .await,
         Err(StoreError::MissingReference { .. })
     ));
+    Ok(())
+}
+
+async fn revocations(store: Store) -> TestResult {
+    use crate::{Revocation, RevocationKind};
+    store.migrate().await?;
+    assert!(store.revocations().await?.is_empty());
+    let token = Revocation {
+        kind: RevocationKind::Token,
+        issuer: "https://broker.example.org".into(),
+        value: "jti-1".into(),
+        reason: "leaked".into(),
+        created_at: String::new(),
+        created_by: "https://broker.example.org#admin".into(),
+    };
+    let subject = Revocation {
+        kind: RevocationKind::Subject,
+        value: "researcher-1".into(),
+        reason: "left the project".into(),
+        ..token.clone()
+    };
+    assert!(store.revoke(&token).await?, "new");
+    assert!(
+        !store.revoke(&token).await?,
+        "the same again changes nothing"
+    );
+    assert!(store.revoke(&subject).await?);
+    // The same value under another kind or issuer is another revocation.
+    let other_issuer = Revocation {
+        issuer: "https://other.example.org".into(),
+        ..token.clone()
+    };
+    assert!(store.revoke(&other_issuer).await?);
+    let all = store.revocations().await?;
+    assert_eq!(all.len(), 3);
+    assert_eq!(all[0].kind, RevocationKind::Subject);
+    assert_eq!(all[1].value, "jti-1");
+    assert_eq!(all[1].reason, "leaked");
+    assert!(!all[1].created_at.is_empty());
+    assert!(
+        store
+            .revoke(&Revocation {
+                value: String::new(),
+                ..token.clone()
+            })
+            .await
+            .is_err()
+    );
+    assert!(
+        store
+            .unrevoke(RevocationKind::Token, &token.issuer, "jti-1")
+            .await?
+    );
+    assert!(
+        !store
+            .unrevoke(RevocationKind::Token, &token.issuer, "jti-1")
+            .await?
+    );
+    assert_eq!(store.revocations().await?.len(), 2);
     Ok(())
 }

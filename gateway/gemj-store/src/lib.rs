@@ -47,6 +47,7 @@ mod error;
 mod ingest;
 pub mod objects;
 mod recontact;
+mod revocations;
 mod snapshot;
 mod variants;
 
@@ -62,6 +63,7 @@ pub use consent::{AppendOutcome, CONSENT_CHANNEL, ConsentChanges, StoredConsentE
 pub use error::StoreError;
 pub use ingest::IngestTx;
 pub use recontact::RecontactInboxEntry;
+pub use revocations::{Revocation, RevocationKind};
 pub use snapshot::CatalogueSnapshot;
 pub use variants::{VariantContribution, VariantMerge, VariantRow};
 

@@ -76,6 +76,7 @@ fn passport(visas: Vec<gemj_auth::VerifiedVisa>) -> Principal {
         visas,
         rejected: vec![],
         expires_at: 1_900_000_000,
+        token_ids: Vec::new(),
     }))
 }
 
@@ -607,6 +608,7 @@ fn institutions_manage_only_their_own_participants_and_admins_only_approvals() -
         visas: vec![],
         rejected: vec![],
         expires_at: 1_900_000_000,
+        token_ids: Vec::new(),
     }));
     assert_eq!(
         e(&admin, Action::Administer, &Resource::Approvals).reasons,

@@ -14,6 +14,7 @@ pub mod ingest;
 pub mod openapi;
 pub mod phenopackets;
 pub mod recontact;
+pub mod revocations;
 pub mod service_info;
 
 use actix_web::http::header;
@@ -187,6 +188,22 @@ fn api_of(path: &str) -> &'static str {
         .map_or("gateway", |(_, api)| api)
 }
 
+/// Applies the revocation list to a verified Passport (a revoked token or subject is a 401 with
+/// its reason; a revoked Visa is ignored).
+fn unless_revoked(
+    core: Option<&web::Data<gemj_core::Core>>,
+    principal: Principal,
+) -> Result<Principal, ApiError> {
+    match (principal, core) {
+        (Principal::Passport(p), Some(core)) => core
+            .revocations
+            .apply(std::sync::Arc::unwrap_or_clone(p))
+            .map(|p| Principal::Passport(std::sync::Arc::new(p)))
+            .map_err(ApiError::Unauthenticated),
+        (other, _) => Ok(other),
+    }
+}
+
 /// What an extractor needs to audit a refused credential: the request context and the bytes
 /// presented (only their hash is kept).
 struct Refusal {
@@ -248,7 +265,9 @@ impl FromRequest for Caller {
             let principal = match token {
                 Err(e) => Err(e),
                 Ok(None) => Ok(Principal::Anonymous),
-                Ok(Some(token)) => passport_principal(verifier, brokers, &token).await,
+                Ok(Some(token)) => passport_principal(verifier, brokers, &token)
+                    .await
+                    .and_then(|p| unless_revoked(refusal.core.as_ref(), p)),
             };
             match principal {
                 Ok(p) => Ok(Self(p)),
@@ -278,7 +297,9 @@ impl FromRequest for AnyCaller {
                 Err(e) => Err(e),
                 Ok(None) => Ok(Principal::Anonymous),
                 Ok(Some(token)) if is_passport_token(&token) => {
-                    passport_principal(verifier, None, &token).await
+                    passport_principal(verifier, None, &token)
+                        .await
+                        .and_then(|p| unless_revoked(refusal.core.as_ref(), p))
                 }
                 Ok(Some(token)) => institution_principal(institutions, &token).await,
             };
@@ -324,7 +345,13 @@ pub async fn body_principal(
         .verify_post_body_passports(&passports, gemj_auth::now_unix())
         .await
     {
-        Ok(p) => Ok(Principal::Passport(std::sync::Arc::new(p))),
+        Ok(p) => match unless_revoked(
+            refusal.core.as_ref(),
+            Principal::Passport(std::sync::Arc::new(p)),
+        ) {
+            Ok(p) => Ok(p),
+            Err(e) => Err(refusal.audit(e).await),
+        },
         Err(error) => {
             tracing::info!(message = "Body passports rejected.", reason = error.code());
             Err(refusal.audit(ApiError::Unauthenticated(error.code())).await)

@@ -7,7 +7,7 @@ use utoipa::OpenApi;
 
 use super::{
     approvals, audit, catalogue, consent, data, health, ingest, phenopackets, recontact,
-    service_info,
+    revocations, service_info,
 };
 use crate::error::Problem;
 
@@ -40,6 +40,9 @@ use crate::error::Problem;
         approvals::list,
         approvals::get,
         approvals::set_status,
+        revocations::list,
+        revocations::revoke,
+        revocations::unrevoke,
         data::participants,
         data::url_get,
         data::url_post,

@@ -1,0 +1,121 @@
+//! Revoked credentials (`/admin/v1/revocations`), for administrators: revoke one token (its
+//! issuer and `jti`) or every token of a subject (issuer and `sub`), list them, lift one. A
+//! revocation holds from the next request on this instance and within one poll interval on
+//! every instance sharing the store.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use gemj_core::Core;
+use gemj_core::revocations::api;
+use gemj_store::{Revocation, RevocationKind};
+
+use super::{Caller, context};
+use crate::error::{ApiError, Problem};
+
+/// Registers the routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        super::resource_405("/admin/v1/revocations", "GET, POST, DELETE")
+            .route(web::get().to(list))
+            .route(web::post().to(revoke))
+            .route(web::delete().to(unrevoke)),
+    );
+}
+
+/// Every revocation.
+#[utoipa::path(get, path = "/admin/v1/revocations", tag = "admin",
+    responses((status = 200, description = "`{revocations: [{kind, issuer, value, reason, created_at, created_by}]}`."),
+              (status = 401, description = "No or invalid passport.", body = Problem),
+              (status = 403, description = "Not an administrator.", body = Problem)))]
+pub async fn list(
+    req: HttpRequest,
+    core: web::Data<Core>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    let revocations = api::list(&core, &context(&req, "admin"), &caller.0).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "revocations": revocations })))
+}
+
+/// Revokes a token or a subject: 201 when new, 200 when it was revoked already.
+#[utoipa::path(post, path = "/admin/v1/revocations", tag = "admin",
+    request_body(content = Object, description = "`{kind: token|subject, issuer, value, reason}`: value is the token's `jti` or the subject's `sub`."),
+    responses((status = 201, description = "Revoked."),
+              (status = 200, description = "Already revoked."),
+              (status = 400, description = "Invalid revocation.", body = Problem),
+              (status = 401, description = "No or invalid passport.", body = Problem),
+              (status = 403, description = "Not an administrator.", body = Problem)))]
+pub async fn revoke(
+    req: HttpRequest,
+    core: web::Data<Core>,
+    caller: Caller,
+    body: web::Json<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        kind: RevocationKind,
+        issuer: String,
+        value: String,
+        reason: String,
+    }
+    let body: Body = super::parse_body(body.into_inner())?;
+    let revocation = Revocation {
+        kind: body.kind,
+        issuer: body.issuer,
+        value: body.value,
+        reason: body.reason,
+        created_at: String::new(),
+        created_by: String::new(),
+    };
+    let new = api::revoke(&core, &context(&req, "admin"), &caller.0, &revocation).await?;
+    let mut res = if new {
+        HttpResponse::Created()
+    } else {
+        HttpResponse::Ok()
+    };
+    Ok(res.json(serde_json::json!({
+        "kind": revocation.kind,
+        "issuer": revocation.issuer,
+        "value": revocation.value,
+    })))
+}
+
+/// Which revocation to lift.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Which {
+    /// `token` or `subject`.
+    pub kind: RevocationKind,
+    /// The issuer.
+    pub issuer: String,
+    /// The `jti` or `sub`.
+    pub value: String,
+}
+
+/// Lifts a revocation: 204, or 404 when there was none.
+#[utoipa::path(delete, path = "/admin/v1/revocations", tag = "admin",
+    params(("kind" = String, Query, description = "token or subject"), ("issuer" = String, Query, description = "Issuer"), ("value" = String, Query, description = "jti or sub")),
+    responses((status = 204, description = "Lifted."),
+              (status = 401, description = "No or invalid passport.", body = Problem),
+              (status = 403, description = "Not an administrator.", body = Problem),
+              (status = 404, description = "No such revocation.", body = Problem)))]
+pub async fn unrevoke(
+    req: HttpRequest,
+    core: web::Data<Core>,
+    caller: Caller,
+    which: web::Query<Which>,
+) -> Result<HttpResponse, ApiError> {
+    let removed = api::unrevoke(
+        &core,
+        &context(&req, "admin"),
+        &caller.0,
+        which.kind,
+        &which.issuer,
+        &which.value,
+    )
+    .await?;
+    if removed {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(ApiError::Core(gemj_core::CoreError::NotFound))
+    }
+}

@@ -8,14 +8,16 @@ use gemj_model::{Approval, ApprovalId, ApprovalStatus};
 use crate::access::{Action, Principal, RequestContext, Resource};
 use crate::{Core, CoreError};
 
-async fn administer(
+/// Lets administrators through (an audited decision on `resource`); anyone else is denied.
+pub(crate) async fn administer(
     core: &Core,
     ctx: &RequestContext,
     principal: &Principal,
+    resource: &Resource,
 ) -> Result<(), CoreError> {
     match core
         .access
-        .decide(ctx, principal, Action::Administer, &Resource::Approvals)
+        .decide(ctx, principal, Action::Administer, resource)
         .await?
     {
         Ok(_permit) => Ok(()),
@@ -35,7 +37,7 @@ pub async fn put(
     principal: &Principal,
     approval: &Approval,
 ) -> Result<Approval, CoreError> {
-    administer(core, ctx, principal).await?;
+    administer(core, ctx, principal, &Resource::Approvals).await?;
     approval
         .validate()
         .map_err(|e| CoreError::InvalidInput(e.to_string()))?;
@@ -82,7 +84,7 @@ pub async fn get(
     principal: &Principal,
     id: &str,
 ) -> Result<Approval, CoreError> {
-    administer(core, ctx, principal).await?;
+    administer(core, ctx, principal, &Resource::Approvals).await?;
     let Ok(id) = ApprovalId::parse(id) else {
         return Err(CoreError::NotFound);
     };
@@ -103,7 +105,7 @@ pub async fn of_researcher(
     issuer: &str,
     subject: &str,
 ) -> Result<Vec<Approval>, CoreError> {
-    administer(core, ctx, principal).await?;
+    administer(core, ctx, principal, &Resource::Approvals).await?;
     Ok(core.store.approvals_of(issuer, subject).await?)
 }
 
@@ -119,7 +121,7 @@ pub async fn set_status(
     id: &str,
     status: ApprovalStatus,
 ) -> Result<Approval, CoreError> {
-    administer(core, ctx, principal).await?;
+    administer(core, ctx, principal, &Resource::Approvals).await?;
     let Ok(id) = ApprovalId::parse(id) else {
         return Err(CoreError::NotFound);
     };

@@ -131,23 +131,9 @@ impl RevocationList {
 pub mod api {
     use gemj_store::{Revocation, RevocationKind};
 
-    use crate::access::{Action, Principal, RequestContext, Resource};
+    use crate::access::{Principal, RequestContext, Resource};
+    use crate::approvals_api::administer;
     use crate::{Core, CoreError};
-
-    async fn administer(
-        core: &Core,
-        ctx: &RequestContext,
-        principal: &Principal,
-    ) -> Result<String, CoreError> {
-        match core
-            .access
-            .decide(ctx, principal, Action::Administer, &Resource::Revocations)
-            .await?
-        {
-            Ok(_permit) => Ok(principal.audit_name()),
-            Err(denial) => Err(CoreError::Denied(Box::new(denial))),
-        }
-    }
 
     /// Every revocation.
     ///
@@ -158,7 +144,7 @@ pub mod api {
         ctx: &RequestContext,
         principal: &Principal,
     ) -> Result<Vec<Revocation>, CoreError> {
-        administer(core, ctx, principal).await?;
+        administer(core, ctx, principal, &Resource::Revocations).await?;
         Ok(core.store.revocations().await?)
     }
 
@@ -172,7 +158,7 @@ pub mod api {
         principal: &Principal,
         revocation: &Revocation,
     ) -> Result<bool, CoreError> {
-        let by = administer(core, ctx, principal).await?;
+        administer(core, ctx, principal, &Resource::Revocations).await?;
         if revocation.issuer.trim().is_empty()
             || revocation.value.trim().is_empty()
             || revocation.reason.trim().is_empty()
@@ -182,7 +168,7 @@ pub mod api {
             ));
         }
         let record = Revocation {
-            created_by: by,
+            created_by: principal.audit_name(),
             ..revocation.clone()
         };
         let new = core.store.revoke(&record).await?;
@@ -202,7 +188,7 @@ pub mod api {
         issuer: &str,
         value: &str,
     ) -> Result<bool, CoreError> {
-        administer(core, ctx, principal).await?;
+        administer(core, ctx, principal, &Resource::Revocations).await?;
         let removed = core.store.unrevoke(kind, issuer, value).await?;
         core.revocations.refresh().await?;
         Ok(removed)

@@ -204,24 +204,19 @@ fn unless_revoked(
     }
 }
 
-/// What an extractor needs to audit a refused credential: the request context and the bytes
-/// presented (only their hash is kept).
+/// What an extractor needs to audit a refused credential: the request (cheap to clone; its
+/// context and the presented `Authorization` are read only on a refusal) and, for POST-body
+/// passports, the bytes presented. Only their hash is kept.
 struct Refusal {
-    core: Option<web::Data<gemj_core::Core>>,
-    ctx: RequestContext,
-    presented: Vec<u8>,
+    req: HttpRequest,
+    body: Option<Vec<u8>>,
 }
 
 impl Refusal {
     fn of(req: &HttpRequest) -> Self {
         Self {
-            core: req.app_data::<web::Data<gemj_core::Core>>().cloned(),
-            ctx: context(req, api_of(req.path())),
-            presented: req
-                .headers()
-                .get(header::AUTHORIZATION)
-                .map(|v| v.as_bytes().to_vec())
-                .unwrap_or_default(),
+            req: req.clone(),
+            body: None,
         }
     }
 
@@ -234,15 +229,27 @@ impl Refusal {
             ApiError::BadRequest(_) => "malformed_credential",
             ApiError::Core(_) => return error,
         };
-        if let Some(core) = self.core
-            && let Err(e) = core
-                .access
-                .refuse_credential(&self.ctx, &self.presented, reason)
-                .await
-        {
+        let Some(core) = self.core() else {
+            return error;
+        };
+        let ctx = context(&self.req, api_of(self.req.path()));
+        let presented = match &self.body {
+            Some(body) => body.as_slice(),
+            None => self
+                .req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .map_or(&[][..], |v| v.as_bytes()),
+        };
+        if let Err(e) = core.access.refuse_credential(&ctx, presented, reason).await {
             return ApiError::Core(e);
         }
         error
+    }
+
+    /// The gateway's core services, to audit with and to apply revocations.
+    fn core(&self) -> Option<web::Data<gemj_core::Core>> {
+        self.req.app_data::<web::Data<gemj_core::Core>>().cloned()
     }
 }
 
@@ -267,7 +274,7 @@ impl FromRequest for Caller {
                 Ok(None) => Ok(Principal::Anonymous),
                 Ok(Some(token)) => passport_principal(verifier, brokers, &token)
                     .await
-                    .and_then(|p| unless_revoked(refusal.core.as_ref(), p)),
+                    .and_then(|p| unless_revoked(refusal.core().as_ref(), p)),
             };
             match principal {
                 Ok(p) => Ok(Self(p)),
@@ -299,7 +306,7 @@ impl FromRequest for AnyCaller {
                 Ok(Some(token)) if is_passport_token(&token) => {
                     passport_principal(verifier, None, &token)
                         .await
-                        .and_then(|p| unless_revoked(refusal.core.as_ref(), p))
+                        .and_then(|p| unless_revoked(refusal.core().as_ref(), p))
                 }
                 Ok(Some(token)) => institution_principal(institutions, &token).await,
             };
@@ -335,7 +342,7 @@ pub async fn body_principal(
         ApiError::BadRequest("`passports` must be an array of passport JWTs".to_owned())
     })?;
     let mut refusal = Refusal::of(req);
-    refusal.presented = passports.join(",").into_bytes();
+    refusal.body = Some(passports.join(",").into_bytes());
     let Some(verifier) = req.app_data::<web::Data<gemj_auth::Verifier>>().cloned() else {
         return Err(refusal
             .audit(ApiError::Unauthenticated("no_trusted_issuers"))
@@ -346,7 +353,7 @@ pub async fn body_principal(
         .await
     {
         Ok(p) => match unless_revoked(
-            refusal.core.as_ref(),
+            refusal.core().as_ref(),
             Principal::Passport(std::sync::Arc::new(p)),
         ) {
             Ok(p) => Ok(p),

@@ -121,7 +121,17 @@ fn fixture(rt: &tokio::runtime::Runtime) -> Res<Fixture> {
         store.put_dataset(&controlled).await?;
         store.put_approval(&approval).await?;
         let (audit, _writer) = AuditSink::start(store.clone(), AuditOptions::default());
-        Ok::<_, Box<dyn std::error::Error>>(AccessPoint::new(audit, settings.clone(), store))
+        let consent = gemj_core::consent_view::ConsentView::start(
+            store.clone(),
+            gemj_core::consent_view::ConsentViewOptions::default(),
+        )
+        .await?;
+        Ok::<_, Box<dyn std::error::Error>>(AccessPoint::new(
+            audit,
+            settings.clone(),
+            store,
+            consent,
+        ))
     })?;
     let passport = Principal::Passport(Arc::new(gemj_auth::VerifiedPassport {
         issuer: ISSUER.into(),
@@ -189,11 +199,7 @@ fn bench(c: &mut Criterion) {
         g.bench_function(format!("sequential/{name}"), |b| {
             b.iter(|| {
                 rt.block_on(async {
-                    let answer = f
-                        .access
-                        .decide(&ctx(), &f.passport, Action::ReadData, resource)
-                        .await
-                        .expect("decide");
+                    let answer = enforce(&f.access, &f.passport, resource).await;
                     assert!(answer.is_ok());
                 });
             });
@@ -213,14 +219,11 @@ fn bench(c: &mut Criterion) {
                             let principal = f.passport.clone();
                             let resource = resource.clone();
                             tasks.push(tokio::spawn(async move {
-                                access
-                                    .decide(&ctx(), &principal, Action::ReadData, &resource)
-                                    .await
-                                    .map(|a| a.is_ok())
+                                enforce(&access, &principal, &resource).await.is_ok()
                             }));
                         }
                         for t in tasks {
-                            assert!(matches!(t.await, Ok(Ok(true))));
+                            assert!(matches!(t.await, Ok(true)));
                         }
                     }
                     start.elapsed()
@@ -233,3 +236,21 @@ fn bench(c: &mut Criterion) {
 
 criterion_group!(benches, bench);
 criterion_main!(benches);
+
+/// The one enforcement call, serving nothing: decision, consent snapshot and durable audit.
+async fn enforce(
+    access: &AccessPoint,
+    principal: &Principal,
+    resource: &Resource,
+) -> Result<(), gemj_core::CoreError> {
+    let ask = gemj_core::Ask::new(Action::ReadData, resource.clone());
+    access
+        .enforce(
+            &ctx(),
+            principal,
+            ask,
+            gemj_core::OnDenial::Explain,
+            async |_: &gemj_core::Permit| Ok(((), gemj_core::Outcome::default())),
+        )
+        .await
+}

@@ -1,17 +1,23 @@
 //! The one access decision point. Every API asks it `(principal, action, resource)` and gets a
 //! [`Permit`] or a [`Denial`] with reason codes. It denies by default, and it writes every
-//! decision, permit or deny, to the audit chain before it answers.
+//! decision, permit or deny, to the audit chain, exactly once, before any answer leaves.
 //!
-//! A decision has two steps, so that the audit record can say what was served:
-//! [`AccessPoint::evaluate`] gathers the facts (the caller's approvals from the store) and runs
-//! the pure policy ([`evaluate`]) into a [`Decision`], which serves nothing; then
-//! [`AccessPoint::record`] (or [`AccessPoint::record_all`] for every decision of a request in
-//! one append) writes the audit record with the outcome (consent epoch, participants, records
-//! returned and filtered) and only then makes the [`Permit`]. [`AccessPoint::decide`] does both
-//! at once for decisions with nothing to count.
+//! The one enforcement call is [`AccessPoint::enforce`] (one resource) or
+//! [`AccessPoint::begin`] → [`Enforcement::ask`] ... → [`Enforcement::release`] (several
+//! resources in one request: a catalogue listing, a DRS bundle, a Beacon query). It
 //!
-//! Invariant: a [`Permit`] can only be made here, after its audit record is durable. Code that
-//! serves data takes a `&Permit`, so an unaudited permit cannot be written down.
+//! 1. gathers the facts (the caller's approvals) and runs the pure policy ([`evaluate`]);
+//! 2. takes the consent snapshot the answer is served under, when the ask depends on consent;
+//! 3. lends the [`Permit`] (or the [`Verdicts`]) to the service that computes the answer;
+//! 4. writes one audit row per decision with what the answer served (consent epoch,
+//!    participants, records returned and filtered) in one durable append;
+//! 5. and only then hands the answer back.
+//!
+//! Invariant: data leaves only through these calls. A [`Permit`] has no public constructor, is
+//! not `Clone`, and is only lent by reference for the time of the service call, so every
+//! function that releases data takes a `&Permit` and its answer cannot leave before the audit
+//! row is durable. A denied, failed or abandoned request still leaves exactly one row per
+//! decision (see [`Enforcement`]).
 //!
 //! The policy (see [`evaluate`] for the full table):
 //!
@@ -39,6 +45,7 @@ use gemj_model::{
 
 use crate::CoreError;
 use crate::audit::AuditSink;
+use crate::consent_view::{ConsentSnapshot, ConsentView};
 use crate::controlled::{self, ControlledOutcome};
 
 /// An institution authenticated by a token signed with its registered key.
@@ -440,10 +447,10 @@ pub struct Facts {
     pub approvals: Vec<Approval>,
 }
 
-/// A decision made but not yet audited: it serves nothing. Turn it into a [`Permit`] or a
-/// [`Denial`] with [`AccessPoint::record`].
+/// A decision made but not yet audited: it serves nothing. It lives only inside an
+/// [`Enforcement`], which audits it exactly once.
 #[derive(Debug, Clone)]
-pub struct Decision {
+struct Decision {
     ctx: RequestContext,
     principal: String,
     credential_hashes: Vec<String>,
@@ -455,16 +462,8 @@ pub struct Decision {
 }
 
 impl Decision {
-    /// Whether the policy permits.
-    #[must_use]
-    pub fn is_permit(&self) -> bool {
+    fn is_permit(&self) -> bool {
         self.evaluation.decision == AccessDecision::Permit
-    }
-
-    /// The evaluation (reasons, approval, scope, DUO explanation).
-    #[must_use]
-    pub fn evaluation(&self) -> &Evaluation {
-        &self.evaluation
     }
 }
 
@@ -484,13 +483,113 @@ pub struct Outcome {
     pub answer: Option<String>,
 }
 
-/// A permit, made only by [`AccessPoint`] after the decision is durable in the audit chain.
+impl Outcome {
+    /// What a permitted request that served nothing records: no records returned.
+    #[must_use]
+    pub fn nothing() -> Self {
+        Self {
+            returned: Some(0),
+            ..Self::default()
+        }
+    }
+}
+
+/// What is asked of the access point: an action on a resource, and whether the answer depends
+/// on consent (then the [`Permit`] carries the consent snapshot it is served under).
 #[derive(Debug, Clone)]
+pub struct Ask {
+    action: Action,
+    resource: Resource,
+    consent: bool,
+}
+
+impl Ask {
+    /// `action` on `resource`. Reading data, discovery and recontact requests are answered
+    /// under a consent snapshot; the other actions only when [`Ask::with_consent`] says so.
+    #[must_use]
+    pub fn new(action: Action, resource: Resource) -> Self {
+        let consent = matches!(
+            action,
+            Action::ReadData | Action::Discover | Action::RequestRecontact
+        );
+        Self {
+            action,
+            resource,
+            consent,
+        }
+    }
+
+    /// The answer depends on consent: the permit carries a snapshot (a stale view refuses).
+    #[must_use]
+    pub fn with_consent(mut self) -> Self {
+        self.consent = true;
+        self
+    }
+
+    /// The answer does not depend on consent (the service reads its own, later, snapshot).
+    #[must_use]
+    pub fn without_consent(mut self) -> Self {
+        self.consent = false;
+        self
+    }
+}
+
+/// What a denied request answers, for [`AccessPoint::enforce`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnDenial {
+    /// [`CoreError::Denied`] with the reasons (401 for an anonymous caller, else 403).
+    Explain,
+    /// [`CoreError::NotFound`]: the caller may not learn whether the resource exists.
+    Hide,
+    /// An anonymous caller is asked for a credential ([`CoreError::CredentialRequired`]);
+    /// anyone else gets [`CoreError::NotFound`].
+    HideFromCredentialed,
+    /// [`CoreError::CredentialRequired`], whoever asks (a caller's own records).
+    CredentialRequired,
+}
+
+impl OnDenial {
+    fn error(self, denial: Denial) -> CoreError {
+        match self {
+            Self::Explain => CoreError::Denied(Box::new(denial)),
+            Self::Hide => CoreError::NotFound,
+            Self::HideFromCredentialed if denial.unauthenticated => CoreError::CredentialRequired,
+            Self::HideFromCredentialed => CoreError::NotFound,
+            Self::CredentialRequired => CoreError::CredentialRequired,
+        }
+    }
+}
+
+/// Permission to serve what was asked, lent by the [`AccessPoint`] to the service that
+/// computes the answer. It cannot be made, cloned or kept outside [`Enforcement::release`]
+/// (and [`AccessPoint::enforce`]), which hand the answer back only once the decision's audit
+/// row, with what the answer served, is durable. Every function that releases data takes a
+/// `&Permit` (or the [`Verdicts`] holding them).
+///
+/// A permit cannot be made anywhere else:
+///
+/// ```compile_fail
+/// let forged = gemj_core::Permit {
+///     reasons: Vec::new(),
+///     approval: None,
+///     scope: gemj_core::ConsentScope::unknown_requester(),
+///     consent: None,
+/// };
+/// ```
+///
+/// nor kept beyond the service call that borrows it:
+///
+/// ```compile_fail
+/// fn keep(permit: &gemj_core::Permit) -> gemj_core::Permit {
+///     permit.clone()
+/// }
+/// ```
+#[derive(Debug)]
 pub struct Permit {
     reasons: Vec<Reason>,
-    audit_seq: i64,
     approval: Option<ApprovalId>,
     scope: ConsentScope,
+    consent: Option<ConsentSnapshot>,
 }
 
 impl Permit {
@@ -500,32 +599,50 @@ impl Permit {
         &self.reasons
     }
 
-    /// The audit record that holds this decision.
-    #[must_use]
-    pub fn audit_seq(&self) -> i64 {
-        self.audit_seq
-    }
-
     /// The approval that permitted (CONTROLLED).
     #[must_use]
     pub fn approval(&self) -> Option<&ApprovalId> {
         self.approval.as_ref()
     }
 
-    /// Which participants may be served.
+    /// Which participants may be served, besides withdrawal.
     #[must_use]
     pub fn scope(&self) -> ConsentScope {
         self.scope
     }
+
+    /// The level a discovery permit was given at.
+    #[must_use]
+    pub fn discovery_level(&self) -> DiscoveryLevel {
+        DiscoveryLevel::of_reasons(&self.reasons)
+    }
+
+    /// The consent snapshot the request is served under.
+    ///
+    /// # Errors
+    /// [`CoreError::ConsentStale`] when the request did not ask for consent (a service asking
+    /// for it then is a mistake: nothing consent-dependent is served).
+    pub fn consent(&self) -> Result<&ConsentSnapshot, CoreError> {
+        self.consent
+            .as_ref()
+            .ok_or(CoreError::ConsentStale { age_ms: u64::MAX })
+    }
+
+    /// Whether `participant`'s data may be served under this permit: inside the requester's
+    /// consent scope at the snapshot's epoch. Never without a snapshot.
+    #[must_use]
+    pub fn serves(&self, participant: &ParticipantId) -> bool {
+        self.consent
+            .as_ref()
+            .is_some_and(|s| s.serves(participant, self.scope))
+    }
 }
 
-/// A denial, with its reasons, also audited.
+/// A denial, with its reasons; audited like every decision.
 #[derive(Debug, Clone)]
 pub struct Denial {
     /// Why it was denied.
     pub reasons: Vec<Reason>,
-    /// The audit record that holds this decision.
-    pub audit_seq: i64,
     /// Whether the caller presented no credential (401) or a credential without permission
     /// (403). APIs that must not reveal existence answer 404 instead.
     pub unauthenticated: bool,
@@ -541,15 +658,387 @@ impl Denial {
     }
 }
 
+/// What the policy decided on one [`Ask`] of an [`Enforcement`], before anything is served:
+/// enough to plan the answer (whether it is permitted, at which level, in which consent
+/// scope), never to serve it.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    index: usize,
+    evaluation: Evaluation,
+}
+
+impl Verdict {
+    /// Its position in the request's [`Verdicts`].
+    #[must_use]
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// Whether the policy permits.
+    #[must_use]
+    pub fn is_permit(&self) -> bool {
+        self.evaluation.decision == AccessDecision::Permit
+    }
+
+    /// The evaluation (reasons, approval, scope, DUO explanation).
+    #[must_use]
+    pub fn evaluation(&self) -> &Evaluation {
+        &self.evaluation
+    }
+}
+
+/// Every decision of one request, permits and denials in the order asked, lent to the service
+/// by [`Enforcement::release`].
+#[derive(Debug)]
+pub struct Verdicts(Vec<Result<Permit, Denial>>);
+
+impl Verdicts {
+    /// The permit of the `index`-th ask, if it was permitted.
+    #[must_use]
+    pub fn permit(&self, index: usize) -> Option<&Permit> {
+        self.0.get(index).and_then(|v| v.as_ref().ok())
+    }
+
+    /// The `index`-th decision.
+    #[must_use]
+    pub fn get(&self, index: usize) -> Option<&Result<Permit, Denial>> {
+        self.0.get(index)
+    }
+
+    /// How many decisions.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether nothing was asked.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The decisions in order.
+    pub fn iter(&self) -> std::slice::Iter<'_, Result<Permit, Denial>> {
+        self.0.iter()
+    }
+}
+
+/// An answer released by the access point, with the audit rows of its decisions (in the order
+/// asked).
+#[derive(Debug)]
+#[must_use]
+pub struct Released<T> {
+    /// The answer.
+    pub value: T,
+    /// The audit records holding the request's decisions.
+    pub audit_seqs: Vec<i64>,
+}
+
+impl<T> Released<T> {
+    /// The audit record of the first decision.
+    #[must_use]
+    pub fn audit_seq(&self) -> i64 {
+        self.audit_seqs.first().copied().unwrap_or_default()
+    }
+}
+
+struct Pending {
+    decision: Decision,
+    consent: bool,
+}
+
+/// One request's passage through the access point: [`Enforcement::ask`] decides each
+/// resource (and audits nothing yet); [`Enforcement::release`] lends the [`Verdicts`] to the
+/// service that computes the answer, audits every decision with what was served in one
+/// durable append, and only then returns the answer. A request that ends otherwise (an error,
+/// a stale consent view, a dropped future) still leaves one audit row per decision: refused
+/// ones by [`Enforcement::refuse`], abandoned ones when the enforcement is dropped.
+pub struct Enforcement<'a> {
+    point: &'a AccessPoint,
+    ctx: &'a RequestContext,
+    principal: &'a Principal,
+    pending: Vec<Pending>,
+    snapshot: Option<ConsentSnapshot>,
+}
+
+impl std::fmt::Debug for Enforcement<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Enforcement")
+            .field("request_id", &self.ctx.request_id)
+            .field("pending", &self.pending.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Enforcement<'_> {
+    /// Decides `ask` (reading the caller's approvals when the rule needs them). Nothing is
+    /// served or audited yet.
+    ///
+    /// # Errors
+    /// Store failures while reading the caller's approvals.
+    pub async fn ask(&mut self, ask: Ask) -> Result<Verdict, CoreError> {
+        let decision = self
+            .point
+            .evaluate(self.ctx, self.principal, ask.action, &ask.resource)
+            .await?;
+        let verdict = Verdict {
+            index: self.pending.len(),
+            evaluation: decision.evaluation.clone(),
+        };
+        self.pending.push(Pending {
+            decision,
+            consent: ask.consent,
+        });
+        Ok(verdict)
+    }
+
+    /// The consent snapshot this request is answered under, taken once: the one its permits
+    /// will carry.
+    ///
+    /// # Errors
+    /// [`CoreError::ConsentStale`] when this instance's view is too old.
+    pub fn consent(&mut self) -> Result<ConsentSnapshot, CoreError> {
+        if let Some(s) = &self.snapshot {
+            return Ok(s.clone());
+        }
+        let snapshot = self.point.consent.snapshot()?;
+        self.snapshot = Some(snapshot.clone());
+        Ok(snapshot)
+    }
+
+    /// Audits every decision asked so far as serving nothing, and answers the first denial
+    /// (for a request that is refused).
+    ///
+    /// # Errors
+    /// [`CoreError::AuditUnavailable`]; [`CoreError::Denied`] with a reason-less denial when
+    /// nothing was denied (a caller's mistake, never a permit).
+    pub async fn refuse(mut self) -> Result<Denial, CoreError> {
+        let pending = std::mem::take(&mut self.pending);
+        let first = pending
+            .iter()
+            .find(|p| !p.decision.is_permit())
+            .map(|p| p.decision.clone());
+        self.point.commit(pending, Vec::new(), true).await?;
+        Ok(first.map_or_else(
+            || Denial {
+                reasons: vec![Reason::NoRuleMatched],
+                unauthenticated: false,
+                duo: None,
+            },
+            denial_of,
+        ))
+    }
+
+    /// Serves the request: lends the [`Verdicts`] (with the consent snapshot for asks that
+    /// need one) to `serve`, audits every decision with the outcome `serve` reports for it
+    /// (in the order asked; missing ones record nothing served) in one durable append, and
+    /// only then returns the answer. When `serve` fails, the decisions are audited as serving
+    /// nothing and its error returned.
+    ///
+    /// # Errors
+    /// `serve`'s error; [`CoreError::ConsentStale`] when a permitted ask needs consent and the
+    /// view is stale; [`CoreError::AuditUnavailable`] when the audit cannot be written (then
+    /// nothing is returned).
+    pub async fn release<T, E>(
+        mut self,
+        serve: impl AsyncFnOnce(&Verdicts) -> Result<(T, Vec<Outcome>), E>,
+    ) -> Result<Released<T>, E>
+    where
+        E: From<CoreError>,
+    {
+        let pending = std::mem::take(&mut self.pending);
+        let needs_consent = pending.iter().any(|p| p.consent && p.decision.is_permit());
+        let snapshot = if needs_consent {
+            match self.consent() {
+                Ok(s) => Some(s),
+                Err(stale) => {
+                    self.point.commit(pending, Vec::new(), true).await?;
+                    return Err(stale.into());
+                }
+            }
+        } else {
+            self.snapshot.clone()
+        };
+        let verdicts = Verdicts(
+            pending
+                .iter()
+                .map(|p| {
+                    let consent = if p.consent { snapshot.clone() } else { None };
+                    answer_of(p.decision.clone(), consent)
+                })
+                .collect(),
+        );
+        let served = serve(&verdicts).await;
+        drop(verdicts);
+        match served {
+            Ok((value, outcomes)) => {
+                let audit_seqs = self.point.commit(pending, outcomes, false).await?;
+                Ok(Released { value, audit_seqs })
+            }
+            Err(e) => {
+                self.point.commit(pending, Vec::new(), true).await?;
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Drop for Enforcement<'_> {
+    /// A request abandoned between its decisions and its answer (an early error, a client
+    /// gone) still leaves its audit rows: written in the background, as serving nothing.
+    fn drop(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let at = time::OffsetDateTime::now_utc();
+        let abandoned = Outcome {
+            answer: Some("abandoned".to_owned()),
+            ..Outcome::nothing()
+        };
+        let events: Vec<AuditEvent> = std::mem::take(&mut self.pending)
+            .iter()
+            .map(|p| audit_event(&p.decision, &abandoned, at))
+            .collect();
+        let audit = self.point.audit.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if audit.record_many(events).await.is_err() {
+                    tracing::error!(
+                        message = "The audit of an abandoned request could not be written."
+                    );
+                }
+            });
+        }
+    }
+}
+
+fn answer_of(d: Decision, consent: Option<ConsentSnapshot>) -> Result<Permit, Denial> {
+    if d.is_permit() {
+        let e = d.evaluation;
+        Ok(Permit {
+            reasons: e.reasons,
+            approval: e.approval,
+            scope: e.scope,
+            consent,
+        })
+    } else {
+        Err(denial_of(d))
+    }
+}
+
+fn denial_of(d: Decision) -> Denial {
+    Denial {
+        reasons: d.evaluation.reasons,
+        unauthenticated: d.anonymous,
+        duo: d.evaluation.duo,
+    }
+}
+
 /// The access decision point.
 #[derive(Debug, Clone)]
 pub struct AccessPoint {
     audit: AuditSink,
     settings: Arc<PolicySettings>,
     store: gemj_store::Store,
+    consent: ConsentView,
 }
 
 impl AccessPoint {
+    /// A decision point reading approvals from `store`, consent from `consent`, and writing to
+    /// the given audit sink.
+    #[must_use]
+    pub fn new(
+        audit: AuditSink,
+        settings: PolicySettings,
+        store: gemj_store::Store,
+        consent: ConsentView,
+    ) -> Self {
+        Self {
+            audit,
+            settings: Arc::new(settings),
+            store,
+            consent,
+        }
+    }
+
+    /// The policy settings.
+    #[must_use]
+    pub fn settings(&self) -> &PolicySettings {
+        &self.settings
+    }
+
+    /// The one enforcement call for a request about one resource: decides `ask` for
+    /// `principal`; a denial is audited and answered as `on_denial` says; a permit is lent to
+    /// `serve`, whose answer is returned only after the decision's audit row, with the
+    /// [`Outcome`] `serve` reports, is durable.
+    ///
+    /// # Errors
+    /// The denial's error, `serve`'s error, [`CoreError::ConsentStale`], store failures or
+    /// [`CoreError::AuditUnavailable`].
+    pub async fn enforce<T, E>(
+        &self,
+        ctx: &RequestContext,
+        principal: &Principal,
+        ask: Ask,
+        on_denial: OnDenial,
+        serve: impl AsyncFnOnce(&Permit) -> Result<(T, Outcome), E>,
+    ) -> Result<T, E>
+    where
+        E: From<CoreError>,
+    {
+        self.enforce_released(ctx, principal, ask, on_denial, serve)
+            .await
+            .map(|r| r.value)
+    }
+
+    /// [`AccessPoint::enforce`], answering with the audit record of the decision too.
+    ///
+    /// # Errors
+    /// As [`AccessPoint::enforce`].
+    pub async fn enforce_released<T, E>(
+        &self,
+        ctx: &RequestContext,
+        principal: &Principal,
+        ask: Ask,
+        on_denial: OnDenial,
+        serve: impl AsyncFnOnce(&Permit) -> Result<(T, Outcome), E>,
+    ) -> Result<Released<T>, E>
+    where
+        E: From<CoreError>,
+    {
+        let mut enforcement = self.begin(ctx, principal);
+        if !enforcement.ask(ask).await?.is_permit() {
+            let denial = enforcement.refuse().await?;
+            return Err(on_denial.error(denial).into());
+        }
+        enforcement
+            .release(
+                async move |verdicts: &Verdicts| -> Result<(T, Vec<Outcome>), E> {
+                    let permit = verdicts.permit(0).ok_or(CoreError::AuditUnavailable)?;
+                    let (value, outcome) = serve(permit).await?;
+                    Ok((value, vec![outcome]))
+                },
+            )
+            .await
+    }
+
+    /// Starts the enforcement of a request that decides several resources (a catalogue
+    /// listing, a DRS bundle, a Beacon query over datasets).
+    #[must_use]
+    pub fn begin<'a>(
+        &'a self,
+        ctx: &'a RequestContext,
+        principal: &'a Principal,
+    ) -> Enforcement<'a> {
+        Enforcement {
+            point: self,
+            ctx,
+            principal,
+            pending: Vec::new(),
+            snapshot: None,
+        }
+    }
+
     /// Audits a credential refused before any access decision could be made (401 for a token
     /// that does not verify, 431 for an oversized header, 503 when its issuer cannot be
     /// reached): one deny row whose principal is `unauthenticated`, whose reason is the refusal
@@ -585,27 +1074,8 @@ impl AccessPoint {
         self.audit.record_many(vec![event]).await.map(|_| ())
     }
 
-    /// A decision point reading approvals from `store` and writing to the given audit sink.
-    #[must_use]
-    pub fn new(audit: AuditSink, settings: PolicySettings, store: gemj_store::Store) -> Self {
-        Self {
-            audit,
-            settings: Arc::new(settings),
-            store,
-        }
-    }
-
-    /// The policy settings.
-    #[must_use]
-    pub fn settings(&self) -> &PolicySettings {
-        &self.settings
-    }
-
     /// Gathers the facts and evaluates the policy; audits nothing and permits nothing yet.
-    ///
-    /// # Errors
-    /// Store failures while reading the caller's approvals.
-    pub async fn evaluate(
+    async fn evaluate(
         &self,
         ctx: &RequestContext,
         principal: &Principal,
@@ -641,109 +1111,34 @@ impl AccessPoint {
         })
     }
 
-    /// Audits a decision with what the request did, and answers.
-    ///
-    /// # Errors
-    /// [`CoreError::AuditUnavailable`] when the decision could not be audited: nothing may be
-    /// served then, permit or not.
-    pub async fn record(
+    /// Writes one audit row per decision in one durable append: with the outcome reported for
+    /// it, or, when `nothing_served`, as a permit that served nothing.
+    async fn commit(
         &self,
-        decision: Decision,
-        outcome: Outcome,
-    ) -> Result<Result<Permit, Denial>, CoreError> {
-        let mut answers = self.record_all(vec![(decision, outcome)]).await?;
-        answers.pop().ok_or(CoreError::AuditUnavailable)
-    }
-
-    /// Audits every decision of one request in one append, and answers each in order.
-    ///
-    /// # Errors
-    /// [`CoreError::AuditUnavailable`] when the decisions could not be audited.
-    pub async fn record_all(
-        &self,
-        decisions: Vec<(Decision, Outcome)>,
-    ) -> Result<Vec<Result<Permit, Denial>>, CoreError> {
+        pending: Vec<Pending>,
+        outcomes: Vec<Outcome>,
+        nothing_served: bool,
+    ) -> Result<Vec<i64>, CoreError> {
         let at = time::OffsetDateTime::now_utc();
-        let events: Vec<AuditEvent> = decisions
+        let mut outcomes = outcomes.into_iter();
+        let events: Vec<AuditEvent> = pending
             .iter()
-            .map(|(d, o)| audit_event(d, o, at))
+            .map(|p| {
+                let reported = outcomes.next();
+                let outcome = match reported {
+                    Some(o) if !nothing_served => o,
+                    _ if p.decision.is_permit() => Outcome::nothing(),
+                    _ => Outcome::default(),
+                };
+                audit_event(&p.decision, &outcome, at)
+            })
             .collect();
+        let expected = events.len();
         let seqs = self.audit.record_many(events).await?;
-        if seqs.len() != decisions.len() {
+        if seqs.len() != expected {
             return Err(CoreError::AuditUnavailable);
         }
-        Ok(decisions
-            .into_iter()
-            .zip(seqs)
-            .map(|((d, _), audit_seq)| {
-                let e = d.evaluation;
-                match e.decision {
-                    AccessDecision::Permit => Ok(Permit {
-                        reasons: e.reasons,
-                        audit_seq,
-                        approval: e.approval,
-                        scope: e.scope,
-                    }),
-                    AccessDecision::Deny => Err(Denial {
-                        reasons: e.reasons,
-                        audit_seq,
-                        unauthenticated: d.anonymous,
-                        duo: e.duo,
-                    }),
-                }
-            })
-            .collect())
-    }
-
-    /// Audits a decision the policy denied and returns the error the API answers:
-    /// [`CoreError::NotFound`] when `hide` (the caller may not learn whether the resource
-    /// exists), else [`CoreError::Denied`] with the reasons.
-    pub async fn refuse(&self, decision: Decision, hide: bool) -> CoreError {
-        match self.record(decision, Outcome::default()).await {
-            Ok(Err(_)) if hide => CoreError::NotFound,
-            Ok(Err(denial)) => CoreError::Denied(Box::new(denial)),
-            // Only denials are refused; a permit here is a caller's mistake, never served.
-            Ok(Ok(_)) => CoreError::AuditUnavailable,
-            Err(e) => e,
-        }
-    }
-
-    /// The consent snapshot for a permitted decision; when the consent view is stale, the
-    /// decision is audited as serving nothing and [`CoreError::ConsentStale`] returned.
-    ///
-    /// # Errors
-    /// [`CoreError::ConsentStale`], or [`CoreError::AuditUnavailable`].
-    pub async fn consent_or_record(
-        &self,
-        consent: &crate::consent_view::ConsentView,
-        decision: Decision,
-    ) -> Result<(Decision, crate::consent_view::ConsentSnapshot), CoreError> {
-        match consent.snapshot() {
-            Ok(snapshot) => Ok((decision, snapshot)),
-            Err(stale) => {
-                let outcome = Outcome {
-                    returned: Some(0),
-                    ..Outcome::default()
-                };
-                self.record(decision, outcome).await?.ok();
-                Err(stale.into())
-            }
-        }
-    }
-
-    /// Evaluates, audits and answers, for decisions with nothing to count.
-    ///
-    /// # Errors
-    /// Store failures, or [`CoreError::AuditUnavailable`].
-    pub async fn decide(
-        &self,
-        ctx: &RequestContext,
-        principal: &Principal,
-        action: Action,
-        resource: &Resource,
-    ) -> Result<Result<Permit, Denial>, CoreError> {
-        let decision = self.evaluate(ctx, principal, action, resource).await?;
-        self.record(decision, Outcome::default()).await
+        Ok(seqs)
     }
 }
 

@@ -5,7 +5,7 @@
 
 use gemj_model::{Approval, ApprovalId, ApprovalStatus};
 
-use crate::access::{Action, Principal, RequestContext, Resource};
+use crate::access::{Action, Ask, OnDenial, Outcome, Permit, Principal, RequestContext, Resource};
 use crate::{Core, CoreError};
 
 /// Lets administrators through (an audited decision on `resource`); anyone else is denied.
@@ -15,14 +15,16 @@ pub(crate) async fn administer(
     principal: &Principal,
     resource: &Resource,
 ) -> Result<(), CoreError> {
-    match core
-        .access
-        .decide(ctx, principal, Action::Administer, resource)
-        .await?
-    {
-        Ok(_permit) => Ok(()),
-        Err(denial) => Err(CoreError::Denied(Box::new(denial))),
-    }
+    let ask = Ask::new(Action::Administer, resource.clone());
+    core.access
+        .enforce(
+            ctx,
+            principal,
+            ask,
+            OnDenial::Explain,
+            async |_: &Permit| Ok::<_, CoreError>(((), Outcome::default())),
+        )
+        .await
 }
 
 /// Records an approval (idempotent: the same approval again changes nothing).

@@ -3,7 +3,7 @@
 
 use gemj_model::{AccessDecision, AuditRecord};
 
-use crate::access::{Action, Principal, RequestContext, Resource};
+use crate::access::{Action, Ask, OnDenial, Outcome, Permit, Principal, RequestContext, Resource};
 use crate::{Core, CoreError};
 
 /// The most records one page returns.
@@ -73,19 +73,33 @@ pub async fn my_history(
     after: i64,
     limit: u32,
 ) -> Result<HistoryPage, CoreError> {
-    if core
-        .access
-        .decide(
+    let ask = Ask::new(Action::ReadMetadata, Resource::OwnAuditTrail);
+    core.access
+        .enforce(
             ctx,
             principal,
-            Action::ReadMetadata,
-            &Resource::OwnAuditTrail,
+            ask,
+            OnDenial::CredentialRequired,
+            async |permit: &Permit| {
+                let page = own_page(core, permit, principal, after, limit).await?;
+                let outcome = Outcome {
+                    returned: Some(u64::try_from(page.records.len()).unwrap_or(u64::MAX)),
+                    ..Outcome::default()
+                };
+                Ok::<_, CoreError>((page, outcome))
+            },
         )
-        .await?
-        .is_err()
-    {
-        return Err(CoreError::CredentialRequired);
-    }
+        .await
+}
+
+/// A page of the caller's own audit history, as its permit releases it.
+async fn own_page(
+    core: &Core,
+    _permit: &Permit,
+    principal: &Principal,
+    after: i64,
+    limit: u32,
+) -> Result<HistoryPage, CoreError> {
     let limit = limit.clamp(1, MAX_PAGE);
     let records = core
         .store
@@ -165,19 +179,33 @@ pub async fn participant_history(
     let Ok(participant) = gemj_model::ParticipantId::parse(participant) else {
         return Err(CoreError::NotFound);
     };
-    let decision = crate::consent_api::manage(core, ctx, principal, &participant).await?;
+    let ask = crate::consent_api::manage(core, &participant).await?;
+    let on_denial = crate::consent_api::on_denial(principal);
+    core.access
+        .enforce(ctx, principal, ask, on_denial, async |permit: &Permit| {
+            let page = participant_page(core, permit, participant, after, limit).await?;
+            let outcome = Outcome {
+                returned: Some(u64::try_from(page.records.len()).unwrap_or(u64::MAX)),
+                ..Outcome::default()
+            };
+            Ok::<_, CoreError>((page, outcome))
+        })
+        .await
+}
+
+/// A page of the accesses to `participant`, as the institution's permit releases it.
+async fn participant_page(
+    core: &Core,
+    _permit: &Permit,
+    participant: gemj_model::ParticipantId,
+    after: i64,
+    limit: u32,
+) -> Result<ParticipantAccessPage, CoreError> {
     let limit = limit.clamp(1, MAX_PAGE);
     let records = core
         .store
         .audit_records_for_participant(participant.as_str(), after.max(0), limit)
         .await?;
-    let outcome = crate::access::Outcome {
-        returned: Some(u64::try_from(records.len()).unwrap_or(u64::MAX)),
-        ..crate::access::Outcome::default()
-    };
-    let Ok(_permit) = core.access.record(decision, outcome).await? else {
-        return Err(CoreError::AuditUnavailable);
-    };
     let full = u32::try_from(records.len()).unwrap_or(u32::MAX) >= limit;
     let records: Vec<ParticipantAccess> = records
         .into_iter()

@@ -4,7 +4,9 @@
 
 use gemj_model::{AccessLevel, DataUseCondition, Dataset, DatasetId};
 
-use crate::access::{Action, Outcome, Principal, RequestContext, Resource};
+use crate::access::{
+    Action, Ask, OnDenial, Outcome, Permit, Principal, RequestContext, Resource, Verdicts,
+};
 use crate::{Core, CoreError};
 
 /// A dataset as the catalogue shows it.
@@ -34,7 +36,8 @@ impl From<Dataset> for DatasetSummary {
     }
 }
 
-/// Lists the datasets whose metadata the caller may read. Each is decided (and audited).
+/// Lists the datasets whose metadata the caller may read. Each is decided, and the request's
+/// decisions are audited in one append.
 ///
 /// # Errors
 /// Store or audit failures.
@@ -43,24 +46,29 @@ pub async fn list_datasets(
     ctx: &RequestContext,
     principal: &Principal,
 ) -> Result<Vec<DatasetSummary>, CoreError> {
-    // Every dataset is decided, and the request's decisions are audited in one append.
     let datasets = core.store.list_datasets().await?;
-    let mut decisions = Vec::with_capacity(datasets.len());
+    let mut enforcement = core.access.begin(ctx, principal);
     for d in &datasets {
-        let resource = Resource::dataset(d.clone());
-        let decision = core
-            .access
-            .evaluate(ctx, principal, Action::ReadMetadata, &resource)
+        enforcement
+            .ask(Ask::new(Action::ReadMetadata, Resource::dataset(d.clone())))
             .await?;
-        decisions.push((decision, Outcome::default()));
     }
-    let answers = core.access.record_all(decisions).await?;
-    Ok(datasets
+    enforcement
+        .release(async |verdicts: &Verdicts| -> Result<_, CoreError> {
+            Ok((summaries(verdicts, datasets), Vec::new()))
+        })
+        .await
+        .map(|r| r.value)
+}
+
+/// The datasets whose decision permitted, in order.
+fn summaries(verdicts: &Verdicts, datasets: Vec<Dataset>) -> Vec<DatasetSummary> {
+    datasets
         .into_iter()
-        .zip(answers)
-        .filter(|(_, answer)| answer.is_ok())
-        .map(|(d, _)| d.into())
-        .collect())
+        .enumerate()
+        .filter(|(i, _)| verdicts.permit(*i).is_some())
+        .map(|(_, d)| d.into())
+        .collect()
 }
 
 /// One dataset's metadata, or not found.
@@ -79,13 +87,19 @@ pub async fn get_dataset(
     let Some(d) = core.store.get_dataset(&id).await? else {
         return Err(CoreError::NotFound);
     };
-    let resource = Resource::dataset(d.clone());
-    match core
-        .access
-        .decide(ctx, principal, Action::ReadMetadata, &resource)
-        .await?
-    {
-        Ok(_permit) => Ok(d.into()),
-        Err(_denial) => Err(CoreError::NotFound),
-    }
+    let ask = Ask::new(Action::ReadMetadata, Resource::dataset(d.clone()));
+    core.access
+        .enforce(
+            ctx,
+            principal,
+            ask,
+            OnDenial::Hide,
+            async |permit: &Permit| Ok((summary(permit, d), Outcome::default())),
+        )
+        .await
+}
+
+/// A dataset's metadata, as a permit releases it.
+fn summary(_permit: &Permit, d: Dataset) -> DatasetSummary {
+    d.into()
 }

@@ -9,7 +9,7 @@
 use gemj_model::{ConsentEvent, ConsentState, ParticipantId};
 use gemj_store::AppendOutcome;
 
-use crate::access::{Action, Outcome, Principal, RequestContext, Resource};
+use crate::access::{Action, Ask, OnDenial, Outcome, Permit, Principal, RequestContext, Resource};
 use crate::{Core, CoreError};
 
 /// The most events one history page returns.
@@ -56,15 +56,12 @@ pub struct ConsentRecord {
     pub events: Vec<HistoryEvent>,
 }
 
-/// Looks up the participant and decides whether the caller manages them. Unknown participants
-/// and participants of another institution are both [`CoreError::NotFound`]; an anonymous or
-/// passport caller is [`CoreError::Denied`].
-pub(crate) async fn manage(
-    core: &Core,
-    ctx: &RequestContext,
-    principal: &Principal,
-    participant: &ParticipantId,
-) -> Result<crate::access::Decision, CoreError> {
+/// Looks up the participant: the ask to manage them. Unknown participants and participants of
+/// another institution are both refused as not found (see [`on_denial`]).
+///
+/// # Errors
+/// Store failures.
+pub(crate) async fn manage(core: &Core, participant: &ParticipantId) -> Result<Ask, CoreError> {
     let institution = core
         .store
         .get_participant(participant)
@@ -74,15 +71,17 @@ pub(crate) async fn manage(
         id: participant.clone(),
         institution,
     };
-    let decision = core
-        .access
-        .evaluate(ctx, principal, Action::ManageParticipants, &resource)
-        .await?;
-    if decision.is_permit() {
-        return Ok(decision);
+    Ok(Ask::new(Action::ManageParticipants, resource))
+}
+
+/// What a refused institution request answers: another institution's participant is not
+/// found; a caller that is not an institution is told why.
+pub(crate) fn on_denial(principal: &Principal) -> OnDenial {
+    if matches!(principal, Principal::Institution(_)) {
+        OnDenial::Hide
+    } else {
+        OnDenial::Explain
     }
-    let hide = matches!(principal, Principal::Institution(_));
-    Err(core.access.refuse(decision, hide).await)
 }
 
 /// Posts a consent event of the caller's institution. Idempotent by (institution, event id).
@@ -111,41 +110,27 @@ pub async fn post_event(
             "event_id must be 1 to 128 characters".to_owned(),
         ));
     }
-    let decision = manage(core, ctx, principal, &event.participant).await?;
-    let appended = core.store.append_consent_event(event).await;
-    let appended = match appended {
-        Ok(a) => a,
-        Err(e) => {
-            core.access.record(decision, Outcome::default()).await?.ok();
-            return Err(if matches!(e, gemj_store::StoreError::Conflict { .. }) {
-                CoreError::Conflict(format!(
-                    "event {} was already received with other contents",
-                    event.event_id
-                ))
-            } else {
-                e.into()
-            });
-        }
-    };
-    // Enforce here before answering: the view must include this event.
-    if let Err(e) = core.consent.refresh().await {
-        core.access.record(decision, Outcome::default()).await?.ok();
-        return Err(e);
-    }
-    let (decision, snapshot) = core
+    let ask = manage(core, &event.participant).await?;
+    let (appended, snapshot) = core
         .access
-        .consent_or_record(&core.consent, decision)
+        .enforce(
+            ctx,
+            principal,
+            ask,
+            on_denial(principal),
+            async |permit: &Permit| {
+                let (appended, snapshot) = append(core, permit, event).await?;
+                let outcome = Outcome {
+                    consent_epoch: Some(snapshot.epoch),
+                    participants: vec![event.participant.clone()],
+                    returned: Some(1),
+                    filtered: None,
+                    answer: None,
+                };
+                Ok::<_, CoreError>(((appended, snapshot), outcome))
+            },
+        )
         .await?;
-    let outcome = Outcome {
-        consent_epoch: Some(snapshot.epoch),
-        participants: vec![event.participant.clone()],
-        returned: Some(1),
-        filtered: None,
-        answer: None,
-    };
-    if core.access.record(decision, outcome).await?.is_err() {
-        return Err(CoreError::AuditUnavailable);
-    }
     Ok(PostedEvent {
         event_id: event.event_id.clone(),
         participant: event.participant.clone(),
@@ -170,11 +155,67 @@ pub async fn get_record(
     let Ok(participant) = ParticipantId::parse(participant) else {
         return Err(CoreError::NotFound);
     };
-    let decision = manage(core, ctx, principal, &participant).await?;
-    let state = core.store.consent_state(&participant).await?;
+    let ask = manage(core, &participant).await?;
+    let (state, events) = core
+        .access
+        .enforce(
+            ctx,
+            principal,
+            ask,
+            on_denial(principal),
+            async |permit: &Permit| {
+                let (state, events) = history(core, permit, &participant).await?;
+                let outcome = Outcome {
+                    consent_epoch: None,
+                    participants: vec![participant.clone()],
+                    returned: Some(u64::try_from(events.len()).unwrap_or(u64::MAX)),
+                    filtered: None,
+                    answer: None,
+                };
+                Ok::<_, CoreError>(((state, events), outcome))
+            },
+        )
+        .await?;
+    Ok(ConsentRecord {
+        participant,
+        state,
+        events,
+    })
+}
+
+/// Appends an institution's consent event under its permit, and makes the consent view
+/// include it before anything is answered: the stored event and the snapshot that holds it.
+async fn append(
+    core: &Core,
+    _permit: &Permit,
+    event: &ConsentEvent,
+) -> Result<(AppendOutcome, crate::consent_view::ConsentSnapshot), CoreError> {
+    let appended = core.store.append_consent_event(event).await.map_err(|e| {
+        if matches!(e, gemj_store::StoreError::Conflict { .. }) {
+            CoreError::Conflict(format!(
+                "event {} was already received with other contents",
+                event.event_id
+            ))
+        } else {
+            e.into()
+        }
+    })?;
+    // Enforce here before answering: the view must include this event.
+    core.consent.refresh().await?;
+    let snapshot = core.consent.snapshot()?;
+    Ok((appended, snapshot))
+}
+
+/// A participant's consent state and (at most [`MAX_EVENTS`]) events, for its institution.
+async fn history(
+    core: &Core,
+    _permit: &Permit,
+    participant: &ParticipantId,
+) -> Result<(Option<ConsentState>, Vec<HistoryEvent>), CoreError> {
+    let state = core.store.consent_state(participant).await?;
     let events: Vec<HistoryEvent> = core
         .store
-        .consent_events(&participant)
+        .consent_events(participant)
         .await?
         .into_iter()
         .take(MAX_EVENTS)
@@ -185,19 +226,5 @@ pub async fn get_record(
             hash: e.hash,
         })
         .collect();
-    let outcome = Outcome {
-        consent_epoch: None,
-        participants: vec![participant.clone()],
-        returned: Some(u64::try_from(events.len()).unwrap_or(u64::MAX)),
-        filtered: None,
-        answer: None,
-    };
-    if core.access.record(decision, outcome).await?.is_err() {
-        return Err(CoreError::AuditUnavailable);
-    }
-    Ok(ConsentRecord {
-        participant,
-        state,
-        events,
-    })
+    Ok((state, events))
 }

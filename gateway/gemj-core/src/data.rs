@@ -13,7 +13,9 @@ use std::collections::BTreeSet;
 use gemj_model::{DataObject, DatasetId, ObjectId, ParticipantId};
 use gemj_store::objects::ObjectReader;
 
-use crate::access::{Action, Outcome, Permit, Principal, RequestContext, Resource};
+use crate::access::{
+    Action, Ask, OnDenial, Outcome, Permit, Principal, RequestContext, Resource, Verdicts,
+};
 use crate::data_url::UrlGrant;
 use crate::{Core, CoreError};
 
@@ -55,42 +57,64 @@ pub async fn dataset_participants(
     let Some(d) = core.store.get_dataset(&id).await? else {
         return Err(not_found_for(principal));
     };
-    let decision = core
-        .access
-        .evaluate(ctx, principal, Action::ReadData, &Resource::dataset(d))
-        .await?;
-    if !decision.is_permit() {
-        // Dataset descriptions are not secret (registered researchers read them to apply):
-        // the denial says why.
-        return Err(core.access.refuse(decision, false).await);
-    }
-    let (decision, snapshot) = core
-        .access
-        .consent_or_record(&core.consent, decision)
-        .await?;
-    let scope = decision.evaluation().scope;
+    // Dataset descriptions are not secret (registered researchers read them to apply): a
+    // denial says why.
+    let ask = Ask::new(Action::ReadData, Resource::dataset(d));
+    core.access
+        .enforce(
+            ctx,
+            principal,
+            ask,
+            OnDenial::Explain,
+            async |permit: &Permit| served_members(core, permit, id).await,
+        )
+        .await
+}
+
+/// The members of a dataset that `permit` serves, with what the audit records of them.
+async fn served_members(
+    core: &Core,
+    permit: &Permit,
+    id: DatasetId,
+) -> Result<(ServedParticipants, Outcome), CoreError> {
+    let epoch = permit.consent()?.epoch;
     let members = core.store.dataset_participants(&id).await?;
     let total = members.len();
     let served: Vec<ParticipantId> = members
         .into_iter()
-        .filter(|p| snapshot.serves(p, scope))
+        .filter(|p| permit.serves(p))
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
     let outcome = Outcome {
-        consent_epoch: Some(snapshot.epoch),
+        consent_epoch: Some(epoch),
         participants: served.clone(),
         returned: Some(count(served.len())),
         filtered: Some(count(total - served.len())),
         answer: None,
     };
-    let Ok(_permit) = core.access.record(decision, outcome).await? else {
-        return Err(CoreError::AuditUnavailable);
-    };
-    Ok(ServedParticipants {
+    let answer = ServedParticipants {
         dataset: id,
-        consent_epoch: snapshot.epoch,
+        consent_epoch: epoch,
         participants: served,
+    };
+    Ok((answer, outcome))
+}
+
+/// What serving an object that holds `participants` records: the consent epoch, every
+/// participant in it, whether it was `served`, and how many of them consent withheld.
+pub(crate) fn object_outcome(
+    permit: &Permit,
+    participants: &[ParticipantId],
+    returned: u64,
+) -> Result<Outcome, CoreError> {
+    let excluded = participants.iter().filter(|p| !permit.serves(p)).count();
+    Ok(Outcome {
+        consent_epoch: Some(permit.consent()?.epoch),
+        participants: participants.to_vec(),
+        returned: Some(returned),
+        filtered: Some(count(excluded)),
+        answer: None,
     })
 }
 
@@ -179,38 +203,33 @@ pub async fn issue_url(
     let Some((object, resource)) = object_resource(core, object_id).await? else {
         return Err(not_found_for(principal));
     };
-    let decision = core
-        .access
-        .evaluate(ctx, principal, Action::ReadData, &resource)
-        .await?;
-    if !decision.is_permit() {
-        core.access.record(decision, Outcome::default()).await?.ok();
-        return Err(not_found_for(principal));
-    }
-    let (decision, snapshot) = core
-        .access
-        .consent_or_record(&core.consent, decision)
-        .await?;
-    let scope = decision.evaluation().scope;
-    let participants = participants_of(core, &object).await?;
-    let excluded = participants
-        .iter()
-        .filter(|p| !snapshot.serves(p, scope))
-        .count();
-    let outcome = Outcome {
-        consent_epoch: Some(snapshot.epoch),
-        participants: participants.clone(),
-        returned: Some(u64::from(excluded == 0)),
-        filtered: Some(count(excluded)),
-        answer: None,
-    };
-    let approval = decision.evaluation().approval.clone();
-    let Ok(_permit) = core.access.record(decision, outcome).await? else {
-        return Err(CoreError::AuditUnavailable);
-    };
-    if excluded > 0 {
-        return Err(CoreError::NotFound);
-    }
+    let ask = Ask::new(Action::ReadData, resource);
+    let on_denial = OnDenial::HideFromCredentialed;
+    core.access
+        .enforce(ctx, principal, ask, on_denial, async |permit: &Permit| {
+            let participants = participants_of(core, &object).await?;
+            let whole = participants.iter().all(|p| permit.serves(p));
+            let outcome = object_outcome(permit, &participants, u64::from(whole))?;
+            // An object with a participant outside the caller's scope does not exist for them.
+            let answer = if whole {
+                sign_url(core, permit, principal, &object, range, base_url)
+            } else {
+                Err(CoreError::NotFound)
+            };
+            Ok::<_, CoreError>((answer, outcome))
+        })
+        .await?
+}
+
+/// Signs a URL for (a byte range of) `object`, carrying what `permit` granted.
+fn sign_url(
+    core: &Core,
+    permit: &Permit,
+    principal: &Principal,
+    object: &DataObject,
+    range: Option<ByteRange>,
+    base_url: &str,
+) -> Result<IssuedUrl, CoreError> {
     let range = range.unwrap_or(ByteRange {
         start: 0,
         end: None,
@@ -224,12 +243,13 @@ pub async fn issue_url(
     let now = time::OffsetDateTime::now_utc();
     let ttl = i64::try_from(core.urls.ttl().as_secs()).unwrap_or(300);
     let exp = now.unix_timestamp() + ttl;
+    let scope = permit.scope();
     let grant = UrlGrant {
         object: object.id.clone(),
         start: range.start,
         end: range.end,
         principal: principal.audit_name(),
-        approval,
+        approval: permit.approval().cloned(),
         industry: scope.industry,
         international: scope.international,
         exp,
@@ -255,8 +275,8 @@ pub async fn issue_url(
 
 /// The bytes behind a signed URL.
 pub struct DataStream {
-    /// The audited permit.
-    pub permit: Permit,
+    /// The audit record of the decision that released it.
+    pub audit_seq: i64,
     /// The object.
     pub object: DataObject,
     /// First byte served.
@@ -305,80 +325,88 @@ pub async fn fetch(
         return Err(CoreError::NotFound);
     };
     let principal = Principal::SignedUrl(std::sync::Arc::new(grant.clone()));
-    let decision = core
-        .access
-        .evaluate(ctx, &principal, Action::ReadData, &resource)
-        .await?;
-    if !decision.is_permit() {
-        return Err(core.access.refuse(decision, false).await);
+    let mut enforcement = core.access.begin(ctx, &principal);
+    if !enforcement
+        .ask(Ask::new(Action::ReadData, resource))
+        .await?
+        .is_permit()
+    {
+        let denial = enforcement.refuse().await?;
+        return Err(CoreError::Denied(Box::new(denial)));
     }
-    let (decision, snapshot) = core
-        .access
-        .consent_or_record(&core.consent, decision)
+    let released = enforcement
+        .release(async |verdicts: &Verdicts| -> Result<_, CoreError> {
+            let permit = verdicts.permit(0).ok_or(CoreError::AuditUnavailable)?;
+            let (answer, outcome) = match &grant.slice {
+                Some(slice) => open_slice(core, permit, slice, object, requested).await?,
+                None => open_bytes(core, permit, &grant, object, requested).await?,
+            };
+            Ok((answer, vec![outcome]))
+        })
         .await?;
-    if let Some(slice) = &grant.slice {
-        return fetch_slice(core, decision, &snapshot, &grant, slice, object, requested).await;
-    }
+    let audit_seq = released.audit_seq();
+    released.value.map(|stream| DataStream {
+        audit_seq,
+        ..stream
+    })
+}
+
+/// Opens the granted bytes (or the requested part of them) of a stored object: only when every
+/// participant in it is still inside the grant's consent scope.
+async fn open_bytes(
+    core: &Core,
+    permit: &Permit,
+    grant: &UrlGrant,
+    object: DataObject,
+    requested: Option<ByteRange>,
+) -> Result<(Result<DataStream, CoreError>, Outcome), CoreError> {
     let participants = participants_of(core, &object).await?;
-    let excluded = participants
-        .iter()
-        .filter(|p| !snapshot.serves(p, grant.scope()))
-        .count();
+    let whole = participants.iter().all(|p| permit.serves(p));
     let granted_end = grant.end.unwrap_or(object.size).min(object.size);
     let (start, end) = match requested {
         None => (grant.start, granted_end),
         Some(r) => (r.start, r.end.unwrap_or(granted_end)),
     };
     let in_grant = start >= grant.start && end <= granted_end && start < end;
-    let outcome = Outcome {
-        consent_epoch: Some(snapshot.epoch),
-        participants: participants.clone(),
-        returned: Some(u64::from(excluded == 0 && in_grant)),
-        filtered: Some(count(excluded)),
-        answer: None,
-    };
-    let Ok(permit) = core.access.record(decision, outcome).await? else {
-        return Err(CoreError::AuditUnavailable);
-    };
-    if excluded > 0 {
-        return Err(CoreError::NotFound);
+    let outcome = object_outcome(permit, &participants, u64::from(whole && in_grant))?;
+    if !whole {
+        return Ok((Err(CoreError::NotFound), outcome));
     }
     if !in_grant {
-        return Err(CoreError::InvalidInput(format!(
+        let e = CoreError::InvalidInput(format!(
             "the range must lie within the granted bytes {}..{granted_end}",
             grant.start
-        )));
+        ));
+        return Ok((Err(e), outcome));
     }
     let key = core
         .objects
         .key_from_uri(&object.storage_uri)
         .ok_or(CoreError::NotFound)?;
     let reader = core.objects.open_range(&key, start, end).await?;
-    Ok(DataStream {
-        permit,
+    let stream = DataStream {
+        audit_seq: 0,
         object,
         start,
         end,
         sized: true,
         reader,
-    })
+    };
+    Ok((Ok(stream), outcome))
 }
 
 /// Serves a slice grant: the records of the granted regions, cut now from the stored file (the
 /// ticket only checked the regions against the header); for a multi-sample VCF/BCF, without the
 /// sample columns of participants that may not be served now (decided at this fetch's consent
 /// epoch). Of known length when no column is dropped.
-async fn fetch_slice(
+async fn open_slice(
     core: &Core,
-    decision: crate::access::Decision,
-    snapshot: &crate::consent_view::ConsentSnapshot,
-    grant: &UrlGrant,
+    permit: &Permit,
     slice: &crate::data_url::SliceGrant,
     object: DataObject,
     requested: Option<ByteRange>,
-) -> Result<DataStream, CoreError> {
-    use crate::htsget::HtsgetError;
-    let served_by = |p: &ParticipantId| snapshot.serves(p, grant.scope());
+) -> Result<(Result<DataStream, CoreError>, Outcome), CoreError> {
+    let served_by = |p: &ParticipantId| permit.serves(p);
     // Whose data the object holds (cached), and which sample column is whose.
     let participants = participants_of(core, &object).await?;
     let mapping = core.store.specimen_participants(&object.specimens).await?;
@@ -404,24 +432,35 @@ async fn fetch_slice(
         Some(f) if f.is_reads() => served < participants.len() || !exclude.is_empty(),
         Some(_) => !participants.is_empty() && served == 0,
     };
-    let outcome = Outcome {
-        consent_epoch: Some(snapshot.epoch),
-        participants: participants.clone(),
-        returned: Some(if refused { 0 } else { count(served) }),
-        filtered: Some(count(participants.len() - served)),
-        answer: None,
-    };
-    let Ok(permit) = core.access.record(decision, outcome).await? else {
-        return Err(CoreError::AuditUnavailable);
-    };
+    let outcome = object_outcome(
+        permit,
+        &participants,
+        if refused { 0 } else { count(served) },
+    )?;
     let Some(format) = format.filter(|_| !refused) else {
-        return Err(CoreError::NotFound);
+        return Ok((Err(CoreError::NotFound), outcome));
     };
     if requested.is_some() {
-        return Err(CoreError::InvalidInput(
+        let e = CoreError::InvalidInput(
             "a re-encoded slice is served whole; Range is not supported on it".to_owned(),
-        ));
+        );
+        return Ok((Err(e), outcome));
     }
+    let stream = stream_slice(core, permit, slice, object, format, exclude).await;
+    Ok((stream, outcome))
+}
+
+/// Cuts the granted regions from the stored file and streams them, without the sample columns
+/// in `exclude`.
+async fn stream_slice(
+    core: &Core,
+    permit: &Permit,
+    slice: &crate::data_url::SliceGrant,
+    object: DataObject,
+    format: gemj_genomics::slice::Format,
+    exclude: BTreeSet<String>,
+) -> Result<DataStream, CoreError> {
+    use crate::htsget::HtsgetError;
     let unavailable = |e: HtsgetError| match e {
         HtsgetError::Core(c) => c,
         _ => CoreError::NotFound,
@@ -430,6 +469,7 @@ async fn fetch_slice(
         .await
         .map_err(unavailable)?;
     let sliced = crate::htsget::compute(
+        permit,
         std::sync::Arc::clone(&file),
         crate::htsget::grant_query(slice),
     )
@@ -474,7 +514,7 @@ async fn fetch_slice(
     });
     let stream = tokio_stream_reader(rx);
     Ok(DataStream {
-        permit,
+        audit_seq: 0,
         object,
         start: 0,
         end: if raw { len } else { 0 },

@@ -28,7 +28,9 @@ use gemj_model::{
 };
 use gemj_store::ObjectTimes;
 
-use crate::access::{Action, Decision, Outcome, Principal, RequestContext, Resource};
+use crate::access::{
+    Action, Ask, Enforcement, Outcome, Principal, RequestContext, Resource, Verdict, Verdicts,
+};
 use crate::consent_view::{ConsentSnapshot, Stale};
 use crate::data;
 use crate::{Core, CoreError};
@@ -406,14 +408,15 @@ impl Visible<'_> {
     }
 }
 
-/// One request's resolution: plans every id, collects every decision, audits them in one
-/// append, then shows what was permitted.
+/// One request's resolution: plans every id, asks the access point about every object and
+/// dataset on the way, then (in [`get_objects`]) releases what was permitted, every decision
+/// audited in one append.
 struct Resolver<'a> {
     core: &'a Core,
-    ctx: &'a RequestContext,
     principal: &'a Principal,
     settings: &'a DrsSettings,
-    decisions: Vec<(Decision, Outcome)>,
+    enforcement: Option<Enforcement<'a>>,
+    outcomes: Vec<Outcome>,
     blobs: HashMap<ObjectId, Option<Blob>>,
     datasets: HashMap<DatasetId, Option<Arc<Dataset>>>,
     snapshot: Option<Result<ConsentSnapshot, Stale>>,
@@ -429,10 +432,10 @@ impl<'a> Resolver<'a> {
     ) -> Self {
         Self {
             core,
-            ctx,
             principal,
             settings,
-            decisions: Vec::new(),
+            enforcement: Some(core.access.begin(ctx, principal)),
+            outcomes: Vec::new(),
             blobs: HashMap::new(),
             datasets: HashMap::new(),
             snapshot: None,
@@ -447,6 +450,15 @@ impl<'a> Resolver<'a> {
         } else {
             CoreError::NotFound
         }
+    }
+
+    /// Asks the access point; its outcome is pushed by the caller, in the same order.
+    async fn ask(&mut self, action: Action, resource: Resource) -> Result<Verdict, CoreError> {
+        let enforcement = self
+            .enforcement
+            .as_mut()
+            .ok_or(CoreError::AuditUnavailable)?;
+        enforcement.ask(Ask::new(action, resource)).await
     }
 
     fn consent(&mut self) -> Result<ConsentSnapshot, Stale> {
@@ -525,13 +537,9 @@ impl<'a> Resolver<'a> {
             id: id.clone(),
             datasets,
         };
-        let decision = self
-            .core
-            .access
-            .evaluate(self.ctx, self.principal, Action::ReadMetadata, &resource)
-            .await?;
+        let verdict = self.ask(Action::ReadMetadata, resource).await?;
         let mut consented = false;
-        let outcome = if decision.is_permit() {
+        let outcome = if verdict.is_permit() {
             let participants = cached.participants.clone();
             if participants.is_empty() {
                 // Nobody's data (a reference, an annotation): consent has nothing to say.
@@ -543,7 +551,7 @@ impl<'a> Resolver<'a> {
             } else {
                 match self.consent() {
                     Ok(snapshot) => {
-                        let scope = decision.evaluation().scope;
+                        let scope = verdict.evaluation().scope;
                         let excluded = participants
                             .iter()
                             .filter(|p| !snapshot.serves(p, scope))
@@ -570,7 +578,7 @@ impl<'a> Resolver<'a> {
         } else {
             Outcome::default()
         };
-        self.decisions.push((decision, outcome));
+        self.outcomes.push(outcome);
         self.blobs.insert(
             id.clone(),
             Some(Blob {
@@ -578,7 +586,7 @@ impl<'a> Resolver<'a> {
                 times,
                 public,
                 index_of,
-                decision: self.decisions.len() - 1,
+                decision: verdict.index(),
                 consented,
             }),
         );
@@ -651,14 +659,10 @@ impl<'a> Resolver<'a> {
 
     async fn dataset_bundle(&mut self, dataset: Arc<Dataset>) -> Result<Plan, CoreError> {
         let resource = Resource::Dataset(dataset.clone());
-        let decision = self
-            .core
-            .access
-            .evaluate(self.ctx, self.principal, Action::ReadMetadata, &resource)
-            .await?;
-        let permitted = decision.is_permit();
-        self.decisions.push((decision, Outcome::default()));
-        let gate = self.decisions.len() - 1;
+        let verdict = self.ask(Action::ReadMetadata, resource).await?;
+        let permitted = verdict.is_permit();
+        self.outcomes.push(Outcome::default());
+        let gate = verdict.index();
         let mut children = Vec::new();
         if permitted {
             for id in self.core.store.dataset_objects(&dataset.id).await? {
@@ -680,24 +684,13 @@ impl<'a> Resolver<'a> {
         })
     }
 
-    /// Audits every decision in one append; then what each permitted. Consent that could not
-    /// be confirmed current fails the request, after the audit.
-    async fn record(&mut self) -> Result<Vec<bool>, CoreError> {
-        let decisions = std::mem::take(&mut self.decisions);
-        let answers = self.core.access.record_all(decisions).await?;
-        if let Some(stale) = self.stale {
-            return Err(stale.into());
-        }
-        Ok(answers.iter().map(Result::is_ok).collect())
-    }
-
     /// What the caller may see of a plan: a blob permitted and consented, or a bundle whose
     /// gate permitted and that holds something visible.
-    fn visible<'p>(&'p self, plan: &'p Plan, permitted: &[bool]) -> Option<Visible<'p>> {
+    fn visible<'p>(&'p self, plan: &'p Plan, verdicts: &Verdicts) -> Option<Visible<'p>> {
         match plan {
             Plan::Blob(id) => {
                 let blob = self.blobs.get(id)?.as_ref()?;
-                (permitted.get(blob.decision) == Some(&true) && blob.consented)
+                (verdicts.permit(blob.decision).is_some() && blob.consented)
                     .then_some(Visible::Blob(blob))
             }
             Plan::Bundle {
@@ -706,12 +699,12 @@ impl<'a> Resolver<'a> {
                 gate,
                 children,
             } => {
-                if gate.is_some_and(|g| permitted.get(g) != Some(&true)) {
+                if gate.is_some_and(|g| verdicts.permit(g).is_none()) {
                     return None;
                 }
                 let children: Vec<Visible<'p>> = children
                     .iter()
-                    .filter_map(|c| self.visible(c, permitted))
+                    .filter_map(|c| self.visible(c, verdicts))
                     .collect();
                 let created = children.iter().map(Visible::created).min()?;
                 let updated = children.iter().map(Visible::updated).max()?;
@@ -903,19 +896,34 @@ pub async fn get_objects(
         planned.insert(local, plans.len() - 1);
         order.push(plans.len() - 1);
     }
-    let permitted = resolver.record().await?;
-    Ok(order
-        .iter()
-        .filter_map(|&i| plans.get(i))
-        .map(|plan| match plan {
-            Err(m) => Err(CoreError::InvalidInput(m.clone())),
-            Ok(None) => Err(resolver.hidden()),
-            Ok(Some(plan)) => resolver
-                .visible(plan, &permitted)
-                .map(|v| resolver.drs_object(&v, expand))
-                .ok_or_else(|| resolver.hidden()),
+    let enforcement = resolver
+        .enforcement
+        .take()
+        .ok_or(CoreError::AuditUnavailable)?;
+    let outcomes = std::mem::take(&mut resolver.outcomes);
+    let resolver = &resolver;
+    enforcement
+        .release(async |verdicts: &Verdicts| -> Result<_, CoreError> {
+            // Consent that could not be confirmed current fails the request, after the audit.
+            if let Some(stale) = resolver.stale {
+                return Ok((Err(stale.into()), outcomes));
+            }
+            let answers = order
+                .iter()
+                .filter_map(|&i| plans.get(i))
+                .map(|plan| match plan {
+                    Err(m) => Err(CoreError::InvalidInput(m.clone())),
+                    Ok(None) => Err(resolver.hidden()),
+                    Ok(Some(plan)) => resolver
+                        .visible(plan, verdicts)
+                        .map(|v| resolver.drs_object(&v, expand))
+                        .ok_or_else(|| resolver.hidden()),
+                })
+                .collect();
+            Ok((Ok(answers), outcomes))
         })
-        .collect())
+        .await?
+        .value
 }
 
 /// One DRS object (see [`get_objects`]).

@@ -24,7 +24,7 @@ use gemj_genomics::slice::{
 };
 use gemj_model::{DataFormat, DataObject, ObjectId};
 
-use crate::access::{Action, Outcome, Principal, RequestContext, Resource};
+use crate::access::{Action, Ask, OnDenial, Outcome, Permit, Principal, RequestContext, Resource};
 use crate::data::{count, object_resource, participants_of};
 use crate::data_url::{GrantRegion, SliceGrant, UrlGrant};
 use crate::{Core, CoreError};
@@ -264,8 +264,9 @@ fn slice_error(e: slice::SliceError) -> HtsgetError {
     }
 }
 
-/// Computes a slice on the blocking pool.
+/// Computes a slice on the blocking pool, for a permitted request.
 pub(crate) async fn compute(
+    _permit: &Permit,
     file: Arc<IndexedFile>,
     query: SliceQuery,
 ) -> Result<slice::Slice, HtsgetError> {
@@ -297,6 +298,7 @@ pub async fn ticket(
     request: &TicketRequest,
     base_url: &str,
 ) -> Result<Ticket, HtsgetError> {
+    let hide = OnDenial::HideFromCredentialed;
     let hidden = || {
         if matches!(principal, Principal::Anonymous) {
             HtsgetError::Core(CoreError::CredentialRequired)
@@ -309,45 +311,70 @@ pub async fn ticket(
         Resolved::Nothing => return Err(hidden()),
         Resolved::OtherFormat(resource, actual) => {
             // Say which format exists only to a caller who may read it.
-            let decision = core
+            let ask = Ask::new(Action::ReadData, resource).without_consent();
+            return core
                 .access
-                .evaluate(ctx, principal, Action::ReadData, &resource)
-                .await?;
-            let permitted = decision.is_permit();
-            core.access.record(decision, Outcome::default()).await?.ok();
-            if !permitted {
-                return Err(hidden());
-            }
-            return Err(HtsgetError::UnsupportedFormat(format!(
-                "{id} is available as {}, not {}",
-                actual.as_str(),
-                request.format.map_or("", Format::as_str)
-            )));
+                .enforce(ctx, principal, ask, hide, async |_: &Permit| {
+                    Err(HtsgetError::UnsupportedFormat(format!(
+                        "{id} is available as {}, not {}",
+                        actual.as_str(),
+                        request.format.map_or("", Format::as_str)
+                    )))
+                })
+                .await;
         }
     };
-    let decision = core
-        .access
-        .evaluate(ctx, principal, Action::ReadData, &resource)
-        .await?;
-    if !decision.is_permit() {
-        core.access.record(decision, Outcome::default()).await?.ok();
-        return Err(hidden());
-    }
-    let (decision, snapshot) = core
-        .access
-        .consent_or_record(&core.consent, decision)
-        .await?;
-    let scope = decision.evaluation().scope;
-    let participants = participants_of(core, &object).await?;
-    let excluded = participants
-        .iter()
-        .filter(|p| !snapshot.serves(p, scope))
-        .count();
-    let multi_sample = matches!(format, Format::Vcf | Format::Bcf) && object.specimens.len() > 1;
-    let served = participants.len() - excluded;
-    let refuse = excluded > 0 && (!multi_sample || served == 0);
-    // Check the request against the file before anything is recorded as served.
-    let file = open(core, &object, format).await?;
+    let ask = Ask::new(Action::ReadData, resource);
+    core.access
+        .enforce(
+            ctx,
+            principal,
+            ask,
+            hide,
+            async |permit: &Permit| -> Result<(Result<Ticket, HtsgetError>, Outcome), HtsgetError> {
+                let participants = participants_of(core, &object).await?;
+                let excluded = participants.iter().filter(|p| !permit.serves(p)).count();
+                let multi_sample =
+                    matches!(format, Format::Vcf | Format::Bcf) && object.specimens.len() > 1;
+                let served = participants.len() - excluded;
+                // An alignment file (or single-sample VCF) with a participant outside the caller's
+                // scope does not exist for them; a multi-sample one loses their columns.
+                let refuse = excluded > 0 && (!multi_sample || served == 0);
+                let returned = if refuse { 0 } else { count(served) };
+                let outcome = crate::data::object_outcome(permit, &participants, returned)?;
+                if refuse {
+                    return Ok((Err(HtsgetError::NotFound), outcome));
+                }
+                let ticket = issue(
+                    core,
+                    permit,
+                    principal,
+                    &object,
+                    format,
+                    request,
+                    base_url,
+                    excluded > 0,
+                )
+                .await;
+                Ok((ticket, outcome))
+            },
+        )
+        .await?
+}
+
+/// Computes a ticket under `permit`: the URLs of the slice (or of its deferred cut).
+#[allow(clippy::too_many_arguments)]
+async fn issue(
+    core: &Core,
+    permit: &Permit,
+    principal: &Principal,
+    object: &DataObject,
+    format: Format,
+    request: &TicketRequest,
+    base_url: &str,
+    drops_samples: bool,
+) -> Result<Ticket, HtsgetError> {
+    let file = open(core, object, format).await?;
     let query = SliceQuery {
         class: request.class,
         regions: request.regions.clone(),
@@ -355,30 +382,15 @@ pub async fn ticket(
     // Region queries are checked against the header now and cut when the data is fetched
     // (the ticket costs index time, whatever the region); so are slices that must lose sample
     // columns. Header and whole-file tickets are computed here (no record is read).
-    let deferred = excluded > 0 || (query.class == Class::Body && !query.regions.is_empty());
-    // `None` when the ticket is refused; `Some(None)` when the cut is deferred.
-    let sliced = if refuse {
-        None
-    } else if deferred {
+    let deferred = drops_samples || (query.class == Class::Body && !query.regions.is_empty());
+    let sliced = if deferred {
         file.check(&query).map_err(slice_error)?;
-        Some(None)
+        None
     } else {
-        Some(Some(compute(Arc::clone(&file), query.clone()).await?))
+        Some(compute(permit, Arc::clone(&file), query.clone()).await?)
     };
-    let outcome = Outcome {
-        consent_epoch: Some(snapshot.epoch),
-        participants: participants.clone(),
-        returned: Some(if refuse { 0 } else { count(served) }),
-        filtered: Some(count(excluded)),
-        answer: None,
-    };
-    let approval = decision.evaluation().approval.clone();
-    let Ok(_permit) = core.access.record(decision, outcome).await? else {
-        return Err(CoreError::AuditUnavailable.into());
-    };
-    let Some(sliced) = sliced else {
-        return Err(HtsgetError::NotFound);
-    };
+    let approval = permit.approval().cloned();
+    let scope = permit.scope();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let exp = now + i64::try_from(core.urls.ttl().as_secs()).unwrap_or(300);
     let grant = |start: u64, end: Option<u64>, slice: Option<SliceGrant>| UrlGrant {

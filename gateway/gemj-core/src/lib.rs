@@ -32,8 +32,9 @@ pub mod services;
 use std::sync::Arc;
 
 pub use access::{
-    AccessPoint, Action, ConsentScope, Decision, Denial, InstitutionCaller, Outcome, Permit,
-    PolicySettings, Principal, Reason, RequestContext, Resource,
+    AccessPoint, Action, Ask, ConsentScope, Denial, Enforcement, InstitutionCaller, OnDenial,
+    Outcome, Permit, PolicySettings, Principal, Reason, Released, RequestContext, Resource,
+    Verdict, Verdicts,
 };
 pub use error::CoreError;
 use gemj_store::Store;

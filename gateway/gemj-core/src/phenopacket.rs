@@ -18,7 +18,7 @@ use gemj_ontology::hpo::Ontology;
 use gemj_store::Store;
 use serde_json::{Value, json};
 
-use crate::access::{Action, Outcome, Principal, RequestContext, Resource};
+use crate::access::{Action, Ask, Outcome, Permit, Principal, RequestContext, Resource, Verdicts};
 use crate::{Core, CoreError};
 
 /// The version of the curated ICD-10 → MONDO table below.
@@ -150,61 +150,72 @@ pub async fn export(
     // The enrolling institution manages its own participants.
     let own = Resource::Participant {
         id: id.clone(),
-        institution: institution.clone(),
+        institution,
     };
-    let mut decision = core
-        .access
-        .evaluate(ctx, principal, Action::ManageParticipants, &own)
+    let mut enforcement = core.access.begin(ctx, principal);
+    let mut permitted = enforcement
+        .ask(Ask::new(Action::ManageParticipants, own).with_consent())
         .await?;
-    if !decision.is_permit() && participant.is_some() {
-        // A researcher: data access to any dataset that holds the participant.
+    if !permitted.is_permit() && participant.is_some() {
+        // A researcher: data access to any dataset that holds the participant (every dataset
+        // tried is a decision, audited).
         for dataset in core.store.datasets_of_participant(&id).await? {
             let Some(d) = core.store.get_dataset(&dataset).await? else {
                 continue;
             };
-            let candidate = core
-                .access
-                .evaluate(ctx, principal, Action::ReadData, &Resource::dataset(d))
+            permitted = enforcement
+                .ask(Ask::new(Action::ReadData, Resource::dataset(d)))
                 .await?;
-            if candidate.is_permit() {
-                decision = candidate;
+            if permitted.is_permit() {
                 break;
             }
         }
     }
-    if !decision.is_permit() {
-        return Err(core.access.refuse(decision, true).await);
-    }
-    let (decision, snapshot) = core
-        .access
-        .consent_or_record(&core.consent, decision)
-        .await?;
-    let serves = participant.is_some()
-        && !snapshot.is_withdrawn(&id)
-        && (matches!(principal, Principal::Institution(_))
-            || snapshot.serves(&id, decision.evaluation().scope));
-    let outcome = Outcome {
-        consent_epoch: Some(snapshot.epoch),
-        participants: vec![id.clone()],
-        returned: Some(u64::from(serves)),
-        filtered: Some(u64::from(!serves)),
-        answer: None,
-    };
-    let Ok(_permit) = core.access.record(decision, outcome).await? else {
-        return Err(CoreError::AuditUnavailable);
-    };
-    if !serves {
+    if !permitted.is_permit() {
+        enforcement.refuse().await?;
         return Err(CoreError::NotFound);
     }
-    let hpo = core.beacon.hpo();
-    build(
-        &core.store,
-        &id,
-        hpo.map(AsRef::as_ref),
-        time::OffsetDateTime::now_utc(),
-    )
-    .await?
-    .ok_or(CoreError::NotFound)
+    let index = permitted.index();
+    let institution_caller = matches!(principal, Principal::Institution(_));
+    let exists = participant.is_some();
+    enforcement
+        .release(async |verdicts: &Verdicts| -> Result<_, CoreError> {
+            let permit = verdicts.permit(index).ok_or(CoreError::AuditUnavailable)?;
+            let snapshot = permit.consent()?;
+            // The institution sees its participant whatever the research consent, never a
+            // withdrawn one; a researcher only inside their consent scope.
+            let serves =
+                exists && !snapshot.is_withdrawn(&id) && (institution_caller || permit.serves(&id));
+            let outcome = Outcome {
+                consent_epoch: Some(snapshot.epoch),
+                participants: vec![id.clone()],
+                returned: Some(u64::from(serves)),
+                filtered: Some(u64::from(!serves)),
+                answer: None,
+            };
+            let mut outcomes = vec![Outcome::default(); index];
+            outcomes.push(outcome);
+            if !serves {
+                return Ok((Err(CoreError::NotFound), outcomes));
+            }
+            let hpo = core.beacon.hpo();
+            let packet = packet_of(core, permit, &id, hpo.map(AsRef::as_ref)).await;
+            Ok((packet, outcomes))
+        })
+        .await?
+        .value
+}
+
+/// The phenopacket of a participant, as `permit` releases it.
+async fn packet_of(
+    core: &Core,
+    _permit: &Permit,
+    id: &ParticipantId,
+    hpo: Option<&Ontology>,
+) -> Result<Value, CoreError> {
+    build(&core.store, id, hpo, time::OffsetDateTime::now_utc())
+        .await?
+        .ok_or(CoreError::NotFound)
 }
 
 fn feature(p: &Phenotype, hpo: Option<&Ontology>) -> Value {

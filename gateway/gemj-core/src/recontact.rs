@@ -21,7 +21,7 @@ use gemj_model::{
     RecontactStatus, VariantKey,
 };
 
-use crate::access::{Action, Outcome, Principal, RequestContext, Resource};
+use crate::access::{Action, Ask, OnDenial, Outcome, Permit, Principal, RequestContext, Resource};
 use crate::{Core, CoreError};
 
 /// The most participants one request may name.
@@ -174,34 +174,83 @@ pub async fn create(
             "name 1 to {MAX_NAMED} participants"
         )));
     }
-    let requester = match principal {
-        Principal::Passport(_) => Some(requester_of(principal)?),
-        _ => None,
-    };
     let Ok(dataset_id) = DatasetId::parse(&request.dataset) else {
         return Err(CoreError::NotFound);
     };
     let Some(dataset) = core.store.get_dataset(&dataset_id).await? else {
         return Err(CoreError::NotFound);
     };
-    let resource = Resource::dataset(dataset);
-    let decision = core
+    let ask = Ask::new(Action::RequestRecontact, Resource::dataset(dataset));
+    let (stored, kept) = core
         .access
-        .evaluate(ctx, principal, Action::RequestRecontact, &resource)
+        .enforce(
+            ctx,
+            principal,
+            ask,
+            OnDenial::Explain,
+            async |permit: &Permit| {
+                // Only a researcher's passport is ever permitted to ask.
+                let requester = requester_of(principal)?;
+                let kept = select(core, permit, settings, request, &dataset_id).await?;
+                let id = RecontactRequestId::parse(&format!("RCR-{}", uuid::Uuid::new_v4()))
+                    .map_err(|e| CoreError::InvalidInput(e.to_string()))?;
+                let stored = RecontactRequest {
+                    id,
+                    requester,
+                    kind: request.kind,
+                    reason: request.reason.trim().to_owned(),
+                    dataset: Some(dataset_id.clone()),
+                    approval: permit.approval().cloned(),
+                    participants: kept.participants.clone(),
+                };
+                let outcome = Outcome {
+                    consent_epoch: Some(permit.consent()?.epoch),
+                    participants: kept.participants.clone(),
+                    returned: Some(u64::try_from(kept.participants.len()).unwrap_or(u64::MAX)),
+                    filtered: Some(
+                        u64::try_from(kept.considered - kept.participants.len())
+                            .unwrap_or(u64::MAX),
+                    ),
+                    answer: None,
+                };
+                Ok::<_, CoreError>(((stored, kept.participants), outcome))
+            },
+        )
         .await?;
-    let (Some(requester), true) = (requester, decision.is_permit()) else {
-        return Err(core.access.refuse(decision, false).await);
-    };
-    let (decision, snapshot) = core
-        .access
-        .consent_or_record(&core.consent, decision)
-        .await?;
-    let scope = decision.evaluation().scope;
+    let id = stored.id.clone();
+    // The request is stored only once its decision is durable in the audit chain.
+    if !kept.is_empty() {
+        core.store.put_recontact_request(&stored).await?;
+    }
+    tracing::info!(message = "Recontact request created.", request = %id, dataset = %dataset_id);
+    Ok(RequestStatus {
+        id,
+        kind: request.kind,
+        dataset: Some(dataset_id),
+        asked: rounded_count(kept.len()),
+        status: BTreeMap::from([("pending", rounded_count(kept.len()))]),
+    })
+}
 
-    // Candidates: participants of the dataset, named or carrying the variant.
+/// The participants a recontact request reaches under `permit`: members of the dataset (named,
+/// or carrying the variant), inside the requester's consent scope, consenting to recontact (to
+/// return of findings, for that kind), and not recontacted within the minimum interval.
+struct Selected {
+    participants: Vec<ParticipantId>,
+    considered: usize,
+}
+
+async fn select(
+    core: &Core,
+    permit: &Permit,
+    settings: RecontactSettings,
+    request: &NewRequest,
+    dataset_id: &DatasetId,
+) -> Result<Selected, CoreError> {
+    let snapshot = permit.consent()?;
     let members: BTreeSet<ParticipantId> = core
         .store
-        .dataset_participants(&dataset_id)
+        .dataset_participants(dataset_id)
         .await?
         .into_iter()
         .collect();
@@ -213,7 +262,7 @@ pub async fn create(
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect(),
-        Selection::Carriers(key) => match core.store.variant_exact(&dataset_id, key).await? {
+        Selection::Carriers(key) => match core.store.variant_exact(dataset_id, key).await? {
             Some(row) => {
                 let ordinals: Vec<u32> = row.carriers.iter().collect();
                 core.store
@@ -229,7 +278,7 @@ pub async fn create(
     let considered = candidates.len();
     let consenting: Vec<ParticipantId> = candidates
         .into_iter()
-        .filter(|p| snapshot.serves(p, scope))
+        .filter(|p| permit.serves(p))
         .filter(|p| {
             snapshot.state(p).is_some_and(|s| {
                 s.permits_recontact()
@@ -245,43 +294,13 @@ pub async fn create(
         .await?
         .into_iter()
         .collect();
-    let kept: Vec<ParticipantId> = consenting
+    let participants = consenting
         .into_iter()
         .filter(|p| !recent.contains(p))
         .collect();
-
-    let id = RecontactRequestId::parse(&format!("RCR-{}", uuid::Uuid::new_v4()))
-        .map_err(|e| CoreError::InvalidInput(e.to_string()))?;
-    let stored = RecontactRequest {
-        id: id.clone(),
-        requester,
-        kind: request.kind,
-        reason: request.reason.trim().to_owned(),
-        dataset: Some(dataset_id.clone()),
-        approval: decision.evaluation().approval.clone(),
-        participants: kept.clone(),
-    };
-    let outcome = Outcome {
-        consent_epoch: Some(snapshot.epoch),
-        participants: kept.clone(),
-        returned: Some(u64::try_from(kept.len()).unwrap_or(u64::MAX)),
-        filtered: Some(u64::try_from(considered - kept.len()).unwrap_or(u64::MAX)),
-        answer: None,
-    };
-    // The request is stored only once its decision is durable in the audit chain.
-    let Ok(_permit) = core.access.record(decision, outcome).await? else {
-        return Err(CoreError::AuditUnavailable);
-    };
-    if !kept.is_empty() {
-        core.store.put_recontact_request(&stored).await?;
-    }
-    tracing::info!(message = "Recontact request created.", request = %id, dataset = %dataset_id);
-    Ok(RequestStatus {
-        id,
-        kind: request.kind,
-        dataset: Some(dataset_id),
-        asked: rounded_count(kept.len()),
-        status: BTreeMap::from([("pending", rounded_count(kept.len()))]),
+    Ok(Selected {
+        participants,
+        considered,
     })
 }
 
@@ -296,19 +315,28 @@ pub async fn status(
     id: &str,
 ) -> Result<RequestStatus, CoreError> {
     let requester = requester_of(principal)?;
-    if core
-        .access
-        .decide(
+    let ask = Ask::new(Action::ReadMetadata, Resource::OwnAuditTrail);
+    core.access
+        .enforce(
             ctx,
             principal,
-            Action::ReadMetadata,
-            &Resource::OwnAuditTrail,
+            ask,
+            OnDenial::CredentialRequired,
+            async |permit: &Permit| {
+                let status = own_status(core, permit, &requester, id).await?;
+                Ok::<_, CoreError>((status, Outcome::default()))
+            },
         )
-        .await?
-        .is_err()
-    {
-        return Err(CoreError::CredentialRequired);
-    }
+        .await
+}
+
+/// The aggregate status of `requester`'s request `id`, under their permit.
+async fn own_status(
+    core: &Core,
+    _permit: &Permit,
+    requester: &str,
+    id: &str,
+) -> Result<RequestStatus, CoreError> {
     let Ok(id) = RecontactRequestId::parse(id) else {
         return Err(CoreError::NotFound);
     };
@@ -343,29 +371,14 @@ pub async fn status(
     })
 }
 
-/// Decides whether the caller manages `institution`'s business, before anything of it is read:
-/// the permitted decision (to be recorded with its outcome), or the refusal (another
+/// The ask to manage `institution`'s business, and what its refusal answers (another
 /// institution's is [`CoreError::NotFound`]).
-async fn manage_institution(
-    core: &Core,
-    ctx: &RequestContext,
-    principal: &Principal,
-    institution: &InstitutionId,
-) -> Result<crate::access::Decision, CoreError> {
-    let decision = core
-        .access
-        .evaluate(
-            ctx,
-            principal,
-            Action::ManageParticipants,
-            &Resource::Institution(institution.clone()),
-        )
-        .await?;
-    if decision.is_permit() {
-        return Ok(decision);
-    }
-    let hide = matches!(principal, Principal::Institution(_));
-    Err(core.access.refuse(decision, hide).await)
+fn manage_institution(principal: &Principal, institution: &InstitutionId) -> (Ask, OnDenial) {
+    let ask = Ask::new(
+        Action::ManageParticipants,
+        Resource::Institution(institution.clone()),
+    );
+    (ask, crate::consent_api::on_denial(principal))
 }
 
 /// An institution's inbox: every participant it enrolled that a request asks for.
@@ -382,8 +395,27 @@ pub async fn inbox(
     let Ok(institution) = InstitutionId::parse(institution) else {
         return Err(CoreError::NotFound);
     };
-    let decision = manage_institution(core, ctx, principal, &institution).await?;
-    let entries = core.store.recontact_inbox(&institution).await?;
+    let (ask, on_denial) = manage_institution(principal, &institution);
+    core.access
+        .enforce(ctx, principal, ask, on_denial, async |permit: &Permit| {
+            let out = inbox_of(core, permit, &institution).await?;
+            let outcome = Outcome {
+                participants: out.iter().map(|e| e.participant.clone()).collect(),
+                returned: Some(u64::try_from(out.len()).unwrap_or(u64::MAX)),
+                ..Outcome::default()
+            };
+            Ok::<_, CoreError>((out, outcome))
+        })
+        .await
+}
+
+/// The inbox entries of `institution`, under its permit.
+async fn inbox_of(
+    core: &Core,
+    _permit: &Permit,
+    institution: &InstitutionId,
+) -> Result<Vec<InboxEntry>, CoreError> {
+    let entries = core.store.recontact_inbox(institution).await?;
     let mut requests: BTreeMap<RecontactRequestId, RecontactRequest> = BTreeMap::new();
     for e in &entries {
         if !requests.contains_key(&e.request)
@@ -392,7 +424,7 @@ pub async fn inbox(
             requests.insert(e.request.clone(), r);
         }
     }
-    let out: Vec<InboxEntry> = entries
+    Ok(entries
         .into_iter()
         .filter_map(|e| {
             let r = requests.get(&e.request)?;
@@ -405,16 +437,7 @@ pub async fn inbox(
                 status: e.status,
             })
         })
-        .collect();
-    let outcome = Outcome {
-        participants: out.iter().map(|e| e.participant.clone()).collect(),
-        returned: Some(u64::try_from(out.len()).unwrap_or(u64::MAX)),
-        ..Outcome::default()
-    };
-    let Ok(_permit) = core.access.record(decision, outcome).await? else {
-        return Err(CoreError::AuditUnavailable);
-    };
-    Ok(out)
+        .collect())
 }
 
 /// Records outcomes reported by an institution for its own participants. Returns how many
@@ -457,19 +480,38 @@ pub async fn report_outcomes(
         parsed.push((request, participant, r.status));
     }
     let participants: Vec<ParticipantId> = parsed.iter().map(|(_, p, _)| p.clone()).collect();
-    let decision = manage_institution(core, ctx, principal, &institution).await?;
-    let outcome = Outcome {
-        participants,
-        returned: Some(u64::try_from(parsed.len()).unwrap_or(u64::MAX)),
-        ..Outcome::default()
-    };
-    let Ok(_permit) = core.access.record(decision, outcome).await? else {
-        return Err(CoreError::AuditUnavailable);
-    };
+    let (ask, on_denial) = manage_institution(principal, &institution);
+    core.access
+        .enforce(ctx, principal, ask, on_denial, async |permit: &Permit| {
+            let outcome = Outcome {
+                participants,
+                returned: Some(u64::try_from(parsed.len()).unwrap_or(u64::MAX)),
+                ..Outcome::default()
+            };
+            let checked = check_outcomes(core, permit, &institution, &parsed).await;
+            Ok::<_, CoreError>((checked, outcome))
+        })
+        .await??;
+    // Written only once the decision is durable in the audit chain.
+    for (request, participant, status) in &parsed {
+        core.store
+            .set_recontact_status(request, participant, *status)
+            .await?;
+    }
+    Ok(parsed.len())
+}
+
+/// Checks that every report is of `institution`'s own inbox entries (all or none are set).
+async fn check_outcomes(
+    core: &Core,
+    _permit: &Permit,
+    institution: &InstitutionId,
+    parsed: &[(RecontactRequestId, ParticipantId, RecontactStatus)],
+) -> Result<(), CoreError> {
     // Only the institution's own inbox entries can be updated.
     let own: HashSet<(RecontactRequestId, ParticipantId)> = core
         .store
-        .recontact_inbox(&institution)
+        .recontact_inbox(institution)
         .await?
         .into_iter()
         .map(|e| (e.request, e.participant))
@@ -482,12 +524,7 @@ pub async fn report_outcomes(
             "unknown request {r} or participant {p}"
         )));
     }
-    for (request, participant, status) in &parsed {
-        core.store
-            .set_recontact_status(request, participant, *status)
-            .await?;
-    }
-    Ok(parsed.len())
+    Ok(())
 }
 
 #[cfg(test)]

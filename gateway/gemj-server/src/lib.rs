@@ -250,7 +250,12 @@ impl Gateway {
         let core = Core {
             store: self.store.clone(),
             objects: Arc::new(objects),
-            access: AccessPoint::new(self.audit.clone(), settings, self.store.clone()),
+            access: AccessPoint::new(
+                self.audit.clone(),
+                settings,
+                self.store.clone(),
+                self.consent.clone(),
+            ),
             services: Arc::new(registry),
             consent: self.consent.clone(),
             urls: Arc::new(self.url_signer()?),

@@ -40,7 +40,10 @@ use gemj_store::VariantRow;
 use roaring::RoaringBitmap;
 use serde_json::{Value, json};
 
-use crate::access::{Action, DiscoveryLevel, Outcome, Principal, RequestContext, Resource};
+use crate::access::{
+    Action, Ask, DiscoveryLevel, Enforcement, Outcome, Principal, RequestContext, Resource,
+    Verdicts,
+};
 use crate::{Core, CoreError};
 use index::BeaconIndex;
 use privacy::{BudgetSettings, Budgets, DatasetPrivacy};
@@ -209,7 +212,20 @@ struct DatasetView {
     /// epoch (no filter, route scope or spent budget narrowed it): the key under which
     /// per-row counts of servable carriers are cached.
     plain: Option<PlainKey>,
-    decision: Option<crate::access::Decision>,
+    /// The dataset's decision: its index among the request's verdicts.
+    ask: usize,
+}
+
+/// Checks that every dataset view that may count someone holds its permit: a view without one
+/// serves nobody (so nothing is released that its decision did not permit).
+fn permitted_views(views: &[DatasetView], verdicts: &Verdicts) -> Result<(), CoreError> {
+    if views
+        .iter()
+        .any(|v| !v.servable.is_empty() && verdicts.permit(v.ask).is_none())
+    {
+        return Err(CoreError::AuditUnavailable);
+    }
+    Ok(())
 }
 
 /// A matched variant row, with its servable carriers when they were counted already.
@@ -385,8 +401,9 @@ impl Beacon {
         principal: &Principal,
     ) -> Result<Value, BeaconFailure> {
         let index = self.index(core).await?;
+        let mut enforcement = core.access.begin(ctx, principal);
         let views = self
-            .views(core, ctx, principal, &index, &[], None, "filtering_terms")
+            .views(&mut enforcement, &index, &[], None, "filtering_terms")
             .await?;
         let mut visible = RoaringBitmap::new();
         let mut threshold = 1;
@@ -399,23 +416,33 @@ impl Beacon {
             }
             visible |= &v.servable;
         }
-        let decisions: Vec<_> = views
-            .into_iter()
-            .filter_map(|v| v.decision)
-            .map(|d| {
-                (
-                    d,
-                    Outcome {
-                        answer: Some("filtering_terms".to_owned()),
-                        ..Outcome::default()
-                    },
-                )
+        let outcomes: Vec<Outcome> = views
+            .iter()
+            .map(|_| Outcome {
+                answer: Some("filtering_terms".to_owned()),
+                ..Outcome::default()
             })
             .collect();
-        core.access.record_all(decisions).await?;
+        enforcement
+            .release(async |verdicts: &Verdicts| -> Result<_, BeaconFailure> {
+                Ok((self.terms(&index, &visible, threshold, verdicts), outcomes))
+            })
+            .await
+            .map(|r| r.value)
+    }
+
+    /// The filtering terms present among `visible` participants (carried by at least
+    /// `threshold`), as the request's permits release them.
+    fn terms(
+        &self,
+        index: &BeaconIndex,
+        visible: &RoaringBitmap,
+        threshold: u64,
+        _verdicts: &Verdicts,
+    ) -> Value {
         let scopes = vec![EntryType::Individual];
         let mut terms: Vec<FilteringTerm> = Vec::new();
-        for t in index.terms_present(&visible) {
+        for t in index.terms_present(visible) {
             if t.participants < threshold {
                 continue;
             }
@@ -484,25 +511,20 @@ impl Beacon {
             },
         ];
         let response = gemj_beacon::filtering_terms_response(&self.settings.id, terms, resources);
-        Ok(serde_json::to_value(response).unwrap_or(Value::Null))
+        serde_json::to_value(response).unwrap_or(Value::Null)
     }
 
     /// Decides every dataset in scope for `principal` and computes who may count in each.
     #[allow(clippy::too_many_arguments)]
     async fn views(
         &self,
-        core: &Core,
-        ctx: &RequestContext,
-        principal: &Principal,
+        enforcement: &mut Enforcement<'_>,
         index: &BeaconIndex,
         dataset_ids: &[String],
         only: Option<&str>,
         requester: &str,
     ) -> Result<Vec<DatasetView>, BeaconFailure> {
-        let snapshot = match core.consent.snapshot() {
-            Ok(s) => s,
-            Err(stale) => return Err(BeaconFailure::Core(stale.into())),
-        };
+        let snapshot = enforcement.consent()?;
         let exhausted = self.budgets.exhausted(requester);
         let mut views = Vec::new();
         for d in index.datasets() {
@@ -514,11 +536,10 @@ impl Beacon {
                 continue;
             }
             let resource = Resource::Dataset(Arc::clone(&d.dataset));
-            let decision = core
-                .access
-                .evaluate(ctx, principal, Action::Discover, &resource)
+            let verdict = enforcement
+                .ask(Ask::new(Action::Discover, resource))
                 .await?;
-            if !decision.is_permit() {
+            if !verdict.is_permit() {
                 // Only a signed data URL is refused discovery: it counts nothing anywhere.
                 views.push(DatasetView {
                     dataset: Arc::clone(&d.dataset),
@@ -527,11 +548,11 @@ impl Beacon {
                     servable: RoaringBitmap::new(),
                     withheld: d.members.len(),
                     plain: None,
-                    decision: Some(decision),
+                    ask: verdict.index(),
                 });
                 continue;
             }
-            let evaluation = decision.evaluation();
+            let evaluation = verdict.evaluation();
             let level = match DiscoveryLevel::of_reasons(&evaluation.reasons) {
                 DiscoveryLevel::Public => Granularity::Boolean,
                 DiscoveryLevel::Registered => Granularity::Count,
@@ -553,7 +574,7 @@ impl Beacon {
                 withheld: d.members.len() - servable.len(),
                 servable,
                 plain,
-                decision: Some(decision),
+                ask: verdict.index(),
             });
         }
         Ok(views)
@@ -638,11 +659,10 @@ impl Beacon {
             }) => Some(id.as_str()),
             _ => None,
         };
+        let mut enforcement = core.access.begin(ctx, principal);
         let mut views = self
             .views(
-                core,
-                ctx,
-                principal,
+                &mut enforcement,
                 &index,
                 &query.dataset_ids,
                 only,
@@ -657,14 +677,13 @@ impl Beacon {
         let granularity = query.requested_granularity.min(level);
         // Query-shape limits at the caller's level (the strictest dataset's).
         if let Err(e) = self.check_shape(query, &views) {
-            self.audit(core, views, &format!("refused:{}", e.kind_code()))
-                .await?;
+            Self::refuse(enforcement, &views, &format!("refused:{}", e.kind_code())).await?;
             return Err(BeaconFailure::Beacon(e.error, None));
         }
         let filtered = match index.filter_all(&query.filters) {
             Ok(f) => f,
             Err(e) => {
-                self.audit(core, views, "refused:filter").await?;
+                Self::refuse(enforcement, &views, "refused:filter").await?;
                 return Err(e.into());
             }
         };
@@ -674,7 +693,7 @@ impl Beacon {
         {
             Ok(s) => s,
             Err(e) => {
-                self.audit(core, views, "refused:scope").await?;
+                Self::refuse(enforcement, &views, "refused:scope").await?;
                 return Err(e);
             }
         };
@@ -687,63 +706,56 @@ impl Beacon {
                 v.servable &= s;
             }
         }
-        let answer = match query.entry_type {
-            EntryType::Dataset | EntryType::Cohort => {
-                let cohort = request
-                    .scope
-                    .as_ref()
-                    .filter(|s| s.entry_type == EntryType::Cohort)
-                    .map(|s| s.id.as_str());
-                self.collections(core, &index, query, &views, granularity, cohort)
-                    .await?
-            }
-            _ => {
-                self.entries(
-                    core,
-                    &index,
-                    query,
-                    &request,
-                    &views,
-                    granularity,
-                    &requester,
-                )
-                .await?
-            }
-        };
-        let (value, audits) = answer;
-        let decisions: Vec<_> = views
-            .into_iter()
-            .zip(audits)
-            .filter_map(|(v, outcome)| v.decision.map(|d| (d, outcome)))
-            .collect();
-        // Discovery is permitted on every dataset (a denied caller's datasets count nobody),
-        // so the answers need no further check; the append makes them durable first.
-        core.access.record_all(decisions).await?;
-        Ok(value)
+        // Discovery is permitted on every dataset (a denied caller's datasets count nobody);
+        // the answer leaves once every dataset's decision is durable with what it served.
+        enforcement
+            .release(async |verdicts: &Verdicts| -> Result<_, BeaconFailure> {
+                match query.entry_type {
+                    EntryType::Dataset | EntryType::Cohort => {
+                        let cohort = request
+                            .scope
+                            .as_ref()
+                            .filter(|s| s.entry_type == EntryType::Cohort)
+                            .map(|s| s.id.as_str());
+                        self.collections(core, &index, query, &views, granularity, cohort, verdicts)
+                            .await
+                    }
+                    _ => {
+                        self.entries(
+                            core,
+                            &index,
+                            query,
+                            &request,
+                            &views,
+                            granularity,
+                            &requester,
+                            verdicts,
+                        )
+                        .await
+                    }
+                }
+            })
+            .await
+            .map(|r| r.value)
     }
 
-    async fn audit(
-        &self,
-        core: &Core,
-        views: Vec<DatasetView>,
+    /// Audits a refused query: every dataset's decision, as serving nothing, with the reason.
+    async fn refuse(
+        enforcement: Enforcement<'_>,
+        views: &[DatasetView],
         answer: &str,
     ) -> Result<(), CoreError> {
-        let decisions: Vec<_> = views
-            .into_iter()
-            .filter_map(|v| v.decision)
-            .map(|d| {
-                (
-                    d,
-                    Outcome {
-                        returned: Some(0),
-                        answer: Some(answer.to_owned()),
-                        ..Outcome::default()
-                    },
-                )
+        let outcomes: Vec<Outcome> = views
+            .iter()
+            .map(|_| Outcome {
+                answer: Some(answer.to_owned()),
+                ..Outcome::nothing()
             })
             .collect();
-        core.access.record_all(decisions).await?;
-        Ok(())
+        enforcement
+            .release(async |_: &Verdicts| -> Result<_, CoreError> { Ok(((), outcomes)) })
+            .await
+            .map(|_| ())
     }
 
     fn check_shape(&self, query: &BeaconQuery, views: &[DatasetView]) -> Result<(), ShapeError> {
@@ -1042,7 +1054,9 @@ impl Beacon {
         views: &[DatasetView],
         granularity: Granularity,
         requester: &str,
+        verdicts: &Verdicts,
     ) -> Result<(Value, Vec<Outcome>), BeaconFailure> {
+        permitted_views(views, verdicts)?;
         let variant_scope = match &request.scope {
             Some(Scope {
                 entry_type: EntryType::GenomicVariant,
@@ -1379,6 +1393,7 @@ impl Beacon {
     }
 
     /// `/datasets` and `/cohorts` (collections), and their entries by id.
+    #[allow(clippy::too_many_arguments)]
     async fn collections(
         &self,
         core: &Core,
@@ -1387,7 +1402,9 @@ impl Beacon {
         views: &[DatasetView],
         granularity: Granularity,
         only_cohort: Option<&str>,
+        verdicts: &Verdicts,
     ) -> Result<(Value, Vec<Outcome>), BeaconFailure> {
+        permitted_views(views, verdicts)?;
         let mut collections: Vec<Value> = Vec::new();
         let outcomes: Vec<Outcome> = views
             .iter()

@@ -5,7 +5,7 @@
 use super::ApplyOptions;
 use super::report::IngestReport;
 use super::sources::{InputFile, Kind, NoProgress, Readers, ingest_files};
-use crate::access::{Action, Outcome, Principal, RequestContext, Resource};
+use crate::access::{Action, Ask, OnDenial, Outcome, Permit, Principal, RequestContext, Resource};
 use crate::{Core, CoreError};
 
 /// Ingests `files` of `kind` for the calling institution.
@@ -33,36 +33,37 @@ pub async fn post(
         Some(i) => Resource::Institution(i.clone()),
         None => Resource::Service,
     };
-    let decision = core
-        .access
-        .evaluate(ctx, principal, Action::ManageParticipants, &resource)
-        .await?;
-    if !decision.is_permit() {
-        return Err(core.access.refuse(decision, false).await);
-    }
-    let Some(kind) = Kind::parse(kind) else {
-        core.access.record(decision, Outcome::default()).await?.ok();
-        return Err(CoreError::NotFound);
-    };
-    if files.is_empty() {
-        core.access.record(decision, Outcome::default()).await?.ok();
-        return Err(CoreError::InvalidInput("no file was sent".to_owned()));
-    }
     let options = ApplyOptions {
         institution,
         dry_run,
         own_participants_only: true,
     };
-    let result = ingest_files(&core.store, kind, files, readers, &options, &NoProgress).await;
-    let outcome = Outcome {
-        returned: result.as_ref().ok().map(|r| r.totals.records),
-        filtered: result.as_ref().ok().map(|r| r.totals.quarantined),
-        ..Outcome::default()
-    };
-    let Ok(_permit) = core.access.record(decision, outcome).await? else {
-        return Err(CoreError::AuditUnavailable);
-    };
-    let report = result?;
+    let ask = Ask::new(Action::ManageParticipants, resource);
+    let report = core
+        .access
+        .enforce(
+            ctx,
+            principal,
+            ask,
+            OnDenial::Explain,
+            async |_: &Permit| {
+                let Some(kind) = Kind::parse(kind) else {
+                    return Err(CoreError::NotFound);
+                };
+                if files.is_empty() {
+                    return Err(CoreError::InvalidInput("no file was sent".to_owned()));
+                }
+                let report =
+                    ingest_files(&core.store, kind, files, readers, &options, &NoProgress).await?;
+                let outcome = Outcome {
+                    returned: Some(report.totals.records),
+                    filtered: Some(report.totals.quarantined),
+                    ..Outcome::default()
+                };
+                Ok::<_, CoreError>((report, outcome))
+            },
+        )
+        .await?;
     if !report.totals.changed_nothing() || report.by_kind.contains_key("consent") {
         // Consent events appended by the ingest are enforced before the answer.
         core.consent.refresh().await?;

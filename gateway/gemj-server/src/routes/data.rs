@@ -183,7 +183,7 @@ pub async fn fetch(
     };
     let len = stream.end - stream.start;
     let sized = stream.sized;
-    let audit_seq = stream.permit.audit_seq();
+    let audit_seq = stream.audit_seq;
     let reader = tokio_util::io::ReaderStream::with_capacity(
         stream.reader,
         if sized { 1 << 20 } else { 1 << 16 },
@@ -204,7 +204,7 @@ pub async fn fetch(
     };
     res.content_type("application/octet-stream")
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header(("X-Audit-Seq", stream.permit.audit_seq().to_string()));
+        .insert_header(("X-Audit-Seq", stream.audit_seq.to_string()));
     if range.is_some() {
         res.insert_header((
             header::CONTENT_RANGE,

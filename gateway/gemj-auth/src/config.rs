@@ -175,8 +175,9 @@ pub struct AuthConfig {
     /// Default 5 seconds.
     pub fetch_timeout: Duration,
     /// Also accept, for Visas inside v1.2 Passports, the `typ` values Passport 1.2 allows besides
-    /// the recommended `vnd.ga4gh.visa+jwt`: `JWT` and an absent `typ`. Default `false` (only
-    /// `vnd.ga4gh.visa+jwt`). Visas given to [`Verifier::verify_visas`](crate::Verifier::verify_visas)
+    /// the recommended `vnd.ga4gh.visa+jwt`: `JWT` (what v1.0 brokers write) and an absent
+    /// `typ`. Default `true`; `false` accepts only `vnd.ga4gh.visa+jwt`. Every other `typ` (a
+    /// Passport's, an access token's) is refused either way. Visas given to [`Verifier::verify_visas`](crate::Verifier::verify_visas)
     /// (the v1.0 flow) always accept these.
     pub accept_jwt_typ_visas: bool,
     /// The longest Passport lifetime accepted (`exp - iat`), so a stolen Passport is short-lived
@@ -204,7 +205,7 @@ impl Default for AuthConfig {
             required_audience: None,
             allow_http_loopback: false,
             fetch_timeout: Duration::from_secs(5),
-            accept_jwt_typ_visas: false,
+            accept_jwt_typ_visas: true,
             max_passport_lifetime: Duration::from_secs(3600),
             max_visa_lifetime: Duration::from_secs(365 * 86_400),
             max_asserted_age: vec![(

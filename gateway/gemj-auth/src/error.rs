@@ -88,11 +88,10 @@ pub enum AuthError {
     /// conditions, sources).
     #[error("claim check failed: {0}")]
     Claim(#[from] ClaimError),
-    /// A Visa Access Token (a Visa whose `scope` contains `openid`) issued more than one hour ago:
-    /// the AAI profile requires Access Token Polling to keep using it, which this verifier does
-    /// not do.
-    #[error("visa access token older than one hour")]
-    VisaAccessTokenStale,
+    /// A Visa that carries a `scope` claim: Passport 1.2 Visas are Visa Document Tokens, which
+    /// never do (an access token, or an AAI 1.0 Visa Access Token, is not accepted as a Visa).
+    #[error("a visa must not carry scope")]
+    VisaScopeNotAllowed,
     /// An institution token whose `exp` is more than
     /// [`MAX_INSTITUTION_TOKEN_LIFETIME_SECS`](crate::MAX_INSTITUTION_TOKEN_LIFETIME_SECS) after
     /// its `iat`: request tokens must be short-lived.
@@ -175,7 +174,7 @@ impl AuthError {
             Self::BadSignature => "bad_signature",
             Self::JwksUnavailable => "jwks_unavailable",
             Self::Claim(e) => claim_code(*e),
-            Self::VisaAccessTokenStale => "visa_access_token_stale",
+            Self::VisaScopeNotAllowed => "visa_scope_not_allowed",
             Self::LifetimeTooLong => "lifetime_too_long",
             Self::NoPassport => "no_passport",
             Self::TooManyPassports => "too_many_passports",

@@ -56,9 +56,6 @@ const VISA_CACHE_ENTRIES: usize = 100_000;
 const PASSPORT_CACHE_ENTRIES: usize = 10_000;
 /// The bytes of Passport tokens kept in the verified-Passport cache.
 const PASSPORT_CACHE_BYTES: usize = 64 * 1024 * 1024;
-/// How long a Visa Access Token may be used without Access Token Polling (AAI OIDC Profile:
-/// "a Visa is considered invalid if it is more than 1 hour old").
-const VISA_ACCESS_TOKEN_MAX_AGE: i64 = 3600;
 
 /// A Visa that passed every check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,8 +180,6 @@ struct CachedVisa {
     claims: Arc<VisaClaims>,
     /// Whether its `typ` was exactly `vnd.ga4gh.visa+jwt` (so it also satisfies the strict rule).
     strict_typ: bool,
-    /// Whether it is a Visa Access Token (its `scope` contains `openid`).
-    access_token: bool,
 }
 
 /// A verified Passport in the cache.
@@ -780,7 +775,6 @@ impl Verifier {
             && (typ != TypRule::Visa || hit.strict_typ)
         {
             check_visa(&hit.claims, now)?;
-            check_access_token_age(hit.access_token, hit.claims.iat, now)?;
             self.inner
                 .counters
                 .visa_cache_hits
@@ -791,12 +785,11 @@ impl Verifier {
         let claims = parse_visa_claims(&jws.payload)?;
         check_nbf(&jws.payload, now)?;
         check_visa(&claims, now)?;
-        let access_token = jws
-            .payload
-            .get("scope")
-            .and_then(Value::as_str)
-            .is_some_and(|s| s.split(' ').any(|scope| scope == "openid"));
-        check_access_token_age(access_token, claims.iat, now)?;
+        // Passport 1.2: a Visa is a Visa Document Token and carries no `scope` (an access token
+        // passed off as a Visa, or an AAI 1.0 Visa Access Token, authorises nothing here).
+        if jws.payload.get("scope").is_some() {
+            return Err(AuthError::VisaScopeNotAllowed);
+        }
         let claims = Arc::new(claims);
         let valid_until = claims
             .exp
@@ -807,7 +800,6 @@ impl Verifier {
             CachedVisa {
                 claims: Arc::clone(&claims),
                 strict_typ: TypRule::Visa.allows(jws.header.typ.as_deref()),
-                access_token,
             },
             valid_until,
             now,
@@ -994,14 +986,6 @@ pub(crate) fn check_nbf(payload: &Value, now: i64) -> Result<(), ClaimError> {
         None => Ok(()),
         Some(nbf) => check_not_before(nbf.as_i64().ok_or(ClaimError::InvalidClaim("nbf"))?, now),
     }
-}
-
-/// Refuses a Visa Access Token issued more than an hour ago.
-fn check_access_token_age(access_token: bool, iat: i64, now: i64) -> Result<(), AuthError> {
-    if access_token && now.saturating_sub(iat) > VISA_ACCESS_TOKEN_MAX_AGE {
-        return Err(AuthError::VisaAccessTokenStale);
-    }
-    Ok(())
 }
 
 /// A SHA-256 over a label and a list of hex hashes, as hex.

@@ -797,13 +797,39 @@ fn cases() -> Vec<Case> {
             visas(&["untrusted_jku"]),
         ),
         with_visas(
-            "visa with typ JWT (strict default)",
-            vec![sign(
-                &json!({"alg": "RS256", "typ": "JWT", "kid": "d1"}),
-                &visa_payload(DAC, USER, grant("D1")),
-                &k.dac_rsa,
-            )],
-            visas(&["wrong_typ"]),
+            "visa header forms of Passport 1.0 and 1.2: visa+jwt (any case, application/), JWT, none",
+            vec![
+                sign(
+                    &json!({"alg": "RS256", "typ": "JWT", "kid": "b1"}),
+                    &visa_payload(BROKER, USER, grant("D1")),
+                    &k.broker_rsa,
+                ),
+                sign(
+                    &json!({"alg": "RS256", "kid": "b1"}),
+                    &visa_payload(BROKER, USER, grant("D1")),
+                    &k.broker_rsa,
+                ),
+                sign(
+                    &json!({"alg": "RS256", "typ": "application/VND.GA4GH.VISA+JWT", "kid": "b1"}),
+                    &visa_payload(BROKER, USER, grant("D1")),
+                    &k.broker_rsa,
+                ),
+            ],
+            visas(&["ok", "ok", "ok"]),
+        ),
+        with_visas(
+            "visa header forms no spec allows: passport, access token, JOSE, empty",
+            ["vnd.ga4gh.passport+jwt", "at+jwt", "JOSE", ""]
+                .iter()
+                .map(|typ| {
+                    sign(
+                        &json!({"alg": "RS256", "typ": typ, "kid": "b1"}),
+                        &visa_payload(BROKER, USER, grant("D1")),
+                        &k.broker_rsa,
+                    )
+                })
+                .collect(),
+            visas(&["wrong_typ", "wrong_typ", "wrong_typ", "wrong_typ"]),
         ),
         with_visas(
             "passport nested as a visa",
@@ -811,12 +837,24 @@ fn cases() -> Vec<Case> {
             visas(&["wrong_typ"]),
         ),
         with_visas(
-            "stale visa access token (scope openid, 2 h old)",
+            "visa access token (scope openid, fresh): not a Visa Document Token",
             vec![visa_edited(|p| {
                 p.insert("scope".into(), json!("openid ga4gh_passport_v1"));
-                p.insert("iat".into(), json!(NOW - 7200));
             })],
-            visas(&["visa_access_token_stale"]),
+            visas(&["visa_scope_not_allowed"]),
+        ),
+        with_visas(
+            "visa with any scope (an empty one, a non-string one)",
+            vec![
+                visa_edited(|p| {
+                    p.insert("scope".into(), json!(""));
+                }),
+                visa_edited(|p| {
+                    p.insert("scope".into(), json!(["ga4gh_passport_v1"]));
+                }),
+                g1(),
+            ],
+            visas(&["visa_scope_not_allowed", "visa_scope_not_allowed", "ok"]),
         ),
         with_visas(
             "the same visa twice",
@@ -829,17 +867,25 @@ fn cases() -> Vec<Case> {
             visas(&["malformed_token", "ok"]),
         ),
     ];
-    let mut lenient = with_visas(
-        "visa with typ JWT (accept_jwt_typ_visas)",
-        vec![sign(
-            &json!({"alg": "RS256", "typ": "JWT", "kid": "b1"}),
-            &visa_payload(BROKER, USER, grant("D1")),
-            &k.broker_rsa,
-        )],
-        visas(&["ok"]),
+    let mut strict = with_visas(
+        "visa with typ JWT or none (strict: accept_jwt_typ_visas = false)",
+        vec![
+            sign(
+                &json!({"alg": "RS256", "typ": "JWT", "kid": "b1"}),
+                &visa_payload(BROKER, USER, grant("D1")),
+                &k.broker_rsa,
+            ),
+            sign(
+                &json!({"alg": "RS256", "kid": "b1"}),
+                &visa_payload(BROKER, USER, grant("D1")),
+                &k.broker_rsa,
+            ),
+            g1(),
+        ],
+        visas(&["wrong_typ", "wrong_typ", "ok"]),
     );
-    lenient.config = |c| c.accept_jwt_typ_visas = true;
-    cases.push(lenient);
+    strict.config = |c| c.accept_jwt_typ_visas = false;
+    cases.push(strict);
     let mut no_audience = case(
         "no audience configured, passport has none",
         edited(|p| {
@@ -1079,8 +1125,10 @@ async fn cache_hit_costs_no_signature_verification() -> TestResult {
 #[tokio::test]
 async fn cached_visa_still_checks_strict_typ() -> TestResult {
     // A typ JWT visa verified through the lenient v1.0 path must not pass the strict v1.2 rule
-    // through the cache.
-    let verifier = Verifier::with_fetcher(config(), standard_fetcher())?;
+    // (when configured) through the cache.
+    let mut strict = config();
+    strict.accept_jwt_typ_visas = false;
+    let verifier = Verifier::with_fetcher(strict, standard_fetcher())?;
     let visa = sign(
         &json!({"alg": "RS256", "typ": "JWT", "kid": "d1"}),
         &visa_payload(DAC, USER, grant("D1")),

@@ -88,6 +88,7 @@ fn fixture(rt: &tokio::runtime::Runtime) -> Res<Fixture> {
     let duo = Arc::new(gemj_duo::Ontology::bundled()?);
     let settings = PolicySettings {
         terms_url: String::new(),
+        registered_roles: Vec::new(),
         dataset_grant_prefix: PREFIX.into(),
         administrators: vec![],
         duo: Some(duo),

@@ -22,7 +22,8 @@
 //! The policy (see [`evaluate`] for the full table):
 //!
 //! * PUBLIC datasets: anyone reads metadata and data.
-//! * REGISTERED: a verified passport with a ResearcherStatus visa from a trusted source, or an
+//! * REGISTERED: a verified passport with a ResearcherStatus visa from a trusted source, an
+//!   AffiliationAndRole visa with a configured role (`registered_roles`), or an
 //!   AcceptedTermsAndPolicies visa for the gateway's terms.
 //! * CONTROLLED data: a ControlledAccessGrants visa naming the dataset
 //!   (`<dataset_grant_prefix><id>`), an approval of the data-use committee in force for that
@@ -112,6 +113,9 @@ impl Principal {
 pub struct PolicySettings {
     /// The terms URL whose AcceptedTermsAndPolicies visa grants REGISTERED access (empty: none).
     pub terms_url: String,
+    /// Roles (`faculty`, `staff`, ...) whose AffiliationAndRole visa (`role@domain`, its issuer
+    /// and source already checked against the trust table) grants REGISTERED access.
+    pub registered_roles: Vec<String>,
     /// The prefix of dataset URIs in ControlledAccessGrants visas: a grant for dataset `D` has
     /// the value `<prefix>D`.
     pub dataset_grant_prefix: String,
@@ -125,6 +129,7 @@ impl std::fmt::Debug for PolicySettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PolicySettings")
             .field("terms_url", &self.terms_url)
+            .field("registered_roles", &self.registered_roles)
             .field("dataset_grant_prefix", &self.dataset_grant_prefix)
             .field("administrators", &self.administrators.len())
             .field("duo", &self.duo.as_ref().map(|d| d.version_iri()))
@@ -259,6 +264,8 @@ pub enum Reason {
     RegisteredResearcherStatus,
     /// A verified passport carries an AcceptedTermsAndPolicies visa for the gateway's terms.
     RegisteredAcceptedTerms,
+    /// A verified passport carries an AffiliationAndRole visa with a configured role.
+    RegisteredAffiliationAndRole,
     /// The passport has neither a ResearcherStatus visa nor the gateway's terms.
     NoRegisteredVisa,
     /// CONTROLLED: a grant visa, an approval in force and a DUO match.
@@ -321,6 +328,7 @@ impl Reason {
             Self::ObjectInNoDataset => "object_in_no_dataset",
             Self::RegisteredResearcherStatus => "registered_researcher_status",
             Self::RegisteredAcceptedTerms => "registered_accepted_terms",
+            Self::RegisteredAffiliationAndRole => "registered_affiliation_and_role",
             Self::NoRegisteredVisa => "no_registered_visa",
             Self::ControlledGrantApprovalAndDuo => "controlled_grant_approval_and_duo",
             Self::NoGrantVisa => "no_grant_visa",
@@ -1402,8 +1410,9 @@ fn public(action: Action) -> Evaluation {
     }])
 }
 
-/// REGISTERED: a ResearcherStatus visa (its source already checked against the configured
-/// source policy by the verifier), or the gateway's own terms accepted.
+/// REGISTERED: a ResearcherStatus visa (its issuer, source and `by` already checked against the
+/// trust table by the verifier), an AffiliationAndRole visa with a configured role (checked the
+/// same way), or the gateway's own terms accepted.
 fn registered(settings: &PolicySettings, passport: &gemj_auth::VerifiedPassport) -> Evaluation {
     use gemj_passport::VisaType;
     let visas = passport.visas.iter().map(|v| &v.claims.ga4gh_visa_v1);
@@ -1416,6 +1425,9 @@ fn registered(settings: &PolicySettings, passport: &gemj_auth::VerifiedPassport)
             {
                 reasons.push(Reason::RegisteredAcceptedTerms);
             }
+            VisaType::AffiliationAndRole if has_registered_role(settings, &v.value) => {
+                reasons.push(Reason::RegisteredAffiliationAndRole);
+            }
             _ => {}
         }
     }
@@ -1425,6 +1437,19 @@ fn registered(settings: &PolicySettings, passport: &gemj_auth::VerifiedPassport)
     } else {
         Evaluation::permit(reasons)
     }
+}
+
+/// Whether an AffiliationAndRole value (`role@domain`) names a role configured to grant
+/// REGISTERED access. Roles compare case-insensitively; the domain must be present.
+fn has_registered_role(settings: &PolicySettings, value: &str) -> bool {
+    let Some((role, domain)) = value.split_once('@') else {
+        return false;
+    };
+    !domain.is_empty()
+        && settings
+            .registered_roles
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(role))
 }
 
 /// A signed URL permits what its issuing decision permitted, as long as its approval (if any)

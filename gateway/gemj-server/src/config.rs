@@ -298,6 +298,10 @@ pub struct AuthConfig {
     pub max_passport_lifetime_secs: u64,
     /// Refuse Passports without a `jti` (which cannot be revoked one by one; a subject can).
     pub require_jti: bool,
+    /// Accept only `typ: vnd.ga4gh.visa+jwt` on Visas inside Passports. Default `false`: every
+    /// header form Passport 1.0 and 1.2 allow for Visas is accepted (`vnd.ga4gh.visa+jwt`,
+    /// `JWT`, none).
+    pub strict_visa_typ: bool,
     /// The longest Visa lifetime accepted (`exp - iat`, seconds).
     pub max_visa_lifetime_secs: u64,
     /// Per Visa Type, the oldest `asserted` (days) that still authorises; a type not listed has
@@ -325,6 +329,10 @@ pub struct AuthConfig {
     /// The gateway's terms: an AcceptedTermsAndPolicies visa with this value grants REGISTERED
     /// access (empty: none does).
     pub terms_url: String,
+    /// Roles whose AffiliationAndRole visa (`role@domain`, from an issuer and source trusted
+    /// for that type) grants REGISTERED access, for example `["faculty"]` (empty: none does).
+    /// The domains an issuer may vouch for are its trusted `sources`.
+    pub registered_roles: Vec<String>,
     /// ControlledAccessGrants visas name datasets as this prefix followed by the dataset id.
     pub dataset_grant_prefix: String,
     /// Administrators of the data-use committee's approvals, as `issuer#subject` of their
@@ -505,6 +513,7 @@ impl Default for AuthConfig {
             required_audience: String::new(),
             max_passport_lifetime_secs: 3600,
             require_jti: false,
+            strict_visa_typ: false,
             max_visa_lifetime_secs: 365 * 86_400,
             max_asserted_age_days: [("ControlledAccessGrants".to_owned(), 365)]
                 .into_iter()
@@ -515,6 +524,7 @@ impl Default for AuthConfig {
             grant_sources: None,
             linked_identity_sources: None,
             terms_url: String::new(),
+            registered_roles: Vec::new(),
             dataset_grant_prefix: "https://gemj.example.jp/datasets/".to_owned(),
             administrators: Vec::new(),
             institutions: Vec::new(),

@@ -234,6 +234,7 @@ impl Gateway {
         }
         let settings = gemj_core::PolicySettings {
             terms_url: self.config.auth.terms_url.clone(),
+            registered_roles: self.config.auth.registered_roles.clone(),
             dataset_grant_prefix: self.config.auth.dataset_grant_prefix.clone(),
             administrators,
             duo: self.duo.clone(),
@@ -635,6 +636,7 @@ fn build_verifier(
             .then(|| auth.required_audience.clone()),
         allow_http_loopback: auth.allow_http_loopback || demo.is_some(),
         require_jti: auth.require_jti,
+        accept_jwt_typ_visas: !auth.strict_visa_typ,
         max_passport_lifetime: std::time::Duration::from_secs(auth.max_passport_lifetime_secs),
         max_visa_lifetime: std::time::Duration::from_secs(auth.max_visa_lifetime_secs),
         max_asserted_age: auth

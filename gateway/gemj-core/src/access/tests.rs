@@ -118,6 +118,7 @@ fn duo() -> Result<Arc<gemj_duo::Ontology>, Box<dyn std::error::Error>> {
 fn settings() -> Result<PolicySettings, Box<dyn std::error::Error>> {
     Ok(PolicySettings {
         terms_url: "https://gemj.example.jp/terms".into(),
+        registered_roles: vec!["faculty".into()],
         dataset_grant_prefix: PREFIX.into(),
         administrators: vec![format!("{ISSUER}#admin")],
         duo: Some(duo()?),
@@ -242,6 +243,69 @@ fn anonymous_reads_public_metadata_and_data_and_nothing_else() -> TestResult {
             e.reasons
         );
     }
+    Ok(())
+}
+
+#[test]
+fn affiliation_and_role_grants_registered_for_configured_roles_only() -> TestResult {
+    let s = settings()?;
+    let gru = condition("DUO:0000042", &[])?;
+    let registered = Resource::Dataset(dataset("D1", AccessLevel::Registered, gru.clone())?);
+    let controlled = Resource::Dataset(dataset("D2", AccessLevel::Controlled, gru)?);
+    let exp = now().unix_timestamp() + 3600;
+    let cases = [
+        ("faculty@u.example.jp", AccessDecision::Permit),
+        ("FACULTY@u.example.jp", AccessDecision::Permit),
+        ("student@u.example.jp", AccessDecision::Deny),
+        ("faculty@", AccessDecision::Deny),
+        ("faculty", AccessDecision::Deny),
+    ];
+    for (value, want) in cases {
+        let p = passport(vec![visa(VisaType::AffiliationAndRole, value, exp)]);
+        let e = evaluate(
+            &s,
+            &Facts::default(),
+            &p,
+            Action::ReadData,
+            &registered,
+            now(),
+        );
+        assert_eq!(e.decision, want, "{value}");
+        if want == AccessDecision::Permit {
+            assert_eq!(e.reasons, [Reason::RegisteredAffiliationAndRole]);
+        } else {
+            assert_eq!(e.reasons, [Reason::NoRegisteredVisa]);
+        }
+        // A role is a registered researcher's standing, never a grant to CONTROLLED data.
+        let e = evaluate(
+            &s,
+            &Facts::default(),
+            &p,
+            Action::ReadData,
+            &controlled,
+            now(),
+        );
+        assert_eq!(e.decision, AccessDecision::Deny, "{value}");
+    }
+    // Without configured roles, an AffiliationAndRole visa grants nothing.
+    let none = PolicySettings {
+        registered_roles: Vec::new(),
+        ..settings()?
+    };
+    let p = passport(vec![visa(
+        VisaType::AffiliationAndRole,
+        "faculty@u.example.jp",
+        exp,
+    )]);
+    let e = evaluate(
+        &none,
+        &Facts::default(),
+        &p,
+        Action::ReadData,
+        &registered,
+        now(),
+    );
+    assert_eq!(e.decision, AccessDecision::Deny);
     Ok(())
 }
 

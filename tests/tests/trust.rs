@@ -420,3 +420,51 @@ async fn revoked_tokens_subjects_and_visas_stop_counting_on_the_next_request() -
     gw.stop().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passports_in_a_body_are_capped_with_413_in_each_apis_format() -> TestResult {
+    let gw = TestGateway::start(4).await?;
+    let http = Http {
+        base: gw.base_url.clone(),
+    };
+    let too_many = json!({ "passports": vec!["a.b.c"; gemj_auth::MAX_POST_PASSPORTS + 1] });
+    let too_long = json!({ "passports": ["x".repeat(gemj_auth::MAX_PASSPORT_BYTES + 1)] });
+    for body in [&too_many, &too_long] {
+        // DRS: `{msg, status_code}`.
+        let r = http.post("/ga4gh/drs/v1/objects/GEMJ-DEMO-0001", None, body)?;
+        assert_eq!(r.status, 413, "{}", r.text());
+        assert_eq!(r.json["status_code"], 413, "{}", r.text());
+        assert!(r.json["msg"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    // Beacon: its error envelope.
+    let r = http.post("/beacon/v2/individuals", None, &too_many)?;
+    assert_eq!(r.status, 413, "{}", r.text());
+    assert_eq!(r.json["error"]["errorCode"], 413, "{}", r.text());
+    // Each refusal of the passports left one audit row with the hash of what was presented (a
+    // body over the API's own body limit is refused before it is read, by that limit).
+    let rows = gw
+        .store
+        .audit_records_of_principal("unauthenticated", 0, 100)
+        .await?;
+    let mut got: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| (r.event.api.clone(), r.event.reasons.join(",")))
+        .collect();
+    got.sort();
+    let refused = "credential_refused:passports_too_large".to_owned();
+    assert_eq!(
+        got,
+        [
+            ("beacon".to_owned(), refused.clone()),
+            ("drs".to_owned(), refused),
+        ]
+    );
+    assert!(rows.iter().all(|r| {
+        r.event
+            .credential_hashes
+            .iter()
+            .all(|h| h.starts_with("presented:"))
+    }));
+    gw.stop().await;
+    Ok(())
+}

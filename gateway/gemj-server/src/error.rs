@@ -102,6 +102,13 @@ pub enum ApiError {
     /// The `Authorization` header is longer than the gateway accepts (431).
     #[error("the Authorization header is too large")]
     AuthorizationTooLarge,
+    /// The `passports` of a request body are more or larger than the gateway accepts (413).
+    #[error(
+        "the body's passports are too large: at most {} passports of {} bytes each",
+        gemj_auth::MAX_POST_PASSPORTS,
+        gemj_auth::MAX_PASSPORT_BYTES
+    )]
+    PassportsTooLarge,
 }
 
 impl ApiError {
@@ -136,6 +143,7 @@ impl ResponseError for ApiError {
             Self::Core(CoreError::Conflict(_)) => StatusCode::CONFLICT,
             Self::Core(CoreError::UrlRejected(_)) => StatusCode::FORBIDDEN,
             Self::AuthorizationTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Self::PassportsTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         }
     }
 
@@ -173,6 +181,7 @@ impl ResponseError for ApiError {
                  POST body as {{\"passports\": [...]}}.",
                 crate::routes::MAX_AUTHORIZATION_BYTES
             ),
+            Self::PassportsTooLarge => self.to_string(),
         };
         if status.is_server_error() {
             tracing::error!(message = "Request failed.", %status, error = %self);
@@ -194,6 +203,7 @@ impl ResponseError for ApiError {
             Self::AuthorizationTooLarge => {
                 problem.reason = Some("authorization_too_large".to_owned());
             }
+            Self::PassportsTooLarge => problem.reason = Some("passports_too_large".to_owned()),
             _ => {}
         }
         let mut res = problem.response();

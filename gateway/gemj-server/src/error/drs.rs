@@ -103,6 +103,9 @@ impl DrsError {
             Self::Api(e @ ApiError::AuthorizationTooLarge) => {
                 (e.to_string(), Some("authorization_too_large".to_owned()))
             }
+            Self::Api(e @ ApiError::PassportsTooLarge) => {
+                (e.to_string(), Some("passports_too_large".to_owned()))
+            }
             Self::Api(ApiError::Unauthenticated(code)) if crate::error::is_issuer_outage(code) => (
                 "The credential's issuer cannot be reached to verify it; retry shortly.".to_owned(),
                 Some((*code).to_owned()),

@@ -202,6 +202,11 @@ fn auth_failure(core: &Core, entry_type: Option<EntryType>, e: &ApiError) -> Htt
             too_large.status = 431;
             beacon_error(core, entry_type, &too_large)
         }
+        ApiError::PassportsTooLarge => {
+            let mut too_large = BeaconError::bad_request(ErrorKind::InvalidValue, e.to_string());
+            too_large.status = 413;
+            beacon_error(core, entry_type, &too_large)
+        }
         ApiError::Unauthenticated(code) if crate::error::is_issuer_outage(code) => {
             let mut unavailable = BeaconError::internal(format!(
                 "the credential's issuer cannot be reached to verify it ({code}); retry shortly"

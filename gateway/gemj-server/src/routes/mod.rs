@@ -226,6 +226,7 @@ impl Refusal {
         let reason = match &error {
             ApiError::Unauthenticated(code) => *code,
             ApiError::AuthorizationTooLarge => "authorization_too_large",
+            ApiError::PassportsTooLarge => "passports_too_large",
             ApiError::BadRequest(_) => "malformed_credential",
             ApiError::Core(_) => return error,
         };
@@ -343,6 +344,13 @@ pub async fn body_principal(
     })?;
     let mut refusal = Refusal::of(req);
     refusal.body = Some(passports.join(",").into_bytes());
+    if passports.len() > gemj_auth::MAX_POST_PASSPORTS
+        || passports
+            .iter()
+            .any(|p| p.len() > gemj_auth::MAX_PASSPORT_BYTES)
+    {
+        return Err(refusal.audit(ApiError::PassportsTooLarge).await);
+    }
     let Some(verifier) = req.app_data::<web::Data<gemj_auth::Verifier>>().cloned() else {
         return Err(refusal
             .audit(ApiError::Unauthenticated("no_trusted_issuers"))

@@ -194,9 +194,15 @@ async fn a_withdrawal_on_one_instance_is_enforced_on_the_other_within_seconds() 
         "subject revoked on A; refused on B {:.1} ms after the POST began",
         revoked_on_b.as_secs_f64() * 1e3
     );
-    let store = a.store.clone();
     b.stop().await;
     a.stop().await;
+    // A pool of this test's own runtime drops the schema: the instances' pools may hold
+    // connections whose runtime is shutting down.
+    let opts = gemj_store::StoreOptions {
+        schema: Some(schema.clone()),
+        ..gemj_store::StoreOptions::default()
+    };
+    let store = gemj_store::Store::connect(&url, &opts).await?;
     store.drop_schema_and_close().await?;
     Ok(())
 }

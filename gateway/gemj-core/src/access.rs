@@ -994,26 +994,6 @@ impl AccessPoint {
     where
         E: From<CoreError>,
     {
-        self.enforce_released(ctx, principal, ask, on_denial, serve)
-            .await
-            .map(|r| r.value)
-    }
-
-    /// [`AccessPoint::enforce`], answering with the audit record of the decision too.
-    ///
-    /// # Errors
-    /// As [`AccessPoint::enforce`].
-    pub async fn enforce_released<T, E>(
-        &self,
-        ctx: &RequestContext,
-        principal: &Principal,
-        ask: Ask,
-        on_denial: OnDenial,
-        serve: impl AsyncFnOnce(&Permit) -> Result<(T, Outcome), E>,
-    ) -> Result<Released<T>, E>
-    where
-        E: From<CoreError>,
-    {
         let mut enforcement = self.begin(ctx, principal);
         if !enforcement.ask(ask).await?.is_permit() {
             let denial = enforcement.refuse().await?;
@@ -1028,6 +1008,7 @@ impl AccessPoint {
                 },
             )
             .await
+            .map(|r| r.value)
     }
 
     /// Starts the enforcement of a request that decides several resources (a catalogue

@@ -380,7 +380,7 @@ fn every_api_function_goes_through_the_one_enforcement_call() -> TestResult {
         let mut enforcing: Vec<&str> = fns
             .iter()
             .filter(|(_, (_, body))| {
-                [".enforce(", ".enforce_released(", ".begin("]
+                [".enforce(", ".begin("]
                     .iter()
                     .any(|call| body.contains(call))
             })

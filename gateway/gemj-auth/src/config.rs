@@ -192,6 +192,11 @@ pub struct AuthConfig {
     /// Refuse Passports without a `jti` (which could not be revoked one by one). Default
     /// `false`: such Passports are accepted, and revoked by subject.
     pub require_jti: bool,
+    /// The one clock skew, applied alike to `exp`, `iat`, `nbf` and `asserted` of Passports,
+    /// Visas and institution tokens, to the maximum age of `asserted`, and to how long a verified
+    /// token stays cached. Default 60 s; at most
+    /// [`MAX_CLOCK_SKEW_SECS`](gemj_passport::MAX_CLOCK_SKEW_SECS).
+    pub clock_skew: Duration,
 }
 
 impl Default for AuthConfig {
@@ -213,6 +218,7 @@ impl Default for AuthConfig {
                 Duration::from_secs(365 * 86_400),
             )],
             require_jti: false,
+            clock_skew: Duration::from_secs(60),
         }
     }
 }
@@ -247,6 +253,12 @@ impl AuthConfig {
             }
             check_url(&t.jwks_url, self.allow_http_loopback)
                 .map_err(|problem| ConfigError::new(format!("trusted[{i}].jwks_url"), problem))?;
+        }
+        if self.clock_skew.as_secs() > gemj_passport::MAX_CLOCK_SKEW_SECS.unsigned_abs() {
+            return Err(ConfigError::new(
+                "clock_skew",
+                "must be at most 300 seconds (gemj_passport::MAX_CLOCK_SKEW_SECS)",
+            ));
         }
         if self.jwks_ttl.is_zero() {
             return Err(ConfigError::new("jwks_ttl", "must be positive"));

@@ -66,8 +66,8 @@ impl Verifier {
     /// 5. `iss`, `sub` non-empty strings, `iat`, `exp` integers, `aud` a string or a list of
     ///    strings (`missing_claim_sub`, `missing_claim_aud`, ..., `invalid_claim`); `jti`, when
     ///    present, a non-empty string;
-    /// 6. `nbf`, when present, at most 60 s in the future (`not_yet_valid`);
-    /// 7. `exp` plus 60 s after `now` (`expired`), `iat` at most 60 s in the future
+    /// 6. `nbf`, when present, at most the clock skew in the future (`not_yet_valid`);
+    /// 7. `exp` plus the clock skew after `now` (`expired`), `iat` at most the skew in the future
     ///    (`issued_in_future`), `exp` after `iat` (`invalid_lifetime`);
     /// 8. `exp - iat` at most [`MAX_INSTITUTION_TOKEN_LIFETIME_SECS`] (`lifetime_too_long`);
     /// 9. `aud` contains the configured audience (`wrong_audience`).
@@ -187,8 +187,8 @@ impl Verifier {
             Some(Value::String(j)) if !j.is_empty() => Some(j.clone()),
             Some(_) => return Err(ClaimError::InvalidClaim("jti").into()),
         };
-        check_nbf(&jws.payload, now)?;
-        check_times(iat, exp, now)?;
+        check_nbf(&jws.payload, now, self.skew())?;
+        check_times(iat, exp, now, self.skew())?;
         if exp.saturating_sub(iat) > MAX_INSTITUTION_TOKEN_LIFETIME_SECS {
             return Err(AuthError::LifetimeTooLong);
         }

@@ -5,7 +5,7 @@
 //! size, JWS shape, `alg`, `crit`, `typ`, `kid` (see [`crate::jws`]); then `iss` present and
 //! trusted, `jku` equal to the trusted JWKS URL, the key (`unknown_kid`, `weak_key`,
 //! `unsupported_key`, `key_alg_mismatch`, `jwks_unavailable`), the signature; then the claims
-//! (gemj-passport: presence, limits, `nbf`, times with 60 s skew, audience, `asserted`).
+//! (gemj-passport: presence, limits, `nbf`, times with the configured clock skew, audience, `asserted`).
 //!
 //! A Passport that fails any of these is refused. A Visa that fails is ignored and reported in
 //! [`VerifiedPassport::rejected`], as are Visas their issuer is not trusted to sign (trust is per
@@ -26,9 +26,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use gemj_passport::{
-    CLOCK_SKEW_SECS, ClaimError, IdentityLinks, MAX_VISA_BYTES, MAX_VISAS, VisaClaims, VisaType,
-    check_audience, check_not_before, check_times, check_visa, conditions_met,
-    parse_passport_claims, parse_visa_claims,
+    ClaimError, IdentityLinks, MAX_VISA_BYTES, MAX_VISAS, VisaClaims, VisaType, check_audience,
+    check_not_before, check_times, check_visa, conditions_met, parse_passport_claims,
+    parse_visa_claims,
 };
 use serde_json::Value;
 use tracing::{debug, info, warn};
@@ -208,7 +208,7 @@ struct VisaOutcome {
 }
 
 /// Whole seconds of a duration, saturating into `i64`.
-fn secs(d: Duration) -> i64 {
+pub(crate) fn secs(d: Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
 
@@ -394,11 +394,8 @@ impl Verifier {
             let valid_until = result
                 .visas
                 .iter()
-                .map(|v| {
-                    self.asserted_valid_until(&v.claims.ga4gh_visa_v1)
-                        .map_or(v.claims.exp, |until| until.min(v.claims.exp))
-                })
-                .fold(result.expires_at, i64::min)
+                .map(|v| self.visa_valid_until(&v.claims))
+                .fold(result.expires_at.saturating_add(self.skew()), i64::min)
                 .min(now.saturating_add(secs(self.inner.config.jwks_ttl)));
             self.inner.passport_cache.insert(
                 token,
@@ -429,8 +426,8 @@ impl Verifier {
         if self.inner.config.require_jti && claims.jti.as_deref().is_none_or(str::is_empty) {
             return Err(ClaimError::MissingClaim("jti").into());
         }
-        check_nbf(&jws.payload, now)?;
-        check_times(claims.iat, claims.exp, now)?;
+        check_nbf(&jws.payload, now, self.skew())?;
+        check_times(claims.iat, claims.exp, now, self.skew())?;
         if claims.exp.saturating_sub(claims.iat) > secs(self.inner.config.max_passport_lifetime) {
             return Err(AuthError::LifetimeTooLong);
         }
@@ -518,14 +515,14 @@ impl Verifier {
                 .await?
         };
         let cap = if exchange {
-            result.expires_at
+            result.expires_at.saturating_add(self.skew())
         } else {
             i64::MAX
         };
         let valid_until = result
             .visas
             .iter()
-            .map(|v| v.claims.exp)
+            .map(|v| self.visa_valid_until(&v.claims))
             .fold(cap, i64::min)
             .min(now.saturating_add(ACCESS_TOKEN_RECHECK_SECS));
         self.inner.access_cache.insert(
@@ -774,7 +771,7 @@ impl Verifier {
         if let Some(hit) = self.inner.visa_cache.get(digest, now)
             && (typ != TypRule::Visa || hit.strict_typ)
         {
-            check_visa(&hit.claims, now)?;
+            check_visa(&hit.claims, now, self.skew())?;
             self.inner
                 .counters
                 .visa_cache_hits
@@ -783,8 +780,8 @@ impl Verifier {
         }
         let jws = self.verify_jws(jwt, MAX_VISA_BYTES, typ, now).await?;
         let claims = parse_visa_claims(&jws.payload)?;
-        check_nbf(&jws.payload, now)?;
-        check_visa(&claims, now)?;
+        check_nbf(&jws.payload, now, self.skew())?;
+        check_visa(&claims, now, self.skew())?;
         // Passport 1.2: a Visa is a Visa Document Token and carries no `scope` (an access token
         // passed off as a Visa, or an AAI 1.0 Visa Access Token, authorises nothing here).
         if jws.payload.get("scope").is_some() {
@@ -793,7 +790,7 @@ impl Verifier {
         let claims = Arc::new(claims);
         let valid_until = claims
             .exp
-            .saturating_add(CLOCK_SKEW_SECS)
+            .saturating_add(self.skew())
             .min(now.saturating_add(secs(self.inner.config.jwks_ttl)));
         self.inner.visa_cache.insert(
             *digest,
@@ -818,23 +815,40 @@ impl Verifier {
         if visa.asserted <= 0 {
             return Err(ClaimError::InvalidClaim("asserted").into());
         }
-        if self
-            .asserted_valid_until(visa)
-            .is_some_and(|until| now > until.saturating_add(CLOCK_SKEW_SECS))
-        {
+        if self.max_asserted_age(&visa.r#type).is_some_and(|age| {
+            !gemj_passport::asserted_within(visa.asserted, age, now, self.skew())
+        }) {
             return Err(AuthError::AssertedTooOld);
         }
         Ok(())
     }
 
-    /// The last time `visa` still authorises by the maximum age of `asserted` for its type.
-    fn asserted_valid_until(&self, visa: &gemj_passport::VisaObject) -> Option<i64> {
+    /// The configured maximum age of `asserted`, in seconds, for Visas of type `visa_type`.
+    fn max_asserted_age(&self, visa_type: &VisaType) -> Option<i64> {
         self.inner
             .config
             .max_asserted_age
             .iter()
-            .find(|(t, _)| *t == visa.r#type)
-            .map(|(_, age)| visa.asserted.saturating_add(secs(*age)))
+            .find(|(t, _)| t == visa_type)
+            .map(|(_, age)| secs(*age))
+    }
+
+    /// The last second (exclusive) at which `visa` still authorises, with the clock skew: the
+    /// earlier of its `exp` and its `asserted` plus the maximum age for its type. A cached
+    /// verification lasts no longer, so a cache hit and a fresh verification agree.
+    fn visa_valid_until(&self, visa: &VisaClaims) -> i64 {
+        let object = &visa.ga4gh_visa_v1;
+        let by_age = self
+            .max_asserted_age(&object.r#type)
+            .map_or(i64::MAX, |age| {
+                object.asserted.saturating_add(age).saturating_add(1)
+            });
+        visa.exp.min(by_age).saturating_add(self.skew())
+    }
+
+    /// The configured clock skew, in seconds.
+    pub(crate) fn skew(&self) -> i64 {
+        secs(self.inner.config.clock_skew)
     }
 
     /// What the trusted issuer `iss` may sign, if it is trusted.
@@ -981,10 +995,14 @@ fn lookup(set: &KeySet, kid: &str) -> Option<Result<Arc<VerifyingKey>, AuthError
 }
 
 /// Applies an `nbf` claim when present (RFC 7519 section 4.1.5).
-pub(crate) fn check_nbf(payload: &Value, now: i64) -> Result<(), ClaimError> {
+pub(crate) fn check_nbf(payload: &Value, now: i64, skew: i64) -> Result<(), ClaimError> {
     match payload.get("nbf") {
         None => Ok(()),
-        Some(nbf) => check_not_before(nbf.as_i64().ok_or(ClaimError::InvalidClaim("nbf"))?, now),
+        Some(nbf) => check_not_before(
+            nbf.as_i64().ok_or(ClaimError::InvalidClaim("nbf"))?,
+            now,
+            skew,
+        ),
     }
 }
 

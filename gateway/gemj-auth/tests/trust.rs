@@ -301,3 +301,136 @@ async fn passports_without_jti_are_refused_when_configured() -> TestResult {
     assert_eq!(with.token_ids, ["p-1"]);
     Ok(())
 }
+
+/// One configured clock skew applies alike to the Passport's and the Visas' `exp`, `iat`, `nbf`
+/// and `asserted`, to the age of `asserted`, and to how long a verification stays cached: a
+/// cached answer and a fresh one agree at every instant.
+#[tokio::test]
+async fn one_configured_skew_at_every_level() -> TestResult {
+    let with_skew = |secs: u64| -> Result<Verifier, Box<dyn Error>> {
+        let c = AuthConfig {
+            clock_skew: std::time::Duration::from_secs(secs),
+            ..config()
+        };
+        Ok(Verifier::with_fetcher(c, standard_fetcher())?)
+    };
+    let code = |r: Result<gemj_auth::VerifiedPassport, gemj_auth::AuthError>| match r {
+        Ok(p) => p.rejected.first().map_or("ok", |r| r.reason).to_owned(),
+        Err(e) => e.code().to_owned(),
+    };
+    let passport_with = |edit: &dyn Fn(&mut Value), visas: &[String]| {
+        let mut p = passport_payload(visas);
+        edit(&mut p);
+        sign(&passport_header("b1"), &p, &keys().broker_rsa)
+    };
+    let visa_with = |edit: &dyn Fn(&mut Value)| {
+        let mut v = visa_payload(BROKER, USER, grant("D1"));
+        edit(&mut v);
+        sign(&visa_header("b1"), &v, &keys().broker_rsa)
+    };
+    let day = 86_400;
+    // (what, Passport edit, Visa edit): each is 100 s beyond the time it names.
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let nothing = || -> Edit { Box::new(|_| {}) };
+    let cases: Vec<(&str, &str, Edit, Edit)> = vec![
+        (
+            "passport exp",
+            "expired",
+            Box::new(|p| {
+                p["iat"] = json!(NOW - 1000);
+                p["exp"] = json!(NOW - 100);
+            }),
+            nothing(),
+        ),
+        (
+            "passport iat",
+            "issued_in_future",
+            Box::new(|p| p["iat"] = json!(NOW + 100)),
+            nothing(),
+        ),
+        (
+            "passport nbf",
+            "not_yet_valid",
+            Box::new(|p| p["nbf"] = json!(NOW + 100)),
+            nothing(),
+        ),
+        (
+            "visa exp",
+            "expired",
+            nothing(),
+            Box::new(|v| {
+                v["iat"] = json!(NOW - 1000);
+                v["exp"] = json!(NOW - 100);
+            }),
+        ),
+        (
+            "visa asserted",
+            "asserted_in_future",
+            nothing(),
+            Box::new(|v| {
+                v["iat"] = json!(NOW + 100);
+                v["ga4gh_visa_v1"]["asserted"] = json!(NOW + 100);
+            }),
+        ),
+        (
+            "visa nbf",
+            "not_yet_valid",
+            nothing(),
+            Box::new(|v| v["nbf"] = json!(NOW + 100)),
+        ),
+        (
+            "grant age",
+            "asserted_too_old",
+            nothing(),
+            Box::new(move |v| v["ga4gh_visa_v1"]["asserted"] = json!(NOW - 365 * day - 100)),
+        ),
+    ];
+    let strict = with_skew(0)?;
+    let lenient = with_skew(300)?;
+    for (what, refused, passport_edit, visa_edit) in &cases {
+        let token = passport_with(passport_edit, &[visa_with(visa_edit)]);
+        let got = code(strict.verify_passport(&token, NOW).await);
+        // "visa asserted": with iat in the future too, the Visa's iat is what is refused first.
+        let want_strict = if *what == "visa asserted" {
+            "issued_in_future"
+        } else {
+            refused
+        };
+        assert_eq!(got, want_strict, "{what}, no skew");
+        assert_eq!(
+            code(lenient.verify_passport(&token, NOW).await),
+            "ok",
+            "{what}, 300 s"
+        );
+    }
+    // A cached verification ends where a fresh one would: a Visa expiring at NOW + 10 holds
+    // until NOW + 10 + skew, on the cache and off it.
+    let token = passport_with(&|_| {}, &[visa_with(&|v| v["exp"] = json!(NOW + 10))]);
+    for (verifier, skew) in [(&strict, 0), (&lenient, 300)] {
+        assert_eq!(code(verifier.verify_passport(&token, NOW).await), "ok");
+        let last = NOW + 10 + skew - 1;
+        assert_eq!(
+            code(verifier.verify_passport(&token, last).await),
+            "ok",
+            "skew {skew}"
+        );
+        assert_eq!(
+            code(verifier.verify_passport(&token, last + 1).await),
+            "expired",
+            "skew {skew}"
+        );
+        let fresh = with_skew(u64::try_from(skew)?)?;
+        assert_eq!(code(fresh.verify_passport(&token, last).await), "ok");
+        assert_eq!(
+            code(fresh.verify_passport(&token, last + 1).await),
+            "expired"
+        );
+    }
+    // A skew beyond the bound is a configuration error.
+    let too_wide = AuthConfig {
+        clock_skew: std::time::Duration::from_secs(301),
+        ..config()
+    };
+    assert!(Verifier::with_fetcher(too_wide, standard_fetcher()).is_err());
+    Ok(())
+}

@@ -92,6 +92,8 @@ fn fixture(rt: &tokio::runtime::Runtime) -> Res<Fixture> {
         dataset_grant_prefix: PREFIX.into(),
         administrators: vec![],
         duo: Some(duo),
+        clock_skew_secs: 60,
+        max_grant_age: std::collections::BTreeMap::new(),
     };
     let registered = dataset("REG", AccessLevel::Registered, &[])?;
     let controlled = dataset(

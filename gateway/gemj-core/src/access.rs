@@ -123,6 +123,14 @@ pub struct PolicySettings {
     pub administrators: Vec<String>,
     /// The Data Use Ontology; without it, every CONTROLLED condition goes to the committee.
     pub duo: Option<Arc<gemj_duo::Ontology>>,
+    /// The one clock skew of the deployment, in seconds (the verifier's): a grant visa is in
+    /// force until `exp + clock_skew_secs`, and its `asserted` is aged with the same leeway.
+    pub clock_skew_secs: i64,
+    /// Per dataset id, the oldest `asserted` of a ControlledAccessGrants visa that still
+    /// authorises for that dataset (a committee that reviews yearly for one dataset and
+    /// half-yearly for another). It narrows the per-type limit the verifier applies to every
+    /// grant; datasets not listed have that limit only.
+    pub max_grant_age: std::collections::BTreeMap<String, std::time::Duration>,
 }
 
 impl std::fmt::Debug for PolicySettings {
@@ -133,6 +141,8 @@ impl std::fmt::Debug for PolicySettings {
             .field("dataset_grant_prefix", &self.dataset_grant_prefix)
             .field("administrators", &self.administrators.len())
             .field("duo", &self.duo.as_ref().map(|d| d.version_iri()))
+            .field("clock_skew_secs", &self.clock_skew_secs)
+            .field("max_grant_age", &self.max_grant_age)
             .finish()
     }
 }
@@ -272,6 +282,9 @@ pub enum Reason {
     ControlledGrantApprovalAndDuo,
     /// CONTROLLED: no valid ControlledAccessGrants visa names the dataset.
     NoGrantVisa,
+    /// CONTROLLED: the grant visas naming the dataset were asserted longer ago than the
+    /// dataset's maximum age: the committee must assert the grant again.
+    GrantAssertedTooOld,
     /// CONTROLLED: no approval of the committee covers this researcher and dataset.
     NoApproval,
     /// CONTROLLED: the approval is revoked.
@@ -332,6 +345,7 @@ impl Reason {
             Self::NoRegisteredVisa => "no_registered_visa",
             Self::ControlledGrantApprovalAndDuo => "controlled_grant_approval_and_duo",
             Self::NoGrantVisa => "no_grant_visa",
+            Self::GrantAssertedTooOld => "grant_asserted_too_old",
             Self::NoApproval => "no_approval",
             Self::ApprovalRevoked => "approval_revoked",
             Self::ApprovalSuspended => "approval_suspended",

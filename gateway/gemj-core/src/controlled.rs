@@ -12,7 +12,7 @@
 
 use gemj_duo::{MatchContext, MatchResult, Outcome, ResearchPurpose, match_purpose};
 use gemj_model::{Approval, ApprovalId, ApprovalStatus, Dataset};
-use gemj_passport::VisaType;
+use gemj_passport::{VisaType, asserted_within};
 
 use crate::access::{PolicySettings, Reason};
 
@@ -56,14 +56,26 @@ pub fn decide(
 ) -> ControlledOutcome {
     let grant = format!("{}{}", settings.dataset_grant_prefix, dataset.id);
     let unix = now.unix_timestamp();
-    let has_grant = passport.visas.iter().any(|v| {
+    let skew = settings.clock_skew_secs;
+    let max_age = settings
+        .max_grant_age
+        .get(dataset.id.as_str())
+        .map(|age| i64::try_from(age.as_secs()).unwrap_or(i64::MAX));
+    let mut grants = passport.visas.iter().filter(|v| {
         let visa = &v.claims.ga4gh_visa_v1;
         visa.r#type == VisaType::ControlledAccessGrants
             && visa.value == grant
-            && v.claims.exp > unix
+            && v.claims.exp.saturating_add(skew) > unix
     });
-    if !has_grant {
+    let Some(first) = grants.next() else {
         return deny(Reason::NoGrantVisa);
+    };
+    if let Some(age) = max_age
+        && !std::iter::once(first)
+            .chain(grants)
+            .any(|v| asserted_within(v.claims.ga4gh_visa_v1.asserted, age, unix, skew))
+    {
+        return deny(Reason::GrantAssertedTooOld);
     }
     let covering: Vec<&Approval> = approvals
         .iter()

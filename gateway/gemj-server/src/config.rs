@@ -307,6 +307,12 @@ pub struct AuthConfig {
     /// Per Visa Type, the oldest `asserted` (days) that still authorises; a type not listed has
     /// no limit.
     pub max_asserted_age_days: std::collections::BTreeMap<String, u64>,
+    /// Per dataset id, the oldest `asserted` (days) of a ControlledAccessGrants visa that still
+    /// authorises for that dataset. It can only narrow `max_asserted_age_days` for grants.
+    pub max_grant_age_days: std::collections::BTreeMap<String, u64>,
+    /// The one clock skew (seconds, at most 300) tolerated on `exp`, `iat`, `nbf` and
+    /// `asserted` of Passports, Visas and institution tokens, alike on every API.
+    pub clock_skew_secs: u64,
     /// Allow plain-http JWKS URLs on loopback addresses (tests and the demo only).
     pub allow_http_loopback: bool,
     /// Removed (trust is per issuer now: `trusted_issuers[].visas`); a configuration that still
@@ -392,6 +398,32 @@ impl AuthConfig {
                 "auth.max_asserted_age_days: {t:?} is not one of {}",
                 VISA_TYPES.join(", ")
             )));
+        }
+        if self.clock_skew_secs > gemj_passport::MAX_CLOCK_SKEW_SECS.unsigned_abs() {
+            return Err(ConfigError::Invalid(format!(
+                "auth.clock_skew_secs: {} is more than {} seconds",
+                self.clock_skew_secs,
+                gemj_passport::MAX_CLOCK_SKEW_SECS
+            )));
+        }
+        let grant_limit = self
+            .max_asserted_age_days
+            .get("ControlledAccessGrants")
+            .copied();
+        for (dataset, days) in &self.max_grant_age_days {
+            if gemj_model::DatasetId::parse(dataset).is_err() {
+                return Err(ConfigError::Invalid(format!(
+                    "auth.max_grant_age_days: {dataset:?} is not a dataset id"
+                )));
+            }
+            if *days == 0 || grant_limit.is_some_and(|limit| *days > limit) {
+                return Err(ConfigError::Invalid(format!(
+                    "auth.max_grant_age_days.{dataset}: {days} must be between 1 and \
+                     auth.max_asserted_age_days.ControlledAccessGrants ({}): a dataset's limit \
+                     narrows the one for every grant",
+                    grant_limit.map_or_else(|| "none".to_owned(), |l| l.to_string())
+                )));
+            }
         }
         for (i, t) in self.trusted_issuers.iter().enumerate() {
             let at = format!("auth.trusted_issuers[{i}]");
@@ -518,6 +550,8 @@ impl Default for AuthConfig {
             max_asserted_age_days: [("ControlledAccessGrants".to_owned(), 365)]
                 .into_iter()
                 .collect(),
+            max_grant_age_days: std::collections::BTreeMap::new(),
+            clock_skew_secs: 60,
             allow_http_loopback: false,
             researcher_status_sources: None,
             terms_sources: None,
@@ -894,6 +928,46 @@ mod tests {
         )?;
         assert_eq!(ok.auth.trusted_issuers[0].datasets, ["GEMJ-CANCER-"]);
         assert!(!ok.auth.trusted_issuers[0].passports);
+        Ok(())
+    }
+
+    /// The clock skew is bounded; a dataset's grant age names a dataset and only narrows the
+    /// age limit of every grant.
+    #[test]
+    fn time_limits_are_checked() -> Result<(), Box<dyn std::error::Error>> {
+        let o = Overrides::default();
+        let message = |pairs: &[(&str, &str)]| match Config::load_with_env(None, &o, env(pairs)) {
+            Err(ConfigError::Invalid(m)) => m,
+            other => format!("unexpected: {other:?}"),
+        };
+        let m = message(&[("GEMJ_AUTH__CLOCK_SKEW_SECS", "301")]);
+        assert!(m.contains("auth.clock_skew_secs"), "{m}");
+        let c = Config::load_with_env(None, &o, env(&[("GEMJ_AUTH__CLOCK_SKEW_SECS", "0")]))?;
+        assert_eq!(c.auth.clock_skew_secs, 0);
+        assert_eq!(Config::default().auth.clock_skew_secs, 60);
+        // Map keys are dataset ids, case and all: set them in the file (the environment
+        // lower-cases keys).
+        let dir = tempfile::tempdir()?;
+        let file = |days: &str, dataset: &str| -> Result<PathBuf, std::io::Error> {
+            let path = dir.path().join("grant.toml");
+            std::fs::write(
+                &path,
+                format!("[auth.max_grant_age_days]\n\"{dataset}\" = {days}\n"),
+            )?;
+            Ok(path)
+        };
+        let from_file = |path: PathBuf| match Config::load_with_env(Some(&path), &o, env(&[])) {
+            Err(ConfigError::Invalid(m)) => m,
+            other => format!("unexpected: {other:?}"),
+        };
+        let m = from_file(file("400", "GEMJ-RARE-001")?);
+        assert!(m.contains("auth.max_grant_age_days.GEMJ-RARE-001"), "{m}");
+        let m = from_file(file("0", "GEMJ-RARE-001")?);
+        assert!(m.contains("must be between 1 and"), "{m}");
+        let m = from_file(file("10", "not a dataset")?);
+        assert!(m.contains("is not a dataset id"), "{m}");
+        let c = Config::load_with_env(Some(&file("180", "GEMJ-RARE-001")?), &o, env(&[]))?;
+        assert_eq!(c.auth.max_grant_age_days.get("GEMJ-RARE-001"), Some(&180));
         Ok(())
     }
 

@@ -238,6 +238,19 @@ impl Gateway {
             dataset_grant_prefix: self.config.auth.dataset_grant_prefix.clone(),
             administrators,
             duo: self.duo.clone(),
+            clock_skew_secs: i64::try_from(self.config.auth.clock_skew_secs).unwrap_or(i64::MAX),
+            max_grant_age: self
+                .config
+                .auth
+                .max_grant_age_days
+                .iter()
+                .map(|(dataset, days)| {
+                    (
+                        dataset.clone(),
+                        std::time::Duration::from_secs(days.saturating_mul(86_400)),
+                    )
+                })
+                .collect(),
         };
         let mut registry = ServiceRegistry::new(identity, &base_url);
         routes::drs::mount(&mut registry, &self.config);
@@ -419,6 +432,7 @@ fn build_institutions(
         trusted,
         required_audience: Some(audience),
         allow_http_loopback: auth.allow_http_loopback || !demo.is_empty(),
+        clock_skew: std::time::Duration::from_secs(auth.clock_skew_secs),
         ..gemj_auth::AuthConfig::default()
     };
     let verifier = if demo.is_empty() {
@@ -649,6 +663,7 @@ fn build_verifier(
                 )
             })
             .collect(),
+        clock_skew: std::time::Duration::from_secs(auth.clock_skew_secs),
         ..gemj_auth::AuthConfig::default()
     };
     let verifier = match demo {

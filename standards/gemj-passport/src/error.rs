@@ -19,24 +19,24 @@ pub enum ClaimError {
     /// example a `source` that is not a URL Claim, or an `AffiliationAndRole` value without `@`).
     #[error("invalid claim `{0}`")]
     InvalidClaim(&'static str),
-    /// The token's `exp`, plus [`CLOCK_SKEW_SECS`](crate::CLOCK_SKEW_SECS), is not after now
+    /// The token's `exp`, plus the clock skew, is not after now
     /// (RFC 7519 section 4.1.4).
     #[error("token expired")]
     Expired,
-    /// The token's `iat` is more than [`CLOCK_SKEW_SECS`](crate::CLOCK_SKEW_SECS) in the future.
+    /// The token's `iat` is more than the clock skew in the future.
     #[error("token issued in the future")]
     IssuedInFuture,
-    /// The Visa's `asserted` is more than [`CLOCK_SKEW_SECS`](crate::CLOCK_SKEW_SECS) in the future.
+    /// The Visa's `asserted` is more than the clock skew in the future.
     #[error("visa asserted in the future")]
     AssertedInFuture,
-    /// The Visa's `asserted` is more than [`CLOCK_SKEW_SECS`](crate::CLOCK_SKEW_SECS) after its
+    /// The Visa's `asserted` is more than the clock skew after its
     /// `iat`: an assertion cannot be made after the Visa carrying it was minted.
     #[error("visa asserted after it was issued")]
     AssertedAfterIssued,
     /// The token's `exp` is not after its `iat`.
     #[error("token expires before it is issued")]
     InvalidLifetime,
-    /// The token's `nbf` is more than [`CLOCK_SKEW_SECS`](crate::CLOCK_SKEW_SECS) in the future
+    /// The token's `nbf` is more than the clock skew in the future
     /// (RFC 7519 section 4.1.5).
     #[error("token not yet valid")]
     NotYetValid,

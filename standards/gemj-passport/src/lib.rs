@@ -50,7 +50,9 @@ pub use error::ClaimError;
 pub use linked::{IdentityLinks, LinkedIdentity, parse_linked_identities};
 pub use matcher::{Matcher, pattern_matches};
 pub use policy::{SourcePolicy, SourceRule};
-pub use rules::{check_audience, check_not_before, check_times, check_visa, check_visa_object};
+pub use rules::{
+    asserted_within, check_audience, check_not_before, check_times, check_visa, check_visa_object,
+};
 pub use values::{
     BY_VALUES, MAX_URL_CLAIM_LEN, dataset_from_grant, is_url_claim, split_affiliation_and_role,
 };
@@ -67,8 +69,13 @@ pub const MAX_VISAS: usize = 256;
 /// ([`ClaimError::VisaTooLarge`]).
 pub const MAX_VISA_BYTES: usize = 16 * 1024;
 
-/// The clock skew tolerated, in seconds, on `iat`, `exp`, `nbf` and `asserted`.
-pub const CLOCK_SKEW_SECS: i64 = 60;
+/// The default clock skew tolerated, in seconds, on `iat`, `exp`, `nbf` and `asserted`. The rules
+/// take the skew as a parameter, so one configured value applies at every level alike.
+pub const DEFAULT_CLOCK_SKEW_SECS: i64 = 60;
+
+/// The largest clock skew a deployment may configure: RFC 7519 allows "some small leeway,
+/// usually no more than a few minutes".
+pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
 
 /// The `typ` header of a Passport JWT, without the `application/` prefix (AAI OIDC Profile 1.2:
 /// "`typ`: REQUIRED where the value must be `application/vnd.ga4gh.passport+jwt`"; RFC 7515

@@ -1,18 +1,17 @@
 //! Validity rules for parsed claims: times, audience, and the per-type format of Visa values.
 
 use crate::values::{BY_VALUES, is_url_claim, split_affiliation_and_role};
-use crate::{
-    Audience, CLOCK_SKEW_SECS, ClaimError, VisaClaims, VisaObject, VisaType,
-    parse_linked_identities,
-};
+use crate::{Audience, ClaimError, VisaClaims, VisaObject, VisaType, parse_linked_identities};
 
-/// Checks `iat` and `exp` of a Passport or Visa against `now` (seconds since the epoch).
+/// Checks `iat` and `exp` of a Passport or Visa against `now` (seconds since the epoch), with
+/// `skew` seconds of leeway (the deployment's one clock skew, by default
+/// [`DEFAULT_CLOCK_SKEW_SECS`](crate::DEFAULT_CLOCK_SKEW_SECS)).
 ///
-/// * Expired when `now >= exp + CLOCK_SKEW_SECS`. RFC 7519 section 4.1.4 requires now to be
-///   before `exp` and allows "some small leeway, usually no more than a few minutes, to account
-///   for clock skew"; the same [`CLOCK_SKEW_SECS`] is granted on expiry as on issue time, so a
-///   token is accepted until 60 s after its `exp`.
-/// * Issued in the future when `iat > now + CLOCK_SKEW_SECS` (jsonwebtoken does not check this).
+/// * Expired when `now >= exp + skew`. RFC 7519 section 4.1.4 requires now to be before `exp`
+///   and allows "some small leeway, usually no more than a few minutes, to account for clock
+///   skew"; the same skew is granted on expiry as on issue time, so with the default a token is
+///   accepted until 60 s after its `exp`.
+/// * Issued in the future when `iat > now + skew` (jsonwebtoken does not check this).
 /// * An invalid lifetime when `exp <= iat`.
 ///
 /// All arithmetic saturates: no input overflows or panics.
@@ -27,16 +26,17 @@ use crate::{
 /// ```
 /// use gemj_passport::{ClaimError, check_times};
 ///
-/// assert_eq!(check_times(1000, 2000, 1500), Ok(()));
-/// assert_eq!(check_times(1000, 2000, 2059), Ok(()));
-/// assert_eq!(check_times(1000, 2000, 2060), Err(ClaimError::Expired));
-/// assert_eq!(check_times(1061, 2000, 1000), Err(ClaimError::IssuedInFuture));
+/// assert_eq!(check_times(1000, 2000, 1500, 60), Ok(()));
+/// assert_eq!(check_times(1000, 2000, 2059, 60), Ok(()));
+/// assert_eq!(check_times(1000, 2000, 2060, 60), Err(ClaimError::Expired));
+/// assert_eq!(check_times(1000, 2000, 2000, 0), Err(ClaimError::Expired));
+/// assert_eq!(check_times(1061, 2000, 1000, 60), Err(ClaimError::IssuedInFuture));
 /// ```
-pub fn check_times(iat: i64, exp: i64, now: i64) -> Result<(), ClaimError> {
-    if now >= exp.saturating_add(CLOCK_SKEW_SECS) {
+pub fn check_times(iat: i64, exp: i64, now: i64, skew: i64) -> Result<(), ClaimError> {
+    if now >= exp.saturating_add(skew) {
         return Err(ClaimError::Expired);
     }
-    if iat > now.saturating_add(CLOCK_SKEW_SECS) {
+    if iat > now.saturating_add(skew) {
         return Err(ClaimError::IssuedInFuture);
     }
     if exp <= iat {
@@ -45,7 +45,7 @@ pub fn check_times(iat: i64, exp: i64, now: i64) -> Result<(), ClaimError> {
     Ok(())
 }
 
-/// Checks an `nbf` (not before) claim: refused when `nbf > now + CLOCK_SKEW_SECS`.
+/// Checks an `nbf` (not before) claim: refused when `nbf > now + skew`.
 ///
 /// Neither the Passport nor the Visa format defines `nbf`, so the claim types do not carry it; a
 /// verifier that sees one in a payload may apply this check (RFC 7519 section 4.1.5).
@@ -53,18 +53,19 @@ pub fn check_times(iat: i64, exp: i64, now: i64) -> Result<(), ClaimError> {
 /// # Errors
 ///
 /// [`ClaimError::NotYetValid`].
-pub fn check_not_before(nbf: i64, now: i64) -> Result<(), ClaimError> {
-    if nbf > now.saturating_add(CLOCK_SKEW_SECS) {
+pub fn check_not_before(nbf: i64, now: i64, skew: i64) -> Result<(), ClaimError> {
+    if nbf > now.saturating_add(skew) {
         return Err(ClaimError::NotYetValid);
     }
     Ok(())
 }
 
-/// Checks a parsed Visa at time `now`: its times, its `asserted`, and its per-type format.
+/// Checks a parsed Visa at time `now`, with `skew` seconds of leeway: its times, its `asserted`,
+/// and its per-type format.
 ///
 /// 1. [`check_times`] on `iat`/`exp`.
-/// 2. `asserted > now + CLOCK_SKEW_SECS` is [`ClaimError::AssertedInFuture`].
-/// 3. `asserted > iat + CLOCK_SKEW_SECS` is [`ClaimError::AssertedAfterIssued`]. This sanity rule
+/// 2. `asserted > now + skew` is [`ClaimError::AssertedInFuture`].
+/// 3. `asserted > iat + skew` is [`ClaimError::AssertedAfterIssued`]. This sanity rule
 ///    is this crate's: the spec defines `iat` as when "the Visa was minted" and `asserted` as when
 ///    "the Visa Assertion Source made the claim", which cannot be later; an issuer "MAY use a
 ///    recent timestamp (for example, the current timestamp)" for `asserted`, hence the skew.
@@ -91,20 +92,41 @@ pub fn check_not_before(nbf: i64, now: i64) -> Result<(), ClaimError> {
 ///         "source": "https://u-tokyo.ac.jp", "by": "so"
 ///     }
 /// }))?;
-/// assert_eq!(check_visa(&visa, 1500), Ok(()));
-/// assert_eq!(check_visa(&visa, 2100), Err(ClaimError::Expired));
+/// assert_eq!(check_visa(&visa, 1500, 60), Ok(()));
+/// assert_eq!(check_visa(&visa, 2100, 60), Err(ClaimError::Expired));
 /// # Ok::<(), ClaimError>(())
 /// ```
-pub fn check_visa(visa: &VisaClaims, now: i64) -> Result<(), ClaimError> {
-    check_times(visa.iat, visa.exp, now)?;
+pub fn check_visa(visa: &VisaClaims, now: i64, skew: i64) -> Result<(), ClaimError> {
+    check_times(visa.iat, visa.exp, now, skew)?;
     let asserted = visa.ga4gh_visa_v1.asserted;
-    if asserted > now.saturating_add(CLOCK_SKEW_SECS) {
+    if asserted > now.saturating_add(skew) {
         return Err(ClaimError::AssertedInFuture);
     }
-    if asserted > visa.iat.saturating_add(CLOCK_SKEW_SECS) {
+    if asserted > visa.iat.saturating_add(skew) {
         return Err(ClaimError::AssertedAfterIssued);
     }
     check_visa_object(&visa.ga4gh_visa_v1)
+}
+
+/// Whether an assertion made at `asserted` is still young enough at `now` for a maximum age of
+/// `max_age_secs`, with `skew` seconds of leeway: `now <= asserted + max_age_secs + skew`.
+///
+/// The Passport 1.2 "Visa Expiry" section lets a clearinghouse bound how long an assertion
+/// authorises after it was made (`asserted + maxAuthzTTL`); a deployment sets the maximum per
+/// Visa type and, for grants, per dataset. Saturating arithmetic: no input overflows.
+///
+/// # Examples
+///
+/// ```
+/// use gemj_passport::asserted_within;
+///
+/// assert!(asserted_within(1000, 500, 1500, 60));
+/// assert!(asserted_within(1000, 500, 1560, 60));
+/// assert!(!asserted_within(1000, 500, 1561, 60));
+/// ```
+#[must_use]
+pub fn asserted_within(asserted: i64, max_age_secs: i64, now: i64, skew: i64) -> bool {
+    now <= asserted.saturating_add(max_age_secs).saturating_add(skew)
 }
 
 /// Checks the format of a Visa Object's values (Passport 1.2 "Visa Object Claims", "GA4GH
@@ -207,8 +229,14 @@ pub fn check_audience(aud: Option<&Audience>, required: Option<&str>) -> Result<
 
 #[cfg(test)]
 mod tests {
-    use super::{check_audience, check_not_before, check_times, check_visa, check_visa_object};
-    use crate::{Audience, CLOCK_SKEW_SECS, ClaimError, VisaClaims, VisaObject, VisaType};
+    use super::{
+        asserted_within, check_audience, check_not_before, check_times, check_visa,
+        check_visa_object,
+    };
+    use crate::{
+        Audience, ClaimError, DEFAULT_CLOCK_SKEW_SECS as CLOCK_SKEW_SECS, VisaClaims, VisaObject,
+        VisaType,
+    };
 
     const NOW: i64 = 1_700_000_000;
 
@@ -217,7 +245,7 @@ mod tests {
         #[track_caller]
         fn check(iat: i64, exp: i64, now: i64, expect: Result<(), ClaimError>) {
             assert_eq!(
-                check_times(iat, exp, now),
+                check_times(iat, exp, now, CLOCK_SKEW_SECS),
                 expect,
                 "iat={iat} exp={exp} now={now}"
             );
@@ -264,14 +292,59 @@ mod tests {
     }
 
     #[test]
-    fn not_before() {
-        assert_eq!(check_not_before(NOW, NOW), Ok(()));
-        assert_eq!(check_not_before(NOW + CLOCK_SKEW_SECS, NOW), Ok(()));
+    fn one_skew_for_every_rule() {
+        // The skew is the deployment's: with none, exp, iat, nbf and asserted are exact.
+        assert_eq!(check_times(NOW - 10, NOW, NOW, 0), Err(ClaimError::Expired));
+        assert_eq!(check_times(NOW - 10, NOW + 1, NOW, 0), Ok(()));
         assert_eq!(
-            check_not_before(NOW + CLOCK_SKEW_SECS + 1, NOW),
+            check_times(NOW + 1, NOW + 10, NOW, 0),
+            Err(ClaimError::IssuedInFuture)
+        );
+        assert_eq!(
+            check_not_before(NOW + 1, NOW, 0),
             Err(ClaimError::NotYetValid)
         );
-        assert_eq!(check_not_before(i64::MAX, i64::MAX), Ok(()));
+        // With a wider skew, each of them moves by the same amount.
+        let s = 300;
+        assert_eq!(check_times(NOW - 3600, NOW - s + 1, NOW, s), Ok(()));
+        assert_eq!(
+            check_times(NOW - 3600, NOW - s, NOW, s),
+            Err(ClaimError::Expired)
+        );
+        assert_eq!(check_times(NOW + s, NOW + 3600, NOW, s), Ok(()));
+        assert_eq!(check_not_before(NOW + s, NOW, s), Ok(()));
+        let mut v = visa(
+            "ResearcherStatus",
+            "https://doi.org/10.1038/s41431-018-0219-y",
+            Some("so"),
+        );
+        v.iat = NOW;
+        v.ga4gh_visa_v1.asserted = NOW + s;
+        assert_eq!(check_visa(&v, NOW, s), Ok(()));
+        assert_eq!(check_visa(&v, NOW, 0), Err(ClaimError::AssertedInFuture));
+        // The age of an assertion, with the same leeway.
+        assert!(asserted_within(NOW - 100, 100, NOW, 0));
+        assert!(!asserted_within(NOW - 101, 100, NOW, 0));
+        assert!(asserted_within(NOW - 101 - s, 100, NOW, s + 1));
+        assert!(asserted_within(i64::MAX, i64::MAX, i64::MAX, i64::MAX));
+        assert!(!asserted_within(i64::MIN, 0, 0, 0));
+    }
+
+    #[test]
+    fn not_before() {
+        assert_eq!(check_not_before(NOW, NOW, CLOCK_SKEW_SECS), Ok(()));
+        assert_eq!(
+            check_not_before(NOW + CLOCK_SKEW_SECS, NOW, CLOCK_SKEW_SECS),
+            Ok(())
+        );
+        assert_eq!(
+            check_not_before(NOW + CLOCK_SKEW_SECS + 1, NOW, CLOCK_SKEW_SECS),
+            Err(ClaimError::NotYetValid)
+        );
+        assert_eq!(
+            check_not_before(i64::MAX, i64::MAX, CLOCK_SKEW_SECS),
+            Ok(())
+        );
     }
 
     fn visa(r#type: &str, value: &str, by: Option<&str>) -> VisaClaims {
@@ -305,7 +378,7 @@ mod tests {
             v.exp = exp;
             v.ga4gh_visa_v1.asserted = asserted;
             assert_eq!(
-                check_visa(&v, NOW),
+                check_visa(&v, NOW, CLOCK_SKEW_SECS),
                 expect,
                 "iat={iat} exp={exp} asserted={asserted}"
             );
@@ -349,7 +422,11 @@ mod tests {
         #[track_caller]
         fn check(r#type: &str, value: &str, by: Option<&str>, expect: Result<(), ClaimError>) {
             let v = visa(r#type, value, by);
-            assert_eq!(check_visa(&v, NOW), expect, "{type} {value:?} {by:?}");
+            assert_eq!(
+                check_visa(&v, NOW, CLOCK_SKEW_SECS),
+                expect,
+                "{type} {value:?} {by:?}"
+            );
         }
         const RA: &str = "https://doi.org/10.1038/s41431-018-0219-y";
         let bad_value = Err(ClaimError::InvalidClaim("ga4gh_visa_v1.value"));

@@ -5,10 +5,11 @@
 //! cases get past the first check; every accepted value is then fed through the rest of the API.
 
 use gemj_passport::{
-    CLOCK_SKEW_SECS, Condition, IdentityLinks, Matcher, SourcePolicy, SourceRule, VisaClaims,
-    VisaType, check_audience, check_conditions, check_times, check_visa, conditions_met,
-    dataset_from_grant, is_url_claim, parse_linked_identities, parse_passport_claims,
-    parse_visa_claims, pattern_matches, split_affiliation_and_role, visa_hash,
+    Condition, DEFAULT_CLOCK_SKEW_SECS as CLOCK_SKEW_SECS, IdentityLinks, Matcher, SourcePolicy,
+    SourceRule, VisaClaims, VisaType, check_audience, check_conditions, check_times, check_visa,
+    conditions_met, dataset_from_grant, is_url_claim, parse_linked_identities,
+    parse_passport_claims, parse_visa_claims, pattern_matches, split_affiliation_and_role,
+    visa_hash,
 };
 use serde_json::{Map, Value, json};
 
@@ -188,7 +189,7 @@ fn mutate(rng: &mut Rng, base: &mut Value) {
 
 fn exercise_visa(visa: &VisaClaims, rng: &mut Rng) {
     let now = 1_700_000_000 + i64::try_from(rng.below(200_000)).unwrap_or(0) - 100_000;
-    if let Err(e) = check_visa(visa, now) {
+    if let Err(e) = check_visa(visa, now, CLOCK_SKEW_SECS) {
         assert!(!e.code().is_empty());
     }
     let object = &visa.ga4gh_visa_v1;
@@ -241,7 +242,7 @@ fn random_json_never_panics() {
         }
         if let Ok(passport) = parse_passport_claims(&payload) {
             accepted.1 += 1;
-            let _ = check_times(passport.iat, passport.exp, 1_700_000_000);
+            let _ = check_times(passport.iat, passport.exp, 1_700_000_000, CLOCK_SKEW_SECS);
             let _ = check_audience(passport.aud.as_ref(), Some("https://gemj.example.jp"));
             for v in &passport.ga4gh_passport_v1 {
                 assert_eq!(visa_hash(v).len(), 64);
@@ -271,7 +272,7 @@ fn mutated_valid_payloads_never_panic() {
         }
         if let Ok(parsed) = parse_passport_claims(&passport) {
             accepted.1 += 1;
-            let _ = check_times(parsed.iat, parsed.exp, i64::MAX);
+            let _ = check_times(parsed.iat, parsed.exp, i64::MAX, i64::MAX);
             let _ = check_audience(parsed.aud.as_ref(), None);
         }
     }
@@ -294,6 +295,11 @@ fn random_strings_never_panic() {
             assert_eq!(Matcher::parse(&m.to_string()).as_ref(), Ok(&m));
         }
         let now = i64::try_from(rng.next() >> 1).unwrap_or(0) - i64::MAX / 2;
-        let _ = check_times(now.wrapping_mul(3), now.wrapping_sub(CLOCK_SKEW_SECS), now);
+        let _ = check_times(
+            now.wrapping_mul(3),
+            now.wrapping_sub(CLOCK_SKEW_SECS),
+            now,
+            now,
+        );
     }
 }

@@ -122,6 +122,8 @@ fn settings() -> Result<PolicySettings, Box<dyn std::error::Error>> {
         dataset_grant_prefix: PREFIX.into(),
         administrators: vec![format!("{ISSUER}#admin")],
         duo: Some(duo()?),
+        clock_skew_secs: 60,
+        max_grant_age: std::collections::BTreeMap::new(),
     })
 }
 
@@ -380,11 +382,11 @@ fn controlled_needs_grant_approval_and_duo_match() -> TestResult {
             code: "no_grant_visa",
         },
         Case {
-            name: "expired grant visa",
+            name: "grant visa expired beyond the skew",
             visas: vec![visa(
                 VisaType::ControlledAccessGrants,
                 &format!("{PREFIX}CTRL-NCU"),
-                now().unix_timestamp() - 1,
+                now().unix_timestamp() - 61,
             )],
             approvals: vec![hmb("CTRL-NCU")?],
             dataset: ncu.clone(),
@@ -556,6 +558,110 @@ fn a_permit_carries_the_approvals_consent_scope() -> TestResult {
         }
     );
     assert_eq!(e.approval, Some(a.id));
+    Ok(())
+}
+
+#[test]
+fn grants_age_per_dataset_and_expire_with_the_one_skew() -> TestResult {
+    let t = now().unix_timestamp();
+    let yearly = dataset(
+        "CTRL-Y",
+        AccessLevel::Controlled,
+        condition("DUO:0000042", &[])?,
+    )?;
+    let monthly = dataset(
+        "CTRL-M",
+        AccessLevel::Controlled,
+        condition("DUO:0000042", &[])?,
+    )?;
+    let mut s = settings()?;
+    s.max_grant_age
+        .insert("CTRL-M".into(), std::time::Duration::from_secs(30 * 86_400));
+    let facts = Facts {
+        approvals: vec![approval(
+            &["CTRL-Y", "CTRL-M"],
+            &["DUO:0000006"],
+            ApprovalStatus::Active,
+        )?],
+    };
+    let grant = |d: &str, asserted: i64, exp: i64| {
+        let mut v = visa(
+            VisaType::ControlledAccessGrants,
+            &format!("{PREFIX}{d}"),
+            exp,
+        );
+        v.claims.ga4gh_visa_v1.asserted = asserted;
+        v
+    };
+    let decide = |s: &PolicySettings, visas: Vec<gemj_auth::VerifiedVisa>, d: &Arc<Dataset>| {
+        let e = evaluate(
+            s,
+            &facts,
+            &passport(visas),
+            Action::ReadData,
+            &Resource::Dataset(d.clone()),
+            now(),
+        );
+        (e.decision, e.reasons.first().map(|r| r.code()))
+    };
+    let permit = (
+        AccessDecision::Permit,
+        Some("controlled_grant_approval_and_duo"),
+    );
+    let too_old = (AccessDecision::Deny, Some("grant_asserted_too_old"));
+    let day = 86_400;
+    // Asserted 40 days ago: good for the dataset without its own limit, too old for CTRL-M.
+    assert_eq!(
+        decide(&s, vec![grant("CTRL-Y", t - 40 * day, t + 3600)], &yearly),
+        permit
+    );
+    assert_eq!(
+        decide(&s, vec![grant("CTRL-M", t - 40 * day, t + 3600)], &monthly),
+        too_old
+    );
+    // At the limit, and within the skew past it, the grant still authorises; beyond, not.
+    let limit = t - 30 * day;
+    assert_eq!(
+        decide(&s, vec![grant("CTRL-M", limit, t + 3600)], &monthly),
+        permit
+    );
+    assert_eq!(
+        decide(&s, vec![grant("CTRL-M", limit - 60, t + 3600)], &monthly),
+        permit
+    );
+    assert_eq!(
+        decide(&s, vec![grant("CTRL-M", limit - 61, t + 3600)], &monthly),
+        too_old
+    );
+    // One fresh grant among old ones is enough.
+    let both = vec![
+        grant("CTRL-M", t - 40 * day, t + 3600),
+        grant("CTRL-M", t - day, t + 3600),
+    ];
+    assert_eq!(decide(&s, both, &monthly), permit);
+    // A grant past its exp, but within the skew, authorises as it does in the verifier.
+    assert_eq!(
+        decide(&s, vec![grant("CTRL-Y", t - day, t - 59)], &yearly),
+        permit
+    );
+    let gone = (AccessDecision::Deny, Some("no_grant_visa"));
+    assert_eq!(
+        decide(&s, vec![grant("CTRL-Y", t - day, t - 60)], &yearly),
+        gone
+    );
+    // With no skew configured, exp is exact.
+    let exact = PolicySettings {
+        clock_skew_secs: 0,
+        ..settings()?
+    };
+    assert_eq!(
+        decide(&exact, vec![grant("CTRL-Y", t - day, t)], &yearly),
+        gone
+    );
+    assert_eq!(
+        decide(&exact, vec![grant("CTRL-Y", t - day, t + 1)], &yearly),
+        permit
+    );
     Ok(())
 }
 

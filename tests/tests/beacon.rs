@@ -899,6 +899,17 @@ async fn privacy_defenses_hold_with_their_defaults() -> TestResult {
     error(&set, &r, 429, "budget");
     let wait: u64 = r.header("retry-after").ok_or("Retry-After")?.parse()?;
     assert!((1..=60).contains(&wait));
+    // The refusal, made before any dataset is decided, is audited once, under its request id.
+    let request_id = r.header("x-request-id").ok_or("X-Request-Id")?;
+    let rows: Vec<_> = gw
+        .store
+        .audit_records_of_principal("anonymous", 0, 10_000)
+        .await?
+        .into_iter()
+        .filter(|row| row.event.request_id == request_id)
+        .collect();
+    let reasons: Vec<&str> = rows.iter().map(|r| r.event.reasons[0].as_str()).collect();
+    assert_eq!(reasons, ["request_refused:query_budget_spent"]);
     gw.stop().await;
     Ok(())
 }

@@ -460,7 +460,9 @@ async fn drs_objects_bundles_access_consent_and_bulk() -> TestResult {
     let absent = http.get(&obj(NOPE), Some(&registered))?;
     drs.error_ok(&hidden, 404, "outside the consent scope", None);
     assert_eq!(hidden.raw, absent.raw, "consent-hidden and absent differ");
-    // ... but not its bytes: 403, since the object is visible anyway.
+    // ... but not its bytes: 403, since the object is visible anyway; one decision, one row.
+    let last_seq = |records: Vec<gemj_model::AuditRecord>| records.last().map_or(0, |r| r.seq);
+    let before = last_seq(gw.store.audit_records(0, 100_000).await?);
     let r = http.get(&acc(&bam_id), Some(&registered))?;
     drs.error_ok(
         &r,
@@ -469,6 +471,24 @@ async fn drs_objects_bundles_access_consent_and_bulk() -> TestResult {
         Some(("/objects/{object_id}/access/{access_id}", "get")),
     );
     assert_eq!(r.json["reason"], "data_not_permitted");
+    let rows = gw.store.audit_records(before, 100).await?;
+    let refusal: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .map(|r| {
+            let e = &r.event;
+            (e.api.as_str(), e.action.as_str(), e.reasons[0].as_str())
+        })
+        .collect();
+    assert_eq!(
+        refusal,
+        [("drs", "read_data", "no_grant_visa")],
+        "a refused /access is one decision"
+    );
+    // The bytes of an object hidden by consent: as absent, never 403.
+    let r = http.get(&acc(restricted_bam.id.as_str()), Some(&registered))?;
+    let nope = http.get(&acc(NOPE), Some(&registered))?;
+    drs.error_ok(&r, 404, "bytes outside the consent scope", None);
+    assert_eq!(r.raw, nope.raw, "consent-hidden and absent /access differ");
     // An unknown access id, and a bundle (no access methods), are not found.
     let r = http.get(&format!("{DRS}/objects/{bam_id}/access/s3"), Some(&alice))?;
     drs.error_ok(&r, 404, "unknown access id", None);

@@ -541,22 +541,38 @@ async fn fixtures_reach_their_canonical_meaning() -> TestResult {
     let expected: Value = serde_json::from_slice(&std::fs::read(
         fixtures().join("phenopackets/GEMJ-TEST-0002.expected.phenopacket.json"),
     )?)?;
-    let hpo = gemj_ontology::hpo::Ontology::bundled()?;
-    let packet =
-        gemj_core::phenopacket::build(&store, &p2, Some(&hpo), time::OffsetDateTime::now_utc())
-            .await?
-            .ok_or("phenopacket")?;
+    // The operator's export (`gemj-gateway export phenopacket`) goes through the access point
+    // of a gateway booted on the same store: audited as the operator, withdrawn subjects refused.
+    let operator = gemj_server::Gateway::boot(config_of(&gw)?).await?;
+    let packet = operator
+        .export_phenopacket("tester", "GEMJ-TEST-0002")
+        .await?
+        .ok_or("phenopacket")?;
     assert_eq!(
         without_versions(&packet),
         without_versions(&expected),
         "{packet:#}"
     );
     assert!(
-        gemj_core::phenopacket::build(&store, &p3, Some(&hpo), time::OffsetDateTime::now_utc())
+        operator
+            .export_phenopacket("tester", p3.as_str())
             .await?
             .is_none(),
         "the withdrawn subject has no phenopacket"
     );
+    let rows = store
+        .audit_records_of_principal("operator:tester", 0, 10)
+        .await?;
+    let seen: Vec<(&str, Option<u64>)> = rows
+        .iter()
+        .map(|r| (r.event.participants[0].as_str(), r.event.records_returned))
+        .collect();
+    assert_eq!(
+        seen,
+        [("GEMJ-TEST-0002", Some(1)), (p3.as_str(), Some(0))],
+        "one audit row per export, the withdrawn one serving nothing"
+    );
+    assert!(store.verify_chains().await?.is_intact());
     gw.stop().await;
     Ok(())
 }

@@ -440,8 +440,23 @@ async fn passports_in_a_body_are_capped_with_413_in_each_apis_format() -> TestRe
     let r = http.post("/beacon/v2/individuals", None, &too_many)?;
     assert_eq!(r.status, 413, "{}", r.text());
     assert_eq!(r.json["error"]["errorCode"], 413, "{}", r.text());
-    // Each refusal of the passports left one audit row with the hash of what was presented (a
-    // body over the API's own body limit is refused before it is read, by that limit).
+    // A body over each API's own limit: 413 in that API's format too, before it is parsed.
+    // (Each just over its limit: 4 MiB for DRS, 256 KiB for Beacon, 64 KiB for htsget.)
+    let over = |bytes: usize| json!({ "passports": [], "pad": "x".repeat(bytes) });
+    let r = http.post("/ga4gh/drs/v1/objects/GEMJ-DEMO-0001", None, &over(5 << 20))?;
+    assert_eq!(r.status, 413, "{}", r.text());
+    assert_eq!(r.json["status_code"], 413, "{}", r.text());
+    let r = http.post("/beacon/v2/individuals", None, &over(300 << 10))?;
+    assert_eq!(r.status, 413, "{}", r.text());
+    assert_eq!(r.json["error"]["errorCode"], 413, "{}", r.text());
+    let r = http.post("/htsget/reads/GEMJ-DEMO-0001", None, &over(100 << 10))?;
+    assert_eq!(r.status, 413, "{}", r.text());
+    assert_eq!(r.json["htsget"]["error"], "PayloadTooLarge", "{}", r.text());
+    // The gateway's own JSON APIs: problem details, audited as well.
+    let r = http.post("/admin/v1/revocations", None, &over(5 << 20))?;
+    assert_eq!(r.status, 413, "{}", r.text());
+    assert_eq!(r.json["status"], 413, "{}", r.text());
+    // Each refusal left one audit row with the hash of what was presented.
     let rows = gw
         .store
         .audit_records_of_principal("unauthenticated", 0, 100)
@@ -452,11 +467,18 @@ async fn passports_in_a_body_are_capped_with_413_in_each_apis_format() -> TestRe
         .collect();
     got.sort();
     let refused = "credential_refused:passports_too_large".to_owned();
+    let body = "credential_refused:body_too_large".to_owned();
     assert_eq!(
         got,
         [
+            ("admin".to_owned(), body.clone()),
+            ("beacon".to_owned(), body.clone()),
             ("beacon".to_owned(), refused.clone()),
+            // The over-long passport is over the test gateway's DRS body limit already.
+            ("drs".to_owned(), body.clone()),
+            ("drs".to_owned(), body.clone()),
             ("drs".to_owned(), refused),
+            ("htsget".to_owned(), body),
         ]
     );
     assert!(rows.iter().all(|r| {

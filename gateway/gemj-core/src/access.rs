@@ -73,6 +73,11 @@ pub enum Principal {
     Institution(Arc<InstitutionCaller>),
     /// The bearer of a signed data URL: what an earlier decision granted, re-checked at use.
     SignedUrl(Arc<crate::data_url::UrlGrant>),
+    /// The gateway's operator, running a command on its host with the store's credentials (the
+    /// CLI's `export phenopacket`), named by the account that ran it. Never built from an HTTP
+    /// request. It may read one participant at a time for export, never a withdrawn one, and
+    /// each read is audited like any other.
+    Operator(Arc<str>),
 }
 
 impl Principal {
@@ -85,6 +90,7 @@ impl Principal {
             Self::Passport(p) => format!("{}#{}", p.issuer, p.subject),
             Self::Institution(i) => format!("institution:{}#{}", i.institution, i.subject),
             Self::SignedUrl(g) => g.principal.clone(),
+            Self::Operator(name) => format!("operator:{name}"),
         }
     }
 
@@ -104,6 +110,7 @@ impl Principal {
                 .collect(),
             Self::Institution(i) => vec![format!("institution_token:{}", i.token_hash)],
             Self::SignedUrl(g) => vec![format!("signed_url:{}", g.nonce)],
+            Self::Operator(_) => Vec::new(),
         }
     }
 }
@@ -319,6 +326,8 @@ pub enum Reason {
     SignedUrlScope,
     /// Nothing in the policy permits this: deny by default.
     NoRuleMatched,
+    /// The gateway's operator exports one participant from the host (never a withdrawn one).
+    OperatorExport,
     /// Beacon discovery at PUBLIC level (booleans).
     DiscoveryPublic,
     /// Beacon discovery at REGISTERED level (counts): a registered researcher.
@@ -363,6 +372,7 @@ impl Reason {
             Self::SignedUrl => "signed_url",
             Self::SignedUrlScope => "signed_url_scope",
             Self::NoRuleMatched => "no_rule_matched",
+            Self::OperatorExport => "operator_export",
             Self::DiscoveryPublic => "discovery_public",
             Self::DiscoveryRegistered => "discovery_registered",
             Self::DiscoveryControlled => "discovery_controlled",
@@ -1025,6 +1035,35 @@ impl AccessPoint {
             .map(|r| r.value)
     }
 
+    /// Whether a caller refused data on `resource` may be told so (403 instead of 404): it may
+    /// read the resource's metadata, and every one of `participants` is inside the consent
+    /// scope of that permission (what a metadata request would have shown). This is part of
+    /// the data decision already recorded (it only chooses how the refusal is answered), not a
+    /// decision of its own: nothing is served and no row is written.
+    ///
+    /// # Errors
+    /// [`CoreError::ConsentStale`], store failures.
+    pub async fn metadata_visible(
+        &self,
+        ctx: &RequestContext,
+        principal: &Principal,
+        resource: &Resource,
+        participants: &[ParticipantId],
+    ) -> Result<bool, CoreError> {
+        let decision = self
+            .evaluate(ctx, principal, Action::ReadMetadata, resource)
+            .await?;
+        if decision.evaluation.decision != AccessDecision::Permit {
+            return Ok(false);
+        }
+        if participants.is_empty() {
+            return Ok(true);
+        }
+        let snapshot = self.consent.snapshot()?;
+        let scope = decision.evaluation.scope;
+        Ok(participants.iter().all(|p| snapshot.serves(p, scope)))
+    }
+
     /// Starts the enforcement of a request that decides several resources (a catalogue
     /// listing, a DRS bundle, a Beacon query over datasets).
     #[must_use]
@@ -1057,17 +1096,60 @@ impl AccessPoint {
     ) -> Result<(), CoreError> {
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, presented);
         let hash: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        self.refusal_row(
+            ctx,
+            "unauthenticated".to_owned(),
+            vec![format!("presented:{hash}")],
+            "authenticate",
+            "credential",
+            format!("credential_refused:{reason}"),
+        )
+        .await
+    }
+
+    /// Audits a request refused before any access decision for what it is, not for its
+    /// credential (429 when the caller's query budget is spent): one deny row naming the
+    /// caller and the hashes of its credentials, whose reason is `request_refused:<reason>`.
+    ///
+    /// # Errors
+    /// [`CoreError::AuditUnavailable`] when the row cannot be written durably.
+    pub async fn refuse_request(
+        &self,
+        ctx: &RequestContext,
+        principal: &Principal,
+        reason: &str,
+    ) -> Result<(), CoreError> {
+        self.refusal_row(
+            ctx,
+            principal.audit_name(),
+            principal.credential_hashes(),
+            "request",
+            "request",
+            format!("request_refused:{reason}"),
+        )
+        .await
+    }
+
+    async fn refusal_row(
+        &self,
+        ctx: &RequestContext,
+        principal: String,
+        credential_hashes: Vec<String>,
+        action: &str,
+        resource: &str,
+        reason: String,
+    ) -> Result<(), CoreError> {
         let event = AuditEvent {
             at: time::OffsetDateTime::now_utc(),
             request_id: ctx.request_id.clone(),
             api: ctx.api.to_owned(),
             endpoint: ctx.endpoint.clone(),
-            principal: "unauthenticated".to_owned(),
-            action: "authenticate".to_owned(),
-            resource: "credential".to_owned(),
+            principal,
+            action: action.to_owned(),
+            resource: resource.to_owned(),
             decision: AccessDecision::Deny,
-            reasons: vec![format!("credential_refused:{reason}")],
-            credential_hashes: vec![format!("presented:{hash}")],
+            reasons: vec![reason],
+            credential_hashes,
             approval: None,
             consent_epoch: None,
             participants: Vec::new(),
@@ -1268,6 +1350,11 @@ pub fn evaluate(
             signed_url_rule(facts, g, now)
         }
         (Principal::SignedUrl(_), _, _) => Evaluation::deny(vec![Reason::SignedUrlScope]),
+
+        (Principal::Operator(_), ManageParticipants, Resource::Participant { .. }) => {
+            Evaluation::permit(vec![Reason::OperatorExport])
+        }
+        (Principal::Operator(_), _, _) => Evaluation::deny(vec![Reason::NoRuleMatched]),
 
         (Principal::Passport(_), ManageParticipants, _) => {
             Evaluation::deny(vec![Reason::InstitutionCredentialRequired])

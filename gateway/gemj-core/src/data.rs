@@ -200,12 +200,45 @@ pub async fn issue_url(
     range: Option<ByteRange>,
     base_url: &str,
 ) -> Result<IssuedUrl, CoreError> {
+    issue(core, ctx, principal, object_id, range, base_url, false).await
+}
+
+/// As [`issue_url`] for the whole object, but a caller who may read the object's metadata
+/// (and whom its consent would show it to) learns why data is refused: [`CoreError::Denied`],
+/// from the one recorded decision (DRS `/access`: 403 for an object the caller can see).
+///
+/// # Errors
+/// As [`issue_url`], and [`CoreError::Denied`].
+pub async fn issue_url_explained(
+    core: &Core,
+    ctx: &RequestContext,
+    principal: &Principal,
+    object_id: &str,
+    base_url: &str,
+) -> Result<IssuedUrl, CoreError> {
+    issue(core, ctx, principal, object_id, None, base_url, true).await
+}
+
+async fn issue(
+    core: &Core,
+    ctx: &RequestContext,
+    principal: &Principal,
+    object_id: &str,
+    range: Option<ByteRange>,
+    base_url: &str,
+    explain_to_viewers: bool,
+) -> Result<IssuedUrl, CoreError> {
     let Some((object, resource)) = object_resource(core, object_id).await? else {
         return Err(not_found_for(principal));
     };
-    let ask = Ask::new(Action::ReadData, resource);
-    let on_denial = OnDenial::HideFromCredentialed;
-    core.access
+    let ask = Ask::new(Action::ReadData, resource.clone());
+    let on_denial = if explain_to_viewers {
+        OnDenial::Explain
+    } else {
+        OnDenial::HideFromCredentialed
+    };
+    let issued = core
+        .access
         .enforce(ctx, principal, ask, on_denial, async |permit: &Permit| {
             let participants = participants_of(core, &object).await?;
             let whole = participants.iter().all(|p| permit.serves(p));
@@ -218,7 +251,24 @@ pub async fn issue_url(
             };
             Ok::<_, CoreError>((answer, outcome))
         })
-        .await?
+        .await
+        .and_then(|answer| answer);
+    match issued {
+        Err(CoreError::Denied(denial)) if !denial.unauthenticated => {
+            let participants = participants_of(core, &object).await?;
+            if core
+                .access
+                .metadata_visible(ctx, principal, &resource, &participants)
+                .await?
+            {
+                Err(CoreError::Denied(denial))
+            } else {
+                Err(CoreError::NotFound)
+            }
+        }
+        Err(CoreError::Denied(_)) => Err(CoreError::CredentialRequired),
+        other => other,
+    }
 }
 
 /// Signs a URL for (a byte range of) `object`, carrying what `permit` granted.

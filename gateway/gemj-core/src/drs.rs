@@ -971,7 +971,7 @@ pub async fn authorizations(
         .collect())
 }
 
-/// A signed URL for a blob's bytes (`access_id` [`ACCESS_ID`]), through [`data::issue_url`]:
+/// A signed URL for a blob's bytes (`access_id` [`ACCESS_ID`]), through [`data::issue_url_explained`]:
 /// decided ([`Action::ReadData`]) and audited there, consent checked now and at every fetch.
 ///
 /// # Errors
@@ -994,17 +994,10 @@ pub async fn access_url(
     if access_id != ACCESS_ID {
         return Err(CoreError::NotFound.into());
     }
-    match data::issue_url(core, ctx, principal, local, None, &settings.base_url).await {
+    // One decision: refused data is explained (403) only to a caller who may see the object.
+    match data::issue_url_explained(core, ctx, principal, local, &settings.base_url).await {
         Ok(issued) => Ok(AccessUrl { url: issued.url }),
-        Err(CoreError::NotFound) => {
-            // Refused or absent. When the caller may see the blob, saying so hides nothing.
-            let seen = get_object(core, ctx, principal, settings, local, false).await;
-            match seen {
-                Ok(o) if o.is_blob() => Err(AccessError::DataNotPermitted),
-                Err(e @ CoreError::ConsentStale { .. }) => Err(e.into()),
-                _ => Err(CoreError::NotFound.into()),
-            }
-        }
+        Err(CoreError::Denied(_)) => Err(AccessError::DataNotPermitted),
         Err(e) => Err(e.into()),
     }
 }

@@ -4,11 +4,12 @@
 //! biosamples (derived extracts such as DNA are not sampled tissues and are left out) and the
 //! ontology resources used.
 //!
-//! [`build`] reads the store and applies no policy (the CLI's `export phenopacket`, run by the
-//! operator); [`export`] is the API: the enrolling institution may read its own participants,
-//! a researcher needs data access (`ReadData`) to a dataset holding the participant and a
-//! consent scope that covers them. A withdrawn or unknown participant is not found, either
-//! way, and every decision is audited.
+//! [`export`] is the one way out, for the API and the CLI alike: the enrolling institution may
+//! read its own participants, a researcher needs data access (`ReadData`) to a dataset holding
+//! the participant and a consent scope that covers them, and the operator (the CLI's
+//! `export phenopacket`, [`Principal::Operator`]) reads one participant at a time. A withdrawn
+//! or unknown participant is not found, whoever asks, and every decision is audited. The
+//! packet itself is built only with a `&Permit` in hand.
 
 use gemj_model::{
     Diagnosis, PartialDate, ParticipantId, Phenotype, PhenotypeStatus, Precision, Sex, Specimen,
@@ -18,7 +19,9 @@ use gemj_ontology::hpo::Ontology;
 use gemj_store::Store;
 use serde_json::{Value, json};
 
-use crate::access::{Action, Ask, Outcome, Permit, Principal, RequestContext, Resource, Verdicts};
+use crate::access::{
+    AccessPoint, Action, Ask, Outcome, Permit, Principal, RequestContext, Resource, Verdicts,
+};
 use crate::{Core, CoreError};
 
 /// The version of the curated ICD-10 → MONDO table below.
@@ -41,11 +44,8 @@ pub fn mondo_of(icd10: &str) -> Option<(&'static str, &'static str)> {
 }
 
 /// The participant as a phenopacket, or `None` when there is no such participant. No access
-/// policy is applied: see [`export`].
-///
-/// # Errors
-/// Store failures.
-pub async fn build(
+/// policy is applied here: only [`packet_of`], with a `&Permit`, calls it.
+async fn build(
     store: &Store,
     id: &ParticipantId,
     hpo: Option<&Ontology>,
@@ -139,28 +139,45 @@ pub async fn export(
     principal: &Principal,
     id: &str,
 ) -> Result<Value, CoreError> {
+    let hpo = core.beacon.hpo().map(AsRef::as_ref);
+    export_from(&core.access, &core.store, hpo, ctx, principal, id).await
+}
+
+/// [`export`] over an access point and a store alone, for a process that serves no API (the
+/// CLI): the same decisions, consent and audit.
+///
+/// # Errors
+/// As [`export`].
+pub async fn export_from(
+    access: &AccessPoint,
+    store: &Store,
+    hpo: Option<&Ontology>,
+    ctx: &RequestContext,
+    principal: &Principal,
+    id: &str,
+) -> Result<Value, CoreError> {
     if matches!(principal, Principal::Anonymous) {
         return Err(CoreError::CredentialRequired);
     }
     let Ok(id) = ParticipantId::parse(id) else {
         return Err(CoreError::NotFound);
     };
-    let participant = core.store.get_participant(&id).await?;
+    let participant = store.get_participant(&id).await?;
     let institution = participant.as_ref().map(|p| p.institution.clone());
     // The enrolling institution manages its own participants.
     let own = Resource::Participant {
         id: id.clone(),
         institution,
     };
-    let mut enforcement = core.access.begin(ctx, principal);
+    let mut enforcement = access.begin(ctx, principal);
     let mut permitted = enforcement
         .ask(Ask::new(Action::ManageParticipants, own).with_consent())
         .await?;
     if !permitted.is_permit() && participant.is_some() {
         // A researcher: data access to any dataset that holds the participant (every dataset
         // tried is a decision, audited).
-        for dataset in core.store.datasets_of_participant(&id).await? {
-            let Some(d) = core.store.get_dataset(&dataset).await? else {
+        for dataset in store.datasets_of_participant(&id).await? {
+            let Some(d) = store.get_dataset(&dataset).await? else {
                 continue;
             };
             permitted = enforcement
@@ -176,7 +193,12 @@ pub async fn export(
         return Err(CoreError::NotFound);
     }
     let index = permitted.index();
-    let institution_caller = matches!(principal, Principal::Institution(_));
+    // The enrolling institution and the operator see a participant whatever the research
+    // consent; a researcher only inside their consent scope.
+    let institution_caller = matches!(
+        principal,
+        Principal::Institution(_) | Principal::Operator(_)
+    );
     let exists = participant.is_some();
     enforcement
         .release(async |verdicts: &Verdicts| -> Result<_, CoreError> {
@@ -198,8 +220,7 @@ pub async fn export(
             if !serves {
                 return Ok((Err(CoreError::NotFound), outcomes));
             }
-            let hpo = core.beacon.hpo();
-            let packet = packet_of(core, permit, &id, hpo.map(AsRef::as_ref)).await;
+            let packet = packet_of(store, permit, &id, hpo).await;
             Ok((packet, outcomes))
         })
         .await?
@@ -208,12 +229,12 @@ pub async fn export(
 
 /// The phenopacket of a participant, as `permit` releases it.
 async fn packet_of(
-    core: &Core,
+    store: &Store,
     _permit: &Permit,
     id: &ParticipantId,
     hpo: Option<&Ontology>,
 ) -> Result<Value, CoreError> {
-    build(&core.store, id, hpo, time::OffsetDateTime::now_utc())
+    build(store, id, hpo, time::OffsetDateTime::now_utc())
         .await?
         .ok_or(CoreError::NotFound)
 }

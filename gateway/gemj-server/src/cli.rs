@@ -115,11 +115,15 @@ pub enum Command {
 /// Export subcommands.
 #[derive(Debug, Subcommand)]
 pub enum ExportCommand {
-    /// Print a participant as a GA4GH Phenopacket v2 (JSON). Run by the operator on the store
-    /// directly; the API's `GET /phenopackets/v2/{id}` applies the access policy.
+    /// Print a participant as a GA4GH Phenopacket v2 (JSON), as the operator. The read goes
+    /// through the access policy like `GET /phenopackets/v2/{id}`: it is audited as
+    /// `operator:<name>`, and a withdrawn participant is not exported.
     Phenopacket {
         /// The participant's id.
         id: String,
+        /// Who runs the export, for the audit trail (default: the login name, `$USER`).
+        #[arg(long)]
+        operator: Option<String>,
     },
 }
 
@@ -298,23 +302,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 })
         }
         Command::Export {
-            command: ExportCommand::Phenopacket { id },
+            command: ExportCommand::Phenopacket { id, operator },
         } => {
             let config = load(&cli, None)?;
             telemetry::init(&config.log);
-            let store = open_store(&config).await?;
-            let participant = gemj_model::ParticipantId::parse(id)
+            gemj_model::ParticipantId::parse(id)
                 .map_err(|e| Usage(format!("participant id: {e}")))?;
-            let hpo = crate::load_hpo(&config.policy)?;
-            let packet = gemj_core::phenopacket::build(
-                &store,
-                &participant,
-                Some(&hpo),
-                time::OffsetDateTime::now_utc(),
-            )
-            .await
-            .context("cannot read the store")?
-            .ok_or_else(|| Usage(format!("no participant {id}")))?;
+            let operator = operator_name(operator.as_deref())?;
+            let gateway = crate::Gateway::boot(config).await?;
+            let packet = gateway
+                .export_phenopacket(&operator, id)
+                .await?
+                .ok_or_else(|| Usage(format!("no participant {id} (or withdrawn)")))?;
             println!("{}", serde_json::to_string_pretty(&packet)?);
             Ok(ExitCode::SUCCESS)
         }
@@ -632,4 +631,27 @@ async fn issue_passport(
     );
     println!("{token}");
     Ok(())
+}
+
+/// Who runs an operator command, for the audit trail: `--operator`, else the login name
+/// (`$USER`, `$LOGNAME`), else the numeric user id of the process.
+fn operator_name(given: Option<&str>) -> Result<String, Usage> {
+    let name = given
+        .map(str::to_owned)
+        .or_else(|| std::env::var("USER").ok())
+        .or_else(|| std::env::var("LOGNAME").ok())
+        .filter(|n| !n.trim().is_empty())
+        .or_else(|| {
+            use std::os::unix::fs::MetadataExt as _;
+            std::fs::metadata("/proc/self")
+                .ok()
+                .map(|m| format!("uid:{}", m.uid()))
+        })
+        .ok_or_else(|| Usage("name the operator: --operator NAME".to_owned()))?;
+    if name.len() > 64 || name.chars().any(|c| c.is_control() || c == '#') {
+        return Err(Usage(
+            "--operator: at most 64 characters, no control characters or '#'".to_owned(),
+        ));
+    }
+    Ok(name)
 }

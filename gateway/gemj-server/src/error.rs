@@ -109,6 +109,9 @@ pub enum ApiError {
         gemj_auth::MAX_PASSPORT_BYTES
     )]
     PassportsTooLarge,
+    /// The request body is longer than the API accepts (413); the limit in bytes.
+    #[error("the request body exceeds {0} bytes")]
+    BodyTooLarge(usize),
 }
 
 impl ApiError {
@@ -143,7 +146,7 @@ impl ResponseError for ApiError {
             Self::Core(CoreError::Conflict(_)) => StatusCode::CONFLICT,
             Self::Core(CoreError::UrlRejected(_)) => StatusCode::FORBIDDEN,
             Self::AuthorizationTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            Self::PassportsTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::PassportsTooLarge | Self::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
         }
     }
 
@@ -181,7 +184,7 @@ impl ResponseError for ApiError {
                  POST body as {{\"passports\": [...]}}.",
                 crate::routes::MAX_AUTHORIZATION_BYTES
             ),
-            Self::PassportsTooLarge => self.to_string(),
+            Self::PassportsTooLarge | Self::BodyTooLarge(_) => self.to_string(),
         };
         if status.is_server_error() {
             tracing::error!(message = "Request failed.", %status, error = %self);
@@ -204,6 +207,7 @@ impl ResponseError for ApiError {
                 problem.reason = Some("authorization_too_large".to_owned());
             }
             Self::PassportsTooLarge => problem.reason = Some("passports_too_large".to_owned()),
+            Self::BodyTooLarge(_) => problem.reason = Some("body_too_large".to_owned()),
             _ => {}
         }
         let mut res = problem.response();
@@ -256,9 +260,38 @@ pub fn json_errors<B: MessageBody + 'static>(
             new.headers_mut().insert(name.clone(), value.clone());
         }
     }
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        // A body over an endpoint's limit, refused by actix's extractor before any decision:
+        // audited once like every refusal, before the answer leaves.
+        return Ok(ErrorHandlerResponse::Future(Box::pin(async move {
+            let new = match audit_oversized_body(&req).await {
+                Ok(()) => new,
+                Err(e) => ApiError::Core(e).error_response(),
+            };
+            Ok(ServiceResponse::new(req, new).map_into_right_body())
+        })));
+    }
     Ok(ErrorHandlerResponse::Response(
         ServiceResponse::new(req, new).map_into_right_body(),
     ))
+}
+
+/// The audit row of a body refused by an extractor's limit: its content was never read, so
+/// what is hashed is the declared `Content-Length` (and the path), never content.
+async fn audit_oversized_body(req: &actix_web::HttpRequest) -> Result<(), CoreError> {
+    let Some(core) = req.app_data::<actix_web::web::Data<gemj_core::Core>>() else {
+        return Ok(());
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("none");
+    let presented = format!("{} content-length:{declared}", req.path());
+    let ctx = crate::routes::context(req, crate::routes::api_of(req.path()));
+    core.access
+        .refuse_credential(&ctx, presented.as_bytes(), "body_too_large")
+        .await
 }
 
 /// A denial for a person: the reason codes and, for a DUO decision, each term's outcome and

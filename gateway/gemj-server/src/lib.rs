@@ -183,6 +183,69 @@ impl Gateway {
         &self.config
     }
 
+    /// The access policy's settings from the configuration, with these administrators.
+    fn policy_settings(&self, administrators: Vec<String>) -> gemj_core::PolicySettings {
+        let auth = &self.config.auth;
+        gemj_core::PolicySettings {
+            terms_url: auth.terms_url.clone(),
+            registered_roles: auth.registered_roles.clone(),
+            dataset_grant_prefix: auth.dataset_grant_prefix.clone(),
+            administrators,
+            duo: self.duo.clone(),
+            clock_skew_secs: i64::try_from(auth.clock_skew_secs).unwrap_or(i64::MAX),
+            max_grant_age: auth
+                .max_grant_age_days
+                .iter()
+                .map(|(dataset, days)| {
+                    (
+                        dataset.clone(),
+                        std::time::Duration::from_secs(days.saturating_mul(86_400)),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// The phenopacket of participant `id` for the operator `operator` (the CLI's
+    /// `export phenopacket`): through the same access point as the API, so the read is
+    /// audited (`operator:<name>`) and a withdrawn participant is not exported. `None` when
+    /// there is no such participant, or it has withdrawn.
+    ///
+    /// # Errors
+    /// Store and audit failures.
+    pub async fn export_phenopacket(
+        &self,
+        operator: &str,
+        id: &str,
+    ) -> anyhow::Result<Option<serde_json::Value>> {
+        let access = AccessPoint::new(
+            self.audit.clone(),
+            self.policy_settings(self.config.auth.administrators.clone()),
+            self.store.clone(),
+            self.consent.clone(),
+        );
+        let ctx = gemj_core::RequestContext {
+            request_id: uuid::Uuid::new_v4().to_string(),
+            api: "cli",
+            endpoint: "export phenopacket".to_owned(),
+        };
+        let principal = gemj_core::Principal::Operator(Arc::from(operator));
+        match gemj_core::phenopacket::export_from(
+            &access,
+            &self.store,
+            self.hpo.as_deref(),
+            &ctx,
+            &principal,
+            id,
+        )
+        .await
+        {
+            Ok(packet) => Ok(Some(packet)),
+            Err(gemj_core::CoreError::NotFound) => Ok(None),
+            Err(e) => Err(anyhow::Error::new(e).context("cannot export the phenopacket")),
+        }
+    }
+
     /// Binds the listener and starts serving in the background.
     ///
     /// # Errors
@@ -232,26 +295,7 @@ impl Gateway {
         if let Some(d) = &demo {
             administrators.push(format!("{}#{DEMO_ADMINISTRATOR}", d.issuer()));
         }
-        let settings = gemj_core::PolicySettings {
-            terms_url: self.config.auth.terms_url.clone(),
-            registered_roles: self.config.auth.registered_roles.clone(),
-            dataset_grant_prefix: self.config.auth.dataset_grant_prefix.clone(),
-            administrators,
-            duo: self.duo.clone(),
-            clock_skew_secs: i64::try_from(self.config.auth.clock_skew_secs).unwrap_or(i64::MAX),
-            max_grant_age: self
-                .config
-                .auth
-                .max_grant_age_days
-                .iter()
-                .map(|(dataset, days)| {
-                    (
-                        dataset.clone(),
-                        std::time::Duration::from_secs(days.saturating_mul(86_400)),
-                    )
-                })
-                .collect(),
-        };
+        let settings = self.policy_settings(administrators);
         let mut registry = ServiceRegistry::new(identity, &base_url);
         routes::drs::mount(&mut registry, &self.config);
         routes::htsget::mount(&mut registry);

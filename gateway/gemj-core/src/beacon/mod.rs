@@ -638,6 +638,9 @@ impl Beacon {
             (!matches!(principal, Principal::Anonymous)).then_some(requester.as_str()),
             request.ip,
         ) {
+            core.access
+                .refuse_request(ctx, principal, "query_budget_spent")
+                .await?;
             return Err(BeaconFailure::Beacon(
                 BeaconError {
                     status: 429,

@@ -106,6 +106,9 @@ impl DrsError {
             Self::Api(e @ ApiError::PassportsTooLarge) => {
                 (e.to_string(), Some("passports_too_large".to_owned()))
             }
+            Self::Api(e @ ApiError::BodyTooLarge(_)) => {
+                (e.to_string(), Some("body_too_large".to_owned()))
+            }
             Self::Api(ApiError::Unauthenticated(code)) if crate::error::is_issuer_outage(code) => (
                 "The credential's issuer cannot be reached to verify it; retry shortly.".to_owned(),
                 Some((*code).to_owned()),

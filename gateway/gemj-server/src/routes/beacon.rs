@@ -52,7 +52,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     }
     cfg.service(
         web::resource(format!("{PREFIX}/filtering_terms"))
-            .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
             .route(web::get().to(filtering_terms))
             .route(web::post().to(filtering_terms_post))
             .default_service(web::to(|core: web::Data<Core>| {
@@ -62,7 +61,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     for path in ["/{entry}", "/{entry}/{id}", "/{entry}/{id}/{nested}"] {
         cfg.service(
             web::resource(format!("{PREFIX}{path}"))
-                .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
                 .route(web::get().to(get_entries))
                 .route(web::post().to(post_entries))
                 .default_service(web::to(|core: web::Data<Core>| {
@@ -202,7 +200,7 @@ fn auth_failure(core: &Core, entry_type: Option<EntryType>, e: &ApiError) -> Htt
             too_large.status = 431;
             beacon_error(core, entry_type, &too_large)
         }
-        ApiError::PassportsTooLarge => {
+        ApiError::PassportsTooLarge | ApiError::BodyTooLarge(_) => {
             let mut too_large = BeaconError::bad_request(ErrorKind::InvalidValue, e.to_string());
             too_large.status = 413;
             beacon_error(core, entry_type, &too_large)
@@ -331,8 +329,11 @@ async fn get_entries(
 async fn post_body(
     req: &HttpRequest,
     caller: Result<Caller, ApiError>,
-    body: &web::Bytes,
+    payload: web::Payload,
 ) -> Result<(Principal, serde_json::Value), Result<BeaconError, ApiError>> {
+    let body = super::read_body(req, payload, MAX_BODY_BYTES)
+        .await
+        .map_err(Err)?;
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -354,7 +355,7 @@ async fn post_body(
     let mut value: serde_json::Value = if body.is_empty() {
         serde_json::json!({})
     } else {
-        serde_json::from_slice(body).map_err(|e| {
+        serde_json::from_slice(&body).map_err(|e| {
             Ok(BeaconError::bad_request(
                 ErrorKind::InvalidBody,
                 format!("the request body is not JSON: {e}"),
@@ -371,14 +372,14 @@ async fn post_entries(
     req: HttpRequest,
     core: web::Data<Core>,
     caller: Result<Caller, ApiError>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> HttpResponse {
     let (entry, id, nested) = path_parts(&req);
     let (entry_type, scope) = match route(&entry, id.as_deref(), nested.as_deref()) {
         Ok(r) => r,
         Err(e) => return beacon_error(&core, None, &e),
     };
-    let (principal, value) = match post_body(&req, caller, &body).await {
+    let (principal, value) = match post_body(&req, caller, payload).await {
         Ok(v) => v,
         Err(Ok(e)) => return beacon_error(&core, Some(entry_type), &e),
         Err(Err(e)) => return auth_failure(&core, Some(entry_type), &e),
@@ -442,9 +443,9 @@ async fn filtering_terms_post(
     req: HttpRequest,
     core: web::Data<Core>,
     caller: Result<Caller, ApiError>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> HttpResponse {
-    match post_body(&req, caller, &body).await {
+    match post_body(&req, caller, payload).await {
         Ok((principal, _)) => terms(&req, &core, principal).await,
         Err(Ok(e)) => beacon_error(&core, None, &e),
         Err(Err(e)) => auth_failure(&core, None, &e),

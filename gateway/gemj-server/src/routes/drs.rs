@@ -11,7 +11,6 @@
 use actix_web::dev::Payload;
 use actix_web::http::{Method, header};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
-use futures_util::StreamExt as _;
 use gemj_core::drs::{self, DrsObject, DrsSettings};
 use gemj_core::{Core, CoreError, Principal};
 use serde_json::{Value, json};
@@ -131,31 +130,10 @@ async fn caller(req: &HttpRequest) -> Result<Principal, DrsError> {
 /// The JSON object of a request body (`{}` when empty).
 async fn json_body(
     req: &HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
     limit: usize,
 ) -> Result<Value, DrsError> {
-    let too_large = || DrsError::TooLarge(format!("The request body exceeds {limit} bytes."));
-    let mut bytes = web::BytesMut::new();
-    let mut over = false;
-    let mut seen = 0usize;
-    // Reason: a body over the limit is read to its end (up to four times the limit, then the
-    // connection is dropped), so that the client, still sending, receives the 413.
-    let drain_cap = limit.saturating_mul(4);
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| bad_request("The request body could not be read."))?;
-        seen = seen.saturating_add(chunk.len());
-        if over || seen > limit {
-            over = true;
-            if seen > drain_cap {
-                break;
-            }
-            continue;
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    if over {
-        return Err(too_large());
-    }
+    let bytes = super::read_body(req, payload, limit).await?;
     let json_type = req
         .headers()
         .get(header::CONTENT_TYPE)

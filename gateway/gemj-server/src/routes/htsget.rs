@@ -47,7 +47,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(
             web::resource(format!("{path}/{{id:.+}}"))
-                .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
                 .route(web::get().to(move |req, core, base, caller, id| {
                     get_ticket(req, core, base, caller, id, endpoint)
                 }))
@@ -467,18 +466,20 @@ async fn post_ticket(
     base: web::Data<BaseUrl>,
     caller: Result<Caller, ApiError>,
     id: web::Path<String>,
-    body: Result<web::Bytes, actix_web::Error>,
+    payload: web::Payload,
     endpoint: Endpoint,
 ) -> HttpResponse {
-    let body = match body {
+    let body = match super::read_body(&req, payload, MAX_BODY_BYTES).await {
         Ok(b) => b,
-        Err(_) => {
+        Err(ApiError::BodyTooLarge(_)) => {
             return error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "PayloadTooLarge",
                 &format!("the request body must be at most {MAX_BODY_BYTES} bytes"),
             );
         }
+        Err(e @ ApiError::Core(_)) => return actix_web::ResponseError::error_response(&e),
+        Err(e) => return respond(invalid(e.to_string())),
     };
     let caller = match caller {
         Ok(c) => c,

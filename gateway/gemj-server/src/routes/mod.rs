@@ -168,7 +168,7 @@ async fn institution_principal(
 }
 
 /// The API a path belongs to, for the audit row of a credential refused before any decision.
-fn api_of(path: &str) -> &'static str {
+pub(crate) fn api_of(path: &str) -> &'static str {
     const APIS: [(&str, &str); 12] = [
         ("/htsget/", "htsget"),
         ("/ga4gh/drs/", "drs"),
@@ -227,6 +227,7 @@ impl Refusal {
             ApiError::Unauthenticated(code) => *code,
             ApiError::AuthorizationTooLarge => "authorization_too_large",
             ApiError::PassportsTooLarge => "passports_too_large",
+            ApiError::BodyTooLarge(_) => "body_too_large",
             ApiError::BadRequest(_) => "malformed_credential",
             ApiError::Core(_) => return error,
         };
@@ -252,6 +253,48 @@ impl Refusal {
     fn core(&self) -> Option<web::Data<gemj_core::Core>> {
         self.req.app_data::<web::Data<gemj_core::Core>>().cloned()
     }
+}
+
+/// Reads a request body of at most `limit` bytes. A longer one is refused before anything
+/// else is decided: [`ApiError::BodyTooLarge`], audited once with the hash of the first
+/// `limit` bytes received (never the content), for each API to answer 413 in its own format.
+/// The rest of an oversized body is read and dropped, up to four times the limit (then the
+/// connection is dropped), so that a client still sending receives the 413.
+///
+/// # Errors
+/// [`ApiError::BodyTooLarge`]; [`ApiError::BadRequest`] when the body cannot be read;
+/// [`ApiError::Core`] when the refusal cannot be audited.
+pub async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<web::Bytes, ApiError> {
+    use futures_util::StreamExt as _;
+    let mut bytes = web::BytesMut::new();
+    let mut seen = 0usize;
+    let drain_cap = limit.saturating_mul(4);
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk
+            .map_err(|_| ApiError::BadRequest("The request body could not be read.".into()))?;
+        seen = seen.saturating_add(chunk.len());
+        if seen > limit {
+            if seen > drain_cap {
+                break;
+            }
+            let room = limit.saturating_sub(bytes.len());
+            bytes.extend_from_slice(&chunk[..room.min(chunk.len())]);
+            continue;
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    if seen > limit {
+        let refusal = Refusal {
+            req: req.clone(),
+            body: Some(bytes.to_vec()),
+        };
+        return Err(refusal.audit(ApiError::BodyTooLarge(limit)).await);
+    }
+    Ok(bytes.freeze())
 }
 
 /// The caller: anonymous without an `Authorization` header, or the subject of a verified GA4GH

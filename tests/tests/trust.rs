@@ -55,8 +55,33 @@ fn broker(
     }
 }
 
+/// The end condition, on the embedded default and on PostgreSQL (required under
+/// `CI=true`): a foreign broker trusted for ResearcherStatus only cannot be made to serve a
+/// CONTROLLED byte, however its Visas are written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_trusted_for_researcher_status_cannot_open_controlled_data() -> TestResult {
+    researcher_status_broker_on(None).await?;
+    let Ok(url) = std::env::var("GEMJ_TEST_DATABASE_URL") else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true needs GEMJ_TEST_DATABASE_URL: the trust suite runs on PostgreSQL too"
+        );
+        return Ok(());
+    };
+    let schema = format!("gemj_trust_{}", std::process::id());
+    let result = researcher_status_broker_on(Some((url.clone(), schema.clone()))).await;
+    let options = gemj_store::StoreOptions {
+        schema: Some(schema),
+        ..gemj_store::StoreOptions::default()
+    };
+    gemj_store::Store::connect(&url, &options)
+        .await?
+        .drop_schema_and_close()
+        .await?;
+    result.map_err(|e| format!("on PostgreSQL: {e}").into())
+}
+
+async fn researcher_status_broker_on(postgres: Option<(String, String)>) -> TestResult {
     let keys = tempfile::tempdir()?;
     // The broker's issuer names a loopback port of its own; its keys are served on another.
     let port = closed_port()?;
@@ -68,6 +93,10 @@ async fn a_broker_trusted_for_researcher_status_cannot_open_controlled_data() ->
         .with_jwks_url(jwks_url.clone());
 
     let gw = TestGateway::start_with(6, |c| {
+        if let Some((url, schema)) = &postgres {
+            c.database.url = url.clone();
+            c.database.schema = schema.clone();
+        }
         c.auth.trusted_issuers = vec![broker(
             &issuer,
             &jwks_url,

@@ -2,7 +2,8 @@
 //! [`AccessPoint::enforce`] / [`Enforcement::release`], after one durable audit row per
 //! decision, whatever the request did (served, failed, was denied, was abandoned).
 //!
-//! Two halves: behaviour, against a real store and audit writer (SQLite); and the code itself,
+//! Two halves: behaviour, against a real store and audit writer (SQLite, and PostgreSQL when
+//! `GEMJ_TEST_DATABASE_URL` names one: required under `CI=true`); and the code itself,
 //! read from `src/`, so that a new API function that skips the call, or a release function that
 //! stops taking a `&Permit`, fails here.
 
@@ -26,7 +27,10 @@ use gemj_store::{Store, StoreOptions};
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 struct Fixture {
+    backend: &'static str,
     _dir: tempfile::TempDir,
+    /// A pool of its own for PostgreSQL, to drop the test's schema at the end.
+    cleanup: Option<Store>,
     store: Store,
     access: AccessPoint,
     public: Arc<Dataset>,
@@ -51,10 +55,39 @@ fn dataset(id: &str, level: AccessLevel) -> Result<Dataset, Box<dyn std::error::
     })
 }
 
-async fn fixture() -> Result<Fixture, Box<dyn std::error::Error>> {
+/// One fixture per store the behaviour must hold on: SQLite always, PostgreSQL when configured
+/// (each test in a schema of its own).
+async fn fixtures() -> Result<Vec<Fixture>, Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("gemj.db").display());
-    let store = Store::connect(&url, &StoreOptions::default()).await?;
+    let sqlite = format!("sqlite://{}?mode=rwc", dir.path().join("gemj.db").display());
+    let mut out = vec![fixture("sqlite", &sqlite, StoreOptions::default(), dir).await?];
+    match std::env::var("GEMJ_TEST_DATABASE_URL") {
+        Ok(url) => {
+            static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
+            let options = StoreOptions {
+                max_connections: 4,
+                schema: Some(format!("gemj_enf_{}_{n}", std::process::id())),
+            };
+            let mut pg = fixture("postgres", &url, options.clone(), tempfile::tempdir()?).await?;
+            pg.cleanup = Some(Store::connect(&url, &options).await?);
+            out.push(pg);
+        }
+        Err(_) => assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true needs GEMJ_TEST_DATABASE_URL: the enforcement tests run on PostgreSQL too"
+        ),
+    }
+    Ok(out)
+}
+
+async fn fixture(
+    backend: &'static str,
+    url: &str,
+    options: StoreOptions,
+    dir: tempfile::TempDir,
+) -> Result<Fixture, Box<dyn std::error::Error>> {
+    let store = Store::connect(url, &options).await?;
     store.migrate().await?;
     let public = dataset("T-PUBLIC", AccessLevel::Public)?;
     let registered = dataset("T-REG", AccessLevel::Registered)?;
@@ -64,12 +97,39 @@ async fn fixture() -> Result<Fixture, Box<dyn std::error::Error>> {
     let consent = ConsentView::start(store.clone(), ConsentViewOptions::default()).await?;
     let access = AccessPoint::new(audit, PolicySettings::default(), store.clone(), consent);
     Ok(Fixture {
+        backend,
         _dir: dir,
+        cleanup: None,
         store,
         access,
         public: Arc::new(public),
         registered: Arc::new(registered),
     })
+}
+
+/// Runs each behaviour case on every configured store, naming the store that failed.
+macro_rules! on_every_store {
+    ($($test:ident => $case:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $test() -> TestResult {
+            for f in fixtures().await? {
+                let result = $case(&f).await;
+                if let Some(cleanup) = f.cleanup {
+                    cleanup.drop_schema_and_close().await?;
+                }
+                result.map_err(|e| format!("on {}: {e}", f.backend))?;
+            }
+            Ok(())
+        }
+    )*};
+}
+
+on_every_store! {
+    a_permit_leaves_one_row_with_what_was_served => permit_case,
+    a_denial_serves_nothing_and_leaves_one_row => denial_case,
+    a_failing_service_still_leaves_one_row_that_served_nothing => failing_case,
+    several_decisions_are_audited_in_one_append_in_the_order_asked => several_case,
+    an_abandoned_request_still_leaves_its_rows => abandoned_case,
 }
 
 fn ctx(request_id: &str) -> RequestContext {
@@ -90,9 +150,7 @@ async fn rows_of(store: &Store, request_id: &str) -> Result<Vec<AuditRecord>, Co
         .collect())
 }
 
-#[tokio::test]
-async fn a_permit_leaves_one_row_with_what_was_served() -> TestResult {
-    let f = fixture().await?;
+async fn permit_case(f: &Fixture) -> TestResult {
     let ask = Ask::new(Action::ReadData, Resource::Dataset(Arc::clone(&f.public)));
     let answer = f
         .access
@@ -125,9 +183,7 @@ async fn a_permit_leaves_one_row_with_what_was_served() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn a_denial_serves_nothing_and_leaves_one_row() -> TestResult {
-    let f = fixture().await?;
+async fn denial_case(f: &Fixture) -> TestResult {
     let called = AtomicBool::new(false);
     let ask = Ask::new(
         Action::ReadData,
@@ -180,9 +236,7 @@ async fn a_denial_serves_nothing_and_leaves_one_row() -> TestResult {
     Ok(())
 }
 
-#[tokio::test]
-async fn a_failing_service_still_leaves_one_row_that_served_nothing() -> TestResult {
-    let f = fixture().await?;
+async fn failing_case(f: &Fixture) -> TestResult {
     let ask = Ask::new(Action::ReadData, Resource::Dataset(Arc::clone(&f.public)));
     let answer = f
         .access
@@ -204,9 +258,7 @@ async fn a_failing_service_still_leaves_one_row_that_served_nothing() -> TestRes
     Ok(())
 }
 
-#[tokio::test]
-async fn several_decisions_are_audited_in_one_append_in_the_order_asked() -> TestResult {
-    let f = fixture().await?;
+async fn several_case(f: &Fixture) -> TestResult {
     let principal = Principal::Anonymous;
     let c = ctx("r4");
     let mut enforcement = f.access.begin(&c, &principal);
@@ -254,9 +306,7 @@ async fn several_decisions_are_audited_in_one_append_in_the_order_asked() -> Tes
     Ok(())
 }
 
-#[tokio::test]
-async fn an_abandoned_request_still_leaves_its_rows() -> TestResult {
-    let f = fixture().await?;
+async fn abandoned_case(f: &Fixture) -> TestResult {
     let principal = Principal::Anonymous;
     let c = ctx("r5");
     {
@@ -416,6 +466,7 @@ fn every_api_function_goes_through_the_one_enforcement_call() -> TestResult {
                 "administer",
                 "get_objects",
                 "issue_url",
+                "issue_url_explained",
                 "manage_institution",
             ];
             if !enforcing.contains(&name.as_str())

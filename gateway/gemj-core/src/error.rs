@@ -42,6 +42,24 @@ pub enum CoreError {
     /// Generating or registering the demo cohort failed.
     #[error("demo cohort: {0}")]
     Demo(String),
+    /// A task the request was waiting for did not finish: it panicked (a bug: 500) or was
+    /// cancelled (the server is shutting down: 503). Never the caller's fault.
+    #[error("a worker task {}", if *.cancelled { "was cancelled" } else { "failed" })]
+    Task {
+        /// Cancelled rather than panicked.
+        cancelled: bool,
+    },
+}
+
+impl From<tokio::task::JoinError> for CoreError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        if e.is_panic() {
+            tracing::error!(message = "A worker task panicked.");
+        }
+        Self::Task {
+            cancelled: e.is_cancelled(),
+        }
+    }
 }
 
 impl From<crate::consent_view::Stale> for CoreError {

@@ -15,7 +15,6 @@
 //! ([`gemj_genomics::slice::samples`]). An alignment file of a participant who may not be
 //! served does not exist for the caller.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use base64::Engine as _;
@@ -29,105 +28,29 @@ use crate::data::{count, object_resource, participants_of};
 use crate::data_url::{GrantRegion, SliceGrant, UrlGrant};
 use crate::{Core, CoreError};
 
-/// The most regions a POST may name.
-pub const MAX_REGIONS: usize = 100;
+pub use gemj_htsget::{Endpoint, MAX_REGIONS, Ticket, TicketBody, TicketRequest, TicketUrl};
 
 /// The largest byte range one ticket URL covers (the spec suggests ~1 GB per data block).
 const MAX_URL_BYTES: u64 = 1 << 30;
 
-/// The two htsget endpoints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Endpoint {
-    /// `/htsget/reads`: BAM and CRAM.
-    Reads,
-    /// `/htsget/variants`: VCF and BCF.
-    Variants,
-}
-
-impl Endpoint {
-    /// The formats served, default first.
-    #[must_use]
-    pub fn formats(self) -> &'static [Format] {
-        match self {
-            Self::Reads => &[Format::Bam, Format::Cram],
-            Self::Variants => &[Format::Vcf, Format::Bcf],
-        }
-    }
-
-    /// `reads` or `variants`.
-    #[must_use]
-    pub fn datatype(self) -> &'static str {
-        match self {
-            Self::Reads => "reads",
-            Self::Variants => "variants",
-        }
-    }
-}
-
-/// A validated ticket request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TicketRequest {
-    /// The requested format (`None`: the endpoint's default, or the object's own).
-    pub format: Option<Format>,
-    /// Header only, or header and records.
-    pub class: Class,
-    /// The regions (empty: the whole file).
-    pub regions: Vec<Region>,
-}
-
-/// An htsget error, with the spec's names.
+/// Why a ticket is not issued: a failure of the protocol (the request, the object's format,
+/// a region), with its htsget name and status, or the gateway's own (credentials, consent,
+/// store), which the server maps.
 #[derive(Debug, thiserror::Error)]
 pub enum HtsgetError {
-    /// 404.
-    #[error("no such object, or not readable by this caller")]
-    NotFound,
-    /// 400.
-    #[error("{0}")]
-    UnsupportedFormat(String),
-    /// 400.
-    #[error("{0}")]
-    InvalidInput(String),
-    /// 400.
-    #[error("{0}")]
-    InvalidRange(String),
-    /// 413: more regions than [`MAX_REGIONS`], or a body too large.
-    #[error("{0}")]
-    PayloadTooLarge(String),
-    /// Anything else: the gateway's own errors (credentials, stale consent, store).
+    /// An htsget error.
+    #[error(transparent)]
+    Protocol(#[from] gemj_htsget::Error),
+    /// The gateway's own errors (credentials, stale consent, store).
     #[error(transparent)]
     Core(#[from] CoreError),
 }
 
-/// One URL of a ticket.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct TicketUrl {
-    /// An `https:`/`http:` URL of the gateway's data endpoint, or a `data:` URI.
-    pub url: String,
-    /// Headers the client must send (none: the URL carries its grant).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub headers: Option<BTreeMap<String, String>>,
-    /// `header` or `body`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub class: Option<&'static str>,
-}
-
-/// The ticket body (`{"htsget": ...}`).
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct TicketBody {
-    /// The format of the concatenated data.
-    pub format: &'static str,
-    /// The URLs, in order.
-    pub urls: Vec<TicketUrl>,
-    /// MD5 of the concatenated data, when known (the whole stored file).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub md5: Option<String>,
-}
-
-/// A ticket.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Ticket {
-    /// The ticket.
-    pub htsget: TicketBody,
+impl HtsgetError {
+    /// 404: no such object (or not readable by this caller; the two look the same).
+    fn not_found() -> Self {
+        Self::Protocol(gemj_htsget::Error::not_found())
+    }
 }
 
 fn format_of(f: DataFormat) -> Option<Format> {
@@ -245,7 +168,7 @@ pub(crate) async fn open(
     let cache = Arc::clone(&core.genomes);
     tokio::task::spawn_blocking(move || cache.open(format, &file, &index))
         .await
-        .map_err(|_| CoreError::InvalidInput("the slicing task failed".to_owned()))?
+        .map_err(CoreError::from)?
         .map_err(|e| {
             tracing::error!(error = %e, "cannot open a stored genome file");
             HtsgetError::Core(CoreError::NotFound)
@@ -254,9 +177,11 @@ pub(crate) async fn open(
 
 fn slice_error(e: slice::SliceError) -> HtsgetError {
     match e {
-        slice::SliceError::UnknownReference(_) => HtsgetError::NotFound,
-        slice::SliceError::InvalidInput(m) => HtsgetError::InvalidInput(m),
-        slice::SliceError::InvalidRange(m) => HtsgetError::InvalidRange(m),
+        slice::SliceError::UnknownReference(_) => HtsgetError::not_found(),
+        slice::SliceError::InvalidInput(m) => gemj_htsget::Error::invalid(m).into(),
+        slice::SliceError::InvalidRange(m) => {
+            gemj_htsget::Error::new(gemj_htsget::ErrorKind::InvalidRange, m).into()
+        }
         other => {
             tracing::error!(error = %other, "a stored genome file cannot be sliced");
             HtsgetError::Core(CoreError::NotFound)
@@ -277,17 +202,17 @@ pub(crate) async fn compute(
     }
     tokio::task::spawn_blocking(move || file.slice(&query))
         .await
-        .map_err(|_| CoreError::InvalidInput("the slicing task failed".to_owned()))?
+        .map_err(CoreError::from)?
         .map_err(slice_error)
 }
 
 /// Issues a ticket.
 ///
 /// # Errors
-/// [`HtsgetError::NotFound`] when the object does not exist, is not readable by the caller, or
+/// `NotFound` ([`HtsgetError::Protocol`]) when the object does not exist, is not readable by the caller, or
 /// is an alignment file of a participant outside the caller's consent scope (anonymous callers
-/// get [`CoreError::CredentialRequired`] instead); [`HtsgetError::UnsupportedFormat`],
-/// [`HtsgetError::InvalidInput`], [`HtsgetError::InvalidRange`] for the request;
+/// get [`CoreError::CredentialRequired`] instead); `UnsupportedFormat`, `InvalidInput`,
+/// `InvalidRange` for the request;
 /// [`CoreError::ConsentStale`].
 pub async fn ticket(
     core: &Core,
@@ -303,7 +228,7 @@ pub async fn ticket(
         if matches!(principal, Principal::Anonymous) {
             HtsgetError::Core(CoreError::CredentialRequired)
         } else {
-            HtsgetError::NotFound
+            HtsgetError::not_found()
         }
     };
     let (object, resource, format) = match resolve(core, endpoint, id, request.format).await? {
@@ -315,10 +240,13 @@ pub async fn ticket(
             return core
                 .access
                 .enforce(ctx, principal, ask, hide, async |_: &Permit| {
-                    Err(HtsgetError::UnsupportedFormat(format!(
-                        "{id} is available as {}, not {}",
-                        actual.as_str(),
-                        request.format.map_or("", Format::as_str)
+                    Err(HtsgetError::Protocol(gemj_htsget::Error::new(
+                        gemj_htsget::ErrorKind::UnsupportedFormat,
+                        format!(
+                            "{id} is available as {}, not {}",
+                            actual.as_str(),
+                            request.format.map_or("", Format::as_str)
+                        ),
                     )))
                 })
                 .await;
@@ -343,7 +271,7 @@ pub async fn ticket(
                 let returned = if refuse { 0 } else { count(served) };
                 let outcome = crate::data::object_outcome(permit, &participants, returned)?;
                 if refuse {
-                    return Ok((Err(HtsgetError::NotFound), outcome));
+                    return Ok((Err(HtsgetError::not_found()), outcome));
                 }
                 let ticket = issue(
                     core,

@@ -12,6 +12,7 @@ use actix_web::{HttpResponse, ResponseError};
 use gemj_core::CoreError;
 
 pub mod drs;
+pub mod htsget;
 
 /// The problem-details body of the gateway's own endpoints.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -133,7 +134,10 @@ impl ResponseError for ApiError {
             Self::Core(CoreError::AuditUnavailable | CoreError::Store(_)) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            Self::Core(CoreError::Demo(_)) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Core(CoreError::Demo(_) | CoreError::Task { cancelled: false }) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+            Self::Core(CoreError::Task { cancelled: true }) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unauthenticated(code) if is_issuer_outage(code) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -161,7 +165,12 @@ impl ResponseError for ApiError {
                 "The audit log cannot be written; nothing is served until it can.".to_owned()
             }
             Self::Core(CoreError::Store(_)) => "The store is unavailable.".to_owned(),
-            Self::Core(CoreError::Demo(_)) => "Internal error.".to_owned(),
+            Self::Core(CoreError::Demo(_) | CoreError::Task { cancelled: false }) => {
+                "Internal error.".to_owned()
+            }
+            Self::Core(CoreError::Task { cancelled: true }) => {
+                "The server is shutting down; retry shortly.".to_owned()
+            }
             Self::Core(CoreError::CredentialRequired) => {
                 "A verified passport is required (Authorization: Bearer).".to_owned()
             }

@@ -160,7 +160,7 @@ pub async fn ingest_file(
         let p = file_path.clone();
         tokio::task::spawn_blocking(move || gemj_genomes::checksum::checksum_file(p))
             .await
-            .map_err(|e| CoreError::Demo(e.to_string()))?
+            .map_err(CoreError::from)?
             .map_err(|e| CoreError::InvalidInput(format!("cannot read {name}: {e}")))?
     };
     let outcome = match &existing {
@@ -293,7 +293,7 @@ async fn sample_names(
             .map(|f| f.sample_names().to_vec())
     })
     .await
-    .map_err(|e| CoreError::Demo(e.to_string()))?
+    .map_err(CoreError::from)?
     .map_err(|e| CoreError::InvalidInput(format!("cannot read the file's header: {e}")))
 }
 

@@ -175,7 +175,7 @@ pub async fn ingest_files(
                 Some(
                     tokio::task::spawn_blocking(move || r.fhir_validator())
                         .await
-                        .map_err(|e| CoreError::InvalidInput(e.to_string()))?,
+                        .map_err(CoreError::from)?,
                 )
             } else {
                 None
@@ -218,7 +218,7 @@ pub async fn ingest_ssmix2_tree(
     let walk_root = root.clone();
     let names = tokio::task::spawn_blocking(move || walk(&walk_root))
         .await
-        .map_err(|e| CoreError::InvalidInput(e.to_string()))?
+        .map_err(CoreError::from)?
         .map_err(|e| {
             CoreError::InvalidInput(format!(
                 "cannot read the SS-MIX2 tree {}: {e}",

@@ -97,6 +97,13 @@ impl DrsError {
                 "The audit log cannot be written; nothing is served until it can.".to_owned(),
                 None,
             ),
+            Self::Api(ApiError::Core(CoreError::Task { cancelled: true })) => (
+                "The server is shutting down; retry shortly.".to_owned(),
+                Some("shutting_down".to_owned()),
+            ),
+            Self::Api(ApiError::Core(CoreError::Task { cancelled: false })) => {
+                ("Internal error.".to_owned(), None)
+            }
             Self::Api(ApiError::Core(CoreError::Store(_))) => {
                 ("The store is unavailable.".to_owned(), None)
             }

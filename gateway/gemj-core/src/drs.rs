@@ -44,9 +44,6 @@ pub const DEFAULT_COMPACT_PREFIX: &str = "gemj";
 /// The default most ids one bulk request may name.
 pub const DEFAULT_MAX_BULK: usize = 1000;
 
-/// The DRS specification version served.
-pub const DRS_VERSION: &str = "1.5.0";
-
 /// How this deployment names and authorizes its DRS objects (from the configuration).
 #[derive(Debug, Clone)]
 pub struct DrsSettings {
@@ -87,22 +84,13 @@ impl DrsSettings {
     /// The hostname-based DRS URI of an object: `drs://<host>/<id>`.
     #[must_use]
     pub fn self_uri(&self, id: &str) -> String {
-        format!("drs://{}/{id}", self.host)
+        gemj_drs::hostname_uri(&self.host, id)
     }
 
     /// The local id of a requested id: without the compact-identifier prefix, if it has one.
     #[must_use]
     pub fn local_id<'a>(&self, requested: &'a str) -> &'a str {
-        let n = self.compact_prefix.len();
-        match (requested.get(..n), requested.get(n..)) {
-            (Some(prefix), Some(rest))
-                if !self.compact_prefix.is_empty()
-                    && prefix.eq_ignore_ascii_case(&self.compact_prefix) =>
-            {
-                rest.strip_prefix(':').unwrap_or(requested)
-            }
-            _ => requested,
-        }
+        gemj_drs::compact_local_id(&self.compact_prefix, requested)
     }
 
     /// How to authorize for an object: `None` first when anonymous callers may read it, then
@@ -128,129 +116,10 @@ impl DrsSettings {
     }
 }
 
-/// The host of a base URL, without scheme, user info, port or path (`[::1]` stays bracketed).
-#[must_use]
-pub fn host_of(base_url: &str) -> String {
-    let rest = base_url
-        .split_once("://")
-        .map_or(base_url, |(_, rest)| rest);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host_port = authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, host)| host);
-    if host_port.starts_with('[') {
-        return host_port
-            .find(']')
-            .map_or(host_port, |end| &host_port[..=end])
-            .to_owned();
-    }
-    host_port
-        .split_once(':')
-        .map_or(host_port, |(host, _)| host)
-        .to_owned()
-}
-
-/// A checksum (`type`: `sha-256` or `md5`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Checksum {
-    /// Lower-case hex.
-    pub checksum: String,
-    /// The IANA hash name.
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-}
-
-/// DRS `Authorizations`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Authorizations {
-    /// The object, where the answer is about one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub drs_object_id: Option<String>,
-    /// `None`, `PassportAuth`, `BearerAuth`, in the order to try.
-    pub supported_types: Vec<&'static str>,
-    /// Visa issuers that may authorize access.
-    pub passport_auth_issuers: Vec<String>,
-    /// Issuers of accepted bearer tokens.
-    pub bearer_auth_issuers: Vec<String>,
-}
-
-/// DRS `AccessMethod`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct AccessMethod {
-    /// Always `https`.
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    /// The id to resolve at `/objects/{id}/access/{access_id}`.
-    pub access_id: &'static str,
-    /// Whether the bytes are online (always: the object storage has no archive tier).
-    pub available: bool,
-    /// How to authorize the access request.
-    pub authorizations: Authorizations,
-}
-
-/// DRS `ContentsObject`: an entry of a bundle.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ContentsObject {
-    /// The name to materialise it under (unique in the bundle).
-    pub name: String,
-    /// Its DRS id.
-    pub id: String,
-    /// Its DRS URI.
-    pub drs_uri: Vec<String>,
-    /// A nested bundle's contents (with `expand` only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub contents: Option<Vec<ContentsObject>>,
-}
-
-/// DRS `DrsObject`: a blob, or a bundle with `contents`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct DrsObject {
-    /// The DRS id.
-    pub id: String,
-    /// The name (the file name of a blob).
-    pub name: String,
-    /// `drs://<host>/<id>`.
-    pub self_uri: String,
-    /// Bytes (of a bundle: of everything in it).
-    pub size: u64,
-    /// First registration (of a bundle: of the earliest object in it), RFC 3339.
-    pub created_time: String,
-    /// Last change (of a bundle: of the latest object in it), RFC 3339.
-    pub updated_time: String,
-    /// The content's SHA-256 (of a bundle: its checksum).
-    pub version: String,
-    /// The media type of a blob.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mime_type: Option<String>,
-    /// `sha-256` and `md5` of a blob; `sha-256` of a bundle (over its entries' SHA-256s).
-    pub checksums: Vec<Checksum>,
-    /// A blob's access methods.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub access_methods: Option<Vec<AccessMethod>>,
-    /// A bundle's entries.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub contents: Option<Vec<ContentsObject>>,
-    /// What it is (for a file, also its index; for an index, its file).
-    pub description: String,
-    /// A blob's specimen ids (the biobanks' sample ids), each resolvable as a bundle.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub aliases: Vec<String>,
-}
-
-impl DrsObject {
-    /// Whether this is a blob (it has access methods).
-    #[must_use]
-    pub fn is_blob(&self) -> bool {
-        self.access_methods.is_some()
-    }
-}
-
-/// DRS `AccessURL`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct AccessUrl {
-    /// The signed URL (valid for the configured lifetime, 5 minutes by default).
-    pub url: String,
-}
+pub use gemj_drs::{
+    AccessMethod, AccessUrl, Authorizations, Checksum, ContentsObject, DRS_VERSION, DrsObject,
+    host_of,
+};
 
 /// Why an access URL was not issued.
 #[derive(Debug, thiserror::Error)]
@@ -1013,19 +882,6 @@ pub async fn stats(core: &Core) -> Result<(u64, u64), CoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hosts_lose_scheme_port_and_path() {
-        for (url, host) in [
-            ("http://127.0.0.1:8080", "127.0.0.1"),
-            ("https://gemj.example.jp/gateway/", "gemj.example.jp"),
-            ("https://user:pw@drs.example.org:8443", "drs.example.org"),
-            ("http://[::1]:8080/x", "[::1]"),
-            ("gemj.example.jp", "gemj.example.jp"),
-        ] {
-            assert_eq!(host_of(url), host, "{url}");
-        }
-    }
 
     #[test]
     fn compact_identifiers() {

@@ -37,9 +37,9 @@ pub enum DrsError {
     /// The caller sees the object but may not read its bytes.
     #[error("data not permitted")]
     DataNotPermitted,
-    /// A body or a bulk request over its limit.
-    #[error("too large: {0}")]
-    TooLarge(String),
+    /// A bulk request naming no id, or more than the limit.
+    #[error("{}", .0.message())]
+    Bulk(gemj_drs::BulkLimit),
     /// A body that is not `application/json`.
     #[error("unsupported media type")]
     UnsupportedMediaType,
@@ -137,7 +137,7 @@ impl DrsError {
                     .to_owned(),
                 Some("data_not_permitted".to_owned()),
             ),
-            Self::TooLarge(m) => (m.clone(), None),
+            Self::Bulk(limit) => (limit.message(), None),
             Self::UnsupportedMediaType => (
                 "The request body must be JSON (Content-Type: application/json).".to_owned(),
                 None,
@@ -158,7 +158,9 @@ impl ResponseError for DrsError {
         match self {
             Self::Api(e) => e.status_code(),
             Self::DataNotPermitted => StatusCode::FORBIDDEN,
-            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Bulk(limit) => {
+                StatusCode::from_u16(limit.status()).unwrap_or(StatusCode::BAD_REQUEST)
+            }
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::NoSuchEndpoint => StatusCode::NOT_FOUND,

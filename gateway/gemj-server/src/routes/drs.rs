@@ -11,7 +11,7 @@
 use actix_web::dev::Payload;
 use actix_web::http::{Method, header};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
-use gemj_core::drs::{self, DrsObject, DrsSettings};
+use gemj_core::drs::{self, DrsSettings};
 use gemj_core::{Core, CoreError, Principal};
 use serde_json::{Value, json};
 
@@ -174,14 +174,7 @@ fn parse<T: serde::de::DeserializeOwned>(body: Value) -> Result<T, DrsError> {
 
 /// `?expand=true|false`.
 fn expand_query(req: &HttpRequest) -> Result<Option<bool>, DrsError> {
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Q {
-        expand: Option<bool>,
-    }
-    web::Query::<Q>::from_query(req.query_string())
-        .map(|q| q.into_inner().expand)
-        .map_err(|_| bad_request("The only query parameter is `expand` (true or false)."))
+    gemj_drs::parse_expand(req.query_string()).map_err(bad_request)
 }
 
 fn object_id(req: &HttpRequest) -> String {
@@ -328,37 +321,8 @@ async fn access_post(
     access(&req, &core, &state, &principal).await
 }
 
-/// `POST /objects` and `OPTIONS /objects` body.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BulkIds {
-    bulk_object_ids: Vec<String>,
-}
-
-/// `POST /objects/access` body.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BulkAccessIds {
-    bulk_object_access_ids: Vec<BulkAccessEntry>,
-}
-
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BulkAccessEntry {
-    bulk_object_id: String,
-    bulk_access_ids: Vec<String>,
-}
-
-fn check_bulk(n: usize, max: usize) -> Result<(), DrsError> {
-    if n == 0 {
-        return Err(bad_request("A bulk request must name at least one id."));
-    }
-    if n > max {
-        return Err(DrsError::TooLarge(format!(
-            "A bulk request may name at most {max} ids (maxBulkRequestLength); this one names {n}."
-        )));
-    }
-    Ok(())
+fn check_bulk(named: usize, max: usize) -> Result<(), DrsError> {
+    gemj_drs::check_bulk(named, max).map_err(DrsError::Bulk)
 }
 
 /// The status a per-id error answers with in a bulk response.
@@ -367,32 +331,10 @@ fn error_code(e: CoreError) -> Result<u16, DrsError> {
         e @ (CoreError::ConsentStale { .. }
         | CoreError::Store(_)
         | CoreError::AuditUnavailable
-        | CoreError::Demo(_)) => Err(e.into()),
+        | CoreError::Demo(_)
+        | CoreError::Task { .. }) => Err(e.into()),
         e => Ok(actix_web::ResponseError::status_code(&DrsError::from(e)).as_u16()),
     }
-}
-
-/// The bulk response: the summary, what resolved, and the unresolved ids grouped by status.
-fn bulk_response(
-    requested: usize,
-    resolved_key: &str,
-    resolved: Vec<Value>,
-    unresolved: Vec<(u16, String)>,
-) -> HttpResponse {
-    let mut groups: std::collections::BTreeMap<u16, Vec<String>> = Default::default();
-    let failed = unresolved.len();
-    for (code, id) in unresolved {
-        groups.entry(code).or_default().push(id);
-    }
-    let groups: Vec<Value> = groups
-        .into_iter()
-        .map(|(code, ids)| json!({"error_code": code, "object_ids": ids}))
-        .collect();
-    ok(&json!({
-        "summary": {"requested": requested, "resolved": resolved.len(), "unresolved": failed},
-        resolved_key: resolved,
-        "unresolved_drs_objects": groups,
-    }))
 }
 
 async fn bulk_objects(
@@ -404,7 +346,7 @@ async fn bulk_objects(
     let mut body = json_body(&req, payload, state.max_body).await?;
     let expand = expand_query(&req)?.unwrap_or(false);
     let passports = body.as_object_mut().and_then(|o| o.remove("passports"));
-    let b: BulkIds = parse(body)?;
+    let b: gemj_drs::BulkObjectIds = parse(body)?;
     check_bulk(b.bulk_object_ids.len(), state.settings.max_bulk)?;
     let mut credentials = json!({});
     if let (Some(p), Some(o)) = (passports, credentials.as_object_mut()) {
@@ -424,20 +366,15 @@ async fn bulk_objects(
     let mut unresolved = Vec::new();
     for (id, r) in b.bulk_object_ids.iter().zip(results) {
         match r {
-            Ok(o) => resolved.push(to_value(&o)),
+            Ok(o) => resolved.push(o),
             Err(e) => unresolved.push((error_code(e)?, id.clone())),
         }
     }
-    Ok(bulk_response(
+    Ok(ok(&gemj_drs::BulkObjects::new(
         b.bulk_object_ids.len(),
-        "resolved_drs_object",
         resolved,
         unresolved,
-    ))
-}
-
-fn to_value(o: &DrsObject) -> Value {
-    serde_json::to_value(o).unwrap_or(Value::Null)
+    )))
 }
 
 async fn bulk_options(
@@ -453,7 +390,7 @@ async fn bulk_options(
              answers for one object.",
         ));
     }
-    let b: BulkIds = parse(body)?;
+    let b: gemj_drs::BulkObjectIds = parse(body)?;
     check_bulk(b.bulk_object_ids.len(), state.settings.max_bulk)?;
     let answers = drs::authorizations(
         &core,
@@ -466,16 +403,15 @@ async fn bulk_options(
     let mut unresolved = Vec::new();
     for (id, a) in b.bulk_object_ids.iter().zip(answers) {
         match a {
-            Ok(a) => resolved.push(serde_json::to_value(a).unwrap_or(Value::Null)),
+            Ok(a) => resolved.push(a),
             Err(e) => unresolved.push((error_code(e)?, id.clone())),
         }
     }
-    Ok(bulk_response(
+    Ok(ok(&gemj_drs::BulkObjects::new(
         b.bulk_object_ids.len(),
-        "resolved_drs_object",
         resolved,
         unresolved,
-    ))
+    )))
 }
 
 async fn bulk_access(
@@ -486,13 +422,9 @@ async fn bulk_access(
 ) -> Result<HttpResponse, DrsError> {
     let mut body = json_body(&req, payload, state.max_body).await?;
     let passports = body.as_object_mut().and_then(|o| o.remove("passports"));
-    let b: BulkAccessIds = parse(body)?;
+    let b: gemj_drs::BulkAccessIds = parse(body)?;
     let max = state.settings.max_bulk;
-    let pairs: usize = b
-        .bulk_object_access_ids
-        .iter()
-        .map(|e| e.bulk_access_ids.len())
-        .fold(0, usize::saturating_add);
+    let pairs = b.pairs();
     check_bulk(b.bulk_object_access_ids.len(), max)?;
     check_bulk(pairs, max)?;
     let mut credentials = json!({});
@@ -515,13 +447,15 @@ async fn bulk_access(
             )
             .await
             {
-                Ok(u) => resolved.push(json!({
-                    "drs_object_id": entry.bulk_object_id,
-                    "drs_access_id": access_id,
-                    "url": u.url,
-                })),
+                Ok(u) => resolved.push(gemj_drs::BulkAccessUrl {
+                    drs_object_id: entry.bulk_object_id.clone(),
+                    drs_access_id: access_id.clone(),
+                    url: u.url,
+                }),
                 Err(drs::AccessError::DataNotPermitted) => {
-                    unresolved.push((403, entry.bulk_object_id.clone()));
+                    let status =
+                        actix_web::ResponseError::status_code(&DrsError::DataNotPermitted).as_u16();
+                    unresolved.push((status, entry.bulk_object_id.clone()));
                 }
                 Err(drs::AccessError::Core(e)) => {
                     unresolved.push((error_code(e)?, entry.bulk_object_id.clone()));
@@ -529,12 +463,7 @@ async fn bulk_access(
             }
         }
     }
-    let mut res = bulk_response(
-        pairs,
-        "resolved_drs_object_access_urls",
-        resolved,
-        unresolved,
-    );
+    let mut res = ok(&gemj_drs::BulkAccessUrls::new(pairs, resolved, unresolved));
     res.headers_mut().insert(
         header::CACHE_CONTROL,
         header::HeaderValue::from_static("no-store"),

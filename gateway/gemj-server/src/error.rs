@@ -316,3 +316,35 @@ fn denial_detail(d: &gemj_core::Denial) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use actix_web::ResponseError as _;
+    use actix_web::http::StatusCode;
+    use gemj_core::CoreError;
+
+    use super::ApiError;
+
+    /// A worker task that panicked is the gateway's fault (500), one cancelled at shutdown is
+    /// temporary (503); neither is ever the caller's (400).
+    #[tokio::test]
+    async fn failed_worker_tasks_are_never_the_callers_fault() {
+        let panicked = tokio::task::spawn_blocking(|| panic!("a slicer bug")).await;
+        let e = CoreError::from(panicked.expect_err("the task panicked"));
+        assert!(matches!(e, CoreError::Task { cancelled: false }));
+        assert_eq!(
+            ApiError::Core(e).status_code(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        let task = tokio::spawn(std::future::pending::<()>());
+        task.abort();
+        let e = CoreError::from(task.await.expect_err("the task was cancelled"));
+        assert!(matches!(e, CoreError::Task { cancelled: true }));
+        let api = ApiError::Core(e);
+        assert_eq!(api.status_code(), StatusCode::SERVICE_UNAVAILABLE);
+        let htsget = crate::error::htsget::ticket_failure(gemj_core::htsget::HtsgetError::Core(
+            CoreError::Task { cancelled: false },
+        ));
+        assert_eq!(htsget.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}

@@ -61,19 +61,25 @@ pub fn decide(
         .max_grant_age
         .get(dataset.id.as_str())
         .map(|age| i64::try_from(age.as_secs()).unwrap_or(i64::MAX));
-    let mut grants = passport.visas.iter().filter(|v| {
-        let visa = &v.claims.ga4gh_visa_v1;
-        visa.r#type == VisaType::ControlledAccessGrants
-            && visa.value == grant
-            && v.claims.exp.saturating_add(skew) > unix
-    });
-    let Some(first) = grants.next() else {
+    // When each grant naming the dataset was asserted (grants past their expiry left out).
+    let asserted: Vec<i64> = passport
+        .visas
+        .iter()
+        .filter(|v| {
+            let visa = &v.claims.ga4gh_visa_v1;
+            visa.r#type == VisaType::ControlledAccessGrants
+                && visa.value == grant
+                && v.claims.exp.saturating_add(skew) > unix
+        })
+        .map(|v| v.claims.ga4gh_visa_v1.asserted)
+        .collect();
+    if asserted.is_empty() {
         return deny(Reason::NoGrantVisa);
-    };
+    }
     if let Some(age) = max_age
-        && !std::iter::once(first)
-            .chain(grants)
-            .any(|v| asserted_within(v.claims.ga4gh_visa_v1.asserted, age, unix, skew))
+        && !asserted
+            .iter()
+            .any(|a| asserted_within(*a, age, unix, skew))
     {
         return deny(Reason::GrantAssertedTooOld);
     }

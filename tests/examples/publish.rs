@@ -16,7 +16,7 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use gemj_core::demo::register_pair;
 use gemj_model::{DataFormat, DatasetId};
-use gemj_store::objects::LocalFolderStorage;
+use gemj_objects::LocalFolderStorage;
 use gemj_store::{Store, StoreOptions};
 
 fn format_of(path: &Path) -> anyhow::Result<DataFormat> {

@@ -2,12 +2,13 @@
 //! a small synthetic demo cohort, as a user would run it, and tears it down after the test.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use gemj_core::demo::{self, DemoOptions};
+use gemj_objects::ObjectStorage;
 use gemj_server::config::{Config, Overrides};
 use gemj_server::{Gateway, Running};
 use gemj_store::Store;
-use gemj_store::objects::LocalFolderStorage;
 
 /// A gateway running for one test.
 #[derive(Debug)]
@@ -42,6 +43,19 @@ impl TestGateway {
         participants: usize,
         adjust: impl FnOnce(&mut Config),
     ) -> anyhow::Result<Self> {
+        Self::start_on(participants, None, adjust).await
+    }
+
+    /// As [`TestGateway::start_with`], with the objects (the demo's, and every API's reads) in
+    /// `objects` when given (S3 in the storage tests) instead of the data folder.
+    ///
+    /// # Errors
+    /// When anything fails to start.
+    pub async fn start_on(
+        participants: usize,
+        objects: Option<Arc<dyn ObjectStorage>>,
+        adjust: impl FnOnce(&mut Config),
+    ) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let data_dir = dir.path().join("data");
         let overrides = Overrides {
@@ -51,15 +65,17 @@ impl TestGateway {
         let mut config = Config::load_with_env(None, &overrides, Vec::new())?;
         adjust(&mut config);
         let data_dir = config.data_dir.clone();
-        let gateway = Gateway::boot(config).await?.with_demo_broker();
+        let mut gateway = Gateway::boot(config).await?.with_demo_broker();
+        if let Some(objects) = objects {
+            gateway = gateway.with_objects(objects);
+        }
         if participants > 0 {
             let options = DemoOptions {
                 participants,
                 coverage: 0.5,
                 ..DemoOptions::default()
             };
-            let objects = LocalFolderStorage::new(data_dir.join("objects"));
-            demo::generate(gateway.store(), &objects, &data_dir, &options).await?;
+            demo::generate(gateway.store(), &**gateway.objects(), &data_dir, &options).await?;
             // The demo wrote consent events behind the view's back: catch up now rather than at
             // the next poll, so the first request already sees them.
             gateway

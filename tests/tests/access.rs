@@ -1406,9 +1406,9 @@ async fn passports_approvals_consent_and_institutions_over_http() -> TestResult 
         .find(|o| o.name.ends_with(".bam"))
         .ok_or("a BAM")?
         .clone();
-    let storage = gemj_store::objects::LocalFolderStorage::new(gw.data_dir().join("objects"));
-    let bam_path = gemj_store::objects::ObjectStorage::key_from_uri(&storage, &bam.storage_uri)
-        .and_then(|k| gemj_store::objects::ObjectStorage::local_path(&storage, &k))
+    let storage = gemj_objects::LocalFolderStorage::new(gw.data_dir().join("objects"));
+    let bam_path = gemj_objects::ObjectStorage::key_from_uri(&storage, &bam.storage_uri)
+        .map(|k| storage.path_of(&k))
         .ok_or("bam path")?;
     let bam_bytes = std::fs::read(bam_path)?;
     let victim_id = victim.to_string();

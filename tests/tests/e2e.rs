@@ -149,7 +149,7 @@ async fn demo_cohort_is_registered_with_checksums_and_consent() -> TestResult {
     let objects = store.list_objects(None, 1000).await?;
     assert!(objects.len() >= 8 * 6 + 4 + 3, "{} objects", objects.len());
     for o in &objects {
-        let key = gemj_store::objects::ObjectKey::parse(o.storage_uri.trim_start_matches("file:"))?;
+        let key = gemj_objects::ObjectKey::parse(o.storage_uri.trim_start_matches("file:"))?;
         let path = gw.data_dir().join("objects").join(key.as_str());
         let bytes = std::fs::read(&path)?;
         assert_eq!(bytes.len() as u64, o.size, "{}", o.id);

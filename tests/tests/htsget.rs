@@ -24,9 +24,9 @@ use base64::Engine as _;
 use gemj_e2e::TestGateway;
 use gemj_e2e::http::{Http, Reply};
 use gemj_model::{DataFormat, DatasetId, ObjectId};
+use gemj_objects::{LocalFolderStorage, ObjectStorage};
 use gemj_passport::{VisaObject, VisaType};
 use gemj_schemas::{SchemaSet, Validator, docs};
-use gemj_store::objects::{LocalFolderStorage, ObjectStorage};
 use md5::Digest as _;
 use serde_json::{Value, json};
 
@@ -233,7 +233,7 @@ async fn object_path(gw: &TestGateway, id: &str) -> Res<PathBuf> {
     let storage = LocalFolderStorage::new(gw.data_dir().join("objects"));
     Ok(storage
         .key_from_uri(&object.storage_uri)
-        .and_then(|k| storage.local_path(&k))
+        .map(|k| storage.path_of(&k))
         .ok_or_else(|| format!("{id} is not a local file"))?)
 }
 

@@ -27,7 +27,7 @@ use gemj_model::{
     AccessLevel, DataUseCondition, Dataset, DatasetId, DuoCode, InstitutionId, ParticipantId,
     Program, Provenance, Sex, Specimen, SpecimenId, SpecimenType,
 };
-use gemj_store::objects::LocalFolderStorage;
+use gemj_objects::LocalFolderStorage;
 use gemj_store::{Store, StoreOptions, VariantContribution};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;

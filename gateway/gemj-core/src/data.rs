@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 
 use gemj_model::{DataObject, DatasetId, ObjectId, ParticipantId};
-use gemj_store::objects::ObjectReader;
+use gemj_objects::ObjectReader;
 
 use crate::access::{
     Action, Ask, OnDenial, Outcome, Permit, Principal, RequestContext, Resource, Verdicts,
@@ -526,7 +526,7 @@ async fn stream_slice(
     .await
     .map_err(unavailable)?;
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(8);
-    let path = file.path().to_owned();
+    let source = std::sync::Arc::clone(file.source());
     // Without sample columns to drop, the slice's own bytes are the answer, of known length.
     let raw = exclude.is_empty();
     let len = sliced.len();
@@ -535,25 +535,18 @@ async fn stream_slice(
             tx: tx.clone(),
             buf: Vec::with_capacity(CHUNK),
         };
-        let result = sliced
-            .reader(&path)
-            .map_err(|e| e.to_string())
-            .and_then(|mut input| {
-                if raw {
-                    std::io::copy(&mut input, &mut writer)
-                        .map(|_| ())
-                        .map_err(|e| e.to_string())
-                } else {
-                    gemj_genomics::slice::samples::drop_samples(
-                        format,
-                        input,
-                        &exclude,
-                        &mut writer,
-                    )
+        let input = sliced.reader(&source);
+        let result = Ok::<_, String>(input).and_then(|mut input| {
+            if raw {
+                std::io::copy(&mut input, &mut writer)
                     .map(|_| ())
                     .map_err(|e| e.to_string())
-                }
-            });
+            } else {
+                gemj_genomics::slice::samples::drop_samples(format, input, &exclude, &mut writer)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
+        });
         match result.and_then(|_| writer.flush_chunk().map_err(|e| e.to_string())) {
             Ok(()) => {}
             Err(e) => {

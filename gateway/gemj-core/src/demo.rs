@@ -18,7 +18,7 @@ use gemj_model::{
     Phenotype, PhenotypeStatus, Program, Provenance, Recontact, RunId, SequencingRun, Sex,
     Specimen, SpecimenId, SpecimenType, VariantKey, WithdrawalLevel, YearMonth,
 };
-use gemj_store::objects::ObjectStorage;
+use gemj_objects::ObjectStorage;
 use gemj_store::{Gene, Store, VariantRow};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -419,6 +419,10 @@ pub fn plan(options: &DemoOptions) -> Result<CohortPlan, CoreError> {
 pub struct DemoSummary {
     /// The options it was generated with.
     pub options: DemoOptions,
+    /// Where its objects were written ([`ObjectStorage::location`]); empty in markers written
+    /// before storage was configurable (the data folder's `objects`).
+    #[serde(default)]
+    pub storage: String,
     /// Participants registered.
     pub participants: usize,
     /// Datasets registered.
@@ -453,7 +457,7 @@ async fn register_file(
     format: DataFormat,
     describe: impl FnOnce(&mut DataObject),
 ) -> Result<DataObject, CoreError> {
-    let key = gemj_store::objects::ObjectKey::parse(key)?;
+    let key = gemj_objects::ObjectKey::parse(key)?;
     let info = objects.put_file(&key, path).await?;
     let name = path
         .file_name()
@@ -569,6 +573,7 @@ pub async fn generate(
     let (objects_registered, bytes, variant_rows) = result?;
     let summary = DemoSummary {
         options: options.clone(),
+        storage: objects.location(),
         participants: plan.participants.len(),
         datasets: plan.datasets.len(),
         objects: objects_registered,

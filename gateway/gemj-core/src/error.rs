@@ -36,6 +36,10 @@ pub enum CoreError {
     /// The store failed.
     #[error("store error")]
     Store(#[from] StoreError),
+    /// Object storage failed (the folder or the S3 server): a stored object cannot be read or
+    /// written.
+    #[error("object storage error")]
+    Objects(#[from] gemj_objects::ObjectError),
     /// The audit chain could not be written: nothing may be served.
     #[error("audit unavailable")]
     AuditUnavailable,

@@ -22,6 +22,7 @@ use gemj_genomics::slice::{
     self, Class, Format, IndexedFile, Piece, ReferenceName, Region, SliceQuery,
 };
 use gemj_model::{DataFormat, DataObject, ObjectId};
+use gemj_objects::ObjectKey;
 
 use crate::access::{Action, Ask, OnDenial, Outcome, Permit, Principal, RequestContext, Resource};
 use crate::data::{count, object_resource, participants_of};
@@ -137,42 +138,36 @@ async fn resolve(
     })
 }
 
-/// The local paths of an object and its index.
-async fn local_files(
+/// The storage keys of an object and its index.
+async fn object_keys(
     core: &Core,
     object: &DataObject,
-) -> Result<(std::path::PathBuf, std::path::PathBuf), CoreError> {
-    let path_of = |o: &DataObject| {
-        core.objects
-            .key_from_uri(&o.storage_uri)
-            .and_then(|k| core.objects.local_path(&k))
-    };
-    let file = path_of(object).ok_or(CoreError::NotFound)?;
+) -> Result<(ObjectKey, ObjectKey), CoreError> {
+    let key_of = |o: &DataObject| core.objects.key_from_uri(&o.storage_uri);
+    let file = key_of(object).ok_or(CoreError::NotFound)?;
     let index_id = object.index.as_ref().ok_or(CoreError::NotFound)?;
     let index = core
         .catalogue
         .object(index_id)
         .await?
         .ok_or(CoreError::NotFound)?;
-    let index = path_of(&index.object).ok_or(CoreError::NotFound)?;
+    let index = key_of(&index.object).ok_or(CoreError::NotFound)?;
     Ok((file, index))
 }
 
-/// Opens (from the cache) the indexed file behind an object.
+/// Opens (from the cache) the indexed file behind an object, through object storage.
 pub(crate) async fn open(
     core: &Core,
     object: &DataObject,
     format: Format,
 ) -> Result<Arc<IndexedFile>, HtsgetError> {
-    let (file, index) = local_files(core, object).await?;
+    let (file, index) = object_keys(core, object).await?;
     let cache = Arc::clone(&core.genomes);
-    tokio::task::spawn_blocking(move || cache.open(format, &file, &index))
+    let objects = Arc::clone(&core.objects);
+    tokio::task::spawn_blocking(move || cache.open_object(format, &*objects, &file, &index))
         .await
         .map_err(CoreError::from)?
-        .map_err(|e| {
-            tracing::error!(error = %e, "cannot open a stored genome file");
-            HtsgetError::Core(CoreError::NotFound)
-        })
+        .map_err(slice_error)
 }
 
 fn slice_error(e: slice::SliceError) -> HtsgetError {
@@ -181,6 +176,12 @@ fn slice_error(e: slice::SliceError) -> HtsgetError {
         slice::SliceError::InvalidInput(m) => gemj_htsget::Error::invalid(m).into(),
         slice::SliceError::InvalidRange(m) => {
             gemj_htsget::Error::new(gemj_htsget::ErrorKind::InvalidRange, m).into()
+        }
+        // Storage failing to answer (a disk error, S3 unreachable) is the gateway's, and
+        // temporary; a damaged file is reported and hidden.
+        slice::SliceError::Io { file, source } => {
+            tracing::error!(file = %file, error = %source, "cannot read a stored genome file");
+            HtsgetError::Core(CoreError::Objects(source.into()))
         }
         other => {
             tracing::error!(error = %other, "a stored genome file cannot be sliced");
@@ -195,9 +196,10 @@ pub(crate) async fn compute(
     file: Arc<IndexedFile>,
     query: SliceQuery,
 ) -> Result<slice::Slice, HtsgetError> {
-    // Small slices are microseconds of work: run them in place; only when the query could touch
-    // many blocks, move to the blocking pool.
-    if query.regions.len() <= 4 {
+    // Small slices of a local file are microseconds of work: run them in place; when the query
+    // could touch many blocks, or the file is remote (each read waits on the network), move to
+    // the blocking pool.
+    if query.regions.len() <= 4 && !file.source().is_remote() {
         return file.slice(&query).map_err(slice_error);
     }
     tokio::task::spawn_blocking(move || file.slice(&query))

@@ -37,8 +37,8 @@ pub use access::{
     Verdict, Verdicts,
 };
 pub use error::CoreError;
+use gemj_objects::ObjectStorage;
 use gemj_store::Store;
-use gemj_store::objects::ObjectStorage;
 
 /// Everything a request handler needs: cheap to clone.
 #[derive(Clone)]

@@ -15,6 +15,10 @@
 //! is what htslib uses (`bam_endpos`: the CIGAR's reference length, 1 for unmapped or CIGAR-less
 //! reads; VCF `rlen`: `INFO/END` or the length of `REF`).
 //!
+//! Where the bytes come from: every read goes through the object-storage seam
+//! ([`gemj_objects::RandomAccess`]), so a file on local disk and an object in S3 are sliced by the
+//! same code; [`IndexedFile::open`] is the local-path shortcut that tests and tools use.
+//!
 //! Invariant: nothing in this module writes to a file; every answer is computed from a file and
 //! its index opened once ([`IndexedFile`], cached by [`FileCache`]).
 
@@ -24,7 +28,10 @@ mod cram_file;
 pub mod samples;
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
+
+use gemj_objects::{LocalFile, RandomAccess, SourceReader};
 
 pub use self::cache::FileCache;
 
@@ -118,45 +125,41 @@ impl Slice {
         }
     }
 
-    /// A reader over the slice's bytes, reading ranges of the stored file as it goes (the
-    /// re-encoding path streams through it).
-    ///
-    /// # Errors
-    /// When the file cannot be opened.
-    pub fn reader(&self, path: &Path) -> io::Result<Box<dyn io::Read + Send>> {
-        use std::io::{Read as _, Seek as _, SeekFrom};
+    /// A reader over the slice's bytes, reading ranges of the stored object as it goes, in
+    /// the source's chunk size (one request per chunk on a remote store). Blocking.
+    #[must_use]
+    pub fn reader(&self, source: &Arc<dyn RandomAccess>) -> Box<dyn io::Read + Send> {
+        use std::io::Read as _;
         let mut out: Box<dyn io::Read + Send> = Box::new(io::empty());
         for p in &self.pieces {
             let next: Box<dyn io::Read + Send> = match p {
                 Piece::Range { start, end } => {
-                    let mut f = std::fs::File::open(path)?;
-                    f.seek(SeekFrom::Start(*start))?;
-                    Box::new(io::BufReader::with_capacity(1 << 16, f.take(end - start)))
+                    Box::new(SourceReader::range(Arc::clone(source), *start, *end))
                 }
                 Piece::Inline(b) => Box::new(io::Cursor::new(b.clone())),
             };
             out = Box::new(out.chain(next));
         }
-        Ok(out)
+        out
     }
 
-    /// Reads the slice's bytes from the stored file (tests, the re-encoding path).
+    /// Reads the slice's bytes from the stored file at `path` (tests, tools).
     ///
     /// # Errors
     /// I/O errors.
     pub fn read_all(&self, path: &Path) -> io::Result<Vec<u8>> {
-        use std::io::{Read as _, Seek as _, SeekFrom};
-        let mut f = std::fs::File::open(path)?;
+        let source: Arc<dyn RandomAccess> = Arc::new(LocalFile::open(path)?);
+        self.read_all_from(&source)
+    }
+
+    /// Reads the slice's bytes from `source`.
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub fn read_all_from(&self, source: &Arc<dyn RandomAccess>) -> io::Result<Vec<u8>> {
+        use std::io::Read as _;
         let mut out = Vec::with_capacity(usize::try_from(self.len()).unwrap_or(0));
-        for p in &self.pieces {
-            match p {
-                Piece::Range { start, end } => {
-                    f.seek(SeekFrom::Start(*start))?;
-                    (&mut f).take(end - start).read_to_end(&mut out)?;
-                }
-                Piece::Inline(b) => out.extend_from_slice(b),
-            }
-        }
+        self.reader(source).read_to_end(&mut out)?;
         Ok(out)
     }
 }
@@ -175,18 +178,18 @@ pub enum SliceError {
     #[error("{0}")]
     InvalidRange(String),
     /// The file or its index is damaged or not what its format says.
-    #[error("{path}: {reason}")]
+    #[error("{file}: {reason}")]
     Damaged {
-        /// The file.
-        path: PathBuf,
+        /// The file's name (its path or object key).
+        file: String,
         /// What was wrong.
         reason: String,
     },
     /// Reading the file failed.
-    #[error("I/O error on {}", path.display())]
+    #[error("I/O error on {file}")]
     Io {
-        /// The file.
-        path: PathBuf,
+        /// The file's name (its path or object key).
+        file: String,
         /// The cause.
         #[source]
         source: io::Error,
@@ -194,16 +197,16 @@ pub enum SliceError {
 }
 
 impl SliceError {
-    pub(crate) fn io(path: &Path) -> impl FnOnce(io::Error) -> Self + '_ {
+    pub(crate) fn io(file: &str) -> impl FnOnce(io::Error) -> Self + '_ {
         move |source| Self::Io {
-            path: path.to_owned(),
+            file: file.to_owned(),
             source,
         }
     }
 
-    pub(crate) fn damaged(path: &Path, reason: impl std::fmt::Display) -> Self {
+    pub(crate) fn damaged(file: &str, reason: impl std::fmt::Display) -> Self {
         Self::Damaged {
-            path: path.to_owned(),
+            file: file.to_owned(),
             reason: reason.to_string(),
         }
     }
@@ -213,7 +216,8 @@ impl SliceError {
 #[derive(Debug)]
 pub struct IndexedFile {
     format: Format,
-    path: PathBuf,
+    name: String,
+    source: Arc<dyn RandomAccess>,
     inner: Inner,
 }
 
@@ -224,21 +228,52 @@ enum Inner {
 }
 
 impl IndexedFile {
-    /// Opens `path` of `format` with its index at `index` (BAI, TBI or CSI for BGZF formats,
-    /// told apart by their magic; CRAI for CRAM).
+    /// Opens the local file `path` of `format` with its index at `index` (BAI, TBI or CSI for
+    /// BGZF formats, told apart by their magic; CRAI for CRAM).
     ///
     /// # Errors
     /// [`SliceError::Io`] or [`SliceError::Damaged`].
     pub fn open(format: Format, path: &Path, index: &Path) -> Result<Self, SliceError> {
+        let name = path.display().to_string();
+        let index_name = index.display().to_string();
+        let source = LocalFile::open(path).map_err(SliceError::io(&name))?;
+        let index_source = LocalFile::open(index).map_err(SliceError::io(&index_name))?;
+        Self::from_sources(
+            format,
+            (&name, Arc::new(source)),
+            (&index_name, &index_source),
+        )
+    }
+
+    /// Opens a file of `format` read through `file` with its index read through `index`, each
+    /// with the name its errors use (a path or an object key). Blocking.
+    ///
+    /// # Errors
+    /// [`SliceError::Io`] or [`SliceError::Damaged`].
+    pub fn from_sources(
+        format: Format,
+        (name, source): (&str, Arc<dyn RandomAccess>),
+        (index_name, index): (&str, &dyn RandomAccess),
+    ) -> Result<Self, SliceError> {
         let inner = match format {
-            Format::Cram => Inner::Cram(cram_file::CramFile::open(path, index)?),
-            Format::Bam | Format::Vcf | Format::Bcf => {
-                Inner::Bgzf(bgzf_file::BgzfFile::open(format, path, index)?)
-            }
+            Format::Cram => Inner::Cram(cram_file::CramFile::open(
+                name,
+                Arc::clone(&source),
+                index_name,
+                index,
+            )?),
+            Format::Bam | Format::Vcf | Format::Bcf => Inner::Bgzf(bgzf_file::BgzfFile::open(
+                format,
+                name,
+                Arc::clone(&source),
+                index_name,
+                index,
+            )?),
         };
         Ok(Self {
             format,
-            path: path.to_owned(),
+            name: name.to_owned(),
+            source,
             inner,
         })
     }
@@ -249,10 +284,16 @@ impl IndexedFile {
         self.format
     }
 
-    /// The stored file.
+    /// The stored file's name (its path or object key).
     #[must_use]
-    pub fn path(&self) -> &Path {
-        &self.path
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// What the stored file is read through.
+    #[must_use]
+    pub fn source(&self) -> &Arc<dyn RandomAccess> {
+        &self.source
     }
 
     /// The reference sequence names, in header order.
@@ -331,4 +372,20 @@ impl IndexedFile {
         }
         Ok(())
     }
+}
+
+/// The largest index read whole into memory (a BAI of a 30x human genome is ~10 MB).
+pub(crate) const MAX_INDEX_BYTES: usize = 256 << 20;
+
+/// Reads a whole index from `source`, refusing one larger than [`MAX_INDEX_BYTES`].
+pub(crate) fn read_whole(name: &str, source: &dyn RandomAccess) -> Result<Vec<u8>, SliceError> {
+    let len = usize::try_from(source.len())
+        .ok()
+        .filter(|&n| n <= MAX_INDEX_BYTES)
+        .ok_or_else(|| SliceError::damaged(name, "larger than any index the gateway reads"))?;
+    let mut bytes = vec![0; len];
+    source
+        .read_exact_at(&mut bytes, 0)
+        .map_err(SliceError::io(name))?;
+    Ok(bytes)
 }

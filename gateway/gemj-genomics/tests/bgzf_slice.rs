@@ -111,7 +111,7 @@ fn actual(
     dir: &Path,
 ) -> Result<Vec<String>, Box<dyn std::error::Error>> {
     let slice = file.slice(query)?;
-    let bytes = slice.read_all(file.path())?;
+    let bytes = slice.read_all_from(file.source())?;
     let out = dir.join(match format {
         Format::Bam => "slice.bam",
         Format::Cram => "slice.cram",

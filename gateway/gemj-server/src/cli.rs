@@ -8,7 +8,6 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use gemj_core::demo::{self, DemoOptions};
-use gemj_store::objects::LocalFolderStorage;
 
 use crate::config::{Config, Overrides};
 use crate::{Gateway, endpoints, ensure_writable_dir, open_store, telemetry};
@@ -435,7 +434,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 async fn make_demo(config: &Config, options: &DemoOptions) -> anyhow::Result<()> {
     ensure_writable_dir(&config.data_dir)?;
+    let objects = crate::open_objects(config).await?;
     if let Some(existing) = demo::existing(&config.data_dir) {
+        let location = objects.location();
+        let same_storage = existing.storage == location
+            || (existing.storage.is_empty() && config.storage.url.is_empty());
+        if !same_storage {
+            return Err(Usage(format!(
+                "{} holds a demo cohort whose objects are in {}, not in {location}; use an \
+                 empty data folder for another storage",
+                config.data_dir.display(),
+                existing.storage
+            ))
+            .into());
+        }
         if existing.options == *options {
             println!(
                 "{} already holds this demo cohort ({} participants)",
@@ -451,12 +463,11 @@ async fn make_demo(config: &Config, options: &DemoOptions) -> anyhow::Result<()>
         .into());
     }
     let store = open_store(config).await?;
-    let objects = LocalFolderStorage::new(config.data_dir.join("objects"));
     println!(
         "generating the synthetic demo cohort: {} participants, seed {}, coverage {}x",
         options.participants, options.seed, options.coverage
     );
-    let summary = demo::generate(&store, &objects, &config.data_dir, options)
+    let summary = demo::generate(&store, &*objects, &config.data_dir, options)
         .await
         .context("demo cohort generation failed")?;
     println!(

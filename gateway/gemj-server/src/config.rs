@@ -24,6 +24,8 @@ pub struct Config {
     pub public_url: String,
     /// The store.
     pub database: DatabaseConfig,
+    /// Where the objects (genome files and their indexes) live.
+    pub storage: StorageConfig,
     /// Logging.
     pub log: LogConfig,
     /// How the gateway describes itself in service-info.
@@ -78,6 +80,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./gemj-data"),
             public_url: String::new(),
             database: DatabaseConfig::default(),
+            storage: StorageConfig::default(),
             log: LogConfig::default(),
             service: ServiceConfig::default(),
             server: ServerConfig::default(),
@@ -110,6 +113,19 @@ impl Default for DrsConfig {
             max_bulk_request_length: gemj_core::drs::DEFAULT_MAX_BULK,
         }
     }
+}
+
+/// Object storage.
+#[derive(
+    Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Empty: the folder `<data_dir>/objects` (the embedded default). `file:/path`: another
+    /// folder. `s3://bucket/prefix`: S3 or an S3-compatible server, with the endpoint, region
+    /// and credentials from the standard variables `AWS_ENDPOINT_URL`, `AWS_REGION`,
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` (`AWS_ALLOW_HTTP=true` for plain HTTP).
+    pub url: String,
 }
 
 /// The store.
@@ -687,6 +703,21 @@ impl Config {
             || url.starts_with("postgresql://"))
         {
             return Err(ConfigError::Invalid("database.url: expected a sqlite: or postgres:// URL (empty = the embedded SQLite file)".to_owned()));
+        }
+        let storage = self.storage.url.as_str();
+        if storage.starts_with("s3://") {
+            gemj_s3::S3Config {
+                url: storage.to_owned(),
+                ..gemj_s3::S3Config::default()
+            }
+            .bucket_and_prefix()
+            .map_err(|e| ConfigError::Invalid(format!("storage.url: {e}")))?;
+        } else if !(storage.is_empty() || storage.starts_with("file:/")) {
+            return Err(ConfigError::Invalid(
+                "storage.url: expected file:/absolute/folder or s3://bucket/prefix (empty = \
+                 <data_dir>/objects)"
+                    .to_owned(),
+            ));
         }
         if !(self.public_url.is_empty()
             || self.public_url.starts_with("http://")

@@ -131,9 +131,9 @@ impl ResponseError for ApiError {
         match self {
             Self::Core(CoreError::NotFound) => StatusCode::NOT_FOUND,
             Self::Core(CoreError::InvalidInput(_)) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Core(CoreError::AuditUnavailable | CoreError::Store(_)) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Self::Core(
+                CoreError::AuditUnavailable | CoreError::Store(_) | CoreError::Objects(_),
+            ) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Core(CoreError::Demo(_) | CoreError::Task { cancelled: false }) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -165,6 +165,9 @@ impl ResponseError for ApiError {
                 "The audit log cannot be written; nothing is served until it can.".to_owned()
             }
             Self::Core(CoreError::Store(_)) => "The store is unavailable.".to_owned(),
+            Self::Core(CoreError::Objects(_)) => {
+                "Object storage is unavailable; retry shortly.".to_owned()
+            }
             Self::Core(CoreError::Demo(_) | CoreError::Task { cancelled: false }) => {
                 "Internal error.".to_owned()
             }

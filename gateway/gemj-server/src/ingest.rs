@@ -13,7 +13,6 @@ use gemj_core::ingest::genomes::GenomeOptions;
 use gemj_core::ingest::sources::{InputFile, Kind, Progress, ingest_files, ingest_ssmix2_tree};
 use gemj_core::ingest::{ApplyOptions, IngestReport};
 use gemj_model::{DatasetId, InstitutionId};
-use gemj_store::objects::LocalFolderStorage;
 
 use crate::{Config, ensure_writable_dir, ingest_readers, open_store};
 
@@ -92,7 +91,7 @@ pub async fn run(config: &Config, request: &IngestRequest<'_>) -> anyhow::Result
                 .dataset
                 .ok_or_else(|| usage("genome files need --dataset"))
                 .and_then(|d| DatasetId::parse(d).map_err(|e| usage(format!("--dataset: {e}"))))?;
-            let objects = LocalFolderStorage::new(config.data_dir.join("objects"));
+            let objects = crate::open_objects(config).await?;
             let work = tempfile::Builder::new()
                 .prefix("ingest-")
                 .tempdir_in(&config.data_dir)
@@ -107,7 +106,7 @@ pub async fn run(config: &Config, request: &IngestRequest<'_>) -> anyhow::Result
             for path in request.paths {
                 gemj_core::ingest::genomes::ingest_file(
                     &store,
-                    &objects,
+                    &*objects,
                     path,
                     &genome,
                     &mut report,

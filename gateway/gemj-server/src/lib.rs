@@ -13,7 +13,7 @@ pub mod routes;
 pub mod telemetry;
 
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use actix_web::middleware::{ErrorHandlers, from_fn};
@@ -24,7 +24,7 @@ use gemj_core::catalogue_cache::{CatalogueCache, CatalogueCacheOptions};
 use gemj_core::consent_view::{ConsentView, ConsentViewOptions};
 use gemj_core::services::{ServiceIdentity, ServiceRegistry};
 use gemj_core::{AccessPoint, Core};
-use gemj_store::objects::LocalFolderStorage;
+use gemj_objects::{LocalFolderStorage, ObjectStorage};
 use gemj_store::{Store, StoreOptions};
 
 pub use config::Config;
@@ -40,6 +40,7 @@ pub struct Gateway {
     revocations: gemj_core::revocations::RevocationList,
     duo: Option<Arc<gemj_duo::Ontology>>,
     hpo: Option<Arc<gemj_ontology::hpo::Ontology>>,
+    objects: Arc<dyn ObjectStorage>,
     demo_broker: bool,
 }
 
@@ -66,6 +67,28 @@ pub fn ensure_writable_dir(dir: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("data folder {} is not writable", dir.display()))?;
     let _ = std::fs::remove_file(&probe);
     Ok(())
+}
+
+/// The object storage named by `storage.url`: the folder `<data_dir>/objects` by default,
+/// another folder for `file:/path`, S3 for `s3://bucket/prefix` (checked to take writes, so a
+/// missing bucket or a wrong key stops the start with advice).
+///
+/// # Errors
+/// A bad URL, or S3 that cannot be written.
+pub async fn open_objects(config: &Config) -> anyhow::Result<Arc<dyn ObjectStorage>> {
+    let url = config.storage.url.as_str();
+    if url.starts_with("s3://") {
+        let s3 = gemj_s3::S3Storage::new(&gemj_s3::S3Config::from_env(url))?;
+        s3.check_writable()
+            .await
+            .with_context(|| format!("object storage {url} is not usable"))?;
+        return Ok(Arc::new(s3));
+    }
+    let folder = match url.strip_prefix("file:") {
+        Some(path) => PathBuf::from(path),
+        None => config.data_dir.join("objects"),
+    };
+    Ok(Arc::new(LocalFolderStorage::new(folder)))
 }
 
 /// Opens the store named by the configuration and applies migrations.
@@ -128,6 +151,7 @@ impl Gateway {
         .context("cannot read the revocation list")?;
         let duo = Some(load_duo(&config.policy)?);
         let hpo = Some(load_hpo(&config.policy)?);
+        let objects = open_objects(&config).await?;
         Ok(Self {
             config,
             store,
@@ -137,6 +161,7 @@ impl Gateway {
             revocations,
             duo,
             hpo,
+            objects,
             demo_broker: false,
         })
     }
@@ -168,6 +193,20 @@ impl Gateway {
     #[must_use]
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The object storage every API reads through.
+    #[must_use]
+    pub fn objects(&self) -> &Arc<dyn ObjectStorage> {
+        &self.objects
+    }
+
+    /// Serves from `objects` instead of the storage `storage.url` names (an embedding program,
+    /// or a test that configured its S3 client in code rather than through `AWS_*`).
+    #[must_use]
+    pub fn with_objects(mut self, objects: Arc<dyn ObjectStorage>) -> Self {
+        self.objects = objects;
+        self
     }
 
     /// This instance's consent view (to refresh it after writing to the store directly, as the
@@ -272,7 +311,6 @@ impl Gateway {
             documentation_url: (!s.documentation_url.is_empty())
                 .then(|| s.documentation_url.clone()),
         };
-        let objects = LocalFolderStorage::new(self.config.data_dir.join("objects"));
         let demo = if self.demo_broker {
             Some(demo_broker(&self.config.data_dir, &base_url)?)
         } else {
@@ -307,7 +345,7 @@ impl Gateway {
         ));
         let core = Core {
             store: self.store.clone(),
-            objects: Arc::new(objects),
+            objects: Arc::clone(&self.objects),
             access: AccessPoint::new(
                 self.audit.clone(),
                 settings,

@@ -383,3 +383,145 @@ fn demo_institution_tokens_and_passports_from_the_command_line() -> TestResult {
     assert!(out.stdout.is_empty());
     Ok(())
 }
+
+/// `storage.url` set to S3 (endpoint and keys from the `AWS_*` variables, as a hospital runs
+/// it): `demo` writes the cohort's objects to the bucket, not the data folder, and `serve`
+/// answers from them; a data folder whose demo lives elsewhere, and a bad URL, are refused.
+#[test]
+fn demo_and_serve_with_objects_in_s3() -> TestResult {
+    let Some(s3) = gemj_s3::s3s_fs::S3sFs::start("gemj")? else {
+        return Ok(());
+    };
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    let data_s = data.to_string_lossy().into_owned();
+    let mut env: Vec<(&str, String)> = s3.env();
+    env.push(("GEMJ_STORAGE__URL", "s3://gemj/demo".to_owned()));
+    let env_ref: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let demo_args = [
+        "demo",
+        "--dir",
+        &data_s,
+        "--participants",
+        "3",
+        "--coverage",
+        "0.2",
+        "--seed",
+        "7",
+    ];
+    let out = gateway(&demo_args, &env_ref)?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bam_count = walk(&s3.root().join("gemj/demo"))?
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "bam"))
+        .count();
+    assert!(bam_count >= 3, "{bam_count} BAMs in the bucket");
+    assert!(!data.join("objects").exists(), "nothing in the data folder");
+
+    // The same folder with the objects elsewhere is refused, naming both places.
+    let elsewhere = gateway(&demo_args, &[])?;
+    assert_usage_error(&elsewhere, "s3://gemj/demo");
+    // A storage URL that is neither file: nor s3: stops the start, naming the key.
+    assert_usage_error(
+        &gateway(&demo_args, &[("GEMJ_STORAGE__URL", "ftp://host/objects")])?,
+        "storage.url",
+    );
+
+    // `serve --demo` reads every object from the bucket: an htsget answer is the bucket's bytes.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let issued = gateway(
+        &[
+            "--listen",
+            &listen,
+            "--data-dir",
+            &data_s,
+            "passport",
+            "issue",
+            "--subject",
+            "alice",
+            "--dataset",
+            "GEMJ-DEMO-JOINT-CTRL",
+            "--purpose",
+            "DUO:0000006",
+        ],
+        &env_ref,
+    )?;
+    assert!(
+        issued.status.success(),
+        "{}",
+        String::from_utf8_lossy(&issued.stderr)
+    );
+    let token = String::from_utf8(issued.stdout)?.trim().to_owned();
+    let mut child = Command::new(BIN)
+        .args([
+            "--listen",
+            &listen,
+            "--data-dir",
+            &data_s,
+            "serve",
+            "--demo",
+        ])
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let base_url = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.split(" listening at ")
+                .nth(1)
+                .map(|r| r.trim().to_owned())
+        })
+        .ok_or("the server printed no base URL")?;
+    std::thread::spawn(move || for _ in lines {});
+    let result = (|| -> TestResult {
+        let ticket: serde_json::Value = ureq::get(&format!(
+            "{base_url}/htsget/variants/gemj-demo-joint?format=VCF&class=header"
+        ))
+        .header("Authorization", &format!("Bearer {token}"))
+        .call()?
+        .body_mut()
+        .read_json()?;
+        let url = ticket["htsget"]["urls"][0]["url"]
+            .as_str()
+            .ok_or("a ticket URL")?;
+        let header = ureq::get(url).call()?.body_mut().read_to_vec()?;
+        // A BGZF header made from the bucket's file (there is no other copy: the data folder
+        // holds no objects), its sample columns chosen by consent.
+        assert!(header.starts_with(&[0x1f, 0x8b, 8, 4]), "a BGZF answer");
+        assert!(header.len() > 28 && header.ends_with(&[0x1b, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
+        assert!(!data.join("objects").exists());
+        Ok(())
+    })();
+    let _ = child.kill();
+    let _ = child.wait();
+    result
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_owned()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    Ok(out)
+}

@@ -79,15 +79,6 @@ pub enum StoreError {
         #[source]
         source: Cause,
     },
-    /// An object-storage key is not a safe relative path.
-    #[error("invalid object key: {reason}")]
-    InvalidKey {
-        /// What is wrong with it.
-        reason: &'static str,
-    },
-    /// Reading or writing object storage failed.
-    #[error("object storage I/O failed")]
-    Io(#[from] std::io::Error),
 }
 
 impl StoreError {
@@ -133,11 +124,5 @@ impl StoreError {
                 Self::Database(e)
             }
         }
-    }
-
-    /// Whether an object-storage read failed because the object does not exist.
-    #[must_use]
-    pub fn is_not_found(&self) -> bool {
-        matches!(self, Self::Io(e) if e.kind() == std::io::ErrorKind::NotFound)
     }
 }

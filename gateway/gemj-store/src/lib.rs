@@ -1,4 +1,5 @@
-//! The GeMJ store: the only crate that speaks SQL (sqlx), and the owner of object storage.
+//! The GeMJ store: the only crate that speaks SQL (sqlx). Object storage (the files themselves)
+//! is `gemj-objects`.
 //!
 //! [`Store`] persists the canonical model of `gemj-model` in SQLite (the default, one file) or
 //! PostgreSQL, with the same tables on both and embedded migrations per backend
@@ -16,8 +17,7 @@
 //! - audit: an append-only, hash-chained global log written in group commits
 //!   ([`Store::append_audit`]), verified by [`Store::verify_chains`],
 //! - the variant index: per dataset and allele, counts and the carriers as a roaring bitmap of
-//!   participant ordinals ([`Store::insert_variants`]),
-//! - object storage for the files themselves ([`objects`]).
+//!   participant ordinals ([`Store::insert_variants`]).
 //!
 //! Invariant: the public API has no update or delete for audit records or consent events, and
 //! the schema refuses both with triggers.
@@ -45,7 +45,6 @@ mod connect;
 mod consent;
 mod error;
 mod ingest;
-pub mod objects;
 mod recontact;
 mod revocations;
 mod snapshot;

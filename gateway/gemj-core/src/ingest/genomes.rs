@@ -16,7 +16,7 @@ use gemj_model::source::Diagnostic;
 use gemj_model::{
     ConsentStatus, DataFormat, DataObject, DatasetId, ParticipantId, Provenance, SpecimenId,
 };
-use gemj_store::objects::ObjectStorage;
+use gemj_objects::ObjectStorage;
 use gemj_store::{Store, VariantContribution};
 
 use super::report::{GenomeCounts, IngestReport, Outcome};

@@ -18,9 +18,9 @@
 //! in file order with a cursor, so overlapping or nearby regions never repeat a record.
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::os::unix::fs::FileExt as _;
-use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use gemj_objects::{RandomAccess, SourceReader};
 
 use noodles::bgzf::VirtualPosition;
 use noodles::core::{Position, region::Interval};
@@ -33,6 +33,9 @@ pub(crate) const BGZF_EOF: [u8; 28] = [
     0x1f, 0x8b, 0x08, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0x06, 0x00, 0x42, 0x43, 0x02, 0x00,
     0x1b, 0x00, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 ];
+
+/// Bytes read at a time while parsing a header.
+const HEADER_CHUNK: usize = 64 << 10;
 
 /// The most uncompressed bytes put in one re-encoded block (htslib's choice).
 const BLOCK_DATA_MAX: usize = 0xff00;
@@ -83,8 +86,8 @@ impl Index {
 #[derive(Debug)]
 pub(crate) struct BgzfFile {
     format: Format,
-    path: PathBuf,
-    file: File,
+    name: String,
+    file: Arc<dyn RandomAccess>,
     len: u64,
     index: Index,
     /// Where the first record starts (the header's end).
@@ -101,49 +104,56 @@ pub(crate) struct BgzfFile {
     eof_start: u64,
 }
 
-fn read_index(path: &Path) -> Result<Index, SliceError> {
-    let mut magic = [0u8; 4];
-    let f = File::open(path).map_err(SliceError::io(path))?;
-    f.read_exact_at(&mut magic, 0)
-        .map_err(SliceError::io(path))?;
-    if &magic == b"BAI\x01" {
-        return noodles::bam::bai::fs::read(path)
+/// Reads a whole index (BAI, TBI or CSI, told apart by their magic) from `source`.
+fn read_index(name: &str, source: &dyn RandomAccess) -> Result<Index, SliceError> {
+    let bytes = super::read_whole(name, source)?;
+    if bytes.starts_with(b"BAI\x01") {
+        return noodles::bam::bai::io::Reader::new(bytes.as_slice())
+            .read_index()
             .map(Index::Bai)
-            .map_err(|e| SliceError::damaged(path, format!("not a readable BAI index: {e}")));
+            .map_err(|e| SliceError::damaged(name, format!("not a readable BAI index: {e}")));
     }
     let mut inner = [0u8; 4];
     {
         use std::io::Read as _;
-        let mut r = noodles::bgzf::io::Reader::new(File::open(path).map_err(SliceError::io(path))?);
+        let mut r = noodles::bgzf::io::Reader::new(bytes.as_slice());
         r.read_exact(&mut inner)
-            .map_err(|e| SliceError::damaged(path, format!("not an index: {e}")))?;
+            .map_err(|e| SliceError::damaged(name, format!("not an index: {e}")))?;
     }
     match &inner {
-        b"TBI\x01" => noodles::tabix::fs::read(path)
+        b"TBI\x01" => noodles::tabix::io::Reader::new(bytes.as_slice())
+            .read_index()
             .map(Index::Tbi)
-            .map_err(|e| SliceError::damaged(path, format!("not a readable tabix index: {e}"))),
-        b"CSI\x01" => noodles::csi::fs::read(path)
+            .map_err(|e| SliceError::damaged(name, format!("not a readable tabix index: {e}"))),
+        b"CSI\x01" => noodles::csi::io::Reader::new(bytes.as_slice())
+            .read_index()
             .map(Index::Csi)
-            .map_err(|e| SliceError::damaged(path, format!("not a readable CSI index: {e}"))),
-        _ => Err(SliceError::damaged(path, "not a BAI, TBI or CSI index")),
+            .map_err(|e| SliceError::damaged(name, format!("not a readable CSI index: {e}"))),
+        _ => Err(SliceError::damaged(name, "not a BAI, TBI or CSI index")),
     }
 }
 
 impl BgzfFile {
-    pub(crate) fn open(format: Format, path: &Path, index_path: &Path) -> Result<Self, SliceError> {
-        let file = File::open(path).map_err(SliceError::io(path))?;
-        let len = file.metadata().map_err(SliceError::io(path))?.len();
-        let index = read_index(index_path)?;
+    pub(crate) fn open(
+        format: Format,
+        name: &str,
+        file: Arc<dyn RandomAccess>,
+        index_name: &str,
+        index_source: &dyn RandomAccess,
+    ) -> Result<Self, SliceError> {
+        let len = file.len();
+        let index = read_index(index_name, index_source)?;
         let damaged =
-            |e: std::io::Error| SliceError::damaged(path, format!("unreadable header: {e}"));
+            |e: std::io::Error| SliceError::damaged(name, format!("unreadable header: {e}"));
+        // Headers are kilobytes: read them in small chunks, not the source's streaming size.
+        let stream = || SourceReader::new(Arc::clone(&file)).with_chunk(HEADER_CHUNK);
         let mut references = HashMap::new();
         let mut reference_names = Vec::new();
         let mut vcf_ids = HashMap::new();
         let mut sample_names = Vec::new();
         let header_end = match format {
             Format::Bam => {
-                let mut r =
-                    noodles::bam::io::Reader::new(File::open(path).map_err(SliceError::io(path))?);
+                let mut r = noodles::bam::io::Reader::new(stream());
                 let header = r.read_header().map_err(damaged)?;
                 for (i, (name, rs)) in header.reference_sequences().iter().enumerate() {
                     let name = String::from_utf8_lossy(name).into_owned();
@@ -154,8 +164,7 @@ impl BgzfFile {
                 r.get_ref().virtual_position()
             }
             Format::Bcf => {
-                let mut r =
-                    noodles::bcf::io::Reader::new(File::open(path).map_err(SliceError::io(path))?);
+                let mut r = noodles::bcf::io::Reader::new(stream());
                 let header = r.read_header().map_err(damaged)?;
                 let contigs = header.string_maps().contigs();
                 for (name, contig) in header.contigs() {
@@ -168,8 +177,7 @@ impl BgzfFile {
                 r.get_ref().virtual_position()
             }
             Format::Vcf => {
-                let bgzf =
-                    noodles::bgzf::io::Reader::new(File::open(path).map_err(SliceError::io(path))?);
+                let bgzf = noodles::bgzf::io::Reader::new(stream());
                 let mut r = noodles::vcf::io::Reader::new(bgzf);
                 let header = r.read_header().map_err(damaged)?;
                 let index_names: Vec<String> = match &index {
@@ -192,7 +200,7 @@ impl BgzfFile {
                     },
                     Index::Bai(_) => {
                         return Err(SliceError::damaged(
-                            index_path,
+                            index_name,
                             "a BAI index cannot index a VCF",
                         ));
                     }
@@ -216,7 +224,7 @@ impl BgzfFile {
                 sample_names = header.sample_names().iter().cloned().collect();
                 r.get_ref().virtual_position()
             }
-            Format::Cram => return Err(SliceError::damaged(path, "CRAM is not a BGZF format")),
+            Format::Cram => return Err(SliceError::damaged(name, "CRAM is not a BGZF format")),
         };
         let mut tail = [0u8; 28];
         let eof_start =
@@ -227,7 +235,7 @@ impl BgzfFile {
             };
         Ok(Self {
             format,
-            path: path.to_owned(),
+            name: name.to_owned(),
             file,
             len,
             index,
@@ -334,7 +342,7 @@ impl BgzfFile {
         if u > 0 {
             cursor.seek(
                 VirtualPosition::try_from((c, 0))
-                    .map_err(|e| SliceError::damaged(&self.path, e))?,
+                    .map_err(|e| SliceError::damaged(&self.name, e))?,
             )?;
             let data = cursor.block_data();
             out.raw(data.get(..u).unwrap_or(data));
@@ -366,7 +374,7 @@ impl BgzfFile {
         let interval = Interval::from(first..=last);
         let chunks = binning
             .query(id, interval)
-            .map_err(|e| SliceError::damaged(&self.path, format!("index query: {e}")))?;
+            .map_err(|e| SliceError::damaged(&self.name, format!("index query: {e}")))?;
         let Some(first_chunk) = chunks.first() else {
             return Ok(());
         };
@@ -442,7 +450,7 @@ impl BgzfFile {
         };
         if let Some(v) = v_first {
             let end = VirtualPosition::try_from((self.eof_start, 0))
-                .map_err(|e| SliceError::damaged(&self.path, e))?;
+                .map_err(|e| SliceError::damaged(&self.name, e))?;
             if end > v {
                 self.span(cursor, out, v, end)?;
             }
@@ -462,7 +470,7 @@ impl BgzfFile {
         let (fc, fu) = (from.compressed(), usize::from(from.uncompressed()));
         let (tc, tu) = (to.compressed(), usize::from(to.uncompressed()));
         cursor.seek(
-            VirtualPosition::try_from((fc, 0)).map_err(|e| SliceError::damaged(&self.path, e))?,
+            VirtualPosition::try_from((fc, 0)).map_err(|e| SliceError::damaged(&self.name, e))?,
         )?;
         if fc == tc {
             let data = cursor.block_data();
@@ -478,7 +486,7 @@ impl BgzfFile {
         if tu > 0 {
             cursor.seek(
                 VirtualPosition::try_from((tc, 0))
-                    .map_err(|e| SliceError::damaged(&self.path, e))?,
+                    .map_err(|e| SliceError::damaged(&self.name, e))?,
             )?;
             let data = cursor.block_data();
             out.raw(data.get(..tu).unwrap_or(data));
@@ -585,7 +593,7 @@ impl BgzfFile {
     }
 
     fn bad(&self, reason: &str) -> SliceError {
-        SliceError::damaged(&self.path, reason)
+        SliceError::damaged(&self.name, reason)
     }
 }
 
@@ -681,12 +689,12 @@ impl<'a> Cursor<'a> {
         if self.c == c {
             return Ok(());
         }
-        let path = &self.f.path;
+        let name = self.f.name.as_str();
         let mut head = [0u8; 18];
         self.f
             .file
             .read_exact_at(&mut head, c)
-            .map_err(SliceError::io(path))?;
+            .map_err(SliceError::io(name))?;
         if head[0..4] != [0x1f, 0x8b, 8, 4] || head[12..14] != *b"BC" {
             return Err(self.bad("not a BGZF block where the index points"));
         }
@@ -698,7 +706,7 @@ impl<'a> Cursor<'a> {
         self.f
             .file
             .read_exact_at(&mut self.raw, c)
-            .map_err(SliceError::io(path))?;
+            .map_err(SliceError::io(name))?;
         let isize = u32_at(&self.raw, bsize - 4) as usize;
         self.data.clear();
         self.data.reserve(isize.max(1));

@@ -1,24 +1,26 @@
 //! Opened files, kept: parsing a header and an index costs milliseconds on a multi-gigabyte
 //! file (htsget-rs re-reads them on every request and falls to ~100 tickets/s); a cached
 //! [`IndexedFile`] answers in microseconds. An entry is reused only while the file and its index
-//! keep the size and modification time they had when opened.
+//! keep the version they had when opened (size and modification time on disk, size and `ETag`
+//! in S3).
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+
+use gemj_objects::{LocalFile, ObjectKey, ObjectStorage, ObjectVersion};
 
 use super::{Format, IndexedFile, SliceError};
 
-type Stamp = (u64, Option<SystemTime>);
+type Stamps = (ObjectVersion, ObjectVersion);
 
-/// The entries and a use clock.
-type Entries = (HashMap<(PathBuf, Format), Entry>, u64);
+/// The entries (by the file's URI or path, and format) and a use clock.
+type Entries = (HashMap<(String, Format), Entry>, u64);
 
 #[derive(Debug)]
 struct Entry {
     file: Arc<IndexedFile>,
-    stamps: (Stamp, Stamp),
+    stamps: Stamps,
     used: u64,
 }
 
@@ -39,7 +41,7 @@ impl FileCache {
         }
     }
 
-    /// The opened file, from the cache when it is still current.
+    /// The opened local file, from the cache when it is still current.
     ///
     /// # Errors
     /// As [`IndexedFile::open`].
@@ -49,8 +51,59 @@ impl FileCache {
         path: &Path,
         index: &Path,
     ) -> Result<Arc<IndexedFile>, SliceError> {
-        let stamps = (stamp(path)?, stamp(index)?);
-        let key = (path.to_owned(), format);
+        let version =
+            |p: &Path| LocalFile::version(p).map_err(SliceError::io(&p.display().to_string()));
+        let stamps = (version(path)?, version(index)?);
+        self.get_or_open(path.display().to_string(), format, stamps, || {
+            IndexedFile::open(format, path, index)
+        })
+    }
+
+    /// The opened object `file` (indexed by the object `index`) of `storage`, from the cache
+    /// while both keep the version they had when opened. Blocking.
+    ///
+    /// # Errors
+    /// As [`IndexedFile::from_sources`].
+    pub fn open_object(
+        &self,
+        format: Format,
+        storage: &dyn ObjectStorage,
+        file: &ObjectKey,
+        index: &ObjectKey,
+    ) -> Result<Arc<IndexedFile>, SliceError> {
+        let io = |k: &ObjectKey| {
+            let name = k.to_string();
+            move |e: gemj_objects::ObjectError| SliceError::Io {
+                file: name,
+                source: match e {
+                    gemj_objects::ObjectError::Io(e) => e,
+                    other => std::io::Error::other(other),
+                },
+            }
+        };
+        let stamps = (
+            storage.version(file).map_err(io(file))?,
+            storage.version(index).map_err(io(index))?,
+        );
+        self.get_or_open(storage.uri(file), format, stamps, || {
+            let source = storage.random(file).map_err(io(file))?;
+            let index_source = storage.random(index).map_err(io(index))?;
+            IndexedFile::from_sources(
+                format,
+                (file.as_str(), source),
+                (index.as_str(), &*index_source),
+            )
+        })
+    }
+
+    fn get_or_open(
+        &self,
+        id: String,
+        format: Format,
+        stamps: Stamps,
+        open: impl FnOnce() -> Result<IndexedFile, SliceError>,
+    ) -> Result<Arc<IndexedFile>, SliceError> {
+        let key = (id, format);
         {
             let mut guard = self
                 .inner
@@ -66,7 +119,7 @@ impl FileCache {
                 return Ok(Arc::clone(&e.file));
             }
         }
-        let file = Arc::new(IndexedFile::open(format, path, index)?);
+        let file = Arc::new(open()?);
         let mut guard = self
             .inner
             .lock()
@@ -91,9 +144,4 @@ impl FileCache {
         );
         Ok(file)
     }
-}
-
-fn stamp(path: &Path) -> Result<Stamp, SliceError> {
-    let m = std::fs::metadata(path).map_err(SliceError::io(path))?;
-    Ok((m.len(), m.modified().ok()))
 }

@@ -59,11 +59,12 @@
 use std::{
     borrow::Cow,
     collections::{BTreeMap, HashMap},
-    fs::File,
-    io::{self, Read as _, Seek as _, SeekFrom, Write as _},
+    io::{self, Read as _, Write as _},
     panic::{AssertUnwindSafe, catch_unwind},
-    path::{Path, PathBuf},
+    sync::Arc,
 };
+
+use gemj_objects::RandomAccess;
 
 use md5::{Digest as _, Md5};
 use noodles::{bgzf, cram};
@@ -120,7 +121,8 @@ const MULTI_REFERENCE: i32 = -2;
 /// An opened CRAM file with its CRAI index.
 #[derive(Debug)]
 pub(crate) struct CramFile {
-    path: PathBuf,
+    name: String,
+    file: Arc<dyn RandomAccess>,
     file_len: u64,
     reference_names: Vec<String>,
     reference_lengths: Vec<u64>,
@@ -187,14 +189,14 @@ impl From<io::Error> for Fault {
 }
 
 impl Fault {
-    /// The [`SliceError`] of `path` (an unsupported container is reported as damage).
-    fn into_slice_error(self, path: &Path) -> SliceError {
+    /// The [`SliceError`] of the file `name` (an unsupported container is reported as damage).
+    fn into_slice_error(self, name: &str) -> SliceError {
         match self {
             Self::Io(source) => SliceError::Io {
-                path: path.to_owned(),
+                file: name.to_owned(),
                 source,
             },
-            Self::Damaged(reason) | Self::Unsupported(reason) => SliceError::damaged(path, reason),
+            Self::Damaged(reason) | Self::Unsupported(reason) => SliceError::damaged(name, reason),
         }
     }
 }
@@ -260,17 +262,26 @@ impl CramFile {
     /// # Errors
     /// [`SliceError::Io`]; [`SliceError::Damaged`] for a file that is not CRAM 3, a damaged
     /// container header, or an index entry that points at no container or slice.
-    pub(crate) fn open(path: &Path, crai: &Path) -> Result<Self, SliceError> {
-        Self::open_inner(path, crai).map_err(|e| e.into_slice_error(path))
+    pub(crate) fn open(
+        name: &str,
+        file: Arc<dyn RandomAccess>,
+        crai_name: &str,
+        crai: &dyn RandomAccess,
+    ) -> Result<Self, SliceError> {
+        Self::open_inner(name, file, crai_name, crai).map_err(|e| e.into_slice_error(name))
     }
 
     /// [`CramFile::open`], before errors name the file.
-    fn open_inner(path: &Path, crai: &Path) -> Result<Self, Fault> {
-        let mut file = File::open(path)?;
-        let file_len = file.metadata()?.len();
-        let layout = scan_layout(&mut file, file_len)?;
+    fn open_inner(
+        name: &str,
+        file: Arc<dyn RandomAccess>,
+        crai_name: &str,
+        crai: &dyn RandomAccess,
+    ) -> Result<Self, Fault> {
+        let file_len = file.len();
+        let layout = scan_layout(&*file, file_len)?;
 
-        let header_bytes = read_at(&mut file, 0, to_usize(layout.header_container_end)?)?;
+        let header_bytes = read_at(&*file, 0, to_usize(layout.header_container_end)?)?;
         let header = catch_unwind(AssertUnwindSafe(|| {
             cram::io::Reader::new(&header_bytes[..]).read_header()
         }))
@@ -301,10 +312,7 @@ impl CramFile {
             .collect();
 
         let index = read_crai(crai).map_err(|e| match e {
-            Fault::Io(source) => damaged(format!(
-                "cannot read the index {}: {source}",
-                crai.display()
-            )),
+            Fault::Io(source) => damaged(format!("cannot read the index {crai_name}: {source}")),
             other => other,
         })?;
 
@@ -379,7 +387,8 @@ impl CramFile {
             .collect();
 
         Ok(Self {
-            path: path.to_owned(),
+            name: name.to_owned(),
+            file,
             file_len,
             reference_names,
             reference_lengths,
@@ -423,7 +432,7 @@ impl CramFile {
         if query.class == Class::Body {
             let regions = self.resolve(&query.regions)?;
             self.push_records(&regions, &mut slice)
-                .map_err(|e| e.into_slice_error(&self.path))?;
+                .map_err(|e| e.into_slice_error(&self.name))?;
         }
 
         slice.push(match self.eof {
@@ -520,8 +529,6 @@ impl CramFile {
         touched.sort_unstable();
         touched.dedup();
 
-        let mut file = None;
-
         for c in touched {
             let container = &self.containers[c];
             let whole = (0..container.landmarks.len())
@@ -538,18 +545,13 @@ impl CramFile {
                 continue;
             }
 
-            let file = match &mut file {
-                Some(f) => f,
-                None => file.insert(File::open(&self.path)?),
-            };
-
-            match self.trim(container, regions, file) {
+            match self.trim(container, regions, &*self.file) {
                 Ok(Some(bytes)) => slice.push(Piece::Inline(bytes)),
                 Ok(None) => {}
                 Err(Fault::Unsupported(reason)) => {
                     tracing::debug!(
                         message = "Serving a whole CRAM container: it cannot be trimmed.",
-                        path = %self.path.display(),
+                        file = %self.name,
                         offset = container.offset,
                         reason,
                     );
@@ -568,7 +570,7 @@ impl CramFile {
         &self,
         container: &ContainerInfo,
         regions: &Regions,
-        file: &mut File,
+        file: &dyn RandomAccess,
     ) -> Result<Option<Vec<u8>>, Fault> {
         let len = to_usize(container.end - container.offset)?;
         let bytes = read_at(file, container.offset, len)?;
@@ -635,7 +637,7 @@ struct Layout {
 }
 
 /// Reads the file definition and walks every container header.
-fn scan_layout(file: &mut File, file_len: u64) -> Result<Layout, Fault> {
+fn scan_layout(file: &dyn RandomAccess, file_len: u64) -> Result<Layout, Fault> {
     if file_len < FILE_DEFINITION_LEN {
         return Err(damaged("too short for a CRAM file definition"));
     }
@@ -721,7 +723,7 @@ fn container_end(
 
 /// Reads the container header at `offset`, growing the read until it parses.
 fn read_container_header(
-    file: &mut File,
+    file: &dyn RandomAccess,
     offset: u64,
     file_len: u64,
 ) -> Result<(ContainerHeader, usize), Fault> {
@@ -749,8 +751,13 @@ fn read_container_header(
 }
 
 /// Reads the CRAI index (gzip, or BGZF as htslib may write it).
-fn read_crai(path: &Path) -> Result<Vec<CraiRecord>, Fault> {
-    let raw = std::fs::read(path)?;
+fn read_crai(source: &dyn RandomAccess) -> Result<Vec<CraiRecord>, Fault> {
+    let len = to_usize(source.len())?;
+    if len > super::MAX_INDEX_BYTES {
+        return Err(damaged("index: larger than any index the gateway reads"));
+    }
+    let mut raw = vec![0; len];
+    source.read_exact_at(&mut raw, 0)?;
     let is_bgzf = raw.len() >= 16 && raw[..4] == [0x1f, 0x8b, 0x08, 0x04] && &raw[12..14] == b"BC";
 
     if is_bgzf {
@@ -811,10 +818,9 @@ fn parse_crai_line(line: &str) -> Result<CraiRecord, Fault> {
 }
 
 /// Reads `len` bytes at `offset`.
-fn read_at(file: &mut File, offset: u64, len: usize) -> io::Result<Vec<u8>> {
-    file.seek(SeekFrom::Start(offset))?;
+fn read_at(file: &dyn RandomAccess, offset: u64, len: usize) -> io::Result<Vec<u8>> {
     let mut buf = vec![0; len];
-    file.read_exact(&mut buf)?;
+    file.read_exact_at(&mut buf, offset)?;
     Ok(buf)
 }
 
@@ -3254,8 +3260,9 @@ mod tests {
         };
         let genomes = generate(&opts, dir.path())?;
         let sample = &genomes.samples[0];
-        let cram = CramFile::open(&sample.cram, &sample.crai)?;
-        let mut file = File::open(&sample.cram)?;
+        let file: Arc<dyn RandomAccess> = Arc::new(gemj_objects::LocalFile::open(&sample.cram)?);
+        let crai = gemj_objects::LocalFile::open(&sample.crai)?;
+        let cram = CramFile::open("c.cram", Arc::clone(&file), "c.crai", &crai)?;
 
         let regions = Regions {
             named: BTreeMap::from([(0, vec![(12_000, 12_500)])]),
@@ -3266,7 +3273,7 @@ mod tests {
         let mut trimmed = 0;
         for container in &cram.containers {
             let len = to_usize(container.end - container.offset).map_err(|e| format!("{e:?}"))?;
-            let original = read_at(&mut file, container.offset, len)?;
+            let original = read_at(&*file, container.offset, len)?;
             let blocks = block_spans(&original);
             assert!(!blocks.is_empty());
 
@@ -3327,6 +3334,6 @@ mod tests {
             landmarks: container.landmarks.clone(),
             entries: container.entries.clone(),
         };
-        cram.trim(&info, regions, &mut File::open(&path)?)
+        cram.trim(&info, regions, &gemj_objects::LocalFile::open(&path)?)
     }
 }

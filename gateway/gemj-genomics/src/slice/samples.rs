@@ -72,7 +72,6 @@ use std::{
     collections::{BTreeSet, HashMap},
     fmt::Write as _,
     io::{self, BufRead, Read, Write},
-    path::PathBuf,
 };
 
 use noodles::bgzf;
@@ -195,7 +194,7 @@ pub fn drop_samples<R: Read, W: Write>(
 /// A damaged-input error about the stream.
 pub(crate) fn damaged(reason: impl std::fmt::Display) -> SliceError {
     SliceError::Damaged {
-        path: PathBuf::from(SLICE_PATH),
+        file: SLICE_PATH.to_owned(),
         reason: reason.to_string(),
     }
 }
@@ -206,7 +205,7 @@ fn read_error(e: io::Error) -> SliceError {
             damaged(e)
         }
         _ => SliceError::Io {
-            path: PathBuf::from(SLICE_PATH),
+            file: SLICE_PATH.to_owned(),
             source: e,
         },
     }
@@ -214,7 +213,7 @@ fn read_error(e: io::Error) -> SliceError {
 
 fn write_error(e: io::Error) -> SliceError {
     SliceError::Io {
-        path: PathBuf::from(SLICE_PATH),
+        file: SLICE_PATH.to_owned(),
         source: e,
     }
 }

@@ -107,6 +107,10 @@ impl DrsError {
             Self::Api(ApiError::Core(CoreError::Store(_))) => {
                 ("The store is unavailable.".to_owned(), None)
             }
+            Self::Api(ApiError::Core(CoreError::Objects(_))) => (
+                "Object storage is unavailable; retry shortly.".to_owned(),
+                Some("storage_unavailable".to_owned()),
+            ),
             Self::Api(e @ ApiError::AuthorizationTooLarge) => {
                 (e.to_string(), Some("authorization_too_large".to_owned()))
             }

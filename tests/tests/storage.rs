@@ -1,0 +1,265 @@
+//! The gateway with its objects in S3 (a real S3 server, s3s-fs on loopback) serves exactly what
+//! it serves from the data folder: the same demo cohort generated into both, every object's
+//! bytes, and htsget slices of reads and variants over a set of regions, compared byte for
+//! byte. Region requests on S3 are counted: a few ranged GETs each, and no more than twice the
+//! bytes the same request reads from local disk.
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use gemj_e2e::TestGateway;
+use gemj_e2e::http::Http;
+use gemj_model::{DataFormat, DataObject, DatasetId};
+use gemj_objects::{LocalFolderStorage, ObjectStorage};
+use gemj_s3::S3Storage;
+use gemj_s3::s3s_fs::S3sFs;
+use serde_json::Value;
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+type Res<T> = Result<T, Box<dyn std::error::Error>>;
+
+const DEMO_PUBLIC: &str = "GEMJ-DEMO-PUBLIC-AF";
+const TEST_PUBLIC: &str = "GEMJ-TEST-STORAGE-PUBLIC";
+
+/// Downloads every URL of a ticket in order and concatenates them.
+fn download(http: &Http, ticket: &Value) -> Res<Vec<u8>> {
+    let urls = ticket["htsget"]["urls"]
+        .as_array()
+        .ok_or_else(|| format!("a ticket without urls: {ticket}"))?;
+    let mut out = Vec::new();
+    for u in urls {
+        let url = u["url"].as_str().ok_or("a url that is not a string")?;
+        if let Some(rest) = url.strip_prefix("data:") {
+            let (_, data) = rest.split_once(',').ok_or("a data: URI without a comma")?;
+            out.extend(base64::engine::general_purpose::STANDARD.decode(data)?);
+            continue;
+        }
+        let headers: Vec<(&str, String)> = u["headers"]
+            .as_object()
+            .map(|h| {
+                h.iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str().unwrap_or_default().to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let reply = http.send_with("GET", url, &headers, None)?;
+        if !(reply.status == 200 || reply.status == 206) {
+            return Err(format!("GET {url}: {} {}", reply.status, reply.text()).into());
+        }
+        out.extend(reply.raw);
+    }
+    Ok(out)
+}
+
+/// The bytes of an htsget request (`path` with its query) on one gateway.
+fn fetch(http: &Http, path: &str) -> Res<Vec<u8>> {
+    let reply = http.get(path, None)?;
+    if reply.status != 200 {
+        return Err(format!("GET {path}: {} {}", reply.status, reply.text()).into());
+    }
+    download(http, &reply.json)
+}
+
+/// Registers the demo's genome files (with their indexes) in a PUBLIC dataset, through the
+/// gateway's own storage, from the folder gateway's copies (so both hold the same bytes).
+/// A public id, the file and its format, the index and its format.
+type Publish = (
+    String,
+    std::path::PathBuf,
+    DataFormat,
+    std::path::PathBuf,
+    DataFormat,
+);
+
+async fn publish(gw: &TestGateway, storage: &dyn ObjectStorage, files: &[Publish]) -> Res<()> {
+    let mut d = gw
+        .store
+        .get_dataset(&DatasetId::parse(DEMO_PUBLIC)?)
+        .await?
+        .ok_or("the demo PUBLIC dataset")?;
+    d.id = DatasetId::parse(TEST_PUBLIC)?;
+    gw.store.put_dataset(&d).await?;
+    let mut ids = Vec::new();
+    for (id, file, format, index, index_format) in files {
+        let objects = gemj_core::demo::register_pair(
+            storage,
+            &gw.store,
+            (file, *format),
+            (index, *index_format),
+            &format!("test-storage/{id}"),
+            id,
+            |_| {},
+        )
+        .await?;
+        ids.extend(objects.into_iter().map(|o| o.id));
+    }
+    gw.store.add_dataset_objects(&d.id, &ids).await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_serves_the_same_bytes_as_the_folder_and_reads_only_what_a_region_needs() -> TestResult {
+    let Some(server) = S3sFs::start("gemj")? else {
+        return Ok(());
+    };
+    let s3 = Arc::new(S3Storage::new(&server.config("s3://gemj/cohort"))?);
+    let folder_dir = tempfile::tempdir()?;
+    let folder = Arc::new(LocalFolderStorage::new(folder_dir.path().join("objects")));
+    let on_s3 = TestGateway::start_on(3, Some(s3.clone()), |_| {}).await?;
+    let on_folder = TestGateway::start_on(3, Some(folder.clone()), |_| {}).await?;
+
+    // The same cohort, object for object; every S3 object holds its registered bytes.
+    let s3_objects = on_s3.store.list_objects(None, 1000).await?;
+    let folder_objects = on_folder.store.list_objects(None, 1000).await?;
+    assert!(s3_objects.len() >= 20, "{} objects", s3_objects.len());
+    assert_eq!(s3_objects.len(), folder_objects.len());
+    for (a, b) in s3_objects.iter().zip(&folder_objects) {
+        assert_eq!((&a.id, &a.checksums), (&b.id, &b.checksums));
+        assert!(
+            a.storage_uri.starts_with("s3://gemj/cohort/"),
+            "{}",
+            a.storage_uri
+        );
+        let key = s3.key_from_uri(&a.storage_uri).ok_or("an S3 key")?;
+        let (size, sha256, md5) = gemj_objects::checksum_object(&*s3, &key).await?;
+        assert_eq!(
+            (size, sha256.as_str(), md5.as_str()),
+            (
+                a.size,
+                a.checksums.sha256.as_str(),
+                a.checksums.md5.as_str()
+            ),
+            "{}",
+            a.id
+        );
+        let local = folder.path_of(&folder.key_from_uri(&b.storage_uri).ok_or("a key")?);
+        let from_s3 = std::fs::read(server.root().join("gemj/cohort").join(key.as_str()))?;
+        assert_eq!(from_s3, std::fs::read(local)?, "{}", a.id);
+    }
+
+    // The demo's genome files, public on both gateways.
+    let find = |id: &str| -> Res<&DataObject> {
+        Ok(folder_objects
+            .iter()
+            .find(|o| o.id.as_str() == id)
+            .ok_or_else(|| format!("no object {id}"))?)
+    };
+    let local = |o: &DataObject| -> Res<std::path::PathBuf> {
+        Ok(folder.path_of(&folder.key_from_uri(&o.storage_uri).ok_or("a key")?))
+    };
+    let mut files = Vec::new();
+    for (public, id) in [
+        ("pub.bam", "GEMJ-DEMO-0001.bam"),
+        ("pub.cram", "GEMJ-DEMO-0001.cram"),
+        ("pub.vcf.gz", "gemj-demo-joint.vcf.gz"),
+        ("pub.bcf", "gemj-demo-joint.bcf"),
+    ] {
+        let o = find(id)?;
+        let index = find(o.index.as_ref().ok_or("an index")?.as_str())?;
+        files.push((
+            public.to_owned(),
+            local(o)?,
+            o.format,
+            local(index)?,
+            index.format,
+        ));
+    }
+    publish(&on_s3, &*s3, &files).await?;
+    publish(&on_folder, &*folder, &files).await?;
+    let http_s3 = Http {
+        base: on_s3.base_url.clone(),
+    };
+    let http_folder = Http {
+        base: on_folder.base_url.clone(),
+    };
+
+    // What a region request reads once the file is open: a handful of ranged GETs, and no
+    // more than twice the bytes the same request reads from local disk.
+    for (id, fmt, endpoint) in [
+        ("pub", "BAM", "reads"),
+        ("pub", "CRAM", "reads"),
+        ("pub", "VCF", "variants"),
+        ("pub", "BCF", "variants"),
+    ] {
+        // Opening the file (its header and index) is done once, by a header request.
+        let header = format!("/htsget/{endpoint}/{id}?format={fmt}&class=header");
+        assert_eq!(fetch(&http_s3, &header)?, fetch(&http_folder, &header)?);
+        let path = format!(
+            "/htsget/{endpoint}/{id}?format={fmt}&referenceName=chr21&start=400000&end=401000"
+        );
+        let (s3_before, folder_before) = (s3.stats().snapshot(), folder.stats().snapshot());
+        let a = fetch(&http_s3, &path)?;
+        let b = fetch(&http_folder, &path)?;
+        assert_eq!(a, b, "{path}");
+        let (s3_after, folder_after) = (s3.stats().snapshot(), folder.stats().snapshot());
+        let (requests, s3_bytes) = (s3_after.0 - s3_before.0, s3_after.1 - s3_before.1);
+        let folder_bytes = folder_after.1 - folder_before.1;
+        eprintln!(
+            "{fmt} 1 kb region: {} bytes served; S3 {requests} GETs, {s3_bytes} bytes; folder \
+             {folder_bytes} bytes",
+            a.len()
+        );
+        assert!(requests <= 12, "{fmt}: {requests} ranged GETs");
+        assert!(
+            s3_bytes <= 2 * folder_bytes.max(16 << 10),
+            "{fmt}: {s3_bytes} bytes from S3, {folder_bytes} from the folder"
+        );
+    }
+
+    // Whole files, headers, and regions: the same bytes from both.
+    let mut regions = vec![
+        String::new(),
+        "class=header".to_owned(),
+        "referenceName=chr21".to_owned(),
+        "referenceName=chr22&start=0&end=1".to_owned(),
+    ];
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    for _ in 0..12 {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        let start = (seed >> 33) % 900_000;
+        let width = 1 + (seed >> 13) % 60_000;
+        let chr = if seed & 1 == 0 { "chr21" } else { "chr22" };
+        regions.push(format!(
+            "referenceName={chr}&start={start}&end={}",
+            start + width
+        ));
+    }
+    let mut compared = 0;
+    for (id, file, format, _, _) in &files {
+        let endpoint = if matches!(format, DataFormat::Bam | DataFormat::Cram) {
+            "reads"
+        } else {
+            "variants"
+        };
+        let id = id.split('.').next().unwrap_or_default();
+        let fmt = match format {
+            DataFormat::Bam => "BAM",
+            DataFormat::Cram => "CRAM",
+            DataFormat::Vcf => "VCF",
+            _ => "BCF",
+        };
+        for q in &regions {
+            let mut path = format!("/htsget/{endpoint}/{id}?format={fmt}");
+            if !q.is_empty() {
+                path = format!("{path}&{q}");
+            }
+            let a = fetch(&http_s3, &path)?;
+            let b = fetch(&http_folder, &path)?;
+            assert!(
+                a == b,
+                "{path}: {} bytes from S3, {} from the folder",
+                a.len(),
+                b.len()
+            );
+            if q.is_empty() {
+                assert_eq!(a, std::fs::read(file)?, "{path}: the whole file");
+            }
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, files.len() * regions.len());
+
+    on_s3.stop().await;
+    on_folder.stop().await;
+    Ok(())
+}

@@ -171,6 +171,52 @@ pub mod http {
             self.send_with(method, path, &headers, body)
         }
 
+        /// Downloads every URL of an htsget ticket in order (decoding `data:` URIs, sending the
+        /// headers the ticket names and never an `Authorization` of ours) and concatenates them.
+        ///
+        /// # Errors
+        /// A malformed ticket, a transport failure, or a URL answered other than 200 or 206.
+        pub fn download_ticket(&self, ticket: &Value) -> anyhow::Result<Vec<u8>> {
+            use base64::Engine as _;
+            let urls = ticket["htsget"]["urls"]
+                .as_array()
+                .ok_or_else(|| anyhow::anyhow!("a ticket without urls: {ticket}"))?;
+            let mut out = Vec::new();
+            for u in urls {
+                let url = u["url"]
+                    .as_str()
+                    .ok_or_else(|| anyhow::anyhow!("a url that is not a string"))?;
+                if let Some(rest) = url.strip_prefix("data:") {
+                    let (meta, data) = rest
+                        .split_once(',')
+                        .ok_or_else(|| anyhow::anyhow!("a data: URI without a comma"))?;
+                    anyhow::ensure!(
+                        meta.ends_with(";base64"),
+                        "a data: URI that is not base64: {meta}"
+                    );
+                    out.extend(base64::engine::general_purpose::STANDARD.decode(data)?);
+                    continue;
+                }
+                let headers: Vec<(&str, String)> = u["headers"]
+                    .as_object()
+                    .map(|h| {
+                        h.iter()
+                            .map(|(k, v)| (k.as_str(), v.as_str().unwrap_or_default().to_owned()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let reply = self.send_with("GET", url, &headers, None)?;
+                anyhow::ensure!(
+                    reply.status == 200 || reply.status == 206,
+                    "GET {url}: {} {}",
+                    reply.status,
+                    reply.text()
+                );
+                out.extend(reply.raw);
+            }
+            Ok(out)
+        }
+
         /// Sends a request with any headers.
         ///
         /// # Errors

@@ -20,7 +20,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use gemj_e2e::TestGateway;
 use gemj_e2e::http::{Http, Reply};
 use gemj_model::{DataFormat, DatasetId, ObjectId};
@@ -65,35 +64,7 @@ trait Download {
 
 impl Download for Http {
     fn download(&self, ticket: &Value) -> Res<Vec<u8>> {
-        let urls = ticket["htsget"]["urls"]
-            .as_array()
-            .ok_or_else(|| format!("a ticket without urls: {ticket}"))?;
-        let mut out = Vec::new();
-        for u in urls {
-            let url = u["url"].as_str().ok_or("a url that is not a string")?;
-            if let Some(rest) = url.strip_prefix("data:") {
-                let (meta, data) = rest.split_once(',').ok_or("a data: URI without a comma")?;
-                if !meta.ends_with(";base64") {
-                    return Err(format!("a data: URI that is not base64: {meta}").into());
-                }
-                out.extend(base64::engine::general_purpose::STANDARD.decode(data)?);
-                continue;
-            }
-            let headers: Vec<(&str, String)> = u["headers"]
-                .as_object()
-                .map(|h| {
-                    h.iter()
-                        .map(|(k, v)| (k.as_str(), v.as_str().unwrap_or_default().to_owned()))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let reply = self.send_with("GET", url, &headers, None)?;
-            if !(reply.status == 200 || reply.status == 206) {
-                return Err(format!("GET {url}: {} {}", reply.status, reply.text()).into());
-            }
-            out.extend(reply.raw);
-        }
-        Ok(out)
+        Ok(self.download_ticket(ticket)?)
     }
 }
 

@@ -6,14 +6,12 @@
 
 use std::sync::Arc;
 
-use base64::Engine as _;
 use gemj_e2e::TestGateway;
 use gemj_e2e::http::Http;
 use gemj_model::{DataFormat, DataObject, DatasetId};
 use gemj_objects::{LocalFolderStorage, ObjectStorage};
 use gemj_s3::S3Storage;
 use gemj_s3::s3s_fs::S3sFs;
-use serde_json::Value;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
@@ -21,43 +19,13 @@ type Res<T> = Result<T, Box<dyn std::error::Error>>;
 const DEMO_PUBLIC: &str = "GEMJ-DEMO-PUBLIC-AF";
 const TEST_PUBLIC: &str = "GEMJ-TEST-STORAGE-PUBLIC";
 
-/// Downloads every URL of a ticket in order and concatenates them.
-fn download(http: &Http, ticket: &Value) -> Res<Vec<u8>> {
-    let urls = ticket["htsget"]["urls"]
-        .as_array()
-        .ok_or_else(|| format!("a ticket without urls: {ticket}"))?;
-    let mut out = Vec::new();
-    for u in urls {
-        let url = u["url"].as_str().ok_or("a url that is not a string")?;
-        if let Some(rest) = url.strip_prefix("data:") {
-            let (_, data) = rest.split_once(',').ok_or("a data: URI without a comma")?;
-            out.extend(base64::engine::general_purpose::STANDARD.decode(data)?);
-            continue;
-        }
-        let headers: Vec<(&str, String)> = u["headers"]
-            .as_object()
-            .map(|h| {
-                h.iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str().unwrap_or_default().to_owned()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let reply = http.send_with("GET", url, &headers, None)?;
-        if !(reply.status == 200 || reply.status == 206) {
-            return Err(format!("GET {url}: {} {}", reply.status, reply.text()).into());
-        }
-        out.extend(reply.raw);
-    }
-    Ok(out)
-}
-
 /// The bytes of an htsget request (`path` with its query) on one gateway.
 fn fetch(http: &Http, path: &str) -> Res<Vec<u8>> {
     let reply = http.get(path, None)?;
     if reply.status != 200 {
         return Err(format!("GET {path}: {} {}", reply.status, reply.text()).into());
     }
-    download(http, &reply.json)
+    Ok(http.download_ticket(&reply.json)?)
 }
 
 /// Registers the demo's genome files (with their indexes) in a PUBLIC dataset, through the

@@ -536,17 +536,16 @@ async fn stream_slice(
             buf: Vec::with_capacity(CHUNK),
         };
         let input = sliced.reader(&source);
-        let result = Ok::<_, String>(input).and_then(|mut input| {
-            if raw {
-                std::io::copy(&mut input, &mut writer)
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
-            } else {
-                gemj_genomics::slice::samples::drop_samples(format, input, &exclude, &mut writer)
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
-            }
-        });
+        let mut input = input;
+        let result = if raw {
+            std::io::copy(&mut input, &mut writer)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        } else {
+            gemj_genomics::slice::samples::drop_samples(format, input, &exclude, &mut writer)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        };
         match result.and_then(|_| writer.flush_chunk().map_err(|e| e.to_string())) {
             Ok(()) => {}
             Err(e) => {

@@ -67,6 +67,16 @@ impl ObjectError {
     }
 }
 
+impl From<ObjectError> for std::io::Error {
+    /// The I/O error itself, or the error wrapped (an invalid key).
+    fn from(e: ObjectError) -> Self {
+        match e {
+            ObjectError::Io(e) => e,
+            other => Self::other(other),
+        }
+    }
+}
+
 /// A key in object storage: a relative path of `/`-separated segments, each made of
 /// `[A-Za-z0-9._:@+=,-]`, none empty, `.` or `..`, at most 1024 bytes, and not under `.tmp/`.
 ///

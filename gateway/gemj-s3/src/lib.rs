@@ -363,10 +363,7 @@ fn stream_range(inner: &Arc<Inner>, path: Path, start: u64, end: u64) -> ObjectR
             let item = task_inner
                 .get_range(&path, at..next)
                 .await
-                .map_err(|e| match e {
-                    ObjectError::Io(e) => e,
-                    other => io::Error::other(other),
-                });
+                .map_err(io::Error::from);
             let failed = item.is_err();
             if tx.send(item).await.is_err() || failed {
                 return;
@@ -627,10 +624,7 @@ impl S3Object {
         let path = self.path.clone();
         self.inner
             .block(async move { inner.get_range(&path, range).await })
-            .map_err(|e| match e {
-                ObjectError::Io(e) => e,
-                other => io::Error::other(other),
-            })
+            .map_err(io::Error::from)
     }
 }
 

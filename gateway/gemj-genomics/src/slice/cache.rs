@@ -75,10 +75,7 @@ impl FileCache {
             let name = k.to_string();
             move |e: gemj_objects::ObjectError| SliceError::Io {
                 file: name,
-                source: match e {
-                    gemj_objects::ObjectError::Io(e) => e,
-                    other => std::io::Error::other(other),
-                },
+                source: e.into(),
             }
         };
         let stamps = (

@@ -14,7 +14,7 @@
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use gemj_core::demo::register_pair;
+use gemj_ingest::genomes::register_pair;
 use gemj_model::{DataFormat, DatasetId};
 use gemj_objects::LocalFolderStorage;
 use gemj_store::{Store, StoreOptions};

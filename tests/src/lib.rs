@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use gemj_core::demo::{self, DemoOptions};
+use gemj_demo::{self as demo, DemoOptions};
 use gemj_objects::ObjectStorage;
 use gemj_server::config::{Config, Overrides};
 use gemj_server::{Gateway, Running};

@@ -251,7 +251,7 @@ async fn publish_all(gw: &TestGateway, dataset: &str, files: &[Publish]) -> Res<
     let storage = LocalFolderStorage::new(gw.data_dir().join("objects"));
     let mut ids = Vec::new();
     for f in files {
-        let objects = gemj_core::demo::register_pair(
+        let objects = gemj_ingest::genomes::register_pair(
             &storage,
             &gw.store,
             (&f.file, f.format),

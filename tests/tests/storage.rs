@@ -49,7 +49,7 @@ async fn publish(gw: &TestGateway, storage: &dyn ObjectStorage, files: &[Publish
     gw.store.put_dataset(&d).await?;
     let mut ids = Vec::new();
     for (id, file, format, index, index_format) in files {
-        let objects = gemj_core::demo::register_pair(
+        let objects = gemj_ingest::genomes::register_pair(
             storage,
             &gw.store,
             (file, *format),

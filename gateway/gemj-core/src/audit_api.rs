@@ -4,7 +4,7 @@
 use gemj_model::{AccessDecision, AuditRecord};
 
 use crate::access::{Action, Ask, OnDenial, Outcome, Permit, Principal, RequestContext, Resource};
-use crate::{Core, CoreError};
+use crate::{CoreError, Shared};
 
 /// The most records one page returns.
 pub const MAX_PAGE: u32 = 1000;
@@ -62,39 +62,88 @@ pub struct HistoryPage {
     pub next_after: Option<i64>,
 }
 
-/// The caller's own audit history after `after`, at most `limit` (capped at [`MAX_PAGE`]).
-///
-/// # Errors
-/// [`CoreError::CredentialRequired`] for an anonymous caller; store or audit failures.
-pub async fn my_history(
-    core: &Core,
-    ctx: &RequestContext,
-    principal: &Principal,
-    after: i64,
-    limit: u32,
-) -> Result<HistoryPage, CoreError> {
-    let ask = Ask::new(Action::ReadMetadata, Resource::OwnAuditTrail);
-    core.access
-        .enforce(
-            ctx,
-            principal,
-            ask,
-            OnDenial::CredentialRequired,
-            async |permit: &Permit| {
-                let page = own_page(core, permit, principal, after, limit).await?;
+/// The service of the audit APIs (own history, participant access reports): built once at start, cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AuditService {
+    core: Shared,
+}
+
+impl AuditService {
+    /// The service over the gateway's shared parts.
+    #[must_use]
+    pub fn new(core: Shared) -> Self {
+        Self { core }
+    }
+}
+
+impl AuditService {
+    /// The caller's own audit history after `after`, at most `limit` (capped at [`MAX_PAGE`]).
+    ///
+    /// # Errors
+    /// [`CoreError::CredentialRequired`] for an anonymous caller; store or audit failures.
+    pub async fn my_history(
+        &self,
+        ctx: &RequestContext,
+        principal: &Principal,
+        after: i64,
+        limit: u32,
+    ) -> Result<HistoryPage, CoreError> {
+        let core = &self.core;
+        let ask = Ask::new(Action::ReadMetadata, Resource::OwnAuditTrail);
+        core.access
+            .enforce(
+                ctx,
+                principal,
+                ask,
+                OnDenial::CredentialRequired,
+                async |permit: &Permit| {
+                    let page = own_page(core, permit, principal, after, limit).await?;
+                    let outcome = Outcome {
+                        returned: Some(u64::try_from(page.records.len()).unwrap_or(u64::MAX)),
+                        ..Outcome::default()
+                    };
+                    Ok::<_, CoreError>((page, outcome))
+                },
+            )
+            .await
+    }
+
+    /// Who accessed a participant's data and when: for the institution that enrolled the
+    /// participant (transparency for patients), and for nobody else.
+    ///
+    /// # Errors
+    /// [`CoreError::NotFound`] for a participant the caller does not manage;
+    /// [`CoreError::Denied`] for a caller that is not an institution.
+    pub async fn participant_history(
+        &self,
+        ctx: &RequestContext,
+        principal: &Principal,
+        participant: &str,
+        after: i64,
+        limit: u32,
+    ) -> Result<ParticipantAccessPage, CoreError> {
+        let core = &self.core;
+        let Ok(participant) = gemj_model::ParticipantId::parse(participant) else {
+            return Err(CoreError::NotFound);
+        };
+        let ask = crate::consent_api::manage(core, &participant).await?;
+        let on_denial = crate::consent_api::on_denial(principal);
+        core.access
+            .enforce(ctx, principal, ask, on_denial, async |permit: &Permit| {
+                let page = participant_page(core, permit, participant, after, limit).await?;
                 let outcome = Outcome {
                     returned: Some(u64::try_from(page.records.len()).unwrap_or(u64::MAX)),
                     ..Outcome::default()
                 };
                 Ok::<_, CoreError>((page, outcome))
-            },
-        )
-        .await
+            })
+            .await
+    }
 }
 
 /// A page of the caller's own audit history, as its permit releases it.
 async fn own_page(
-    core: &Core,
+    core: &Shared,
     _permit: &Permit,
     principal: &Principal,
     after: i64,
@@ -162,40 +211,9 @@ pub struct ParticipantAccessPage {
     pub next_after: Option<i64>,
 }
 
-/// Who accessed a participant's data and when: for the institution that enrolled the
-/// participant (transparency for patients), and for nobody else.
-///
-/// # Errors
-/// [`CoreError::NotFound`] for a participant the caller does not manage;
-/// [`CoreError::Denied`] for a caller that is not an institution.
-pub async fn participant_history(
-    core: &Core,
-    ctx: &RequestContext,
-    principal: &Principal,
-    participant: &str,
-    after: i64,
-    limit: u32,
-) -> Result<ParticipantAccessPage, CoreError> {
-    let Ok(participant) = gemj_model::ParticipantId::parse(participant) else {
-        return Err(CoreError::NotFound);
-    };
-    let ask = crate::consent_api::manage(core, &participant).await?;
-    let on_denial = crate::consent_api::on_denial(principal);
-    core.access
-        .enforce(ctx, principal, ask, on_denial, async |permit: &Permit| {
-            let page = participant_page(core, permit, participant, after, limit).await?;
-            let outcome = Outcome {
-                returned: Some(u64::try_from(page.records.len()).unwrap_or(u64::MAX)),
-                ..Outcome::default()
-            };
-            Ok::<_, CoreError>((page, outcome))
-        })
-        .await
-}
-
 /// A page of the accesses to `participant`, as the institution's permit releases it.
 async fn participant_page(
-    core: &Core,
+    core: &Shared,
     _permit: &Permit,
     participant: gemj_model::ParticipantId,
     after: i64,

@@ -7,7 +7,7 @@ use gemj_model::{AccessLevel, DataUseCondition, Dataset, DatasetId};
 use crate::access::{
     Action, Ask, OnDenial, Outcome, Permit, Principal, RequestContext, Resource, Verdicts,
 };
-use crate::{Core, CoreError};
+use crate::{CoreError, Shared};
 
 /// A dataset as the catalogue shows it.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -36,29 +36,75 @@ impl From<Dataset> for DatasetSummary {
     }
 }
 
-/// Lists the datasets whose metadata the caller may read. Each is decided, and the request's
-/// decisions are audited in one append.
-///
-/// # Errors
-/// Store or audit failures.
-pub async fn list_datasets(
-    core: &Core,
-    ctx: &RequestContext,
-    principal: &Principal,
-) -> Result<Vec<DatasetSummary>, CoreError> {
-    let datasets = core.store.list_datasets().await?;
-    let mut enforcement = core.access.begin(ctx, principal);
-    for d in &datasets {
-        enforcement
-            .ask(Ask::new(Action::ReadMetadata, Resource::dataset(d.clone())))
-            .await?;
+/// The service of the dataset catalogue: built once at start, cheap to clone.
+#[derive(Debug, Clone)]
+pub struct CatalogueService {
+    core: Shared,
+}
+
+impl CatalogueService {
+    /// The service over the gateway's shared parts.
+    #[must_use]
+    pub fn new(core: Shared) -> Self {
+        Self { core }
     }
-    enforcement
-        .release(async |verdicts: &Verdicts| -> Result<_, CoreError> {
-            Ok((summaries(verdicts, datasets), Vec::new()))
-        })
-        .await
-        .map(|r| r.value)
+}
+
+impl CatalogueService {
+    /// Lists the datasets whose metadata the caller may read. Each is decided, and the request's
+    /// decisions are audited in one append.
+    ///
+    /// # Errors
+    /// Store or audit failures.
+    pub async fn list_datasets(
+        &self,
+        ctx: &RequestContext,
+        principal: &Principal,
+    ) -> Result<Vec<DatasetSummary>, CoreError> {
+        let core = &self.core;
+        let datasets = core.store.list_datasets().await?;
+        let mut enforcement = core.access.begin(ctx, principal);
+        for d in &datasets {
+            enforcement
+                .ask(Ask::new(Action::ReadMetadata, Resource::dataset(d.clone())))
+                .await?;
+        }
+        enforcement
+            .release(async |verdicts: &Verdicts| -> Result<_, CoreError> {
+                Ok((summaries(verdicts, datasets), Vec::new()))
+            })
+            .await
+            .map(|r| r.value)
+    }
+
+    /// One dataset's metadata, or not found.
+    ///
+    /// # Errors
+    /// [`CoreError::NotFound`] when it does not exist or the caller may not read it.
+    pub async fn get_dataset(
+        &self,
+        ctx: &RequestContext,
+        principal: &Principal,
+        id: &str,
+    ) -> Result<DatasetSummary, CoreError> {
+        let core = &self.core;
+        let Ok(id) = DatasetId::parse(id) else {
+            return Err(CoreError::NotFound);
+        };
+        let Some(d) = core.store.get_dataset(&id).await? else {
+            return Err(CoreError::NotFound);
+        };
+        let ask = Ask::new(Action::ReadMetadata, Resource::dataset(d.clone()));
+        core.access
+            .enforce(
+                ctx,
+                principal,
+                ask,
+                OnDenial::Hide,
+                async |permit: &Permit| Ok((summary(permit, d), Outcome::default())),
+            )
+            .await
+    }
 }
 
 /// The datasets whose decision permitted, in order.
@@ -69,34 +115,6 @@ fn summaries(verdicts: &Verdicts, datasets: Vec<Dataset>) -> Vec<DatasetSummary>
         .filter(|(i, _)| verdicts.permit(*i).is_some())
         .map(|(_, d)| d.into())
         .collect()
-}
-
-/// One dataset's metadata, or not found.
-///
-/// # Errors
-/// [`CoreError::NotFound`] when it does not exist or the caller may not read it.
-pub async fn get_dataset(
-    core: &Core,
-    ctx: &RequestContext,
-    principal: &Principal,
-    id: &str,
-) -> Result<DatasetSummary, CoreError> {
-    let Ok(id) = DatasetId::parse(id) else {
-        return Err(CoreError::NotFound);
-    };
-    let Some(d) = core.store.get_dataset(&id).await? else {
-        return Err(CoreError::NotFound);
-    };
-    let ask = Ask::new(Action::ReadMetadata, Resource::dataset(d.clone()));
-    core.access
-        .enforce(
-            ctx,
-            principal,
-            ask,
-            OnDenial::Hide,
-            async |permit: &Permit| Ok((summary(permit, d), Outcome::default())),
-        )
-        .await
 }
 
 /// A dataset's metadata, as a permit releases it.

@@ -10,7 +10,7 @@ use gemj_model::{ConsentEvent, ConsentState, ParticipantId};
 use gemj_store::AppendOutcome;
 
 use crate::access::{Action, Ask, OnDenial, Outcome, Permit, Principal, RequestContext, Resource};
-use crate::{Core, CoreError};
+use crate::{CoreError, Shared};
 
 /// The most events one history page returns.
 pub const MAX_EVENTS: usize = 10_000;
@@ -61,7 +61,7 @@ pub struct ConsentRecord {
 ///
 /// # Errors
 /// Store failures.
-pub(crate) async fn manage(core: &Core, participant: &ParticipantId) -> Result<Ask, CoreError> {
+pub(crate) async fn manage(core: &Shared, participant: &ParticipantId) -> Result<Ask, CoreError> {
     let institution = core
         .store
         .get_participant(participant)
@@ -84,109 +84,127 @@ pub(crate) fn on_denial(principal: &Principal) -> OnDenial {
     }
 }
 
-/// Posts a consent event of the caller's institution. Idempotent by (institution, event id).
-///
-/// # Errors
-/// [`CoreError::InvalidInput`] when the event names another institution;
-/// [`CoreError::NotFound`] for a participant the institution does not manage;
-/// [`CoreError::Conflict`] for a reused event id with other contents;
-/// [`CoreError::Denied`] for a caller that is not an institution.
-pub async fn post_event(
-    core: &Core,
-    ctx: &RequestContext,
-    principal: &Principal,
-    event: &ConsentEvent,
-) -> Result<PostedEvent, CoreError> {
-    if let Principal::Institution(i) = principal
-        && i.institution != event.institution
-    {
-        return Err(CoreError::InvalidInput(format!(
-            "the event's institution must be the caller's institution ({})",
-            i.institution
-        )));
-    }
-    if event.event_id.is_empty() || event.event_id.len() > 128 {
-        return Err(CoreError::InvalidInput(
-            "event_id must be 1 to 128 characters".to_owned(),
-        ));
-    }
-    let ask = manage(core, &event.participant).await?;
-    let (appended, snapshot) = core
-        .access
-        .enforce(
-            ctx,
-            principal,
-            ask,
-            on_denial(principal),
-            async |permit: &Permit| {
-                let (appended, snapshot) = append(core, permit, event).await?;
-                let outcome = Outcome {
-                    consent_epoch: Some(snapshot.epoch),
-                    participants: vec![event.participant.clone()],
-                    returned: Some(1),
-                    filtered: None,
-                    answer: None,
-                };
-                Ok::<_, CoreError>(((appended, snapshot), outcome))
-            },
-        )
-        .await?;
-    Ok(PostedEvent {
-        event_id: event.event_id.clone(),
-        participant: event.participant.clone(),
-        seq: appended.seq(),
-        duplicate: matches!(appended, AppendOutcome::Duplicate { .. }),
-        state: core.store.consent_state(&event.participant).await?,
-        consent_epoch: snapshot.epoch,
-    })
+/// The service of the consent registry: built once at start, cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ConsentService {
+    core: Shared,
 }
 
-/// A participant's current consent state and history, for the institution that enrolled them.
-///
-/// # Errors
-/// [`CoreError::NotFound`] for a participant the caller does not manage (or that does not
-/// exist); [`CoreError::Denied`] for a caller that is not an institution.
-pub async fn get_record(
-    core: &Core,
-    ctx: &RequestContext,
-    principal: &Principal,
-    participant: &str,
-) -> Result<ConsentRecord, CoreError> {
-    let Ok(participant) = ParticipantId::parse(participant) else {
-        return Err(CoreError::NotFound);
-    };
-    let ask = manage(core, &participant).await?;
-    let (state, events) = core
-        .access
-        .enforce(
-            ctx,
-            principal,
-            ask,
-            on_denial(principal),
-            async |permit: &Permit| {
-                let (state, events) = history(core, permit, &participant).await?;
-                let outcome = Outcome {
-                    consent_epoch: None,
-                    participants: vec![participant.clone()],
-                    returned: Some(u64::try_from(events.len()).unwrap_or(u64::MAX)),
-                    filtered: None,
-                    answer: None,
-                };
-                Ok::<_, CoreError>(((state, events), outcome))
-            },
-        )
-        .await?;
-    Ok(ConsentRecord {
-        participant,
-        state,
-        events,
-    })
+impl ConsentService {
+    /// The service over the gateway's shared parts.
+    #[must_use]
+    pub fn new(core: Shared) -> Self {
+        Self { core }
+    }
+}
+
+impl ConsentService {
+    /// Posts a consent event of the caller's institution. Idempotent by (institution, event id).
+    ///
+    /// # Errors
+    /// [`CoreError::InvalidInput`] when the event names another institution;
+    /// [`CoreError::NotFound`] for a participant the institution does not manage;
+    /// [`CoreError::Conflict`] for a reused event id with other contents;
+    /// [`CoreError::Denied`] for a caller that is not an institution.
+    pub async fn post_event(
+        &self,
+        ctx: &RequestContext,
+        principal: &Principal,
+        event: &ConsentEvent,
+    ) -> Result<PostedEvent, CoreError> {
+        let core = &self.core;
+        if let Principal::Institution(i) = principal
+            && i.institution != event.institution
+        {
+            return Err(CoreError::InvalidInput(format!(
+                "the event's institution must be the caller's institution ({})",
+                i.institution
+            )));
+        }
+        if event.event_id.is_empty() || event.event_id.len() > 128 {
+            return Err(CoreError::InvalidInput(
+                "event_id must be 1 to 128 characters".to_owned(),
+            ));
+        }
+        let ask = manage(core, &event.participant).await?;
+        let (appended, snapshot) = core
+            .access
+            .enforce(
+                ctx,
+                principal,
+                ask,
+                on_denial(principal),
+                async |permit: &Permit| {
+                    let (appended, snapshot) = append(core, permit, event).await?;
+                    let outcome = Outcome {
+                        consent_epoch: Some(snapshot.epoch),
+                        participants: vec![event.participant.clone()],
+                        returned: Some(1),
+                        filtered: None,
+                        answer: None,
+                    };
+                    Ok::<_, CoreError>(((appended, snapshot), outcome))
+                },
+            )
+            .await?;
+        Ok(PostedEvent {
+            event_id: event.event_id.clone(),
+            participant: event.participant.clone(),
+            seq: appended.seq(),
+            duplicate: matches!(appended, AppendOutcome::Duplicate { .. }),
+            state: core.store.consent_state(&event.participant).await?,
+            consent_epoch: snapshot.epoch,
+        })
+    }
+
+    /// A participant's current consent state and history, for the institution that enrolled them.
+    ///
+    /// # Errors
+    /// [`CoreError::NotFound`] for a participant the caller does not manage (or that does not
+    /// exist); [`CoreError::Denied`] for a caller that is not an institution.
+    pub async fn get_record(
+        &self,
+        ctx: &RequestContext,
+        principal: &Principal,
+        participant: &str,
+    ) -> Result<ConsentRecord, CoreError> {
+        let core = &self.core;
+        let Ok(participant) = ParticipantId::parse(participant) else {
+            return Err(CoreError::NotFound);
+        };
+        let ask = manage(core, &participant).await?;
+        let (state, events) = core
+            .access
+            .enforce(
+                ctx,
+                principal,
+                ask,
+                on_denial(principal),
+                async |permit: &Permit| {
+                    let (state, events) = history(core, permit, &participant).await?;
+                    let outcome = Outcome {
+                        consent_epoch: None,
+                        participants: vec![participant.clone()],
+                        returned: Some(u64::try_from(events.len()).unwrap_or(u64::MAX)),
+                        filtered: None,
+                        answer: None,
+                    };
+                    Ok::<_, CoreError>(((state, events), outcome))
+                },
+            )
+            .await?;
+        Ok(ConsentRecord {
+            participant,
+            state,
+            events,
+        })
+    }
 }
 
 /// Appends an institution's consent event under its permit, and makes the consent view
 /// include it before anything is answered: the stored event and the snapshot that holds it.
 async fn append(
-    core: &Core,
+    core: &Shared,
     _permit: &Permit,
     event: &ConsentEvent,
 ) -> Result<(AppendOutcome, crate::consent_view::ConsentSnapshot), CoreError> {
@@ -208,7 +226,7 @@ async fn append(
 
 /// A participant's consent state and (at most [`MAX_EVENTS`]) events, for its institution.
 async fn history(
-    core: &Core,
+    core: &Shared,
     _permit: &Permit,
     participant: &ParticipantId,
 ) -> Result<(Option<ConsentState>, Vec<HistoryEvent>), CoreError> {

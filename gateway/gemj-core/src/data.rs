@@ -17,7 +17,7 @@ use crate::access::{
     Action, Ask, OnDenial, Outcome, Permit, Principal, RequestContext, Resource, Verdicts,
 };
 use crate::data_url::UrlGrant;
-use crate::{Core, CoreError};
+use crate::{CoreError, Shared};
 
 /// Which participants of a dataset the caller may be served.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -38,42 +38,174 @@ fn not_found_for(principal: &Principal) -> CoreError {
     }
 }
 
-/// The participants of a dataset that the caller may be served: permitted to read the
-/// dataset's data, and inside the caller's consent scope at the current consent epoch.
+/// The service of dataset participants and the signed data URLs (issue and fetch): built once at start, cheap to clone.
+#[derive(Debug, Clone)]
+pub struct DataService {
+    core: Shared,
+}
+
+impl DataService {
+    /// The service over the gateway's shared parts.
+    #[must_use]
+    pub fn new(core: Shared) -> Self {
+        Self { core }
+    }
+}
+
+impl DataService {
+    /// The participants of a dataset that the caller may be served: permitted to read the
+    /// dataset's data, and inside the caller's consent scope at the current consent epoch.
+    ///
+    /// # Errors
+    /// [`CoreError::NotFound`] when the dataset does not exist (anonymous callers:
+    /// [`CoreError::CredentialRequired`]); [`CoreError::Denied`] when the caller may not read its
+    /// data; [`CoreError::ConsentStale`].
+    pub async fn dataset_participants(
+        &self,
+        ctx: &RequestContext,
+        principal: &Principal,
+        dataset: &str,
+    ) -> Result<ServedParticipants, CoreError> {
+        let core = &self.core;
+        let Ok(id) = DatasetId::parse(dataset) else {
+            return Err(not_found_for(principal));
+        };
+        let Some(d) = core.store.get_dataset(&id).await? else {
+            return Err(not_found_for(principal));
+        };
+        // Dataset descriptions are not secret (registered researchers read them to apply): a
+        // denial says why.
+        let ask = Ask::new(Action::ReadData, Resource::dataset(d));
+        core.access
+            .enforce(
+                ctx,
+                principal,
+                ask,
+                OnDenial::Explain,
+                async |permit: &Permit| served_members(core, permit, id).await,
+            )
+            .await
+    }
+
+    /// Issues a signed URL for (a byte range of) an object the caller may read, checking access
+    /// and consent now; the URL is checked again when used.
+    ///
+    /// # Errors
+    /// [`CoreError::NotFound`] when the object does not exist, the caller may not read it, or it
+    /// holds data of a participant outside the caller's consent scope (the three look the same;
+    /// anonymous callers get [`CoreError::CredentialRequired`]); [`CoreError::ConsentStale`].
+    pub async fn issue_url(
+        &self,
+        ctx: &RequestContext,
+        principal: &Principal,
+        object_id: &str,
+        range: Option<ByteRange>,
+        base_url: &str,
+    ) -> Result<IssuedUrl, CoreError> {
+        let core = &self.core;
+        issue(core, ctx, principal, object_id, range, base_url, false).await
+    }
+
+    /// Serves a signed URL: verifies it, decides again (approval still in force), re-checks
+    /// consent at the current epoch, and opens the granted bytes (or the requested part of them).
+    ///
+    /// # Errors
+    /// [`CoreError::UrlRejected`] for an altered, foreign or expired token; [`CoreError::Denied`]
+    /// when its approval is no longer in force; [`CoreError::NotFound`] when a participant in the
+    /// object is no longer inside the grant's consent scope (withdrawn, for example);
+    /// [`CoreError::InvalidInput`] for a range outside the grant; [`CoreError::ConsentStale`].
+    pub async fn fetch(
+        &self,
+        ctx: &RequestContext,
+        object_id: &str,
+        token: &str,
+        requested: Option<ByteRange>,
+    ) -> Result<DataStream, CoreError> {
+        let core = &self.core;
+        let grant = core
+            .urls
+            .verify(token, time::OffsetDateTime::now_utc().unix_timestamp())
+            .map_err(|e| CoreError::UrlRejected(e.code()))?;
+        if grant.object.as_str() != object_id {
+            return Err(CoreError::UrlRejected("signed_url_invalid"));
+        }
+        let Some((object, resource)) = object_resource(core, object_id).await? else {
+            return Err(CoreError::NotFound);
+        };
+        let principal = Principal::SignedUrl(std::sync::Arc::new(grant.clone()));
+        let mut enforcement = core.access.begin(ctx, &principal);
+        if !enforcement
+            .ask(Ask::new(Action::ReadData, resource))
+            .await?
+            .is_permit()
+        {
+            let denial = enforcement.refuse().await?;
+            return Err(CoreError::Denied(Box::new(denial)));
+        }
+        let released = enforcement
+            .release(async |verdicts: &Verdicts| -> Result<_, CoreError> {
+                let permit = verdicts.permit(0).ok_or(CoreError::AuditUnavailable)?;
+                let (answer, outcome) = match &grant.slice {
+                    Some(slice) => open_slice(core, permit, slice, object, requested).await?,
+                    None => open_bytes(core, permit, &grant, object, requested).await?,
+                };
+                Ok((answer, vec![outcome]))
+            })
+            .await?;
+        let audit_seq = released.audit_seq();
+        released.value.map(|stream| DataStream {
+            audit_seq,
+            ..stream
+        })
+    }
+}
+
+/// The participants whose data an object holds (from the catalogue cache when the object is
+/// the stored one).
 ///
 /// # Errors
-/// [`CoreError::NotFound`] when the dataset does not exist (anonymous callers:
-/// [`CoreError::CredentialRequired`]); [`CoreError::Denied`] when the caller may not read its
-/// data; [`CoreError::ConsentStale`].
-pub async fn dataset_participants(
-    core: &Core,
+/// Store failures.
+pub(crate) async fn participants_of(
+    core: &Shared,
+    object: &DataObject,
+) -> Result<Vec<ParticipantId>, CoreError> {
+    if let Some(cached) = core.catalogue.object(&object.id).await?
+        && cached.object.specimens == object.specimens
+        && cached.object.participant == object.participant
+    {
+        return Ok(cached.participants.clone());
+    }
+    let mut out: BTreeSet<ParticipantId> = core
+        .store
+        .participants_of_specimens(&object.specimens)
+        .await?
+        .into_iter()
+        .collect();
+    if let Some(p) = &object.participant {
+        out.insert(p.clone());
+    }
+    Ok(out.into_iter().collect())
+}
+
+/// As [`issue_url`] for the whole object, but a caller who may read the object's metadata
+/// (and whom its consent would show it to) learns why data is refused: [`CoreError::Denied`],
+/// from the one recorded decision (DRS `/access`: 403 for an object the caller can see).
+///
+/// # Errors
+/// As [`issue_url`], and [`CoreError::Denied`].
+pub(crate) async fn issue_url_explained(
+    core: &Shared,
     ctx: &RequestContext,
     principal: &Principal,
-    dataset: &str,
-) -> Result<ServedParticipants, CoreError> {
-    let Ok(id) = DatasetId::parse(dataset) else {
-        return Err(not_found_for(principal));
-    };
-    let Some(d) = core.store.get_dataset(&id).await? else {
-        return Err(not_found_for(principal));
-    };
-    // Dataset descriptions are not secret (registered researchers read them to apply): a
-    // denial says why.
-    let ask = Ask::new(Action::ReadData, Resource::dataset(d));
-    core.access
-        .enforce(
-            ctx,
-            principal,
-            ask,
-            OnDenial::Explain,
-            async |permit: &Permit| served_members(core, permit, id).await,
-        )
-        .await
+    object_id: &str,
+    base_url: &str,
+) -> Result<IssuedUrl, CoreError> {
+    issue(core, ctx, principal, object_id, None, base_url, true).await
 }
 
 /// The members of a dataset that `permit` serves, with what the audit records of them.
 async fn served_members(
-    core: &Core,
+    core: &Shared,
     permit: &Permit,
     id: DatasetId,
 ) -> Result<(ServedParticipants, Outcome), CoreError> {
@@ -122,33 +254,6 @@ pub(crate) fn count(n: usize) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX)
 }
 
-/// The participants whose data an object holds (from the catalogue cache when the object is
-/// the stored one).
-///
-/// # Errors
-/// Store failures.
-pub async fn participants_of(
-    core: &Core,
-    object: &DataObject,
-) -> Result<Vec<ParticipantId>, CoreError> {
-    if let Some(cached) = core.catalogue.object(&object.id).await?
-        && cached.object.specimens == object.specimens
-        && cached.object.participant == object.participant
-    {
-        return Ok(cached.participants.clone());
-    }
-    let mut out: BTreeSet<ParticipantId> = core
-        .store
-        .participants_of_specimens(&object.specimens)
-        .await?
-        .into_iter()
-        .collect();
-    if let Some(p) = &object.participant {
-        out.insert(p.clone());
-    }
-    Ok(out.into_iter().collect())
-}
-
 /// A byte range: `start` to `end` (exclusive; `None`: to the end of the object).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ByteRange {
@@ -169,7 +274,7 @@ pub struct IssuedUrl {
 
 /// Loads an object and the datasets that hold it.
 pub(crate) async fn object_resource(
-    core: &Core,
+    core: &Shared,
     id: &str,
 ) -> Result<Option<(DataObject, Resource)>, CoreError> {
     let Ok(id) = ObjectId::parse(id) else {
@@ -185,42 +290,8 @@ pub(crate) async fn object_resource(
     )))
 }
 
-/// Issues a signed URL for (a byte range of) an object the caller may read, checking access
-/// and consent now; the URL is checked again when used.
-///
-/// # Errors
-/// [`CoreError::NotFound`] when the object does not exist, the caller may not read it, or it
-/// holds data of a participant outside the caller's consent scope (the three look the same;
-/// anonymous callers get [`CoreError::CredentialRequired`]); [`CoreError::ConsentStale`].
-pub async fn issue_url(
-    core: &Core,
-    ctx: &RequestContext,
-    principal: &Principal,
-    object_id: &str,
-    range: Option<ByteRange>,
-    base_url: &str,
-) -> Result<IssuedUrl, CoreError> {
-    issue(core, ctx, principal, object_id, range, base_url, false).await
-}
-
-/// As [`issue_url`] for the whole object, but a caller who may read the object's metadata
-/// (and whom its consent would show it to) learns why data is refused: [`CoreError::Denied`],
-/// from the one recorded decision (DRS `/access`: 403 for an object the caller can see).
-///
-/// # Errors
-/// As [`issue_url`], and [`CoreError::Denied`].
-pub async fn issue_url_explained(
-    core: &Core,
-    ctx: &RequestContext,
-    principal: &Principal,
-    object_id: &str,
-    base_url: &str,
-) -> Result<IssuedUrl, CoreError> {
-    issue(core, ctx, principal, object_id, None, base_url, true).await
-}
-
 async fn issue(
-    core: &Core,
+    core: &Shared,
     ctx: &RequestContext,
     principal: &Principal,
     object_id: &str,
@@ -273,7 +344,7 @@ async fn issue(
 
 /// Signs a URL for (a byte range of) `object`, carrying what `permit` granted.
 fn sign_url(
-    core: &Core,
+    core: &Shared,
     permit: &Permit,
     principal: &Principal,
     object: &DataObject,
@@ -349,62 +420,10 @@ impl std::fmt::Debug for DataStream {
     }
 }
 
-/// Serves a signed URL: verifies it, decides again (approval still in force), re-checks
-/// consent at the current epoch, and opens the granted bytes (or the requested part of them).
-///
-/// # Errors
-/// [`CoreError::UrlRejected`] for an altered, foreign or expired token; [`CoreError::Denied`]
-/// when its approval is no longer in force; [`CoreError::NotFound`] when a participant in the
-/// object is no longer inside the grant's consent scope (withdrawn, for example);
-/// [`CoreError::InvalidInput`] for a range outside the grant; [`CoreError::ConsentStale`].
-pub async fn fetch(
-    core: &Core,
-    ctx: &RequestContext,
-    object_id: &str,
-    token: &str,
-    requested: Option<ByteRange>,
-) -> Result<DataStream, CoreError> {
-    let grant = core
-        .urls
-        .verify(token, time::OffsetDateTime::now_utc().unix_timestamp())
-        .map_err(|e| CoreError::UrlRejected(e.code()))?;
-    if grant.object.as_str() != object_id {
-        return Err(CoreError::UrlRejected("signed_url_invalid"));
-    }
-    let Some((object, resource)) = object_resource(core, object_id).await? else {
-        return Err(CoreError::NotFound);
-    };
-    let principal = Principal::SignedUrl(std::sync::Arc::new(grant.clone()));
-    let mut enforcement = core.access.begin(ctx, &principal);
-    if !enforcement
-        .ask(Ask::new(Action::ReadData, resource))
-        .await?
-        .is_permit()
-    {
-        let denial = enforcement.refuse().await?;
-        return Err(CoreError::Denied(Box::new(denial)));
-    }
-    let released = enforcement
-        .release(async |verdicts: &Verdicts| -> Result<_, CoreError> {
-            let permit = verdicts.permit(0).ok_or(CoreError::AuditUnavailable)?;
-            let (answer, outcome) = match &grant.slice {
-                Some(slice) => open_slice(core, permit, slice, object, requested).await?,
-                None => open_bytes(core, permit, &grant, object, requested).await?,
-            };
-            Ok((answer, vec![outcome]))
-        })
-        .await?;
-    let audit_seq = released.audit_seq();
-    released.value.map(|stream| DataStream {
-        audit_seq,
-        ..stream
-    })
-}
-
 /// Opens the granted bytes (or the requested part of them) of a stored object: only when every
 /// participant in it is still inside the grant's consent scope.
 async fn open_bytes(
-    core: &Core,
+    core: &Shared,
     permit: &Permit,
     grant: &UrlGrant,
     object: DataObject,
@@ -450,7 +469,7 @@ async fn open_bytes(
 /// sample columns of participants that may not be served now (decided at this fetch's consent
 /// epoch). Of known length when no column is dropped.
 async fn open_slice(
-    core: &Core,
+    core: &Shared,
     permit: &Permit,
     slice: &crate::data_url::SliceGrant,
     object: DataObject,
@@ -503,7 +522,7 @@ async fn open_slice(
 /// Cuts the granted regions from the stored file and streams them, without the sample columns
 /// in `exclude`.
 async fn stream_slice(
-    core: &Core,
+    core: &Shared,
     permit: &Permit,
     slice: &crate::data_url::SliceGrant,
     object: DataObject,

@@ -33,7 +33,7 @@ use crate::access::{
 };
 use crate::consent_view::{ConsentSnapshot, Stale};
 use crate::data;
-use crate::{Core, CoreError};
+use crate::{CoreError, Shared};
 
 /// The one access method of every blob: HTTPS through a signed data URL.
 pub const ACCESS_ID: &str = "https";
@@ -281,7 +281,7 @@ impl Visible<'_> {
 /// dataset on the way, then (in [`get_objects`]) releases what was permitted, every decision
 /// audited in one append.
 struct Resolver<'a> {
-    core: &'a Core,
+    core: &'a Shared,
     principal: &'a Principal,
     settings: &'a DrsSettings,
     enforcement: Option<Enforcement<'a>>,
@@ -294,7 +294,7 @@ struct Resolver<'a> {
 
 impl<'a> Resolver<'a> {
     fn new(
-        core: &'a Core,
+        core: &'a Shared,
         ctx: &'a RequestContext,
         principal: &'a Principal,
         settings: &'a DrsSettings,
@@ -731,152 +731,176 @@ fn invalid_id() -> CoreError {
     )
 }
 
-/// Resolves DRS ids for the caller, all decisions audited in one append. Each id answers a DRS
-/// object or the error for it: [`CoreError::InvalidInput`] for an id that cannot exist;
-/// [`CoreError::NotFound`] for one that does not exist or that the caller may not see
-/// ([`CoreError::CredentialRequired`] for anonymous callers); `expand` nests bundles' contents.
-///
-/// # Errors
-/// [`CoreError::ConsentStale`] (after the audit), store and audit failures.
-pub async fn get_objects(
-    core: &Core,
-    ctx: &RequestContext,
-    principal: &Principal,
-    settings: &DrsSettings,
-    ids: &[String],
-    expand: bool,
-) -> Result<Vec<Result<DrsObject, CoreError>>, CoreError> {
-    let mut resolver = Resolver::new(core, ctx, principal, settings);
-    // Each distinct id is planned once, however often (and in whichever form) it is named.
-    let mut planned: HashMap<&str, usize> = HashMap::new();
-    let mut plans = Vec::new();
-    let mut order = Vec::with_capacity(ids.len());
-    for id in ids {
-        let local = settings.local_id(id);
-        if let Some(&i) = planned.get(local) {
-            order.push(i);
-            continue;
+/// The service of GA4GH DRS: built once at start, cheap to clone.
+#[derive(Debug, Clone)]
+pub struct DrsService {
+    core: Shared,
+    settings: DrsSettings,
+}
+
+impl DrsService {
+    /// The service over the gateway's shared parts, with its own settings.
+    #[must_use]
+    pub fn new(core: Shared, settings: DrsSettings) -> Self {
+        Self { core, settings }
+    }
+
+    /// How this deployment names and authorizes its objects.
+    #[must_use]
+    pub fn settings(&self) -> &DrsSettings {
+        &self.settings
+    }
+}
+
+impl DrsService {
+    /// Resolves DRS ids for the caller, all decisions audited in one append. Each id answers a DRS
+    /// object or the error for it: [`CoreError::InvalidInput`] for an id that cannot exist;
+    /// [`CoreError::NotFound`] for one that does not exist or that the caller may not see
+    /// ([`CoreError::CredentialRequired`] for anonymous callers); `expand` nests bundles' contents.
+    ///
+    /// # Errors
+    /// [`CoreError::ConsentStale`] (after the audit), store and audit failures.
+    pub async fn get_objects(
+        &self,
+        ctx: &RequestContext,
+        principal: &Principal,
+        ids: &[String],
+        expand: bool,
+    ) -> Result<Vec<Result<DrsObject, CoreError>>, CoreError> {
+        let (core, settings) = (&self.core, &self.settings);
+        let mut resolver = Resolver::new(core, ctx, principal, settings);
+        // Each distinct id is planned once, however often (and in whichever form) it is named.
+        let mut planned: HashMap<&str, usize> = HashMap::new();
+        let mut plans = Vec::new();
+        let mut order = Vec::with_capacity(ids.len());
+        for id in ids {
+            let local = settings.local_id(id);
+            if let Some(&i) = planned.get(local) {
+                order.push(i);
+                continue;
+            }
+            plans.push(match resolver.plan(id).await {
+                Ok(plan) => Ok(plan),
+                Err(CoreError::InvalidInput(m)) => Err(m),
+                Err(e) => return Err(e),
+            });
+            planned.insert(local, plans.len() - 1);
+            order.push(plans.len() - 1);
         }
-        plans.push(match resolver.plan(id).await {
-            Ok(plan) => Ok(plan),
-            Err(CoreError::InvalidInput(m)) => Err(m),
-            Err(e) => return Err(e),
-        });
-        planned.insert(local, plans.len() - 1);
-        order.push(plans.len() - 1);
+        let enforcement = resolver
+            .enforcement
+            .take()
+            .ok_or(CoreError::AuditUnavailable)?;
+        let outcomes = std::mem::take(&mut resolver.outcomes);
+        let resolver = &resolver;
+        enforcement
+            .release(async |verdicts: &Verdicts| -> Result<_, CoreError> {
+                // Consent that could not be confirmed current fails the request, after the audit.
+                if let Some(stale) = resolver.stale {
+                    return Ok((Err(stale.into()), outcomes));
+                }
+                let answers = order
+                    .iter()
+                    .filter_map(|&i| plans.get(i))
+                    .map(|plan| match plan {
+                        Err(m) => Err(CoreError::InvalidInput(m.clone())),
+                        Ok(None) => Err(resolver.hidden()),
+                        Ok(Some(plan)) => resolver
+                            .visible(plan, verdicts)
+                            .map(|v| resolver.drs_object(&v, expand))
+                            .ok_or_else(|| resolver.hidden()),
+                    })
+                    .collect();
+                Ok((Ok(answers), outcomes))
+            })
+            .await?
+            .value
     }
-    let enforcement = resolver
-        .enforcement
-        .take()
-        .ok_or(CoreError::AuditUnavailable)?;
-    let outcomes = std::mem::take(&mut resolver.outcomes);
-    let resolver = &resolver;
-    enforcement
-        .release(async |verdicts: &Verdicts| -> Result<_, CoreError> {
-            // Consent that could not be confirmed current fails the request, after the audit.
-            if let Some(stale) = resolver.stale {
-                return Ok((Err(stale.into()), outcomes));
-            }
-            let answers = order
-                .iter()
-                .filter_map(|&i| plans.get(i))
-                .map(|plan| match plan {
-                    Err(m) => Err(CoreError::InvalidInput(m.clone())),
-                    Ok(None) => Err(resolver.hidden()),
-                    Ok(Some(plan)) => resolver
-                        .visible(plan, verdicts)
-                        .map(|v| resolver.drs_object(&v, expand))
-                        .ok_or_else(|| resolver.hidden()),
-                })
-                .collect();
-            Ok((Ok(answers), outcomes))
-        })
-        .await?
-        .value
-}
 
-/// One DRS object (see [`get_objects`]).
-///
-/// # Errors
-/// As [`get_objects`], and the id's own error.
-pub async fn get_object(
-    core: &Core,
-    ctx: &RequestContext,
-    principal: &Principal,
-    settings: &DrsSettings,
-    id: &str,
-    expand: bool,
-) -> Result<DrsObject, CoreError> {
-    get_objects(core, ctx, principal, settings, &[id.to_owned()], expand)
-        .await?
-        .pop()
-        .unwrap_or(Err(CoreError::NotFound))
-}
-
-/// How to authorize for each id. Answered alike for absent and hidden ids (existence is not
-/// revealed): an id an anonymous caller may read lists `None` first. The anonymous resolution
-/// that tells this is audited like any other.
-///
-/// # Errors
-/// [`CoreError::ConsentStale`], store and audit failures; per id, [`CoreError::InvalidInput`].
-pub async fn authorizations(
-    core: &Core,
-    ctx: &RequestContext,
-    settings: &DrsSettings,
-    ids: &[String],
-) -> Result<Vec<Result<Authorizations, CoreError>>, CoreError> {
-    let resolved = get_objects(core, ctx, &Principal::Anonymous, settings, ids, false).await?;
-    Ok(ids
-        .iter()
-        .zip(resolved)
-        .map(|(id, r)| {
-            let local = settings.local_id(id).to_owned();
-            match r {
-                Ok(_) => Ok(settings.authorizations(Some(local), true)),
-                Err(CoreError::InvalidInput(m)) => Err(CoreError::InvalidInput(m)),
-                Err(_) => Ok(settings.authorizations(Some(local), false)),
-            }
-        })
-        .collect())
-}
-
-/// A signed URL for a blob's bytes (`access_id` [`ACCESS_ID`]), through [`data::issue_url_explained`]:
-/// decided ([`Action::ReadData`]) and audited there, consent checked now and at every fetch.
-///
-/// # Errors
-/// [`AccessError::DataNotPermitted`] when the caller sees the object but may not read its
-/// bytes; otherwise as objects: [`CoreError::NotFound`] (also for an unknown `access_id` or a
-/// bundle, which has no access methods), [`CoreError::CredentialRequired`],
-/// [`CoreError::InvalidInput`], [`CoreError::ConsentStale`].
-pub async fn access_url(
-    core: &Core,
-    ctx: &RequestContext,
-    principal: &Principal,
-    settings: &DrsSettings,
-    id: &str,
-    access_id: &str,
-) -> Result<AccessUrl, AccessError> {
-    let local = settings.local_id(id);
-    if ObjectId::parse(local).is_err() {
-        return Err(invalid_id().into());
+    /// One DRS object (see [`get_objects`]).
+    ///
+    /// # Errors
+    /// As [`get_objects`], and the id's own error.
+    pub async fn get_object(
+        &self,
+        ctx: &RequestContext,
+        principal: &Principal,
+        id: &str,
+        expand: bool,
+    ) -> Result<DrsObject, CoreError> {
+        self.get_objects(ctx, principal, &[id.to_owned()], expand)
+            .await?
+            .pop()
+            .unwrap_or(Err(CoreError::NotFound))
     }
-    if access_id != ACCESS_ID {
-        return Err(CoreError::NotFound.into());
-    }
-    // One decision: refused data is explained (403) only to a caller who may see the object.
-    match data::issue_url_explained(core, ctx, principal, local, &settings.base_url).await {
-        Ok(issued) => Ok(AccessUrl { url: issued.url }),
-        Err(CoreError::Denied(_)) => Err(AccessError::DataNotPermitted),
-        Err(e) => Err(e.into()),
-    }
-}
 
-/// How many blobs the service holds and their total size (DRS 1.5 service-info `drs` stats).
-///
-/// # Errors
-/// Store failures.
-pub async fn stats(core: &Core) -> Result<(u64, u64), CoreError> {
-    Ok(core.store.object_totals().await?)
+    /// How to authorize for each id. Answered alike for absent and hidden ids (existence is not
+    /// revealed): an id an anonymous caller may read lists `None` first. The anonymous resolution
+    /// that tells this is audited like any other.
+    ///
+    /// # Errors
+    /// [`CoreError::ConsentStale`], store and audit failures; per id, [`CoreError::InvalidInput`].
+    pub async fn authorizations(
+        &self,
+        ctx: &RequestContext,
+        ids: &[String],
+    ) -> Result<Vec<Result<Authorizations, CoreError>>, CoreError> {
+        let settings = &self.settings;
+        let resolved = self
+            .get_objects(ctx, &Principal::Anonymous, ids, false)
+            .await?;
+        Ok(ids
+            .iter()
+            .zip(resolved)
+            .map(|(id, r)| {
+                let local = settings.local_id(id).to_owned();
+                match r {
+                    Ok(_) => Ok(settings.authorizations(Some(local), true)),
+                    Err(CoreError::InvalidInput(m)) => Err(CoreError::InvalidInput(m)),
+                    Err(_) => Ok(settings.authorizations(Some(local), false)),
+                }
+            })
+            .collect())
+    }
+
+    /// A signed URL for a blob's bytes (`access_id` [`ACCESS_ID`]), through [`data::issue_url_explained`]:
+    /// decided ([`Action::ReadData`]) and audited there, consent checked now and at every fetch.
+    ///
+    /// # Errors
+    /// [`AccessError::DataNotPermitted`] when the caller sees the object but may not read its
+    /// bytes; otherwise as objects: [`CoreError::NotFound`] (also for an unknown `access_id` or a
+    /// bundle, which has no access methods), [`CoreError::CredentialRequired`],
+    /// [`CoreError::InvalidInput`], [`CoreError::ConsentStale`].
+    pub async fn access_url(
+        &self,
+        ctx: &RequestContext,
+        principal: &Principal,
+        id: &str,
+        access_id: &str,
+    ) -> Result<AccessUrl, AccessError> {
+        let (core, settings) = (&self.core, &self.settings);
+        let local = settings.local_id(id);
+        if ObjectId::parse(local).is_err() {
+            return Err(invalid_id().into());
+        }
+        if access_id != ACCESS_ID {
+            return Err(CoreError::NotFound.into());
+        }
+        // One decision: refused data is explained (403) only to a caller who may see the object.
+        match data::issue_url_explained(core, ctx, principal, local, &settings.base_url).await {
+            Ok(issued) => Ok(AccessUrl { url: issued.url }),
+            Err(CoreError::Denied(_)) => Err(AccessError::DataNotPermitted),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// How many blobs the service holds and their total size (DRS 1.5 service-info `drs` stats).
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn stats(&self) -> Result<(u64, u64), CoreError> {
+        Ok(self.core.store.object_totals().await?)
+    }
 }
 
 #[cfg(test)]

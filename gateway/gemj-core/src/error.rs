@@ -43,9 +43,6 @@ pub enum CoreError {
     /// The audit chain could not be written: nothing may be served.
     #[error("audit unavailable")]
     AuditUnavailable,
-    /// Generating or registering the demo cohort failed.
-    #[error("demo cohort: {0}")]
-    Demo(String),
     /// A task the request was waiting for did not finish: it panicked (a bug: 500) or was
     /// cancelled (the server is shutting down: 503). Never the caller's fault.
     #[error("a worker task {}", if *.cancelled { "was cancelled" } else { "failed" })]

@@ -27,7 +27,7 @@ use gemj_objects::ObjectKey;
 use crate::access::{Action, Ask, OnDenial, Outcome, Permit, Principal, RequestContext, Resource};
 use crate::data::{count, object_resource, participants_of};
 use crate::data_url::{GrantRegion, SliceGrant, UrlGrant};
-use crate::{Core, CoreError};
+use crate::{CoreError, Shared};
 
 pub use gemj_htsget::{Endpoint, MAX_REGIONS, Ticket, TicketBody, TicketRequest, TicketUrl};
 
@@ -95,7 +95,7 @@ enum Resolved {
 /// Finds the object an htsget id names: the object id itself, or the id plus the format's file
 /// suffix (`GEMJ-P0001` + `format=CRAM` is `GEMJ-P0001.cram`).
 async fn resolve(
-    core: &Core,
+    core: &Shared,
     endpoint: Endpoint,
     id: &str,
     format: Option<Format>,
@@ -140,7 +140,7 @@ async fn resolve(
 
 /// The storage keys of an object and its index.
 async fn object_keys(
-    core: &Core,
+    core: &Shared,
     object: &DataObject,
 ) -> Result<(ObjectKey, ObjectKey), CoreError> {
     let key_of = |o: &DataObject| core.objects.key_from_uri(&o.storage_uri);
@@ -157,7 +157,7 @@ async fn object_keys(
 
 /// Opens (from the cache) the indexed file behind an object, through object storage.
 pub(crate) async fn open(
-    core: &Core,
+    core: &Shared,
     object: &DataObject,
     format: Format,
 ) -> Result<Arc<IndexedFile>, HtsgetError> {
@@ -208,54 +208,70 @@ pub(crate) async fn compute(
         .map_err(slice_error)
 }
 
-/// Issues a ticket.
-///
-/// # Errors
-/// `NotFound` ([`HtsgetError::Protocol`]) when the object does not exist, is not readable by the caller, or
-/// is an alignment file of a participant outside the caller's consent scope (anonymous callers
-/// get [`CoreError::CredentialRequired`] instead); `UnsupportedFormat`, `InvalidInput`,
-/// `InvalidRange` for the request;
-/// [`CoreError::ConsentStale`].
-pub async fn ticket(
-    core: &Core,
-    ctx: &RequestContext,
-    principal: &Principal,
-    endpoint: Endpoint,
-    id: &str,
-    request: &TicketRequest,
-    base_url: &str,
-) -> Result<Ticket, HtsgetError> {
-    let hide = OnDenial::HideFromCredentialed;
-    let hidden = || {
-        if matches!(principal, Principal::Anonymous) {
-            HtsgetError::Core(CoreError::CredentialRequired)
-        } else {
-            HtsgetError::not_found()
-        }
-    };
-    let (object, resource, format) = match resolve(core, endpoint, id, request.format).await? {
-        Resolved::Found(object, resource, format) => (*object, resource, format),
-        Resolved::Nothing => return Err(hidden()),
-        Resolved::OtherFormat(resource, actual) => {
-            // Say which format exists only to a caller who may read it.
-            let ask = Ask::new(Action::ReadData, resource).without_consent();
-            return core
-                .access
-                .enforce(ctx, principal, ask, hide, async |_: &Permit| {
-                    Err(HtsgetError::Protocol(gemj_htsget::Error::new(
-                        gemj_htsget::ErrorKind::UnsupportedFormat,
-                        format!(
-                            "{id} is available as {}, not {}",
-                            actual.as_str(),
-                            request.format.map_or("", Format::as_str)
-                        ),
-                    )))
-                })
-                .await;
-        }
-    };
-    let ask = Ask::new(Action::ReadData, resource);
-    core.access
+/// The service of htsget tickets: built once at start, cheap to clone.
+#[derive(Debug, Clone)]
+pub struct HtsgetService {
+    core: Shared,
+}
+
+impl HtsgetService {
+    /// The service over the gateway's shared parts.
+    #[must_use]
+    pub fn new(core: Shared) -> Self {
+        Self { core }
+    }
+}
+
+impl HtsgetService {
+    /// Issues a ticket.
+    ///
+    /// # Errors
+    /// `NotFound` ([`HtsgetError::Protocol`]) when the object does not exist, is not readable by the caller, or
+    /// is an alignment file of a participant outside the caller's consent scope (anonymous callers
+    /// get [`CoreError::CredentialRequired`] instead); `UnsupportedFormat`, `InvalidInput`,
+    /// `InvalidRange` for the request;
+    /// [`CoreError::ConsentStale`].
+    pub async fn ticket(
+        &self,
+        ctx: &RequestContext,
+        principal: &Principal,
+        endpoint: Endpoint,
+        id: &str,
+        request: &TicketRequest,
+        base_url: &str,
+    ) -> Result<Ticket, HtsgetError> {
+        let core = &self.core;
+        let hide = OnDenial::HideFromCredentialed;
+        let hidden = || {
+            if matches!(principal, Principal::Anonymous) {
+                HtsgetError::Core(CoreError::CredentialRequired)
+            } else {
+                HtsgetError::not_found()
+            }
+        };
+        let (object, resource, format) = match resolve(core, endpoint, id, request.format).await? {
+            Resolved::Found(object, resource, format) => (*object, resource, format),
+            Resolved::Nothing => return Err(hidden()),
+            Resolved::OtherFormat(resource, actual) => {
+                // Say which format exists only to a caller who may read it.
+                let ask = Ask::new(Action::ReadData, resource).without_consent();
+                return core
+                    .access
+                    .enforce(ctx, principal, ask, hide, async |_: &Permit| {
+                        Err(HtsgetError::Protocol(gemj_htsget::Error::new(
+                            gemj_htsget::ErrorKind::UnsupportedFormat,
+                            format!(
+                                "{id} is available as {}, not {}",
+                                actual.as_str(),
+                                request.format.map_or("", Format::as_str)
+                            ),
+                        )))
+                    })
+                    .await;
+            }
+        };
+        let ask = Ask::new(Action::ReadData, resource);
+        core.access
         .enforce(
             ctx,
             principal,
@@ -290,12 +306,13 @@ pub async fn ticket(
             },
         )
         .await?
+    }
 }
 
 /// Computes a ticket under `permit`: the URLs of the slice (or of its deferred cut).
 #[allow(clippy::too_many_arguments)]
 async fn issue(
-    core: &Core,
+    core: &Shared,
     permit: &Permit,
     principal: &Principal,
     object: &DataObject,

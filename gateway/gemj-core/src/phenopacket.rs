@@ -15,14 +15,16 @@ use gemj_model::{
     Diagnosis, PartialDate, ParticipantId, Phenotype, PhenotypeStatus, Precision, Sex, Specimen,
     SpecimenType,
 };
+use std::sync::Arc;
+
 use gemj_ontology::hpo::Ontology;
+use gemj_phenopacket::{self as pp, Phenopacket};
 use gemj_store::Store;
-use serde_json::{Value, json};
 
 use crate::access::{
     AccessPoint, Action, Ask, Outcome, Permit, Principal, RequestContext, Resource, Verdicts,
 };
-use crate::{Core, CoreError};
+use crate::{CoreError, Shared};
 
 /// The version of the curated ICD-10 → MONDO table below.
 pub const MONDO_MAPPING_VERSION: &str = "gemj-curated-2024-04";
@@ -50,7 +52,7 @@ async fn build(
     id: &ParticipantId,
     hpo: Option<&Ontology>,
     now: time::OffsetDateTime,
-) -> Result<Option<Value>, CoreError> {
+) -> Result<Option<Phenopacket>, CoreError> {
     let Some(participant) = store.get_participant(id).await? else {
         return Ok(None);
     };
@@ -58,89 +60,102 @@ async fn build(
     let phenotypes = store.phenotypes_of(id).await?;
     let diagnoses = store.diagnoses_of(id).await?;
     let specimens = store.specimens_of(id).await?;
-
-    let mut subject = json!({ "id": id.as_str() });
-    if let Some(birth) = demographics.and_then(|d| d.birth_date)
-        && birth.precision() == Precision::Day
-    {
-        subject["dateOfBirth"] = json!(timestamp(birth.first_day()));
-    }
-    subject["sex"] = json!(match participant.sex {
-        Sex::Female => "FEMALE",
-        Sex::Male => "MALE",
-        Sex::Other => "OTHER_SEX",
-        Sex::Unknown => "UNKNOWN_SEX",
-    });
-
-    let mut packet = json!({
-        "id": format!("{id}-pp1"),
-        "subject": subject,
-    });
-    let features: Vec<Value> = phenotypes.iter().map(|p| feature(p, hpo)).collect();
-    if !features.is_empty() {
-        packet["phenotypicFeatures"] = Value::Array(features);
-    }
-    let biosamples: Vec<Value> = specimens
-        .iter()
-        .filter(|s| s.parent.is_none())
-        .map(|s| biosample(s, id))
-        .collect();
-    if !biosamples.is_empty() {
-        packet["biosamples"] = Value::Array(biosamples);
-    }
-    let diseases: Vec<Value> = diagnoses.iter().map(disease).collect();
-    if !diseases.is_empty() {
-        packet["diseases"] = Value::Array(diseases);
-    }
-    packet["metaData"] = json!({
-        "created": timestamp_of(now),
-        "createdBy": "gemj-gateway",
-        "resources": [
-            {
-                "id": "hp",
-                "name": "human phenotype ontology",
-                "url": "http://purl.obolibrary.org/obo/hp.owl",
-                "version": hpo.and_then(Ontology::data_version).unwrap_or("unknown"),
-                "namespacePrefix": "HP",
-                "iriPrefix": "http://purl.obolibrary.org/obo/HP_"
-            },
-            {
-                "id": "mondo",
-                "name": "Mondo Disease Ontology",
-                "url": "http://purl.obolibrary.org/obo/mondo.obo",
-                "version": MONDO_MAPPING_VERSION,
-                "namespacePrefix": "MONDO",
-                "iriPrefix": "http://purl.obolibrary.org/obo/MONDO_"
-            },
-            {
-                "id": "uberon",
-                "name": "Uber-anatomy ontology",
-                "url": "http://purl.obolibrary.org/obo/uberon.owl",
-                "version": MONDO_MAPPING_VERSION,
-                "namespacePrefix": "UBERON",
-                "iriPrefix": "http://purl.obolibrary.org/obo/UBERON_"
-            }
-        ],
-        "phenopacketSchemaVersion": "2.0"
-    });
-    Ok(Some(packet))
+    let subject = pp::Individual {
+        id: id.as_str().to_owned(),
+        date_of_birth: demographics
+            .and_then(|d| d.birth_date)
+            .filter(|birth| birth.precision() == Precision::Day)
+            .map(|birth| timestamp(birth.first_day())),
+        sex: match participant.sex {
+            Sex::Female => pp::Sex::Female,
+            Sex::Male => pp::Sex::Male,
+            Sex::Other => pp::Sex::OtherSex,
+            Sex::Unknown => pp::Sex::UnknownSex,
+        },
+    };
+    let resource = |id: &str, name: &str, file: &str, version: &str, prefix: &str| pp::Resource {
+        id: id.to_owned(),
+        name: name.to_owned(),
+        url: format!("http://purl.obolibrary.org/obo/{file}"),
+        version: version.to_owned(),
+        namespace_prefix: prefix.to_owned(),
+        iri_prefix: format!("http://purl.obolibrary.org/obo/{prefix}_"),
+    };
+    let hpo_version = hpo.and_then(Ontology::data_version).unwrap_or("unknown");
+    Ok(Some(Phenopacket {
+        id: format!("{id}-pp1"),
+        subject,
+        phenotypic_features: phenotypes.iter().map(|p| feature(p, hpo)).collect(),
+        biosamples: specimens
+            .iter()
+            .filter(|s| s.parent.is_none())
+            .map(|s| biosample(s, id))
+            .collect(),
+        diseases: diagnoses.iter().map(disease).collect(),
+        meta_data: pp::MetaData {
+            created: timestamp_of(now),
+            created_by: "gemj-gateway".to_owned(),
+            resources: vec![
+                resource(
+                    "hp",
+                    "human phenotype ontology",
+                    "hp.owl",
+                    hpo_version,
+                    "HP",
+                ),
+                resource(
+                    "mondo",
+                    "Mondo Disease Ontology",
+                    "mondo.obo",
+                    MONDO_MAPPING_VERSION,
+                    "MONDO",
+                ),
+                resource(
+                    "uberon",
+                    "Uber-anatomy ontology",
+                    "uberon.owl",
+                    MONDO_MAPPING_VERSION,
+                    "UBERON",
+                ),
+            ],
+            phenopacket_schema_version: pp::SCHEMA_VERSION.to_owned(),
+        },
+    }))
 }
 
-/// The phenopacket of a participant for a caller, under the access policy (see the module
-/// documentation).
-///
-/// # Errors
-/// [`CoreError::NotFound`] when there is no such participant, the caller may not read it or
-/// its consent does not serve the caller (indistinguishable);
-/// [`CoreError::CredentialRequired`] for anonymous callers; store and audit failures.
-pub async fn export(
-    core: &Core,
-    ctx: &RequestContext,
-    principal: &Principal,
-    id: &str,
-) -> Result<Value, CoreError> {
-    let hpo = core.beacon.hpo().map(AsRef::as_ref);
-    export_from(&core.access, &core.store, hpo, ctx, principal, id).await
+/// The service of the Phenopacket v2 export: built once at start, cheap to clone.
+#[derive(Debug, Clone)]
+pub struct PhenopacketService {
+    core: Shared,
+    hpo: Option<Arc<Ontology>>,
+}
+
+impl PhenopacketService {
+    /// The service over the gateway's shared parts, with its own settings.
+    #[must_use]
+    pub fn new(core: Shared, hpo: Option<Arc<Ontology>>) -> Self {
+        Self { core, hpo }
+    }
+}
+
+impl PhenopacketService {
+    /// The phenopacket of a participant for a caller, under the access policy (see the module
+    /// documentation).
+    ///
+    /// # Errors
+    /// [`CoreError::NotFound`] when there is no such participant, the caller may not read it or
+    /// its consent does not serve the caller (indistinguishable);
+    /// [`CoreError::CredentialRequired`] for anonymous callers; store and audit failures.
+    pub async fn export(
+        &self,
+        ctx: &RequestContext,
+        principal: &Principal,
+        id: &str,
+    ) -> Result<Phenopacket, CoreError> {
+        let core = &self.core;
+        let hpo = self.hpo.as_deref();
+        export_from(&core.access, &core.store, hpo, ctx, principal, id).await
+    }
 }
 
 /// [`export`] over an access point and a store alone, for a process that serves no API (the
@@ -155,7 +170,7 @@ pub async fn export_from(
     ctx: &RequestContext,
     principal: &Principal,
     id: &str,
-) -> Result<Value, CoreError> {
+) -> Result<Phenopacket, CoreError> {
     if matches!(principal, Principal::Anonymous) {
         return Err(CoreError::CredentialRequired);
     }
@@ -233,53 +248,44 @@ async fn packet_of(
     _permit: &Permit,
     id: &ParticipantId,
     hpo: Option<&Ontology>,
-) -> Result<Value, CoreError> {
+) -> Result<Phenopacket, CoreError> {
     build(store, id, hpo, time::OffsetDateTime::now_utc())
         .await?
         .ok_or(CoreError::NotFound)
 }
 
-fn feature(p: &Phenotype, hpo: Option<&Ontology>) -> Value {
+fn feature(p: &Phenotype, hpo: Option<&Ontology>) -> pp::PhenotypicFeature {
     let id = p.hpo.as_str();
     let label = hpo.and_then(|o| o.label(id)).unwrap_or(id);
-    let mut f = json!({ "type": { "id": id, "label": label } });
-    if p.status == PhenotypeStatus::Excluded {
-        f["excluded"] = json!(true);
+    pp::PhenotypicFeature {
+        r#type: pp::OntologyClass::new(id, label),
+        excluded: p.status == PhenotypeStatus::Excluded,
+        onset: p.onset.map(time_element),
     }
-    if let Some(onset) = p.onset {
-        f["onset"] = time_element(onset);
-    }
-    f
 }
 
-fn disease(d: &Diagnosis) -> Value {
+fn disease(d: &Diagnosis) -> pp::Disease {
     let code = d.icd10.as_str();
     let term = match mondo_of(code) {
-        Some((id, label)) => json!({ "id": id, "label": label }),
-        None => json!({
-            "id": format!("ICD10:{code}"),
-            "label": d.details.label.as_deref().unwrap_or(code),
-        }),
+        Some((id, label)) => pp::OntologyClass::new(id, label),
+        None => pp::OntologyClass::new(
+            format!("ICD10:{code}"),
+            d.details.label.as_deref().unwrap_or(code),
+        ),
     };
-    let mut v = json!({ "term": term });
-    if let Some(onset) = d.onset {
-        v["onset"] = time_element(onset);
+    pp::Disease {
+        term,
+        onset: d.onset.map(time_element),
     }
-    v
 }
 
-fn biosample(s: &Specimen, subject: &ParticipantId) -> Value {
-    let mut b = json!({
-        "id": s.id.as_str(),
-        "individualId": subject.as_str(),
-    });
-    if let Some((id, label)) = sampled_tissue(s) {
-        b["sampledTissue"] = json!({ "id": id, "label": label });
+fn biosample(s: &Specimen, subject: &ParticipantId) -> pp::Biosample {
+    pp::Biosample {
+        id: s.id.as_str().to_owned(),
+        individual_id: subject.as_str().to_owned(),
+        sampled_tissue: sampled_tissue(s).map(|(id, label)| pp::OntologyClass::new(id, label)),
+        time_of_collection: s.collected.map(time_element),
     }
-    if let Some(collected) = s.collected {
-        b["timeOfCollection"] = time_element(collected);
-    }
-    b
 }
 
 /// The UBERON term of a specimen's material (or site, for tissue).
@@ -303,15 +309,13 @@ fn sampled_tissue(s: &Specimen) -> Option<(&'static str, &'static str)> {
 
 /// A date as a phenopacket `TimeElement`: a timestamp for a day, an interval covering a month
 /// or a year (`2005` → 2005-01-01T00:00:00Z .. 2005-12-31T23:59:59Z), never a made-up day.
-fn time_element(d: PartialDate) -> Value {
+fn time_element(d: PartialDate) -> pp::TimeElement {
     if d.precision() == Precision::Day {
-        return json!({ "timestamp": timestamp(d.first_day()) });
+        return pp::TimeElement::Timestamp(timestamp(d.first_day()));
     }
-    json!({
-        "interval": {
-            "start": timestamp(d.first_day()),
-            "end": format!("{}T23:59:59Z", d.last_day()),
-        }
+    pp::TimeElement::Interval(pp::TimeInterval {
+        start: timestamp(d.first_day()),
+        end: format!("{}T23:59:59Z", d.last_day()),
     })
 }
 
@@ -336,17 +340,23 @@ mod tests {
 
     #[test]
     fn partial_dates_become_intervals() -> Result<(), Box<dyn std::error::Error>> {
+        let interval = |start: &str, end: &str| {
+            pp::TimeElement::Interval(pp::TimeInterval {
+                start: start.to_owned(),
+                end: end.to_owned(),
+            })
+        };
         assert_eq!(
             time_element(PartialDate::parse("2005")?),
-            json!({"interval": {"start": "2005-01-01T00:00:00Z", "end": "2005-12-31T23:59:59Z"}})
+            interval("2005-01-01T00:00:00Z", "2005-12-31T23:59:59Z")
         );
         assert_eq!(
             time_element(PartialDate::parse("2024-02")?),
-            json!({"interval": {"start": "2024-02-01T00:00:00Z", "end": "2024-02-29T23:59:59Z"}})
+            interval("2024-02-01T00:00:00Z", "2024-02-29T23:59:59Z")
         );
         assert_eq!(
             time_element(PartialDate::parse("2019-05-01")?),
-            json!({"timestamp": "2019-05-01T00:00:00Z"})
+            pp::TimeElement::Timestamp("2019-05-01T00:00:00Z".to_owned())
         );
         Ok(())
     }

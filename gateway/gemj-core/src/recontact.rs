@@ -22,7 +22,7 @@ use gemj_model::{
 };
 
 use crate::access::{Action, Ask, OnDenial, Outcome, Permit, Principal, RequestContext, Resource};
-use crate::{Core, CoreError};
+use crate::{CoreError, Shared};
 
 /// The most participants one request may name.
 pub const MAX_NAMED: usize = 10_000;
@@ -149,87 +149,222 @@ fn requester_of(principal: &Principal) -> Result<String, CoreError> {
     }
 }
 
-/// Creates a recontact request.
-///
-/// # Errors
-/// [`CoreError::InvalidInput`] for a malformed request; [`CoreError::NotFound`] for an unknown
-/// dataset; [`CoreError::Denied`] without a CONTROLLED approval for it;
-/// [`CoreError::ConsentStale`] when the consent view is stale.
-pub async fn create(
-    core: &Core,
-    ctx: &RequestContext,
-    principal: &Principal,
+/// The service of recontact requests, inboxes and outcomes: built once at start, cheap to clone.
+#[derive(Debug, Clone)]
+pub struct RecontactService {
+    core: Shared,
     settings: RecontactSettings,
-    request: &NewRequest,
-) -> Result<RequestStatus, CoreError> {
-    if request.reason.trim().is_empty() || request.reason.chars().count() > 2000 {
-        return Err(CoreError::InvalidInput(
-            "reason must be 1 to 2000 characters".to_owned(),
-        ));
+}
+
+impl RecontactService {
+    /// The service over the gateway's shared parts, with its own settings.
+    #[must_use]
+    pub fn new(core: Shared, settings: RecontactSettings) -> Self {
+        Self { core, settings }
     }
-    if let Selection::Participants(list) = &request.select
-        && (list.is_empty() || list.len() > MAX_NAMED)
-    {
-        return Err(CoreError::InvalidInput(format!(
-            "name 1 to {MAX_NAMED} participants"
-        )));
+}
+
+impl RecontactService {
+    /// Creates a recontact request.
+    ///
+    /// # Errors
+    /// [`CoreError::InvalidInput`] for a malformed request; [`CoreError::NotFound`] for an unknown
+    /// dataset; [`CoreError::Denied`] without a CONTROLLED approval for it;
+    /// [`CoreError::ConsentStale`] when the consent view is stale.
+    pub async fn create(
+        &self,
+        ctx: &RequestContext,
+        principal: &Principal,
+        request: &NewRequest,
+    ) -> Result<RequestStatus, CoreError> {
+        let (core, settings) = (&self.core, self.settings);
+        if request.reason.trim().is_empty() || request.reason.chars().count() > 2000 {
+            return Err(CoreError::InvalidInput(
+                "reason must be 1 to 2000 characters".to_owned(),
+            ));
+        }
+        if let Selection::Participants(list) = &request.select
+            && (list.is_empty() || list.len() > MAX_NAMED)
+        {
+            return Err(CoreError::InvalidInput(format!(
+                "name 1 to {MAX_NAMED} participants"
+            )));
+        }
+        let Ok(dataset_id) = DatasetId::parse(&request.dataset) else {
+            return Err(CoreError::NotFound);
+        };
+        let Some(dataset) = core.store.get_dataset(&dataset_id).await? else {
+            return Err(CoreError::NotFound);
+        };
+        let ask = Ask::new(Action::RequestRecontact, Resource::dataset(dataset));
+        let (stored, kept) = core
+            .access
+            .enforce(
+                ctx,
+                principal,
+                ask,
+                OnDenial::Explain,
+                async |permit: &Permit| {
+                    // Only a researcher's passport is ever permitted to ask.
+                    let requester = requester_of(principal)?;
+                    let kept = select(core, permit, settings, request, &dataset_id).await?;
+                    let id = RecontactRequestId::parse(&format!("RCR-{}", uuid::Uuid::new_v4()))
+                        .map_err(|e| CoreError::InvalidInput(e.to_string()))?;
+                    let stored = RecontactRequest {
+                        id,
+                        requester,
+                        kind: request.kind,
+                        reason: request.reason.trim().to_owned(),
+                        dataset: Some(dataset_id.clone()),
+                        approval: permit.approval().cloned(),
+                        participants: kept.participants.clone(),
+                    };
+                    let outcome = Outcome {
+                        consent_epoch: Some(permit.consent()?.epoch),
+                        participants: kept.participants.clone(),
+                        returned: Some(u64::try_from(kept.participants.len()).unwrap_or(u64::MAX)),
+                        filtered: Some(
+                            u64::try_from(kept.considered - kept.participants.len())
+                                .unwrap_or(u64::MAX),
+                        ),
+                        answer: None,
+                    };
+                    Ok::<_, CoreError>(((stored, kept.participants), outcome))
+                },
+            )
+            .await?;
+        let id = stored.id.clone();
+        // The request is stored only once its decision is durable in the audit chain.
+        if !kept.is_empty() {
+            core.store.put_recontact_request(&stored).await?;
+        }
+        tracing::info!(message = "Recontact request created.", request = %id, dataset = %dataset_id);
+        Ok(RequestStatus {
+            id,
+            kind: request.kind,
+            dataset: Some(dataset_id),
+            asked: rounded_count(kept.len()),
+            status: BTreeMap::from([("pending", rounded_count(kept.len()))]),
+        })
     }
-    let Ok(dataset_id) = DatasetId::parse(&request.dataset) else {
-        return Err(CoreError::NotFound);
-    };
-    let Some(dataset) = core.store.get_dataset(&dataset_id).await? else {
-        return Err(CoreError::NotFound);
-    };
-    let ask = Ask::new(Action::RequestRecontact, Resource::dataset(dataset));
-    let (stored, kept) = core
-        .access
-        .enforce(
-            ctx,
-            principal,
-            ask,
-            OnDenial::Explain,
-            async |permit: &Permit| {
-                // Only a researcher's passport is ever permitted to ask.
-                let requester = requester_of(principal)?;
-                let kept = select(core, permit, settings, request, &dataset_id).await?;
-                let id = RecontactRequestId::parse(&format!("RCR-{}", uuid::Uuid::new_v4()))
-                    .map_err(|e| CoreError::InvalidInput(e.to_string()))?;
-                let stored = RecontactRequest {
-                    id,
-                    requester,
-                    kind: request.kind,
-                    reason: request.reason.trim().to_owned(),
-                    dataset: Some(dataset_id.clone()),
-                    approval: permit.approval().cloned(),
-                    participants: kept.participants.clone(),
-                };
+
+    /// The aggregate status of one of the caller's own requests.
+    ///
+    /// # Errors
+    /// [`CoreError::NotFound`] when the request does not exist or is someone else's.
+    pub async fn status(
+        &self,
+        ctx: &RequestContext,
+        principal: &Principal,
+        id: &str,
+    ) -> Result<RequestStatus, CoreError> {
+        let core = &self.core;
+        let requester = requester_of(principal)?;
+        let ask = Ask::new(Action::ReadMetadata, Resource::OwnAuditTrail);
+        core.access
+            .enforce(
+                ctx,
+                principal,
+                ask,
+                OnDenial::CredentialRequired,
+                async |permit: &Permit| {
+                    let status = own_status(core, permit, &requester, id).await?;
+                    Ok::<_, CoreError>((status, Outcome::default()))
+                },
+            )
+            .await
+    }
+
+    /// An institution's inbox: every participant it enrolled that a request asks for.
+    ///
+    /// # Errors
+    /// [`CoreError::NotFound`] for another institution's inbox; [`CoreError::Denied`] for a caller
+    /// that is not an institution.
+    pub async fn inbox(
+        &self,
+        ctx: &RequestContext,
+        principal: &Principal,
+        institution: &str,
+    ) -> Result<Vec<InboxEntry>, CoreError> {
+        let core = &self.core;
+        let Ok(institution) = InstitutionId::parse(institution) else {
+            return Err(CoreError::NotFound);
+        };
+        let (ask, on_denial) = manage_institution(principal, &institution);
+        core.access
+            .enforce(ctx, principal, ask, on_denial, async |permit: &Permit| {
+                let out = inbox_of(core, permit, &institution).await?;
                 let outcome = Outcome {
-                    consent_epoch: Some(permit.consent()?.epoch),
-                    participants: kept.participants.clone(),
-                    returned: Some(u64::try_from(kept.participants.len()).unwrap_or(u64::MAX)),
-                    filtered: Some(
-                        u64::try_from(kept.considered - kept.participants.len())
-                            .unwrap_or(u64::MAX),
-                    ),
-                    answer: None,
+                    participants: out.iter().map(|e| e.participant.clone()).collect(),
+                    returned: Some(u64::try_from(out.len()).unwrap_or(u64::MAX)),
+                    ..Outcome::default()
                 };
-                Ok::<_, CoreError>(((stored, kept.participants), outcome))
-            },
-        )
-        .await?;
-    let id = stored.id.clone();
-    // The request is stored only once its decision is durable in the audit chain.
-    if !kept.is_empty() {
-        core.store.put_recontact_request(&stored).await?;
+                Ok::<_, CoreError>((out, outcome))
+            })
+            .await
     }
-    tracing::info!(message = "Recontact request created.", request = %id, dataset = %dataset_id);
-    Ok(RequestStatus {
-        id,
-        kind: request.kind,
-        dataset: Some(dataset_id),
-        asked: rounded_count(kept.len()),
-        status: BTreeMap::from([("pending", rounded_count(kept.len()))]),
-    })
+
+    /// Records outcomes reported by an institution for its own participants. Returns how many
+    /// were recorded.
+    ///
+    /// # Errors
+    /// [`CoreError::InvalidInput`] for `pending` or an unknown request/participant pair of this
+    /// institution; [`CoreError::NotFound`] for another institution.
+    pub async fn report_outcomes(
+        &self,
+        ctx: &RequestContext,
+        principal: &Principal,
+        institution: &str,
+        reports: &[OutcomeReport],
+    ) -> Result<usize, CoreError> {
+        let core = &self.core;
+        let Ok(institution) = InstitutionId::parse(institution) else {
+            return Err(CoreError::NotFound);
+        };
+        if reports.is_empty() || reports.len() > MAX_NAMED {
+            return Err(CoreError::InvalidInput(format!(
+                "report 1 to {MAX_NAMED} outcomes"
+            )));
+        }
+        let mut parsed = Vec::with_capacity(reports.len());
+        for r in reports {
+            if r.status == RecontactStatus::Pending {
+                return Err(CoreError::InvalidInput(
+                    "an outcome is contacted, declined or agreed".to_owned(),
+                ));
+            }
+            let (Ok(request), Ok(participant)) = (
+                RecontactRequestId::parse(&r.request),
+                ParticipantId::parse(&r.participant),
+            ) else {
+                return Err(CoreError::InvalidInput(format!(
+                    "unknown request {} or participant {}",
+                    r.request, r.participant
+                )));
+            };
+            parsed.push((request, participant, r.status));
+        }
+        let participants: Vec<ParticipantId> = parsed.iter().map(|(_, p, _)| p.clone()).collect();
+        let (ask, on_denial) = manage_institution(principal, &institution);
+        core.access
+            .enforce(ctx, principal, ask, on_denial, async |permit: &Permit| {
+                let outcome = Outcome {
+                    participants,
+                    returned: Some(u64::try_from(parsed.len()).unwrap_or(u64::MAX)),
+                    ..Outcome::default()
+                };
+                let checked = check_outcomes(core, permit, &institution, &parsed).await;
+                Ok::<_, CoreError>((checked, outcome))
+            })
+            .await??;
+        // Written only once the decision is durable in the audit chain.
+        for (request, participant, status) in &parsed {
+            core.store
+                .set_recontact_status(request, participant, *status)
+                .await?;
+        }
+        Ok(parsed.len())
+    }
 }
 
 /// The participants a recontact request reaches under `permit`: members of the dataset (named,
@@ -241,7 +376,7 @@ struct Selected {
 }
 
 async fn select(
-    core: &Core,
+    core: &Shared,
     permit: &Permit,
     settings: RecontactSettings,
     request: &NewRequest,
@@ -304,35 +439,9 @@ async fn select(
     })
 }
 
-/// The aggregate status of one of the caller's own requests.
-///
-/// # Errors
-/// [`CoreError::NotFound`] when the request does not exist or is someone else's.
-pub async fn status(
-    core: &Core,
-    ctx: &RequestContext,
-    principal: &Principal,
-    id: &str,
-) -> Result<RequestStatus, CoreError> {
-    let requester = requester_of(principal)?;
-    let ask = Ask::new(Action::ReadMetadata, Resource::OwnAuditTrail);
-    core.access
-        .enforce(
-            ctx,
-            principal,
-            ask,
-            OnDenial::CredentialRequired,
-            async |permit: &Permit| {
-                let status = own_status(core, permit, &requester, id).await?;
-                Ok::<_, CoreError>((status, Outcome::default()))
-            },
-        )
-        .await
-}
-
 /// The aggregate status of `requester`'s request `id`, under their permit.
 async fn own_status(
-    core: &Core,
+    core: &Shared,
     _permit: &Permit,
     requester: &str,
     id: &str,
@@ -381,37 +490,9 @@ fn manage_institution(principal: &Principal, institution: &InstitutionId) -> (As
     (ask, crate::consent_api::on_denial(principal))
 }
 
-/// An institution's inbox: every participant it enrolled that a request asks for.
-///
-/// # Errors
-/// [`CoreError::NotFound`] for another institution's inbox; [`CoreError::Denied`] for a caller
-/// that is not an institution.
-pub async fn inbox(
-    core: &Core,
-    ctx: &RequestContext,
-    principal: &Principal,
-    institution: &str,
-) -> Result<Vec<InboxEntry>, CoreError> {
-    let Ok(institution) = InstitutionId::parse(institution) else {
-        return Err(CoreError::NotFound);
-    };
-    let (ask, on_denial) = manage_institution(principal, &institution);
-    core.access
-        .enforce(ctx, principal, ask, on_denial, async |permit: &Permit| {
-            let out = inbox_of(core, permit, &institution).await?;
-            let outcome = Outcome {
-                participants: out.iter().map(|e| e.participant.clone()).collect(),
-                returned: Some(u64::try_from(out.len()).unwrap_or(u64::MAX)),
-                ..Outcome::default()
-            };
-            Ok::<_, CoreError>((out, outcome))
-        })
-        .await
-}
-
 /// The inbox entries of `institution`, under its permit.
 async fn inbox_of(
-    core: &Core,
+    core: &Shared,
     _permit: &Permit,
     institution: &InstitutionId,
 ) -> Result<Vec<InboxEntry>, CoreError> {
@@ -440,70 +521,9 @@ async fn inbox_of(
         .collect())
 }
 
-/// Records outcomes reported by an institution for its own participants. Returns how many
-/// were recorded.
-///
-/// # Errors
-/// [`CoreError::InvalidInput`] for `pending` or an unknown request/participant pair of this
-/// institution; [`CoreError::NotFound`] for another institution.
-pub async fn report_outcomes(
-    core: &Core,
-    ctx: &RequestContext,
-    principal: &Principal,
-    institution: &str,
-    reports: &[OutcomeReport],
-) -> Result<usize, CoreError> {
-    let Ok(institution) = InstitutionId::parse(institution) else {
-        return Err(CoreError::NotFound);
-    };
-    if reports.is_empty() || reports.len() > MAX_NAMED {
-        return Err(CoreError::InvalidInput(format!(
-            "report 1 to {MAX_NAMED} outcomes"
-        )));
-    }
-    let mut parsed = Vec::with_capacity(reports.len());
-    for r in reports {
-        if r.status == RecontactStatus::Pending {
-            return Err(CoreError::InvalidInput(
-                "an outcome is contacted, declined or agreed".to_owned(),
-            ));
-        }
-        let (Ok(request), Ok(participant)) = (
-            RecontactRequestId::parse(&r.request),
-            ParticipantId::parse(&r.participant),
-        ) else {
-            return Err(CoreError::InvalidInput(format!(
-                "unknown request {} or participant {}",
-                r.request, r.participant
-            )));
-        };
-        parsed.push((request, participant, r.status));
-    }
-    let participants: Vec<ParticipantId> = parsed.iter().map(|(_, p, _)| p.clone()).collect();
-    let (ask, on_denial) = manage_institution(principal, &institution);
-    core.access
-        .enforce(ctx, principal, ask, on_denial, async |permit: &Permit| {
-            let outcome = Outcome {
-                participants,
-                returned: Some(u64::try_from(parsed.len()).unwrap_or(u64::MAX)),
-                ..Outcome::default()
-            };
-            let checked = check_outcomes(core, permit, &institution, &parsed).await;
-            Ok::<_, CoreError>((checked, outcome))
-        })
-        .await??;
-    // Written only once the decision is durable in the audit chain.
-    for (request, participant, status) in &parsed {
-        core.store
-            .set_recontact_status(request, participant, *status)
-            .await?;
-    }
-    Ok(parsed.len())
-}
-
 /// Checks that every report is of `institution`'s own inbox entries (all or none are set).
 async fn check_outcomes(
-    core: &Core,
+    core: &Shared,
     _permit: &Permit,
     institution: &InstitutionId,
     parsed: &[(RecontactRequestId, ParticipantId, RecontactStatus)],

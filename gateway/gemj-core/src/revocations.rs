@@ -10,7 +10,9 @@ use std::time::Duration;
 use gemj_auth::{RejectedVisa, VerifiedPassport};
 use gemj_store::{Revocation, RevocationKind, Store};
 
-use crate::CoreError;
+use crate::access::{Principal, RequestContext, Resource};
+use crate::approvals_api::administer;
+use crate::{CoreError, Shared};
 
 /// Why a verified Passport is refused by revocation.
 pub const TOKEN_REVOKED: &str = "token_revoked";
@@ -127,23 +129,31 @@ impl RevocationList {
 
 /// The administrators' API over the list (`/admin/v1/revocations`): every call is an access
 /// decision (administrators only), audited, and a change is in force on this instance before
-/// the call returns.
-pub mod api {
-    use gemj_store::{Revocation, RevocationKind};
+/// the call returns. Built once at start, cheap to clone.
+#[derive(Debug, Clone)]
+pub struct RevocationsService {
+    core: Shared,
+}
 
-    use crate::access::{Principal, RequestContext, Resource};
-    use crate::approvals_api::administer;
-    use crate::{Core, CoreError};
+impl RevocationsService {
+    /// The service over the gateway's shared parts.
+    #[must_use]
+    pub fn new(core: Shared) -> Self {
+        Self { core }
+    }
+}
 
+impl RevocationsService {
     /// Every revocation.
     ///
     /// # Errors
     /// [`CoreError::Denied`] for a caller who is not an administrator; store failures.
     pub async fn list(
-        core: &Core,
+        &self,
         ctx: &RequestContext,
         principal: &Principal,
     ) -> Result<Vec<Revocation>, CoreError> {
+        let core = &self.core;
         administer(core, ctx, principal, &Resource::Revocations).await?;
         Ok(core.store.revocations().await?)
     }
@@ -153,11 +163,12 @@ pub mod api {
     /// # Errors
     /// [`CoreError::Denied`]; [`CoreError::InvalidInput`] for an empty issuer, value or reason.
     pub async fn revoke(
-        core: &Core,
+        &self,
         ctx: &RequestContext,
         principal: &Principal,
         revocation: &Revocation,
     ) -> Result<bool, CoreError> {
+        let core = &self.core;
         administer(core, ctx, principal, &Resource::Revocations).await?;
         if revocation.issuer.trim().is_empty()
             || revocation.value.trim().is_empty()
@@ -181,13 +192,14 @@ pub mod api {
     /// # Errors
     /// [`CoreError::Denied`]; store failures.
     pub async fn unrevoke(
-        core: &Core,
+        &self,
         ctx: &RequestContext,
         principal: &Principal,
         kind: RevocationKind,
         issuer: &str,
         value: &str,
     ) -> Result<bool, CoreError> {
+        let core = &self.core;
         administer(core, ctx, principal, &Resource::Revocations).await?;
         let removed = core.store.unrevoke(kind, issuer, value).await?;
         core.revocations.refresh().await?;

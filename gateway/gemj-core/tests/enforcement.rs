@@ -397,7 +397,11 @@ fn functions(text: &str) -> BTreeMap<String, (String, String)> {
         } else {
             signature
         };
-        out.insert(name, (signature, after[open..=end].to_owned()));
+        // Methods of several types may share a name (`new`): their bodies are read together.
+        let body = &after[open..=end];
+        out.entry(name)
+            .and_modify(|(_, bodies): &mut (String, String)| bodies.push_str(body))
+            .or_insert_with(|| (signature, body.to_owned()));
     }
     out
 }
@@ -412,7 +416,7 @@ const SERVICES: &[&str] = &[
     "data.rs",
     "drs.rs",
     "htsget.rs",
-    "ingest/api.rs",
+    "../../gemj-ingest/src/api.rs",
     "phenopacket.rs",
     "recontact.rs",
     "revocations.rs",

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use gemj_core::demo::{self, DemoOptions};
+use gemj_demo::{self as demo, DemoOptions};
 
 use crate::config::{Config, Overrides};
 use crate::{Gateway, endpoints, ensure_writable_dir, open_store, telemetry};

@@ -129,7 +129,8 @@ pub struct StorageConfig {
 }
 
 /// The store.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+// `Debug` is written by hand: it hides a password in the URL.
+#[derive(Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
     /// `sqlite:` or `postgres://` URL. Empty: the embedded default, `<data_dir>/gemj.sqlite`.
@@ -138,6 +139,31 @@ pub struct DatabaseConfig {
     pub max_connections: u32,
     /// PostgreSQL schema to use (created if missing). Empty: the default `search_path`.
     pub schema: String,
+}
+
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &redact_password(&self.url))
+            .field("max_connections", &self.max_connections)
+            .field("schema", &self.schema)
+            .finish()
+    }
+}
+
+/// `scheme://user:password@host/...` with the password replaced, for `Debug` and logs.
+fn redact_password(url: &str) -> std::borrow::Cow<'_, str> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.into();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.into();
+    };
+    match rest[..at].split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:[redacted]{}", &rest[at..]).into(),
+        None => url.into(),
+    }
 }
 
 impl Default for DatabaseConfig {
@@ -253,7 +279,7 @@ pub struct DemoConfig {
 
 impl Default for DemoConfig {
     fn default() -> Self {
-        let d = gemj_core::demo::DemoOptions::default();
+        let d = gemj_demo::DemoOptions::default();
         Self {
             participants: d.participants,
             seed: d.seed,
@@ -476,7 +502,8 @@ impl AuthConfig {
 }
 
 /// A passport broker whose access tokens are accepted.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+// `Debug` is written by hand: it hides the client secret.
+#[derive(Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BrokerConfig {
     /// The broker's issuer.
@@ -497,6 +524,26 @@ pub struct BrokerConfig {
     /// Exchange access tokens for a Passport (RFC 8693) instead of reading userinfo.
     #[serde(default)]
     pub token_exchange: bool,
+}
+
+impl std::fmt::Debug for BrokerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BrokerConfig")
+            .field("issuer", &self.issuer)
+            .field("userinfo_url", &self.userinfo_url)
+            .field("token_url", &self.token_url)
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &if self.client_secret.is_empty() {
+                    ""
+                } else {
+                    "[redacted]"
+                },
+            )
+            .field("token_exchange", &self.token_exchange)
+            .finish()
+    }
 }
 
 /// An institution and the key that signs its tokens.
@@ -830,6 +877,36 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect()
+    }
+
+    #[test]
+    fn debug_output_shows_no_secret() {
+        let mut config = Config::default();
+        config.database.url = "postgres://gemj:s3cr3t-pw@db.example:5432/gemj".to_owned();
+        config.auth.brokers.push(BrokerConfig {
+            issuer: "https://broker.example".to_owned(),
+            userinfo_url: String::new(),
+            token_url: String::new(),
+            client_id: "gateway".to_owned(),
+            client_secret: "client-s3cr3t".to_owned(),
+            token_exchange: true,
+        });
+        let shown = format!("{config:?} {config:#?}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(shown.contains("postgres://gemj:[redacted]@db.example:5432/gemj"));
+        assert!(shown.contains("client_id: \"gateway\""));
+        for (url, shown) in [
+            ("", ""),
+            ("sqlite:/tmp/x.sqlite", "sqlite:/tmp/x.sqlite"),
+            ("postgres://u@h/db", "postgres://u@h/db"),
+            (
+                "postgres://u:p@h/db?x=a@b",
+                "postgres://u:[redacted]@h/db?x=a@b",
+            ),
+            ("postgres://u:p:q@h", "postgres://u:[redacted]@h"),
+        ] {
+            assert_eq!(redact_password(url), shown, "{url}");
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@ use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpResponse, ResponseError};
 use gemj_core::CoreError;
 
+pub mod beacon;
 pub mod drs;
 pub mod htsget;
 
@@ -134,9 +135,7 @@ impl ResponseError for ApiError {
             Self::Core(
                 CoreError::AuditUnavailable | CoreError::Store(_) | CoreError::Objects(_),
             ) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Core(CoreError::Demo(_) | CoreError::Task { cancelled: false }) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            Self::Core(CoreError::Task { cancelled: false }) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Core(CoreError::Task { cancelled: true }) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unauthenticated(code) if is_issuer_outage(code) => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -168,9 +167,7 @@ impl ResponseError for ApiError {
             Self::Core(CoreError::Objects(_)) => {
                 "Object storage is unavailable; retry shortly.".to_owned()
             }
-            Self::Core(CoreError::Demo(_) | CoreError::Task { cancelled: false }) => {
-                "Internal error.".to_owned()
-            }
+            Self::Core(CoreError::Task { cancelled: false }) => "Internal error.".to_owned(),
             Self::Core(CoreError::Task { cancelled: true }) => {
                 "The server is shutting down; retry shortly.".to_owned()
             }
@@ -291,7 +288,7 @@ pub fn json_errors<B: MessageBody + 'static>(
 /// The audit row of a body refused by an extractor's limit: its content was never read, so
 /// what is hashed is the declared `Content-Length` (and the path), never content.
 async fn audit_oversized_body(req: &actix_web::HttpRequest) -> Result<(), CoreError> {
-    let Some(core) = req.app_data::<actix_web::web::Data<gemj_core::Core>>() else {
+    let Some(core) = req.app_data::<actix_web::web::Data<gemj_core::Shared>>() else {
         return Ok(());
     };
     let declared = req
@@ -301,7 +298,7 @@ async fn audit_oversized_body(req: &actix_web::HttpRequest) -> Result<(), CoreEr
         .unwrap_or("none");
     let presented = format!("{} content-length:{declared}", req.path());
     let ctx = crate::routes::context(req, crate::routes::api_of(req.path()));
-    core.access
+    core.access()
         .refuse_credential(&ctx, presented.as_bytes(), "body_too_large")
         .await
 }

@@ -9,9 +9,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use gemj_core::ingest::genomes::GenomeOptions;
-use gemj_core::ingest::sources::{InputFile, Kind, Progress, ingest_files, ingest_ssmix2_tree};
-use gemj_core::ingest::{ApplyOptions, IngestReport};
+use gemj_ingest::genomes::GenomeOptions;
+use gemj_ingest::sources::{InputFile, Kind, Progress, ingest_files, ingest_ssmix2_tree};
+use gemj_ingest::{ApplyOptions, IngestReport};
 use gemj_model::{DatasetId, InstitutionId};
 
 use crate::{Config, ensure_writable_dir, ingest_readers, open_store};
@@ -104,18 +104,12 @@ pub async fn run(config: &Config, request: &IngestRequest<'_>) -> anyhow::Result
             let mut report = IngestReport::new(kind.as_str(), request.dry_run);
             progress.begin(u64::try_from(request.paths.len()).unwrap_or(u64::MAX));
             for path in request.paths {
-                gemj_core::ingest::genomes::ingest_file(
-                    &store,
-                    &*objects,
-                    path,
-                    &genome,
-                    &mut report,
-                )
-                .await
-                .map_err(|e| match e {
-                    gemj_core::CoreError::InvalidInput(m) => usage(m),
-                    e => anyhow::Error::new(e),
-                })?;
+                gemj_ingest::genomes::ingest_file(&store, &*objects, path, &genome, &mut report)
+                    .await
+                    .map_err(|e| match e {
+                        gemj_core::CoreError::InvalidInput(m) => usage(m),
+                        e => anyhow::Error::new(e),
+                    })?;
                 progress.advance(1);
             }
             progress.finish();

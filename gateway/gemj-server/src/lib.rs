@@ -1,8 +1,10 @@
 //! The gateway's HTTP server and command line: the only crate that uses actix-web.
 //!
-//! [`Gateway::boot`] opens the store (applying migrations), starts the audit writer and builds
-//! the [`gemj_core::Core`]; [`Gateway::serve`] binds and runs the actix server, which every API
-//! plugs into through its `configure` function. Status codes are chosen only in [`error`].
+//! [`Gateway::boot`] opens the store (applying migrations) and starts the audit writer, the
+//! consent view, the catalogue cache and the revocation list; [`Gateway::serve`] builds every
+//! API's service once over the [`gemj_core::Shared`] parts and binds and runs the actix server,
+//! which every API plugs into through its `configure` function; a handler takes the one
+//! service it needs. Status codes are chosen only in [`error`].
 
 pub mod cli;
 pub mod config;
@@ -19,11 +21,22 @@ use std::sync::Arc;
 use actix_web::middleware::{ErrorHandlers, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
+use gemj_core::approvals_api::ApprovalsService;
 use gemj_core::audit::{AuditOptions, AuditSink};
+use gemj_core::audit_api::AuditService;
+use gemj_core::catalogue::CatalogueService;
 use gemj_core::catalogue_cache::{CatalogueCache, CatalogueCacheOptions};
+use gemj_core::consent_api::ConsentService;
 use gemj_core::consent_view::{ConsentView, ConsentViewOptions};
+use gemj_core::data::DataService;
+use gemj_core::drs::DrsService;
+use gemj_core::htsget::HtsgetService;
+use gemj_core::phenopacket::PhenopacketService;
+use gemj_core::recontact::RecontactService;
+use gemj_core::revocations::RevocationsService;
 use gemj_core::services::{ServiceIdentity, ServiceRegistry};
-use gemj_core::{AccessPoint, Core};
+use gemj_core::{AccessPoint, Shared, SharedParts};
+use gemj_ingest::api::IngestService;
 use gemj_objects::{LocalFolderStorage, ObjectStorage};
 use gemj_store::{Store, StoreOptions};
 
@@ -256,7 +269,7 @@ impl Gateway {
         &self,
         operator: &str,
         id: &str,
-    ) -> anyhow::Result<Option<serde_json::Value>> {
+    ) -> anyhow::Result<Option<gemj_phenopacket::Phenopacket>> {
         let access = AccessPoint::new(
             self.audit.clone(),
             self.policy_settings(self.config.auth.administrators.clone()),
@@ -338,12 +351,12 @@ impl Gateway {
         routes::drs::mount(&mut registry, &self.config);
         routes::htsget::mount(&mut registry);
         routes::beacon::mount(&mut registry);
-        let drs = web::Data::new(routes::drs::DrsState::new(
+        let drs_settings = routes::drs::DrsState::settings(
             &self.config,
             &base_url,
             demo.as_ref().map(gemj_auth::DemoBroker::issuer),
-        ));
-        let core = Core {
+        );
+        let shared = Shared::new(SharedParts {
             store: self.store.clone(),
             objects: Arc::clone(&self.objects),
             access: AccessPoint::new(
@@ -352,37 +365,56 @@ impl Gateway {
                 self.store.clone(),
                 self.consent.clone(),
             ),
-            services: Arc::new(registry),
             consent: self.consent.clone(),
-            urls: Arc::new(self.url_signer()?),
-            genomes: Arc::new(gemj_genomics::slice::FileCache::new(1024)),
+            urls: self.url_signer()?,
+            genomes: gemj_genomics::slice::FileCache::new(1024),
             catalogue: self.catalogue.clone(),
-            beacon: Arc::new(gemj_core::beacon::Beacon::new(
+            revocations: self.revocations.clone(),
+        });
+        let services = Services {
+            registry: web::Data::new(registry),
+            catalogue: web::Data::new(CatalogueService::new(shared.clone())),
+            data: web::Data::new(DataService::new(shared.clone())),
+            drs: web::Data::new(DrsService::new(shared.clone(), drs_settings)),
+            htsget: web::Data::new(HtsgetService::new(shared.clone())),
+            beacon: web::Data::new(gemj_core::beacon::Beacon::new(
+                shared.clone(),
                 self.config.beacon.clone(),
                 self.hpo.clone(),
             )),
-            revocations: self.revocations.clone(),
+            consent: web::Data::new(ConsentService::new(shared.clone())),
+            recontact: web::Data::new(RecontactService::new(
+                shared.clone(),
+                gemj_core::recontact::RecontactSettings {
+                    min_interval: time::Duration::days(i64::from(
+                        self.config.policy.recontact_min_interval_days,
+                    )),
+                },
+            )),
+            approvals: web::Data::new(ApprovalsService::new(shared.clone())),
+            audit: web::Data::new(AuditService::new(shared.clone())),
+            revocations: web::Data::new(RevocationsService::new(shared.clone())),
+            phenopackets: web::Data::new(PhenopacketService::new(shared.clone(), self.hpo.clone())),
+            ingest: web::Data::new(IngestService::new(
+                shared.clone(),
+                ingest_readers(&self.config)?,
+            )),
+            shared: web::Data::new(shared),
         };
+        let drs = web::Data::new(routes::drs::DrsState {
+            max_body: self.config.server.max_body_bytes,
+        });
         let base = web::Data::new(routes::BaseUrl(base_url.clone()));
         let brokers = web::Data::new(build_brokers(&self.config.auth));
-        let recontact = web::Data::new(gemj_core::recontact::RecontactSettings {
-            min_interval: time::Duration::days(i64::from(
-                self.config.policy.recontact_min_interval_days,
-            )),
-        });
         let metrics = middleware::Metrics::new().context("cannot register metrics")?;
-        let core = web::Data::new(core);
         let metrics = web::Data::new(metrics);
         let verifier = verifier.map(web::Data::new);
         let max_body = self.config.server.max_body_bytes;
         let ingest_max_body = self.config.ingest.max_body_bytes;
-        let readers = web::Data::new(ingest_readers(&self.config)?);
         let mut server = HttpServer::new(move || {
-            let mut app = App::new()
-                .app_data(core.clone())
-                .app_data(readers.clone())
+            let mut app = services
+                .register(App::new())
                 .app_data(metrics.clone())
-                .app_data(recontact.clone())
                 .app_data(base.clone())
                 .app_data(drs.clone())
                 .app_data(brokers.clone());
@@ -445,6 +477,55 @@ impl Gateway {
     }
 }
 
+/// Every API's service, built once at start; each handler takes the one it needs. `shared` is
+/// for the access layer (the credential extractors audit refusals and apply revocations
+/// through it) and the readiness check.
+#[derive(Debug, Clone)]
+struct Services {
+    shared: web::Data<Shared>,
+    registry: web::Data<ServiceRegistry>,
+    catalogue: web::Data<CatalogueService>,
+    data: web::Data<DataService>,
+    drs: web::Data<DrsService>,
+    htsget: web::Data<HtsgetService>,
+    beacon: web::Data<gemj_core::beacon::Beacon>,
+    consent: web::Data<ConsentService>,
+    recontact: web::Data<RecontactService>,
+    approvals: web::Data<ApprovalsService>,
+    audit: web::Data<AuditService>,
+    revocations: web::Data<RevocationsService>,
+    phenopackets: web::Data<PhenopacketService>,
+    ingest: web::Data<IngestService>,
+}
+
+impl Services {
+    /// Hands every service to the app.
+    fn register<T>(&self, app: App<T>) -> App<T>
+    where
+        T: actix_web::dev::ServiceFactory<
+                actix_web::dev::ServiceRequest,
+                Config = (),
+                Error = actix_web::Error,
+                InitError = (),
+            >,
+    {
+        app.app_data(self.shared.clone())
+            .app_data(self.registry.clone())
+            .app_data(self.catalogue.clone())
+            .app_data(self.data.clone())
+            .app_data(self.drs.clone())
+            .app_data(self.htsget.clone())
+            .app_data(self.beacon.clone())
+            .app_data(self.consent.clone())
+            .app_data(self.recontact.clone())
+            .app_data(self.approvals.clone())
+            .app_data(self.audit.clone())
+            .app_data(self.revocations.clone())
+            .app_data(self.phenopackets.clone())
+            .app_data(self.ingest.clone())
+    }
+}
+
 /// The demo administrator's subject: `passport issue --subject demo-committee` makes a passport
 /// that may manage approvals (demo mode only).
 pub const DEMO_ADMINISTRATOR: &str = "demo-committee";
@@ -465,7 +546,7 @@ pub fn demo_institutions(
     base_url: &str,
 ) -> anyhow::Result<Vec<(gemj_model::InstitutionId, gemj_auth::DemoBroker)>> {
     let base = base_url.trim_end_matches('/');
-    gemj_core::demo::INSTITUTIONS
+    gemj_demo::INSTITUTIONS
         .iter()
         .map(|(code, _)| {
             let id = gemj_model::InstitutionId::parse(code)
@@ -601,8 +682,8 @@ pub fn official_schemas(config: &Config) -> anyhow::Result<gemj_schemas::SchemaS
 ///
 /// # Errors
 /// As [`official_schemas`].
-pub fn ingest_readers(config: &Config) -> anyhow::Result<gemj_core::ingest::sources::Readers> {
-    Ok(gemj_core::ingest::sources::Readers::new(
+pub fn ingest_readers(config: &Config) -> anyhow::Result<gemj_ingest::sources::Readers> {
+    Ok(gemj_ingest::sources::Readers::new(
         official_schemas(config)?,
         config.ingest.batch_files,
     ))

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use gemj_core::ingest::{ApplyOptions, IngestReport, apply};
+use gemj_ingest::{ApplyOptions, IngestReport, apply};
 use gemj_model::source::{
     Extract, HospitalPatientId, RecordBody, SourceRecord, SubjectFacts, SubjectRef,
 };

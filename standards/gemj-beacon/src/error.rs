@@ -110,6 +110,58 @@ impl BeaconError {
         }
     }
 
+    /// A 405 Method Not Allowed: the resource answers only `allow`.
+    #[must_use]
+    pub fn method_not_allowed(allow: &str) -> Self {
+        Self {
+            status: 405,
+            kind: ErrorKind::InvalidValue,
+            message: format!("this resource answers {allow}"),
+        }
+    }
+
+    /// A 413 Payload Too Large: the body (or the passports in it) is over the limit.
+    #[must_use]
+    pub fn payload_too_large(message: impl Into<String>) -> Self {
+        Self {
+            status: 413,
+            kind: ErrorKind::InvalidValue,
+            message: message.into(),
+        }
+    }
+
+    /// A 431 Request Header Fields Too Large: the `Authorization` header is over the limit.
+    #[must_use]
+    pub fn header_too_large(message: impl Into<String>) -> Self {
+        Self {
+            status: 431,
+            kind: ErrorKind::InvalidValue,
+            message: message.into(),
+        }
+    }
+
+    /// A 429 Too Many Requests: the caller's query budget is spent (answer with
+    /// `Retry-After`).
+    #[must_use]
+    pub fn too_many_requests(message: impl Into<String>) -> Self {
+        Self {
+            status: 429,
+            kind: ErrorKind::LimitExceeded,
+            message: message.into(),
+        }
+    }
+
+    /// A 503 Service Unavailable: something the answer depends on (consent, an issuer) is
+    /// not available now (answer with `Retry-After`).
+    #[must_use]
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self {
+            status: 503,
+            kind: ErrorKind::Internal,
+            message: message.into(),
+        }
+    }
+
     /// A 500 Internal Server Error.
     #[must_use]
     pub fn internal(message: impl Into<String>) -> Self {

@@ -112,6 +112,6 @@ pub use request::{
 };
 pub use response::{
     BeaconBooleanResponse, BeaconCollectionsResponse, BeaconCountResponse, BeaconErrorResponse,
-    BeaconResultsetsResponse, EntryResponse, InformationalMeta, ReceivedRequestSummary,
-    ResponseMeta, ResultSet,
+    BeaconResultsetsResponse, EntryResponse, InformationalMeta, QueryResponse,
+    ReceivedRequestSummary, Record, ResponseMeta, ResultSet,
 };

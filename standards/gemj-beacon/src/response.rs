@@ -14,6 +14,7 @@ use crate::common::{
 };
 use crate::entry_type::EntryType;
 use crate::error::BeaconError;
+use crate::records::{Analysis, Biosample, Cohort, Dataset, GenomicVariation, Individual, Run};
 use crate::request::{API_VERSION, BeaconQuery, QueryLimits, RequestParameters};
 
 /// `sections/beaconReceivedRequestSummary.json`: the request as the beacon interpreted it.
@@ -440,6 +441,38 @@ impl<R> BeaconCollectionsResponse<R> {
             info: None,
         }
     }
+}
+
+/// One record of any entry type this beacon returns, serialized as the record itself (each
+/// variant's own `defaultSchema.json`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Record {
+    /// `individuals/defaultSchema.json`.
+    Individual(Box<Individual>),
+    /// `biosamples/defaultSchema.json`.
+    Biosample(Box<Biosample>),
+    /// `genomicVariations/defaultSchema.json`.
+    GenomicVariation(Box<GenomicVariation>),
+    /// `analyses/defaultSchema.json`.
+    Analysis(Box<Analysis>),
+    /// `runs/defaultSchema.json`.
+    Run(Box<Run>),
+    /// `datasets/defaultSchema.json`.
+    Dataset(Box<Dataset>),
+    /// `cohorts/defaultSchema.json`.
+    Cohort(Box<Cohort>),
+}
+
+/// The answer of any entry-type query: entries (boolean, count or result sets) or a
+/// collections listing (`/datasets`, `/cohorts`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum QueryResponse {
+    /// Individuals, biosamples, genomic variations, analyses, runs.
+    Entries(EntryResponse<Record>),
+    /// Datasets and cohorts.
+    Collections(BeaconCollectionsResponse<Record>),
 }
 
 /// The answer of an entry-type query at the granularity the server decided.

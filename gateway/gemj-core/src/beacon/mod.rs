@@ -32,8 +32,9 @@ use gemj_beacon::{
     BeaconInfoResponse, BeaconOrganization, BeaconQuery, Biosample, CaseLevelVariant, Cohort,
     CohortType, Count, DataUseConditions, Disease, DuoDataUse, EntryResponse, EntryType,
     Environment, ErrorKind, FilteringTerm, GenomicVariation, Granularity, Hgvs, Individual,
-    IsoDate, OntologyTerm, PhenotypicFeature, ProductionStatus, ResponseMeta, ResultSet, Run,
-    SecurityAttributes, SecurityLevel, VariantLocus, VariantQuery, VariantQueryKind, Variation,
+    IsoDate, OntologyTerm, PhenotypicFeature, ProductionStatus, QueryResponse, Record,
+    ResponseMeta, ResultSet, Run, SecurityAttributes, SecurityLevel, VariantLocus, VariantQuery,
+    VariantQueryKind, Variation,
 };
 use gemj_model::{AccessLevel, DataUseCondition, ParticipantId, Program, SpecimenType};
 use gemj_store::VariantRow;
@@ -44,7 +45,7 @@ use crate::access::{
     Action, Ask, DiscoveryLevel, Enforcement, Outcome, Principal, RequestContext, Resource,
     Verdicts,
 };
-use crate::{Core, CoreError};
+use crate::{CoreError, Shared};
 use index::BeaconIndex;
 use privacy::{BudgetSettings, Budgets, DatasetPrivacy};
 
@@ -142,6 +143,7 @@ impl BeaconSettings {
 /// epoch, and the budgets.
 #[derive(Debug)]
 pub struct Beacon {
+    core: Shared,
     settings: BeaconSettings,
     hpo: Option<Arc<gemj_ontology::hpo::Ontology>>,
     index: RwLock<Option<Arc<BeaconIndex>>>,
@@ -244,11 +246,17 @@ impl Beacon {
         self.hpo.as_ref()
     }
 
-    /// A Beacon with `settings`, expanding HPO filters through `hpo` when given.
+    /// A Beacon over the gateway's shared parts with `settings`, expanding HPO filters
+    /// through `hpo` when given.
     #[must_use]
-    pub fn new(settings: BeaconSettings, hpo: Option<Arc<gemj_ontology::hpo::Ontology>>) -> Self {
+    pub fn new(
+        core: Shared,
+        settings: BeaconSettings,
+        hpo: Option<Arc<gemj_ontology::hpo::Ontology>>,
+    ) -> Self {
         let budgets = Budgets::new(settings.budgets);
         Self {
+            core,
             settings,
             hpo,
             index: RwLock::new(None),
@@ -269,7 +277,8 @@ impl Beacon {
     ///
     /// # Errors
     /// Store failures.
-    pub async fn index(&self, core: &Core) -> Result<Arc<BeaconIndex>, CoreError> {
+    pub async fn index(&self) -> Result<Arc<BeaconIndex>, CoreError> {
+        let core = &self.core;
         let epoch = core.catalogue.epoch().await?;
         if let Ok(guard) = self.index.read()
             && let Some(index) = guard.as_ref()
@@ -325,7 +334,7 @@ impl Beacon {
 
     /// `/info` (and `/`).
     #[must_use]
-    pub fn info(&self, base_url: &str) -> Value {
+    pub fn info(&self, base_url: &str) -> BeaconInfoResponse {
         let organization = BeaconOrganization {
             id: self.settings.organization_id.clone(),
             name: self.settings.organization_name.clone(),
@@ -350,7 +359,7 @@ impl Beacon {
         info.welcome_url = Some(format!("{}/", base_url.trim_end_matches('/')));
         info.set_implementation_notes(&self.settings.limits().implementation_notes());
         info.info.insert("privacy".to_owned(), self.privacy_notes());
-        serde_json::to_value(BeaconInfoResponse::new(info)).unwrap_or(Value::Null)
+        BeaconInfoResponse::new(info)
     }
 
     fn privacy_notes(&self) -> Value {
@@ -372,20 +381,20 @@ impl Beacon {
 
     /// `/configuration`.
     #[must_use]
-    pub fn configuration(&self, base_url: &str) -> Value {
-        serde_json::to_value(self.framework(base_url).configuration()).unwrap_or(Value::Null)
+    pub fn configuration(&self, base_url: &str) -> gemj_beacon::BeaconConfigurationResponse {
+        self.framework(base_url).configuration()
     }
 
     /// `/map`.
     #[must_use]
-    pub fn map(&self, base_url: &str) -> Value {
-        serde_json::to_value(self.framework(base_url).map()).unwrap_or(Value::Null)
+    pub fn map(&self, base_url: &str) -> gemj_beacon::BeaconMapResponse {
+        self.framework(base_url).map()
     }
 
     /// `/entry_types`.
     #[must_use]
-    pub fn entry_types(&self, base_url: &str) -> Value {
-        serde_json::to_value(self.framework(base_url).entry_types()).unwrap_or(Value::Null)
+    pub fn entry_types(&self, base_url: &str) -> gemj_beacon::BeaconEntryTypesResponse {
+        self.framework(base_url).entry_types()
     }
 
     /// `/filtering_terms`: the terms present among the participants the caller may count (at
@@ -396,11 +405,11 @@ impl Beacon {
     /// Store or audit failures.
     pub async fn filtering_terms(
         &self,
-        core: &Core,
         ctx: &RequestContext,
         principal: &Principal,
-    ) -> Result<Value, BeaconFailure> {
-        let index = self.index(core).await?;
+    ) -> Result<gemj_beacon::BeaconFilteringTermsResponse, BeaconFailure> {
+        let core = &self.core;
+        let index = self.index().await?;
         let mut enforcement = core.access.begin(ctx, principal);
         let views = self
             .views(&mut enforcement, &index, &[], None, "filtering_terms")
@@ -439,7 +448,7 @@ impl Beacon {
         visible: &RoaringBitmap,
         threshold: u64,
         _verdicts: &Verdicts,
-    ) -> Value {
+    ) -> gemj_beacon::BeaconFilteringTermsResponse {
         let scopes = vec![EntryType::Individual];
         let mut terms: Vec<FilteringTerm> = Vec::new();
         for t in index.terms_present(visible) {
@@ -510,8 +519,7 @@ impl Beacon {
                 iri_prefix: Some("http://purl.obolibrary.org/obo/NCIT_".to_owned()),
             },
         ];
-        let response = gemj_beacon::filtering_terms_response(&self.settings.id, terms, resources);
-        serde_json::to_value(response).unwrap_or(Value::Null)
+        gemj_beacon::filtering_terms_response(&self.settings.id, terms, resources)
     }
 
     /// Decides every dataset in scope for `principal` and computes who may count in each.
@@ -628,11 +636,11 @@ impl Beacon {
     /// and stale-consent failures.
     pub async fn query(
         &self,
-        core: &Core,
         ctx: &RequestContext,
         principal: &Principal,
         request: BeaconRequest,
-    ) -> Result<Value, BeaconFailure> {
+    ) -> Result<QueryResponse, BeaconFailure> {
+        let core = &self.core;
         let requester = requester_name(principal, request.ip);
         if let Err(over) = self.budgets.take(
             (!matches!(principal, Principal::Anonymous)).then_some(requester.as_str()),
@@ -642,19 +650,15 @@ impl Beacon {
                 .refuse_request(ctx, principal, "query_budget_spent")
                 .await?;
             return Err(BeaconFailure::Beacon(
-                BeaconError {
-                    status: 429,
-                    kind: ErrorKind::LimitExceeded,
-                    message: format!(
-                        "query budget spent; retry after {} s",
-                        over.retry_after_secs
-                    ),
-                },
+                BeaconError::too_many_requests(format!(
+                    "query budget spent; retry after {} s",
+                    over.retry_after_secs
+                )),
                 Some(over.retry_after_secs),
             ));
         }
         let query = &request.query;
-        let index = self.index(core).await?;
+        let index = self.index().await?;
         let only = match &request.scope {
             Some(Scope {
                 entry_type: EntryType::Dataset,
@@ -824,7 +828,7 @@ impl Beacon {
     /// The participants a route's `{id}` restricts the answer to (`None`: no restriction).
     async fn scope_set(
         &self,
-        core: &Core,
+        core: &Shared,
         index: &BeaconIndex,
         views: &[DatasetView],
         scope: Option<&Scope>,
@@ -881,7 +885,7 @@ impl Beacon {
     /// intersected).
     async fn variant_rows(
         &self,
-        core: &Core,
+        core: &Shared,
         epoch: i64,
         dataset: &index::IndexedDataset,
         variant: &VariantQuery,
@@ -971,7 +975,7 @@ impl Beacon {
     /// asking for coordinates).
     async fn all_variant_rows(
         &self,
-        core: &Core,
+        core: &Shared,
         dataset: &index::IndexedDataset,
     ) -> Result<(Vec<Matched>, bool), BeaconFailure> {
         let cap = self.settings.max_variants_scanned;
@@ -1000,7 +1004,7 @@ impl Beacon {
     /// epoch it was read at is current, else from the store.
     async fn block(
         &self,
-        core: &Core,
+        core: &Shared,
         epoch: i64,
         dataset: &gemj_model::Dataset,
         members: &RoaringBitmap,
@@ -1050,7 +1054,7 @@ impl Beacon {
     #[allow(clippy::too_many_arguments)]
     async fn entries(
         &self,
-        core: &Core,
+        core: &Shared,
         index: &BeaconIndex,
         query: &BeaconQuery,
         request: &BeaconRequest,
@@ -1058,7 +1062,7 @@ impl Beacon {
         granularity: Granularity,
         requester: &str,
         verdicts: &Verdicts,
-    ) -> Result<(Value, Vec<Outcome>), BeaconFailure> {
+    ) -> Result<(QueryResponse, Vec<Outcome>), BeaconFailure> {
         permitted_views(views, verdicts)?;
         let variant_scope = match &request.scope {
             Some(Scope {
@@ -1179,7 +1183,7 @@ impl Beacon {
 
         let entry_type = query.entry_type;
         let mut outcomes = Vec::new();
-        let mut result_sets: Vec<ResultSet> = Vec::new();
+        let mut result_sets: Vec<ResultSet<Record>> = Vec::new();
         let mut union_individuals = RoaringBitmap::new();
         let mut union_entries: BTreeSet<String> = BTreeSet::new();
         let mut exists = false;
@@ -1275,11 +1279,8 @@ impl Beacon {
             Granularity::Record => Count::exact(union_entries.len() as u64),
         };
         let meta = ResponseMeta::new(&self.settings.id, query, granularity);
-        let response: EntryResponse = EntryResponse::new(meta, exists, total, result_sets);
-        Ok((
-            serde_json::to_value(response).unwrap_or(Value::Null),
-            outcomes,
-        ))
+        let response = EntryResponse::new(meta, exists, total, result_sets);
+        Ok((QueryResponse::Entries(response), outcomes))
     }
 
     /// The ids of the entries of `entry_type` an answer holds, sorted.
@@ -1362,7 +1363,7 @@ impl Beacon {
         answer: &DatasetAnswer,
         page: &[&String],
         dataset: &gemj_model::DatasetId,
-    ) -> Result<Vec<Value>, BeaconError> {
+    ) -> Result<Vec<Record>, BeaconError> {
         let mut out = Vec::new();
         for id in page {
             let value = match entry_type {
@@ -1399,16 +1400,16 @@ impl Beacon {
     #[allow(clippy::too_many_arguments)]
     async fn collections(
         &self,
-        core: &Core,
+        core: &Shared,
         index: &BeaconIndex,
         query: &BeaconQuery,
         views: &[DatasetView],
         granularity: Granularity,
         only_cohort: Option<&str>,
         verdicts: &Verdicts,
-    ) -> Result<(Value, Vec<Outcome>), BeaconFailure> {
+    ) -> Result<(QueryResponse, Vec<Outcome>), BeaconFailure> {
         permitted_views(views, verdicts)?;
-        let mut collections: Vec<Value> = Vec::new();
+        let mut collections: Vec<Record> = Vec::new();
         let outcomes: Vec<Outcome> = views
             .iter()
             .map(|_| Outcome {
@@ -1449,11 +1450,11 @@ impl Beacon {
                         .then(|| strict.report_count(members).value),
                     Granularity::Boolean => None,
                 };
-                collections.push(serde_json::to_value(cohort).unwrap_or(Value::Null));
+                collections.push(Record::Cohort(Box::new(cohort)));
             }
         }
         let total = collections.len() as u64;
-        let page: Vec<Value> = collections
+        let page: Vec<Record> = collections
             .into_iter()
             .skip(usize::try_from(query.pagination.skip).unwrap_or(usize::MAX))
             .take(usize::try_from(query.pagination.limit).unwrap_or(usize::MAX))
@@ -1462,10 +1463,7 @@ impl Beacon {
         // only when records were asked for; their aggregate fields follow the caller's level.
         let meta = ResponseMeta::new(&self.settings.id, query, Granularity::Record);
         let response = BeaconCollectionsResponse::new(meta, total, page);
-        Ok((
-            serde_json::to_value(response).unwrap_or(Value::Null),
-            outcomes,
-        ))
+        Ok((QueryResponse::Collections(response), outcomes))
     }
 }
 
@@ -1708,10 +1706,6 @@ fn iupac(c: char) -> &'static str {
     }
 }
 
-fn to_value<T: serde::Serialize>(record: &T) -> Result<Value, BeaconError> {
-    serde_json::to_value(record).map_err(|e| BeaconError::internal(e.to_string()))
-}
-
 fn beacon_sex(sex: gemj_model::Sex) -> gemj_beacon::Sex {
     match sex {
         gemj_model::Sex::Female => gemj_beacon::Sex::Female,
@@ -1720,7 +1714,7 @@ fn beacon_sex(sex: gemj_model::Sex) -> gemj_beacon::Sex {
     }
 }
 
-fn individual_record(index: &BeaconIndex, p: &index::Person) -> Result<Value, BeaconError> {
+fn individual_record(index: &BeaconIndex, p: &index::Person) -> Result<Record, BeaconError> {
     let mut record = Individual::new(p.participant.id.to_string(), beacon_sex(p.participant.sex));
     for code in &p.icd10 {
         record.diseases.push(Disease::new(OntologyTerm::new(
@@ -1741,10 +1735,10 @@ fn individual_record(index: &BeaconIndex, p: &index::Person) -> Result<Value, Be
         "program".to_owned(),
         Value::String(p.participant.program.as_str().to_owned()),
     );
-    to_value(&record)
+    Ok(Record::Individual(Box::new(record)))
 }
 
-fn biosample_record(s: &gemj_model::Specimen) -> Result<Value, BeaconError> {
+fn biosample_record(s: &gemj_model::Specimen) -> Result<Record, BeaconError> {
     use gemj_beacon::terms;
     let status = if s.tumour == Some(true) {
         terms::NEOPLASTIC_SAMPLE
@@ -1759,7 +1753,7 @@ fn biosample_record(s: &gemj_model::Specimen) -> Result<Value, BeaconError> {
         record.collection_date = Some(d);
     }
     record.sample_origin_detail = specimen_origin(&s.specimen_type);
-    to_value(&record)
+    Ok(Record::Biosample(Box::new(record)))
 }
 
 fn specimen_origin(t: &SpecimenType) -> Option<OntologyTerm> {
@@ -1773,7 +1767,7 @@ fn specimen_origin(t: &SpecimenType) -> Option<OntologyTerm> {
     OntologyTerm::new(id, Some(label)).ok()
 }
 
-fn run_record(index: &BeaconIndex, r: &gemj_model::SequencingRun) -> Result<Value, BeaconError> {
+fn run_record(index: &BeaconIndex, r: &gemj_model::SequencingRun) -> Result<Record, BeaconError> {
     let date = r
         .run_date
         .and_then(|d| IsoDate::parse(&d.to_string()).ok())
@@ -1792,10 +1786,10 @@ fn run_record(index: &BeaconIndex, r: &gemj_model::SequencingRun) -> Result<Valu
             .info
             .insert("runDateUnknown".to_owned(), Value::Bool(true));
     }
-    to_value(&record)
+    Ok(Record::Run(Box::new(record)))
 }
 
-fn analysis_record(index: &BeaconIndex, a: &gemj_model::Analysis) -> Result<Value, BeaconError> {
+fn analysis_record(index: &BeaconIndex, a: &gemj_model::Analysis) -> Result<Record, BeaconError> {
     let date = a
         .analysis_date
         .and_then(|d| IsoDate::parse(&d.to_string()).ok())
@@ -1825,7 +1819,7 @@ fn analysis_record(index: &BeaconIndex, a: &gemj_model::Analysis) -> Result<Valu
         "referenceGenome".to_owned(),
         Value::String(a.reference_genome.clone()),
     );
-    to_value(&record)
+    Ok(Record::Analysis(Box::new(record)))
 }
 
 fn variant_record(
@@ -1834,7 +1828,7 @@ fn variant_record(
     row: &VariantRow,
     carriers: &RoaringBitmap,
     dataset: &gemj_model::DatasetId,
-) -> Result<Value, BeaconError> {
+) -> Result<Record, BeaconError> {
     let assembly = gemj_beacon::Assembly::parse(assembly)
         .ok_or_else(|| BeaconError::internal(format!("unknown assembly {assembly}")))?;
     let locus = VariantLocus {
@@ -1868,10 +1862,10 @@ fn variant_record(
     record
         .info
         .insert("dataset".to_owned(), Value::String(dataset.to_string()));
-    to_value(&record)
+    Ok(Record::GenomicVariation(Box::new(record)))
 }
 
-async fn dataset_record(core: &Core, v: &DatasetView) -> Result<Value, BeaconFailure> {
+async fn dataset_record(core: &Shared, v: &DatasetView) -> Result<Record, BeaconFailure> {
     let d = &v.dataset;
     let mut record = gemj_beacon::Dataset::new(d.id.to_string(), d.name.clone());
     record.description = Some(d.description.clone());
@@ -1893,7 +1887,7 @@ async fn dataset_record(core: &Core, v: &DatasetView) -> Result<Value, BeaconFai
         "beaconGranularity".to_owned(),
         Value::String(v.level.as_str().to_owned()),
     );
-    Ok(to_value(&record)?)
+    Ok(Record::Dataset(Box::new(record)))
 }
 
 fn data_use(c: &DataUseCondition) -> Option<DataUseConditions> {

@@ -133,7 +133,6 @@ impl DrsError {
                 Some((*code).to_owned()),
             ),
             Self::Api(ApiError::Core(CoreError::Conflict(m))) => (m.clone(), None),
-            Self::Api(ApiError::Core(CoreError::Demo(_))) => ("Internal error.".to_owned(), None),
             Self::DataNotPermitted => (
                 "This caller may see the object but not read its bytes: CONTROLLED data needs a \
                  grant visa, an approval of the data-use committee and a DUO match, and the \

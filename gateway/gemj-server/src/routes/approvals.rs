@@ -2,11 +2,12 @@
 //! `issuer#subject` of their passports).
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use gemj_core::{Core, approvals_api};
+
 use gemj_model::{Approval, ApprovalStatus};
 
 use super::{Caller, context};
 use crate::error::{ApiError, Problem};
+use gemj_core::approvals_api::ApprovalsService;
 
 /// Registers the routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -32,12 +33,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
               (status = 409, description = "Another approval with this id is stored.", body = Problem)))]
 pub async fn put(
     req: HttpRequest,
-    core: web::Data<Core>,
+    approvals: web::Data<ApprovalsService>,
     caller: Caller,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     let approval: Approval = super::parse_body(body.into_inner())?;
-    let stored = approvals_api::put(&core, &context(&req, "admin"), &caller.0, &approval).await?;
+    let stored = approvals
+        .put(&context(&req, "admin"), &caller.0, &approval)
+        .await?;
     Ok(HttpResponse::Created().json(stored))
 }
 
@@ -58,18 +61,18 @@ pub struct ListQuery {
               (status = 403, description = "Not an administrator.", body = Problem)))]
 pub async fn list(
     req: HttpRequest,
-    core: web::Data<Core>,
+    approvals: web::Data<ApprovalsService>,
     caller: Caller,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let approvals = approvals_api::of_researcher(
-        &core,
-        &context(&req, "admin"),
-        &caller.0,
-        &query.issuer,
-        &query.subject,
-    )
-    .await?;
+    let approvals = approvals
+        .of_researcher(
+            &context(&req, "admin"),
+            &caller.0,
+            &query.issuer,
+            &query.subject,
+        )
+        .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "approvals": approvals })))
 }
 
@@ -81,11 +84,13 @@ pub async fn list(
               (status = 404, description = "No such approval.", body = Problem)))]
 pub async fn get(
     req: HttpRequest,
-    core: web::Data<Core>,
+    approvals: web::Data<ApprovalsService>,
     caller: Caller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let approval = approvals_api::get(&core, &context(&req, "admin"), &caller.0, &id).await?;
+    let approval = approvals
+        .get(&context(&req, "admin"), &caller.0, &id)
+        .await?;
     Ok(HttpResponse::Ok().json(approval))
 }
 
@@ -99,7 +104,7 @@ pub async fn get(
               (status = 409, description = "The approval is revoked.", body = Problem)))]
 pub async fn set_status(
     req: HttpRequest,
-    core: web::Data<Core>,
+    approvals: web::Data<ApprovalsService>,
     caller: Caller,
     id: web::Path<String>,
     body: web::Json<serde_json::Value>,
@@ -110,8 +115,8 @@ pub async fn set_status(
         status: ApprovalStatus,
     }
     let body: Body = super::parse_body(body.into_inner())?;
-    let approval =
-        approvals_api::set_status(&core, &context(&req, "admin"), &caller.0, &id, body.status)
-            .await?;
+    let approval = approvals
+        .set_status(&context(&req, "admin"), &caller.0, &id, body.status)
+        .await?;
     Ok(HttpResponse::Ok().json(approval))
 }

@@ -2,10 +2,10 @@
 //! access history.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use gemj_core::{Core, audit_api};
 
 use super::{AnyCaller, Caller, context};
 use crate::error::{ApiError, Problem};
+use gemj_core::audit_api::AuditService;
 
 /// Registers the routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -39,18 +39,13 @@ fn default_limit() -> u32 {
               (status = 401, description = "No verified passport.", body = Problem)))]
 pub async fn me(
     req: HttpRequest,
-    core: web::Data<Core>,
+    audit: web::Data<AuditService>,
     caller: Caller,
     page: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let history = audit_api::my_history(
-        &core,
-        &context(&req, "audit"),
-        &caller.0,
-        page.after,
-        page.limit,
-    )
-    .await?;
+    let history = audit
+        .my_history(&context(&req, "audit"), &caller.0, page.after, page.limit)
+        .await?;
     Ok(HttpResponse::Ok().json(history))
 }
 
@@ -63,19 +58,19 @@ pub async fn me(
               (status = 404, description = "Not a participant of the calling institution.", body = Problem)))]
 pub async fn participant(
     req: HttpRequest,
-    core: web::Data<Core>,
+    audit: web::Data<AuditService>,
     caller: AnyCaller,
     id: web::Path<String>,
     page: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let history = audit_api::participant_history(
-        &core,
-        &context(&req, "audit"),
-        &caller.0,
-        &id,
-        page.after,
-        page.limit,
-    )
-    .await?;
+    let history = audit
+        .participant_history(
+            &context(&req, "audit"),
+            &caller.0,
+            &id,
+            page.after,
+            page.limit,
+        )
+        .await?;
     Ok(HttpResponse::Ok().json(history))
 }

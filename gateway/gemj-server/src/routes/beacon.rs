@@ -8,17 +8,16 @@
 //! Credentials: `Authorization: Bearer <passport>`, or on POST `"passports": [...]` in the
 //! body (removed before the body is read as a `beaconRequestBody`).
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use gemj_beacon::{
-    BeaconError, BeaconErrorResponse, BeaconQuery, EntryType, ErrorKind, ResponseMeta,
-    SPEC_NESTED_ROUTES,
-};
-use gemj_core::beacon::{BeaconFailure, BeaconRequest, Scope};
-use gemj_core::{Core, CoreError, Principal};
+use gemj_beacon::{BeaconError, BeaconQuery, EntryType, ErrorKind, SPEC_NESTED_ROUTES};
+use gemj_core::Principal;
+use gemj_core::beacon::{Beacon, BeaconRequest, Scope};
+use gemj_core::services::ServiceRegistry;
 
 use super::{BaseUrl, Caller, context};
 use crate::error::ApiError;
+use crate::error::beacon::{auth_failure, beacon_error, failure};
 
 /// The largest POST body accepted.
 const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -40,13 +39,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     for (path, which) in informational {
         cfg.service(
             web::resource(format!("{PREFIX}{path}"))
-                .route(
-                    web::get().to(move |core: web::Data<Core>, base: web::Data<BaseUrl>| {
-                        informational_doc(core, base, which)
-                    }),
-                )
-                .default_service(web::to(|core: web::Data<Core>| {
-                    method_not_allowed(core, "GET")
+                .route(web::get().to(
+                    move |beacon: web::Data<Beacon>,
+                          registry: web::Data<ServiceRegistry>,
+                          base: web::Data<BaseUrl>| {
+                        informational_doc(beacon, registry, base, which)
+                    },
+                ))
+                .default_service(web::to(|beacon: web::Data<Beacon>| {
+                    method_not_allowed(beacon, "GET")
                 })),
         );
     }
@@ -54,8 +55,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource(format!("{PREFIX}/filtering_terms"))
             .route(web::get().to(filtering_terms))
             .route(web::post().to(filtering_terms_post))
-            .default_service(web::to(|core: web::Data<Core>| {
-                method_not_allowed(core, "GET, POST")
+            .default_service(web::to(|beacon: web::Data<Beacon>| {
+                method_not_allowed(beacon, "GET, POST")
             })),
     );
     for path in ["/{entry}", "/{entry}/{id}", "/{entry}/{id}/{nested}"] {
@@ -63,15 +64,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::resource(format!("{PREFIX}{path}"))
                 .route(web::get().to(get_entries))
                 .route(web::post().to(post_entries))
-                .default_service(web::to(|core: web::Data<Core>| {
-                    method_not_allowed(core, "GET, POST")
+                .default_service(web::to(|beacon: web::Data<Beacon>| {
+                    method_not_allowed(beacon, "GET, POST")
                 })),
         );
     }
 }
 
 /// Registers Beacon in the service registry.
-pub fn mount(registry: &mut gemj_core::services::ServiceRegistry) {
+pub fn mount(registry: &mut ServiceRegistry) {
     registry.mount(
         "beacon",
         "GeMJ Beacon",
@@ -103,16 +104,17 @@ fn base_of(base: &BaseUrl) -> String {
 }
 
 async fn informational_doc(
-    core: web::Data<Core>,
+    beacon: web::Data<Beacon>,
+    registry: web::Data<ServiceRegistry>,
     base: web::Data<BaseUrl>,
     which: Doc,
 ) -> HttpResponse {
-    let beacon = &core.beacon;
     let root = base_of(&base);
-    let value = match which {
-        Doc::Info => beacon.info(&root),
+    let mut ok = HttpResponse::Ok();
+    match which {
+        Doc::Info => ok.json(beacon.info(&root)),
         Doc::ServiceInfo => {
-            let mut s = core.services.gateway_service();
+            let mut s = registry.gateway_service();
             s.id = beacon.settings().id.clone();
             s.name = beacon.settings().name.clone();
             s.r#type = service_type();
@@ -120,131 +122,19 @@ async fn informational_doc(
                 "Beacon v2.2.0 over the GeMJ cohort: booleans for anyone, counts for registered researchers, records for approved ones."
                     .to_owned(),
             );
-            serde_json::to_value(&s).unwrap_or_default()
+            ok.json(s)
         }
-        Doc::Configuration => beacon.configuration(&root),
-        Doc::Map => beacon.map(&root),
-        Doc::EntryTypes => beacon.entry_types(&root),
-    };
-    HttpResponse::Ok().json(value)
+        Doc::Configuration => ok.json(beacon.configuration(&root)),
+        Doc::Map => ok.json(beacon.map(&root)),
+        Doc::EntryTypes => ok.json(beacon.entry_types(&root)),
+    }
 }
 
-/// A Beacon error response.
-fn beacon_error(core: &Core, entry_type: Option<EntryType>, e: &BeaconError) -> HttpResponse {
-    let settings = core.beacon.settings();
-    let meta = ResponseMeta::for_unparsed(&settings.id, entry_type, &settings.limits());
-    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
-    HttpResponse::build(status)
-        .content_type("application/json")
-        .json(BeaconErrorResponse::new(meta, e))
-}
-
-async fn method_not_allowed(core: web::Data<Core>, allow: &'static str) -> HttpResponse {
-    let error = BeaconError {
-        status: 405,
-        kind: ErrorKind::InvalidValue,
-        message: format!("this resource answers {allow}"),
-    };
-    let mut res = beacon_error(&core, None, &error);
+async fn method_not_allowed(beacon: web::Data<Beacon>, allow: &'static str) -> HttpResponse {
+    let mut res = beacon_error(&beacon, None, &BeaconError::method_not_allowed(allow));
     res.headers_mut()
         .insert(header::ALLOW, header::HeaderValue::from_static(allow));
     res
-}
-
-/// The answer for a failure, in the Beacon error format.
-fn failure(core: &Core, entry_type: Option<EntryType>, f: BeaconFailure) -> HttpResponse {
-    match f {
-        BeaconFailure::Beacon(e, retry) => {
-            let mut res = beacon_error(core, entry_type, &e);
-            if let Some(secs) = retry
-                && let Ok(v) = header::HeaderValue::from_str(&secs.to_string())
-            {
-                res.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            res
-        }
-        BeaconFailure::Core(CoreError::NotFound) => beacon_error(
-            core,
-            entry_type,
-            &BeaconError::not_found("no such entry for this caller"),
-        ),
-        BeaconFailure::Core(CoreError::ConsentStale { .. }) => {
-            let mut res = beacon_error(
-                core,
-                entry_type,
-                &BeaconError {
-                    status: 503,
-                    kind: ErrorKind::Internal,
-                    message: "the consent view is being refreshed; retry shortly".to_owned(),
-                },
-            );
-            res.headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
-            res
-        }
-        BeaconFailure::Core(other) => {
-            tracing::error!(message = "Beacon query failed.", error = %other);
-            beacon_error(
-                core,
-                entry_type,
-                &BeaconError::internal("the gateway could not answer; the failure is logged"),
-            )
-        }
-    }
-}
-
-fn auth_failure(core: &Core, entry_type: Option<EntryType>, e: &ApiError) -> HttpResponse {
-    match e {
-        ApiError::AuthorizationTooLarge => {
-            let mut too_large = BeaconError::bad_request(ErrorKind::InvalidValue, e.to_string());
-            too_large.status = 431;
-            beacon_error(core, entry_type, &too_large)
-        }
-        ApiError::PassportsTooLarge | ApiError::BodyTooLarge(_) => {
-            let mut too_large = BeaconError::bad_request(ErrorKind::InvalidValue, e.to_string());
-            too_large.status = 413;
-            beacon_error(core, entry_type, &too_large)
-        }
-        ApiError::Unauthenticated(code) if crate::error::is_issuer_outage(code) => {
-            let mut unavailable = BeaconError::internal(format!(
-                "the credential's issuer cannot be reached to verify it ({code}); retry shortly"
-            ));
-            unavailable.status = 503;
-            let mut res = beacon_error(core, entry_type, &unavailable);
-            res.headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
-            res
-        }
-        ApiError::Unauthenticated(code) => {
-            let mut res = beacon_error(
-                core,
-                entry_type,
-                &BeaconError::unauthorized(format!("the credential was not accepted ({code})")),
-            );
-            res.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                crate::error::bearer_challenge(Some(code)),
-            );
-            res
-        }
-        ApiError::BadRequest(m) => beacon_error(
-            core,
-            entry_type,
-            &BeaconError::bad_request(ErrorKind::InvalidBody, m.clone()),
-        ),
-        _ => {
-            let mut res = beacon_error(
-                core,
-                entry_type,
-                &BeaconError::unauthorized("the credential was not accepted"),
-            );
-            res.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                crate::error::bearer_challenge(None),
-            );
-            res
-        }
-    }
 }
 
 /// The route's entry type and scope, or the 404 for a route Beacon does not define.
@@ -303,26 +193,26 @@ fn query_pairs(req: &HttpRequest) -> Result<Vec<(String, String)>, BeaconError> 
 
 async fn get_entries(
     req: HttpRequest,
-    core: web::Data<Core>,
+    beacon: web::Data<Beacon>,
     caller: Result<Caller, ApiError>,
 ) -> HttpResponse {
     let (entry, id, nested) = path_parts(&req);
     let (entry_type, scope) = match route(&entry, id.as_deref(), nested.as_deref()) {
         Ok(r) => r,
-        Err(e) => return beacon_error(&core, None, &e),
+        Err(e) => return beacon_error(&beacon, None, &e),
     };
     let principal = match caller {
         Ok(c) => c.0,
-        Err(e) => return auth_failure(&core, Some(entry_type), &e),
+        Err(e) => return auth_failure(&beacon, Some(entry_type), &e),
     };
-    let limits = core.beacon.settings().limits();
+    let limits = beacon.settings().limits();
     let query = match query_pairs(&req)
         .and_then(|pairs| BeaconQuery::from_get(&pairs, entry_type, &limits))
     {
         Ok(q) => q,
-        Err(e) => return beacon_error(&core, Some(entry_type), &e),
+        Err(e) => return beacon_error(&beacon, Some(entry_type), &e),
     };
-    answer(&req, &core, principal, query, scope).await
+    answer(&req, &beacon, principal, query, scope).await
 }
 
 /// Reads a POST body: JSON object, `application/json` (or none given), passports removed.
@@ -370,31 +260,31 @@ async fn post_body(
 
 async fn post_entries(
     req: HttpRequest,
-    core: web::Data<Core>,
+    beacon: web::Data<Beacon>,
     caller: Result<Caller, ApiError>,
     payload: web::Payload,
 ) -> HttpResponse {
     let (entry, id, nested) = path_parts(&req);
     let (entry_type, scope) = match route(&entry, id.as_deref(), nested.as_deref()) {
         Ok(r) => r,
-        Err(e) => return beacon_error(&core, None, &e),
+        Err(e) => return beacon_error(&beacon, None, &e),
     };
     let (principal, value) = match post_body(&req, caller, payload).await {
         Ok(v) => v,
-        Err(Ok(e)) => return beacon_error(&core, Some(entry_type), &e),
-        Err(Err(e)) => return auth_failure(&core, Some(entry_type), &e),
+        Err(Ok(e)) => return beacon_error(&beacon, Some(entry_type), &e),
+        Err(Err(e)) => return auth_failure(&beacon, Some(entry_type), &e),
     };
-    let limits = core.beacon.settings().limits();
+    let limits = beacon.settings().limits();
     let query = match BeaconQuery::from_post(&value, entry_type, &limits) {
         Ok(q) => q,
-        Err(e) => return beacon_error(&core, Some(entry_type), &e),
+        Err(e) => return beacon_error(&beacon, Some(entry_type), &e),
     };
-    answer(&req, &core, principal, query, scope).await
+    answer(&req, &beacon, principal, query, scope).await
 }
 
 async fn answer(
     req: &HttpRequest,
-    core: &Core,
+    beacon: &Beacon,
     principal: Principal,
     query: BeaconQuery,
     scope: Option<Scope>,
@@ -403,27 +293,27 @@ async fn answer(
     let ctx = context(req, "beacon");
     let ip = req.peer_addr().map(|a| a.ip());
     let request = BeaconRequest { query, scope, ip };
-    match core.beacon.query(core, &ctx, &principal, request).await {
+    match beacon.query(&ctx, &principal, request).await {
         Ok(value) => HttpResponse::Ok().json(value),
-        Err(f) => failure(core, Some(entry_type), f),
+        Err(f) => failure(beacon, Some(entry_type), f),
     }
 }
 
 async fn filtering_terms(
     req: HttpRequest,
-    core: web::Data<Core>,
+    beacon: web::Data<Beacon>,
     caller: Result<Caller, ApiError>,
 ) -> HttpResponse {
     let principal = match caller {
         Ok(c) => c.0,
-        Err(e) => return auth_failure(&core, None, &e),
+        Err(e) => return auth_failure(&beacon, None, &e),
     };
     match query_pairs(&req) {
         Ok(pairs) if pairs.is_empty() => {}
         Ok(pairs) => {
             let names: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
             return beacon_error(
-                &core,
+                &beacon,
                 None,
                 &BeaconError::bad_request(
                     ErrorKind::UnknownParameter,
@@ -434,28 +324,28 @@ async fn filtering_terms(
                 ),
             );
         }
-        Err(e) => return beacon_error(&core, None, &e),
+        Err(e) => return beacon_error(&beacon, None, &e),
     }
-    terms(&req, &core, principal).await
+    terms(&req, &beacon, principal).await
 }
 
 async fn filtering_terms_post(
     req: HttpRequest,
-    core: web::Data<Core>,
+    beacon: web::Data<Beacon>,
     caller: Result<Caller, ApiError>,
     payload: web::Payload,
 ) -> HttpResponse {
     match post_body(&req, caller, payload).await {
-        Ok((principal, _)) => terms(&req, &core, principal).await,
-        Err(Ok(e)) => beacon_error(&core, None, &e),
-        Err(Err(e)) => auth_failure(&core, None, &e),
+        Ok((principal, _)) => terms(&req, &beacon, principal).await,
+        Err(Ok(e)) => beacon_error(&beacon, None, &e),
+        Err(Err(e)) => auth_failure(&beacon, None, &e),
     }
 }
 
-async fn terms(req: &HttpRequest, core: &Core, principal: Principal) -> HttpResponse {
+async fn terms(req: &HttpRequest, beacon: &Beacon, principal: Principal) -> HttpResponse {
     let ctx = context(req, "beacon");
-    match core.beacon.filtering_terms(core, &ctx, &principal).await {
+    match beacon.filtering_terms(&ctx, &principal).await {
         Ok(v) => HttpResponse::Ok().json(v),
-        Err(f) => failure(core, None, f),
+        Err(f) => failure(beacon, None, f),
     }
 }

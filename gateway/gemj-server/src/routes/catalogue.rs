@@ -2,10 +2,10 @@
 //! may know of, each through the access decision point.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use gemj_core::{Core, catalogue};
 
 use super::{Caller, context};
 use crate::error::{ApiError, Problem};
+use gemj_core::catalogue::CatalogueService;
 
 /// Registers the routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -19,10 +19,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
               (status = 401, description = "A credential was presented that cannot be verified.", body = Problem)))]
 pub async fn list(
     req: HttpRequest,
-    core: web::Data<Core>,
+    catalogue: web::Data<CatalogueService>,
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
-    let datasets = catalogue::list_datasets(&core, &context(&req, "catalogue"), &caller.0).await?;
+    let datasets = catalogue
+        .list_datasets(&context(&req, "catalogue"), &caller.0)
+        .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "datasets": datasets })))
 }
 
@@ -32,11 +34,12 @@ pub async fn list(
     responses((status = 200, description = "The dataset."), (status = 404, description = "Not found or not visible.", body = Problem)))]
 pub async fn get(
     req: HttpRequest,
-    core: web::Data<Core>,
+    catalogue: web::Data<CatalogueService>,
     caller: Caller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let dataset =
-        catalogue::get_dataset(&core, &context(&req, "catalogue"), &caller.0, &id).await?;
+    let dataset = catalogue
+        .get_dataset(&context(&req, "catalogue"), &caller.0, &id)
+        .await?;
     Ok(HttpResponse::Ok().json(dataset))
 }

@@ -3,11 +3,11 @@
 //! institution's registered key; a participant of another institution is a 404.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use gemj_core::{Core, consent_api};
 use gemj_model::ConsentEvent;
 
 use super::{AnyCaller, context};
 use crate::error::{ApiError, Problem};
+use gemj_core::consent_api::ConsentService;
 
 /// Registers the routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -33,13 +33,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
               (status = 503, description = "Consent cannot be confirmed current; Retry-After.", body = Problem)))]
 pub async fn post_event(
     req: HttpRequest,
-    core: web::Data<Core>,
+    consent: web::Data<ConsentService>,
     caller: AnyCaller,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     let event: ConsentEvent = super::parse_body(body.into_inner())?;
-    let posted =
-        consent_api::post_event(&core, &context(&req, "consent"), &caller.0, &event).await?;
+    let posted = consent
+        .post_event(&context(&req, "consent"), &caller.0, &event)
+        .await?;
     Ok(if posted.duplicate {
         HttpResponse::Ok().json(posted)
     } else {
@@ -55,10 +56,12 @@ pub async fn post_event(
               (status = 404, description = "Not a participant of the calling institution.", body = Problem)))]
 pub async fn get_participant(
     req: HttpRequest,
-    core: web::Data<Core>,
+    consent: web::Data<ConsentService>,
     caller: AnyCaller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let record = consent_api::get_record(&core, &context(&req, "consent"), &caller.0, &id).await?;
+    let record = consent
+        .get_record(&context(&req, "consent"), &caller.0, &id)
+        .await?;
     Ok(HttpResponse::Ok().json(record))
 }

@@ -6,11 +6,12 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use gemj_core::data::{self, ByteRange};
-use gemj_core::{Core, CoreError};
+use gemj_core::CoreError;
+use gemj_core::data::ByteRange;
 
 use super::{BaseUrl, Caller, context};
 use crate::error::{ApiError, Problem};
+use gemj_core::data::DataService;
 
 /// Registers the routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -35,12 +36,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
               (status = 503, description = "Consent cannot be confirmed current; Retry-After.", body = Problem)))]
 pub async fn participants(
     req: HttpRequest,
-    core: web::Data<Core>,
+    data: web::Data<DataService>,
     caller: Caller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let served =
-        data::dataset_participants(&core, &context(&req, "catalogue"), &caller.0, &id).await?;
+    let served = data
+        .dataset_participants(&context(&req, "catalogue"), &caller.0, &id)
+        .await?;
     Ok(HttpResponse::Ok().json(served))
 }
 
@@ -71,21 +73,21 @@ impl RangeQuery {
               (status = 404, description = "No such object, not readable, or holding data outside the caller's consent scope.", body = Problem)))]
 pub async fn url_get(
     req: HttpRequest,
-    core: web::Data<Core>,
+    data: web::Data<DataService>,
     base: web::Data<BaseUrl>,
     caller: Caller,
     id: web::Path<String>,
     query: web::Query<RangeQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let issued = data::issue_url(
-        &core,
-        &context(&req, "catalogue"),
-        &caller.0,
-        &id,
-        query.range(),
-        &base.0,
-    )
-    .await?;
+    let issued = data
+        .issue_url(
+            &context(&req, "catalogue"),
+            &caller.0,
+            &id,
+            query.range(),
+            &base.0,
+        )
+        .await?;
     Ok(HttpResponse::Ok().json(issued))
 }
 
@@ -99,7 +101,7 @@ pub async fn url_get(
               (status = 404, description = "No such object, or not readable.", body = Problem)))]
 pub async fn url_post(
     req: HttpRequest,
-    core: web::Data<Core>,
+    data: web::Data<DataService>,
     base: web::Data<BaseUrl>,
     caller: Caller,
     id: web::Path<String>,
@@ -108,15 +110,15 @@ pub async fn url_post(
     let mut body = body.into_inner();
     let principal = super::body_principal(&req, caller.0, &mut body).await?;
     let range: RangeQuery = super::parse_body(body)?;
-    let issued = data::issue_url(
-        &core,
-        &context(&req, "catalogue"),
-        &principal,
-        &id,
-        range.range(),
-        &base.0,
-    )
-    .await?;
+    let issued = data
+        .issue_url(
+            &context(&req, "catalogue"),
+            &principal,
+            &id,
+            range.range(),
+            &base.0,
+        )
+        .await?;
     Ok(HttpResponse::Ok().json(issued))
 }
 
@@ -163,12 +165,15 @@ fn parse_range(req: &HttpRequest) -> Result<Option<ByteRange>, ApiError> {
               (status = 503, description = "Consent cannot be confirmed current; Retry-After.", body = Problem)))]
 pub async fn fetch(
     req: HttpRequest,
-    core: web::Data<Core>,
+    data: web::Data<DataService>,
     id: web::Path<String>,
     query: web::Query<TokenQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let range = parse_range(&req)?;
-    let stream = match data::fetch(&core, &context(&req, "data"), &id, &query.token, range).await {
+    let stream = match data
+        .fetch(&context(&req, "data"), &id, &query.token, range)
+        .await
+    {
         Err(CoreError::InvalidInput(m)) if range.is_some() => {
             let mut res =
                 Problem::new(actix_web::http::StatusCode::RANGE_NOT_SATISFIABLE, m).response();

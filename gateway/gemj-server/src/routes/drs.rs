@@ -11,8 +11,9 @@
 use actix_web::dev::Payload;
 use actix_web::http::{Method, header};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
-use gemj_core::drs::{self, DrsSettings};
-use gemj_core::{Core, CoreError, Principal};
+use gemj_core::drs::{self, DrsService, DrsSettings};
+use gemj_core::services::ServiceRegistry;
+use gemj_core::{CoreError, Principal};
 use serde_json::{Value, json};
 
 use super::{Caller, context};
@@ -26,21 +27,19 @@ pub const PREFIX: &str = "/ga4gh/drs/v1";
 /// The audit name of the API.
 const API: &str = "drs";
 
-/// What the DRS handlers need besides the core.
+/// What the DRS handlers need besides the service.
 #[derive(Debug, Clone)]
 pub struct DrsState {
-    /// Naming, authorizations and limits.
-    pub settings: DrsSettings,
     /// Largest accepted request body, in bytes.
     pub max_body: usize,
 }
 
 impl DrsState {
-    /// The state for a gateway at `base_url`: visas are trusted from the configured trusted
-    /// issuers (and the demo broker, in demo mode); bearer tokens from those and the configured
-    /// passport brokers.
+    /// The service's settings for a gateway at `base_url`: visas are trusted from the
+    /// configured trusted issuers (and the demo broker, in demo mode); bearer tokens from those
+    /// and the configured passport brokers.
     #[must_use]
-    pub fn new(config: &Config, base_url: &str, demo_issuer: Option<&str>) -> Self {
+    pub fn settings(config: &Config, base_url: &str, demo_issuer: Option<&str>) -> DrsSettings {
         let mut passport: Vec<String> = config
             .auth
             .trusted_issuers
@@ -55,21 +54,18 @@ impl DrsState {
                 bearer.push(b.issuer.clone());
             }
         }
-        Self {
-            settings: DrsSettings::new(
-                base_url,
-                &config.drs.compact_id_prefix,
-                config.drs.max_bulk_request_length,
-                passport,
-                bearer,
-            ),
-            max_body: config.server.max_body_bytes,
-        }
+        DrsSettings::new(
+            base_url,
+            &config.drs.compact_id_prefix,
+            config.drs.max_bulk_request_length,
+            passport,
+            bearer,
+        )
     }
 }
 
 /// Registers DRS in the service registry (`/services`).
-pub fn mount(registry: &mut gemj_core::services::ServiceRegistry, config: &Config) {
+pub fn mount(registry: &mut ServiceRegistry, config: &Config) {
     registry.mount(
         "drs",
         "DRS",
@@ -188,19 +184,18 @@ fn ok(value: &impl serde::Serialize) -> HttpResponse {
 /// DRS service-info: the GA4GH `Service` of the mounted DRS, with the bulk limit and the
 /// service's size (DRS 1.5 `drs` statistics: blobs and their bytes).
 pub async fn service_info(
-    core: web::Data<Core>,
-    state: web::Data<DrsState>,
+    service: web::Data<DrsService>,
+    registry: web::Data<ServiceRegistry>,
 ) -> Result<HttpResponse, DrsError> {
-    let (count, bytes) = drs::stats(&core).await?;
-    let service = core
-        .services
+    let (count, bytes) = service.stats().await?;
+    let mounted = registry
         .services()
         .iter()
         .find(|s| s.service.r#type.artifact == "drs")
         .map(|s| s.service.clone())
         .ok_or(DrsError::NoSuchEndpoint)?;
-    let mut body = serde_json::to_value(service).unwrap_or_default();
-    let max = state.settings.max_bulk;
+    let mut body = serde_json::to_value(mounted).unwrap_or_default();
+    let max = service.settings().max_bulk;
     if let Some(o) = body.as_object_mut() {
         o.insert("maxBulkRequestLength".to_owned(), json!(max));
         o.insert(
@@ -225,26 +220,19 @@ struct Empty {}
 
 async fn object_get(
     req: HttpRequest,
-    core: web::Data<Core>,
-    state: web::Data<DrsState>,
+    service: web::Data<DrsService>,
 ) -> Result<HttpResponse, DrsError> {
     let principal = caller(&req).await?;
     let expand = expand_query(&req)?.unwrap_or(false);
-    let object = drs::get_object(
-        &core,
-        &context(&req, API),
-        &principal,
-        &state.settings,
-        &object_id(&req),
-        expand,
-    )
-    .await?;
+    let object = service
+        .get_object(&context(&req, API), &principal, &object_id(&req), expand)
+        .await?;
     Ok(ok(&object))
 }
 
 async fn object_post(
     req: HttpRequest,
-    core: web::Data<Core>,
+    service: web::Data<DrsService>,
     state: web::Data<DrsState>,
     payload: web::Payload,
 ) -> Result<HttpResponse, DrsError> {
@@ -252,49 +240,41 @@ async fn object_post(
     let expand_in_query = expand_query(&req)?;
     let principal = super::body_principal(&req, caller(&req).await?, &mut body).await?;
     let b: ObjectBody = parse(body)?;
-    let object = drs::get_object(
-        &core,
-        &context(&req, API),
-        &principal,
-        &state.settings,
-        &object_id(&req),
-        b.expand.or(expand_in_query).unwrap_or(false),
-    )
-    .await?;
+    let object = service
+        .get_object(
+            &context(&req, API),
+            &principal,
+            &object_id(&req),
+            b.expand.or(expand_in_query).unwrap_or(false),
+        )
+        .await?;
     Ok(ok(&object))
 }
 
 async fn object_options(
     req: HttpRequest,
-    core: web::Data<Core>,
-    state: web::Data<DrsState>,
+    service: web::Data<DrsService>,
 ) -> Result<HttpResponse, DrsError> {
-    let mut answers = drs::authorizations(
-        &core,
-        &context(&req, API),
-        &state.settings,
-        &[object_id(&req)],
-    )
-    .await?;
+    let mut answers = service
+        .authorizations(&context(&req, API), &[object_id(&req)])
+        .await?;
     let auth = answers.pop().unwrap_or(Err(CoreError::NotFound))?;
     Ok(ok(&auth))
 }
 
 async fn access(
     req: &HttpRequest,
-    core: &Core,
-    state: &DrsState,
+    service: &DrsService,
     principal: &Principal,
 ) -> Result<HttpResponse, DrsError> {
-    let url = drs::access_url(
-        core,
-        &context(req, API),
-        principal,
-        &state.settings,
-        &object_id(req),
-        req.match_info().query("access_id"),
-    )
-    .await?;
+    let url = service
+        .access_url(
+            &context(req, API),
+            principal,
+            &object_id(req),
+            req.match_info().query("access_id"),
+        )
+        .await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(url))
@@ -302,23 +282,22 @@ async fn access(
 
 async fn access_get(
     req: HttpRequest,
-    core: web::Data<Core>,
-    state: web::Data<DrsState>,
+    service: web::Data<DrsService>,
 ) -> Result<HttpResponse, DrsError> {
     let principal = caller(&req).await?;
-    access(&req, &core, &state, &principal).await
+    access(&req, &service, &principal).await
 }
 
 async fn access_post(
     req: HttpRequest,
-    core: web::Data<Core>,
+    service: web::Data<DrsService>,
     state: web::Data<DrsState>,
     payload: web::Payload,
 ) -> Result<HttpResponse, DrsError> {
     let mut body = json_body(&req, payload, state.max_body).await?;
     let principal = super::body_principal(&req, caller(&req).await?, &mut body).await?;
     let _: Empty = parse(body)?;
-    access(&req, &core, &state, &principal).await
+    access(&req, &service, &principal).await
 }
 
 fn check_bulk(named: usize, max: usize) -> Result<(), DrsError> {
@@ -331,7 +310,6 @@ fn error_code(e: CoreError) -> Result<u16, DrsError> {
         e @ (CoreError::ConsentStale { .. }
         | CoreError::Store(_)
         | CoreError::AuditUnavailable
-        | CoreError::Demo(_)
         | CoreError::Task { .. }) => Err(e.into()),
         e => Ok(actix_web::ResponseError::status_code(&DrsError::from(e)).as_u16()),
     }
@@ -339,7 +317,7 @@ fn error_code(e: CoreError) -> Result<u16, DrsError> {
 
 async fn bulk_objects(
     req: HttpRequest,
-    core: web::Data<Core>,
+    service: web::Data<DrsService>,
     state: web::Data<DrsState>,
     payload: web::Payload,
 ) -> Result<HttpResponse, DrsError> {
@@ -347,21 +325,15 @@ async fn bulk_objects(
     let expand = expand_query(&req)?.unwrap_or(false);
     let passports = body.as_object_mut().and_then(|o| o.remove("passports"));
     let b: gemj_drs::BulkObjectIds = parse(body)?;
-    check_bulk(b.bulk_object_ids.len(), state.settings.max_bulk)?;
+    check_bulk(b.bulk_object_ids.len(), service.settings().max_bulk)?;
     let mut credentials = json!({});
     if let (Some(p), Some(o)) = (passports, credentials.as_object_mut()) {
         o.insert("passports".to_owned(), p);
     }
     let principal = super::body_principal(&req, caller(&req).await?, &mut credentials).await?;
-    let results = drs::get_objects(
-        &core,
-        &context(&req, API),
-        &principal,
-        &state.settings,
-        &b.bulk_object_ids,
-        expand,
-    )
-    .await?;
+    let results = service
+        .get_objects(&context(&req, API), &principal, &b.bulk_object_ids, expand)
+        .await?;
     let mut resolved = Vec::new();
     let mut unresolved = Vec::new();
     for (id, r) in b.bulk_object_ids.iter().zip(results) {
@@ -379,7 +351,7 @@ async fn bulk_objects(
 
 async fn bulk_options(
     req: HttpRequest,
-    core: web::Data<Core>,
+    service: web::Data<DrsService>,
     state: web::Data<DrsState>,
     payload: web::Payload,
 ) -> Result<HttpResponse, DrsError> {
@@ -391,14 +363,10 @@ async fn bulk_options(
         ));
     }
     let b: gemj_drs::BulkObjectIds = parse(body)?;
-    check_bulk(b.bulk_object_ids.len(), state.settings.max_bulk)?;
-    let answers = drs::authorizations(
-        &core,
-        &context(&req, API),
-        &state.settings,
-        &b.bulk_object_ids,
-    )
-    .await?;
+    check_bulk(b.bulk_object_ids.len(), service.settings().max_bulk)?;
+    let answers = service
+        .authorizations(&context(&req, API), &b.bulk_object_ids)
+        .await?;
     let mut resolved = Vec::new();
     let mut unresolved = Vec::new();
     for (id, a) in b.bulk_object_ids.iter().zip(answers) {
@@ -416,14 +384,14 @@ async fn bulk_options(
 
 async fn bulk_access(
     req: HttpRequest,
-    core: web::Data<Core>,
+    service: web::Data<DrsService>,
     state: web::Data<DrsState>,
     payload: web::Payload,
 ) -> Result<HttpResponse, DrsError> {
     let mut body = json_body(&req, payload, state.max_body).await?;
     let passports = body.as_object_mut().and_then(|o| o.remove("passports"));
     let b: gemj_drs::BulkAccessIds = parse(body)?;
-    let max = state.settings.max_bulk;
+    let max = service.settings().max_bulk;
     let pairs = b.pairs();
     check_bulk(b.bulk_object_access_ids.len(), max)?;
     check_bulk(pairs, max)?;
@@ -437,15 +405,9 @@ async fn bulk_access(
     let mut unresolved = Vec::new();
     for entry in &b.bulk_object_access_ids {
         for access_id in &entry.bulk_access_ids {
-            match drs::access_url(
-                &core,
-                &ctx,
-                &principal,
-                &state.settings,
-                &entry.bulk_object_id,
-                access_id,
-            )
-            .await
+            match service
+                .access_url(&ctx, &principal, &entry.bulk_object_id, access_id)
+                .await
             {
                 Ok(u) => resolved.push(gemj_drs::BulkAccessUrl {
                     drs_object_id: entry.bulk_object_id.clone(),

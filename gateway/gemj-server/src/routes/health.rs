@@ -2,7 +2,7 @@
 //! applied) and Prometheus metrics (`/metrics`).
 
 use actix_web::{HttpResponse, web};
-use gemj_core::Core;
+use gemj_core::Shared;
 use prometheus::Encoder;
 
 use crate::error::Problem;
@@ -24,17 +24,18 @@ pub async fn healthz() -> HttpResponse {
 /// The gateway can serve: the store answers and every migration is applied.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200, description = "Ready."), (status = 503, description = "Not ready.", body = Problem)))]
-pub async fn readyz(core: web::Data<Core>) -> HttpResponse {
-    if core.store.ping().await.is_err() {
+pub async fn readyz(shared: web::Data<Shared>) -> HttpResponse {
+    let store = shared.store();
+    if store.ping().await.is_err() {
         return Problem::new(
             actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
             "The store does not answer.",
         )
         .response();
     }
-    match core.store.migrations_pending().await {
+    match store.migrations_pending().await {
         Ok(false) => HttpResponse::Ok()
-            .json(serde_json::json!({"status": "ready", "store": core.store.backend().as_str()})),
+            .json(serde_json::json!({"status": "ready", "store": store.backend().as_str()})),
         Ok(true) => Problem::new(
             actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
             "Store migrations are not applied.",

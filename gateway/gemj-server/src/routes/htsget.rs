@@ -8,8 +8,8 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use gemj_core::Core;
-use gemj_core::htsget::{self, Endpoint, TicketRequest};
+use gemj_core::htsget::{Endpoint, HtsgetService, TicketRequest};
+use gemj_core::services::ServiceRegistry;
 use gemj_htsget::{Error, TICKET_MEDIA_TYPE};
 
 use super::{BaseUrl, Caller, context};
@@ -25,7 +25,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         ("/htsget/reads", Endpoint::Reads),
         ("/htsget/variants", Endpoint::Variants),
     ] {
-        let info = move |core: web::Data<Core>| async move { service_info(&core, endpoint) };
+        let info = move |registry: web::Data<ServiceRegistry>| async move {
+            service_info(&registry, endpoint)
+        };
         cfg.service(
             web::resource(format!("{path}/service-info"))
                 .route(web::get().to(info))
@@ -33,11 +35,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(
             web::resource(format!("{path}/{{id:.+}}"))
-                .route(web::get().to(move |req, core, base, caller, id| {
-                    get_ticket(req, core, base, caller, id, endpoint)
+                .route(web::get().to(move |req, htsget, base, caller, id| {
+                    get_ticket(req, htsget, base, caller, id, endpoint)
                 }))
-                .route(web::post().to(move |req, core, base, caller, id, body| {
-                    post_ticket(req, core, base, caller, id, body, endpoint)
+                .route(web::post().to(move |req, htsget, base, caller, id, body| {
+                    post_ticket(req, htsget, base, caller, id, body, endpoint)
                 }))
                 .default_service(web::to(|| async { method_not_allowed("GET, POST") })),
         );
@@ -45,7 +47,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// Registers htsget's two endpoints in the service registry.
-pub fn mount(registry: &mut gemj_core::services::ServiceRegistry) {
+pub fn mount(registry: &mut ServiceRegistry) {
     for endpoint in [Endpoint::Reads, Endpoint::Variants] {
         registry.mount(
             &format!("htsget.{}", endpoint.datatype()),
@@ -68,8 +70,8 @@ fn service_type() -> gemj_service_info::ServiceType {
     }
 }
 
-fn service_info(core: &Core, endpoint: Endpoint) -> HttpResponse {
-    let mut s = core.services.gateway_service();
+fn service_info(registry: &ServiceRegistry, endpoint: Endpoint) -> HttpResponse {
+    let mut s = registry.gateway_service();
     s.id = format!("{}.htsget.{}", s.id, endpoint.datatype());
     s.name = format!("{} htsget {}", s.name, endpoint.datatype());
     s.r#type = service_type();
@@ -96,7 +98,7 @@ fn service_info(core: &Core, endpoint: Endpoint) -> HttpResponse {
 /// htsget's envelope.
 async fn answer(
     req: &HttpRequest,
-    core: &Core,
+    htsget: &HtsgetService,
     base: &BaseUrl,
     caller: &Caller,
     id: &str,
@@ -104,7 +106,10 @@ async fn answer(
     request: &TicketRequest,
 ) -> HttpResponse {
     let ctx = context(req, "htsget");
-    match htsget::ticket(core, &ctx, &caller.0, endpoint, id, request, &base.0).await {
+    match htsget
+        .ticket(&ctx, &caller.0, endpoint, id, request, &base.0)
+        .await
+    {
         Ok(ticket) => HttpResponse::Ok()
             .insert_header((header::CONTENT_TYPE, TICKET_MEDIA_TYPE))
             .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -115,7 +120,7 @@ async fn answer(
 
 async fn get_ticket(
     req: HttpRequest,
-    core: web::Data<Core>,
+    htsget: web::Data<HtsgetService>,
     base: web::Data<BaseUrl>,
     caller: Result<Caller, ApiError>,
     id: web::Path<String>,
@@ -126,14 +131,14 @@ async fn get_ticket(
         Err(e) => return refused(&e),
     };
     match gemj_htsget::parse_get(endpoint, req.query_string()) {
-        Ok(request) => answer(&req, &core, &base, &caller, &id, endpoint, &request).await,
+        Ok(request) => answer(&req, &htsget, &base, &caller, &id, endpoint, &request).await,
         Err(e) => protocol(&e),
     }
 }
 
 async fn post_ticket(
     req: HttpRequest,
-    core: web::Data<Core>,
+    htsget: web::Data<HtsgetService>,
     base: web::Data<BaseUrl>,
     caller: Result<Caller, ApiError>,
     id: web::Path<String>,
@@ -165,7 +170,7 @@ async fn post_ticket(
         ));
     }
     match gemj_htsget::parse_post(endpoint, &body) {
-        Ok(request) => answer(&req, &core, &base, &caller, &id, endpoint, &request).await,
+        Ok(request) => answer(&req, &htsget, &base, &caller, &id, endpoint, &request).await,
         Err(e) => protocol(&e),
     }
 }

@@ -7,8 +7,8 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine as _;
-use gemj_core::Core;
-use gemj_core::ingest::sources::{InputFile, Readers};
+use gemj_ingest::api::IngestService;
+use gemj_ingest::sources::InputFile;
 
 use super::{AnyCaller, context};
 use crate::error::{ApiError, Problem};
@@ -63,8 +63,7 @@ struct EncodedFile {
               (status = 413, description = "Body larger than `ingest.max_body_bytes`.", body = Problem)))]
 pub async fn post_ingest(
     req: HttpRequest,
-    core: web::Data<Core>,
-    readers: web::Data<Readers>,
+    ingest: web::Data<IngestService>,
     caller: AnyCaller,
     kind: web::Path<String>,
     query: web::Query<IngestQuery>,
@@ -103,16 +102,15 @@ pub async fn post_ingest(
         }]
     };
     let single = files.len() == 1;
-    let report = gemj_core::ingest::api::post(
-        &core,
-        &context(&req, "ingest"),
-        &caller.0,
-        &kind,
-        files,
-        query.dry_run,
-        &readers,
-    )
-    .await?;
+    let report = ingest
+        .post(
+            &context(&req, "ingest"),
+            &caller.0,
+            &kind,
+            files,
+            query.dry_run,
+        )
+        .await?;
     if single && let Some(refused) = report.refused_files.first() {
         let mut problem = Problem::new(
             actix_web::http::StatusCode::BAD_REQUEST,

@@ -191,12 +191,12 @@ pub(crate) fn api_of(path: &str) -> &'static str {
 /// Applies the revocation list to a verified Passport (a revoked token or subject is a 401 with
 /// its reason; a revoked Visa is ignored).
 fn unless_revoked(
-    core: Option<&web::Data<gemj_core::Core>>,
+    core: Option<&web::Data<gemj_core::Shared>>,
     principal: Principal,
 ) -> Result<Principal, ApiError> {
     match (principal, core) {
         (Principal::Passport(p), Some(core)) => core
-            .revocations
+            .revocations()
             .apply(std::sync::Arc::unwrap_or_clone(p))
             .map(|p| Principal::Passport(std::sync::Arc::new(p)))
             .map_err(ApiError::Unauthenticated),
@@ -243,15 +243,19 @@ impl Refusal {
                 .get(header::AUTHORIZATION)
                 .map_or(&[][..], |v| v.as_bytes()),
         };
-        if let Err(e) = core.access.refuse_credential(&ctx, presented, reason).await {
+        if let Err(e) = core
+            .access()
+            .refuse_credential(&ctx, presented, reason)
+            .await
+        {
             return ApiError::Core(e);
         }
         error
     }
 
     /// The gateway's core services, to audit with and to apply revocations.
-    fn core(&self) -> Option<web::Data<gemj_core::Core>> {
-        self.req.app_data::<web::Data<gemj_core::Core>>().cloned()
+    fn core(&self) -> Option<web::Data<gemj_core::Shared>> {
+        self.req.app_data::<web::Data<gemj_core::Shared>>().cloned()
     }
 }
 

@@ -2,10 +2,10 @@
 //! enrolling institution or a researcher with data access to a dataset that holds them.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use gemj_core::Core;
 
 use super::{AnyCaller, context};
 use crate::error::{ApiError, Problem};
+use gemj_core::phenopacket::PhenopacketService;
 
 /// Registers the routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -23,12 +23,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
               (status = 404, description = "No such participant, not visible to this caller, or consent withdrawn.", body = Problem)))]
 pub async fn get_phenopacket(
     req: HttpRequest,
-    core: web::Data<Core>,
+    phenopackets: web::Data<PhenopacketService>,
     caller: AnyCaller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let packet =
-        gemj_core::phenopacket::export(&core, &context(&req, "phenopackets"), &caller.0, &id)
-            .await?;
+    let packet = phenopackets
+        .export(&context(&req, "phenopackets"), &caller.0, &id)
+        .await?;
     Ok(HttpResponse::Ok().json(packet))
 }

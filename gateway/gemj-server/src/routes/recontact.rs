@@ -3,11 +3,11 @@
 //! outcomes.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use gemj_core::Core;
-use gemj_core::recontact::{self, NewRequest, OutcomeReport, RecontactSettings};
+use gemj_core::recontact::{NewRequest, OutcomeReport};
 
 use super::{AnyCaller, Caller, context};
 use crate::error::{ApiError, Problem};
+use gemj_core::recontact::RecontactService;
 
 /// Registers the routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -37,22 +37,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
               (status = 503, description = "Consent cannot be confirmed current; Retry-After.", body = Problem)))]
 pub async fn create(
     req: HttpRequest,
-    core: web::Data<Core>,
-    settings: web::Data<RecontactSettings>,
+    recontact: web::Data<RecontactService>,
     caller: Caller,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     let mut body = body.into_inner();
     let principal = super::body_principal(&req, caller.0, &mut body).await?;
     let request: NewRequest = super::parse_body(body)?;
-    let status = recontact::create(
-        &core,
-        &context(&req, "recontact"),
-        &principal,
-        **settings,
-        &request,
-    )
-    .await?;
+    let status = recontact
+        .create(&context(&req, "recontact"), &principal, &request)
+        .await?;
     Ok(HttpResponse::Created().json(status))
 }
 
@@ -64,11 +58,13 @@ pub async fn create(
               (status = 404, description = "No such request of this caller.", body = Problem)))]
 pub async fn status(
     req: HttpRequest,
-    core: web::Data<Core>,
+    recontact: web::Data<RecontactService>,
     caller: Caller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let status = recontact::status(&core, &context(&req, "recontact"), &caller.0, &id).await?;
+    let status = recontact
+        .status(&context(&req, "recontact"), &caller.0, &id)
+        .await?;
     Ok(HttpResponse::Ok().json(status))
 }
 
@@ -80,11 +76,13 @@ pub async fn status(
               (status = 404, description = "Not the calling institution.", body = Problem)))]
 pub async fn inbox(
     req: HttpRequest,
-    core: web::Data<Core>,
+    recontact: web::Data<RecontactService>,
     caller: AnyCaller,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let entries = recontact::inbox(&core, &context(&req, "recontact"), &caller.0, &id).await?;
+    let entries = recontact
+        .inbox(&context(&req, "recontact"), &caller.0, &id)
+        .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "entries": entries })))
 }
 
@@ -98,7 +96,7 @@ pub async fn inbox(
               (status = 404, description = "Not the calling institution.", body = Problem)))]
 pub async fn outcomes(
     req: HttpRequest,
-    core: web::Data<Core>,
+    recontact: web::Data<RecontactService>,
     caller: AnyCaller,
     id: web::Path<String>,
     body: web::Json<serde_json::Value>,
@@ -109,13 +107,8 @@ pub async fn outcomes(
         outcomes: Vec<OutcomeReport>,
     }
     let body: Body = super::parse_body(body.into_inner())?;
-    let n = recontact::report_outcomes(
-        &core,
-        &context(&req, "recontact"),
-        &caller.0,
-        &id,
-        &body.outcomes,
-    )
-    .await?;
+    let n = recontact
+        .report_outcomes(&context(&req, "recontact"), &caller.0, &id, &body.outcomes)
+        .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "recorded": n })))
 }

@@ -4,12 +4,11 @@
 //! every instance sharing the store.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use gemj_core::Core;
-use gemj_core::revocations::api;
 use gemj_store::{Revocation, RevocationKind};
 
 use super::{Caller, context};
 use crate::error::{ApiError, Problem};
+use gemj_core::revocations::RevocationsService;
 
 /// Registers the routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -28,10 +27,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
               (status = 403, description = "Not an administrator.", body = Problem)))]
 pub async fn list(
     req: HttpRequest,
-    core: web::Data<Core>,
+    revocations: web::Data<RevocationsService>,
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
-    let revocations = api::list(&core, &context(&req, "admin"), &caller.0).await?;
+    let revocations = revocations.list(&context(&req, "admin"), &caller.0).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "revocations": revocations })))
 }
 
@@ -45,7 +44,7 @@ pub async fn list(
               (status = 403, description = "Not an administrator.", body = Problem)))]
 pub async fn revoke(
     req: HttpRequest,
-    core: web::Data<Core>,
+    revocations: web::Data<RevocationsService>,
     caller: Caller,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
@@ -66,7 +65,9 @@ pub async fn revoke(
         created_at: String::new(),
         created_by: String::new(),
     };
-    let new = api::revoke(&core, &context(&req, "admin"), &caller.0, &revocation).await?;
+    let new = revocations
+        .revoke(&context(&req, "admin"), &caller.0, &revocation)
+        .await?;
     let mut res = if new {
         HttpResponse::Created()
     } else {
@@ -100,19 +101,19 @@ pub struct Which {
               (status = 404, description = "No such revocation.", body = Problem)))]
 pub async fn unrevoke(
     req: HttpRequest,
-    core: web::Data<Core>,
+    revocations: web::Data<RevocationsService>,
     caller: Caller,
     which: web::Query<Which>,
 ) -> Result<HttpResponse, ApiError> {
-    let removed = api::unrevoke(
-        &core,
-        &context(&req, "admin"),
-        &caller.0,
-        which.kind,
-        &which.issuer,
-        &which.value,
-    )
-    .await?;
+    let removed = revocations
+        .unrevoke(
+            &context(&req, "admin"),
+            &caller.0,
+            which.kind,
+            &which.issuer,
+            &which.value,
+        )
+        .await?;
     if removed {
         Ok(HttpResponse::NoContent().finish())
     } else {

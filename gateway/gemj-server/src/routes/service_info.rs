@@ -2,7 +2,7 @@
 //! `/services/{id}`, `/services/types`) of the APIs this gateway mounts.
 
 use actix_web::{HttpResponse, web};
-use gemj_core::Core;
+use gemj_core::services::ServiceRegistry;
 
 use crate::error::{ApiError, Problem};
 
@@ -17,23 +17,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// The gateway's GA4GH service-info.
 #[utoipa::path(get, path = "/service-info", tag = "service-info",
     responses((status = 200, description = "GA4GH service-info 1.0 `Service` of the gateway (a service registry).", content_type = "application/json")))]
-pub async fn service_info(core: web::Data<Core>) -> HttpResponse {
-    HttpResponse::Ok().json(core.services.gateway_service())
+pub async fn service_info(registry: web::Data<ServiceRegistry>) -> HttpResponse {
+    HttpResponse::Ok().json(registry.gateway_service())
 }
 
 /// The services mounted on this gateway, as GA4GH `ExternalService` records.
 #[utoipa::path(get, path = "/services", tag = "service-info",
     responses((status = 200, description = "GA4GH service-registry 1.0: every mounted service, the gateway first.", content_type = "application/json")))]
-pub async fn services(core: web::Data<Core>) -> HttpResponse {
-    HttpResponse::Ok().json(core.services.services())
+pub async fn services(registry: web::Data<ServiceRegistry>) -> HttpResponse {
+    HttpResponse::Ok().json(registry.services())
 }
 
 /// The distinct service types mounted.
 #[utoipa::path(get, path = "/services/types", tag = "service-info",
     responses((status = 200, description = "GA4GH service-registry 1.0: the `ServiceType`s mounted.", content_type = "application/json")))]
-pub async fn service_types(core: web::Data<Core>) -> HttpResponse {
-    let mut types: Vec<_> = core
-        .services
+pub async fn service_types(registry: web::Data<ServiceRegistry>) -> HttpResponse {
+    let mut types: Vec<_> = registry
         .services()
         .iter()
         .map(|s| s.service.r#type.clone())
@@ -48,10 +47,10 @@ pub async fn service_types(core: web::Data<Core>) -> HttpResponse {
     responses((status = 200, description = "One `ExternalService`.", content_type = "application/json"),
               (status = 404, description = "No such service.", body = Problem)))]
 pub async fn service_by_id(
-    core: web::Data<Core>,
+    registry: web::Data<ServiceRegistry>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    core.services
+    registry
         .services()
         .iter()
         .find(|s| s.service.id == *id)

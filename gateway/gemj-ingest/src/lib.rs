@@ -38,7 +38,7 @@ use gemj_store::{IngestTx, Store, StoreError};
 
 pub use report::{IngestReport, Outcome, Quarantined};
 
-use crate::CoreError;
+use gemj_core::CoreError;
 
 /// How an ingest runs.
 #[derive(Debug, Clone, Default)]

@@ -9,7 +9,7 @@ use gemj_store::{Store, StoreError};
 
 use super::report::IngestReport;
 use super::{ApplyOptions, apply, quarantine_all};
-use crate::CoreError;
+use gemj_core::CoreError;
 
 /// The input kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

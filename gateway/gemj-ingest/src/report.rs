@@ -278,7 +278,7 @@ mod tests {
     use super::*;
 
     /// `schemas/gemj-ingest-report.schema.json` must equal the generated schema. Regenerate with
-    /// `GEMJ_BLESS=1 cargo test -p gemj-core --lib ingest::report`.
+    /// `GEMJ_BLESS=1 cargo test -p gemj-ingest --lib report`.
     #[test]
     fn committed_schema_is_current() -> Result<(), Box<dyn std::error::Error>> {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -290,7 +290,7 @@ mod tests {
         let committed = std::fs::read_to_string(&path)?;
         assert!(
             committed == generated,
-            "schemas/gemj-ingest-report.schema.json is stale: run GEMJ_BLESS=1 cargo test -p gemj-core --lib ingest::report"
+            "schemas/gemj-ingest-report.schema.json is stale: run GEMJ_BLESS=1 cargo test -p gemj-ingest --lib report"
         );
         Ok(())
     }

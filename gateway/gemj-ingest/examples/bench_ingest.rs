@@ -4,22 +4,22 @@
 //!    `gemj_ssmix2::synthetic`, written to a temporary folder, linked to GeMJ participants)
 //!    ingested end to end from disk: walk, plan, decode, parse, map, resolve, merge, commit;
 //! 2. a synthetic VCF of `--vcf-records` records × `--samples` samples loaded into a dataset's
-//!    variant index (`gemj_core::ingest::genomes::ingest_file`: read, merge, register), and the
+//!    variant index (`gemj_ingest::genomes::ingest_file`: read, merge, register), and the
 //!    store's merge alone.
 //!
 //! The store is SQLite in a temporary folder, or PostgreSQL with `--database-url`.
 //!
 //! ```text
-//! cargo run --release -p gemj-core --example bench_ingest -- --patients 10000 --vcf-records 1000000 --samples 8
-//! cargo run --release -p gemj-core --example bench_ingest -- --database-url postgres://postgres@127.0.0.1:5432/test --patients 0
+//! cargo run --release -p gemj-ingest --example bench_ingest -- --patients 10000 --vcf-records 1000000 --samples 8
+//! cargo run --release -p gemj-ingest --example bench_ingest -- --database-url postgres://postgres@127.0.0.1:5432/test --patients 0
 //! ```
 
 use std::io::Write as _;
 use std::time::Instant;
 
-use gemj_core::ingest::genomes::{GenomeOptions, ingest_file};
-use gemj_core::ingest::sources::{NoProgress, Readers, ingest_ssmix2_tree};
-use gemj_core::ingest::{ApplyOptions, IngestReport, apply};
+use gemj_ingest::genomes::{GenomeOptions, ingest_file};
+use gemj_ingest::sources::{NoProgress, Readers, ingest_ssmix2_tree};
+use gemj_ingest::{ApplyOptions, IngestReport, apply};
 use gemj_model::source::{
     Extract, HospitalPatientId, RecordBody, SourceRecord, SubjectFacts, SubjectRef,
 };

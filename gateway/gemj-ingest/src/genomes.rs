@@ -7,6 +7,9 @@
 //! is registered, each in its own transaction; both steps are idempotent, so a run killed
 //! between them is completed by running it again. A withdrawn participant's genotypes are never
 //! loaded (and the htsget and DRS layers never serve their samples).
+//!
+//! [`register_pair`] copies a file and its index into the object storage and registers both: the
+//! one way a genome file becomes a DRS object, for ingest and for the demo cohort alike.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -14,13 +17,15 @@ use std::path::{Path, PathBuf};
 use gemj_genomes::detect::{Compression, detect_file};
 use gemj_model::source::Diagnostic;
 use gemj_model::{
-    ConsentStatus, DataFormat, DataObject, DatasetId, ParticipantId, Provenance, SpecimenId,
+    Checksums, ConsentStatus, DataFormat, DataObject, DatasetId, ObjectId, ParticipantId,
+    Provenance, SpecimenId,
 };
 use gemj_objects::ObjectStorage;
 use gemj_store::{Store, VariantContribution};
 
+use gemj_core::CoreError;
+
 use super::report::{GenomeCounts, IngestReport, Outcome};
-use crate::CoreError;
 
 /// How genome files are ingested.
 #[derive(Debug, Clone)]
@@ -172,7 +177,7 @@ pub async fn ingest_file(
     };
     if !options.dry_run && outcome != Outcome::Unchanged {
         let participant = (participants.len() == 1).then(|| participants[0].clone());
-        let registered = crate::demo::register_pair(
+        let registered = register_pair(
             objects,
             store,
             (&file_path, format),
@@ -325,8 +330,7 @@ async fn load_variants(
         }
         Ok::<_, gemj_genomes::GenomesError>((out, reader.finish()))
     })
-    .await
-    .map_err(|e| CoreError::Demo(e.to_string()))?
+    .await?
     .map_err(|e| CoreError::InvalidInput(format!("cannot read {name}: {e}")))?;
     report.diagnostics.extend(summary.diagnostics);
     let g = report.genomes.get_or_insert_with(GenomeCounts::default);
@@ -364,4 +368,98 @@ fn object_id_of(original: &str, file: &Path) -> String {
         .collect();
     id.trim_start_matches(|c: char| !c.is_ascii_alphanumeric())
         .to_owned()
+}
+
+/// One file copied into `objects` under `key` and registered as the DRS object `object_id`,
+/// with its checksums, described by `describe`.
+///
+/// # Errors
+/// Store and object-storage failures; [`CoreError::InvalidInput`] for an id the model refuses.
+pub async fn register_file(
+    objects: &dyn ObjectStorage,
+    store: &Store,
+    path: &Path,
+    key: &str,
+    object_id: &str,
+    format: DataFormat,
+    describe: impl FnOnce(&mut DataObject),
+) -> Result<DataObject, CoreError> {
+    let key = gemj_objects::ObjectKey::parse(key)?;
+    let info = objects.put_file(&key, path).await?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| object_id.to_owned());
+    let mut object = DataObject {
+        id: ObjectId::parse(object_id).map_err(|e| CoreError::InvalidInput(e.to_string()))?,
+        name,
+        format,
+        size: info.size,
+        checksums: Checksums::new(&info.sha256, &info.md5)
+            .map_err(|e| CoreError::InvalidInput(e.to_string()))?,
+        storage_uri: info.uri,
+        index: None,
+        participant: None,
+        specimens: Vec::new(),
+        analysis: None,
+        description: None,
+    };
+    describe(&mut object);
+    store.put_object(&object).await?;
+    Ok(object)
+}
+
+/// A file and its index, registered together (the index first, so the file can point at it):
+/// both copied into `objects` under `key_prefix`, the file as `object_id` and the index as
+/// `object_id` plus the index's suffix (`.bai`, `.tbi`, ...), described by `describe`.
+///
+/// # Errors
+/// Store and object-storage failures.
+pub async fn register_pair(
+    objects: &dyn ObjectStorage,
+    store: &Store,
+    file: (&Path, DataFormat),
+    index: (&Path, DataFormat),
+    key_prefix: &str,
+    object_id: &str,
+    describe: impl Fn(&mut DataObject),
+) -> Result<Vec<DataObject>, CoreError> {
+    let index_name = index
+        .0
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let file_name = file
+        .0
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let index_id = format!(
+        "{object_id}{}",
+        index_name.strip_prefix(&file_name).unwrap_or(".idx")
+    );
+    let idx = register_file(
+        objects,
+        store,
+        index.0,
+        &format!("{key_prefix}/{index_name}"),
+        &index_id,
+        index.1,
+        &describe,
+    )
+    .await?;
+    let f = register_file(
+        objects,
+        store,
+        file.0,
+        &format!("{key_prefix}/{file_name}"),
+        object_id,
+        file.1,
+        |o| {
+            describe(o);
+            o.index = Some(idx.id.clone());
+        },
+    )
+    .await?;
+    Ok(vec![f, idx])
 }

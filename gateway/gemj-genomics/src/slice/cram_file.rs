@@ -768,7 +768,7 @@ fn read_crai(source: &dyn RandomAccess) -> Result<Vec<CraiRecord>, Fault> {
     }
     let mut raw = vec![0; len];
     source.read_exact_at(&mut raw, 0)?;
-    let is_bgzf = raw.len() >= 16 && raw[..4] == [0x1f, 0x8b, 0x08, 0x04] && &raw[12..14] == b"BC";
+    let is_bgzf = gemj_bgzf::is_header(&raw);
 
     if is_bgzf {
         let mut text = String::new();

@@ -113,16 +113,13 @@ pub mod content_type {
     pub const CORE_DATA: u8 = 5;
 }
 
-/// Block compression methods (§ 8.1).
+/// Block compression methods (§ 8.1) the users handle themselves (2 is bzip2, 3 lzma, 5 and
+/// up the CRAM 3.1 codecs).
 pub mod compression_method {
     /// Stored as is.
     pub const RAW: u8 = 0;
     /// gzip (RFC 1952).
     pub const GZIP: u8 = 1;
-    /// bzip2.
-    pub const BZIP2: u8 = 2;
-    /// lzma.
-    pub const LZMA: u8 = 3;
     /// rANS 4x8 (§ 14).
     pub const RANS_4X8: u8 = 4;
 }

@@ -107,44 +107,42 @@ pub(super) fn cram_index(path: &Path) -> Result<cram::crai::Index, GenomesError>
             let slice_length = end
                 .checked_sub(landmark)
                 .ok_or_else(|| invalid(FORMAT, path, at(), "landmarks out of order"))?;
-            match *context {
-                SliceContext::Single { id, start, span } => {
-                    let start = usize::try_from(start).ok().and_then(Position::new);
-                    let span = usize::try_from(span).unwrap_or(0);
-                    index.push(cram::crai::Record::new(
-                        id,
-                        start,
-                        span,
-                        info.offset,
-                        landmark,
-                        slice_length,
-                    ));
-                }
+            // (reference, start, span) of each CRAI entry of the slice.
+            let entries: Vec<(Option<usize>, Option<Position>, usize)> = match *context {
+                SliceContext::Single { id, start, span } => vec![(
+                    id,
+                    usize::try_from(start).ok().and_then(Position::new),
+                    usize::try_from(span).unwrap_or(0),
+                )],
                 SliceContext::Many => {
                     let Some((_, header, container)) = noodles.as_ref() else {
                         return Err(invalid(FORMAT, path, at(), "no reader for records"));
                     };
                     let runs = multi_reference_runs(container, header, i, &stand_in)
                         .map_err(|e| invalid(FORMAT, path, at(), e.to_string()))?;
-                    for (id, start, end) in runs {
-                        // As htslib: end − start + 1, which is 1 for unplaced reads (both 0).
-                        let (start, span) = match (id, start, end) {
-                            (None, _, _) => (None, 1),
-                            (Some(_), Some(s), Some(e)) => {
-                                (Some(s), (usize::from(e) + 1).saturating_sub(usize::from(s)))
-                            }
-                            (Some(_), s, _) => (s, 0),
-                        };
-                        index.push(cram::crai::Record::new(
-                            id,
-                            start,
-                            span,
-                            info.offset,
-                            landmark,
-                            slice_length,
-                        ));
-                    }
+                    runs.into_iter()
+                        .map(|(id, start, end)| match (id, start, end) {
+                            // As htslib: end − start + 1, which is 1 for unplaced reads (both 0).
+                            (None, _, _) => (id, None, 1),
+                            (Some(_), Some(s), Some(e)) => (
+                                id,
+                                Some(s),
+                                (usize::from(e) + 1).saturating_sub(usize::from(s)),
+                            ),
+                            (Some(_), s, _) => (id, s, 0),
+                        })
+                        .collect()
                 }
+            };
+            for (id, start, span) in entries {
+                index.push(cram::crai::Record::new(
+                    id,
+                    start,
+                    span,
+                    info.offset,
+                    landmark,
+                    slice_length,
+                ));
             }
         }
     }

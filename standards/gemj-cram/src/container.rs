@@ -19,6 +19,10 @@ pub const EOF_CONTAINER: [u8; 38] = [
     0x01, 0x00, 0xee, 0x63, 0x01, 0x4b,
 ];
 
+/// The longest container header the users read (about 200,000 landmarks): a damaged landmark
+/// count cannot make them read, or keep, more.
+pub const MAX_HEADER_LEN: usize = 1 << 20;
+
 /// A container header. Lengths and counts are checked when read: none is negative, and no
 /// landmark lies outside the body.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -269,7 +269,11 @@ pub(super) fn scan_reader(
         if c.inner.fill_buf().map_err(io_error)?.is_empty() {
             return Ok(containers);
         }
-        let header = gemj_cram::read_container_header(&mut c, version).map_err(cram_error)?;
+        // At most MAX_HEADER_LEN bytes: a damaged landmark count cannot make it read (and keep)
+        // the rest of the file as landmarks.
+        let max = gemj_cram::container::MAX_HEADER_LEN as u64;
+        let header = gemj_cram::read_container_header(&mut (&mut c).take(max), version)
+            .map_err(cram_error)?;
         let length = header.length as u64;
         if length > size.saturating_sub(c.offset) {
             return Err(invalid(
@@ -376,6 +380,17 @@ mod tests {
             Some(Vec::new())
         );
         assert!(scan_reader(&b"CRAM\x04\x00"[..], 6, Path::new("x")).is_err());
+        // Two million landmarks: more than a container header may hold, not read to the end.
+        let mut landmarks = short.clone();
+        landmarks.extend(i32::MAX.to_le_bytes());
+        landmarks.extend([0, 0, 0, 0, 0, 0, 0]);
+        gemj_cram::num::write_itf8(&mut landmarks, 2_000_000);
+        landmarks.resize(landmarks.len() + 2_000_004, 0);
+        let size = landmarks.len() as u64;
+        let error = scan_reader(&landmarks[..], size, Path::new("x"))
+            .err()
+            .map(|e| e.to_string());
+        assert!(error.is_some_and(|e| e.contains("cut short")));
         Ok(())
     }
 

@@ -84,7 +84,7 @@ use noodles::{bgzf, cram};
 use super::{Class, Piece, ReferenceName, Region, Slice, SliceError, SliceQuery};
 
 /// The longest container header accepted (a damaged landmark count cannot make us read more).
-const MAX_CONTAINER_HEADER_LEN: usize = 1 << 20;
+const MAX_CONTAINER_HEADER_LEN: usize = gemj_cram::container::MAX_HEADER_LEN;
 
 /// The largest block gzip-compressed as one gzip member (what htslib inflates).
 const MAX_GZIP_BLOCK_LEN: usize = 60_000;

@@ -1,6 +1,7 @@
 //! A check of a BGZF file's framing before noodles reads it (SAMv1 §4.1): every block has the
-//! `BC` header noodles expects, fits in the file, and decompresses to at most 64 KiB. noodles
-//! sizes its block buffer from the ISIZE a block claims, so a corrupt ISIZE must not reach it.
+//! `BC` header noodles expects (the framing is read by gemj-bgzf), fits in the file, and
+//! decompresses to at most 64 KiB. noodles sizes its block buffer from the ISIZE a block claims,
+//! so a corrupt ISIZE must not reach it.
 //! Also the BAM header's lengths (SAMv1 §4.2), which noodles trusts for its allocations.
 
 use std::{
@@ -11,9 +12,6 @@ use std::{
 
 use super::invalid;
 use crate::{GenomesError, read_up_to};
-
-/// The most a BGZF block may hold uncompressed.
-const MAX_BLOCK: u64 = 65_536;
 
 /// What the scan found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,44 +41,26 @@ pub(super) fn scan_reader(
     let mut offset = 0_u64;
     loop {
         let at = || format!("byte {offset}");
-        let mut header = [0_u8; 18];
+        let mut header = [0_u8; gemj_bgzf::HEADER_LEN];
         let n = read_up_to(&mut r, &mut header).map_err(GenomesError::io(path))?;
         if n == 0 {
             return Ok(layout);
         }
-        if n < header.len() {
-            return Err(invalid(format, path, at(), "BGZF block header cut short"));
-        }
-        let valid = header[..4] == [0x1f, 0x8b, 0x08, 0x04]
-            && header[10..16] == [0x06, 0x00, b'B', b'C', 0x02, 0x00];
-        if !valid {
-            return Err(invalid(format, path, at(), "not a BGZF block header"));
-        }
-        let size = usize::from(u16::from_le_bytes([header[16], header[17]])) + 1;
-        let Some(data) = size.checked_sub(header.len() + 8) else {
-            return Err(invalid(format, path, at(), "BGZF block size too small"));
-        };
+        let size = gemj_bgzf::read_header(&header[..n])
+            .map_err(|e| invalid(format, path, at(), e.to_string()))?;
+        let data = size - gemj_bgzf::MIN_BLOCK_LEN;
         // Reason: data < 2^16, so it fits in an i64.
         r.seek_relative(data as i64)
             .map_err(GenomesError::io(path))?;
-        let mut trailer = [0_u8; 8];
+        let mut trailer = [0_u8; gemj_bgzf::TRAILER_LEN];
         let tail = read_up_to(&mut r, &mut trailer).map_err(GenomesError::io(path))?;
         if tail < trailer.len() {
             return Err(invalid(format, path, at(), "BGZF block cut short"));
         }
-        let isize = u64::from(u32::from_le_bytes([
-            trailer[4], trailer[5], trailer[6], trailer[7],
-        ]));
-        if isize > MAX_BLOCK {
-            return Err(invalid(
-                format,
-                path,
-                at(),
-                "BGZF block claims more than 64 KiB",
-            ));
-        }
+        let (_, isize) = gemj_bgzf::read_trailer(&trailer)
+            .map_err(|e| invalid(format, path, at(), e.to_string()))?;
         layout.blocks += 1;
-        layout.uncompressed += isize;
+        layout.uncompressed += u64::from(isize);
         offset += size as u64;
     }
 }

@@ -4,19 +4,21 @@
 //! with a stand-in reference (decoding positions needs none; noodles 0.93's own indexer asks the
 //! repository for every reference and panics without one).
 //!
-//! The walk also checks every container length and landmark count against the file size before
-//! noodles sizes a buffer by them.
+//! The container headers, blocks and slice headers are read by the workspace's CRAM codec
+//! (gemj-cram), which checks every length, count and landmark and the CRC32s; the walk also
+//! checks every container length against the file size before noodles sizes a buffer by it.
 
 use std::{
     fs::File,
-    io::{self, BufReader, Read},
+    io::{self, BufRead, BufReader, Read},
     path::Path,
 };
 
+use gemj_cram::{CramError, Version, compression_method, content_type, read_block, slice};
 use noodles::{core::Position, cram, fasta, sam::alignment::Record as _};
 
 use super::invalid;
-use crate::{GenomesError, read_up_to};
+use crate::GenomesError;
 
 const FORMAT: &str = "CRAM";
 
@@ -105,44 +107,42 @@ pub(super) fn cram_index(path: &Path) -> Result<cram::crai::Index, GenomesError>
             let slice_length = end
                 .checked_sub(landmark)
                 .ok_or_else(|| invalid(FORMAT, path, at(), "landmarks out of order"))?;
-            match *context {
-                SliceContext::Single { id, start, span } => {
-                    let start = usize::try_from(start).ok().and_then(Position::new);
-                    let span = usize::try_from(span).unwrap_or(0);
-                    index.push(cram::crai::Record::new(
-                        id,
-                        start,
-                        span,
-                        info.offset,
-                        landmark,
-                        slice_length,
-                    ));
-                }
+            // (reference, start, span) of each CRAI entry of the slice.
+            let entries: Vec<(Option<usize>, Option<Position>, usize)> = match *context {
+                SliceContext::Single { id, start, span } => vec![(
+                    id,
+                    usize::try_from(start).ok().and_then(Position::new),
+                    usize::try_from(span).unwrap_or(0),
+                )],
                 SliceContext::Many => {
                     let Some((_, header, container)) = noodles.as_ref() else {
                         return Err(invalid(FORMAT, path, at(), "no reader for records"));
                     };
                     let runs = multi_reference_runs(container, header, i, &stand_in)
                         .map_err(|e| invalid(FORMAT, path, at(), e.to_string()))?;
-                    for (id, start, end) in runs {
-                        // As htslib: end − start + 1, which is 1 for unplaced reads (both 0).
-                        let (start, span) = match (id, start, end) {
-                            (None, _, _) => (None, 1),
-                            (Some(_), Some(s), Some(e)) => {
-                                (Some(s), (usize::from(e) + 1).saturating_sub(usize::from(s)))
-                            }
-                            (Some(_), s, _) => (s, 0),
-                        };
-                        index.push(cram::crai::Record::new(
-                            id,
-                            start,
-                            span,
-                            info.offset,
-                            landmark,
-                            slice_length,
-                        ));
-                    }
+                    runs.into_iter()
+                        .map(|(id, start, end)| match (id, start, end) {
+                            // As htslib: end − start + 1, which is 1 for unplaced reads (both 0).
+                            (None, _, _) => (id, None, 1),
+                            (Some(_), Some(s), Some(e)) => (
+                                id,
+                                Some(s),
+                                (usize::from(e) + 1).saturating_sub(usize::from(s)),
+                            ),
+                            (Some(_), s, _) => (id, s, 0),
+                        })
+                        .collect()
                 }
+            };
+            for (id, start, span) in entries {
+                index.push(cram::crai::Record::new(
+                    id,
+                    start,
+                    span,
+                    info.offset,
+                    landmark,
+                    slice_length,
+                ));
             }
         }
     }
@@ -211,67 +211,27 @@ impl fasta::repository::Adapter for StandIn {
     }
 }
 
-struct Cursor<R> {
+/// A reader that counts the bytes read.
+struct Counting<R> {
     inner: R,
     offset: u64,
 }
 
-impl<R: Read> Cursor<R> {
-    fn byte(&mut self) -> io::Result<Option<u8>> {
-        let mut b = [0_u8; 1];
-        let n = read_up_to(&mut self.inner, &mut b)?;
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
         self.offset += n as u64;
-        Ok((n == 1).then_some(b[0]))
+        Ok(n)
     }
-
-    fn fill(&mut self, buf: &mut [u8]) -> io::Result<bool> {
-        let n = read_up_to(&mut self.inner, buf)?;
-        self.offset += n as u64;
-        Ok(n == buf.len())
-    }
-
-    fn skip(&mut self, n: u64) -> io::Result<bool> {
-        let copied = io::copy(&mut (&mut self.inner).take(n), &mut io::sink())?;
-        self.offset += copied;
-        Ok(copied == n)
-    }
-}
-
-/// ITF-8 (CRAMv3 §2.3): up to five bytes; the leading one bits of the first say how many follow.
-fn itf8(c: &mut Cursor<impl Read>) -> io::Result<Option<i64>> {
-    let Some(b0) = c.byte()? else { return Ok(None) };
-    let extra = b0.leading_ones().min(4) as usize;
-    let mut value = if extra == 4 {
-        i64::from(b0 & 0x0f)
-    } else {
-        i64::from(b0 & (0xff >> (extra + 1)))
-    };
-    for i in 0..extra {
-        let Some(b) = c.byte()? else { return Ok(None) };
-        if extra == 4 && i == 3 {
-            value = (value << 4) | i64::from(b & 0x0f);
-        } else {
-            value = (value << 8) | i64::from(b);
-        }
-    }
-    // Reason: ITF-8 holds a 32-bit two's-complement value.
-    Ok(Some(i64::from(value as u32 as i32)))
-}
-
-/// LTF-8 (CRAMv3 §2.3): up to nine bytes; only skipped here.
-fn ltf8(c: &mut Cursor<impl Read>) -> io::Result<Option<()>> {
-    let Some(b0) = c.byte()? else { return Ok(None) };
-    let extra = u64::from(b0.leading_ones());
-    Ok(c.skip(extra)?.then_some(()))
 }
 
 /// Walks the containers of a CRAM 2.x or 3.x file of `size` bytes.
 pub(super) fn scan_reader(
-    r: impl Read,
+    r: impl BufRead,
     size: u64,
     path: &Path,
 ) -> Result<Vec<ContainerInfo>, GenomesError> {
-    let mut c = Cursor {
+    let mut c = Counting {
         inner: r,
         offset: 0,
     };
@@ -279,17 +239,21 @@ pub(super) fn scan_reader(
         path: path.to_owned(),
         source: e,
     };
-    let mut definition = [0_u8; 26];
-    if !c.fill(&mut definition).map_err(io_error)? || !definition.starts_with(b"CRAM") {
-        return Err(invalid(FORMAT, path, "byte 0", "no CRAM file definition"));
-    }
-    let major = definition[4];
-    if !matches!(major, 2 | 3) {
+    let definition =
+        gemj_cram::file_definition::read_file_definition(&mut c).map_err(|e| match e {
+            CramError::Io(e) => io_error(e),
+            _ => invalid(FORMAT, path, "byte 0", "no CRAM file definition"),
+        })?;
+    let version = definition.version;
+    if !matches!(version.major, 2 | 3) {
         return Err(invalid(
             FORMAT,
             path,
             "byte 4",
-            format!("CRAM {major}.x is not supported (2.x and 3.x are)"),
+            format!(
+                "CRAM {}.x is not supported (2.x and 3.x are)",
+                version.major
+            ),
         ));
     }
     let mut containers = Vec::new();
@@ -297,49 +261,20 @@ pub(super) fn scan_reader(
     loop {
         let start = c.offset;
         let at = || format!("byte {start}");
-        let cut = || invalid(FORMAT, path, format!("byte {start}"), "container cut short");
-        let mut length = [0_u8; 4];
-        let n = read_up_to(&mut c.inner, &mut length).map_err(io_error)?;
-        c.offset += n as u64;
-        if n == 0 {
+        let cram_error = |e: CramError| match e {
+            CramError::Io(e) => io_error(e),
+            CramError::Truncated => invalid(FORMAT, path, at(), "container cut short"),
+            other => invalid(FORMAT, path, at(), other.to_string()),
+        };
+        if c.inner.fill_buf().map_err(io_error)?.is_empty() {
             return Ok(containers);
         }
-        if n < 4 {
-            return Err(cut());
-        }
-        let length = u64::try_from(i32::from_le_bytes(length))
-            .map_err(|_| invalid(FORMAT, path, at(), "negative container length"))?;
-        // Reference id, start, span, record count.
-        for _ in 0..4 {
-            itf8(&mut c).map_err(io_error)?.ok_or_else(cut)?;
-        }
-        // Record counter and bases (ITF-8 before 3.0).
-        for _ in 0..2 {
-            if major >= 3 {
-                ltf8(&mut c).map_err(io_error)?.ok_or_else(cut)?;
-            } else {
-                itf8(&mut c).map_err(io_error)?.ok_or_else(cut)?;
-            }
-        }
-        // Block count, landmarks, CRC32.
-        itf8(&mut c).map_err(io_error)?.ok_or_else(cut)?;
-        let count = itf8(&mut c).map_err(io_error)?.ok_or_else(cut)?;
-        let count = u64::try_from(count)
-            .ok()
-            .filter(|&n| n <= length)
-            .ok_or_else(|| invalid(FORMAT, path, at(), "bad landmark count"))?;
-        let mut landmarks = Vec::new();
-        for _ in 0..count {
-            let landmark = itf8(&mut c).map_err(io_error)?.ok_or_else(cut)?;
-            let landmark = u64::try_from(landmark)
-                .ok()
-                .filter(|&l| l < length)
-                .ok_or_else(|| invalid(FORMAT, path, at(), "landmark outside the container"))?;
-            landmarks.push(landmark);
-        }
-        if major >= 3 && !c.skip(4).map_err(io_error)? {
-            return Err(cut());
-        }
+        // At most MAX_HEADER_LEN bytes: a damaged landmark count cannot make it read (and keep)
+        // the rest of the file as landmarks.
+        let max = gemj_cram::container::MAX_HEADER_LEN as u64;
+        let header = gemj_cram::read_container_header(&mut (&mut c).take(max), version)
+            .map_err(cram_error)?;
+        let length = header.length as u64;
         if length > size.saturating_sub(c.offset) {
             return Err(invalid(
                 FORMAT,
@@ -348,118 +283,95 @@ pub(super) fn scan_reader(
                 "container longer than the rest of the file",
             ));
         }
-        let length_usize = usize::try_from(length).map_err(|_| cut())?;
-        data.resize(length_usize, 0);
-        if !c.fill(&mut data).map_err(io_error)? {
-            return Err(cut());
-        }
-        let mut slices = Vec::with_capacity(landmarks.len());
+        data.resize(header.length, 0);
+        c.read_exact(&mut data)
+            .map_err(|e| cram_error(CramError::from(e)))?;
+        let mut slices = Vec::with_capacity(header.landmarks.len());
         if !containers.is_empty() {
-            for &landmark in &landmarks {
-                let block = data.get(landmark as usize..).unwrap_or_default();
-                let context =
-                    slice_context(block).map_err(|why| invalid(FORMAT, path, at(), why))?;
+            for &landmark in &header.landmarks {
+                let block = data.get(landmark..).unwrap_or_default();
+                let context = slice_context(block, version)
+                    .map_err(|why| invalid(FORMAT, path, at(), why))?;
                 slices.push(context);
             }
         }
         containers.push(ContainerInfo {
             offset: start,
             length,
-            landmarks,
+            landmarks: header.landmarks.iter().map(|&l| l as u64).collect(),
             slices,
         });
     }
 }
 
-/// The reference context of the slice header block at the start of `block` (CRAMv3 §8.5).
-fn slice_context(block: &[u8]) -> Result<SliceContext, &'static str> {
-    let mut c = Cursor {
-        inner: block,
-        offset: 0,
-    };
-    let truncated = "slice header cut short";
-    let method = c.byte().ok().flatten().ok_or(truncated)?;
-    let content_type = c.byte().ok().flatten().ok_or(truncated)?;
-    // Content type 2 is a slice header (3.0 "MAPPED_SLICE").
-    if content_type != 2 {
-        return Err("no slice header at a landmark");
+/// The reference context of the slice header block at the start of `block` (CRAMv3 § 8.5).
+fn slice_context(mut block: &[u8], version: Version) -> Result<SliceContext, String> {
+    let block = read_block(&mut block, version).map_err(|e| format!("slice header block: {e}"))?;
+    if block.content_type != content_type::SLICE_HEADER {
+        return Err("no slice header at a landmark".into());
     }
-    let _content_id = itf8(&mut c).ok().flatten().ok_or(truncated)?;
-    let compressed = itf8(&mut c).ok().flatten().ok_or(truncated)?;
-    let raw = itf8(&mut c).ok().flatten().ok_or(truncated)?;
-    let (Ok(compressed), Ok(raw)) = (usize::try_from(compressed), usize::try_from(raw)) else {
-        return Err("negative block size");
-    };
-    let rest = c.inner;
-    let payload = rest.get(..compressed).ok_or(truncated)?;
-    let header: Vec<u8> = match method {
-        0 => payload.to_vec(),
-        1 => {
+    let header: Vec<u8> = match block.compression_method {
+        compression_method::RAW => block.data.to_vec(),
+        compression_method::GZIP => {
             let mut out = Vec::new();
-            flate2::read::GzDecoder::new(payload)
-                .take(raw as u64)
+            flate2::read::GzDecoder::new(block.data)
+                .take(block.uncompressed_size as u64)
                 .read_to_end(&mut out)
                 .map_err(|_| "slice header does not decompress")?;
             out
         }
-        _ => return Err("slice header compressed with a method other than gzip"),
+        _ => return Err("slice header compressed with a method other than gzip".into()),
     };
-    let mut h = Cursor {
-        inner: header.as_slice(),
-        offset: 0,
-    };
-    let id = itf8(&mut h).ok().flatten().ok_or(truncated)?;
-    let start = itf8(&mut h).ok().flatten().ok_or(truncated)?;
-    let span = itf8(&mut h).ok().flatten().ok_or(truncated)?;
+    let (id, start, span) =
+        slice::read_reference_context(&mut &header[..]).map_err(|_| "slice header cut short")?;
     match id {
-        -2 => Ok(SliceContext::Many),
-        -1 => Ok(SliceContext::Single {
+        gemj_cram::MULTI_REFERENCE => Ok(SliceContext::Many),
+        gemj_cram::UNMAPPED => Ok(SliceContext::Single {
             id: None,
-            start,
-            span,
+            start: start.into(),
+            span: span.into(),
         }),
         id if id >= 0 => Ok(SliceContext::Single {
             id: usize::try_from(id).ok(),
-            start,
-            span,
+            start: start.into(),
+            span: span.into(),
         }),
-        _ => Err("bad slice reference index"),
+        _ => Err("bad slice reference index".into()),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use gemj_cram::{Block, ContainerHeader, write_block, write_container_header};
+
     use super::*;
 
-    fn check_itf8(bytes: &[u8], expect: Option<i64>) {
-        let mut c = Cursor {
-            inner: bytes,
-            offset: 0,
-        };
-        assert_eq!(itf8(&mut c).ok().flatten(), expect, "{bytes:x?}");
-    }
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
 
     #[test]
-    fn itf8_values() {
-        check_itf8(&[0x00], Some(0));
-        check_itf8(&[0x7f], Some(127));
-        check_itf8(&[0x80, 0xff], Some(255));
-        check_itf8(&[0xc0, 0x40, 0x00], Some(0x4000));
-        check_itf8(&[0xe0, 0x10, 0x00, 0x00], Some(0x10_0000));
-        check_itf8(&[0xff, 0xff, 0xff, 0xff, 0x0f], Some(-1));
-        check_itf8(&[0xc0, 0x40], None);
-        check_itf8(&[], None);
-    }
-
-    #[test]
-    fn rejects_long_containers() {
+    fn rejects_long_containers() -> TestResult {
         let mut file = b"CRAM\x03\x00".to_vec();
         file.extend([0_u8; 20]);
-        // Length 1,000,000, then eight one-byte fields, no landmarks, CRC.
-        file.extend(1_000_000_i32.to_le_bytes());
-        file.extend([0_u8; 8]);
-        file.extend([0_u8; 4]);
+        let header = ContainerHeader {
+            length: 1_000_000,
+            reference_sequence_id: 0,
+            alignment_start: 0,
+            alignment_span: 0,
+            record_count: 0,
+            record_counter: 0,
+            base_count: 0,
+            block_count: 0,
+            landmarks: Vec::new(),
+        };
+        write_container_header(&mut file, &header)?;
         let size = file.len() as u64;
+        let error = scan_reader(&file[..], size, Path::new("x"))
+            .err()
+            .map(|e| e.to_string());
+        assert!(error.is_some_and(|e| e.contains("longer than the rest")));
+        // A damaged CRC32 is caught too.
+        let last = file.len() - 1;
+        file[last] ^= 1;
         assert!(scan_reader(&file[..], size, Path::new("x")).is_err());
         let mut short = b"CRAM\x03\x00".to_vec();
         short.extend([0_u8; 20]);
@@ -468,15 +380,34 @@ mod tests {
             Some(Vec::new())
         );
         assert!(scan_reader(&b"CRAM\x04\x00"[..], 6, Path::new("x")).is_err());
+        // Two million landmarks: more than a container header may hold, not read to the end.
+        let mut landmarks = short.clone();
+        landmarks.extend(i32::MAX.to_le_bytes());
+        landmarks.extend([0, 0, 0, 0, 0, 0, 0]);
+        gemj_cram::num::write_itf8(&mut landmarks, 2_000_000);
+        landmarks.resize(landmarks.len() + 2_000_004, 0);
+        let size = landmarks.len() as u64;
+        let error = scan_reader(&landmarks[..], size, Path::new("x"))
+            .err()
+            .map(|e| e.to_string());
+        assert!(error.is_some_and(|e| e.contains("cut short")));
+        Ok(())
+    }
+
+    /// A raw slice header block whose payload is `payload`.
+    fn slice_block(content_type: u8, payload: &[u8]) -> Result<Vec<u8>, gemj_cram::CramError> {
+        let mut out = Vec::new();
+        write_block(&mut out, &Block::raw(content_type, 0, payload))?;
+        Ok(out)
     }
 
     #[test]
-    fn slice_contexts() {
-        // Raw block, slice header content type, id 0, sizes 3 and 3: reference 1, start 100,
-        // span 50.
-        let block = [0, 2, 0, 3, 3, 1, 100, 50];
+    fn slice_contexts() -> TestResult {
+        let v3 = Version::V3_0;
+        // Reference 1, start 100, span 50.
+        let block = slice_block(content_type::SLICE_HEADER, &[1, 100, 50])?;
         assert_eq!(
-            slice_context(&block),
+            slice_context(&block, v3),
             Ok(SliceContext::Single {
                 id: Some(1),
                 start: 100,
@@ -484,18 +415,32 @@ mod tests {
             })
         );
         // Reference -2 (five ITF-8 bytes): several references.
-        let many = [0, 2, 0, 7, 7, 0xff, 0xff, 0xff, 0xff, 0x0e, 0, 0];
-        assert_eq!(slice_context(&many), Ok(SliceContext::Many));
+        let many = slice_block(
+            content_type::SLICE_HEADER,
+            &[0xff, 0xff, 0xff, 0xff, 0x0e, 0, 0],
+        )?;
+        assert_eq!(slice_context(&many, v3), Ok(SliceContext::Many));
         assert_eq!(
-            slice_context(&[0, 2, 0, 3, 3, 0x7f, 0, 0]),
+            slice_context(&slice_block(content_type::SLICE_HEADER, &[0x7f, 0, 0])?, v3),
             Ok(SliceContext::Single {
                 id: Some(127),
                 start: 0,
                 span: 0
             })
         );
-        assert!(slice_context(&many[..8]).is_err());
-        assert!(slice_context(&[0, 4, 0, 1, 1, 0]).is_err());
-        assert!(slice_context(&[]).is_err());
+        assert!(slice_context(&many[..8], v3).is_err());
+        assert!(slice_context(&slice_block(content_type::SLICE_HEADER, &[0, 0])?, v3).is_err());
+        assert!(slice_context(&slice_block(content_type::EXTERNAL_DATA, &[0, 0, 0])?, v3).is_err());
+        assert!(slice_context(&[], v3).is_err());
+        // CRAM 2: no CRC32.
+        assert_eq!(
+            slice_context(&block[..block.len() - 4], Version { major: 2, minor: 1 }),
+            Ok(SliceContext::Single {
+                id: Some(1),
+                start: 100,
+                span: 50
+            })
+        );
+        Ok(())
     }
 }

@@ -28,11 +28,7 @@ use noodles::csi::{self, BinningIndex as _};
 
 use super::{Class, Format, Piece, ReferenceName, Slice, SliceError, SliceQuery};
 
-/// The BGZF end-of-file marker block.
-pub(crate) const BGZF_EOF: [u8; 28] = [
-    0x1f, 0x8b, 0x08, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0x06, 0x00, 0x42, 0x43, 0x02, 0x00,
-    0x1b, 0x00, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-];
+use gemj_bgzf::EOF_BLOCK as BGZF_EOF;
 
 /// Bytes read at a time while parsing a header.
 const HEADER_CHUNK: usize = 64 << 10;
@@ -690,24 +686,23 @@ impl<'a> Cursor<'a> {
             return Ok(());
         }
         let name = self.f.name.as_str();
-        let mut head = [0u8; 18];
+        let mut head = [0u8; gemj_bgzf::HEADER_LEN];
         self.f
             .file
             .read_exact_at(&mut head, c)
             .map_err(SliceError::io(name))?;
-        if head[0..4] != [0x1f, 0x8b, 8, 4] || head[12..14] != *b"BC" {
-            return Err(self.bad("not a BGZF block where the index points"));
-        }
-        let bsize = usize::from(u16::from_le_bytes([head[16], head[17]])) + 1;
-        if bsize < 26 {
-            return Err(self.bad("a BGZF block is too short"));
-        }
+        let bsize = gemj_bgzf::read_header(&head).map_err(|e| match e {
+            gemj_bgzf::BgzfError::TooShort => self.bad("a BGZF block is too short"),
+            _ => self.bad("not a BGZF block where the index points"),
+        })?;
         self.raw.resize(bsize, 0);
         self.f
             .file
             .read_exact_at(&mut self.raw, c)
             .map_err(SliceError::io(name))?;
-        let isize = u32_at(&self.raw, bsize - 4) as usize;
+        let (_, isize) = gemj_bgzf::read_trailer(&self.raw[bsize - gemj_bgzf::TRAILER_LEN..])
+            .map_err(|_| self.bad("a BGZF block claims more than 64 KiB"))?;
+        let isize = isize as usize;
         self.data.clear();
         self.data.reserve(isize.max(1));
         self.inflate.reset(false);
@@ -865,16 +860,13 @@ pub(crate) fn compress_blocks(data: &[u8]) -> Vec<u8> {
             deflated.extend_from_slice(&(!n).to_le_bytes());
             deflated.extend_from_slice(chunk);
         }
-        let bsize = u16::try_from(deflated.len() + 25).unwrap_or(u16::MAX);
-        out.extend_from_slice(&[
-            0x1f, 0x8b, 8, 4, 0, 0, 0, 0, 0, 0xff, 6, 0, b'B', b'C', 2, 0,
-        ]);
-        out.extend_from_slice(&bsize.to_le_bytes());
-        out.extend_from_slice(&deflated);
         let mut crc = flate2::Crc::new();
         crc.update(chunk);
-        out.extend_from_slice(&crc.sum().to_le_bytes());
-        out.extend_from_slice(&u32::try_from(chunk.len()).unwrap_or(0).to_le_bytes());
+        // Reason: a chunk of at most BLOCK_DATA_MAX bytes, stored or deflated, always fits one
+        // block, so neither write fails.
+        let _ = gemj_bgzf::write_header(&mut out, deflated.len());
+        out.extend_from_slice(&deflated);
+        let _ = gemj_bgzf::write_trailer(&mut out, crc.sum(), chunk.len());
     }
     out
 }

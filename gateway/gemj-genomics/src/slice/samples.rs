@@ -81,15 +81,6 @@ use super::{Format, SliceError};
 /// The path named in errors: the stream is not a file.
 const SLICE_PATH: &str = "<slice>";
 
-/// The BGZF end-of-file marker (an empty block).
-const BGZF_EOF: [u8; 28] = [
-    0x1f, 0x8b, 0x08, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0x06, 0x00, 0x42, 0x43, 0x02, 0x00,
-    0x1b, 0x00, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-];
-
-/// The largest uncompressed size of a BGZF block.
-const BGZF_MAX_ISIZE: u32 = 65_536;
-
 /// INFO keys that describe the site rather than the samples' calls: kept when samples are
 /// removed. Every other INFO key, except the recomputed `AC`, `AN`, `AF` and `NS`, is removed.
 const SITE_INFO_KEYS: &[&str] = &[
@@ -268,8 +259,7 @@ impl<R: Read> FrameGuard<R> {
 
     /// Loads the next frame; `false` at the end of a well-terminated stream.
     fn next_frame(&mut self) -> io::Result<bool> {
-        const HEADER: usize = 18;
-        const MIN_FRAME: usize = HEADER + 8;
+        const HEADER: usize = gemj_bgzf::HEADER_LEN;
 
         if self.finished {
             return Ok(false);
@@ -293,32 +283,21 @@ impl<R: Read> FrameGuard<R> {
             };
         }
 
-        let h = &self.frame;
-        if n < HEADER
-            || h[0..4] != [0x1f, 0x8b, 0x08, 0x04]
-            || h[10..12] != [6, 0]
-            || h[12..14] != *b"BC"
-            || h[14..16] != [2, 0]
-        {
-            return Err(invalid_data("not a BGZF block"));
-        }
-
-        let size = usize::from(u16::from_le_bytes([h[16], h[17]])) + 1;
-        if size < MIN_FRAME {
-            return Err(invalid_data("invalid BGZF block size"));
-        }
+        let size = gemj_bgzf::read_header(&self.frame[..n]).map_err(|e| match e {
+            gemj_bgzf::BgzfError::TooShort => invalid_data("invalid BGZF block size"),
+            _ => invalid_data("not a BGZF block"),
+        })?;
 
         self.frame.resize(size, 0);
         if read_full(&mut self.inner, &mut self.frame[HEADER..])? < size - HEADER {
             return Err(invalid_data("truncated BGZF block"));
         }
 
-        let t = &self.frame[size - 4..];
-        if u32::from_le_bytes([t[0], t[1], t[2], t[3]]) > BGZF_MAX_ISIZE {
+        if gemj_bgzf::read_trailer(&self.frame[size - gemj_bgzf::TRAILER_LEN..]).is_err() {
             return Err(invalid_data("invalid BGZF uncompressed block size"));
         }
 
-        self.last_was_eof = self.frame[..] == BGZF_EOF;
+        self.last_was_eof = self.frame[..] == gemj_bgzf::EOF_BLOCK;
         Ok(true)
     }
 }

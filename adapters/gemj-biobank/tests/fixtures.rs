@@ -186,7 +186,11 @@ fn every_sample_of_readme_section_3() -> Result<(), Box<dyn Error>> {
             Some(want.type_label),
             "{id}"
         );
-        assert_eq!(got.parent.as_ref().map(|p| p.as_str()), want.parent, "{id}");
+        assert_eq!(
+            got.parent.as_ref().map(gemj_model::SpecimenId::as_str),
+            want.parent,
+            "{id}"
+        );
         let collected = got.collected.ok_or("no creation date")?;
         assert_eq!(collected.to_string(), want.collected, "{id}");
         assert_eq!(collected.precision(), Precision::Day, "{id}");
@@ -218,7 +222,10 @@ fn every_sample_of_readme_section_3() -> Result<(), Box<dyn Error>> {
             "{id}"
         );
         assert_eq!(
-            got.details.content_diagnosis.as_ref().map(|d| d.as_str()),
+            got.details
+                .content_diagnosis
+                .as_ref()
+                .map(gemj_model::Icd10Code::as_str),
             want.content,
             "{id}"
         );
@@ -255,7 +262,13 @@ fn donors_once_each_with_sex_and_era_birth_dates() -> Result<(), Box<dyn Error>>
     assert_eq!(donors.len(), expected.len());
     for ((record, facts), (id, sex, birth, raw, line)) in donors.iter().zip(expected) {
         assert_eq!(record.subject, SubjectRef::Participant(id.parse()?));
-        assert_eq!(facts.participant.as_ref().map(|p| p.as_str()), Some(id));
+        assert_eq!(
+            facts
+                .participant
+                .as_ref()
+                .map(gemj_model::ParticipantId::as_str),
+            Some(id)
+        );
         assert_eq!(facts.sex, Some(sex), "{id}");
         let birth_date = facts.birth_date.ok_or("no birth date")?;
         assert_eq!(birth_date.to_string(), birth, "{id}");

@@ -372,17 +372,14 @@ impl Parser<'_> {
         // quick-xml's own duplicate check is quadratic in the number of attributes: a set here.
         let mut seen: HashSet<&[u8]> = HashSet::new();
         for attr in e.attributes().with_checks(false) {
-            let attr = match attr {
-                Ok(attr) => attr,
-                Err(_) => {
-                    let position = self.here();
-                    self.diags.error(
-                        &position,
-                        "",
-                        "malformed attributes; the rest of the element's attributes are not read",
-                    );
-                    break;
-                }
+            let Ok(attr) = attr else {
+                let position = self.here();
+                self.diags.error(
+                    &position,
+                    "",
+                    "malformed attributes; the rest of the element's attributes are not read",
+                );
+                break;
             };
             let key = attr.key.into_inner();
             if key.contains(&b':') && key != b"xml:lang" {
@@ -1672,7 +1669,9 @@ mod tests {
         let s = subject(&extract).ok_or("subject")?;
         assert_eq!(s.hospital_ids[0].patient, "9000000001");
         assert_eq!(
-            s.institution.as_ref().map(|i| i.as_str()),
+            s.institution
+                .as_ref()
+                .map(gemj_model::InstitutionId::as_str),
             Some("9999999999")
         );
         assert!(extract.diagnostics.is_empty());

@@ -82,7 +82,9 @@ fn subject_0001_cancer_form() -> Result<(), Box<dyn Error>> {
         return Err("subject".into());
     };
     assert_eq!(
-        s.participant.as_ref().map(|p| p.as_str()),
+        s.participant
+            .as_ref()
+            .map(gemj_model::ParticipantId::as_str),
         Some("GEMJ-TEST-0001")
     );
     assert_eq!(s.sex, Some(Sex::Male));

@@ -103,13 +103,10 @@ pub(crate) fn map(p: &wire::Patient, notes: &mut Notes<'_>) -> MapResult {
         .clone()
         .map(SubjectRef::Participant)
         .or_else(|| hospital_ids.first().cloned().map(SubjectRef::Hospital));
-    let subject = match named {
-        Some(named) => named,
-        None => {
-            let reason = subject(p).err().unwrap_or_default();
-            notes.error("Patient.identifier", reason.clone());
-            return Err(Reject(reason));
-        }
+    let Some(subject) = named else {
+        let reason = subject(p).err().unwrap_or_default();
+        notes.error("Patient.identifier", reason.clone());
+        return Err(Reject(reason));
     };
     let sex = text(p.gender.as_ref()).and_then(|gender| match gender {
         "male" => Some(Sex::Male),

@@ -90,7 +90,10 @@ fn fixture_has_its_canonical_meaning() -> TestResult {
         return Err("entry 0 is not a subject".into());
     };
     assert_eq!(
-        subject.participant.as_ref().map(|p| p.as_str()),
+        subject
+            .participant
+            .as_ref()
+            .map(gemj_model::ParticipantId::as_str),
         Some("GEMJ-TEST-0001")
     );
     assert_eq!(subject.hospital_ids.len(), 1);

@@ -530,7 +530,7 @@ fn compress_bins(bins: &mut BTreeMap<usize, Vec<Chunk>>, depth: u8) {
                 continue;
             };
             if level < u32::from(depth) {
-                chunks.sort_by_key(|c| c.start());
+                chunks.sort_by_key(Chunk::start);
             }
             let (Some(head), Some(tail)) = (chunks.first(), chunks.last()) else {
                 continue;
@@ -545,7 +545,7 @@ fn compress_bins(bins: &mut BTreeMap<usize, Vec<Chunk>>, depth: u8) {
         }
     }
     for chunks in bins.values_mut() {
-        chunks.sort_by_key(|c| c.start());
+        chunks.sort_by_key(Chunk::start);
         let mut merged: Vec<Chunk> = Vec::with_capacity(chunks.len());
         for &chunk in chunks.iter() {
             match merged.last_mut() {
@@ -699,7 +699,7 @@ fn bcf_index(path: &Path) -> Result<Index, GenomesError> {
     let max_len = header
         .contigs()
         .values()
-        .filter_map(|c| c.length())
+        .filter_map(noodles::vcf::header::record::value::Map::length)
         .max()
         .map_or(0, |l| l as u64);
     // As htslib: no lengths in the header means "assume 2^31 − 1".

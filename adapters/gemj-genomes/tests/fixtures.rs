@@ -74,7 +74,10 @@ fn somatic_vcf() -> TestResult {
     );
     let specimens = specimens_of_samples("somatic.vcf", &samples);
     assert!(specimens.diagnostics.is_empty());
-    let ids: Vec<&str> = specimens.found().map(|s| s.as_str()).collect();
+    let ids: Vec<&str> = specimens
+        .found()
+        .map(gemj_model::SpecimenId::as_str)
+        .collect();
     assert_eq!(ids, ["SP-0001-T", "SP-0001-B"]);
     assert_eq!(detect_file(&path)?.format, DataFormat::Vcf);
     Ok(())

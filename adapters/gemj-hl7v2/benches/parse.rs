@@ -136,7 +136,7 @@ fn bench(c: &mut Criterion) {
         let mut group = c.benchmark_group("parse_only");
         group.throughput(Throughput::Elements(1));
         group.bench_function(name, |b| {
-            b.iter(|| Message::parse(black_box(&text)).map(|m| m.segment_count()))
+            b.iter(|| Message::parse(black_box(&text)).map(|m| m.segment_count()));
         });
         group.finish();
     }

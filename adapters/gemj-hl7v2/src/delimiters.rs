@@ -6,17 +6,17 @@ use crate::Error;
 /// is never scanned for that delimiter.
 pub(crate) mod present {
     /// The repetition separator.
-    pub const REPETITION: u8 = 1;
+    pub(crate) const REPETITION: u8 = 1;
     /// The component separator.
-    pub const COMPONENT: u8 = 2;
+    pub(crate) const COMPONENT: u8 = 2;
     /// The subcomponent separator.
-    pub const SUBCOMPONENT: u8 = 4;
+    pub(crate) const SUBCOMPONENT: u8 = 4;
     /// The escape character.
-    pub const ESCAPE: u8 = 8;
+    pub(crate) const ESCAPE: u8 = 8;
     /// Class of the field separator (never inside a field).
-    pub const FIELD: u8 = 0x40;
+    pub(crate) const FIELD: u8 = 0x40;
     /// Class of CR and LF (never inside a segment).
-    pub const LINE: u8 = 0x80;
+    pub(crate) const LINE: u8 = 0x80;
 }
 
 /// The field separator and encoding characters of a message.

@@ -194,7 +194,10 @@ fn record_1_is_subject_0002() -> Result<(), Box<dyn Error>> {
         return Err("subject".into());
     };
     assert_eq!(
-        subject.participant.as_ref().map(|p| p.as_str()),
+        subject
+            .participant
+            .as_ref()
+            .map(gemj_model::ParticipantId::as_str),
         Some("GEMJ-TEST-0002")
     );
     assert_eq!(subject.hospital_ids.len(), 1);

@@ -458,14 +458,14 @@ mod tests {
                 c.trusted.push(TrustedIssuer::new(
                     "https://a.example",
                     "https://b.example/jwks",
-                ))
+                ));
             },
             Some("trusted[1].issuer: issuer listed twice"),
         );
         check(
             |c| {
                 c.trusted
-                    .push(TrustedIssuer::new("", "https://b.example/jwks"))
+                    .push(TrustedIssuer::new("", "https://b.example/jwks"));
             },
             Some("trusted[1].issuer: must be non-empty, without surrounding spaces"),
         );

@@ -384,7 +384,7 @@ mod tests {
             1000,
             5,
         )
-        .map_err(|e| e.to_owned());
+        .map_err(std::borrow::ToOwned::to_owned);
         assert!(matches!(
             set.as_ref().map(|s| s.get("a")),
             Ok(Some(KeyEntry::Unsupported))

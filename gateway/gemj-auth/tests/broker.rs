@@ -76,10 +76,12 @@ async fn serve(
                     })
                     .unwrap_or("")
                     .to_string();
-                seen.lock().unwrap_or_else(|e| e.into_inner()).push(Seen {
-                    head: head.clone(),
-                    body: body.clone(),
-                });
+                seen.lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push(Seen {
+                        head: head.clone(),
+                        body: body.clone(),
+                    });
                 let discovery = |issuer: &str| {
                     json!({
                         "issuer": issuer, "authorization_endpoint": format!("{base}/auth"),

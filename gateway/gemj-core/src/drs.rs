@@ -661,7 +661,7 @@ impl<'a> Resolver<'a> {
             // An index is described by the file it indexes (below).
             None if !b.index_of.is_empty() => {}
             None if o.specimens.is_empty() => {
-                sentences.push(format!("{}.", format_label(o.format)))
+                sentences.push(format!("{}.", format_label(o.format)));
             }
             None => sentences.push(format!(
                 "{} of specimen {}.",

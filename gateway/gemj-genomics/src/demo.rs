@@ -370,7 +370,10 @@ fn run_tasks(
 
     let joined: Vec<_> = thread::scope(|scope| {
         let handles: Vec<_> = (0..threads).map(|_| scope.spawn(run)).collect();
-        handles.into_iter().map(|handle| handle.join()).collect()
+        handles
+            .into_iter()
+            .map(std::thread::ScopedJoinHandle::join)
+            .collect()
     });
 
     let mut errors = Vec::new();

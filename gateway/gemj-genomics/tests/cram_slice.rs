@@ -342,7 +342,7 @@ fn demo_cohort_slices_match_samtools() -> TestResult {
     let boundaries: Vec<u64> = index
         .iter()
         .filter(|r| r.reference_sequence_id() == Some(0))
-        .filter_map(|r| r.alignment_start())
+        .filter_map(noodles::cram::crai::Record::alignment_start)
         .map(|p| u64::try_from(usize::from(p)).unwrap_or(0))
         .collect();
     assert!(

@@ -184,7 +184,7 @@ pub async fn ingest_files(
                 report.files += 1;
                 match read_one(kind, &file, fhir.as_ref(), options) {
                     Ok(extract) => {
-                        apply_or_quarantine(store, extract, options, &mut report).await?
+                        apply_or_quarantine(store, extract, options, &mut report).await?;
                     }
                     Err((reason, errors)) => {
                         report.refuse_file(kind.as_str(), &file.name, &reason, errors);

@@ -259,7 +259,7 @@ pub fn json_errors<B: MessageBody + 'static>(
         s if s.is_server_error() => "Internal error.".to_owned(),
         _ => res.response().error().map_or_else(
             || "The request could not be processed.".to_owned(),
-            |e| e.to_string(),
+            std::string::ToString::to_string,
         ),
     };
     let (req, old) = res.into_parts();

@@ -19,7 +19,11 @@ impl Store {
             .map_err(|e| StoreError::invalid_input("approval", id, e))?;
         let doc = to_json("approval", id, approval)?;
         let now = now_rfc3339();
-        let datasets: Vec<&str> = approval.datasets.iter().map(|d| d.as_str()).collect();
+        let datasets: Vec<&str> = approval
+            .datasets
+            .iter()
+            .map(gemj_model::DatasetId::as_str)
+            .collect();
         with_tx!(self, |tx| {
             sqlx::query(
                 "INSERT INTO approvals (id, researcher_issuer, researcher_subject, status, valid_from, valid_until, doc, updated_at) \

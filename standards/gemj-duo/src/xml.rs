@@ -70,12 +70,12 @@ pub(crate) struct Element {
 
 impl Element {
     /// Whether the element is `{ns}local`.
-    pub fn is(&self, ns: &str, local: &str) -> bool {
+    pub(crate) fn is(&self, ns: &str, local: &str) -> bool {
         self.ns == ns && self.local == local
     }
 
     /// The value of attribute `{ns}local`.
-    pub fn attr(&self, ns: &str, local: &str) -> Option<&str> {
+    pub(crate) fn attr(&self, ns: &str, local: &str) -> Option<&str> {
         self.attrs
             .iter()
             .find(|a| a.ns == ns && a.local == local)
@@ -83,7 +83,7 @@ impl Element {
     }
 
     /// The child elements.
-    pub fn elements(&self) -> impl Iterator<Item = &Element> {
+    pub(crate) fn elements(&self) -> impl Iterator<Item = &Element> {
         self.children.iter().filter_map(|n| match n {
             Node::Element(e) => Some(e),
             Node::Text(_) => None,
@@ -91,7 +91,7 @@ impl Element {
     }
 
     /// The direct text content, concatenated.
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         let mut out = String::new();
         for node in &self.children {
             if let Node::Text(t) = node {
@@ -583,7 +583,7 @@ impl<'a> Reader<'a> {
         while self
             .bytes
             .get(self.pos)
-            .is_some_and(|b| b.is_ascii_whitespace())
+            .is_some_and(u8::is_ascii_whitespace)
         {
             self.pos += 1;
         }

@@ -21,7 +21,7 @@ fn csi_depths_follow_htslib() {
 #[test]
 fn contig_lengths() {
     let check = |line: &str, expect: Option<u64>| {
-        assert_eq!(contig_length(line.as_bytes()), expect, "{line}")
+        assert_eq!(contig_length(line.as_bytes()), expect, "{line}");
     };
     check("##contig=<ID=chr1,length=248956422>\n", Some(248_956_422));
     check("##contig=<length=5,ID=x>\n", Some(5));

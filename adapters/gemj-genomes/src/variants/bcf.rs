@@ -159,9 +159,8 @@ impl<'r> BcfSource<'r> {
         let record = &self.record;
 
         // CHROM.
-        let id = match record.reference_sequence_id() {
-            Ok(id) => id,
-            Err(_) => return reject(book, "CHROM", "negative contig index".to_owned()),
+        let Ok(id) = record.reference_sequence_id() else {
+            return reject(book, "CHROM", "negative contig index".to_owned());
         };
         let key = id.to_le_bytes();
         if site.chrom.is_none() || site.chrom_key.as_slice() != key {
@@ -238,14 +237,11 @@ impl<'r> BcfSource<'r> {
         }
 
         // Samples.
-        let samples = match record.samples() {
-            Ok(samples) => samples,
-            Err(_) => {
-                book.error(at, "FORMAT", "unreadable genotype data");
-                book.summary.missing_genotypes += self.samples as u64;
-                super::all_missing(site, self.samples);
-                return true;
-            }
+        let Ok(samples) = record.samples() else {
+            book.error(at, "FORMAT", "unreadable genotype data");
+            book.summary.missing_genotypes += self.samples as u64;
+            super::all_missing(site, self.samples);
+            return true;
         };
         let count = samples.len();
         let formats = samples.format_count();

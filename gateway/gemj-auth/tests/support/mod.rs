@@ -19,33 +19,33 @@ use gemj_passport::{Matcher, SourcePolicy, SourceRule, VisaType};
 use serde_json::{Value, json};
 
 /// The fixed clock of the tests.
-pub const NOW: i64 = 1_700_000_000;
+pub(crate) const NOW: i64 = 1_700_000_000;
 /// The trusted Passport Broker.
-pub const BROKER: &str = "https://broker.example.jp";
-pub const BROKER_JWKS: &str = "https://broker.example.jp/.well-known/jwks.json";
+pub(crate) const BROKER: &str = "https://broker.example.jp";
+pub(crate) const BROKER_JWKS: &str = "https://broker.example.jp/.well-known/jwks.json";
 /// A trusted Visa Issuer (a DAC).
-pub const DAC: &str = "https://dac.example.jp";
-pub const DAC_JWKS: &str = "https://dac.example.jp/jwks";
+pub(crate) const DAC: &str = "https://dac.example.jp";
+pub(crate) const DAC_JWKS: &str = "https://dac.example.jp/jwks";
 /// A trusted issuer whose only key is a 1024-bit RSA key.
-pub const WEAK: &str = "https://weak.example.jp";
-pub const WEAK_JWKS: &str = "https://weak.example.jp/jwks";
+pub(crate) const WEAK: &str = "https://weak.example.jp";
+pub(crate) const WEAK_JWKS: &str = "https://weak.example.jp/jwks";
 /// An issuer nobody trusts.
-pub const EVIL: &str = "https://evil.example";
-pub const EVIL_JWKS: &str = "https://evil.example/jwks";
+pub(crate) const EVIL: &str = "https://evil.example";
+pub(crate) const EVIL_JWKS: &str = "https://evil.example/jwks";
 /// This gateway's audience.
-pub const AUDIENCE: &str = "https://gemj.example.jp";
+pub(crate) const AUDIENCE: &str = "https://gemj.example.jp";
 /// The Passport subject.
-pub const USER: &str = "user-1";
+pub(crate) const USER: &str = "user-1";
 
 /// A Passport signed with a 1024-bit RSA key (`openssl genrsa 1024`, `openssl dgst -sha256
 /// -sign`), kid `w1`, iss [`WEAK`], iat [`NOW`], exp `NOW + 3600`, no Visas.
-pub const WEAK_PASSPORT: &str = "eyJhbGciOiJSUzI1NiIsInR5cCI6InZuZC5nYTRnaC5wYXNzcG9ydCtqd3QiLCJraWQiOiJ3MSJ9.eyJpc3MiOiJodHRwczovL3dlYWsuZXhhbXBsZS5qcCIsInN1YiI6InVzZXItMSIsImlhdCI6MTcwMDAwMDAwMCwiZXhwIjoxNzAwMDAzNjAwLCJnYTRnaF9wYXNzcG9ydF92MSI6W119.Juqlv265gmTJPkuolOhIpliWmdG1ZKCXMj5mAT0PCGYyDdboeAI60gnf-Irf2fGZghOuvW4-f-JwjFHiAQtsBiwcydyZkzk9A2FA2p6PuYCCMl7eucy6Az02epHJjQ-qs7I-YfZ8XbZxde3WdFjO1Pi9d7VuIRTWC1UlLA4ccHQ";
+pub(crate) const WEAK_PASSPORT: &str = "eyJhbGciOiJSUzI1NiIsInR5cCI6InZuZC5nYTRnaC5wYXNzcG9ydCtqd3QiLCJraWQiOiJ3MSJ9.eyJpc3MiOiJodHRwczovL3dlYWsuZXhhbXBsZS5qcCIsInN1YiI6InVzZXItMSIsImlhdCI6MTcwMDAwMDAwMCwiZXhwIjoxNzAwMDAzNjAwLCJnYTRnaF9wYXNzcG9ydF92MSI6W119.Juqlv265gmTJPkuolOhIpliWmdG1ZKCXMj5mAT0PCGYyDdboeAI60gnf-Irf2fGZghOuvW4-f-JwjFHiAQtsBiwcydyZkzk9A2FA2p6PuYCCMl7eucy6Az02epHJjQ-qs7I-YfZ8XbZxde3WdFjO1Pi9d7VuIRTWC1UlLA4ccHQ";
 /// The modulus of that 1024-bit key.
-pub const WEAK_N: &str = "yXddv7IthbtdQTO9ZkjC_i5AvS6qop2N47gh7UQxcw4CwuK7d0BFBdriQKtNrl9i-xX9dzhD8ZMLTy4on1pJJtw2g9F4Js53ekoc6LA73kV0USUnFgnEcPSAq1UEGzzhbGxs4xqOkdpgKcoMlhWzwiQLYkmgCWfh6-zZpUbz0_s";
+pub(crate) const WEAK_N: &str = "yXddv7IthbtdQTO9ZkjC_i5AvS6qop2N47gh7UQxcw4CwuK7d0BFBdriQKtNrl9i-xX9dzhD8ZMLTy4on1pJJtw2g9F4Js53ekoc6LA73kV0USUnFgnEcPSAq1UEGzzhbGxs4xqOkdpgKcoMlhWzwiQLYkmgCWfh6-zZpUbz0_s";
 
 /// A signing key of a test issuer (or of an attacker).
 #[derive(Clone)]
-pub enum Key {
+pub(crate) enum Key {
     /// RSA 2048 for RS256 (or PS256 with [`sign_with`]).
     Rsa(Arc<RsaKeyPair>),
     /// P-256 for ES256.
@@ -73,7 +73,7 @@ fn ec(alg: &'static aws_lc_rs::signature::EcdsaSigningAlgorithm) -> Arc<EcdsaKey
 }
 
 /// The test keys, generated once per test binary.
-pub struct Keys {
+pub(crate) struct Keys {
     pub broker_rsa: Key,
     pub broker_ec: Key,
     pub broker_rotated: Key,
@@ -82,7 +82,7 @@ pub struct Keys {
     pub attacker_ec384: Key,
 }
 
-pub fn keys() -> &'static Keys {
+pub(crate) fn keys() -> &'static Keys {
     static KEYS: OnceLock<Keys> = OnceLock::new();
     KEYS.get_or_init(|| Keys {
         broker_rsa: Key::Rsa(rsa()),
@@ -94,12 +94,12 @@ pub fn keys() -> &'static Keys {
     })
 }
 
-pub fn b64(bytes: &[u8]) -> String {
+pub(crate) fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// The public JWK of `key` with `kid`.
-pub fn jwk(kid: &str, key: &Key) -> Value {
+pub(crate) fn jwk(kid: &str, key: &Key) -> Value {
     match key {
         Key::Rsa(k) => {
             let public = k.public_key();
@@ -121,7 +121,7 @@ pub fn jwk(kid: &str, key: &Key) -> Value {
 }
 
 /// The DER SubjectPublicKeyInfo of an RSA key: the secret of the classic HS256 confusion attack.
-pub fn rsa_public_der(key: &Key) -> Vec<u8> {
+pub(crate) fn rsa_public_der(key: &Key) -> Vec<u8> {
     use aws_lc_rs::encoding::AsDer;
     match key {
         Key::Rsa(k) => match k.public_key().as_der() {
@@ -134,12 +134,12 @@ pub fn rsa_public_der(key: &Key) -> Vec<u8> {
 
 /// Signs `header.payload` (both JSON texts, used verbatim) with `key`, using the algorithm the key
 /// implies (RS256, ES256, ES384, HS256, or an empty signature).
-pub fn sign_raw(header: &str, payload: &str, key: &Key) -> String {
+pub(crate) fn sign_raw(header: &str, payload: &str, key: &Key) -> String {
     sign_with(header, payload, key, false)
 }
 
 /// As [`sign_raw`]; with `pss`, an RSA key signs with PS256.
-pub fn sign_with(header: &str, payload: &str, key: &Key, pss: bool) -> String {
+pub(crate) fn sign_with(header: &str, payload: &str, key: &Key, pss: bool) -> String {
     let input = format!("{}.{}", b64(header.as_bytes()), b64(payload.as_bytes()));
     let rng = SystemRandom::new();
     let sig = match key {
@@ -171,20 +171,20 @@ pub fn sign_with(header: &str, payload: &str, key: &Key, pss: bool) -> String {
 }
 
 /// Signs JSON values.
-pub fn sign(header: &Value, payload: &Value, key: &Key) -> String {
+pub(crate) fn sign(header: &Value, payload: &Value, key: &Key) -> String {
     sign_raw(&header.to_string(), &payload.to_string(), key)
 }
 
-pub fn passport_header(kid: &str) -> Value {
+pub(crate) fn passport_header(kid: &str) -> Value {
     json!({"alg": "RS256", "typ": "vnd.ga4gh.passport+jwt", "kid": kid})
 }
 
-pub fn visa_header(kid: &str) -> Value {
+pub(crate) fn visa_header(kid: &str) -> Value {
     json!({"alg": "RS256", "typ": "vnd.ga4gh.visa+jwt", "kid": kid})
 }
 
 /// A Passport payload for [`USER`] from [`BROKER`], valid for an hour from [`NOW`].
-pub fn passport_payload(visas: &[String]) -> Value {
+pub(crate) fn passport_payload(visas: &[String]) -> Value {
     json!({
         "iss": BROKER, "sub": USER, "iat": NOW, "exp": NOW + 3600, "jti": "p-1",
         "aud": [AUDIENCE], "ga4gh_passport_v1": visas
@@ -192,26 +192,26 @@ pub fn passport_payload(visas: &[String]) -> Value {
 }
 
 /// A ControlledAccessGrants Visa object from the DAC.
-pub fn grant(dataset: &str) -> Value {
+pub(crate) fn grant(dataset: &str) -> Value {
     json!({"type": "ControlledAccessGrants", "asserted": NOW - 86_400,
            "value": format!("https://gemj.example.jp/datasets/{dataset}"),
            "source": DAC, "by": "dac"})
 }
 
 /// An AffiliationAndRole Visa object from a university.
-pub fn affiliation(value: &str) -> Value {
+pub(crate) fn affiliation(value: &str) -> Value {
     json!({"type": "AffiliationAndRole", "asserted": NOW - 86_400, "value": value,
            "source": "https://u-tokyo.ac.jp", "by": "so"})
 }
 
 /// A Visa payload from `iss` for `sub`, valid for an hour from [`NOW`].
-pub fn visa_payload(iss: &str, sub: &str, object: Value) -> Value {
+pub(crate) fn visa_payload(iss: &str, sub: &str, object: Value) -> Value {
     json!({"iss": iss, "sub": sub, "iat": NOW, "exp": NOW + 3600, "jti": "v", "ga4gh_visa_v1": object})
 }
 
 /// A broker-signed Visa (kid `b1`, iss [`BROKER`]) for `sub`: the broker is the Visa Issuer, the
 /// DAC or university is the Visa Assertion Source.
-pub fn visa(sub: &str, object: Value) -> String {
+pub(crate) fn visa(sub: &str, object: Value) -> String {
     sign(
         &visa_header("b1"),
         &visa_payload(BROKER, sub, object),
@@ -220,7 +220,7 @@ pub fn visa(sub: &str, object: Value) -> String {
 }
 
 /// A DAC-signed Visa (kid `d1`, iss [`DAC`]) for `sub`.
-pub fn dac_visa(sub: &str, object: Value) -> String {
+pub(crate) fn dac_visa(sub: &str, object: Value) -> String {
     sign(
         &visa_header("d1"),
         &visa_payload(DAC, sub, object),
@@ -229,7 +229,7 @@ pub fn dac_visa(sub: &str, object: Value) -> String {
 }
 
 /// A broker-signed Passport (kid `b1`) carrying `visas`.
-pub fn passport(visas: &[String]) -> String {
+pub(crate) fn passport(visas: &[String]) -> String {
     sign(
         &passport_header("b1"),
         &passport_payload(visas),
@@ -239,32 +239,32 @@ pub fn passport(visas: &[String]) -> String {
 
 /// An in-memory JWKS fetcher that counts fetches and can be made to fail.
 #[derive(Debug, Default)]
-pub struct MemFetcher {
+pub(crate) struct MemFetcher {
     pub docs: Mutex<HashMap<String, Vec<u8>>>,
     pub failing: AtomicBool,
     pub fetches: AtomicUsize,
 }
 
 impl MemFetcher {
-    pub fn set(&self, url: &str, doc: Value) {
+    pub(crate) fn set(&self, url: &str, doc: Value) {
         self.docs
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(url.to_owned(), doc.to_string().into_bytes());
     }
 
-    pub fn set_bytes(&self, url: &str, doc: Vec<u8>) {
+    pub(crate) fn set_bytes(&self, url: &str, doc: Vec<u8>) {
         self.docs
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(url.to_owned(), doc);
     }
 
-    pub fn fail(&self, failing: bool) {
+    pub(crate) fn fail(&self, failing: bool) {
         self.failing.store(failing, Ordering::SeqCst);
     }
 
-    pub fn count(&self) -> usize {
+    pub(crate) fn count(&self) -> usize {
         self.fetches.load(Ordering::SeqCst)
     }
 }
@@ -279,7 +279,12 @@ impl JwksFetcher for MemFetcher {
         let result = if self.failing.load(Ordering::SeqCst) {
             Err(HttpError::Other("test fetch failure"))
         } else {
-            match self.docs.lock().unwrap_or_else(|e| e.into_inner()).get(url) {
+            match self
+                .docs
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(url)
+            {
                 Some(d) if d.len() > max_bytes => Err(HttpError::TooLarge(max_bytes)),
                 Some(d) => Ok(d.clone()),
                 None => Err(HttpError::Status(404)),
@@ -291,7 +296,7 @@ impl JwksFetcher for MemFetcher {
 
 /// The standard key sets: broker (RSA `b1`, EC `b-ec`), DAC (RSA `d1`), weak (1024-bit `w1`),
 /// and the attacker's at [`EVIL_JWKS`] (which no configuration trusts).
-pub fn standard_fetcher() -> Arc<MemFetcher> {
+pub(crate) fn standard_fetcher() -> Arc<MemFetcher> {
     let k = keys();
     let f = MemFetcher::default();
     f.set(
@@ -308,7 +313,7 @@ pub fn standard_fetcher() -> Arc<MemFetcher> {
 }
 
 /// The Visa Assertion Sources the tests trust.
-pub fn source_policy() -> SourcePolicy {
+pub(crate) fn source_policy() -> SourcePolicy {
     let c = |s: &str| Matcher::Const(s.to_owned());
     SourcePolicy::default()
         .with_rule(SourceRule::new(VisaType::ControlledAccessGrants, [c(DAC)]).with_by([c("dac")]))
@@ -321,11 +326,11 @@ pub fn source_policy() -> SourcePolicy {
 }
 
 /// The prefix of every grant value of the tests' datasets.
-pub const GRANTS: &str = "https://gemj.example.jp/datasets/";
+pub(crate) const GRANTS: &str = "https://gemj.example.jp/datasets/";
 
 /// An issuer trusted for everything the tests use: Passports, the Visas of [`source_policy`]
 /// (as a broker that passes on its sources' assertions) and grants of every test dataset.
-pub fn trusted_for_all(issuer: &str, jwks_url: &str) -> TrustedIssuer {
+pub(crate) fn trusted_for_all(issuer: &str, jwks_url: &str) -> TrustedIssuer {
     TrustedIssuer::new(issuer, jwks_url)
         .signing_passports()
         .with_visas(source_policy())
@@ -334,7 +339,7 @@ pub fn trusted_for_all(issuer: &str, jwks_url: &str) -> TrustedIssuer {
 
 /// The standard configuration: broker, DAC and weak issuer trusted for everything; audience
 /// required. The issuer-bound trust tests narrow it.
-pub fn config() -> AuthConfig {
+pub(crate) fn config() -> AuthConfig {
     AuthConfig {
         trusted: vec![
             trusted_for_all(BROKER, BROKER_JWKS),

@@ -222,7 +222,9 @@ fn test_reference() -> TestResult {
         let md5 = hex::encode(md5::Md5::digest(record.sequence().as_ref()));
         let tag = sam::header::record::value::map::reference_sequence::tag::MD5_CHECKSUM;
         assert_eq!(
-            map.other_fields().get(&tag).map(|v| v.to_string()),
+            map.other_fields()
+                .get(&tag)
+                .map(std::string::ToString::to_string),
             Some(md5)
         );
     }
@@ -292,7 +294,10 @@ fn test_alignments() -> TestResult {
     let hd = header.header().ok_or("missing @HD")?;
     let so = sam::header::record::value::map::header::tag::SORT_ORDER;
     assert_eq!(
-        hd.other_fields().get(&so).map(|v| v.to_string()).as_deref(),
+        hd.other_fields()
+            .get(&so)
+            .map(std::string::ToString::to_string)
+            .as_deref(),
         Some("coordinate")
     );
 
@@ -300,7 +305,10 @@ fn test_alignments() -> TestResult {
     assert_eq!(rg_id, "S2");
     let sm = sam::header::record::value::map::read_group::tag::SAMPLE;
     assert_eq!(
-        rg.other_fields().get(&sm).map(|v| v.to_string()).as_deref(),
+        rg.other_fields()
+            .get(&sm)
+            .map(std::string::ToString::to_string)
+            .as_deref(),
         Some("S2")
     );
     assert!(

@@ -1830,16 +1830,16 @@ fn decode_slice(
                     b'P' => f.int = streams.int(codecs.get(b"PD")?)?,
                     b'H' => f.int = streams.int(codecs.get(b"HC")?)?,
                     b'I' => {
-                        f.bytes = read_value(&mut streams, codecs.get(b"IN")?, &mut decoded.arena)?
+                        f.bytes = read_value(&mut streams, codecs.get(b"IN")?, &mut decoded.arena)?;
                     }
                     b'S' => {
-                        f.bytes = read_value(&mut streams, codecs.get(b"SC")?, &mut decoded.arena)?
+                        f.bytes = read_value(&mut streams, codecs.get(b"SC")?, &mut decoded.arena)?;
                     }
                     b'b' => {
-                        f.bytes = read_value(&mut streams, codecs.get(b"BB")?, &mut decoded.arena)?
+                        f.bytes = read_value(&mut streams, codecs.get(b"BB")?, &mut decoded.arena)?;
                     }
                     b'q' => {
-                        f.bytes = read_value(&mut streams, codecs.get(b"QQ")?, &mut decoded.arena)?
+                        f.bytes = read_value(&mut streams, codecs.get(b"QQ")?, &mut decoded.arena)?;
                     }
                     other => {
                         return Err(damaged(format!("unknown read feature code {other:#x}")));

@@ -9,20 +9,20 @@ use std::path::PathBuf;
 use gemj_schemas::SchemaSet;
 
 /// The test result type.
-pub type TestResult = Result<(), Box<dyn Error>>;
+pub(crate) type TestResult = Result<(), Box<dyn Error>>;
 
 /// The official schemas shipped with the project (compiled in).
-pub fn schemas() -> SchemaSet {
+pub(crate) fn schemas() -> SchemaSet {
     gemj_schemas::testing::schemas()
 }
 
 /// `<workspace>/schemas/official-pins.json`.
-pub fn pins_path() -> PathBuf {
+pub(crate) fn pins_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../schemas/official-pins.json")
 }
 
 /// Every pinned file path (relative to `schemas/official`).
-pub fn pinned_paths() -> Result<Vec<String>, Box<dyn Error>> {
+pub(crate) fn pinned_paths() -> Result<Vec<String>, Box<dyn Error>> {
     let text = std::fs::read_to_string(pins_path())?;
     let pins: serde_json::Value = serde_json::from_str(&text)?;
     let mut out = Vec::new();

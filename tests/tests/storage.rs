@@ -231,3 +231,156 @@ async fn s3_serves_the_same_bytes_as_the_folder_and_reads_only_what_a_region_nee
     on_folder.stop().await;
     Ok(())
 }
+
+/// `ingest genome` of objects already in the bucket: each is registered where it is, with
+/// checksums streamed from S3; an index beside it is registered where it is too, a missing one
+/// is built and uploaded; nothing else is copied; a re-run changes nothing; a key that is not
+/// there is refused; and the gateway serves the object's own bytes over htsget.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_registers_objects_already_in_the_bucket_where_they_are() -> TestResult {
+    use gemj_ingest::genomes::{GenomeOptions, ingest_object};
+    use gemj_objects::ObjectKey;
+
+    let Some(server) = S3sFs::start("gemj")? else {
+        return Ok(());
+    };
+    let s3 = Arc::new(S3Storage::new(&server.config("s3://gemj/cohort"))?);
+    let gw = TestGateway::start_on(3, Some(s3.clone()), |_| {}).await?;
+    // A PUBLIC dataset to ingest into, so that the answer can be fetched anonymously.
+    let mut d = gw
+        .store
+        .get_dataset(&DatasetId::parse(DEMO_PUBLIC)?)
+        .await?
+        .ok_or("the demo PUBLIC dataset")?;
+    d.id = DatasetId::parse("GEMJ-TEST-INGEST-S3")?;
+    gw.store.put_dataset(&d).await?;
+
+    // A participant's VCF and its index, put in the bucket as a sequencing centre would.
+    let objects = gw.store.list_objects(None, 1000).await?;
+    let vcf = objects
+        .iter()
+        .find(|o| o.format == DataFormat::Vcf && o.id.as_str().starts_with("GEMJ-DEMO-0001"))
+        .ok_or("a VCF of GEMJ-DEMO-0001")?;
+    let tbi = objects
+        .iter()
+        .find(|o| Some(&o.id) == vcf.index.as_ref())
+        .ok_or("its index")?;
+    let bytes_of = |o: &DataObject| -> Res<Vec<u8>> {
+        let key = s3.key_from_uri(&o.storage_uri).ok_or("an S3 key")?;
+        Ok(std::fs::read(
+            server.root().join("gemj/cohort").join(key.as_str()),
+        )?)
+    };
+    let (vcf_bytes, tbi_bytes) = (bytes_of(vcf)?, bytes_of(tbi)?);
+    let work = tempfile::tempdir()?;
+    let upload = work.path().join("upload");
+    let mut put = Vec::new();
+    for (key, bytes) in [
+        ("sequencer/run7/GEMJ-DEMO-0001.run7.vcf.gz", &vcf_bytes),
+        ("sequencer/run7/GEMJ-DEMO-0001.run7.vcf.gz.tbi", &tbi_bytes),
+        ("sequencer/run8/GEMJ-DEMO-0001.run8.vcf.gz", &vcf_bytes),
+    ] {
+        std::fs::write(&upload, bytes)?;
+        let key = ObjectKey::parse(key)?;
+        s3.put_file(&key, &upload).await?;
+        put.push(key);
+    }
+    let [with_index, its_index, without_index] =
+        <[ObjectKey; 3]>::try_from(put).map_err(|_| "three keys")?;
+
+    let options = GenomeOptions {
+        dataset: d.id.clone(),
+        dry_run: false,
+        work_dir: work.path().join("ingest"),
+    };
+    let mut report = gemj_ingest::IngestReport::new("genome", false);
+    for key in [&with_index, &without_index] {
+        ingest_object(&gw.store, &*s3, key, &options, &mut report).await?;
+    }
+    let counts = &report.by_kind["genome_file"];
+    assert_eq!((counts.records, counts.created), (2, 2), "{report:?}");
+    assert_eq!(
+        report
+            .genomes
+            .as_ref()
+            .ok_or("genome counts")?
+            .indexes_built,
+        1
+    );
+
+    // Registered where they are, with the bucket's own checksums.
+    let mut registered = Vec::new();
+    for id in gw.store.dataset_objects(&d.id).await? {
+        registered.push(
+            gw.store
+                .get_object(&id)
+                .await?
+                .ok_or("a registered object")?,
+        );
+    }
+    let uri = |key: &ObjectKey| s3.uri(key);
+    let by_uri = |u: &str| -> Res<&DataObject> {
+        Ok(registered
+            .iter()
+            .find(|o| o.storage_uri == u)
+            .ok_or_else(|| format!("nothing registered at {u}"))?)
+    };
+    for key in [&with_index, &its_index, &without_index] {
+        let o = by_uri(&uri(key))?;
+        let (size, sha256, md5) = gemj_objects::checksum_object(&*s3, key).await?;
+        assert_eq!(
+            (
+                o.size,
+                o.checksums.sha256.as_str(),
+                o.checksums.md5.as_str()
+            ),
+            (size, sha256.as_str(), md5.as_str())
+        );
+    }
+    let run7 = by_uri(&uri(&with_index))?;
+    assert_eq!(run7.index.as_ref(), Some(&by_uri(&uri(&its_index))?.id));
+    let run8 = by_uri(&uri(&without_index))?;
+    let built = registered
+        .iter()
+        .find(|o| Some(&o.id) == run8.index.as_ref())
+        .ok_or("run8's index")?;
+    assert!(
+        built
+            .storage_uri
+            .starts_with("s3://gemj/cohort/ingest/GEMJ-TEST-INGEST-S3/"),
+        "{}",
+        built.storage_uri
+    );
+    // Nothing but the built index was written under the ingest prefix.
+    let uploaded: Vec<_> =
+        std::fs::read_dir(server.root().join("gemj/cohort/ingest/GEMJ-TEST-INGEST-S3"))?
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+    assert_eq!(uploaded, ["GEMJ-DEMO-0001.run8.vcf.gz.tbi"], "{uploaded:?}");
+
+    // A re-run changes nothing; a key that is not there is refused.
+    let mut again = gemj_ingest::IngestReport::new("genome", false);
+    for key in [&with_index, &without_index] {
+        ingest_object(&gw.store, &*s3, key, &options, &mut again).await?;
+    }
+    assert_eq!(again.by_kind["genome_file"].unchanged, 2, "{again:?}");
+    let missing = ObjectKey::parse("sequencer/run9/none.vcf.gz")?;
+    let refused = ingest_object(&gw.store, &*s3, &missing, &options, &mut again).await;
+    let message = refused.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(
+        message.contains("sequencer/run9/none.vcf.gz") && message.contains("not in"),
+        "{message}"
+    );
+
+    // The gateway serves the object's own bytes.
+    let http = Http {
+        base: gw.base_url.clone(),
+    };
+    let served = fetch(
+        &http,
+        &format!("/htsget/variants/{}?format=VCF", run7.id.as_str()),
+    )?;
+    assert_eq!(served, vcf_bytes);
+    Ok(())
+}

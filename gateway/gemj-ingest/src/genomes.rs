@@ -20,7 +20,7 @@ use gemj_model::{
     Checksums, ConsentStatus, DataFormat, DataObject, DatasetId, ObjectId, ParticipantId,
     Provenance, SpecimenId,
 };
-use gemj_objects::ObjectStorage;
+use gemj_objects::{ObjectKey, ObjectStorage};
 use gemj_store::{Store, VariantContribution};
 
 use gemj_core::CoreError;
@@ -42,6 +42,19 @@ pub struct GenomeOptions {
 /// Alleles merged per store call (one transaction each).
 const MERGE_BATCH: usize = 200_000;
 
+/// Where a genome file comes from.
+#[derive(Debug, Clone, Copy)]
+enum Origin<'a> {
+    /// A local file: copied into the object storage when registered.
+    Local,
+    /// An object already in the object storage (read into the work folder to be checked):
+    /// registered where it is, with its index when one lies beside it.
+    Stored {
+        key: &'a ObjectKey,
+        index: Option<&'a ObjectKey>,
+    },
+}
+
 /// Ingests one genome file.
 ///
 /// # Errors
@@ -50,6 +63,89 @@ pub async fn ingest_file(
     store: &Store,
     objects: &dyn ObjectStorage,
     path: &Path,
+    options: &GenomeOptions,
+    report: &mut IngestReport,
+) -> Result<(), CoreError> {
+    ingest_from(store, objects, path, Origin::Local, options, report).await
+}
+
+/// Ingests a genome file that is already an object of the object storage (`s3://bucket/...`
+/// under the configured prefix, or a key of the local folder): it is streamed into the work
+/// folder to be checked, indexed and read like a local file, and then registered *where it is*,
+/// with checksums computed by streaming it from the storage. An index beside it (`.bai`,
+/// `.crai`, `.tbi`, `.csi` appended to the key) is used and registered where it is too; without
+/// one, the index built here is uploaded beside the other ingested files. A plain (not BGZF)
+/// VCF cannot be served where it is: its BGZF copy is uploaded instead.
+///
+/// # Errors
+/// [`CoreError::InvalidInput`] when there is no such object; store and object-storage failures.
+pub async fn ingest_object(
+    store: &Store,
+    objects: &dyn ObjectStorage,
+    key: &ObjectKey,
+    options: &GenomeOptions,
+    report: &mut IngestReport,
+) -> Result<(), CoreError> {
+    if !objects.exists(key).await? {
+        return Err(CoreError::InvalidInput(format!(
+            "{} is not in the object storage",
+            objects.uri(key)
+        )));
+    }
+    let name = key.as_str().rsplit('/').next().unwrap_or(key.as_str());
+    // One folder per object, so that two objects of the same name do not meet.
+    let folder = options
+        .work_dir
+        .join(format!("stored-{}", hex_of(key.as_str())));
+    tokio::fs::create_dir_all(&folder)
+        .await
+        .map_err(|e| CoreError::InvalidInput(format!("work folder: {e}")))?;
+    let local = folder.join(name);
+    download(objects, key, &local).await?;
+    let mut index = None;
+    for ext in ["bai", "crai", "tbi", "csi"] {
+        let candidate = ObjectKey::parse(&format!("{}.{ext}", key.as_str()))?;
+        if objects.exists(&candidate).await? {
+            download(objects, &candidate, &folder.join(format!("{name}.{ext}"))).await?;
+            index = Some(candidate);
+            break;
+        }
+    }
+    let origin = Origin::Stored {
+        key,
+        index: index.as_ref(),
+    };
+    ingest_from(store, objects, &local, origin, options, report).await
+}
+
+/// A short stable name for a key (its SHA-256, first 16 hex digits).
+fn hex_of(key: &str) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(key.as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Streams an object into a local file.
+async fn download(
+    objects: &dyn ObjectStorage,
+    key: &ObjectKey,
+    target: &Path,
+) -> Result<(), CoreError> {
+    let mut reader = objects.open_range(key, 0, u64::MAX).await?;
+    let mut file = tokio::fs::File::create(target)
+        .await
+        .map_err(|e| CoreError::InvalidInput(format!("work folder: {e}")))?;
+    tokio::io::copy(&mut reader, &mut file)
+        .await
+        .map_err(|e| CoreError::Objects(gemj_objects::ObjectError::from(e)))?;
+    Ok(())
+}
+
+async fn ingest_from(
+    store: &Store,
+    objects: &dyn ObjectStorage,
+    path: &Path,
+    origin: Origin<'_>,
     options: &GenomeOptions,
     report: &mut IngestReport,
 ) -> Result<(), CoreError> {
@@ -177,20 +273,62 @@ pub async fn ingest_file(
     };
     if !options.dry_run && outcome != Outcome::Unchanged {
         let participant = (participants.len() == 1).then(|| participants[0].clone());
-        let registered = register_pair(
-            objects,
-            store,
-            (&file_path, format),
-            (&index_path, index_format),
-            &format!("ingest/{}", options.dataset),
-            &object_id,
-            |o: &mut DataObject| {
-                o.participant.clone_from(&participant);
-                o.specimens.clone_from(&specimens);
-                o.description = Some(format!("Registered by ingest from {name}"));
-            },
-        )
-        .await?;
+        let describe = |o: &mut DataObject| {
+            o.participant.clone_from(&participant);
+            o.specimens.clone_from(&specimens);
+            o.description = Some(format!("Registered by ingest from {name}"));
+        };
+        let key_prefix = format!("ingest/{}", options.dataset);
+        let registered = match origin {
+            // The stored object itself is what is served (a plain VCF's BGZF copy is not it).
+            Origin::Stored { key, index } if file_path == path => {
+                let index_name = file_name_of(&index_path);
+                let index_id = index_object_id(&object_id, &name, &index_name);
+                let idx = match index.filter(|_| !built) {
+                    Some(index_key) => {
+                        register_in_place(
+                            objects,
+                            store,
+                            index_key,
+                            &index_id,
+                            index_format,
+                            describe,
+                        )
+                        .await?
+                    }
+                    None => {
+                        register_file(
+                            objects,
+                            store,
+                            &index_path,
+                            &format!("{key_prefix}/{index_name}"),
+                            &index_id,
+                            index_format,
+                            describe,
+                        )
+                        .await?
+                    }
+                };
+                let f = register_in_place(objects, store, key, &object_id, format, |o| {
+                    describe(o);
+                    o.index = Some(idx.id.clone());
+                })
+                .await?;
+                vec![f, idx]
+            }
+            _ => {
+                register_pair(
+                    objects,
+                    store,
+                    (&file_path, format),
+                    (&index_path, index_format),
+                    &key_prefix,
+                    &object_id,
+                    describe,
+                )
+                .await?
+            }
+        };
         let ids: Vec<gemj_model::ObjectId> = registered.iter().map(|o| o.id.clone()).collect();
         store.add_dataset_objects(&options.dataset, &ids).await?;
         store
@@ -424,20 +562,9 @@ pub async fn register_pair(
     object_id: &str,
     describe: impl Fn(&mut DataObject),
 ) -> Result<Vec<DataObject>, CoreError> {
-    let index_name = index
-        .0
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let file_name = file
-        .0
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let index_id = format!(
-        "{object_id}{}",
-        index_name.strip_prefix(&file_name).unwrap_or(".idx")
-    );
+    let index_name = file_name_of(index.0);
+    let file_name = file_name_of(file.0);
+    let index_id = index_object_id(object_id, &file_name, &index_name);
     let idx = register_file(
         objects,
         store,
@@ -462,4 +589,57 @@ pub async fn register_pair(
     )
     .await?;
     Ok(vec![f, idx])
+}
+
+/// A path's file name, lossily.
+fn file_name_of(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The object id of a file's index: the file's id and the index's suffix (`.bai`, `.tbi`, ...).
+fn index_object_id(object_id: &str, file_name: &str, index_name: &str) -> String {
+    format!(
+        "{object_id}{}",
+        index_name.strip_prefix(file_name).unwrap_or(".idx")
+    )
+}
+
+/// An object already in the object storage registered where it is as `object_id`: its size
+/// and checksums read by streaming it, described by `describe`.
+///
+/// # Errors
+/// Store and object-storage failures; [`CoreError::InvalidInput`] for an id the model refuses.
+pub async fn register_in_place(
+    objects: &dyn ObjectStorage,
+    store: &Store,
+    key: &ObjectKey,
+    object_id: &str,
+    format: DataFormat,
+    describe: impl FnOnce(&mut DataObject),
+) -> Result<DataObject, CoreError> {
+    let (size, sha256, md5) = gemj_objects::checksum_object(objects, key).await?;
+    let mut object = DataObject {
+        id: ObjectId::parse(object_id).map_err(|e| CoreError::InvalidInput(e.to_string()))?,
+        name: key
+            .as_str()
+            .rsplit('/')
+            .next()
+            .unwrap_or(object_id)
+            .to_owned(),
+        format,
+        size,
+        checksums: Checksums::new(&sha256, &md5)
+            .map_err(|e| CoreError::InvalidInput(e.to_string()))?,
+        storage_uri: objects.uri(key),
+        index: None,
+        participant: None,
+        specimens: Vec::new(),
+        analysis: None,
+        description: None,
+    };
+    describe(&mut object);
+    store.put_object(&object).await?;
+    Ok(object)
 }

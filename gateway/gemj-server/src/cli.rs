@@ -86,7 +86,9 @@ pub enum Command {
         /// The input kind.
         #[arg(value_parser = ["ssmix2", "fhir", "redcap", "odm", "biobank", "genome"])]
         kind: String,
-        /// Input files (SS-MIX2: the standard_root folder).
+        /// Input files (SS-MIX2: the standard_root folder). Genome files may also be objects
+        /// already in the configured object storage (`s3://bucket/prefix/key`): they are
+        /// registered where they are.
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
         /// Read, check and report; store nothing.

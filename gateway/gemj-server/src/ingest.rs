@@ -62,7 +62,9 @@ pub async fn run(config: &Config, request: &IngestRequest<'_>) -> anyhow::Result
         .transpose()
         .map_err(|e| usage(format!("--institution: {e}")))?;
     for p in request.paths {
-        if !p.exists() {
+        // A genome file may be an object of the configured storage, checked when it is read.
+        let stored = kind == Kind::Genome && p.to_string_lossy().contains("://");
+        if !stored && !p.exists() {
             return Err(usage(format!("{} does not exist", p.display())));
         }
     }
@@ -101,15 +103,59 @@ pub async fn run(config: &Config, request: &IngestRequest<'_>) -> anyhow::Result
                 dry_run: request.dry_run,
                 work_dir: work.path().to_owned(),
             };
-            let mut report = IngestReport::new(kind.as_str(), request.dry_run);
-            progress.begin(u64::try_from(request.paths.len()).unwrap_or(u64::MAX));
+            // Objects of the configured storage are named by their URI; each is resolved
+            // before anything is read.
+            enum Target<'p> {
+                File(&'p std::path::Path),
+                Stored(gemj_objects::ObjectKey),
+            }
+            let mut targets = Vec::with_capacity(request.paths.len());
             for path in request.paths {
-                gemj_ingest::genomes::ingest_file(&store, &*objects, path, &genome, &mut report)
-                    .await
-                    .map_err(|e| match e {
-                        gemj_core::CoreError::InvalidInput(m) => usage(m),
-                        e => anyhow::Error::new(e),
-                    })?;
+                let text = path.to_string_lossy();
+                if !text.contains("://") {
+                    targets.push(Target::File(path));
+                    continue;
+                }
+                let key = objects.key_from_uri(&text).ok_or_else(|| {
+                    usage(format!(
+                        "{text} is not an object of the configured storage ({})",
+                        objects.location()
+                    ))
+                })?;
+                if !objects.exists(&key).await? {
+                    return Err(usage(format!("{text} is not in the object storage")));
+                }
+                targets.push(Target::Stored(key));
+            }
+            let mut report = IngestReport::new(kind.as_str(), request.dry_run);
+            progress.begin(u64::try_from(targets.len()).unwrap_or(u64::MAX));
+            for target in targets {
+                let ingested = match target {
+                    Target::File(path) => {
+                        gemj_ingest::genomes::ingest_file(
+                            &store,
+                            &*objects,
+                            path,
+                            &genome,
+                            &mut report,
+                        )
+                        .await
+                    }
+                    Target::Stored(key) => {
+                        gemj_ingest::genomes::ingest_object(
+                            &store,
+                            &*objects,
+                            &key,
+                            &genome,
+                            &mut report,
+                        )
+                        .await
+                    }
+                };
+                ingested.map_err(|e| match e {
+                    gemj_core::CoreError::InvalidInput(m) => usage(m),
+                    e => anyhow::Error::new(e),
+                })?;
                 progress.advance(1);
             }
             progress.finish();

@@ -431,6 +431,51 @@ fn demo_and_serve_with_objects_in_s3() -> TestResult {
         "storage.url",
     );
 
+    // `ingest genome` takes objects of the configured storage by their URI (registered where
+    // they are: a demo VCF already registered there is unchanged), and only those.
+    let root = s3.root().join("gemj/demo");
+    let stored_vcf = walk(&root)?
+        .into_iter()
+        .find(|p| {
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+            name.is_some_and(|n| n.ends_with(".vcf.gz") && !n.starts_with("gemj-demo-joint"))
+        })
+        .ok_or("a participant VCF in the bucket")?;
+    let uri = format!(
+        "s3://gemj/demo/{}",
+        stored_vcf.strip_prefix(&root)?.to_string_lossy()
+    );
+    let ingest = |target: &str| {
+        gateway(
+            &[
+                "--data-dir",
+                &data_s,
+                "ingest",
+                "genome",
+                "--dataset",
+                "GEMJ-DEMO-JOINT-CTRL",
+                target,
+            ],
+            &env_ref,
+        )
+    };
+    let out = ingest(&uri)?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("unchanged"), "{stdout}");
+    assert_usage_error(
+        &ingest("s3://another-bucket/x.vcf.gz")?,
+        "not an object of the configured storage",
+    );
+    assert_usage_error(
+        &ingest("s3://gemj/demo/no/such.vcf.gz")?,
+        "not in the object storage",
+    );
+
     // `serve --demo` reads every object from the bucket: an htsget answer is the bucket's bytes.
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?

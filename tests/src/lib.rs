@@ -1,5 +1,9 @@
 //! The end-to-end harness: boots the real gateway on port 0 over a fresh data folder holding
 //! a small synthetic demo cohort, as a user would run it, and tears it down after the test.
+//!
+//! The objects live in the data folder, or, with `GEMJ_TEST_OBJECTS=s3`, in a real S3 server
+//! (s3s-fs on a free loopback port, one per gateway, stopped with it): `.ci/run` runs the
+//! htsget, DRS and access suites a third time so, after SQLite + folder and PostgreSQL.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -19,8 +23,26 @@ pub struct TestGateway {
     pub store: Store,
     /// The data folder.
     pub data_dir: PathBuf,
+    /// Where the objects are (the data folder's `objects`, or S3).
+    pub objects: Arc<dyn ObjectStorage>,
     running: Running,
+    _s3: Option<gemj_s3::s3s_fs::S3sFs>,
     _dir: tempfile::TempDir,
+}
+
+/// The object storage the test gateways use when the test names none: `None` (the data
+/// folder) unless `GEMJ_TEST_OBJECTS=s3`, then a fresh S3 server and its storage.
+fn objects_from_env() -> anyhow::Result<Option<(Arc<dyn ObjectStorage>, gemj_s3::s3s_fs::S3sFs)>> {
+    match std::env::var("GEMJ_TEST_OBJECTS").as_deref() {
+        Err(_) | Ok("" | "folder") => Ok(None),
+        Ok("s3") => {
+            let server = gemj_s3::s3s_fs::S3sFs::start("gemj")?
+                .ok_or_else(|| anyhow::anyhow!("GEMJ_TEST_OBJECTS=s3 needs s3s-fs on PATH"))?;
+            let storage = gemj_s3::S3Storage::new(&server.config("s3://gemj/e2e"))?;
+            Ok(Some((Arc::new(storage), server)))
+        }
+        Ok(other) => anyhow::bail!("GEMJ_TEST_OBJECTS={other}: expected folder or s3"),
+    }
 }
 
 impl TestGateway {
@@ -66,6 +88,14 @@ impl TestGateway {
         adjust(&mut config);
         let data_dir = config.data_dir.clone();
         let mut gateway = Gateway::boot(config).await?.with_demo_broker();
+        let mut s3 = None;
+        let objects = match objects {
+            Some(o) => Some(o),
+            None => objects_from_env()?.map(|(o, server)| {
+                s3 = Some(server);
+                o
+            }),
+        };
         if let Some(objects) = objects {
             gateway = gateway.with_objects(objects);
         }
@@ -85,14 +115,62 @@ impl TestGateway {
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
         }
         let store = gateway.store().clone();
+        let objects = Arc::clone(gateway.objects());
         let running = gateway.serve()?;
         Ok(Self {
             base_url: running.base_url.clone(),
             store,
             data_dir,
+            objects,
             running,
+            _s3: s3,
             _dir: dir,
         })
+    }
+
+    /// A local file holding a stored object's bytes: the object's own file in the data folder,
+    /// or a copy read from S3 into the test's folder, with the indexes stored beside it
+    /// (`.bai`, `.crai`, `.tbi`, `.csi`, `.fai`, `.gzi` appended to its key) copied beside it.
+    ///
+    /// # Errors
+    /// When the object cannot be read.
+    pub async fn local_file(&self, storage_uri: &str) -> anyhow::Result<PathBuf> {
+        let folder = gemj_objects::LocalFolderStorage::new(self.data_dir.join("objects"));
+        if let Some(key) = folder.key_from_uri(storage_uri) {
+            return Ok(folder.path_of(&key));
+        }
+        let key = self
+            .objects
+            .key_from_uri(storage_uri)
+            .ok_or_else(|| anyhow::anyhow!("{storage_uri} is in no storage of this gateway"))?;
+        let name = key.as_str().rsplit('/').next().unwrap_or(key.as_str());
+        let dir = self
+            ._dir
+            .path()
+            .join("copies")
+            .join(key.as_str().replace('/', "_"));
+        std::fs::create_dir_all(&dir)?;
+        let target = dir.join(name);
+        self.copy_object(&key, &target).await?;
+        for ext in ["bai", "crai", "tbi", "csi", "fai", "gzi"] {
+            let index = gemj_objects::ObjectKey::parse(&format!("{}.{ext}", key.as_str()))?;
+            if self.objects.exists(&index).await? {
+                self.copy_object(&index, &dir.join(format!("{name}.{ext}")))
+                    .await?;
+            }
+        }
+        Ok(target)
+    }
+
+    async fn copy_object(
+        &self,
+        key: &gemj_objects::ObjectKey,
+        target: &Path,
+    ) -> anyhow::Result<()> {
+        let mut reader = self.objects.open_range(key, 0, u64::MAX).await?;
+        let mut file = tokio::fs::File::create(target).await?;
+        tokio::io::copy(&mut reader, &mut file).await?;
+        Ok(())
     }
 
     /// The data folder.

@@ -1406,11 +1406,7 @@ async fn passports_approvals_consent_and_institutions_over_http() -> TestResult 
         .find(|o| o.name.ends_with(".bam"))
         .ok_or("a BAM")?
         .clone();
-    let storage = gemj_objects::LocalFolderStorage::new(gw.data_dir().join("objects"));
-    let bam_path = gemj_objects::ObjectStorage::key_from_uri(&storage, &bam.storage_uri)
-        .map(|k| storage.path_of(&k))
-        .ok_or("bam path")?;
-    let bam_bytes = std::fs::read(bam_path)?;
+    let bam_bytes = std::fs::read(gw.local_file(&bam.storage_uri).await?)?;
     let victim_id = victim.to_string();
     let bam_id = bam.id.to_string();
     let hospital_a2 = inst(HOSPITAL_A)?;

@@ -23,7 +23,6 @@ use std::time::{Duration, Instant};
 use gemj_e2e::TestGateway;
 use gemj_e2e::http::{Http, Reply};
 use gemj_model::{DataFormat, DatasetId, ObjectId};
-use gemj_objects::{LocalFolderStorage, ObjectStorage};
 use gemj_passport::{VisaObject, VisaType};
 use gemj_schemas::{SchemaSet, Validator, docs};
 use md5::Digest as _;
@@ -201,11 +200,7 @@ async fn object_path(gw: &TestGateway, id: &str) -> Res<PathBuf> {
         .get_object(&ObjectId::parse(id)?)
         .await?
         .ok_or_else(|| format!("no object {id}"))?;
-    let storage = LocalFolderStorage::new(gw.data_dir().join("objects"));
-    Ok(storage
-        .key_from_uri(&object.storage_uri)
-        .map(|k| storage.path_of(&k))
-        .ok_or_else(|| format!("{id} is not a local file"))?)
+    Ok(gw.local_file(&object.storage_uri).await?)
 }
 
 /// A file and its index to register.
@@ -248,11 +243,10 @@ async fn publish_all(gw: &TestGateway, dataset: &str, files: &[Publish]) -> Res<
     d.id = DatasetId::parse(dataset)?;
     d.name = "htsget end-to-end test files".to_owned();
     gw.store.put_dataset(&d).await?;
-    let storage = LocalFolderStorage::new(gw.data_dir().join("objects"));
     let mut ids = Vec::new();
     for f in files {
         let objects = gemj_ingest::genomes::register_pair(
-            &storage,
+            &*gw.objects,
             &gw.store,
             (&f.file, f.format),
             (&f.index, index_format(&f.index)?),

@@ -384,3 +384,69 @@ async fn ingest_registers_objects_already_in_the_bucket_where_they_are() -> Test
     assert_eq!(served, vcf_bytes);
     Ok(())
 }
+
+/// With `drs.presigned_urls`, a DRS access URL of an object in S3 is presigned by the bucket:
+/// it reads the object's bytes straight from S3, expires with the data URLs, and is issued only
+/// after the same decision (a caller refused a data URL is refused a presigned one too).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drs_access_urls_can_be_presigned_by_the_bucket() -> TestResult {
+    let Some(server) = S3sFs::start("gemj")? else {
+        return Ok(());
+    };
+    let s3 = Arc::new(S3Storage::new(&server.config("s3://gemj/cohort"))?);
+    let gw = TestGateway::start_on(3, Some(s3.clone()), |c| c.drs.presigned_urls = true).await?;
+    let objects = gw.store.list_objects(None, 1000).await?;
+    let bam = objects
+        .iter()
+        .find(|o| o.format == DataFormat::Bam)
+        .ok_or("a BAM")?;
+    let bai = objects
+        .iter()
+        .find(|o| Some(&o.id) == bam.index.as_ref())
+        .ok_or("its index")?;
+    let bytes = std::fs::read(gw.local_file(&bam.storage_uri).await?)?;
+    let files = [(
+        "presigned.bam".to_owned(),
+        gw.local_file(&bam.storage_uri).await?,
+        DataFormat::Bam,
+        gw.local_file(&bai.storage_uri).await?,
+        DataFormat::Bai,
+    )];
+    publish(&gw, &*s3, &files).await?;
+    let http = Http {
+        base: gw.base_url.clone(),
+    };
+
+    // Anyone may read the PUBLIC copy: its access URL is the bucket's own, presigned.
+    let reply = http.get("/ga4gh/drs/v1/objects/presigned.bam/access/https", None)?;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let url = reply.json["url"].as_str().ok_or("a url")?.to_owned();
+    let endpoint = server
+        .env()
+        .into_iter()
+        .find(|(k, _)| *k == "AWS_ENDPOINT_URL")
+        .map(|(_, v)| v)
+        .ok_or("the endpoint")?;
+    assert!(url.starts_with(&endpoint), "{url}");
+    assert!(url.contains("X-Amz-Signature="), "{url}");
+    assert!(url.contains("X-Amz-Expires=300"), "{url}");
+    let fetched = ureq::get(&url).call()?.into_body().read_to_vec()?;
+    assert_eq!(fetched, bytes);
+    // The signature covers the key: another key under the same signature is refused by S3.
+    let forged = url.replacen("presigned.bam", "presigned.bam.bai", 1);
+    assert!(ureq::get(&forged).call().is_err(), "{forged}");
+
+    // The same decision as for a data URL: an anonymous caller gets no URL for CONTROLLED data.
+    let refused = http.get(
+        &format!("/ga4gh/drs/v1/objects/{}/access/https", bam.id.as_str()),
+        None,
+    )?;
+    assert!(
+        matches!(refused.status, 401 | 403 | 404),
+        "{} {}",
+        refused.status,
+        refused.text()
+    );
+    assert!(!refused.text().contains("X-Amz"), "{}", refused.text());
+    Ok(())
+}

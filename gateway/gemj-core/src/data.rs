@@ -103,7 +103,17 @@ impl DataService {
         base_url: &str,
     ) -> Result<IssuedUrl, CoreError> {
         let core = &self.core;
-        issue(core, ctx, principal, object_id, range, base_url, false).await
+        issue(
+            core,
+            ctx,
+            principal,
+            object_id,
+            range,
+            base_url,
+            false,
+            Signer::Gateway,
+        )
+        .await
     }
 
     /// Serves a signed URL: verifies it, decides again (approval still in force), re-checks
@@ -199,8 +209,22 @@ pub(crate) async fn issue_url_explained(
     principal: &Principal,
     object_id: &str,
     base_url: &str,
+    signer: Signer,
 ) -> Result<IssuedUrl, CoreError> {
-    issue(core, ctx, principal, object_id, None, base_url, true).await
+    issue(
+        core, ctx, principal, object_id, None, base_url, true, signer,
+    )
+    .await
+}
+
+/// Who signs an issued URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Signer {
+    /// The gateway: a data URL whose every fetch is decided again (consent, approval).
+    Gateway,
+    /// The object storage, where it can (an S3 presigned GET, valid as long as a data URL);
+    /// the gateway's own URL where it cannot.
+    Storage,
 }
 
 /// The members of a dataset that `permit` serves, with what the audit records of them.
@@ -290,6 +314,7 @@ pub(crate) async fn object_resource(
     )))
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn issue(
     core: &Shared,
     ctx: &RequestContext,
@@ -298,6 +323,7 @@ async fn issue(
     range: Option<ByteRange>,
     base_url: &str,
     explain_to_viewers: bool,
+    signer: Signer,
 ) -> Result<IssuedUrl, CoreError> {
     let Some((object, resource)) = object_resource(core, object_id).await? else {
         return Err(not_found_for(principal));
@@ -315,10 +341,15 @@ async fn issue(
             let whole = participants.iter().all(|p| permit.serves(p));
             let outcome = object_outcome(permit, &participants, u64::from(whole))?;
             // An object with a participant outside the caller's scope does not exist for them.
-            let answer = if whole {
-                sign_url(core, permit, principal, &object, range, base_url)
-            } else {
-                Err(CoreError::NotFound)
+            let answer = match (whole, signer) {
+                (false, _) => Err(CoreError::NotFound),
+                (true, Signer::Storage) => match presign(core, &object).await? {
+                    Some(issued) => Ok(issued),
+                    None => sign_url(core, permit, principal, &object, range, base_url),
+                },
+                (true, Signer::Gateway) => {
+                    sign_url(core, permit, principal, &object, range, base_url)
+                }
             };
             Ok::<_, CoreError>((answer, outcome))
         })
@@ -340,6 +371,25 @@ async fn issue(
         Err(CoreError::Denied(_)) => Err(CoreError::CredentialRequired),
         other => other,
     }
+}
+
+/// A URL presigned by the object storage for the whole `object`, valid as long as a data URL;
+/// `None` when the storage cannot presign (a local folder).
+async fn presign(core: &Shared, object: &DataObject) -> Result<Option<IssuedUrl>, CoreError> {
+    let Some(key) = core.objects.key_from_uri(&object.storage_uri) else {
+        return Ok(None);
+    };
+    let ttl = core.urls.ttl();
+    let Some(url) = core.objects.presigned_get(&key, ttl).await? else {
+        return Ok(None);
+    };
+    let exp = time::OffsetDateTime::now_utc() + ttl;
+    Ok(Some(IssuedUrl {
+        url,
+        expires_at: exp
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+    }))
 }
 
 /// Signs a URL for (a byte range of) `object`, carrying what `permit` granted.

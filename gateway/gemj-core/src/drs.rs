@@ -59,6 +59,9 @@ pub struct DrsSettings {
     pub passport_issuers: Vec<String>,
     /// Issuers whose bearer tokens are accepted (`bearer_auth_issuers`).
     pub bearer_issuers: Vec<String>,
+    /// Access URLs presigned by the object storage, where it can (S3), instead of the
+    /// gateway's own data URLs.
+    pub presigned_urls: bool,
 }
 
 impl DrsSettings {
@@ -78,7 +81,15 @@ impl DrsSettings {
             max_bulk: max_bulk.max(1),
             passport_issuers,
             bearer_issuers,
+            presigned_urls: false,
         }
+    }
+
+    /// The same settings, with access URLs presigned by the storage where it can.
+    #[must_use]
+    pub fn with_presigned_urls(mut self, presigned: bool) -> Self {
+        self.presigned_urls = presigned;
+        self
     }
 
     /// The hostname-based DRS URI of an object: `drs://<host>/<id>`.
@@ -887,7 +898,14 @@ impl DrsService {
             return Err(CoreError::NotFound.into());
         }
         // One decision: refused data is explained (403) only to a caller who may see the object.
-        match data::issue_url_explained(core, ctx, principal, local, &settings.base_url).await {
+        let signer = if settings.presigned_urls {
+            data::Signer::Storage
+        } else {
+            data::Signer::Gateway
+        };
+        match data::issue_url_explained(core, ctx, principal, local, &settings.base_url, signer)
+            .await
+        {
             Ok(issued) => Ok(AccessUrl { url: issued.url }),
             Err(CoreError::Denied(_)) => Err(AccessError::DataNotPermitted),
             Err(e) => Err(e.into()),

@@ -225,6 +225,17 @@ pub trait ObjectStorage: Send + Sync + fmt::Debug {
     /// The storage's location, without credentials (`file:/srv/gemj/objects`,
     /// `s3://bucket/prefix`), for logs and the operator.
     fn location(&self) -> String;
+
+    /// A URL that lets its holder GET the object straight from the storage for `expires_in`
+    /// (an S3 presigned URL), or `None` when the storage has no such URLs (a local folder).
+    fn presigned_get<'a>(
+        &'a self,
+        key: &'a ObjectKey,
+        expires_in: std::time::Duration,
+    ) -> BoxFuture<'a, Result<Option<String>, ObjectError>> {
+        let _ = (key, expires_in);
+        Box::pin(async { Ok(None) })
+    }
 }
 
 /// SHA-256 and MD5 of a stream, with its length, computed in one pass.

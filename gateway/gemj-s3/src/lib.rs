@@ -301,7 +301,7 @@ impl S3Storage {
     ///
     /// # Errors
     /// When the URL cannot be signed (no credentials).
-    pub async fn presigned_get(
+    pub async fn presign(
         &self,
         key: &ObjectKey,
         expires_in: Duration,
@@ -427,6 +427,14 @@ async fn put_file(
 }
 
 impl ObjectStorage for S3Storage {
+    fn presigned_get<'a>(
+        &'a self,
+        key: &'a ObjectKey,
+        expires_in: Duration,
+    ) -> BoxFuture<'a, Result<Option<String>, ObjectError>> {
+        Box::pin(async move { self.presign(key, expires_in).await.map(Some) })
+    }
+
     fn put_file<'a>(
         &'a self,
         key: &'a ObjectKey,

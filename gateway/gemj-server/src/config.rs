@@ -104,6 +104,11 @@ pub struct DrsConfig {
     pub compact_id_prefix: String,
     /// The most ids one bulk request may name (`maxBulkRequestLength`); more is a 413.
     pub max_bulk_request_length: usize,
+    /// With objects in S3: answer `/access/https` with a URL presigned by the bucket (for
+    /// callers that reach the bucket themselves), valid as long as a data URL. The decision is
+    /// made and audited at issue as for a data URL; the fetch then bypasses the gateway, so a
+    /// consent change during those minutes is not re-checked. Without S3: ignored.
+    pub presigned_urls: bool,
 }
 
 impl Default for DrsConfig {
@@ -111,6 +116,7 @@ impl Default for DrsConfig {
         Self {
             compact_id_prefix: gemj_core::drs::DEFAULT_COMPACT_PREFIX.to_owned(),
             max_bulk_request_length: gemj_core::drs::DEFAULT_MAX_BULK,
+            presigned_urls: false,
         }
     }
 }

@@ -61,6 +61,7 @@ impl DrsState {
             passport,
             bearer,
         )
+        .with_presigned_urls(config.drs.presigned_urls)
     }
 }
 

@@ -51,6 +51,48 @@ impl Problem {
         }
     }
 
+    /// 503: the gateway cannot serve yet (its store does not answer, or is not migrated).
+    #[must_use]
+    pub fn not_ready(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, detail)
+    }
+
+    /// 500: a failure of the gateway itself, never the caller's.
+    #[must_use]
+    pub fn internal(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, detail)
+    }
+
+    /// 400: a request the gateway refuses as it stands.
+    #[must_use]
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, detail)
+    }
+
+    /// 416 with `Content-Range: bytes */*`: a byte range outside the object.
+    #[must_use]
+    pub fn range_not_satisfiable(detail: impl Into<String>) -> HttpResponse {
+        let mut res = Self::new(StatusCode::RANGE_NOT_SATISFIABLE, detail).response();
+        res.headers_mut().insert(
+            header::CONTENT_RANGE,
+            header::HeaderValue::from_static("bytes */*"),
+        );
+        res
+    }
+
+    /// 405 with `Allow: <allow>`: a method the resource does not answer.
+    #[must_use]
+    pub fn method_not_allowed(allow: &'static str) -> HttpResponse {
+        let mut res = Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("This endpoint accepts {allow} only."),
+        )
+        .response();
+        res.headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static(allow));
+        res
+    }
+
     /// The response.
     #[must_use]
     pub fn response(&self) -> HttpResponse {

@@ -175,14 +175,7 @@ pub async fn fetch(
         .await
     {
         Err(CoreError::InvalidInput(m)) if range.is_some() => {
-            let mut res =
-                Problem::new(actix_web::http::StatusCode::RANGE_NOT_SATISFIABLE, m).response();
-            res.headers_mut().insert(
-                header::CONTENT_RANGE,
-                header::HeaderValue::from_str("bytes */*")
-                    .unwrap_or(header::HeaderValue::from_static("bytes */*")),
-            );
-            return Ok(res);
+            return Ok(Problem::range_not_satisfiable(m));
         }
         other => other?,
     };

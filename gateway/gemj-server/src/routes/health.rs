@@ -27,25 +27,13 @@ pub async fn healthz() -> HttpResponse {
 pub async fn readyz(shared: web::Data<Shared>) -> HttpResponse {
     let store = shared.store();
     if store.ping().await.is_err() {
-        return Problem::new(
-            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-            "The store does not answer.",
-        )
-        .response();
+        return Problem::not_ready("The store does not answer.").response();
     }
     match store.migrations_pending().await {
         Ok(false) => HttpResponse::Ok()
             .json(serde_json::json!({"status": "ready", "store": store.backend().as_str()})),
-        Ok(true) => Problem::new(
-            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-            "Store migrations are not applied.",
-        )
-        .response(),
-        Err(_) => Problem::new(
-            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-            "The store's migration state cannot be read.",
-        )
-        .response(),
+        Ok(true) => Problem::not_ready("Store migrations are not applied.").response(),
+        Err(_) => Problem::not_ready("The store's migration state cannot be read.").response(),
     }
 }
 
@@ -58,11 +46,7 @@ pub async fn metrics(metrics: web::Data<Metrics>) -> HttpResponse {
         .encode(&families, &mut buf)
         .is_err()
     {
-        return Problem::new(
-            actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
-            "Metrics could not be encoded.",
-        )
-        .response();
+        return Problem::internal("Metrics could not be encoded.").response();
     }
     HttpResponse::Ok()
         .content_type(prometheus::TEXT_FORMAT)

@@ -112,10 +112,8 @@ pub async fn post_ingest(
         )
         .await?;
     if single && let Some(refused) = report.refused_files.first() {
-        let mut problem = Problem::new(
-            actix_web::http::StatusCode::BAD_REQUEST,
-            format!("{} was refused: {}", refused.file, refused.reason),
-        );
+        let mut problem =
+            Problem::bad_request(format!("{} was refused: {}", refused.file, refused.reason));
         problem.reason = Some("refused".to_owned());
         problem.explanation = Some(serde_json::json!({ "errors": refused.errors }));
         return Ok(problem.response());

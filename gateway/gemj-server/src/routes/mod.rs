@@ -444,28 +444,14 @@ where
     web::resource(path)
         .route(web::get().to(handler))
         .default_service(web::to(|| async {
-            let mut res = crate::error::Problem::new(
-                actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
-                "This endpoint accepts GET only.",
-            )
-            .response();
-            res.headers_mut()
-                .insert(header::ALLOW, header::HeaderValue::from_static("GET"));
-            res
+            crate::error::Problem::method_not_allowed("GET")
         }))
 }
 
 /// A resource whose unsupported methods answer 405 with `Allow: <allow>`; add its routes.
 pub fn resource_405(path: &str, allow: &'static str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(move || async move {
-        let mut res = crate::error::Problem::new(
-            actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
-            format!("This endpoint accepts {allow} only."),
-        )
-        .response();
-        res.headers_mut()
-            .insert(header::ALLOW, header::HeaderValue::from_static(allow));
-        res
+        crate::error::Problem::method_not_allowed(allow)
     }))
 }
 

@@ -4,12 +4,15 @@
 # Bounded: every load run has a fixed duration; only 127.0.0.1 is targeted.
 #
 #   scripts/bench-s3.sh [PARTICIPANTS] [DEEP_COVERAGE]     (defaults 200, 30)
+#   SKIP_COHORT=1 STORAGES=s3 scripts/bench-s3.sh          (the data endpoint on S3 only)
 #
 # Measures, for each of `folder` and `s3`:
 #   - a ticket for a 100 kb BAM region of a PARTICIPANTS cohort at 0.05x, one request at a
 #     time (wrk, 1 connection, 10 s) and under load (16 connections, 15 s);
 #   - the data endpoint: the whole BAM of a participant of a 6-participant cohort at
-#     DEEP_COVERAGE x through one signed URL (curl, 5 runs), streamed from the folder or from S3.
+#     DEEP_COVERAGE x through one signed URL (curl, 5 runs), streamed from the folder or from S3;
+#     on S3, the floor: the same object straight from s3s-fs (a DRS URL presigned by the bucket,
+#     `drs.presigned_urls`), and the folder's floor, `cat` from page cache.
 # Needs wrk, curl, s3s-fs 0.14.1 (cargo install s3s-fs --version 0.14.1 --features binary --locked).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,7 +55,8 @@ serve() {
 }
 stop() { kill -TERM "$pid"; wait "$pid" || true; }
 
-for where in folder s3; do
+for where in ${STORAGES:-folder s3}; do
+  if [ "${SKIP_COHORT:-0}" != 1 ]; then
   storage "$where" cohort
   echo "== $where: cohort of $participants participants at 0.05x"
   /usr/bin/time -f "demo: wall %e s" "$bin" demo --dir "$work/$where-cohort" \
@@ -68,8 +72,10 @@ for where in folder s3; do
   wrk -t1 -c16 -d15s --latency -H "Authorization: Bearer $token" "$url" \
     | sed -n '/Latency Distribution/,/Requests\/sec/p'
   stop
+  fi
 
   storage "$where" deep
+  export GEMJ_DRS__PRESIGNED_URLS=$([ "$where" = s3 ] && echo true || echo false)
   echo "== $where: 6 participants at ${deep}x (the first rare-disease participant served is used)"
   /usr/bin/time -f "demo: wall %e s" "$bin" demo --dir "$work/$where-deep" \
     --participants 6 --coverage "$deep" 2>&1 | tail -1
@@ -84,5 +90,16 @@ for where in folder s3; do
   echo "== $where: the whole BAM through one signed URL (5 runs)"
   for i in 1 2 3 4 5; do curl -fs -o /dev/null -w '%{speed_download}\n' "$data"; done | sort -n \
     | awk '{v[NR]=$1} END {printf "data endpoint: median %.2f GB/s (min %.2f, max %.2f)\n", v[3]/1e9, v[1]/1e9, v[5]/1e9}'
+  if [ "$where" = s3 ]; then
+    direct=$(curl -fs -H "Authorization: Bearer $token" "$base/ga4gh/drs/v1/objects/$p.bam/access/https" \
+      | python3 -c 'import json,sys; print(json.load(sys.stdin)["url"])')
+    echo "== floor: the same object straight from s3s-fs through a presigned URL (5 runs)"
+    for i in 1 2 3 4 5; do curl -fs -o /dev/null -w '%{speed_download}\n' "$direct"; done | sort -n \
+      | awk '{v[NR]=$1} END {printf "s3s-fs direct: median %.2f GB/s (min %.2f, max %.2f)\n", v[3]/1e9, v[1]/1e9, v[5]/1e9}'
+  else
+    echo "== floor: cat of the same file from page cache"
+    bam=$(find "$work/$where-deep/objects" -name "$p.bam" | head -n1)
+    [ -n "$bam" ] && dd if="$bam" of=/dev/null bs=1M 2>&1 | tail -1
+  fi
   stop
 done

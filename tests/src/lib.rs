@@ -151,26 +151,19 @@ impl TestGateway {
             .join(key.as_str().replace('/', "_"));
         std::fs::create_dir_all(&dir)?;
         let target = dir.join(name);
-        self.copy_object(&key, &target).await?;
+        gemj_objects::copy_to_file(&*self.objects, &key, &target).await?;
         for ext in ["bai", "crai", "tbi", "csi", "fai", "gzi"] {
             let index = gemj_objects::ObjectKey::parse(&format!("{}.{ext}", key.as_str()))?;
             if self.objects.exists(&index).await? {
-                self.copy_object(&index, &dir.join(format!("{name}.{ext}")))
-                    .await?;
+                gemj_objects::copy_to_file(
+                    &*self.objects,
+                    &index,
+                    &dir.join(format!("{name}.{ext}")),
+                )
+                .await?;
             }
         }
         Ok(target)
-    }
-
-    async fn copy_object(
-        &self,
-        key: &gemj_objects::ObjectKey,
-        target: &Path,
-    ) -> anyhow::Result<()> {
-        let mut reader = self.objects.open_range(key, 0, u64::MAX).await?;
-        let mut file = tokio::fs::File::create(target).await?;
-        tokio::io::copy(&mut reader, &mut file).await?;
-        Ok(())
     }
 
     /// The data folder.

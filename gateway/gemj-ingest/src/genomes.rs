@@ -101,12 +101,13 @@ pub async fn ingest_object(
         .await
         .map_err(|e| CoreError::InvalidInput(format!("work folder: {e}")))?;
     let local = folder.join(name);
-    download(objects, key, &local).await?;
+    gemj_objects::copy_to_file(objects, key, &local).await?;
     let mut index = None;
     for ext in ["bai", "crai", "tbi", "csi"] {
         let candidate = ObjectKey::parse(&format!("{}.{ext}", key.as_str()))?;
         if objects.exists(&candidate).await? {
-            download(objects, &candidate, &folder.join(format!("{name}.{ext}"))).await?;
+            gemj_objects::copy_to_file(objects, &candidate, &folder.join(format!("{name}.{ext}")))
+                .await?;
             index = Some(candidate);
             break;
         }
@@ -123,22 +124,6 @@ fn hex_of(key: &str) -> String {
     use sha2::Digest as _;
     let digest = sha2::Sha256::digest(key.as_bytes());
     digest[..8].iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Streams an object into a local file.
-async fn download(
-    objects: &dyn ObjectStorage,
-    key: &ObjectKey,
-    target: &Path,
-) -> Result<(), CoreError> {
-    let mut reader = objects.open_range(key, 0, u64::MAX).await?;
-    let mut file = tokio::fs::File::create(target)
-        .await
-        .map_err(|e| CoreError::InvalidInput(format!("work folder: {e}")))?;
-    tokio::io::copy(&mut reader, &mut file)
-        .await
-        .map_err(|e| CoreError::Objects(gemj_objects::ObjectError::from(e)))?;
-    Ok(())
 }
 
 async fn ingest_from(
@@ -524,27 +509,14 @@ pub async fn register_file(
 ) -> Result<DataObject, CoreError> {
     let key = gemj_objects::ObjectKey::parse(key)?;
     let info = objects.put_file(&key, path).await?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| object_id.to_owned());
-    let mut object = DataObject {
-        id: ObjectId::parse(object_id).map_err(|e| CoreError::InvalidInput(e.to_string()))?,
-        name,
-        format,
-        size: info.size,
-        checksums: Checksums::new(&info.sha256, &info.md5)
-            .map_err(|e| CoreError::InvalidInput(e.to_string()))?,
-        storage_uri: info.uri,
-        index: None,
-        participant: None,
-        specimens: Vec::new(),
-        analysis: None,
-        description: None,
+    let name = file_name_of(path);
+    let name = if name.is_empty() {
+        object_id.to_owned()
+    } else {
+        name
     };
-    describe(&mut object);
-    store.put_object(&object).await?;
-    Ok(object)
+    let sums = (info.size, info.sha256.as_str(), info.md5.as_str());
+    store_object(store, object_id, name, format, sums, info.uri, describe).await
 }
 
 /// A file and its index, registered together (the index first, so the file can point at it):
@@ -620,19 +592,44 @@ pub async fn register_in_place(
     describe: impl FnOnce(&mut DataObject),
 ) -> Result<DataObject, CoreError> {
     let (size, sha256, md5) = gemj_objects::checksum_object(objects, key).await?;
+    let name = key
+        .as_str()
+        .rsplit('/')
+        .next()
+        .unwrap_or(object_id)
+        .to_owned();
+    let sums = (size, sha256.as_str(), md5.as_str());
+    store_object(
+        store,
+        object_id,
+        name,
+        format,
+        sums,
+        objects.uri(key),
+        describe,
+    )
+    .await
+}
+
+/// Records a stored object (size, SHA-256, MD5, where it is) as the DRS object `object_id`,
+/// described by `describe`.
+async fn store_object(
+    store: &Store,
+    object_id: &str,
+    name: String,
+    format: DataFormat,
+    (size, sha256, md5): (u64, &str, &str),
+    storage_uri: String,
+    describe: impl FnOnce(&mut DataObject),
+) -> Result<DataObject, CoreError> {
+    let invalid = |e: gemj_model::ModelError| CoreError::InvalidInput(e.to_string());
     let mut object = DataObject {
-        id: ObjectId::parse(object_id).map_err(|e| CoreError::InvalidInput(e.to_string()))?,
-        name: key
-            .as_str()
-            .rsplit('/')
-            .next()
-            .unwrap_or(object_id)
-            .to_owned(),
+        id: ObjectId::parse(object_id).map_err(invalid)?,
+        name,
         format,
         size,
-        checksums: Checksums::new(&sha256, &md5)
-            .map_err(|e| CoreError::InvalidInput(e.to_string()))?,
-        storage_uri: objects.uri(key),
+        checksums: Checksums::new(sha256, md5).map_err(invalid)?,
+        storage_uri,
         index: None,
         participant: None,
         specimens: Vec::new(),

@@ -291,6 +291,20 @@ pub fn copy_and_hash(
     Ok(digests.finish())
 }
 
+/// Streams a stored object into the local file `target` (created or truncated); its size.
+///
+/// # Errors
+/// As [`ObjectStorage::open_range`]; I/O errors writing `target`.
+pub async fn copy_to_file(
+    storage: &dyn ObjectStorage,
+    key: &ObjectKey,
+    target: &std::path::Path,
+) -> Result<u64, ObjectError> {
+    let mut reader = storage.open_range(key, 0, u64::MAX).await?;
+    let mut file = tokio::fs::File::create(target).await?;
+    Ok(tokio::io::copy(&mut reader, &mut file).await?)
+}
+
 /// Size, SHA-256 and MD5 of a stored object, streamed once from `storage` (no local copy).
 ///
 /// # Errors

@@ -54,6 +54,21 @@ impl TestGateway {
         Self::start_with(participants, |_| {}).await
     }
 
+    /// As [`TestGateway::start`], with a consent view that goes stale at once (it is polled once
+    /// a minute but may be only 300 ms old); returns once it is stale, 600 ms after the start.
+    ///
+    /// # Errors
+    /// When anything fails to start.
+    pub async fn start_stale(participants: usize) -> anyhow::Result<Self> {
+        let gw = Self::start_with(participants, |c| {
+            c.policy.consent_poll_interval_ms = 60_000;
+            c.policy.consent_max_staleness_ms = 300;
+        })
+        .await?;
+        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+        Ok(gw)
+    }
+
     /// As [`TestGateway::start`], after `adjust` has changed the configuration (the ontologies
     /// and official schemas are the ones built into the gateway). With `participants` 0 no demo
     /// cohort is generated: for a second instance over the store and data folder of a first one
@@ -170,6 +185,44 @@ impl TestGateway {
     #[must_use]
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    /// The demo broker of this gateway (its keys in the data folder, its issuer under the base
+    /// URL), which the gateway trusts.
+    ///
+    /// # Errors
+    /// When its keys cannot be read.
+    pub fn demo_broker(&self) -> anyhow::Result<gemj_auth::LocalIssuer> {
+        Ok(demo::broker::load(self.data_dir(), &self.base_url)?)
+    }
+
+    /// The demo PUBLIC dataset under the id `id`, with its terms (not stored).
+    ///
+    /// # Errors
+    /// When `id` is not a dataset id or the demo PUBLIC dataset cannot be read.
+    pub async fn demo_public_as(&self, id: &str) -> anyhow::Result<gemj_model::Dataset> {
+        let mut d = self
+            .store
+            .get_dataset(&gemj_model::DatasetId::parse(names::PUBLIC)?)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("the demo PUBLIC dataset"))?;
+        d.id = gemj_model::DatasetId::parse(id)?;
+        Ok(d)
+    }
+
+    /// Checks that every audit chain is intact, then stops the server gracefully.
+    ///
+    /// # Errors
+    /// When a chain is broken (naming where) or cannot be read.
+    pub async fn stop_with_intact_chains(self) -> anyhow::Result<()> {
+        let report = self.store.verify_chains().await?;
+        anyhow::ensure!(
+            report.broken.is_none(),
+            "broken audit chain: {:?}",
+            report.broken
+        );
+        self.stop().await;
+        Ok(())
     }
 
     /// Stops the server gracefully.
@@ -378,4 +431,191 @@ pub mod http {
             )
         }
     }
+}
+
+/// The result of a test.
+pub type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+/// The result of a test's helper.
+pub type Res<T> = Result<T, Box<dyn std::error::Error>>;
+
+/// Names in the demo cohort that the tests address.
+pub mod names {
+    /// The URL prefix of a dataset in a `ControlledAccessGrants` visa.
+    pub const PREFIX: &str = "https://gemj.example.jp/datasets/";
+    /// The CONTROLLED joint-call dataset.
+    pub const JOINT: &str = "GEMJ-DEMO-JOINT-CTRL";
+    /// The CONTROLLED cancer dataset.
+    pub const CANCER: &str = "GEMJ-DEMO-CANCER-CTRL";
+    /// The PUBLIC allele-frequency dataset.
+    pub const PUBLIC: &str = "GEMJ-DEMO-PUBLIC-AF";
+    /// The first demo hospital.
+    pub const HOSPITAL_A: &str = "9999000001";
+}
+
+/// Visas, passports and committee approvals for the tests' researchers, signed by the demo
+/// broker of a gateway.
+pub mod visas {
+    use std::time::Duration;
+
+    use gemj_auth::LocalIssuer;
+    use gemj_passport::{VisaObject, VisaType};
+    use serde_json::{Value, json};
+
+    /// The `ResearcherStatus` value the tests assert: the Bona Fide researcher definition of the
+    /// GA4GH registered-access paper.
+    pub const BONA_FIDE: &str = "https://doi.org/10.1038/s41431-018-0219-y";
+
+    /// A visa of type `r#type` and `value` under `broker`'s issuer, asserted at `now` by `by`.
+    #[must_use]
+    pub fn visa(
+        broker: &LocalIssuer,
+        r#type: VisaType,
+        value: &str,
+        by: &str,
+        now: i64,
+    ) -> VisaObject {
+        VisaObject {
+            r#type,
+            asserted: now,
+            value: value.to_owned(),
+            source: broker.issuer().to_owned(),
+            by: Some(by.to_owned()),
+            conditions: None,
+        }
+    }
+
+    /// A Bona Fide `ResearcherStatus` visa under `broker`'s issuer, asserted at `now` by `by`.
+    #[must_use]
+    pub fn researcher_status(broker: &LocalIssuer, by: &str, now: i64) -> VisaObject {
+        visa(broker, VisaType::ResearcherStatus, BONA_FIDE, by, now)
+    }
+
+    /// A passport for `subject` carrying only a Bona Fide `ResearcherStatus` asserted by a
+    /// signing official (REGISTERED access), issued by `broker` at `now` for an hour.
+    ///
+    /// # Errors
+    /// When the broker cannot sign.
+    pub fn registered_passport(
+        broker: &LocalIssuer,
+        subject: &str,
+        now: i64,
+    ) -> Result<String, gemj_auth::AuthError> {
+        let status = researcher_status(broker, "so", now);
+        broker.issue_passport(subject, &[status], Duration::from_secs(3600), now)
+    }
+
+    /// A committee approval of `subject` of `issuer` on `datasets` for health, medical and
+    /// biomedical research (DUO:0000006), as `POST /admin/v1/approvals` takes it.
+    #[must_use]
+    pub fn hmb_approval(id: &str, issuer: &str, subject: &str, datasets: &[&str]) -> Value {
+        approval(id, issuer, subject, &["DUO:0000006"], &[], datasets)
+    }
+
+    /// A committee approval of `subject` of `issuer` on `datasets` for cancer research
+    /// (DUO:0000007 with DUO:0000021, MONDO:0004992), as `POST /admin/v1/approvals` takes it.
+    #[must_use]
+    pub fn cancer_approval(id: &str, issuer: &str, subject: &str, datasets: &[&str]) -> Value {
+        approval(
+            id,
+            issuer,
+            subject,
+            &["DUO:0000007", "DUO:0000021"],
+            &["MONDO:0004992"],
+            datasets,
+        )
+    }
+
+    /// A committee approval: `subject` of `issuer` approved for `purpose` (DUO
+    /// codes) and `diseases` on `datasets`, not for profit, in Japan, active from 2020 to 2099,
+    /// for a project of Synthetic University.
+    fn approval(
+        id: &str,
+        issuer: &str,
+        subject: &str,
+        purpose: &[&str],
+        diseases: &[&str],
+        datasets: &[&str],
+    ) -> Value {
+        json!({
+            "id": id, "researcher_issuer": issuer, "researcher_subject": subject,
+            "institution": "Synthetic University", "project": "P1", "purpose": purpose,
+            "diseases": diseases, "for_profit": false, "country": "JP", "datasets": datasets,
+            "valid_from": "2020-01-01T00:00:00Z", "valid_until": "2099-01-01T00:00:00Z",
+            "status": "active"
+        })
+    }
+}
+
+/// A token for `client` (`consent-system`, `ehr-gateway`) of the demo institution `code`
+/// among `institutions` (as `gemj_demo::broker::institutions` gives them), for the gateway at
+/// `base`, valid for five minutes from `now`.
+///
+/// # Errors
+/// When `code` is not among them or the token cannot be signed.
+pub fn institution_token(
+    institutions: &[(gemj_model::InstitutionId, gemj_auth::LocalIssuer)],
+    code: &str,
+    client: &str,
+    base: &str,
+    now: i64,
+) -> anyhow::Result<String> {
+    let (_, broker) = institutions
+        .iter()
+        .find(|(id, _)| id.as_str() == code)
+        .ok_or_else(|| anyhow::anyhow!("institution"))?;
+    Ok(broker.issue_token(client, base, std::time::Duration::from_secs(300), now)?)
+}
+
+/// The string `field` of each member of `array`, a JSON array named `what` (members without
+/// one are skipped).
+///
+/// # Errors
+/// When `array` is not an array.
+pub fn field_strings<'a>(
+    array: &'a serde_json::Value,
+    field: &'a str,
+    what: &str,
+) -> anyhow::Result<impl Iterator<Item = String> + 'a> {
+    let members = array
+        .as_array()
+        .ok_or_else(|| anyhow::anyhow!("{what} is not an array"))?;
+    Ok(members
+        .iter()
+        .filter_map(move |m| m[field].as_str().map(str::to_owned)))
+}
+
+/// Serves JSON on a free loopback port, for the mock endpoints of brokers and key sets: each
+/// request's head (its first 16 KiB) goes to `answer`, which gives the status line
+/// (`200 OK`) and the body. Returns the base URL.
+///
+/// # Errors
+/// When no loopback port can be bound.
+pub async fn serve_json<F>(answer: F) -> anyhow::Result<String>
+where
+    F: Fn(&str) -> (&'static str, String) + Send + Sync + 'static,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let answer = Arc::new(answer);
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let answer = answer.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 16 * 1024];
+                let Ok(n) = socket.read(&mut buf).await else {
+                    return;
+                };
+                let (status, body) = answer(&String::from_utf8_lossy(&buf[..n]));
+                let response = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    Ok(base)
 }

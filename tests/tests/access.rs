@@ -8,18 +8,12 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use gemj_e2e::TestGateway;
+use gemj_e2e::names::{CANCER, HOSPITAL_A, JOINT, PREFIX};
+use gemj_e2e::{Res, TestGateway, TestResult, visas};
 use gemj_passport::{Condition, VisaObject, VisaType};
 use serde_json::{Value, json};
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
-type Res<T> = Result<T, Box<dyn std::error::Error>>;
-
-const PREFIX: &str = "https://gemj.example.jp/datasets/";
-const JOINT: &str = "GEMJ-DEMO-JOINT-CTRL";
-const CANCER: &str = "GEMJ-DEMO-CANCER-CTRL";
 const INTL: &str = "GEMJ-TEST-INTL-CTRL";
-const HOSPITAL_A: &str = "9999000001";
 const HOSPITAL_B: &str = "9999000002";
 
 /// How a request authenticates.
@@ -204,8 +198,8 @@ fn participants_of(body: &Value) -> BTreeSet<String> {
 async fn passports_approvals_consent_and_institutions_over_http() -> TestResult {
     let gw = TestGateway::start(12).await?;
     let base = gw.base_url.clone();
-    let broker = gemj_server::demo_broker(gw.data_dir(), &base)?;
-    let institutions = gemj_server::demo_institutions(gw.data_dir(), &base)?;
+    let broker = gemj_demo::broker::load(gw.data_dir(), &base)?;
+    let institutions = gemj_demo::broker::institutions(gw.data_dir(), &base)?;
     let now = gemj_auth::now_unix();
     let hour = Duration::from_secs(3600);
 
@@ -228,18 +222,8 @@ async fn passports_approvals_consent_and_institutions_over_http() -> TestResult 
         .await?;
     let states = gw.store.all_consent_states().await?;
 
-    let visa = |t: VisaType, value: &str| VisaObject {
-        r#type: t,
-        asserted: now,
-        value: value.to_owned(),
-        source: broker.issuer().to_owned(),
-        by: Some("dac".to_owned()),
-        conditions: None,
-    };
-    let status_visa = visa(
-        VisaType::ResearcherStatus,
-        "https://doi.org/10.1038/s41431-018-0219-y",
-    );
+    let visa = |t: VisaType, value: &str| visas::visa(&broker, t, value, "dac", now);
+    let status_visa = visa(VisaType::ResearcherStatus, visas::BONA_FIDE);
     let grant = |d: &str| visa(VisaType::ControlledAccessGrants, &format!("{PREFIX}{d}"));
     let passport = |sub: &str, visas: &[VisaObject]| broker.issue_passport(sub, visas, hour, now);
     let alice = passport("alice", &[status_visa.clone(), grant(JOINT), grant(CANCER)])?;
@@ -254,7 +238,7 @@ async fn passports_approvals_consent_and_institutions_over_http() -> TestResult 
     let cond = passport("cond", &[status_visa.clone(), conditional])?;
     // A grant visa issued to bob, slipped into mallory's passport.
     let bob_grant = broker.issue_visa("bob", &grant(JOINT), hour, now)?;
-    let admin = passport(gemj_server::DEMO_ADMINISTRATOR, &[])?;
+    let admin = passport(gemj_demo::broker::ADMINISTRATOR, &[])?;
     let expired = broker.issue_passport("alice", &[grant(JOINT)], hour, now - 7300)?;
     let future = broker.issue_passport("alice", &[grant(JOINT)], hour, now + 600)?;
     let many = broker.issue_passport("alice", &vec![status_visa.clone(); 257], hour, now)?;
@@ -262,10 +246,10 @@ async fn passports_approvals_consent_and_institutions_over_http() -> TestResult 
     big.value = format!("https://doi.org/{}", "x".repeat(17 * 1024));
     let oversized_visa = broker.issue_passport("alice", &[big], hour, now)?;
     let other_dir = tempfile::tempdir()?;
-    let impostor = gemj_auth::DemoBroker::load_or_create(other_dir.path(), broker.issuer())?
+    let impostor = gemj_auth::LocalIssuer::load_or_create(other_dir.path(), broker.issuer())?
         .with_jwks_url(broker.jwks_url().to_owned());
     let impostor_token = impostor.issue_passport("alice", &[grant(JOINT)], hour, now)?;
-    let stranger = gemj_auth::DemoBroker::load_or_create(
+    let stranger = gemj_auth::LocalIssuer::load_or_create(
         &other_dir.path().join("s"),
         "https://stranger.example",
     )?;
@@ -313,7 +297,7 @@ async fn passports_approvals_consent_and_institutions_over_http() -> TestResult 
         now - 4000,
     )?;
     let a_impostor =
-        gemj_auth::DemoBroker::load_or_create(&other_dir.path().join("a"), a_broker.issuer())?
+        gemj_auth::LocalIssuer::load_or_create(&other_dir.path().join("a"), a_broker.issuer())?
             .with_jwks_url(a_broker.jwks_url().to_owned())
             .issue_token("consent-system", &base, Duration::from_secs(300), now)?;
 
@@ -1673,31 +1657,12 @@ async fn passports_approvals_consent_and_institutions_over_http() -> TestResult 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_consent_view_answers_503_with_retry_after() -> TestResult {
-    // Poll once a minute but allow only 300 ms of staleness: the view goes stale at once.
-    let gw = TestGateway::start_with(4, |c| {
-        c.policy.consent_poll_interval_ms = 60_000;
-        c.policy.consent_max_staleness_ms = 300;
-    })
-    .await?;
-    let base = gw.base_url.clone();
-    let broker = gemj_server::demo_broker(gw.data_dir(), &base)?;
-    let now = gemj_auth::now_unix();
-    let hour = Duration::from_secs(3600);
-    let researcher = broker.issue_passport(
-        "alice",
-        &[VisaObject {
-            r#type: VisaType::ResearcherStatus,
-            asserted: now,
-            value: "https://doi.org/10.1038/s41431-018-0219-y".to_owned(),
-            source: broker.issuer().to_owned(),
-            by: Some("so".to_owned()),
-            conditions: None,
-        }],
-        hour,
-        now,
-    )?;
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    let http = Http { base };
+    let gw = TestGateway::start_stale(4).await?;
+    let researcher =
+        visas::registered_passport(&gw.demo_broker()?, "alice", gemj_auth::now_unix())?;
+    let http = Http {
+        base: gw.base_url.clone(),
+    };
     let path = "/catalogue/v1/datasets/GEMJ-DEMO-RD-REG/participants";
     let agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -1744,45 +1709,26 @@ async fn a_stale_consent_view_answers_503_with_retry_after() -> TestResult {
 async fn mock_userinfo(
     visas: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-) -> Result<String, Box<dyn std::error::Error>> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let (visas, hits) = (visas.clone(), hits.clone());
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 16 * 1024];
-                let Ok(n) = socket.read(&mut buf).await else {
-                    return;
-                };
-                let head = String::from_utf8_lossy(&buf[..n]).to_string();
-                hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let good = head
-                    .lines()
-                    .any(|l| l.eq_ignore_ascii_case("authorization: Bearer opaque-good"));
-                let (status, body) = if good {
-                    let list = visas.lock().map(|v| v.clone()).unwrap_or_default();
-                    (
-                        "200 OK",
-                        json!({"sub": "victor", "ga4gh_passport_v1": list}).to_string(),
-                    )
-                } else {
-                    (
-                        "401 Unauthorized",
-                        r#"{"error":"invalid_token"}"#.to_owned(),
-                    )
-                };
-                let response = format!(
-                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = socket.write_all(response.as_bytes()).await;
-                let _ = socket.shutdown().await;
-            });
+) -> anyhow::Result<String> {
+    gemj_e2e::serve_json(move |head| {
+        hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let good = head
+            .lines()
+            .any(|l| l.eq_ignore_ascii_case("authorization: Bearer opaque-good"));
+        if good {
+            let list = visas.lock().map(|v| v.clone()).unwrap_or_default();
+            (
+                "200 OK",
+                json!({"sub": "victor", "ga4gh_passport_v1": list}).to_string(),
+            )
+        } else {
+            (
+                "401 Unauthorized",
+                r#"{"error":"invalid_token"}"#.to_owned(),
+            )
         }
-    });
-    Ok(base)
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1799,7 +1745,7 @@ async fn broker_access_tokens_the_passport_v1_0_flow() -> TestResult {
         .local_addr()?
         .port();
     let base = format!("http://127.0.0.1:{port}");
-    let issuer = gemj_server::demo_issuer(&base);
+    let issuer = gemj_demo::broker::issuer(&base);
     let gw = TestGateway::start_with(4, |c| {
         c.listen = format!("127.0.0.1:{port}");
         c.auth.brokers = vec![gemj_server::config::BrokerConfig {
@@ -1813,16 +1759,9 @@ async fn broker_access_tokens_the_passport_v1_0_flow() -> TestResult {
     })
     .await?;
     assert_eq!(gw.base_url, base);
-    let broker = gemj_server::demo_broker(gw.data_dir(), &base)?;
+    let broker = gemj_demo::broker::load(gw.data_dir(), &base)?;
     let now = gemj_auth::now_unix();
-    let status_visa = VisaObject {
-        r#type: VisaType::ResearcherStatus,
-        asserted: now,
-        value: "https://doi.org/10.1038/s41431-018-0219-y".to_owned(),
-        source: broker.issuer().to_owned(),
-        by: Some("so".to_owned()),
-        conditions: None,
-    };
+    let status_visa = visas::researcher_status(&broker, "so", now);
     let visa = broker.issue_visa("victor", &status_visa, Duration::from_secs(3600), now)?;
     visas.lock().map_err(|_| "poisoned")?.push(visa);
     let http = Http { base };

@@ -8,20 +8,15 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use gemj_e2e::TestGateway;
 use gemj_e2e::http::{Http, Reply};
+use gemj_e2e::names::{CANCER, PREFIX, PUBLIC};
+use gemj_e2e::{Res, TestGateway, TestResult, visas};
 use gemj_model::{DatasetId, ParticipantId};
-use gemj_passport::{VisaObject, VisaType};
+use gemj_passport::VisaType;
 use gemj_schemas::SchemaSet;
 use serde_json::{Value, json};
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
-type Res<T> = Result<T, Box<dyn std::error::Error>>;
-
 const B: &str = "/beacon/v2";
-const PREFIX: &str = "https://gemj.example.jp/datasets/";
-const PUBLIC: &str = "GEMJ-DEMO-PUBLIC-AF";
-const CANCER: &str = "GEMJ-DEMO-CANCER-CTRL";
 const RESPONSES: &str = "beacon-v2/v2.2.0/framework/json/responses";
 const MODELS: &str = "beacon-v2/v2.2.0/models/json/beacon-v2-default-model";
 
@@ -154,21 +149,11 @@ struct Passports {
 }
 
 async fn passports(gw: &TestGateway, http: &Http) -> Res<Passports> {
-    let broker = gemj_server::demo_broker(gw.data_dir(), &gw.base_url)?;
+    let broker = gemj_demo::broker::load(gw.data_dir(), &gw.base_url)?;
     let now = gemj_auth::now_unix();
     let hour = Duration::from_secs(3600);
-    let visa = |t: VisaType, value: &str| VisaObject {
-        r#type: t,
-        asserted: now,
-        value: value.to_owned(),
-        source: broker.issuer().to_owned(),
-        by: Some("dac".to_owned()),
-        conditions: None,
-    };
-    let status = visa(
-        VisaType::ResearcherStatus,
-        "https://doi.org/10.1038/s41431-018-0219-y",
-    );
+    let visa = |t: VisaType, value: &str| visas::visa(&broker, t, value, "dac", now);
+    let status = visa(VisaType::ResearcherStatus, visas::BONA_FIDE);
     let grant = visa(
         VisaType::ControlledAccessGrants,
         &format!("{PREFIX}{CANCER}"),
@@ -176,15 +161,9 @@ async fn passports(gw: &TestGateway, http: &Http) -> Res<Passports> {
     let out = Passports {
         registered: broker.issue_passport("reg", std::slice::from_ref(&status), hour, now)?,
         approved: broker.issue_passport("alice", &[status, grant], hour, now)?,
-        admin: broker.issue_passport(gemj_server::DEMO_ADMINISTRATOR, &[], hour, now)?,
+        admin: broker.issue_passport(gemj_demo::broker::ADMINISTRATOR, &[], hour, now)?,
     };
-    let approval = json!({
-        "id": "APR-BEACON", "researcher_issuer": broker.issuer(), "researcher_subject": "alice",
-        "institution": "Synthetic University", "project": "P1",
-        "purpose": ["DUO:0000007", "DUO:0000021"], "diseases": ["MONDO:0004992"],
-        "for_profit": false, "country": "JP", "datasets": [CANCER],
-        "valid_from": "2020-01-01T00:00:00Z", "valid_until": "2099-01-01T00:00:00Z", "status": "active"
-    });
+    let approval = visas::cancer_approval("APR-BEACON", broker.issuer(), "alice", &[CANCER]);
     let r = http.post("/admin/v1/approvals", Some(&out.admin), &approval)?;
     assert_eq!(r.status, 201, "{}", r.json);
     Ok(out)
@@ -270,12 +249,8 @@ async fn informational_endpoints_are_valid_and_describe_what_is_served() -> Test
     // Filtering terms are those present in the data: the demo's ICD-10 codes and HPO terms
     // (labelled from the ontology), never a term nobody carries.
     let r = http.get(&format!("{B}/filtering_terms"), None)?;
-    let ids: BTreeSet<String> = r.json["response"]["filteringTerms"]
-        .as_array()
-        .ok_or("terms")?
-        .iter()
-        .filter_map(|t| t["id"].as_str().map(str::to_owned))
-        .collect();
+    let terms = &r.json["response"]["filteringTerms"];
+    let ids: BTreeSet<String> = gemj_e2e::field_strings(terms, "id", "terms")?.collect();
     assert!(ids.contains("sex"), "{ids:?}");
     assert!(
         !ids.contains("HP:0000118"),

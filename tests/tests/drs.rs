@@ -9,22 +9,16 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use gemj_e2e::TestGateway;
 use gemj_e2e::http::{Http, Reply};
-use gemj_passport::{VisaObject, VisaType};
+use gemj_e2e::names::{CANCER, HOSPITAL_A, PREFIX, PUBLIC};
+use gemj_e2e::{Res, TestGateway, TestResult, visas};
+use gemj_passport::VisaType;
 use gemj_schemas::{SchemaSet, Validator};
 use serde_json::{Value, json};
 use sha2::Digest as _;
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
-type Res<T> = Result<T, Box<dyn std::error::Error>>;
-
 const DOC: &str = "drs/bundled/openapi.json";
 const DRS: &str = "/ga4gh/drs/v1";
-const PREFIX: &str = "https://gemj.example.jp/datasets/";
-const CANCER: &str = "GEMJ-DEMO-CANCER-CTRL";
-const PUBLIC: &str = "GEMJ-DEMO-PUBLIC-AF";
-const HOSPITAL_A: &str = "9999000001";
 const NOPE: &str = "GEMJ-NO-SUCH-OBJECT";
 
 /// The official schemas shipped with the project.
@@ -219,21 +213,11 @@ async fn drs_objects_bundles_access_consent_and_bulk() -> TestResult {
     let base = gw.base_url.clone();
     let host = host_of(&base);
     let http = Http { base: base.clone() };
-    let broker = gemj_server::demo_broker(gw.data_dir(), &base)?;
+    let broker = gemj_demo::broker::load(gw.data_dir(), &base)?;
     let now = gemj_auth::now_unix();
     let hour = Duration::from_secs(3600);
-    let visa = |t: VisaType, value: &str| VisaObject {
-        r#type: t,
-        asserted: now,
-        value: value.to_owned(),
-        source: broker.issuer().to_owned(),
-        by: Some("dac".to_owned()),
-        conditions: None,
-    };
-    let status_visa = visa(
-        VisaType::ResearcherStatus,
-        "https://doi.org/10.1038/s41431-018-0219-y",
-    );
+    let visa = |t: VisaType, value: &str| visas::visa(&broker, t, value, "dac", now);
+    let status_visa = visa(VisaType::ResearcherStatus, visas::BONA_FIDE);
     let grant = visa(
         VisaType::ControlledAccessGrants,
         &format!("{PREFIX}{CANCER}"),
@@ -241,16 +225,10 @@ async fn drs_objects_bundles_access_consent_and_bulk() -> TestResult {
     let alice = broker.issue_passport("alice", &[status_visa.clone(), grant], hour, now)?;
     let registered = broker.issue_passport("reg", std::slice::from_ref(&status_visa), hour, now)?;
     let bare = broker.issue_passport("bare", &[], hour, now)?;
-    let admin = broker.issue_passport(gemj_server::DEMO_ADMINISTRATOR, &[], hour, now)?;
+    let admin = broker.issue_passport(gemj_demo::broker::ADMINISTRATOR, &[], hour, now)?;
 
     // The committee approves alice for cancer research in Japan.
-    let approval = json!({
-        "id": "APR-DRS", "researcher_issuer": broker.issuer(), "researcher_subject": "alice",
-        "institution": "Synthetic University", "project": "P1",
-        "purpose": ["DUO:0000007", "DUO:0000021"], "diseases": ["MONDO:0004992"],
-        "for_profit": false, "country": "JP", "datasets": [CANCER],
-        "valid_from": "2020-01-01T00:00:00Z", "valid_until": "2099-01-01T00:00:00Z", "status": "active"
-    });
+    let approval = visas::cancer_approval("APR-DRS", broker.issuer(), "alice", &[CANCER]);
     let r = http.post("/admin/v1/approvals", Some(&admin), &approval)?;
     assert_eq!(r.status, 201, "{}", r.json);
 
@@ -739,7 +717,7 @@ async fn drs_objects_bundles_access_consent_and_bulk() -> TestResult {
     assert_eq!(hex_sha256(&bytes.raw), bam.checksums.sha256);
 
     // 8. The participant withdraws: their files and bundles no longer exist, for anyone.
-    let institutions = gemj_server::demo_institutions(gw.data_dir(), &base)?;
+    let institutions = gemj_demo::broker::institutions(gw.data_dir(), &base)?;
     let (_, hospital) = institutions
         .iter()
         .find(|(id, _)| id.as_str() == HOSPITAL_A)
@@ -785,9 +763,7 @@ async fn drs_objects_bundles_access_consent_and_bulk() -> TestResult {
         let text = serde_json::to_string(&r.event)?;
         assert!(!text.contains(sig), "an audit record holds a token");
     }
-    let report = gw.store.verify_chains().await?;
-    assert!(report.broken.is_none(), "{:?}", report.broken);
-    gw.stop().await;
+    gw.stop_with_intact_chains().await?;
     Ok(())
 }
 
@@ -799,7 +775,7 @@ async fn drs_refuses_bad_input_in_its_own_format() -> TestResult {
     let http = Http {
         base: gw.base_url.clone(),
     };
-    let broker = gemj_server::demo_broker(gw.data_dir(), &gw.base_url)?;
+    let broker = gemj_demo::broker::load(gw.data_dir(), &gw.base_url)?;
     let passport = broker.issue_passport(
         "someone",
         &[],
@@ -974,30 +950,11 @@ async fn drs_refuses_bad_input_in_its_own_format() -> TestResult {
 async fn drs_answers_503_while_consent_cannot_be_confirmed() -> TestResult {
     let schemas = schemas();
     let drs = Drs::new(schemas)?;
-    // Poll once a minute but allow only 300 ms of staleness: the view goes stale at once.
-    let gw = TestGateway::start_with(4, |c| {
-        c.policy.consent_poll_interval_ms = 60_000;
-        c.policy.consent_max_staleness_ms = 300;
-    })
-    .await?;
-    let base = gw.base_url.clone();
-    let broker = gemj_server::demo_broker(gw.data_dir(), &base)?;
-    let now = gemj_auth::now_unix();
-    let researcher = broker.issue_passport(
-        "reg",
-        &[VisaObject {
-            r#type: VisaType::ResearcherStatus,
-            asserted: now,
-            value: "https://doi.org/10.1038/s41431-018-0219-y".to_owned(),
-            source: broker.issuer().to_owned(),
-            by: Some("so".to_owned()),
-            conditions: None,
-        }],
-        Duration::from_secs(3600),
-        now,
-    )?;
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    let http = Http { base };
+    let gw = TestGateway::start_stale(4).await?;
+    let researcher = visas::registered_passport(&gw.demo_broker()?, "reg", gemj_auth::now_unix())?;
+    let http = Http {
+        base: gw.base_url.clone(),
+    };
     let bam = gw
         .store
         .dataset_objects(&gemj_model::DatasetId::parse("GEMJ-DEMO-RD-REG")?)

@@ -20,23 +20,18 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use gemj_e2e::TestGateway;
 use gemj_e2e::http::{Http, Reply};
-use gemj_model::{DataFormat, DatasetId, ObjectId};
-use gemj_passport::{VisaObject, VisaType};
+use gemj_e2e::names::{JOINT, PREFIX};
+use gemj_e2e::{Res, TestGateway, TestResult, visas};
+use gemj_model::{DataFormat, ObjectId};
+use gemj_passport::VisaType;
 use gemj_schemas::{SchemaSet, Validator, docs};
 use md5::Digest as _;
 use serde_json::{Value, json};
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
-type Res<T> = Result<T, Box<dyn std::error::Error>>;
-
 /// The ticket media type of htsget 1.3.0.
 const TICKET_TYPE: &str = "application/vnd.ga4gh.htsget.v1.3.0+json";
-const DEMO_PUBLIC: &str = "GEMJ-DEMO-PUBLIC-AF";
 const TEST_PUBLIC: &str = "GEMJ-TEST-HTSGET-PUBLIC";
-const JOINT: &str = "GEMJ-DEMO-JOINT-CTRL";
-const PREFIX: &str = "https://gemj.example.jp/datasets/";
 const JOINT_VCF: &str = "gemj-demo-joint.vcf.gz";
 const JOINT_BCF: &str = "gemj-demo-joint.bcf";
 /// The BGZF end-of-file marker (an empty block), SAM/BAM spec § 4.1.2.
@@ -235,12 +230,7 @@ fn index_format(index: &Path) -> Res<DataFormat> {
 /// dataset's terms, so that samtools and bcftools need no credentials. The objects name no
 /// participant: consent does not apply to them.
 async fn publish_all(gw: &TestGateway, dataset: &str, files: &[Publish]) -> Res<()> {
-    let mut d = gw
-        .store
-        .get_dataset(&DatasetId::parse(DEMO_PUBLIC)?)
-        .await?
-        .ok_or("the demo PUBLIC dataset")?;
-    d.id = DatasetId::parse(dataset)?;
+    let mut d = gw.demo_public_as(dataset).await?;
     d.name = "htsget end-to-end test files".to_owned();
     gw.store.put_dataset(&d).await?;
     let mut ids = Vec::new();
@@ -1518,17 +1508,10 @@ async fn tickets_errors_and_service_info_follow_the_htsget_schema() -> TestResul
     let gw = TestGateway::start(4).await?;
     let base = gw.base_url.clone();
     let http = Http { base: base.clone() };
-    let broker = gemj_server::demo_broker(gw.data_dir(), &base)?;
+    let broker = gemj_demo::broker::load(gw.data_dir(), &base)?;
     let now = gemj_auth::now_unix();
     let hour = Duration::from_secs(3600);
-    let status_visa = VisaObject {
-        r#type: VisaType::ResearcherStatus,
-        asserted: now,
-        value: "https://doi.org/10.1038/s41431-018-0219-y".to_owned(),
-        source: broker.issuer().to_owned(),
-        by: Some("so".to_owned()),
-        conditions: None,
-    };
+    let status_visa = visas::researcher_status(&broker, "so", now);
     let registered = broker.issue_passport("reg", std::slice::from_ref(&status_visa), hour, now)?;
     let expired =
         broker.issue_passport("reg", std::slice::from_ref(&status_visa), hour, now - 7300)?;
@@ -2357,23 +2340,13 @@ async fn signed_urls_and_joint_slices_follow_access_and_consent() -> TestResult 
     let gw = TestGateway::start(8).await?;
     let base = gw.base_url.clone();
     let http = Http { base: base.clone() };
-    let broker = gemj_server::demo_broker(gw.data_dir(), &base)?;
-    let institutions = gemj_server::demo_institutions(gw.data_dir(), &base)?;
+    let broker = gemj_demo::broker::load(gw.data_dir(), &base)?;
+    let institutions = gemj_demo::broker::institutions(gw.data_dir(), &base)?;
     let now = gemj_auth::now_unix();
     let hour = Duration::from_secs(3600);
     let tmp = tempfile::tempdir()?;
-    let visa = |t: VisaType, value: &str| VisaObject {
-        r#type: t,
-        asserted: now,
-        value: value.to_owned(),
-        source: broker.issuer().to_owned(),
-        by: Some("dac".to_owned()),
-        conditions: None,
-    };
-    let status_visa = visa(
-        VisaType::ResearcherStatus,
-        "https://doi.org/10.1038/s41431-018-0219-y",
-    );
+    let visa = |t: VisaType, value: &str| visas::visa(&broker, t, value, "dac", now);
+    let status_visa = visa(VisaType::ResearcherStatus, visas::BONA_FIDE);
     let registered = broker.issue_passport("reg", std::slice::from_ref(&status_visa), hour, now)?;
     let alice = broker.issue_passport(
         "alice",
@@ -2387,13 +2360,8 @@ async fn signed_urls_and_joint_slices_follow_access_and_consent() -> TestResult 
         hour,
         now,
     )?;
-    let admin = broker.issue_passport(gemj_server::DEMO_ADMINISTRATOR, &[], hour, now)?;
-    let approval = json!({
-        "id": "APR-HTSGET", "researcher_issuer": broker.issuer(), "researcher_subject": "alice",
-        "institution": "Synthetic University", "project": "P1", "purpose": ["DUO:0000006"],
-        "diseases": [], "for_profit": false, "country": "JP", "datasets": [JOINT],
-        "valid_from": "2020-01-01T00:00:00Z", "valid_until": "2099-01-01T00:00:00Z", "status": "active"
-    });
+    let admin = broker.issue_passport(gemj_demo::broker::ADMINISTRATOR, &[], hour, now)?;
+    let approval = visas::hmb_approval("APR-HTSGET", broker.issuer(), "alice", &[JOINT]);
     let r = http.post("/admin/v1/approvals", Some(&admin), &approval)?;
     assert_eq!(r.status, 201, "approval: {}", r.text());
 
@@ -2406,13 +2374,8 @@ async fn signed_urls_and_joint_slices_follow_access_and_consent() -> TestResult 
             .institution
             .to_string())
     };
-    let institution_token = |code: &str| -> Res<String> {
-        let (_, b) = institutions
-            .iter()
-            .find(|(id, _)| id.as_str() == code)
-            .ok_or("institution")?;
-        Ok(b.issue_token("consent-system", &base, Duration::from_secs(300), now)?)
-    };
+    let institution_token =
+        |code: &str| gemj_e2e::institution_token(&institutions, code, "consent-system", &base, now);
     let withdraw = |p: &str| -> Res<()> {
         let inst = institution_of(p)?;
         let event = json!({"event_id": format!("htsget-w-{p}"), "participant": p, "institution": inst, "effective_at": "2026-01-01T00:00:00Z", "kind": "withdrawal", "level": "stop_all_use"});
@@ -2470,12 +2433,8 @@ async fn signed_urls_and_joint_slices_follow_access_and_consent() -> TestResult 
     assert_eq!(anonymous.status, 403, "{}", anonymous.text());
     let ticket = http.get(&path, Some(&registered))?;
     assert_eq!(ticket.status, 200, "a REGISTERED ticket: {}", ticket.text());
-    let urls: Vec<String> = ticket.json["htsget"]["urls"]
-        .as_array()
-        .ok_or("urls")?
-        .iter()
-        .filter_map(|u| u["url"].as_str().map(str::to_owned))
-        .collect();
+    let urls: Vec<String> =
+        gemj_e2e::field_strings(&ticket.json["htsget"]["urls"], "url", "urls")?.collect();
     assert!(
         ticket.json["htsget"]["urls"]
             .as_array()

@@ -13,8 +13,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use gemj_e2e::TestGateway;
 use gemj_e2e::http::Http;
+use gemj_e2e::{Res, TestGateway, TestResult};
 use gemj_ingest::IngestReport;
 use gemj_model::{
     AccessLevel, DataUseCondition, Dataset, DatasetId, ParticipantId, PhenotypeStatus, Precision,
@@ -23,9 +23,6 @@ use gemj_model::{
 use gemj_server::config::{Config, Overrides};
 use gemj_server::ingest::IngestRequest;
 use serde_json::{Value, json};
-
-type TestResult = Result<(), Box<dyn std::error::Error>>;
-type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
 const HOSPITAL: &str = "9999999999";
 const DATASET: &str = "GEMJ-TEST-GERMLINE-SOMATIC";
@@ -646,15 +643,10 @@ async fn ingest_and_phenopacket_over_http() -> TestResult {
     let gw = TestGateway::start(0).await?;
     let base = gw.base_url.clone();
     let http = Http { base: base.clone() };
-    let institutions = gemj_server::demo_institutions(gw.data_dir(), &base)?;
+    let institutions = gemj_demo::broker::institutions(gw.data_dir(), &base)?;
     let now = gemj_auth::now_unix();
-    let token = |code: &str| -> Res<String> {
-        let (_, b) = institutions
-            .iter()
-            .find(|(id, _)| id.as_str() == code)
-            .ok_or("institution")?;
-        Ok(b.issue_token("ehr-gateway", &base, Duration::from_secs(300), now)?)
-    };
+    let token =
+        |code: &str| gemj_e2e::institution_token(&institutions, code, "ehr-gateway", &base, now);
     let own = token("9999000001")?;
     let other = token("9999000002")?;
     let bundle = std::fs::read(fixtures().join("fhir/ehr-transaction-bundle.json"))?;
@@ -671,7 +663,7 @@ async fn ingest_and_phenopacket_over_http() -> TestResult {
     // Anonymous: 401. A researcher's passport: 403. An unknown kind: 404.
     let r = post("/ingest/v1/fhir", None, bundle.clone())?;
     assert_eq!(r.status, 401, "{}", r.text());
-    let broker = gemj_server::demo_broker(gw.data_dir(), &base)?;
+    let broker = gemj_demo::broker::load(gw.data_dir(), &base)?;
     let passport = broker.issue_passport("alice", &[], Duration::from_secs(300), now)?;
     let r = post("/ingest/v1/fhir", Some(&passport), bundle.clone())?;
     assert_eq!(r.status, 403, "{}", r.text());

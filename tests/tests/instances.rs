@@ -4,10 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use gemj_e2e::TestGateway;
-use gemj_passport::{VisaObject, VisaType};
-
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use gemj_e2e::{TestGateway, TestResult, visas};
 
 fn free_port() -> std::io::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
@@ -80,21 +77,9 @@ async fn a_withdrawal_on_one_instance_is_enforced_on_the_other_within_seconds() 
         format!("http://127.0.0.1:{port_b}"),
     );
 
-    let broker = gemj_server::demo_broker(&data_dir, &public)?;
+    let broker = gemj_demo::broker::load(&data_dir, &public)?;
     let now = gemj_auth::now_unix();
-    let passport = broker.issue_passport(
-        "alice",
-        &[VisaObject {
-            r#type: VisaType::ResearcherStatus,
-            asserted: now,
-            value: "https://doi.org/10.1038/s41431-018-0219-y".to_owned(),
-            source: broker.issuer().to_owned(),
-            by: Some("so".to_owned()),
-            conditions: None,
-        }],
-        Duration::from_secs(3600),
-        now,
-    )?;
+    let passport = visas::registered_passport(&broker, "alice", now)?;
     let path = "/catalogue/v1/datasets/GEMJ-DEMO-RD-REG/participants";
     let (status, before) = get(&format!("{base_b}{path}"), &passport)?;
     assert_eq!(status, 200, "{before}");
@@ -108,7 +93,7 @@ async fn a_withdrawal_on_one_instance_is_enforced_on_the_other_within_seconds() 
         .await?
         .ok_or("victim")?
         .institution;
-    let (_, signer) = gemj_server::demo_institutions(&data_dir, &public)?
+    let (_, signer) = gemj_demo::broker::institutions(&data_dir, &public)?
         .into_iter()
         .find(|(id, _)| *id == institution)
         .ok_or("the victim's institution")?;
@@ -155,7 +140,7 @@ async fn a_withdrawal_on_one_instance_is_enforced_on_the_other_within_seconds() 
 
     // A revocation recorded through A holds on A at once and on B within one poll.
     let admin = broker.issue_passport(
-        gemj_server::DEMO_ADMINISTRATOR,
+        gemj_demo::broker::ADMINISTRATOR,
         &[],
         Duration::from_secs(600),
         now,

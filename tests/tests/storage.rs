@@ -6,17 +6,13 @@
 
 use std::sync::Arc;
 
-use gemj_e2e::TestGateway;
 use gemj_e2e::http::Http;
-use gemj_model::{DataFormat, DataObject, DatasetId};
+use gemj_e2e::{Res, TestGateway, TestResult};
+use gemj_model::{DataFormat, DataObject};
 use gemj_objects::{LocalFolderStorage, ObjectStorage};
 use gemj_s3::S3Storage;
 use gemj_s3::s3s_fs::S3sFs;
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
-type Res<T> = Result<T, Box<dyn std::error::Error>>;
-
-const DEMO_PUBLIC: &str = "GEMJ-DEMO-PUBLIC-AF";
 const TEST_PUBLIC: &str = "GEMJ-TEST-STORAGE-PUBLIC";
 
 /// The bytes of an htsget request (`path` with its query) on one gateway.
@@ -40,12 +36,7 @@ type Publish = (
 );
 
 async fn publish(gw: &TestGateway, storage: &dyn ObjectStorage, files: &[Publish]) -> Res<()> {
-    let mut d = gw
-        .store
-        .get_dataset(&DatasetId::parse(DEMO_PUBLIC)?)
-        .await?
-        .ok_or("the demo PUBLIC dataset")?;
-    d.id = DatasetId::parse(TEST_PUBLIC)?;
+    let d = gw.demo_public_as(TEST_PUBLIC).await?;
     gw.store.put_dataset(&d).await?;
     let mut ids = Vec::new();
     for (id, file, format, index, index_format) in files {
@@ -247,12 +238,7 @@ async fn ingest_registers_objects_already_in_the_bucket_where_they_are() -> Test
     let s3 = Arc::new(S3Storage::new(&server.config("s3://gemj/cohort"))?);
     let gw = TestGateway::start_on(3, Some(s3.clone()), |_| {}).await?;
     // A PUBLIC dataset to ingest into, so that the answer can be fetched anonymously.
-    let mut d = gw
-        .store
-        .get_dataset(&DatasetId::parse(DEMO_PUBLIC)?)
-        .await?
-        .ok_or("the demo PUBLIC dataset")?;
-    d.id = DatasetId::parse("GEMJ-TEST-INGEST-S3")?;
+    let d = gw.demo_public_as("GEMJ-TEST-INGEST-S3").await?;
     gw.store.put_dataset(&d).await?;
 
     // A participant's VCF and its index, put in the bucket as a sequencing centre would.

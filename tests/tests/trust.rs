@@ -5,39 +5,15 @@
 
 use std::time::Duration;
 
-use gemj_e2e::TestGateway;
 use gemj_e2e::http::Http;
+use gemj_e2e::names::{JOINT, PREFIX};
+use gemj_e2e::{TestGateway, TestResult, visas};
 use gemj_passport::{VisaObject, VisaType};
 use serde_json::json;
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-const PREFIX: &str = "https://gemj.example.jp/datasets/";
-const JOINT: &str = "GEMJ-DEMO-JOINT-CTRL";
-
 /// Serves `body` as `application/json` to every request on a loopback port; returns the base URL.
-async fn serve_json(body: String) -> Result<String, Box<dyn std::error::Error>> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let body = body.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 8 * 1024];
-                if socket.read(&mut buf).await.is_err() {
-                    return;
-                }
-                let response = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = socket.write_all(response.as_bytes()).await;
-                let _ = socket.shutdown().await;
-            });
-        }
-    });
-    Ok(base)
+async fn serve_json(body: String) -> anyhow::Result<String> {
+    gemj_e2e::serve_json(move |_| ("200 OK", body.clone())).await
 }
 
 /// A Passport broker trusted for `visas` and no dataset's grants.
@@ -86,10 +62,10 @@ async fn researcher_status_broker_on(postgres: Option<(String, String)>) -> Test
     // The broker's issuer names a loopback port of its own; its keys are served on another.
     let port = closed_port()?;
     let issuer = format!("http://127.0.0.1:{port}/foreign");
-    let probe = gemj_auth::DemoBroker::load_or_create(keys.path(), &issuer)?;
+    let probe = gemj_auth::LocalIssuer::load_or_create(keys.path(), &issuer)?;
     let jwks_base = serve_json(probe.jwks().to_string()).await?;
     let jwks_url = format!("{jwks_base}/jwks");
-    let foreign = gemj_auth::DemoBroker::load_or_create(keys.path(), &issuer)?
+    let foreign = gemj_auth::LocalIssuer::load_or_create(keys.path(), &issuer)?
         .with_jwks_url(jwks_url.clone());
 
     let gw = TestGateway::start_with(6, |c| {
@@ -110,20 +86,14 @@ async fn researcher_status_broker_on(postgres: Option<(String, String)>) -> Test
     .await?;
     let base = gw.base_url.clone();
     let http = Http { base: base.clone() };
-    let demo = gemj_server::demo_broker(gw.data_dir(), &base)?;
+    let demo = gemj_demo::broker::load(gw.data_dir(), &base)?;
     let now = gemj_auth::now_unix();
     let hour = Duration::from_secs(3600);
 
     // The committee approves mallory (at the foreign broker) for the joint dataset, so that only
     // the grant is missing.
-    let admin = demo.issue_passport(gemj_server::DEMO_ADMINISTRATOR, &[], hour, now)?;
-    let approval = json!({
-        "id": "APR-FOREIGN", "researcher_issuer": issuer, "researcher_subject": "mallory",
-        "institution": "Synthetic University", "project": "P1", "purpose": ["DUO:0000006"],
-        "diseases": [], "for_profit": false, "country": "JP", "datasets": [JOINT],
-        "valid_from": "2020-01-01T00:00:00Z", "valid_until": "2099-01-01T00:00:00Z",
-        "status": "active"
-    });
+    let admin = demo.issue_passport(gemj_demo::broker::ADMINISTRATOR, &[], hour, now)?;
+    let approval = visas::hmb_approval("APR-FOREIGN", &issuer, "mallory", &[JOINT]);
     let r = http.post("/admin/v1/approvals", Some(&admin), &approval)?;
     assert_eq!(r.status, 201, "{}", r.text());
 
@@ -135,12 +105,7 @@ async fn researcher_status_broker_on(postgres: Option<(String, String)>) -> Test
         by: Some(by.to_owned()),
         conditions: None,
     };
-    let status = visa(
-        VisaType::ResearcherStatus,
-        "https://doi.org/10.1038/s41431-018-0219-y",
-        &issuer,
-        "so",
-    );
+    let status = visa(VisaType::ResearcherStatus, visas::BONA_FIDE, &issuer, "so");
     let grant_as = |source: &str, by: &str| {
         visa(
             VisaType::ControlledAccessGrants,
@@ -197,13 +162,7 @@ async fn researcher_status_broker_on(postgres: Option<(String, String)>) -> Test
     let r = http.post(
         "/admin/v1/approvals",
         Some(&admin),
-        &json!({
-            "id": "APR-DEMO", "researcher_issuer": demo.issuer(), "researcher_subject": "mallory",
-            "institution": "Synthetic University", "project": "P1", "purpose": ["DUO:0000006"],
-            "diseases": [], "for_profit": false, "country": "JP", "datasets": [JOINT],
-            "valid_from": "2020-01-01T00:00:00Z", "valid_until": "2099-01-01T00:00:00Z",
-            "status": "active"
-        }),
+        &visas::hmb_approval("APR-DEMO", demo.issuer(), "mallory", &[JOINT]),
     )?;
     assert_eq!(r.status, 201, "{}", r.text());
     let own = demo.issue_passport(
@@ -211,7 +170,7 @@ async fn researcher_status_broker_on(postgres: Option<(String, String)>) -> Test
         &[
             visa(
                 VisaType::ResearcherStatus,
-                "https://doi.org/10.1038/s41431-018-0219-y",
+                visas::BONA_FIDE,
                 demo.issuer(),
                 "so",
             ),
@@ -246,7 +205,7 @@ async fn rejected_oversized_and_unverifiable_tokens_on_every_api() -> TestResult
     let port = closed_port()?;
     let issuer = format!("http://127.0.0.1:{port}/down");
     let jwks_url = format!("http://127.0.0.1:{port}/jwks");
-    let down = gemj_auth::DemoBroker::load_or_create(keys.path(), &issuer)?
+    let down = gemj_auth::LocalIssuer::load_or_create(keys.path(), &issuer)?
         .with_jwks_url(jwks_url.clone());
     let gw = TestGateway::start_with(4, |c| {
         c.auth.trusted_issuers = vec![broker(&issuer, &jwks_url, vec![])];
@@ -316,9 +275,7 @@ async fn rejected_oversized_and_unverifiable_tokens_on_every_api() -> TestResult
                 .all(|h| h.starts_with("presented:") && h.len() == "presented:".len() + 64)
         );
     }
-    let chains = gw.store.verify_chains().await?;
-    assert!(chains.broken.is_none(), "{:?}", chains.broken);
-    gw.stop().await;
+    gw.stop_with_intact_chains().await?;
     Ok(())
 }
 
@@ -337,18 +294,11 @@ async fn revoked_tokens_subjects_and_visas_stop_counting_on_the_next_request() -
     let http = Http {
         base: gw.base_url.clone(),
     };
-    let demo = gemj_server::demo_broker(gw.data_dir(), &gw.base_url)?;
+    let demo = gemj_demo::broker::load(gw.data_dir(), &gw.base_url)?;
     let now = gemj_auth::now_unix();
     let hour = Duration::from_secs(3600);
-    let admin = demo.issue_passport(gemj_server::DEMO_ADMINISTRATOR, &[], hour, now)?;
-    let status = VisaObject {
-        r#type: VisaType::ResearcherStatus,
-        asserted: now - 60,
-        value: "https://doi.org/10.1038/s41431-018-0219-y".to_owned(),
-        source: demo.issuer().to_owned(),
-        by: Some("so".to_owned()),
-        conditions: None,
-    };
+    let admin = demo.issue_passport(gemj_demo::broker::ADMINISTRATOR, &[], hour, now)?;
+    let status = visas::researcher_status(&demo, "so", now - 60);
     let passport = demo.issue_passport("rita", std::slice::from_ref(&status), hour, now)?;
     let registered = |r: &gemj_e2e::http::Reply| r.json["datasets"].as_array().map_or(0, Vec::len);
     let r = http.get("/catalogue/v1/datasets", Some(&passport))?;
@@ -399,7 +349,7 @@ async fn revoked_tokens_subjects_and_visas_stop_counting_on_the_next_request() -
     assert!(
         r.json["revocations"][0]["created_by"]
             .as_str()
-            .is_some_and(|by| by.ends_with(gemj_server::DEMO_ADMINISTRATOR))
+            .is_some_and(|by| by.ends_with(gemj_demo::broker::ADMINISTRATOR))
     );
     // Lifted: the same passport counts again.
     let r = http.send(

@@ -634,17 +634,6 @@ mod tests {
         read_manifest(format!("{HEADER}{rows}").as_bytes(), &options)
     }
 
-    fn specimens(extract: &Extract) -> Vec<&SpecimenFacts> {
-        extract
-            .records
-            .iter()
-            .filter_map(|r| match &r.body {
-                RecordBody::Specimen(s) => Some(s),
-                _ => None,
-            })
-            .collect()
-    }
-
     #[test]
     fn one_donor_many_samples() -> Result<(), Box<dyn std::error::Error>> {
         let extract = read(
@@ -654,7 +643,7 @@ mod tests {
         assert!(extract.diagnostics.is_empty(), "{:?}", extract.diagnostics);
         let kinds: Vec<_> = extract.records.iter().map(|r| r.body.kind()).collect();
         assert_eq!(kinds, ["subject", "specimen", "specimen"]);
-        let s = specimens(&extract);
+        let s: Vec<_> = extract.specimens().collect();
         assert_eq!(s[1].parent.as_ref().map(SpecimenId::as_str), Some("A"));
         assert_eq!(s[1].specimen_type, SpecimenType::Dna);
         assert_eq!(
@@ -694,7 +683,7 @@ mod tests {
     #[test]
     fn bad_cells_are_diagnostics_and_the_row_goes_on() -> Result<(), Box<dyn std::error::Error>> {
         let extract = read("A,A,GEMJ-1,Plasma,S64.01.08,Robot,yesterday,maybe,-1,kg\n")?;
-        let s = specimens(&extract);
+        let s: Vec<_> = extract.specimens().collect();
         assert_eq!(s.len(), 1);
         assert_eq!(s[0].specimen_type, SpecimenType::Plasma);
         assert_eq!(s[0].parent, None);
@@ -734,7 +723,7 @@ mod tests {
              D,,GEMJ-1,DNA,,,,,,\n",
         )?;
         assert_eq!(extract.rejected.len(), 5);
-        let s = specimens(&extract);
+        let s: Vec<_> = extract.specimens().collect();
         assert_eq!(s.len(), 1);
         assert_eq!(s[0].specimen_type, SpecimenType::Other("Urine".into()));
         assert!(

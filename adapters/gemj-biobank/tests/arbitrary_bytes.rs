@@ -1,11 +1,15 @@
 //! Robustness: random bytes, CSV-shaped noise and mutations of the real manifest through every
 //! public entry point. Nothing may panic, and the output stays bounded by the input's size.
 
+#[path = "../../testing/robustness.rs"]
+mod robustness;
+
 use std::error::Error;
 
 use gemj_biobank::{ManifestOptions, read_bytes, read_manifest};
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
+use robustness::{check_bound, duplicate_rows, flips_and_truncations, seeded, token_noise};
 
 const FILE: &str = "sample-manifest-miabis.csv";
 
@@ -28,26 +32,9 @@ fn exercise(bytes: &[u8]) {
     }
 }
 
-/// Output (as debug text) at most a fixed multiple of the input, plus the capped diagnostics.
-fn check_bound(input: &[u8], output: &str) {
-    let limit = 64 * input.len() + 400_000;
-    assert!(
-        output.len() <= limit,
-        "{} bytes of output for {} bytes of input",
-        output.len(),
-        input.len()
-    );
-}
-
 #[test]
 fn random_bytes() {
-    let mut rng = ChaCha8Rng::seed_from_u64(0x6e6d_6a62);
-    for _ in 0..3000 {
-        let len = rng.random_range(0..512);
-        let mut bytes = vec![0u8; len];
-        rng.fill(&mut bytes[..]);
-        exercise(&bytes);
-    }
+    robustness::random_inputs(0x6e6d_6a62, 3000, 512, exercise);
 }
 
 #[test]
@@ -85,44 +72,24 @@ fn csv_shaped_noise() -> Result<(), Box<dyn Error>> {
         b" ",
         b"",
     ];
-    let mut rng = ChaCha8Rng::seed_from_u64(0x00c5_7000);
-    for _ in 0..3000 {
-        let mut bytes = if rng.random_bool(0.7) {
+    let start = |rng: &mut ChaCha8Rng| {
+        if rng.random_bool(0.7) {
             header.to_vec()
         } else {
             Vec::new()
-        };
-        for _ in 0..rng.random_range(0..200) {
-            bytes.extend_from_slice(tokens[rng.random_range(0..tokens.len())]);
         }
-        exercise(&bytes);
-    }
+    };
+    token_noise(0x00c5_7000, 3000, start, tokens, 200, exercise);
     Ok(())
 }
 
 #[test]
 fn mutations_of_the_real_manifest() -> Result<(), Box<dyn Error>> {
     let manifest = manifest()?;
-    let mut rng = ChaCha8Rng::seed_from_u64(0xb10b_a4c0);
-    // Bit flips.
-    for _ in 0..2000 {
-        let mut bytes = manifest.clone();
-        for _ in 0..rng.random_range(1..8) {
-            let i = rng.random_range(0..bytes.len());
-            bytes[i] ^= 1 << rng.random_range(0..8);
-        }
-        exercise(&bytes);
-    }
-    // Every truncation.
-    for end in 0..manifest.len() {
-        exercise(&manifest[..end]);
-    }
+    let mut rng = seeded(0xb10b_a4c0);
+    flips_and_truncations(&mut rng, &manifest, 2000, exercise);
     // Duplicated rows: the same samples many times.
-    let lines: Vec<&[u8]> = manifest.split_inclusive(|&b| b == b'\n').collect();
-    let mut duplicated = manifest.clone();
-    for _ in 0..500 {
-        duplicated.extend_from_slice(lines[rng.random_range(1..lines.len())]);
-    }
+    let duplicated = duplicate_rows(&mut rng, &manifest);
     let extract = read_bytes(&duplicated);
     check_bound(&duplicated, &format!("{extract:?}"));
     assert!(extract.diagnostics.len() <= 1001, "diagnostics are capped");

@@ -1,11 +1,15 @@
 //! Robustness: random bytes, XML-shaped noise and mutations of the real export through every
 //! public entry point. Nothing may panic, and the output stays bounded by the input's size.
 
+#[path = "../../testing/robustness.rs"]
+mod robustness;
+
 use std::error::Error;
 
 use gemj_cdisc_odm::{OdmOptions, read_bytes, read_odm};
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
+use robustness::{check_bound, flips_and_truncations, seeded, token_noise};
 
 /// The synthetic EDC export shipped in `examples/adapters`.
 fn export() -> Result<Vec<u8>, Box<dyn Error>> {
@@ -28,26 +32,9 @@ fn exercise(bytes: &[u8]) {
     }
 }
 
-/// Output (as debug text) at most a fixed multiple of the input, plus the capped diagnostics.
-fn check_bound(input: &[u8], output: &str) {
-    let limit = 64 * input.len() + 400_000;
-    assert!(
-        output.len() <= limit,
-        "{} bytes of output for {} bytes of input",
-        output.len(),
-        input.len()
-    );
-}
-
 #[test]
 fn random_bytes() {
-    let mut rng = ChaCha8Rng::seed_from_u64(0x6f64_6d31);
-    for _ in 0..3000 {
-        let len = rng.random_range(0..512);
-        let mut bytes = vec![0u8; len];
-        rng.fill(&mut bytes[..]);
-        exercise(&bytes);
-    }
+    robustness::random_inputs(0x6f64_6d31, 3000, 512, exercise);
 }
 
 #[test]
@@ -93,38 +80,22 @@ fn xml_shaped_noise() -> Result<(), Box<dyn Error>> {
         b"\xff",
         b"</ODM>",
     ];
-    let mut rng = ChaCha8Rng::seed_from_u64(0x0c5f_0002);
-    for _ in 0..3000 {
-        let mut bytes = if rng.random_bool(0.8) {
+    let start = |rng: &mut ChaCha8Rng| {
+        if rng.random_bool(0.8) {
             export[..root_end].to_vec()
         } else {
             Vec::new()
-        };
-        for _ in 0..rng.random_range(0..150) {
-            bytes.extend_from_slice(tokens[rng.random_range(0..tokens.len())]);
         }
-        exercise(&bytes);
-    }
+    };
+    token_noise(0x0c5f_0002, 3000, start, tokens, 150, exercise);
     Ok(())
 }
 
 #[test]
 fn mutations_of_the_real_export() -> Result<(), Box<dyn Error>> {
     let export = export()?;
-    let mut rng = ChaCha8Rng::seed_from_u64(0x6d75_7432);
-    // Bit flips.
-    for _ in 0..2000 {
-        let mut bytes = export.clone();
-        for _ in 0..rng.random_range(1..8) {
-            let i = rng.random_range(0..bytes.len());
-            bytes[i] ^= 1 << rng.random_range(0..8);
-        }
-        exercise(&bytes);
-    }
-    // Every truncation.
-    for end in 0..export.len() {
-        exercise(&export[..end]);
-    }
+    let mut rng = seeded(0x6d75_7432);
+    flips_and_truncations(&mut rng, &export, 2000, exercise);
     let text = String::from_utf8_lossy(&export).into_owned();
     // Duplicated subjects: the same SubjectData a thousand times.
     if let (Some(start), Some(end)) = (text.find("<SubjectData"), text.find("</ClinicalData>")) {

@@ -28,12 +28,7 @@ fn options() -> Result<OdmOptions, Box<dyn Error>> {
 
 fn of(extract: &Extract, subject: &str) -> Result<Vec<SourceRecord>, Box<dyn Error>> {
     let subject = SubjectRef::Participant(subject.parse()?);
-    Ok(extract
-        .records
-        .iter()
-        .filter(|r| r.subject == subject)
-        .cloned()
-        .collect())
+    Ok(extract.records_of(&subject).cloned().collect())
 }
 
 fn positions(records: &[SourceRecord]) -> Vec<(&'static str, &str)> {

@@ -199,17 +199,6 @@ mod tests {
         post(resource)
     }
 
-    fn facts(extract: &gemj_model::source::Extract) -> Vec<&SpecimenFacts> {
-        extract
-            .records
-            .iter()
-            .filter_map(|r| match &r.body {
-                RecordBody::Specimen(s) => Some(s),
-                _ => None,
-            })
-            .collect()
-    }
-
     #[test]
     fn parents_resolve_in_and_out_of_the_bundle() -> TestResult {
         let mut blood = specimen("SP-0002-B", json!({"id": "blood-1"}));
@@ -235,13 +224,13 @@ mod tests {
                 json!({"parent": [{"reference": "Specimen?identifier=http://example.org/x|1"}]})
             ),
         ]))?;
-        let parents: Vec<_> = facts(&extract)
-            .iter()
+        let parents: Vec<_> = extract
+            .specimens()
             .map(|s| s.parent.as_ref().map(|p| p.as_str().to_owned()))
             .collect();
         let b = Some("SP-0002-B".to_owned());
         assert_eq!(parents, [None, b.clone(), b.clone(), b, None]);
-        let dna = facts(&extract)[1];
+        let dna = extract.specimens().nth(1).ok_or("no second specimen")?;
         assert_eq!(
             dna.collected.map(|d| d.to_string()).as_deref(),
             Some("2019-05-07")
@@ -292,7 +281,7 @@ mod tests {
                                                    "quantity": {"value": 5, "unit": "mL"}}})
             ),
         ]))?;
-        let s = facts(&extract);
+        let s: Vec<_> = extract.specimens().collect();
         let [s] = s.as_slice() else {
             return Err(format!("unexpected {extract:?}").into());
         };

@@ -196,26 +196,30 @@ fn gunzip_prefix(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The magic prefixes of the formats recognised both in a BGZF/gzip stream and plain. No prefix
+/// starts another, so their order does not matter.
+const MAGIC: &[(&[u8], DataFormat)] = &[
+    (b"BAM\x01", DataFormat::Bam),
+    (b"BCF\x02\x01", DataFormat::Bcf),
+    (b"BCF\x02\x02", DataFormat::Bcf),
+    (b"##fileformat=VCF", DataFormat::Vcf),
+    (b"TBI\x01", DataFormat::Tbi),
+    (b"CSI\x01", DataFormat::Csi),
+    (b">", DataFormat::Fasta),
+];
+
+/// The format whose magic prefix (in [`MAGIC`]) starts `b`.
+fn by_magic(b: &[u8]) -> Option<DataFormat> {
+    MAGIC
+        .iter()
+        .find(|(magic, _)| b.starts_with(magic))
+        .map(|&(_, format)| format)
+}
+
 /// The format of decompressed bytes.
 fn compressed_format(d: &[u8]) -> Option<DataFormat> {
-    if d.starts_with(b"BAM\x01") {
-        Some(DataFormat::Bam)
-    } else if d.starts_with(b"BCF\x02\x01") || d.starts_with(b"BCF\x02\x02") {
-        Some(DataFormat::Bcf)
-    } else if d.starts_with(b"##fileformat=VCF") {
-        Some(DataFormat::Vcf)
-    } else if d.starts_with(b"TBI\x01") {
-        Some(DataFormat::Tbi)
-    } else if d.starts_with(b"CSI\x01") {
-        Some(DataFormat::Csi)
-    } else if d.starts_with(b">") {
-        Some(DataFormat::Fasta)
-    } else if is_table(d, &[6], true) {
-        // CRAI: reference id, start, span, container offset, slice offset, slice size.
-        Some(DataFormat::Crai)
-    } else {
-        None
-    }
+    // CRAI: reference id, start, span, container offset, slice offset, slice size.
+    by_magic(d).or_else(|| is_table(d, &[6], true).then_some(DataFormat::Crai))
 }
 
 /// The format of uncompressed bytes.
@@ -224,18 +228,8 @@ fn plain_format(b: &[u8]) -> Option<DataFormat> {
         Some(DataFormat::Bai)
     } else if b.len() >= 6 && b.starts_with(b"CRAM") && (1..=4).contains(&b[4]) {
         Some(DataFormat::Cram)
-    } else if b.starts_with(b"##fileformat=VCF") {
-        Some(DataFormat::Vcf)
-    } else if b.starts_with(b"BCF\x02\x01") || b.starts_with(b"BCF\x02\x02") {
-        Some(DataFormat::Bcf)
-    } else if b.starts_with(b"BAM\x01") {
-        Some(DataFormat::Bam)
-    } else if b.starts_with(b"CSI\x01") {
-        Some(DataFormat::Csi)
-    } else if b.starts_with(b"TBI\x01") {
-        Some(DataFormat::Tbi)
-    } else if b.starts_with(b">") {
-        Some(DataFormat::Fasta)
+    } else if let Some(format) = by_magic(b) {
+        Some(format)
     } else if is_table(b, &[5, 6], false) {
         // FAI: name, length, offset, line bases, line width (and a quality offset for FASTQ).
         Some(DataFormat::Fai)

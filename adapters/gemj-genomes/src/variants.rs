@@ -162,7 +162,17 @@ impl Book {
     fn warning(&mut self, position: &str, field: &str, message: impl Into<String>) {
         self.push(Severity::Warning, position, field, message.into());
     }
+
+    /// Logs an error and counts the record as rejected; always false (the record gives nothing).
+    fn reject(&mut self, position: &str, field: &str, message: impl Into<String>) -> bool {
+        self.error(position, field, message);
+        self.summary.rejected_records += 1;
+        false
+    }
 }
+
+/// Why a record's POS was not used.
+const BAD_POS: &str = "not a position from 1 to 4294967295";
 
 /// A streaming reader of VCF or BCF allele records.
 ///
@@ -409,11 +419,11 @@ impl<'r> VariantReader<'r> {
             s.missing_genotypes,
             s.suppressed_diagnostics,
         );
+        let file = &self.book.file;
+        let note = |field: &str, message: String| Diagnostic::warning(file, "", field, message);
         let mut notes = Vec::new();
         if stars + symbolic > 0 {
-            notes.push(Diagnostic::warning(
-                &self.book.file,
-                "",
+            notes.push(note(
                 "ALT",
                 format!(
                     "{} ALT alleles skipped: {stars} spanning deletions (*), {symbolic} symbolic or breakend alleles",
@@ -422,17 +432,13 @@ impl<'r> VariantReader<'r> {
             ));
         }
         if missing > 0 {
-            notes.push(Diagnostic::warning(
-                &self.book.file,
-                "",
+            notes.push(note(
                 "GT",
                 format!("{missing} sample genotypes had a missing call, counted as 0 copies"),
             ));
         }
         if suppressed > 0 {
-            notes.push(Diagnostic::warning(
-                &self.book.file,
-                "",
+            notes.push(note(
                 "",
                 format!("{suppressed} more diagnostics were not listed"),
             ));

@@ -1,9 +1,12 @@
 //! Robustness: random text, date-shaped noise and mutations of real date spellings through every
 //! public function. Nothing may panic, and the output stays bounded by the input's size.
 
+#[path = "../../testing/robustness.rs"]
+mod robustness;
+
 use gemj_japanese::{era, kana};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use rand::Rng;
+use robustness::{flip_bit, seeded};
 
 const SPELLINGS: [&str; 12] = [
     "S50.04.01",
@@ -35,11 +38,9 @@ fn exercise(text: &str) {
 
 #[test]
 fn random_bytes_as_text() {
-    let mut rng = ChaCha8Rng::seed_from_u64(0x6a61_706e);
+    let mut rng = seeded(0x6a61_706e);
     for _ in 0..5000 {
-        let len = rng.random_range(0..128);
-        let mut bytes = vec![0u8; len];
-        rng.fill(&mut bytes[..]);
+        let bytes = robustness::random_bytes(&mut rng, 128);
         exercise(&String::from_utf8_lossy(&bytes));
     }
 }
@@ -51,7 +52,7 @@ fn date_shaped_noise() {
         "日", "㍻", "㋿", ".", "/", "-", "．", "／", "0", "1", "9", "12", "31", "64", "０", "１",
         "９", " ", "\u{3000}", "ﾊ", "ﾟ", "ﾞ", "ｳ", "2024", "99999",
     ];
-    let mut rng = ChaCha8Rng::seed_from_u64(0x0da7_e500);
+    let mut rng = seeded(0x0da7_e500);
     for _ in 0..20_000 {
         let mut text = String::new();
         for _ in 0..rng.random_range(0..12) {
@@ -63,7 +64,7 @@ fn date_shaped_noise() {
 
 #[test]
 fn mutations_of_real_spellings() {
-    let mut rng = ChaCha8Rng::seed_from_u64(0x6d75_7433);
+    let mut rng = seeded(0x6d75_7433);
     for spelling in SPELLINGS {
         for end in 0..=spelling.len() {
             if let Some(prefix) = spelling.get(..end) {
@@ -72,8 +73,7 @@ fn mutations_of_real_spellings() {
         }
         for _ in 0..500 {
             let mut bytes = spelling.as_bytes().to_vec();
-            let i = rng.random_range(0..bytes.len());
-            bytes[i] ^= 1 << rng.random_range(0..8);
+            flip_bit(&mut rng, &mut bytes);
             exercise(&String::from_utf8_lossy(&bytes));
         }
         exercise(&spelling.repeat(1000));

@@ -3,9 +3,9 @@
 
 use std::collections::HashMap;
 
-use gemj_model::source::{Diagnostic, LineNumbers};
+use gemj_model::source::Diagnostic;
 
-use crate::Error;
+use crate::{CsvInput, Error, REST_NOT_CSV};
 
 /// The 18 standard columns of a REDCap data dictionary, in order.
 pub const COLUMNS: [&str; 18] = [
@@ -226,17 +226,9 @@ impl DataDictionary {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn parse(bytes: &[u8]) -> Result<Self, Error> {
-        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(bytes);
-        let mut lines = LineNumbers::new(bytes);
-        let mut record = csv::ByteRecord::new();
-        if !reader.read_byte_record(&mut record).map_err(Error::Csv)? {
-            return Err(Error::Empty);
-        }
-        let header: Vec<&str> = record
+        let mut input = CsvInput::open(bytes)?;
+        let header: Vec<&str> = input
+            .record
             .iter()
             .map(std::str::from_utf8)
             .collect::<Result<_, _>>()
@@ -251,27 +243,19 @@ impl DataDictionary {
         }
         let width = header.len();
         let mut dict = Self::default();
-        loop {
-            match reader.read_byte_record(&mut record) {
-                Ok(true) => {
-                    let line = lines.line_at(record.position().map_or(0, csv::Position::byte));
-                    if record.len() != width {
-                        dict.issue(
-                            line,
-                            "",
-                            "row has another number of cells than the header; left out",
-                        );
-                        continue;
-                    }
-                    dict.row(&record, line);
-                }
-                Ok(false) => break,
-                Err(error) => {
-                    let line = lines.line_at(error.position().map_or(0, csv::Position::byte));
-                    dict.issue(line, "", "the rest of the file is not CSV; stopped reading");
-                    break;
-                }
+        let read = input.rows(|record, line| {
+            if record.len() == width {
+                dict.row(record, line);
+            } else {
+                dict.issue(
+                    line,
+                    "",
+                    "row has another number of cells than the header; left out",
+                );
             }
+        });
+        if let Err(line) = read {
+            dict.issue(line, "", REST_NOT_CSV);
         }
         Ok(dict)
     }

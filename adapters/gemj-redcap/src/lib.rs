@@ -33,6 +33,58 @@ pub use dictionary::{COLUMNS, Choice, DataDictionary, Field, FieldType};
 pub use mapping::FieldMapping;
 pub use records::{ReadOptions, read_bytes, read_records};
 
+use gemj_model::source::LineNumbers;
+
+/// What is said of the rows after one that is not CSV.
+const REST_NOT_CSV: &str = "the rest of the file is not CSV; stopped reading";
+
+/// A CSV file (dictionary or record export) opened for reading: a UTF-8 BOM skipped, the header
+/// row read into `record`, and the line numbers of the rows.
+struct CsvInput<'b> {
+    reader: csv::Reader<&'b [u8]>,
+    lines: LineNumbers<'b>,
+    /// The header row, until [`CsvInput::rows`] reads the next.
+    record: csv::ByteRecord,
+}
+
+impl<'b> CsvInput<'b> {
+    /// Opens `bytes` and reads the header row.
+    fn open(bytes: &'b [u8]) -> Result<Self, Error> {
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(bytes);
+        let mut record = csv::ByteRecord::new();
+        if !reader.read_byte_record(&mut record).map_err(Error::Csv)? {
+            return Err(Error::Empty);
+        }
+        Ok(Self {
+            reader,
+            lines: LineNumbers::new(bytes),
+            record,
+        })
+    }
+
+    /// Calls `row` with each row after the header and its 1-based line. Stops at a row that is
+    /// not CSV and returns its line.
+    fn rows(&mut self, mut row: impl FnMut(&csv::ByteRecord, u64)) -> Result<(), u64> {
+        loop {
+            match self.reader.read_byte_record(&mut self.record) {
+                Ok(true) => {
+                    let offset = self.record.position().map_or(0, csv::Position::byte);
+                    row(&self.record, self.lines.line_at(offset));
+                }
+                Ok(false) => return Ok(()),
+                Err(error) => {
+                    let offset = error.position().map_or(0, csv::Position::byte);
+                    return Err(self.lines.line_at(offset));
+                }
+            }
+        }
+    }
+}
+
 /// Why a dictionary or a record export could not be read at all.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

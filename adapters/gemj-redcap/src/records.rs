@@ -16,8 +16,7 @@ use std::sync::OnceLock;
 
 use gemj_model::source::{
     ConsentAction, ConsentFacts, DiagnosisFacts, DiagnosticLog, Extract, HospitalPatientId,
-    LineNumbers, PhenotypeFacts, RecordBody, Rejected, SourceRecord, SpecimenFacts, SubjectFacts,
-    SubjectRef,
+    PhenotypeFacts, RecordBody, Rejected, SourceRecord, SpecimenFacts, SubjectFacts, SubjectRef,
 };
 use gemj_model::{
     DiagnosisDetails, HpoId, Icd10Code, InstitutionId, PartialDate, ParticipantId, PhenotypeStatus,
@@ -25,7 +24,7 @@ use gemj_model::{
 };
 
 use crate::mapping::specimen_type_of_label;
-use crate::{DataDictionary, Error, FieldMapping, FieldType};
+use crate::{CsvInput, DataDictionary, Error, FieldMapping, FieldType, REST_NOT_CSV};
 
 /// The longest record id and free-text value (labels) kept, in characters.
 const MAX_TEXT: usize = 1024;
@@ -73,17 +72,9 @@ pub fn read_records(
     bytes: &[u8],
     options: &ReadOptions,
 ) -> Result<Extract, Error> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(bytes);
-    let mut lines = LineNumbers::new(bytes);
-    let mut record = csv::ByteRecord::new();
-    if !reader.read_byte_record(&mut record).map_err(Error::Csv)? {
-        return Err(Error::Empty);
-    }
-    let header: Vec<String> = record
+    let mut input = CsvInput::open(bytes)?;
+    let header: Vec<String> = input
+        .record
         .iter()
         .map(|f| std::str::from_utf8(f).map(|s| s.trim().to_owned()))
         .collect::<Result<_, _>>()
@@ -94,23 +85,10 @@ pub fn read_records(
         });
     }
     let mut export = Export::new(dict, options, header);
-    loop {
-        match reader.read_byte_record(&mut record) {
-            Ok(true) => {
-                let line = lines.line_at(record.position().map_or(0, csv::Position::byte));
-                export.row(&record, line);
-            }
-            Ok(false) => break,
-            Err(error) => {
-                let line = lines.line_at(error.position().map_or(0, csv::Position::byte));
-                export.diags.error(
-                    &format!("line {line}"),
-                    "",
-                    "the rest of the file is not CSV; stopped reading",
-                );
-                break;
-            }
-        }
+    if let Err(line) = input.rows(|record, line| export.row(record, line)) {
+        export
+            .diags
+            .error(&format!("line {line}"), "", REST_NOT_CSV);
     }
     Ok(export.finish())
 }

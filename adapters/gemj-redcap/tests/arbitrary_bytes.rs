@@ -2,11 +2,17 @@
 //! export through every public entry point. Nothing may panic, and the output stays bounded by
 //! the input's size.
 
+#[path = "../../testing/robustness.rs"]
+mod robustness;
+
 use std::error::Error;
 
 use gemj_redcap::{DataDictionary, ReadOptions, read_bytes, read_records};
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
+use robustness::{
+    check_bound, duplicate_rows, flip_bits, flips_and_truncations, seeded, token_noise,
+};
 
 /// A small record export (the base of the many-rows case).
 const BUILT_IN: &str = "\u{feff}record_id,redcap_repeat_instrument,redcap_repeat_instance,gemj_id,hosp_patient_id,birth_date,sex,consent_date,consent_withdrawn,withdrawal_date,enrolment_complete,dx_icd10,dx_label,dx_onset_year,hpo___1,hpo___2,hpo___3,hpo___4,diagnosis_complete,specimen_id,specimen_type,specimen_collected,specimen_complete\r\n\
@@ -45,28 +51,11 @@ fn exercise(dict: &DataDictionary, bytes: &[u8]) {
     }
 }
 
-/// Output (as debug text) at most a fixed multiple of the input, plus the capped diagnostics.
-fn check_bound(input: &[u8], output: &str) {
-    let limit = 64 * input.len() + 400_000;
-    assert!(
-        output.len() <= limit,
-        "{} bytes of output for {} bytes of input",
-        output.len(),
-        input.len()
-    );
-}
-
 #[test]
 fn random_bytes() -> Result<(), Box<dyn Error>> {
     let (dict, _) = fixtures()?;
     let dict = DataDictionary::parse(&dict)?;
-    let mut rng = ChaCha8Rng::seed_from_u64(0x7265_6463);
-    for _ in 0..3000 {
-        let len = rng.random_range(0..512);
-        let mut bytes = vec![0u8; len];
-        rng.fill(&mut bytes[..]);
-        exercise(&dict, &bytes);
-    }
+    robustness::random_inputs(0x7265_6463, 3000, 512, |bytes| exercise(&dict, bytes));
     Ok(())
 }
 
@@ -107,18 +96,14 @@ fn csv_shaped_noise() -> Result<(), Box<dyn Error>> {
         b"\xff",
         b" ",
     ];
-    let mut rng = ChaCha8Rng::seed_from_u64(0x0c5f_0001);
-    for _ in 0..3000 {
-        let mut bytes = match rng.random_range(0..3) {
-            0 => records[..header_end].to_vec(),
-            1 => dict_bytes[..dict_header_end].to_vec(),
-            _ => Vec::new(),
-        };
-        for _ in 0..rng.random_range(0..200) {
-            bytes.extend_from_slice(tokens[rng.random_range(0..tokens.len())]);
-        }
-        exercise(&dict, &bytes);
-    }
+    let start = |rng: &mut ChaCha8Rng| match rng.random_range(0..3) {
+        0 => records[..header_end].to_vec(),
+        1 => dict_bytes[..dict_header_end].to_vec(),
+        _ => Vec::new(),
+    };
+    token_noise(0x0c5f_0001, 3000, start, tokens, 200, |bytes| {
+        exercise(&dict, bytes);
+    });
     Ok(())
 }
 
@@ -126,39 +111,18 @@ fn csv_shaped_noise() -> Result<(), Box<dyn Error>> {
 fn mutations_of_the_real_files() -> Result<(), Box<dyn Error>> {
     let (dict_bytes, records) = fixtures()?;
     let dict = DataDictionary::parse(&dict_bytes)?;
-    let mut rng = ChaCha8Rng::seed_from_u64(0x4d75_7461);
+    let mut rng = seeded(0x4d75_7461);
     for original in [&records, &dict_bytes] {
-        // Bit flips.
-        for _ in 0..1500 {
-            let mut bytes = original.clone();
-            for _ in 0..rng.random_range(1..8) {
-                let i = rng.random_range(0..bytes.len());
-                bytes[i] ^= 1 << rng.random_range(0..8);
-            }
-            exercise(&dict, &bytes);
-        }
-        // Every truncation.
-        for end in 0..original.len() {
-            exercise(&dict, &original[..end]);
-        }
+        flips_and_truncations(&mut rng, original, 1500, |bytes| exercise(&dict, bytes));
         // Duplicated rows.
-        let lines: Vec<&[u8]> = original.split_inclusive(|&b| b == b'\n').collect();
-        let mut duplicated = original.clone();
-        for _ in 0..500 {
-            duplicated.extend_from_slice(lines[rng.random_range(1..lines.len())]);
-        }
+        let duplicated = duplicate_rows(&mut rng, original);
         exercise(&dict, &duplicated);
         let extract = read_bytes(&duplicated);
         assert!(extract.diagnostics.len() <= 1001, "diagnostics are capped");
     }
     // A mutated dictionary applied to the real records.
     for _ in 0..500 {
-        let mut bytes = dict_bytes.clone();
-        for _ in 0..rng.random_range(1..8) {
-            let i = rng.random_range(0..bytes.len());
-            bytes[i] ^= 1 << rng.random_range(0..8);
-        }
-        if let Ok(mutated) = DataDictionary::parse(&bytes) {
+        if let Ok(mutated) = DataDictionary::parse(&flip_bits(&mut rng, &dict_bytes)) {
             exercise(&mutated, &records);
         }
     }

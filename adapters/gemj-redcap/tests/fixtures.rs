@@ -39,12 +39,7 @@ fn read(institution: Option<&str>) -> Result<Extract, Box<dyn Error>> {
 
 fn of(extract: &Extract, subject: &str) -> Result<Vec<SourceRecord>, Box<dyn Error>> {
     let subject = SubjectRef::Participant(subject.parse()?);
-    Ok(extract
-        .records
-        .iter()
-        .filter(|r| r.subject == subject)
-        .cloned()
-        .collect())
+    Ok(extract.records_of(&subject).cloned().collect())
 }
 
 fn kinds(records: &[SourceRecord]) -> Vec<&'static str> {

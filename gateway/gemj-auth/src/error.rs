@@ -125,9 +125,9 @@ pub enum AuthError {
     /// OpenID Connect discovery of the broker failed.
     #[error("broker discovery failed")]
     Discovery(#[source] Box<dyn std::error::Error + Send + Sync>),
-    /// The demo broker key file could not be read, written or parsed.
-    #[error("demo broker key ({0})")]
-    DemoKey(&'static str, #[source] Option<std::io::Error>),
+    /// A local issuer's key file could not be read, written or parsed.
+    #[error("local issuer key ({0})")]
+    IssuerKey(&'static str, #[source] Option<std::io::Error>),
     /// Signing a token failed.
     #[error("signing failed")]
     Signing,
@@ -184,7 +184,7 @@ impl AuthError {
             Self::BrokerRejected { .. } => "broker_rejected",
             Self::BrokerResponse(_) => "broker_response_invalid",
             Self::Discovery(_) => "discovery_failed",
-            Self::DemoKey(..) => "demo_key",
+            Self::IssuerKey(..) => "issuer_key",
             Self::Signing => "signing_failed",
         }
     }

@@ -86,11 +86,11 @@ impl Verifier {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use gemj_auth::{AuthConfig, DemoBroker, Verifier};
+    /// use gemj_auth::{AuthConfig, LocalIssuer, Verifier};
     ///
     /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
     /// let dir = tempfile::tempdir()?;
-    /// let hospital = DemoBroker::load_or_create(dir.path(), "https://hospital.example.jp")?;
+    /// let hospital = LocalIssuer::load_or_create(dir.path(), "https://hospital.example.jp")?;
     /// let config = AuthConfig {
     ///     trusted: vec![hospital.trusted_issuer()],
     ///     required_audience: Some("https://gemj.example.jp".into()),

@@ -1,6 +1,6 @@
 //! Passport and Visa verification for the gateway: signatures (RS256, ES256 on aws-lc-rs),
-//! trusted issuers, JWKS fetching and caching, the v1.0 userinfo flow and token exchange, and the
-//! demo broker. The only user of JWT crypto and openidconnect in the workspace.
+//! trusted issuers, JWKS fetching and caching, the v1.0 userinfo flow and token exchange, and a
+//! local issuer (the demo's and the tests' signer). The only user of JWT crypto and openidconnect in the workspace.
 //!
 //! Entry points:
 //!
@@ -16,8 +16,9 @@
 //!   JWT, `typ` `JWT` or none, with `iss`, `sub`, `iat`, `exp` and this service's `aud`) in, a
 //!   [`VerifiedToken`] out (issuer, subject, hash, `jti`, times), with a verifier whose trusted
 //!   issuers are the institutions;
-//! * [`DemoBroker`]: signs demo Passports and institution tokens
-//!   ([`DemoBroker::issue_token`]) and publishes its JWKS.
+//! * [`LocalIssuer`]: signs Passports, Visas and institution tokens
+//!   ([`LocalIssuer::issue_token`]) with a key kept in a folder, and publishes its JWKS (the
+//!   demo broker of `gemj_demo::broker`, and the tests' issuers).
 //!
 //! Claim rules (times, audience, conditions, linked identities, trusted sources) come from
 //! gemj-passport; this crate adds what JWT libraries leave out: `iss` required and trusted,
@@ -33,25 +34,25 @@
 mod broker;
 mod cache;
 mod config;
-mod demo;
 mod error;
 mod http;
 mod institution;
 mod json;
 mod jwks;
 mod jws;
+mod local_issuer;
 mod verifier;
 
 pub use broker::{
     ACCESS_TOKEN_TYPE, PASSPORT_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT_TYPE, UserinfoVisas,
 };
 pub use config::{AuthConfig, Secret, TrustedBroker, TrustedIssuer};
-pub use demo::{DEMO_KEY_FILE, DemoBroker};
 pub use error::{AuthError, ConfigError, HttpError};
 pub use institution::{
     MAX_INSTITUTION_TOKEN_BYTES, MAX_INSTITUTION_TOKEN_LIFETIME_SECS, VerifiedToken,
 };
 pub use jwks::{BoxFuture, HttpJwksFetcher, JwksFetcher, StaticJwksFetcher};
+pub use local_issuer::{ISSUER_KEY_FILE, LocalIssuer};
 pub use verifier::{
     ACCESS_TOKEN_RECHECK_SECS, MAX_PASSPORT_BYTES, MAX_POST_PASSPORTS, RejectedVisa,
     VerifiedPassport, VerifiedVisa, Verifier, VerifierStats, now_unix,

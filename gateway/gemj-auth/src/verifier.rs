@@ -253,8 +253,9 @@ impl Verifier {
         Self::build(config, fetcher, http)
     }
 
-    /// A verifier that reads the key sets of `local` from memory (the demo broker's, which the
-    /// gateway itself publishes) and fetches every other key set over HTTP.
+    /// A verifier that reads the key sets of `local` from memory (local issuers', such as the
+    /// demo broker's, which the gateway itself publishes) and fetches every other key set over
+    /// HTTP.
     ///
     /// # Errors
     ///

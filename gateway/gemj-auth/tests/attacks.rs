@@ -9,7 +9,7 @@ use std::error::Error;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gemj_auth::{AuthConfig, AuthError, DemoBroker, TrustedIssuer, VerifiedPassport, Verifier};
+use gemj_auth::{AuthConfig, AuthError, LocalIssuer, TrustedIssuer, VerifiedPassport, Verifier};
 use gemj_passport::{MAX_VISA_BYTES, VisaObject, VisaType};
 use serde_json::{Value, json};
 use support::*;
@@ -1233,7 +1233,7 @@ async fn v1_0_visa_list() -> TestResult {
 #[tokio::test]
 async fn demo_broker_round_trip() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let broker = DemoBroker::load_or_create(dir.path(), "https://demo.gemj.example")?
+    let broker = LocalIssuer::load_or_create(dir.path(), "https://demo.gemj.example")?
         .with_audience(AUDIENCE);
     let mut config = config();
     config.trusted.push(

@@ -1,7 +1,7 @@
 //! Institution-signed request tokens: the attack table (one line per token, each asserting the
 //! exact error code or the verified issuer, subject and `jti`), then the stateful cases: key
 //! rotation, no caching of verified tokens, token-type confusion with Passports, and demo
-//! institutions (one `DemoBroker` per folder).
+//! institutions (one `LocalIssuer` per folder).
 
 mod support;
 
@@ -9,7 +9,7 @@ use std::error::Error;
 use std::time::Duration;
 
 use gemj_auth::{
-    AuthConfig, DemoBroker, MAX_INSTITUTION_TOKEN_BYTES, TrustedIssuer, VerifiedToken, Verifier,
+    AuthConfig, LocalIssuer, MAX_INSTITUTION_TOKEN_BYTES, TrustedIssuer, VerifiedToken, Verifier,
 };
 use serde_json::{Value, json};
 use support::*;
@@ -704,11 +704,11 @@ async fn passports_and_institution_tokens_do_not_cross() -> TestResult {
 #[tokio::test]
 async fn demo_institutions_one_key_per_folder() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let a = DemoBroker::load_or_create(&dir.path().join("hospital-a"), HOSP_A)?;
-    let b = DemoBroker::load_or_create(&dir.path().join("hospital-b"), HOSP_B)?;
+    let a = LocalIssuer::load_or_create(&dir.path().join("hospital-a"), HOSP_A)?;
+    let b = LocalIssuer::load_or_create(&dir.path().join("hospital-b"), HOSP_B)?;
     assert_ne!(a.kid(), b.kid());
     // Reloading a folder gives its key back.
-    let a_again = DemoBroker::load_or_create(&dir.path().join("hospital-a"), HOSP_A)?;
+    let a_again = LocalIssuer::load_or_create(&dir.path().join("hospital-a"), HOSP_A)?;
     assert_eq!(a_again.kid(), a.kid());
     assert_eq!(a_again.jwks(), a.jwks());
 

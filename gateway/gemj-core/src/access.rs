@@ -519,8 +519,14 @@ impl Outcome {
     /// What a permitted request that served nothing records: no records returned.
     #[must_use]
     pub fn nothing() -> Self {
+        Self::returned(0)
+    }
+
+    /// What a permitted request that returned `n` records records.
+    #[must_use]
+    pub fn returned(n: usize) -> Self {
         Self {
-            returned: Some(0),
+            returned: Some(u64::try_from(n).unwrap_or(u64::MAX)),
             ..Self::default()
         }
     }

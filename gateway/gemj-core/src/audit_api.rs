@@ -2,6 +2,7 @@
 //! itself an access decision, and audited.
 
 use gemj_model::{AccessDecision, AuditRecord};
+use gemj_store::StoreError;
 
 use crate::access::{Action, Ask, OnDenial, Outcome, Permit, Principal, RequestContext, Resource};
 use crate::{CoreError, Shared};
@@ -36,11 +37,7 @@ impl From<AuditRecord> for HistoryEntry {
     fn from(r: AuditRecord) -> Self {
         Self {
             seq: r.seq,
-            at: r
-                .event
-                .at
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default(),
+            at: rfc3339(r.event.at),
             request_id: r.event.request_id,
             api: r.event.api,
             endpoint: r.event.endpoint,
@@ -89,23 +86,12 @@ impl AuditService {
         limit: u32,
     ) -> Result<HistoryPage, CoreError> {
         let core = &self.core;
-        let ask = Ask::new(Action::ReadMetadata, Resource::OwnAuditTrail);
-        core.access
-            .enforce(
-                ctx,
-                principal,
-                ask,
-                OnDenial::CredentialRequired,
-                async |permit: &Permit| {
-                    let page = own_page(core, permit, principal, after, limit).await?;
-                    let outcome = Outcome {
-                        returned: Some(u64::try_from(page.records.len()).unwrap_or(u64::MAX)),
-                        ..Outcome::default()
-                    };
-                    Ok::<_, CoreError>((page, outcome))
-                },
-            )
-            .await
+        on_own_trail(core, ctx, principal, async |permit: &Permit| {
+            let page = own_page(core, permit, principal, after, limit).await?;
+            let outcome = Outcome::returned(page.records.len());
+            Ok((page, outcome))
+        })
+        .await
     }
 
     /// Who accessed a participant's data and when: for the institution that enrolled the
@@ -126,19 +112,34 @@ impl AuditService {
         let Ok(participant) = gemj_model::ParticipantId::parse(participant) else {
             return Err(CoreError::NotFound);
         };
-        let ask = crate::consent_api::manage(core, &participant).await?;
-        let on_denial = crate::consent_api::on_denial(principal);
-        core.access
-            .enforce(ctx, principal, ask, on_denial, async |permit: &Permit| {
-                let page = participant_page(core, permit, participant, after, limit).await?;
-                let outcome = Outcome {
-                    returned: Some(u64::try_from(page.records.len()).unwrap_or(u64::MAX)),
-                    ..Outcome::default()
-                };
-                Ok::<_, CoreError>((page, outcome))
-            })
-            .await
+        crate::consent_api::as_manager(
+            core,
+            ctx,
+            principal,
+            &participant,
+            async |permit: &Permit| {
+                let page =
+                    participant_page(core, permit, participant.clone(), after, limit).await?;
+                let outcome = Outcome::returned(page.records.len());
+                Ok((page, outcome))
+            },
+        )
+        .await
     }
+}
+
+/// Serves `principal` from its own audit trail (its history, its own requests): anonymous
+/// callers are asked for a credential.
+pub(crate) async fn on_own_trail<T>(
+    core: &Shared,
+    ctx: &RequestContext,
+    principal: &Principal,
+    serve: impl AsyncFnOnce(&Permit) -> Result<(T, Outcome), CoreError>,
+) -> Result<T, CoreError> {
+    let ask = Ask::new(Action::ReadMetadata, Resource::OwnAuditTrail);
+    core.access
+        .enforce(ctx, principal, ask, OnDenial::CredentialRequired, serve)
+        .await
 }
 
 /// A page of the caller's own audit history, as its permit releases it.
@@ -149,20 +150,15 @@ async fn own_page(
     after: i64,
     limit: u32,
 ) -> Result<HistoryPage, CoreError> {
-    let limit = limit.clamp(1, MAX_PAGE);
-    let records = core
-        .store
-        .audit_records_of_principal(&principal.audit_name(), after.max(0), limit)
-        .await?;
-    let full = u32::try_from(records.len()).unwrap_or(u32::MAX) >= limit;
-    let records: Vec<HistoryEntry> = records.into_iter().map(HistoryEntry::from).collect();
-    let next_after = if full {
-        records.last().map(|r| r.seq)
-    } else {
-        None
-    };
+    let principal = principal.audit_name();
+    let (records, next_after) = read_page(after, limit, async |after, limit| {
+        core.store
+            .audit_records_of_principal(&principal, after, limit)
+            .await
+    })
+    .await?;
     Ok(HistoryPage {
-        records,
+        records: records.into_iter().map(HistoryEntry::from).collect(),
         next_after,
     })
 }
@@ -219,21 +215,17 @@ async fn participant_page(
     after: i64,
     limit: u32,
 ) -> Result<ParticipantAccessPage, CoreError> {
-    let limit = limit.clamp(1, MAX_PAGE);
-    let records = core
-        .store
-        .audit_records_for_participant(participant.as_str(), after.max(0), limit)
-        .await?;
-    let full = u32::try_from(records.len()).unwrap_or(u32::MAX) >= limit;
+    let (records, next_after) = read_page(after, limit, async |after, limit| {
+        core.store
+            .audit_records_for_participant(participant.as_str(), after, limit)
+            .await
+    })
+    .await?;
     let records: Vec<ParticipantAccess> = records
         .into_iter()
         .map(|r| ParticipantAccess {
             seq: r.seq,
-            at: r
-                .event
-                .at
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default(),
+            at: rfc3339(r.event.at),
             principal: r.event.principal,
             api: r.event.api,
             endpoint: r.event.endpoint,
@@ -245,14 +237,33 @@ async fn participant_page(
             records_filtered: r.event.records_filtered,
         })
         .collect();
-    let next_after = if full {
-        records.last().map(|r| r.seq)
-    } else {
-        None
-    };
     Ok(ParticipantAccessPage {
         participant,
         records,
         next_after,
     })
+}
+
+/// A time as the audit APIs show it: RFC 3339.
+fn rfc3339(at: time::OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// The stored records `read` gives for `after` (at least 0) and `limit` (1 to [`MAX_PAGE`]),
+/// with the cursor for the next page: the last one's `seq` when the page is full.
+async fn read_page(
+    after: i64,
+    limit: u32,
+    read: impl AsyncFnOnce(i64, u32) -> Result<Vec<AuditRecord>, StoreError>,
+) -> Result<(Vec<AuditRecord>, Option<i64>), CoreError> {
+    let limit = limit.clamp(1, MAX_PAGE);
+    let records = read(after.max(0), limit).await?;
+    let full = u32::try_from(records.len()).unwrap_or(u32::MAX) >= limit;
+    let next_after = if full {
+        records.last().map(|r| r.seq)
+    } else {
+        None
+    };
+    Ok((records, next_after))
 }

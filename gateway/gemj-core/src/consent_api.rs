@@ -84,6 +84,21 @@ pub(crate) fn on_denial(principal: &Principal) -> OnDenial {
     }
 }
 
+/// Serves `principal` on the consent of `participant`, as the institution that enrolled them:
+/// enforces [`manage`] (refusing as [`on_denial`] says), then runs `serve` under the permit.
+pub(crate) async fn as_manager<T>(
+    core: &Shared,
+    ctx: &RequestContext,
+    principal: &Principal,
+    participant: &ParticipantId,
+    serve: impl AsyncFnOnce(&Permit) -> Result<(T, Outcome), CoreError>,
+) -> Result<T, CoreError> {
+    let ask = manage(core, participant).await?;
+    core.access
+        .enforce(ctx, principal, ask, on_denial(principal), serve)
+        .await
+}
+
 /// The service of the consent registry: built once at start, cheap to clone.
 #[derive(Debug, Clone)]
 pub struct ConsentService {
@@ -126,27 +141,22 @@ impl ConsentService {
                 "event_id must be 1 to 128 characters".to_owned(),
             ));
         }
-        let ask = manage(core, &event.participant).await?;
-        let (appended, snapshot) = core
-            .access
-            .enforce(
-                ctx,
-                principal,
-                ask,
-                on_denial(principal),
-                async |permit: &Permit| {
-                    let (appended, snapshot) = append(core, permit, event).await?;
-                    let outcome = Outcome {
-                        consent_epoch: Some(snapshot.epoch),
-                        participants: vec![event.participant.clone()],
-                        returned: Some(1),
-                        filtered: None,
-                        answer: None,
-                    };
-                    Ok::<_, CoreError>(((appended, snapshot), outcome))
-                },
-            )
-            .await?;
+        let (appended, snapshot) = as_manager(
+            core,
+            ctx,
+            principal,
+            &event.participant,
+            async |permit: &Permit| {
+                let (appended, snapshot) = append(core, permit, event).await?;
+                let outcome = Outcome {
+                    consent_epoch: Some(snapshot.epoch),
+                    participants: vec![event.participant.clone()],
+                    ..Outcome::returned(1)
+                };
+                Ok(((appended, snapshot), outcome))
+            },
+        )
+        .await?;
         Ok(PostedEvent {
             event_id: event.event_id.clone(),
             participant: event.participant.clone(),
@@ -172,27 +182,21 @@ impl ConsentService {
         let Ok(participant) = ParticipantId::parse(participant) else {
             return Err(CoreError::NotFound);
         };
-        let ask = manage(core, &participant).await?;
-        let (state, events) = core
-            .access
-            .enforce(
-                ctx,
-                principal,
-                ask,
-                on_denial(principal),
-                async |permit: &Permit| {
-                    let (state, events) = history(core, permit, &participant).await?;
-                    let outcome = Outcome {
-                        consent_epoch: None,
-                        participants: vec![participant.clone()],
-                        returned: Some(u64::try_from(events.len()).unwrap_or(u64::MAX)),
-                        filtered: None,
-                        answer: None,
-                    };
-                    Ok::<_, CoreError>(((state, events), outcome))
-                },
-            )
-            .await?;
+        let (state, events) = as_manager(
+            core,
+            ctx,
+            principal,
+            &participant,
+            async |permit: &Permit| {
+                let (state, events) = history(core, permit, &participant).await?;
+                let outcome = Outcome {
+                    participants: vec![participant.clone()],
+                    ..Outcome::returned(events.len())
+                };
+                Ok(((state, events), outcome))
+            },
+        )
+        .await?;
         Ok(ConsentRecord {
             participant,
             state,

@@ -260,19 +260,11 @@ impl RecontactService {
     ) -> Result<RequestStatus, CoreError> {
         let core = &self.core;
         let requester = requester_of(principal)?;
-        let ask = Ask::new(Action::ReadMetadata, Resource::OwnAuditTrail);
-        core.access
-            .enforce(
-                ctx,
-                principal,
-                ask,
-                OnDenial::CredentialRequired,
-                async |permit: &Permit| {
-                    let status = own_status(core, permit, &requester, id).await?;
-                    Ok::<_, CoreError>((status, Outcome::default()))
-                },
-            )
-            .await
+        crate::audit_api::on_own_trail(core, ctx, principal, async |permit: &Permit| {
+            let status = own_status(core, permit, &requester, id).await?;
+            Ok((status, Outcome::default()))
+        })
+        .await
     }
 
     /// An institution's inbox: every participant it enrolled that a request asks for.
@@ -296,8 +288,7 @@ impl RecontactService {
                 let out = inbox_of(core, permit, &institution).await?;
                 let outcome = Outcome {
                     participants: out.iter().map(|e| e.participant.clone()).collect(),
-                    returned: Some(u64::try_from(out.len()).unwrap_or(u64::MAX)),
-                    ..Outcome::default()
+                    ..Outcome::returned(out.len())
                 };
                 Ok::<_, CoreError>((out, outcome))
             })
@@ -350,8 +341,7 @@ impl RecontactService {
             .enforce(ctx, principal, ask, on_denial, async |permit: &Permit| {
                 let outcome = Outcome {
                     participants,
-                    returned: Some(u64::try_from(parsed.len()).unwrap_or(u64::MAX)),
-                    ..Outcome::default()
+                    ..Outcome::returned(parsed.len())
                 };
                 let checked = check_outcomes(core, permit, &institution, &parsed).await;
                 Ok::<_, CoreError>((checked, outcome))

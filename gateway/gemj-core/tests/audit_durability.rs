@@ -12,7 +12,6 @@ use std::collections::{HashMap, HashSet};
 use std::error::Error;
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -334,21 +333,8 @@ fn sigkill_loses_no_acknowledged_audit_record_postgres() -> TestResult {
             return Ok(());
         }
     };
-    static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() % 1_000_000_000_000)
-        .unwrap_or_default();
-    let schema = format!(
-        "gemj_test_audit_{}_{}_{}",
-        std::process::id(),
-        nanos,
-        N.fetch_add(1, Ordering::Relaxed)
-    );
-    let opts = StoreOptions {
-        max_connections: 4,
-        schema: Some(schema.clone()),
-    };
+    let opts = StoreOptions::fresh_schema("gemj_test_audit", 4);
+    let schema = opts.schema.clone().unwrap_or_default();
     let rt = runtime()?;
     let store = rt.block_on(async {
         let store = Store::connect(&url, &opts).await?;

@@ -3,17 +3,17 @@
 //! within the poll interval when another process did (SQLite), and through `NOTIFY` on
 //! PostgreSQL without waiting for a poll.
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use gemj_core::catalogue_cache::{CatalogueCache, CatalogueCacheOptions};
 use gemj_model::{
     AccessLevel, Checksums, DataFormat, DataObject, DataUseCondition, Dataset, DatasetId, DuoCode,
-    InstitutionId, ObjectId, Participant, ParticipantId, Program, Sex, Specimen, SpecimenId,
-    SpecimenType,
+    ObjectId, ParticipantId, Specimen, SpecimenId, SpecimenType,
 };
 use gemj_store::{Store, StoreOptions};
-
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use support::{TestResult, seed_participant, sqlite_store, two_postgres_instances};
 
 fn object(id: &str, specimens: Vec<SpecimenId>) -> Result<DataObject, Box<dyn std::error::Error>> {
     Ok(DataObject {
@@ -51,19 +51,8 @@ fn dataset(id: &str) -> Result<Dataset, Box<dyn std::error::Error>> {
 
 /// One participant with one DNA specimen, one dataset, and an object naming no specimen.
 async fn seed(store: &Store) -> Result<(ParticipantId, SpecimenId), Box<dyn std::error::Error>> {
-    store.migrate().await?;
-    let inst = InstitutionId::parse("9999999901")?;
-    store.put_institution(&inst, "Synthetic Hospital").await?;
     let p = ParticipantId::parse("GEMJ-T-0001")?;
-    store
-        .upsert_participant(&Participant {
-            id: p.clone(),
-            institution: inst,
-            sex: Sex::Female,
-            birth: None,
-            program: Program::Cancer,
-        })
-        .await?;
+    seed_participant(store, &p).await?;
     let s = SpecimenId::parse("SP-T-0001-DNA")?;
     store
         .upsert_specimen(&Specimen {
@@ -85,8 +74,7 @@ async fn seed(store: &Store) -> Result<(ParticipantId, SpecimenId), Box<dyn std:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn own_writes_at_once_other_processes_within_the_poll_interval() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let url = format!("sqlite:{}", dir.path().join("g.sqlite").display());
-    let here = Store::connect(&url, &StoreOptions::default()).await?;
+    let (url, here) = sqlite_store(dir.path()).await?;
     let (p, s) = seed(&here).await?;
     // Another process on the same file: a second pool with its own write counter.
     let elsewhere = Store::connect(&url, &StoreOptions::default()).await?;
@@ -156,8 +144,7 @@ async fn own_writes_at_once_other_processes_within_the_poll_interval() -> TestRe
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cache_that_cannot_confirm_its_epoch_reads_the_store() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let url = format!("sqlite:{}", dir.path().join("g.sqlite").display());
-    let here = Store::connect(&url, &StoreOptions::default()).await?;
+    let (url, here) = sqlite_store(dir.path()).await?;
     seed(&here).await?;
     let elsewhere = Store::connect(&url, &StoreOptions::default()).await?;
     // The poller never runs within the test: after max_staleness the cache may not answer
@@ -182,21 +169,9 @@ async fn a_cache_that_cannot_confirm_its_epoch_reads_the_store() -> TestResult {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_postgres_instance_hears_the_change_without_polling() -> TestResult {
-    let Ok(url) = std::env::var("GEMJ_TEST_DATABASE_URL") else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true needs GEMJ_TEST_DATABASE_URL for the two-instance catalogue test"
-        );
-        eprintln!("gemj-core: two-instance catalogue test skipped (set GEMJ_TEST_DATABASE_URL)");
+    let Some((a, b)) = two_postgres_instances("catalogue", "gemj_cc").await? else {
         return Ok(());
     };
-    let schema = format!("gemj_cc_{}", std::process::id());
-    let opts = StoreOptions {
-        max_connections: 4,
-        schema: Some(schema),
-    };
-    let a = Store::connect(&url, &opts).await?;
-    let b = Store::connect(&url, &opts).await?;
     let (p, s) = seed(&a).await?;
     // B polls once a minute: only the notification can make it see A's change in time.
     let options = CatalogueCacheOptions {
@@ -217,15 +192,11 @@ async fn a_second_postgres_instance_hears_the_change_without_polling() -> TestRe
     tokio::time::sleep(Duration::from_millis(200)).await;
     let started = Instant::now();
     a.put_object(&object("OBJ-1", vec![s])?).await?;
-    let mut seen = None;
-    while started.elapsed() < Duration::from_secs(5) {
-        if cache_b.object(&id).await?.ok_or("OBJ-1")?.participants == vec![p.clone()] {
-            seen = Some(started.elapsed());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let seen = seen.ok_or("instance B still serves the old object after 5 s")?;
+    let seen = support::within_five_seconds(started, async || {
+        Ok(cache_b.object(&id).await?.ok_or("OBJ-1")?.participants == vec![p.clone()])
+    })
+    .await?
+    .ok_or("instance B still serves the old object after 5 s")?;
     eprintln!(
         "a catalogue change reached the second instance in {} ms",
         seen.as_millis()

@@ -2,16 +2,17 @@
 //! every other instance sharing the PostgreSQL store within 5 s, and a view that cannot confirm
 //! it is current refuses to answer.
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use gemj_core::consent_view::{ConsentView, ConsentViewOptions};
 use gemj_model::{
-    ConsentEvent, ConsentEventKind, ConsentScopes, InstitutionId, Participant, ParticipantId,
-    Program, Recontact, Sex, WithdrawalLevel,
+    ConsentEvent, ConsentEventKind, ConsentScopes, InstitutionId, ParticipantId, Recontact,
+    WithdrawalLevel,
 };
-use gemj_store::{Store, StoreOptions};
-
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use gemj_store::Store;
+use support::{TestResult, seed_participant, sqlite_store, two_postgres_instances};
 
 fn scopes() -> ConsentScopes {
     ConsentScopes {
@@ -41,19 +42,16 @@ fn event(
     })
 }
 
+/// `p` withdraws from all use (event `c2`).
+fn withdrawal(p: &ParticipantId) -> Result<ConsentEvent, Box<dyn std::error::Error>> {
+    let kind = ConsentEventKind::Withdrawal {
+        level: WithdrawalLevel::StopAllUse,
+    };
+    event("c2", p, kind)
+}
+
 async fn seed(store: &Store, p: &ParticipantId) -> TestResult {
-    store.migrate().await?;
-    let inst = InstitutionId::parse("9999999901")?;
-    store.put_institution(&inst, "Synthetic Hospital").await?;
-    store
-        .upsert_participant(&Participant {
-            id: p.clone(),
-            institution: inst,
-            sex: Sex::Female,
-            birth: None,
-            program: Program::Cancer,
-        })
-        .await?;
+    seed_participant(store, p).await?;
     store
         .append_consent_event(&event(
             "c1",
@@ -70,8 +68,7 @@ async fn seed(store: &Store, p: &ParticipantId) -> TestResult {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn withdrawal_is_enforced_at_once_and_a_stale_view_refuses() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let url = format!("sqlite:{}", dir.path().join("g.sqlite").display());
-    let store = Store::connect(&url, &StoreOptions::default()).await?;
+    let (_, store) = sqlite_store(dir.path()).await?;
     let p = ParticipantId::parse("GEMJ-T-0001")?;
     seed(&store, &p).await?;
     let options = ConsentViewOptions {
@@ -82,15 +79,7 @@ async fn withdrawal_is_enforced_at_once_and_a_stale_view_refuses() -> TestResult
     let before = view.snapshot()?;
     assert!(before.permits_research(&p) && !before.is_withdrawn(&p));
 
-    store
-        .append_consent_event(&event(
-            "c2",
-            &p,
-            ConsentEventKind::Withdrawal {
-                level: WithdrawalLevel::StopAllUse,
-            },
-        )?)
-        .await?;
+    store.append_consent_event(&withdrawal(&p)?).await?;
     view.refresh().await?; // what the receiving instance does before its POST returns
     let after = view.snapshot()?;
     assert!(after.is_withdrawn(&p) && !after.permits_research(&p));
@@ -110,23 +99,9 @@ async fn withdrawal_is_enforced_at_once_and_a_stale_view_refuses() -> TestResult
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn withdrawal_reaches_a_second_instance_within_five_seconds() -> TestResult {
-    let Ok(url) = std::env::var("GEMJ_TEST_DATABASE_URL") else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true needs GEMJ_TEST_DATABASE_URL for the two-instance consent test"
-        );
-        eprintln!(
-            "gemj-core: two-instance consent test skipped (set GEMJ_TEST_DATABASE_URL to run it)"
-        );
+    let Some((a, b)) = two_postgres_instances("consent", "gemj_cv").await? else {
         return Ok(());
     };
-    let schema = format!("gemj_cv_{}", std::process::id());
-    let opts = StoreOptions {
-        max_connections: 4,
-        schema: Some(schema),
-    };
-    let a = Store::connect(&url, &opts).await?;
-    let b = Store::connect(&url, &opts).await?;
     let p = ParticipantId::parse("GEMJ-T-0002")?;
     seed(&a, &p).await?;
     // Instance B polls only once a second: the notification is what makes it fast.
@@ -134,23 +109,11 @@ async fn withdrawal_reaches_a_second_instance_within_five_seconds() -> TestResul
     assert!(view_b.snapshot()?.permits_research(&p));
 
     let started = Instant::now();
-    a.append_consent_event(&event(
-        "c2",
-        &p,
-        ConsentEventKind::Withdrawal {
-            level: WithdrawalLevel::StopAllUse,
-        },
-    )?)
-    .await?;
-    let mut seen = None;
-    while started.elapsed() < Duration::from_secs(5) {
-        if view_b.snapshot()?.is_withdrawn(&p) {
-            seen = Some(started.elapsed());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let seen = seen.ok_or("instance B still serves the withdrawn participant after 5 s")?;
+    a.append_consent_event(&withdrawal(&p)?).await?;
+    let seen =
+        support::within_five_seconds(started, async || Ok(view_b.snapshot()?.is_withdrawn(&p)))
+            .await?
+            .ok_or("instance B still serves the withdrawn participant after 5 s")?;
     eprintln!(
         "withdrawal reached the second instance in {} ms",
         seen.as_millis()

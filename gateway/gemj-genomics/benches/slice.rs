@@ -4,8 +4,8 @@
 //! `cargo bench -p gemj-genomics --bench slice`
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use gemj_demo::genomes::{DemoGenomeOptions, generate};
 use gemj_genomics::slice::{Class, Format, IndexedFile, Region, SliceQuery};
-use gemj_genomics::{DemoGenomeOptions, generate};
 
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));

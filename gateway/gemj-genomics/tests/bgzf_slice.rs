@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use gemj_demo::genomes::{DemoGenomeOptions, generate};
 use gemj_genomics::slice::{Class, Format, IndexedFile, ReferenceName, Region, SliceQuery};
-use gemj_genomics::{DemoGenomeOptions, generate};
 use rand::{Rng as _, SeedableRng as _};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;

@@ -14,9 +14,9 @@ use std::{
     process::Command,
 };
 
-use gemj_genomics::{
-    DemoGenomeOptions, generate,
-    slice::{Class, Format, IndexedFile, Piece, ReferenceName, Region, SliceError, SliceQuery},
+use gemj_demo::genomes::{DemoGenomeOptions, generate};
+use gemj_genomics::slice::{
+    Class, Format, IndexedFile, Piece, ReferenceName, Region, SliceError, SliceQuery,
 };
 use rand::{Rng as _, SeedableRng as _};
 use rand_chacha::ChaCha8Rng;

@@ -13,12 +13,10 @@ use std::{
     process::{Command, Stdio},
 };
 
-use gemj_genomics::{
-    DemoGenomeOptions, generate,
-    slice::{
-        Format, SliceError,
-        samples::{DropStats, drop_samples},
-    },
+use gemj_demo::genomes::{DemoGenomeOptions, generate};
+use gemj_genomics::slice::{
+    Format, SliceError,
+    samples::{DropStats, drop_samples},
 };
 use noodles::bgzf;
 
@@ -353,7 +351,7 @@ fn demo_samples() -> Vec<String> {
     (1..=12).map(|i| format!("GEMJ-T{i:03}")).collect()
 }
 
-fn demo(dir: &Path) -> gemj_genomics::DemoGenomes {
+fn demo(dir: &Path) -> gemj_demo::genomes::DemoGenomes {
     let opts = DemoGenomeOptions {
         samples: demo_samples(),
         coverage: 0.05,

@@ -519,12 +519,14 @@ pub async fn register_file(
     store_object(store, object_id, name, format, sums, info.uri, describe).await
 }
 
-/// A file and its index, registered together (the index first, so the file can point at it):
-/// both copied into `objects` under `key_prefix`, the file as `object_id` and the index as
-/// `object_id` plus the index's suffix (`.bai`, `.tbi`, ...), described by `describe`.
+/// A file and its index, registered together: both copied into `objects` under `key_prefix`,
+/// the file first and its index after it (so the stored index is never older than its file,
+/// which htslib warns about), then recorded index first, so the file can point at it: the file
+/// as `object_id` and the index as `object_id` plus the index's suffix (`.bai`, `.tbi`, ...),
+/// described by `describe`.
 ///
 /// # Errors
-/// Store and object-storage failures.
+/// Store and object-storage failures; [`CoreError::InvalidInput`] for an id the model refuses.
 pub async fn register_pair(
     objects: &dyn ObjectStorage,
     store: &Store,
@@ -537,23 +539,27 @@ pub async fn register_pair(
     let index_name = file_name_of(index.0);
     let file_name = file_name_of(file.0);
     let index_id = index_object_id(object_id, &file_name, &index_name);
-    let idx = register_file(
-        objects,
+    let file_key = ObjectKey::parse(&format!("{key_prefix}/{file_name}"))?;
+    let index_key = ObjectKey::parse(&format!("{key_prefix}/{index_name}"))?;
+    let file_info = objects.put_file(&file_key, file.0).await?;
+    let index_info = objects.put_file(&index_key, index.0).await?;
+    let idx = store_object(
         store,
-        index.0,
-        &format!("{key_prefix}/{index_name}"),
         &index_id,
+        index_name,
         index.1,
+        (index_info.size, &index_info.sha256, &index_info.md5),
+        index_info.uri,
         &describe,
     )
     .await?;
-    let f = register_file(
-        objects,
+    let f = store_object(
         store,
-        file.0,
-        &format!("{key_prefix}/{file_name}"),
         object_id,
+        file_name,
         file.1,
+        (file_info.size, &file_info.sha256, &file_info.md5),
+        file_info.uri,
         |o| {
             describe(o);
             o.index = Some(idx.id.clone());
@@ -639,4 +645,46 @@ async fn store_object(
     describe(&mut object);
     store.put_object(&object).await?;
     Ok(object)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pair lands file first: the stored index is never older than its file (htslib warns
+    /// "the index file is older than the data file" otherwise), and the file points at it.
+    #[tokio::test]
+    async fn a_pair_is_stored_file_first_and_recorded_with_its_index()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let url = format!("sqlite:{}", dir.path().join("g.sqlite").display());
+        let store = Store::connect(&url, &gemj_store::StoreOptions::default()).await?;
+        store.migrate().await?;
+        let objects = gemj_objects::LocalFolderStorage::new(dir.path().join("objects"));
+        let (file, index) = (dir.path().join("a.bam"), dir.path().join("a.bam.bai"));
+        std::fs::write(&file, b"BAM\x01 not really")?;
+        std::fs::write(&index, b"BAI\x01")?;
+        let stored = register_pair(
+            &objects,
+            &store,
+            (&file, DataFormat::Bam),
+            (&index, DataFormat::Bai),
+            "t/p",
+            "P-1.bam",
+            |o| o.description = Some("d".to_owned()),
+        )
+        .await?;
+        let ids: Vec<&str> = stored.iter().map(|o| o.id.as_str()).collect();
+        assert_eq!(ids, ["P-1.bam", "P-1.bam.bai"]);
+        assert_eq!(stored[0].index.as_ref(), Some(&stored[1].id));
+        assert!(stored.iter().all(|o| o.description.as_deref() == Some("d")));
+        let mtime = |name: &str| std::fs::metadata(dir.path().join("objects/t/p").join(name));
+        let (f, i) = (mtime("a.bam")?.modified()?, mtime("a.bam.bai")?.modified()?);
+        assert!(i >= f, "the index is older than its file");
+        for o in &stored {
+            let got = store.get_object(&o.id).await?.ok_or("not recorded")?;
+            assert_eq!(got.checksums, o.checksums);
+        }
+        Ok(())
+    }
 }

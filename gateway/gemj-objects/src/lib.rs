@@ -151,6 +151,19 @@ pub struct StoredObjectInfo {
     pub md5: String,
 }
 
+impl StoredObjectInfo {
+    /// What was stored at `uri`: the size, SHA-256 and MD5 (hex) of the bytes written.
+    #[must_use]
+    pub fn new(uri: String, (size, sha256, md5): (u64, String, String)) -> Self {
+        Self {
+            uri,
+            size,
+            sha256,
+            md5,
+        }
+    }
+}
+
 /// Which bytes an object holds now: its size and a tag that changes when it is replaced (a
 /// local file's modification time, an S3 `ETag`). Caches of opened objects compare it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -71,19 +71,6 @@ impl LocalFolderStorage {
     pub fn path_of(&self, key: &ObjectKey) -> PathBuf {
         self.root.join(key.as_str())
     }
-
-    fn info(
-        &self,
-        key: &ObjectKey,
-        (size, sha256, md5): (u64, String, String),
-    ) -> StoredObjectInfo {
-        StoredObjectInfo {
-            uri: self.uri(key),
-            size,
-            sha256,
-            md5,
-        }
-    }
 }
 
 /// How the bytes reach the temporary file.
@@ -181,7 +168,7 @@ impl ObjectStorage for LocalFolderStorage {
                 hard_link: self.hard_link,
             };
             let sums = blocking(move || write_atomically(&root, &dest, source)).await?;
-            Ok(self.info(key, sums))
+            Ok(StoredObjectInfo::new(self.uri(key), sums))
         })
     }
 
@@ -195,7 +182,7 @@ impl ObjectStorage for LocalFolderStorage {
             let dest = self.path_of(key);
             let source = Source::Bytes(bytes.to_vec());
             let sums = blocking(move || write_atomically(&root, &dest, source)).await?;
-            Ok(self.info(key, sums))
+            Ok(StoredObjectInfo::new(self.uri(key), sums))
         })
     }
 

@@ -443,16 +443,11 @@ impl ObjectStorage for S3Storage {
         Box::pin(async move {
             let inner = Arc::clone(&self.inner);
             let path = inner.path(key);
-            let (size, sha256, md5) = self
+            let sums = self
                 .inner
                 .run(put_file(inner, path, source.to_owned()))
                 .await?;
-            Ok(StoredObjectInfo {
-                uri: self.uri(key),
-                size,
-                sha256,
-                md5,
-            })
+            Ok(StoredObjectInfo::new(self.uri(key), sums))
         })
     }
 
@@ -464,7 +459,7 @@ impl ObjectStorage for S3Storage {
         Box::pin(async move {
             let mut digests = Digests::default();
             digests.update(bytes);
-            let (size, sha256, md5) = digests.finish();
+            let sums = digests.finish();
             let inner = Arc::clone(&self.inner);
             let path = inner.path(key);
             let payload = PutPayload::from(bytes.to_vec());
@@ -474,12 +469,7 @@ impl ObjectStorage for S3Storage {
                     Ok(())
                 })
                 .await?;
-            Ok(StoredObjectInfo {
-                uri: self.uri(key),
-                size,
-                sha256,
-                md5,
-            })
+            Ok(StoredObjectInfo::new(self.uri(key), sums))
         })
     }
 

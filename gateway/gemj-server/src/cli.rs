@@ -404,7 +404,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("  {url:<48} {what}");
             }
             if *with_demo {
-                let url = format!("{}{}", running.base_url, crate::DEMO_JWKS_PATH);
+                let url = format!("{}{}", running.base_url, gemj_demo::broker::JWKS_PATH);
                 println!("  {url:<48} DEMO passport broker keys (trusted in demo mode only)");
                 println!("  Get a demo passport: gemj-gateway passport issue --subject alice");
                 println!(
@@ -412,7 +412,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
                 println!(
                     "  Approvals admin:   gemj-gateway passport issue --subject {}",
-                    crate::DEMO_ADMINISTRATOR
+                    gemj_demo::broker::ADMINISTRATOR
                 );
                 println!(
                     "  Institution token: gemj-gateway institution token --institution 9999000001"
@@ -517,7 +517,7 @@ fn institution_token(
     }
     let base_url = base_url_of(config);
     ensure_writable_dir(&config.data_dir)?;
-    let brokers = crate::demo_institutions(&config.data_dir, &base_url)?;
+    let brokers = gemj_demo::broker::institutions(&config.data_dir, &base_url)?;
     let Some((id, broker)) = brokers.iter().find(|(id, _)| id.as_str() == institution) else {
         let known: Vec<&str> = brokers.iter().map(|(id, _)| id.as_str()).collect();
         return Err(Usage(format!(
@@ -553,75 +553,50 @@ async fn issue_passport(
     demo_approval: &DemoApproval<'_>,
     ttl: u64,
 ) -> anyhow::Result<()> {
-    let purposes = demo_approval.purposes;
-    use gemj_passport::{VisaObject, VisaType};
     if subject.is_empty() || subject.len() > 255 {
         return Err(Usage("--subject must be 1 to 255 characters".to_owned()).into());
     }
+    let ids = datasets
+        .iter()
+        .map(|d| gemj_model::DatasetId::parse(d).map_err(|e| Usage(format!("--dataset: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let purpose = demo_approval
+        .purposes
+        .iter()
+        .map(|p| gemj_model::DuoCode::parse(p).map_err(|e| Usage(format!("--purpose: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !purpose.is_empty() && ids.is_empty() {
+        return Err(Usage("--purpose needs at least one --dataset".to_owned()).into());
+    }
     let base_url = base_url_of(config);
     ensure_writable_dir(&config.data_dir)?;
-    let broker = crate::demo_broker(&config.data_dir, &base_url)?;
+    let broker = gemj_demo::broker::load(&config.data_dir, &base_url)?;
     let now = gemj_auth::now_unix();
-    let visa = |visa_type: VisaType, value: String, by: &str| VisaObject {
-        r#type: visa_type,
-        asserted: now,
-        value,
-        source: broker.issuer().to_owned(),
-        by: Some(by.to_owned()),
-        conditions: None,
-    };
-    let mut visas = vec![visa(
-        VisaType::ResearcherStatus,
-        "https://doi.org/10.1038/s41431-018-0219-y".to_owned(),
-        "so",
-    )];
-    if !config.auth.terms_url.is_empty() {
-        visas.push(visa(
-            VisaType::AcceptedTermsAndPolicies,
-            config.auth.terms_url.clone(),
-            "self",
-        ));
-    }
-    let mut ids = Vec::new();
-    for d in datasets {
-        let id = gemj_model::DatasetId::parse(d).map_err(|e| Usage(format!("--dataset: {e}")))?;
-        visas.push(visa(
-            VisaType::ControlledAccessGrants,
-            format!("{}{id}", config.auth.dataset_grant_prefix),
-            "dac",
-        ));
-        ids.push(id);
-    }
-    if !purposes.is_empty() {
-        let purpose = purposes
-            .iter()
-            .map(|p| gemj_model::DuoCode::parse(p).map_err(|e| Usage(format!("--purpose: {e}"))))
-            .collect::<Result<Vec<_>, _>>()?;
-        if ids.is_empty() {
-            return Err(Usage("--purpose needs at least one --dataset".to_owned()).into());
-        }
-        let store = open_store(config).await?;
-        let approval = gemj_model::Approval {
-            id: gemj_model::ApprovalId::parse(&format!(
-                "DEMO-APR-{}",
-                uuid::Uuid::new_v4().simple()
-            ))
-            .map_err(|e| anyhow::anyhow!("approval id: {e}"))?,
-            researcher_issuer: broker.issuer().to_owned(),
-            researcher_subject: subject.to_owned(),
-            institution: "Demo institution (synthetic)".to_owned(),
-            project: "Demo project".to_owned(),
+    let visas = gemj_demo::broker::visas(
+        &broker,
+        &gemj_demo::broker::PassportRequest {
+            datasets: &ids,
+            terms_url: &config.auth.terms_url,
+            grant_prefix: &config.auth.dataset_grant_prefix,
+        },
+        now,
+    );
+    if !purpose.is_empty() {
+        let terms = gemj_demo::broker::ApprovalTerms {
             purpose,
             diseases: demo_approval.diseases.to_vec(),
-            for_profit: demo_approval.for_profit,
-            for_profit_organisation: Some(demo_approval.for_profit),
             country: demo_approval.country.to_owned(),
-            datasets: ids,
-            valid_from: time::OffsetDateTime::now_utc(),
-            valid_until: time::OffsetDateTime::now_utc() + time::Duration::days(365),
-            status: gemj_model::ApprovalStatus::Active,
+            for_profit: demo_approval.for_profit,
         };
-        store
+        let approval = gemj_demo::broker::approval(
+            &broker,
+            subject,
+            &ids,
+            terms,
+            time::OffsetDateTime::now_utc(),
+        )?;
+        open_store(config)
+            .await?
             .put_approval(&approval)
             .await
             .map_err(|e| Usage(format!("the demo approval was refused: {e}")))?;

@@ -325,14 +325,14 @@ impl Gateway {
                 .then(|| s.documentation_url.clone()),
         };
         let demo = if self.demo_broker {
-            Some(demo_broker(&self.config.data_dir, &base_url)?)
+            Some(gemj_demo::broker::load(&self.config.data_dir, &base_url)?)
         } else {
             None
         };
         let verifier = build_verifier(&self.config.auth, demo.as_ref())?;
         let demo_jwks = demo.as_ref().map(|d| web::Data::new(DemoJwks(d.jwks())));
         let demo_institutions = if self.demo_broker {
-            demo_institutions(&self.config.data_dir, &base_url)?
+            gemj_demo::broker::institutions(&self.config.data_dir, &base_url)?
         } else {
             Vec::new()
         };
@@ -340,11 +340,20 @@ impl Gateway {
             .map(web::Data::new);
         let institution_jwks: Vec<(String, serde_json::Value)> = demo_institutions
             .iter()
-            .map(|(id, b)| (demo_institution_jwks_path(id.as_str()), b.jwks()))
+            .map(|(id, b)| {
+                (
+                    gemj_demo::broker::institution_jwks_path(id.as_str()),
+                    b.jwks(),
+                )
+            })
             .collect();
         let mut administrators = self.config.auth.administrators.clone();
         if let Some(d) = &demo {
-            administrators.push(format!("{}#{DEMO_ADMINISTRATOR}", d.issuer()));
+            administrators.push(format!(
+                "{}#{}",
+                d.issuer(),
+                gemj_demo::broker::ADMINISTRATOR
+            ));
         }
         let settings = self.policy_settings(administrators);
         let mut registry = ServiceRegistry::new(identity, &base_url);
@@ -354,7 +363,7 @@ impl Gateway {
         let drs_settings = routes::drs::DrsState::settings(
             &self.config,
             &base_url,
-            demo.as_ref().map(gemj_auth::DemoBroker::issuer),
+            demo.as_ref().map(gemj_auth::LocalIssuer::issuer),
         );
         let shared = Shared::new(SharedParts {
             store: self.store.clone(),
@@ -436,9 +445,10 @@ impl Gateway {
                 }));
             }
             if let Some(j) = &demo_jwks {
-                app = app
-                    .app_data(j.clone())
-                    .service(routes::get_resource(DEMO_JWKS_PATH, demo_jwks_handler));
+                app = app.app_data(j.clone()).service(routes::get_resource(
+                    gemj_demo::broker::JWKS_PATH,
+                    demo_jwks_handler,
+                ));
             }
             app.app_data(web::JsonConfig::default().limit(max_body))
                 .app_data(web::PayloadConfig::default().limit(max_body))
@@ -526,48 +536,12 @@ impl Services {
     }
 }
 
-/// The demo administrator's subject: `passport issue --subject demo-committee` makes a passport
-/// that may manage approvals (demo mode only).
-pub const DEMO_ADMINISTRATOR: &str = "demo-committee";
-
-/// Where a demo institution's JWKS is served, under the base URL.
-#[must_use]
-pub fn demo_institution_jwks_path(id: &str) -> String {
-    format!("/demo-institutions/{id}/.well-known/jwks.json")
-}
-
-/// The demo institutions' signers: one key per synthetic institution of the demo cohort, in
-/// `<data>/demo-institutions/<id>/`, issuer `<base>/demo-institutions/<id>`.
-///
-/// # Errors
-/// When a key cannot be read or created.
-pub fn demo_institutions(
-    data_dir: &Path,
-    base_url: &str,
-) -> anyhow::Result<Vec<(gemj_model::InstitutionId, gemj_auth::DemoBroker)>> {
-    let base = base_url.trim_end_matches('/');
-    gemj_demo::INSTITUTIONS
-        .iter()
-        .map(|(code, _)| {
-            let id = gemj_model::InstitutionId::parse(code)
-                .map_err(|e| anyhow::anyhow!("demo institution id: {e}"))?;
-            let broker = gemj_auth::DemoBroker::load_or_create(
-                &data_dir.join("demo-institutions").join(code),
-                &format!("{base}/demo-institutions/{code}"),
-            )
-            .context("cannot load or create a demo institution key")?
-            .with_jwks_url(format!("{base}{}", demo_institution_jwks_path(code)));
-            Ok((id, broker))
-        })
-        .collect()
-}
-
 /// The verifier of institution tokens, for the configured institutions and the demo ones;
 /// `None` when there are none (then every institution token is refused).
 fn build_institutions(
     auth: &config::AuthConfig,
     base_url: &str,
-    demo: &[(gemj_model::InstitutionId, gemj_auth::DemoBroker)],
+    demo: &[(gemj_model::InstitutionId, gemj_auth::LocalIssuer)],
 ) -> anyhow::Result<Option<routes::Institutions>> {
     let mut by_issuer = std::collections::HashMap::new();
     let mut trusted = Vec::new();
@@ -754,30 +728,6 @@ fn load_duo(policy: &config::PolicyConfig) -> anyhow::Result<Arc<gemj_duo::Ontol
     Ok(Arc::new(ontology))
 }
 
-/// Where the demo broker's JWKS is served, under the base URL.
-pub const DEMO_JWKS_PATH: &str = "/demo-broker/.well-known/jwks.json";
-
-/// The demo broker's issuer for a gateway reachable at `base_url`.
-#[must_use]
-pub fn demo_issuer(base_url: &str) -> String {
-    format!("{}/demo-broker", base_url.trim_end_matches('/'))
-}
-
-/// Loads (or creates) the demo broker for a gateway at `base_url`.
-///
-/// # Errors
-/// When its key cannot be read or created.
-pub fn demo_broker(data_dir: &Path, base_url: &str) -> anyhow::Result<gemj_auth::DemoBroker> {
-    Ok(
-        gemj_auth::DemoBroker::load_or_create(data_dir, &demo_issuer(base_url))
-            .context("cannot load or create the demo broker key")?
-            .with_jwks_url(format!(
-                "{}{DEMO_JWKS_PATH}",
-                base_url.trim_end_matches('/')
-            )),
-    )
-}
-
 #[derive(Debug)]
 struct DemoJwks(serde_json::Value);
 
@@ -791,7 +741,7 @@ async fn demo_jwks_handler(jwks: web::Data<DemoJwks>) -> actix_web::HttpResponse
 /// when nothing is trusted: then every presented credential is refused.
 fn build_verifier(
     auth: &config::AuthConfig,
-    demo: Option<&gemj_auth::DemoBroker>,
+    demo: Option<&gemj_auth::LocalIssuer>,
 ) -> anyhow::Result<Option<gemj_auth::Verifier>> {
     let mut trusted: Vec<gemj_auth::TrustedIssuer> = auth
         .trusted_issuers

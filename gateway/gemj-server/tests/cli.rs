@@ -316,7 +316,7 @@ fn demo_institution_tokens_and_passports_from_the_command_line() -> TestResult {
     // The same key signs the next token: the key file is reused.
     let key = dir
         .path()
-        .join("data/demo-institutions/9999000001/demo-broker-key.pem");
+        .join("data/demo-institutions/9999000001/issuer-key.pem");
     let before = std::fs::read(&key)?;
     gateway(
         &[

@@ -125,17 +125,14 @@ impl Store {
         after_seq: i64,
         limit: u32,
     ) -> Result<Vec<AuditRecord>, StoreError> {
-        let rows: Vec<AuditRow> = with_pool!(self, |p| {
-            sqlx::query_as(
-                "SELECT seq, body, prev_hash, hash FROM audit_records \
-                 WHERE seq > $1 ORDER BY seq LIMIT $2",
-            )
-            .bind(after_seq)
-            .bind(page_limit(limit))
-            .fetch_all(p)
-            .await?
-        });
-        rows.into_iter().map(record_from_row).collect()
+        self.audit_page(
+            "SELECT seq, body, prev_hash, hash FROM audit_records \
+             WHERE seq > $1 ORDER BY seq LIMIT $2",
+            None,
+            after_seq,
+            limit,
+        )
+        .await
     }
 
     /// Audit records of one principal (`iss#sub` or `anonymous`) with `seq > after_seq`, in
@@ -149,18 +146,14 @@ impl Store {
         after_seq: i64,
         limit: u32,
     ) -> Result<Vec<AuditRecord>, StoreError> {
-        let rows: Vec<AuditRow> = with_pool!(self, |p| {
-            sqlx::query_as(
-                "SELECT seq, body, prev_hash, hash FROM audit_records \
-                 WHERE principal = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-            )
-            .bind(principal)
-            .bind(after_seq)
-            .bind(page_limit(limit))
-            .fetch_all(p)
-            .await?
-        });
-        rows.into_iter().map(record_from_row).collect()
+        self.audit_page(
+            "SELECT seq, body, prev_hash, hash FROM audit_records \
+             WHERE principal = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+            Some(principal),
+            after_seq,
+            limit,
+        )
+        .await
     }
 
     /// Audit records whose response carried data of `participant`, with `seq > after_seq`, in
@@ -174,17 +167,36 @@ impl Store {
         after_seq: i64,
         limit: u32,
     ) -> Result<Vec<AuditRecord>, StoreError> {
+        self.audit_page(
+            "SELECT r.seq, r.body, r.prev_hash, r.hash \
+             FROM audit_participants ap JOIN audit_records r ON r.seq = ap.seq \
+             WHERE ap.participant = $1 AND ap.seq > $2 ORDER BY ap.seq LIMIT $3",
+            Some(participant),
+            after_seq,
+            limit,
+        )
+        .await
+    }
+
+    /// The audit records `sql` selects (`seq, body, prev_hash, hash`), its parameters `key`
+    /// (when given), then `after_seq` and `limit`.
+    async fn audit_page(
+        &self,
+        sql: &'static str,
+        key: Option<&str>,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
         let rows: Vec<AuditRow> = with_pool!(self, |p| {
-            sqlx::query_as(
-                "SELECT r.seq, r.body, r.prev_hash, r.hash \
-                 FROM audit_participants ap JOIN audit_records r ON r.seq = ap.seq \
-                 WHERE ap.participant = $1 AND ap.seq > $2 ORDER BY ap.seq LIMIT $3",
-            )
-            .bind(participant)
-            .bind(after_seq)
-            .bind(page_limit(limit))
-            .fetch_all(p)
-            .await?
+            let mut query = sqlx::query_as(sql);
+            if let Some(key) = key {
+                query = query.bind(key);
+            }
+            query
+                .bind(after_seq)
+                .bind(page_limit(limit))
+                .fetch_all(p)
+                .await?
         });
         rows.into_iter().map(record_from_row).collect()
     }
@@ -194,12 +206,7 @@ impl Store {
     /// # Errors
     /// [`StoreError::Database`].
     pub async fn audit_count(&self) -> Result<u64, StoreError> {
-        let n: i64 = with_pool!(self, |p| {
-            sqlx::query_scalar("SELECT COUNT(*) FROM audit_records")
-                .fetch_one(p)
-                .await?
-        });
-        Ok(n.unsigned_abs())
+        self.count_rows("SELECT COUNT(*) FROM audit_records").await
     }
 }
 

@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 use std::error::Error;
 use std::io::Write as _;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use gemj_model::chain::{GENESIS, link};
 use gemj_model::{
@@ -67,25 +67,11 @@ impl Fixture {
                 return None;
             }
         };
-        static N: AtomicU32 = AtomicU32::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() % 1_000_000_000_000)
-            .unwrap_or_default();
-        let schema = format!(
-            "gemj_test_{}_{}_{}",
-            std::process::id(),
-            nanos,
-            N.fetch_add(1, Ordering::Relaxed)
-        );
-        let opts = StoreOptions {
-            max_connections: 8,
-            schema: Some(schema.clone()),
-        };
+        let opts = StoreOptions::fresh_schema("gemj_test", 8);
         match Store::connect(&url, &opts).await {
             Ok(store) => Some(Self {
                 store,
-                schema: Some(schema),
+                schema: opts.schema,
                 _dir: None,
             }),
             Err(e) => panic!(

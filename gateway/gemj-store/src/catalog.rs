@@ -213,12 +213,7 @@ impl Store {
     /// # Errors
     /// [`StoreError::Database`].
     pub async fn count_participants(&self) -> Result<u64, StoreError> {
-        let n: i64 = with_pool!(self, |p| {
-            sqlx::query_scalar("SELECT COUNT(*) FROM participants")
-                .fetch_one(p)
-                .await?
-        });
-        Ok(n.unsigned_abs())
+        self.count_rows("SELECT COUNT(*) FROM participants").await
     }
 
     /// The bitmap ordinals of the given participants (unknown ids are left out), ordered by id.

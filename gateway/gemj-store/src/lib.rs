@@ -133,6 +133,25 @@ pub struct StoreOptions {
     pub schema: Option<String>,
 }
 
+impl StoreOptions {
+    /// `max_connections` connections in a PostgreSQL schema that no other process, and no
+    /// earlier call in this one, has named: `{prefix}_{pid}_{nanos}_{n}`. For tests that each
+    /// want a fresh schema (and drop it when done).
+    #[must_use]
+    pub fn fresh_schema(prefix: &str, max_connections: u32) -> Self {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() % 1_000_000_000_000)
+            .unwrap_or_default();
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Self {
+            max_connections,
+            schema: Some(format!("{prefix}_{}_{nanos}_{n}", std::process::id())),
+        }
+    }
+}
+
 impl Default for StoreOptions {
     /// Eight connections, the default schema.
     fn default() -> Self {
@@ -211,6 +230,12 @@ impl Store {
     /// Closes every connection of the pool; later calls fail.
     pub async fn close(&self) {
         with_pool!(self, |p| p.close().await);
+    }
+
+    /// The count that `sql`, a `SELECT COUNT(*)` without parameters, answers.
+    pub(crate) async fn count_rows(&self, sql: &'static str) -> Result<u64, StoreError> {
+        let n: i64 = with_pool!(self, |p| sqlx::query_scalar(sql).fetch_one(p).await?);
+        Ok(n.unsigned_abs())
     }
 }
 

@@ -291,22 +291,8 @@ fn merge_rows(
             .cloned()
             .or_else(|| existing.get(&c.key).cloned());
         let was_stored = existing.contains_key(&c.key);
-        let mut row = entry.unwrap_or_else(|| VariantRow {
-            key: c.key.clone(),
-            allele_count: 0,
-            carrier_count: 0,
-            carriers: RoaringBitmap::new(),
-        });
-        let mut changed = false;
-        for &(ordinal, copies) in &c.carriers {
-            if copies == 0 || row.carriers.contains(ordinal) {
-                continue;
-            }
-            row.carriers.insert(ordinal);
-            row.allele_count = row.allele_count.saturating_add(u32::from(copies));
-            changed = true;
-        }
-        if !changed {
+        let mut row = entry.unwrap_or_else(|| empty_row(&c.key));
+        if !add_carriers(&mut row, &c.carriers) {
             if out.contains_key(&c.key) || was_stored {
                 counts.unchanged += 1;
             } else {
@@ -328,6 +314,31 @@ fn merge_rows(
     order.sort();
     let rows = order.into_iter().filter_map(|k| out.remove(&k)).collect();
     (rows, counts)
+}
+
+/// The row of an allele no one carries yet.
+fn empty_row(key: &VariantKey) -> VariantRow {
+    VariantRow {
+        key: key.clone(),
+        allele_count: 0,
+        carrier_count: 0,
+        carriers: RoaringBitmap::new(),
+    }
+}
+
+/// Adds to `row` the carriers (ordinal, copies) it does not hold yet, with their copies; entries
+/// of 0 copies are ignored. Returns whether the row changed (its carrier count is left to the
+/// caller).
+fn add_carriers(row: &mut VariantRow, carriers: &[(u32, u8)]) -> bool {
+    let mut changed = false;
+    for &(ordinal, copies) in carriers {
+        if copies == 0 || !row.carriers.insert(ordinal) {
+            continue;
+        }
+        row.allele_count = row.allele_count.saturating_add(u32::from(copies));
+        changed = true;
+    }
+    changed
 }
 
 /// Whether no allele is given twice, judged cheaply for the usual input, a VCF in file order:
@@ -380,23 +391,8 @@ fn merge_distinct(
     let mut counts = VariantMerge::default();
     for c in input {
         let stored = existing.get(&c.key);
-        let mut row = match stored {
-            Some(r) => r.clone(),
-            None => VariantRow {
-                key: c.key.clone(),
-                allele_count: 0,
-                carrier_count: 0,
-                carriers: RoaringBitmap::new(),
-            },
-        };
-        let mut changed = false;
-        for &(ordinal, copies) in &c.carriers {
-            if copies == 0 || !row.carriers.insert(ordinal) {
-                continue;
-            }
-            row.allele_count = row.allele_count.saturating_add(u32::from(copies));
-            changed = true;
-        }
+        let mut row = stored.cloned().unwrap_or_else(|| empty_row(&c.key));
+        let changed = add_carriers(&mut row, &c.carriers);
         match (changed, stored.is_some()) {
             (false, true) => counts.unchanged += 1,
             (false, false) => counts.without_carriers += 1,
@@ -412,6 +408,48 @@ fn merge_distinct(
         }
     }
     (rows, counts)
+}
+
+/// The query of the variant rows (as [`VariantDbRow`]) of the dataset with id `$1` that `$rest`
+/// (a literal: more conditions, then the order and limit) selects.
+macro_rules! select_variants {
+    ($rest:literal) => {
+        concat!(
+            "SELECT chrom, pos, ref, alt, allele_count, carrier_count, carriers FROM variants \
+             WHERE dataset_key = (SELECT key FROM datasets WHERE id = $1) ",
+            $rest
+        )
+    };
+}
+
+/// The key of the dataset `$dataset` (`&DatasetId`), read in the open transaction `$tx`;
+/// returns [`StoreError::MissingReference`] when it is not stored.
+macro_rules! dataset_key {
+    ($tx:ident, $dataset:expr) => {
+        sqlx::query_scalar::<_, i64>("SELECT key FROM datasets WHERE id = $1")
+            .bind($dataset.as_str())
+            .fetch_optional(&mut *$tx)
+            .await?
+            .ok_or_else(|| missing_dataset($dataset))?
+    };
+}
+
+/// In the open transaction `$tx`: writes `$rows` of the dataset keyed `$key` with `$write`
+/// (`write_rows_sqlite` or `write_rows_pg`) and moves the catalogue epoch on. Variants are part
+/// of the catalogue epoch: caches of decoded rows (Beacon's) are tagged with it. On PostgreSQL
+/// (`$pg`) the change is also announced on the catalogue channel.
+macro_rules! write_variants {
+    ($tx:ident, $write:ident, $key:expr, $rows:expr, $pg:literal) => {
+        $write(&mut $tx, $key, $rows).await?;
+        sqlx::query("UPDATE catalogue_epoch SET epoch = epoch + 1 WHERE id = 1")
+            .execute(&mut *$tx)
+            .await?;
+        if $pg {
+            sqlx::query("SELECT pg_notify('gemj_catalogue', 'epoch')")
+                .execute(&mut *$tx)
+                .await?;
+        }
+    };
 }
 
 impl Store {
@@ -434,33 +472,14 @@ impl Store {
         match &self.pool {
             Pool::Sqlite(pool) => {
                 let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                let key: i64 = sqlx::query_scalar("SELECT key FROM datasets WHERE id = $1")
-                    .bind(dataset.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .ok_or_else(|| missing_dataset(dataset))?;
-                write_rows_sqlite(&mut tx, key, &rows).await?;
-                // Variants are part of the catalogue epoch: caches of decoded rows (Beacon's)
-                // are tagged with it.
-                sqlx::query("UPDATE catalogue_epoch SET epoch = epoch + 1 WHERE id = 1")
-                    .execute(&mut *tx)
-                    .await?;
+                let key = dataset_key!(tx, dataset);
+                write_variants!(tx, write_rows_sqlite, key, &rows, false);
                 tx.commit().await?;
             }
             Pool::Pg(pool) => {
                 let mut tx = pool.begin().await?;
-                let key: i64 = sqlx::query_scalar("SELECT key FROM datasets WHERE id = $1")
-                    .bind(dataset.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .ok_or_else(|| missing_dataset(dataset))?;
-                write_rows_pg(&mut tx, key, &rows).await?;
-                sqlx::query("UPDATE catalogue_epoch SET epoch = epoch + 1 WHERE id = 1")
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("SELECT pg_notify('gemj_catalogue', 'epoch')")
-                    .execute(&mut *tx)
-                    .await?;
+                let key = dataset_key!(tx, dataset);
+                write_variants!(tx, write_rows_pg, key, &rows, true);
                 tx.commit().await?;
             }
         }
@@ -498,14 +517,11 @@ impl Store {
         spans.sort_unstable();
         const SELECT: &str = "SELECT chrom, pos, ref, alt, allele_count, carrier_count, carriers \
              FROM variants WHERE dataset_key = $1 AND chrom = $2 AND pos >= $3 AND pos <= $4";
-        // In the open transaction: the dataset's key, the stored rows of the spans, merged.
-        macro_rules! read_and_merge {
-            ($tx:ident) => {{
-                let key: i64 = sqlx::query_scalar("SELECT key FROM datasets WHERE id = $1")
-                    .bind(dataset.as_str())
-                    .fetch_optional(&mut *$tx)
-                    .await?
-                    .ok_or_else(|| missing_dataset(dataset))?;
+        // In the open transaction: the dataset's key, the stored rows of the spans, merged and
+        // written (with `$write`, on PostgreSQL when `$pg`); evaluates to what happened.
+        macro_rules! merge_in_tx {
+            ($tx:ident, $write:ident, $pg:literal) => {{
+                let key = dataset_key!($tx, dataset);
                 let mut existing = HashMap::new();
                 for (chrom, (lo, hi)) in &spans {
                     let rows: Vec<VariantDbRow> = sqlx::query_as(SELECT)
@@ -521,20 +537,17 @@ impl Store {
                     }
                 }
                 let (rows, counts) = merge_rows(&existing, input);
-                (key, rows, counts)
+                if !rows.is_empty() {
+                    let refs: Vec<&VariantRow> = rows.iter().collect();
+                    write_variants!($tx, $write, key, &refs, $pg);
+                }
+                counts
             }};
         }
         let counts = match &self.pool {
             Pool::Sqlite(pool) => {
                 let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                let (key, rows, counts) = read_and_merge!(tx);
-                if !rows.is_empty() {
-                    let refs: Vec<&VariantRow> = rows.iter().collect();
-                    write_rows_sqlite(&mut tx, key, &refs).await?;
-                    sqlx::query("UPDATE catalogue_epoch SET epoch = epoch + 1 WHERE id = 1")
-                        .execute(&mut *tx)
-                        .await?;
-                }
+                let counts = merge_in_tx!(tx, write_rows_sqlite, false);
                 tx.commit().await?;
                 counts
             }
@@ -544,17 +557,7 @@ impl Store {
                 sqlx::query("SELECT pg_advisory_xact_lock(7243002)")
                     .execute(&mut *tx)
                     .await?;
-                let (key, rows, counts) = read_and_merge!(tx);
-                if !rows.is_empty() {
-                    let refs: Vec<&VariantRow> = rows.iter().collect();
-                    write_rows_pg(&mut tx, key, &refs).await?;
-                    sqlx::query("UPDATE catalogue_epoch SET epoch = epoch + 1 WHERE id = 1")
-                        .execute(&mut *tx)
-                        .await?;
-                    sqlx::query("SELECT pg_notify('gemj_catalogue', 'epoch')")
-                        .execute(&mut *tx)
-                        .await?;
-                }
+                let counts = merge_in_tx!(tx, write_rows_pg, true);
                 tx.commit().await?;
                 counts
             }
@@ -575,11 +578,9 @@ impl Store {
         key: &VariantKey,
     ) -> Result<Option<VariantRow>, StoreError> {
         let row: Option<VariantDbRow> = with_pool!(self, |p| {
-            sqlx::query_as(
-                "SELECT chrom, pos, ref, alt, allele_count, carrier_count, carriers FROM variants \
-                 WHERE dataset_key = (SELECT key FROM datasets WHERE id = $1) \
-                   AND chrom = $2 AND pos = $3 AND ref = $4 AND alt = $5",
-            )
+            sqlx::query_as(select_variants!(
+                "AND chrom = $2 AND pos = $3 AND ref = $4 AND alt = $5"
+            ))
             .bind(dataset.as_str())
             .bind(key.chrom.as_str())
             .bind(i64::from(key.pos))
@@ -605,12 +606,9 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<VariantRow>, StoreError> {
         let rows: Vec<VariantDbRow> = with_pool!(self, |p| {
-            sqlx::query_as(
-                "SELECT chrom, pos, ref, alt, allele_count, carrier_count, carriers FROM variants \
-                 WHERE dataset_key = (SELECT key FROM datasets WHERE id = $1) \
-                   AND chrom = $2 AND pos >= $3 AND pos <= $4 \
-                 ORDER BY pos, ref, alt LIMIT $5",
-            )
+            sqlx::query_as(select_variants!(
+                "AND chrom = $2 AND pos >= $3 AND pos <= $4 ORDER BY pos, ref, alt LIMIT $5"
+            ))
             .bind(dataset.as_str())
             .bind(chrom)
             .bind(i64::from(start))
@@ -633,15 +631,11 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<VariantRow>, StoreError> {
         let rows: Vec<VariantDbRow> = with_pool!(self, |p| {
-            sqlx::query_as(
-                "SELECT chrom, pos, ref, alt, allele_count, carrier_count, carriers FROM variants \
-                 WHERE dataset_key = (SELECT key FROM datasets WHERE id = $1) \
-                 ORDER BY chrom, pos, ref, alt LIMIT $2",
-            )
-            .bind(dataset.as_str())
-            .bind(page_limit(limit))
-            .fetch_all(p)
-            .await?
+            sqlx::query_as(select_variants!("ORDER BY chrom, pos, ref, alt LIMIT $2"))
+                .bind(dataset.as_str())
+                .bind(page_limit(limit))
+                .fetch_all(p)
+                .await?
         });
         rows.into_iter().map(|r| row_from_db(dataset, r)).collect()
     }

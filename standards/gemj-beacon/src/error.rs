@@ -186,4 +186,8 @@ impl BeaconError {
     pub(crate) fn invalid(message: impl Into<String>) -> Self {
         Self::bad_request(ErrorKind::InvalidValue, message)
     }
+
+    pub(crate) fn unknown(message: impl Into<String>) -> Self {
+        Self::bad_request(ErrorKind::UnknownParameter, message)
+    }
 }

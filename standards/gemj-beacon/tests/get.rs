@@ -1,32 +1,20 @@
 //! GET query strings: every parameter, both spellings, the query kinds, and every error.
 
+mod common;
+
+use common::{accepted, assert_refused, pairs};
 use gemj_beacon::*;
 
-fn pairs(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (k.to_owned(), v.to_owned())
-        })
-        .collect()
-}
-
 fn limits() -> QueryLimits {
-    QueryLimits {
-        max_limit: 100,
-        max_filters: 3,
-        ..QueryLimits::default()
-    }
+    common::limits(3)
 }
 
 #[track_caller]
 fn ok_with(query: &str, entry_type: EntryType, limits: &QueryLimits) -> BeaconQuery {
-    match BeaconQuery::from_get(&pairs(query), entry_type, limits) {
-        Ok(q) => q,
-        Err(e) => panic!("{query}: {e}"),
-    }
+    accepted(
+        &query,
+        BeaconQuery::from_get(&pairs(query), entry_type, limits),
+    )
 }
 
 #[track_caller]
@@ -50,18 +38,8 @@ fn err_with(
     kind: ErrorKind,
     message: &str,
 ) {
-    match BeaconQuery::from_get(&pairs(query), entry_type, limits) {
-        Ok(q) => panic!("{query}: accepted as {q:?}"),
-        Err(e) => {
-            assert_eq!(e.status, 400, "{query}");
-            assert_eq!(e.kind, kind, "{query}: {}", e.message);
-            assert!(
-                e.message.contains(message),
-                "{query}: message `{}` lacks `{message}`",
-                e.message
-            );
-        }
-    }
+    let result = BeaconQuery::from_get(&pairs(query), entry_type, limits);
+    assert_refused(&query, result, kind, message);
 }
 
 #[track_caller]

@@ -1,9 +1,12 @@
 //! Everything this crate builds validates against the official Beacon v2.2.0 schemas (and the
 //! VRS 1.3 schema they reference), shipped with the project and resolved offline.
 
+mod common;
+
 use std::error::Error;
 use std::num::NonZeroU64;
 
+use common::pairs;
 use gemj_beacon::*;
 use gemj_schemas::SchemaSet;
 use serde::Serialize;
@@ -31,17 +34,6 @@ fn check_invalid(set: &SchemaSet, doc: &str, value: &Value) -> TestResult {
         return Err(format!("{doc} accepted {value:#}").into());
     }
     Ok(())
-}
-
-fn pairs(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (k.to_owned(), v.to_owned())
-        })
-        .collect()
 }
 
 fn term(id: &str, label: &str) -> Result<OntologyTerm, BeaconError> {

@@ -1,39 +1,26 @@
 //! POST `beaconRequestBody`: both `requestParameters` shapes, filters, pagination, meta, and
 //! every error; and the same query through GET and POST.
 
+mod common;
+
+use common::{accepted, assert_refused, pairs};
 use gemj_beacon::*;
 use serde_json::{Value, json};
 
 fn limits() -> QueryLimits {
-    QueryLimits {
-        max_limit: 100,
-        max_filters: 4,
-        ..QueryLimits::default()
-    }
+    common::limits(4)
 }
 
 #[track_caller]
 fn ok(body: Value) -> BeaconQuery {
-    match BeaconQuery::from_post(&body, EntryType::GenomicVariant, &limits()) {
-        Ok(q) => q,
-        Err(e) => panic!("{body}: {e}"),
-    }
+    let result = BeaconQuery::from_post(&body, EntryType::GenomicVariant, &limits());
+    accepted(&body, result)
 }
 
 #[track_caller]
 fn err(body: Value, kind: ErrorKind, message: &str) {
-    match BeaconQuery::from_post(&body, EntryType::GenomicVariant, &limits()) {
-        Ok(q) => panic!("{body}: accepted as {q:?}"),
-        Err(e) => {
-            assert_eq!(e.status, 400, "{body}");
-            assert_eq!(e.kind, kind, "{body}: {}", e.message);
-            assert!(
-                e.message.contains(message),
-                "{body}: message `{}` lacks `{message}`",
-                e.message
-            );
-        }
-    }
+    let result = BeaconQuery::from_post(&body, EntryType::GenomicVariant, &limits());
+    assert_refused(&body, result, kind, message);
 }
 
 fn query(query: Value) -> Value {
@@ -45,17 +32,8 @@ fn parameters(parameters: Value) -> Value {
 }
 
 fn get(query: &str) -> BeaconQuery {
-    let pairs: Vec<(String, String)> = query
-        .split('&')
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (k.to_owned(), v.to_owned())
-        })
-        .collect();
-    match BeaconQuery::from_get(&pairs, EntryType::GenomicVariant, &limits()) {
-        Ok(q) => q,
-        Err(e) => panic!("{query}: {e}"),
-    }
+    let result = BeaconQuery::from_get(&pairs(query), EntryType::GenomicVariant, &limits());
+    accepted(&query, result)
 }
 
 #[test]

@@ -855,17 +855,19 @@ mod tests {
         Ok(())
     }
 
+    /// The two root classes alone: the base the translation is parsed onto.
+    const ROOTS: &str = r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+            xmlns:owl="http://www.w3.org/2002/07/owl#">
+            <owl:Class rdf:about="http://purl.obolibrary.org/obo/DUO_0000001"/>
+            <owl:Class rdf:about="http://purl.obolibrary.org/obo/DUO_0000017"/></rdf:RDF>"#;
+
     /// Truncating the real files anywhere gives an error or a smaller ontology, never a panic.
     #[test]
     fn truncated_real_files_never_panic() {
         let files = testing::files();
-        let roots = r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"
-            xmlns:owl="http://www.w3.org/2002/07/owl#">
-            <owl:Class rdf:about="http://purl.obolibrary.org/obo/DUO_0000001"/>
-            <owl:Class rdf:about="http://purl.obolibrary.org/obo/DUO_0000017"/></rdf:RDF>"#;
         let ja = &files.japanese_owl;
         for end in (0..ja.len()).filter(|&i| ja.is_char_boundary(i)) {
-            let _ = Ontology::parse(roots, ja.get(..end));
+            let _ = Ontology::parse(ROOTS, ja.get(..end));
         }
         let owl = &files.duo_owl;
         for end in (0..owl.len())
@@ -883,10 +885,6 @@ mod tests {
     #[test]
     fn mutated_real_files_never_panic() {
         let files = testing::files();
-        let roots = r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"
-            xmlns:owl="http://www.w3.org/2002/07/owl#">
-            <owl:Class rdf:about="http://purl.obolibrary.org/obo/DUO_0000001"/>
-            <owl:Class rdf:about="http://purl.obolibrary.org/obo/DUO_0000017"/></rdf:RDF>"#;
         let alphabet = b"<>/=&;#x\"'![]?- :aDUO_0\n";
         let original = files.japanese_owl.as_bytes();
         let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -906,7 +904,7 @@ mod tests {
                 }
             }
             if let Ok(text) = std::str::from_utf8(&bytes) {
-                let _ = Ontology::parse(roots, Some(text));
+                let _ = Ontology::parse(ROOTS, Some(text));
                 let _ = Ontology::parse(text, None);
             }
         }

@@ -292,36 +292,26 @@ impl<'a> Reader<'a> {
                 .find(|(p, _)| p == prefix)
                 .map(|(_, uri)| uri.clone())
         };
-        let (ns, local) = match qname.split_once(':') {
+        // A qualified name as (namespace, local part); `unprefixed` is the namespace of a name
+        // without a prefix.
+        let expand = |name: &str, at, unprefixed: String| match name.split_once(':') {
             Some((prefix, local)) => match resolve(prefix) {
-                Some(uri) => (uri, local.to_owned()),
-                None => {
-                    return Err(XmlError::new(
-                        offset,
-                        format!("undeclared namespace prefix {prefix:?}"),
-                    ));
-                }
+                Some(uri) => Ok((uri, local.to_owned())),
+                None => Err(XmlError::new(
+                    at,
+                    format!("undeclared namespace prefix {prefix:?}"),
+                )),
             },
-            None => (resolve("").unwrap_or_default(), qname.clone()),
+            None => Ok((unprefixed, name.to_owned())),
         };
+        let (ns, local) = expand(&qname, offset, resolve("").unwrap_or_default())?;
         let mut attrs = Vec::new();
         for (name, value, at) in raw_attrs {
             if name == "xmlns" || name.starts_with("xmlns:") {
                 continue;
             }
-            let (ns, local) = match name.split_once(':') {
-                Some((prefix, local)) => match resolve(prefix) {
-                    Some(uri) => (uri, local.to_owned()),
-                    None => {
-                        return Err(XmlError::new(
-                            at,
-                            format!("undeclared namespace prefix {prefix:?}"),
-                        ));
-                    }
-                },
-                // Unprefixed attributes are in no namespace (XML Namespaces 1.0, section 6.2).
-                None => (String::new(), name),
-            };
+            // Unprefixed attributes are in no namespace (XML Namespaces 1.0, section 6.2).
+            let (ns, local) = expand(&name, at, String::new())?;
             attrs.push(Attr { ns, local, value });
         }
         let element = Element {

@@ -1,22 +1,21 @@
 //! Clinical findings: diagnoses in ICD-10 and phenotypes in HPO, each with where it came from.
 
 use crate::error::ModelError;
+use crate::macros::string_newtype;
 use crate::{PartialDate, ParticipantId};
 
-/// An ICD-10 code in its canonical dotted form (`C16.9`), parsed from any common spelling
-/// (`C169`, `c16.9`, ` C16.9 `).
-///
-/// # Examples
-/// ```
-/// use gemj_model::Icd10Code;
-/// assert_eq!(Icd10Code::parse("C169").unwrap().as_str(), "C16.9");
-/// assert_eq!(Icd10Code::parse("Q87.4").unwrap().category(), "Q87");
-/// ```
-#[derive(
-    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, schemars::JsonSchema,
-)]
-#[serde(transparent)]
-pub struct Icd10Code(String);
+string_newtype!(
+    /// An ICD-10 code in its canonical dotted form (`C16.9`), parsed from any common spelling
+    /// (`C169`, `c16.9`, ` C16.9 `).
+    ///
+    /// # Examples
+    /// ```
+    /// use gemj_model::Icd10Code;
+    /// assert_eq!(Icd10Code::parse("C169").unwrap().as_str(), "C16.9");
+    /// assert_eq!(Icd10Code::parse("Q87.4").unwrap().category(), "Q87");
+    /// ```
+    Icd10Code, as_str = "The dotted code."
+);
 
 impl Icd10Code {
     /// Parses an ICD-10 code with or without its dot.
@@ -49,12 +48,6 @@ impl Icd10Code {
         Ok(Self(code))
     }
 
-    /// The dotted code.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
     /// The three-character category (`C16` for `C16.9`), the parent in the ICD-10 hierarchy.
     #[must_use]
     pub fn category(&self) -> &str {
@@ -62,55 +55,10 @@ impl Icd10Code {
     }
 }
 
-impl<'de> serde::Deserialize<'de> for Icd10Code {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Self::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
-    }
-}
-
-impl std::fmt::Display for Icd10Code {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// A Human Phenotype Ontology term id, `HP:` followed by seven digits.
-#[derive(
-    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, schemars::JsonSchema,
-)]
-#[serde(transparent)]
-pub struct HpoId(String);
-
-impl HpoId {
-    /// Parses `HP:0001166`.
-    ///
-    /// # Errors
-    /// When the text is not an HPO CURIE.
-    pub fn parse(s: &str) -> Result<Self, ModelError> {
-        let digits = s.strip_prefix("HP:").unwrap_or("");
-        if digits.len() == 7 && digits.bytes().all(|b| b.is_ascii_digit()) {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(ModelError::value(
-                "HPO id",
-                s,
-                "expected HP: and seven digits",
-            ))
-        }
-    }
-
-    /// The CURIE.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for HpoId {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Self::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
-    }
-}
+string_newtype!(
+    /// A Human Phenotype Ontology term id, `HP:` followed by seven digits.
+    HpoId, curie "HP:", "HPO id", example "HP:0001166"
+);
 
 /// Where a value came from: the source system, the file and the position in it.
 #[derive(

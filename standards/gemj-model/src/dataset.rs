@@ -3,6 +3,7 @@
 
 use crate::DatasetId;
 use crate::error::ModelError;
+use crate::macros::string_newtype;
 
 /// Who may see a dataset at all.
 #[derive(
@@ -57,43 +58,10 @@ impl AccessLevel {
     }
 }
 
-/// A Data Use Ontology term id, `DUO:` followed by seven digits.
-#[derive(
-    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, schemars::JsonSchema,
-)]
-#[serde(transparent)]
-pub struct DuoCode(String);
-
-impl DuoCode {
-    /// Parses `DUO:0000042`.
-    ///
-    /// # Errors
-    /// When the text is not a DUO CURIE.
-    pub fn parse(s: &str) -> Result<Self, ModelError> {
-        let digits = s.strip_prefix("DUO:").unwrap_or("");
-        if digits.len() == 7 && digits.bytes().all(|b| b.is_ascii_digit()) {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(ModelError::value(
-                "DUO code",
-                s,
-                "expected DUO: and seven digits",
-            ))
-        }
-    }
-
-    /// The CURIE.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for DuoCode {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Self::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
-    }
-}
+string_newtype!(
+    /// A Data Use Ontology term id, `DUO:` followed by seven digits.
+    DuoCode, curie "DUO:", "DUO code", example "DUO:0000042"
+);
 
 /// One data-use condition: a DUO permission term with its modifiers, as GA4GH DUO recommends
 /// (one permission, any number of modifiers).

@@ -208,19 +208,6 @@ impl std::str::FromStr for PartialDate {
     }
 }
 
-impl serde::Serialize for PartialDate {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for PartialDate {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Self::parse(&s).map_err(serde::de::Error::custom)
-    }
-}
-
 /// A year and month, as GeMJ records a participant's birth (never the day).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct YearMonth {
@@ -272,46 +259,37 @@ impl fmt::Display for YearMonth {
     }
 }
 
-impl serde::Serialize for YearMonth {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
+/// Makes a date type a JSON string: serialised as its text (`Display`), deserialised through its
+/// `parse`, and described to JSON Schema as a string matching `pattern`.
+macro_rules! date_as_text {
+    ($name:ident, pattern: $pattern:literal, description: $description:literal) => {
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                Self::parse(&s).map_err(serde::de::Error::custom)
+            }
+        }
+
+        crate::macros::text_schema!($name, pattern: $pattern, description: $description);
+    };
 }
 
-impl<'de> serde::Deserialize<'de> for YearMonth {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Self::parse(&s).map_err(serde::de::Error::custom)
-    }
-}
-
-impl schemars::JsonSchema for PartialDate {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "PartialDate".into()
-    }
-
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({
-            "type": "string",
-            "pattern": "^[0-9]{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?)?$",
-            "description": "A date known to year (YYYY), month (YYYY-MM) or day (YYYY-MM-DD) precision; the precision is kept."
-        })
-    }
-}
-
-impl schemars::JsonSchema for YearMonth {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "YearMonth".into()
-    }
-
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({
-            "type": "string",
-            "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$",
-            "description": "Year and month (YYYY-MM)."
-        })
-    }
-}
+date_as_text!(
+    PartialDate,
+    pattern: "^[0-9]{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?)?$",
+    description: "A date known to year (YYYY), month (YYYY-MM) or day (YYYY-MM-DD) precision; the precision is kept."
+);
+date_as_text!(
+    YearMonth,
+    pattern: "^[0-9]{4}-(0[1-9]|1[0-2])$",
+    description: "Year and month (YYYY-MM)."
+);
 
 #[cfg(test)]
 mod tests {

@@ -53,19 +53,11 @@ macro_rules! id_type {
             }
         }
 
-        impl schemars::JsonSchema for $name {
-            fn schema_name() -> std::borrow::Cow<'static, str> {
-                stringify!($name).into()
-            }
-
-            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-                schemars::json_schema!({
-                    "type": "string",
-                    "pattern": "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$",
-                    "description": concat!("A ", $kind, " identifier.")
-                })
-            }
-        }
+        $crate::macros::text_schema!(
+            $name,
+            pattern: "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$",
+            description: concat!("A ", $kind, " identifier.")
+        );
 
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

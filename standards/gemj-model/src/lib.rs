@@ -20,6 +20,7 @@ pub mod dataset;
 pub mod date;
 mod error;
 pub mod ids;
+mod macros;
 pub mod object;
 pub mod participant;
 pub mod recontact;

@@ -345,6 +345,22 @@ impl Extract {
         self.rejected.append(&mut other.rejected);
         self.diagnostics.append(&mut other.diagnostics);
     }
+
+    /// The records about `subject`, in the order read.
+    pub fn records_of<'a>(
+        &'a self,
+        subject: &'a SubjectRef,
+    ) -> impl Iterator<Item = &'a SourceRecord> + 'a {
+        self.records.iter().filter(move |r| r.subject == *subject)
+    }
+
+    /// The specimens stated, in the order read.
+    pub fn specimens(&self) -> impl Iterator<Item = &SpecimenFacts> {
+        self.records.iter().filter_map(|r| match &r.body {
+            RecordBody::Specimen(s) => Some(s),
+            _ => None,
+        })
+    }
 }
 
 /// An input record the adapter could not turn into facts, or that the source itself marks as

@@ -2,13 +2,12 @@
 //! allele, alternate allele), normalised to upper case.
 
 use crate::error::ModelError;
+use crate::macros::string_newtype;
 
-/// A reference sequence name as it appears in the gateway's files (`chr20`).
-#[derive(
-    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, schemars::JsonSchema,
-)]
-#[serde(transparent)]
-pub struct Chromosome(String);
+string_newtype!(
+    /// A reference sequence name as it appears in the gateway's files (`chr20`).
+    Chromosome, as_str = "The name."
+);
 
 impl Chromosome {
     /// Parses a contig name: 1 to 64 printable ASCII characters without white space, commas
@@ -49,27 +48,13 @@ impl Chromosome {
             ))
         }
     }
-
-    /// The name.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl<'de> serde::Deserialize<'de> for Chromosome {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Self::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
-    }
-}
-
-/// An allele: bases `ACGTN` (upper case), or `*` for a spanning deletion, or a symbolic allele
-/// such as `<DEL>`.
-#[derive(
-    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, schemars::JsonSchema,
-)]
-#[serde(transparent)]
-pub struct Allele(String);
+string_newtype!(
+    /// An allele: bases `ACGTN` (upper case), or `*` for a spanning deletion, or a symbolic allele
+    /// such as `<DEL>`.
+    Allele, as_str = "The allele text."
+);
 
 impl Allele {
     /// Parses an allele, upper-casing bases.
@@ -109,18 +94,6 @@ impl Allele {
                 "expected bases ACGTN, '*' or a symbolic <ALT>",
             ))
         }
-    }
-
-    /// The allele text.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Allele {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Self::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
     }
 }
 

@@ -39,11 +39,7 @@ pub(crate) fn optional_str(
     key: &str,
     name: &'static str,
 ) -> Result<Option<String>, ClaimError> {
-    match map.get(key) {
-        None => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(ClaimError::InvalidClaim(name)),
-    }
+    optional(map, key, name, |v| v.as_str().map(str::to_owned))
 }
 
 /// A REQUIRED NumericDate claim, as whole seconds since the epoch.
@@ -60,8 +56,18 @@ pub(crate) fn optional_i64(
     key: &str,
     name: &'static str,
 ) -> Result<Option<i64>, ClaimError> {
+    optional(map, key, name, Value::as_i64)
+}
+
+/// An OPTIONAL claim read by `read`, which gives `None` for a value of the wrong type.
+fn optional<T>(
+    map: &Object,
+    key: &str,
+    name: &'static str,
+    read: impl FnOnce(&Value) -> Option<T>,
+) -> Result<Option<T>, ClaimError> {
     match map.get(key) {
         None => Ok(None),
-        Some(v) => v.as_i64().map(Some).ok_or(ClaimError::InvalidClaim(name)),
+        Some(v) => read(v).map(Some).ok_or(ClaimError::InvalidClaim(name)),
     }
 }

@@ -13,6 +13,12 @@ pub fn is_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
 }
 
+/// An error and its causes, joined with `": "`: the whole story of a failure, on one line.
+#[must_use]
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    crate::error::chain(error)
+}
+
 /// The official schemas shipped with the project ([`SchemaSet::embedded`]): always there.
 #[must_use]
 pub fn schemas() -> SchemaSet {

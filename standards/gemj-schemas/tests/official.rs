@@ -4,6 +4,7 @@
 mod common;
 
 use common::{TestResult, pinned_paths, schemas};
+use gemj_schemas::testing::error_chain as chain;
 use gemj_schemas::{SchemaError, SchemaSet, docs};
 use serde_json::{Value, json};
 
@@ -929,17 +930,6 @@ fn instance(name: &str) -> Result<Value, String> {
         }),
         other => return Err(format!("no instance named {other}")),
     })
-}
-
-fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        out.push_str(": ");
-        out.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    out
 }
 
 /// The shipped folder (`SchemaSet::open_folder`) and the shared folder's schemas

@@ -21,7 +21,9 @@ use noodles::{
     },
 };
 
-use super::{AltKind, Book, GtError, MAX_ALT_ALLELES, MISSING, Site, classify_alt, parse_ref};
+use super::{
+    AltKind, BAD_POS, Book, GtError, MAX_ALT_ALLELES, MISSING, Site, classify_alt, parse_ref,
+};
 use crate::{GenomesError, read_up_to};
 
 /// The fixed part of a record's shared data (BCFv2.2 §6.3.1): CHROM to n_fmt_sample.
@@ -115,13 +117,11 @@ impl<'r> BcfSource<'r> {
                     return false;
                 }
                 Err(e) => {
-                    book.error(
+                    return book.reject(
                         &self.position,
                         "",
                         format!("unreadable data, reading stopped: {e}"),
                     );
-                    book.summary.rejected_records += 1;
-                    return false;
                 }
             }
             if shared < MIN_SHARED {
@@ -148,26 +148,21 @@ impl<'r> BcfSource<'r> {
     /// Decodes the framed record into `site`; false when it gives nothing.
     fn decode(&mut self, site: &mut Site, book: &mut Book) -> bool {
         let at = self.position.as_str();
-        let reject = |book: &mut Book, field: &str, why: String| {
-            book.error(at, field, why);
-            book.summary.rejected_records += 1;
-            false
-        };
         if let Err(e) = bcf::io::Reader::from(&self.frame[..]).read_record(&mut self.record) {
-            return reject(book, "", format!("unreadable record: {e}"));
+            return book.reject(at, "", format!("unreadable record: {e}"));
         }
         let record = &self.record;
 
         // CHROM.
         let Ok(id) = record.reference_sequence_id() else {
-            return reject(book, "CHROM", "negative contig index".to_owned());
+            return book.reject(at, "CHROM", "negative contig index".to_owned());
         };
         let key = id.to_le_bytes();
         if site.chrom.is_none() || site.chrom_key.as_slice() != key {
             let Some(name) = self.header.string_maps().contigs().get_index(id) else {
                 site.chrom = None;
-                return reject(
-                    book,
+                return book.reject(
+                    at,
                     "CHROM",
                     format!("contig index {id} is not in the header"),
                 );
@@ -180,7 +175,7 @@ impl<'r> BcfSource<'r> {
                 }
                 Err(e) => {
                     site.chrom = None;
-                    return reject(book, "CHROM", super::shape(&e));
+                    return book.reject(at, "CHROM", super::shape(&e));
                 }
             }
         }
@@ -192,27 +187,21 @@ impl<'r> BcfSource<'r> {
         };
         match pos {
             Some(p) => site.pos = p,
-            None => {
-                return reject(
-                    book,
-                    "POS",
-                    "not a position from 1 to 4294967295".to_owned(),
-                );
-            }
+            None => return book.reject(at, "POS", BAD_POS),
         }
 
         // REF.
         match parse_ref(record.reference_bases().as_ref()) {
             Ok(r) => site.reference = Some(r),
-            Err(why) => return reject(book, "REF", why),
+            Err(why) => return book.reject(at, "REF", why),
         }
 
         // ALT.
         let alternates = record.alternate_bases();
         let alt_count = alternates.len();
         if alt_count > MAX_ALT_ALLELES {
-            return reject(
-                book,
+            return book.reject(
+                at,
                 "ALT",
                 format!("more than {MAX_ALT_ALLELES} ALT alleles"),
             );

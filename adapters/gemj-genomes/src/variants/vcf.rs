@@ -8,7 +8,9 @@ use std::{
 
 use gemj_model::Chromosome;
 
-use super::{AltKind, Book, MAX_ALT_ALLELES, MAX_LINE, Site, classify_alt, parse_gt, parse_ref};
+use super::{
+    AltKind, BAD_POS, Book, MAX_ALT_ALLELES, MAX_LINE, Site, classify_alt, parse_gt, parse_ref,
+};
 use crate::GenomesError;
 
 /// The fixed columns of the `#CHROM` line (VCFv4.3 §1.5).
@@ -200,9 +202,7 @@ impl<'r> VcfSource<'r> {
         }
         book.summary.records += 1;
         if line.first() == Some(&b'#') {
-            book.error(at, "", "header line after the first record");
-            book.summary.rejected_records += 1;
-            return false;
+            return book.reject(at, "", "header line after the first record");
         }
         let mut columns = line.split(|&b| b == b'\t');
         let mut fixed: [&[u8]; 8] = [&[]; 8];
@@ -217,11 +217,6 @@ impl<'r> VcfSource<'r> {
             }
         }
         let [chrom, pos, _id, reference, alt, _qual, _filter, _info] = fixed;
-        let reject = |book: &mut Book, field: &str, why: String| {
-            book.error(at, field, why);
-            book.summary.rejected_records += 1;
-            false
-        };
 
         // CHROM (parsed again only when it changes).
         if site.chrom.is_none() || site.chrom_key.as_slice() != chrom {
@@ -236,7 +231,7 @@ impl<'r> VcfSource<'r> {
                 }
                 Err(why) => {
                     site.chrom = None;
-                    return reject(book, "CHROM", why);
+                    return book.reject(at, "CHROM", why);
                 }
             }
         }
@@ -244,19 +239,13 @@ impl<'r> VcfSource<'r> {
         // POS.
         match parse_pos(pos) {
             Some(p) => site.pos = p,
-            None => {
-                return reject(
-                    book,
-                    "POS",
-                    "not a position from 1 to 4294967295".to_owned(),
-                );
-            }
+            None => return book.reject(at, "POS", BAD_POS),
         }
 
         // REF.
         match parse_ref(reference) {
             Ok(r) => site.reference = Some(r),
-            Err(why) => return reject(book, "REF", why),
+            Err(why) => return book.reject(at, "REF", why),
         }
 
         // ALT.
@@ -266,8 +255,8 @@ impl<'r> VcfSource<'r> {
                 alt_count += 1;
                 if alt_count > MAX_ALT_ALLELES {
                     site.alts.clear();
-                    return reject(
-                        book,
+                    return book.reject(
+                        at,
                         "ALT",
                         format!("more than {MAX_ALT_ALLELES} ALT alleles"),
                     );

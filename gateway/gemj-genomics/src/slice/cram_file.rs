@@ -3,11 +3,13 @@
 //! containers. No reference FASTA is needed, whether the file is reference-based, embeds its
 //! reference or stores no reference.
 //!
-//! Layout (read once by [`CramFile::open`]): the file definition and the SAM header container
-//! (with any empty container before the first data container) are `[0, header_end)`; every data
-//! container is recorded with its offset, end and landmarks; the CRAI entries (one per slice and
-//! reference sequence) are mapped to their container and slice and kept in memory, sorted by
-//! reference sequence and start, so that a query costs a binary search. A stored standard
+//! Layout (read once by [`CramFile::open`], from the CRAI as htslib reads it: three reads of the
+//! file whatever its size, see [`indexed_layout`]): the file definition and the SAM header
+//! container (with any empty container before the first data container) are `[0, header_end)`;
+//! every data container is recorded with its offset, end and landmarks; the CRAI entries (one per
+//! slice and reference sequence) are mapped to their container and slice and kept in memory,
+//! sorted by reference sequence and start, so that a query costs a binary search. A trimmed
+//! container's slices are matched to the index by landmark. A stored standard
 //! end-of-file container is served as a range, otherwise the 38 bytes of CRAM 3 § 9 inline; one
 //! end-of-file container is served even when the file holds several.
 //!
@@ -282,7 +284,11 @@ impl CramFile {
         crai: &dyn RandomAccess,
     ) -> Result<Self, Fault> {
         let file_len = file.len();
-        let layout = scan_layout(&*file, file_len)?;
+        let index = read_crai(crai).map_err(|e| match e {
+            Fault::Io(source) => damaged(format!("cannot read the index {crai_name}: {source}")),
+            other => other,
+        })?;
+        let layout = indexed_layout(&*file, file_len, &index)?;
 
         let header_bytes = read_at(&*file, 0, to_usize(layout.header_container_end)?)?;
         let header = catch_unwind(AssertUnwindSafe(|| {
@@ -313,11 +319,6 @@ impl CramFile {
                 entries: Vec::new(),
             })
             .collect();
-
-        let index = read_crai(crai).map_err(|e| match e {
-            Fault::Io(source) => damaged(format!("cannot read the index {crai_name}: {source}")),
-            other => other,
-        })?;
 
         let mut by_reference: Vec<Vec<(u64, u64, usize)>> =
             (0..reference_names.len()).map(|_| Vec::new()).collect();
@@ -585,12 +586,13 @@ impl CramFile {
             ));
         }
 
-        let wanted: Vec<bool> = (0..parsed.slices.len())
+        let wanted: Vec<bool> = parsed
+            .slices
+            .iter()
             .map(|s| {
-                container
-                    .entries
-                    .iter()
-                    .any(|e| e.slice == s && regions.touches(e))
+                container.entries.iter().any(|e| {
+                    container.landmarks.get(e.slice) == Some(&s.landmark) && regions.touches(e)
+                })
             })
             .collect();
 
@@ -630,7 +632,8 @@ impl CramFile {
     }
 }
 
-/// The container layout found by [`scan_layout`].
+/// The container layout found by [`indexed_layout`].
+#[derive(Debug, PartialEq, Eq)]
 struct Layout {
     header_container_end: u64,
     header_end: u64,
@@ -639,8 +642,64 @@ struct Layout {
     eof: Option<u64>,
 }
 
-/// Reads the file definition and walks every container header.
-fn scan_layout(file: &dyn RandomAccess, file_len: u64) -> Result<Layout, Fault> {
+/// The container layout from the file definition, the SAM header container, the last 38 bytes
+/// and the CRAI: every data container is where the index says (its slices at the index's
+/// landmarks), and ends where the next one starts, or at the end-of-file container. Three reads
+/// of the file whatever its size, as htslib opens a CRAM; walking every container header
+/// instead costs one read per container, tens of thousands of ranged GETs for a genome in S3.
+/// A container the index does not name (one without records) stays inside its predecessor's
+/// byte range, where it changes nothing.
+fn indexed_layout(
+    file: &dyn RandomAccess,
+    file_len: u64,
+    index: &[CraiRecord],
+) -> Result<Layout, Fault> {
+    let header_container_end = header_container_end(file, file_len)?;
+
+    let eof_len = EOF_CONTAINER.len() as u64;
+    let eof = match file_len.checked_sub(eof_len) {
+        Some(offset) if offset >= header_container_end => {
+            (read_at(file, offset, EOF_CONTAINER.len())? == EOF_CONTAINER).then_some(offset)
+        }
+        _ => None,
+    };
+    let data_end = eof.unwrap_or(file_len);
+
+    let mut by_offset: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+    for record in index {
+        if record.offset < header_container_end || record.offset >= data_end {
+            return Err(damaged(format!(
+                "index entry at offset {} points at no container",
+                record.offset
+            )));
+        }
+        by_offset
+            .entry(record.offset)
+            .or_default()
+            .push(record.landmark);
+    }
+    let offsets: Vec<u64> = by_offset.keys().copied().collect();
+    let containers = by_offset
+        .into_iter()
+        .enumerate()
+        .map(|(i, (offset, mut landmarks))| {
+            landmarks.sort_unstable();
+            landmarks.dedup();
+            let end = offsets.get(i + 1).copied().unwrap_or(data_end);
+            (offset, end, landmarks)
+        })
+        .collect();
+
+    Ok(Layout {
+        header_container_end,
+        header_end: offsets.first().copied().unwrap_or(header_container_end),
+        containers,
+        eof,
+    })
+}
+
+/// Checks the file definition (CRAM 3.x) and returns where the SAM header container ends.
+fn header_container_end(file: &dyn RandomAccess, file_len: u64) -> Result<u64, Fault> {
     // Reason: 26 bytes.
     let definition_len = FILE_DEFINITION_LEN as u64;
     if file_len < definition_len {
@@ -657,56 +716,8 @@ fn scan_layout(file: &dyn RandomAccess, file_len: u64) -> Result<Layout, Fault> 
             "CRAM {major}.{minor} is not supported (only CRAM 3.x)"
         )));
     }
-
     let (header, header_len) = read_container_header(file, definition_len, file_len)?;
-    let header_container_end = container_end(definition_len, header_len, &header, file_len)?;
-
-    let mut containers = Vec::new();
-    let mut eof = None;
-    let mut offset = header_container_end;
-
-    while offset < file_len {
-        let (header, header_len) = read_container_header(file, offset, file_len)?;
-        let end = container_end(offset, header_len, &header, file_len)?;
-
-        if header.record_count > 0 {
-            // The codec checked that every landmark lies inside the body.
-            let mut landmarks: Vec<u64> = Vec::with_capacity(header.landmarks.len());
-            for &l in &header.landmarks {
-                let l = l as u64;
-                if landmarks.last().is_some_and(|&p| l <= p) {
-                    return Err(damaged(format!(
-                        "container at offset {offset}: landmarks out of order"
-                    )));
-                }
-                landmarks.push(l);
-            }
-            if landmarks.is_empty() {
-                return Err(damaged(format!(
-                    "container at offset {offset} holds records but no slice"
-                )));
-            }
-            containers.push((offset, end, landmarks));
-        } else if eof.is_none() && end - offset == EOF_CONTAINER.len() as u64 {
-            let bytes = read_at(file, offset, EOF_CONTAINER.len())?;
-            if bytes == EOF_CONTAINER {
-                eof = Some(offset);
-            }
-        }
-
-        offset = end;
-    }
-
-    let header_end = containers
-        .first()
-        .map_or(header_container_end, |&(offset, _, _)| offset);
-
-    Ok(Layout {
-        header_container_end,
-        header_end,
-        containers,
-        eof,
-    })
+    container_end(definition_len, header_len, &header, file_len)
 }
 
 /// The end of the container at `offset`, checked against the file length.
@@ -859,6 +870,8 @@ struct ParsedContainer<'a> {
 /// A slice: its header and its blocks (core data block first).
 #[derive(Debug)]
 struct ParsedSlice<'a> {
+    /// Where its header starts in the container body (the container header's landmark).
+    landmark: u64,
     header: SliceHeader,
     blocks: Vec<Block<'a>>,
 }
@@ -902,7 +915,11 @@ impl<'a> ParsedContainer<'a> {
             if blocks.is_empty() {
                 return Err(damaged("a slice without a core data block"));
             }
-            slices.push(ParsedSlice { header, blocks });
+            slices.push(ParsedSlice {
+                landmark: landmark as u64,
+                header,
+                blocks,
+            });
         }
 
         Ok(Self {
@@ -2739,7 +2756,7 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
 
     use super::*;
-    use crate::{DemoGenomeOptions, generate};
+    use gemj_demo::genomes::{DemoGenomeOptions, generate};
 
     type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -2790,19 +2807,125 @@ mod tests {
         }
     }
 
+    /// The files of one demo sample `S1`, written under `dir`.
+    fn demo_sample(
+        dir: &std::path::Path,
+        seed: u64,
+        coverage: f64,
+        contigs: Vec<(String, u32)>,
+    ) -> Result<gemj_demo::genomes::SampleFiles, Box<dyn std::error::Error>> {
+        let opts = DemoGenomeOptions {
+            seed,
+            samples: vec![String::from("S1")],
+            coverage,
+            contigs,
+        };
+        Ok(generate(&opts, dir)?.samples.remove(0))
+    }
+
+    /// A file that counts its reads.
+    #[derive(Debug)]
+    struct Counting(gemj_objects::LocalFile, std::sync::atomic::AtomicUsize);
+
+    impl RandomAccess for Counting {
+        fn len(&self) -> u64 {
+            self.0.len()
+        }
+        fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+            self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.0.read_exact_at(buf, offset)
+        }
+    }
+
+    /// Every container header, walked one by one: the oracle of the layout read from the index.
+    fn walk_containers(file: &dyn RandomAccess) -> Result<Layout, Fault> {
+        let file_len = file.len();
+        let header_container_end = header_container_end(file, file_len)?;
+        let (mut containers, mut eof, mut offset) = (Vec::new(), None, header_container_end);
+        while offset < file_len {
+            let (header, header_len) = read_container_header(file, offset, file_len)?;
+            let end = container_end(offset, header_len, &header, file_len)?;
+            if header.record_count > 0 {
+                let landmarks = header.landmarks.iter().map(|&l| l as u64).collect();
+                containers.push((offset, end, landmarks));
+            } else if read_at(file, offset, to_usize(end - offset)?)? == EOF_CONTAINER {
+                eof = Some(offset);
+            }
+            offset = end;
+        }
+        Ok(Layout {
+            header_container_end,
+            header_end: containers.first().map_or(header_container_end, |c| c.0),
+            containers,
+            eof,
+        })
+    }
+
+    /// The layout read from the CRAI is the one every container header gives, and opening costs
+    /// the same few reads however many containers the file has.
+    #[test]
+    fn test_the_index_gives_the_layout_in_a_few_reads() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        for (seed, coverage, contigs) in [
+            (5, 2.0, vec![(String::from("chr21"), 30_000)]),
+            (
+                6,
+                30.0,
+                vec![
+                    (String::from("chr21"), 300_000),
+                    (String::from("chr22"), 200_000),
+                ],
+            ),
+        ] {
+            let sample = demo_sample(&dir.path().join(seed.to_string()), seed, coverage, contigs)?;
+            let file = Counting(gemj_objects::LocalFile::open(&sample.cram)?, 0.into());
+            let index = read_crai(&gemj_objects::LocalFile::open(&sample.crai)?)
+                .map_err(|e| format!("{e:?}"))?;
+            let from_index =
+                indexed_layout(&file, file.len(), &index).map_err(|e| format!("{e:?}"))?;
+            let reads = file.1.load(std::sync::atomic::Ordering::Relaxed);
+            let walked = walk_containers(&file.0).map_err(|e| format!("{e:?}"))?;
+            assert!(
+                walked.containers.len() > 1,
+                "seed {seed}: several containers"
+            );
+            assert_eq!(from_index, walked, "seed {seed}");
+            assert!(reads <= 3, "seed {seed}: {reads} reads to open");
+            println!(
+                "seed {seed}: {} containers, {reads} reads to open",
+                walked.containers.len()
+            );
+        }
+        Ok(())
+    }
+
+    /// An index entry outside the data containers is a damaged index, found at open.
+    #[test]
+    fn test_an_index_pointing_outside_the_containers_is_damaged() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let sample = demo_sample(dir.path(), 5, 1.0, vec![(String::from("chr21"), 30_000)])?;
+        let file = gemj_objects::LocalFile::open(&sample.cram)?;
+        let mut index = read_crai(&gemj_objects::LocalFile::open(&sample.crai)?)
+            .map_err(|e| format!("{e:?}"))?;
+        for bad in [0, file.len() - 10] {
+            index[0].offset = bad;
+            let err = indexed_layout(&file, file.len(), &index)
+                .map(|_| ())
+                .unwrap_err();
+            assert!(
+                matches!(&err, Fault::Damaged(m) if m.contains("points at no container")),
+                "{err:?}"
+            );
+        }
+        Ok(())
+    }
+
     /// Corrupts block payloads of real containers (fixing the CRC32s so that the damage reaches
     /// the codecs and the record decoder) and trims them: errors are fine, panics are not.
     #[test]
     fn test_trimming_damaged_containers_does_not_panic() -> TestResult {
         let dir = tempfile::tempdir()?;
-        let opts = DemoGenomeOptions {
-            seed: 3,
-            samples: vec![String::from("S1")],
-            coverage: 1.0,
-            contigs: vec![(String::from("chr21"), 30_000)],
-        };
-        let genomes = generate(&opts, dir.path())?;
-        let sample = &genomes.samples[0];
+        let sample = &demo_sample(dir.path(), 3, 1.0, vec![(String::from("chr21"), 30_000)])?;
         let file: Arc<dyn RandomAccess> = Arc::new(gemj_objects::LocalFile::open(&sample.cram)?);
         let crai = gemj_objects::LocalFile::open(&sample.crai)?;
         let cram = CramFile::open("c.cram", Arc::clone(&file), "c.crai", &crai)?;

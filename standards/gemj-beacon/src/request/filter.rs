@@ -7,7 +7,7 @@ use std::fmt;
 use serde_json::Value;
 
 use crate::entry_type::EntryType;
-use crate::error::{BeaconError, ErrorKind};
+use crate::error::BeaconError;
 
 /// One filter of a query.
 ///
@@ -152,7 +152,7 @@ impl Filter {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::InvalidValue`] for an empty id.
+    /// [`ErrorKind::InvalidValue`](crate::ErrorKind::InvalidValue) for an empty id.
     pub fn from_id(id: &str) -> Result<Self, BeaconError> {
         if id.is_empty() {
             return Err(BeaconError::invalid("a filter id is empty"));
@@ -175,8 +175,8 @@ impl Filter {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::InvalidValue`] for wrong types and values, [`ErrorKind::UnknownParameter`]
-    /// for unknown members.
+    /// [`ErrorKind::InvalidValue`](crate::ErrorKind::InvalidValue) for wrong types and values,
+    /// [`ErrorKind::UnknownParameter`](crate::ErrorKind::UnknownParameter) for unknown members.
     pub fn from_json(item: &Value) -> Result<Self, BeaconError> {
         let object = match item {
             Value::String(id) => return Self::from_id(id),
@@ -192,12 +192,9 @@ impl Filter {
                 key.as_str(),
                 "id" | "operator" | "value" | "similarity" | "includeDescendantTerms" | "scope"
             ) {
-                return Err(BeaconError::bad_request(
-                    ErrorKind::UnknownParameter,
-                    format!(
-                        "unknown filter member `{key}` (allowed: id, operator, value, similarity, includeDescendantTerms, scope)"
-                    ),
-                ));
+                return Err(BeaconError::unknown(format!(
+                    "unknown filter member `{key}` (allowed: id, operator, value, similarity, includeDescendantTerms, scope)"
+                )));
             }
         }
         let text = |key: &str| -> Result<Option<&str>, BeaconError> {

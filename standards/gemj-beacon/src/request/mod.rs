@@ -327,10 +327,9 @@ impl BeaconQuery {
         let mut seen: HashMap<GetParam, &str> = HashMap::new();
         for (name, value) in pairs {
             let Some(param) = GetParam::from_name(name) else {
-                return Err(BeaconError::bad_request(
-                    ErrorKind::UnknownParameter,
-                    format!("unknown query parameter `{name}`"),
-                ));
+                return Err(BeaconError::unknown(format!(
+                    "unknown query parameter `{name}`"
+                )));
             };
             if let Some(earlier) = seen.insert(param, name) {
                 let message = if earlier == name {
@@ -378,18 +377,14 @@ impl BeaconQuery {
                 | "requestedGranularity"
                 | "includeResultsetResponses"
                 | "testMode" => {
-                    return Err(BeaconError::bad_request(
-                        ErrorKind::UnknownParameter,
-                        format!("`{key}` belongs inside `query`"),
-                    ));
+                    return Err(BeaconError::unknown(format!(
+                        "`{key}` belongs inside `query`"
+                    )));
                 }
                 other => {
-                    return Err(BeaconError::bad_request(
-                        ErrorKind::UnknownParameter,
-                        format!(
-                            "unknown request body member `{other}` (a beaconRequestBody has `meta` and `query`)"
-                        ),
-                    ));
+                    return Err(BeaconError::unknown(format!(
+                        "unknown request body member `{other}` (a beaconRequestBody has `meta` and `query`)"
+                    )));
                 }
             }
         }
@@ -705,12 +700,9 @@ impl RawQuery {
                     })?);
                 }
                 other => {
-                    return Err(BeaconError::bad_request(
-                        ErrorKind::UnknownParameter,
-                        format!(
-                            "unknown member `query.{other}` (a query has requestParameters, filters, includeResultsetResponses, pagination, requestedGranularity, testMode)"
-                        ),
-                    ));
+                    return Err(BeaconError::unknown(format!(
+                        "unknown member `query.{other}` (a query has requestParameters, filters, includeResultsetResponses, pagination, requestedGranularity, testMode)"
+                    )));
                 }
             }
         }
@@ -731,12 +723,9 @@ impl RawQuery {
                     )));
                 }
                 other => {
-                    return Err(BeaconError::bad_request(
-                        ErrorKind::UnknownParameter,
-                        format!(
-                            "unknown member `query.pagination.{other}` (use `skip` and `limit`)"
-                        ),
-                    ));
+                    return Err(BeaconError::unknown(format!(
+                        "unknown member `query.pagination.{other}` (use `skip` and `limit`)"
+                    )));
                 }
             }
         }
@@ -793,12 +782,9 @@ impl RawQuery {
         })?;
         for (key, value) in datasets {
             if key != "datasetIds" {
-                return Err(BeaconError::bad_request(
-                    ErrorKind::UnknownParameter,
-                    format!(
-                        "unknown member `query.requestParameters.datasets.{key}` (expected `datasetIds`)"
-                    ),
-                ));
+                return Err(BeaconError::unknown(format!(
+                    "unknown member `query.requestParameters.datasets.{key}` (expected `datasetIds`)"
+                )));
             }
             let ids = value.as_array().ok_or_else(|| {
                 BeaconError::invalid("`datasets.datasetIds` must be an array of strings")
@@ -851,13 +837,10 @@ impl RawQuery {
             && entry_type != EntryType::GenomicVariant
             && !limits.cross_entry_variant_queries
         {
-            return Err(BeaconError::bad_request(
-                ErrorKind::UnknownParameter,
-                format!(
-                    "`{first}` is a genomic variant parameter; this beacon accepts variant parameters on g_variants endpoints only, not on {}",
-                    entry_type.path_segment()
-                ),
-            ));
+            return Err(BeaconError::unknown(format!(
+                "`{first}` is a genomic variant parameter; this beacon accepts variant parameters on g_variants endpoints only, not on {}",
+                entry_type.path_segment()
+            )));
         }
         let mut requested_schemas = self.requested_schemas;
         for schema in &mut requested_schemas {
@@ -890,10 +873,7 @@ fn unknown_request_parameter(shown: &str, key: &str) -> BeaconError {
         "datasetIds" => " (use `\"datasets\": {\"datasetIds\": [...]}`)",
         _ => "",
     };
-    BeaconError::bad_request(
-        ErrorKind::UnknownParameter,
-        format!("unknown request parameter `{shown}`{hint}"),
-    )
+    BeaconError::unknown(format!("unknown request parameter `{shown}`{hint}"))
 }
 
 fn json_u64(path: &str, value: &Value) -> Result<u64, BeaconError> {

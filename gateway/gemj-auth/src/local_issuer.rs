@@ -1,10 +1,12 @@
-//! The demo broker: a local ES256 key that signs v1.2 Passports and Visas for the gateway's demo
-//! mode, and publishes its public JWKS.
+//! A local issuer: an ES256 key kept in a folder that signs v1.2 Passports, Visas and
+//! institution request tokens, and publishes its public JWKS. The demo mode's broker and
+//! institutions (`gemj_demo::broker`) and the tests sign with it; it keeps JWT crypto in this
+//! crate.
 //!
-//! The key is generated once with aws-lc-rs into `dir/demo-broker-key.pem` (PKCS#8 PEM, mode
-//! 0600) and reused on later starts; signing goes through jsonwebtoken's `EncodingKey`.
+//! The key is generated once with aws-lc-rs into `dir/issuer-key.pem` (PKCS#8 PEM, mode 0600)
+//! and reused on later starts; signing goes through jsonwebtoken's `EncodingKey`.
 //!
-//! Invariant: the demo broker is never trusted unless the gateway's configuration lists its
+//! Invariant: a local issuer is never trusted unless the gateway's configuration lists its
 //! (issuer, JWKS URL) pair like any other issuer.
 
 use std::fs;
@@ -27,19 +29,19 @@ use crate::error::AuthError;
 use crate::jwks::StaticJwksFetcher;
 
 /// The key file name inside the demo directory.
-pub const DEMO_KEY_FILE: &str = "demo-broker-key.pem";
+pub const ISSUER_KEY_FILE: &str = "issuer-key.pem";
 
-/// A local Passport Broker and Visa Issuer for demos and tests.
+/// A local Passport Broker, Visa Issuer and institution token signer, for the demo and tests.
 ///
 /// # Examples
 ///
 /// ```
 /// use std::time::Duration;
-/// use gemj_auth::DemoBroker;
+/// use gemj_auth::LocalIssuer;
 /// use gemj_passport::{VisaObject, VisaType};
 ///
 /// let dir = tempfile::tempdir()?;
-/// let broker = DemoBroker::load_or_create(dir.path(), "https://demo.gemj.example")?;
+/// let broker = LocalIssuer::load_or_create(dir.path(), "https://demo.gemj.example")?;
 /// let grant = VisaObject {
 ///     r#type: VisaType::ControlledAccessGrants,
 ///     asserted: 1_700_000_000,
@@ -53,7 +55,7 @@ pub const DEMO_KEY_FILE: &str = "demo-broker-key.pem";
 /// assert_eq!(broker.jwks()["keys"][0]["alg"], "ES256");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub struct DemoBroker {
+pub struct LocalIssuer {
     issuer: String,
     jwks_url: String,
     audience: Option<String>,
@@ -64,9 +66,9 @@ pub struct DemoBroker {
     key_path: PathBuf,
 }
 
-impl std::fmt::Debug for DemoBroker {
+impl std::fmt::Debug for LocalIssuer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DemoBroker")
+        f.debug_struct("LocalIssuer")
             .field("issuer", &self.issuer)
             .field("jwks_url", &self.jwks_url)
             .field("kid", &self.kid)
@@ -110,26 +112,26 @@ struct TokenPayload<'a> {
     jti: String,
 }
 
-impl DemoBroker {
-    /// Loads the key from `dir/demo-broker-key.pem`, or generates an ES256 (P-256) key there
+impl LocalIssuer {
+    /// Loads the key from `dir/issuer-key.pem`, or generates an ES256 (P-256) key there
     /// (creating `dir`, mode 0600 on Unix). The JWKS URL defaults to
     /// `<issuer>/.well-known/jwks.json`.
     ///
     /// # Errors
     ///
-    /// `demo_key` when the directory or file cannot be created, read or parsed.
+    /// `issuer_key` when the directory or file cannot be created, read or parsed.
     pub fn load_or_create(dir: &Path, issuer: &str) -> Result<Self, AuthError> {
-        let key_path = dir.join(DEMO_KEY_FILE);
+        let key_path = dir.join(ISSUER_KEY_FILE);
         let pkcs8 = match fs::read_to_string(&key_path) {
             Ok(pem) => pem_decode(&pem)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_key(dir, &key_path)?,
-            Err(e) => return Err(AuthError::DemoKey("cannot read key file", Some(e))),
+            Err(e) => return Err(AuthError::IssuerKey("cannot read key file", Some(e))),
         };
         let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &pkcs8)
-            .map_err(|_| AuthError::DemoKey("key file is not a P-256 PKCS#8 key", None))?;
+            .map_err(|_| AuthError::IssuerKey("key file is not a P-256 PKCS#8 key", None))?;
         let point = pair.public_key().as_ref();
         let (Some(x), Some(y)) = (point.get(1..33), point.get(33..65)) else {
-            return Err(AuthError::DemoKey("unexpected public key encoding", None));
+            return Err(AuthError::IssuerKey("unexpected public key encoding", None));
         };
         let x = URL_SAFE_NO_PAD.encode(x);
         let y = URL_SAFE_NO_PAD.encode(y);
@@ -349,12 +351,13 @@ fn random_id() -> Result<String, AuthError> {
 /// starts on one folder agree on one key (the loser reads the winner's), and a reader never sees
 /// a half-written file.
 fn create_key(dir: &Path, path: &Path) -> Result<Vec<u8>, AuthError> {
-    fs::create_dir_all(dir).map_err(|e| AuthError::DemoKey("cannot create directory", Some(e)))?;
+    fs::create_dir_all(dir)
+        .map_err(|e| AuthError::IssuerKey("cannot create directory", Some(e)))?;
     let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
-        .map_err(|_| AuthError::DemoKey("key generation failed", None))?;
+        .map_err(|_| AuthError::IssuerKey("key generation failed", None))?;
     let der = pair
         .to_pkcs8v1()
-        .map_err(|_| AuthError::DemoKey("key encoding failed", None))?
+        .map_err(|_| AuthError::IssuerKey("key encoding failed", None))?
         .as_ref()
         .to_vec();
     let mut pem = String::from("-----BEGIN PRIVATE KEY-----\n");
@@ -364,8 +367,8 @@ fn create_key(dir: &Path, path: &Path) -> Result<Vec<u8>, AuthError> {
         pem.push('\n');
     }
     pem.push_str("-----END PRIVATE KEY-----\n");
-    let suffix = random_id().map_err(|_| AuthError::DemoKey("key generation failed", None))?;
-    let tmp = dir.join(format!(".{DEMO_KEY_FILE}.{suffix}.tmp"));
+    let suffix = random_id().map_err(|_| AuthError::IssuerKey("key generation failed", None))?;
+    let tmp = dir.join(format!(".{ISSUER_KEY_FILE}.{suffix}.tmp"));
     let mut options = fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -375,21 +378,21 @@ fn create_key(dir: &Path, path: &Path) -> Result<Vec<u8>, AuthError> {
     }
     let written = options
         .open(&tmp)
-        .map_err(|e| AuthError::DemoKey("cannot create key file", Some(e)))
+        .map_err(|e| AuthError::IssuerKey("cannot create key file", Some(e)))
         .and_then(|mut file| {
             file.write_all(pem.as_bytes())
                 .and_then(|()| file.sync_all())
-                .map_err(|e| AuthError::DemoKey("cannot write key file", Some(e)))
+                .map_err(|e| AuthError::IssuerKey("cannot write key file", Some(e)))
         })
         .and_then(|()| match fs::hard_link(&tmp, path) {
             Ok(()) => Ok(der),
             // Another process or thread created it first: use that key.
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 let pem = fs::read_to_string(path)
-                    .map_err(|e| AuthError::DemoKey("cannot read key file", Some(e)))?;
+                    .map_err(|e| AuthError::IssuerKey("cannot read key file", Some(e)))?;
                 pem_decode(&pem)
             }
-            Err(e) => Err(AuthError::DemoKey("cannot create key file", Some(e))),
+            Err(e) => Err(AuthError::IssuerKey("cannot create key file", Some(e))),
         });
     // The temporary name is removed in every case; the key lives on under `path` if linked.
     let _ = fs::remove_file(&tmp);
@@ -400,14 +403,14 @@ fn create_key(dir: &Path, path: &Path) -> Result<Vec<u8>, AuthError> {
 fn pem_decode(pem: &str) -> Result<Vec<u8>, AuthError> {
     let begin = "-----BEGIN PRIVATE KEY-----";
     let end = "-----END PRIVATE KEY-----";
-    let start = pem.find(begin).ok_or(AuthError::DemoKey(
+    let start = pem.find(begin).ok_or(AuthError::IssuerKey(
         "key file is not a PRIVATE KEY PEM",
         None,
     ))? + begin.len();
     let stop = pem
         .get(start..)
         .and_then(|rest| rest.find(end))
-        .ok_or(AuthError::DemoKey(
+        .ok_or(AuthError::IssuerKey(
             "key file is not a PRIVATE KEY PEM",
             None,
         ))?
@@ -420,7 +423,7 @@ fn pem_decode(pem: &str) -> Result<Vec<u8>, AuthError> {
         .collect();
     STANDARD
         .decode(body)
-        .map_err(|_| AuthError::DemoKey("key file is not valid base64", None))
+        .map_err(|_| AuthError::IssuerKey("key file is not valid base64", None))
 }
 
 #[cfg(test)]
@@ -429,20 +432,20 @@ mod tests {
 
     use gemj_passport::{VisaObject, VisaType};
 
-    use super::{DEMO_KEY_FILE, DemoBroker};
+    use super::{ISSUER_KEY_FILE, LocalIssuer};
 
     #[test]
     fn key_is_created_once_with_0600() -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         let sub = dir.path().join("state");
-        let a = DemoBroker::load_or_create(&sub, "https://demo.example")?;
-        let b = DemoBroker::load_or_create(&sub, "https://demo.example")?;
+        let a = LocalIssuer::load_or_create(&sub, "https://demo.example")?;
+        let b = LocalIssuer::load_or_create(&sub, "https://demo.example")?;
         assert_eq!(a.kid(), b.kid());
         assert_eq!(a.jwks(), b.jwks());
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(sub.join(DEMO_KEY_FILE))?
+            let mode = std::fs::metadata(sub.join(ISSUER_KEY_FILE))?
                 .permissions()
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
@@ -472,12 +475,12 @@ mod tests {
         let mut kids = Vec::new();
         for (folder, issuer) in institutions {
             let path = dir.path().join("institutions").join(folder);
-            let broker = DemoBroker::load_or_create(&path, issuer)?;
-            assert!(path.join(DEMO_KEY_FILE).is_file());
+            let broker = LocalIssuer::load_or_create(&path, issuer)?;
+            assert!(path.join(ISSUER_KEY_FILE).is_file());
             assert_eq!(broker.issuer(), issuer);
             assert_eq!(broker.jwks_url(), format!("{issuer}/.well-known/jwks.json"));
             // Loading the same folder again gives the same key.
-            let again = DemoBroker::load_or_create(&path, issuer)?;
+            let again = LocalIssuer::load_or_create(&path, issuer)?;
             assert_eq!(again.kid(), broker.kid());
             kids.push(broker.kid().to_owned());
         }
@@ -496,7 +499,7 @@ mod tests {
                 let handles: Vec<_> = (0..4)
                     .map(|_| {
                         s.spawn(|| {
-                            DemoBroker::load_or_create(&path, "https://inst.example")
+                            LocalIssuer::load_or_create(&path, "https://inst.example")
                                 .map(|b| b.kid().to_owned())
                                 .map_err(|e| e.code().to_owned())
                         })
@@ -514,7 +517,7 @@ mod tests {
             let names: Vec<_> = std::fs::read_dir(&path)?
                 .map(|e| e.map(|e| e.file_name()))
                 .collect::<Result<_, _>>()?;
-            assert_eq!(names, [DEMO_KEY_FILE]);
+            assert_eq!(names, [ISSUER_KEY_FILE]);
         }
         Ok(())
     }
@@ -522,9 +525,9 @@ mod tests {
     #[test]
     fn corrupt_key_file_is_an_error() -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
-        std::fs::write(dir.path().join(DEMO_KEY_FILE), "garbage")?;
-        let err = DemoBroker::load_or_create(dir.path(), "https://demo.example").unwrap_err();
-        assert_eq!(err.code(), "demo_key");
+        std::fs::write(dir.path().join(ISSUER_KEY_FILE), "garbage")?;
+        let err = LocalIssuer::load_or_create(dir.path(), "https://demo.example").unwrap_err();
+        assert_eq!(err.code(), "issuer_key");
         Ok(())
     }
 }

@@ -556,12 +556,12 @@ pub(super) fn read_name(sample_index: usize, contig: Option<usize>, pair: u32) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::demo::rng::{Stream, stream};
+    use crate::genomes::rng::{Stream, stream};
 
     fn contig() -> Contig {
         let mut rng = stream(3, Stream::Reference);
         let mut contigs =
-            crate::demo::reference::generate(&[(String::from("chr1"), 40_000)], &mut rng);
+            crate::genomes::reference::generate(&[(String::from("chr1"), 40_000)], &mut rng);
         contigs.remove(0)
     }
 

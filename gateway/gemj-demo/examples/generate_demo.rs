@@ -1,11 +1,11 @@
 //! Generates the demo genomes and prints how long it took.
 //!
-//! Usage: `cargo run --release -p gemj-genomics --example generate_demo -- OUT_DIR [SAMPLES] [COVERAGE]`
+//! Usage: `cargo run --release -p gemj-demo --example generate_demo -- OUT_DIR [SAMPLES] [COVERAGE]`
 //! (defaults: 24 samples, coverage 2.0, the default contigs).
 
 use std::{env, error::Error, path::PathBuf, time::Instant};
 
-use gemj_genomics::{DemoGenomeOptions, generate};
+use gemj_demo::genomes::{DemoGenomeOptions, generate};
 
 fn main() -> Result<(), Box<dyn Error>> {
     let mut args = env::args().skip(1);

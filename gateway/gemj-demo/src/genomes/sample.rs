@@ -19,7 +19,7 @@ use super::{
     reference::Contig,
     rng::{Stream, stream},
 };
-use crate::GenomicsError;
+use crate::genomes::GenomicsError;
 
 /// Writes the BAM, CRAM and VCF of sample `index`, then indexes them.
 pub(super) fn write_sample(

@@ -11,7 +11,7 @@ use noodles::fasta;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::GenomicsError;
+use crate::genomes::GenomicsError;
 
 /// FASTA line width, as written by `samtools faidx` and most aligners' reference bundles.
 const LINE_WIDTH: usize = 60;
@@ -211,7 +211,7 @@ pub(super) fn repository(contigs: &[Contig]) -> fasta::Repository {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::demo::rng::{Stream, stream};
+    use crate::genomes::rng::{Stream, stream};
 
     #[test]
     fn test_generate_composition() {

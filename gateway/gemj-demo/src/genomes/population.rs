@@ -21,7 +21,7 @@ use super::{
     Gene, Site,
     reference::{Contig, complement, random_base},
 };
-use crate::GenomicsError;
+use crate::genomes::GenomicsError;
 
 /// Expected pairwise differences per base (θ): about one heterozygous site per 1.25 kb.
 pub(super) const THETA: f64 = 1.0 / 1_250.0;
@@ -404,7 +404,7 @@ fn snv_alternate(reference: u8, rng: &mut ChaCha8Rng) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::demo::{
+    use crate::genomes::{
         reference,
         rng::{Stream, stream},
     };

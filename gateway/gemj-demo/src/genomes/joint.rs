@@ -9,7 +9,7 @@ use std::{fmt::Write as _, fs::File, io::Write as _, path::PathBuf};
 use noodles::{bcf, bgzf, csi, tabix, vcf, vcf::variant::io::Write as _};
 
 use super::{Cohort, Site, sample::vcf_header_prefix};
-use crate::GenomicsError;
+use crate::genomes::GenomicsError;
 
 /// The paths of the joint call set.
 #[derive(Clone, Debug)]

@@ -1,8 +1,8 @@
-//! The crate's error type.
+//! The demo genome writer's error type.
 
 use std::{io, path::PathBuf};
 
-/// An error from generating or reading genomic files.
+/// An error from generating the demo genomes.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum GenomicsError {

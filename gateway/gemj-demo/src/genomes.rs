@@ -22,6 +22,7 @@
 //! an absolute path (headers name the reference by file name only).
 
 mod cram_layout;
+mod error;
 mod joint;
 mod population;
 mod reads;
@@ -42,11 +43,11 @@ use std::{
 
 use noodles::fasta;
 
+pub use self::error::GenomicsError;
 use self::{
     reference::Contig,
     rng::{Stream, stream},
 };
-use crate::GenomicsError;
 
 /// The reference FASTA file name, as named in BAM/CRAM/VCF headers.
 const REFERENCE_FILE_NAME: &str = "gemj-synthetic-ref.fa";
@@ -65,7 +66,7 @@ const MAX_COVERAGE: f64 = 100.0;
 /// # Examples
 ///
 /// ```
-/// use gemj_genomics::DemoGenomeOptions;
+/// use gemj_demo::genomes::DemoGenomeOptions;
 ///
 /// let opts = DemoGenomeOptions {
 ///     samples: vec![String::from("GEMJ-P0001"), String::from("GEMJ-P0002")],
@@ -217,7 +218,7 @@ struct Cohort<'a> {
 /// # Examples
 ///
 /// ```
-/// use gemj_genomics::{DemoGenomeOptions, generate};
+/// use gemj_demo::genomes::{DemoGenomeOptions, generate};
 ///
 /// let dir = tempfile::tempdir()?;
 /// let opts = DemoGenomeOptions {

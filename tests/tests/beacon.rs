@@ -228,6 +228,7 @@ async fn informational_endpoints_are_valid_and_describe_what_is_served() -> Test
         panic!("service-info: {e:?}\n{:#}", r.json);
     }
     assert_eq!(r.json["type"]["artifact"], "beacon");
+    let service_environment = r.json["environment"].clone();
     // Every entry type is served, with every nested route of the spec in the map.
     let r = http.get(&format!("{B}/map"), None)?;
     let sets = r.json["response"]["endpointSets"]
@@ -246,6 +247,30 @@ async fn informational_endpoints_are_valid_and_describe_what_is_served() -> Test
         "records"
     );
     assert!(r.json["response"]["info"]["privacy"]["defaults"]["min_cohort_public"].is_u64());
+    // /datasets follows requestedGranularity: the list by default, a boolean or a count of
+    // the datasets when asked for, each in the schema the endpoint allows.
+    let r = http.get(&format!("{B}/datasets"), None)?;
+    let listed =
+        valid(&set, "beaconCollectionsResponse", &r, "/datasets")["response"]["collections"]
+            .as_array()
+            .map_or(0, Vec::len);
+    assert!(listed > 0);
+    assert_eq!(r.json["meta"]["returnedGranularity"], "record");
+    let r = http.get(&format!("{B}/datasets?requestedGranularity=boolean"), None)?;
+    let doc = valid(&set, "beaconBooleanResponse", &r, "/datasets boolean");
+    assert_eq!(doc["responseSummary"]["exists"], true);
+    assert_eq!(doc["meta"]["returnedGranularity"], "boolean");
+    let r = http.get(&format!("{B}/datasets?requestedGranularity=count"), None)?;
+    let doc = valid(&set, "beaconCountResponse", &r, "/datasets count");
+    assert_eq!(doc["responseSummary"]["numTotalResults"], listed);
+    assert_eq!(doc["meta"]["returnedGranularity"], "count");
+    // /info and /service-info say the same environment (both from `service.environment`), and
+    // so does the gateway's own service-info.
+    let info = http.get(&format!("{B}/info"), None)?;
+    assert_eq!(info.json["response"]["environment"], service_environment);
+    let own = http.get("/service-info", None)?;
+    assert_eq!(own.json["environment"], service_environment, "{}", own.json);
+    assert!(service_environment.is_string());
     // Filtering terms are those present in the data: the demo's ICD-10 codes and HPO terms
     // (labelled from the ontology), never a term nobody carries.
     let r = http.get(&format!("{B}/filtering_terms"), None)?;
@@ -388,7 +413,7 @@ async fn granularity_follows_the_verified_passport_and_consent() -> TestResult {
 
     // Every participant of the cancer dataset at record level: the servable members, never
     // the withdrawn one; biosamples, runs and analyses are theirs.
-    let all = json!({"query": {"requestParameters": {"datasets": {"datasetIds": [CANCER]}},
+    let all = json!({"meta": {"apiVersion": "v2.2.0"}, "query": {"requestParameters": {"datasets": {"datasetIds": [CANCER]}},
         "requestedGranularity": "record", "pagination": {"limit": 100}}});
     let r = http.post(&format!("{B}/individuals"), Some(&p.approved), &all)?;
     let doc = valid(
@@ -442,7 +467,7 @@ async fn granularity_follows_the_verified_passport_and_consent() -> TestResult {
     // Nested and by-id routes: an individual's biosamples; a withdrawn individual and an
     // unknown id answer alike.
     let someone = want.iter().next().ok_or("a servable cancer participant")?;
-    let scoped = json!({"query": {"requestParameters": {"datasets": {"datasetIds": [CANCER]}},
+    let scoped = json!({"meta": {"apiVersion": "v2.2.0"}, "query": {"requestParameters": {"datasets": {"datasetIds": [CANCER]}},
         "requestedGranularity": "record"}});
     let r = http.post(
         &format!("{B}/individuals/{someone}/biosamples"),
@@ -591,7 +616,7 @@ async fn filters_follow_the_icd10_and_hpo_hierarchies() -> TestResult {
         }
     }
     let count = |filters: Value| -> Res<u64> {
-        let body = json!({"query": {"filters": filters, "requestedGranularity": "count"}});
+        let body = json!({"meta": {"apiVersion": "v2.2.0"}, "query": {"filters": filters, "requestedGranularity": "count"}});
         let r = http.post(&format!("{B}/individuals"), Some(&p.registered), &body)?;
         let doc = valid(&set, "beaconCountResponse", &r, &filters.to_string());
         doc["responseSummary"]["numTotalResults"]
@@ -675,10 +700,11 @@ async fn filters_follow_the_icd10_and_hpo_hierarchies() -> TestResult {
         people(&|c| c.starts_with(category), &icd)
     );
     // An unknown filter id is a 400, not an empty answer.
-    let body = json!({"query": {"filters": [{"id": "HP:9999999"}]}});
+    let body =
+        json!({"meta": {"apiVersion": "v2.2.0"}, "query": {"filters": [{"id": "HP:9999999"}]}});
     let r = http.post(&format!("{B}/individuals"), Some(&p.registered), &body)?;
     error(&set, &r, 400, "unknown HPO term");
-    let body = json!({"query": {"filters": [{"id": "FOO:123"}]}});
+    let body = json!({"meta": {"apiVersion": "v2.2.0"}, "query": {"filters": [{"id": "FOO:123"}]}});
     let r = http.post(&format!("{B}/individuals"), Some(&p.registered), &body)?;
     error(&set, &r, 400, "unknown prefix");
     gw.stop().await;
@@ -733,7 +759,7 @@ async fn malformed_requests_get_beacon_errors_never_500() -> TestResult {
         (b"{}", "text/plain", 400, "wrong content type"),
         (b"[]", "application/json", 400, "not an object"),
         (
-            br#"{"query": {"pagination": {"limit": 1000}}}"#,
+            br#"{"meta": {"apiVersion": "v2.2.0"}, "query": {"pagination": {"limit": 1000}}}"#,
             "application/json",
             400,
             "limit",
@@ -1017,7 +1043,7 @@ async fn gene_bracket_hgvs_and_nested_variant_queries_match_the_variant_index() 
     let ask = |params: Value, path: &str| -> Res<(u64, BTreeSet<String>)> {
         let mut params = params;
         params["datasets"] = json!({"datasetIds": [CANCER]});
-        let body = json!({"query": {"requestParameters": params, "requestedGranularity": "record",
+        let body = json!({"meta": {"apiVersion": "v2.2.0"}, "query": {"requestParameters": params, "requestedGranularity": "record",
             "pagination": {"limit": 100}}});
         let r = http.post(&format!("{B}{path}"), Some(&p.approved), &body)?;
         let doc = valid(&set, "beaconResultsetsResponse", &r, &params.to_string());
@@ -1056,7 +1082,7 @@ async fn gene_bracket_hgvs_and_nested_variant_queries_match_the_variant_index() 
     );
     // The next page (skip counts records) continues it without overlap.
     if want.len() > 100 {
-        let body = json!({"query": {
+        let body = json!({"meta": {"apiVersion": "v2.2.0"}, "query": {
             "requestParameters": {"geneId": "JAG1", "datasets": {"datasetIds": [CANCER]}},
             "requestedGranularity": "record", "pagination": {"skip": 100, "limit": 100}}});
         let r = http.post(&format!("{B}/g_variants"), Some(&p.approved), &body)?;
@@ -1071,6 +1097,50 @@ async fn gene_bracket_hgvs_and_nested_variant_queries_match_the_variant_index() 
         assert_eq!(page2.len(), (want.len() - 100).min(100));
         assert!(page2.is_disjoint(&page1) && page2.is_subset(&want));
     }
+    // variantType, in the Beacon vocabulary and as SO ids, against each allele's shape: the
+    // gene's variants of that type (deletions and insertions as VCF writes them, anchored).
+    type Shape = fn(&str, &str) -> bool;
+    let shapes: [(&[&str], Shape); 5] = [
+        (&["SNP", "SNV", "SO:0001483"], |r, a| {
+            r.len() == 1 && a.len() == 1
+        }),
+        (&["DEL", "SO:0000159"], |r, a| {
+            r.len() > a.len() && r.starts_with(a)
+        }),
+        (&["INS", "SO:0000667"], |r, a| {
+            a.len() > r.len() && a.starts_with(r)
+        }),
+        (&["INDEL"], |r, a| r.len() != a.len()),
+        (&["SO:0001059"], |_, _| true),
+    ];
+    for (terms, shape) in shapes {
+        let want = served(&|r| {
+            r.key.chrom.as_str() == gene.chrom
+                && r.key.pos >= gene.start
+                && r.key.pos <= gene.end
+                && shape(r.key.reference.as_str(), r.key.alternate.as_str())
+        });
+        assert!(
+            !want.is_empty(),
+            "{terms:?}: the demo gene has such variants"
+        );
+        for term in terms {
+            matches(
+                ask(
+                    json!({"geneId": "JAG1", "variantType": term}),
+                    "/g_variants",
+                )?,
+                &want,
+                term,
+            );
+        }
+    }
+    // An unknown variantType: a Beacon 400 naming the accepted terms, not an empty answer.
+    let body = json!({"meta": {"apiVersion": "v2.2.0"}, "query": {"requestParameters":
+        {"geneId": "JAG1", "variantType": "NOT-A-TYPE"}}});
+    let r = http.post(&format!("{B}/g_variants"), Some(&p.approved), &body)?;
+    error(&set, &r, 400, "unknown variantType");
+    assert!(!r.text().contains("NOT-A-TYPE") && r.text().contains("SO:0000159"));
     // An unknown gene: nothing, not an error.
     matches(
         ask(json!({"geneId": "NOSUCHGENE"}), "/g_variants")?,

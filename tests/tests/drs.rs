@@ -144,28 +144,33 @@ fn check_drs_object(o: &Value, what: &str, host: &str) {
             );
             assert_eq!(m["type"], "https", "{what}");
         }
-        let types: BTreeSet<&str> = o["checksums"]
-            .as_array()
-            .map(|c| c.iter().filter_map(|c| c["type"].as_str()).collect())
-            .unwrap_or_default();
-        assert_eq!(
-            types,
-            BTreeSet::from(["md5", "sha-256"]),
-            "{what}: checksums"
-        );
         assert!(o["mime_type"].as_str().is_some(), "{what}: mime_type");
     } else {
         assert!(o["contents"].is_array(), "{what}: neither blob nor bundle");
     }
+    // Blobs and bundles alike carry MD5 and SHA-256 (bundles per the spec's rule).
+    let types: BTreeSet<&str> = o["checksums"]
+        .as_array()
+        .map(|c| c.iter().filter_map(|c| c["type"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        types,
+        BTreeSet::from(["md5", "sha-256"]),
+        "{what}: checksums"
+    );
 }
 
-fn sha256(o: &Value) -> String {
+fn checksum(o: &Value, kind: &str) -> String {
     o["checksums"]
         .as_array()
-        .and_then(|c| c.iter().find(|c| c["type"] == "sha-256"))
+        .and_then(|c| c.iter().find(|c| c["type"] == kind))
         .and_then(|c| c["checksum"].as_str())
         .unwrap_or_default()
         .to_owned()
+}
+
+fn sha256(o: &Value) -> String {
+    checksum(o, "sha-256")
 }
 
 fn content_ids(o: &Value) -> BTreeSet<String> {
@@ -542,16 +547,23 @@ async fn drs_objects_bundles_access_consent_and_bulk() -> TestResult {
         nested.contains(&bam_id) && nested.contains(&sample),
         "{deep}"
     );
-    // The bundle checksum: SHA-256 over the sorted SHA-256s of its entries; its size is theirs.
-    let mut sums = Vec::new();
+    // The bundle checksums: SHA-256 over the sorted SHA-256s of its entries, MD5 over their
+    // sorted MD5s; its size is theirs.
+    let (mut sums, mut md5s) = (Vec::new(), Vec::new());
     let mut size = 0u64;
     for id in content_ids(&flat) {
         let child = drs.object_ok(&http.get(&obj(&id), Some(&alice))?, "child bundle", &host);
         sums.push(sha256(&child));
+        md5s.push(checksum(&child, "md5"));
         size += child["size"].as_u64().unwrap_or_default();
     }
     sums.sort();
+    md5s.sort();
     assert_eq!(sha256(&flat), hex_sha256(sums.concat().as_bytes()));
+    assert_eq!(
+        checksum(&flat, "md5"),
+        hex::encode(md5::Md5::digest(md5s.concat().as_bytes()))
+    );
     assert_eq!(flat["size"], size);
     let r = http.post(
         &obj(&victim_id),
@@ -568,6 +580,21 @@ async fn drs_objects_bundles_access_consent_and_bulk() -> TestResult {
             && content_ids(&public).contains(&fai),
         "{public}"
     );
+    // The PUBLIC dataset holds reads and calls anyone may read: the public reference sample.
+    let rs = gemj_demo::PUBLIC_SAMPLE;
+    for id in [
+        format!("{rs}.bam"),
+        format!("{rs}.cram"),
+        format!("{rs}.vcf.gz"),
+    ] {
+        assert!(content_ids(&public).contains(&id), "{id}: {public}");
+        let o = drs.object_ok(
+            &http.get(&obj(&id), None)?,
+            "anonymous, public sample",
+            &host,
+        );
+        assert!(o["access_methods"].is_array(), "{id}: {o}");
+    }
     let r = http.get(&obj(CANCER), None)?;
     drs.error_ok(&r, 401, "anonymous, CONTROLLED dataset", None);
     let cancer = drs.object_ok(
@@ -715,6 +742,38 @@ async fn drs_objects_bundles_access_consent_and_bulk() -> TestResult {
         .ok_or("the BAM's URL")?;
     let bytes = http.get(bam_url, None)?;
     assert_eq!(hex_sha256(&bytes.raw), bam.checksums.sha256);
+
+    // Without credentials: nothing public asked for is a 401 (with WWW-Authenticate), not a
+    // 200 with the 401 inside; with a public object among them, the public one resolves.
+    let r = http.post(
+        &format!("{DRS}/objects/access"),
+        None,
+        &json!({"bulk_object_access_ids": [{"bulk_object_id": bam_id, "bulk_access_ids": ["https"]}]}),
+    )?;
+    drs.error_ok(
+        &r,
+        401,
+        "anonymous bulk access to controlled data",
+        Some(("/objects/access", "post")),
+    );
+    let r = http.post(
+        &format!("{DRS}/objects/access"),
+        None,
+        &json!({"bulk_object_access_ids": [
+            {"bulk_object_id": bam_id, "bulk_access_ids": ["https"]},
+            {"bulk_object_id": "gemj-synthetic-ref.fa", "bulk_access_ids": ["https"]}
+        ]}),
+    )?;
+    assert_eq!(r.status, 200, "{}", r.json);
+    Drs::valid(
+        &drs.bulk_access,
+        &r.json,
+        "anonymous bulk access, one public",
+    );
+    assert_eq!(
+        r.json["summary"],
+        json!({"requested": 2, "resolved": 1, "unresolved": 1})
+    );
 
     // 8. The participant withdraws: their files and bundles no longer exist, for anyone.
     let institutions = gemj_demo::broker::institutions(gw.data_dir(), &base)?;
@@ -987,6 +1046,102 @@ async fn drs_answers_503_while_consent_cannot_be_confirmed() -> TestResult {
             && r.event.records_returned == Some(0)),
         "the stale refusal is audited"
     );
+    gw.stop().await;
+    Ok(())
+}
+
+/// CORS for configured origins on the GA4GH paths (DRS, htsget, Beacon, the data URLs they
+/// issue), never on the gateway's own APIs; a preflight is answered before any route runs (an
+/// id that does not exist still gets its 200), and a DRS OPTIONS that is not a preflight still
+/// reaches DRS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_for_configured_origins_on_the_ga4gh_paths_only() -> TestResult {
+    const PORTAL: &str = "https://portal.example.jp";
+    let gw = TestGateway::start_with(3, |c| {
+        c.server.cors_origins = vec![PORTAL.to_owned()];
+    })
+    .await?;
+    let http = Http {
+        base: gw.base_url.clone(),
+    };
+    let origin = |o: &str| ("Origin", o.to_owned());
+    let preflight = |path: &str, o: &str| {
+        http.send_with(
+            "OPTIONS",
+            path,
+            &[
+                origin(o),
+                ("Access-Control-Request-Method", "GET".to_owned()),
+                ("Access-Control-Request-Headers", "authorization".to_owned()),
+            ],
+            None,
+        )
+    };
+    for path in [
+        "/ga4gh/drs/v1/objects/NO-SUCH-OBJECT",
+        "/htsget/reads/NO-SUCH-OBJECT",
+        "/beacon/v2/individuals",
+        "/data/v1/objects/NO-SUCH-OBJECT",
+    ] {
+        let r = preflight(path, PORTAL)?;
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+        assert_eq!(
+            r.header("access-control-allow-origin"),
+            Some(PORTAL),
+            "{path}"
+        );
+        let allowed = r
+            .header("access-control-allow-headers")
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        assert!(allowed.contains("authorization"), "{path}: {allowed}");
+        assert!(r.header("access-control-allow-credentials").is_none());
+    }
+    // A simple request: the header on the answer, and the headers a browser may read.
+    let r = http.send_with("GET", "/beacon/v2/info", &[origin(PORTAL)], None)?;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("access-control-allow-origin"), Some(PORTAL));
+    let r = http.send_with(
+        "GET",
+        "/htsget/reads/NO-SUCH-OBJECT",
+        &[origin(PORTAL)],
+        None,
+    )?;
+    assert_eq!(r.header("access-control-allow-origin"), Some(PORTAL));
+    assert!(
+        r.header("access-control-expose-headers")
+            .unwrap_or_default()
+            .to_ascii_lowercase()
+            .contains("www-authenticate")
+    );
+    // Another origin, and the gateway's own APIs: no CORS at all (the request itself is served
+    // as without an Origin).
+    let r = http.send_with(
+        "GET",
+        "/beacon/v2/info",
+        &[origin("https://evil.example")],
+        None,
+    )?;
+    assert_eq!(r.status, 200);
+    assert!(r.header("access-control-allow-origin").is_none());
+    for path in ["/catalogue/v1/datasets", "/service-info"] {
+        let r = http.send_with("GET", path, &[origin(PORTAL)], None)?;
+        assert!(r.header("access-control-allow-origin").is_none(), "{path}");
+    }
+    let r = preflight("/admin/v1/approvals", PORTAL)?;
+    assert!(
+        r.header("access-control-allow-origin").is_none(),
+        "admin preflight"
+    );
+    // DRS's own OPTIONS (authorizations) is not a preflight: it reaches DRS.
+    let r = http.send_with(
+        "OPTIONS",
+        "/ga4gh/drs/v1/objects/gemj-synthetic-ref.fa",
+        &[origin(PORTAL)],
+        None,
+    )?;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.json["supported_types"].is_array(), "{}", r.text());
     gw.stop().await;
     Ok(())
 }

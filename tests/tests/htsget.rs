@@ -1671,15 +1671,15 @@ async fn tickets_errors_and_service_info_follow_the_htsget_schema() -> TestResul
             "anonymous on REGISTERED data",
             rd_bam,
             None,
-            403,
-            "PermissionDenied",
+            401,
+            "InvalidAuthentication",
         ),
         get_case(
             "anonymous on REGISTERED data, a region",
             format!("{rd_bam}?referenceName=chr20&start=0&end=1000"),
             None,
-            403,
-            "PermissionDenied",
+            401,
+            "InvalidAuthentication",
         ),
         get_case(
             "an unknown id",
@@ -1729,8 +1729,8 @@ async fn tickets_errors_and_service_info_follow_the_htsget_schema() -> TestResul
             "anonymous, a REGISTERED object id, another format",
             "/htsget/reads/GEMJ-DEMO-0002.bam?format=CRAM",
             None,
-            403,
-            "PermissionDenied",
+            401,
+            "InvalidAuthentication",
         ),
         get_case(
             "an unknown referenceName",
@@ -2430,7 +2430,8 @@ async fn signed_urls_and_joint_slices_follow_access_and_consent() -> TestResult 
     let region = Region::new("chr20", Some(200_000), Some(400_000));
     let path = format!("/htsget/reads/{rd}?{}", region.query());
     let anonymous = http.get(&path, None)?;
-    assert_eq!(anonymous.status, 403, "{}", anonymous.text());
+    assert_eq!(anonymous.status, 401, "{}", anonymous.text());
+    assert!(anonymous.header("www-authenticate").is_some());
     let ticket = http.get(&path, Some(&registered))?;
     assert_eq!(ticket.status, 200, "a REGISTERED ticket: {}", ticket.text());
     let urls: Vec<String> =

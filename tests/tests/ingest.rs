@@ -76,6 +76,7 @@ async fn ingest_as(
     };
     gemj_server::ingest::run(&config, &request).await?;
     let report: Value = serde_json::from_slice(&std::fs::read(&report_path)?)?;
+    valid_report(&report, kind);
     let typed = report_from_json(&report)?;
     assert!(
         typed.totals.adds_up(),
@@ -92,6 +93,20 @@ async fn ingest_as(
         "{kind}: every quarantined record is listed with its reason"
     );
     Ok(typed)
+}
+
+/// Every report, whatever happened (nothing refused, files refused, records quarantined, a dry
+/// run), validates against the schema the project publishes for it.
+#[track_caller]
+fn valid_report(report: &Value, what: &str) {
+    let schemas = gemj_schemas::SchemaSet::open_folder(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas"),
+    )
+    .expect("the project's schemas folder");
+    if let Err(e) = schemas.validate("gemj-ingest-report.schema.json", "", report) {
+        panic!("{what}: the report does not validate: {e:?}\n{report:#}");
+    }
+    assert!(report["refused_files"].is_array(), "{what}: {report:#}");
 }
 
 /// The parts of the JSON report the tests read (the report type is serialize-only).
@@ -114,6 +129,7 @@ fn report_from_json(v: &Value) -> Res<IngestReport> {
         });
     }
     r.identifying_fields_dropped = v["identifying_fields_dropped"].as_u64().unwrap_or_default();
+    r.diagnostics = serde_json::from_value(v["diagnostics"].clone())?;
     Ok(r)
 }
 
@@ -496,6 +512,60 @@ async fn fixtures_reach_their_canonical_meaning() -> TestResult {
     );
     assert!(object.index.is_some(), "a missing index is built");
 
+    // A BAM's specimen is its read group's sample (@RG SM), whatever the file is called; one
+    // without SM falls back to the file name, with a warning saying so.
+    let reads = tempfile::tempdir()?;
+    let bam = |name: &str, read_group: &str| -> Res<PathBuf> {
+        let sam = reads.path().join(format!("{name}.sam"));
+        std::fs::write(
+            &sam,
+            format!(
+                "@HD\tVN:1.6\tSO:coordinate\n@SQ\tSN:chr12\tLN:1000000\n{read_group}\
+                 r1\t0\tchr12\t100\t60\t4M\t*\t0\t0\tACGT\tIIII\n"
+            ),
+        )?;
+        let out = reads.path().join(format!("{name}.bam"));
+        let status = std::process::Command::new("samtools")
+            .args(["view", "-b", "-o"])
+            .arg(&out)
+            .arg(&sam)
+            .status()?;
+        assert!(status.success(), "samtools view -b");
+        Ok(out)
+    };
+    let named_by_rg = bam("sequencer-run-42", "@RG\tID:rg1\tSM:SP-0002-B-DNA\n")?;
+    let g = ingest(&gw, "genome", &[named_by_rg], false).await?;
+    assert_eq!(g.totals.created, 1, "{g:?}");
+    let object = store
+        .get_object(&gemj_model::ObjectId::parse("sequencer-run-42.bam")?)
+        .await?
+        .ok_or("the BAM named by its read group")?;
+    assert_eq!(
+        object
+            .specimens
+            .iter()
+            .map(gemj_model::SpecimenId::as_str)
+            .collect::<Vec<_>>(),
+        ["SP-0002-B-DNA"]
+    );
+    assert_eq!(
+        object.participant.as_ref().map(ParticipantId::as_str),
+        Some("GEMJ-TEST-0002")
+    );
+    assert!(
+        !g.diagnostics.iter().any(|d| d.message.contains("@RG SM")),
+        "{g:?}"
+    );
+    let named_by_file = bam("SP-0002-B-DNA.rerun", "")?;
+    let g = ingest(&gw, "genome", &[named_by_file], false).await?;
+    assert_eq!(g.totals.created, 1, "{g:?}");
+    assert!(
+        g.diagnostics
+            .iter()
+            .any(|d| d.message.contains("no read group names a sample (@RG SM)")),
+        "{g:?}"
+    );
+
     // Re-running every input changes nothing.
     let before = snapshot(&gw).await?;
     let epoch = store.catalogue_epoch().await?;
@@ -675,6 +745,7 @@ async fn ingest_and_phenopacket_over_http() -> TestResult {
     // The EHR push: created, then unchanged on the second identical POST.
     let r = post("/ingest/v1/fhir?name=ehr.json", Some(&own), bundle.clone())?;
     assert_eq!(r.status, 200, "{}", r.text());
+    valid_report(&r.json, "HTTP ingest");
     assert_eq!(r.json["totals"]["quarantined"], 0, "{}", r.text());
     assert_eq!(r.json["totals"]["created"], 5, "{}", r.text());
     let r = post("/ingest/v1/fhir?name=ehr.json", Some(&own), bundle.clone())?;
@@ -698,6 +769,7 @@ async fn ingest_and_phenopacket_over_http() -> TestResult {
         bundle.clone(),
     )?;
     assert_eq!(r.status, 200, "{}", r.text());
+    valid_report(&r.json, "HTTP ingest, quarantined");
     assert_eq!(r.json["totals"]["created"], 0, "{}", r.text());
     assert_eq!(r.json["totals"]["merged"], 0, "{}", r.text());
     assert!(
@@ -747,6 +819,7 @@ async fn ingest_and_phenopacket_over_http() -> TestResult {
         Some(serde_json::to_vec(&files)?),
     )?;
     assert_eq!(r.status, 200, "{}", r.text());
+    valid_report(&r.json, "HTTP ingest, dry run");
     assert_eq!(r.json["dry_run"], true);
     assert!(
         r.json["totals"]["created"].as_u64() > Some(0),

@@ -94,6 +94,32 @@ impl Principal {
         }
     }
 
+    /// When the credentials that authorise this caller stop being valid (seconds since the
+    /// epoch): a passport's `exp` or the earliest `exp` of its accepted visas, whichever comes
+    /// first; a signed URL's own expiry. `None` for callers without an expiring credential.
+    /// No URL the gateway issues outlives it.
+    #[must_use]
+    pub fn credentials_expire_at(&self) -> Option<i64> {
+        match self {
+            Self::Passport(p) => Some(
+                p.visas
+                    .iter()
+                    .map(|v| v.claims.exp)
+                    .fold(p.expires_at, i64::min),
+            ),
+            Self::SignedUrl(g) => Some(g.exp),
+            Self::Anonymous | Self::Institution(_) | Self::Operator(_) => None,
+        }
+    }
+
+    /// When a URL issued now to this caller for `ttl_secs` expires: `now + ttl_secs`, never
+    /// after [`Principal::credentials_expire_at`].
+    #[must_use]
+    pub fn url_expiry(&self, now: i64, ttl_secs: i64) -> i64 {
+        let exp = now.saturating_add(ttl_secs);
+        self.credentials_expire_at().map_or(exp, |c| exp.min(c))
+    }
+
     /// SHA-256 of the passport and of every visa considered (accepted or rejected), or of the
     /// institution token: what the audit records instead of the tokens.
     #[must_use]

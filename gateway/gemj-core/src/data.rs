@@ -343,7 +343,7 @@ async fn issue(
             // An object with a participant outside the caller's scope does not exist for them.
             let answer = match (whole, signer) {
                 (false, _) => Err(CoreError::NotFound),
-                (true, Signer::Storage) => match presign(core, &object).await? {
+                (true, Signer::Storage) => match presign(core, principal, &object).await? {
                     Some(issued) => Ok(issued),
                     None => sign_url(core, permit, principal, &object, range, base_url),
                 },
@@ -373,17 +373,25 @@ async fn issue(
     }
 }
 
-/// A URL presigned by the object storage for the whole `object`, valid as long as a data URL;
-/// `None` when the storage cannot presign (a local folder).
-async fn presign(core: &Shared, object: &DataObject) -> Result<Option<IssuedUrl>, CoreError> {
+/// A URL presigned by the object storage for the whole `object`, valid as long as a data URL
+/// (and never longer than the caller's credentials); `None` when the storage cannot presign (a
+/// local folder).
+async fn presign(
+    core: &Shared,
+    principal: &Principal,
+    object: &DataObject,
+) -> Result<Option<IssuedUrl>, CoreError> {
     let Some(key) = core.objects.key_from_uri(&object.storage_uri) else {
         return Ok(None);
     };
-    let ttl = core.urls.ttl();
+    let now = time::OffsetDateTime::now_utc();
+    let ttl = i64::try_from(core.urls.ttl().as_secs()).unwrap_or(300);
+    let secs = principal.url_expiry(now.unix_timestamp(), ttl) - now.unix_timestamp();
+    let ttl = std::time::Duration::from_secs(u64::try_from(secs.max(1)).unwrap_or(1));
     let Some(url) = core.objects.presigned_get(&key, ttl).await? else {
         return Ok(None);
     };
-    let exp = time::OffsetDateTime::now_utc() + ttl;
+    let exp = now + ttl;
     Ok(Some(IssuedUrl {
         url,
         expires_at: exp
@@ -413,7 +421,7 @@ fn sign_url(
     }
     let now = time::OffsetDateTime::now_utc();
     let ttl = i64::try_from(core.urls.ttl().as_secs()).unwrap_or(300);
-    let exp = now.unix_timestamp() + ttl;
+    let exp = principal.url_expiry(now.unix_timestamp(), ttl);
     let scope = permit.scope();
     let grant = UrlGrant {
         object: object.id.clone(),

@@ -197,11 +197,18 @@ fn sha256_hex(bytes: &[u8]) -> String {
         })
 }
 
-/// A bundle's checksum (DRS): the digest of the sorted, concatenated hex checksums of its
-/// top-level entries.
-fn bundle_checksum(mut sums: Vec<&str>) -> String {
+/// The MD5 of bytes, lower-case hex.
+fn md5_hex(bytes: &[u8]) -> String {
+    let mut d = gemj_objects::Digests::default();
+    d.update(bytes);
+    d.finish().2
+}
+
+/// A bundle's checksum of one algorithm (DRS): that algorithm's digest of the sorted,
+/// concatenated hex checksums (of the same algorithm) of its top-level entries.
+fn bundle_checksum(mut sums: Vec<&str>, digest: fn(&[u8]) -> String) -> String {
     sums.sort_unstable();
-    sha256_hex(sums.concat().as_bytes())
+    digest(sums.concat().as_bytes())
 }
 
 /// A stored object considered for this request, with its decision.
@@ -239,6 +246,7 @@ enum Visible<'a> {
         children: Vec<Visible<'a>>,
         size: u64,
         sha256: String,
+        md5: String,
         created: time::OffsetDateTime,
         updated: time::OffsetDateTime,
     },
@@ -270,6 +278,13 @@ impl Visible<'_> {
         match self {
             Self::Blob(b) => &b.object.checksums.sha256,
             Self::Bundle { sha256, .. } => sha256,
+        }
+    }
+
+    fn md5(&self) -> &str {
+        match self {
+            Self::Blob(b) => &b.object.checksums.md5,
+            Self::Bundle { md5, .. } => md5,
         }
     }
 
@@ -589,13 +604,16 @@ impl<'a> Resolver<'a> {
                 let created = children.iter().map(Visible::created).min()?;
                 let updated = children.iter().map(Visible::updated).max()?;
                 let size = children.iter().map(Visible::size).sum();
-                let sha256 = bundle_checksum(children.iter().map(Visible::sha256).collect());
+                let sha256 =
+                    bundle_checksum(children.iter().map(Visible::sha256).collect(), sha256_hex);
+                let md5 = bundle_checksum(children.iter().map(Visible::md5).collect(), md5_hex);
                 Some(Visible::Bundle {
                     id,
                     description,
                     children,
                     size,
                     sha256,
+                    md5,
                     created,
                     updated,
                 })
@@ -641,6 +659,7 @@ impl<'a> Resolver<'a> {
                 children,
                 size,
                 sha256,
+                md5,
                 created,
                 updated,
             } => DrsObject {
@@ -652,10 +671,16 @@ impl<'a> Resolver<'a> {
                 updated_time: rfc3339(*updated),
                 version: sha256.clone(),
                 mime_type: None,
-                checksums: vec![Checksum {
-                    checksum: sha256.clone(),
-                    kind: "sha-256",
-                }],
+                checksums: vec![
+                    Checksum {
+                        checksum: sha256.clone(),
+                        kind: "sha-256",
+                    },
+                    Checksum {
+                        checksum: md5.clone(),
+                        kind: "md5",
+                    },
+                ],
                 access_methods: None,
                 contents: Some(self.contents(children, expand)),
                 description: (*description).to_owned(),
@@ -958,11 +983,16 @@ mod tests {
 
     #[test]
     fn bundle_checksums_follow_the_spec_example() {
-        // The spec's example with md5 (sort, concatenate, digest), here with SHA-256.
+        // The spec's example (sort, concatenate, digest), with each algorithm.
         assert_eq!(
-            bundle_checksum(vec!["72794b6d", "5e089d29"]),
+            bundle_checksum(vec!["72794b6d", "5e089d29"], sha256_hex),
             sha256_hex(b"5e089d2972794b6d")
         );
+        assert_eq!(
+            bundle_checksum(vec!["72794b6d", "5e089d29"], md5_hex),
+            md5_hex(b"5e089d2972794b6d")
+        );
+        assert_eq!(md5_hex(b""), "d41d8cd98f00b204e9800998ecf8427e");
         assert_eq!(
             sha256_hex(b""),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"

@@ -339,7 +339,7 @@ async fn issue(
     let approval = permit.approval().cloned();
     let scope = permit.scope();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let exp = now + i64::try_from(core.urls.ttl().as_secs()).unwrap_or(300);
+    let exp = principal.url_expiry(now, i64::try_from(core.urls.ttl().as_secs()).unwrap_or(300));
     let grant = |start: u64, end: Option<u64>, slice: Option<SliceGrant>| UrlGrant {
         object: object.id.clone(),
         start,

@@ -15,7 +15,7 @@ pub struct ServiceIdentity {
     pub organization_name: String,
     /// Organization URL.
     pub organization_url: String,
-    /// `dev`, `test`, `prod`, or `demo`.
+    /// `prod`, `staging`, `test` or `dev` (Beacon `/info` says the same).
     pub environment: String,
     /// Contact URL (`mailto:` or `https:`).
     pub contact_url: Option<String>,

@@ -62,6 +62,11 @@ impl From<gemj_store::StoreError> for DemoError {
 /// The file, in the data folder, whose presence says a complete demo cohort is there.
 pub const MARKER_FILE: &str = "demo-cohort.json";
 
+/// The public reference sample: synthetic reads and calls on the demo's reference that belong
+/// to no participant, in the PUBLIC dataset, so htsget and DRS clients (samtools, bcftools, the
+/// htsget client) can be tried anonymously. Its objects are `<name>.bam`, `.cram`, `.vcf.gz`.
+pub const PUBLIC_SAMPLE: &str = "GEMJ-PUBLIC-RS1";
+
 /// Size and seed of the demo cohort.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
 pub struct DemoOptions {
@@ -505,15 +510,23 @@ pub async fn generate(
         coverage: options.coverage,
         ..Default::default()
     };
+    // The public sample: the same seed (so the same reference) in a cohort of its own.
+    let public_options = genomes::DemoGenomeOptions {
+        samples: vec![PUBLIC_SAMPLE.to_owned()],
+        ..genome_options.clone()
+    };
     let staging_for_task = staging.clone();
-    let genomes =
-        tokio::task::spawn_blocking(move || genomes::generate(&genome_options, &staging_for_task))
-            .await
-            .map_err(CoreError::from)?
-            .map_err(DemoError::Genomes)?;
+    let (genomes, public) = tokio::task::spawn_blocking(move || {
+        let cohort = genomes::generate(&genome_options, &staging_for_task)?;
+        let public = genomes::generate(&public_options, &staging_for_task.join("public"))?;
+        Ok::<_, genomes::GenomicsError>((cohort, public))
+    })
+    .await
+    .map_err(CoreError::from)?
+    .map_err(DemoError::Genomes)?;
     let genome_seconds = started.elapsed().as_secs_f64();
     let started = Instant::now();
-    let result = register(store, objects, &plan, &genomes).await;
+    let result = register(store, objects, &plan, &genomes, &public).await;
     let _ = std::fs::remove_dir_all(&staging);
     let (objects_registered, bytes, variant_rows) = result?;
     let summary = DemoSummary {
@@ -542,6 +555,7 @@ async fn register(
     objects: &dyn ObjectStorage,
     plan: &CohortPlan,
     genomes: &genomes::DemoGenomes,
+    public: &genomes::DemoGenomes,
 ) -> Result<(usize, u64, u64), DemoError> {
     for (code, name) in INSTITUTIONS {
         store
@@ -631,6 +645,45 @@ async fn register(
     )
     .await?;
     public_objects.push(genes);
+    let describe_public = |o: &mut DataObject| {
+        o.description = Some(
+            "A synthetic public reference sample on GeMJ-synthetic-1 (no participant): for trying \
+             htsget and DRS clients anonymously."
+                .to_owned(),
+        );
+    };
+    for sample in &public.samples {
+        for (file, index, id) in [
+            (
+                (sample.bam.as_path(), DataFormat::Bam),
+                (sample.bai.as_path(), DataFormat::Bai),
+                format!("{PUBLIC_SAMPLE}.bam"),
+            ),
+            (
+                (sample.cram.as_path(), DataFormat::Cram),
+                (sample.crai.as_path(), DataFormat::Crai),
+                format!("{PUBLIC_SAMPLE}.cram"),
+            ),
+            (
+                (sample.vcf.as_path(), DataFormat::Vcf),
+                (sample.tbi.as_path(), DataFormat::Tbi),
+                format!("{PUBLIC_SAMPLE}.vcf.gz"),
+            ),
+        ] {
+            public_objects.extend(
+                register_pair(
+                    objects,
+                    store,
+                    file,
+                    index,
+                    "demo/public",
+                    &id,
+                    describe_public,
+                )
+                .await?,
+            );
+        }
+    }
 
     let mut program_objects: std::collections::HashMap<Program, Vec<DataObject>> =
         std::collections::HashMap::new();

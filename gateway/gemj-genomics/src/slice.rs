@@ -305,12 +305,13 @@ impl IndexedFile {
         }
     }
 
-    /// The sample column names of a VCF or BCF (empty for reads).
+    /// The samples of the file: the sample column names of a VCF or BCF; the read groups'
+    /// `SM` of a BAM or CRAM (distinct, in header order; empty without read groups).
     #[must_use]
     pub fn sample_names(&self) -> &[String] {
         match &self.inner {
             Inner::Bgzf(f) => f.sample_names(),
-            Inner::Cram(_) => &[],
+            Inner::Cram(c) => c.sample_names(),
         }
     }
 
@@ -388,4 +389,19 @@ pub(crate) fn read_whole(name: &str, source: &dyn RandomAccess) -> Result<Vec<u8
         .read_exact_at(&mut bytes, 0)
         .map_err(SliceError::io(name))?;
     Ok(bytes)
+}
+
+/// The distinct `SM` of a SAM header's read groups, in header order.
+fn read_group_samples(header: &noodles::sam::Header) -> Vec<String> {
+    use noodles::sam::header::record::value::map::read_group::tag::SAMPLE;
+    let mut out: Vec<String> = Vec::new();
+    for group in header.read_groups().values() {
+        if let Some(sample) = group.other_fields().get(&SAMPLE) {
+            let sample = sample.to_string();
+            if !out.contains(&sample) {
+                out.push(sample);
+            }
+        }
+    }
+    out
 }

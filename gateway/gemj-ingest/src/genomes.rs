@@ -167,8 +167,8 @@ async fn ingest_from(
     let counts = report.genomes.get_or_insert_with(GenomeCounts::default);
     counts.indexes_built += u64::from(built);
 
-    // Sample columns (VCF/BCF) or read-group samples are specimen ids.
-    let samples = sample_names(format, &file_path, &index_path).await?;
+    // Sample columns (VCF/BCF) or read-group samples (BAM/CRAM) are specimen ids.
+    let samples = sample_names(format, &file_path, &index_path, &name, report).await?;
     let mapped = gemj_genomes::specimens::specimens_of_samples(&name, &samples);
     report
         .diagnostics
@@ -395,10 +395,15 @@ fn prepare_blocking(path: &Path, work_dir: &Path) -> Result<Prepared, String> {
     Ok(((file, target, index.format()), format, true))
 }
 
+/// The file's samples: the sample columns of a VCF or BCF, the read groups' `SM` of a BAM or
+/// CRAM. A reads file without `@RG SM` falls back to its file name up to the first `.` (the
+/// convention of the demo and of many pipelines), with a warning in the report saying so.
 async fn sample_names(
     format: DataFormat,
     file: &Path,
     index: &Path,
+    name: &str,
+    report: &mut IngestReport,
 ) -> Result<Vec<String>, CoreError> {
     let slice_format = match format {
         DataFormat::Bam => gemj_genomics::slice::Format::Bam,
@@ -406,23 +411,30 @@ async fn sample_names(
         DataFormat::Bcf => gemj_genomics::slice::Format::Bcf,
         _ => gemj_genomics::slice::Format::Vcf,
     };
-    if slice_format.is_reads() {
-        // Reads carry their sample in read groups; a reads file is named after its specimen.
+    let (path, index) = (file.to_owned(), index.to_owned());
+    let samples = tokio::task::spawn_blocking(move || {
+        gemj_genomics::slice::IndexedFile::open(slice_format, &path, &index)
+            .map(|f| f.sample_names().to_vec())
+    })
+    .await
+    .map_err(CoreError::from)?
+    .map_err(|e| CoreError::InvalidInput(format!("cannot read the file's header: {e}")))?;
+    if slice_format.is_reads() && samples.is_empty() {
         let stem = file
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let specimen = stem.split('.').next().unwrap_or_default().to_owned();
+        report.diagnostics.push(Diagnostic::warning(
+            name,
+            "header",
+            "sample",
+            "no read group names a sample (@RG SM): the specimen is taken from the file name"
+                .to_owned(),
+        ));
         return Ok(vec![specimen]);
     }
-    let (file, index) = (file.to_owned(), index.to_owned());
-    tokio::task::spawn_blocking(move || {
-        gemj_genomics::slice::IndexedFile::open(slice_format, &file, &index)
-            .map(|f| f.sample_names().to_vec())
-    })
-    .await
-    .map_err(CoreError::from)?
-    .map_err(|e| CoreError::InvalidInput(format!("cannot read the file's header: {e}")))
+    Ok(samples)
 }
 
 async fn load_variants(

@@ -142,8 +142,8 @@ pub struct IngestReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub genomes: Option<GenomeCounts>,
     /// Files refused whole (not the format, or not valid against its schema): each is counted
-    /// as one quarantined record of kind `file`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// as one quarantined record of kind `file`. Always present (empty when none), as the
+    /// report's schema requires.
     pub refused_files: Vec<RefusedFile>,
 }
 
@@ -154,8 +154,8 @@ pub struct RefusedFile {
     pub file: String,
     /// Why.
     pub reason: String,
-    /// The validation errors (`<JSON pointer>: <message>`), when the file failed its schema.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// The validation errors (`<JSON pointer>: <message>`), when the file failed its schema
+    /// (empty otherwise; always present, as the schema requires).
     pub errors: Vec<String>,
 }
 

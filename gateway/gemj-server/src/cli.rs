@@ -378,8 +378,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut config = load(&cli, None)?;
             telemetry::init(&config.log);
             if *with_demo {
-                // Labelled: service-info says this gateway trusts a demo broker.
-                config.service.environment = "demo".to_owned();
+                // Labelled: a test environment (service-info and Beacon /info alike), named as
+                // the demo, since it trusts the local demo broker.
+                config.service.environment = "test".to_owned();
+                if !config.service.name.contains("demo") {
+                    config.service.name.push_str(" (demo)");
+                }
                 let options = DemoOptions {
                     participants: config.demo.participants,
                     seed: config.demo.seed,

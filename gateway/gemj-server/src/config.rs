@@ -213,7 +213,8 @@ pub struct ServiceConfig {
     pub organization_name: String,
     /// Organization URL.
     pub organization_url: String,
-    /// `dev`, `test`, `prod` or `demo`.
+    /// `prod`, `staging`, `test` or `dev`: what `/service-info` and Beacon `/info` both say
+    /// (`serve --demo` sets `test`).
     pub environment: String,
     /// Contact URL (empty: none).
     pub contact_url: String,
@@ -245,6 +246,11 @@ pub struct ServerConfig {
     pub shutdown_timeout_secs: u64,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// Browser origins (`https://portal.example.jp`, or `*` for any) allowed to call the GA4GH
+    /// APIs (htsget, DRS, Beacon) from a web page: CORS headers on those paths and preflight
+    /// requests answered there. Empty (the default): no CORS; the gateway's own APIs never
+    /// answer CORS.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -253,6 +259,7 @@ impl Default for ServerConfig {
             workers: 0,
             shutdown_timeout_secs: 30,
             max_body_bytes: 4 * 1024 * 1024,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -741,6 +748,27 @@ impl Config {
             return Err(ConfigError::Invalid(format!(
                 "listen: {:?} is not an address:port such as 127.0.0.1:8080",
                 self.listen
+            )));
+        }
+        if !matches!(
+            self.service.environment.as_str(),
+            "prod" | "staging" | "test" | "dev"
+        ) {
+            return Err(ConfigError::Invalid(format!(
+                "service.environment: {:?} is not one of prod, staging, test, dev (the values \
+                 GA4GH service-info and Beacon /info share)",
+                self.service.environment
+            )));
+        }
+        if let Some(bad) = self
+            .server
+            .cors_origins
+            .iter()
+            .find(|o| !crate::cors::is_origin(o))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "server.cors_origins: {bad:?} is neither `*` nor an origin such as \
+                 https://portal.example.jp (scheme, host and optional port; no path)"
             )));
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {

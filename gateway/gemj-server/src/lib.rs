@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod cors;
 pub mod error;
 pub mod ingest;
 pub mod middleware;
@@ -388,7 +389,10 @@ impl Gateway {
             htsget: web::Data::new(HtsgetService::new(shared.clone())),
             beacon: web::Data::new(gemj_core::beacon::Beacon::new(
                 shared.clone(),
-                self.config.beacon.clone(),
+                gemj_core::beacon::BeaconSettings {
+                    environment: self.config.service.environment.clone(),
+                    ..self.config.beacon.clone()
+                },
                 self.hpo.clone(),
             )),
             consent: web::Data::new(ConsentService::new(shared.clone())),
@@ -420,6 +424,7 @@ impl Gateway {
         let verifier = verifier.map(web::Data::new);
         let max_body = self.config.server.max_body_bytes;
         let ingest_max_body = self.config.ingest.max_body_bytes;
+        let cors_origins = self.config.server.cors_origins.clone();
         let mut server = HttpServer::new(move || {
             let mut app = services
                 .register(App::new())
@@ -467,6 +472,7 @@ impl Gateway {
                 .configure(|cfg| routes::ingest::configure(cfg, ingest_max_body))
                 .configure(routes::phenopackets::configure)
                 .configure(routes::openapi::configure)
+                .wrap(cors::middleware(&cors_origins))
                 .wrap(ErrorHandlers::new().default_handler(error::json_errors))
                 .wrap(from_fn(middleware::observe))
         })

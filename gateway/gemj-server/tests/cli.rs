@@ -251,14 +251,26 @@ fn demo_then_serve_then_sigterm_then_audit_verify() -> TestResult {
     let mut server = start_server(&data_s, &["--demo"])?;
     let res = ureq::get(&format!("{}/catalogue/v1/datasets", server.base_url)).call()?;
     assert_eq!(res.status(), 200);
-    // Demo mode is labelled as such: service-info says so, and the demo broker's keys are served.
+    // Demo mode is labelled as such: a test environment named as the demo in service-info (and
+    // the same environment in Beacon /info), and the demo broker's keys are served.
     let info: serde_json::Value = serde_json::from_reader(
         ureq::get(&format!("{}/service-info", server.base_url))
             .call()?
             .into_body()
             .into_reader(),
     )?;
-    assert_eq!(info["environment"], "demo");
+    assert_eq!(info["environment"], "test");
+    assert!(
+        info["name"].as_str().is_some_and(|n| n.contains("(demo)")),
+        "{info}"
+    );
+    let beacon: serde_json::Value = serde_json::from_reader(
+        ureq::get(&format!("{}/beacon/v2/info", server.base_url))
+            .call()?
+            .into_body()
+            .into_reader(),
+    )?;
+    assert_eq!(beacon["response"]["environment"], "test");
     let jwks: serde_json::Value = serde_json::from_reader(
         ureq::get(&format!(
             "{}/demo-broker/.well-known/jwks.json",

@@ -67,7 +67,7 @@ impl Hgvs {
         let fail = |why: &str| {
             BeaconError::bad_request(
                 ErrorKind::InvalidAllele,
-                format!("`genomicAlleleShortForm` `{s}` is not accepted: {why}"),
+                format!("`genomicAlleleShortForm` is not accepted: {why}"),
             )
         };
         if s.starts_with("g.") || s.starts_with("m.") {
@@ -212,14 +212,15 @@ fn is_bases(s: &str) -> bool {
 
 fn position(s: &str) -> Result<u64, String> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!(
-            "`{s}` is not a position (uncertain and intronic positions are not supported)"
-        ));
+        return Err(
+            "a position is not a number (uncertain and intronic positions are not supported)"
+                .to_owned(),
+        );
     }
     match s.parse::<u64>() {
         Ok(0) => Err("HGVS positions start at 1".to_owned()),
         Ok(p) if p <= crate::request::MAX_COORDINATE => Ok(p),
-        _ => Err(format!("position `{s}` is too large")),
+        _ => Err("a position is too large".to_owned()),
     }
 }
 
@@ -247,11 +248,11 @@ fn parse_change(s: &str) -> Result<(u64, u64, AlleleChange), String> {
             return Ok(None);
         }
         if !is_bases(seq) {
-            return Err(format!("`{seq}` is not a sequence of upper-case bases"));
+            return Err(format!("the {what} sequence is not upper-case bases"));
         }
         if u64::try_from(seq.len()).ok() != Some(span) {
             return Err(format!(
-                "the {what} sequence `{seq}` has {} bases but the range has {span}",
+                "the {what} sequence has {} bases but the range has {span}",
                 seq.len()
             ));
         }
@@ -343,7 +344,5 @@ fn parse_change(s: &str) -> Result<(u64, u64, AlleleChange), String> {
             },
         ));
     }
-    Err(format!(
-        "`{rest}` is not a supported change (substitution, del, ins, delins or dup)"
-    ))
+    Err("the change is not a supported one (substitution, del, ins, delins or dup)".to_owned())
 }

@@ -80,6 +80,7 @@ pub mod records;
 pub mod reference;
 pub mod request;
 pub mod response;
+pub mod variant_type;
 
 pub use common::{
     Count, CountAdjustedTo, CountPrecision, Granularity, Handover, IncludeResultsetResponses,
@@ -115,3 +116,4 @@ pub use response::{
     BeaconResultsetsResponse, EntryResponse, InformationalMeta, QueryResponse,
     ReceivedRequestSummary, Record, ResponseMeta, ResultSet,
 };
+pub use variant_type::{VariantClass, VariantType};

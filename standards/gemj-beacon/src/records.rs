@@ -521,23 +521,32 @@ impl VariantLocus {
     }
 }
 
-/// The Beacon `variantType` of a sequence change: `SNP` (one base to one base), `MNP` (several
-/// bases to as many), `INDEL` (anything else).
+/// The Beacon `variantType` of a stored allele, by its shape ([`crate::VariantClass::of_allele`]):
+/// `SNP` (one base to one base), `MNP` (several bases to as many), `DEL`, `INS`, `INDEL` (a
+/// delins), and for symbolic alleles `DEL`, `INS`, `DUP`, `INV`, `CNV`.
 ///
 /// # Examples
 ///
 /// ```
 /// assert_eq!(gemj_beacon::infer_variant_type("A", "G"), "SNP");
 /// assert_eq!(gemj_beacon::infer_variant_type("AC", "GT"), "MNP");
-/// assert_eq!(gemj_beacon::infer_variant_type("A", "AT"), "INDEL");
+/// assert_eq!(gemj_beacon::infer_variant_type("A", "AT"), "INS");
+/// assert_eq!(gemj_beacon::infer_variant_type("AT", "A"), "DEL");
+/// assert_eq!(gemj_beacon::infer_variant_type("AT", "G"), "INDEL");
+/// assert_eq!(gemj_beacon::infer_variant_type("A", "<DUP:TANDEM>"), "DUP");
 /// ```
 #[must_use]
 pub fn infer_variant_type(reference_bases: &str, alternate_bases: &str) -> &'static str {
-    let r = VariantLocus::bases_len(reference_bases);
-    let a = VariantLocus::bases_len(alternate_bases);
-    match (r, a) {
-        (1, 1) => "SNP",
-        (r, a) if r == a => "MNP",
+    use crate::VariantClass as C;
+    let classes = C::of_allele(reference_bases, alternate_bases);
+    match classes.first().copied().unwrap_or(C::SequenceAlteration) {
+        C::Snv => "SNP",
+        C::Mnv | C::Substitution => "MNP",
+        C::Deletion | C::CopyNumberLoss => "DEL",
+        C::Insertion => "INS",
+        C::Duplication | C::TandemDuplication | C::CopyNumberGain => "DUP",
+        C::Inversion => "INV",
+        C::CopyNumberVariation => "CNV",
         _ => "INDEL",
     }
 }

@@ -196,7 +196,7 @@ impl ReferenceName {
                 return Err(BeaconError::bad_request(
                     crate::ErrorKind::UnsupportedAssembly,
                     format!(
-                        "reference sequence `{s}` is neither the GRCh38 ({grch38}) nor the GRCh37 ({grch37}) accession of {chrom}"
+                        "the reference sequence is neither the GRCh38 ({grch38}) nor the GRCh37 ({grch37}) accession of {chrom}"
                     ),
                 ));
             }
@@ -209,7 +209,7 @@ impl ReferenceName {
             !s.is_empty() && s.len() <= 255 && s.bytes().all(|b| b.is_ascii_graphic() && b != b',');
         if !valid {
             return Err(BeaconError::invalid(format!(
-                "`{param}` `{s}` is not a reference sequence name"
+                "`{param}` is not a reference sequence name"
             )));
         }
         Ok(Self {

@@ -224,12 +224,12 @@ fn filter_errors() {
     err(
         f(json!([{"id": "age", "operator": ">="}])),
         InvalidValue,
-        "filter `age` has an operator but no value",
+        "a filter has an `operator` but no `value`",
     );
     err(
         f(json!([{"id": "age", "operator": "~", "value": "1"}])),
         InvalidValue,
-        "filter `age` has an unknown operator `~` (expected =, <, >, !, >=, <=)",
+        "a filter's `operator` must be =, <, >, !, >= or <=",
     );
     err(
         f(json!([{"id": "age", "operator": ">", "value": 70}])),
@@ -239,7 +239,7 @@ fn filter_errors() {
     err(
         f(json!([{"id": "HP:1", "similarity": "fuzzy"}])),
         InvalidValue,
-        "filter `HP:1` has an unknown similarity `fuzzy`",
+        "a filter's `similarity` must be exact, high, medium or low",
     );
     err(
         f(json!([{"id": "HP:1", "includeDescendantTerms": "yes"}])),
@@ -249,12 +249,12 @@ fn filter_errors() {
     err(
         f(json!([{"id": "HP:1", "scope": "patients"}])),
         InvalidValue,
-        "filter `HP:1` has an unknown scope `patients`",
+        "a filter's `scope` is not an entry type",
     );
     err(
         f(json!([{"id": "HP:1", "includeDescendants": false}])),
         UnknownParameter,
-        "unknown filter member `includeDescendants`",
+        "a filter object has a member the spec does not define",
     );
     err(
         f(json!(["A:1", "B:2", "C:3", "D:4", "E:5"])),
@@ -288,10 +288,8 @@ fn framework_members() {
         ok(query(json!({"pagination": {}}))).pagination,
         Pagination { skip: 0, limit: 10 }
     );
-    // `meta` is optional here (the schema requires it); the api version defaults to ours.
-    let q = ok(json!({"query": {"requestParameters": {"geneId": "BRAF"}}}));
-    assert_eq!(q.api_version, "v2.2.0");
-    assert!(ok(json!({})).is_unfiltered());
+    // `meta` with `apiVersion` is required, as the schema says; the rest may be left out.
+    assert!(ok(json!({"meta": {"apiVersion": "v2.2.0"}})).is_unfiltered());
     for version in ["v2.2.0", "2.0", "v2", "v2.0.1"] {
         assert_eq!(
             ok(json!({"meta": {"apiVersion": version}})).api_version,
@@ -317,17 +315,28 @@ fn body_errors() {
         "the request body must be a JSON object",
     );
     err(
-        json!({"querry": {}}),
-        UnknownParameter,
-        "unknown request body member `querry`",
+        json!({"query": {"requestParameters": {"geneId": "BRAF"}}}),
+        InvalidBody,
+        "a beaconRequestBody needs `meta` with `apiVersion`",
+    );
+    err(json!({}), InvalidBody, "needs `meta`");
+    err(
+        json!({"meta": {}}),
+        MissingParameter,
+        "`meta.apiVersion` is required",
     );
     err(
-        json!({"query": {}, "requestedGranularity": "record"}),
+        json!({"meta": {"apiVersion": "v2.2.0"}, "querry": {}}),
+        UnknownParameter,
+        "a request body member the spec does not define",
+    );
+    err(
+        json!({"meta": {"apiVersion": "v2"}, "query": {}, "requestedGranularity": "record"}),
         UnknownParameter,
         "`requestedGranularity` belongs inside `query`",
     );
     err(
-        json!({"query": {}, "pagination": {"skip": 0}}),
+        json!({"meta": {"apiVersion": "v2"}, "query": {}, "pagination": {"skip": 0}}),
         UnknownParameter,
         "`pagination` belongs inside `query`",
     );
@@ -339,7 +348,7 @@ fn body_errors() {
     err(
         json!({"meta": {"apiVersion": "v1.0"}}),
         InvalidValue,
-        "unsupported apiVersion `v1.0`: this beacon speaks v2.2.0",
+        "`meta.apiVersion` must be a v2 version: this beacon speaks v2.2.0",
     );
     err(
         json!({"meta": {"apiVersion": 2}}),
@@ -347,29 +356,29 @@ fn body_errors() {
         "`meta.apiVersion` must be a string",
     );
     err(
-        json!({"meta": {"requestedSchemas": {}}}),
+        json!({"meta": {"apiVersion": "v2", "requestedSchemas": {}}}),
         InvalidValue,
         "`meta.requestedSchemas` must be an array",
     );
     err(
-        json!({"meta": {"requestedSchemas": [{"schema": 1}]}}),
+        json!({"meta": {"apiVersion": "v2", "requestedSchemas": [{"schema": 1}]}}),
         InvalidValue,
         "`meta.requestedSchemas[].schema` must be a string",
     );
     err(
-        json!({"query": []}),
+        json!({"meta": {"apiVersion": "v2"}, "query": []}),
         InvalidValue,
         "`query` must be an object",
     );
     err(
         query(json!({"requestParameter": {}})),
         UnknownParameter,
-        "unknown member `query.requestParameter`",
+        "`query` has a member the spec does not define",
     );
     err(
         query(json!({"requestedGranularity": "aggregated"})),
         InvalidValue,
-        "unknown requestedGranularity `aggregated`",
+        "`requestedGranularity` must be boolean, count or record",
     );
     err(
         query(json!({"requestedGranularity": 2})),
@@ -379,7 +388,7 @@ fn body_errors() {
     err(
         query(json!({"includeResultsetResponses": "SOME"})),
         InvalidValue,
-        "unknown includeResultsetResponses `SOME`",
+        "`includeResultsetResponses` must be HIT, MISS, ALL or NONE",
     );
     err(
         query(json!({"testMode": "true"})),
@@ -389,17 +398,17 @@ fn body_errors() {
     err(
         query(json!({"pagination": {"skip": -1}})),
         InvalidValue,
-        "`query.pagination.skip` must be a non-negative integer, got `-1`",
+        "`query.pagination.skip` must be a non-negative integer",
     );
     err(
         query(json!({"pagination": {"limit": "10"}})),
         InvalidValue,
-        "`query.pagination.limit` must be a non-negative integer, got `\"10\"`",
+        "`query.pagination.limit` must be a non-negative integer",
     );
     err(
         query(json!({"pagination": {"limit": 2.5}})),
         InvalidValue,
-        "`query.pagination.limit` must be a non-negative integer, got `2.5`",
+        "`query.pagination.limit` must be a non-negative integer",
     );
     err(
         query(json!({"pagination": {"limit": 101}})),
@@ -414,7 +423,7 @@ fn body_errors() {
     err(
         query(json!({"pagination": {"offset": 3}})),
         UnknownParameter,
-        "unknown member `query.pagination.offset`",
+        "`query.pagination` has a member the spec does not define",
     );
 }
 
@@ -439,17 +448,17 @@ fn request_parameter_errors() {
     err(
         parameters(json!({"referenceNam": "1"})),
         UnknownParameter,
-        "unknown request parameter `referenceNam`",
+        "`requestParameters` has a member the spec does not define",
     );
     err(
         parameters(json!({"g_variant": {"chrom": "1"}})),
         UnknownParameter,
-        "unknown request parameter `g_variant.chrom`",
+        "`g_variant` has a member the spec does not define",
     );
     err(
         parameters(json!({"geneid": "BRAF"})),
         UnknownParameter,
-        "unknown request parameter `geneid` (POST uses `geneId`)",
+        "has a member the spec does not define (POST uses `geneId`)",
     );
     err(
         parameters(json!({"allele": "x"})),
@@ -459,17 +468,17 @@ fn request_parameter_errors() {
     err(
         parameters(json!({"individuals": {"id": "x"}})),
         UnknownParameter,
-        "unknown request parameter `individuals`",
+        "`requestParameters` has a member the spec does not define",
     );
     err(
         parameters(json!({"referenceName": 17, "start": [1], "end": [2]})),
         InvalidValue,
-        "`query.requestParameters.referenceName` must be a string, got `17`",
+        "`query.requestParameters.referenceName` must be a string",
     );
     err(
         parameters(json!({"referenceName": "17", "start": 1, "end": [2]})),
         InvalidValue,
-        "`query.requestParameters.start` must be an array of 1 or 2 non-negative integers, got `1`",
+        "`query.requestParameters.start` must be an array of 1 or 2 non-negative integers",
     );
     err(
         parameters(json!({"g_variant": {"referenceName": "17", "start": ["1"], "end": [2]}})),
@@ -479,17 +488,17 @@ fn request_parameter_errors() {
     err(
         parameters(json!({"referenceName": "17", "start": [-1], "end": [2]})),
         InvalidValue,
-        "must be an array of 1 or 2 non-negative integers, got `[-1]`",
+        "must be an array of 1 or 2 non-negative integers",
     );
     err(
         parameters(json!({"referenceName": "17", "start": [], "end": [2]})),
         InvalidValue,
-        "`start` takes 1 or 2 non-negative integers, got `[]`",
+        "`start` takes 1 or 2 non-negative integers",
     );
     err(
         parameters(json!({"referenceName": "17", "start": [1, 2, 3], "end": [2]})),
         InvalidValue,
-        "got `[1,2,3]`",
+        "takes 1 or 2 non-negative integers",
     );
     err(
         parameters(json!({"referenceName": "17", "start": [10], "end": [5]})),
@@ -514,7 +523,7 @@ fn request_parameter_errors() {
     err(
         parameters(json!({"datasets": {"ids": []}})),
         UnknownParameter,
-        "unknown member `query.requestParameters.datasets.ids`",
+        "`query.requestParameters.datasets` has a member other than `datasetIds`",
     );
     err(
         parameters(json!({"datasetIds": ["x"]})),
@@ -526,4 +535,47 @@ fn request_parameter_errors() {
         .expect_err("variant on biosamples");
     assert_eq!(e.kind, UnknownParameter);
     assert!(e.message.contains("not on biosamples"), "{}", e.message);
+}
+
+/// No error repeats what the caller sent: a marker put in names and values never comes back.
+#[test]
+fn errors_do_not_echo_the_callers_input() {
+    let m = "ZQX<b>marker</b>";
+    let bodies = [
+        json!({"meta": {"apiVersion": "v2"}, m: 1}),
+        json!({"meta": {"apiVersion": m}}),
+        json!({"meta": {"apiVersion": "v2"}, "query": {m: 1}}),
+        json!({"meta": {"apiVersion": "v2"}, "query": {"requestedGranularity": m}}),
+        json!({"meta": {"apiVersion": "v2"}, "query": {"includeResultsetResponses": m}}),
+        json!({"meta": {"apiVersion": "v2"}, "query": {"pagination": {m: 1}}}),
+        json!({"meta": {"apiVersion": "v2"}, "query": {"pagination": {"limit": m}}}),
+        json!({"meta": {"apiVersion": "v2"}, "query": {"filters": [{"id": "HP:1", m: 1}]}}),
+        json!({"meta": {"apiVersion": "v2"}, "query": {"filters": [{"id": "HP:1", "similarity": m}]}}),
+        parameters(json!({m: 1})),
+        parameters(json!({"g_variant": {m: 1}})),
+        parameters(json!({"referenceName": m, "start": [1]})),
+        parameters(json!({"referenceName": "1", "start": [m]})),
+        parameters(json!({"referenceName": "1", "start": [1], "referenceBases": m})),
+        parameters(json!({"referenceName": "1", "start": [1], "variantType": m})),
+        parameters(json!({"genomicAlleleShortForm": m})),
+        parameters(json!({"datasets": {m: 1}})),
+    ];
+    for body in bodies {
+        let e = BeaconQuery::from_post(&body, EntryType::GenomicVariant, &limits())
+            .expect_err("refused");
+        assert!(!e.message.contains("ZQX"), "{body}: {}", e.message);
+    }
+    for q in [
+        format!("{m}=1"),
+        format!("skip={m}"),
+        format!("requestedGranularity={m}"),
+        format!("referenceName={m}&start=1"),
+        format!("referenceName=1&start={m}"),
+        format!("referenceName=1&start=1&variantType={m}"),
+        format!("testMode={m}"),
+    ] {
+        let e = BeaconQuery::from_get(&pairs(&q), EntryType::GenomicVariant, &limits())
+            .expect_err("refused");
+        assert!(!e.message.contains("ZQX"), "{q}: {}", e.message);
+    }
 }

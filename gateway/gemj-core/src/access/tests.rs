@@ -948,3 +948,30 @@ fn discovery_is_permitted_at_the_callers_level() -> TestResult {
     assert_eq!(e.decision, AccessDecision::Deny);
     Ok(())
 }
+
+/// No URL outlives the credentials that authorised it: the passport's `exp`, or an accepted
+/// visa's, whichever is first; callers without an expiring credential get the full TTL.
+#[test]
+fn urls_never_outlive_the_passport_or_its_visas() {
+    let now = 1_800_000_000;
+    // Both far away: the TTL decides.
+    let long = passport(vec![visa(VisaType::ResearcherStatus, "r", 1_900_000_000)]);
+    assert_eq!(long.url_expiry(now, 300), now + 300);
+    // A visa expiring in 60 s bounds it.
+    let short_visa = passport(vec![
+        visa(VisaType::ResearcherStatus, "r", 1_900_000_000),
+        visa(VisaType::ControlledAccessGrants, "g", now + 60),
+    ]);
+    assert_eq!(short_visa.credentials_expire_at(), Some(now + 60));
+    assert_eq!(short_visa.url_expiry(now, 300), now + 60);
+    // The passport's own exp bounds it.
+    let Principal::Passport(p) = passport(vec![]) else {
+        unreachable!()
+    };
+    let mut p = (*p).clone();
+    p.expires_at = now + 30;
+    let short_passport = Principal::Passport(Arc::new(p));
+    assert_eq!(short_passport.url_expiry(now, 300), now + 30);
+    assert_eq!(Principal::Anonymous.url_expiry(now, 300), now + 300);
+    assert_eq!(Principal::Anonymous.credentials_expire_at(), None);
+}

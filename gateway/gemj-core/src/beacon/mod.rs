@@ -63,7 +63,10 @@ pub struct BeaconSettings {
     pub organization_id: String,
     /// The organization's name.
     pub organization_name: String,
-    /// `prod`, `test`, `dev` or `staging`.
+    /// `prod`, `test`, `dev` or `staging`: not configured here but set from the gateway's
+    /// `service.environment` when the service is built, so Beacon `/info` and `/service-info`
+    /// always agree.
+    #[serde(skip)]
     pub environment: String,
     /// The assembly of the stored variants.
     pub assembly: String,
@@ -1259,19 +1262,30 @@ impl Beacon {
         let total = match granularity {
             Granularity::Boolean => Count::exact(0),
             Granularity::Count => {
-                // Distinct entries across datasets, reported under the strictest rules.
+                // Distinct entries across datasets, reported under the strictest rules of the
+                // datasets the caller may not see records of; exact when it may see records of
+                // every one. `exists` stays what the datasets said: a dataset that may tell
+                // the caller "yes" is not overruled by rounding the total.
                 let strict = views
                     .iter()
+                    .filter(|v| v.level < Granularity::Record)
                     .map(|v| v.privacy)
-                    .max_by_key(|p| (p.small_cell, p.round_to))
-                    .unwrap_or_default();
+                    .max_by_key(|p| (p.small_cell, p.round_to));
                 let n = match entry_type {
                     EntryType::Individual => union_individuals.len(),
                     EntryType::GenomicVariant => union_variants.len() as u64,
                     _ => union_entries.len() as u64,
                 };
-                exists = strict.count_exists(n);
-                strict.report_count(n)
+                match strict {
+                    Some(strict) => {
+                        exists |= strict.count_exists(n);
+                        strict.report_count(n)
+                    }
+                    None => {
+                        exists |= n > 0;
+                        Count::exact(n)
+                    }
+                }
             }
             Granularity::Record if entry_type == EntryType::GenomicVariant => {
                 Count::exact(union_variants.len() as u64)
@@ -1454,13 +1468,22 @@ impl Beacon {
             }
         }
         let total = collections.len() as u64;
+        // `requestedGranularity` boolean or count: the answer the endpoint's schema allows for
+        // it (`beaconBooleanResponse`, `beaconCountResponse`: how many collections there are,
+        // which descriptions already tell); otherwise the list.
+        if query.granularity_given && query.requested_granularity < Granularity::Record {
+            let meta = ResponseMeta::new(&self.settings.id, query, query.requested_granularity);
+            let response: EntryResponse<Record> =
+                EntryResponse::new(meta, total > 0, Count::exact(total), Vec::new());
+            return Ok((QueryResponse::Entries(response), outcomes));
+        }
         let page: Vec<Record> = collections
             .into_iter()
             .skip(usize::try_from(query.pagination.skip).unwrap_or(usize::MAX))
             .take(usize::try_from(query.pagination.limit).unwrap_or(usize::MAX))
             .collect();
-        // Collections are listed whatever the level: the response states record granularity
-        // only when records were asked for; their aggregate fields follow the caller's level.
+        // Collections are listed whatever the level (descriptions are public, as in the
+        // catalogue); their aggregate fields (cohort sizes) follow the caller's level.
         let meta = ResponseMeta::new(&self.settings.id, query, Granularity::Record);
         let response = BeaconCollectionsResponse::new(meta, total, page);
         Ok((QueryResponse::Collections(response), outcomes))
@@ -1654,18 +1677,10 @@ fn variant_matches(q: &VariantQuery, row: &VariantRow) -> bool {
     {
         return false;
     }
-    if let Some(t) = &q.variant_type {
-        let inferred = gemj_beacon::infer_variant_type(reference, alternate);
-        let wanted = match t.as_str() {
-            "SNV" => "SNP",
-            "EFO:0001059" => "SNP",
-            "SO:0000159" => "DEL",
-            "SO:0000667" => "INS",
-            other => other,
-        };
-        if !inferred.eq_ignore_ascii_case(wanted) {
-            return false;
-        }
+    if let Some(t) = &q.variant_type
+        && !t.matches(reference, alternate)
+    {
+        return false;
     }
     let length = reference.len().max(alternate.len()) as u64;
     if q.variant_min_length.is_some_and(|m| length < m)

@@ -58,7 +58,10 @@ impl Default for DatasetPrivacy {
 }
 
 impl DatasetPrivacy {
-    /// The count a REGISTERED-level answer reports for a true count `n`.
+    /// The count a REGISTERED-level answer reports for a true count `n`: below `small_cell`,
+    /// 0 adjusted to "below `small_cell`"; otherwise `n` rounded down to a multiple of
+    /// `round_to`, and never below `round_to` (rounding changes a count, never a non-empty
+    /// answer into an empty one).
     #[must_use]
     pub fn report_count(&self, n: u64) -> Count {
         let small = self.small_cell.max(1);
@@ -69,7 +72,10 @@ impl DatasetPrivacy {
         if step == 1 {
             return Count::exact(n);
         }
-        Count::rounded(n - n % step, NonZeroU64::new(step).map(CountAdjustedTo::To))
+        // Down to a multiple of `round_to`, but never to 0: a count that exists (at least
+        // `small_cell`) is never reported as none, even when `round_to` exceeds `small_cell`.
+        let rounded = (n - n % step).max(step);
+        Count::rounded(rounded, NonZeroU64::new(step).map(CountAdjustedTo::To))
     }
 
     /// Whether a reported count says "exists".
@@ -282,6 +288,18 @@ mod tests {
             ..p
         };
         assert_eq!(exact.report_count(3), Count::exact(3));
+        // Rounding coarser than the small cell never reports a count that exists as none.
+        let coarse = DatasetPrivacy {
+            small_cell: 3,
+            round_to: 10,
+            ..p
+        };
+        for n in 3..10 {
+            assert!(coarse.count_exists(n));
+            assert_eq!(coarse.report_count(n).value, 10, "{n}");
+        }
+        assert_eq!(coarse.report_count(2).value, 0);
+        assert_eq!(coarse.report_count(27).value, 20);
     }
 
     #[test]

@@ -146,11 +146,12 @@ impl BgzfFile {
         let mut references = HashMap::new();
         let mut reference_names = Vec::new();
         let mut vcf_ids = HashMap::new();
-        let mut sample_names = Vec::new();
+        let sample_names;
         let header_end = match format {
             Format::Bam => {
                 let mut r = noodles::bam::io::Reader::new(stream());
                 let header = r.read_header().map_err(damaged)?;
+                sample_names = super::read_group_samples(&header);
                 for (i, (name, rs)) in header.reference_sequences().iter().enumerate() {
                     let name = String::from_utf8_lossy(name).into_owned();
                     let length = u64::try_from(usize::from(rs.length())).ok();

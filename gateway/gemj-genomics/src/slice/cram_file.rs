@@ -122,6 +122,8 @@ pub(crate) struct CramFile {
     reference_names: Vec<String>,
     reference_lengths: Vec<u64>,
     reference_ids: HashMap<String, usize>,
+    /// The read groups' samples (`@RG SM`), distinct, in header order.
+    sample_names: Vec<String>,
     /// `[0, header_end)`: the file definition and the header container(s).
     header_end: u64,
     /// The offset of a stored standard end-of-file container.
@@ -297,6 +299,7 @@ impl CramFile {
         .map_err(|_| damaged("the SAM header container cannot be decoded"))?
         .map_err(|e| damaged(format!("invalid SAM header: {e}")))?;
 
+        let sample_names = super::read_group_samples(&header);
         let mut reference_names = Vec::new();
         let mut reference_lengths = Vec::new();
         for (name, reference) in header.reference_sequences() {
@@ -397,6 +400,7 @@ impl CramFile {
             reference_names,
             reference_lengths,
             reference_ids,
+            sample_names,
             header_end: layout.header_end,
             eof: layout.eof,
             containers,
@@ -408,6 +412,11 @@ impl CramFile {
     /// The reference sequence names, in header order.
     pub(crate) fn reference_names(&self) -> &[String] {
         &self.reference_names
+    }
+
+    /// The read groups' samples (`@RG SM`), distinct, in header order.
+    pub(crate) fn sample_names(&self) -> &[String] {
+        &self.sample_names
     }
 
     /// The slice for `query` (see the module documentation).

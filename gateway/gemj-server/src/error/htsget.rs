@@ -49,8 +49,10 @@ fn core(e: CoreError) -> HttpResponse {
     let (kind, message) = match e {
         CoreError::NotFound => return protocol(&Error::not_found()),
         CoreError::InvalidInput(m) => (ErrorKind::InvalidInput, m),
+        // No credential for data that needs one: 401 with a Bearer challenge, so a client
+        // asks for a passport (or stops) instead of retrying a 403.
         CoreError::CredentialRequired => (
-            ErrorKind::PermissionDenied,
+            ErrorKind::InvalidAuthentication,
             "Authorization is required to access this resource: send a GA4GH passport as a \
              bearer token."
                 .to_owned(),
@@ -65,7 +67,12 @@ fn core(e: CoreError) -> HttpResponse {
         ),
         other => return ApiError::Core(other).error_response(),
     };
-    protocol(&Error::new(kind, message))
+    let mut res = protocol(&Error::new(kind, message));
+    if kind == ErrorKind::InvalidAuthentication {
+        res.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, super::bearer_challenge(None));
+    }
+    res
 }
 
 /// The answer for a request refused before a ticket could be asked for: its credential or

@@ -426,6 +426,13 @@ async fn bulk_access(
             }
         }
     }
+    // Nothing in it is public and no credential came: the request as a whole needs one (401
+    // with WWW-Authenticate, so a client signs in instead of reading a 200).
+    let needs_credential = DrsError::from(CoreError::CredentialRequired);
+    let unauthorized = actix_web::ResponseError::status_code(&needs_credential).as_u16();
+    if resolved.is_empty() && unresolved.iter().all(|(code, _)| *code == unauthorized) {
+        return Err(needs_credential);
+    }
     let mut res = ok(&gemj_drs::BulkAccessUrls::new(pairs, resolved, unresolved));
     res.headers_mut().insert(
         header::CACHE_CONTROL,

@@ -192,9 +192,9 @@ impl Filter {
                 key.as_str(),
                 "id" | "operator" | "value" | "similarity" | "includeDescendantTerms" | "scope"
             ) {
-                return Err(BeaconError::unknown(format!(
-                    "unknown filter member `{key}` (allowed: id, operator, value, similarity, includeDescendantTerms, scope)"
-                )));
+                return Err(BeaconError::unknown(
+                    "a filter object has a member the spec does not define (allowed: id, operator, value, similarity, includeDescendantTerms, scope)",
+                ));
             }
         }
         let text = |key: &str| -> Result<Option<&str>, BeaconError> {
@@ -211,17 +211,13 @@ impl Filter {
         let mut filter = Self::from_id(id)?;
         if let Some(scope) = text("scope")? {
             filter.scope = Some(EntryType::from_scope(scope).ok_or_else(|| {
-                BeaconError::invalid(format!(
-                    "filter `{id}` has an unknown scope `{scope}` (use an entry type such as individual or biosamples)"
-                ))
+                BeaconError::invalid("a filter's `scope` is not an entry type (use one such as individual or biosamples)")
             })?);
         }
         let operator = text("operator")?
             .map(|op| {
                 Operator::parse(op).ok_or_else(|| {
-                    BeaconError::invalid(format!(
-                        "filter `{id}` has an unknown operator `{op}` (expected =, <, >, !, >=, <=)"
-                    ))
+                    BeaconError::invalid("a filter's `operator` must be =, <, >, !, >= or <=")
                 })
             })
             .transpose()?;
@@ -234,9 +230,9 @@ impl Filter {
                 return Ok(filter);
             }
             (None, Some(_)) => {
-                return Err(BeaconError::invalid(format!(
-                    "filter `{id}` has an operator but no value"
-                )));
+                return Err(BeaconError::invalid(
+                    "a filter has an `operator` but no `value`",
+                ));
             }
             (None, None) => {}
         }
@@ -247,18 +243,18 @@ impl Filter {
         {
             if let Some(s) = text("similarity")? {
                 *similarity = Similarity::parse(s).ok_or_else(|| {
-                    BeaconError::invalid(format!(
-                        "filter `{id}` has an unknown similarity `{s}` (expected exact, high, medium or low)"
-                    ))
+                    BeaconError::invalid(
+                        "a filter's `similarity` must be exact, high, medium or low",
+                    )
                 })?;
             }
             match object.get("includeDescendantTerms") {
                 None => {}
                 Some(Value::Bool(b)) => *include_descendant_terms = *b,
                 Some(_) => {
-                    return Err(BeaconError::invalid(format!(
-                        "filter `{id}`: `includeDescendantTerms` must be true or false"
-                    )));
+                    return Err(BeaconError::invalid(
+                        "a filter's `includeDescendantTerms` must be true or false",
+                    ));
                 }
             }
         }

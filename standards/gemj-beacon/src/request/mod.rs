@@ -22,10 +22,14 @@
 //!   `"datasets": {"datasetIds": [...]}` member (the official MAX example) restricts the query
 //!   to those datasets. The summary always echoes the wrapped shape, which is the one the
 //!   response schema accepts.
-//! - POST `meta` and `meta.apiVersion` are optional (the schema requires them); a given
-//!   `apiVersion` must be a v2 version (`v2…` or `2…`). Unknown members of `query`,
-//!   `pagination`, `requestParameters`, `g_variant` and filter objects are errors, because a
-//!   misspelt member would silently widen the query; `meta` is read leniently.
+//! - POST `meta` and `meta.apiVersion` are required, as `beaconRequestBody.json` and
+//!   `beaconRequestMeta.json` say; `apiVersion` must be a v2 version (`v2…` or `2…`). Unknown
+//!   members of `query`, `pagination`, `requestParameters`, `g_variant` and filter objects are
+//!   errors, because a misspelt member would silently widen the query; other `meta` members are
+//!   read leniently.
+//! - No error message repeats the caller's text (values, unknown names): it names the
+//!   parameter by its spec name and says what is expected, so nothing the caller sent is
+//!   reflected back.
 //! - `requestedGranularity` defaults to [`QueryLimits::default_granularity`]; values outside
 //!   the v2.2.0 enum (`aggregated`) are errors.
 //! - Variant parameters are accepted on `g_variants` endpoints (and on the others only when
@@ -277,6 +281,9 @@ pub struct BeaconQuery {
     pub pagination: Pagination,
     /// The granularity requested (or the beacon's default); the server may answer with less.
     pub requested_granularity: Granularity,
+    /// Whether `requestedGranularity` was given: a collection endpoint (`/datasets`,
+    /// `/cohorts`) lists its collections unless a lower granularity was asked for.
+    pub granularity_given: bool,
     /// Which result sets a record response lists.
     pub include_resultset_responses: IncludeResultsetResponses,
     /// Whether this is a test request (answer with synthetic data).
@@ -327,9 +334,9 @@ impl BeaconQuery {
         let mut seen: HashMap<GetParam, &str> = HashMap::new();
         for (name, value) in pairs {
             let Some(param) = GetParam::from_name(name) else {
-                return Err(BeaconError::unknown(format!(
-                    "unknown query parameter `{name}`"
-                )));
+                return Err(BeaconError::unknown(
+                    "a query parameter this beacon does not define (the parameters are those of the Beacon v2.2.0 GET endpoints)",
+                ));
             };
             if let Some(earlier) = seen.insert(param, name) {
                 let message = if earlier == name {
@@ -365,6 +372,12 @@ impl BeaconQuery {
                 "the request body must be a JSON object (a beaconRequestBody)",
             )
         })?;
+        if !body.contains_key("meta") {
+            return Err(BeaconError::bad_request(
+                ErrorKind::InvalidBody,
+                "a beaconRequestBody needs `meta` with `apiVersion` (for example {\"meta\": {\"apiVersion\": \"v2.2.0\"}})",
+            ));
+        }
         let mut raw = RawQuery::default();
         for (key, value) in body {
             match key.as_str() {
@@ -381,10 +394,10 @@ impl BeaconQuery {
                         "`{key}` belongs inside `query`"
                     )));
                 }
-                other => {
-                    return Err(BeaconError::unknown(format!(
-                        "unknown request body member `{other}` (a beaconRequestBody has `meta` and `query`)"
-                    )));
+                _ => {
+                    return Err(BeaconError::unknown(
+                        "a request body member the spec does not define (a beaconRequestBody has `meta` and `query`)",
+                    ));
                 }
             }
         }
@@ -499,17 +512,13 @@ struct RawQuery {
 
 fn parse_granularity(s: &str) -> Result<Granularity, BeaconError> {
     Granularity::parse(s).ok_or_else(|| {
-        BeaconError::invalid(format!(
-            "unknown requestedGranularity `{s}` (expected boolean, count or record)"
-        ))
+        BeaconError::invalid("`requestedGranularity` must be boolean, count or record")
     })
 }
 
 fn parse_include(s: &str) -> Result<IncludeResultsetResponses, BeaconError> {
     IncludeResultsetResponses::parse(s).ok_or_else(|| {
-        BeaconError::invalid(format!(
-            "unknown includeResultsetResponses `{s}` (expected HIT, MISS, ALL or NONE)"
-        ))
+        BeaconError::invalid("`includeResultsetResponses` must be HIT, MISS, ALL or NONE")
     })
 }
 
@@ -519,21 +528,21 @@ fn parse_u64_text(name: &str, s: &str) -> Result<u64, BeaconError> {
     match trimmed.parse::<u64>() {
         Ok(n) if digits && n <= MAX_COORDINATE => Ok(n),
         _ => Err(BeaconError::invalid(format!(
-            "`{name}` must be a non-negative integer, got `{s}`"
+            "`{name}` must be a non-negative integer (at most {MAX_COORDINATE})"
         ))),
     }
 }
 
-fn check_coordinates(name: &str, values: Vec<u64>, shown: &str) -> Result<Vec<u64>, BeaconError> {
+fn check_coordinates(name: &str, values: Vec<u64>) -> Result<Vec<u64>, BeaconError> {
     if values.is_empty() || values.len() > 2 {
         return Err(BeaconError::invalid(format!(
-            "`{name}` takes 1 or 2 non-negative integers, got `{shown}`"
+            "`{name}` takes 1 or 2 non-negative integers"
         )));
     }
     if name == "end" && values.contains(&0) {
-        return Err(BeaconError::invalid(format!(
-            "`end` values are at least 1 (0-based exclusive ends), got `{shown}`"
-        )));
+        return Err(BeaconError::invalid(
+            "`end` values are at least 1 (0-based exclusive ends)",
+        ));
     }
     Ok(values)
 }
@@ -541,9 +550,7 @@ fn check_coordinates(name: &str, values: Vec<u64>, shown: &str) -> Result<Vec<u6
 fn split_list<'a>(name: &str, value: &'a str) -> Result<Vec<&'a str>, BeaconError> {
     let items: Vec<&str> = value.split(',').map(str::trim).collect();
     if items.iter().any(|item| item.is_empty()) {
-        return Err(BeaconError::invalid(format!(
-            "`{name}` has an empty item in `{value}`"
-        )));
+        return Err(BeaconError::invalid(format!("`{name}` has an empty item")));
     }
     Ok(items)
 }
@@ -554,7 +561,7 @@ fn check_api_version(version: &str) -> Result<(), BeaconError> {
         Ok(())
     } else {
         Err(BeaconError::invalid(format!(
-            "unsupported apiVersion `{version}`: this beacon speaks {API_VERSION}"
+            "`meta.apiVersion` must be a v2 version: this beacon speaks {API_VERSION}"
         )))
     }
 }
@@ -573,11 +580,11 @@ impl RawQuery {
             for item in value.split(',') {
                 values.push(parse_u64_text(name, item).map_err(|_| {
                     BeaconError::invalid(format!(
-                        "`{name}` takes 1 or 2 comma-separated non-negative integers, got `{value}`"
+                        "`{name}` takes 1 or 2 comma-separated non-negative integers"
                     ))
                 })?);
             }
-            check_coordinates(name, values, value)
+            check_coordinates(name, values)
         };
         let v = &mut self.variant;
         match param {
@@ -594,9 +601,7 @@ impl RawQuery {
                     "true" => true,
                     "false" => false,
                     _ => {
-                        return Err(BeaconError::invalid(format!(
-                            "`testMode` must be true or false, got `{value}`"
-                        )));
+                        return Err(BeaconError::invalid("`testMode` must be true or false"));
                     }
                 });
             }
@@ -632,13 +637,18 @@ impl RawQuery {
         let meta = meta
             .as_object()
             .ok_or_else(|| BeaconError::invalid("`meta` must be an object"))?;
-        if let Some(version) = meta.get("apiVersion") {
-            let version = version
-                .as_str()
-                .ok_or_else(|| BeaconError::invalid("`meta.apiVersion` must be a string"))?;
-            check_api_version(version)?;
-            self.api_version = Some(version.to_owned());
-        }
+        let version = meta
+            .get("apiVersion")
+            .ok_or_else(|| {
+                BeaconError::bad_request(
+                    ErrorKind::MissingParameter,
+                    "`meta.apiVersion` is required (for example \"v2.2.0\")",
+                )
+            })?
+            .as_str()
+            .ok_or_else(|| BeaconError::invalid("`meta.apiVersion` must be a string"))?;
+        check_api_version(version)?;
+        self.api_version = Some(version.to_owned());
         if let Some(schemas) = meta.get("requestedSchemas") {
             let schemas = schemas
                 .as_array()
@@ -699,10 +709,10 @@ impl RawQuery {
                         BeaconError::invalid("`query.testMode` must be true or false")
                     })?);
                 }
-                other => {
-                    return Err(BeaconError::unknown(format!(
-                        "unknown member `query.{other}` (a query has requestParameters, filters, includeResultsetResponses, pagination, requestedGranularity, testMode)"
-                    )));
+                _ => {
+                    return Err(BeaconError::unknown(
+                        "`query` has a member the spec does not define (a query has requestParameters, filters, includeResultsetResponses, pagination, requestedGranularity, testMode)",
+                    ));
                 }
             }
         }
@@ -722,10 +732,10 @@ impl RawQuery {
                         "`query.pagination.{key}`: page tokens are not supported; use `skip` (records) and `limit`"
                     )));
                 }
-                other => {
-                    return Err(BeaconError::unknown(format!(
-                        "unknown member `query.pagination.{other}` (use `skip` and `limit`)"
-                    )));
+                _ => {
+                    return Err(BeaconError::unknown(
+                        "`query.pagination` has a member the spec does not define (use `skip` and `limit`)",
+                    ));
                 }
             }
         }
@@ -752,17 +762,14 @@ impl RawQuery {
                         if key != "$schema"
                             && !read_variant_member(&mut self.variant, key, value, "g_variant.")?
                         {
-                            return Err(unknown_request_parameter(
-                                &format!("g_variant.{key}"),
-                                key,
-                            ));
+                            return Err(unknown_request_parameter("g_variant", key));
                         }
                     }
                 }
                 "datasets" => self.read_datasets(value)?,
                 _ => {
                     if !read_variant_member(&mut self.variant, key, value, "")? {
-                        return Err(unknown_request_parameter(key, key));
+                        return Err(unknown_request_parameter("requestParameters", key));
                     }
                     flat.push(key.clone());
                 }
@@ -782,9 +789,9 @@ impl RawQuery {
         })?;
         for (key, value) in datasets {
             if key != "datasetIds" {
-                return Err(BeaconError::unknown(format!(
-                    "unknown member `query.requestParameters.datasets.{key}` (expected `datasetIds`)"
-                )));
+                return Err(BeaconError::unknown(
+                    "`query.requestParameters.datasets` has a member other than `datasetIds`",
+                ));
             }
             let ids = value.as_array().ok_or_else(|| {
                 BeaconError::invalid("`datasets.datasetIds` must be an array of strings")
@@ -857,6 +864,7 @@ impl RawQuery {
                 limit,
             },
             requested_granularity: self.granularity.unwrap_or(limits.default_granularity),
+            granularity_given: self.granularity.is_some(),
             include_resultset_responses: self.include.unwrap_or_default(),
             test_mode: self.test_mode.unwrap_or(false),
             filters: self.filters,
@@ -866,21 +874,25 @@ impl RawQuery {
     }
 }
 
-fn unknown_request_parameter(shown: &str, key: &str) -> BeaconError {
+/// An unknown member of `query.requestParameters` (`within` is `requestParameters` or
+/// `g_variant`), named by what it is, not by the caller's text; a hint for known misspellings.
+fn unknown_request_parameter(within: &str, key: &str) -> BeaconError {
     let hint = match key {
         "geneid" => " (POST uses `geneId`)",
         "allele" => " (POST uses `genomicAlleleShortForm`)",
         "datasetIds" => " (use `\"datasets\": {\"datasetIds\": [...]}`)",
         _ => "",
     };
-    BeaconError::unknown(format!("unknown request parameter `{shown}`{hint}"))
+    BeaconError::unknown(format!(
+        "`{within}` has a member the spec does not define{hint}"
+    ))
 }
 
 fn json_u64(path: &str, value: &Value) -> Result<u64, BeaconError> {
     match value.as_u64() {
         Some(n) if n <= MAX_COORDINATE => Ok(n),
         _ => Err(BeaconError::invalid(format!(
-            "`{path}` must be a non-negative integer, got `{value}`"
+            "`{path}` must be a non-negative integer (at most {MAX_COORDINATE})"
         ))),
     }
 }
@@ -889,13 +901,13 @@ fn json_text(path: &str, value: &Value) -> Result<String, BeaconError> {
     value
         .as_str()
         .map(str::to_owned)
-        .ok_or_else(|| BeaconError::invalid(format!("`{path}` must be a string, got `{value}`")))
+        .ok_or_else(|| BeaconError::invalid(format!("`{path}` must be a string")))
 }
 
 fn json_coordinates(name: &str, path: &str, value: &Value) -> Result<Vec<u64>, BeaconError> {
     let wrong = || {
         BeaconError::invalid(format!(
-            "`{path}` must be an array of 1 or 2 non-negative integers, got `{value}`"
+            "`{path}` must be an array of 1 or 2 non-negative integers"
         ))
     };
     let items = value.as_array().ok_or_else(wrong)?;
@@ -907,7 +919,7 @@ fn json_coordinates(name: &str, path: &str, value: &Value) -> Result<Vec<u64>, B
                 .ok_or_else(wrong)
         })
         .collect::<Result<Vec<u64>, BeaconError>>()?;
-    check_coordinates(name, values, &value.to_string())
+    check_coordinates(name, values)
 }
 
 /// Reads one variant request parameter; `false` when the name is not one.

@@ -10,6 +10,7 @@ use crate::error::{BeaconError, ErrorKind};
 use crate::hgvs::Hgvs;
 use crate::reference::{Assembly, ReferenceName};
 use crate::request::QueryLimits;
+use crate::variant_type::VariantType;
 
 /// The largest coordinate accepted (`format: int64`).
 pub const MAX_COORDINATE: u64 = i64::MAX as u64;
@@ -56,7 +57,7 @@ impl Bases {
             Ok(Self(s.to_owned()))
         } else {
             Err(BeaconError::invalid(format!(
-                "`{name}` `{s}` does not match {BASES_PATTERN} (upper-case IUPAC bases)"
+                "`{name}` does not match {BASES_PATTERN} (upper-case IUPAC bases)"
             )))
         }
     }
@@ -95,8 +96,8 @@ pub struct VariantQuery {
     pub reference_bases: Option<Bases>,
     /// `alternateBases`.
     pub alternate_bases: Option<Bases>,
-    /// `variantType`, as given (`SNP`, `DEL`, `EFO:0030067`, ...; the spec does not limit it).
-    pub variant_type: Option<String>,
+    /// `variantType` (`SNP`, `DEL`, `SO:0000159`, `EFO:0030067`, ...), read into its class.
+    pub variant_type: Option<VariantType>,
     /// `variantMinLength`.
     pub variant_min_length: Option<u64>,
     /// `variantMaxLength`.
@@ -234,7 +235,7 @@ impl VariantQuery {
             assembly_id: self.assembly_id.clone(),
             reference_bases: self.reference_bases.as_ref().map(|b| b.as_str().to_owned()),
             alternate_bases: self.alternate_bases.as_ref().map(|b| b.as_str().to_owned()),
-            variant_type: self.variant_type.clone(),
+            variant_type: self.variant_type.as_ref().map(|t| t.as_str().to_owned()),
             variant_min_length: self.variant_min_length,
             variant_max_length: self.variant_max_length,
             mate_name: self.mate_name.as_ref().map(|m| m.chromosome().to_owned()),
@@ -408,7 +409,9 @@ impl RawVariant {
             .alternate_bases
             .map(|b| Bases::parse("alternateBases", &b))
             .transpose()?;
-        let variant_type = non_empty("variantType", self.variant_type)?;
+        let variant_type = non_empty("variantType", self.variant_type)?
+            .map(|t| VariantType::parse(&t))
+            .transpose()?;
         let aminoacid_change = non_empty("aminoacidChange", self.aminoacid_change)?;
         if let (Some(min), Some(max)) = (self.variant_min_length, self.variant_max_length)
             && min > max
@@ -585,14 +588,13 @@ fn resolve_assembly(
         .flatten()
         .find_map(|name| name.assembly().map(|a| (a, name.chromosome().to_owned())));
     if let Some(given) = given {
-        let canonical = accepted(given).ok_or_else(|| {
-            unsupported(format!("unsupported `assemblyId` `{given}`: {}", served()))
-        })?;
+        let canonical = accepted(given)
+            .ok_or_else(|| unsupported(format!("unsupported `assemblyId`: {}", served())))?;
         if let Some((assembly, chrom)) = implied
             && Assembly::parse(&canonical) != Some(assembly)
         {
             return Err(unsupported(format!(
-                "the RefSeq accession given for {chrom} is a {assembly} sequence but `assemblyId` is `{given}`"
+                "the RefSeq accession given for {chrom} is a {assembly} sequence but `assemblyId` is `{canonical}`"
             )));
         }
         return Ok(Some(canonical));

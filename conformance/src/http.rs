@@ -41,12 +41,28 @@ impl Client {
 
     /// `GET url` with `Accept: application/json`. The error is a sentence for the report.
     pub(crate) fn get(&self, url: &str) -> Result<Fetched, String> {
-        let mut response = self
+        let response = self
             .agent
             .get(url)
             .header("Accept", "application/json")
             .call()
             .map_err(|e| format!("GET {url} failed: {e}"))?;
+        Self::read(url, response)
+    }
+
+    /// `POST url` with a JSON body. The error is a sentence for the report.
+    pub(crate) fn post_json(&self, url: &str, body: &Value) -> Result<Fetched, String> {
+        let response = self
+            .agent
+            .post(url)
+            .header("Accept", "application/json")
+            .header("Content-Type", "application/json")
+            .send(body.to_string())
+            .map_err(|e| format!("POST {url} failed: {e}"))?;
+        Self::read(url, response)
+    }
+
+    fn read(url: &str, mut response: ureq::http::Response<ureq::Body>) -> Result<Fetched, String> {
         let status = response.status().as_u16();
         let content_type = response
             .headers()
@@ -58,7 +74,7 @@ impl Client {
             .with_config()
             .limit(MAX_BODY)
             .read_to_vec()
-            .map_err(|e| format!("GET {url}: cannot read the body: {e}"))?;
+            .map_err(|e| format!("{url}: cannot read the body: {e}"))?;
         Ok(Fetched {
             status,
             content_type,

@@ -173,6 +173,11 @@ impl<'a> Context<'a> {
         fetched
     }
 
+    /// `POST url` with a JSON body (never cached: a POST is asked each time).
+    pub(crate) fn post(&self, url: &str, body: &serde_json::Value) -> Result<Fetched, String> {
+        self.client.post_json(url, body)
+    }
+
     /// The validator named `key`, compiled once per run by `compile`.
     pub(crate) fn validator(
         &self,

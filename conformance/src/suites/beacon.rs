@@ -40,6 +40,48 @@ pub(crate) const CHECKS: &[Check] = &[
         name: "beacon-error-unknown-endpoint",
         run: |cx, f| f.outcome(error_answer(cx, "/no_such_entry_type", 404)),
     },
+    Check {
+        name: "beacon-post-requires-meta",
+        run: |cx, f| f.outcome(post_without_meta(cx)),
+    },
+    Check {
+        name: "beacon-errors-do-not-echo-input",
+        run: |cx, f| f.outcome(errors_do_not_echo(cx)),
+    },
+    Check {
+        name: "beacon-variant-type-vocabulary",
+        run: variant_types,
+    },
+    Check {
+        name: "beacon-info-agrees-with-service-info",
+        run: |cx, f| f.outcome(environment_agrees(cx)),
+    },
+    Check {
+        name: "beacon-datasets-granularity",
+        run: datasets_granularity,
+    },
+];
+
+/// A marker no server has a reason to send back unless it repeats the caller's input.
+const ECHO_MARKER: &str = "ZQXgemjEchoMarker";
+
+/// `variantType` terms a beacon should accept: the Beacon words and their Sequence Ontology and
+/// EFO ids.
+const VARIANT_TYPES: &[&str] = &[
+    "SNP",
+    "MNP",
+    "INDEL",
+    "DEL",
+    "INS",
+    "DUP",
+    "INV",
+    "CNV",
+    "SO:0001483",
+    "SO:0000159",
+    "SO:0000667",
+    "SO:1000035",
+    "EFO:0030067",
+    "EFO:0030070",
 ];
 
 /// The response documents this suite validates against.
@@ -241,5 +283,129 @@ fn error_answer(cx: &Context<'_>, path: &str, expect: u16) -> Result<String, Str
             Ok(format!("GET {url}: {expect}, a valid beaconErrorResponse"))
         }
         other => Err(format!("errorCode {other:?}, expected {expect}")),
+    }
+}
+
+/// A POST body without `meta` is not a beaconRequestBody (`meta` is required): a 400 in the
+/// Beacon error format.
+fn post_without_meta(cx: &Context<'_>) -> Result<String, String> {
+    let url = format!("{}/individuals", root(cx));
+    let fetched = cx.post(&url, &serde_json::json!({"query": {}}))?;
+    let body = fetched.json()?;
+    if fetched.status != 400 {
+        return Err(format!(
+            "POST {url} without meta answered {}",
+            fetched.status
+        ));
+    }
+    validate(cx, "beaconErrorResponse", &body)?;
+    Ok(format!(
+        "POST {url} without meta: 400, a valid beaconErrorResponse"
+    ))
+}
+
+/// An unknown parameter and a malformed value: 400s whose bodies do not repeat what was sent.
+fn errors_do_not_echo(cx: &Context<'_>) -> Result<String, String> {
+    let root = root(cx);
+    for path in [
+        format!("/g_variants?{ECHO_MARKER}=1"),
+        format!("/g_variants?referenceName=1&start={ECHO_MARKER}&end=10"),
+    ] {
+        let url = format!("{root}{path}");
+        let fetched = cx.get(&url)?;
+        if fetched.status != 400 {
+            return Err(format!(
+                "GET {url} answered {}, expected 400",
+                fetched.status
+            ));
+        }
+        if String::from_utf8_lossy(&fetched.body).contains(ECHO_MARKER) {
+            return Err(format!("GET {url}: the error repeats the caller's input"));
+        }
+        validate(cx, "beaconErrorResponse", &fetched.json()?)?;
+    }
+    Ok("unknown parameters and malformed values: 400s that repeat nothing".to_owned())
+}
+
+/// Every `variantType` of [`VARIANT_TYPES`] is accepted (a valid answer), one this beacon does
+/// not know is a Beacon 400.
+fn variant_types(cx: &Context<'_>, findings: &mut Findings) {
+    let root = root(cx);
+    for term in VARIANT_TYPES {
+        let url =
+            format!("{root}/g_variants?referenceName=1&start=0&end=100000&variantType={term}");
+        let outcome = fetch_json(cx, &url).and_then(|(status, body)| {
+            if status != 200 {
+                return Err(format!("GET {url} answered {status}"));
+            }
+            let doc = match body
+                .pointer("/meta/returnedGranularity")
+                .and_then(Value::as_str)
+            {
+                Some("boolean") => "beaconBooleanResponse",
+                Some("count") => "beaconCountResponse",
+                _ => "beaconResultsetsResponse",
+            };
+            validate(cx, doc, &body).map(|()| format!("{term}: a valid {doc}"))
+        });
+        let (passed, detail) = match outcome {
+            Ok(d) => (true, d),
+            Err(d) => (false, d),
+        };
+        findings.record(format!("beacon-variant-type {term}"), passed, detail);
+    }
+    findings.outcome(error_answer(
+        cx,
+        "/g_variants?referenceName=1&start=0&end=100000&variantType=NOT-A-VARIANT-TYPE",
+        400,
+    ));
+}
+
+/// `/info` and the beacon's `/service-info` state the same environment.
+fn environment_agrees(cx: &Context<'_>) -> Result<String, String> {
+    let root = root(cx);
+    let (_, info) = fetch_json(cx, &format!("{root}/info"))?;
+    let (_, service) = fetch_json(cx, &format!("{root}/service-info"))?;
+    let a = info
+        .pointer("/response/environment")
+        .and_then(Value::as_str);
+    let b = service.get("environment").and_then(Value::as_str);
+    match (a, b) {
+        (Some(a), Some(b)) if a.eq_ignore_ascii_case(b) => Ok(format!("both say {a}")),
+        _ => Err(format!(
+            "/info says {a:?}, /service-info says {b:?}: they must agree"
+        )),
+    }
+}
+
+/// `/datasets` answers the granularity asked for: a boolean, a count, or the collections.
+fn datasets_granularity(cx: &Context<'_>, findings: &mut Findings) {
+    let root = root(cx);
+    for (granularity, doc) in [
+        ("boolean", "beaconBooleanResponse"),
+        ("count", "beaconCountResponse"),
+        ("record", "beaconCollectionsResponse"),
+    ] {
+        let url = format!("{root}/datasets?requestedGranularity={granularity}");
+        let outcome = fetch_json(cx, &url).and_then(|(status, body)| {
+            if status != 200 {
+                return Err(format!("GET {url} answered {status}"));
+            }
+            validate(cx, doc, &body)?;
+            match body
+                .pointer("/meta/returnedGranularity")
+                .and_then(Value::as_str)
+            {
+                Some(g) if g == granularity => Ok(format!("{granularity}: a valid {doc}")),
+                other => Err(format!(
+                    "returnedGranularity {other:?}, asked {granularity}"
+                )),
+            }
+        });
+        let (passed, detail) = match outcome {
+            Ok(d) => (true, d),
+            Err(d) => (false, d),
+        };
+        findings.record(format!("beacon-datasets {granularity}"), passed, detail);
     }
 }

@@ -223,6 +223,12 @@ struct Blob {
     decision: usize,
     /// Every participant in it is inside the decision's consent scope.
     consented: bool,
+    /// A multi-sample VCF/BCF the caller is served only some columns of: offered through
+    /// htsget (which removes the others), never whole.
+    partial: bool,
+    /// The participants of a partial file who are not served: its specimen and participant
+    /// bundles do not exist for this caller.
+    excluded: Vec<ParticipantId>,
 }
 
 /// What an id stands for, before the decisions are audited.
@@ -434,6 +440,10 @@ impl<'a> Resolver<'a> {
         };
         let verdict = self.ask(Action::ReadMetadata, resource).await?;
         let mut consented = false;
+        let mut partial = false;
+        let mut excluded_participants = Vec::new();
+        let multi_sample = matches!(object.format, DataFormat::Vcf | DataFormat::Bcf)
+            && object.specimens.len() > 1;
         let outcome = if verdict.is_permit() {
             let participants = cached.participants.clone();
             if participants.is_empty() {
@@ -451,7 +461,17 @@ impl<'a> Resolver<'a> {
                             .iter()
                             .filter(|p| !snapshot.serves(p, scope))
                             .count();
-                        consented = excluded == 0;
+                        // A multi-sample file loses the columns of those not served (through
+                        // htsget), as long as someone is served.
+                        partial = multi_sample && excluded > 0 && excluded < participants.len();
+                        consented = excluded == 0 || partial;
+                        if partial {
+                            excluded_participants = participants
+                                .iter()
+                                .filter(|p| !snapshot.serves(p, scope))
+                                .cloned()
+                                .collect();
+                        }
                         Outcome {
                             consent_epoch: Some(snapshot.epoch),
                             participants,
@@ -483,6 +503,8 @@ impl<'a> Resolver<'a> {
                 index_of,
                 decision: verdict.index(),
                 consented,
+                partial,
+                excluded: excluded_participants,
             }),
         );
         Ok(Some(id))
@@ -498,9 +520,26 @@ impl<'a> Resolver<'a> {
         Ok(out)
     }
 
+    /// `children` without the multi-sample files in which `participant` is a column removed for
+    /// this caller: a withdrawn participant's bundles hold nothing, not even the joint call set.
+    fn served_to(&self, children: Vec<Plan>, participant: &ParticipantId) -> Vec<Plan> {
+        children
+            .into_iter()
+            .filter(|c| match c {
+                Plan::Blob(id) => !self
+                    .blobs
+                    .get(id)
+                    .and_then(Option::as_ref)
+                    .is_some_and(|b| b.partial && b.excluded.contains(participant)),
+                Plan::Bundle { .. } => true,
+            })
+            .collect()
+    }
+
     async fn specimen(&mut self, specimen: &Specimen) -> Result<Plan, CoreError> {
         let objects = self.core.store.objects_of_specimen(&specimen.id).await?;
         let children = self.blobs_of(objects).await?;
+        let children = self.served_to(children, &specimen.participant);
         let kind = match serde_json::to_value(&specimen.specimen_type) {
             Ok(serde_json::Value::String(s)) => s,
             _ => "other".to_owned(),
@@ -539,7 +578,8 @@ impl<'a> Resolver<'a> {
             .into_iter()
             .filter(|o| !in_specimens.contains(&o.id))
             .collect();
-        children.extend(self.blobs_of(loose).await?);
+        let loose = self.blobs_of(loose).await?;
+        children.extend(self.served_to(loose, &participant.id));
         Ok(Plan::Bundle {
             id: participant.id.to_string(),
             description: format!(
@@ -722,7 +762,34 @@ impl<'a> Resolver<'a> {
                 self.settings.self_uri(file.as_str())
             ));
         }
+        if b.partial {
+            sentences.push(
+                "For this caller it is served through htsget only, without the sample columns \
+                 its consent scope does not cover; its size and checksums are those of the \
+                 stored file."
+                    .to_owned(),
+            );
+        }
         let description = sentences.join(" ");
+        let access_method = if b.partial {
+            AccessMethod {
+                kind: "htsget",
+                access_id: None,
+                access_url: Some(gemj_drs::AccessUrl {
+                    url: format!("{}/htsget/variants/{}", self.settings.base_url, o.id),
+                }),
+                available: true,
+                authorizations: self.settings.authorizations(None, b.public),
+            }
+        } else {
+            AccessMethod {
+                kind: "https",
+                access_id: Some(ACCESS_ID),
+                access_url: None,
+                available: true,
+                authorizations: self.settings.authorizations(None, b.public),
+            }
+        };
         DrsObject {
             id: o.id.to_string(),
             name: o.name.clone(),
@@ -742,12 +809,7 @@ impl<'a> Resolver<'a> {
                     kind: "md5",
                 },
             ],
-            access_methods: Some(vec![AccessMethod {
-                kind: "https",
-                access_id: ACCESS_ID,
-                available: true,
-                authorizations: self.settings.authorizations(None, b.public),
-            }]),
+            access_methods: Some(vec![access_method]),
             contents: None,
             description,
             aliases: o.specimens.iter().map(ToString::to_string).collect(),

@@ -51,14 +51,19 @@ pub struct Authorizations {
     pub bearer_auth_issuers: Vec<String>,
 }
 
-/// DRS `AccessMethod`.
+/// DRS `AccessMethod`: resolved through an `access_id`, or direct at an `access_url`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AccessMethod {
-    /// The access method type (`https`).
+    /// The access method type (`https`, `htsget`).
     #[serde(rename = "type")]
     pub kind: &'static str,
     /// The id to resolve at `/objects/{id}/access/{access_id}`.
-    pub access_id: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_id: Option<&'static str>,
+    /// Where the bytes are served directly (an htsget endpoint, which takes the caller's
+    /// credentials itself).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_url: Option<AccessUrl>,
     /// Whether the bytes are online.
     pub available: bool,
     /// How to authorize the access request.

@@ -24,6 +24,8 @@ pub(crate) struct Fetched {
     pub(crate) status: u16,
     /// The `Content-Type` header, if any.
     pub(crate) content_type: Option<String>,
+    /// The `WWW-Authenticate` header, if any.
+    pub(crate) www_authenticate: Option<String>,
     /// The body.
     pub(crate) body: Vec<u8>,
 }
@@ -64,11 +66,14 @@ impl Client {
 
     fn read(url: &str, mut response: ureq::http::Response<ureq::Body>) -> Result<Fetched, String> {
         let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let (content_type, www_authenticate) = (header("content-type"), header("www-authenticate"));
         let body = response
             .body_mut()
             .with_config()
@@ -78,6 +83,7 @@ impl Client {
         Ok(Fetched {
             status,
             content_type,
+            www_authenticate,
             body,
         })
     }
@@ -128,6 +134,7 @@ mod tests {
             let fetched = Fetched {
                 status: 200,
                 content_type: content_type.map(str::to_owned),
+                www_authenticate: None,
                 body: Vec::new(),
             };
             assert_eq!(fetched.is_json(), expect, "{content_type:?}");
@@ -147,6 +154,7 @@ mod tests {
         let fetched = Fetched {
             status: 404,
             content_type: None,
+            www_authenticate: None,
             body: b"<html><body>Not Found</body></html>".to_vec(),
         };
         let error = fetched.json().err().unwrap_or_default();

@@ -27,11 +27,20 @@ pub enum Suite {
     /// records against the default model, and the error format.
     #[serde(rename = "beacon")]
     Beacon,
+    /// GA4GH DRS 1.5: an unknown object and a bulk access request without credentials, in
+    /// DRS's error format with the statuses (and challenge) the spec gives.
+    #[serde(rename = "drs")]
+    Drs,
+    /// GA4GH htsget 1.3: an unknown id, an unsupported format and an invalid range, in
+    /// htsget's error format.
+    #[serde(rename = "htsget")]
+    Htsget,
 }
 
 impl Suite {
     /// Every suite, in run order.
-    pub const ALL: &'static [Suite] = &[Suite::ServiceInfo, Suite::Beacon];
+    pub const ALL: &'static [Suite] =
+        &[Suite::ServiceInfo, Suite::Beacon, Suite::Drs, Suite::Htsget];
 
     /// The suite's name on the command line and in reports.
     #[must_use]
@@ -39,6 +48,8 @@ impl Suite {
         match self {
             Suite::ServiceInfo => "service-info",
             Suite::Beacon => "beacon",
+            Suite::Drs => "drs",
+            Suite::Htsget => "htsget",
         }
     }
 
@@ -47,6 +58,8 @@ impl Suite {
         match self {
             Suite::ServiceInfo => suites::service_info::CHECKS,
             Suite::Beacon => suites::beacon::CHECKS,
+            Suite::Drs => suites::errors::DRS_CHECKS,
+            Suite::Htsget => suites::errors::HTSGET_CHECKS,
         }
     }
 }
@@ -228,6 +241,8 @@ pub(crate) fn preflight(suite: Suite, schemas: &SchemaSet) -> Result<(), SchemaE
     match suite {
         Suite::ServiceInfo => suites::service_info::preflight(schemas),
         Suite::Beacon => suites::beacon::preflight(schemas),
+        Suite::Drs => suites::errors::drs_preflight(schemas),
+        Suite::Htsget => suites::errors::htsget_preflight(schemas),
     }
 }
 
@@ -256,7 +271,7 @@ mod tests {
         let error = "nope".parse::<Suite>().err().map(|e| e.to_string());
         assert_eq!(
             error.as_deref(),
-            Some("unknown suite \"nope\" (known: service-info, beacon)")
+            Some("unknown suite \"nope\" (known: service-info, beacon, drs, htsget)")
         );
     }
 

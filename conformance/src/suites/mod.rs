@@ -1,4 +1,5 @@
 //! The check functions of each suite, one module per suite.
 
 pub(crate) mod beacon;
+pub(crate) mod errors;
 pub(crate) mod service_info;

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use gemj_e2e::http::{Http, Reply};
-use gemj_e2e::names::{CANCER, HOSPITAL_A, PREFIX, PUBLIC};
+use gemj_e2e::names::{CANCER, HOSPITAL_A, JOINT, PREFIX, PUBLIC};
 use gemj_e2e::{Res, TestGateway, TestResult, visas};
 use gemj_passport::VisaType;
 use gemj_schemas::{SchemaSet, Validator};
@@ -246,6 +246,18 @@ async fn drs_objects_bundles_access_consent_and_bulk() -> TestResult {
     let approval = visas::cancer_approval("APR-DRS", broker.issuer(), "alice", &[CANCER]);
     let r = http.post("/admin/v1/approvals", Some(&admin), &approval)?;
     assert_eq!(r.status, 201, "{}", r.json);
+    // ... and jo for the joint call set (general research use).
+    let joint_grant = visa(
+        VisaType::ControlledAccessGrants,
+        &format!("{PREFIX}{JOINT}"),
+    );
+    let jo = broker.issue_passport("jo", &[status_visa.clone(), joint_grant], hour, now)?;
+    let r = http.post(
+        "/admin/v1/approvals",
+        Some(&admin),
+        &visas::hmb_approval("APR-DRS-JOINT", broker.issuer(), "jo", &[JOINT]),
+    )?;
+    assert_eq!(r.status, 201, "{}", r.json);
 
     // The cohort, from the store: a consenting cancer participant of hospital A with every
     // scope (served even under the strictest scope), and one who refused industry provision.
@@ -429,10 +441,32 @@ async fn drs_objects_bundles_access_consent_and_bulk() -> TestResult {
     );
     assert_eq!(hidden.raw, absent.raw, "hidden and absent differ");
 
-    // A registered researcher reads CONTROLLED metadata, under the strictest consent scope: an
-    // object of a participant who refused industry provision does not exist for them.
+    // CONTROLLED metadata (names, checksums, the specimen ids in aliases) is for callers the
+    // dataset's rule permits: to a registered researcher such an object, and its bytes, answer
+    // exactly as an absent one; the refusal is audited.
+    let last_seq = |records: Vec<gemj_model::AuditRecord>| records.last().map_or(0, |r| r.seq);
+    let before = last_seq(gw.store.audit_records(0, 100_000).await?);
     let r = http.get(&obj(&bam_id), Some(&registered))?;
-    let meta = drs.object_ok(&r, "registered, CONTROLLED metadata", &host);
+    let absent = http.get(&obj(NOPE), Some(&registered))?;
+    drs.error_ok(&r, 404, "registered, CONTROLLED metadata", None);
+    assert_eq!(
+        r.raw, absent.raw,
+        "CONTROLLED metadata told to a registered caller"
+    );
+    let r = http.get(&acc(&bam_id), Some(&registered))?;
+    let nope = http.get(&acc(NOPE), Some(&registered))?;
+    drs.error_ok(&r, 404, "registered, CONTROLLED bytes", None);
+    assert_eq!(r.raw, nope.raw, "CONTROLLED bytes told apart from absent");
+    let rows = gw.store.audit_records(before, 1000).await?;
+    assert!(
+        rows.iter()
+            .any(|r| r.event.api == "drs" && r.event.reasons.iter().any(|x| x == "no_grant_visa")),
+        "the refusals are audited"
+    );
+    // The approved caller reads it, under its consent scope: aliases are the sample ids, and an
+    // object of a participant outside the scope does not exist.
+    let r = http.get(&obj(&bam_id), Some(&alice))?;
+    let meta = drs.object_ok(&r, "approved, CONTROLLED metadata", &host);
     assert_eq!(sha256(&meta), bam.checksums.sha256);
     assert_eq!(
         meta["aliases"],
@@ -450,33 +484,8 @@ async fn drs_objects_bundles_access_consent_and_bulk() -> TestResult {
         "None"
     );
     let hidden = http.get(&obj(restricted_bam.id.as_str()), Some(&registered))?;
-    let absent = http.get(&obj(NOPE), Some(&registered))?;
     drs.error_ok(&hidden, 404, "outside the consent scope", None);
     assert_eq!(hidden.raw, absent.raw, "consent-hidden and absent differ");
-    // ... but not its bytes: 403, since the object is visible anyway; one decision, one row.
-    let last_seq = |records: Vec<gemj_model::AuditRecord>| records.last().map_or(0, |r| r.seq);
-    let before = last_seq(gw.store.audit_records(0, 100_000).await?);
-    let r = http.get(&acc(&bam_id), Some(&registered))?;
-    drs.error_ok(
-        &r,
-        403,
-        "registered, CONTROLLED bytes",
-        Some(("/objects/{object_id}/access/{access_id}", "get")),
-    );
-    assert_eq!(r.json["reason"], "data_not_permitted");
-    let rows = gw.store.audit_records(before, 100).await?;
-    let refusal: Vec<(&str, &str, &str)> = rows
-        .iter()
-        .map(|r| {
-            let e = &r.event;
-            (e.api.as_str(), e.action.as_str(), e.reasons[0].as_str())
-        })
-        .collect();
-    assert_eq!(
-        refusal,
-        [("drs", "read_data", "no_grant_visa")],
-        "a refused /access is one decision"
-    );
     // The bytes of an object hidden by consent: as absent, never 403.
     let r = http.get(&acc(restricted_bam.id.as_str()), Some(&registered))?;
     let nope = http.get(&acc(NOPE), Some(&registered))?;
@@ -526,25 +535,33 @@ async fn drs_objects_bundles_access_consent_and_bulk() -> TestResult {
     let specimen = drs.object_ok(&r, "specimen bundle", &host);
     let ids = content_ids(&specimen);
     assert!(ids.contains(&bam_id) && ids.contains(&bai), "{specimen}");
-    // The joint call set holds a withdrawn participant: it is listed (multi-sample files are
-    // served per caller), offered through htsget only (which removes that column), never whole.
-    let joint: Vec<&String> = ids
-        .iter()
+    // The joint call set is CONTROLLED by its own dataset: alice (approved for cancer only) does
+    // not see it. It holds a withdrawn participant: to jo (approved for it) it is listed
+    // (multi-sample files are served per caller), offered through htsget only (which removes
+    // that column), never whole.
+    assert!(!ids.iter().any(|i| i.contains("joint")), "{specimen}");
+    let r = http.get(&obj(&sample), Some(&jo))?;
+    let for_jo = drs.object_ok(&r, "specimen bundle, joint approval", &host);
+    let joint: Vec<String> = content_ids(&for_jo)
+        .into_iter()
         .filter(|i| i.ends_with("joint.vcf.gz") || i.ends_with("joint.bcf"))
         .collect();
-    assert_eq!(joint.len(), 2, "{specimen}");
-    for id in joint {
-        let o = drs.object_ok(&http.get(&obj(id), Some(&alice))?, "joint call set", &host);
+    assert_eq!(joint.len(), 2, "{for_jo}");
+    for id in &joint {
+        let o = drs.object_ok(&http.get(&obj(id), Some(&jo))?, "joint call set", &host);
         let methods = o["access_methods"].as_array().ok_or("access methods")?;
         assert_eq!(methods.len(), 1, "{o}");
         assert_eq!(methods[0]["type"], "htsget", "{o}");
-        assert_eq!(
-            methods[0]["access_url"]["url"],
-            format!("{base}/htsget/variants/{id}"),
-            "{o}"
-        );
-        let r = http.get(&format!("{}/access/https", obj(id)), Some(&alice))?;
-        assert_ne!(r.status, 200, "never served whole: {}", r.text());
+        let url = format!("{base}/htsget/variants/{id}");
+        assert_eq!(methods[0]["access_url"]["url"], url.as_str(), "{o}");
+        let r = http.get(&format!("{}/access/https", obj(id)), Some(&jo))?;
+        assert_eq!(r.status, 404, "never served whole: {}", r.text());
+        // The htsget access URL answers jo with a ticket (without the excluded column).
+        let r = http.get(
+            &format!("{url}?referenceName=chr20&start=0&end=100000"),
+            Some(&jo),
+        )?;
+        assert_eq!(r.status, 200, "{}", r.text());
     }
     assert!(specimen.get("access_methods").is_none());
     let victim_id = victim.to_string();
@@ -629,15 +646,10 @@ async fn drs_objects_bundles_access_consent_and_bulk() -> TestResult {
         &host,
     );
     assert!(content_ids(&cancer).contains(&bam_id));
-    let cancer_reg = drs.object_ok(
-        &http.get(&obj(CANCER), Some(&registered))?,
-        "CONTROLLED dataset, registered",
-        &host,
-    );
-    assert!(
-        !content_ids(&cancer_reg).contains(restricted_bam.id.as_str()),
-        "consent applies to bundle contents"
-    );
+    // A registered researcher sees none of a CONTROLLED dataset's files: its bundle holds
+    // nothing for them, and does not exist.
+    let r = http.get(&obj(CANCER), Some(&registered))?;
+    drs.error_ok(&r, 404, "CONTROLLED dataset, registered", None);
 
     // 6. Authorizations: anyone may ask; absent and hidden objects answer alike.
     let r = http.options(&obj("gemj-synthetic-ref.fa"), None)?;

@@ -278,7 +278,7 @@ impl Resource {
         match (self, action) {
             (Self::Dataset(_), Action::RequestRecontact) => true,
             (Self::Dataset(d), Action::ReadData | Action::Discover) => controlled(d),
-            (Self::Object { datasets, .. }, Action::ReadData) => {
+            (Self::Object { datasets, .. }, Action::ReadData | Action::ReadMetadata) => {
                 datasets.iter().any(|d| controlled(d))
             }
             _ => false,
@@ -1416,13 +1416,11 @@ pub fn evaluate(
             // first denial explains.
             let mut first_denial = None;
             for d in datasets {
-                let e = if action == ReadMetadata {
-                    registered(settings, p)
-                } else {
-                    match d.access_level {
-                        AccessLevel::Controlled => controlled_rule(settings, facts, p, d, now),
-                        _ => registered(settings, p),
-                    }
+                // A CONTROLLED object's metadata (names, sizes, checksums, the specimen ids in
+                // its aliases) is for callers the dataset's rule permits, as its bytes are.
+                let e = match d.access_level {
+                    AccessLevel::Controlled => controlled_rule(settings, facts, p, d, now),
+                    _ => registered(settings, p),
                 };
                 if e.decision == AccessDecision::Permit {
                     return e;

@@ -131,6 +131,14 @@ impl Findings {
         }
     }
 
+    /// Records a pass or a failure under its own name (one of several items a check looks at).
+    pub(crate) fn record_outcome(&mut self, name: String, outcome: Result<String, String>) {
+        match outcome {
+            Ok(detail) => self.record(name, true, detail),
+            Err(detail) => self.record(name, false, detail),
+        }
+    }
+
     /// Records a result under its own name (one of several items a check looks at).
     pub(crate) fn record(&mut self, name: String, passed: bool, detail: String) {
         self.results.push(CheckResult {

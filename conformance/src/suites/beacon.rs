@@ -208,11 +208,7 @@ fn informational(cx: &Context<'_>, findings: &mut Findings) {
             }
             validate(cx, doc, &body).map(|()| format!("GET {url}: a valid {doc}"))
         });
-        let (passed, detail) = match outcome {
-            Ok(d) => (true, d),
-            Err(d) => (false, d),
-        };
-        findings.record(format!("beacon{path}"), passed, detail);
+        findings.record_outcome(format!("beacon{path}"), outcome);
     }
 }
 
@@ -263,11 +259,7 @@ fn entry_types(cx: &Context<'_>, findings: &mut Findings) {
             let n = records_valid(cx, &body)?;
             Ok(format!("GET {url}: a valid {doc} ({n} records checked)"))
         });
-        let (passed, detail) = match outcome {
-            Ok(d) => (true, d),
-            Err(d) => (false, d),
-        };
-        findings.record(format!("entry:{name}"), passed, detail);
+        findings.record_outcome(format!("entry:{name}"), outcome);
     }
 }
 
@@ -348,11 +340,7 @@ fn variant_types(cx: &Context<'_>, findings: &mut Findings) {
             };
             validate(cx, doc, &body).map(|()| format!("{term}: a valid {doc}"))
         });
-        let (passed, detail) = match outcome {
-            Ok(d) => (true, d),
-            Err(d) => (false, d),
-        };
-        findings.record(format!("beacon-variant-type {term}"), passed, detail);
+        findings.record_outcome(format!("beacon-variant-type {term}"), outcome);
     }
     findings.outcome(error_answer(
         cx,
@@ -402,10 +390,6 @@ fn datasets_granularity(cx: &Context<'_>, findings: &mut Findings) {
                 )),
             }
         });
-        let (passed, detail) = match outcome {
-            Ok(d) => (true, d),
-            Err(d) => (false, d),
-        };
-        findings.record(format!("beacon-datasets {granularity}"), passed, detail);
+        findings.record_outcome(format!("beacon-datasets {granularity}"), outcome);
     }
 }

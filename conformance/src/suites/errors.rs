@@ -30,11 +30,19 @@ pub(crate) const DRS_CHECKS: &[Check] = &[
 pub(crate) const HTSGET_CHECKS: &[Check] = &[
     Check {
         name: "htsget-unknown-id",
-        run: |cx, f| htsget_each(cx, f, NO_SUCH_ID, &[401, 404]),
+        run: |cx, f| htsget_each(cx, f, "htsget-unknown-id", NO_SUCH_ID, &[401, 404]),
     },
     Check {
         name: "htsget-unsupported-format",
-        run: |cx, f| htsget_each(cx, f, &format!("{NO_SUCH_ID}?format=NOT-A-FORMAT"), &[400]),
+        run: |cx, f| {
+            htsget_each(
+                cx,
+                f,
+                "htsget-unsupported-format",
+                &format!("{NO_SUCH_ID}?format=NOT-A-FORMAT"),
+                &[400],
+            );
+        },
     },
     Check {
         name: "htsget-invalid-range",
@@ -42,6 +50,7 @@ pub(crate) const HTSGET_CHECKS: &[Check] = &[
             htsget_each(
                 cx,
                 f,
+                "htsget-invalid-range",
                 &format!("{NO_SUCH_ID}?referenceName=chr1&start=20&end=10"),
                 &[400],
             );
@@ -165,8 +174,14 @@ fn drs_bulk_without_credentials(cx: &Context<'_>) -> Result<String, String> {
 }
 
 /// Asks `<root>/<rest>` of every htsget endpoint: an answer with one of `statuses`, whose body
-/// is the htsget error its status names.
-fn htsget_each(cx: &Context<'_>, findings: &mut Findings, rest: &str, statuses: &[u16]) {
+/// is the htsget error its status names; recorded as `<name> <root>`.
+fn htsget_each(
+    cx: &Context<'_>,
+    findings: &mut Findings,
+    name: &str,
+    rest: &str,
+    statuses: &[u16],
+) {
     for root in roots(cx, "htsget", &["/htsget/reads", "/htsget/variants"]) {
         let url = format!("{root}/{rest}");
         let outcome = cx.get(&url).and_then(|fetched| {
@@ -196,21 +211,6 @@ fn htsget_each(cx: &Context<'_>, findings: &mut Findings, rest: &str, statuses: 
             challenge(&url, &fetched)?;
             Ok(format!("GET {url}: {} {kind}", fetched.status))
         });
-        let (passed, detail) = match outcome {
-            Ok(d) => (true, d),
-            Err(d) => (false, d),
-        };
-        findings.record(format!("{} {root}", findings_name(rest)), passed, detail);
-    }
-}
-
-/// The result name of an htsget request: what it asks, without the made-up id.
-fn findings_name(rest: &str) -> &'static str {
-    if rest.contains("format=") {
-        "htsget-unsupported-format"
-    } else if rest.contains("start=") {
-        "htsget-invalid-range"
-    } else {
-        "htsget-unknown-id"
+        findings.record_outcome(format!("{name} {root}"), outcome);
     }
 }

@@ -188,11 +188,7 @@ fn listed_services(cx: &Context<'_>, findings: &mut Findings) {
             .get("id")
             .and_then(Value::as_str)
             .map_or_else(|| format!("#{index}"), str::to_owned);
-        let (passed, detail) = match listed_service(cx, entry) {
-            Ok(detail) => (true, detail),
-            Err(detail) => (false, detail),
-        };
-        findings.record(format!("listed-service:{id}"), passed, detail);
+        findings.record_outcome(format!("listed-service:{id}"), listed_service(cx, entry));
     }
 }
 

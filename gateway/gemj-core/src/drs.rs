@@ -457,20 +457,18 @@ impl<'a> Resolver<'a> {
                 match self.consent() {
                     Ok(snapshot) => {
                         let scope = verdict.evaluation().scope;
-                        let excluded = participants
+                        let not_served: Vec<ParticipantId> = participants
                             .iter()
                             .filter(|p| !snapshot.serves(p, scope))
-                            .count();
+                            .cloned()
+                            .collect();
+                        let excluded = not_served.len();
                         // A multi-sample file loses the columns of those not served (through
                         // htsget), as long as someone is served.
                         partial = multi_sample && excluded > 0 && excluded < participants.len();
                         consented = excluded == 0 || partial;
                         if partial {
-                            excluded_participants = participants
-                                .iter()
-                                .filter(|p| !snapshot.serves(p, scope))
-                                .cloned()
-                                .collect();
+                            excluded_participants = not_served;
                         }
                         Outcome {
                             consent_epoch: Some(snapshot.epoch),

@@ -31,6 +31,10 @@ pub enum Suite {
     /// DRS's error format with the statuses (and challenge) the spec gives.
     #[serde(rename = "drs")]
     Drs,
+    /// The server's OpenAPI document (`/openapi.json`): OpenAPI 3, self-contained, and holding
+    /// every official path and method of the htsget, DRS and Beacon APIs it serves.
+    #[serde(rename = "openapi")]
+    OpenApi,
     /// GA4GH htsget 1.3: an unknown id, an unsupported format and an invalid range, in
     /// htsget's error format.
     #[serde(rename = "htsget")]
@@ -39,8 +43,13 @@ pub enum Suite {
 
 impl Suite {
     /// Every suite, in run order.
-    pub const ALL: &'static [Suite] =
-        &[Suite::ServiceInfo, Suite::Beacon, Suite::Drs, Suite::Htsget];
+    pub const ALL: &'static [Suite] = &[
+        Suite::ServiceInfo,
+        Suite::Beacon,
+        Suite::Drs,
+        Suite::Htsget,
+        Suite::OpenApi,
+    ];
 
     /// The suite's name on the command line and in reports.
     #[must_use]
@@ -50,6 +59,7 @@ impl Suite {
             Suite::Beacon => "beacon",
             Suite::Drs => "drs",
             Suite::Htsget => "htsget",
+            Suite::OpenApi => "openapi",
         }
     }
 
@@ -60,6 +70,7 @@ impl Suite {
             Suite::Beacon => suites::beacon::CHECKS,
             Suite::Drs => suites::errors::DRS_CHECKS,
             Suite::Htsget => suites::errors::HTSGET_CHECKS,
+            Suite::OpenApi => suites::openapi::CHECKS,
         }
     }
 }
@@ -251,6 +262,7 @@ pub(crate) fn preflight(suite: Suite, schemas: &SchemaSet) -> Result<(), SchemaE
         Suite::Beacon => suites::beacon::preflight(schemas),
         Suite::Drs => suites::errors::drs_preflight(schemas),
         Suite::Htsget => suites::errors::htsget_preflight(schemas),
+        Suite::OpenApi => suites::openapi::preflight(schemas),
     }
 }
 

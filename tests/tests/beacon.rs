@@ -281,6 +281,67 @@ async fn informational_endpoints_are_valid_and_describe_what_is_served() -> Test
         !ids.contains("HP:0000118"),
         "an ancestor nobody carries is listed"
     );
+    // The spec's other filtering-term endpoints: /individuals/filtering_terms (every term is
+    // an individual's), and per dataset and per cohort the terms of its members only; an
+    // unknown collection is a 404.
+    let all: Vec<Value> = terms.as_array().ok_or("terms")?.clone();
+    let r = http.get(&format!("{B}/individuals/filtering_terms"), None)?;
+    valid(
+        &set,
+        "beaconFilteringTermsResponse",
+        &r,
+        "/individuals/filtering_terms",
+    );
+    assert_eq!(r.json["response"]["filteringTerms"], json!(all));
+    let dataset =
+        http.get(&format!("{B}/datasets"), None)?.json["response"]["collections"][0]["id"]
+            .as_str()
+            .ok_or("a dataset id")?
+            .to_owned();
+    for scoped in [
+        format!("/datasets/{dataset}"),
+        "/cohorts/GEMJ-COHORT-CANCER".to_owned(),
+    ] {
+        let r = http.get(&format!("{B}{scoped}/filtering_terms"), None)?;
+        let doc = valid(&set, "beaconFilteringTermsResponse", &r, &scoped);
+        let some: BTreeSet<String> =
+            gemj_e2e::field_strings(&doc["response"]["filteringTerms"], "id", "terms")?.collect();
+        assert!(
+            some.is_subset(&ids) && some.contains("sex"),
+            "{scoped}: {some:?}"
+        );
+        let r = http.post(
+            &format!("{B}{scoped}/filtering_terms"),
+            None,
+            &json!({"meta": {"apiVersion": "v2.2.0"}}),
+        )?;
+        assert_eq!(
+            r.json["response"]["filteringTerms"],
+            doc["response"]["filteringTerms"]
+        );
+    }
+    for unknown in ["/datasets/NO-SUCH-DATASET", "/cohorts/NO-SUCH-COHORT"] {
+        let r = http.get(&format!("{B}{unknown}/filtering_terms"), None)?;
+        error(&set, &r, 404, unknown);
+    }
+    let r = http.get(&format!("{B}/runs/X/filtering_terms"), None)?;
+    error(&set, &r, 404, "/runs/X/filtering_terms");
+    // skip and limit page the terms (GET parameters, or a POST body's query.pagination);
+    // limit 0 is every term; anything else is a 400 that repeats nothing of the input.
+    let r = http.get(&format!("{B}/filtering_terms?skip=1&limit=2"), None)?;
+    valid(&set, "beaconFilteringTermsResponse", &r, "paged");
+    assert_eq!(r.json["response"]["filteringTerms"], json!(all[1..3]));
+    let r = http.get(&format!("{B}/filtering_terms?limit=0"), None)?;
+    assert_eq!(r.json["response"]["filteringTerms"], json!(all));
+    let body =
+        json!({"meta": {"apiVersion": "v2.2.0"}, "query": {"pagination": {"skip": 2, "limit": 1}}});
+    let r = http.post(&format!("{B}/filtering_terms"), None, &body)?;
+    assert_eq!(r.json["response"]["filteringTerms"], json!(all[2..3]));
+    for bad in ["limit=ZQX9", "skip=-1", "ZQX9=1"] {
+        let r = http.get(&format!("{B}/filtering_terms?{bad}"), None)?;
+        error(&set, &r, 400, bad);
+        assert!(!r.json.to_string().contains("ZQX9"), "{bad}: {}", r.json);
+    }
     // Methods other than GET and POST: 405 in the Beacon error format.
     let r = http.send("DELETE", &format!("{B}/individuals"), None, None, None)?;
     error(&set, &r, 405, "DELETE");

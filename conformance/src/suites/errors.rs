@@ -85,7 +85,7 @@ const HTSGET_ERRORS: [&str; 5] = [
 ];
 
 /// The URLs the registry lists for `artifact`, else `[<base><fallback>...]`.
-fn roots(cx: &Context<'_>, artifact: &str, fallback: &[&str]) -> Vec<String> {
+pub(crate) fn roots(cx: &Context<'_>, artifact: &str, fallback: &[&str]) -> Vec<String> {
     let listed: Vec<String> = cx
         .get(&cx.url("/services"))
         .ok()

@@ -2,4 +2,5 @@
 
 pub(crate) mod beacon;
 pub(crate) mod errors;
+pub(crate) mod openapi;
 pub(crate) mod service_info;

@@ -43,7 +43,7 @@ impl Default for RecontactSettings {
 }
 
 /// Whom a request is about.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Selection {
     /// Named participants (pseudonymous ids) of the dataset.
@@ -53,7 +53,7 @@ pub enum Selection {
 }
 
 /// A recontact request as a researcher posts it.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRequest {
     /// The dataset the participants come from (the researcher's approval must cover it).
@@ -122,7 +122,7 @@ pub struct InboxEntry {
 }
 
 /// An outcome reported by an institution.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OutcomeReport {
     /// The request.

@@ -574,6 +574,93 @@ pub struct FilteringTermsResults {
     pub resources: Vec<Resource>,
 }
 
+/// A page of `/filtering_terms`: the spec's `skip` and `limit` (GET parameters, or a POST body's
+/// `query.pagination`). Without `limit`, or with `limit` 0, every term from `skip` on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TermsPage {
+    /// Terms skipped.
+    pub skip: usize,
+    /// At most this many; `None` for all.
+    pub limit: Option<usize>,
+}
+
+impl TermsPage {
+    /// Reads the GET parameters: only `skip` and `limit`, each a non-negative integer. Errors
+    /// name what is wrong, never the caller's input.
+    ///
+    /// # Errors
+    /// [`BeaconError`] 400: another parameter, or a value that is not a non-negative integer.
+    pub fn from_get(pairs: &[(String, String)]) -> Result<Self, crate::BeaconError> {
+        let mut page = Self::default();
+        for (name, value) in pairs {
+            let number = || {
+                value.parse::<usize>().map_err(|_| {
+                    crate::BeaconError::bad_request(
+                        crate::ErrorKind::InvalidValue,
+                        "skip and limit are non-negative integers",
+                    )
+                })
+            };
+            match name.as_str() {
+                "skip" => page.skip = number()?,
+                "limit" => page.limit = Some(number()?).filter(|l| *l > 0),
+                _ => {
+                    return Err(crate::BeaconError::bad_request(
+                        crate::ErrorKind::UnknownParameter,
+                        "/filtering_terms takes only skip and limit",
+                    ));
+                }
+            }
+        }
+        Ok(page)
+    }
+
+    /// Reads `query.pagination` of a POST body (absent: every term).
+    ///
+    /// # Errors
+    /// [`BeaconError`] 400: `skip` or `limit` that is not a non-negative integer.
+    pub fn from_post(body: &Value) -> Result<Self, crate::BeaconError> {
+        let Some(pagination) = body.pointer("/query/pagination") else {
+            return Ok(Self::default());
+        };
+        let bad = || {
+            crate::BeaconError::bad_request(
+                crate::ErrorKind::InvalidValue,
+                "query.pagination.skip and limit are non-negative integers",
+            )
+        };
+        let number = |key: &str| -> Result<Option<usize>, crate::BeaconError> {
+            match pagination.get(key) {
+                None | Some(Value::Null) => Ok(None),
+                Some(v) => v
+                    .as_u64()
+                    .and_then(|n| usize::try_from(n).ok())
+                    .map(Some)
+                    .ok_or_else(bad),
+            }
+        };
+        if !pagination.is_object() {
+            return Err(bad());
+        }
+        Ok(Self {
+            skip: number("skip")?.unwrap_or(0),
+            limit: number("limit")?.filter(|l| *l > 0),
+        })
+    }
+}
+
+impl FilteringTermsResults {
+    /// Keeps the terms of `page` only (the resources stay: they describe the ontologies).
+    pub fn keep_page(&mut self, page: TermsPage) {
+        let terms = std::mem::take(&mut self.filtering_terms);
+        self.filtering_terms = terms
+            .into_iter()
+            .skip(page.skip)
+            .take(page.limit.unwrap_or(usize::MAX))
+            .collect();
+    }
+}
+
 /// The `/filtering_terms` document.
 #[must_use]
 pub fn filtering_terms_response(

@@ -95,7 +95,7 @@ pub use framework::{
     BeaconFilteringTermsResponse, BeaconFramework, BeaconInfo, BeaconInfoResponse, BeaconMap,
     BeaconMapResponse, BeaconOrganization, EntryTypeDefinition, Environment, FilteringTerm,
     InformationalResponse, ProductionStatus, Resource, SecurityAttributes, SecurityLevel,
-    filtering_terms_response,
+    TermsPage, filtering_terms_response,
 };
 pub use hgvs::{AlleleChange, GenomicAllele, Hgvs};
 pub use records::{

@@ -73,6 +73,7 @@
 //! # }
 //! ```
 
+mod bundle;
 mod error;
 mod load;
 mod openapi;
@@ -80,6 +81,7 @@ mod set;
 mod shared;
 pub mod testing;
 
+pub use bundle::{Bundle, Mount};
 pub use error::SchemaError;
 pub use load::URL_MAP;
 pub use set::{SchemaSet, Validator};
@@ -107,6 +109,30 @@ pub mod docs {
     pub const BEACON_FRAMEWORK: &str = "beacon-v2/v2.2.0/framework/json";
     /// Beacon v2.2.0 default model schemas (JSON Schema 2020-12); append `/<entry>/...`.
     pub const BEACON_MODEL: &str = "beacon-v2/v2.2.0/models/json/beacon-v2-default-model";
+    /// The folders of the Beacon v2.2.0 default model's entry types under [`BEACON_MODEL`].
+    pub const BEACON_ENTRY_TYPES: [&str; 7] = [
+        "analyses",
+        "biosamples",
+        "cohorts",
+        "datasets",
+        "genomicVariations",
+        "individuals",
+        "runs",
+    ];
+
+    /// Beacon v2.2.0's OpenAPI documents: the framework's `endpoints.json` (the informational
+    /// endpoints) and each entry type's, all relative to the API's root (`/beacon/v2` here).
+    #[must_use]
+    pub fn beacon_endpoints() -> Vec<String> {
+        std::iter::once(format!("{BEACON_FRAMEWORK}/endpoints.json"))
+            .chain(
+                BEACON_ENTRY_TYPES
+                    .iter()
+                    .map(|entry| format!("{BEACON_MODEL}/{entry}/endpoints.json")),
+            )
+            .collect()
+    }
+
     /// FHIR R4 (4.0.1) JSON Schema (draft-06); use `/definitions/<Resource>`.
     pub const FHIR_R4: &str = "fhir/r4/fhir.schema.json";
     /// FHIR R4B (4.3.0) JSON Schema (draft-06); use `/definitions/<Resource>`.

@@ -218,23 +218,7 @@ fn follow(loader: &Loader, mut place: Place) -> Result<Option<Place>, SchemaErro
         let Some(reference) = value.get("$ref").and_then(Value::as_str) else {
             return Ok(Some(place));
         };
-        let bad = || SchemaError::BadReference {
-            doc: loader.doc_name(&place.file),
-            reference: reference.to_owned(),
-        };
-        let (target, fragment) = reference.split_once('#').unwrap_or((reference, ""));
-        let file = if target.is_empty() {
-            place.file.clone()
-        } else if target.contains("://") {
-            loader.path_for_uri(target).map_err(|_| bad())?
-        } else {
-            loader.join(&place.file, target).ok_or_else(bad)?
-        };
-        let pointer = crate::load::percent_decode(fragment).ok_or_else(bad)?;
-        if !pointer.is_empty() && !pointer.starts_with('/') {
-            return Err(bad());
-        }
-        place = Place { file, pointer };
+        place = resolve_ref(loader, &place.file, reference)?;
     }
     Err(SchemaError::BadReference {
         doc: loader.doc_name(&place.file),
@@ -242,7 +226,33 @@ fn follow(loader: &Loader, mut place: Place) -> Result<Option<Place>, SchemaErro
     })
 }
 
-fn value_at(loader: &Loader, place: &Place) -> Result<Option<Value>, SchemaError> {
+/// The place a `$ref` found in `file` names: an in-document pointer, a file relative to `file`,
+/// or an official URL of [`crate::URL_MAP`].
+pub(crate) fn resolve_ref(
+    loader: &Loader,
+    file: &Path,
+    reference: &str,
+) -> Result<Place, SchemaError> {
+    let bad = || SchemaError::BadReference {
+        doc: loader.doc_name(file),
+        reference: reference.to_owned(),
+    };
+    let (target, fragment) = reference.split_once('#').unwrap_or((reference, ""));
+    let file = if target.is_empty() {
+        file.to_owned()
+    } else if target.contains("://") {
+        loader.path_for_uri(target).map_err(|_| bad())?
+    } else {
+        loader.join(file, target).ok_or_else(bad)?
+    };
+    let pointer = crate::load::percent_decode(fragment).ok_or_else(bad)?;
+    if !pointer.is_empty() && !pointer.starts_with('/') {
+        return Err(bad());
+    }
+    Ok(Place { file, pointer })
+}
+
+pub(crate) fn value_at(loader: &Loader, place: &Place) -> Result<Option<Value>, SchemaError> {
     let document = loader.load(&place.file)?;
     Ok(document.pointer(&place.pointer).cloned())
 }

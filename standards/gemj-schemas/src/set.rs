@@ -173,6 +173,35 @@ impl SchemaSet {
         self.openapi_response(docs::SERVICE_REGISTRY, "/services", "get", "200")
     }
 
+    /// A document parsed to JSON (YAML converted; OpenAPI schema objects rewritten to JSON Schema
+    /// 2020-12, as for validation).
+    ///
+    /// # Errors
+    ///
+    /// [`SchemaError::BadDocument`] for a name outside the folder, and the errors of reading and
+    /// parsing it.
+    pub fn document(&self, doc: &str) -> Result<Arc<Value>, SchemaError> {
+        let path = self.loader.doc_path(doc)?;
+        self.loader.load(&path)
+    }
+
+    /// The paths of official OpenAPI documents mounted at the gateway's prefixes, with every
+    /// schema they reference, in one self-contained OpenAPI 3.1 shape: schemas under
+    /// `components/schemas` (OpenAPI 3.0 schema objects already rewritten to JSON Schema
+    /// 2020-12), other references inlined, `operationId`s and security schemes prefixed with the
+    /// mount's tag, `servers` removed (the paths carry the prefix).
+    ///
+    /// # Errors
+    ///
+    /// [`SchemaError::BadReference`] for a reference that does not resolve offline, and the
+    /// errors of reading a document.
+    pub fn bundle_openapi(
+        &self,
+        mounts: &[crate::Mount<'_>],
+    ) -> Result<crate::Bundle, SchemaError> {
+        crate::bundle::bundle(&self.loader, mounts)
+    }
+
     /// The JSON schema of the response of an OpenAPI operation: `path` is the path template as
     /// written in the document (`"/reads/{id}"`), `method` any case, `status` a code (`"404"`).
     /// An undeclared status falls back to its range (`"4XX"`) and then to `default`, as OpenAPI

@@ -402,21 +402,40 @@ impl Beacon {
 
     /// `/filtering_terms`: the terms present among the participants the caller may count (at
     /// PUBLIC level, only datasets at or above the minimum cohort size; a term carried by
-    /// fewer participants than a dataset's small-cell threshold is not listed).
+    /// fewer participants than a dataset's small-cell threshold is not listed). `scope` narrows
+    /// it to one dataset (`/datasets/{id}/filtering_terms`) or one cohort
+    /// (`/cohorts/{id}/filtering_terms`); an id the catalogue does not hold is a 404.
     ///
     /// # Errors
-    /// Store or audit failures.
+    /// Store or audit failures; [`BeaconError::not_found`] for an unknown scope.
     pub async fn filtering_terms(
         &self,
         ctx: &RequestContext,
         principal: &Principal,
+        scope: Option<&Scope>,
     ) -> Result<gemj_beacon::BeaconFilteringTermsResponse, BeaconFailure> {
         let core = &self.core;
         let index = self.index().await?;
+        let only = scope
+            .filter(|s| s.entry_type == EntryType::Dataset)
+            .map(|s| s.id.as_str());
         let mut enforcement = core.access.begin(ctx, principal);
         let views = self
-            .views(&mut enforcement, &index, &[], None, "filtering_terms")
+            .views(&mut enforcement, &index, &[], only, "filtering_terms")
             .await?;
+        let unknown = match scope {
+            Some(s) if s.entry_type == EntryType::Dataset => views.is_empty(),
+            Some(s) if s.entry_type == EntryType::Cohort => program_of_cohort(&s.id).is_none(),
+            _ => false,
+        };
+        if unknown {
+            Self::refuse(enforcement, &views, "refused:not_found").await?;
+            return Err(BeaconFailure::Beacon(
+                BeaconError::not_found("no such collection"),
+                None,
+            ));
+        }
+        let scope_set = self.scope_set(core, &index, &views, scope).await?;
         let mut visible = RoaringBitmap::new();
         let mut threshold = 1;
         for v in &views {
@@ -427,6 +446,9 @@ impl Beacon {
                 threshold = threshold.max(v.privacy.small_cell);
             }
             visible |= &v.servable;
+        }
+        if let Some(members) = &scope_set {
+            visible &= members;
         }
         let outcomes: Vec<Outcome> = views
             .iter()

@@ -1,6 +1,7 @@
 //! The data-use committee's approvals (`/admin/v1/approvals`), for administrators (configured
 //! `issuer#subject` of their passports).
 
+use super::openapi::CredentialAnswers;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use gemj_model::{Approval, ApprovalStatus};
@@ -26,7 +27,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// Records an approval (idempotent).
 #[utoipa::path(post, path = "/admin/v1/approvals", tag = "admin",
     request_body(content = Object, description = "An approval: id, researcher_issuer, researcher_subject, institution, project, purpose (DUO terms, primary first), diseases, for_profit, for_profit_organisation, country, datasets, valid_from, valid_until, status."),
-    responses((status = 201, description = "The stored approval."),
+    responses(CredentialAnswers,
+              (status = 201, description = "The stored approval."),
               (status = 400, description = "Invalid approval.", body = Problem),
               (status = 401, description = "No or invalid passport.", body = Problem),
               (status = 403, description = "Not an administrator.", body = Problem),
@@ -57,7 +59,9 @@ pub struct ListQuery {
 /// A researcher's approvals.
 #[utoipa::path(get, path = "/admin/v1/approvals", tag = "admin",
     params(("issuer" = String, Query, description = "Passport issuer"), ("subject" = String, Query, description = "Subject")),
-    responses((status = 200, description = "`{approvals: [...]}`."),
+    responses((status = 400, description = "Malformed parameters or body: a value of the wrong type, or a parameter or member this endpoint does not take.", body = Problem),
+              CredentialAnswers,
+              (status = 200, description = "`{approvals: [...]}`."),
               (status = 403, description = "Not an administrator.", body = Problem)))]
 pub async fn list(
     req: HttpRequest,
@@ -79,7 +83,8 @@ pub async fn list(
 /// One approval.
 #[utoipa::path(get, path = "/admin/v1/approvals/{id}", tag = "admin",
     params(("id" = String, Path, description = "Approval id")),
-    responses((status = 200, description = "The approval."),
+    responses(CredentialAnswers,
+              (status = 200, description = "The approval."),
               (status = 403, description = "Not an administrator.", body = Problem),
               (status = 404, description = "No such approval.", body = Problem)))]
 pub async fn get(
@@ -94,11 +99,21 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(approval))
 }
 
+/// The body of a status change.
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusChange {
+    /// The new status (`revoked` is final).
+    pub status: ApprovalStatus,
+}
+
 /// Suspends, reactivates or revokes an approval; revocation is final and denies at once.
 #[utoipa::path(put, path = "/admin/v1/approvals/{id}/status", tag = "admin",
     params(("id" = String, Path, description = "Approval id")),
     request_body(content = Object, description = "`{status: active|suspended|revoked}`"),
-    responses((status = 200, description = "The approval."),
+    responses((status = 400, description = "Malformed parameters or body: a value of the wrong type, or a parameter or member this endpoint does not take.", body = Problem),
+              CredentialAnswers,
+              (status = 200, description = "The approval."),
               (status = 403, description = "Not an administrator.", body = Problem),
               (status = 404, description = "No such approval.", body = Problem),
               (status = 409, description = "The approval is revoked.", body = Problem)))]
@@ -109,12 +124,7 @@ pub async fn set_status(
     id: web::Path<String>,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Body {
-        status: ApprovalStatus,
-    }
-    let body: Body = super::parse_body(body.into_inner())?;
+    let body: StatusChange = super::parse_body(body.into_inner())?;
     let approval = approvals
         .set_status(&context(&req, "admin"), &caller.0, &id, body.status)
         .await?;

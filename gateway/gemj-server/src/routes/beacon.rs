@@ -10,7 +10,7 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use gemj_beacon::{BeaconError, BeaconQuery, EntryType, ErrorKind, SPEC_NESTED_ROUTES};
+use gemj_beacon::{BeaconError, BeaconQuery, EntryType, ErrorKind, SPEC_NESTED_ROUTES, TermsPage};
 use gemj_core::Principal;
 use gemj_core::beacon::{Beacon, BeaconRequest, Scope};
 use gemj_core::services::ServiceRegistry;
@@ -51,14 +51,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 })),
         );
     }
-    cfg.service(
-        web::resource(format!("{PREFIX}/filtering_terms"))
-            .route(web::get().to(filtering_terms))
-            .route(web::post().to(filtering_terms_post))
-            .default_service(web::to(|beacon: web::Data<Beacon>| {
-                method_not_allowed(beacon, "GET, POST")
-            })),
-    );
+    // The spec's filtering-term endpoints, before `/{entry}/{id}` would take
+    // `filtering_terms` for an id.
+    for path in [
+        "/filtering_terms",
+        "/individuals/filtering_terms",
+        "/{entry}/{id}/filtering_terms",
+    ] {
+        cfg.service(
+            web::resource(format!("{PREFIX}{path}"))
+                .route(web::get().to(filtering_terms))
+                .route(web::post().to(filtering_terms_post))
+                .default_service(web::to(|beacon: web::Data<Beacon>| {
+                    method_not_allowed(beacon, "GET, POST")
+                })),
+        );
+    }
     for path in ["/{entry}", "/{entry}/{id}", "/{entry}/{id}/{nested}"] {
         cfg.service(
             web::resource(format!("{PREFIX}{path}"))
@@ -299,34 +307,41 @@ async fn answer(
     }
 }
 
+/// The collection a filtering-terms route names: `/datasets/{id}/filtering_terms` and
+/// `/cohorts/{id}/filtering_terms` (the spec's two), or none.
+fn terms_scope(req: &HttpRequest) -> Result<Option<Scope>, BeaconError> {
+    let (entry, id, _) = path_parts(req);
+    let Some(id) = id else {
+        return Ok(None);
+    };
+    match EntryType::from_path_segment(&entry) {
+        Some(entry_type @ (EntryType::Dataset | EntryType::Cohort)) => {
+            Ok(Some(Scope { entry_type, id }))
+        }
+        _ => Err(BeaconError::not_found(format!(
+            "no such Beacon endpoint under {PREFIX}"
+        ))),
+    }
+}
+
 async fn filtering_terms(
     req: HttpRequest,
     beacon: web::Data<Beacon>,
     caller: Result<Caller, ApiError>,
 ) -> HttpResponse {
+    let scope = match terms_scope(&req) {
+        Ok(scope) => scope,
+        Err(e) => return beacon_error(&beacon, None, &e),
+    };
     let principal = match caller {
         Ok(c) => c.0,
         Err(e) => return auth_failure(&beacon, None, &e),
     };
-    match query_pairs(&req) {
-        Ok(pairs) if pairs.is_empty() => {}
-        Ok(pairs) => {
-            let names: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
-            return beacon_error(
-                &beacon,
-                None,
-                &BeaconError::bad_request(
-                    ErrorKind::UnknownParameter,
-                    format!(
-                        "/filtering_terms takes no parameters (got {})",
-                        names.join(", ")
-                    ),
-                ),
-            );
-        }
+    let page = match query_pairs(&req).and_then(|pairs| TermsPage::from_get(&pairs)) {
+        Ok(page) => page,
         Err(e) => return beacon_error(&beacon, None, &e),
-    }
-    terms(&req, &beacon, principal).await
+    };
+    terms(&req, &beacon, principal, scope.as_ref(), page).await
 }
 
 async fn filtering_terms_post(
@@ -335,17 +350,33 @@ async fn filtering_terms_post(
     caller: Result<Caller, ApiError>,
     payload: web::Payload,
 ) -> HttpResponse {
+    let scope = match terms_scope(&req) {
+        Ok(scope) => scope,
+        Err(e) => return beacon_error(&beacon, None, &e),
+    };
     match post_body(&req, caller, payload).await {
-        Ok((principal, _)) => terms(&req, &beacon, principal).await,
+        Ok((principal, body)) => match TermsPage::from_post(&body) {
+            Ok(page) => terms(&req, &beacon, principal, scope.as_ref(), page).await,
+            Err(e) => beacon_error(&beacon, None, &e),
+        },
         Err(Ok(e)) => beacon_error(&beacon, None, &e),
         Err(Err(e)) => auth_failure(&beacon, None, &e),
     }
 }
 
-async fn terms(req: &HttpRequest, beacon: &Beacon, principal: Principal) -> HttpResponse {
+async fn terms(
+    req: &HttpRequest,
+    beacon: &Beacon,
+    principal: Principal,
+    scope: Option<&Scope>,
+    page: TermsPage,
+) -> HttpResponse {
     let ctx = context(req, "beacon");
-    match beacon.filtering_terms(&ctx, &principal).await {
-        Ok(v) => HttpResponse::Ok().json(v),
+    match beacon.filtering_terms(&ctx, &principal, scope).await {
+        Ok(mut v) => {
+            v.response.keep_page(page);
+            HttpResponse::Ok().json(v)
+        }
         Err(f) => failure(beacon, None, f),
     }
 }

@@ -1,6 +1,7 @@
 //! The gateway's own dataset catalogue (`/catalogue/v1/datasets`): the datasets the caller
 //! may know of, each through the access decision point.
 
+use super::openapi::CredentialAnswers;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::{Caller, context};
@@ -15,7 +16,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// Datasets whose metadata the caller may read.
 #[utoipa::path(get, path = "/catalogue/v1/datasets", tag = "catalogue",
-    responses((status = 200, description = "`{\"datasets\": [...]}`: id, name, description, access level and DUO data-use conditions."),
+    responses(CredentialAnswers,
+              (status = 200, description = "`{\"datasets\": [...]}`: id, name, description, access level and DUO data-use conditions."),
               (status = 401, description = "A credential was presented that cannot be verified.", body = Problem)))]
 pub async fn list(
     req: HttpRequest,
@@ -31,7 +33,8 @@ pub async fn list(
 /// One dataset, or 404 (also when the caller may not see it).
 #[utoipa::path(get, path = "/catalogue/v1/datasets/{id}", tag = "catalogue",
     params(("id" = String, Path, description = "Dataset id")),
-    responses((status = 200, description = "The dataset."), (status = 404, description = "Not found or not visible.", body = Problem)))]
+    responses(CredentialAnswers,
+              (status = 200, description = "The dataset."), (status = 404, description = "Not found or not visible.", body = Problem)))]
 pub async fn get(
     req: HttpRequest,
     catalogue: web::Data<CatalogueService>,

@@ -2,6 +2,7 @@
 //! participant's consent state and history. Authenticated by tokens signed with the
 //! institution's registered key; a participant of another institution is a 404.
 
+use super::openapi::CredentialAnswers;
 use actix_web::{HttpRequest, HttpResponse, web};
 use gemj_model::ConsentEvent;
 
@@ -24,7 +25,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// enforced on this instance before the response, on every other instance within seconds.
 #[utoipa::path(post, path = "/consent/v1/events", tag = "consent",
     request_body(content = Object, description = "A consent event: `event_id`, `participant`, `institution` (the caller's), `effective_at` (RFC 3339), `kind` (initial_consent, change_of_intention, withdrawal, reconsent_at_majority, death_reported, correction) and the kind's fields."),
-    responses((status = 201, description = "Recorded: `{event_id, participant, seq, duplicate: false, state, consent_epoch}`."),
+    responses(CredentialAnswers,
+              (status = 403, description = "The caller is not the institution this is for (a researcher's passport, or another institution's token).", body = Problem),
+              (status = 201, description = "Recorded: `{event_id, participant, seq, duplicate: false, state, consent_epoch}`."),
               (status = 200, description = "Already recorded (same id and contents): `duplicate: true`."),
               (status = 400, description = "Malformed event, or another institution's.", body = Problem),
               (status = 401, description = "No or invalid institution token.", body = Problem),
@@ -51,7 +54,9 @@ pub async fn post_event(
 /// A participant's consent state and every event, for the enrolling institution.
 #[utoipa::path(get, path = "/consent/v1/participants/{id}", tag = "consent",
     params(("id" = String, Path, description = "Pseudonymous participant id")),
-    responses((status = 200, description = "`{participant, state, events: [{seq, event, prev_hash, hash}]}`."),
+    responses(CredentialAnswers,
+              (status = 403, description = "The caller is not the institution this is for (a researcher's passport, or another institution's token).", body = Problem),
+              (status = 200, description = "`{participant, state, events: [{seq, event, prev_hash, hash}]}`."),
               (status = 401, description = "No or invalid institution token.", body = Problem),
               (status = 404, description = "Not a participant of the calling institution.", body = Problem)))]
 pub async fn get_participant(

@@ -4,6 +4,7 @@
 //! body), and the bytes behind them (`/data/v1/objects/{id}?token=...`, which never sees a
 //! passport).
 
+use super::openapi::CredentialAnswers;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use gemj_core::CoreError;
@@ -30,7 +31,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// The participants of a dataset the caller may be served, at the current consent epoch.
 #[utoipa::path(get, path = "/catalogue/v1/datasets/{id}/participants", tag = "catalogue",
     params(("id" = String, Path, description = "Dataset id")),
-    responses((status = 200, description = "`{dataset, consent_epoch, participants: [ids]}`: withdrawn participants and participants outside the caller's consent scope are never listed."),
+    responses(CredentialAnswers,
+              (status = 200, description = "`{dataset, consent_epoch, participants: [ids]}`: withdrawn participants and participants outside the caller's consent scope are never listed."),
               (status = 401, description = "No passport.", body = Problem),
               (status = 404, description = "No such dataset, or not readable by this caller.", body = Problem),
               (status = 503, description = "Consent cannot be confirmed current; Retry-After.", body = Problem)))]
@@ -68,7 +70,9 @@ impl RangeQuery {
 /// A signed, short-lived URL for an object (or a byte range of it).
 #[utoipa::path(get, path = "/catalogue/v1/objects/{id}/url", tag = "catalogue",
     params(("id" = String, Path, description = "Object id"), ("start" = Option<u64>, Query, description = "First byte"), ("end" = Option<u64>, Query, description = "One past the last byte")),
-    responses((status = 200, description = "`{url, expires_at}`."),
+    responses((status = 400, description = "Malformed parameters or body: a value of the wrong type, or a parameter or member this endpoint does not take.", body = Problem),
+              CredentialAnswers,
+              (status = 200, description = "`{url, expires_at}`."),
               (status = 401, description = "No passport.", body = Problem),
               (status = 404, description = "No such object, not readable, or holding data outside the caller's consent scope.", body = Problem)))]
 pub async fn url_get(
@@ -91,11 +95,25 @@ pub async fn url_get(
     Ok(HttpResponse::Ok().json(issued))
 }
 
+/// The body of a URL request by POST.
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UrlBody {
+    /// Passport JWTs (taken out before the rest is read; not with an `Authorization` header).
+    #[serde(default)]
+    pub passports: Vec<String>,
+    /// First byte.
+    pub start: Option<u64>,
+    /// One past the last byte.
+    pub end: Option<u64>,
+}
+
 /// The same, with passports in the body: `{"passports": [...], "start"?, "end"?}`.
 #[utoipa::path(post, path = "/catalogue/v1/objects/{id}/url", tag = "catalogue",
     params(("id" = String, Path, description = "Object id")),
     request_body(content = Object, description = "`{passports: [passport JWT], start?, end?}`"),
-    responses((status = 200, description = "`{url, expires_at}`."),
+    responses(CredentialAnswers,
+              (status = 200, description = "`{url, expires_at}`."),
               (status = 400, description = "Malformed body, or credentials both in the header and the body.", body = Problem),
               (status = 401, description = "The passports do not verify.", body = Problem),
               (status = 404, description = "No such object, or not readable.", body = Problem)))]
@@ -109,7 +127,8 @@ pub async fn url_post(
 ) -> Result<HttpResponse, ApiError> {
     let mut body = body.into_inner();
     let principal = super::body_principal(&req, caller.0, &mut body).await?;
-    let range: RangeQuery = super::parse_body(body)?;
+    let UrlBody { start, end, .. } = super::parse_body(body)?;
+    let range = RangeQuery { start, end };
     let issued = data
         .issue_url(
             &context(&req, "catalogue"),
@@ -158,7 +177,8 @@ fn parse_range(req: &HttpRequest) -> Result<Option<ByteRange>, ApiError> {
 /// The bytes of a signed URL: checked again (approval, consent) at every use.
 #[utoipa::path(get, path = "/data/v1/objects/{id}", tag = "data",
     params(("id" = String, Path, description = "Object id"), ("token" = String, Query, description = "The signed token")),
-    responses((status = 200, description = "The granted bytes."),
+    responses((status = 400, description = "Malformed parameters or body: a value of the wrong type, or a parameter or member this endpoint does not take.", body = Problem),
+              (status = 200, description = "The granted bytes."),
               (status = 206, description = "The requested part of the granted bytes (Range)."),
               (status = 403, description = "An altered, foreign or expired URL, or its approval is no longer in force.", body = Problem),
               (status = 404, description = "No such object, or its participant is no longer inside the URL's consent scope.", body = Problem),

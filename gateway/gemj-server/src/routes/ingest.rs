@@ -5,6 +5,7 @@
 //! The answer is the ingest report; a file refused whole (a FHIR bundle that fails the R4
 //! schema) is a 400 listing its errors.
 
+use super::openapi::CredentialAnswers;
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine as _;
 use gemj_ingest::api::IngestService;
@@ -55,7 +56,8 @@ struct EncodedFile {
            ("name" = Option<String>, Query, description = "The file's name (single-file bodies; SS-MIX2: the path under standard_root)"),
            ("dry_run" = Option<bool>, Query, description = "Report what would happen; store nothing")),
     request_body(content = String, description = "One file's bytes, or `application/vnd.gemj.ingest+json` with several."),
-    responses((status = 200, description = "The ingest report (schemas/gemj-ingest-report.schema.json): every record created, merged, unchanged, deleted or quarantined with its reason."),
+    responses(CredentialAnswers,
+              (status = 200, description = "The ingest report (schemas/gemj-ingest-report.schema.json): every record created, merged, unchanged, deleted or quarantined with its reason."),
               (status = 400, description = "Malformed body, or the only file was refused whole (its schema errors in `explanation.errors`).", body = Problem),
               (status = 401, description = "No or invalid institution token.", body = Problem),
               (status = 403, description = "The caller is not an institution.", body = Problem),

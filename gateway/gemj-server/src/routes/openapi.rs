@@ -1,8 +1,13 @@
-//! The OpenAPI 3.1 document of the gateway's own endpoints (`/openapi.json`). The standard
-//! APIs (htsget, DRS, Beacon, FHIR) are described by their official specifications and are
-//! listed in `/services`.
+//! The one OpenAPI 3.1 document of everything the gateway serves (`/openapi.json`): its own
+//! endpoints, generated from the handlers' `utoipa::path` annotations, and the standard APIs
+//! (htsget, DRS, Beacon) as their official specifications describe them, bundled from the copies
+//! shipped with the project and mounted at the gateway's prefixes. Errors of the gateway's own
+//! endpoints are `application/problem+json`, as they are sent.
+
+use std::sync::OnceLock;
 
 use actix_web::{HttpResponse, web};
+use serde_json::{Map, Value, json};
 use utoipa::OpenApi;
 
 use super::{
@@ -11,12 +16,16 @@ use super::{
 };
 use crate::error::Problem;
 
-/// The document.
+/// The gateway's own endpoints.
 #[derive(OpenApi, Debug)]
 #[openapi(
     info(
         title = "GeMJ gateway",
-        description = "The gateway's own endpoints. Standard APIs are listed at /services."
+        description = "Every endpoint of the gateway: its own (consent, recontact, approvals, \
+            audit, catalogue, data URLs, ingest, service registry, health) and the GA4GH \
+            standard APIs it serves (htsget 1.3 under /htsget, DRS 1.5 under /ga4gh/drs/v1, \
+            Beacon v2.2.0 under /beacon/v2), the latter as their official specifications \
+            describe them."
     ),
     paths(
         service_info::service_info,
@@ -55,15 +64,317 @@ use crate::error::Problem;
 )]
 pub struct ApiDoc;
 
+/// The answers of every endpoint that reads the caller's credentials, besides its own: a bearer
+/// token that is malformed or does not verify, and an `Authorization` header over 64 KiB.
+#[derive(Debug, utoipa::IntoResponses)]
+#[allow(dead_code)] // Reason: only its OpenAPI description is used.
+pub enum CredentialAnswers {
+    /// The bearer token is malformed, does not verify, is revoked or expired.
+    #[response(
+        status = 401,
+        description = "The bearer token is malformed or does not verify (`reason`: bad_signature, expired, revoked, ...); WWW-Authenticate names the scheme."
+    )]
+    Unauthenticated(Problem),
+    /// The `Authorization` header is over 64 KiB.
+    #[response(
+        status = 431,
+        description = "The Authorization header is over 64 KiB: send large passports in a POST body."
+    )]
+    AuthorizationTooLarge(Problem),
+}
+
+/// The official documents of the standard APIs and where the gateway mounts them.
+#[must_use]
+pub fn standard_mounts() -> Vec<(String, &'static str, &'static str)> {
+    use gemj_schemas::docs;
+    let mut mounts = vec![
+        (docs::HTSGET.to_owned(), "/htsget", "htsget"),
+        (docs::DRS_BUNDLED.to_owned(), super::drs::PREFIX, "drs"),
+    ];
+    mounts.extend(
+        docs::beacon_endpoints()
+            .into_iter()
+            .map(|doc| (doc, super::beacon::PREFIX, "beacon")),
+    );
+    mounts
+}
+
+/// The whole document, built once per process.
+///
+/// # Errors
+///
+/// A shipped official document that does not bundle (a broken `$ref`): a build defect, which the
+/// tests catch.
+pub fn document() -> Result<&'static Value, String> {
+    static DOCUMENT: OnceLock<Result<Value, String>> = OnceLock::new();
+    DOCUMENT.get_or_init(build).as_ref().map_err(Clone::clone)
+}
+
+fn build() -> Result<Value, String> {
+    let mut doc = ApiDoc::openapi();
+    doc.info.version = gemj_core::services::VERSION.to_owned();
+    let mut doc = serde_json::to_value(doc).map_err(|e| e.to_string())?;
+    own_errors_as_problems(&mut doc);
+    request_bodies(&mut doc)?;
+    let mounts = standard_mounts();
+    let mounts: Vec<gemj_schemas::Mount<'_>> = mounts
+        .iter()
+        .map(|(doc, prefix, tag)| gemj_schemas::Mount { doc, prefix, tag })
+        .collect();
+    let bundle = gemj_schemas::SchemaSet::embedded()
+        .bundle_openapi(&mounts)
+        .map_err(|e| gemj_schemas::testing::error_chain(&e))?;
+    let object = doc.as_object_mut().ok_or("the document is not an object")?;
+    merge(object, "paths", bundle.paths);
+    let components = object
+        .entry("components")
+        .or_insert_with(|| json!({}))
+        .as_object_mut()
+        .ok_or("components is not an object")?;
+    merge(components, "schemas", bundle.schemas);
+    merge(components, "securitySchemes", bundle.security_schemes);
+    beacon_granularities(&mut doc);
+    Ok(doc)
+}
+
+/// Beacon v2.2.0 declares three of its result-set operations (`POST /analyses`,
+/// `GET`/`POST /biosamples/{id}/runs`) with a result-set response only, where every sibling
+/// declares the boolean, count and result-set alternatives: a Beacon answers at the granularity
+/// the caller may have, so those three get the siblings' alternatives too.
+fn beacon_granularities(doc: &mut Value) {
+    const RESPONSES: &str = "#/components/schemas/beacon-v2.framework.responses.";
+    let resultsets = json!({"$ref": format!("{RESPONSES}beaconResultsetsResponse")});
+    let alternatives = json!({"anyOf": [
+        {"$ref": format!("{RESPONSES}beaconBooleanResponse")},
+        {"$ref": format!("{RESPONSES}beaconCountResponse")},
+        resultsets,
+    ]});
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let beacon = paths
+        .iter_mut()
+        .filter(|(path, _)| path.starts_with(super::beacon::PREFIX))
+        .filter_map(|(_, item)| item.as_object_mut());
+    for item in beacon {
+        for operation in item.values_mut() {
+            if let Some(schema) =
+                operation.pointer_mut("/responses/200/content/application~1json/schema")
+                && *schema == resultsets
+            {
+                *schema = alternatives.clone();
+            }
+        }
+    }
+}
+
+/// The request body of each of the gateway's own operations that reads JSON: the schema of the
+/// type its handler parses the body into, generated from that type (schemars), so the
+/// description and the parser cannot disagree.
+fn request_bodies(doc: &mut Value) -> Result<(), String> {
+    use schemars::generate::SchemaSettings;
+    let mut generator = SchemaSettings::draft2020_12()
+        .with(|s| s.definitions_path = "/components/schemas/".into())
+        .into_generator();
+    let bodies = [
+        (
+            "/consent/v1/events",
+            "post",
+            generator.subschema_for::<gemj_model::ConsentEvent>(),
+        ),
+        (
+            "/admin/v1/approvals",
+            "post",
+            generator.subschema_for::<gemj_model::Approval>(),
+        ),
+        (
+            "/admin/v1/approvals/{id}/status",
+            "put",
+            generator.subschema_for::<approvals::StatusChange>(),
+        ),
+        (
+            "/admin/v1/revocations",
+            "post",
+            generator.subschema_for::<revocations::NewRevocation>(),
+        ),
+        (
+            "/recontact/v1/requests",
+            "post",
+            generator.subschema_for::<gemj_core::recontact::NewRequest>(),
+        ),
+        (
+            "/recontact/v1/institutions/{id}/outcomes",
+            "post",
+            generator.subschema_for::<recontact::Outcomes>(),
+        ),
+        (
+            "/catalogue/v1/objects/{id}/url",
+            "post",
+            generator.subschema_for::<data::UrlBody>(),
+        ),
+    ];
+    for (path, method, schema) in bodies {
+        let body = doc
+            .pointer_mut(&format!(
+                "/paths/{}/{method}/requestBody/content/application~1json",
+                path.replace('~', "~0").replace('/', "~1")
+            ))
+            .and_then(Value::as_object_mut)
+            .ok_or_else(|| format!("{method} {path} has no JSON request body"))?;
+        body.insert("schema".to_owned(), schema.to_value());
+    }
+    let definitions = generator.take_definitions(true);
+    let components = doc
+        .as_object_mut()
+        .ok_or("the document is not an object")?
+        .entry("components")
+        .or_insert_with(|| json!({}))
+        .as_object_mut()
+        .ok_or("components is not an object")?;
+    merge(components, "schemas", definitions);
+    Ok(())
+}
+
+/// Adds `entries` to the map at `object[key]`, keeping what is there.
+fn merge(object: &mut Map<String, Value>, key: &str, entries: Map<String, Value>) {
+    let target = object
+        .entry(key)
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Value::Object(target) = target {
+        for (name, value) in entries {
+            target.entry(name).or_insert(value);
+        }
+    }
+}
+
+/// The gateway's own endpoints answer every error as `application/problem+json` (RFC 9457):
+/// utoipa writes `application/json` for a `Problem` body, so the media type is corrected here,
+/// once, for every 4xx and 5xx response.
+fn own_errors_as_problems(doc: &mut Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for item in paths.values_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for operation in item.values_mut() {
+            let Some(responses) = operation
+                .get_mut("responses")
+                .and_then(Value::as_object_mut)
+            else {
+                continue;
+            };
+            for (status, response) in responses.iter_mut() {
+                if !(status.starts_with('4') || status.starts_with('5')) {
+                    continue;
+                }
+                let Some(content) = response.get_mut("content").and_then(Value::as_object_mut)
+                else {
+                    continue;
+                };
+                if let Some(body) = content.remove("application/json") {
+                    content.insert("application/problem+json".to_owned(), body);
+                }
+            }
+        }
+    }
+}
+
 /// Registers the route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(super::get_resource("/openapi.json", openapi_json));
 }
 
 /// This document.
-#[utoipa::path(get, path = "/openapi.json", tag = "operations", responses((status = 200, description = "OpenAPI 3.1 JSON.")))]
+#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, description = "This OpenAPI 3.1 document.", content_type = "application/json"),
+              (status = 500, description = "The document could not be built.", body = Problem)))]
 pub async fn openapi_json() -> HttpResponse {
-    let mut doc = ApiDoc::openapi();
-    doc.info.version = gemj_core::services::VERSION.to_owned();
-    HttpResponse::Ok().json(doc)
+    match document() {
+        Ok(doc) => HttpResponse::Ok().json(doc),
+        Err(error) => {
+            tracing::error!(message = "The OpenAPI document does not build.", error = %error);
+            crate::error::Problem::internal("The OpenAPI document could not be built.").response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refs<'v>(value: &'v Value, out: &mut Vec<&'v str>) {
+        match value {
+            Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            Value::Object(object) => {
+                if let Some(r) = object.get("$ref").and_then(Value::as_str) {
+                    out.push(r);
+                }
+                object.values().for_each(|v| refs(v, out));
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_reference_resolves_inside_the_document() {
+        let doc = document().expect("the document builds");
+        let mut found = Vec::new();
+        refs(doc, &mut found);
+        assert!(found.len() > 100, "{} references", found.len());
+        for reference in found {
+            let pointer = reference
+                .strip_prefix('#')
+                .unwrap_or_else(|| panic!("{reference} leaves the document"));
+            assert!(
+                doc.pointer(pointer).is_some(),
+                "{reference} resolves to nothing"
+            );
+        }
+    }
+
+    #[test]
+    fn every_official_path_and_method_is_mounted() {
+        let doc = document().expect("the document builds");
+        let schemas = gemj_schemas::SchemaSet::embedded();
+        let mut checked = 0;
+        for (official, prefix, tag) in standard_mounts() {
+            let source = schemas.document(&official).expect("shipped");
+            for (path, item) in source["paths"].as_object().expect("paths") {
+                let mounted = &doc["paths"][format!("{prefix}{path}")];
+                for method in item.as_object().expect("item").keys() {
+                    if matches!(
+                        method.as_str(),
+                        "get" | "post" | "put" | "delete" | "options"
+                    ) {
+                        let operation = &mounted[method];
+                        assert!(
+                            operation.is_object(),
+                            "{tag}: {method} {prefix}{path} missing"
+                        );
+                        assert_eq!(operation["tags"], json!([tag]));
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        // htsget: 6 operations; DRS 1.5: 10; Beacon v2.2.0: the framework's 7 and the entry
+        // types' GET and POST.
+        assert!(checked >= 60, "{checked} operations");
+    }
+
+    #[test]
+    fn own_errors_are_problem_documents() {
+        let doc = document().expect("the document builds");
+        let consent = &doc["paths"]["/consent/v1/events"]["post"]["responses"];
+        assert!(consent["400"]["content"]["application/problem+json"].is_object());
+        assert!(consent["400"]["content"].get("application/json").is_none());
+        let drs = &doc["paths"]["/ga4gh/drs/v1/objects/{object_id}"]["get"]["responses"];
+        assert!(
+            drs["200"]["content"]["application/json"]["schema"]["$ref"]
+                .as_str()
+                .is_some_and(|r| r == "#/components/schemas/drs.DrsObject")
+        );
+    }
 }

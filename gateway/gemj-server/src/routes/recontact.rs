@@ -2,6 +2,7 @@
 //! recontacted and see rounded aggregate status; institutions fetch their inbox and report
 //! outcomes.
 
+use super::openapi::CredentialAnswers;
 use actix_web::{HttpRequest, HttpResponse, web};
 use gemj_core::recontact::{NewRequest, OutcomeReport};
 
@@ -29,7 +30,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// passport may come as `Authorization: Bearer` or as `{"passports": [...]}` in the body.
 #[utoipa::path(post, path = "/recontact/v1/requests", tag = "recontact",
     request_body(content = Object, description = "`{dataset, kind: research_invitation|return_of_findings, reason, select: {participants: [ids]} | {carriers: {chrom, pos, reference, alternate}}, passports?: [...]}`"),
-    responses((status = 201, description = "`{id, kind, dataset, asked, status}`; counts rounded, fewer than 5 read \"<5\"."),
+    responses(CredentialAnswers,
+              (status = 201, description = "`{id, kind, dataset, asked, status}`; counts rounded, fewer than 5 read \"<5\"."),
               (status = 400, description = "Malformed request.", body = Problem),
               (status = 401, description = "No or invalid passport.", body = Problem),
               (status = 403, description = "No CONTROLLED approval for the dataset.", body = Problem),
@@ -53,7 +55,8 @@ pub async fn create(
 /// The aggregate status of one of the caller's own requests.
 #[utoipa::path(get, path = "/recontact/v1/requests/{id}", tag = "recontact",
     params(("id" = String, Path, description = "Request id")),
-    responses((status = 200, description = "`{id, kind, dataset, asked, status: {pending, contacted, declined, agreed}}`, rounded."),
+    responses(CredentialAnswers,
+              (status = 200, description = "`{id, kind, dataset, asked, status: {pending, contacted, declined, agreed}}`, rounded."),
               (status = 401, description = "No or invalid passport.", body = Problem),
               (status = 404, description = "No such request of this caller.", body = Problem)))]
 pub async fn status(
@@ -71,7 +74,9 @@ pub async fn status(
 /// An institution's inbox: its participants that requests ask for.
 #[utoipa::path(get, path = "/recontact/v1/institutions/{id}/inbox", tag = "recontact",
     params(("id" = String, Path, description = "Institution id")),
-    responses((status = 200, description = "`{entries: [{request, requester, kind, reason, participant, status}]}`."),
+    responses(CredentialAnswers,
+              (status = 403, description = "The caller is not the institution this is for (a researcher's passport, or another institution's token).", body = Problem),
+              (status = 200, description = "`{entries: [{request, requester, kind, reason, participant, status}]}`."),
               (status = 401, description = "No or invalid institution token.", body = Problem),
               (status = 404, description = "Not the calling institution.", body = Problem)))]
 pub async fn inbox(
@@ -86,11 +91,21 @@ pub async fn inbox(
     Ok(HttpResponse::Ok().json(serde_json::json!({ "entries": entries })))
 }
 
+/// The body of an outcome report.
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Outcomes {
+    /// One outcome per participant contacted.
+    pub outcomes: Vec<OutcomeReport>,
+}
+
 /// Outcomes reported by an institution for its own participants.
 #[utoipa::path(post, path = "/recontact/v1/institutions/{id}/outcomes", tag = "recontact",
     params(("id" = String, Path, description = "Institution id")),
     request_body(content = Object, description = "`{outcomes: [{request, participant, status: contacted|declined|agreed}]}`"),
-    responses((status = 200, description = "`{recorded: n}`."),
+    responses(CredentialAnswers,
+              (status = 403, description = "The caller is not the institution this is for (a researcher's passport, or another institution's token).", body = Problem),
+              (status = 200, description = "`{recorded: n}`."),
               (status = 400, description = "Malformed, or not in this institution's inbox.", body = Problem),
               (status = 401, description = "No or invalid institution token.", body = Problem),
               (status = 404, description = "Not the calling institution.", body = Problem)))]
@@ -101,12 +116,7 @@ pub async fn outcomes(
     id: web::Path<String>,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Body {
-        outcomes: Vec<OutcomeReport>,
-    }
-    let body: Body = super::parse_body(body.into_inner())?;
+    let body: Outcomes = super::parse_body(body.into_inner())?;
     let n = recontact
         .report_outcomes(&context(&req, "recontact"), &caller.0, &id, &body.outcomes)
         .await?;

@@ -3,6 +3,7 @@
 //! revocation holds from the next request on this instance and within one poll interval on
 //! every instance sharing the store.
 
+use super::openapi::CredentialAnswers;
 use actix_web::{HttpRequest, HttpResponse, web};
 use gemj_store::{Revocation, RevocationKind};
 
@@ -22,7 +23,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// Every revocation.
 #[utoipa::path(get, path = "/admin/v1/revocations", tag = "admin",
-    responses((status = 200, description = "`{revocations: [{kind, issuer, value, reason, created_at, created_by}]}`."),
+    responses(CredentialAnswers,
+              (status = 200, description = "`{revocations: [{kind, issuer, value, reason, created_at, created_by}]}`."),
               (status = 401, description = "No or invalid passport.", body = Problem),
               (status = 403, description = "Not an administrator.", body = Problem)))]
 pub async fn list(
@@ -34,10 +36,35 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(serde_json::json!({ "revocations": revocations })))
 }
 
+/// A revocation as an administrator posts it.
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRevocation {
+    /// One token (`value` is its `jti`) or every token of a subject (`value` is its `sub`).
+    #[schemars(with = "KindName")]
+    pub kind: RevocationKind,
+    /// The issuer of the token or subject.
+    pub issuer: String,
+    /// The `jti` or `sub`.
+    pub value: String,
+    /// Why (kept in the audit log).
+    pub reason: String,
+}
+
+/// The spelling of [`RevocationKind`] on the wire.
+#[derive(schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)] // Reason: only its schema is used, for `NewRevocation::kind`.
+enum KindName {
+    Token,
+    Subject,
+}
+
 /// Revokes a token or a subject: 201 when new, 200 when it was revoked already.
 #[utoipa::path(post, path = "/admin/v1/revocations", tag = "admin",
     request_body(content = Object, description = "`{kind: token|subject, issuer, value, reason}`: value is the token's `jti` or the subject's `sub`."),
-    responses((status = 201, description = "Revoked."),
+    responses(CredentialAnswers,
+              (status = 201, description = "Revoked."),
               (status = 200, description = "Already revoked."),
               (status = 400, description = "Invalid revocation.", body = Problem),
               (status = 401, description = "No or invalid passport.", body = Problem),
@@ -48,15 +75,7 @@ pub async fn revoke(
     caller: Caller,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Body {
-        kind: RevocationKind,
-        issuer: String,
-        value: String,
-        reason: String,
-    }
-    let body: Body = super::parse_body(body.into_inner())?;
+    let body: NewRevocation = super::parse_body(body.into_inner())?;
     let revocation = Revocation {
         kind: body.kind,
         issuer: body.issuer,
@@ -95,7 +114,9 @@ pub struct Which {
 /// Lifts a revocation: 204, or 404 when there was none.
 #[utoipa::path(delete, path = "/admin/v1/revocations", tag = "admin",
     params(("kind" = String, Query, description = "token or subject"), ("issuer" = String, Query, description = "Issuer"), ("value" = String, Query, description = "jti or sub")),
-    responses((status = 204, description = "Lifted."),
+    responses((status = 400, description = "Malformed parameters or body: a value of the wrong type, or a parameter or member this endpoint does not take.", body = Problem),
+              CredentialAnswers,
+              (status = 204, description = "Lifted."),
               (status = 401, description = "No or invalid passport.", body = Problem),
               (status = 403, description = "Not an administrator.", body = Problem),
               (status = 404, description = "No such revocation.", body = Problem)))]

@@ -1271,3 +1271,204 @@ async fn gene_bracket_hgvs_and_nested_variant_queries_match_the_variant_index() 
     gw.stop().await;
     Ok(())
 }
+
+/// The README's table of Beacon access levels, row by row: the level's first words and its
+/// cells.
+fn readme_levels() -> Res<Vec<Vec<String>>> {
+    let readme = std::fs::read_to_string(gemj_schemas::testing::workspace_dir().join("README.md"))?;
+    let rows: Vec<Vec<String>> = readme
+        .lines()
+        .skip_while(|l| !l.starts_with("| level (who) | granularity |"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| {
+            l.trim_matches('|')
+                .split(" | ")
+                .map(|c| c.trim().to_owned())
+                .collect()
+        })
+        .collect();
+    assert_eq!(rows.len(), 3, "the README's Beacon table has three levels");
+    Ok(rows)
+}
+
+/// The parameters a cell names with a value: "`name` (20)", "`name` 10", "`name` (1 Mb)".
+fn named_values(cell: &str) -> Vec<(String, u64)> {
+    let parts: Vec<&str> = cell.split('`').collect();
+    let mut out = Vec::new();
+    for i in (1..parts.len()).step_by(2) {
+        let name = parts[i];
+        let Some(rest) = parts.get(i + 1) else {
+            continue;
+        };
+        let rest = rest.trim_start().trim_start_matches('(');
+        let number: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == ',')
+            .collect();
+        let Ok(mut value) = number.replace(',', "").parse::<u64>() else {
+            continue;
+        };
+        if rest[number.len()..].trim_start().starts_with("Mb") {
+            value *= 1_000_000;
+        }
+        out.push((name.to_owned(), value));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_table_of_levels_is_what_each_caller_gets() -> TestResult {
+    let rows = readme_levels()?;
+    // Every parameter the table names has the value it says, in the default configuration.
+    let config = serde_json::to_value(gemj_server::config::Config::default())?;
+    let beacon = &config["beacon"];
+    let mut named = 0;
+    for row in &rows {
+        for (name, value) in row[2..].iter().flat_map(|cell| named_values(cell)) {
+            let configured = beacon["privacy"]
+                .get(&name)
+                .or_else(|| beacon["budgets"].get(&name))
+                .and_then(Value::as_u64)
+                .ok_or_else(|| {
+                    format!("the README names `{name}`, which is not a Beacon setting")
+                })?;
+            assert_eq!(configured, value, "README: `{name}` ({value})");
+            named += 1;
+        }
+    }
+    assert!(named >= 8, "{named} values named");
+    let budgets = &beacon["budgets"];
+    let per_minute =
+        |n: &Value| n.as_u64().unwrap_or(0) * 60 / budgets["window_secs"].as_u64().unwrap_or(60);
+    assert!(rows[0][4].contains(&format!(
+        "({}/min per address)",
+        thousands(per_minute(&budgets["per_ip"]))
+    )));
+    assert!(rows[1][4].contains(&format!(
+        "({}/min per caller)",
+        thousands(per_minute(&budgets["per_caller"]))
+    )));
+    assert!(rows[0][4].contains(&format!(
+        "{} h)",
+        budgets["risk_window_secs"].as_u64().unwrap_or(0) / 3600
+    )));
+
+    // What each level gets, on a gateway with the default configuration.
+    let set = schemas();
+    let gw = TestGateway::start(24).await?;
+    let http = Http {
+        base: gw.base_url.clone(),
+    };
+    let p = passports(&gw, &http).await?;
+    let strict = servable(&gw, false).await?;
+    let academia = servable(&gw, true).await?;
+    let privacy = &beacon["privacy"];
+    let min_cohort = privacy["min_cohort_public"]
+        .as_u64()
+        .ok_or("min_cohort_public")?;
+    let small_cell = privacy["small_cell"].as_u64().ok_or("small_cell")?;
+    let round_to = privacy["round_to"].as_u64().ok_or("round_to")?;
+    let rare = privacy["rare_allele_min_carriers"].as_u64().ok_or("rare")?;
+    let rows_cancer = variants(&gw, CANCER).await?;
+    let cancer = members(&gw, CANCER).await?;
+    let granularity = |row: &Vec<String>| row[1].trim_matches('`').to_owned();
+    let mut checked = 0;
+    for (variant, carriers) in rows_cancer
+        .iter()
+        .filter(|(_, c)| c.iter().any(|p| strict.contains(p)))
+        .take(3)
+    {
+        let q = gv(variant);
+        // Anonymous: a boolean, true only where a dataset has the minimum cohort and the
+        // variant enough servable carriers there.
+        let mut public_true = false;
+        let mut true_carriers: BTreeSet<ParticipantId> = BTreeSet::new();
+        for dataset in [PUBLIC, CANCER, "GEMJ-DEMO-RD-REG", "GEMJ-DEMO-JOINT-CTRL"] {
+            let ms: BTreeSet<ParticipantId> = members(&gw, dataset)
+                .await?
+                .into_iter()
+                .filter(|m| strict.contains(m))
+                .collect();
+            for (r, c) in variants(&gw, dataset).await? {
+                if r.key == variant.key {
+                    let here: BTreeSet<ParticipantId> =
+                        c.into_iter().filter(|p| ms.contains(p)).collect();
+                    public_true |= ms.len() as u64 >= min_cohort && here.len() as u64 >= rare;
+                    true_carriers.extend(here);
+                }
+            }
+        }
+        let r = http.get(
+            &format!("{B}/g_variants?{q}&requestedGranularity=record"),
+            None,
+        )?;
+        let doc = valid(&set, "beaconBooleanResponse", &r, "anonymous");
+        assert_eq!(doc["meta"]["returnedGranularity"], granularity(&rows[0]));
+        assert_eq!(doc["responseSummary"]["exists"], public_true, "{q}");
+        // Registered: a count, suppressed below small_cell, rounded down otherwise (never
+        // below round_to); `exists` from small_cell up.
+        let r = http.get(
+            &format!("{B}/individuals?{q}&requestedGranularity=record"),
+            Some(&p.registered),
+        )?;
+        let doc = valid(&set, "beaconCountResponse", &r, "registered");
+        assert_eq!(doc["meta"]["returnedGranularity"], granularity(&rows[1]));
+        let n = true_carriers.len() as u64;
+        let summary = &doc["responseSummary"];
+        if n < small_cell {
+            assert_eq!(summary["numTotalResults"], 0, "{doc:#}");
+            assert_eq!(summary["exists"], false, "{doc:#}");
+            assert!(
+                doc.to_string().contains(&format!("<{small_cell}")),
+                "{doc:#}"
+            );
+        } else {
+            assert_eq!(
+                summary["numTotalResults"],
+                (n / round_to * round_to).max(round_to)
+            );
+            assert_eq!(summary["exists"], true);
+        }
+        // Approved for the dataset: records, the exact count.
+        let body = json!({
+            "meta": {"apiVersion": "v2.2.0"},
+            "query": {
+                "requestParameters": {
+                    "referenceName": variant.key.chrom.as_str(),
+                    "start": [u64::from(variant.key.pos) - 1],
+                    "referenceBases": variant.key.reference.as_str(),
+                    "alternateBases": variant.key.alternate.as_str(),
+                    "datasets": {"datasetIds": [CANCER]},
+                },
+                "requestedGranularity": "record",
+            }
+        });
+        let r = http.post(&format!("{B}/individuals"), Some(&p.approved), &body)?;
+        let doc = valid(&set, "beaconResultsetsResponse", &r, "approved");
+        assert_eq!(doc["meta"]["returnedGranularity"], granularity(&rows[2]));
+        let exact = carriers
+            .iter()
+            .filter(|p| academia.contains(*p) && cancer.contains(*p))
+            .count();
+        assert_eq!(doc["responseSummary"]["numTotalResults"], exact as u64);
+        assert_eq!(doc["responseSummary"]["exists"], exact > 0);
+        checked += 1;
+    }
+    assert!(checked > 0);
+    gw.stop().await;
+    Ok(())
+}
+
+/// `2000` as the README writes it: `2,000`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}

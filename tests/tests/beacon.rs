@@ -842,6 +842,52 @@ async fn malformed_requests_get_beacon_errors_never_500() -> TestResult {
         )?;
         error(&set, &r, status, what);
     }
+    // Bodies that break the official beaconRequestBody.json: 400 InvalidBody naming the
+    // schema's place and keyword, never the values or names sent.
+    let m = "ZQXmarker";
+    let broken = [
+        (json!({"meta": {"apiVersion": 2}}), "meta.apiVersion: type"),
+        (
+            json!({"meta": {"apiVersion": "v2.2.0", "requestedSchemas": m}}),
+            "meta.requestedSchemas: type",
+        ),
+        (
+            json!({"meta": {"apiVersion": "v2.2.0"}, "query": {"requestedGranularity": m}}),
+            "query.requestedGranularity: enum",
+        ),
+        (
+            json!({"meta": {"apiVersion": "v2.2.0"}, "query": {"pagination": {"skip": -1}}}),
+            "query.pagination.skip: minimum",
+        ),
+        (
+            json!({"meta": {"apiVersion": "v2.2.0"}, "query": {"filters": m}}),
+            "query.filters: type",
+        ),
+        (
+            json!({"meta": {"apiVersion": "v2.2.0"}, "query": {"testMode": m}}),
+            "query.testMode: type",
+        ),
+    ];
+    for (body, names) in broken {
+        let r = http.post(&format!("{B}/individuals"), None, &body)?;
+        error(&set, &r, 400, names);
+        let message = r.json["error"]["errorMessage"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("beaconRequestBody.json") && message.contains(names),
+            "{body}: {message}"
+        );
+        assert!(!message.contains(m), "{body}: {message}");
+    }
+    // The official nested requestParameters and the widely sent flat form are both read.
+    for parameters in [
+        json!({"g_variant": {"referenceName": "chr20", "start": [100], "end": [200]}}),
+        json!({"referenceName": "chr20", "start": [100], "end": [200]}),
+    ] {
+        let body =
+            json!({"meta": {"apiVersion": "v2.2.0"}, "query": {"requestParameters": parameters}});
+        let r = http.post(&format!("{B}/g_variants"), None, &body)?;
+        assert_eq!(r.status, 200, "{body}: {}", r.json);
+    }
     // A credential that does not verify: 401 in the Beacon format, never anonymous.
     let r = http.get(&format!("{B}/individuals"), Some("not-a-jwt"))?;
     error(&set, &r, 401, "bad token");

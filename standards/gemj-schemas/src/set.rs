@@ -365,6 +365,38 @@ impl Validator {
         self.inner.is_valid(instance)
     }
 
+    /// Checks `instance` and names each violation by where it is in the schema and the keyword
+    /// that failed (`query.pagination.limit: minimum`), never by anything taken from the
+    /// instance: no value, and no member name the instance chose. For answers to callers, whose
+    /// input must not be echoed.
+    ///
+    /// # Errors
+    ///
+    /// The violations, one per line, deduplicated.
+    pub fn violations(&self, instance: &Value) -> Result<(), Vec<String>> {
+        let mut found: Vec<String> = self
+            .inner
+            .iter_errors(instance)
+            .map(|error| {
+                let evaluation = error.evaluation_path().to_string();
+                let tokens: Vec<&str> = evaluation.split('/').collect();
+                let place: Vec<&str> = tokens
+                    .windows(2)
+                    .filter(|pair| pair[0] == "properties")
+                    .map(|pair| pair[1])
+                    .collect();
+                let place = if place.is_empty() {
+                    "(root)".to_owned()
+                } else {
+                    place.join(".")
+                };
+                format!("{place}: {}", error.kind().keyword())
+            })
+            .collect();
+        found.dedup();
+        if found.is_empty() { Ok(()) } else { Err(found) }
+    }
+
     /// Validates `instance`.
     ///
     /// # Errors

@@ -223,6 +223,59 @@ async fn get_entries(
     answer(&req, &beacon, principal, query, scope).await
 }
 
+/// The official `beaconRequestBody.json`, compiled once from the shipped copy.
+fn request_schema() -> Result<&'static gemj_schemas::Validator, BeaconError> {
+    static VALIDATOR: std::sync::OnceLock<Option<gemj_schemas::Validator>> =
+        std::sync::OnceLock::new();
+    VALIDATOR
+        .get_or_init(|| {
+            let doc = format!(
+                "{}/requests/beaconRequestBody.json",
+                gemj_schemas::docs::BEACON_FRAMEWORK
+            );
+            gemj_schemas::SchemaSet::embedded()
+                .validator(&doc, "")
+                .inspect_err(|e| {
+                    tracing::error!(message = "beaconRequestBody.json does not compile.", error = %e);
+                })
+                .ok()
+        })
+        .as_ref()
+        .ok_or_else(|| BeaconError::internal("the request schema is unavailable"))
+}
+
+/// A POST body follows the official `beaconRequestBody.json` (`meta` with `apiVersion`, the
+/// `query` members' types), with one extension: `query.requestParameters` may also be the flat
+/// form (`{"referenceName": ..., "start": [...]}`) that Beacon clients widely send, which the
+/// query parser checks member by member. Violations are named by schema place and keyword only.
+fn conforms(body: &serde_json::Value) -> Result<(), BeaconError> {
+    let flat = body
+        .pointer("/query/requestParameters")
+        .and_then(serde_json::Value::as_object)
+        .is_some_and(|p| p.iter().any(|(k, v)| k != "$schema" && !v.is_object()));
+    let checked = if flat {
+        let mut copy = body.clone();
+        if let Some(query) = copy
+            .get_mut("query")
+            .and_then(serde_json::Value::as_object_mut)
+        {
+            query.remove("requestParameters");
+        }
+        std::borrow::Cow::Owned(copy)
+    } else {
+        std::borrow::Cow::Borrowed(body)
+    };
+    request_schema()?.violations(&checked).map_err(|found| {
+        BeaconError::bad_request(
+            ErrorKind::InvalidBody,
+            format!(
+                "the request body does not follow beaconRequestBody.json: {}",
+                found.join("; ")
+            ),
+        )
+    })
+}
+
 /// Reads a POST body: JSON object, `application/json` (or none given), passports removed.
 async fn post_body(
     req: &HttpRequest,
@@ -263,6 +316,7 @@ async fn post_body(
     let principal = super::body_principal(req, principal, &mut value)
         .await
         .map_err(Err)?;
+    conforms(&value).map_err(Ok)?;
     Ok((principal, value))
 }
 

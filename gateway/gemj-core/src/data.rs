@@ -20,7 +20,7 @@ use crate::data_url::UrlGrant;
 use crate::{CoreError, Shared};
 
 /// Which participants of a dataset the caller may be served.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct ServedParticipants {
     /// The dataset.
     pub dataset: DatasetId,
@@ -288,7 +288,7 @@ pub struct ByteRange {
 }
 
 /// A signed URL as issued.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct IssuedUrl {
     /// The URL (carries its token in the query string).
     pub url: String,

@@ -33,6 +33,9 @@ pub struct Bundle {
     pub schemas: Map<String, Value>,
     /// The documents' security schemes, named `<tag>.<name>`.
     pub security_schemes: Map<String, Value>,
+    /// The names in [`Bundle::schemas`] of the schemas asked for by document and pointer, in
+    /// the order asked.
+    pub named: Vec<String>,
 }
 
 /// Members of schema objects whose value maps names to schemas.
@@ -58,7 +61,11 @@ enum Mode {
     Schema,
 }
 
-pub(crate) fn bundle(loader: &Loader, mounts: &[Mount<'_>]) -> Result<Bundle, SchemaError> {
+pub(crate) fn bundle(
+    loader: &Loader,
+    mounts: &[Mount<'_>],
+    schemas: &[(&str, &str)],
+) -> Result<Bundle, SchemaError> {
     let mut bundler = Bundler {
         loader,
         names: HashMap::new(),
@@ -67,6 +74,14 @@ pub(crate) fn bundle(loader: &Loader, mounts: &[Mount<'_>]) -> Result<Bundle, Sc
     };
     for mount in mounts {
         bundler.mount(mount)?;
+    }
+    for (doc, pointer) in schemas {
+        let place = Place {
+            file: loader.doc_path(doc)?,
+            pointer: (*pointer).to_owned(),
+        };
+        let name = bundler.schema(&place, 0)?;
+        bundler.out.named.push(name);
     }
     Ok(bundler.out)
 }
@@ -412,7 +427,7 @@ mod tests {
             })
             .collect();
         let bundle = SchemaSet::embedded()
-            .bundle_openapi(&mounts)
+            .bundle_openapi(&mounts, &[])
             .expect("bundles");
         let operation = &bundle.paths["/beacon/v2/individuals"]["get"];
         assert_eq!(operation["operationId"], "beacon.getIndividuals");
@@ -456,7 +471,7 @@ mod tests {
             tag: "drs",
         }];
         let bundle = SchemaSet::embedded()
-            .bundle_openapi(&mounts)
+            .bundle_openapi(&mounts, &[])
             .expect("bundles");
         assert!(bundle.schemas.contains_key("drs.DrsObject"));
         assert!(bundle.security_schemes.contains_key("drs.BearerAuth"));

@@ -189,7 +189,8 @@ impl SchemaSet {
     /// schema they reference, in one self-contained OpenAPI 3.1 shape: schemas under
     /// `components/schemas` (OpenAPI 3.0 schema objects already rewritten to JSON Schema
     /// 2020-12), other references inlined, `operationId`s and security schemes prefixed with the
-    /// mount's tag, `servers` removed (the paths carry the prefix).
+    /// mount's tag, `servers` removed (the paths carry the prefix). `schemas` names more
+    /// schemas to bundle (document and JSON pointer); their names are [`crate::Bundle::named`].
     ///
     /// # Errors
     ///
@@ -198,8 +199,9 @@ impl SchemaSet {
     pub fn bundle_openapi(
         &self,
         mounts: &[crate::Mount<'_>],
+        schemas: &[(&str, &str)],
     ) -> Result<crate::Bundle, SchemaError> {
-        crate::bundle::bundle(&self.loader, mounts)
+        crate::bundle::bundle(&self.loader, mounts, schemas)
     }
 
     /// The JSON schema of the response of an OpenAPI operation: `path` is the path template as

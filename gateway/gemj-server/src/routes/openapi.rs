@@ -111,6 +111,7 @@ pub fn document() -> Result<&'static Value, String> {
 }
 
 fn build() -> Result<Value, String> {
+    use gemj_schemas::docs;
     let mut doc = ApiDoc::openapi();
     doc.info.version = gemj_core::services::VERSION.to_owned();
     let mut doc = serde_json::to_value(doc).map_err(|e| e.to_string())?;
@@ -121,20 +122,112 @@ fn build() -> Result<Value, String> {
         .iter()
         .map(|(doc, prefix, tag)| gemj_schemas::Mount { doc, prefix, tag })
         .collect();
+    let registry = [
+        (docs::SERVICE_INFO, "/components/schemas/Service"),
+        (
+            docs::SERVICE_REGISTRY,
+            "/components/schemas/ExternalService",
+        ),
+        (docs::SERVICE_REGISTRY, "/components/schemas/ServiceType"),
+    ];
     let bundle = gemj_schemas::SchemaSet::embedded()
-        .bundle_openapi(&mounts)
+        .bundle_openapi(&mounts, &registry)
         .map_err(|e| gemj_schemas::testing::error_chain(&e))?;
+    let official = |i: usize| json!({"$ref": format!("#/components/schemas/{}", bundle.named[i])});
+    let (service, external, service_type) = (official(0), official(1), official(2));
     let object = doc.as_object_mut().ok_or("the document is not an object")?;
     merge(object, "paths", bundle.paths);
-    let components = object
-        .entry("components")
-        .or_insert_with(|| json!({}))
-        .as_object_mut()
-        .ok_or("components is not an object")?;
+    let components = components(&mut doc)?;
     merge(components, "schemas", bundle.schemas);
     merge(components, "securitySchemes", bundle.security_schemes);
     beacon_granularities(&mut doc);
+    let list = |items: &Value| json!({"type": "array", "items": items});
+    for (path, method, status, schema) in [
+        ("/service-info", "get", "200", service),
+        ("/services", "get", "200", list(&external)),
+        ("/services/types", "get", "200", list(&service_type)),
+        ("/services/{id}", "get", "200", external),
+    ] {
+        response_schema(&mut doc, path, method, status, schema)?;
+    }
+    own_response_schemas(&mut doc)?;
     Ok(doc)
+}
+
+/// Sets the JSON schema of one response of one operation.
+fn response_schema(
+    doc: &mut Value,
+    path: &str,
+    method: &str,
+    status: &str,
+    schema: Value,
+) -> Result<(), String> {
+    let response = doc
+        .pointer_mut(&format!(
+            "/paths/{}/{method}/responses/{status}",
+            path.replace('~', "~0").replace('/', "~1")
+        ))
+        .and_then(Value::as_object_mut)
+        .ok_or_else(|| format!("{method} {path} has no {status} response"))?;
+    response.insert(
+        "content".to_owned(),
+        json!({"application/json": {"schema": schema}}),
+    );
+    Ok(())
+}
+
+/// The success bodies of the gateway's own operations that answer a typed value: the schema
+/// of that type (schemars), so the description and the body cannot disagree.
+fn own_response_schemas(doc: &mut Value) -> Result<(), String> {
+    let mut generator = generator();
+    let approval = generator.subschema_for::<gemj_model::Approval>().to_value();
+    let url = generator
+        .subschema_for::<gemj_core::data::IssuedUrl>()
+        .to_value();
+    let answers = [
+        ("/admin/v1/approvals", "post", "201", approval.clone()),
+        (
+            "/admin/v1/approvals",
+            "get",
+            "200",
+            json!({"type": "object", "required": ["approvals"],
+                   "properties": {"approvals": {"type": "array", "items": approval.clone()}}}),
+        ),
+        ("/admin/v1/approvals/{id}", "get", "200", approval.clone()),
+        (
+            "/admin/v1/approvals/{id}/status",
+            "put",
+            "200",
+            approval.clone(),
+        ),
+        ("/catalogue/v1/objects/{id}/url", "get", "200", url.clone()),
+        ("/catalogue/v1/objects/{id}/url", "post", "200", url.clone()),
+        (
+            "/catalogue/v1/datasets/{id}/participants",
+            "get",
+            "200",
+            generator
+                .subschema_for::<gemj_core::data::ServedParticipants>()
+                .to_value(),
+        ),
+        (
+            "/ingest/v1/{kind}",
+            "post",
+            "200",
+            generator
+                .subschema_for::<gemj_ingest::IngestReport>()
+                .to_value(),
+        ),
+    ];
+    for (path, method, status, schema) in answers {
+        response_schema(doc, path, method, status, schema)?;
+    }
+    merge(
+        components(doc)?,
+        "schemas",
+        generator.take_definitions(true),
+    );
+    Ok(())
 }
 
 /// Beacon v2.2.0 declares three of its result-set operations (`POST /analyses`,
@@ -172,10 +265,7 @@ fn beacon_granularities(doc: &mut Value) {
 /// type its handler parses the body into, generated from that type (schemars), so the
 /// description and the parser cannot disagree.
 fn request_bodies(doc: &mut Value) -> Result<(), String> {
-    use schemars::generate::SchemaSettings;
-    let mut generator = SchemaSettings::draft2020_12()
-        .with(|s| s.definitions_path = "/components/schemas/".into())
-        .into_generator();
+    let mut generator = generator();
     let bodies = [
         (
             "/consent/v1/events",
@@ -223,16 +313,29 @@ fn request_bodies(doc: &mut Value) -> Result<(), String> {
             .ok_or_else(|| format!("{method} {path} has no JSON request body"))?;
         body.insert("schema".to_owned(), schema.to_value());
     }
-    let definitions = generator.take_definitions(true);
-    let components = doc
-        .as_object_mut()
+    merge(
+        components(doc)?,
+        "schemas",
+        generator.take_definitions(true),
+    );
+    Ok(())
+}
+
+/// A schemars generator whose definitions belong in `components/schemas`.
+fn generator() -> schemars::SchemaGenerator {
+    schemars::generate::SchemaSettings::draft2020_12()
+        .with(|s| s.definitions_path = "/components/schemas/".into())
+        .into_generator()
+}
+
+/// The document's `components`, created when missing.
+fn components(doc: &mut Value) -> Result<&mut Map<String, Value>, String> {
+    doc.as_object_mut()
         .ok_or("the document is not an object")?
         .entry("components")
         .or_insert_with(|| json!({}))
         .as_object_mut()
-        .ok_or("components is not an object")?;
-    merge(components, "schemas", definitions);
-    Ok(())
+        .ok_or_else(|| "components is not an object".to_owned())
 }
 
 /// Adds `entries` to the map at `object[key]`, keeping what is there.

@@ -247,6 +247,11 @@ async fn informational_endpoints_are_valid_and_describe_what_is_served() -> Test
         "records"
     );
     assert!(r.json["response"]["info"]["privacy"]["defaults"]["min_cohort_public"].is_u64());
+    assert!(
+        r.json["response"]["info"]["privacy"]["routeScopes"]
+            .as_str()
+            .is_some_and(|n| n.contains("not which specimen or analysis called it"))
+    );
     // /datasets follows requestedGranularity: the list by default, a boolean or a count of
     // the datasets when asked for, each in the schema the endpoint allows.
     let r = http.get(&format!("{B}/datasets"), None)?;

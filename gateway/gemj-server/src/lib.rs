@@ -856,7 +856,7 @@ pub fn endpoints(base_url: &str) -> Vec<(String, &'static str)> {
         ),
         (
             "/openapi.json",
-            "OpenAPI document of the gateway's own endpoints",
+            "OpenAPI 3.1 document of every endpoint, the standard APIs included",
         ),
         ("/healthz", "liveness"),
         ("/readyz", "readiness (store reachable, migrations applied)"),

@@ -378,6 +378,7 @@ impl Beacon {
             "hpoSimilarity": "high, medium and low climb one, two and three is_a levels before descendants are included",
             "variantRanges": "a range or gene query matches variants whose first reference base lies in it",
             "aminoacidChange": "not answered: the variant index holds no protein annotation",
+            "routeScopes": "/biosamples/{id}, /runs/{id} and /analyses/{id} scope variant answers to the individual they belong to: the variant index records which individuals carry an allele, not which specimen or analysis called it, so an individual's tumour and blood calls are not told apart",
             "docs": "docs/PRIVACY.md",
         })
     }

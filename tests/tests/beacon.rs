@@ -132,6 +132,26 @@ async fn variants(
     Ok(out)
 }
 
+/// A POST body asking for the records of one allele in one dataset.
+fn record_query(row: &gemj_store::VariantRow, dataset: &str) -> Value {
+    json!({
+        "meta": {"apiVersion": "v2.2.0"},
+        "query": {
+            "requestParameters": {
+                "g_variant": {
+                    "referenceName": row.key.chrom.as_str(),
+                    "start": [u64::from(row.key.pos) - 1],
+                    "referenceBases": row.key.reference.as_str(),
+                    "alternateBases": row.key.alternate.as_str(),
+                },
+                "datasets": {"datasetIds": [dataset]},
+            },
+            "requestedGranularity": "record",
+            "pagination": {"skip": 0, "limit": 100},
+        }
+    })
+}
+
 fn gv(row: &gemj_store::VariantRow) -> String {
     format!(
         "referenceName={}&start={}&referenceBases={}&alternateBases={}",
@@ -250,7 +270,7 @@ async fn informational_endpoints_are_valid_and_describe_what_is_served() -> Test
     assert!(
         r.json["response"]["info"]["privacy"]["routeScopes"]
             .as_str()
-            .is_some_and(|n| n.contains("not which specimen or analysis called it"))
+            .is_some_and(|n| n.contains("which specimens' calls hold each allele"))
     );
     // /datasets follows requestedGranularity: the list by default, a boolean or a count of
     // the datasets when asked for, each in the schema the endpoint allows.
@@ -432,22 +452,7 @@ async fn granularity_follows_the_verified_passport_and_consent() -> TestResult {
     )?;
     let doc = valid(&set, "beaconCountResponse", &r, "approved, all datasets");
     assert_eq!(doc["meta"]["returnedGranularity"], "count");
-    let body = json!({
-        "meta": {"apiVersion": "v2.2.0"},
-        "query": {
-            "requestParameters": {
-                "g_variant": {
-                    "referenceName": row.key.chrom.as_str(),
-                    "start": [u64::from(row.key.pos) - 1],
-                    "referenceBases": row.key.reference.as_str(),
-                    "alternateBases": row.key.alternate.as_str(),
-                },
-                "datasets": {"datasetIds": [CANCER]},
-            },
-            "requestedGranularity": "record",
-            "pagination": {"skip": 0, "limit": 100},
-        }
-    });
+    let body = record_query(row, CANCER);
     let r = http.post(&format!("{B}/individuals"), Some(&p.approved), &body)?;
     let doc = valid(&set, "beaconResultsetsResponse", &r, "approved, cancer");
     assert_eq!(doc["meta"]["returnedGranularity"], "record");
@@ -1482,19 +1487,7 @@ async fn the_readme_table_of_levels_is_what_each_caller_gets() -> TestResult {
             assert_eq!(summary["exists"], true);
         }
         // Approved for the dataset: records, the exact count.
-        let body = json!({
-            "meta": {"apiVersion": "v2.2.0"},
-            "query": {
-                "requestParameters": {
-                    "referenceName": variant.key.chrom.as_str(),
-                    "start": [u64::from(variant.key.pos) - 1],
-                    "referenceBases": variant.key.reference.as_str(),
-                    "alternateBases": variant.key.alternate.as_str(),
-                    "datasets": {"datasetIds": [CANCER]},
-                },
-                "requestedGranularity": "record",
-            }
-        });
+        let body = record_query(variant, CANCER);
         let r = http.post(&format!("{B}/individuals"), Some(&p.approved), &body)?;
         let doc = valid(&set, "beaconResultsetsResponse", &r, "approved");
         assert_eq!(doc["meta"]["returnedGranularity"], granularity(&rows[2]));
@@ -1522,4 +1515,170 @@ fn thousands(n: u64) -> String {
         out.push(c);
     }
     out
+}
+
+/// Routes naming a biosample, run or analysis answer the alleles called in it: a tumour's
+/// calls, ingested from its own VCF, are not the same individual's blood calls, and the other
+/// way round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn biosample_run_and_analysis_routes_answer_what_was_called_there() -> TestResult {
+    let gw = open_gateway().await?;
+    let http = Http {
+        base: gw.base_url.clone(),
+    };
+    let strict = servable(&gw, false).await?;
+    let cancer = members(&gw, CANCER).await?;
+    let rows = variants(&gw, CANCER).await?;
+    // A servable member of the cancer dataset and a blood call of theirs.
+    let (blood_call, person) = rows
+        .iter()
+        .find_map(|(r, carriers)| {
+            let p = carriers
+                .iter()
+                .find(|p| strict.contains(*p) && cancer.contains(*p))?;
+            Some((r.clone(), p.clone()))
+        })
+        .ok_or("a servable carrier in the cancer dataset")?;
+    // The blood tube, and the DNA extracted from it that was sequenced (the demo's run).
+    let blood = gw.store.specimens_of(&person).await?;
+    let blood = blood.first().ok_or("the demo's blood")?.clone();
+    let num = person
+        .as_str()
+        .rsplit('-')
+        .next()
+        .ok_or("number")?
+        .to_owned();
+    let (run, analysis) = (format!("RUN-DEMO-{num}"), format!("AN-DEMO-{num}"));
+    let sequenced = gw
+        .store
+        .get_run(&gemj_model::RunId::parse(&run)?)
+        .await?
+        .ok_or("the demo's run")?
+        .specimen;
+    assert_eq!(
+        gw.store
+            .get_specimen(&sequenced)
+            .await?
+            .and_then(|s| s.parent),
+        Some(blood.id.clone())
+    );
+    // A tumour specimen of the same individual, with a VCF of its own: one allele nobody else
+    // has.
+    let tumour = gemj_model::Specimen {
+        id: gemj_model::SpecimenId::parse(&format!("SP-TUMOUR-{num}"))?,
+        participant: person.clone(),
+        specimen_type: gemj_model::SpecimenType::Tissue,
+        parent: None,
+        collected: None,
+        tumour: Some(true),
+        biobank_sample: false,
+        details: Default::default(),
+    };
+    gw.store.upsert_specimen(&tumour).await?;
+    let work = tempfile::tempdir()?;
+    let vcf = work.path().join(format!("{}.somatic.vcf", tumour.id));
+    let (chrom, pos) = (blood_call.key.chrom.as_str().to_owned(), 7);
+    std::fs::write(
+        &vcf,
+        format!(
+            "##fileformat=VCFv4.2\n##contig=<ID={chrom},length=100000000>\n\
+             ##FORMAT=<ID=GT,Number=1,Type=String,Description=\"Genotype\">\n\
+             #CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t{}\n\
+             {chrom}\t{pos}\t.\tA\tT\t.\tPASS\t.\tGT\t0/1\n",
+            tumour.id
+        ),
+    )?;
+    let mut report = gemj_ingest::IngestReport::new("genome", false);
+    let options = gemj_ingest::genomes::GenomeOptions {
+        dataset: DatasetId::parse(CANCER)?,
+        dry_run: false,
+        work_dir: work.path().to_owned(),
+    };
+    gemj_ingest::genomes::ingest_file(&gw.store, gw.objects.as_ref(), &vcf, &options, &mut report)
+        .await?;
+    assert_eq!(report.totals.created, 1, "{report:?}");
+    let somatic = format!(
+        "referenceName={chrom}&start={}&referenceBases=A&alternateBases=T",
+        pos - 1
+    );
+    let germline = gv(&blood_call);
+    let exists = |path: &str| -> Res<bool> {
+        let r = http.get(&format!("{B}{path}"), None)?;
+        assert_eq!(r.status, 200, "{path}: {}", r.json);
+        r.json["responseSummary"]["exists"]
+            .as_bool()
+            .ok_or_else(|| format!("{path}: {}", r.json).into())
+    };
+    // Anyone may ask the whole beacon: both alleles are there.
+    assert!(exists(&format!("/g_variants?{somatic}"))?);
+    assert!(exists(&format!("/g_variants?{germline}"))?);
+    // Each route answers what was called in its specimens (a biosample: it and the specimens
+    // derived from it).
+    for (route, query, called) in [
+        (format!("/biosamples/{}", tumour.id), &somatic, true),
+        (format!("/biosamples/{}", tumour.id), &germline, false),
+        (format!("/biosamples/{}", blood.id), &germline, true),
+        (format!("/biosamples/{}", blood.id), &somatic, false),
+        (format!("/biosamples/{sequenced}"), &germline, true),
+        (format!("/biosamples/{sequenced}"), &somatic, false),
+        (format!("/runs/{run}"), &germline, true),
+        (format!("/runs/{run}"), &somatic, false),
+        (format!("/analyses/{analysis}"), &germline, true),
+        (format!("/analyses/{analysis}"), &somatic, false),
+        (format!("/individuals/{person}"), &somatic, true),
+        (format!("/individuals/{person}"), &germline, true),
+    ] {
+        assert_eq!(
+            exists(&format!("{route}/g_variants?{query}"))?,
+            called,
+            "{route} {query}"
+        );
+    }
+    // The biosamples in which an allele was called, for a caller approved for the dataset.
+    let p = passports(&gw, &http).await?;
+    for (variant, specimen) in [
+        (
+            json!({"referenceName": chrom, "start": [pos - 1], "referenceBases": "A", "alternateBases": "T"}),
+            tumour.id.as_str(),
+        ),
+        (
+            json!({
+                "referenceName": blood_call.key.chrom.as_str(),
+                "start": [u64::from(blood_call.key.pos) - 1],
+                "referenceBases": blood_call.key.reference.as_str(),
+                "alternateBases": blood_call.key.alternate.as_str(),
+            }),
+            sequenced.as_str(),
+        ),
+    ] {
+        let mut parameters = variant;
+        parameters["datasets"] = json!({"datasetIds": [CANCER]});
+        let body = json!({"meta": {"apiVersion": "v2.2.0"}, "query": {
+            "requestParameters": parameters, "requestedGranularity": "record",
+            "pagination": {"skip": 0, "limit": 100}}});
+        let r = http.post(&format!("{B}/biosamples"), Some(&p.approved), &body)?;
+        assert_eq!(
+            r.json["meta"]["returnedGranularity"], "record",
+            "{}",
+            r.json
+        );
+        let ids: BTreeSet<String> = r.json["response"]["resultSets"][0]["results"]
+            .as_array()
+            .ok_or("results")?
+            .iter()
+            .filter_map(|b| b["id"].as_str().map(str::to_owned))
+            .collect();
+        assert!(ids.contains(specimen), "{specimen}: {ids:?}");
+        let other = if specimen == tumour.id.as_str() {
+            sequenced.as_str()
+        } else {
+            tumour.id.as_str()
+        };
+        assert!(
+            !ids.contains(other),
+            "{other} listed for an allele not called in it: {ids:?}"
+        );
+    }
+    gw.stop().await;
+    Ok(())
 }

@@ -493,6 +493,43 @@ async fn fixtures_reach_their_canonical_meaning() -> TestResult {
         (2, 1),
         "homozygous: two copies"
     );
+    // Each allele records the specimens whose calls hold it: the somatic VCF's KRAS call is the
+    // tumour's (SP-0001-T 0/1, the blood SP-0001-B 0/0). A blood DNA VCF of the same individual
+    // (SP-0001-B-DNA, derived from SP-0001-B) calls HFE.
+    let blood = tempfile::tempdir()?;
+    let blood_vcf = blood.path().join("GEMJ-TEST-0001.germline.vcf");
+    let germline = std::fs::read_to_string(fixtures().join("vcf/GEMJ-TEST-0002.germline.vcf"))?;
+    let germline: String = germline
+        .lines()
+        .filter(|l| l.starts_with("##") || l.starts_with("#CHROM") || l.starts_with("chr6\t"))
+        .map(|l| format!("{}\n", l.replace("SP-0002-B-DNA", "SP-0001-B-DNA")))
+        .collect();
+    std::fs::write(&blood_vcf, germline)?;
+    let g = ingest(&gw, "genome", &[blood_vcf], false).await?;
+    assert_eq!(g.totals.created, 1, "{g:?}");
+    assert_eq!(
+        store.count_variants(&ds).await?,
+        4,
+        "HFE was stored already"
+    );
+    let ordinals: std::collections::HashMap<String, u32> = store
+        .specimen_ordinals(
+            &["SP-0001-T", "SP-0001-B-DNA", "SP-0002-B-DNA"]
+                .map(|s| gemj_model::SpecimenId::parse(s).unwrap_or_else(|e| panic!("{e}"))),
+        )
+        .await?
+        .into_iter()
+        .map(|(s, o)| (s.as_str().to_owned(), o))
+        .collect();
+    let calls =
+        |row: &gemj_store::VariantRow| -> Vec<u32> { row.callsets.iter().flatten().collect() };
+    assert_eq!(calls(&kras), [ordinals["SP-0001-T"]]);
+    let hfe_key = gemj_model::VariantKey::parse("chr6", 26_092_913, "G", "A")?;
+    let hfe = store.variant_exact(&ds, &hfe_key).await?.ok_or("HFE")?;
+    let mut want = vec![ordinals["SP-0001-B-DNA"], ordinals["SP-0002-B-DNA"]];
+    want.sort_unstable();
+    assert_eq!(calls(&hfe), want);
+    assert_eq!(hfe.carrier_count, 2);
     let objects = store.dataset_objects(&ds).await?;
     assert!(
         objects

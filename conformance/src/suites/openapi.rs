@@ -50,8 +50,7 @@ fn document(cx: &Context<'_>) -> Result<(Value, String), String> {
     if !version.starts_with("3.") {
         return Err(format!("GET {url}: not an OpenAPI 3 document"));
     }
-    let mut references = Vec::new();
-    refs(&doc, &mut references);
+    let references = gemj_schemas::references(&doc);
     for reference in &references {
         let resolved = reference
             .strip_prefix('#')
@@ -71,19 +70,6 @@ fn document(cx: &Context<'_>) -> Result<(Value, String), String> {
         references.len()
     );
     Ok((doc, detail))
-}
-
-fn refs(value: &Value, out: &mut Vec<String>) {
-    match value {
-        Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
-        Value::Object(object) => {
-            if let Some(r) = object.get("$ref").and_then(Value::as_str) {
-                out.push(r.to_owned());
-            }
-            object.values().for_each(|v| refs(v, out));
-        }
-        _ => {}
-    }
 }
 
 /// The path prefix `api` is served under, from the registry's URL of it.

@@ -795,8 +795,16 @@ async fn register(
     store.put_genes(&genes).await?;
 
     // The variant index: per dataset, each site's counts over that dataset's members, with the
-    // carriers as participant ordinals. Consent is applied at query time, not here.
+    // carriers as participant ordinals and the specimens whose calls hold it (each
+    // participant's sequenced sample) as specimen ordinals. Consent is applied at query time,
+    // not here.
     let ordinals = store.participant_ordinals(&all_ids).await?;
+    let samples: Vec<SpecimenId> = plan.participants.iter().map(|p| p.sample.clone()).collect();
+    let specimen_ordinal: std::collections::HashMap<SpecimenId, u32> = store
+        .specimen_ordinals(&samples)
+        .await?
+        .into_iter()
+        .collect();
     let ordinal_of: std::collections::HashMap<&ParticipantId, u32> =
         ordinals.iter().map(|(p, o)| (p, *o)).collect();
     let mut variant_rows = 0u64;
@@ -807,22 +815,27 @@ async fn register(
         (datasets::CANCER, of_program(Program::Cancer)),
     ] {
         let member_set: std::collections::HashSet<&ParticipantId> = members.iter().collect();
-        let columns: Vec<(usize, u32)> = plan
+        let columns: Vec<(usize, u32, u32)> = plan
             .participants
             .iter()
             .enumerate()
             .filter(|(_, p)| member_set.contains(&p.participant.id))
-            .filter_map(|(i, p)| ordinal_of.get(&p.participant.id).map(|o| (i, *o)))
+            .filter_map(|(i, p)| {
+                let ordinal = ordinal_of.get(&p.participant.id)?;
+                Some((i, *ordinal, *specimen_ordinal.get(&p.sample)?))
+            })
             .collect();
         let mut rows = Vec::new();
         for site in &genomes.sites {
             let mut carriers = roaring::RoaringBitmap::new();
+            let mut callsets = roaring::RoaringBitmap::new();
             let mut allele_count = 0u32;
-            for &(col, ordinal) in &columns {
+            for &(col, ordinal, specimen) in &columns {
                 let g = u32::from(site.genotypes.get(col).copied().unwrap_or(0));
                 if g > 0 {
                     allele_count += g;
                     carriers.insert(ordinal);
+                    callsets.insert(specimen);
                 }
             }
             if carriers.is_empty() {
@@ -838,6 +851,7 @@ async fn register(
                 allele_count,
                 carrier_count: u32::try_from(carriers.len()).unwrap_or(u32::MAX),
                 carriers,
+                callsets: Some(callsets),
             });
         }
         variant_rows += store.insert_variants(&ds(dataset)?, &rows).await?;

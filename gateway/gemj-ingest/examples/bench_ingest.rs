@@ -312,6 +312,7 @@ async fn vcf(
         .map(|r| VariantContribution {
             key: r.key.clone(),
             carriers: r.carriers.iter().map(|o| (o, 1)).collect(),
+            callsets: r.callsets.iter().flatten().collect(),
         })
         .collect();
     let t = Instant::now();

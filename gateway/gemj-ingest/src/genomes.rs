@@ -222,17 +222,24 @@ async fn ingest_from(
         .iter()
         .map(|p| p.as_ref().and_then(|p| ordinals.get(p).copied()))
         .collect();
+    // The specimen of each served column, by ordinal: which specimen's calls hold an allele.
+    let specimen_ordinals: HashMap<SpecimenId, u32> = store
+        .specimen_ordinals(&specimens)
+        .await?
+        .into_iter()
+        .collect();
+    let columns: Vec<Option<(u32, u32)>> = ordinal_of_column
+        .iter()
+        .zip(&mapped.specimens)
+        .map(|(participant, specimen)| {
+            let participant = (*participant)?;
+            let specimen = specimen_ordinals.get(specimen.as_ref()?).copied()?;
+            Some((participant, specimen))
+        })
+        .collect();
 
     if matches!(format, DataFormat::Vcf | DataFormat::Bcf) {
-        load_variants(
-            store,
-            &file_path,
-            &name,
-            &ordinal_of_column,
-            options,
-            report,
-        )
-        .await?;
+        load_variants(store, &file_path, &name, &columns, options, report).await?;
     }
 
     // Register the file and its index.
@@ -441,26 +448,31 @@ async fn load_variants(
     store: &Store,
     file: &Path,
     name: &str,
-    ordinal_of_column: &[Option<u32>],
+    columns: &[Option<(u32, u32)>],
     options: &GenomeOptions,
     report: &mut IngestReport,
 ) -> Result<(), CoreError> {
     let path = file.to_owned();
-    let columns = ordinal_of_column.to_vec();
+    let columns = columns.to_vec();
     let (contributions, summary) = tokio::task::spawn_blocking(move || {
         let mut reader = gemj_genomes::variants::VariantReader::open(&path)?;
         let mut out = Vec::new();
         while let Some(allele) = reader.next_allele() {
-            let carriers: Vec<(u32, u8)> = allele
+            // Each served column that carries the allele: its participant (with the copies)
+            // and its specimen.
+            let (carriers, callsets): (Vec<(u32, u8)>, Vec<u32>) = allele
                 .copies
                 .iter()
                 .zip(&columns)
-                .filter_map(|(&copies, ordinal)| Some((ordinal.as_ref().copied()?, copies)))
-                .filter(|(_, c)| *c > 0)
-                .collect();
+                .filter_map(|(&copies, column)| {
+                    let (participant, specimen) = (*column)?;
+                    (copies > 0).then_some(((participant, copies), specimen))
+                })
+                .unzip();
             out.push(VariantContribution {
                 key: allele.key.clone(),
                 carriers,
+                callsets,
             });
         }
         Ok::<_, gemj_genomes::GenomesError>((out, reader.finish()))

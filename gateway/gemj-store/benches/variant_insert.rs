@@ -63,6 +63,7 @@ fn rows(n: usize) -> Result<Vec<VariantRow>, ModelError> {
             key: VariantKey::parse("chr20", pos, &reference, &alternate)?,
             allele_count: carrier_count + rng.below(2),
             carrier_count,
+            callsets: Some(carriers.iter().map(|c| c * 2).collect()),
             carriers,
         });
     }

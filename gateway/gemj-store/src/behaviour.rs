@@ -260,6 +260,7 @@ fn variant(
         key: VariantKey::parse("chr20", pos, reference, alt)?,
         allele_count: u32::try_from(carriers.len())? + 1,
         carrier_count: u32::try_from(carriers.len())?,
+        callsets: Some(carriers.iter().map(|c| c + 1000).collect()),
         carriers,
     })
 }
@@ -1323,8 +1324,19 @@ async fn object_registration(store: Store) -> TestResult {
             details: Default::default(),
         })
     };
-    store.upsert_specimen(&specimen("SP-A", 1)?).await?;
-    store.upsert_specimen(&specimen("SP-B", 2)?).await?;
+    // A specimen stored before migration 0008 (no ordinal), as the store wrote it then.
+    let old_specimen = specimen("SP-B", 2)?;
+    with_pool!(store, |p| {
+        sqlx::query(
+            "INSERT INTO specimens (id, participant, parent, specimen_type, collected, doc) \
+             VALUES ($1, $2, NULL, 'dna', NULL, $3)",
+        )
+        .bind(old_specimen.id.as_str())
+        .bind(old_specimen.participant.as_str())
+        .bind(serde_json::to_string(&old_specimen)?)
+        .execute(p)
+        .await?;
+    });
     let object = |id: &str, size: u64, specimens: &[&str]| -> Result<DataObject, Box<dyn Error>> {
         Ok(DataObject {
             id: ObjectId::parse(id)?,
@@ -1361,6 +1373,19 @@ async fn object_registration(store: Store) -> TestResult {
         .await?;
     });
     store.migrate().await?;
+    // Migration 0008 numbered the stored specimen; a new one gets the next ordinal, and an
+    // update keeps it.
+    store.upsert_specimen(&specimen("SP-A", 1)?).await?;
+    store.upsert_specimen(&old_specimen).await?;
+    let ordinals = store
+        .specimen_ordinals(&[
+            SpecimenId::parse("SP-A")?,
+            SpecimenId::parse("SP-B")?,
+            SpecimenId::parse("SP-NONE")?,
+        ])
+        .await?;
+    let ordinals: Vec<(&str, u32)> = ordinals.iter().map(|(s, o)| (s.as_str(), *o)).collect();
+    assert_eq!(ordinals, vec![("SP-A", 1), ("SP-B", 0)]);
     let filled = store
         .object_times(&old.id)
         .await?
@@ -1575,10 +1600,12 @@ async fn variant_merge(store: Store) -> TestResult {
         VariantContribution {
             key: key(100)?,
             carriers: vec![(1, 1), (2, 2)],
+            callsets: vec![11, 12],
         },
         VariantContribution {
             key: key(200)?,
             carriers: vec![(1, 0)],
+            callsets: vec![],
         },
     ];
     let m = store.merge_variants(&ds, &first).await?;
@@ -1598,6 +1625,7 @@ async fn variant_merge(store: Store) -> TestResult {
     let second = vec![VariantContribution {
         key: key(100)?,
         carriers: vec![(2, 2), (7, 1)],
+        callsets: vec![12, 17],
     }];
     let m = store.merge_variants(&ds, &second).await?;
     assert_eq!((m.created, m.merged), (0, 1));
@@ -1608,6 +1636,37 @@ async fn variant_merge(store: Store) -> TestResult {
     assert_eq!(row.allele_count, 4);
     assert_eq!(row.carrier_count, 3);
     assert_eq!(row.carriers.iter().collect::<Vec<_>>(), vec![1, 2, 7]);
+    // The specimens whose calls hold the allele add up, file by file.
+    let calls = |row: &VariantRow| row.callsets.as_ref().map(|c| c.iter().collect::<Vec<_>>());
+    assert_eq!(calls(&row), Some(vec![11, 12, 17]));
+    // A second specimen of a carrier already stored (a tumour after the blood) changes the
+    // row: the allele is now known to be called in that specimen too.
+    let tumour = vec![VariantContribution {
+        key: key(100)?,
+        carriers: vec![(7, 1)],
+        callsets: vec![27],
+    }];
+    let m = store.merge_variants(&ds, &tumour).await?;
+    assert_eq!((m.created, m.merged, m.unchanged), (0, 1, 0));
+    let row = store
+        .variant_exact(&ds, &key(100)?)
+        .await?
+        .ok_or("row missing")?;
+    assert_eq!(calls(&row), Some(vec![11, 12, 17, 27]));
+    assert_eq!(row.allele_count, 4, "a carrier's copies count once");
+    // A file that adds a carrier without naming its specimen makes the provenance unknown.
+    let unnamed = vec![VariantContribution {
+        key: key(100)?,
+        carriers: vec![(9, 1)],
+        callsets: vec![],
+    }];
+    store.merge_variants(&ds, &unnamed).await?;
+    let row = store
+        .variant_exact(&ds, &key(100)?)
+        .await?
+        .ok_or("row missing")?;
+    assert_eq!(calls(&row), None);
+    assert_eq!(row.carrier_count, 4);
     assert!(matches!(
         store
             .merge_variants(&DatasetId::parse("DS-NONE")?, &second)

@@ -39,12 +39,25 @@ macro_rules! participant_upsert {
     };
 }
 
-/// The upsert of one specimen (`$s: &Specimen`, `$doc`: its JSON).
+/// What carries bitmap ordinals.
+#[derive(Debug, Clone, Copy)]
+enum Numbered {
+    /// Participants (variant rows' carriers).
+    Participants = 0,
+    /// Specimens (variant rows' calls).
+    Specimens = 1,
+}
+
+/// The upsert of one specimen (`$s: &Specimen`, `$doc`: its JSON): a new specimen gets the
+/// next ordinal (its position in variant rows' call bitmaps), an existing one keeps its own.
+/// On PostgreSQL the caller holds the ordinal lock (advisory lock 7243001).
 macro_rules! specimen_upsert {
     ($s:expr, $doc:expr) => {
         sqlx::query(
-            "INSERT INTO specimens (id, participant, parent, specimen_type, collected, doc) \
-             VALUES ($1, $2, $3, $4, $5, $6) \
+            "INSERT INTO specimens (id, ordinal, participant, parent, specimen_type, collected, \
+               doc) \
+             VALUES ($1, (SELECT COALESCE(MAX(ordinal) + 1, 0) FROM specimens), \
+                     $2, $3, $4, $5, $6) \
              ON CONFLICT (id) DO UPDATE SET participant = excluded.participant, \
                parent = excluded.parent, specimen_type = excluded.specimen_type, \
                collected = excluded.collected, doc = excluded.doc",
@@ -224,30 +237,9 @@ impl Store {
         &self,
         ids: &[ParticipantId],
     ) -> Result<Vec<(ParticipantId, u32)>, StoreError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
         let list = json_list(ids.iter().map(ParticipantId::as_str));
-        let rows: Vec<(String, i64)> = with_pool!(self, |p, pg| {
-            sqlx::query_as(if pg {
-                "SELECT id, ordinal FROM participants \
-                 WHERE id IN (SELECT json_array_elements_text($1::json)) ORDER BY id"
-            } else {
-                "SELECT id, ordinal FROM participants \
-                 WHERE id IN (SELECT value FROM json_each($1)) ORDER BY id"
-            })
-            .bind(list)
-            .fetch_all(p)
-            .await?
-        });
-        rows.into_iter()
-            .map(|(id, ord)| {
-                let ordinal = to_u32("participant", &id, ord)?;
-                let id = ParticipantId::try_from(id.clone())
-                    .map_err(|e| StoreError::invalid_data("participant", &id, e))?;
-                Ok((id, ordinal))
-            })
-            .collect()
+        self.ordinals(Numbered::Participants, list, ParticipantId::parse)
+            .await
     }
 
     /// The participants with the given ordinals (unknown ordinals are left out), ordered by
@@ -286,9 +278,15 @@ impl Store {
     pub async fn upsert_specimen(&self, specimen: &Specimen) -> Result<(), StoreError> {
         let id = specimen.id.as_str();
         let doc = to_json("specimen", id, specimen)?;
-        with_pool!(self, |p| {
+        with_tx!(self, |tx, pg| {
+            if pg {
+                // Reason: ordinals are MAX + 1.
+                sqlx::query("SELECT pg_advisory_xact_lock(7243001)")
+                    .execute(&mut *tx)
+                    .await?;
+            }
             specimen_upsert!(specimen, doc)
-                .execute(p)
+                .execute(&mut *tx)
                 .await
                 .map_err(StoreError::write("specimen", id))?;
         });
@@ -356,6 +354,78 @@ impl Store {
             .await?
         });
         ids.into_iter().map(parse_participant_id).collect()
+    }
+
+    /// The bitmap ordinal of each stored specimen among `specimens` (unknown ids are left out),
+    /// in specimen order: its position in variant rows' call bitmaps
+    /// ([`crate::VariantRow::callsets`]).
+    ///
+    /// # Errors
+    /// Store failures; [`StoreError::InvalidData`] for a stored ordinal out of range.
+    pub async fn specimen_ordinals(
+        &self,
+        specimens: &[SpecimenId],
+    ) -> Result<Vec<(SpecimenId, u32)>, StoreError> {
+        let list = json_list(specimens.iter().map(SpecimenId::as_str));
+        self.ordinals(Numbered::Specimens, list, SpecimenId::parse)
+            .await
+    }
+
+    /// The ids and ordinals of the participants or specimens `list` (a JSON array of ids)
+    /// names, ordered by id and parsed with `parse`; unknown ids (and specimens without an
+    /// ordinal) are left out.
+    async fn ordinals<T>(
+        &self,
+        which: Numbered,
+        list: String,
+        parse: fn(&str) -> Result<T, gemj_model::ModelError>,
+    ) -> Result<Vec<(T, u32)>, StoreError> {
+        if list == "[]" {
+            return Ok(Vec::new());
+        }
+        let entity = match which {
+            Numbered::Participants => "participant",
+            Numbered::Specimens => "specimen",
+        };
+        self.ordinal_rows(which, list)
+            .await?
+            .into_iter()
+            .map(|(id, ordinal)| {
+                let ordinal = to_u32(entity, &id, ordinal)?;
+                let parsed = parse(&id).map_err(|e| StoreError::invalid_data(entity, &id, e))?;
+                Ok((parsed, ordinal))
+            })
+            .collect()
+    }
+
+    /// The `(id, ordinal)` rows of the participants or specimens `list` (a JSON array of ids)
+    /// names, ordered by id; unknown ids (and specimens without an ordinal) are left out.
+    async fn ordinal_rows(
+        &self,
+        which: Numbered,
+        list: String,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        // [which][pg]
+        const SQL: [[&str; 2]; 2] = [
+            [
+                "SELECT id, ordinal FROM participants \
+                 WHERE id IN (SELECT value FROM json_each($1)) ORDER BY id",
+                "SELECT id, ordinal FROM participants \
+                 WHERE id IN (SELECT json_array_elements_text($1::json)) ORDER BY id",
+            ],
+            [
+                "SELECT id, ordinal FROM specimens WHERE ordinal IS NOT NULL \
+                 AND id IN (SELECT value FROM json_each($1)) ORDER BY id",
+                "SELECT id, ordinal FROM specimens WHERE ordinal IS NOT NULL \
+                 AND id IN (SELECT json_array_elements_text($1::json)) ORDER BY id",
+            ],
+        ];
+        Ok(with_pool!(self, |p, pg| {
+            sqlx::query_as(SQL[which as usize][usize::from(pg)])
+                .bind(list)
+                .fetch_all(p)
+                .await?
+        }))
     }
 
     /// The participant of each stored specimen among `specimens` (unknown ids are left out),

@@ -20,6 +20,9 @@ pub struct CatalogueSnapshot {
     pub participants: Vec<(Participant, u32)>,
     /// Specimens, ordered by id.
     pub specimens: Vec<Specimen>,
+    /// Each specimen's bitmap ordinal (its position in [`crate::VariantRow::callsets`]), by
+    /// specimen id.
+    pub specimen_ordinals: std::collections::HashMap<String, u32>,
     /// Sequencing runs, ordered by id.
     pub runs: Vec<SequencingRun>,
     /// Analyses, ordered by id.
@@ -85,6 +88,18 @@ impl Store {
         let specimens = self
             .docs::<Specimen>("specimen", "SELECT id, doc FROM specimens ORDER BY id")
             .await?;
+        let ordinals: Vec<(String, i64)> = with_pool!(self, |p| {
+            sqlx::query_as("SELECT id, ordinal FROM specimens WHERE ordinal IS NOT NULL")
+                .fetch_all(p)
+                .await?
+        });
+        let specimen_ordinals = ordinals
+            .into_iter()
+            .map(|(id, ordinal)| {
+                let ordinal = to_u32("specimen", &id, ordinal)?;
+                Ok((id, ordinal))
+            })
+            .collect::<Result<_, StoreError>>()?;
         let runs = self
             .docs::<SequencingRun>(
                 "sequencing run",
@@ -166,6 +181,7 @@ impl Store {
             epoch,
             participants,
             specimens,
+            specimen_ordinals,
             runs,
             analyses,
             diagnoses,

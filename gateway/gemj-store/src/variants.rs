@@ -1,5 +1,6 @@
 //! The variant index: per dataset and allele (chrom, pos, ref, alt), the allele count, the
-//! carrier count and the carriers as a serialized roaring bitmap of participant ordinals.
+//! carrier count, the carriers as a serialized roaring bitmap of participant ordinals, and
+//! the specimens whose calls hold the allele as a bitmap of specimen ordinals.
 //!
 //! Bulk loading is the hot path. SQLite: one `BEGIN IMMEDIATE` transaction, multi-row
 //! `INSERT … ON CONFLICT DO UPDATE` statements with as many rows as SQLite's 32,766-parameter
@@ -29,6 +30,7 @@ use crate::{Pool, Store, StoreError, with_pool};
 ///     allele_count: 3,
 ///     carrier_count: 2,
 ///     carriers: [0_u32, 7].into_iter().collect(),
+///     callsets: Some([3_u32, 12].into_iter().collect()),
 /// };
 /// assert_eq!(row.carriers.len(), 2);
 /// ```
@@ -42,10 +44,15 @@ pub struct VariantRow {
     pub carrier_count: u32,
     /// The carriers, as participant ordinals ([`Store::participant_ordinals`]).
     pub carriers: RoaringBitmap,
+    /// The specimens whose calls hold the allele, as specimen ordinals
+    /// ([`Store::specimen_ordinals`]); `None` when not recorded (rows written before
+    /// provenance was kept, or from input that did not name its specimens): any specimen of a
+    /// carrier.
+    pub callsets: Option<RoaringBitmap>,
 }
 
-/// Parameters bound per row by the SQLite multi-row insert (the dataset key and seven columns).
-const COLS: usize = 8;
+/// Parameters bound per row by the SQLite multi-row insert (the dataset key and eight columns).
+const COLS: usize = 9;
 
 /// SQLite's default limit of bound parameters per statement (`SQLITE_MAX_VARIABLE_NUMBER`).
 const SQLITE_MAX_PARAMS: usize = 32_766;
@@ -53,7 +60,7 @@ const SQLITE_MAX_PARAMS: usize = 32_766;
 /// Rows per SQLite insert statement.
 const SQLITE_ROWS_PER_STATEMENT: usize = SQLITE_MAX_PARAMS / COLS;
 
-/// The SQLite insert for `rows` rows, eight positional parameters per row.
+/// The SQLite insert for `rows` rows, nine positional parameters per row.
 ///
 /// Reason for `?` instead of `$N` here: SQLite keeps named and numbered parameters (`$N`, `?N`)
 /// in a list it scans linearly, both when preparing and on every `sqlite3_bind_parameter_name`
@@ -61,11 +68,11 @@ const SQLITE_ROWS_PER_STATEMENT: usize = SQLITE_MAX_PARAMS / COLS;
 /// quadratic: about 1.3 s per statement, 3,400 rows/s. Anonymous `?` parameters are not in
 /// that list. They are still bound parameters, in increasing order.
 fn sqlite_insert_sql(rows: usize) -> String {
-    const ROW: &str = "(?,?,?,?,?,?,?,?)";
+    const ROW: &str = "(?,?,?,?,?,?,?,?,?)";
     let mut sql = String::with_capacity(rows * (ROW.len() + 1) + 320);
     sql.push_str(
         "INSERT INTO variants (dataset_key, chrom, pos, ref, alt, allele_count, carrier_count, \
-         carriers) VALUES ",
+         carriers, callsets) VALUES ",
     );
     for i in 0..rows {
         if i > 0 {
@@ -76,7 +83,7 @@ fn sqlite_insert_sql(rows: usize) -> String {
     sql.push_str(
         " ON CONFLICT (dataset_key, chrom, pos, ref, alt) DO UPDATE SET \
          allele_count = excluded.allele_count, carrier_count = excluded.carrier_count, \
-         carriers = excluded.carriers",
+         carriers = excluded.carriers, callsets = excluded.callsets",
     );
     sql
 }
@@ -134,11 +141,20 @@ fn copy_i64(buf: &mut Vec<u8>, v: i64) {
 /// Bytes of COPY data sent per message.
 const COPY_CHUNK: usize = 4 << 20;
 
-/// `chrom, pos, ref, alt, allele_count, carrier_count, carriers` of a variant row.
-type VariantDbRow = (String, i64, String, String, i64, i64, Vec<u8>);
+/// `chrom, pos, ref, alt, allele_count, carrier_count, carriers, callsets` of a variant row.
+type VariantDbRow = (
+    String,
+    i64,
+    String,
+    String,
+    i64,
+    i64,
+    Vec<u8>,
+    Option<Vec<u8>>,
+);
 
 fn row_from_db(dataset: &DatasetId, row: VariantDbRow) -> Result<VariantRow, StoreError> {
-    let (chrom, pos, reference, alternate, allele_count, carrier_count, carriers) = row;
+    let (chrom, pos, reference, alternate, allele_count, carrier_count, carriers, callsets) = row;
     // The row's name is only formatted when it is needed, for an error (this is the read path
     // of every variant query).
     let id = || format!("{dataset}/{chrom}:{pos}");
@@ -148,11 +164,16 @@ fn row_from_db(dataset: &DatasetId, row: VariantDbRow) -> Result<VariantRow, Sto
         .map_err(|e| StoreError::invalid_data("variant", &id(), e))?;
     let carriers = RoaringBitmap::deserialize_from(&carriers[..])
         .map_err(|e| StoreError::invalid_data("variant", &id(), e))?;
+    let callsets = callsets
+        .map(|bytes| RoaringBitmap::deserialize_from(&bytes[..]))
+        .transpose()
+        .map_err(|e| StoreError::invalid_data("variant", &id(), e))?;
     Ok(VariantRow {
         key,
         allele_count: number(allele_count)?,
         carrier_count: number(carrier_count)?,
         carriers,
+        callsets,
     })
 }
 
@@ -178,7 +199,8 @@ async fn write_rows_sqlite(
                 .bind(r.key.alternate.as_str())
                 .bind(i64::from(r.allele_count))
                 .bind(i64::from(r.carrier_count))
-                .bind(bitmap_bytes(&r.carriers));
+                .bind(bitmap_bytes(&r.carriers))
+                .bind(r.callsets.as_ref().map(bitmap_bytes));
         }
         q.execute(&mut *tx).await?;
     }
@@ -194,7 +216,8 @@ async fn write_rows_pg(
 ) -> Result<(), StoreError> {
     sqlx::query(
         "CREATE TEMP TABLE variant_load (chrom TEXT, pos BIGINT, ref TEXT, alt TEXT, \
-           allele_count BIGINT, carrier_count BIGINT, carriers BYTEA) ON COMMIT DROP",
+           allele_count BIGINT, carrier_count BIGINT, carriers BYTEA, callsets BYTEA) \
+           ON COMMIT DROP",
     )
     .execute(&mut *tx)
     .await?;
@@ -207,7 +230,7 @@ async fn write_rows_pg(
     buf.extend_from_slice(&0_i32.to_be_bytes());
     let mut failed = None;
     for r in rows {
-        buf.extend_from_slice(&7_i16.to_be_bytes());
+        buf.extend_from_slice(&8_i16.to_be_bytes());
         copy_field(&mut buf, r.key.chrom.as_str().as_bytes());
         copy_i64(&mut buf, i64::from(r.key.pos));
         copy_field(&mut buf, r.key.reference.as_str().as_bytes());
@@ -215,6 +238,11 @@ async fn write_rows_pg(
         copy_i64(&mut buf, i64::from(r.allele_count));
         copy_i64(&mut buf, i64::from(r.carrier_count));
         copy_field(&mut buf, &bitmap_bytes(&r.carriers));
+        match &r.callsets {
+            Some(callsets) => copy_field(&mut buf, &bitmap_bytes(callsets)),
+            // A NULL field: length -1, no bytes.
+            None => buf.extend_from_slice(&(-1_i32).to_be_bytes()),
+        }
         if buf.len() >= COPY_CHUNK {
             if let Err(e) = copy.send(buf.as_slice()).await {
                 failed = Some(e);
@@ -236,12 +264,13 @@ async fn write_rows_pg(
     copy.finish().await?;
     sqlx::query(
         "INSERT INTO variants (dataset_key, chrom, pos, ref, alt, allele_count, \
-           carrier_count, carriers) \
-         SELECT $1, chrom, pos, ref, alt, allele_count, carrier_count, carriers \
+           carrier_count, carriers, callsets) \
+         SELECT $1, chrom, pos, ref, alt, allele_count, carrier_count, carriers, callsets \
          FROM variant_load \
          ON CONFLICT (dataset_key, chrom, pos, allele_hash) DO UPDATE SET \
            allele_count = excluded.allele_count, \
-           carrier_count = excluded.carrier_count, carriers = excluded.carriers",
+           carrier_count = excluded.carrier_count, carriers = excluded.carriers, \
+           callsets = excluded.callsets",
     )
     .bind(key)
     .execute(&mut *tx)
@@ -257,6 +286,9 @@ pub struct VariantContribution {
     pub key: VariantKey,
     /// Carrier ordinals with their copy counts (1 or 2; 0 entries are ignored).
     pub carriers: Vec<(u32, u8)>,
+    /// The ordinals of the specimens whose calls in this input hold the allele; empty when the
+    /// input does not say (the row's provenance then becomes unknown).
+    pub callsets: Vec<u32>,
 }
 
 /// What [`Store::merge_variants`] did, in rows of the variant index.
@@ -291,8 +323,9 @@ fn merge_rows(
             .cloned()
             .or_else(|| existing.get(&c.key).cloned());
         let was_stored = existing.contains_key(&c.key);
+        let new = entry.is_none();
         let mut row = entry.unwrap_or_else(|| empty_row(&c.key));
-        if !add_carriers(&mut row, &c.carriers) {
+        if !add_calls(&mut row, c, new) {
             if out.contains_key(&c.key) || was_stored {
                 counts.unchanged += 1;
             } else {
@@ -323,7 +356,36 @@ fn empty_row(key: &VariantKey) -> VariantRow {
         allele_count: 0,
         carrier_count: 0,
         carriers: RoaringBitmap::new(),
+        callsets: None,
     }
+}
+
+/// Adds a contribution's carriers and specimens to `row` (`new`: the row was not stored nor
+/// built before). Returns whether the row changed. A row's specimens are known only while
+/// every contribution named them: a contribution that adds carriers without naming its
+/// specimens makes them unknown (`None`), and an unknown set stays unknown.
+fn add_calls(row: &mut VariantRow, c: &VariantContribution, new: bool) -> bool {
+    let carried = add_carriers(row, &c.carriers);
+    if !carried && row.carriers.is_empty() {
+        return false;
+    }
+    let named = !c.callsets.is_empty();
+    let callsets_changed = match (&mut row.callsets, named) {
+        (Some(known), true) => c
+            .callsets
+            .iter()
+            .fold(false, |changed, &s| known.insert(s) | changed),
+        (None, true) if new => {
+            row.callsets = Some(c.callsets.iter().copied().collect());
+            true
+        }
+        (Some(_), false) if carried => {
+            row.callsets = None;
+            true
+        }
+        _ => false,
+    };
+    carried || callsets_changed
 }
 
 /// Adds to `row` the carriers (ordinal, copies) it does not hold yet, with their copies; entries
@@ -392,7 +454,7 @@ fn merge_distinct(
     for c in input {
         let stored = existing.get(&c.key);
         let mut row = stored.cloned().unwrap_or_else(|| empty_row(&c.key));
-        let changed = add_carriers(&mut row, &c.carriers);
+        let changed = add_calls(&mut row, c, stored.is_none());
         match (changed, stored.is_some()) {
             (false, true) => counts.unchanged += 1,
             (false, false) => counts.without_carriers += 1,
@@ -415,8 +477,8 @@ fn merge_distinct(
 macro_rules! select_variants {
     ($rest:literal) => {
         concat!(
-            "SELECT chrom, pos, ref, alt, allele_count, carrier_count, carriers FROM variants \
-             WHERE dataset_key = (SELECT key FROM datasets WHERE id = $1) ",
+            "SELECT chrom, pos, ref, alt, allele_count, carrier_count, carriers, callsets \
+             FROM variants WHERE dataset_key = (SELECT key FROM datasets WHERE id = $1) ",
             $rest
         )
     };
@@ -515,8 +577,9 @@ impl Store {
         }
         let mut spans: Vec<(&str, (u32, u32))> = spans.into_iter().collect();
         spans.sort_unstable();
-        const SELECT: &str = "SELECT chrom, pos, ref, alt, allele_count, carrier_count, carriers \
-             FROM variants WHERE dataset_key = $1 AND chrom = $2 AND pos >= $3 AND pos <= $4";
+        const SELECT: &str = "SELECT chrom, pos, ref, alt, allele_count, carrier_count, carriers, \
+             callsets FROM variants \
+             WHERE dataset_key = $1 AND chrom = $2 AND pos >= $3 AND pos <= $4";
         // In the open transaction: the dataset's key, the stored rows of the spans, merged and
         // written (with `$write`, on PostgreSQL when `$pg`); evaluates to what happened.
         macro_rules! merge_in_tx {
@@ -663,11 +726,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn insert_sql_has_eight_parameters_per_row() {
+    fn insert_sql_has_nine_parameters_per_row() {
         let sql = sqlite_insert_sql(2);
-        assert!(sql.contains("VALUES (?,?,?,?,?,?,?,?),(?,?,?,?,?,?,?,?) ON"));
-        assert_eq!(sql.matches('?').count(), 16);
-        assert_eq!(SQLITE_ROWS_PER_STATEMENT, 4095);
+        assert!(sql.contains("VALUES (?,?,?,?,?,?,?,?,?),(?,?,?,?,?,?,?,?,?) ON"));
+        assert_eq!(sql.matches('?').count(), 18);
+        assert_eq!(SQLITE_ROWS_PER_STATEMENT, 3640);
         const { assert!(SQLITE_ROWS_PER_STATEMENT * COLS <= SQLITE_MAX_PARAMS) };
     }
 
@@ -679,6 +742,7 @@ mod tests {
                 allele_count: ac,
                 carrier_count: 1,
                 carriers: RoaringBitmap::new(),
+                callsets: None,
             })
         };
         let rows = vec![row(5, 1)?, row(3, 1)?, row(5, 2)?];
@@ -699,6 +763,7 @@ mod merge_tests {
         VariantContribution {
             key: VariantKey::parse(chrom, pos, "A", alt).unwrap_or_else(|e| panic!("{e}")),
             carriers: carriers.to_vec(),
+            callsets: carriers.iter().map(|(c, _)| c + 100).collect(),
         }
     }
 
@@ -718,6 +783,7 @@ mod merge_tests {
             allele_count: 1,
             carrier_count: 1,
             carriers: [1_u32].into_iter().collect(),
+            callsets: Some([101_u32].into_iter().collect()),
         };
         existing.insert(stored.key.clone(), stored);
         let (fast_rows, fast) = merge_distinct(&existing, &input);

@@ -390,6 +390,27 @@ fn overlapping_alternatives(operation: &mut Map<String, Value>) {
     }
 }
 
+/// Every `$ref` string in `value`, wherever it stands (a bundle's references all start with
+/// `#/`).
+#[must_use]
+pub fn references(value: &Value) -> Vec<&str> {
+    fn walk<'v>(value: &'v Value, out: &mut Vec<&'v str>) {
+        match value {
+            Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
+            Value::Object(object) => {
+                if let Some(r) = object.get("$ref").and_then(Value::as_str) {
+                    out.push(r);
+                }
+                object.values().for_each(|v| walk(v, out));
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(value, &mut out);
+    out
+}
+
 fn is_method(key: &str) -> bool {
     matches!(
         key,
@@ -401,19 +422,6 @@ fn is_method(key: &str) -> bool {
 mod tests {
     use super::*;
     use crate::{SchemaSet, docs};
-
-    fn refs<'v>(value: &'v Value, out: &mut Vec<&'v str>) {
-        match value {
-            Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
-            Value::Object(object) => {
-                if let Some(r) = object.get("$ref").and_then(Value::as_str) {
-                    out.push(r);
-                }
-                object.values().for_each(|v| refs(v, out));
-            }
-            _ => {}
-        }
-    }
 
     #[test]
     fn beacon_endpoints_bundle_into_one_self_contained_document() {
@@ -446,9 +454,8 @@ mod tests {
         // Every reference points at a bundled schema; no bundled schema keeps an `$id`.
         let schemas = Value::Object(bundle.schemas.clone());
         let paths = Value::Object(bundle.paths.clone());
-        let mut found = Vec::new();
-        refs(&paths, &mut found);
-        refs(&schemas, &mut found);
+        let mut found = references(&paths);
+        found.extend(references(&schemas));
         assert!(found.len() > 50);
         for reference in found {
             let name = reference

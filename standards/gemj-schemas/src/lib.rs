@@ -81,7 +81,7 @@ mod set;
 mod shared;
 pub mod testing;
 
-pub use bundle::{Bundle, Mount};
+pub use bundle::{Bundle, Mount, references};
 pub use error::SchemaError;
 pub use load::URL_MAP;
 pub use set::{SchemaSet, Validator};

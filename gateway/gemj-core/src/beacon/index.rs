@@ -18,7 +18,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use gemj_beacon::{BeaconError, ErrorKind, Filter, FilterKind, Operator, Similarity};
+use gemj_beacon::{BeaconError, EntryType, ErrorKind, Filter, FilterKind, Operator, Similarity};
 use gemj_model::{
     Analysis, Dataset, Participant, ParticipantId, PhenotypeStatus, Program, SequencingRun, Sex,
     Specimen,
@@ -92,6 +92,10 @@ pub struct BeaconIndex {
     ontology: Option<Arc<Hpo>>,
     specimens: Vec<Specimen>,
     specimens_of: HashMap<u32, Vec<usize>>,
+    /// Specimen id to bitmap ordinal (its place in variant rows' call bitmaps).
+    specimen_ordinals: HashMap<String, u32>,
+    /// Specimen id to the specimens derived from it (by `parent`).
+    derived: HashMap<String, Vec<usize>>,
     runs: Vec<SequencingRun>,
     runs_of: HashMap<String, Vec<usize>>,
     analyses: Vec<Analysis>,
@@ -200,6 +204,16 @@ impl BeaconIndex {
                 specimens_of.entry(people[p].ordinal).or_default().push(i);
             }
         }
+        let mut derived: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, s) in specimens.iter().enumerate() {
+            if let Some(parent) = &s.parent {
+                derived
+                    .entry(parent.as_str().to_owned())
+                    .or_default()
+                    .push(i);
+            }
+        }
+        let specimen_ordinals = snapshot.specimen_ordinals;
         let mut runs = snapshot.runs;
         runs.sort_by(|a, b| a.id.cmp(&b.id));
         let mut runs_of: HashMap<String, Vec<usize>> = HashMap::new();
@@ -234,6 +248,8 @@ impl BeaconIndex {
             ontology,
             specimens,
             specimens_of,
+            specimen_ordinals,
+            derived,
             runs,
             runs_of,
             analyses,
@@ -248,6 +264,54 @@ impl BeaconIndex {
             .get(&ordinal)
             .map(|v| v.iter().map(|&i| &self.specimens[i]).collect())
             .unwrap_or_default()
+    }
+
+    /// The ordinals of the specimens whose calls a route's biosample, run or analysis covers: a
+    /// biosample and the specimens derived from it (a tumour's DNA extract), a run's specimen,
+    /// the specimens of an analysis' runs. `None` for other entry types; an unknown id covers
+    /// nothing.
+    #[must_use]
+    pub fn calls_of(&self, entry_type: EntryType, id: &str) -> Option<RoaringBitmap> {
+        let mut roots: Vec<&str> = Vec::new();
+        match entry_type {
+            EntryType::Biosample => roots.push(id),
+            EntryType::Run => roots.extend(self.run(id).map(|r| r.specimen.as_str())),
+            EntryType::Analysis => {
+                for run in self
+                    .analysis(id)
+                    .map(|a| a.runs.as_slice())
+                    .unwrap_or_default()
+                {
+                    roots.extend(self.run(run.as_str()).map(|r| r.specimen.as_str()));
+                }
+            }
+            _ => return None,
+        }
+        let mut out = RoaringBitmap::new();
+        let mut seen: BTreeSet<&str> = BTreeSet::new();
+        while let Some(specimen) = roots.pop() {
+            if !seen.insert(specimen) {
+                continue;
+            }
+            if let Some(&ordinal) = self.specimen_ordinals.get(specimen) {
+                out.insert(ordinal);
+            }
+            for &child in self
+                .derived
+                .get(specimen)
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+            {
+                roots.push(self.specimens[child].id.as_str());
+            }
+        }
+        Some(out)
+    }
+
+    /// A specimen's bitmap ordinal (its place in variant rows' call bitmaps).
+    #[must_use]
+    pub fn specimen_ordinal(&self, id: &str) -> Option<u32> {
+        self.specimen_ordinals.get(id).copied()
     }
 
     /// A specimen by id.

@@ -378,7 +378,7 @@ impl Beacon {
             "hpoSimilarity": "high, medium and low climb one, two and three is_a levels before descendants are included",
             "variantRanges": "a range or gene query matches variants whose first reference base lies in it",
             "aminoacidChange": "not answered: the variant index holds no protein annotation",
-            "routeScopes": "/biosamples/{id}, /runs/{id} and /analyses/{id} scope variant answers to the individual they belong to: the variant index records which individuals carry an allele, not which specimen or analysis called it, so an individual's tumour and blood calls are not told apart",
+            "routeScopes": "/biosamples/{id}, /runs/{id} and /analyses/{id} answer the alleles called in that biosample (and the specimens derived from it), the run's specimen or the analysis' specimens: the variant index records which specimens' calls hold each allele (for rows indexed before that was recorded: any specimen of a carrier)",
             "docs": "docs/PRIVACY.md",
         })
     }
@@ -1102,6 +1102,13 @@ impl Beacon {
             })?),
             _ => None,
         };
+        // A route naming a biosample, run or analysis keeps the alleles called in its
+        // specimens (rows whose provenance is not recorded are kept: any specimen of a
+        // carrier).
+        let called_in = request
+            .scope
+            .as_ref()
+            .and_then(|s| index.calls_of(s.entry_type, &s.id));
         let mut sets: Vec<DatasetAnswer> = Vec::new();
         for v in views {
             let mut answer = DatasetAnswer::default();
@@ -1166,6 +1173,11 @@ impl Beacon {
                 let risk_set = self.budgets.settings().risk_set_size;
                 let mut carriers = RoaringBitmap::new();
                 for (r, known) in rows {
+                    if let (Some(scope), Some(calls)) = (&called_in, &r.callsets)
+                        && calls.is_disjoint(scope)
+                    {
+                        continue;
+                    }
                     let servable_carriers = if let Some(n) = known {
                         n
                     } else if by_exclusion {
@@ -1328,19 +1340,36 @@ impl Beacon {
         answer: &DatasetAnswer,
     ) -> Vec<String> {
         let people = || answer.individuals.iter().filter_map(|o| index.person(o));
+        // With variants in the answer, the specimens are those whose calls hold one of them
+        // (when every row records it): a blood sample is not where a somatic allele was found.
+        let called: Option<RoaringBitmap> = (!answer.variants.is_empty())
+            .then(|| {
+                answer
+                    .variants
+                    .iter()
+                    .try_fold(RoaringBitmap::new(), |all, (r, _)| {
+                        Some(all | r.callsets.as_ref()?)
+                    })
+            })
+            .flatten();
+        let specimens = || {
+            people()
+                .flat_map(|p| index.specimens_of(p.ordinal))
+                .filter(|s| match &called {
+                    Some(called) => index
+                        .specimen_ordinal(s.id.as_str())
+                        .is_some_and(|o| called.contains(o)),
+                    None => true,
+                })
+        };
         let mut ids: Vec<String> = match entry_type {
             EntryType::Individual => people().map(|p| p.participant.id.to_string()).collect(),
-            EntryType::Biosample => people()
-                .flat_map(|p| index.specimens_of(p.ordinal))
-                .map(|s| s.id.to_string())
-                .collect(),
-            EntryType::Run => people()
-                .flat_map(|p| index.specimens_of(p.ordinal))
+            EntryType::Biosample => specimens().map(|s| s.id.to_string()).collect(),
+            EntryType::Run => specimens()
                 .flat_map(|s| index.runs_of(s.id.as_str()))
                 .map(|r| r.id.to_string())
                 .collect(),
-            EntryType::Analysis => people()
-                .flat_map(|p| index.specimens_of(p.ordinal))
+            EntryType::Analysis => specimens()
                 .flat_map(|s| index.runs_of(s.id.as_str()))
                 .flat_map(|r| index.analyses_of_run(r.id.as_str()))
                 .map(|a| a.id.to_string())

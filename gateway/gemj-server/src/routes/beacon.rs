@@ -59,24 +59,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         "/{entry}/{id}/filtering_terms",
     ] {
         cfg.service(
-            web::resource(format!("{PREFIX}{path}"))
+            get_and_post(path)
                 .route(web::get().to(filtering_terms))
-                .route(web::post().to(filtering_terms_post))
-                .default_service(web::to(|beacon: web::Data<Beacon>| {
-                    method_not_allowed(beacon, "GET, POST")
-                })),
+                .route(web::post().to(filtering_terms_post)),
         );
     }
     for path in ["/{entry}", "/{entry}/{id}", "/{entry}/{id}/{nested}"] {
         cfg.service(
-            web::resource(format!("{PREFIX}{path}"))
+            get_and_post(path)
                 .route(web::get().to(get_entries))
-                .route(web::post().to(post_entries))
-                .default_service(web::to(|beacon: web::Data<Beacon>| {
-                    method_not_allowed(beacon, "GET, POST")
-                })),
+                .route(web::post().to(post_entries)),
         );
     }
+}
+
+/// A resource under the prefix whose methods other than GET and POST answer Beacon's 405.
+fn get_and_post(path: &str) -> actix_web::Resource {
+    web::resource(format!("{PREFIX}{path}")).default_service(web::to(
+        |beacon: web::Data<Beacon>| method_not_allowed(beacon, "GET, POST"),
+    ))
 }
 
 /// Registers Beacon in the service registry.

@@ -407,24 +407,10 @@ pub async fn openapi_json() -> HttpResponse {
 mod tests {
     use super::*;
 
-    fn refs<'v>(value: &'v Value, out: &mut Vec<&'v str>) {
-        match value {
-            Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
-            Value::Object(object) => {
-                if let Some(r) = object.get("$ref").and_then(Value::as_str) {
-                    out.push(r);
-                }
-                object.values().for_each(|v| refs(v, out));
-            }
-            _ => {}
-        }
-    }
-
     #[test]
     fn every_reference_resolves_inside_the_document() {
         let doc = document().expect("the document builds");
-        let mut found = Vec::new();
-        refs(doc, &mut found);
+        let found = gemj_schemas::references(doc);
         assert!(found.len() > 100, "{} references", found.len());
         for reference in found {
             let pointer = reference

@@ -291,7 +291,7 @@ mod tests {
         let error = "nope".parse::<Suite>().err().map(|e| e.to_string());
         assert_eq!(
             error.as_deref(),
-            Some("unknown suite \"nope\" (known: service-info, beacon, drs, htsget)")
+            Some("unknown suite \"nope\" (known: service-info, beacon, drs, htsget, openapi)")
         );
     }
 

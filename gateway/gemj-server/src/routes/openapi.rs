@@ -116,7 +116,9 @@ fn build() -> Result<Value, String> {
     doc.info.version = gemj_core::services::VERSION.to_owned();
     let mut doc = serde_json::to_value(doc).map_err(|e| e.to_string())?;
     own_errors_as_problems(&mut doc);
-    request_bodies(&mut doc)?;
+    // One generator for the own bodies, so a type used twice is one component.
+    let mut generator = generator();
+    request_bodies(&mut doc, &mut generator)?;
     let mounts = standard_mounts();
     let mounts: Vec<gemj_schemas::Mount<'_>> = mounts
         .iter()
@@ -137,9 +139,9 @@ fn build() -> Result<Value, String> {
     let (service, external, service_type) = (official(0), official(1), official(2));
     let object = doc.as_object_mut().ok_or("the document is not an object")?;
     merge(object, "paths", bundle.paths);
-    let components = components(&mut doc)?;
-    merge(components, "schemas", bundle.schemas);
-    merge(components, "securitySchemes", bundle.security_schemes);
+    let shared = components(&mut doc)?;
+    merge(shared, "schemas", bundle.schemas);
+    merge(shared, "securitySchemes", bundle.security_schemes);
     beacon_granularities(&mut doc);
     let list = |items: &Value| json!({"type": "array", "items": items});
     for (path, method, status, schema) in [
@@ -150,7 +152,12 @@ fn build() -> Result<Value, String> {
     ] {
         response_schema(&mut doc, path, method, status, schema)?;
     }
-    own_response_schemas(&mut doc)?;
+    own_response_schemas(&mut doc, &mut generator)?;
+    merge(
+        components(&mut doc)?,
+        "schemas",
+        generator.take_definitions(true),
+    );
     Ok(doc)
 }
 
@@ -165,7 +172,7 @@ fn response_schema(
     let response = doc
         .pointer_mut(&format!(
             "/paths/{}/{method}/responses/{status}",
-            path.replace('~', "~0").replace('/', "~1")
+            pointer_token(path)
         ))
         .and_then(Value::as_object_mut)
         .ok_or_else(|| format!("{method} {path} has no {status} response"))?;
@@ -178,8 +185,10 @@ fn response_schema(
 
 /// The success bodies of the gateway's own operations that answer a typed value: the schema
 /// of that type (schemars), so the description and the body cannot disagree.
-fn own_response_schemas(doc: &mut Value) -> Result<(), String> {
-    let mut generator = generator();
+fn own_response_schemas(
+    doc: &mut Value,
+    generator: &mut schemars::SchemaGenerator,
+) -> Result<(), String> {
     let approval = generator.subschema_for::<gemj_model::Approval>().to_value();
     let url = generator
         .subschema_for::<gemj_core::data::IssuedUrl>()
@@ -222,11 +231,6 @@ fn own_response_schemas(doc: &mut Value) -> Result<(), String> {
     for (path, method, status, schema) in answers {
         response_schema(doc, path, method, status, schema)?;
     }
-    merge(
-        components(doc)?,
-        "schemas",
-        generator.take_definitions(true),
-    );
     Ok(())
 }
 
@@ -264,8 +268,10 @@ fn beacon_granularities(doc: &mut Value) {
 /// The request body of each of the gateway's own operations that reads JSON: the schema of the
 /// type its handler parses the body into, generated from that type (schemars), so the
 /// description and the parser cannot disagree.
-fn request_bodies(doc: &mut Value) -> Result<(), String> {
-    let mut generator = generator();
+fn request_bodies(
+    doc: &mut Value,
+    generator: &mut schemars::SchemaGenerator,
+) -> Result<(), String> {
     let bodies = [
         (
             "/consent/v1/events",
@@ -307,18 +313,18 @@ fn request_bodies(doc: &mut Value) -> Result<(), String> {
         let body = doc
             .pointer_mut(&format!(
                 "/paths/{}/{method}/requestBody/content/application~1json",
-                path.replace('~', "~0").replace('/', "~1")
+                pointer_token(path)
             ))
             .and_then(Value::as_object_mut)
             .ok_or_else(|| format!("{method} {path} has no JSON request body"))?;
         body.insert("schema".to_owned(), schema.to_value());
     }
-    merge(
-        components(doc)?,
-        "schemas",
-        generator.take_definitions(true),
-    );
     Ok(())
+}
+
+/// A path as one JSON pointer token (RFC 6901).
+fn pointer_token(path: &str) -> String {
+    path.replace('~', "~0").replace('/', "~1")
 }
 
 /// A schemars generator whose definitions belong in `components/schemas`.

@@ -1,0 +1,485 @@
+//! The one place fhir-model is used: every resource the gateway answers and every resource it
+//! reads passes through its typed R4B model (the gateway serves it as R4 4.0.1; the resources
+//! it uses have the same shape in both).
+//!
+//! fhir-model silently drops elements it does not know and keeps decimals as `f64`, so
+//! [`typed`] compares what it serialises back with what went in and refuses any difference:
+//! nothing leaves, and nothing is read, that the model did not understand. Incoming resources
+//! are first checked by [`IncomingValidator`]: the official R4 JSON Schema of their type, then
+//! what neither the schema nor the model checks (real calendar dates, at most one value of a
+//! choice element, decimals the model can hold without losing digits).
+//!
+//! Every function here is non-generic, so fhir-model's serde code is instantiated once, in this
+//! crate.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use fhir_model::r4b::resources::Resource;
+use gemj_schemas::{SchemaSet, Validator, docs};
+use serde::Deserialize as _;
+use serde_json::Value;
+
+use crate::outcome::{FhirError, Issue, IssueCode};
+
+/// Why the model refused a resource.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ModelError {
+    /// The model could not read it (wrong JSON types, unknown `resourceType`).
+    #[error("not a FHIR resource the model reads: {0}")]
+    Unreadable(String),
+    /// The model read it but lost something: these elements (JSON pointers).
+    #[error("elements the model does not keep: {}", .0.join(", "))]
+    Lossy(Vec<String>),
+}
+
+/// The resource as fhir-model reads and writes it. The answer is the model's own
+/// serialisation; it equals the input (numbers compared by value).
+///
+/// # Errors
+/// [`ModelError::Unreadable`] when the model cannot deserialise it, [`ModelError::Lossy`] when
+/// the round trip dropped or changed an element.
+pub fn typed(resource: &Value) -> Result<Value, ModelError> {
+    let model = Resource::deserialize(resource).map_err(|e| {
+        // serde's message names the element and the expected type, never the value.
+        ModelError::Unreadable(e.to_string())
+    })?;
+    let back = serde_json::to_value(&model).map_err(|e| ModelError::Unreadable(e.to_string()))?;
+    let mut lost = Vec::new();
+    differences(resource, &back, "", &mut lost);
+    if lost.is_empty() {
+        Ok(back)
+    } else {
+        Err(ModelError::Lossy(lost))
+    }
+}
+
+/// The resource serialised as the gateway answers it, through the model.
+///
+/// # Errors
+/// As [`typed`]: a resource the gateway built that the model does not keep whole is a defect
+/// of the gateway, reported rather than answered half.
+pub fn to_bytes(resource: &Value) -> Result<Vec<u8>, ModelError> {
+    let typed = typed(resource)?;
+    serde_json::to_vec(&typed).map_err(|e| ModelError::Unreadable(e.to_string()))
+}
+
+fn differences(a: &Value, b: &Value, at: &str, out: &mut Vec<String>) {
+    if out.len() >= 20 {
+        return;
+    }
+    match (a, b) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, va) in a {
+                let here = format!("{at}/{k}");
+                match b.get(k) {
+                    Some(vb) => differences(va, vb, &here, out),
+                    None => out.push(here),
+                }
+            }
+            for k in b.keys() {
+                if !a.contains_key(k) {
+                    out.push(format!("{at}/{k}"));
+                }
+            }
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            if a.len() != b.len() {
+                out.push(at.to_owned());
+                return;
+            }
+            for (i, (va, vb)) in a.iter().zip(b).enumerate() {
+                differences(va, vb, &format!("{at}/{i}"), out);
+            }
+        }
+        (Value::Number(a), Value::Number(b)) => {
+            if a.as_f64() != b.as_f64() {
+                out.push(at.to_owned());
+            }
+        }
+        (Value::String(a), Value::String(b)) => {
+            if a != b && !same_instant(a, b) {
+                out.push(at.to_owned());
+            }
+        }
+        _ => {
+            if a != b {
+                out.push(at.to_owned());
+            }
+        }
+    }
+}
+
+/// Whether two dateTimes name the same instant (the model writes `+00:00` as `Z` and drops
+/// trailing zeros of fractions).
+fn same_instant(a: &str, b: &str) -> bool {
+    use time::format_description::well_known::Rfc3339;
+    match (
+        time::OffsetDateTime::parse(a, &Rfc3339),
+        time::OffsetDateTime::parse(b, &Rfc3339),
+    ) {
+        (Ok(a), Ok(b)) => a == b && a.offset() == b.offset(),
+        _ => false,
+    }
+}
+
+/// FHIR's data type names: an element whose name is a stem followed by one of these is a
+/// value of a choice element (`value[x]`, `effective[x]`, `onset[x]`).
+const CHOICE_TYPES: &[&str] = &[
+    "Base64Binary",
+    "Boolean",
+    "Canonical",
+    "Code",
+    "Date",
+    "DateTime",
+    "Decimal",
+    "Id",
+    "Instant",
+    "Integer",
+    "Markdown",
+    "Oid",
+    "PositiveInt",
+    "String",
+    "Time",
+    "UnsignedInt",
+    "Uri",
+    "Url",
+    "Uuid",
+    "Address",
+    "Age",
+    "Annotation",
+    "Attachment",
+    "CodeableConcept",
+    "Coding",
+    "ContactPoint",
+    "Count",
+    "Distance",
+    "Duration",
+    "HumanName",
+    "Identifier",
+    "Money",
+    "Period",
+    "Quantity",
+    "Range",
+    "Ratio",
+    "Reference",
+    "SampledData",
+    "Signature",
+    "Timing",
+    "ContactDetail",
+    "Contributor",
+    "DataRequirement",
+    "Expression",
+    "ParameterDefinition",
+    "RelatedArtifact",
+    "TriggerDefinition",
+    "UsageContext",
+    "Dosage",
+    "Meta",
+];
+
+/// The stem of a choice element's value (`valueQuantity` → `value`), if the name is one.
+fn choice_stem(name: &str) -> Option<&str> {
+    CHOICE_TYPES.iter().find_map(|t| {
+        name.strip_suffix(t)
+            .filter(|stem| !stem.is_empty() && stem.bytes().all(|b| b.is_ascii_lowercase()))
+    })
+}
+
+/// The most significant digits a decimal may have: fhir-model keeps decimals as `f64`, which
+/// holds 15 exactly.
+pub const MAX_DECIMAL_DIGITS: usize = 15;
+
+/// Checks of incoming resources: the official R4 JSON Schema of the resource's type (each
+/// compiled on first use and kept), then [`extra_checks`], then the model's round trip.
+#[derive(Debug, Clone)]
+pub struct IncomingValidator {
+    schemas: SchemaSet,
+    compiled: Arc<Mutex<HashMap<String, Arc<Validator>>>>,
+}
+
+impl IncomingValidator {
+    /// A validator over the R4 schema of `schemas` ([`docs::FHIR_R4`]).
+    #[must_use]
+    pub fn new(schemas: &SchemaSet) -> Self {
+        Self {
+            schemas: schemas.clone(),
+            compiled: Arc::default(),
+        }
+    }
+
+    fn validator(&self, resource_type: &str) -> Result<Arc<Validator>, FhirError> {
+        if let Ok(map) = self.compiled.lock()
+            && let Some(v) = map.get(resource_type)
+        {
+            return Ok(Arc::clone(v));
+        }
+        let schema = self
+            .schemas
+            .document(docs::FHIR_R4)
+            .map_err(|_| internal("the R4 schema is not loaded"))?;
+        let known = schema
+            .pointer("/discriminator/mapping")
+            .and_then(|m| m.get(resource_type))
+            .is_some();
+        if !known {
+            return Err(FhirError::bad_request(
+                IssueCode::NotSupported,
+                "resourceType",
+                format!("{resource_type} is not an R4 resource type"),
+            ));
+        }
+        let v = Arc::new(
+            self.schemas
+                .validator(docs::FHIR_R4, &format!("/definitions/{resource_type}"))
+                .map_err(|_| internal("the R4 schema does not compile"))?,
+        );
+        if let Ok(mut map) = self.compiled.lock() {
+            map.insert(resource_type.to_owned(), Arc::clone(&v));
+        }
+        Ok(v)
+    }
+
+    /// Validates one resource read from a request body (`raw` is its bytes, for the decimal
+    /// check; `None` when it came inside a larger body already checked).
+    ///
+    /// # Errors
+    /// 400 with one issue per problem (at most 20), each naming the element as a FHIRPath
+    /// expression.
+    pub fn validate(&self, resource: &Value, raw: Option<&[u8]>) -> Result<(), FhirError> {
+        let Some(resource_type) = resource.get("resourceType").and_then(Value::as_str) else {
+            return Err(FhirError::bad_request(
+                IssueCode::Required,
+                "resourceType",
+                "the body is not a FHIR resource: resourceType is missing",
+            ));
+        };
+        let validator = self.validator(resource_type)?;
+        let mut issues = Vec::new();
+        if let Err(errors) = validator.validate(resource) {
+            for e in errors.into_iter().take(20) {
+                let (pointer, message) = e.split_once(": ").unwrap_or(("", e.as_str()));
+                issues.push(
+                    Issue::error(IssueCode::Invalid, format!("schema: {message}"))
+                        .at(fhirpath(resource_type, pointer)),
+                );
+            }
+        }
+        for (pointer, message) in extra_checks(resource) {
+            issues.push(
+                Issue::error(IssueCode::Value, message).at(fhirpath(resource_type, &pointer)),
+            );
+        }
+        if let Some(raw) = raw
+            && let Some(digits) = longest_decimal(raw)
+            && digits > MAX_DECIMAL_DIGITS
+        {
+            issues.push(Issue::error(
+                IssueCode::Value,
+                format!(
+                    "a decimal has {digits} significant digits; at most {MAX_DECIMAL_DIGITS} are kept exactly"
+                ),
+            ));
+        }
+        if issues.is_empty()
+            && let Err(e) = typed(resource)
+        {
+            issues.push(Issue::error(IssueCode::NotSupported, e.to_string()).at(resource_type));
+        }
+        if issues.is_empty() {
+            Ok(())
+        } else {
+            Err(FhirError {
+                status: 400,
+                issues,
+            })
+        }
+    }
+}
+
+fn internal(diagnostics: &str) -> FhirError {
+    FhirError::new(500, Issue::error(IssueCode::Exception, diagnostics))
+}
+
+/// A JSON pointer inside a resource as a FHIRPath expression (`/code/coding/0/system` of an
+/// Observation → `Observation.code.coding[0].system`).
+#[must_use]
+pub fn fhirpath(resource_type: &str, pointer: &str) -> String {
+    let mut out = resource_type.to_owned();
+    for token in pointer.split('/').filter(|t| !t.is_empty()) {
+        let token = token.replace("~1", "/").replace("~0", "~");
+        if token.bytes().all(|b| b.is_ascii_digit()) {
+            out.push_str(&format!("[{token}]"));
+        } else {
+            out.push('.');
+            out.push_str(&token);
+        }
+    }
+    out
+}
+
+/// What the schema and the model leave unchecked: dates that do not exist (`2023-02-30`),
+/// and two values of one choice element (`valueQuantity` with `valueString`). Each problem
+/// as (JSON pointer, message); messages name elements, never values.
+#[must_use]
+pub fn extra_checks(resource: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    walk(resource, "", &mut out);
+    out
+}
+
+fn walk(v: &Value, at: &str, out: &mut Vec<(String, String)>) {
+    match v {
+        Value::Object(map) => {
+            let mut stems: HashMap<&str, &str> = HashMap::new();
+            for (k, child) in map {
+                if let Some(stem) = choice_stem(k) {
+                    if let Some(first) = stems.insert(stem, k) {
+                        out.push((
+                            format!("{at}/{k}"),
+                            format!("{stem}[x] has two values ({first} and {k}); a choice element takes one"),
+                        ));
+                    }
+                }
+                let here = format!("{at}/{k}");
+                if let Value::String(s) = child
+                    && looks_like_date(s)
+                    && !real_date(s)
+                {
+                    out.push((here.clone(), format!("{k} is not a calendar date")));
+                }
+                walk(child, &here, out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                walk(item, &format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn looks_like_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() >= 10
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[4] == b'-'
+        && b[5..7].iter().all(u8::is_ascii_digit)
+        && b[7] == b'-'
+        && b[8..10].iter().all(u8::is_ascii_digit)
+        && (b.len() == 10 || b[10] == b'T')
+}
+
+fn real_date(s: &str) -> bool {
+    let parse = |range: std::ops::Range<usize>| s.get(range).and_then(|t| t.parse::<u16>().ok());
+    let (Some(year), Some(month), Some(day)) = (parse(0..4), parse(5..7), parse(8..10)) else {
+        return false;
+    };
+    let Ok(month) = time::Month::try_from(u8::try_from(month).unwrap_or(0)) else {
+        return false;
+    };
+    time::Date::from_calendar_date(i32::from(year), month, u8::try_from(day).unwrap_or(0)).is_ok()
+}
+
+/// The most significant digits of any number literal in JSON bytes (outside strings).
+#[must_use]
+pub fn longest_decimal(raw: &[u8]) -> Option<usize> {
+    let mut longest: Option<usize> = None;
+    let mut i = 0;
+    let mut in_string = false;
+    while i < raw.len() {
+        let b = raw[i];
+        if in_string {
+            match b {
+                b'\\' => i += 1,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            i += 1;
+            continue;
+        }
+        if b == b'"' {
+            in_string = true;
+            i += 1;
+            continue;
+        }
+        if b == b'-' || b.is_ascii_digit() {
+            let start = i;
+            while i < raw.len() && matches!(raw[i], b'0'..=b'9' | b'.' | b'-' | b'+' | b'e' | b'E')
+            {
+                i += 1;
+            }
+            let literal = &raw[start..i];
+            let mantissa = literal
+                .split(|c| matches!(c, b'e' | b'E'))
+                .next()
+                .unwrap_or(literal);
+            let digits: Vec<u8> = mantissa
+                .iter()
+                .copied()
+                .filter(u8::is_ascii_digit)
+                .collect();
+            let significant = digits.iter().skip_while(|d| **d == b'0').count().max(1);
+            longest = Some(longest.map_or(significant, |l| l.max(significant)));
+            continue;
+        }
+        i += 1;
+    }
+    longest
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_model_round_trip_refuses_what_it_would_drop() {
+        let ok =
+            json!({"resourceType": "Patient", "id": "p1", "birthDate": "1975", "gender": "female"});
+        assert_eq!(typed(&ok), Ok(ok.clone()));
+        let unknown = json!({"resourceType": "Patient", "id": "p1", "colour": "blue"});
+        assert_eq!(
+            typed(&unknown),
+            Err(ModelError::Lossy(vec!["/colour".to_owned()]))
+        );
+        let integer_decimal = json!({"resourceType": "Observation", "status": "final",
+            "code": {"text": "x"}, "valueQuantity": {"value": 5}});
+        assert!(typed(&integer_decimal).is_ok());
+        assert!(matches!(
+            typed(&json!({"resourceType": "Nope"})),
+            Err(ModelError::Unreadable(_))
+        ));
+    }
+
+    #[test]
+    fn choice_elements_take_one_value_and_dates_must_exist() {
+        let two = json!({"resourceType": "Observation", "valueString": "a", "valueQuantity": {"value": 1},
+            "effectiveDateTime": "2023-02-30"});
+        let problems = extra_checks(&two);
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems.iter().any(|(p, _)| p == "/effectiveDateTime"));
+        assert!(
+            extra_checks(&json!({"birthDate": "2024-02-29", "valueSet": "x", "value": 1}))
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn decimal_digits_are_counted_outside_strings() {
+        assert_eq!(
+            longest_decimal(br#"{"a": 1.50, "b": "123456789012345678"}"#),
+            Some(3)
+        );
+        assert_eq!(
+            longest_decimal(br#"{"v": 0.000012345678901234567}"#),
+            Some(17)
+        );
+        assert_eq!(longest_decimal(br#"{"v": -1e300}"#), Some(1));
+        assert_eq!(
+            fhirpath("Observation", "/code/coding/0/system"),
+            "Observation.code.coding[0].system"
+        );
+    }
+}

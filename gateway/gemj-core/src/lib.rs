@@ -29,6 +29,7 @@ pub mod data;
 pub mod data_url;
 pub mod drs;
 mod error;
+pub mod fhir;
 pub mod htsget;
 pub mod phenopacket;
 pub mod recontact;

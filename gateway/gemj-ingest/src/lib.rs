@@ -285,6 +285,13 @@ impl Run<'_> {
             }
             _ => {
                 self.report.record("consent", Outcome::Unchanged);
+                self.report.place(
+                    &record.provenance,
+                    "consent",
+                    Outcome::Unchanged,
+                    &id,
+                    Vec::new(),
+                );
                 return Ok(());
             }
         };
@@ -295,12 +302,27 @@ impl Run<'_> {
             effective_at: effective_at(facts.date),
             kind,
         };
+        let participant = event.participant.clone();
         match self.tx.append_consent_event(&event).await {
             Ok(gemj_store::AppendOutcome::Appended { .. }) => {
                 self.report.record("consent", Outcome::Created);
+                self.report.place(
+                    &record.provenance,
+                    "consent",
+                    Outcome::Created,
+                    &participant,
+                    Vec::new(),
+                );
             }
             Ok(gemj_store::AppendOutcome::Duplicate { .. }) => {
                 self.report.record("consent", Outcome::Unchanged);
+                self.report.place(
+                    &record.provenance,
+                    "consent",
+                    Outcome::Unchanged,
+                    &participant,
+                    Vec::new(),
+                );
             }
             Err(StoreError::Conflict { .. }) => {
                 self.quarantine(&record, "a different consent event with this id is stored");
@@ -460,6 +482,8 @@ impl Run<'_> {
             o => o,
         };
         self.report.record("subject", outcome);
+        self.report
+            .place(&record.provenance, "subject", outcome, &id, Vec::new());
         Ok(())
     }
 
@@ -476,6 +500,17 @@ impl Run<'_> {
         }
         let kind = record.body.kind();
         let prov = record.provenance.clone();
+        let key: Vec<String> = match &record.body {
+            RecordBody::Diagnosis(f) => vec![f.icd10.as_str().to_owned()],
+            RecordBody::Specimen(f) => vec![f.id.as_str().to_owned()],
+            RecordBody::Measurement(f) => vec![
+                f.order.clone().unwrap_or_default(),
+                f.code.system.clone(),
+                f.code.code.clone(),
+                f.effective.clone().unwrap_or_default(),
+            ],
+            _ => Vec::new(),
+        };
         let outcome = match record.body {
             RecordBody::Diagnosis(f) => {
                 let new = Diagnosis {
@@ -637,6 +672,7 @@ impl Run<'_> {
             RecordBody::Subject(_) | RecordBody::Consent(_) => Outcome::Unchanged,
         };
         self.report.record(kind, outcome);
+        self.report.place(&prov, kind, outcome, &id, key);
         Ok(())
     }
 

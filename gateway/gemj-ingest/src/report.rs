@@ -104,6 +104,26 @@ pub struct Quarantined {
     pub reason: String,
 }
 
+/// Where one input record went: its position, kind and outcome, the participant it is about
+/// and the key of what it became (the ICD-10 code of a diagnosis, a specimen's id, a
+/// measurement's order, system, code and time). Kept in input order and not serialised: the
+/// FHIR transaction response is built from it, one entry per request entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placed {
+    /// The record's position in its input (`entry 2 (Specimen)`).
+    pub position: Option<String>,
+    /// The record kind.
+    pub kind: String,
+    /// Its outcome.
+    pub outcome: Outcome,
+    /// The participant it is about, when resolved.
+    pub participant: Option<gemj_model::ParticipantId>,
+    /// The key of what it became.
+    pub key: Vec<String>,
+    /// Why it was quarantined.
+    pub reason: Option<String>,
+}
+
 /// A value that disagreed with the stored one (the stored one was kept).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct Conflict {
@@ -141,6 +161,10 @@ pub struct IngestReport {
     /// Genome files registered and variant rows loaded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub genomes: Option<GenomeCounts>,
+    /// Each record's outcome with its position, in input order (not serialised).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub placed: Vec<Placed>,
     /// Files refused whole (not the format, or not valid against its schema): each is counted
     /// as one quarantined record of kind `file`. Always present (empty when none), as the
     /// report's schema requires.
@@ -198,8 +222,35 @@ impl IngestReport {
             .add(outcome);
     }
 
+    /// Places a record that was not quarantined (see [`Placed`]).
+    pub fn place(
+        &mut self,
+        provenance: &Provenance,
+        kind: &str,
+        outcome: Outcome,
+        participant: &gemj_model::ParticipantId,
+        key: Vec<String>,
+    ) {
+        self.placed.push(Placed {
+            position: provenance.position.clone(),
+            kind: kind.to_owned(),
+            outcome,
+            participant: Some(participant.clone()),
+            key,
+            reason: None,
+        });
+    }
+
     /// Lists a quarantined record (its outcome is counted by [`IngestReport::record`]).
     pub fn quarantine(&mut self, provenance: &Provenance, kind: &str, reason: &str) {
+        self.placed.push(Placed {
+            position: provenance.position.clone(),
+            kind: kind.to_owned(),
+            outcome: Outcome::Quarantined,
+            participant: None,
+            key: Vec::new(),
+            reason: Some(reason.to_owned()),
+        });
         self.quarantined.push(Quarantined {
             source: provenance.source.clone(),
             file: provenance.file.clone(),
@@ -247,6 +298,7 @@ impl IngestReport {
         self.identifying_fields_dropped += other.identifying_fields_dropped;
         self.diagnostics.extend(other.diagnostics);
         self.refused_files.extend(other.refused_files);
+        self.placed.extend(other.placed);
         if let Some(g) = other.genomes {
             let mine = self.genomes.get_or_insert_with(GenomeCounts::default);
             mine.objects_registered += g.objects_registered;

@@ -13,6 +13,7 @@ use gemj_core::CoreError;
 
 pub mod beacon;
 pub mod drs;
+pub mod fhir;
 pub mod htsget;
 
 /// The problem-details body of the gateway's own endpoints.

@@ -381,20 +381,33 @@ impl Gateway {
             catalogue: self.catalogue.clone(),
             revocations: self.revocations.clone(),
         });
+        let beacon = Arc::new(gemj_core::beacon::Beacon::new(
+            shared.clone(),
+            gemj_core::beacon::BeaconSettings {
+                environment: self.config.service.environment.clone(),
+                ..self.config.beacon.clone()
+            },
+            self.hpo.clone(),
+        ));
+        let fhir_settings = gemj_core::fhir::FhirSettings {
+            assembly: self.config.beacon.assembly.clone(),
+            ..gemj_core::fhir::FhirSettings::default()
+        };
         let services = Services {
+            fhir: web::Data::new(gemj_core::fhir::FhirService::new(
+                shared.clone(),
+                Arc::clone(&beacon),
+                fhir_settings,
+            )),
+            fhir_validator: web::Data::new(gemj_fhir::model::IncomingValidator::new(
+                &official_schemas(&self.config)?,
+            )),
             registry: web::Data::new(registry),
             catalogue: web::Data::new(CatalogueService::new(shared.clone())),
             data: web::Data::new(DataService::new(shared.clone())),
             drs: web::Data::new(DrsService::new(shared.clone(), drs_settings)),
             htsget: web::Data::new(HtsgetService::new(shared.clone())),
-            beacon: web::Data::new(gemj_core::beacon::Beacon::new(
-                shared.clone(),
-                gemj_core::beacon::BeaconSettings {
-                    environment: self.config.service.environment.clone(),
-                    ..self.config.beacon.clone()
-                },
-                self.hpo.clone(),
-            )),
+            beacon: web::Data::from(beacon),
             consent: web::Data::new(ConsentService::new(shared.clone())),
             recontact: web::Data::new(RecontactService::new(
                 shared.clone(),
@@ -471,6 +484,7 @@ impl Gateway {
                 .configure(routes::beacon::configure)
                 .configure(|cfg| routes::ingest::configure(cfg, ingest_max_body))
                 .configure(routes::phenopackets::configure)
+                .configure(|cfg| routes::fhir::configure(cfg, ingest_max_body))
                 .configure(routes::openapi::configure)
                 .wrap(cors::middleware(&cors_origins))
                 .wrap(ErrorHandlers::new().default_handler(error::json_errors))
@@ -512,6 +526,8 @@ struct Services {
     revocations: web::Data<RevocationsService>,
     phenopackets: web::Data<PhenopacketService>,
     ingest: web::Data<IngestService>,
+    fhir: web::Data<gemj_core::fhir::FhirService>,
+    fhir_validator: web::Data<gemj_fhir::model::IncomingValidator>,
 }
 
 impl Services {
@@ -539,6 +555,8 @@ impl Services {
             .app_data(self.revocations.clone())
             .app_data(self.phenopackets.clone())
             .app_data(self.ingest.clone())
+            .app_data(self.fhir.clone())
+            .app_data(self.fhir_validator.clone())
     }
 }
 

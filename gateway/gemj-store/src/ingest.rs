@@ -112,6 +112,35 @@ impl Store {
             .transpose()
     }
 
+    /// The hospital patient ids linked to a participant, ordered by institution and id.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidData`] when a stored institution code does not parse.
+    pub async fn hospital_ids_of(
+        &self,
+        participant: &ParticipantId,
+    ) -> Result<Vec<HospitalPatientId>, StoreError> {
+        let rows: Vec<(String, String)> = with_pool!(self, |p| {
+            sqlx::query_as(
+                "SELECT institution, patient FROM linkage WHERE participant = $1 \
+                 ORDER BY institution, patient",
+            )
+            .bind(participant.as_str())
+            .fetch_all(p)
+            .await?
+        });
+        rows.into_iter()
+            .map(|(institution, patient)| {
+                let institution = InstitutionId::parse(&institution)
+                    .map_err(|e| StoreError::invalid_data("linkage", &institution, e))?;
+                Ok(HospitalPatientId {
+                    institution,
+                    patient,
+                })
+            })
+            .collect()
+    }
+
     /// A participant's demographics (full birth date), if any source gave them.
     ///
     /// # Errors

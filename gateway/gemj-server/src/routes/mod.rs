@@ -8,6 +8,7 @@ pub mod catalogue;
 pub mod consent;
 pub mod data;
 pub mod drs;
+pub mod fhir;
 pub mod health;
 pub mod htsget;
 pub mod ingest;

@@ -1,0 +1,757 @@
+//! The 17 Genomics Operations over the variant store.
+//!
+//! Subject operations answer for one participant the caller may see (anyone else is an
+//! unknown subject, 404), from the variant index: a row holds the participant when its
+//! carrier bitmap holds the participant's ordinal, and the specimens it was called in are its
+//! `callsets` among the participant's specimens. Ranges and variants are read in the IG's
+//! syntaxes; a RefSeq accession of another genome build is answered 422 "Failed LiftOver"
+//! (the gateway does not lift over), never a silent absence. Population operations are Beacon
+//! queries of the caller: counts under Beacon's privacy rules at the caller's level, patients
+//! listed only where Beacon would list them (record granularity).
+//!
+//! What the store does not hold is not invented: it has no transcript annotations, no
+//! clinical implications and no haplotype calls, so coding HGVS and dbSNP/ClinVar ids are 422
+//! (cannot be resolved), implications and consequences are empty, and haplotype items are
+//! echoed without a result.
+
+use std::collections::BTreeMap;
+
+use gemj_beacon::{Assembly, EntryType, Hgvs, ReferenceName};
+use gemj_fhir::genomics::{self, OperationInput, Range, VariantSpec};
+use gemj_fhir::search::{DateRange, Prefix};
+use gemj_fhir::{FhirError, IssueCode};
+use gemj_model::{ParticipantId, Specimen, VariantKey};
+use gemj_store::VariantRow;
+use serde_json::{Value, json};
+
+use super::resources::short_hash;
+use super::{Compartments, FhirFailure, FhirService, Returned};
+use crate::access::{Principal, RequestContext, Verdicts};
+
+/// An operation call: the operation and its validated inputs.
+pub type OperationCall = OperationInput;
+
+/// A variant of a participant, with its IG Variant Observation.
+#[derive(Debug, Clone)]
+pub(crate) struct FoundVariant {
+    pub(crate) observation: Value,
+}
+
+/// How the subject's variants are narrowed.
+#[derive(Debug, Default)]
+pub(crate) struct Narrowing {
+    /// Keep only rows found in these ranges (chromosome, 1-based inclusive first and last
+    /// positions to read), with the overlap rule.
+    ranges: Vec<(String, u64, u64, RangeRule)>,
+    /// Exact alleles.
+    alleles: Vec<VariantKey>,
+    specimens: Vec<String>,
+    source_class: Option<&'static str>,
+    tests: Vec<String>,
+    test_dates: Vec<(Prefix, DateRange)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RangeRule {
+    /// The variant starts in the range.
+    Starts { start0: u64, end0: u64 },
+    /// The variant's reference span overlaps the range.
+    Intersects { start0: u64, end0: u64 },
+    /// The variant's reference span contains the range.
+    Subsumes { start0: u64, end0: u64 },
+}
+
+/// The longest reference allele an intersecting or subsuming search looks back for.
+const LOOKBACK: u64 = 10_000;
+
+const SOMATIC: (&str, &str) = ("LA6684-0", "Somatic");
+const GERMLINE: (&str, &str) = ("LA6683-2", "Germline");
+
+fn lift_over_failed(param: &str, text: &str, assembly: &str) -> FhirError {
+    FhirError::unprocessable(
+        IssueCode::Processing,
+        format!(
+            "Failed LiftOver: {text} is not on {assembly}, the build of the stored variants, and this server does not lift over"
+        ),
+    )
+    .with_expression(param)
+}
+
+/// A reference sequence of the IG (a RefSeq accession, or `chrN`) as the store's chromosome.
+fn chromosome(
+    service: &FhirService,
+    param: &str,
+    sequence: &str,
+    text: &str,
+) -> Result<String, FhirError> {
+    let ours = Assembly::parse(&service.settings.assembly);
+    match ReferenceName::parse(sequence) {
+        Ok(name) => {
+            if let (Some(theirs), Some(ours)) = (name.assembly(), ours)
+                && theirs != ours
+            {
+                return Err(lift_over_failed(param, text, ours.as_str()));
+            }
+            Ok(name.chromosome().to_owned())
+        }
+        Err(e) if e.to_string().contains("neither") => {
+            Err(lift_over_failed(param, text, &service.settings.assembly))
+        }
+        Err(_) => Err(FhirError::bad_request(
+            IssueCode::Value,
+            param,
+            format!(
+                "{text:?} does not name a reference sequence (a RefSeq accession such as NC_000017.11)"
+            ),
+        )),
+    }
+}
+
+/// The exact alleles a variant notation names (several for SPDI indels, which may match
+/// VCF's anchored spelling).
+fn alleles_of(
+    service: &FhirService,
+    spec: &VariantSpec,
+    text: &str,
+) -> Result<Vec<VariantKey>, FhirError> {
+    let key = |chrom: String, pos: u64, reference: &str, alternate: &str| -> Option<VariantKey> {
+        VariantKey::parse(&chrom, u32::try_from(pos).ok()?, reference, alternate).ok()
+    };
+    match spec {
+        VariantSpec::Vcf { chrom, position, reference, alternate } => {
+            let chrom = chromosome(service, "variants", chrom, text)?;
+            Ok(key(chrom, *position, reference, alternate).into_iter().collect())
+        }
+        VariantSpec::Spdi { sequence, position, deleted, inserted } => {
+            let chrom = chromosome(service, "variants", sequence, text)?;
+            if deleted.bytes().all(|b| b.is_ascii_digit()) && !deleted.is_empty() {
+                return Err(FhirError::unprocessable(
+                    IssueCode::NotSupported,
+                    format!("{text}: give the deleted sequence, not its length"),
+                )
+                .with_expression("variants"));
+            }
+            let mut out: Vec<VariantKey> = key(chrom.clone(), position + 1, deleted, inserted).into_iter().collect();
+            if deleted.is_empty() || inserted.is_empty() {
+                // VCF writes an indel with the base before it: any anchor base.
+                for anchor in ["A", "C", "G", "T", "N"] {
+                    out.extend(key(chrom.clone(), *position, &format!("{anchor}{deleted}"), &format!("{anchor}{inserted}")));
+                }
+            }
+            Ok(out)
+        }
+        VariantSpec::GenomicHgvs(h) => match Hgvs::parse(h) {
+            Ok(Hgvs::Genomic(allele)) => {
+                let name = &allele.reference_name;
+                if let (Some(theirs), Some(ours)) = (name.assembly(), Assembly::parse(&service.settings.assembly))
+                    && theirs != ours
+                {
+                    return Err(lift_over_failed("variants", text, ours.as_str()));
+                }
+                match &allele.change {
+                    gemj_beacon::AlleleChange::Substitution { reference, alternate } => {
+                        Ok(key(name.chromosome().to_owned(), allele.start + 1, reference, alternate).into_iter().collect())
+                    }
+                    _ => Err(FhirError::unprocessable(
+                        IssueCode::NotSupported,
+                        format!("{text}: only substitutions are read in genomic HGVS here; give indels as SPDI or chrom-pos-ref-alt"),
+                    )
+                    .with_expression("variants")),
+                }
+            }
+            Ok(Hgvs::Other(_)) | Err(_) => {
+                if h.contains("NC_") && ReferenceName::parse(h.split(':').next().unwrap_or("")).is_err() {
+                    return Err(lift_over_failed("variants", text, &service.settings.assembly));
+                }
+                Err(FhirError::bad_request(IssueCode::Value, "variants", format!("{text:?} is not genomic HGVS this server reads")))
+            }
+        },
+        VariantSpec::CodingHgvs(_) => Err(FhirError::unprocessable(
+            IssueCode::NotSupported,
+            format!("{text}: coding HGVS needs transcript annotations, and the store holds none for its variants; give the genomic allele (SPDI, genomic HGVS or chrom-pos-ref-alt)"),
+        )
+        .with_expression("variants")),
+        VariantSpec::Identifier(_) => Err(FhirError::unprocessable(
+            IssueCode::NotSupported,
+            format!("{text}: the store holds no dbSNP or ClinVar identifiers for its variants; give the genomic allele"),
+        )
+        .with_expression("variants")),
+    }
+}
+
+fn narrowing_filters(input: &OperationInput) -> Result<Narrowing, FhirError> {
+    let source_class = match input.text("genomicSourceClass") {
+        None => None,
+        Some(s) => Some(match s.to_ascii_lowercase().as_str() {
+            "somatic" | "la6684-0" => SOMATIC.0,
+            "germline" | "la6683-2" => GERMLINE.0,
+            _ => {
+                return Err(FhirError::bad_request(
+                    IssueCode::Value,
+                    "genomicSourceClass",
+                    "genomicSourceClass is somatic (LA6684-0) or germline (LA6683-2)",
+                ));
+            }
+        }),
+    };
+    Ok(Narrowing {
+        specimens: input.texts("specimenIdentifiers"),
+        tests: input.texts("testIdentifiers"),
+        test_dates: input.dates("testDateRange"),
+        source_class,
+        ..Narrowing::default()
+    })
+}
+
+/// The participant's variants (all, or narrowed), each with its Observation.
+pub(crate) async fn variants_of(
+    service: &FhirService,
+    c: &Compartments,
+    p: &ParticipantId,
+    narrowing: Option<&Narrowing>,
+) -> Result<Vec<FoundVariant>, FhirFailure> {
+    let Some(seen) = c.participants.get(p) else {
+        return Ok(Vec::new());
+    };
+    let index = service.beacon.index().await?;
+    let Some(person) = index.person_by_id(p.as_str()) else {
+        return Ok(Vec::new());
+    };
+    let ordinal = person.ordinal;
+    let specimens: Vec<&Specimen> = index.specimens_of(ordinal);
+    let store = &service.core.store;
+    let limit = service.settings.max_variants_scanned;
+    let mut rows: BTreeMap<VariantKey, VariantRow> = BTreeMap::new();
+    for dataset in &seen.datasets {
+        let mut found: Vec<VariantRow> = Vec::new();
+        match narrowing {
+            Some(n) if !n.alleles.is_empty() => {
+                for key in &n.alleles {
+                    found.extend(store.variant_exact(dataset, key).await?);
+                }
+            }
+            Some(n) if !n.ranges.is_empty() => {
+                for (chrom, first, last, _) in &n.ranges {
+                    let first = u32::try_from(*first).unwrap_or(u32::MAX);
+                    let last = u32::try_from(*last).unwrap_or(u32::MAX);
+                    found.extend(
+                        store
+                            .variants_in_range(dataset, chrom, first, last, limit)
+                            .await?,
+                    );
+                }
+            }
+            _ => found = store.variants_of_dataset(dataset, limit).await?,
+        }
+        for row in found {
+            if !row.carriers.contains(ordinal) {
+                continue;
+            }
+            rows.entry(row.key.clone())
+                .and_modify(|r| {
+                    if let (Some(a), Some(b)) = (&mut r.callsets, &row.callsets) {
+                        *a |= b;
+                    }
+                })
+                .or_insert(row);
+        }
+    }
+    let mut out = Vec::new();
+    for (key, row) in rows {
+        let called: Vec<&Specimen> = match &row.callsets {
+            Some(callsets) => specimens
+                .iter()
+                .copied()
+                .filter(|s| {
+                    index
+                        .specimen_ordinal(s.id.as_str())
+                        .is_some_and(|o| callsets.contains(o))
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        let source = (!called.is_empty()).then(|| {
+            if called.iter().any(|s| s.tumour == Some(true)) {
+                SOMATIC
+            } else {
+                GERMLINE
+            }
+        });
+        if let Some(n) = narrowing {
+            if !n.ranges.is_empty()
+                && !n.ranges.iter().any(|(chrom, _, _, rule)| {
+                    chrom.as_str() == key.chrom.as_str() && in_range(&key, *rule)
+                })
+            {
+                continue;
+            }
+            if !n.specimens.is_empty()
+                && !called
+                    .iter()
+                    .any(|s| n.specimens.iter().any(|x| x == s.id.as_str()))
+            {
+                continue;
+            }
+            if let Some(class) = n.source_class
+                && source.map(|s| s.0) != Some(class)
+            {
+                continue;
+            }
+            if !n.tests.is_empty() || !n.test_dates.is_empty() {
+                let analyses: Vec<&gemj_model::Analysis> = called
+                    .iter()
+                    .flat_map(|s| index.runs_of(s.id.as_str()))
+                    .flat_map(|r| index.analyses_of_run(r.id.as_str()))
+                    .collect();
+                let ok = analyses.iter().any(|a| {
+                    (n.tests.is_empty() || n.tests.iter().any(|t| t == a.id.as_str()))
+                        && n.test_dates.iter().all(|(prefix, range)| {
+                            a.analysis_date
+                                .and_then(|d| DateRange::parse(&d.to_string()))
+                                .is_some_and(|d| range.matches(*prefix, &d))
+                        })
+                });
+                if !ok {
+                    continue;
+                }
+            }
+        }
+        let observation = variant_observation(p, &key, &called, source);
+        out.push(FoundVariant { observation });
+    }
+    Ok(out)
+}
+
+fn in_range(key: &VariantKey, rule: RangeRule) -> bool {
+    let start0 = u64::from(key.pos) - 1;
+    let end0 = start0 + key.reference.as_str().len() as u64;
+    match rule {
+        RangeRule::Starts { start0: s, end0: e } => start0 >= s && start0 < e,
+        RangeRule::Intersects { start0: s, end0: e } => start0 < e && end0 > s,
+        RangeRule::Subsumes { start0: s, end0: e } => start0 <= s && end0 >= e,
+    }
+}
+
+fn loinc(code: &str, display: &str) -> Value {
+    json!({"coding": [{"system": "http://loinc.org", "code": code, "display": display}]})
+}
+
+/// The IG's Variant Observation of one allele of a participant (README §9 of the fixtures).
+fn variant_observation(
+    p: &ParticipantId,
+    key: &VariantKey,
+    called: &[&Specimen],
+    source: Option<(&str, &str)>,
+) -> Value {
+    let start0 = u64::from(key.pos) - 1;
+    let end0 = start0 + key.reference.as_str().len() as u64;
+    let id = format!(
+        "{p}.v.{}.{}.{}",
+        key.chrom,
+        key.pos,
+        short_hash(&[key.reference.as_str(), key.alternate.as_str()])
+    );
+    let mut components = Vec::new();
+    if let Some(accession) = Assembly::GRCh38.refseq_accession(key.chrom.as_str()) {
+        components.push(json!({"code": loinc("48013-7", "Genomic reference sequence ID"),
+            "valueCodeableConcept": {"coding": [{"system": "http://www.ncbi.nlm.nih.gov/refseq", "code": accession}]}}));
+    } else {
+        components.push(
+            json!({"code": loinc("48013-7", "Genomic reference sequence ID"),
+            "valueCodeableConcept": {"text": key.chrom.as_str()}}),
+        );
+    }
+    components.push(json!({"code": loinc("92822-6", "Genomic coordinate system [Type]"),
+        "valueCodeableConcept": {"coding": [{"system": "http://loinc.org", "code": "LA30100-4", "display": "0-based interval counting"}]}}));
+    components.push(json!({"code": loinc("81254-5", "Genomic allele start-end"),
+        "valueRange": {"low": {"value": start0}, "high": {"value": end0}}}));
+    components.push(json!({"code": loinc("69547-8", "Genomic ref allele [ID]"), "valueString": key.reference.as_str()}));
+    components.push(json!({"code": loinc("69551-0", "Genomic alt allele [ID]"), "valueString": key.alternate.as_str()}));
+    if let Some((code, display)) = source {
+        components.push(json!({"code": loinc("48002-0", "Genomic source class [Type]"),
+            "valueCodeableConcept": {"coding": [{"system": "http://loinc.org", "code": code, "display": display}]}}));
+    }
+    let mut v = json!({
+        "resourceType": "Observation",
+        "id": id,
+        "meta": {"profile": [gemj_fhir::profiles::VARIANT]},
+        "status": "final",
+        "category": [
+            {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]},
+            {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "GE"}]}
+        ],
+        "code": loinc("69548-6", "Genetic variant assessment"),
+        "subject": {"reference": format!("Patient/{p}")},
+        "valueCodeableConcept": {"coding": [{"system": "http://loinc.org", "code": "LA9633-4", "display": "Present"}]},
+        "component": components,
+    });
+    if let Some(first) = called.first() {
+        v["specimen"] = json!({"reference": format!("Specimen/{}", first.id)});
+    }
+    v
+}
+
+/// The gateway's base URL of a FHIR base (`https://host/fhir` → `https://host`).
+fn gateway_base(fhir_base: &str) -> &str {
+    fhir_base.strip_suffix("/fhir").unwrap_or(fhir_base)
+}
+
+fn text_part(name: &str, value: &str) -> Value {
+    json!({"name": name, "valueString": value})
+}
+
+fn presence(found: bool) -> Value {
+    json!({"name": "presence", "valueBoolean": found})
+}
+
+/// The subject of a subject operation (`Patient/ID` or `ID`), if the caller sees it.
+fn subject_of<'a>(
+    c: &'a Compartments,
+    input: &OperationInput,
+) -> Result<&'a ParticipantId, FhirError> {
+    let subject = input.text("subject").unwrap_or_default();
+    let id = subject.strip_prefix("Patient/").unwrap_or(subject);
+    c.sees(id).map(|(p, _)| p).ok_or_else(|| {
+        FhirError::not_found(format!("subject {subject} is not known")).with_expression("subject")
+    })
+}
+
+pub(crate) async fn run(
+    service: &FhirService,
+    ctx: &RequestContext,
+    principal: &Principal,
+    input: OperationInput,
+    base: &str,
+) -> Result<Value, FhirFailure> {
+    if input.name.starts_with("find-population-") {
+        return population(service, ctx, principal, &input, base).await;
+    }
+    // Inputs are read before any decision, so a malformed request costs no audit row.
+    let mut parsed_ranges = Vec::new();
+    for text in input.texts("ranges") {
+        let range = Range::parse("ranges", &text)?;
+        let chrom = chromosome(service, "ranges", &range.sequence, &text)?;
+        parsed_ranges.push((range, chrom));
+    }
+    let mut parsed_variants = Vec::new();
+    for text in input.texts("variants") {
+        let spec = VariantSpec::parse("variants", &text)?;
+        parsed_variants.push((text.clone(), alleles_of(service, &spec, &text)?));
+    }
+    let filters = narrowing_filters(&input)?;
+    service
+        .under_compartments(
+            ctx,
+            principal,
+            gateway_base(base),
+            async |c: &Compartments, _: &Verdicts| {
+                let p = subject_of(c, &input)?.clone();
+                let mut parameter = Vec::new();
+                let include = input.flag("includeVariants", false);
+                match input.name {
+                    "find-subject-variants"
+                    | "find-subject-structural-intersecting-variants"
+                    | "find-subject-structural-subsuming-variants" => {
+                        for (range, chrom) in &parsed_ranges {
+                            let (start0, end0) = (range.start, range.end);
+                            let (rule, first) = match input.name {
+                                "find-subject-variants" => {
+                                    (RangeRule::Starts { start0, end0 }, start0 + 1)
+                                }
+                                "find-subject-structural-intersecting-variants" => (
+                                    RangeRule::Intersects { start0, end0 },
+                                    (start0 + 1).saturating_sub(LOOKBACK).max(1),
+                                ),
+                                _ => (
+                                    RangeRule::Subsumes { start0, end0 },
+                                    (start0 + 1).saturating_sub(LOOKBACK).max(1),
+                                ),
+                            };
+                            let narrowing = Narrowing {
+                                ranges: vec![(chrom.clone(), first, end0, rule)],
+                                specimens: filters.specimens.clone(),
+                                source_class: filters.source_class,
+                                tests: filters.tests.clone(),
+                                test_dates: filters.test_dates.clone(),
+                                alleles: Vec::new(),
+                            };
+                            let found = variants_of(service, c, &p, Some(&narrowing)).await?;
+                            let mut part = vec![
+                                text_part("rangeItem", &range.text),
+                                presence(!found.is_empty()),
+                            ];
+                            if include {
+                                part.extend(found.into_iter().map(
+                                    |f| json!({"name": "variant", "resource": f.observation}),
+                                ));
+                            }
+                            parameter.push(json!({"name": "variants", "part": part}));
+                        }
+                    }
+                    "find-subject-specific-variants" => {
+                        for (text, alleles) in &parsed_variants {
+                            let narrowing = Narrowing {
+                                alleles: alleles.clone(),
+                                specimens: filters.specimens.clone(),
+                                source_class: filters.source_class,
+                                tests: filters.tests.clone(),
+                                test_dates: filters.test_dates.clone(),
+                                ranges: Vec::new(),
+                            };
+                            let found = variants_of(service, c, &p, Some(&narrowing)).await?;
+                            let mut part =
+                                vec![text_part("variantItem", text), presence(!found.is_empty())];
+                            part.extend(
+                                found
+                                    .into_iter()
+                                    .map(|f| json!({"name": "variant", "resource": f.observation})),
+                            );
+                            parameter.push(json!({"name": "variants", "part": part}));
+                        }
+                    }
+                    "find-subject-haplotypes" | "find-subject-specific-haplotypes" => {
+                        // No haplotype or genotype calls are stored: each item is echoed without a
+                        // result (never a made-up absence).
+                        let (items, item) = if input.name == "find-subject-haplotypes" {
+                            ("genes", "geneItem")
+                        } else {
+                            ("haplotypes", "haplotypeItem")
+                        };
+                        for text in input.texts(items) {
+                            parameter.push(
+                                json!({"name": "haplotypes", "part": [text_part(item, &text)]}),
+                            );
+                        }
+                    }
+                    "find-subject-tx-implications"
+                    | "find-subject-dx-implications"
+                    | "find-subject-molecular-consequences" => {
+                        // The store holds no implications or consequences: none are answered.
+                    }
+                    "find-study-metadata" => {
+                        parameter.extend(
+                            study_metadata(service, c, &p, &input, &filters, &parsed_ranges)
+                                .await?,
+                        );
+                    }
+                    _ => {
+                        return Err(
+                            FhirError::not_found(format!("no operation ${}", input.name)).into(),
+                        );
+                    }
+                }
+                Ok((genomics::parameters(parameter), Returned(vec![p])))
+            },
+        )
+        .await
+}
+
+async fn study_metadata(
+    service: &FhirService,
+    _c: &Compartments,
+    p: &ParticipantId,
+    input: &OperationInput,
+    filters: &Narrowing,
+    ranges: &[(Range, String)],
+) -> Result<Vec<Value>, FhirFailure> {
+    let index = service.beacon.index().await?;
+    let Some(person) = index.person_by_id(p.as_str()) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    let specimens = index.specimens_of(person.ordinal);
+    for s in &specimens {
+        if !filters.specimens.is_empty() && !filters.specimens.iter().any(|x| x == s.id.as_str()) {
+            continue;
+        }
+        for run in index.runs_of(s.id.as_str()) {
+            for a in index.analyses_of_run(run.id.as_str()) {
+                if !filters.tests.is_empty() && !filters.tests.iter().any(|t| t == a.id.as_str()) {
+                    continue;
+                }
+                let date = a.analysis_date.map(|d| d.to_string());
+                let dated = date.as_deref().and_then(DateRange::parse);
+                if !filters
+                    .test_dates
+                    .iter()
+                    .all(|(prefix, range)| dated.is_some_and(|d| range.matches(*prefix, &d)))
+                {
+                    continue;
+                }
+                let mut part = vec![text_part("testId", a.id.as_str())];
+                if let Some(date) = &date {
+                    part.push(json!({"name": "testDate", "valueDateTime": date}));
+                }
+                part.push(text_part("specimenId", s.id.as_str()));
+                let build = match a.reference_genome.as_str() {
+                    "GRCh38" => Some(("LA26806-2", "GRCh38")),
+                    "GRCh37" => Some(("LA14029-5", "GRCh37")),
+                    _ => None,
+                };
+                part.push(match build {
+                    Some((code, display)) => json!({"name": "genomicBuild", "valueCodeableConcept": loinc(code, display)}),
+                    None => json!({"name": "genomicBuild", "valueCodeableConcept": {"text": a.reference_genome}}),
+                });
+                for (range, _) in ranges {
+                    part.push(text_part("regionStudied", &range.text));
+                }
+                out.push(json!({"name": "tests", "part": part}));
+            }
+        }
+    }
+    let _ = input;
+    Ok(out)
+}
+
+/// The population operations: Beacon queries of the caller (individuals with the variant or
+/// in the range), counted and listed as Beacon would answer the caller.
+async fn population(
+    service: &FhirService,
+    ctx: &RequestContext,
+    principal: &Principal,
+    input: &OperationInput,
+    base: &str,
+) -> Result<Value, FhirFailure> {
+    if matches!(principal, Principal::Anonymous) {
+        return Err(crate::CoreError::CredentialRequired.into());
+    }
+    let list = input.flag("includePatientList", false);
+    let mut items: Vec<(String, &'static str, Vec<(String, String)>)> = Vec::new();
+    match input.name {
+        "find-population-specific-variants"
+        | "find-population-tx-implications"
+        | "find-population-dx-implications"
+        | "find-population-molecular-consequences" => {
+            for text in input.texts("variants") {
+                let spec = VariantSpec::parse("variants", &text)?;
+                let alleles = alleles_of(service, &spec, &text)?;
+                let Some(key) = alleles.first() else { continue };
+                items.push((
+                    text.clone(),
+                    "variantItem",
+                    vec![
+                        ("referenceName".to_owned(), key.chrom.as_str().to_owned()),
+                        ("start".to_owned(), (u64::from(key.pos) - 1).to_string()),
+                        (
+                            "referenceBases".to_owned(),
+                            key.reference.as_str().to_owned(),
+                        ),
+                        (
+                            "alternateBases".to_owned(),
+                            key.alternate.as_str().to_owned(),
+                        ),
+                    ],
+                ));
+            }
+        }
+        "find-population-structural-intersecting-variants"
+        | "find-population-structural-subsuming-variants" => {
+            for text in input.texts("ranges") {
+                let range = Range::parse("ranges", &text)?;
+                let chrom = chromosome(service, "ranges", &range.sequence, &text)?;
+                items.push((
+                    text.clone(),
+                    "rangeItem",
+                    vec![
+                        ("referenceName".to_owned(), chrom),
+                        ("start".to_owned(), range.start.to_string()),
+                        ("end".to_owned(), range.end.to_string()),
+                    ],
+                ));
+            }
+        }
+        "find-population-specific-haplotypes" => {
+            let parameter: Vec<Value> = input
+                .texts("haplotypes")
+                .iter()
+                .map(|h| json!({"name": "haplotypes", "part": [text_part("haplotypeItem", h)]}))
+                .collect();
+            return Ok(genomics::parameters(parameter));
+        }
+        _ => return Err(FhirError::not_found(format!("no operation ${}", input.name)).into()),
+    }
+    let granularity = if list { "record" } else { "count" };
+    let denominator = beacon_individuals(service, ctx, principal, Vec::new(), granularity).await?;
+    let mut parameter = Vec::new();
+    let implications = matches!(
+        input.name,
+        "find-population-tx-implications"
+            | "find-population-dx-implications"
+            | "find-population-molecular-consequences"
+    );
+    for (text, item, query) in items {
+        let answer = beacon_individuals(service, ctx, principal, query, granularity).await?;
+        if implications {
+            // No implications or consequences are stored: none are counted.
+            continue;
+        }
+        let mut part = vec![text_part(item, &text)];
+        if let Some(n) = answer.count {
+            part.push(json!({"name": "numerator", "valueQuantity": {"value": n}}));
+        }
+        if let Some(n) = denominator.count {
+            part.push(json!({"name": "denominator", "valueQuantity": {"value": n}}));
+        }
+        if list && let Some(ids) = answer.ids {
+            for id in ids {
+                part.push(
+                    json!({"name": "subject", "valueString": format!("{base}/Patient/{id}")}),
+                );
+            }
+        }
+        parameter.push(json!({"name": "variants", "part": part}));
+    }
+    Ok(genomics::parameters(parameter))
+}
+
+struct BeaconAnswer {
+    count: Option<u64>,
+    ids: Option<Vec<String>>,
+}
+
+async fn beacon_individuals(
+    service: &FhirService,
+    ctx: &RequestContext,
+    principal: &Principal,
+    mut query: Vec<(String, String)>,
+    granularity: &str,
+) -> Result<BeaconAnswer, FhirFailure> {
+    query.push(("requestedGranularity".to_owned(), granularity.to_owned()));
+    let limits = service.beacon.settings().limits();
+    let parsed = gemj_beacon::BeaconQuery::from_get(&query, EntryType::Individual, &limits)
+        .map_err(|e| FhirError::bad_request(IssueCode::Value, "", e.to_string()))?;
+    let request = crate::beacon::BeaconRequest {
+        query: parsed,
+        scope: None,
+        ip: None,
+    };
+    let response = match service.beacon.query(ctx, principal, request).await {
+        Ok(r) => r,
+        Err(crate::beacon::BeaconFailure::Core(e)) => return Err(e.into()),
+        Err(crate::beacon::BeaconFailure::Beacon(e, _)) => {
+            let status = e.status;
+            return Err(FhirError::new(
+                status,
+                gemj_fhir::Issue::error(
+                    if status == 429 {
+                        IssueCode::Throttled
+                    } else {
+                        IssueCode::Processing
+                    },
+                    e.to_string(),
+                ),
+            )
+            .into());
+        }
+    };
+    let v = serde_json::to_value(&response).unwrap_or(Value::Null);
+    let summary = &v["responseSummary"];
+    let count = summary["numTotalResults"].as_u64();
+    let ids = v["response"]["resultSets"].as_array().map(|sets| {
+        sets.iter()
+            .flat_map(|s| s["results"].as_array().into_iter().flatten())
+            .filter_map(|r| r["id"].as_str().map(str::to_owned))
+            .collect()
+    });
+    Ok(BeaconAnswer { count, ids })
+}

@@ -852,6 +852,139 @@ async fn fhir_transactions_from_a_hospital() -> TestResult {
             .is_none(),
         "nothing stored"
     );
+
+    // SMART Backend Services: a client assertion signed with the institution's registered key
+    // buys a short-lived access token with the scopes asked for, for the FHIR API only.
+    let config = http.get("/fhir/.well-known/smart-configuration", None)?;
+    assert_eq!(config.status, 200, "{}", config.text());
+    let endpoint = config.json["token_endpoint"]
+        .as_str()
+        .ok_or("token_endpoint")?
+        .to_owned();
+    assert_eq!(endpoint, format!("{base}/fhir/auth/token"));
+    let metadata = http.get("/fhir/metadata", None)?;
+    assert!(
+        metadata.text().contains(&endpoint),
+        "the CapabilityStatement names the token endpoint"
+    );
+    let (_, hospital) = institutions
+        .iter()
+        .find(|(id, _)| id.as_str() == "9999000001")
+        .ok_or("hospital")?;
+    let client = hospital.issuer().to_owned();
+    let assertion = |audience: &str, ttl: u64| {
+        hospital.issue_token(&client, audience, Duration::from_secs(ttl), now)
+    };
+    let form = |assertion: &str, scope: &str| -> Vec<u8> {
+        format!(
+            "grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion={assertion}&scope={}",
+            scope.replace('/', "%2F").replace('*', "%2A").replace(' ', "+")
+        )
+        .into_bytes()
+    };
+    let ask = |body: Vec<u8>| {
+        http.send(
+            "POST",
+            &endpoint,
+            None,
+            Some("application/x-www-form-urlencoded"),
+            Some(body),
+        )
+    };
+    let read_assertion = assertion(&endpoint, 300)?;
+    let r = ask(form(&read_assertion, "system/*.read"))?;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json["token_type"], "bearer");
+    assert_eq!(r.json["scope"], "system/*.read");
+    let read_token = r.json["access_token"]
+        .as_str()
+        .ok_or("access_token")?
+        .to_owned();
+    let r = ask(form(&read_assertion, "system/*.read"))?;
+    assert_eq!(
+        (r.status, r.json["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "a replayed assertion: {}",
+        r.text()
+    );
+    let r = ask(form(&assertion(&base, 300)?, "system/*.read"))?;
+    assert_eq!(
+        (r.status, r.json["error"].as_str()),
+        (401, Some("invalid_client")),
+        "another audience: {}",
+        r.text()
+    );
+    let r = ask(form(&assertion(&endpoint, 3600)?, "system/*.read"))?;
+    assert_eq!(
+        (r.status, r.json["error"].as_str()),
+        (401, Some("invalid_client")),
+        "an hour-long assertion: {}",
+        r.text()
+    );
+    let r = ask(form(&assertion(&endpoint, 300)?, "user/*.read"))?;
+    assert_eq!(
+        (r.status, r.json["error"].as_str()),
+        (400, Some("invalid_scope")),
+        "{}",
+        r.text()
+    );
+    let r = http.send(
+        "POST",
+        &endpoint,
+        None,
+        Some("application/x-www-form-urlencoded"),
+        Some(b"grant_type=password".to_vec()),
+    )?;
+    assert_eq!(
+        (r.status, r.json["error"].as_str()),
+        (400, Some("unsupported_grant_type")),
+        "{}",
+        r.text()
+    );
+    // The read token reads what the institution may, and writes nothing.
+    let r = http.get("/fhir/Patient/GEMJ-TEST-0001", Some(&read_token))?;
+    assert_eq!(r.status, 200, "{}", r.text());
+    outcome(
+        &post(Some(&read_token), bundle.clone())?,
+        403,
+        "a read-only token's transaction",
+    )?;
+    let r = http.get("/consent/v1/participants/GEMJ-TEST-0001", Some(&read_token))?;
+    assert_eq!(r.status, 401, "a FHIR token elsewhere: {}", r.text());
+    let forged = format!("{read_token}x");
+    outcome(
+        &http.get("/fhir/Patient/GEMJ-TEST-0001", Some(&forged))?,
+        401,
+        "a forged token",
+    )?;
+    // A narrow scope reads only its type.
+    let r = ask(form(&assertion(&endpoint, 300)?, "system/Condition.read"))?;
+    let narrow = r.json["access_token"]
+        .as_str()
+        .ok_or("access_token")?
+        .to_owned();
+    assert_eq!(
+        http.get("/fhir/Condition?patient=GEMJ-TEST-0001", Some(&narrow))?
+            .status,
+        200
+    );
+    outcome(
+        &http.get("/fhir/Patient/GEMJ-TEST-0001", Some(&narrow))?,
+        403,
+        "out of scope",
+    )?;
+    // A write token posts the transaction (replayed: nothing new).
+    let r = ask(form(
+        &assertion(&endpoint, 300)?,
+        "system/*.read system/*.write",
+    ))?;
+    let write = r.json["access_token"]
+        .as_str()
+        .ok_or("access_token")?
+        .to_owned();
+    let r = post(Some(&write), bundle)?;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json["entry"][0]["response"]["status"], "200 OK");
     gw.stop_with_intact_chains().await?;
     Ok(())
 }

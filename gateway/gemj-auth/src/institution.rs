@@ -21,7 +21,11 @@ pub const MAX_INSTITUTION_TOKEN_BYTES: usize = 16 * 1024;
 /// The longest lifetime (`exp - iat`) of an institution token, in seconds (one hour).
 pub const MAX_INSTITUTION_TOKEN_LIFETIME_SECS: i64 = 3600;
 
-/// An institution token that passed every check.
+/// The longest a SMART client assertion may live (`exp - iat`, and `exp` after now), in
+/// seconds: five minutes, as SMART Backend Services require.
+pub const MAX_CLIENT_ASSERTION_LIFETIME_SECS: i64 = 300;
+
+/// An institution token (or SMART client assertion) that passed every check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedToken {
     /// The token's `iss`: one of the trusted issuers, exactly as configured.
@@ -156,6 +160,55 @@ impl Verifier {
                 Err(e)
             }
         }
+    }
+
+    /// Verifies a SMART Backend Services client assertion (RFC 7523, `private_key_jwt`): a JWT
+    /// signed by a registered institution's key whose `iss` and `sub` are both the client id
+    /// (the institution's issuer), whose `aud` is the token endpoint, with a `jti` and a
+    /// lifetime of at most five minutes (SMART App Launch 2.x, Backend Services). Replays are
+    /// the caller's to refuse, by the `jti` returned.
+    ///
+    /// # Errors
+    /// Every error of [`verify_institution_token`](Self::verify_institution_token) (signature,
+    /// key, times, `typ`), `wrong_audience` when `aud` is not `token_endpoint`,
+    /// `invalid_claim` (`sub`) when `sub` is not `iss`, `missing_claim` (`jti`), and
+    /// `lifetime_too_long` past five minutes.
+    pub async fn verify_client_assertion(
+        &self,
+        token: &str,
+        token_endpoint: &str,
+        now: i64,
+    ) -> Result<VerifiedToken, AuthError> {
+        if token.len() > MAX_INSTITUTION_TOKEN_BYTES {
+            return Err(AuthError::TokenTooLarge);
+        }
+        let token_hash = hex::encode(sha256(token.as_bytes()));
+        let claims = self
+            .verify_institution_claims(token, token_endpoint, now)
+            .await
+            .inspect_err(|e| {
+                debug!(message = "Client assertion rejected.", token_hash = %token_hash, reason = e.code());
+            })?;
+        if claims.sub != claims.iss {
+            return Err(ClaimError::InvalidClaim("sub").into());
+        }
+        let Some(jti) = claims.jti else {
+            return Err(ClaimError::MissingClaim("jti").into());
+        };
+        if claims.exp.saturating_sub(claims.iat) > MAX_CLIENT_ASSERTION_LIFETIME_SECS
+            || claims.exp.saturating_sub(now) > MAX_CLIENT_ASSERTION_LIFETIME_SECS + self.skew()
+        {
+            return Err(AuthError::LifetimeTooLong);
+        }
+        info!(message = "Client assertion verified.", issuer = %claims.iss, token_hash = %token_hash);
+        Ok(VerifiedToken {
+            issuer: claims.iss,
+            subject: claims.sub,
+            token_hash,
+            jti: Some(jti),
+            issued_at: claims.iat,
+            expires_at: claims.exp,
+        })
     }
 
     /// The signature and claim checks of [`verify_institution_token`](Self::verify_institution_token).

@@ -49,7 +49,8 @@ pub use broker::{
 pub use config::{AuthConfig, Secret, TrustedBroker, TrustedIssuer};
 pub use error::{AuthError, ConfigError, HttpError};
 pub use institution::{
-    MAX_INSTITUTION_TOKEN_BYTES, MAX_INSTITUTION_TOKEN_LIFETIME_SECS, VerifiedToken,
+    MAX_CLIENT_ASSERTION_LIFETIME_SECS, MAX_INSTITUTION_TOKEN_BYTES,
+    MAX_INSTITUTION_TOKEN_LIFETIME_SECS, VerifiedToken,
 };
 pub use jwks::{BoxFuture, HttpJwksFetcher, JwksFetcher, StaticJwksFetcher};
 pub use local_issuer::{ISSUER_KEY_FILE, LocalIssuer};

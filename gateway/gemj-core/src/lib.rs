@@ -35,6 +35,7 @@ pub mod phenopacket;
 pub mod recontact;
 pub mod revocations;
 pub mod services;
+pub mod smart;
 
 use std::sync::Arc;
 

@@ -112,16 +112,15 @@ pub async fn fhir_bundle(
 ) -> Result<serde_json::Value, gemj_core::fhir::FhirFailure> {
     use gemj_fhir::bundle::{EntryResponse, response_bundle};
     use gemj_fhir::{FhirError, Issue, IssueCode};
-    let kind = match bundle.get("type").and_then(serde_json::Value::as_str) {
-        Some(k @ ("transaction" | "batch")) => k,
-        _ => {
-            return Err(FhirError::bad_request(
-                IssueCode::Invalid,
-                "Bundle.type",
-                "POST to the base takes a Bundle of type transaction or batch",
-            )
-            .into());
-        }
+    let Some(kind @ ("transaction" | "batch")) =
+        bundle.get("type").and_then(serde_json::Value::as_str)
+    else {
+        return Err(FhirError::bad_request(
+            IssueCode::Invalid,
+            "Bundle.type",
+            "POST to the base takes a Bundle of type transaction or batch",
+        )
+        .into());
     };
     let entries = bundle
         .get("entry")

@@ -394,6 +394,7 @@ impl Gateway {
             ..gemj_core::fhir::FhirSettings::default()
         };
         let services = Services {
+            smart: web::Data::new(gemj_core::smart::SmartTokens::new(&shared, 300)),
             fhir: web::Data::new(gemj_core::fhir::FhirService::new(
                 shared.clone(),
                 Arc::clone(&beacon),
@@ -527,6 +528,7 @@ struct Services {
     phenopackets: web::Data<PhenopacketService>,
     ingest: web::Data<IngestService>,
     fhir: web::Data<gemj_core::fhir::FhirService>,
+    smart: web::Data<gemj_core::smart::SmartTokens>,
     fhir_validator: web::Data<gemj_fhir::model::IncomingValidator>,
 }
 
@@ -556,6 +558,7 @@ impl Services {
             .app_data(self.phenopackets.clone())
             .app_data(self.ingest.clone())
             .app_data(self.fhir.clone())
+            .app_data(self.smart.clone())
             .app_data(self.fhir_validator.clone())
     }
 }

@@ -333,13 +333,15 @@ fn walk(v: &Value, at: &str, out: &mut Vec<(String, String)>) {
         Value::Object(map) => {
             let mut stems: HashMap<&str, &str> = HashMap::new();
             for (k, child) in map {
-                if let Some(stem) = choice_stem(k) {
-                    if let Some(first) = stems.insert(stem, k) {
-                        out.push((
-                            format!("{at}/{k}"),
-                            format!("{stem}[x] has two values ({first} and {k}); a choice element takes one"),
-                        ));
-                    }
+                if let Some(stem) = choice_stem(k)
+                    && let Some(first) = stems.insert(stem, k)
+                {
+                    out.push((
+                        format!("{at}/{k}"),
+                        format!(
+                            "{stem}[x] has two values ({first} and {k}); a choice element takes one"
+                        ),
+                    ));
                 }
                 let here = format!("{at}/{k}");
                 if let Value::String(s) = child

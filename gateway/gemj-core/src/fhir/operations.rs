@@ -616,7 +616,7 @@ async fn population(
         return Err(crate::CoreError::CredentialRequired.into());
     }
     let list = input.flag("includePatientList", false);
-    let mut items: Vec<(String, &'static str, Vec<(String, String)>)> = Vec::new();
+    let mut items: Vec<PopulationItem> = Vec::new();
     match input.name {
         "find-population-specific-variants"
         | "find-population-tx-implications"
@@ -703,6 +703,9 @@ async fn population(
     }
     Ok(genomics::parameters(parameter))
 }
+
+/// One item of a population operation: its text, its part name and its Beacon query.
+type PopulationItem = (String, &'static str, Vec<(String, String)>);
 
 struct BeaconAnswer {
     count: Option<u64>,

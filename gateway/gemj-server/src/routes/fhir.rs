@@ -11,6 +11,9 @@
 //! | `/fhir/${operation}` | GET, POST | the Genomics Operations (POST takes a `Parameters` body) |
 //! | `/fhir/OperationDefinition/{name}` | GET | the operations' corrected definitions |
 
+use std::collections::HashMap;
+
+use actix_web::HttpMessage as _;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use gemj_core::fhir::{FhirFailure, FhirService, RESOURCES, resource_capabilities};
@@ -22,7 +25,7 @@ use gemj_fhir::{FhirError, IssueCode};
 use gemj_ingest::api::IngestService;
 use serde_json::Value;
 
-use super::{AnyCaller, BaseUrl, context};
+use super::{AnyCaller, BaseUrl, Institutions, SmartScopes, context};
 use crate::error::ApiError;
 use crate::error::fhir::{api, failure, outcome};
 
@@ -35,6 +38,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body: usize) {
         web::scope("/fhir")
             .app_data(web::Data::new(MaxBody(max_body)))
             .route("/metadata", web::get().to(metadata))
+            .route(
+                "/.well-known/smart-configuration",
+                web::get().to(smart_configuration),
+            )
+            .route("/auth/token", web::post().to(token))
             .route("", web::post().to(bundle))
             .route("/", web::post().to(bundle))
             .route(
@@ -55,14 +63,14 @@ fn fhir_base(base: &BaseUrl) -> String {
 }
 
 /// The query's pairs, after checking that the answer may be JSON.
-fn negotiate(req: &HttpRequest) -> Result<Vec<(String, String)>, HttpResponse> {
+fn negotiate(req: &HttpRequest) -> Result<Vec<(String, String)>, Box<HttpResponse>> {
     let pairs: Vec<(String, String)> =
         serde_urlencoded::from_str(req.query_string()).map_err(|_| {
-            outcome(&FhirError::bad_request(
+            Box::new(outcome(&FhirError::bad_request(
                 IssueCode::Structure,
                 "",
                 "the query string is not valid URL encoding",
-            ))
+            )))
         })?;
     let format = pairs
         .iter()
@@ -72,7 +80,7 @@ fn negotiate(req: &HttpRequest) -> Result<Vec<(String, String)>, HttpResponse> {
         .headers()
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok());
-    negotiate::response_format(format, accept).map_err(|e| outcome(&e))?;
+    negotiate::response_format(format, accept).map_err(|e| Box::new(outcome(&e)))?;
     Ok(pairs)
 }
 
@@ -113,20 +121,20 @@ fn ok(resource: &Value) -> HttpResponse {
 async fn json_body(
     req: &HttpRequest,
     payload: web::Payload,
-) -> Result<(Value, Vec<u8>), HttpResponse> {
+) -> Result<(Value, Vec<u8>), Box<HttpResponse>> {
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    negotiate::request_format(content_type).map_err(|e| outcome(&e))?;
+    negotiate::request_format(content_type).map_err(|e| Box::new(outcome(&e)))?;
     let limit = req
         .app_data::<web::Data<MaxBody>>()
         .map_or(4 << 20, |m| m.0);
     let bytes = super::read_body(req, payload, limit)
         .await
-        .map_err(|e| api(&e))?;
+        .map_err(|e| Box::new(api(&e)))?;
     let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
-        outcome(&FhirError::bad_request(
+        Box::new(outcome(&FhirError::bad_request(
             IssueCode::Structure,
             "",
             format!(
@@ -134,14 +142,14 @@ async fn json_body(
                 e.line(),
                 e.column()
             ),
-        ))
+        )))
     })?;
     Ok((value, bytes.to_vec()))
 }
 
 async fn metadata(req: HttpRequest, base: web::Data<BaseUrl>) -> HttpResponse {
     if let Err(res) = negotiate(&req) {
-        return res;
+        return *res;
     }
     let base = fhir_base(&base);
     let resources = resource_capabilities();
@@ -159,7 +167,7 @@ async fn metadata(req: HttpRequest, base: web::Data<BaseUrl>) -> HttpResponse {
         date: &date,
         resources: &resources,
         operations: &OPERATIONS,
-        token_endpoint: None,
+        token_endpoint: Some(&format!("{base}/auth/token")),
     });
     ok(&statement)
 }
@@ -170,7 +178,7 @@ async fn operation_definition(
     name: web::Path<String>,
 ) -> HttpResponse {
     if let Err(res) = negotiate(&req) {
-        return res;
+        return *res;
     }
     match genomics::served_definition(&name, &fhir_base(&base)) {
         Ok(d) => ok(&d),
@@ -186,13 +194,16 @@ async fn read(
     path: web::Path<(String, String)>,
 ) -> HttpResponse {
     if let Err(res) = negotiate(&req) {
-        return res;
+        return *res;
     }
     let caller = match caller {
         Ok(c) => c.0,
         Err(e) => return api(&e),
     };
     let (resource_type, id) = path.into_inner();
+    if let Err(res) = scoped(&req, Some(&resource_type), false) {
+        return res;
+    }
     match fhir
         .read(
             &context(&req, "fhir"),
@@ -217,13 +228,17 @@ async fn get_segment(
 ) -> HttpResponse {
     let pairs = match negotiate(&req) {
         Ok(p) => p,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let caller = match caller {
         Ok(c) => c.0,
         Err(e) => return api(&e),
     };
     let segment = segment.into_inner();
+    let resource_type = (!segment.starts_with('$')).then_some(segment.as_str());
+    if let Err(res) = scoped(&req, resource_type, false) {
+        return res;
+    }
     if let Some(op) = segment.strip_prefix('$') {
         let input = match genomics::input_from_query(op, &pairs) {
             Ok(i) => i,
@@ -244,7 +259,7 @@ async fn search_post(
 ) -> HttpResponse {
     let mut pairs = match negotiate(&req) {
         Ok(p) => p,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     let content_type = req
         .headers()
@@ -270,6 +285,9 @@ async fn search_post(
         Ok(c) => c.0,
         Err(e) => return api(&e),
     };
+    if let Err(res) = scoped(&req, Some(&resource_type), false) {
+        return res;
+    }
     search(&req, &fhir, &base, &caller, &resource_type, &pairs).await
 }
 
@@ -349,7 +367,7 @@ async fn post_segment(
     payload: web::Payload,
 ) -> HttpResponse {
     if let Err(res) = negotiate(&req) {
-        return res;
+        return *res;
     }
     let Some(op) = segment.strip_prefix('$').map(str::to_owned) else {
         return method_not_allowed(
@@ -364,9 +382,12 @@ async fn post_segment(
         Ok(c) => c.0,
         Err(e) => return api(&e),
     };
+    if let Err(res) = scoped(&req, None, false) {
+        return res;
+    }
     let (body, bytes) = match json_body(&req, payload).await {
         Ok(b) => b,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     if let Err(e) = validator.validate(&body, Some(&bytes)) {
         return outcome(&e);
@@ -401,15 +422,18 @@ async fn bundle(
     payload: web::Payload,
 ) -> HttpResponse {
     if let Err(res) = negotiate(&req) {
-        return res;
+        return *res;
     }
     let caller = match caller {
         Ok(c) => c.0,
         Err(e) => return api(&e),
     };
+    if let Err(res) = scoped(&req, None, true) {
+        return res;
+    }
     let (body, bytes) = match json_body(&req, payload).await {
         Ok(b) => b,
-        Err(res) => return res,
+        Err(res) => return *res,
     };
     if body.get("resourceType").and_then(Value::as_str) != Some("Bundle") {
         return outcome(&FhirError::bad_request(
@@ -480,4 +504,211 @@ async fn unknown(req: HttpRequest) -> HttpResponse {
         "GET, POST",
         "this server reads, searches, runs operations and takes transaction and batch Bundles; it does not update or delete",
     )
+}
+
+/// Whether the request's SMART scopes (if it came with a SMART access token) allow reading
+/// `resource_type` (`None`: several types, as an operation) or writing; an OperationOutcome
+/// 403 otherwise.
+fn scoped(req: &HttpRequest, resource_type: Option<&str>, write: bool) -> Result<(), HttpResponse> {
+    let extensions = req.extensions();
+    let Some(SmartScopes(scopes)) = extensions.get::<SmartScopes>() else {
+        return Ok(());
+    };
+    let fits = gemj_core::smart::permits(scopes, resource_type, write)
+        // An operation reads Observations (variants), Patients and Specimens.
+        || (resource_type.is_none() && !write && gemj_core::smart::permits(scopes, Some("Observation"), false));
+    if fits {
+        Ok(())
+    } else {
+        Err(outcome(&FhirError::new(
+            403,
+            gemj_fhir::Issue::error(
+                IssueCode::Forbidden,
+                format!(
+                    "the access token's scopes ({}) do not cover this {}",
+                    scopes.join(" "),
+                    if write { "write" } else { "read" }
+                ),
+            ),
+        )))
+    }
+}
+
+async fn smart_configuration(req: HttpRequest, base: web::Data<BaseUrl>) -> HttpResponse {
+    let base = fhir_base(&base);
+    let _ = &req;
+    let scopes: Vec<String> = [
+        "system/*.read",
+        "system/*.write",
+        "system/*.rs",
+        "system/*.cruds",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .chain(RESOURCES.iter().map(|t| format!("system/{t}.read")))
+    .collect();
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .json(serde_json::json!({
+            "token_endpoint": format!("{base}/auth/token"),
+            "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+            "token_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256"],
+            "grant_types_supported": ["client_credentials"],
+            "scopes_supported": scopes,
+            "capabilities": ["client-confidential-asymmetric", "permission-v1", "permission-v2"],
+        }))
+}
+
+/// An OAuth 2.0 error (RFC 6749 §5.2).
+fn oauth_error(status: u16, error: &str, description: &str) -> HttpResponse {
+    let status = actix_web::http::StatusCode::from_u16(status)
+        .unwrap_or(actix_web::http::StatusCode::BAD_REQUEST);
+    HttpResponse::build(status)
+        .content_type("application/json")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({"error": error, "error_description": description}))
+}
+
+/// `POST /fhir/auth/token`: SMART Backend Services' client-credentials grant with a signed
+/// JWT assertion (RFC 7523) from a registered institution.
+async fn token(
+    req: HttpRequest,
+    base: web::Data<BaseUrl>,
+    institutions: Option<web::Data<Institutions>>,
+    tokens: web::Data<gemj_core::smart::SmartTokens>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type.starts_with("application/x-www-form-urlencoded") {
+        return oauth_error(
+            400,
+            "invalid_request",
+            "the token request is a form (application/x-www-form-urlencoded)",
+        );
+    }
+    let Ok(form) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body) else {
+        return oauth_error(400, "invalid_request", "the form is not valid URL encoding");
+    };
+    let mut fields: HashMap<&str, &str> = HashMap::new();
+    for (k, v) in &form {
+        if fields.insert(k.as_str(), v.as_str()).is_some() {
+            return oauth_error(
+                400,
+                "invalid_request",
+                &format!("{k} is given more than once"),
+            );
+        }
+    }
+    if fields.get("grant_type") != Some(&"client_credentials") {
+        return oauth_error(
+            400,
+            "unsupported_grant_type",
+            "grant_type must be client_credentials",
+        );
+    }
+    if fields.get("client_assertion_type")
+        != Some(&"urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+    {
+        return oauth_error(
+            400,
+            "invalid_request",
+            "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        );
+    }
+    let Some(assertion) = fields.get("client_assertion").copied() else {
+        return oauth_error(400, "invalid_request", "client_assertion is required");
+    };
+    let scope = fields.get("scope").copied().unwrap_or("");
+    let granted = match gemj_core::smart::granted_scopes(scope, &RESOURCES) {
+        Ok(g) => g,
+        Err(bad) if bad.is_empty() => {
+            return oauth_error(
+                400,
+                "invalid_scope",
+                "ask for system/ scopes (system/*.read, system/*.write)",
+            );
+        }
+        Err(bad) => {
+            return oauth_error(
+                400,
+                "invalid_scope",
+                &format!("{bad} is not a scope this server grants"),
+            );
+        }
+    };
+    let Some(institutions) = institutions else {
+        return oauth_error(401, "invalid_client", "no institution is registered");
+    };
+    let endpoint = format!("{}/auth/token", fhir_base(&base));
+    let now = gemj_auth::now_unix();
+    let verified = match institutions
+        .verifier
+        .verify_client_assertion(assertion, &endpoint, now)
+        .await
+    {
+        Ok(v) => v,
+        Err(e) => {
+            let code = e.code();
+            let refused =
+                super::audit_refused(&req, assertion.as_bytes(), ApiError::Unauthenticated(code))
+                    .await;
+            if let ApiError::Unauthenticated(c) = &refused
+                && crate::error::is_issuer_outage(c)
+            {
+                return oauth_error(
+                    503,
+                    "temporarily_unavailable",
+                    "the client's key set cannot be fetched; retry shortly",
+                );
+            }
+            return oauth_error(
+                401,
+                "invalid_client",
+                &format!("the client assertion was not accepted ({code})"),
+            );
+        }
+    };
+    let Some(institution) = institutions.by_issuer.get(&verified.issuer).cloned() else {
+        return oauth_error(
+            401,
+            "invalid_client",
+            "the client is not a registered institution",
+        );
+    };
+    let jti = verified.jti.clone().unwrap_or_default();
+    if !tokens.first_use(&verified.issuer, &jti, verified.expires_at, now) {
+        let _ = super::audit_refused(
+            &req,
+            assertion.as_bytes(),
+            ApiError::Unauthenticated("assertion_replayed"),
+        )
+        .await;
+        return oauth_error(
+            400,
+            "invalid_grant",
+            "this client assertion was used already (jti replayed)",
+        );
+    }
+    let claims = gemj_core::smart::SmartClaims {
+        institution,
+        client: verified.issuer.clone(),
+        scopes: granted.clone(),
+        exp: now + tokens.ttl_secs(),
+        jti: verified.token_hash.chars().take(32).collect(),
+    };
+    tracing::info!(message = "SMART access token issued.", client = %verified.issuer, assertion_hash = %verified.token_hash);
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(serde_json::json!({
+            "access_token": tokens.issue(&claims),
+            "token_type": "bearer",
+            "expires_in": tokens.ttl_secs(),
+            "scope": granted.join(" "),
+        }))
 }

@@ -168,6 +168,49 @@ async fn institution_principal(
     )))
 }
 
+/// Audits a credential refused at an endpoint that reads it itself (the SMART token endpoint's
+/// client assertion): one row, principal `unauthenticated`, the hash of what was presented.
+pub(crate) async fn audit_refused(
+    req: &HttpRequest,
+    presented: &[u8],
+    error: ApiError,
+) -> ApiError {
+    let refusal = Refusal {
+        req: req.clone(),
+        body: Some(presented.to_vec()),
+    };
+    refusal.audit(error).await
+}
+
+/// The scopes of the SMART access token a request was authorised by (absent for every other
+/// credential, which is not scope-limited).
+#[derive(Debug, Clone)]
+pub struct SmartScopes(pub Vec<String>);
+
+/// The institution behind a SMART access token, valid only under `/fhir`; its scopes are put
+/// in the request's extensions.
+fn smart_principal(req: &HttpRequest, token: &str) -> Result<Principal, ApiError> {
+    if !req.path().starts_with("/fhir") {
+        return Err(ApiError::Unauthenticated("wrong_audience"));
+    }
+    let Some(tokens) = req.app_data::<web::Data<gemj_core::smart::SmartTokens>>() else {
+        return Err(ApiError::Unauthenticated("invalid_token"));
+    };
+    let claims = tokens
+        .verify(token, gemj_auth::now_unix())
+        .map_err(ApiError::Unauthenticated)?;
+    req.extensions_mut()
+        .insert(SmartScopes(claims.scopes.clone()));
+    Ok(Principal::Institution(std::sync::Arc::new(
+        gemj_core::InstitutionCaller {
+            institution: claims.institution,
+            issuer: claims.client.clone(),
+            subject: claims.client,
+            token_hash: gemj_core::smart::token_hash(token),
+        },
+    )))
+}
+
 /// The API a path belongs to, for the audit row of a credential refused before any decision.
 pub(crate) fn api_of(path: &str) -> &'static str {
     const APIS: [(&str, &str); 12] = [
@@ -348,10 +391,20 @@ impl FromRequest for AnyCaller {
         let verifier = req.app_data::<web::Data<gemj_auth::Verifier>>().cloned();
         let institutions = req.app_data::<web::Data<Institutions>>().cloned();
         let refusal = Refusal::of(req);
+        // A SMART access token: for the FHIR API only, its scopes kept for the handlers.
+        let smart = match &token {
+            Ok(Some(t)) if t.starts_with(gemj_core::smart::TOKEN_PREFIX) => {
+                Some(smart_principal(req, t))
+            }
+            _ => None,
+        };
         Box::pin(async move {
             let principal = match token {
                 Err(e) => Err(e),
                 Ok(None) => Ok(Principal::Anonymous),
+                Ok(Some(_)) if smart.is_some() => {
+                    smart.unwrap_or(Err(ApiError::Unauthenticated("invalid_token")))
+                }
                 Ok(Some(token)) if is_passport_token(&token) => {
                     passport_principal(verifier, None, &token)
                         .await

@@ -148,6 +148,8 @@ async fn fhir_reads_searches_operations_and_consent() -> TestResult {
             "Specimen",
             "Observation",
             "DocumentReference",
+            "DiagnosticReport",
+            "Procedure",
             "Consent",
             "Organization"
         ]
@@ -287,6 +289,8 @@ async fn fhir_reads_searches_operations_and_consent() -> TestResult {
         "Specimen",
         "Observation",
         "DocumentReference",
+        "DiagnosticReport",
+        "Procedure",
         "Consent",
         "Organization",
     ] {

@@ -37,6 +37,8 @@ pub(crate) enum Kind {
     DocumentReference,
     Consent,
     Organization,
+    DiagnosticReport,
+    Procedure,
 }
 
 const PATIENT_PARAMS: &[ParamSpec] = &[
@@ -133,6 +135,20 @@ const DOCUMENT_PARAMS: &[ParamSpec] = &[
     },
 ];
 const CONSENT_PARAMS: &[ParamSpec] = &[PATIENT];
+const ANALYSIS_PARAMS: &[ParamSpec] = &[
+    SUBJECT,
+    PATIENT,
+    ParamSpec {
+        name: "identifier",
+        kind: ParamType::Token,
+        documentation: "The analysis id (http://gemj.example.jp/id/analysis).",
+    },
+    ParamSpec {
+        name: "date",
+        kind: ParamType::Date,
+        documentation: "The analysis date.",
+    },
+];
 const ORGANIZATION_PARAMS: &[ParamSpec] = &[ParamSpec {
     name: "identifier",
     kind: ParamType::Token,
@@ -140,12 +156,14 @@ const ORGANIZATION_PARAMS: &[ParamSpec] = &[ParamSpec {
 }];
 
 /// The resource types served, in the order the CapabilityStatement lists them.
-pub const RESOURCES: [&str; 7] = [
+pub const RESOURCES: [&str; 9] = [
     "Patient",
     "Condition",
     "Specimen",
     "Observation",
     "DocumentReference",
+    "DiagnosticReport",
+    "Procedure",
     "Consent",
     "Organization",
 ];
@@ -160,6 +178,8 @@ impl Kind {
             "DocumentReference" => Self::DocumentReference,
             "Consent" => Self::Consent,
             "Organization" => Self::Organization,
+            "DiagnosticReport" => Self::DiagnosticReport,
+            "Procedure" => Self::Procedure,
             _ => return None,
         })
     }
@@ -173,6 +193,7 @@ impl Kind {
             Self::DocumentReference => DOCUMENT_PARAMS,
             Self::Consent => CONSENT_PARAMS,
             Self::Organization => ORGANIZATION_PARAMS,
+            Self::DiagnosticReport | Self::Procedure => ANALYSIS_PARAMS,
         }
     }
 
@@ -180,7 +201,7 @@ impl Kind {
         match self {
             Self::Condition => &["recorded-date", "onset-date"],
             Self::Specimen => &["collected"],
-            Self::Observation => &["date"],
+            Self::Observation | Self::DiagnosticReport | Self::Procedure => &["date"],
             _ => &[],
         }
     }
@@ -196,6 +217,8 @@ pub fn resource_capabilities() -> Vec<ResourceCapability> {
             resource_type: t,
             profile: match k {
                 Kind::DocumentReference => Some(profiles::GENOMIC_DATA_FILE),
+                Kind::DiagnosticReport => Some(profiles::GENOMIC_REPORT),
+                Kind::Procedure => Some(profiles::GENOMIC_STUDY),
                 _ => None,
             },
             supported_profiles: match k {
@@ -307,7 +330,8 @@ pub(crate) async fn search(
 
 fn sort_key(kind: Kind, key: &str, r: &Value) -> String {
     let field = match (kind, key) {
-        (Kind::Observation, "date") => "/effectiveDateTime",
+        (Kind::Observation | Kind::DiagnosticReport, "date") => "/effectiveDateTime",
+        (Kind::Procedure, "date") => "/performedDateTime",
         (Kind::Condition, "recorded-date") => "/recordedDate",
         (Kind::Condition, "onset-date") => "/onsetDateTime",
         (Kind::Specimen, "collected") => "/collection/collectedDateTime",
@@ -410,6 +434,8 @@ fn matches_one(kind: Kind, r: &Value, name: &str, modifier: Option<&str>, v: &Se
         (Kind::Observation, "category") => token(codings(r, "/category")),
         (Kind::Observation, "date") => date_matches(r, "/effectiveDateTime", v),
         (Kind::Observation, "specimen") => reference_matches(r, "/specimen", v),
+        (Kind::DiagnosticReport, "date") => date_matches(r, "/effectiveDateTime", v),
+        (Kind::Procedure, "date") => date_matches(r, "/performedDateTime", v),
         _ => {
             let _ = modifier;
             false
@@ -474,8 +500,82 @@ async fn of_participant(
             Some(state) => vec![owned(consent(&state))],
             None => Vec::new(),
         },
+        Kind::DiagnosticReport | Kind::Procedure => analyses(service, p, kind)
+            .await?
+            .into_iter()
+            .map(owned)
+            .collect(),
         Kind::Organization => Vec::new(),
     })
+}
+
+/// The participant's analyses as the IG's genomic-report (DiagnosticReport) or genomic-study
+/// (Procedure): one per analysis of a run of one of the participant's specimens.
+async fn analyses(
+    service: &FhirService,
+    p: &ParticipantId,
+    kind: Kind,
+) -> Result<Vec<Value>, FhirFailure> {
+    let index = service.beacon.index().await?;
+    let Some(person) = index.person_by_id(p.as_str()) else {
+        return Ok(Vec::new());
+    };
+    let mut seen = std::collections::BTreeMap::new();
+    for s in index.specimens_of(person.ordinal) {
+        for run in index.runs_of(s.id.as_str()) {
+            for a in index.analyses_of_run(run.id.as_str()) {
+                seen.entry(a.id.to_string())
+                    .or_insert_with(|| (a.clone(), Vec::new()))
+                    .1
+                    .push(s.id.to_string());
+            }
+        }
+    }
+    Ok(seen
+        .into_values()
+        .map(|(a, specimens)| {
+            let identifier = json!([{"system": "http://gemj.example.jp/id/analysis", "value": a.id.as_str()}]);
+            let specimens: Vec<Value> = specimens.iter().map(|s| json!({"reference": format!("Specimen/{s}")})).collect();
+            let date = a.analysis_date.map(|d| d.to_string());
+            let method = format!(
+                "{} {}{}",
+                a.pipeline_name,
+                a.pipeline_version,
+                a.variant_caller.as_deref().map(|c| format!(" ({c})")).unwrap_or_default()
+            );
+            let mut v = if kind == Kind::DiagnosticReport {
+                json!({
+                    "resourceType": "DiagnosticReport",
+                    "id": format!("{p}.report.{}", a.id),
+                    "meta": {"profile": [profiles::GENOMIC_REPORT]},
+                    "identifier": identifier,
+                    "status": "final",
+                    "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "GE"}]}],
+                    "code": {"coding": [{"system": LOINC, "code": "51969-4", "display": "Genetic analysis report"}]},
+                    "subject": {"reference": format!("Patient/{p}")},
+                    "specimen": specimens,
+                    "conclusion": format!("Variants called on {} by {method}; query them with $find-subject-variants.", a.reference_genome),
+                })
+            } else {
+                json!({
+                    "resourceType": "Procedure",
+                    "id": format!("{p}.study.{}", a.id),
+                    "meta": {"profile": [profiles::GENOMIC_STUDY]},
+                    "identifier": identifier,
+                    "status": "completed",
+                    "category": {"coding": [{"system": OBSERVATION_CATEGORY, "code": "laboratory"}]},
+                    "code": {"text": method},
+                    "subject": {"reference": format!("Patient/{p}")},
+                    "note": [{"text": format!("Reference genome {}; specimens {}", a.reference_genome, specimens.len())}],
+                })
+            };
+            if let Some(date) = date {
+                let field = if kind == Kind::DiagnosticReport { "effectiveDateTime" } else { "performedDateTime" };
+                v[field] = json!(date);
+            }
+            v
+        })
+        .collect())
 }
 
 async fn patient(

@@ -202,7 +202,7 @@ async fn read(
     };
     let (resource_type, id) = path.into_inner();
     if let Err(res) = scoped(&req, Some(&resource_type), false) {
-        return res;
+        return *res;
     }
     match fhir
         .read(
@@ -237,7 +237,7 @@ async fn get_segment(
     let segment = segment.into_inner();
     let resource_type = (!segment.starts_with('$')).then_some(segment.as_str());
     if let Err(res) = scoped(&req, resource_type, false) {
-        return res;
+        return *res;
     }
     if let Some(op) = segment.strip_prefix('$') {
         let input = match genomics::input_from_query(op, &pairs) {
@@ -286,7 +286,7 @@ async fn search_post(
         Err(e) => return api(&e),
     };
     if let Err(res) = scoped(&req, Some(&resource_type), false) {
-        return res;
+        return *res;
     }
     search(&req, &fhir, &base, &caller, &resource_type, &pairs).await
 }
@@ -383,7 +383,7 @@ async fn post_segment(
         Err(e) => return api(&e),
     };
     if let Err(res) = scoped(&req, None, false) {
-        return res;
+        return *res;
     }
     let (body, bytes) = match json_body(&req, payload).await {
         Ok(b) => b,
@@ -429,7 +429,7 @@ async fn bundle(
         Err(e) => return api(&e),
     };
     if let Err(res) = scoped(&req, None, true) {
-        return res;
+        return *res;
     }
     let (body, bytes) = match json_body(&req, payload).await {
         Ok(b) => b,
@@ -509,7 +509,11 @@ async fn unknown(req: HttpRequest) -> HttpResponse {
 /// Whether the request's SMART scopes (if it came with a SMART access token) allow reading
 /// `resource_type` (`None`: several types, as an operation) or writing; an OperationOutcome
 /// 403 otherwise.
-fn scoped(req: &HttpRequest, resource_type: Option<&str>, write: bool) -> Result<(), HttpResponse> {
+fn scoped(
+    req: &HttpRequest,
+    resource_type: Option<&str>,
+    write: bool,
+) -> Result<(), Box<HttpResponse>> {
     let extensions = req.extensions();
     let Some(SmartScopes(scopes)) = extensions.get::<SmartScopes>() else {
         return Ok(());
@@ -520,7 +524,7 @@ fn scoped(req: &HttpRequest, resource_type: Option<&str>, write: bool) -> Result
     if fits {
         Ok(())
     } else {
-        Err(outcome(&FhirError::new(
+        Err(Box::new(outcome(&FhirError::new(
             403,
             gemj_fhir::Issue::error(
                 IssueCode::Forbidden,
@@ -530,7 +534,7 @@ fn scoped(req: &HttpRequest, resource_type: Option<&str>, write: bool) -> Result
                     if write { "write" } else { "read" }
                 ),
             ),
-        )))
+        ))))
     }
 }
 

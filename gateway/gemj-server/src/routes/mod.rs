@@ -13,6 +13,7 @@ pub mod health;
 pub mod htsget;
 pub mod ingest;
 pub mod openapi;
+mod openapi_fhir;
 pub mod phenopackets;
 pub mod recontact;
 pub mod revocations;

@@ -25,7 +25,7 @@ use crate::error::Problem;
             audit, catalogue, data URLs, ingest, service registry, health) and the GA4GH \
             standard APIs it serves (htsget 1.3 under /htsget, DRS 1.5 under /ga4gh/drs/v1, \
             Beacon v2.2.0 under /beacon/v2), the latter as their official specifications \
-            describe them."
+            describe them, and HL7 FHIR R4 under /fhir (errors as OperationOutcome)."
     ),
     paths(
         service_info::service_info,
@@ -139,8 +139,11 @@ fn build() -> Result<Value, String> {
     let (service, external, service_type) = (official(0), official(1), official(2));
     let object = doc.as_object_mut().ok_or("the document is not an object")?;
     merge(object, "paths", bundle.paths);
+    let (fhir_paths, fhir_schemas) = super::openapi_fhir::paths();
+    merge(object, "paths", fhir_paths);
     let shared = components(&mut doc)?;
     merge(shared, "schemas", bundle.schemas);
+    merge(shared, "schemas", fhir_schemas);
     merge(shared, "securitySchemes", bundle.security_schemes);
     beacon_granularities(&mut doc);
     let list = |items: &Value| json!({"type": "array", "items": items});
@@ -457,6 +460,35 @@ mod tests {
         // htsget: 6 operations; DRS 1.5: 10; Beacon v2.2.0: the framework's 7 and the entry
         // types' GET and POST.
         assert!(checked >= 60, "{checked} operations");
+    }
+
+    #[test]
+    fn fhir_is_described_with_its_operations_and_outcomes() {
+        let doc = document().expect("the document builds");
+        let paths = doc["paths"].as_object().expect("paths");
+        let operations = paths.keys().filter(|p| p.starts_with("/fhir/$")).count();
+        assert_eq!(operations, gemj_fhir::genomics::OPERATIONS.len());
+        let op = &paths["/fhir/$find-subject-variants"]["get"];
+        let required: Vec<&str> = op["parameters"]
+            .as_array()
+            .expect("parameters")
+            .iter()
+            .filter(|p| p["required"] == true)
+            .filter_map(|p| p["name"].as_str())
+            .collect();
+        assert_eq!(required, ["subject", "ranges"]);
+        assert_eq!(
+            op["responses"]["422"]["content"]["application/fhir+json"]["schema"]["$ref"],
+            "#/components/schemas/FhirOperationOutcome"
+        );
+        for path in [
+            "/fhir/metadata",
+            "/fhir/{type}",
+            "/fhir/{type}/{id}",
+            "/fhir",
+        ] {
+            assert!(paths.contains_key(path), "{path}");
+        }
     }
 
     #[test]

@@ -549,6 +549,13 @@ async fn fixtures_reach_their_canonical_meaning() -> TestResult {
     );
     assert!(object.index.is_some(), "a missing index is built");
 
+    // The same canonical meaning through FHIR, for a researcher approved on the fixtures'
+    // dataset: the year-only onset stays a year, the SS-MIX2 laboratory result keeps its JLAC10
+    // code, unit, flag and range (the deleted CRP result is nowhere), derived specimens name
+    // their parent, and the VCF alleles are the IG's Variants with the calling specimen and
+    // the source class of README section 9. The withdrawn GEMJ-TEST-0003 is unknown.
+    fhir_answers_match_the_fixtures(&gw).await?;
+
     // A BAM's specimen is its read group's sample (@RG SM), whatever the file is called; one
     // without SM falls back to the file name, with a warning saying so.
     let reads = tempfile::tempdir()?;
@@ -912,5 +919,134 @@ async fn ingest_and_phenopacket_over_http() -> TestResult {
         r.text()
     );
     gw.stop().await;
+    Ok(())
+}
+
+/// The fixtures' canonical meaning read back through `/fhir` (see the call site).
+async fn fhir_answers_match_the_fixtures(gw: &TestGateway) -> Res<()> {
+    use gemj_e2e::visas;
+    use gemj_passport::VisaType;
+    let base = gw.base_url.clone();
+    let http = Http { base: base.clone() };
+    let broker = gemj_demo::broker::load(gw.data_dir(), &base)?;
+    let now = gemj_auth::now_unix();
+    let hour = Duration::from_secs(3600);
+    let visa = |t: VisaType, value: &str| visas::visa(&broker, t, value, "dac", now);
+    let passport = broker.issue_passport(
+        "fixtures",
+        &[
+            visa(VisaType::ResearcherStatus, visas::BONA_FIDE),
+            visa(
+                VisaType::ControlledAccessGrants,
+                &format!("{}{DATASET}", gemj_e2e::names::PREFIX),
+            ),
+        ],
+        hour,
+        now,
+    )?;
+    let admin = broker.issue_passport(gemj_demo::broker::ADMINISTRATOR, &[], hour, now)?;
+    let approval = visas::hmb_approval("APR-FIXTURES", broker.issuer(), "fixtures", &[DATASET]);
+    let r = http.post("/admin/v1/approvals", Some(&admin), &approval)?;
+    assert_eq!(r.status, 201, "approval: {}", r.text());
+    let get = |path: &str| -> Res<Value> {
+        let r = http.get(path, Some(&passport))?;
+        if r.status != 200 {
+            return Err(format!("{path}: {} {}", r.status, r.text()).into());
+        }
+        Ok(r.json)
+    };
+    let first = |bundle: &Value| bundle["entry"][0]["resource"].clone();
+
+    // The CLI's ingest wrote the consent events behind the server's back: its consent view
+    // sees them at its next poll.
+    let members = format!("/catalogue/v1/datasets/{DATASET}/participants");
+    for _ in 0..100 {
+        if get(&members)?.to_string().contains("GEMJ-TEST-0002") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let conditions = get("/fhir/Condition?patient=GEMJ-TEST-0002&code=Q87.4")?;
+    assert_eq!(conditions["total"], 1, "{conditions}");
+    let marfan = first(&conditions);
+    assert_eq!(
+        marfan["onsetDateTime"], "2005",
+        "a year stays a year: {marfan}"
+    );
+    assert_eq!(marfan["recordedDate"], "2019-05-01");
+    let gastric = first(&get("/fhir/Condition?patient=GEMJ-TEST-0001")?);
+    assert_eq!(gastric["code"]["coding"][0]["code"], "C16.9");
+    assert_eq!(gastric["onsetDateTime"], "2024-02-15");
+
+    let albumin = get("/fhir/Observation?patient=GEMJ-TEST-0001&code=3A015000002327101")?;
+    assert_eq!(albumin["total"], 1, "{albumin}");
+    let albumin = first(&albumin);
+    assert_eq!(albumin["valueQuantity"]["value"], 3.2);
+    assert_eq!(albumin["valueQuantity"]["unit"], "g/dL");
+    assert_eq!(albumin["interpretation"][0]["coding"][0]["code"], "L");
+    assert_eq!(albumin["referenceRange"][0]["text"], "3.7-5.5");
+    assert!(
+        albumin["effectiveDateTime"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("2024-03-14T09:00:00+09:00")),
+        "{albumin}"
+    );
+    let labs = get("/fhir/Observation?patient=GEMJ-TEST-0001&category=laboratory&_count=100")?;
+    assert!(
+        !labs.to_string().contains("9.99"),
+        "the deleted CRP result is nowhere"
+    );
+
+    let dna = get("/fhir/Specimen/SP-0001-B-DNA")?;
+    assert_eq!(dna["parent"][0]["reference"], "Specimen/SP-0001-B");
+    assert_eq!(dna["collection"]["collectedDateTime"], "2024-03-18");
+    assert_eq!(dna["type"]["coding"][0]["code"], "DNA");
+
+    let component = |o: &Value, code: &str| -> Value {
+        o["component"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["code"]["coding"][0]["code"] == code)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    for (subject, variant, specimen, class, start) in [
+        (
+            "GEMJ-TEST-0001",
+            "NC_000017.11:7675087:C:T",
+            "SP-0001-T",
+            "LA6684-0",
+            7_675_087,
+        ),
+        (
+            "GEMJ-TEST-0002",
+            "NC_000006.12:26092912:G:A",
+            "SP-0002-B-DNA",
+            "LA6683-2",
+            26_092_912,
+        ),
+    ] {
+        let answer = get(&format!(
+            "/fhir/$find-subject-specific-variants?subject=Patient/{subject}&variants={variant}"
+        ))?;
+        let parts = &answer["parameter"][0]["part"];
+        assert_eq!(parts[1]["valueBoolean"], true, "{answer}");
+        let observation = &parts[2]["resource"];
+        assert_eq!(
+            observation["specimen"]["reference"],
+            format!("Specimen/{specimen}")
+        );
+        assert_eq!(
+            component(observation, "48002-0")["valueCodeableConcept"]["coding"][0]["code"],
+            class
+        );
+        assert_eq!(
+            component(observation, "81254-5")["valueRange"]["low"]["value"],
+            start
+        );
+    }
+    let r = http.get("/fhir/Patient/GEMJ-TEST-0003", Some(&passport))?;
+    assert_eq!(r.status, 404, "the withdrawn participant: {}", r.text());
     Ok(())
 }

@@ -54,14 +54,17 @@ pub fn typed(resource: &Value) -> Result<Value, ModelError> {
     }
 }
 
-/// The resource serialised as the gateway answers it, through the model.
+/// The resource serialised as the gateway answers it, once the model has read it whole: the
+/// bytes are the resource's own, which the model's round trip equals value for value (so an
+/// integer stays an integer, `7675087` rather than the model's `7675087.0`, and a dateTime keeps
+/// its offset as written).
 ///
 /// # Errors
 /// As [`typed`]: a resource the gateway built that the model does not keep whole is a defect
 /// of the gateway, reported rather than answered half.
 pub fn to_bytes(resource: &Value) -> Result<Vec<u8>, ModelError> {
-    let typed = typed(resource)?;
-    serde_json::to_vec(&typed).map_err(|e| ModelError::Unreadable(e.to_string()))
+    typed(resource)?;
+    serde_json::to_vec(resource).map_err(|e| ModelError::Unreadable(e.to_string()))
 }
 
 fn differences(a: &Value, b: &Value, at: &str, out: &mut Vec<String>) {

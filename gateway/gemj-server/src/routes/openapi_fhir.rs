@@ -140,7 +140,8 @@ pub(crate) fn paths() -> (Map<String, Value>, Map<String, Value>) {
         "/fhir/{type}/_search".to_owned(),
         json!({"post": {"tags": tag, "operationId": "fhir_search_post", "summary": "Search with the parameters in a form body.",
             "parameters": [{"name": "type", "in": "path", "required": true, "schema": types}],
-            "requestBody": {"required": true, "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object", "additionalProperties": {"type": "string"}}}}},
+            "requestBody": {"required": true, "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object",
+                "properties": {"_count": {"type": "string"}, "_offset": {"type": "string"}, "patient": {"type": "string"}, "subject": {"type": "string"}, "code": {"type": "string"}}}}}},
             "responses": responses("A searchset Bundle.", resource("Bundle"), &["400", "401", "403", "404", "406", "413", "415", "431", "503"])}}),
     );
     paths.insert(

@@ -131,4 +131,11 @@ impl ServiceRegistry {
     pub fn base_url(&self) -> &str {
         &self.base_url
     }
+
+    /// When this instance started (RFC 3339, whole seconds): the date of its service-info and
+    /// of its FHIR CapabilityStatement.
+    #[must_use]
+    pub fn started_at(&self) -> &str {
+        &self.started_at
+    }
 }

@@ -84,6 +84,20 @@ fn negotiate(req: &HttpRequest) -> Result<Vec<(String, String)>, Box<HttpRespons
     Ok(pairs)
 }
 
+/// A request's query pairs and its caller.
+type Admitted = (Vec<(String, String)>, gemj_core::Principal);
+
+/// The negotiated query pairs and the caller of a request, or the answer refusing it (a
+/// format not served, a credential that does not verify).
+fn admit(
+    req: &HttpRequest,
+    caller: Result<AnyCaller, ApiError>,
+) -> Result<Admitted, Box<HttpResponse>> {
+    let pairs = negotiate(req)?;
+    let caller = caller.map_err(|e| Box::new(api(&e)))?;
+    Ok((pairs, caller.0))
+}
+
 /// `Prefer: handling=strict`.
 fn strict(req: &HttpRequest) -> bool {
     req.headers()
@@ -147,24 +161,21 @@ async fn json_body(
     Ok((value, bytes.to_vec()))
 }
 
-async fn metadata(req: HttpRequest, base: web::Data<BaseUrl>) -> HttpResponse {
+async fn metadata(
+    req: HttpRequest,
+    base: web::Data<BaseUrl>,
+    registry: web::Data<gemj_core::services::ServiceRegistry>,
+) -> HttpResponse {
     if let Err(res) = negotiate(&req) {
         return *res;
     }
     let base = fhir_base(&base);
     let resources = resource_capabilities();
-    let date = time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default();
+    let date = registry.started_at();
     let statement = capability_statement(&ServerDescription {
         base: &base,
         software: ("gemj-gateway", env!("CARGO_PKG_VERSION")),
-        date: &date,
+        date,
         resources: &resources,
         operations: &OPERATIONS,
         token_endpoint: Some(&format!("{base}/auth/token")),
@@ -193,12 +204,9 @@ async fn read(
     caller: Result<AnyCaller, ApiError>,
     path: web::Path<(String, String)>,
 ) -> HttpResponse {
-    if let Err(res) = negotiate(&req) {
-        return *res;
-    }
-    let caller = match caller {
-        Ok(c) => c.0,
-        Err(e) => return api(&e),
+    let caller = match admit(&req, caller) {
+        Ok((_, caller)) => caller,
+        Err(res) => return *res,
     };
     let (resource_type, id) = path.into_inner();
     if let Err(res) = scoped(&req, Some(&resource_type), false) {
@@ -226,13 +234,9 @@ async fn get_segment(
     caller: Result<AnyCaller, ApiError>,
     segment: web::Path<String>,
 ) -> HttpResponse {
-    let pairs = match negotiate(&req) {
-        Ok(p) => p,
+    let (pairs, caller) = match admit(&req, caller) {
+        Ok(admitted) => admitted,
         Err(res) => return *res,
-    };
-    let caller = match caller {
-        Ok(c) => c.0,
-        Err(e) => return api(&e),
     };
     let segment = segment.into_inner();
     let resource_type = (!segment.starts_with('$')).then_some(segment.as_str());
@@ -421,12 +425,9 @@ async fn bundle(
     caller: Result<AnyCaller, ApiError>,
     payload: web::Payload,
 ) -> HttpResponse {
-    if let Err(res) = negotiate(&req) {
-        return *res;
-    }
-    let caller = match caller {
-        Ok(c) => c.0,
-        Err(e) => return api(&e),
+    let caller = match admit(&req, caller) {
+        Ok((_, caller)) => caller,
+        Err(res) => return *res,
     };
     if let Err(res) = scoped(&req, None, true) {
         return *res;

@@ -501,7 +501,7 @@ async fn fhir_reads_searches_operations_and_consent() -> TestResult {
             Some(&own),
         )?,
         422,
-        "coding HGVS without annotations",
+        "coding HGVS no annotation of the subject's data knows",
     )?;
     outcome(
         &http.get(

@@ -549,6 +549,25 @@ async fn fixtures_reach_their_canonical_meaning() -> TestResult {
     );
     assert!(object.index.is_some(), "a missing index is built");
 
+    // An annotated call set of the tumour (synthetic, in the shape SnpEff and ClinVar write):
+    // its transcript effect, ClinVar significance and FORMAT AF/AD/DP are kept with the call.
+    let annotated = blood.path().join("GEMJ-TEST-0001.annotated.vcf");
+    std::fs::write(
+        &annotated,
+        "##fileformat=VCFv4.2\n\
+         ##INFO=<ID=ANN,Number=.,Type=String,Description=\"Functional annotations: 'Allele | Annotation | Annotation_Impact | Gene_Name | Gene_ID | Feature_Type | Feature_ID | Transcript_BioType | Rank | HGVS.c | HGVS.p | cDNA.pos / cDNA.length | CDS.pos / CDS.length | AA.pos / AA.length | Distance | ERRORS / WARNINGS / INFO'\">\n\
+         ##INFO=<ID=CLNSIG,Number=.,Type=String,Description=\"Clinical significance\">\n\
+         ##INFO=<ID=CLNDN,Number=.,Type=String,Description=\"Disease name\">\n\
+         ##FORMAT=<ID=GT,Number=1,Type=String,Description=\"Genotype\">\n\
+         ##FORMAT=<ID=AD,Number=R,Type=Integer,Description=\"Allelic depths\">\n\
+         ##FORMAT=<ID=AF,Number=A,Type=Float,Description=\"Allele fraction\">\n\
+         ##FORMAT=<ID=DP,Number=1,Type=Integer,Description=\"Read depth\">\n\
+         #CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tSP-0001-T\n\
+         chr17\t7675088\trs28934578\tC\tT\t.\tPASS\tANN=T|missense_variant|MODERATE|TP53|HGNC:11998|transcript|NM_000546.6|protein_coding|5/11|c.524G>A|p.Arg175His||||||;CLNSIG=Pathogenic;CLNDN=Li-Fraumeni_syndrome|not_provided\tGT:AD:AF:DP\t0/1:59,41:0.41:100\n",
+    )?;
+    let g = ingest(&gw, "genome", &[annotated], false).await?;
+    assert_eq!(g.totals.created, 1, "{g:?}");
+
     // The same canonical meaning through FHIR, for a researcher approved on the fixtures'
     // dataset: the year-only onset stays a year, the SS-MIX2 laboratory result keeps its JLAC10
     // code, unit, flag and range (the deleted CRP result is nowhere), derived specimens name
@@ -1011,20 +1030,43 @@ async fn fhir_answers_match_the_fixtures(gw: &TestGateway) -> Res<()> {
             .cloned()
             .unwrap_or(Value::Null)
     };
-    for (subject, variant, specimen, class, start) in [
+    // README §9, row by row: found by SPDI and by its dbSNP id alike.
+    for (subject, variant, rs, specimen, class, start, gene) in [
+        (
+            "GEMJ-TEST-0001",
+            "NC_000012.12:25245349:C:T",
+            "rs121913529",
+            "SP-0001-T",
+            "LA6684-0",
+            25_245_349,
+            "KRAS",
+        ),
         (
             "GEMJ-TEST-0001",
             "NC_000017.11:7675087:C:T",
+            "rs28934578",
             "SP-0001-T",
             "LA6684-0",
             7_675_087,
+            "TP53",
         ),
         (
             "GEMJ-TEST-0002",
             "NC_000006.12:26092912:G:A",
+            "rs1800562",
             "SP-0002-B-DNA",
             "LA6683-2",
             26_092_912,
+            "HFE",
+        ),
+        (
+            "GEMJ-TEST-0002",
+            "NC_000010.11:94781858:G:A",
+            "rs4244285",
+            "SP-0002-B-DNA",
+            "LA6683-2",
+            94_781_858,
+            "CYP2C19",
         ),
     ] {
         let answer = get(&format!(
@@ -1033,6 +1075,44 @@ async fn fhir_answers_match_the_fixtures(gw: &TestGateway) -> Res<()> {
         let parts = &answer["parameter"][0]["part"];
         assert_eq!(parts[1]["valueBoolean"], true, "{answer}");
         let observation = &parts[2]["resource"];
+        let by_id = get(&format!(
+            "/fhir/$find-subject-specific-variants?subject=Patient/{subject}&variants={rs}"
+        ))?;
+        assert_eq!(
+            by_id["parameter"][0]["part"][2]["resource"], *observation,
+            "{rs} finds the same Variant: {by_id}"
+        );
+        assert_eq!(
+            component(observation, "81252-9")["valueCodeableConcept"]["coding"][0]["code"],
+            rs
+        );
+        let studied = component(observation, "48018-6")["valueCodeableConcept"].clone();
+        if gene == "TP53" {
+            // The annotated call set gives TP53's HGNC id (README §9: 48018-6 = HGNC:11998).
+            assert_eq!(studied["coding"][0]["code"], "HGNC:11998", "{observation}");
+            assert_eq!(studied["coding"][0]["display"], "TP53");
+        } else {
+            assert_eq!(
+                studied["text"], gene,
+                "the fixture gives the symbol only (no HGNC id to code it with)"
+            );
+        }
+        let vaf = component(observation, "81258-6")["valueQuantity"]["value"].clone();
+        let zygosity =
+            component(observation, "53034-5")["valueCodeableConcept"]["coding"][0]["code"].clone();
+        match rs {
+            "rs121913529" => assert_eq!((vaf.as_f64(), &zygosity), (Some(0.23), &Value::Null)),
+            "rs28934578" => assert_eq!((vaf.as_f64(), &zygosity), (Some(0.41), &Value::Null)),
+            // Germline: zygosity from GT; the fraction from AD (16 of 34 reads, 30 of 30).
+            "rs1800562" => assert_eq!(
+                (vaf.as_f64(), zygosity.as_str()),
+                (Some(0.4706), Some("LA6706-1"))
+            ),
+            _ => assert_eq!(
+                (vaf.as_f64(), zygosity.as_str()),
+                (Some(1.0), Some("LA6705-3"))
+            ),
+        }
         assert_eq!(
             observation["specimen"]["reference"],
             format!("Specimen/{specimen}")
@@ -1046,6 +1126,116 @@ async fn fhir_answers_match_the_fixtures(gw: &TestGateway) -> Res<()> {
             start
         );
     }
+    // Coding HGVS (with or without the gene in parentheses, with or without the transcript's
+    // version) finds TP53 through its transcript annotation.
+    let subject = "subject=Patient/GEMJ-TEST-0001";
+    for name in [
+        "NM_000546.6:c.524G%3EA",
+        "NM_000546.6(TP53):c.524G%3EA",
+        "NM_000546:c.524G%3EA",
+    ] {
+        let answer = get(&format!(
+            "/fhir/$find-subject-specific-variants?{subject}&variants={name}"
+        ))?;
+        let part = &answer["parameter"][0]["part"];
+        assert_eq!(part[1]["valueBoolean"], true, "{name}: {answer}");
+        assert_eq!(
+            component(&part[2]["resource"], "69551-0")["valueString"],
+            "T"
+        );
+    }
+    // A name no annotation knows cannot be placed: 422, never a made-up absence.
+    let r = http.get(
+        &format!("/fhir/$find-subject-specific-variants?{subject}&variants=NM_000546.6:c.1A%3EG"),
+        Some(&passport),
+    )?;
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(r.json["issue"][0]["code"], "not-found");
+
+    // Molecular consequences and implications derive from the Variant and are read back by id;
+    // the answers are valid R4 Parameters.
+    let parameters = gemj_schemas::SchemaSet::embedded()
+        .validator(gemj_schemas::docs::FHIR_R4, "/definitions/Parameters")?;
+    let valid = |answer: &Value| -> Res<()> {
+        match parameters.validate(answer) {
+            Ok(()) => Ok(()),
+            Err(errors) => Err(format!("not valid R4: {errors:?}: {answer}").into()),
+        }
+    };
+    let answer = get(&format!(
+        "/fhir/$find-subject-molecular-consequences?{subject}"
+    ))?;
+    valid(&answer)?;
+    let params = answer["parameter"].as_array().cloned().unwrap_or_default();
+    let consequence = params
+        .iter()
+        .find(|p| p["name"] == "consequence")
+        .map(|p| p["resource"].clone())
+        .ok_or(format!("no consequence: {answer}"))?;
+    assert_eq!(
+        component(&consequence, "feature-consequence")["valueCodeableConcept"]["coding"][0]["code"],
+        "SO:0001583"
+    );
+    assert_eq!(
+        component(&consequence, "48004-6")["valueCodeableConcept"]["coding"][0]["code"],
+        "NM_000546.6:c.524G>A"
+    );
+    assert_eq!(
+        component(&consequence, "48005-3")["valueCodeableConcept"]["coding"][0]["code"],
+        "p.Arg175His"
+    );
+    let variant = params
+        .iter()
+        .find(|p| p["name"] == "variant")
+        .map(|p| p["resource"].clone())
+        .ok_or("no variant")?;
+    assert_eq!(
+        consequence["derivedFrom"][0]["reference"],
+        format!("Observation/{}", variant["id"].as_str().unwrap_or_default())
+    );
+    let id = consequence["id"].as_str().unwrap_or_default();
+    assert_eq!(get(&format!("/fhir/Observation/{id}"))?, consequence);
+    let none = get(&format!(
+        "/fhir/$find-subject-molecular-consequences?{subject}&featureConsequences=http://sequenceontology.org%7CSO:0001587"
+    ))?;
+    assert!(
+        none["parameter"].as_array().is_none_or(Vec::is_empty),
+        "{none}"
+    );
+
+    let answer = get(&format!(
+        "/fhir/$find-subject-dx-implications?{subject}&conditions=Li-Fraumeni%20syndrome"
+    ))?;
+    valid(&answer)?;
+    let implication = &answer["parameter"][0]["resource"];
+    assert_eq!(answer["parameter"][0]["name"], "implication", "{answer}");
+    assert_eq!(
+        component(implication, "53037-8")["valueCodeableConcept"]["coding"][0]["code"],
+        "LA6668-3"
+    );
+    assert_eq!(
+        component(implication, "81259-4")["valueCodeableConcept"]["text"],
+        "Li-Fraumeni syndrome"
+    );
+    let other = get(&format!(
+        "/fhir/$find-subject-dx-implications?{subject}&conditions=Marfan"
+    ))?;
+    assert!(
+        other["parameter"].as_array().is_none_or(Vec::is_empty),
+        "{other}"
+    );
+    let tx = get(&format!("/fhir/$find-subject-tx-implications?{subject}"))?;
+    assert!(
+        tx["parameter"].as_array().is_none_or(Vec::is_empty),
+        "no drug response is annotated: {tx}"
+    );
+    // Population operations take the allele, never a name resolved through annotations.
+    let r = http.get(
+        "/fhir/$find-population-specific-variants?variants=rs28934578",
+        Some(&passport),
+    )?;
+    assert_eq!(r.status, 422, "{}", r.text());
+
     let r = http.get("/fhir/Patient/GEMJ-TEST-0003", Some(&passport))?;
     assert_eq!(r.status, 404, "the withdrawn participant: {}", r.text());
     Ok(())

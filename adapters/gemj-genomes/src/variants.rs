@@ -13,11 +13,21 @@
 //! only an unreadable header is an error. Data that cannot be read further (a corrupt gzip
 //! member, a BCF record cut short) ends the stream with a diagnostic.
 //!
+//! Each allele also comes with each sample's call ([`SampleCall`]: ploidy, FORMAT `DP`, `AD`,
+//! `AF`) and what the record says about it ([`AlleleNotes`]: the ID column, and the INFO
+//! annotations `GENE`, `GENEINFO`, `CLNSIG`, `CLNDN`, SnpEff `ANN`, VEP `CSQ`).
+//!
 //! Invariant: memory is bounded by the longest line ([`MAX_LINE`]) or BCF record, whatever
-//! lengths the file claims; no per-record allocation happens besides the [`VariantKey`] itself.
+//! lengths the file claims; no per-record allocation happens besides the [`VariantKey`] itself
+//! and the identifiers and annotations a record has (bounded by [`MAX_NOTE`] and
+//! [`MAX_EFFECTS`]).
 
 mod bcf;
+mod notes;
 mod vcf;
+
+pub use gemj_model::variant::{AlleleNotes, Effect, SampleCall};
+pub use notes::{MAX_EFFECTS, MAX_NOTE};
 
 use std::{
     collections::VecDeque,
@@ -46,13 +56,17 @@ pub const MAX_DIAGNOSTICS: usize = gemj_model::source::MAX_DIAGNOSTICS;
 const MISSING: u32 = u32::MAX;
 
 /// One ALT allele of a record, borrowed from the reader until the next call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AlleleRef<'a> {
     /// Chromosome, 1-based position, REF and this ALT.
     pub key: &'a VariantKey,
     /// Copies of this ALT each sample carries (0, 1, 2; more for polyploid calls), in the order
     /// of [`VariantReader::sample_names`].
     pub copies: &'a [u8],
+    /// Each sample's ploidy, depth and allele fraction of this ALT, in sample order.
+    pub calls: &'a [SampleCall],
+    /// The record's identifiers and its annotations of this ALT.
+    pub notes: &'a AlleleNotes,
     /// Where the record is: its line number (VCF, counting header lines) or record number (BCF).
     pub position: u64,
 }
@@ -64,18 +78,24 @@ impl AlleleRef<'_> {
         AlleleRecord {
             key: self.key.clone(),
             copies: self.copies.to_vec(),
+            calls: self.calls.to_vec(),
+            notes: self.notes.clone(),
             position: self.position,
         }
     }
 }
 
 /// One ALT allele of a record, owned (what the [`Iterator`] of [`VariantReader`] yields).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AlleleRecord {
     /// Chromosome, 1-based position, REF and this ALT.
     pub key: VariantKey,
     /// Copies of this ALT each sample carries, in sample order.
     pub copies: Vec<u8>,
+    /// Each sample's call details, in sample order.
+    pub calls: Vec<SampleCall>,
+    /// Identifiers and annotations.
+    pub notes: AlleleNotes,
     /// Line number (VCF) or record number (BCF).
     pub position: u64,
 }
@@ -126,6 +146,19 @@ struct Site {
     /// Where each sample's alleles end in `gt`.
     gt_ends: Vec<u32>,
     position: u64,
+    /// The ID column's identifiers.
+    ids: Vec<String>,
+    /// The INFO entries read for notes (`KEY=value;`…).
+    info: Vec<u8>,
+    /// FORMAT `DP` of each sample; empty when the record has none.
+    dp: Vec<Option<u32>>,
+    /// FORMAT `AD` of all samples, one after another, and where each sample's end; empty when
+    /// the record has none.
+    ad: Vec<Option<u32>>,
+    ad_ends: Vec<u32>,
+    /// FORMAT `AF` likewise.
+    af: Vec<Option<f32>>,
+    af_ends: Vec<u32>,
 }
 
 impl Site {
@@ -133,6 +166,48 @@ impl Site {
         self.alts.clear();
         self.gt.clear();
         self.gt_ends.clear();
+        self.ids.clear();
+        self.info.clear();
+        self.dp.clear();
+        self.ad.clear();
+        self.ad_ends.clear();
+        self.af.clear();
+        self.af_ends.clear();
+    }
+
+    /// Sample `s`'s values in a flat per-sample buffer.
+    fn values<'v, T: Copy>(values: &'v [Option<T>], ends: &[u32], s: usize) -> &'v [Option<T>] {
+        let end = ends.get(s).map_or(0, |&e| e as usize);
+        let start = if s == 0 {
+            0
+        } else {
+            ends.get(s - 1).map_or(end, |&e| e as usize)
+        };
+        values.get(start..end).unwrap_or_default()
+    }
+
+    /// Each sample's call of ALT number `index` (1-based).
+    fn calls(&self, index: u32, out: &mut Vec<SampleCall>) {
+        out.clear();
+        let mut start = 0_usize;
+        for (s, &end) in self.gt_ends.iter().enumerate() {
+            let end = end as usize;
+            let ploidy = u8::try_from(end.saturating_sub(start)).unwrap_or(u8::MAX);
+            start = end;
+            let ad = Self::values(&self.ad, &self.ad_ends, s);
+            let af = Self::values(&self.af, &self.af_ends, s);
+            let total = ad
+                .iter()
+                .try_fold(0_u32, |sum, v| v.map(|v| sum.saturating_add(v)))
+                .filter(|_| !ad.is_empty());
+            out.push(SampleCall {
+                ploidy,
+                allele_fraction: af.get(index as usize - 1).copied().flatten(),
+                depth: self.dp.get(s).copied().flatten(),
+                allele_depth: ad.get(index as usize).copied().flatten(),
+                total_allele_depth: total,
+            });
+        }
     }
 }
 
@@ -140,6 +215,8 @@ impl Site {
 struct Book {
     file: String,
     summary: ReadSummary,
+    /// The field names of VEP's `CSQ` (from the header), if it has one.
+    csq_fields: Vec<String>,
 }
 
 impl Book {
@@ -211,6 +288,8 @@ pub struct VariantReader<'r> {
     site: Site,
     key: Option<VariantKey>,
     copies: Vec<u8>,
+    calls: Vec<SampleCall>,
+    notes: AlleleNotes,
     done: bool,
 }
 
@@ -264,6 +343,7 @@ impl<'r> VariantReader<'r> {
         let mut book = Book {
             file: file.to_owned(),
             summary: ReadSummary::default(),
+            csq_fields: Vec::new(),
         };
         let (source, format, samples) = if head.starts_with(b"BCF\x02") {
             let (source, samples) = bcf::BcfSource::new(reader, &mut book)?;
@@ -281,6 +361,8 @@ impl<'r> VariantReader<'r> {
             site: Site::default(),
             key: None,
             copies: Vec::new(),
+            calls: Vec::new(),
+            notes: AlleleNotes::default(),
             done: false,
         })
     }
@@ -382,6 +464,14 @@ impl<'r> VariantReader<'r> {
                     start = end;
                 }
                 self.book.summary.alleles += 1;
+                self.site.calls(index, &mut self.calls);
+                notes::notes_for(
+                    &self.site.info,
+                    &self.site.ids,
+                    &self.book.csq_fields,
+                    (index, reference.as_str(), alternate.as_str()),
+                    &mut self.notes,
+                );
                 let key = self.key.insert(VariantKey {
                     chrom: chrom.clone(),
                     pos: self.site.pos,
@@ -391,6 +481,8 @@ impl<'r> VariantReader<'r> {
                 return Some(AlleleRef {
                     key,
                     copies: &self.copies,
+                    calls: &self.calls,
+                    notes: &self.notes,
                     position: self.site.position,
                 });
             }

@@ -313,6 +313,8 @@ async fn vcf(
             key: r.key.clone(),
             carriers: r.carriers.iter().map(|o| (o, 1)).collect(),
             callsets: r.callsets.iter().flatten().collect(),
+            calls: Vec::new(),
+            notes: None,
         })
         .collect();
     let t = Instant::now();

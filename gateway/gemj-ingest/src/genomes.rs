@@ -469,10 +469,24 @@ async fn load_variants(
                     (copies > 0).then_some(((participant, copies), specimen))
                 })
                 .unzip();
+            // Each carrier specimen's call (ploidy, depth, allele fraction).
+            let calls = allele
+                .copies
+                .iter()
+                .zip(&columns)
+                .zip(allele.calls)
+                .filter_map(|((&copies, column), call)| {
+                    let (_, specimen) = (*column)?;
+                    (copies > 0).then_some((specimen, copies, *call))
+                })
+                .collect();
+            let notes = (!allele.notes.is_empty()).then(|| allele.notes.clone());
             out.push(VariantContribution {
                 key: allele.key.clone(),
                 carriers,
                 callsets,
+                calls,
+                notes,
             });
         }
         Ok::<_, gemj_genomes::GenomesError>((out, reader.finish()))

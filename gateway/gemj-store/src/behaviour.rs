@@ -139,6 +139,7 @@ behaviour!(
     object_registration,
     ingest_transaction,
     variant_merge,
+    call_details,
     revocations,
 );
 
@@ -1601,11 +1602,15 @@ async fn variant_merge(store: Store) -> TestResult {
             key: key(100)?,
             carriers: vec![(1, 1), (2, 2)],
             callsets: vec![11, 12],
+            calls: Vec::new(),
+            notes: None,
         },
         VariantContribution {
             key: key(200)?,
             carriers: vec![(1, 0)],
             callsets: vec![],
+            calls: Vec::new(),
+            notes: None,
         },
     ];
     let m = store.merge_variants(&ds, &first).await?;
@@ -1626,6 +1631,8 @@ async fn variant_merge(store: Store) -> TestResult {
         key: key(100)?,
         carriers: vec![(2, 2), (7, 1)],
         callsets: vec![12, 17],
+        calls: Vec::new(),
+        notes: None,
     }];
     let m = store.merge_variants(&ds, &second).await?;
     assert_eq!((m.created, m.merged), (0, 1));
@@ -1645,6 +1652,8 @@ async fn variant_merge(store: Store) -> TestResult {
         key: key(100)?,
         carriers: vec![(7, 1)],
         callsets: vec![27],
+        calls: Vec::new(),
+        notes: None,
     }];
     let m = store.merge_variants(&ds, &tumour).await?;
     assert_eq!((m.created, m.merged, m.unchanged), (0, 1, 0));
@@ -1659,6 +1668,8 @@ async fn variant_merge(store: Store) -> TestResult {
         key: key(100)?,
         carriers: vec![(9, 1)],
         callsets: vec![],
+        calls: Vec::new(),
+        notes: None,
     }];
     store.merge_variants(&ds, &unnamed).await?;
     let row = store
@@ -1732,5 +1743,113 @@ async fn revocations(store: Store) -> TestResult {
             .await?
     );
     assert_eq!(store.revocations().await?.len(), 2);
+    Ok(())
+}
+
+/// Calls, notes and names are stored with the alleles they belong to, replaced when an input
+/// says them again, and looked up by name; long alleles work on both backends.
+async fn call_details(store: Store) -> TestResult {
+    use crate::VariantContribution;
+    use gemj_model::variant::{AlleleNotes, Effect, SampleCall};
+    store.migrate().await?;
+    store.put_dataset(&dataset("DS-CALLS")?).await?;
+    let ds = DatasetId::parse("DS-CALLS")?;
+    let long = "A".repeat(5_000);
+    let tp53 = VariantKey::parse("chr17", 7_675_088, "C", "T")?;
+    let deletion = VariantKey::parse("chr17", 7_675_200, &long, "A")?;
+    let call = |fraction: f32| SampleCall {
+        ploidy: 2,
+        allele_fraction: Some(fraction),
+        depth: Some(100),
+        allele_depth: Some(41),
+        total_allele_depth: Some(100),
+    };
+    let notes = AlleleNotes {
+        ids: vec!["rs28934578".into()],
+        gene: Some("TP53".into()),
+        effects: vec![Effect {
+            transcript: Some("NM_000546.6".into()),
+            hgvs_c: Some("c.524G>A".into()),
+            hgvs_p: Some("NP_000537.3:p.Arg175His".into()),
+            ..Effect::default()
+        }],
+        ..AlleleNotes::default()
+    };
+    let input = |fraction: f32, notes: Option<AlleleNotes>| {
+        vec![
+            VariantContribution {
+                key: tp53.clone(),
+                carriers: vec![(1, 1)],
+                callsets: vec![11],
+                calls: vec![(11, 1, call(fraction))],
+                notes,
+            },
+            VariantContribution {
+                key: deletion.clone(),
+                carriers: vec![(1, 2)],
+                callsets: vec![11],
+                calls: vec![(
+                    11,
+                    2,
+                    SampleCall {
+                        ploidy: 2,
+                        ..SampleCall::default()
+                    },
+                )],
+                notes: None,
+            },
+        ]
+    };
+    store
+        .merge_variants(&ds, &input(0.41, Some(notes.clone())))
+        .await?;
+    let calls = store
+        .calls_of_specimens(&ds, &[11, 12], "chr17", (7_675_000, 7_676_000))
+        .await?;
+    assert_eq!(calls.len(), 2);
+    assert_eq!((calls[0].key.clone(), calls[0].copies), (tp53.clone(), 1));
+    assert_eq!(calls[0].call, call(0.41));
+    assert_eq!(
+        (calls[1].key.clone(), calls[1].copies),
+        (deletion.clone(), 2)
+    );
+    assert!(
+        store
+            .calls_of_specimens(&ds, &[12], "chr17", (1, 10_000_000))
+            .await?
+            .is_empty()
+    );
+    let stored = store
+        .variant_notes(&ds, "chr17", (7_675_088, 7_675_088))
+        .await?;
+    assert_eq!(stored.get(&tp53), Some(&notes));
+    for name in [
+        "rs28934578",
+        "NM_000546.6:c.524G>A",
+        "NM_000546:c.524G>A",
+        "NP_000537.3:p.Arg175His",
+        "NP_000537:p.Arg175His",
+    ] {
+        assert_eq!(
+            store.variants_named(&ds, name).await?,
+            std::slice::from_ref(&tp53),
+            "{name}"
+        );
+    }
+    assert!(store.variants_named(&ds, "rs1").await?.is_empty());
+    // The same specimen called again replaces its call; no notes leave the old ones.
+    store.merge_variants(&ds, &input(0.5, None)).await?;
+    let calls = store
+        .calls_of_specimens(&ds, &[11], "chr17", (7_675_088, 7_675_088))
+        .await?;
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].call.allele_fraction, Some(0.5));
+    assert_eq!(
+        store
+            .variant_notes(&ds, "chr17", (1, 10_000_000))
+            .await?
+            .len(),
+        1
+    );
     Ok(())
 }

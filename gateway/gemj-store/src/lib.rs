@@ -38,6 +38,7 @@
 
 mod approvals;
 mod audit;
+mod calls;
 mod catalog;
 mod chains;
 mod clinical;
@@ -55,6 +56,7 @@ mod behaviour;
 
 use sqlx::{PgPool, SqlitePool};
 
+pub use calls::CallRow;
 pub use catalog::{CATALOGUE_CHANNEL, ObjectTimes};
 pub use chains::{BrokenChain, ChainReport};
 pub use clinical::Gene;

@@ -279,8 +279,9 @@ async fn write_rows_pg(
 }
 
 /// One input file's say about one allele: which participants (by ordinal) carry it, and how
-/// many copies each ([`Store::merge_variants`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// many copies each ([`Store::merge_variants`]); each carrier specimen's call and what the file
+/// says about the allele, when it says it.
+#[derive(Debug, Clone, PartialEq)]
 pub struct VariantContribution {
     /// Chromosome, 1-based position, reference and alternate allele.
     pub key: VariantKey,
@@ -289,6 +290,12 @@ pub struct VariantContribution {
     /// The ordinals of the specimens whose calls in this input hold the allele; empty when the
     /// input does not say (the row's provenance then becomes unknown).
     pub callsets: Vec<u32>,
+    /// Each carrier specimen's call: its ordinal, the copies of the allele and the call
+    /// (stored in `variant_calls`; a specimen called again replaces its call).
+    pub calls: Vec<(u32, u8, gemj_model::variant::SampleCall)>,
+    /// What the input says about the allele (stored in `variant_notes`, replacing what an
+    /// earlier input said, and indexed by name); `None` when it says nothing.
+    pub notes: Option<gemj_model::variant::AlleleNotes>,
 }
 
 /// What [`Store::merge_variants`] did, in rows of the variant index.
@@ -583,7 +590,7 @@ impl Store {
         // In the open transaction: the dataset's key, the stored rows of the spans, merged and
         // written (with `$write`, on PostgreSQL when `$pg`); evaluates to what happened.
         macro_rules! merge_in_tx {
-            ($tx:ident, $write:ident, $pg:literal) => {{
+            ($tx:ident, $write:ident, $details:path, $pg:literal) => {{
                 let key = dataset_key!($tx, dataset);
                 let mut existing = HashMap::new();
                 for (chrom, (lo, hi)) in &spans {
@@ -604,13 +611,19 @@ impl Store {
                     let refs: Vec<&VariantRow> = rows.iter().collect();
                     write_variants!($tx, $write, key, &refs, $pg);
                 }
+                $details(&mut *$tx, key, input).await?;
                 counts
             }};
         }
         let counts = match &self.pool {
             Pool::Sqlite(pool) => {
                 let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                let counts = merge_in_tx!(tx, write_rows_sqlite, false);
+                let counts = merge_in_tx!(
+                    tx,
+                    write_rows_sqlite,
+                    crate::calls::write_details_sqlite,
+                    false
+                );
                 tx.commit().await?;
                 counts
             }
@@ -620,7 +633,7 @@ impl Store {
                 sqlx::query("SELECT pg_advisory_xact_lock(7243002)")
                     .execute(&mut *tx)
                     .await?;
-                let counts = merge_in_tx!(tx, write_rows_pg, true);
+                let counts = merge_in_tx!(tx, write_rows_pg, crate::calls::write_details_pg, true);
                 tx.commit().await?;
                 counts
             }
@@ -764,6 +777,8 @@ mod merge_tests {
             key: VariantKey::parse(chrom, pos, "A", alt).unwrap_or_else(|e| panic!("{e}")),
             carriers: carriers.to_vec(),
             callsets: carriers.iter().map(|(c, _)| c + 100).collect(),
+            calls: Vec::new(),
+            notes: None,
         }
     }
 

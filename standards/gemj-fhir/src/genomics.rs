@@ -516,6 +516,69 @@ pub fn parameters(parameter: Vec<Value>) -> Value {
     json!({"resourceType": "Parameters", "parameter": parameter})
 }
 
+/// Sequence Ontology ids of the consequence terms variant annotators write (Ensembl VEP's
+/// calculated consequences, which SnpEff's `ANN` shares), for the IG's `feature-consequence`.
+pub const SO_CONSEQUENCES: [(&str, &str); 23] = [
+    ("transcript_ablation", "SO:0001893"),
+    ("splice_acceptor_variant", "SO:0001574"),
+    ("splice_donor_variant", "SO:0001575"),
+    ("stop_gained", "SO:0001587"),
+    ("frameshift_variant", "SO:0001589"),
+    ("stop_lost", "SO:0001578"),
+    ("start_lost", "SO:0002012"),
+    ("inframe_insertion", "SO:0001821"),
+    ("inframe_deletion", "SO:0001822"),
+    ("missense_variant", "SO:0001583"),
+    ("protein_altering_variant", "SO:0001818"),
+    ("splice_region_variant", "SO:0001630"),
+    ("synonymous_variant", "SO:0001819"),
+    ("stop_retained_variant", "SO:0001567"),
+    ("start_retained_variant", "SO:0002019"),
+    ("coding_sequence_variant", "SO:0001580"),
+    ("5_prime_UTR_variant", "SO:0001623"),
+    ("3_prime_UTR_variant", "SO:0001624"),
+    ("non_coding_transcript_exon_variant", "SO:0001792"),
+    ("intron_variant", "SO:0001627"),
+    ("upstream_gene_variant", "SO:0001631"),
+    ("downstream_gene_variant", "SO:0001632"),
+    ("intergenic_variant", "SO:0001628"),
+];
+
+/// The Sequence Ontology id of a consequence term, if it is one of [`SO_CONSEQUENCES`].
+///
+/// ```
+/// assert_eq!(gemj_fhir::genomics::so_id("missense_variant"), Some("SO:0001583"));
+/// assert_eq!(gemj_fhir::genomics::so_id("made_up"), None);
+/// ```
+#[must_use]
+pub fn so_id(term: &str) -> Option<&'static str> {
+    SO_CONSEQUENCES
+        .iter()
+        .find(|(t, _)| *t == term)
+        .map(|(_, id)| *id)
+}
+
+/// The LOINC answer (LL4034-6) of a ClinVar clinical significance term.
+///
+/// ```
+/// assert_eq!(gemj_fhir::genomics::clinical_significance("Likely pathogenic"), Some(("LA26332-9", "Likely pathogenic")));
+/// assert_eq!(gemj_fhir::genomics::clinical_significance("drug response"), None);
+/// ```
+#[must_use]
+pub fn clinical_significance(term: &str) -> Option<(&'static str, &'static str)> {
+    const ANSWERS: [(&str, &str); 5] = [
+        ("LA6668-3", "Pathogenic"),
+        ("LA26332-9", "Likely pathogenic"),
+        ("LA26333-7", "Uncertain significance"),
+        ("LA26334-5", "Likely benign"),
+        ("LA6675-8", "Benign"),
+    ];
+    ANSWERS
+        .iter()
+        .find(|(_, display)| display.eq_ignore_ascii_case(term))
+        .copied()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

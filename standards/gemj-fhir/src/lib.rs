@@ -43,4 +43,13 @@ pub mod profiles {
     /// Genomic data file (a DocumentReference).
     pub const GENOMIC_DATA_FILE: &str =
         "http://hl7.org/fhir/uv/genomics-reporting/StructureDefinition/genomic-data-file";
+    /// Molecular consequence (an Observation derived from a Variant).
+    pub const MOLECULAR_CONSEQUENCE: &str =
+        "http://hl7.org/fhir/uv/genomics-reporting/StructureDefinition/molecular-consequence";
+    /// Diagnostic implication.
+    pub const DIAGNOSTIC_IMPLICATION: &str =
+        "http://hl7.org/fhir/uv/genomics-reporting/StructureDefinition/diagnostic-implication";
+    /// Therapeutic implication.
+    pub const THERAPEUTIC_IMPLICATION: &str =
+        "http://hl7.org/fhir/uv/genomics-reporting/StructureDefinition/therapeutic-implication";
 }

@@ -156,6 +156,117 @@ impl VariantKey {
     }
 }
 
+// What a VCF record says about an allele beyond its carriers (read by gemj-genomes, kept by
+// gemj-store, served by FHIR).
+
+/// One sample's call of an allele.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct SampleCall {
+    /// Alleles in the sample's `GT` (2 for `0/1`, 1 for haploid `1`; 0 when there is no GT).
+    pub ploidy: u8,
+    /// FORMAT `AF` of this ALT allele.
+    pub allele_fraction: Option<f32>,
+    /// FORMAT `DP`.
+    pub depth: Option<u32>,
+    /// FORMAT `AD` of this ALT allele.
+    pub allele_depth: Option<u32>,
+    /// The sum of FORMAT `AD` over all alleles (when every value is given).
+    pub total_allele_depth: Option<u32>,
+}
+
+impl SampleCall {
+    /// The fraction of reads with the allele: `AF`, else `AD` of the allele over the sum of `AD`.
+    ///
+    /// ```
+    /// use gemj_model::variant::SampleCall;
+    /// let call = SampleCall { allele_depth: Some(16), total_allele_depth: Some(34), ..SampleCall::default() };
+    /// assert!((call.fraction().unwrap_or(0.0) - 0.4706).abs() < 1e-3);
+    /// ```
+    #[must_use]
+    pub fn fraction(&self) -> Option<f64> {
+        if let Some(af) = self.allele_fraction {
+            return Some(f64::from(af));
+        }
+        match (self.allele_depth, self.total_allele_depth) {
+            (Some(a), Some(t)) if t > 0 => Some(f64::from(a) / f64::from(t)),
+            _ => None,
+        }
+    }
+}
+
+/// One transcript (or feature) effect of an allele, from `ANN` or `CSQ`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Effect {
+    /// Sequence Ontology consequence terms (`missense_variant`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consequences: Vec<String>,
+    /// `HIGH`, `MODERATE`, `LOW` or `MODIFIER`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impact: Option<String>,
+    /// HGNC symbol.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gene: Option<String>,
+    /// `HGNC:nnnn` when the annotation gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gene_id: Option<String>,
+    /// Transcript accession with its version (`NM_000546.6`, `ENST00000269305.9`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcript: Option<String>,
+    /// Coding HGVS without the transcript (`c.524G>A`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hgvs_c: Option<String>,
+    /// Protein HGVS, with its protein accession when the annotation gives one
+    /// (`NP_000537.3:p.Arg175His`, or `p.Arg175His`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hgvs_p: Option<String>,
+}
+
+/// What the record says about one allele: identifiers, gene, effects, clinical significance.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct AlleleNotes {
+    /// The ID column's identifiers (`rs28934578`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ids: Vec<String>,
+    /// The gene symbol: INFO `GENE`, else `GENEINFO`'s first, else the first effect's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gene: Option<String>,
+    /// `HGNC:nnnn` of the gene, when an annotation gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gene_id: Option<String>,
+    /// Transcript effects of this allele.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub effects: Vec<Effect>,
+    /// ClinVar's clinical significance terms (`Pathogenic`, `drug response`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clinical_significance: Vec<String>,
+    /// ClinVar's condition names, without `not provided` and `not specified`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<String>,
+}
+
+impl AlleleNotes {
+    /// Whether the record said nothing more about the allele.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+            && self.gene.is_none()
+            && self.gene_id.is_none()
+            && self.effects.is_empty()
+            && self.clinical_significance.is_empty()
+            && self.conditions.is_empty()
+    }
+
+    /// Empties the notes (for reuse).
+    pub fn clear(&mut self) {
+        self.ids.clear();
+        self.gene = None;
+        self.gene_id = None;
+        self.effects.clear();
+        self.clinical_significance.clear();
+        self.conditions.clear();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,12 +17,15 @@ use noodles::{
     bcf,
     vcf::{
         self,
-        variant::record::{AlternateBases as _, Samples as _},
+        variant::record::{
+            AlternateBases as _, Ids as _, Info as _, Samples as _,
+            info::field::{Value, value::Array},
+        },
     },
 };
 
 use super::{
-    AltKind, BAD_POS, Book, GtError, MAX_ALT_ALLELES, MISSING, Site, classify_alt, parse_ref,
+    AltKind, BAD_POS, Book, GtError, MAX_ALT_ALLELES, MISSING, Site, classify_alt, notes, parse_ref,
 };
 use crate::{GenomesError, read_up_to};
 
@@ -32,12 +35,14 @@ const MIN_SHARED: u32 = 24;
 pub(super) struct BcfSource<'r> {
     reader: Box<dyn BufRead + Send + 'r>,
     header: vcf::Header,
-    gt_key: Option<usize>,
+    keys: FormatKeys,
     record: bcf::Record,
     frame: Vec<u8>,
     record_no: u64,
     position: String,
     samples: usize,
+    /// Scratch for a record's identifiers.
+    ids: Vec<String>,
 }
 
 impl<'r> BcfSource<'r> {
@@ -59,16 +64,26 @@ impl<'r> BcfSource<'r> {
             Err(_) => return Err(header_error("malformed header".to_owned())),
         };
         let names: Vec<String> = header.sample_names().iter().cloned().collect();
-        let gt_key = header.string_maps().strings().get_index_of("GT");
+        let strings = header.string_maps().strings();
+        let keys = FormatKeys {
+            gt: strings.get_index_of("GT"),
+            dp: strings.get_index_of("DP"),
+            ad: strings.get_index_of("AD"),
+            af: strings.get_index_of("AF"),
+        };
+        if let Some(csq) = header.infos().get("CSQ") {
+            book.csq_fields = notes::csq_format(csq.description());
+        }
         Ok((
             Self {
                 reader,
-                gt_key,
+                keys,
                 record: bcf::Record::default(),
                 frame: Vec::new(),
                 record_no: 0,
                 position: String::new(),
                 samples: names.len(),
+                ids: Vec::new(),
                 header,
             },
             names,
@@ -221,7 +236,42 @@ impl<'r> BcfSource<'r> {
                 }
             }
         }
-        if self.samples == 0 || site.alts.is_empty() {
+        if site.alts.is_empty() {
+            return true;
+        }
+        for id in record.ids().iter() {
+            notes::parse_ids(id.as_bytes(), &mut self.ids);
+            site.ids.append(&mut self.ids);
+        }
+        for field in record.info().iter(&self.header) {
+            match field {
+                Ok((key, Some(Value::String(value)))) => {
+                    notes::keep_info(key, &value, &mut site.info);
+                }
+                // `Number=.` strings (ANN, CSQ, CLNSIG) come as arrays: their text is the
+                // values joined by commas.
+                Ok((key, Some(Value::Array(Array::String(values)))))
+                    if notes::INFO_KEYS.contains(&key) =>
+                {
+                    let text: Vec<String> = values
+                        .iter()
+                        .map(|v| {
+                            v.ok()
+                                .flatten()
+                                .map_or_else(|| ".".to_owned(), std::borrow::Cow::into_owned)
+                        })
+                        .collect();
+                    notes::keep_info(key, &text.join(","), &mut site.info);
+                }
+                Ok(_) => {}
+                Err(_) => {
+                    book.warning(at, "INFO", "unreadable INFO; its annotations are not read");
+                    site.info.clear();
+                    break;
+                }
+            }
+        }
+        if self.samples == 0 {
             return true;
         }
 
@@ -234,11 +284,11 @@ impl<'r> BcfSource<'r> {
         };
         let count = samples.len();
         let formats = samples.format_count();
-        let decoded = decode_gt(
+        let decoded = decode_format(
             samples.as_ref(),
             formats,
             count,
-            self.gt_key,
+            &self.keys,
             alt_count,
             site,
             book,
@@ -334,13 +384,56 @@ fn read_typed_int(src: &mut &[u8]) -> Result<i64, &'static str> {
     Ok(int(ty, take(src, w)?))
 }
 
-/// Decodes `GT` of every sample into `site`; `Ok(false)` when the record has no `GT`.
+/// The header's string-map indices of the FORMAT keys read.
+struct FormatKeys {
+    gt: Option<usize>,
+    dp: Option<usize>,
+    ad: Option<usize>,
+    af: Option<usize>,
+}
+
+/// Which FORMAT key a typed key is.
+fn key_is(key: i64, wanted: Option<usize>) -> bool {
+    wanted.is_some_and(|k| usize::try_from(key).ok() == Some(k))
+}
+
+/// The integer values of one sample up to the end of its vector (missing values are `None`).
+fn sample_ints(ty: u8, values: &[u8], w: usize, out: &mut Vec<Option<u32>>) {
+    let end = end_of_vector(ty);
+    let missing = end - 1;
+    for value in values.chunks_exact(w.max(1)) {
+        let v = int(ty, value);
+        if v == end {
+            break;
+        }
+        out.push(if v == missing {
+            None
+        } else {
+            u32::try_from(v).ok()
+        });
+    }
+}
+
+/// The float values of one sample up to the end of its vector (missing values are `None`).
+fn sample_floats(values: &[u8], out: &mut Vec<Option<f32>>) {
+    for value in values.chunks_exact(4) {
+        let bits = u32::from_le_bytes([value[0], value[1], value[2], value[3]]);
+        if bits == 0x7F80_0002 {
+            break;
+        }
+        let v = f32::from_bits(bits);
+        out.push((bits != 0x7F80_0001 && v.is_finite() && (0.0..=1.0).contains(&v)).then_some(v));
+    }
+}
+
+/// Decodes `GT` (and `DP`, `AD`, `AF` when present) of every sample into `site`; `Ok(false)`
+/// when the record has no `GT`.
 #[allow(clippy::too_many_arguments)] // Reason: one private call site; a struct would only rename them.
-fn decode_gt(
+fn decode_format(
     mut src: &[u8],
     formats: usize,
     samples: usize,
-    gt_key: Option<usize>,
+    keys: &FormatKeys,
     alts: usize,
     site: &mut Site,
     book: &mut Book,
@@ -356,11 +449,41 @@ fn decode_gt(
             .checked_mul(samples)
             .ok_or("value count too large")?;
         let values = take(&mut src, total)?;
-        let is_gt = gt_key.is_some_and(|k| usize::try_from(key).ok() == Some(k));
-        if !is_gt || found {
+        let of = |s: usize| {
+            values
+                .get(s * per_sample..(s + 1) * per_sample)
+                .unwrap_or_default()
+        };
+        let ints = matches!(ty, INT8 | INT16 | INT32);
+        if key_is(key, keys.dp) && ints && site.dp.is_empty() {
+            let mut one = Vec::with_capacity(1);
+            for s in 0..samples {
+                one.clear();
+                sample_ints(ty, of(s), w, &mut one);
+                site.dp.push(one.first().copied().flatten());
+            }
             continue;
         }
-        if !matches!(ty, INT8 | INT16 | INT32) {
+        if key_is(key, keys.ad) && ints && site.ad_ends.is_empty() {
+            for s in 0..samples {
+                sample_ints(ty, of(s), w, &mut site.ad);
+                site.ad_ends
+                    .push(u32::try_from(site.ad.len()).unwrap_or(u32::MAX));
+            }
+            continue;
+        }
+        if key_is(key, keys.af) && ty == FLOAT && site.af_ends.is_empty() {
+            for s in 0..samples {
+                sample_floats(of(s), &mut site.af);
+                site.af_ends
+                    .push(u32::try_from(site.af.len()).unwrap_or(u32::MAX));
+            }
+            continue;
+        }
+        if !key_is(key, keys.gt) || found {
+            continue;
+        }
+        if !ints {
             return Err("GT is not stored as integers");
         }
         found = true;
@@ -369,9 +492,7 @@ fn decode_gt(
             let start = site.gt.len();
             let mut missing = false;
             let mut bad = None;
-            let calls = values
-                .get(s * per_sample..(s + 1) * per_sample)
-                .unwrap_or_default();
+            let calls = of(s);
             for value in calls.chunks_exact(w.max(1)) {
                 let v = int(ty, value);
                 if v == end {

@@ -430,3 +430,76 @@ fn bcf_records_cut_short_or_broken() -> TestResult {
     assert_eq!(errors[0].position.as_deref(), Some("record 1"));
     Ok(())
 }
+
+/// Calls and notes of every allele, as owned records.
+fn records(bytes: &[u8]) -> Result<Vec<AlleleRecord>, GenomesError> {
+    Ok(VariantReader::new(bytes, "t")?.collect())
+}
+
+#[test]
+fn calls_and_notes_agree_between_vcf_and_bcf() -> TestResult {
+    let text = "##fileformat=VCFv4.3\n\
+##contig=<ID=chr17,length=83257441>\n\
+##INFO=<ID=GENE,Number=1,Type=String,Description=\"Gene\">\n\
+##INFO=<ID=CSQ,Number=.,Type=String,Description=\"Consequence annotations from Ensembl VEP. Format: Allele|Consequence|IMPACT|SYMBOL|Feature|HGVSc|HGVSp|HGNC_ID\">\n\
+##INFO=<ID=CLNSIG,Number=.,Type=String,Description=\"ClinVar\">\n\
+##FORMAT=<ID=GT,Number=1,Type=String,Description=\"Genotype\">\n\
+##FORMAT=<ID=AD,Number=R,Type=Integer,Description=\"Allelic depths\">\n\
+##FORMAT=<ID=AF,Number=A,Type=Float,Description=\"Allele fractions\">\n\
+##FORMAT=<ID=DP,Number=1,Type=Integer,Description=\"Depth\">\n\
+#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tT\tN\n\
+chr17\t7675088\trs28934578;COSV52661038\tC\tT,G\t.\tPASS\tGENE=TP53;CSQ=T|missense_variant|MODERATE|TP53|ENST00000269305.9|ENST00000269305.9:c.524G>A|ENSP00000269305.4:p.Arg175His|11998,G|missense_variant|MODERATE|TP53|ENST00000269305.9|ENST00000269305.9:c.524G>C|ENSP00000269305.4:p.Arg175Pro|11998;CLNSIG=Pathogenic\tGT:AD:AF:DP\t0/1:50,41,9:0.41,0.09:100\t1|1:0,30,.:.,.:.\n\
+chr17\t7675100\t.\tA\tC\t.\tPASS\t.\tGT\t1\t0\n";
+    let unplaced = |mut r: Vec<AlleleRecord>| {
+        r.iter_mut().for_each(|a| a.position = 0);
+        r
+    };
+    let vcf = unplaced(records(text.as_bytes())?);
+    let bcf = unplaced(records(&to_bcf(text)?)?);
+    assert_eq!(
+        vcf, bcf,
+        "BCF reads as VCF (but for line and record numbers)"
+    );
+    assert_eq!(vcf.len(), 3);
+    let t = &vcf[0];
+    assert_eq!(t.copies, [1, 2]);
+    assert_eq!(t.notes.ids, ["rs28934578", "COSV52661038"]);
+    assert_eq!(t.notes.gene.as_deref(), Some("TP53"));
+    assert_eq!(t.notes.gene_id.as_deref(), Some("HGNC:11998"));
+    assert_eq!(t.notes.clinical_significance, ["Pathogenic"]);
+    assert_eq!(t.notes.effects.len(), 1, "the G allele's effect is not T's");
+    assert_eq!(t.notes.effects[0].hgvs_c.as_deref(), Some("c.524G>A"));
+    assert_eq!(
+        t.calls[0],
+        SampleCall {
+            ploidy: 2,
+            allele_fraction: Some(0.41),
+            depth: Some(100),
+            allele_depth: Some(41),
+            total_allele_depth: Some(100),
+        }
+    );
+    // The second sample: AF and DP missing, one AD missing (so no total).
+    assert_eq!(
+        t.calls[1],
+        SampleCall {
+            ploidy: 2,
+            allele_fraction: None,
+            depth: None,
+            allele_depth: Some(30),
+            total_allele_depth: None,
+        }
+    );
+    let g = &vcf[1];
+    assert_eq!(g.calls[0].allele_fraction, Some(0.09));
+    assert_eq!(g.calls[0].allele_depth, Some(9));
+    assert_eq!(
+        g.notes.effects[0].hgvs_p.as_deref(),
+        Some("ENSP00000269305.4:p.Arg175Pro")
+    );
+    // A haploid call, no annotations, no FORMAT beyond GT.
+    let h = &vcf[2];
+    assert_eq!((h.calls[0].ploidy, h.calls[0].depth), (1, None));
+    assert!(h.notes.is_empty());
+    Ok(())
+}

@@ -9,7 +9,8 @@ use std::{
 use gemj_model::Chromosome;
 
 use super::{
-    AltKind, BAD_POS, Book, MAX_ALT_ALLELES, MAX_LINE, Site, classify_alt, parse_gt, parse_ref,
+    AltKind, BAD_POS, Book, MAX_ALT_ALLELES, MAX_LINE, Site, classify_alt, notes, parse_gt,
+    parse_ref,
 };
 use crate::GenomesError;
 
@@ -24,9 +25,12 @@ pub(super) struct VcfSource<'r> {
     line_no: u64,
     position: String,
     samples: usize,
-    /// The last FORMAT seen and where `GT` is in it.
+    /// The last FORMAT seen and where `GT`, `DP`, `AD` and `AF` are in it.
     format: Vec<u8>,
     gt_field: Option<usize>,
+    dp_field: Option<usize>,
+    ad_field: Option<usize>,
+    af_field: Option<usize>,
 }
 
 enum Line {
@@ -48,6 +52,9 @@ impl<'r> VcfSource<'r> {
             samples: 0,
             format: Vec::new(),
             gt_field: None,
+            dp_field: None,
+            ad_field: None,
+            af_field: None,
         };
         let header = |why: &str| GenomesError::Header {
             format: "VCF",
@@ -73,6 +80,9 @@ impl<'r> VcfSource<'r> {
             }
             let line = trim_end(&source.line);
             if line.starts_with(b"##") {
+                if let Some(description) = notes::csq_header_description(line) {
+                    book.csq_fields = notes::csq_format(&description);
+                }
                 continue;
             }
             if !line.starts_with(b"#CHROM") {
@@ -216,7 +226,7 @@ impl<'r> VcfSource<'r> {
                 }
             }
         }
-        let [chrom, pos, _id, reference, alt, _qual, _filter, _info] = fixed;
+        let [chrom, pos, id, reference, alt, _qual, _filter, info] = fixed;
 
         // CHROM (parsed again only when it changes).
         if site.chrom.is_none() || site.chrom_key.as_slice() != chrom {
@@ -272,11 +282,16 @@ impl<'r> VcfSource<'r> {
                 }
             }
         }
-        if self.samples == 0 || site.alts.is_empty() {
+        if site.alts.is_empty() {
+            return true;
+        }
+        notes::parse_ids(id, &mut site.ids);
+        notes::keep_vcf_info(info, &mut site.info);
+        if self.samples == 0 {
             return true;
         }
 
-        // FORMAT: find GT (cached while FORMAT repeats).
+        // FORMAT: find GT, DP, AD and AF (cached while FORMAT repeats).
         let format = columns.next();
         let Some(format) = format else {
             book.error(at, "FORMAT", "no FORMAT and sample columns");
@@ -287,7 +302,11 @@ impl<'r> VcfSource<'r> {
         if format != self.format.as_slice() {
             self.format.clear();
             self.format.extend_from_slice(format);
-            self.gt_field = format.split(|&b| b == b':').position(|k| k == b"GT");
+            let at = |key: &[u8]| format.split(|&b| b == b':').position(|k| k == key);
+            self.gt_field = at(b"GT");
+            self.dp_field = at(b"DP");
+            self.ad_field = at(b"AD");
+            self.af_field = at(b"AF");
         }
         let Some(gt_field) = self.gt_field else {
             book.summary.missing_genotypes += self.samples as u64;
@@ -297,13 +316,33 @@ impl<'r> VcfSource<'r> {
 
         // Samples.
         let mut seen = 0;
+        let (dp_field, ad_field, af_field) = (self.dp_field, self.ad_field, self.af_field);
         for column in columns.by_ref().take(self.samples) {
             seen += 1;
-            let gt = if gt_field == 0 {
-                column.split(|&b| b == b':').next()
-            } else {
-                column.split(|&b| b == b':').nth(gt_field)
-            };
+            let mut gt = None;
+            let mut dp = None;
+            for (k, field) in column.split(|&b| b == b':').enumerate() {
+                if k == gt_field {
+                    gt = Some(field);
+                } else if Some(k) == dp_field {
+                    dp = parse_u32(field);
+                } else if Some(k) == ad_field {
+                    site.ad.extend(field.split(|&b| b == b',').map(parse_u32));
+                } else if Some(k) == af_field {
+                    site.af.extend(field.split(|&b| b == b',').map(parse_f32));
+                }
+            }
+            if dp_field.is_some() {
+                site.dp.push(dp);
+            }
+            if ad_field.is_some() {
+                site.ad_ends
+                    .push(u32::try_from(site.ad.len()).unwrap_or(u32::MAX));
+            }
+            if af_field.is_some() {
+                site.af_ends
+                    .push(u32::try_from(site.af.len()).unwrap_or(u32::MAX));
+            }
             let before = site.gt.len();
             match gt.map(|gt| parse_gt(gt, alt_count, &mut site.gt)) {
                 Some(Ok(false)) => {}
@@ -339,6 +378,17 @@ impl<'r> VcfSource<'r> {
         }
         true
     }
+}
+
+/// A FORMAT integer (`.` or anything else that is not one: `None`).
+fn parse_u32(b: &[u8]) -> Option<u32> {
+    std::str::from_utf8(b).ok()?.parse().ok()
+}
+
+/// A FORMAT float in [0, 1] (`.` or anything else: `None`).
+fn parse_f32(b: &[u8]) -> Option<f32> {
+    let v: f32 = std::str::from_utf8(b).ok()?.parse().ok()?;
+    (v.is_finite() && (0.0..=1.0).contains(&v)).then_some(v)
 }
 
 fn parse_pos(b: &[u8]) -> Option<u32> {

@@ -9,19 +9,28 @@
 //! queries of the caller: counts under Beacon's privacy rules at the caller's level, patients
 //! listed only where Beacon would list them (record granularity).
 //!
-//! What the store does not hold is not invented: it has no transcript annotations, no
-//! clinical implications and no haplotype calls, so coding HGVS and dbSNP/ClinVar ids are 422
-//! (cannot be resolved), implications and consequences are empty, and haplotype items are
-//! echoed without a result.
+//! Each Variant carries what the store keeps about the call and the allele (migration 0009):
+//! the allele fraction and allelic read depth of the call in the Observation's specimen, the
+//! zygosity of a germline call (from its genotype's copies and ploidy), the gene, dbSNP/COSMIC/
+//! ClinVar ids and the representative coding and protein HGVS. Coding and protein HGVS and ids
+//! find variants through the names the annotations gave them. Molecular consequences (one per
+//! transcript effect, Sequence Ontology coded where the term is known), diagnostic implications
+//! (ClinVar's significance and conditions) and therapeutic implications (ClinVar's drug
+//! responses) are Observations derived from the Variant.
+//!
+//! What the store does not hold is not invented: it has no haplotype or star-allele calls, so
+//! haplotype items are echoed without a result; a variant without annotations has no
+//! consequence or implication.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use gemj_beacon::{Assembly, EntryType, Hgvs, ReferenceName};
 use gemj_fhir::genomics::{self, OperationInput, Range, VariantSpec};
 use gemj_fhir::search::{DateRange, Prefix};
 use gemj_fhir::{FhirError, IssueCode};
+use gemj_model::variant::AlleleNotes;
 use gemj_model::{ParticipantId, Specimen, VariantKey};
-use gemj_store::VariantRow;
+use gemj_store::{CallRow, VariantRow};
 use serde_json::{Value, json};
 
 use super::resources::short_hash;
@@ -31,14 +40,31 @@ use crate::access::{Principal, RequestContext, Verdicts};
 /// An operation call: the operation and its validated inputs.
 pub type OperationCall = OperationInput;
 
-/// A variant of a participant, with its IG Variant Observation.
+/// A variant of a participant, with its IG Variant Observation and the Observations derived
+/// from what the store holds about it.
 #[derive(Debug, Clone)]
 pub(crate) struct FoundVariant {
     pub(crate) observation: Value,
+    /// Molecular consequences (one per transcript effect).
+    pub(crate) consequences: Vec<Value>,
+    /// Diagnostic implications (ClinVar's significance, with its conditions).
+    pub(crate) diagnostic: Vec<Value>,
+    /// Therapeutic implications (ClinVar's drug responses).
+    pub(crate) therapeutic: Vec<Value>,
+}
+
+impl FoundVariant {
+    /// Every Observation: the Variant, then what derives from it.
+    pub(crate) fn into_observations(self) -> impl Iterator<Item = Value> {
+        std::iter::once(self.observation)
+            .chain(self.consequences)
+            .chain(self.diagnostic)
+            .chain(self.therapeutic)
+    }
 }
 
 /// How the subject's variants are narrowed.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Narrowing {
     /// Keep only rows found in these ranges (chromosome, 1-based inclusive first and last
     /// positions to read), with the overlap rule.
@@ -107,8 +133,38 @@ fn chromosome(
     }
 }
 
-/// The exact alleles a variant notation names (several for SPDI indels, which may match
-/// VCF's anchored spelling).
+/// How a variant item is found.
+#[derive(Debug, Clone)]
+enum Lookup {
+    /// These exact alleles.
+    Alleles(Vec<VariantKey>),
+    /// The alleles the store knows by this name (an id, or coding or protein HGVS).
+    Named(String),
+}
+
+/// How a variant notation is found: its exact alleles (several for SPDI indels, which may match
+/// VCF's anchored spelling), or the name the store's annotations know it by.
+fn lookup_of(service: &FhirService, spec: &VariantSpec, text: &str) -> Result<Lookup, FhirError> {
+    match spec {
+        VariantSpec::CodingHgvs(h) => {
+            // `NM_000546.6(TP53):c.524G>A` names the same as `NM_000546.6:c.524G>A`.
+            let name = match (h.find('('), h.find(')')) {
+                (Some(open), Some(close)) if open < close && h[close + 1..].starts_with(':') => {
+                    format!("{}{}", &h[..open], &h[close + 1..])
+                }
+                _ => h.clone(),
+            };
+            Ok(Lookup::Named(name))
+        }
+        VariantSpec::Identifier(id) => Ok(Lookup::Named(match id.split_once(':') {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("clinvar") => rest.to_owned(),
+            _ => format!("rs{}", &id[2..]),
+        })),
+        _ => alleles_of(service, spec, text).map(Lookup::Alleles),
+    }
+}
+
+/// The exact alleles a genomic variant notation names.
 fn alleles_of(
     service: &FhirService,
     spec: &VariantSpec,
@@ -118,11 +174,23 @@ fn alleles_of(
         VariantKey::parse(&chrom, u32::try_from(pos).ok()?, reference, alternate).ok()
     };
     match spec {
-        VariantSpec::Vcf { chrom, position, reference, alternate } => {
+        VariantSpec::Vcf {
+            chrom,
+            position,
+            reference,
+            alternate,
+        } => {
             let chrom = chromosome(service, "variants", chrom, text)?;
-            Ok(key(chrom, *position, reference, alternate).into_iter().collect())
+            Ok(key(chrom, *position, reference, alternate)
+                .into_iter()
+                .collect())
         }
-        VariantSpec::Spdi { sequence, position, deleted, inserted } => {
+        VariantSpec::Spdi {
+            sequence,
+            position,
+            deleted,
+            inserted,
+        } => {
             let chrom = chromosome(service, "variants", sequence, text)?;
             if deleted.bytes().all(|b| b.is_ascii_digit()) && !deleted.is_empty() {
                 return Err(FhirError::unprocessable(
@@ -131,11 +199,18 @@ fn alleles_of(
                 )
                 .with_expression("variants"));
             }
-            let mut out: Vec<VariantKey> = key(chrom.clone(), position + 1, deleted, inserted).into_iter().collect();
+            let mut out: Vec<VariantKey> = key(chrom.clone(), position + 1, deleted, inserted)
+                .into_iter()
+                .collect();
             if deleted.is_empty() || inserted.is_empty() {
                 // VCF writes an indel with the base before it: any anchor base.
                 for anchor in ["A", "C", "G", "T", "N"] {
-                    out.extend(key(chrom.clone(), *position, &format!("{anchor}{deleted}"), &format!("{anchor}{inserted}")));
+                    out.extend(key(
+                        chrom.clone(),
+                        *position,
+                        &format!("{anchor}{deleted}"),
+                        &format!("{anchor}{inserted}"),
+                    ));
                 }
             }
             Ok(out)
@@ -143,7 +218,8 @@ fn alleles_of(
         VariantSpec::GenomicHgvs(h) => match Hgvs::parse(h) {
             Ok(Hgvs::Genomic(allele)) => {
                 let name = &allele.reference_name;
-                if let (Some(theirs), Some(ours)) = (name.assembly(), Assembly::parse(&service.settings.assembly))
+                if let (Some(theirs), Some(ours)) =
+                    (name.assembly(), Assembly::parse(&service.settings.assembly))
                     && theirs != ours
                 {
                     return Err(lift_over_failed("variants", text, ours.as_str()));
@@ -160,23 +236,212 @@ fn alleles_of(
                 }
             }
             Ok(Hgvs::Other(_)) | Err(_) => {
-                if h.contains("NC_") && ReferenceName::parse(h.split(':').next().unwrap_or("")).is_err() {
-                    return Err(lift_over_failed("variants", text, &service.settings.assembly));
+                if h.contains("NC_")
+                    && ReferenceName::parse(h.split(':').next().unwrap_or("")).is_err()
+                {
+                    return Err(lift_over_failed(
+                        "variants",
+                        text,
+                        &service.settings.assembly,
+                    ));
                 }
-                Err(FhirError::bad_request(IssueCode::Value, "variants", format!("{text:?} is not genomic HGVS this server reads")))
+                Err(FhirError::bad_request(
+                    IssueCode::Value,
+                    "variants",
+                    format!("{text:?} is not genomic HGVS this server reads"),
+                ))
             }
         },
-        VariantSpec::CodingHgvs(_) => Err(FhirError::unprocessable(
-            IssueCode::NotSupported,
-            format!("{text}: coding HGVS needs transcript annotations, and the store holds none for its variants; give the genomic allele (SPDI, genomic HGVS or chrom-pos-ref-alt)"),
-        )
-        .with_expression("variants")),
-        VariantSpec::Identifier(_) => Err(FhirError::unprocessable(
-            IssueCode::NotSupported,
-            format!("{text}: the store holds no dbSNP or ClinVar identifiers for its variants; give the genomic allele"),
-        )
-        .with_expression("variants")),
+        VariantSpec::CodingHgvs(_) | VariantSpec::Identifier(_) => Ok(Vec::new()),
     }
+}
+
+impl Narrowing {
+    /// These filters, finding one variant item: its alleles, or those its name resolves to in
+    /// the subject's datasets. A name none of them knows is 422: the store cannot say whether
+    /// the subject has a variant it cannot place (never a made-up absence).
+    async fn looking_up(
+        self,
+        service: &FhirService,
+        c: &Compartments,
+        p: &ParticipantId,
+        (text, lookup): (&str, &Lookup),
+    ) -> Result<Self, FhirFailure> {
+        let alleles = match lookup {
+            Lookup::Alleles(alleles) => alleles.clone(),
+            Lookup::Named(name) => {
+                let mut keys = Vec::new();
+                if let Some(seen) = c.participants.get(p) {
+                    for dataset in &seen.datasets {
+                        keys.extend(service.core.store.variants_named(dataset, name).await?);
+                    }
+                }
+                if keys.is_empty() {
+                    return Err(FhirError::unprocessable(
+                        IssueCode::NotFound,
+                        format!("{text}: no variant annotation of the subject's data knows this name, so it cannot be placed; give the genomic allele (SPDI, genomic HGVS or chrom-pos-ref-alt)"),
+                    )
+                    .with_expression("variants")
+                    .into());
+                }
+                keys.sort();
+                keys.dedup();
+                keys
+            }
+        };
+        Ok(Self { alleles, ..self })
+    }
+}
+
+/// A search token without its system (`http://sequenceontology.org|SO:0001583` → `SO:0001583`).
+fn token_code(token: &str) -> &str {
+    token
+        .rsplit_once('|')
+        .map_or(token, |(_, code)| code)
+        .trim()
+}
+
+/// The answers of the implication and consequence operations: the Observations derived from
+/// the subject's variants (those the `variants` and `ranges` items find, or all of them),
+/// kept by the operation's own filter, each followed by the Variants they derive from.
+async fn derived_answers(
+    service: &FhirService,
+    c: &Compartments,
+    p: &ParticipantId,
+    input: &OperationInput,
+    filters: &Narrowing,
+    variants: &[(String, Lookup)],
+    ranges: &[(Range, String)],
+) -> Result<Vec<Value>, FhirFailure> {
+    let mut found: Vec<FoundVariant> = Vec::new();
+    let mut narrowings: Vec<Narrowing> = Vec::new();
+    for (text, lookup) in variants {
+        narrowings.push(
+            filters
+                .clone()
+                .looking_up(service, c, p, (text, lookup))
+                .await?,
+        );
+    }
+    for (range, chrom) in ranges {
+        let (start0, end0) = (range.start, range.end);
+        narrowings.push(Narrowing {
+            ranges: vec![(
+                chrom.clone(),
+                (start0 + 1).saturating_sub(LOOKBACK).max(1),
+                end0,
+                RangeRule::Intersects { start0, end0 },
+            )],
+            ..filters.clone()
+        });
+    }
+    if narrowings.is_empty() {
+        narrowings.push(filters.clone());
+    }
+    for n in &narrowings {
+        for f in variants_of(service, c, p, Some(n)).await? {
+            if !found
+                .iter()
+                .any(|g| g.observation["id"] == f.observation["id"])
+            {
+                found.push(f);
+            }
+        }
+    }
+    let wanted = |param: &str| -> Vec<String> {
+        input
+            .texts(param)
+            .iter()
+            .map(|t| token_code(t).to_lowercase())
+            .collect()
+    };
+    let text_of = |o: &Value, code: &str| -> Vec<String> {
+        o["component"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|c| c["code"]["coding"][0]["code"] == code)
+            .flat_map(|c| {
+                let v = &c["valueCodeableConcept"];
+                [
+                    v["text"].as_str(),
+                    v["coding"][0]["code"].as_str(),
+                    v["coding"][0]["display"].as_str(),
+                ]
+            })
+            .flatten()
+            .map(str::to_lowercase)
+            .collect()
+    };
+    let matches = |o: &Value, code: &str, wanted: &[String]| {
+        wanted.is_empty()
+            || text_of(o, code)
+                .iter()
+                .any(|t| wanted.iter().any(|w| t == w || t.contains(w.as_str())))
+    };
+    let (name, kept): (&str, Vec<(Value, Value)>) = match input.name {
+        "find-subject-molecular-consequences" => {
+            let w = wanted("featureConsequences");
+            (
+                "consequence",
+                found
+                    .iter()
+                    .flat_map(|f| {
+                        f.consequences
+                            .iter()
+                            .filter(|o| matches(o, "feature-consequence", &w))
+                            .map(|o| (o.clone(), f.observation.clone()))
+                    })
+                    .collect(),
+            )
+        }
+        "find-subject-dx-implications" => {
+            let w = wanted("conditions");
+            (
+                "implication",
+                found
+                    .iter()
+                    .flat_map(|f| {
+                        f.diagnostic
+                            .iter()
+                            .filter(|o| matches(o, "81259-4", &w))
+                            .map(|o| (o.clone(), f.observation.clone()))
+                    })
+                    .collect(),
+            )
+        }
+        _ => {
+            let (w, conditions) = (wanted("treatments"), wanted("conditions"));
+            (
+                "implication",
+                found
+                    .iter()
+                    .flat_map(|f| {
+                        f.therapeutic
+                            .iter()
+                            .filter(|o| {
+                                matches(o, "51963-7", &w) && matches(o, "51963-7", &conditions)
+                            })
+                            .map(|o| (o.clone(), f.observation.clone()))
+                    })
+                    .collect(),
+            )
+        }
+    };
+    let mut out = Vec::new();
+    let mut variants_out: Vec<Value> = Vec::new();
+    for (derived, variant) in kept {
+        out.push(json!({"name": name, "resource": derived}));
+        if !variants_out.iter().any(|v| v["id"] == variant["id"]) {
+            variants_out.push(variant);
+        }
+    }
+    out.extend(
+        variants_out
+            .into_iter()
+            .map(|v| json!({"name": "variant", "resource": v})),
+    );
+    Ok(out)
 }
 
 fn narrowing_filters(input: &OperationInput) -> Result<Narrowing, FhirError> {
@@ -256,6 +521,39 @@ pub(crate) async fn variants_of(
                 .or_insert(row);
         }
     }
+    // Each kept allele's calls in the participant's specimens, and what the store holds about
+    // it, read per dataset and chromosome over the span of the kept alleles.
+    let mut spans: BTreeMap<&str, (u32, u32)> = BTreeMap::new();
+    for key in rows.keys() {
+        let span = spans
+            .entry(key.chrom.as_str())
+            .or_insert((key.pos, key.pos));
+        span.0 = span.0.min(key.pos);
+        span.1 = span.1.max(key.pos);
+    }
+    let specimen_ordinals: Vec<u32> = specimens
+        .iter()
+        .filter_map(|s| index.specimen_ordinal(s.id.as_str()))
+        .collect();
+    let mut calls: HashMap<VariantKey, Vec<CallRow>> = HashMap::new();
+    let mut notes: HashMap<VariantKey, AlleleNotes> = HashMap::new();
+    for dataset in &seen.datasets {
+        for (chrom, span) in &spans {
+            for call in store
+                .calls_of_specimens(dataset, &specimen_ordinals, chrom, *span)
+                .await?
+            {
+                if rows.contains_key(&call.key) {
+                    calls.entry(call.key.clone()).or_default().push(call);
+                }
+            }
+            for (key, n) in store.variant_notes(dataset, chrom, *span).await? {
+                if rows.contains_key(&key) {
+                    notes.entry(key).or_insert(n);
+                }
+            }
+        }
+    }
     let mut out = Vec::new();
     for (key, row) in rows {
         let called: Vec<&Specimen> = match &row.callsets {
@@ -316,10 +614,175 @@ pub(crate) async fn variants_of(
                 }
             }
         }
-        let observation = variant_observation(p, &key, &called, source);
-        out.push(FoundVariant { observation });
+        let notes = notes.remove(&key).unwrap_or_default();
+        // The call in the specimen the Observation names (the tumour's for a somatic variant).
+        let calls = calls.remove(&key).unwrap_or_default();
+        let call = called
+            .first()
+            .and_then(|s| index.specimen_ordinal(s.id.as_str()))
+            .and_then(|o| calls.iter().find(|c| c.specimen == o))
+            .or_else(|| calls.first());
+        let observation = variant_observation(p, &key, &called, source, call, &notes);
+        out.push(derived(p, observation, &notes));
     }
     Ok(out)
+}
+
+/// The Observations derived from a Variant: a molecular consequence per transcript effect,
+/// a diagnostic implication for ClinVar's significance, a therapeutic implication for its drug
+/// responses. Each names the Variant in `derivedFrom`.
+fn derived(p: &ParticipantId, observation: Value, notes: &AlleleNotes) -> FoundVariant {
+    let variant_id = observation["id"].as_str().unwrap_or_default().to_owned();
+    let base = |id: String, profile: &str, code: &str| {
+        json!({
+            "resourceType": "Observation",
+            "id": id,
+            "meta": {"profile": [profile]},
+            "status": "final",
+            "category": [
+                {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]},
+                {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "GE"}]}
+            ],
+            "code": {"coding": [{"system": TBD_CODES, "code": code}]},
+            "subject": {"reference": format!("Patient/{p}")},
+            "derivedFrom": [{"reference": format!("Observation/{variant_id}")}],
+        })
+    };
+    let mut consequences = Vec::new();
+    for (n, e) in notes.effects.iter().enumerate() {
+        let mut components = effect_components(e);
+        for term in &e.consequences {
+            components.push(
+                json!({"code": {"coding": [{"system": TBD_CODES, "code": "feature-consequence"}]},
+                "valueCodeableConcept": consequence_concept(term)}),
+            );
+        }
+        if components.is_empty() {
+            continue;
+        }
+        let mut o = base(
+            format!("{variant_id}.mc{n}"),
+            gemj_fhir::profiles::MOLECULAR_CONSEQUENCE,
+            "molecular-consequence",
+        );
+        o["component"] = Value::Array(components);
+        consequences.push(o);
+    }
+    let phenotypes: Vec<Value> = notes
+        .conditions
+        .iter()
+        .map(|c| json!({"code": loinc("81259-4", "Associated phenotype"), "valueCodeableConcept": {"text": c}}))
+        .collect();
+    let mut diagnostic = Vec::new();
+    if let Some((code, display)) = notes
+        .clinical_significance
+        .iter()
+        .find_map(|t| genomics::clinical_significance(t))
+    {
+        let mut o = base(
+            format!("{variant_id}.dx"),
+            gemj_fhir::profiles::DIAGNOSTIC_IMPLICATION,
+            "diagnostic-implication",
+        );
+        let mut components = vec![
+            json!({"code": loinc("53037-8", "Genetic variation clinical significance [Imp]"),
+            "valueCodeableConcept": {"coding": [{"system": "http://loinc.org", "code": code, "display": display}]}}),
+        ];
+        components.extend(phenotypes.iter().cloned());
+        o["component"] = Value::Array(components);
+        diagnostic.push(o);
+    }
+    let mut therapeutic = Vec::new();
+    if notes
+        .clinical_significance
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case("drug response"))
+    {
+        let mut o = base(
+            format!("{variant_id}.tx"),
+            gemj_fhir::profiles::THERAPEUTIC_IMPLICATION,
+            "therapeutic-implication",
+        );
+        let components: Vec<Value> = notes
+            .conditions
+            .iter()
+            .map(|c| json!({"code": loinc("51963-7", "Medication assessed [ID]"), "valueCodeableConcept": {"text": c}}))
+            .collect();
+        if !components.is_empty() {
+            o["component"] = Value::Array(components);
+        }
+        therapeutic.push(o);
+    }
+    FoundVariant {
+        observation,
+        consequences,
+        diagnostic,
+        therapeutic,
+    }
+}
+
+/// The coding HGVS (with its transcript), transcript and protein HGVS components of an effect.
+fn effect_components(e: &gemj_model::variant::Effect) -> Vec<Value> {
+    let mut components = Vec::new();
+    if let (Some(t), Some(c)) = (&e.transcript, &e.hgvs_c) {
+        components.push(json!({"code": loinc("48004-6", "DNA change (c.HGVS)"),
+            "valueCodeableConcept": {"coding": [{"system": HGVS, "code": format!("{t}:{c}")}]}}));
+    }
+    if let Some(t) = &e.transcript {
+        components.push(
+            json!({"code": loinc("51958-7", "Transcript reference sequence [ID]"),
+            "valueCodeableConcept": {"coding": [{"system": transcript_system(t), "code": t}]}}),
+        );
+    }
+    if let Some(h) = &e.hgvs_p {
+        components.push(
+            json!({"code": loinc("48005-3", "Amino acid change (pHGVS)"),
+            "valueCodeableConcept": {"coding": [{"system": HGVS, "code": h}]}}),
+        );
+    }
+    components
+}
+
+/// The IG's code system for codes LOINC lacks.
+const TBD_CODES: &str = "http://hl7.org/fhir/uv/genomics-reporting/CodeSystem/tbd-codes-cs";
+
+/// HGVS nomenclature.
+const HGVS: &str = "http://varnomen.hgvs.org";
+
+/// RefSeq for `NM_`/`NR_`/`XM_` accessions, Ensembl for `ENST`.
+fn transcript_system(accession: &str) -> &'static str {
+    if accession.starts_with("ENST") {
+        "http://www.ensembl.org"
+    } else {
+        "http://www.ncbi.nlm.nih.gov/refseq"
+    }
+}
+
+/// A consequence term as a Sequence Ontology coding when its id is known, else as text.
+fn consequence_concept(term: &str) -> Value {
+    match genomics::so_id(term) {
+        Some(id) => {
+            json!({"coding": [{"system": "http://sequenceontology.org", "code": id, "display": term}]})
+        }
+        None => json!({"text": term}),
+    }
+}
+
+/// An identifier of the ID column as the IG's variation code (dbSNP, COSMIC, ClinVar).
+fn variation_code(id: &str) -> Value {
+    let system = if id.starts_with("rs") && id[2..].bytes().all(|b| b.is_ascii_digit()) {
+        Some("http://www.ncbi.nlm.nih.gov/projects/SNP")
+    } else if id.starts_with("COSV") || id.starts_with("COSM") {
+        Some("http://cancer.sanger.ac.uk/cancergenome/projects/cosmic")
+    } else if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) {
+        Some("http://www.ncbi.nlm.nih.gov/clinvar")
+    } else {
+        None
+    };
+    match system {
+        Some(system) => json!({"coding": [{"system": system, "code": id}]}),
+        None => json!({"text": id}),
+    }
 }
 
 fn in_range(key: &VariantKey, rule: RangeRule) -> bool {
@@ -342,6 +805,8 @@ fn variant_observation(
     key: &VariantKey,
     called: &[&Specimen],
     source: Option<(&str, &str)>,
+    call: Option<&CallRow>,
+    notes: &AlleleNotes,
 ) -> Value {
     let start0 = u64::from(key.pos) - 1;
     let end0 = start0 + key.reference.as_str().len() as u64;
@@ -370,6 +835,53 @@ fn variant_observation(
     if let Some((code, display)) = source {
         components.push(json!({"code": loinc("48002-0", "Genomic source class [Type]"),
             "valueCodeableConcept": {"coding": [{"system": "http://loinc.org", "code": code, "display": display}]}}));
+    }
+    if let Some(call) = call {
+        if let Some(fraction) = call.call.fraction() {
+            // Rounded to the 4 decimals a read fraction carries (f32 AF as given: 0.23, not 0.2300000042).
+            let fraction = (fraction * 10_000.0).round() / 10_000.0;
+            components.push(json!({"code": loinc("81258-6", "Sample variant allelic frequency [NFr]"),
+                "valueQuantity": {"value": fraction, "system": "http://unitsofmeasure.org", "code": "1"}}));
+        }
+        if let Some(depth) = call.call.allele_depth {
+            components.push(json!({"code": loinc("82121-5", "Allelic read depth"),
+                "valueQuantity": {"value": depth, "unit": "reads per base pair", "system": "http://unitsofmeasure.org", "code": "{reads}/{base}"}}));
+        }
+        // Zygosity is a germline call's (a tumour's allele fraction says what somatic calls can).
+        let ploidy = call.call.ploidy;
+        if source != Some(SOMATIC) && ploidy > 0 && call.copies > 0 {
+            let (code, display) = if ploidy == 1 {
+                ("LA6707-9", "Hemizygous")
+            } else if call.copies >= ploidy {
+                ("LA6705-3", "Homozygous")
+            } else {
+                ("LA6706-1", "Heterozygous")
+            };
+            components.push(json!({"code": loinc("53034-5", "Allelic state"),
+                "valueCodeableConcept": {"coding": [{"system": "http://loinc.org", "code": code, "display": display}]}}));
+        }
+    }
+    if let Some(gene) = &notes.gene {
+        let value = match &notes.gene_id {
+            Some(id) => {
+                json!({"coding": [{"system": "http://www.genenames.org/geneId", "code": id, "display": gene}]})
+            }
+            None => json!({"text": gene}),
+        };
+        components.push(
+            json!({"code": loinc("48018-6", "Gene studied [ID]"), "valueCodeableConcept": value}),
+        );
+    }
+    for id in &notes.ids {
+        components.push(json!({"code": loinc("81252-9", "Discrete genetic variant"), "valueCodeableConcept": variation_code(id)}));
+    }
+    // The first effect with a transcript and coding HGVS is the representative one.
+    if let Some(e) = notes
+        .effects
+        .iter()
+        .find(|e| e.transcript.is_some() && e.hgvs_c.is_some())
+    {
+        components.extend(effect_components(e));
     }
     let mut v = json!({
         "resourceType": "Observation",
@@ -436,7 +948,7 @@ pub(crate) async fn run(
     let mut parsed_variants = Vec::new();
     for text in input.texts("variants") {
         let spec = VariantSpec::parse("variants", &text)?;
-        parsed_variants.push((text.clone(), alleles_of(service, &spec, &text)?));
+        parsed_variants.push((text.clone(), lookup_of(service, &spec, &text)?));
     }
     let filters = narrowing_filters(&input)?;
     service
@@ -469,11 +981,7 @@ pub(crate) async fn run(
                             };
                             let narrowing = Narrowing {
                                 ranges: vec![(chrom.clone(), first, end0, rule)],
-                                specimens: filters.specimens.clone(),
-                                source_class: filters.source_class,
-                                tests: filters.tests.clone(),
-                                test_dates: filters.test_dates.clone(),
-                                alleles: Vec::new(),
+                                ..filters.clone()
                             };
                             let found = variants_of(service, c, &p, Some(&narrowing)).await?;
                             let mut part = vec![
@@ -489,15 +997,11 @@ pub(crate) async fn run(
                         }
                     }
                     "find-subject-specific-variants" => {
-                        for (text, alleles) in &parsed_variants {
-                            let narrowing = Narrowing {
-                                alleles: alleles.clone(),
-                                specimens: filters.specimens.clone(),
-                                source_class: filters.source_class,
-                                tests: filters.tests.clone(),
-                                test_dates: filters.test_dates.clone(),
-                                ranges: Vec::new(),
-                            };
+                        for (text, lookup) in &parsed_variants {
+                            let narrowing = filters
+                                .clone()
+                                .looking_up(service, c, &p, (text, lookup))
+                                .await?;
                             let found = variants_of(service, c, &p, Some(&narrowing)).await?;
                             let mut part =
                                 vec![text_part("variantItem", text), presence(!found.is_empty())];
@@ -510,8 +1014,8 @@ pub(crate) async fn run(
                         }
                     }
                     "find-subject-haplotypes" | "find-subject-specific-haplotypes" => {
-                        // No haplotype or genotype calls are stored: each item is echoed without a
-                        // result (never a made-up absence).
+                        // No haplotype (star-allele) calls are stored: each item is echoed without
+                        // a result (never a made-up absence).
                         let (items, item) = if input.name == "find-subject-haplotypes" {
                             ("genes", "geneItem")
                         } else {
@@ -526,7 +1030,18 @@ pub(crate) async fn run(
                     "find-subject-tx-implications"
                     | "find-subject-dx-implications"
                     | "find-subject-molecular-consequences" => {
-                        // The store holds no implications or consequences: none are answered.
+                        parameter.extend(
+                            derived_answers(
+                                service,
+                                c,
+                                &p,
+                                &input,
+                                &filters,
+                                &parsed_variants,
+                                &parsed_ranges,
+                            )
+                            .await?,
+                        );
                     }
                     "find-study-metadata" => {
                         parameter.extend(
@@ -624,6 +1139,19 @@ async fn population(
         | "find-population-molecular-consequences" => {
             for text in input.texts("variants") {
                 let spec = VariantSpec::parse("variants", &text)?;
+                if matches!(
+                    spec,
+                    VariantSpec::CodingHgvs(_) | VariantSpec::Identifier(_)
+                ) {
+                    // Resolving a name through annotations of datasets the caller may not see
+                    // would tell whether they hold it; population counts take the allele.
+                    return Err(FhirError::unprocessable(
+                        IssueCode::NotSupported,
+                        format!("{text}: population operations take the genomic allele (SPDI, genomic HGVS or chrom-pos-ref-alt), not a name"),
+                    )
+                    .with_expression("variants")
+                    .into());
+                }
                 let alleles = alleles_of(service, &spec, &text)?;
                 let Some(key) = alleles.first() else { continue };
                 items.push((

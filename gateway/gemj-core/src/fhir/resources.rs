@@ -10,6 +10,7 @@ use gemj_model::{
 };
 use serde_json::{Value, json};
 
+use super::operations::FoundVariant;
 use super::{Compartments, FhirFailure, FhirService, PATIENT, SUBJECT};
 
 /// The GeMJ participant id system (see the fixture README: a placeholder namespace).
@@ -222,7 +223,12 @@ pub fn resource_capabilities() -> Vec<ResourceCapability> {
                 _ => None,
             },
             supported_profiles: match k {
-                Kind::Observation => &[profiles::VARIANT],
+                Kind::Observation => &[
+                    profiles::VARIANT,
+                    profiles::MOLECULAR_CONSEQUENCE,
+                    profiles::DIAGNOSTIC_IMPLICATION,
+                    profiles::THERAPEUTIC_IMPLICATION,
+                ],
                 _ => &[],
             },
             search: k.params(),
@@ -485,7 +491,12 @@ async fn of_participant(
                 .collect();
             if with_variants.unwrap_or(true) {
                 let variants = super::operations::variants_of(service, c, p, None).await?;
-                out.extend(variants.into_iter().map(|v| owned(v.observation)));
+                out.extend(
+                    variants
+                        .into_iter()
+                        .flat_map(FoundVariant::into_observations)
+                        .map(owned),
+                );
             }
             out
         }

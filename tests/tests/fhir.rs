@@ -925,6 +925,28 @@ async fn fhir_transactions_from_a_hospital() -> TestResult {
         "an hour-long assertion: {}",
         r.text()
     );
+    // Another registered institution's key claiming this hospital's `iss` and `sub` (with its
+    // own key id and JWKS URL, or this hospital's): the signature is checked against the
+    // claimed issuer's registered keys only, so both are refused.
+    let other_dir = gw.data_dir().join("demo-institutions").join("9999000002");
+    let impostor = || gemj_auth::LocalIssuer::load_or_create(&other_dir, &client);
+    let other_jwks = format!(
+        "{base}{}",
+        gemj_demo::broker::institution_jwks_path("9999000002")
+    );
+    for forged in [
+        impostor()?.with_jwks_url(other_jwks),
+        impostor()?.with_jwks_url(hospital.jwks_url()),
+    ] {
+        let token = forged.issue_token(&client, &endpoint, Duration::from_secs(300), now)?;
+        let r = ask(form(&token, "system/*.read"))?;
+        assert_eq!(
+            (r.status, r.json["error"].as_str()),
+            (401, Some("invalid_client")),
+            "an assertion signed by another institution claiming this one: {}",
+            r.text()
+        );
+    }
     let r = ask(form(&assertion(&endpoint, 300)?, "user/*.read"))?;
     assert_eq!(
         (r.status, r.json["error"].as_str()),

@@ -619,3 +619,211 @@ where
     });
     Ok(base)
 }
+
+/// The Genomics Reporting IG's profiles (from the IG package in the shared folder), checked on
+/// resources the gateway serves: every element a profile of `meta.profile` (or a profile it
+/// derives from, within the IG) requires is present, fixed codes are those the profile fixes,
+/// and required component slices are there. A check of the profiles' constraints a resource
+/// can break by omission or a wrong code; terminology bindings are not checked.
+pub mod ig {
+    use std::collections::HashMap;
+    use std::path::PathBuf;
+
+    use serde_json::Value;
+
+    use crate::Res;
+
+    const BASE: &str = "http://hl7.org/fhir/uv/genomics-reporting/StructureDefinition/";
+
+    /// The IG's StructureDefinitions, by canonical URL.
+    #[derive(Debug)]
+    pub struct Profiles {
+        definitions: HashMap<String, Value>,
+    }
+
+    impl Profiles {
+        /// Reads the IG package's StructureDefinitions.
+        ///
+        /// # Errors
+        /// When the shared folder or the package cannot be read.
+        pub fn load() -> Res<Self> {
+            let dir: PathBuf =
+                gemj_schemas::shared_dir()?.join("schemas/fhir/genomics-reporting/conformance");
+            let mut definitions = HashMap::new();
+            for entry in std::fs::read_dir(&dir)? {
+                let path = entry?.path();
+                let name = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or_default();
+                if !name.starts_with("StructureDefinition-") {
+                    continue;
+                }
+                let sd: Value = serde_json::from_slice(&std::fs::read(&path)?)?;
+                if let Some(url) = sd["url"].as_str() {
+                    definitions.insert(url.to_owned(), sd);
+                }
+            }
+            if definitions.len() < 20 {
+                return Err(format!(
+                    "{}: the IG's StructureDefinitions are missing",
+                    dir.display()
+                )
+                .into());
+            }
+            Ok(Self { definitions })
+        }
+
+        /// Checks `resource` against each IG profile it claims and their IG ancestors.
+        ///
+        /// # Errors
+        /// Naming the profile and the element that is missing or wrong.
+        pub fn check(&self, resource: &Value) -> Res<()> {
+            let claimed: Vec<&str> = resource["meta"]["profile"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            for url in claimed {
+                let mut next = Some(url.to_owned());
+                while let Some(url) = next.take() {
+                    if !url.starts_with(BASE) {
+                        break;
+                    }
+                    let sd = self
+                        .definitions
+                        .get(&url)
+                        .ok_or_else(|| format!("{url} is not a profile of the IG"))?;
+                    self.check_one(sd, resource)
+                        .map_err(|e| format!("{} ({url}): {e}", resource["id"]))?;
+                    next = sd["baseDefinition"].as_str().map(str::to_owned);
+                }
+            }
+            Ok(())
+        }
+
+        fn check_one(&self, sd: &Value, resource: &Value) -> Result<(), String> {
+            let elements = sd["differential"]["element"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let pattern_of = |id: &str| -> Option<Value> {
+                elements.iter().find(|e| e["id"] == id).and_then(|e| {
+                    e.get("patternCodeableConcept")
+                        .or_else(|| e.get("fixedCodeableConcept"))
+                        .cloned()
+                })
+            };
+            for e in &elements {
+                let id = e["id"].as_str().unwrap_or_default();
+                let parts: Vec<&str> = id.split('.').collect();
+                let min = e["min"].as_u64().unwrap_or(0);
+                match parts.as_slice() {
+                    // A top-level element.
+                    [_, field] if !field.contains(':') => {
+                        let present = if let Some(stem) = field.strip_suffix("[x]") {
+                            resource
+                                .as_object()
+                                .is_some_and(|o| o.keys().any(|k| k.starts_with(stem)))
+                        } else {
+                            resource.get(*field).is_some_and(|v| !v.is_null())
+                        };
+                        if min >= 1 && !present {
+                            return Err(format!("{id} is required"));
+                        }
+                        if let Some(pattern) = e.get("patternCodeableConcept") {
+                            codes_match(&resource[*field], pattern)
+                                .map_err(|why| format!("{id}: {why}"))?;
+                        }
+                    }
+                    // A required component slice: some component carries the slice's code.
+                    [_, slice] if slice.starts_with("component:") && min >= 1 => {
+                        let pattern = pattern_of(&format!("{id}.code"))
+                            .ok_or_else(|| format!("{id}: no code pattern"))?;
+                        let found = resource["component"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .any(|c| codes_match(&c["code"], &pattern).is_ok());
+                        if !found {
+                            return Err(format!("{id} is required"));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            // Every component that claims a slice's code has the value the slice requires.
+            for e in &elements {
+                let id = e["id"].as_str().unwrap_or_default();
+                let Some(slice) = id.strip_suffix(".value[x]") else {
+                    continue;
+                };
+                if e["min"].as_u64().unwrap_or(0) < 1 || !slice.contains("component:") {
+                    continue;
+                }
+                let Some(pattern) = pattern_of(&format!("{slice}.code")) else {
+                    continue;
+                };
+                for c in resource["component"].as_array().into_iter().flatten() {
+                    let has_value = c
+                        .as_object()
+                        .is_some_and(|o| o.keys().any(|k| k.starts_with("value")));
+                    if codes_match(&c["code"], &pattern).is_ok() && !has_value {
+                        return Err(format!("{slice} has no value"));
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+
+    /// Whether a CodeableConcept carries every coding a pattern names (system and code).
+    fn codes_match(concept: &Value, pattern: &Value) -> Result<(), String> {
+        for want in pattern["coding"].as_array().into_iter().flatten() {
+            let found = concept["coding"].as_array().into_iter().flatten().any(|c| {
+                c["system"] == want["system"]
+                    && (want.get("code").is_none() || c["code"] == want["code"])
+            });
+            if !found {
+                return Err(format!("no coding {} {}", want["system"], want["code"]));
+            }
+        }
+        Ok(())
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use serde_json::json;
+
+        #[test]
+        fn missing_or_wrong_elements_fail() -> crate::Res<()> {
+            let profiles = super::Profiles::load()?;
+            let consequence = json!({
+                "resourceType": "Observation",
+                "meta": {"profile": [format!("{}molecular-consequence", super::BASE)]},
+                "status": "final",
+                "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}],
+                "code": {"coding": [{"system": "http://hl7.org/fhir/uv/genomics-reporting/CodeSystem/tbd-codes-cs", "code": "molecular-consequence"}]},
+                "subject": {"reference": "Patient/p"},
+                "derivedFrom": [{"reference": "Observation/v"}],
+            });
+            profiles.check(&consequence)?;
+            let mut underived = consequence.clone();
+            underived.as_object_mut().map(|o| o.remove("derivedFrom"));
+            assert!(
+                profiles.check(&underived).is_err(),
+                "implications derive from something"
+            );
+            let mut miscoded = consequence;
+            miscoded["code"]["coding"][0]["code"] = json!("diagnostic-implication");
+            assert!(
+                profiles.check(&miscoded).is_err(),
+                "the profile fixes the code"
+            );
+            let unknown = json!({"meta": {"profile": [format!("{}nothing", super::BASE)]}});
+            assert!(profiles.check(&unknown).is_err());
+            Ok(())
+        }
+    }
+}

@@ -1156,11 +1156,22 @@ async fn fhir_answers_match_the_fixtures(gw: &TestGateway) -> Res<()> {
     // the answers are valid R4 Parameters.
     let parameters = gemj_schemas::SchemaSet::embedded()
         .validator(gemj_schemas::docs::FHIR_R4, "/definitions/Parameters")?;
+    let profiles = gemj_e2e::ig::Profiles::load()?;
     let valid = |answer: &Value| -> Res<()> {
-        match parameters.validate(answer) {
-            Ok(()) => Ok(()),
-            Err(errors) => Err(format!("not valid R4: {errors:?}: {answer}").into()),
+        if let Err(errors) = parameters.validate(answer) {
+            return Err(format!("not valid R4: {errors:?}: {answer}").into());
         }
+        // And each resource against the IG profiles it claims.
+        let parts = answer["parameter"].as_array().into_iter().flatten();
+        for p in parts
+            .clone()
+            .chain(parts.flat_map(|p| p["part"].as_array().into_iter().flatten()))
+        {
+            if p.get("resource").is_some() {
+                profiles.check(&p["resource"])?;
+            }
+        }
+        Ok(())
     };
     let answer = get(&format!(
         "/fhir/$find-subject-molecular-consequences?{subject}"
@@ -1196,7 +1207,7 @@ async fn fhir_answers_match_the_fixtures(gw: &TestGateway) -> Res<()> {
     let id = consequence["id"].as_str().unwrap_or_default();
     assert_eq!(get(&format!("/fhir/Observation/{id}"))?, consequence);
     let none = get(&format!(
-        "/fhir/$find-subject-molecular-consequences?{subject}&featureConsequences=http://sequenceontology.org%7CSO:0001587"
+        "/fhir/$find-subject-molecular-consequences?{subject}&featureConsequences=http://www.sequenceontology.org%7CSO:0001587"
     ))?;
     assert!(
         none["parameter"].as_array().is_none_or(Vec::is_empty),
@@ -1229,6 +1240,30 @@ async fn fhir_answers_match_the_fixtures(gw: &TestGateway) -> Res<()> {
         tx["parameter"].as_array().is_none_or(Vec::is_empty),
         "no drug response is annotated: {tx}"
     );
+    // Germline calls are Genotypes in HGVS genotype notation, found by gene; no haplotype is
+    // made up.
+    for (gene, hgvs) in [
+        ("HFE", "NC_000006.12:g.[26092913G>A];[=]"),
+        ("CYP2C19", "NC_000010.11:g.[94781859G>A];[94781859G>A]"),
+    ] {
+        let answer = get(&format!(
+            "/fhir/$find-subject-haplotypes?subject=Patient/GEMJ-TEST-0002&genes={gene}"
+        ))?;
+        valid(&answer)?;
+        let part = &answer["parameter"][0]["part"];
+        assert_eq!(part[0]["valueString"], gene, "{answer}");
+        let genotype = &part[1]["resource"];
+        assert_eq!(part[1]["name"], "genotype", "{answer}");
+        assert_eq!(genotype["code"]["coding"][0]["code"], "84413-4");
+        assert_eq!(genotype["valueCodeableConcept"]["coding"][0]["code"], hgvs);
+        assert!(part.get(2).is_none(), "one call per gene: {answer}");
+    }
+    // The somatic calls of 0001 have no Genotype.
+    let answer = get(&format!(
+        "/fhir/$find-subject-haplotypes?{subject}&genes=TP53"
+    ))?;
+    assert!(answer["parameter"][0]["part"].get(1).is_none(), "{answer}");
+
     // Population operations take the allele, never a name resolved through annotations.
     let r = http.get(
         "/fhir/$find-population-specific-variants?variants=rs28934578",

@@ -49,6 +49,9 @@ pub mod profiles {
     /// Diagnostic implication.
     pub const DIAGNOSTIC_IMPLICATION: &str =
         "http://hl7.org/fhir/uv/genomics-reporting/StructureDefinition/diagnostic-implication";
+    /// Genotype.
+    pub const GENOTYPE: &str =
+        "http://hl7.org/fhir/uv/genomics-reporting/StructureDefinition/genotype";
     /// Therapeutic implication.
     pub const THERAPEUTIC_IMPLICATION: &str =
         "http://hl7.org/fhir/uv/genomics-reporting/StructureDefinition/therapeutic-implication";

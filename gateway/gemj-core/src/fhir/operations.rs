@@ -16,10 +16,11 @@
 //! find variants through the names the annotations gave them. Molecular consequences (one per
 //! transcript effect, Sequence Ontology coded where the term is known), diagnostic implications
 //! (ClinVar's significance and conditions) and therapeutic implications (ClinVar's drug
-//! responses) are Observations derived from the Variant.
+//! responses) are Observations derived from the Variant, as is a diploid germline call's
+//! Genotype (an HGVS genotype), which `$find-subject-haplotypes` answers per gene.
 //!
 //! What the store does not hold is not invented: it has no haplotype or star-allele calls, so
-//! haplotype items are echoed without a result; a variant without annotations has no
+//! specific-haplotype items are echoed without a result; a variant without annotations has no
 //! consequence or implication.
 
 use std::collections::{BTreeMap, HashMap};
@@ -51,6 +52,8 @@ pub(crate) struct FoundVariant {
     pub(crate) diagnostic: Vec<Value>,
     /// Therapeutic implications (ClinVar's drug responses).
     pub(crate) therapeutic: Vec<Value>,
+    /// The germline call's Genotype, as an HGVS genotype, when it can be written.
+    pub(crate) genotype: Option<Value>,
 }
 
 impl FoundVariant {
@@ -60,6 +63,7 @@ impl FoundVariant {
             .chain(self.consequences)
             .chain(self.diagnostic)
             .chain(self.therapeutic)
+            .chain(self.genotype)
     }
 }
 
@@ -293,7 +297,7 @@ impl Narrowing {
     }
 }
 
-/// A search token without its system (`http://sequenceontology.org|SO:0001583` → `SO:0001583`).
+/// A search token without its system (`http://www.sequenceontology.org|SO:0001583` → `SO:0001583`).
 fn token_code(token: &str) -> &str {
     token
         .rsplit_once('|')
@@ -623,7 +627,13 @@ pub(crate) async fn variants_of(
             .and_then(|o| calls.iter().find(|c| c.specimen == o))
             .or_else(|| calls.first());
         let observation = variant_observation(p, &key, &called, source, call, &notes);
-        out.push(derived(p, observation, &notes));
+        let mut found = derived(p, observation, &notes);
+        if source != Some(SOMATIC)
+            && let Some(call) = call
+        {
+            found.genotype = genotype(p, &found.observation, &key, call, &notes);
+        }
+        out.push(found);
     }
     Ok(out)
 }
@@ -718,7 +728,74 @@ fn derived(p: &ParticipantId, observation: Value, notes: &AlleleNotes) -> FoundV
         consequences,
         diagnostic,
         therapeutic,
+        genotype: None,
     }
+}
+
+/// The IG's Genotype of a diploid germline call: the HGVS genotype of the allele's copies
+/// (`NM_000410.4:c.[845G>A];[=]` heterozygous, `…;[845G>A]` homozygous) from the representative
+/// coding HGVS, else from the genomic position for a substitution
+/// (`NC_000006.12:g.[26092913G>A];[=]`); none when neither can be written.
+fn genotype(
+    p: &ParticipantId,
+    variant: &Value,
+    key: &VariantKey,
+    call: &CallRow,
+    notes: &AlleleNotes,
+) -> Option<Value> {
+    if call.call.ploidy != 2 || call.copies == 0 {
+        return None;
+    }
+    let coding = notes.effects.iter().find_map(|e| {
+        Some((
+            e.transcript.as_deref()?,
+            e.hgvs_c.as_deref()?.strip_prefix("c.")?,
+        ))
+    });
+    let (sequence, kind, change) = match coding {
+        Some((transcript, change)) => (transcript.to_owned(), "c", change.to_owned()),
+        None => {
+            let (r, a) = (key.reference.as_str(), key.alternate.as_str());
+            if r.len() != 1 || a.len() != 1 {
+                return None;
+            }
+            let accession = Assembly::GRCh38.refseq_accession(key.chrom.as_str())?;
+            (accession.to_owned(), "g", format!("{}{r}>{a}", key.pos))
+        }
+    };
+    let other = if call.copies >= 2 {
+        change.as_str()
+    } else {
+        "="
+    };
+    let text = format!("{sequence}:{kind}.[{change}];[{other}]");
+    let variant_id = variant["id"].as_str().unwrap_or_default();
+    let mut g = json!({
+        "resourceType": "Observation",
+        "id": format!("{variant_id}.gt"),
+        "meta": {"profile": [gemj_fhir::profiles::GENOTYPE]},
+        "status": "final",
+        "category": [
+            {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]},
+            {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "GE"}]}
+        ],
+        "code": loinc("84413-4", "Genotype display name"),
+        "subject": {"reference": format!("Patient/{p}")},
+        "valueCodeableConcept": {"coding": [{"system": HGVS, "code": text}]},
+        "derivedFrom": [{"reference": format!("Observation/{variant_id}")}],
+    });
+    if let Some(specimen) = variant.get("specimen") {
+        g["specimen"] = specimen.clone();
+    }
+    if let Some(gene) = variant["component"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["code"]["coding"][0]["code"] == "48018-6")
+    {
+        g["component"] = json!([gene]);
+    }
+    Some(g)
 }
 
 /// The coding HGVS (with its transcript), transcript and protein HGVS components of an effect.
@@ -762,7 +839,7 @@ fn transcript_system(accession: &str) -> &'static str {
 fn consequence_concept(term: &str) -> Value {
     match genomics::so_id(term) {
         Some(id) => {
-            json!({"coding": [{"system": "http://sequenceontology.org", "code": id, "display": term}]})
+            json!({"coding": [{"system": "http://www.sequenceontology.org", "code": id, "display": term}]})
         }
         None => json!({"text": term}),
     }
@@ -841,11 +918,11 @@ fn variant_observation(
             // Rounded to the 4 decimals a read fraction carries (f32 AF as given: 0.23, not 0.2300000042).
             let fraction = (fraction * 10_000.0).round() / 10_000.0;
             components.push(json!({"code": loinc("81258-6", "Sample variant allelic frequency [NFr]"),
-                "valueQuantity": {"value": fraction, "system": "http://unitsofmeasure.org", "code": "1"}}));
+                "valueQuantity": {"value": fraction, "unit": "relative frequency of a particular allele in the specimen", "system": "http://unitsofmeasure.org", "code": "1"}}));
         }
         if let Some(depth) = call.call.allele_depth {
             components.push(json!({"code": loinc("82121-5", "Allelic read depth"),
-                "valueQuantity": {"value": depth, "unit": "reads per base pair", "system": "http://unitsofmeasure.org", "code": "{reads}/{base}"}}));
+                "valueQuantity": {"value": depth, "unit": "reads per base pair", "system": "http://unitsofmeasure.org", "code": "1"}}));
         }
         // Zygosity is a germline call's (a tumour's allele fraction says what somatic calls can).
         let ploidy = call.call.ploidy;
@@ -864,7 +941,7 @@ fn variant_observation(
     if let Some(gene) = &notes.gene {
         let value = match &notes.gene_id {
             Some(id) => {
-                json!({"coding": [{"system": "http://www.genenames.org/geneId", "code": id, "display": gene}]})
+                json!({"coding": [{"system": "http://www.genenames.org", "code": id, "display": gene}]})
             }
             None => json!({"text": gene}),
         };
@@ -1013,18 +1090,33 @@ pub(crate) async fn run(
                             parameter.push(json!({"name": "variants", "part": part}));
                         }
                     }
-                    "find-subject-haplotypes" | "find-subject-specific-haplotypes" => {
-                        // No haplotype (star-allele) calls are stored: each item is echoed without
-                        // a result (never a made-up absence).
-                        let (items, item) = if input.name == "find-subject-haplotypes" {
-                            ("genes", "geneItem")
-                        } else {
-                            ("haplotypes", "haplotypeItem")
-                        };
-                        for text in input.texts(items) {
-                            parameter.push(
-                                json!({"name": "haplotypes", "part": [text_part(item, &text)]}),
-                            );
+                    "find-subject-haplotypes" => {
+                        // No haplotype (star-allele) calls are stored: each gene answers the
+                        // Genotypes of the subject's germline calls in it (never a made-up
+                        // haplotype).
+                        let all = variants_of(service, c, &p, Some(&filters)).await?;
+                        for text in input.texts("genes") {
+                            let wanted = token_code(&text).to_lowercase();
+                            let mut part = vec![text_part("geneItem", &text)];
+                            for g in all.iter().filter_map(|f| f.genotype.as_ref()) {
+                                let gene = &g["component"][0]["valueCodeableConcept"];
+                                let names = [
+                                    gene["coding"][0]["code"].as_str(),
+                                    gene["coding"][0]["display"].as_str(),
+                                    gene["text"].as_str(),
+                                ];
+                                if names.iter().flatten().any(|n| n.to_lowercase() == wanted) {
+                                    part.push(json!({"name": "genotype", "resource": g}));
+                                }
+                            }
+                            parameter.push(json!({"name": "haplotypes", "part": part}));
+                        }
+                    }
+                    "find-subject-specific-haplotypes" => {
+                        // No haplotype (star-allele) calls are stored: each item is echoed
+                        // without a result (never a made-up absence).
+                        for text in input.texts("haplotypes") {
+                            parameter.push(json!({"name": "haplotypes", "part": [text_part("haplotypeItem", &text)]}));
                         }
                     }
                     "find-subject-tx-implications"

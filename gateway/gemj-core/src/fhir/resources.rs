@@ -228,6 +228,7 @@ pub fn resource_capabilities() -> Vec<ResourceCapability> {
                     profiles::MOLECULAR_CONSEQUENCE,
                     profiles::DIAGNOSTIC_IMPLICATION,
                     profiles::THERAPEUTIC_IMPLICATION,
+                    profiles::GENOTYPE,
                 ],
                 _ => &[],
             },

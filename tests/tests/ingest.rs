@@ -563,7 +563,9 @@ async fn fixtures_reach_their_canonical_meaning() -> TestResult {
          ##FORMAT=<ID=AF,Number=A,Type=Float,Description=\"Allele fraction\">\n\
          ##FORMAT=<ID=DP,Number=1,Type=Integer,Description=\"Read depth\">\n\
          #CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tSP-0001-T\n\
-         chr17\t7675088\trs28934578\tC\tT\t.\tPASS\tANN=T|missense_variant|MODERATE|TP53|HGNC:11998|transcript|NM_000546.6|protein_coding|5/11|c.524G>A|p.Arg175His||||||;CLNSIG=Pathogenic;CLNDN=Li-Fraumeni_syndrome|not_provided\tGT:AD:AF:DP\t0/1:59,41:0.41:100\n",
+         chr17\t7675088\trs28934578\tC\tT\t.\tPASS\tANN=T|missense_variant|MODERATE|TP53|HGNC:11998|transcript|NM_000546.6|protein_coding|5/11|c.524G>A|p.Arg175His||||||;CLNSIG=Pathogenic;CLNDN=Li-Fraumeni_syndrome|not_provided\tGT:AD:AF:DP\t0/1:59,41:0.41:100\n\
+         chr17\t7675300\t.\tCTG\tC\t.\tPASS\t.\tGT:AD:AF:DP\t0/1:70,30:0.3:100\n\
+         chr17\t7675400\t.\tA\tAGG\t.\tPASS\t.\tGT:AD:AF:DP\t0/1:80,20:0.2:100\n",
     )?;
     let g = ingest(&gw, "genome", &[annotated], false).await?;
     assert_eq!(g.totals.created, 1, "{g:?}");
@@ -663,7 +665,11 @@ async fn fixtures_reach_their_canonical_meaning() -> TestResult {
     }
     assert_eq!(snapshot(&gw).await?, before);
     assert_eq!(store.catalogue_epoch().await?, epoch, "nothing was written");
-    assert_eq!(store.count_variants(&ds).await?, 4);
+    assert_eq!(
+        store.count_variants(&ds).await?,
+        6,
+        "the fixtures' four, and the annotated call set's two indels"
+    );
     assert!(store.verify_chains().await?.is_intact());
 
     // The phenopacket of 0002, as the README's expected file, field for field.
@@ -1151,6 +1157,25 @@ async fn fhir_answers_match_the_fixtures(gw: &TestGateway) -> Res<()> {
     )?;
     assert_eq!(r.status, 422, "{}", r.text());
     assert_eq!(r.json["issue"][0]["code"], "not-found");
+
+    // Genomic HGVS indels are found by their shape where VCF anchors them, with or without
+    // the bases stated; other bases or another length are absent.
+    for (hgvs, present) in [
+        ("NC_000017.11:g.7675301_7675302del", true),
+        ("NC_000017.11:g.7675301_7675302delTG", true),
+        ("NC_000017.11:g.7675301_7675302delAA", false),
+        ("NC_000017.11:g.7675301del", false),
+        ("NC_000017.11:g.7675400_7675401insGG", true),
+        ("NC_000017.11:g.7675400_7675401insGA", false),
+    ] {
+        let answer = get(&format!(
+            "/fhir/$find-subject-specific-variants?{subject}&variants={hgvs}"
+        ))?;
+        assert_eq!(
+            answer["parameter"][0]["part"][1]["valueBoolean"], present,
+            "{hgvs}: {answer}"
+        );
+    }
 
     // Molecular consequences and implications derive from the Variant and are read back by id;
     // the answers are valid R4 Parameters.

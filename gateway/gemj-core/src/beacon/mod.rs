@@ -944,11 +944,7 @@ impl Beacon {
                 None => return Ok((Vec::new(), true)),
             },
             VariantQueryKind::Allele(Hgvs::Genomic(allele)) => {
-                // VCF anchors deletions and insertions on the base before them.
-                let anchor = match allele.change {
-                    gemj_beacon::AlleleChange::Substitution { .. } => allele.start + 1,
-                    _ => allele.start.max(1),
-                };
+                let anchor = genomic_allele_anchor(allele);
                 (
                     allele.reference_name.chromosome().to_owned(),
                     anchor,
@@ -1674,6 +1670,57 @@ fn parse_variant_id(id: &str) -> Option<gemj_model::VariantKey> {
     gemj_model::VariantKey::parse(chrom, pos, reference, alt).ok()
 }
 
+/// The VCF position (1-based) a genomic HGVS allele is stored at: its own for a substitution,
+/// the base before it for deletions, insertions and duplications (VCF anchors them there).
+#[must_use]
+pub(crate) fn genomic_allele_anchor(allele: &gemj_beacon::GenomicAllele) -> u64 {
+    match allele.change {
+        gemj_beacon::AlleleChange::Substitution { .. } => allele.start + 1,
+        _ => allele.start.max(1),
+    }
+}
+
+/// Whether a stored allele (anchored as VCF writes it, at [`genomic_allele_anchor`]) is the
+/// change a genomic HGVS allele describes. Deleted or duplicated bases the description does
+/// not state match any bases of the stated length.
+#[must_use]
+pub(crate) fn genomic_allele_matches(
+    allele: &gemj_beacon::GenomicAllele,
+    key: &gemj_model::VariantKey,
+) -> bool {
+    use gemj_beacon::AlleleChange;
+    let reference = key.reference.as_str();
+    let alternate = key.alternate.as_str();
+    match &allele.change {
+        AlleleChange::Substitution {
+            reference: r,
+            alternate: a,
+        } => reference.eq_ignore_ascii_case(r) && alternate.eq_ignore_ascii_case(a),
+        AlleleChange::Deletion { deleted } => {
+            alternate.len() == 1
+                && reference.len() as u64 == 1 + (allele.end - allele.start)
+                && deleted
+                    .as_ref()
+                    .is_none_or(|d| reference[1..].eq_ignore_ascii_case(d))
+        }
+        AlleleChange::Insertion { inserted } => {
+            reference.len() == 1
+                && alternate.len() == 1 + inserted.len()
+                && alternate[1..].eq_ignore_ascii_case(inserted)
+        }
+        AlleleChange::Duplication { duplicated } => {
+            reference.len() == 1
+                && alternate.len() as u64 == 1 + (allele.end - allele.start)
+                && duplicated
+                    .as_ref()
+                    .is_none_or(|d| alternate[1..].eq_ignore_ascii_case(d))
+        }
+        AlleleChange::DeletionInsertion { inserted, .. } => {
+            alternate.len() > 1 && alternate[1..].eq_ignore_ascii_case(inserted)
+        }
+    }
+}
+
 /// Whether a stored row satisfies the query's allele, type, length and bracket conditions.
 fn variant_matches(q: &VariantQuery, row: &VariantRow) -> bool {
     let reference = row.key.reference.as_str();
@@ -1685,39 +1732,10 @@ fn variant_matches(q: &VariantQuery, row: &VariantRow) -> bool {
     {
         return false;
     }
-    if let VariantQueryKind::Allele(Hgvs::Genomic(allele)) = &q.kind {
-        use gemj_beacon::AlleleChange;
-        let ok = match &allele.change {
-            AlleleChange::Substitution {
-                reference: r,
-                alternate: a,
-            } => reference.eq_ignore_ascii_case(r) && alternate.eq_ignore_ascii_case(a),
-            AlleleChange::Deletion { deleted } => {
-                alternate.len() == 1
-                    && reference.len() as u64 == 1 + (allele.end - allele.start)
-                    && deleted
-                        .as_ref()
-                        .is_none_or(|d| reference[1..].eq_ignore_ascii_case(d))
-            }
-            AlleleChange::Insertion { inserted } => {
-                reference.len() == 1
-                    && alternate.len() == 1 + inserted.len()
-                    && alternate[1..].eq_ignore_ascii_case(inserted)
-            }
-            AlleleChange::Duplication { duplicated } => {
-                reference.len() == 1
-                    && alternate.len() as u64 == 1 + (allele.end - allele.start)
-                    && duplicated
-                        .as_ref()
-                        .is_none_or(|d| alternate[1..].eq_ignore_ascii_case(d))
-            }
-            AlleleChange::DeletionInsertion { inserted, .. } => {
-                alternate.len() > 1 && alternate[1..].eq_ignore_ascii_case(inserted)
-            }
-        };
-        if !ok {
-            return false;
-        }
+    if let VariantQueryKind::Allele(Hgvs::Genomic(allele)) = &q.kind
+        && !genomic_allele_matches(allele, &row.key)
+    {
+        return false;
     }
     if let Some(b) = &q.reference_bases
         && !bases_match(b.as_str(), reference)

@@ -37,6 +37,7 @@ use serde_json::{Value, json};
 use super::resources::short_hash;
 use super::{Compartments, FhirFailure, FhirService, Returned};
 use crate::access::{Principal, RequestContext, Verdicts};
+use crate::beacon::{genomic_allele_anchor, genomic_allele_matches};
 
 /// An operation call: the operation and its validated inputs.
 pub type OperationCall = OperationInput;
@@ -75,6 +76,8 @@ pub(crate) struct Narrowing {
     ranges: Vec<(String, u64, u64, RangeRule)>,
     /// Exact alleles.
     alleles: Vec<VariantKey>,
+    /// Genomic HGVS indels, matched by shape at their anchor.
+    shapes: Vec<gemj_beacon::GenomicAllele>,
     specimens: Vec<String>,
     source_class: Option<&'static str>,
     tests: Vec<String>,
@@ -144,6 +147,8 @@ enum Lookup {
     Alleles(Vec<VariantKey>),
     /// The alleles the store knows by this name (an id, or coding or protein HGVS).
     Named(String),
+    /// The stored alleles a genomic HGVS indel describes.
+    Shape(gemj_beacon::GenomicAllele),
 }
 
 /// How a variant notation is found: its exact alleles (several for SPDI indels, which may match
@@ -160,6 +165,27 @@ fn lookup_of(service: &FhirService, spec: &VariantSpec, text: &str) -> Result<Lo
             };
             Ok(Lookup::Named(name))
         }
+        VariantSpec::GenomicHgvs(h) => match Hgvs::parse(h) {
+            // Deletions, insertions, duplications and delins are found by their shape at the
+            // base VCF anchors them on, as Beacon finds them (the bases they remove need not be
+            // stated).
+            Ok(Hgvs::Genomic(allele))
+                if !matches!(
+                    allele.change,
+                    gemj_beacon::AlleleChange::Substitution { .. }
+                ) =>
+            {
+                if let (Some(theirs), Some(ours)) = (
+                    allele.reference_name.assembly(),
+                    Assembly::parse(&service.settings.assembly),
+                ) && theirs != ours
+                {
+                    return Err(lift_over_failed("variants", text, ours.as_str()));
+                }
+                Ok(Lookup::Shape(allele))
+            }
+            _ => alleles_of(service, spec, text).map(Lookup::Alleles),
+        },
         VariantSpec::Identifier(id) => Ok(Lookup::Named(match id.split_once(':') {
             Some((scheme, rest)) if scheme.eq_ignore_ascii_case("clinvar") => rest.to_owned(),
             _ => format!("rs{}", &id[2..]),
@@ -234,7 +260,7 @@ fn alleles_of(
                     }
                     _ => Err(FhirError::unprocessable(
                         IssueCode::NotSupported,
-                        format!("{text}: only substitutions are read in genomic HGVS here; give indels as SPDI or chrom-pos-ref-alt"),
+                        format!("{text}: population operations read substitutions only in genomic HGVS; give indels as SPDI or chrom-pos-ref-alt"),
                     )
                     .with_expression("variants")),
                 }
@@ -273,6 +299,12 @@ impl Narrowing {
     ) -> Result<Self, FhirFailure> {
         let alleles = match lookup {
             Lookup::Alleles(alleles) => alleles.clone(),
+            Lookup::Shape(allele) => {
+                return Ok(Self {
+                    shapes: vec![allele.clone()],
+                    ..self
+                });
+            }
             Lookup::Named(name) => {
                 let mut keys = Vec::new();
                 if let Some(seen) = c.participants.get(p) {
@@ -497,6 +529,19 @@ pub(crate) async fn variants_of(
             Some(n) if !n.alleles.is_empty() => {
                 for key in &n.alleles {
                     found.extend(store.variant_exact(dataset, key).await?);
+                }
+            }
+            Some(n) if !n.shapes.is_empty() => {
+                for allele in &n.shapes {
+                    let anchor = u32::try_from(genomic_allele_anchor(allele)).unwrap_or(u32::MAX);
+                    let chrom = allele.reference_name.chromosome();
+                    found.extend(
+                        store
+                            .variants_in_range(dataset, chrom, anchor, anchor, limit)
+                            .await?
+                            .into_iter()
+                            .filter(|r| genomic_allele_matches(allele, &r.key)),
+                    );
                 }
             }
             Some(n) if !n.ranges.is_empty() => {

@@ -1,6 +1,7 @@
 //! End-to-end over two gateway instances sharing one PostgreSQL store: a withdrawal posted to
 //! instance A is enforced by instance B, over HTTP, within the 5 s the consent view allows, and
-//! so is a revocation; the times it took are printed (recorded in docs/PERFORMANCE.md).
+//! so is a revocation; the times it took are printed (recorded in docs/PERFORMANCE.md). A SMART
+//! client assertion exchanged on A is refused as a replay on B.
 
 use std::time::{Duration, Instant};
 
@@ -179,6 +180,38 @@ async fn a_withdrawal_on_one_instance_is_enforced_on_the_other_within_seconds() 
         "subject revoked on A; refused on B {:.1} ms after the POST began",
         revoked_on_b.as_secs_f64() * 1e3
     );
+    // A SMART client assertion exchanged on A is a replay on B: the used assertions are
+    // recorded in the shared store, not per instance.
+    let endpoint = format!("{public}/fhir/auth/token");
+    let assertion =
+        signer.issue_token(signer.issuer(), &endpoint, Duration::from_secs(300), now)?;
+    let form = format!(
+        "grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion={assertion}&scope=system%2F%2A.read"
+    );
+    let exchange = |base: &str| -> Result<(u16, serde_json::Value), Box<dyn std::error::Error>> {
+        tokio::task::block_in_place(|| {
+            let res = ureq::post(&format!("{base}/fhir/auth/token"))
+                .config()
+                .http_status_as_error(false)
+                .build()
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .send(form.as_bytes())?;
+            let status = res.status().as_u16();
+            Ok((
+                status,
+                serde_json::from_reader(res.into_body().into_reader())?,
+            ))
+        })
+    };
+    let (status, body) = exchange(&base_a)?;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = exchange(&base_b)?;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "the assertion A exchanged, replayed on B: {body}"
+    );
+
     b.stop().await;
     a.stop().await;
     // A pool of this test's own runtime drops the schema: the instances' pools may hold

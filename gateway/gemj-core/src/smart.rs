@@ -8,11 +8,10 @@
 //! own label, so every instance sharing the data folder's key accepts it and no data URL can be
 //! passed off as one. It carries no personal data and is audited by its SHA-256 like any token.
 //!
-//! Replayed assertions are refused per instance (the `jti`s seen are kept until they expire);
-//! instances behind one load balancer each keep their own list, documented as such.
+//! Replayed assertions are refused by every instance sharing the store: the `(issuer, jti)`
+//! pairs exchanged are kept in the database until they expire (`used_assertions`).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -41,12 +40,20 @@ pub struct SmartClaims {
     pub jti: String,
 }
 
-/// Issues and verifies access tokens; remembers the client assertions seen.
-#[derive(Debug, Clone)]
+/// Issues and verifies access tokens; records the client assertions exchanged.
+#[derive(Clone)]
 pub struct SmartTokens {
     signer: Arc<UrlSigner>,
     ttl_secs: i64,
-    seen: Arc<Mutex<HashMap<String, i64>>>,
+    store: gemj_store::Store,
+}
+
+impl std::fmt::Debug for SmartTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmartTokens")
+            .field("ttl_secs", &self.ttl_secs)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SmartTokens {
@@ -56,7 +63,7 @@ impl SmartTokens {
         Self {
             signer: Arc::clone(&shared.urls),
             ttl_secs,
-            seen: Arc::default(),
+            store: shared.store.clone(),
         }
     }
 
@@ -66,19 +73,22 @@ impl SmartTokens {
         self.ttl_secs
     }
 
-    /// Records a client assertion's `(issuer, jti)` until `exp`; `false` when it was seen
-    /// already (a replay).
-    pub fn first_use(&self, issuer: &str, jti: &str, exp: i64, now: i64) -> bool {
-        let Ok(mut seen) = self.seen.lock() else {
-            return false;
-        };
-        seen.retain(|_, e| *e >= now);
-        let key = format!("{issuer}\u{1f}{jti}");
-        if seen.contains_key(&key) {
-            return false;
-        }
-        seen.insert(key, exp);
-        true
+    /// Records a client assertion's `(issuer, jti)` until `exp`; `false` when it was exchanged
+    /// already, on any instance sharing the store (a replay).
+    ///
+    /// # Errors
+    /// [`crate::CoreError`] when the store cannot be reached.
+    pub async fn first_use(
+        &self,
+        issuer: &str,
+        jti: &str,
+        exp: i64,
+        now: i64,
+    ) -> Result<bool, crate::CoreError> {
+        Ok(self
+            .store
+            .first_use_of_assertion(issuer, jti, exp, now)
+            .await?)
     }
 
     /// An access token of `claims`.
@@ -201,16 +211,20 @@ mod tests {
         assert!(permits(&["system/*.cruds".to_owned()], None, true));
     }
 
-    #[test]
-    fn tokens_are_signed_labelled_and_expire() -> Result<(), crate::CoreError> {
+    #[tokio::test]
+    async fn tokens_are_signed_labelled_and_expire() -> Result<(), Box<dyn std::error::Error>> {
         let signer = Arc::new(UrlSigner::new(
             &[7u8; 32],
             std::time::Duration::from_secs(300),
         )?);
+        let dir = tempfile::tempdir()?;
+        let url = format!("sqlite:{}", dir.path().join("gemj.db").display());
+        let store = gemj_store::Store::connect(&url, &gemj_store::StoreOptions::default()).await?;
+        store.migrate().await?;
         let tokens = SmartTokens {
             signer,
             ttl_secs: 300,
-            seen: Arc::default(),
+            store,
         };
         let claims = SmartClaims {
             institution: InstitutionId::parse("9999000001")
@@ -225,10 +239,10 @@ mod tests {
         assert_eq!(tokens.verify(&token, 1_000), Err("expired"));
         let forged = token.replace("gemj-smart.", "gemj-smart.x");
         assert_eq!(tokens.verify(&forged, 999), Err("invalid_token"));
-        assert!(tokens.first_use("iss", "a", 100, 10));
-        assert!(!tokens.first_use("iss", "a", 100, 20), "a replay");
+        assert!(tokens.first_use("iss", "a", 100, 10).await?);
+        assert!(!tokens.first_use("iss", "a", 100, 20).await?, "a replay");
         assert!(
-            tokens.first_use("iss", "a", 200, 150),
+            tokens.first_use("iss", "a", 200, 150).await?,
             "forgotten once expired"
         );
         Ok(())

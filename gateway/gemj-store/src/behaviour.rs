@@ -141,6 +141,7 @@ behaviour!(
     variant_merge,
     call_details,
     revocations,
+    used_assertions,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -1850,6 +1851,25 @@ async fn call_details(store: Store) -> TestResult {
             .await?
             .len(),
         1
+    );
+    Ok(())
+}
+
+/// A client assertion is used once until it expires, then forgotten.
+async fn used_assertions(store: Store) -> TestResult {
+    store.migrate().await?;
+    assert!(store.first_use_of_assertion("iss", "a", 100, 10).await?);
+    assert!(
+        !store.first_use_of_assertion("iss", "a", 100, 20).await?,
+        "a replay"
+    );
+    assert!(
+        store.first_use_of_assertion("other", "a", 100, 20).await?,
+        "per issuer"
+    );
+    assert!(
+        store.first_use_of_assertion("iss", "a", 300, 150).await?,
+        "forgotten once expired"
     );
     Ok(())
 }

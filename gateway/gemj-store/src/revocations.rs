@@ -140,3 +140,38 @@ impl Store {
             .collect()
     }
 }
+
+impl Store {
+    /// Records a SMART client assertion's `(issuer, jti)` until `expires_at` (seconds since the
+    /// epoch); `false` when it was recorded already, by this instance or another sharing the
+    /// database (a replay). Assertions expired at `now` are forgotten first (the verifier
+    /// refuses them anyway).
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub async fn first_use_of_assertion(
+        &self,
+        issuer: &str,
+        jti: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let inserted = with_pool!(self, |p| {
+            sqlx::query("DELETE FROM used_assertions WHERE expires_at < $1")
+                .bind(now)
+                .execute(p)
+                .await?;
+            sqlx::query(
+                "INSERT INTO used_assertions (issuer, jti, expires_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(issuer)
+            .bind(jti)
+            .bind(expires_at)
+            .execute(p)
+            .await?
+            .rows_affected()
+        });
+        Ok(inserted == 1)
+    }
+}

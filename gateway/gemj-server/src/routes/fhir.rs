@@ -685,7 +685,18 @@ async fn token(
         );
     };
     let jti = verified.jti.clone().unwrap_or_default();
-    if !tokens.first_use(&verified.issuer, &jti, verified.expires_at, now) {
+    let Ok(first) = tokens
+        .first_use(&verified.issuer, &jti, verified.expires_at, now)
+        .await
+    else {
+        tracing::warn!(message = "The used-assertion record cannot be reached.");
+        return oauth_error(
+            503,
+            "temporarily_unavailable",
+            "the token service cannot record the assertion; retry shortly",
+        );
+    };
+    if !first {
         let _ = super::audit_refused(
             &req,
             assertion.as_bytes(),

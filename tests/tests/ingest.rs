@@ -1289,6 +1289,28 @@ async fn fhir_answers_match_the_fixtures(gw: &TestGateway) -> Res<()> {
     ))?;
     assert!(answer["parameter"][0]["part"].get(1).is_none(), "{answer}");
 
+    // Population counts of an indel are the same whether it is written as SPDI (any anchor
+    // base) or as genomic HGVS (Beacon's genomicAlleleShortForm).
+    let count = |variant: &str| -> Res<Value> {
+        let answer = get(&format!(
+            "/fhir/$find-population-specific-variants?variants={variant}"
+        ))?;
+        valid(&answer)?;
+        Ok(answer["parameter"][0]["part"].clone())
+    };
+    let spdi = count("NC_000017.11:7675300:TG:")?;
+    assert_eq!(spdi[0]["valueString"], "NC_000017.11:7675300:TG:");
+    assert_eq!(
+        (&spdi[1]["name"], &spdi[1]["valueQuantity"]["value"]),
+        (&json!("numerator"), &json!(1)),
+        "GEMJ-TEST-0001 carries it (stored anchored on C): {spdi}"
+    );
+    let hgvs = count("NC_000017.11:g.7675301_7675302del")?;
+    let tail = |v: &Value| v.as_array().map(|a| a[1..].to_vec()).unwrap_or_default();
+    assert_eq!(tail(&spdi), tail(&hgvs), "SPDI {spdi} and HGVS {hgvs}");
+    let other = count("NC_000017.11:g.7675301_7675302delAA")?;
+    assert_eq!(other[1]["valueQuantity"]["value"], 0, "{other}");
+
     // Population operations take the allele, never a name resolved through annotations.
     let r = http.get(
         "/fhir/$find-population-specific-variants?variants=rs28934578",

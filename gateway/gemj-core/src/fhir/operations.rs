@@ -1276,21 +1276,38 @@ async fn population(
         | "find-population-molecular-consequences" => {
             for text in input.texts("variants") {
                 let spec = VariantSpec::parse("variants", &text)?;
-                if matches!(
-                    spec,
-                    VariantSpec::CodingHgvs(_) | VariantSpec::Identifier(_)
-                ) {
-                    // Resolving a name through annotations of datasets the caller may not see
-                    // would tell whether they hold it; population counts take the allele.
-                    return Err(FhirError::unprocessable(
-                        IssueCode::NotSupported,
-                        format!("{text}: population operations take the genomic allele (SPDI, genomic HGVS or chrom-pos-ref-alt), not a name"),
-                    )
-                    .with_expression("variants")
-                    .into());
-                }
-                let alleles = alleles_of(service, &spec, &text)?;
+                let alleles = match lookup_of(service, &spec, &text)? {
+                    Lookup::Named(_) => {
+                        // Resolving a name through annotations of datasets the caller may not
+                        // see would tell whether they hold it; population counts take the
+                        // allele.
+                        return Err(FhirError::unprocessable(
+                            IssueCode::NotSupported,
+                            format!("{text}: population operations take the genomic allele (SPDI, genomic HGVS or chrom-pos-ref-alt), not a name"),
+                        )
+                        .with_expression("variants")
+                        .into());
+                    }
+                    // A genomic HGVS indel is Beacon's own `genomicAlleleShortForm`.
+                    Lookup::Shape(_) => {
+                        items.push((
+                            text.clone(),
+                            "variantItem",
+                            vec![("genomicAlleleShortForm".to_owned(), text.clone())],
+                        ));
+                        continue;
+                    }
+                    Lookup::Alleles(alleles) => alleles,
+                };
                 let Some(key) = alleles.first() else { continue };
+                // An SPDI indel's anchor base is unknown (several candidate alleles): any base.
+                let anchored = |bases: &str| {
+                    if alleles.len() > 1 {
+                        format!("N{}", &bases[1..])
+                    } else {
+                        bases.to_owned()
+                    }
+                };
                 items.push((
                     text.clone(),
                     "variantItem",
@@ -1299,11 +1316,11 @@ async fn population(
                         ("start".to_owned(), (u64::from(key.pos) - 1).to_string()),
                         (
                             "referenceBases".to_owned(),
-                            key.reference.as_str().to_owned(),
+                            anchored(key.reference.as_str()),
                         ),
                         (
                             "alternateBases".to_owned(),
-                            key.alternate.as_str().to_owned(),
+                            anchored(key.alternate.as_str()),
                         ),
                     ],
                 ));

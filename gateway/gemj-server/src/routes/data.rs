@@ -34,6 +34,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     responses(CredentialAnswers,
               (status = 200, description = "`{dataset, consent_epoch, participants: [ids]}`: withdrawn participants and participants outside the caller's consent scope are never listed."),
               (status = 401, description = "No passport.", body = Problem),
+              (status = 403, description = "The passport does not open this dataset (`reason` names what is missing: `no_grant_visa`, a failed data-use term).", body = Problem),
               (status = 404, description = "No such dataset, or not readable by this caller.", body = Problem),
               (status = 503, description = "Consent cannot be confirmed current; Retry-After.", body = Problem)))]
 pub async fn participants(

@@ -322,6 +322,14 @@ mod tests {
     }
 
     #[test]
+    fn effects_per_allele_are_capped() {
+        let item = "T|missense_variant|MODERATE|G||transcript|NM_1.1||1/1|c.1A>T||";
+        let many = vec![item; MAX_EFFECTS + 40].join(",");
+        let n = notes(&format!("ANN={many}"), &[], (1, "A", "T"));
+        assert_eq!(n.effects.len(), MAX_EFFECTS);
+    }
+
+    #[test]
     fn overlong_and_control_values_are_dropped() {
         let long = "A".repeat(MAX_NOTE + 1);
         let n = notes(&format!("GENE={long};CLNDN=a%0Ab"), &[], (1, "C", "T"));

@@ -503,3 +503,19 @@ chr17\t7675100\t.\tA\tC\t.\tPASS\t.\tGT\t1\t0\n";
     assert!(h.notes.is_empty());
     Ok(())
 }
+
+#[test]
+fn impossible_fractions_and_depths_are_missing() -> TestResult {
+    let text = "##fileformat=VCFv4.3\n\
+##FORMAT=<ID=GT,Number=1,Type=String,Description=\"Genotype\">\n\
+##FORMAT=<ID=AF,Number=A,Type=Float,Description=\"Allele fraction\">\n\
+##FORMAT=<ID=DP,Number=1,Type=Integer,Description=\"Depth\">\n\
+#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tA\tB\tC\tD\n\
+chr1\t5\t.\tA\tC\t.\tPASS\t.\tGT:AF:DP\t0/1:NaN:-3\t0/1:inf:99999999999\t0/1:1.5:x\t0/1:0.5:7\n";
+    let r = records(text.as_bytes())?;
+    let fractions: Vec<Option<f32>> = r[0].calls.iter().map(|c| c.allele_fraction).collect();
+    let depths: Vec<Option<u32>> = r[0].calls.iter().map(|c| c.depth).collect();
+    assert_eq!(fractions, [None, None, None, Some(0.5)]);
+    assert_eq!(depths, [None, None, None, Some(7)]);
+    Ok(())
+}

@@ -152,8 +152,12 @@ enum Lookup {
 }
 
 /// How a variant notation is found: its exact alleles (several for SPDI indels, which may match
-/// VCF's anchored spelling), or the name the store's annotations know it by.
+/// VCF's anchored spelling), the shape of a genomic HGVS indel, or the name the store's
+/// annotations know it by.
 fn lookup_of(service: &FhirService, spec: &VariantSpec, text: &str) -> Result<Lookup, FhirError> {
+    let key = |chrom: String, pos: u64, reference: &str, alternate: &str| -> Option<VariantKey> {
+        VariantKey::parse(&chrom, u32::try_from(pos).ok()?, reference, alternate).ok()
+    };
     match spec {
         VariantSpec::CodingHgvs(h) => {
             // `NM_000546.6(TP53):c.524G>A` names the same as `NM_000546.6:c.524G>A`.
@@ -165,45 +169,10 @@ fn lookup_of(service: &FhirService, spec: &VariantSpec, text: &str) -> Result<Lo
             };
             Ok(Lookup::Named(name))
         }
-        VariantSpec::GenomicHgvs(h) => match Hgvs::parse(h) {
-            // Deletions, insertions, duplications and delins are found by their shape at the
-            // base VCF anchors them on, as Beacon finds them (the bases they remove need not be
-            // stated).
-            Ok(Hgvs::Genomic(allele))
-                if !matches!(
-                    allele.change,
-                    gemj_beacon::AlleleChange::Substitution { .. }
-                ) =>
-            {
-                if let (Some(theirs), Some(ours)) = (
-                    allele.reference_name.assembly(),
-                    Assembly::parse(&service.settings.assembly),
-                ) && theirs != ours
-                {
-                    return Err(lift_over_failed("variants", text, ours.as_str()));
-                }
-                Ok(Lookup::Shape(allele))
-            }
-            _ => alleles_of(service, spec, text).map(Lookup::Alleles),
-        },
         VariantSpec::Identifier(id) => Ok(Lookup::Named(match id.split_once(':') {
             Some((scheme, rest)) if scheme.eq_ignore_ascii_case("clinvar") => rest.to_owned(),
             _ => format!("rs{}", &id[2..]),
         })),
-        _ => alleles_of(service, spec, text).map(Lookup::Alleles),
-    }
-}
-
-/// The exact alleles a genomic variant notation names.
-fn alleles_of(
-    service: &FhirService,
-    spec: &VariantSpec,
-    text: &str,
-) -> Result<Vec<VariantKey>, FhirError> {
-    let key = |chrom: String, pos: u64, reference: &str, alternate: &str| -> Option<VariantKey> {
-        VariantKey::parse(&chrom, u32::try_from(pos).ok()?, reference, alternate).ok()
-    };
-    match spec {
         VariantSpec::Vcf {
             chrom,
             position,
@@ -211,9 +180,11 @@ fn alleles_of(
             alternate,
         } => {
             let chrom = chromosome(service, "variants", chrom, text)?;
-            Ok(key(chrom, *position, reference, alternate)
-                .into_iter()
-                .collect())
+            Ok(Lookup::Alleles(
+                key(chrom, *position, reference, alternate)
+                    .into_iter()
+                    .collect(),
+            ))
         }
         VariantSpec::Spdi {
             sequence,
@@ -243,7 +214,7 @@ fn alleles_of(
                     ));
                 }
             }
-            Ok(out)
+            Ok(Lookup::Alleles(out))
         }
         VariantSpec::GenomicHgvs(h) => match Hgvs::parse(h) {
             Ok(Hgvs::Genomic(allele)) => {
@@ -255,14 +226,23 @@ fn alleles_of(
                     return Err(lift_over_failed("variants", text, ours.as_str()));
                 }
                 match &allele.change {
-                    gemj_beacon::AlleleChange::Substitution { reference, alternate } => {
-                        Ok(key(name.chromosome().to_owned(), allele.start + 1, reference, alternate).into_iter().collect())
-                    }
-                    _ => Err(FhirError::unprocessable(
-                        IssueCode::NotSupported,
-                        format!("{text}: population operations read substitutions only in genomic HGVS; give indels as SPDI or chrom-pos-ref-alt"),
-                    )
-                    .with_expression("variants")),
+                    gemj_beacon::AlleleChange::Substitution {
+                        reference,
+                        alternate,
+                    } => Ok(Lookup::Alleles(
+                        key(
+                            name.chromosome().to_owned(),
+                            allele.start + 1,
+                            reference,
+                            alternate,
+                        )
+                        .into_iter()
+                        .collect(),
+                    )),
+                    // Deletions, insertions, duplications and delins are found by their shape
+                    // at the base VCF anchors them on, as Beacon finds them (the bases they
+                    // remove need not be stated).
+                    _ => Ok(Lookup::Shape(allele.clone())),
                 }
             }
             Ok(Hgvs::Other(_)) | Err(_) => {
@@ -282,7 +262,6 @@ fn alleles_of(
                 ))
             }
         },
-        VariantSpec::CodingHgvs(_) | VariantSpec::Identifier(_) => Ok(Vec::new()),
     }
 }
 
@@ -415,55 +394,41 @@ async fn derived_answers(
                 .iter()
                 .any(|t| wanted.iter().any(|w| t == w || t.contains(w.as_str())))
     };
-    let (name, kept): (&str, Vec<(Value, Value)>) = match input.name {
+    // Which derived Observations the operation answers, and its own filter on them.
+    type Pick = fn(&FoundVariant) -> &[Value];
+    type Keep<'a> = Box<dyn Fn(&Value) -> bool + 'a>;
+    let (name, pick, keep): (&str, Pick, Keep<'_>) = match input.name {
         "find-subject-molecular-consequences" => {
             let w = wanted("featureConsequences");
             (
                 "consequence",
-                found
-                    .iter()
-                    .flat_map(|f| {
-                        f.consequences
-                            .iter()
-                            .filter(|o| matches(o, "feature-consequence", &w))
-                            .map(|o| (o.clone(), f.observation.clone()))
-                    })
-                    .collect(),
+                |f| &f.consequences,
+                Box::new(move |o| matches(o, "feature-consequence", &w)),
             )
         }
         "find-subject-dx-implications" => {
             let w = wanted("conditions");
             (
                 "implication",
-                found
-                    .iter()
-                    .flat_map(|f| {
-                        f.diagnostic
-                            .iter()
-                            .filter(|o| matches(o, "81259-4", &w))
-                            .map(|o| (o.clone(), f.observation.clone()))
-                    })
-                    .collect(),
+                |f| &f.diagnostic,
+                Box::new(move |o| matches(o, "81259-4", &w)),
             )
         }
         _ => {
             let (w, conditions) = (wanted("treatments"), wanted("conditions"));
             (
                 "implication",
-                found
-                    .iter()
-                    .flat_map(|f| {
-                        f.therapeutic
-                            .iter()
-                            .filter(|o| {
-                                matches(o, "51963-7", &w) && matches(o, "51963-7", &conditions)
-                            })
-                            .map(|o| (o.clone(), f.observation.clone()))
-                    })
-                    .collect(),
+                |f| &f.therapeutic,
+                Box::new(move |o| matches(o, "51963-7", &w) && matches(o, "51963-7", &conditions)),
             )
         }
     };
+    let kept = found.iter().flat_map(|f| {
+        pick(f)
+            .iter()
+            .filter(|o| keep(o))
+            .map(move |o| (o.clone(), f.observation.clone()))
+    });
     let mut out = Vec::new();
     let mut variants_out: Vec<Value> = Vec::new();
     for (derived, variant) in kept {

@@ -1,6 +1,6 @@
 //! The `openapi` suite: the server's OpenAPI document (`/openapi.json`) describes what it
 //! serves. The document is OpenAPI 3.x, self-contained (every `$ref` points inside it and
-//! resolves), and for each standard API the registry lists (htsget, DRS, Beacon) it holds every
+//! resolves), and for each standard API the registry lists (htsget, DRS, Beacon, WES) it holds every
 //! path and method of the official specification, under the prefix the API is served at.
 
 use gemj_schemas::docs;
@@ -27,6 +27,10 @@ pub(crate) const CHECKS: &[Check] = &[
         name: "openapi-covers-beacon",
         run: |cx, f| coverage(cx, f, "beacon"),
     },
+    Check {
+        name: "openapi-covers-wes",
+        run: |cx, f| coverage(cx, f, "wes"),
+    },
 ];
 
 /// The official documents of a standard API (paths relative to its root).
@@ -34,6 +38,7 @@ fn official(api: &str) -> Vec<String> {
     match api {
         "htsget" => vec![docs::HTSGET.to_owned()],
         "drs" => vec![docs::DRS_BUNDLED.to_owned()],
+        "wes" => vec![docs::WES.to_owned()],
         _ => docs::beacon_endpoints(),
     }
 }
@@ -77,6 +82,7 @@ fn prefix(cx: &Context<'_>, api: &str) -> Result<String, String> {
     let fallback: &[&str] = match api {
         "htsget" => &["/htsget/reads"],
         "drs" => &["/ga4gh/drs/v1"],
+        "wes" => &["/ga4gh/wes/v1"],
         _ => &["/beacon/v2"],
     };
     let root = roots(cx, api, fallback).remove(0);
@@ -154,7 +160,7 @@ fn escape(token: &str) -> String {
 pub(crate) fn preflight(
     schemas: &gemj_schemas::SchemaSet,
 ) -> Result<(), gemj_schemas::SchemaError> {
-    for api in ["htsget", "drs", "beacon"] {
+    for api in ["htsget", "drs", "beacon", "wes"] {
         for source in official(api) {
             schemas.document(&source)?;
         }

@@ -94,6 +94,7 @@ fn fixture(rt: &tokio::runtime::Runtime) -> Res<Fixture> {
         duo: Some(duo),
         clock_skew_secs: 60,
         max_grant_age: std::collections::BTreeMap::new(),
+        analysis_only: std::collections::BTreeSet::new(),
     };
     let registered = dataset("REG", AccessLevel::Registered, &[])?;
     let controlled = dataset(

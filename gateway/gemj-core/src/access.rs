@@ -164,6 +164,19 @@ pub struct PolicySettings {
     /// half-yearly for another). It narrows the per-type limit the verifier applies to every
     /// grant; datasets not listed have that limit only.
     pub max_grant_age: std::collections::BTreeMap<String, std::time::Duration>,
+    /// Datasets whose data may be analysed but never leave (a trusted research environment):
+    /// their files are inputs to WES runs of callers the dataset's rule permits, and nothing of
+    /// them is read directly (htsget, DRS access, data URLs, FHIR reads); Beacon answers them at
+    /// most with counts.
+    pub analysis_only: std::collections::BTreeSet<String>,
+}
+
+impl PolicySettings {
+    /// Whether a dataset's data may only be analysed.
+    #[must_use]
+    pub fn is_analysis_only(&self, dataset: &Dataset) -> bool {
+        self.analysis_only.contains(dataset.id.as_str())
+    }
 }
 
 impl std::fmt::Debug for PolicySettings {
@@ -176,6 +189,7 @@ impl std::fmt::Debug for PolicySettings {
             .field("duo", &self.duo.as_ref().map(|d| d.version_iri()))
             .field("clock_skew_secs", &self.clock_skew_secs)
             .field("max_grant_age", &self.max_grant_age)
+            .field("analysis_only", &self.analysis_only)
             .finish()
     }
 }
@@ -198,6 +212,9 @@ pub enum Action {
     /// dataset; the reasons say at which level (public, registered, controlled), which sets
     /// the most detailed answer the caller may get.
     Discover,
+    /// Read data as the input of an analysis that runs next to it (a WES run): the rule of
+    /// reading data, and the only way into an analysis-only dataset.
+    Analyse,
 }
 
 impl Action {
@@ -211,6 +228,7 @@ impl Action {
             Self::ManageParticipants => "manage_participants",
             Self::Administer => "administer",
             Self::Discover => "discover",
+            Self::Analyse => "analyse",
         }
     }
 }
@@ -230,6 +248,18 @@ pub enum Resource {
         id: ObjectId,
         /// The datasets that hold it.
         datasets: Vec<Arc<Dataset>>,
+        /// The only caller who may see it (`issuer#subject`), for an object only its owner
+        /// may see (a WES run's output); `None` for every other object.
+        owner: Option<String>,
+        /// A WES output of analysis-only inputs that the committee has not released yet.
+        held: bool,
+    },
+    /// A WES run, with its owner (`issuer#subject`): only the owner reads or cancels it.
+    Run {
+        /// The run's id (`None`: the owner's runs, listed).
+        id: Option<String>,
+        /// Who submitted it.
+        owner: String,
     },
     /// One participant, with the institution that enrolled them (`None` when there is no such
     /// participant: then nobody may touch it).
@@ -268,6 +298,8 @@ impl Resource {
             Self::OwnAuditTrail => "audit:self".to_owned(),
             Self::Approvals => "approvals".to_owned(),
             Self::Revocations => "revocations".to_owned(),
+            Self::Run { id: Some(id), .. } => format!("run:{id}"),
+            Self::Run { id: None, .. } => "runs:own".to_owned(),
         }
     }
 
@@ -277,10 +309,13 @@ impl Resource {
         let controlled = |d: &Dataset| d.access_level == AccessLevel::Controlled;
         match (self, action) {
             (Self::Dataset(_), Action::RequestRecontact) => true,
-            (Self::Dataset(d), Action::ReadData | Action::Discover) => controlled(d),
-            (Self::Object { datasets, .. }, Action::ReadData | Action::ReadMetadata) => {
-                datasets.iter().any(|d| controlled(d))
+            (Self::Dataset(d), Action::ReadData | Action::Discover | Action::Analyse) => {
+                controlled(d)
             }
+            (
+                Self::Object { datasets, .. },
+                Action::ReadData | Action::ReadMetadata | Action::Analyse,
+            ) => datasets.iter().any(|d| controlled(d)),
             _ => false,
         }
     }
@@ -360,6 +395,14 @@ pub enum Reason {
     DiscoveryRegistered,
     /// Beacon discovery at CONTROLLED level (records): the CONTROLLED rule holds.
     DiscoveryControlled,
+    /// The caller owns the object (a WES output) or the run.
+    Owner,
+    /// The object (a WES output) or the run belongs to another caller.
+    NotOwner,
+    /// The dataset's data may only be analysed (WES), never read directly.
+    AnalysisOnly,
+    /// A WES output of analysis-only inputs: it leaves only once the committee releases it.
+    ReleasePending,
 }
 
 impl Reason {
@@ -402,13 +445,17 @@ impl Reason {
             Self::DiscoveryPublic => "discovery_public",
             Self::DiscoveryRegistered => "discovery_registered",
             Self::DiscoveryControlled => "discovery_controlled",
+            Self::Owner => "owner",
+            Self::NotOwner => "not_owner",
+            Self::AnalysisOnly => "analysis_only",
+            Self::ReleasePending => "release_pending",
         }
     }
 }
 
 /// Which participants a permitted requester may be served, besides withdrawal (which nobody
 /// passes): the consent scopes the requester's use needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ConsentScope {
     /// The requester is for-profit (industry): only participants who allowed provision to
     /// industry.
@@ -574,7 +621,7 @@ impl Ask {
     pub fn new(action: Action, resource: Resource) -> Self {
         let consent = matches!(
             action,
-            Action::ReadData | Action::Discover | Action::RequestRecontact
+            Action::ReadData | Action::Discover | Action::RequestRecontact | Action::Analyse
         );
         Self {
             action,
@@ -613,7 +660,8 @@ pub enum OnDenial {
 }
 
 impl OnDenial {
-    fn error(self, denial: Denial) -> CoreError {
+    /// The error a denial is answered with.
+    pub(crate) fn error(self, denial: Denial) -> CoreError {
         match self {
             Self::Explain => CoreError::Denied(Box::new(denial)),
             Self::Hide => CoreError::NotFound,
@@ -976,6 +1024,36 @@ impl Drop for Enforcement<'_> {
     }
 }
 
+/// An audit row written outside a decision (a refusal before one, a run's output registered):
+/// one reason, no credential, approval, consent epoch or participants unless the caller adds
+/// them.
+fn row_event(
+    ctx: &RequestContext,
+    principal: String,
+    action: &str,
+    resource: String,
+    decision: AccessDecision,
+    reason: String,
+) -> AuditEvent {
+    AuditEvent {
+        at: time::OffsetDateTime::now_utc(),
+        request_id: ctx.request_id.clone(),
+        api: ctx.api.to_owned(),
+        endpoint: ctx.endpoint.clone(),
+        principal,
+        action: action.to_owned(),
+        resource,
+        decision,
+        reasons: vec![reason],
+        credential_hashes: Vec::new(),
+        approval: None,
+        consent_epoch: None,
+        participants: Vec::new(),
+        records_returned: None,
+        records_filtered: None,
+    }
+}
+
 fn answer_of(d: Decision, consent: Option<ConsentSnapshot>) -> Result<Permit, Denial> {
     if d.is_permit() {
         let e = d.evaluation;
@@ -1162,6 +1240,36 @@ impl AccessPoint {
         .await
     }
 
+    /// Audits the registration of a WES run's output for its owner (`issuer#subject`): one
+    /// permit row, action `register_output`, naming the object, the run and whose data the
+    /// output derives from. Written before the output is stored, so no output exists that the
+    /// audit does not name.
+    ///
+    /// # Errors
+    /// [`CoreError::AuditUnavailable`] when the row cannot be written durably.
+    pub async fn record_output(
+        &self,
+        ctx: &RequestContext,
+        owner: &str,
+        object: &gemj_model::ObjectId,
+        run_id: &str,
+        participants: &[ParticipantId],
+    ) -> Result<(), CoreError> {
+        let event = AuditEvent {
+            participants: participants.iter().map(|p| p.as_str().to_owned()).collect(),
+            records_returned: Some(1),
+            ..row_event(
+                ctx,
+                owner.to_owned(),
+                "register_output",
+                format!("object:{object}"),
+                AccessDecision::Permit,
+                format!("wes_run:{run_id}"),
+            )
+        };
+        self.audit.record_many(vec![event]).await.map(|_| ())
+    }
+
     async fn refusal_row(
         &self,
         ctx: &RequestContext,
@@ -1172,21 +1280,15 @@ impl AccessPoint {
         reason: String,
     ) -> Result<(), CoreError> {
         let event = AuditEvent {
-            at: time::OffsetDateTime::now_utc(),
-            request_id: ctx.request_id.clone(),
-            api: ctx.api.to_owned(),
-            endpoint: ctx.endpoint.clone(),
-            principal,
-            action: action.to_owned(),
-            resource: resource.to_owned(),
-            decision: AccessDecision::Deny,
-            reasons: vec![reason],
             credential_hashes,
-            approval: None,
-            consent_epoch: None,
-            participants: Vec::new(),
-            records_returned: None,
-            records_filtered: None,
+            ..row_event(
+                ctx,
+                principal,
+                action,
+                resource.to_owned(),
+                AccessDecision::Deny,
+                reason,
+            )
         };
         self.audit.record_many(vec![event]).await.map(|_| ())
     }
@@ -1307,8 +1409,66 @@ fn audit_event(d: &Decision, o: &Outcome, at: time::OffsetDateTime) -> AuditEven
 /// | passport | administer | approvals | configured administrators |
 /// | institution | manage participants | its own participant or itself | permit |
 /// | otherwise | | | deny |
+///
+/// [`rules`] decides the table; this adds what analysis-only datasets and held outputs change.
+/// Reading data directly does not count an analysis-only dataset (an object held only in such
+/// datasets is not readable, except through a run's own staging grant); analysing (`Analyse`)
+/// reads like `ReadData` through every dataset; a WES output held for the committee's release
+/// is not readable until released, even by its owner.
 #[must_use]
 pub fn evaluate(
+    settings: &PolicySettings,
+    facts: &Facts,
+    principal: &Principal,
+    action: Action,
+    resource: &Resource,
+    now: time::OffsetDateTime,
+) -> Evaluation {
+    let staging = matches!(principal, Principal::SignedUrl(g) if g.analysis.is_some());
+    match (action, resource) {
+        (Action::Analyse, _) => rules(settings, facts, principal, Action::ReadData, resource, now),
+        (Action::ReadData, Resource::Dataset(d)) if settings.is_analysis_only(d) => {
+            Evaluation::deny(vec![Reason::AnalysisOnly])
+        }
+        (
+            Action::ReadData,
+            Resource::Object {
+                id,
+                datasets,
+                owner,
+                held,
+            },
+        ) => {
+            let direct: Vec<Arc<Dataset>> = datasets
+                .iter()
+                .filter(|d| !settings.is_analysis_only(d))
+                .cloned()
+                .collect();
+            let e = if staging || owner.is_some() || direct.len() == datasets.len() {
+                rules(settings, facts, principal, action, resource, now)
+            } else if direct.is_empty() {
+                return Evaluation::deny(vec![Reason::AnalysisOnly]);
+            } else {
+                let narrowed = Resource::Object {
+                    id: id.clone(),
+                    datasets: direct,
+                    owner: owner.clone(),
+                    held: *held,
+                };
+                rules(settings, facts, principal, action, &narrowed, now)
+            };
+            if *held && e.decision == AccessDecision::Permit {
+                Evaluation::deny(vec![Reason::ReleasePending])
+            } else {
+                e
+            }
+        }
+        _ => rules(settings, facts, principal, action, resource, now),
+    }
+}
+
+/// The rules of the policy, by caller, action and resource.
+fn rules(
     settings: &PolicySettings,
     facts: &Facts,
     principal: &Principal,
@@ -1327,8 +1487,36 @@ pub fn evaluate(
         (_, Action::Discover, Resource::Dataset(d)) => {
             discovery(settings, facts, principal, d, now)
         }
-        (_, _, Resource::Object { datasets, .. }) if datasets.is_empty() => {
-            Evaluation::deny(vec![Reason::ObjectInNoDataset])
+        // An owned object (a WES output) exists for its owner only; the rules of its datasets
+        // (those of the run's inputs) still apply to the owner.
+        (_, _, Resource::Object { owner: Some(o), .. }) if principal.audit_name() != *o => {
+            Evaluation::deny(vec![Reason::NotOwner])
+        }
+        (
+            _,
+            _,
+            Resource::Object {
+                datasets, owner, ..
+            },
+        ) if datasets.is_empty() => {
+            if owner.is_some()
+                && matches!(principal, Principal::Passport(_) | Principal::SignedUrl(_))
+            {
+                Evaluation::permit(vec![Reason::Owner])
+            } else {
+                Evaluation::deny(vec![Reason::ObjectInNoDataset])
+            }
+        }
+        (
+            Principal::Passport(_),
+            ReadMetadata | ReadData | Administer,
+            Resource::Run { owner, .. },
+        ) => {
+            if principal.audit_name() == *owner {
+                Evaluation::permit(vec![Reason::Owner])
+            } else {
+                Evaluation::deny(vec![Reason::NotOwner])
+            }
         }
         (_, ReadMetadata | ReadData, Resource::Dataset(d))
             if d.access_level == AccessLevel::Public =>
@@ -1463,8 +1651,14 @@ fn discovery(
     }
     let controlled = controlled_rule(settings, facts, p, dataset, now);
     if controlled.decision == AccessDecision::Permit {
+        // Records of an analysis-only dataset never leave: counts at most.
+        let reasons = if settings.is_analysis_only(dataset) {
+            vec![Reason::DiscoveryRegistered, Reason::AnalysisOnly]
+        } else {
+            vec![Reason::DiscoveryControlled]
+        };
         return Evaluation {
-            reasons: vec![Reason::DiscoveryControlled],
+            reasons,
             ..controlled
         };
     }

@@ -58,6 +58,10 @@ pub struct CachedObject {
     pub times: Option<ObjectTimes>,
     /// For an index: the files it indexes.
     pub indexed_by: Vec<ObjectId>,
+    /// The only caller who may see it (a WES output), if any.
+    pub owner: Option<String>,
+    /// A WES output held until the committee releases it.
+    pub held: bool,
 }
 
 struct Inner {
@@ -108,12 +112,15 @@ async fn load(store: &Store, id: &ObjectId) -> Result<Option<CachedObject>, Core
     } else {
         Vec::new()
     };
+    let owned = store.object_owner(id).await?;
     Ok(Some(CachedObject {
         object,
         datasets,
         participants,
         times,
         indexed_by,
+        held: owned.as_ref().is_some_and(|o| o.held),
+        owner: owned.map(|o| o.owner),
     }))
 }
 

@@ -310,7 +310,12 @@ pub(crate) async fn object_resource(
     let datasets = cached.datasets.clone();
     Ok(Some((
         cached.object.clone(),
-        Resource::Object { id, datasets },
+        Resource::Object {
+            id,
+            datasets,
+            owner: cached.owner.clone(),
+            held: cached.held,
+        },
     )))
 }
 
@@ -434,6 +439,7 @@ fn sign_url(
         exp,
         nonce: uuid::Uuid::new_v4().simple().to_string(),
         slice: None,
+        analysis: None,
     };
     let token = core.urls.sign(&grant);
     Ok(IssuedUrl {

@@ -50,10 +50,13 @@ pub struct UrlGrant {
     /// consent epoch of the fetch).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slice: Option<SliceGrant>,
+    /// For a WES run's staging: the run. Only such a grant reads an analysis-only dataset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<String>,
 }
 
-/// The slice a re-encoding URL serves.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// The slice a re-encoding URL serves (the default: every record, re-encoded).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SliceGrant {
     /// Header only.
@@ -257,6 +260,7 @@ mod tests {
             exp: 2_000,
             nonce: "n".into(),
             slice: None,
+            analysis: None,
         })
     }
 

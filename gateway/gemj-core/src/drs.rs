@@ -141,7 +141,10 @@ pub enum AccessError {
     /// The caller may see the object's metadata but not read its bytes (CONTROLLED data
     /// without a grant, an approval and a DUO match, or consent outside the caller's scope).
     #[error("the caller may not read this object's bytes")]
-    DataNotPermitted,
+    DataNotPermitted {
+        /// The denial's reason code (`analysis_only`, `release_pending`, `no_approval`, ...).
+        reason: &'static str,
+    },
 }
 
 /// The media type of a format (BGZF-compressed VCF is `application/vnd.ga4gh.vcf`, as htsget
@@ -159,7 +162,8 @@ pub fn mime_type(format: DataFormat) -> &'static str {
         | DataFormat::Crai
         | DataFormat::Tbi
         | DataFormat::Csi
-        | DataFormat::Gzi => "application/octet-stream",
+        | DataFormat::Gzi
+        | DataFormat::Other => "application/octet-stream",
     }
 }
 
@@ -177,6 +181,7 @@ fn format_label(format: DataFormat) -> &'static str {
         DataFormat::Csi => "Coordinate-sorted index (CSI)",
         DataFormat::Gzi => "BGZF block index (GZI)",
         DataFormat::Tsv => "Tab-separated table",
+        DataFormat::Other => "Workflow output",
     }
 }
 
@@ -437,6 +442,8 @@ impl<'a> Resolver<'a> {
         let resource = Resource::Object {
             id: id.clone(),
             datasets,
+            owner: cached.owner.clone(),
+            held: cached.held,
         };
         let verdict = self.ask(Action::ReadMetadata, resource).await?;
         let mut consented = false;
@@ -963,7 +970,7 @@ impl DrsService {
     /// decided ([`Action::ReadData`]) and audited there, consent checked now and at every fetch.
     ///
     /// # Errors
-    /// [`AccessError::DataNotPermitted`] when the caller sees the object but may not read its
+    /// [`AccessError::DataNotPermitted`] (with the denial's reason) when the caller sees the object but may not read its
     /// bytes; otherwise as objects: [`CoreError::NotFound`] (also for an unknown `access_id` or a
     /// bundle, which has no access methods), [`CoreError::CredentialRequired`],
     /// [`CoreError::InvalidInput`], [`CoreError::ConsentStale`].
@@ -992,7 +999,7 @@ impl DrsService {
             .await
         {
             Ok(issued) => Ok(AccessUrl { url: issued.url }),
-            Err(CoreError::Denied(_)) => Err(AccessError::DataNotPermitted),
+            Err(CoreError::Denied(d)) => Err(AccessError::DataNotPermitted { reason: d.code() }),
             Err(e) => Err(e.into()),
         }
     }

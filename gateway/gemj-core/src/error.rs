@@ -33,6 +33,10 @@ pub enum CoreError {
     /// The request is malformed.
     #[error("invalid input: {0}")]
     InvalidInput(String),
+    /// The request names something the caller may not use (a WES run's input); the message
+    /// names it, and reads the same whether it exists or not (the decision is audited).
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     /// The store failed.
     #[error("store error")]
     Store(#[from] StoreError),

@@ -351,6 +351,7 @@ async fn issue(
         exp,
         nonce: uuid::Uuid::new_v4().simple().to_string(),
         slice,
+        analysis: None,
     };
     let data_url = |g: &UrlGrant| {
         format!(

@@ -36,6 +36,7 @@ pub mod recontact;
 pub mod revocations;
 pub mod services;
 pub mod smart;
+pub mod wes;
 
 use std::sync::Arc;
 

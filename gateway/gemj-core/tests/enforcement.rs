@@ -420,6 +420,7 @@ const SERVICES: &[&str] = &[
     "phenopacket.rs",
     "recontact.rs",
     "revocations.rs",
+    "wes/mod.rs",
 ];
 
 #[test]
@@ -521,6 +522,7 @@ const RELEASES: &[(&str, &str)] = &[
     ("recontact.rs", "inbox_of"),
     ("recontact.rs", "own_status"),
     ("recontact.rs", "select"),
+    ("wes/mod.rs", "grant"),
 ];
 
 #[test]

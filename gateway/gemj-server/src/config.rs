@@ -46,6 +46,112 @@ pub struct Config {
     pub beacon: gemj_core::beacon::BeaconSettings,
     /// Ingest of institutions' files (`gemj-gateway ingest`, `/ingest/v1`).
     pub ingest: IngestConfig,
+    /// GA4GH WES (`/ga4gh/wes/v1`): engines, workflow sources, limits.
+    pub wes: WesConfig,
+}
+
+/// GA4GH WES: the workflow engines and what clients may send them.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct WesConfig {
+    /// Folders searched first for the engines' programs, and put first on the engines' `PATH`
+    /// (a virtual environment's `bin`: Toil needs its own tools there). Then `PATH`.
+    pub path: Vec<PathBuf>,
+    /// The engines offered, the first the default. One that is not found, or does not answer
+    /// `--version`, is not offered (a warning at start).
+    pub engines: Vec<WesEngineConfig>,
+    /// The `https` URL roots workflows may be fetched from (a TRS, approved Git hosts); empty:
+    /// workflows come only as attachments or `drs://` ids of this gateway.
+    pub workflow_roots: Vec<String>,
+    /// The most parts of one `POST /runs` form.
+    pub max_parts: usize,
+    /// The largest part, in bytes.
+    pub max_part_bytes: usize,
+    /// The largest form, in bytes.
+    pub max_total_bytes: usize,
+    /// The longest attachment name, in bytes.
+    pub max_name_bytes: usize,
+    /// How often active runs are re-checked against consent and cancellation, in ms (a
+    /// withdrawal stops a run within this plus the consent poll interval).
+    pub watch_interval_ms: u64,
+    /// How long, in seconds, an active run may go unconfirmed by the instance running it (it
+    /// confirms every watch interval) before any instance reports it as SYSTEM_ERROR: its
+    /// instance, and the engine with it, is gone.
+    pub stale_after_secs: u64,
+    /// Where callers learn to get a passport (`auth_instructions_url`); empty: the gateway's
+    /// documentation URL.
+    pub auth_instructions_url: String,
+}
+
+/// One workflow engine.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WesEngineConfig {
+    /// Its WES name (`workflow_engine`).
+    pub name: String,
+    /// `cwltool` or `toil`.
+    pub kind: String,
+    /// The program: a name looked up on `wes.path` and `PATH`, or a path.
+    pub program: PathBuf,
+    /// Toil: the batch system (`single_machine`, `slurm`, ...; default `single_machine`).
+    #[serde(default)]
+    pub batch_system: String,
+    /// Toil: the folder job stores are made in, shared with the cluster's nodes (default: each
+    /// run's own folder).
+    #[serde(default)]
+    pub job_store_dir: PathBuf,
+    /// Environment variables the engine gets besides `PATH`, `HOME`, `TMPDIR` and `LANG` (its
+    /// environment is otherwise empty): `SLURM_CONF` for a cluster's configuration, for example.
+    #[serde(default)]
+    pub env: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for WesConfig {
+    fn default() -> Self {
+        let limits = gemj_wes::form::Limits::default();
+        Self {
+            path: Vec::new(),
+            engines: vec![
+                WesEngineConfig {
+                    name: "cwltool".to_owned(),
+                    kind: "cwltool".to_owned(),
+                    program: PathBuf::from("cwltool"),
+                    batch_system: String::new(),
+                    job_store_dir: PathBuf::new(),
+                    env: std::collections::BTreeMap::new(),
+                },
+                WesEngineConfig {
+                    name: "toil".to_owned(),
+                    kind: "toil".to_owned(),
+                    program: PathBuf::from("toil-cwl-runner"),
+                    batch_system: "single_machine".to_owned(),
+                    job_store_dir: PathBuf::new(),
+                    env: std::collections::BTreeMap::new(),
+                },
+            ],
+            workflow_roots: Vec::new(),
+            max_parts: limits.max_parts,
+            max_part_bytes: limits.max_part_bytes,
+            max_total_bytes: limits.max_total_bytes,
+            max_name_bytes: limits.max_name_bytes,
+            watch_interval_ms: 1000,
+            stale_after_secs: 60,
+            auth_instructions_url: String::new(),
+        }
+    }
+}
+
+impl WesConfig {
+    /// The form limits.
+    #[must_use]
+    pub fn limits(&self) -> gemj_wes::form::Limits {
+        gemj_wes::form::Limits {
+            max_parts: self.max_parts.max(1),
+            max_part_bytes: self.max_part_bytes.max(1),
+            max_total_bytes: self.max_total_bytes.max(1),
+            max_name_bytes: self.max_name_bytes.max(1),
+        }
+    }
 }
 
 /// Ingest of institutions' files.
@@ -91,6 +197,7 @@ impl Default for Config {
             drs: DrsConfig::default(),
             beacon: gemj_core::beacon::BeaconSettings::default(),
             ingest: IngestConfig::default(),
+            wes: WesConfig::default(),
         }
     }
 }
@@ -597,6 +704,12 @@ pub struct PolicyConfig {
     /// The key that signs data URLs (empty: `<data_dir>/keys/data-url.key`, created on first
     /// start). Instances serving the same store must share it.
     pub data_url_key_file: PathBuf,
+    /// Datasets whose data may be analysed but never leave (a trusted research environment):
+    /// their files are inputs to WES runs of callers the dataset's rule permits, and nothing of
+    /// them is served directly (htsget, DRS access, data URLs, FHIR reads); Beacon answers them
+    /// with counts at most; a run's outputs are held until the committee releases them
+    /// (`/admin/v1/wes/outputs`).
+    pub analysis_only_datasets: Vec<String>,
 }
 
 impl Default for PolicyConfig {
@@ -610,6 +723,7 @@ impl Default for PolicyConfig {
             recontact_min_interval_days: 365,
             data_url_ttl_secs: 300,
             data_url_key_file: PathBuf::new(),
+            analysis_only_datasets: Vec::new(),
         }
     }
 }
@@ -744,6 +858,27 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         self.auth.validate_trust()?;
+        if let Some(e) = self
+            .wes
+            .engines
+            .iter()
+            .find(|e| !matches!(e.kind.as_str(), "cwltool" | "toil") || e.name.is_empty())
+        {
+            return Err(ConfigError::Invalid(format!(
+                "wes.engines: {:?} needs a name and a kind of \"cwltool\" or \"toil\"",
+                e.name
+            )));
+        }
+        if let Some(root) = self
+            .wes
+            .workflow_roots
+            .iter()
+            .find(|r| !r.starts_with("https://"))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "wes.workflow_roots: {root:?} is not an https:// URL"
+            )));
+        }
         if self.listen.parse::<std::net::SocketAddr>().is_err() {
             return Err(ConfigError::Invalid(format!(
                 "listen: {:?} is not an address:port such as 127.0.0.1:8080",

@@ -15,6 +15,7 @@ pub mod beacon;
 pub mod drs;
 pub mod fhir;
 pub mod htsget;
+pub mod wes;
 
 /// The problem-details body of the gateway's own endpoints.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -190,6 +191,7 @@ impl ResponseError for ApiError {
             Self::Core(CoreError::Denied(_)) => StatusCode::FORBIDDEN,
             Self::Core(CoreError::ConsentStale { .. }) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Core(CoreError::Conflict(_)) => StatusCode::CONFLICT,
+            Self::Core(CoreError::Forbidden(_)) => StatusCode::FORBIDDEN,
             Self::Core(CoreError::UrlRejected(_)) => StatusCode::FORBIDDEN,
             Self::AuthorizationTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::PassportsTooLarge | Self::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -227,7 +229,7 @@ impl ResponseError for ApiError {
             Self::Core(CoreError::ConsentStale { .. }) => {
                 "This instance cannot confirm current consent; retry shortly.".to_owned()
             }
-            Self::Core(CoreError::Conflict(m)) => m.clone(),
+            Self::Core(CoreError::Conflict(m) | CoreError::Forbidden(m)) => m.clone(),
             Self::Core(CoreError::UrlRejected(_)) => {
                 "The data URL was refused; see `reason`. Ask for a new one.".to_owned()
             }

@@ -236,6 +236,71 @@ impl Gateway {
         &self.config
     }
 
+    /// The WES service's settings from the configuration.
+    fn wes_settings(&self, base_url: &str) -> gemj_core::wes::WesSettings {
+        use gemj_core::wes::{EngineConfig, EngineKind, ParameterKind, ParameterSpec};
+        let w = &self.config.wes;
+        let non_empty = |p: &std::path::Path| (!p.as_os_str().is_empty()).then(|| p.to_path_buf());
+        gemj_core::wes::WesSettings {
+            base_url: base_url.to_owned(),
+            drs_prefix: self.config.drs.compact_id_prefix.clone(),
+            work_dir: self.config.data_dir.join("wes"),
+            instance: std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_owned())
+                .ok()
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "localhost".to_owned()),
+            engines: w
+                .engines
+                .iter()
+                .map(|e| EngineConfig {
+                    name: e.name.clone(),
+                    kind: if e.kind == "toil" {
+                        EngineKind::Toil
+                    } else {
+                        EngineKind::Cwltool
+                    },
+                    program: e.program.clone(),
+                    batch_system: (!e.batch_system.is_empty()).then(|| e.batch_system.clone()),
+                    job_store_dir: non_empty(&e.job_store_dir),
+                    env: e.env.clone().into_iter().collect(),
+                })
+                .collect(),
+            path: w
+                .path
+                .iter()
+                .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()))
+                .collect(),
+            workflow_roots: w.workflow_roots.clone(),
+            parameters: vec![
+                ParameterSpec {
+                    name: "--parallel".to_owned(),
+                    kind: ParameterKind::Boolean,
+                    default: "false".to_owned(),
+                    engines: vec!["cwltool".to_owned()],
+                },
+                ParameterSpec {
+                    name: "--maxCores".to_owned(),
+                    kind: ParameterKind::Integer { min: 1, max: 64 },
+                    default: "1".to_owned(),
+                    engines: vec!["toil".to_owned()],
+                },
+            ],
+            watch_interval: std::time::Duration::from_millis(w.watch_interval_ms.max(50)),
+            stale_after: std::time::Duration::from_secs(w.stale_after_secs.max(1)),
+            auth_instructions_url: if w.auth_instructions_url.is_empty() {
+                if self.config.service.documentation_url.is_empty() {
+                    format!("{}/openapi.json", base_url.trim_end_matches('/'))
+                } else {
+                    self.config.service.documentation_url.clone()
+                }
+            } else {
+                w.auth_instructions_url.clone()
+            },
+            cwl_versions: ["v1.0", "v1.1", "v1.2"].map(str::to_owned).to_vec(),
+        }
+    }
+
     /// The access policy's settings from the configuration, with these administrators.
     fn policy_settings(&self, administrators: Vec<String>) -> gemj_core::PolicySettings {
         let auth = &self.config.auth;
@@ -255,6 +320,13 @@ impl Gateway {
                         std::time::Duration::from_secs(days.saturating_mul(86_400)),
                     )
                 })
+                .collect(),
+            analysis_only: self
+                .config
+                .policy
+                .analysis_only_datasets
+                .iter()
+                .cloned()
                 .collect(),
         }
     }
@@ -361,6 +433,7 @@ impl Gateway {
         routes::drs::mount(&mut registry, &self.config);
         routes::htsget::mount(&mut registry);
         routes::beacon::mount(&mut registry);
+        routes::wes::mount(&mut registry);
         let drs_settings = routes::drs::DrsState::settings(
             &self.config,
             &base_url,
@@ -393,7 +466,12 @@ impl Gateway {
             assembly: self.config.beacon.assembly.clone(),
             ..gemj_core::fhir::FhirSettings::default()
         };
+        let wes = gemj_core::wes::WesService::new(shared.clone(), self.wes_settings(&base_url));
         let services = Services {
+            wes: web::Data::new(wes),
+            wes_state: web::Data::new(routes::wes::WesState {
+                limits: self.config.wes.limits(),
+            }),
             smart: web::Data::new(gemj_core::smart::SmartTokens::new(&shared, 300)),
             fhir: web::Data::new(gemj_core::fhir::FhirService::new(
                 shared.clone(),
@@ -486,6 +564,8 @@ impl Gateway {
                 .configure(|cfg| routes::ingest::configure(cfg, ingest_max_body))
                 .configure(routes::phenopackets::configure)
                 .configure(|cfg| routes::fhir::configure(cfg, ingest_max_body))
+                .configure(routes::wes::configure)
+                .configure(routes::wes::configure_admin)
                 .configure(routes::openapi::configure)
                 .wrap(cors::middleware(&cors_origins))
                 .wrap(ErrorHandlers::new().default_handler(error::json_errors))
@@ -530,6 +610,8 @@ struct Services {
     fhir: web::Data<gemj_core::fhir::FhirService>,
     smart: web::Data<gemj_core::smart::SmartTokens>,
     fhir_validator: web::Data<gemj_fhir::model::IncomingValidator>,
+    wes: web::Data<gemj_core::wes::WesService>,
+    wes_state: web::Data<routes::wes::WesState>,
 }
 
 impl Services {
@@ -560,6 +642,8 @@ impl Services {
             .app_data(self.fhir.clone())
             .app_data(self.smart.clone())
             .app_data(self.fhir_validator.clone())
+            .app_data(self.wes.clone())
+            .app_data(self.wes_state.clone())
     }
 }
 

@@ -142,6 +142,7 @@ behaviour!(
     call_details,
     revocations,
     used_assertions,
+    wes_runs,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -1871,5 +1872,174 @@ async fn used_assertions(store: Store) -> TestResult {
         store.first_use_of_assertion("iss", "a", 300, 150).await?,
         "forgotten once expired"
     );
+    Ok(())
+}
+
+/// WES runs: stored once, listed per owner newest first and paged by `seq`, moved between
+/// states only from the states named (a cancel and an engine's exit never both win), counted
+/// per state; an object's owner is recorded once.
+async fn wes_runs(store: Store) -> TestResult {
+    store.migrate().await?;
+    let run = |id: &str, owner: &str| crate::WesRunRow {
+        seq: 0,
+        run_id: id.to_owned(),
+        owner: owner.to_owned(),
+        state: "QUEUED".to_owned(),
+        request: "{}".to_owned(),
+        engine: "cwltool".to_owned(),
+        instance: "host-a".to_owned(),
+        inputs: "{}".to_owned(),
+        created_at: "2026-11-24T10:00:00Z".to_owned(),
+        start_time: None,
+        end_time: None,
+        exit_code: None,
+        outputs: None,
+        log: "{}".to_owned(),
+        heartbeat: 100,
+    };
+    for (id, owner) in [
+        ("r1", "iss#alice"),
+        ("r2", "iss#bob"),
+        ("r3", "iss#alice"),
+        ("r4", "iss#alice"),
+    ] {
+        store.insert_wes_run(&run(id, owner)).await?;
+    }
+    assert!(
+        matches!(
+            store.insert_wes_run(&run("r1", "iss#bob")).await,
+            Err(StoreError::Conflict { .. })
+        ),
+        "a run id is taken once"
+    );
+    let page = store.wes_runs_of("iss#alice", None, 2).await?;
+    let ids: Vec<&str> = page.iter().map(|r| r.run_id.as_str()).collect();
+    assert_eq!(ids, ["r4", "r3"]);
+    let rest = store.wes_runs_of("iss#alice", Some(page[1].seq), 2).await?;
+    assert_eq!(
+        rest.iter().map(|r| r.run_id.as_str()).collect::<Vec<_>>(),
+        ["r1"]
+    );
+    let change = crate::WesRunChange {
+        start_time: Some("2026-11-24T10:00:01Z".to_owned()),
+        log: Some(r#"{"pid": 7}"#.to_owned()),
+        ..crate::WesRunChange::default()
+    };
+    assert!(
+        store
+            .change_wes_run("r1", &["QUEUED"], "RUNNING", &change)
+            .await?
+    );
+    assert!(
+        !store
+            .change_wes_run(
+                "r1",
+                &["QUEUED"],
+                "CANCELED",
+                &crate::WesRunChange::default()
+            )
+            .await?,
+        "not from a state it is not in"
+    );
+    let done = crate::WesRunChange {
+        end_time: Some("2026-11-24T10:00:09Z".to_owned()),
+        exit_code: Some(0),
+        outputs: Some(r#"{"x": 1}"#.to_owned()),
+        ..crate::WesRunChange::default()
+    };
+    assert!(
+        store
+            .change_wes_run("r1", &["RUNNING", "CANCELING"], "COMPLETE", &done)
+            .await?
+    );
+    let r1 = store.wes_run("r1").await?.ok_or("r1")?;
+    assert_eq!(r1.state, "COMPLETE");
+    assert_eq!(
+        r1.start_time.as_deref(),
+        Some("2026-11-24T10:00:01Z"),
+        "kept"
+    );
+    assert_eq!(
+        (r1.exit_code, r1.outputs.as_deref(), r1.log.as_str()),
+        (Some(0), Some(r#"{"x": 1}"#), r#"{"pid": 7}"#)
+    );
+    assert!(store.wes_run("nope").await?.is_none());
+    store
+        .touch_wes_runs(&["r2".to_owned(), "r3".to_owned()], 200)
+        .await?;
+    let beats: Vec<(String, i64)> = store
+        .wes_runs_in(&["QUEUED"])
+        .await?
+        .into_iter()
+        .map(|r| (r.run_id, r.heartbeat))
+        .collect();
+    assert_eq!(
+        beats,
+        [
+            ("r2".to_owned(), 200),
+            ("r3".to_owned(), 200),
+            ("r4".to_owned(), 100)
+        ]
+    );
+    let active = store.wes_runs_in(&["QUEUED", "RUNNING"]).await?;
+    assert_eq!(
+        active.iter().map(|r| r.run_id.as_str()).collect::<Vec<_>>(),
+        ["r2", "r3", "r4"]
+    );
+    assert_eq!(
+        store.wes_state_counts("iss#alice").await?,
+        [("COMPLETE".to_owned(), 1), ("QUEUED".to_owned(), 2)]
+    );
+    let object = ObjectId::parse("wes-r1-1")?;
+    assert_eq!(store.object_owner(&object).await?, None);
+    store
+        .set_object_owner(&object, "iss#alice", "r1", true)
+        .await?;
+    store
+        .set_object_owner(&object, "iss#alice", "r1", true)
+        .await?;
+    assert!(
+        store
+            .set_object_owner(&object, "iss#bob", "r2", false)
+            .await
+            .is_err(),
+        "one owner"
+    );
+    let owned = store.object_owner(&object).await?.ok_or("owned")?;
+    assert_eq!((owned.owner.as_str(), owned.held), ("iss#alice", true));
+    assert_eq!(store.held_objects().await?.len(), 1);
+    // Releasing needs the object itself (it moves the catalogue epoch through its row).
+    store
+        .put_object(&DataObject {
+            id: object.clone(),
+            name: "counts.txt".into(),
+            format: gemj_model::DataFormat::Other,
+            size: 3,
+            checksums: gemj_model::Checksums {
+                sha256: "a".repeat(64),
+                md5: "b".repeat(32),
+            },
+            storage_uri: "file:wes/r1/1-counts.txt".into(),
+            index: None,
+            participant: None,
+            specimens: Vec::new(),
+            analysis: None,
+            description: None,
+        })
+        .await?;
+    let epoch = store.catalogue_epoch().await?;
+    assert!(store.release_object(&object, "iss#committee").await?);
+    assert!(
+        !store.release_object(&object, "iss#committee").await?,
+        "once"
+    );
+    assert!(
+        store.catalogue_epoch().await? > epoch,
+        "a release moves the catalogue epoch"
+    );
+    let owned = store.object_owner(&object).await?.ok_or("owned")?;
+    assert!(!owned.held);
+    assert_eq!(owned.released_by.as_deref(), Some("iss#committee"));
+    assert!(store.held_objects().await?.is_empty());
     Ok(())
 }

@@ -50,6 +50,7 @@ mod recontact;
 mod revocations;
 mod snapshot;
 mod variants;
+mod wes;
 
 #[cfg(test)]
 mod behaviour;
@@ -67,6 +68,7 @@ pub use recontact::RecontactInboxEntry;
 pub use revocations::{Revocation, RevocationKind};
 pub use snapshot::CatalogueSnapshot;
 pub use variants::{VariantContribution, VariantMerge, VariantRow};
+pub use wes::{ObjectOwner, WesRunChange, WesRunRow};
 
 /// A handle on the database: cheap to clone (it wraps a connection pool).
 #[derive(Clone)]

@@ -42,6 +42,8 @@ pub enum DataFormat {
     Gzi,
     /// Tab-separated text (gene annotation, manifests).
     Tsv,
+    /// Any other file (a workflow's output of another kind).
+    Other,
 }
 
 impl DataFormat {
@@ -61,6 +63,7 @@ impl DataFormat {
             Self::Csi => "CSI",
             Self::Gzi => "GZI",
             Self::Tsv => "TSV",
+            Self::Other => "OTHER",
         }
     }
 

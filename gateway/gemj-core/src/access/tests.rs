@@ -124,6 +124,7 @@ fn settings() -> Result<PolicySettings, Box<dyn std::error::Error>> {
         duo: Some(duo()?),
         clock_skew_secs: 60,
         max_grant_age: std::collections::BTreeMap::new(),
+        analysis_only: std::collections::BTreeSet::new(),
     })
 }
 
@@ -140,6 +141,8 @@ fn anonymous_reads_public_metadata_and_data_and_nothing_else() -> TestResult {
                 .iter()
                 .map(|l| dataset("D1", *l, gru.clone()))
                 .collect::<Result<_, _>>()?,
+            owner: None,
+            held: false,
         })
     };
     let participant = Resource::Participant {
@@ -936,6 +939,7 @@ fn discovery_is_permitted_at_the_callers_level() -> TestResult {
         exp,
         nonce: "n".into(),
         slice: None,
+        analysis: None,
     };
     let e = evaluate(
         &s,
@@ -974,4 +978,153 @@ fn urls_never_outlive_the_passport_or_its_visas() {
     assert_eq!(short_passport.url_expiry(now, 300), now + 30);
     assert_eq!(Principal::Anonymous.url_expiry(now, 300), now + 300);
     assert_eq!(Principal::Anonymous.credentials_expire_at(), None);
+}
+
+/// Analysis-only datasets are read only through a run's staging grant (or analysed); an object
+/// also held by another dataset is read through that one; a held WES output is read by nobody
+/// until released, then by its owner only.
+#[test]
+fn analysis_only_datasets_and_held_outputs() -> TestResult {
+    use AccessDecision::{Deny, Permit};
+    let mut s = settings()?;
+    s.analysis_only.insert("TRE".into());
+    let gru = condition("DUO:0000042", &[])?;
+    let tre = dataset("TRE", AccessLevel::Public, gru.clone())?;
+    let open = dataset("OPEN", AccessLevel::Public, gru)?;
+    let object = |datasets: Vec<Arc<Dataset>>,
+                  owner: Option<&str>,
+                  held: bool|
+     -> Result<Resource, Box<dyn std::error::Error>> {
+        Ok(Resource::Object {
+            id: ObjectId::parse("O1")?,
+            datasets,
+            owner: owner.map(str::to_owned),
+            held,
+        })
+    };
+    let facts = Facts { approvals: vec![] };
+    let url = |analysis: Option<&str>| -> Result<Principal, Box<dyn std::error::Error>> {
+        Ok(Principal::SignedUrl(Arc::new(crate::data_url::UrlGrant {
+            object: ObjectId::parse("O1")?,
+            start: 0,
+            end: None,
+            principal: format!("{ISSUER}#alice"),
+            approval: None,
+            industry: false,
+            international: false,
+            exp: now().unix_timestamp() + 60,
+            nonce: "n".into(),
+            slice: None,
+            analysis: analysis.map(str::to_owned),
+        })))
+    };
+    let alice = passport(vec![]);
+    let bob = Principal::Passport(Arc::new(gemj_auth::VerifiedPassport {
+        subject: "bob".into(),
+        ..match &alice {
+            Principal::Passport(p) => (**p).clone(),
+            _ => return Err("a passport".into()),
+        }
+    }));
+    let cases = [
+        (
+            &Principal::Anonymous,
+            Action::ReadData,
+            Resource::Dataset(tre.clone()),
+            Deny,
+            "analysis_only",
+        ),
+        (
+            &Principal::Anonymous,
+            Action::ReadMetadata,
+            Resource::Dataset(tre.clone()),
+            Permit,
+            "public_metadata",
+        ),
+        (
+            &Principal::Anonymous,
+            Action::ReadData,
+            object(vec![tre.clone()], None, false)?,
+            Deny,
+            "analysis_only",
+        ),
+        (
+            &Principal::Anonymous,
+            Action::ReadMetadata,
+            object(vec![tre.clone()], None, false)?,
+            Permit,
+            "public_metadata",
+        ),
+        (
+            &Principal::Anonymous,
+            Action::Analyse,
+            object(vec![tre.clone()], None, false)?,
+            Permit,
+            "public_data",
+        ),
+        (
+            &Principal::Anonymous,
+            Action::ReadData,
+            object(vec![tre.clone(), open.clone()], None, false)?,
+            Permit,
+            "public_data",
+        ),
+        (
+            &url(Some("run-1"))?,
+            Action::ReadData,
+            object(vec![tre.clone()], None, false)?,
+            Permit,
+            "public_data",
+        ),
+        (
+            &url(None)?,
+            Action::ReadData,
+            object(vec![tre.clone()], None, false)?,
+            Deny,
+            "analysis_only",
+        ),
+        (
+            &alice,
+            Action::ReadData,
+            object(vec![tre.clone()], Some(&format!("{ISSUER}#alice")), true)?,
+            Deny,
+            "release_pending",
+        ),
+        (
+            &alice,
+            Action::ReadMetadata,
+            object(vec![tre.clone()], Some(&format!("{ISSUER}#alice")), true)?,
+            Permit,
+            "public_metadata",
+        ),
+        (
+            &alice,
+            Action::ReadData,
+            object(vec![tre.clone()], Some(&format!("{ISSUER}#alice")), false)?,
+            Permit,
+            "public_data",
+        ),
+        (
+            &bob,
+            Action::ReadData,
+            object(vec![tre.clone()], Some(&format!("{ISSUER}#alice")), false)?,
+            Deny,
+            "not_owner",
+        ),
+        (
+            &bob,
+            Action::ReadMetadata,
+            object(vec![open.clone()], Some(&format!("{ISSUER}#alice")), false)?,
+            Deny,
+            "not_owner",
+        ),
+    ];
+    for (i, (principal, action, resource, decision, code)) in cases.iter().enumerate() {
+        let e = evaluate(&s, &facts, principal, *action, resource, now());
+        assert_eq!(e.decision, *decision, "case {i}: {:?}", e.reasons);
+        assert_eq!(e.reasons.first().map(|r| r.code()), Some(*code), "case {i}");
+    }
+    // The setting names datasets by id.
+    assert!(s.is_analysis_only(&tre) && !s.is_analysis_only(&open));
+    Ok(())
 }

@@ -36,7 +36,7 @@ pub enum DrsError {
     Api(#[from] ApiError),
     /// The caller sees the object but may not read its bytes.
     #[error("data not permitted")]
-    DataNotPermitted,
+    DataNotPermitted(&'static str),
     /// A bulk request naming no id, or more than the limit.
     #[error("{}", .0.message())]
     Bulk(gemj_drs::BulkLimit),
@@ -61,7 +61,7 @@ impl From<AccessError> for DrsError {
     fn from(e: AccessError) -> Self {
         match e {
             AccessError::Core(e) => e.into(),
-            AccessError::DataNotPermitted => Self::DataNotPermitted,
+            AccessError::DataNotPermitted { reason } => Self::DataNotPermitted(reason),
         }
     }
 }
@@ -132,8 +132,22 @@ impl DrsError {
                 "The data URL was refused; see `reason`.".to_owned(),
                 Some((*code).to_owned()),
             ),
-            Self::Api(ApiError::Core(CoreError::Conflict(m))) => (m.clone(), None),
-            Self::DataNotPermitted => (
+            Self::Api(ApiError::Core(CoreError::Conflict(m) | CoreError::Forbidden(m))) => {
+                (m.clone(), None)
+            }
+            Self::DataNotPermitted("analysis_only") => (
+                "This object's dataset may only be analysed next to the data (GA4GH WES at \
+                 /ga4gh/wes/v1), never downloaded."
+                    .to_owned(),
+                Some("analysis_only".to_owned()),
+            ),
+            Self::DataNotPermitted("release_pending") => (
+                "This run output derives from analysis-only data: it can be downloaded once the \
+                 data-use committee releases it."
+                    .to_owned(),
+                Some("release_pending".to_owned()),
+            ),
+            Self::DataNotPermitted(_) => (
                 "This caller may see the object but not read its bytes: CONTROLLED data needs a \
                  grant visa, an approval of the data-use committee and a DUO match, and the \
                  participants' consent must cover the caller's use."
@@ -160,7 +174,7 @@ impl ResponseError for DrsError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::Api(e) => e.status_code(),
-            Self::DataNotPermitted => StatusCode::FORBIDDEN,
+            Self::DataNotPermitted(_) => StatusCode::FORBIDDEN,
             Self::Bulk(limit) => {
                 StatusCode::from_u16(limit.status()).unwrap_or(StatusCode::BAD_REQUEST)
             }

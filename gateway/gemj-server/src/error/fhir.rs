@@ -67,6 +67,7 @@ pub(crate) fn core(e: &CoreError) -> HttpResponse {
         CoreError::InvalidInput(m) => outcome(&error(400, IssueCode::Invalid, m.clone())),
         CoreError::Conflict(m) => outcome(&error(409, IssueCode::Duplicate, m.clone())),
         CoreError::UrlRejected(code) => outcome(&error(403, IssueCode::Security, format!("refused ({code})"))),
+        CoreError::Forbidden(m) => outcome(&error(403, IssueCode::Forbidden, m.clone())),
         CoreError::Task { cancelled: false } => outcome(&error(500, IssueCode::Exception, "internal error; the failure is logged".to_owned())),
         CoreError::AuditUnavailable | CoreError::Store(_) | CoreError::Objects(_) | CoreError::Task { .. } => {
             tracing::error!(message = "FHIR request failed.", error = %e);

@@ -415,9 +415,10 @@ async fn bulk_access(
                     drs_access_id: access_id.clone(),
                     url: u.url,
                 }),
-                Err(drs::AccessError::DataNotPermitted) => {
+                Err(drs::AccessError::DataNotPermitted { reason }) => {
                     let status =
-                        actix_web::ResponseError::status_code(&DrsError::DataNotPermitted).as_u16();
+                        actix_web::ResponseError::status_code(&DrsError::DataNotPermitted(reason))
+                            .as_u16();
                     unresolved.push((status, entry.bulk_object_id.clone()));
                 }
                 Err(drs::AccessError::Core(e)) => {

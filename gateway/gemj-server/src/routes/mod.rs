@@ -18,6 +18,7 @@ pub mod phenopackets;
 pub mod recontact;
 pub mod revocations;
 pub mod service_info;
+pub mod wes;
 
 use actix_web::http::header;
 use actix_web::{Responder, web};

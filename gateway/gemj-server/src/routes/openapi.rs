@@ -24,8 +24,8 @@ use crate::error::Problem;
         description = "Every endpoint of the gateway: its own (consent, recontact, approvals, \
             audit, catalogue, data URLs, ingest, service registry, health) and the GA4GH \
             standard APIs it serves (htsget 1.3 under /htsget, DRS 1.5 under /ga4gh/drs/v1, \
-            Beacon v2.2.0 under /beacon/v2), the latter as their official specifications \
-            describe them, and HL7 FHIR R4 under /fhir (errors as OperationOutcome)."
+            Beacon v2.2.0 under /beacon/v2, WES 1.1 under /ga4gh/wes/v1), the latter as their \
+            official specifications describe them, and HL7 FHIR R4 under /fhir (errors as OperationOutcome)."
     ),
     paths(
         service_info::service_info,
@@ -52,6 +52,8 @@ use crate::error::Problem;
         revocations::list,
         revocations::revoke,
         revocations::unrevoke,
+        super::wes::held_outputs,
+        super::wes::release_output,
         data::participants,
         data::url_get,
         data::url_post,
@@ -90,6 +92,7 @@ pub fn standard_mounts() -> Vec<(String, &'static str, &'static str)> {
     let mut mounts = vec![
         (docs::HTSGET.to_owned(), "/htsget", "htsget"),
         (docs::DRS_BUNDLED.to_owned(), super::drs::PREFIX, "drs"),
+        (docs::WES.to_owned(), super::wes::PREFIX, "wes"),
     ];
     mounts.extend(
         docs::beacon_endpoints()
@@ -146,6 +149,7 @@ fn build() -> Result<Value, String> {
     merge(shared, "schemas", fhir_schemas);
     merge(shared, "securitySchemes", bundle.security_schemes);
     beacon_granularities(&mut doc);
+    wes_stderr(&mut doc);
     let list = |items: &Value| json!({"type": "array", "items": items});
     for (path, method, status, schema) in [
         ("/service-info", "get", "200", service),
@@ -162,6 +166,48 @@ fn build() -> Result<Value, String> {
         generator.take_definitions(true),
     );
     Ok(doc)
+}
+
+/// What the gateway adds to WES's official document: the path of a run's engine log, which
+/// `run_log.stderr` points at (WES leaves its URL to the implementation), and ListTasks' 400.
+fn wes_stderr(doc: &mut Value) {
+    let error = json!({"application/json": {"schema": {"type": "object",
+        "required": ["msg", "status_code"],
+        "properties": {"msg": {"type": "string"}, "status_code": {"type": "integer"},
+                       "reason": {"type": "string"}}}}});
+    let answer = |description: &str| json!({"description": description, "content": error.clone()});
+    let item = json!({"get": {
+        "tags": ["wes"],
+        "operationId": "wes_GetRunStderr",
+        "summary": "The engine's log of a run (run_log.stderr), host paths removed",
+        "parameters": [{"name": "run_id", "in": "path", "required": true, "schema": {"type": "string"}}],
+        "responses": {
+            "200": {"description": "The log, as text.", "content": {"text/plain": {"schema": {"type": "string"}}}},
+            "401": answer("No or invalid credential."),
+            "404": answer("No such run, or not this caller's."),
+            "431": answer("The Authorization header is over 64 KiB."),
+            "503": answer("The store or the consent view cannot answer now.")
+        }
+    }});
+    let tasks_400 = answer(
+        "The query is malformed: a page_size that is not a positive integer, a page_token this \
+         service did not give this caller for this run, or another parameter.",
+    );
+    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        paths.insert(
+            format!("{}/runs/{{run_id}}/stderr", super::wes::PREFIX),
+            item,
+        );
+        // WES 1.1 documents 400 for ListRuns but not for ListTasks, which takes the same
+        // paging parameters: the gateway refuses a bad one the same way on both.
+        if let Some(responses) = paths
+            .get_mut(&format!("{}/runs/{{run_id}}/tasks", super::wes::PREFIX))
+            .and_then(|item| item.pointer_mut("/get/responses"))
+            .and_then(Value::as_object_mut)
+        {
+            responses.insert("400".to_owned(), tasks_400);
+        }
+    }
 }
 
 /// Sets the JSON schema of one response of one operation.

@@ -771,14 +771,23 @@ pub mod s3s_fs {
         addr: SocketAddr,
         secret: String,
         root: tempfile::TempDir,
+        log: tempfile::NamedTempFile,
     }
+
+    /// How often a start is tried on a fresh port before giving up: a free port can be taken
+    /// by another process between the probe and the server's own bind.
+    const START_ATTEMPTS: usize = 3;
 
     impl S3sFs {
         /// Starts `s3s-fs` (from `PATH` or `~/.cargo/bin`) with an empty bucket `bucket`.
         /// `Ok(None)` when it is not installed and `CI` is not `true` (CI must have it).
         ///
+        /// The server counts as started only once it answers HTTP on its port and is still
+        /// running: a port that another process took first makes it exit, and the start is
+        /// tried again on a new port.
+        ///
         /// # Errors
-        /// When it is missing under `CI=true`, or does not start within 20 s.
+        /// When it is missing under `CI=true`, or does not start (its log in the error).
         pub fn start(bucket: &str) -> std::io::Result<Option<Self>> {
             let Some(program) = find_program() else {
                 if std::env::var("CI").is_ok_and(|v| v == "true") {
@@ -793,32 +802,47 @@ pub mod s3s_fs {
             };
             let root = tempfile::tempdir()?;
             std::fs::create_dir(root.path().join(bucket))?;
-            let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
             let secret = format!("secret-{}", std::process::id());
-            let child = Command::new(program)
-                .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-                .args(["--access-key", ACCESS_KEY, "--secret-key", &secret])
-                .arg(root.path())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()?;
-            let mut server = Self {
-                child,
-                addr: SocketAddr::from(([127, 0, 0, 1], port)),
-                secret,
-                root,
-            };
-            let started = Instant::now();
-            while TcpStream::connect_timeout(&server.addr, Duration::from_millis(200)).is_err() {
-                if let Some(status) = server.child.try_wait()? {
-                    return Err(std::io::Error::other(format!("s3s-fs exited: {status}")));
+            let mut failures = Vec::new();
+            for _ in 0..START_ATTEMPTS {
+                let log = tempfile::NamedTempFile::new()?;
+                let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+                let addr = SocketAddr::from(([127, 0, 0, 1], port));
+                let mut child = Command::new(&program)
+                    .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+                    .args(["--access-key", ACCESS_KEY, "--secret-key", &secret])
+                    .arg(root.path())
+                    .stdout(Stdio::null())
+                    .stderr(log.reopen()?)
+                    .spawn()?;
+                match wait_until_serving(&mut child, addr) {
+                    Ok(()) => {
+                        return Ok(Some(Self {
+                            child,
+                            addr,
+                            secret,
+                            root,
+                            log,
+                        }));
+                    }
+                    Err(e) => {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        let said = std::fs::read_to_string(log.path()).unwrap_or_default();
+                        failures.push(format!("port {port}: {e}; its log: {}", said.trim()));
+                    }
                 }
-                if started.elapsed() > Duration::from_secs(20) {
-                    return Err(std::io::Error::other("s3s-fs did not start within 20 s"));
-                }
-                std::thread::sleep(Duration::from_millis(50));
             }
-            Ok(Some(server))
+            Err(std::io::Error::other(format!(
+                "s3s-fs did not start: {}",
+                failures.join(" | ")
+            )))
+        }
+
+        /// What the server has written to its standard error so far (for failure messages).
+        #[must_use]
+        pub fn log(&self) -> String {
+            std::fs::read_to_string(self.log.path()).unwrap_or_default()
         }
 
         /// `http://127.0.0.1:<port>`.
@@ -865,6 +889,47 @@ pub mod s3s_fs {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+    }
+
+    /// Waits (20 s at most) until `child` answers an HTTP request on `addr` and is still
+    /// running afterwards (so the answer was its own).
+    fn wait_until_serving(child: &mut Child, addr: SocketAddr) -> std::io::Result<()> {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait()? {
+                return Err(std::io::Error::other(format!("exited: {status}")));
+            }
+            if answers_http(addr) {
+                std::thread::sleep(Duration::from_millis(50));
+                return match child.try_wait()? {
+                    None => Ok(()),
+                    Some(status) => Err(std::io::Error::other(format!(
+                        "something else answers on its port; it exited: {status}"
+                    ))),
+                };
+            }
+            if started.elapsed() > Duration::from_secs(20) {
+                return Err(std::io::Error::other("no answer within 20 s"));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// True when something on `addr` answers a plain HTTP request with an HTTP status line.
+    fn answers_http(addr: SocketAddr) -> bool {
+        use std::io::{Read as _, Write as _};
+        let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
+            return false;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+        if stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            .is_err()
+        {
+            return false;
+        }
+        let mut head = [0_u8; 8];
+        stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.")
     }
 
     fn find_program() -> Option<std::path::PathBuf> {

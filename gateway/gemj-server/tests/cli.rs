@@ -424,8 +424,10 @@ fn demo_and_serve_with_objects_in_s3() -> TestResult {
     let out = gateway(&demo_args, &env_ref)?;
     assert!(
         out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        "{}\ns3s-fs at {} said: {}",
+        String::from_utf8_lossy(&out.stderr),
+        s3.endpoint(),
+        s3.log()
     );
     let bam_count = walk(&s3.root().join("gemj/demo"))?
         .iter()

@@ -1,11 +1,15 @@
 //! End-to-end over two gateway instances sharing one PostgreSQL store: a withdrawal posted to
 //! instance A is enforced by instance B, over HTTP, within the 5 s the consent view allows, and
 //! so is a revocation; the times it took are printed (recorded in docs/PERFORMANCE.md). A SMART
-//! client assertion exchanged on A is refused as a replay on B.
+//! client assertion exchanged on A is refused as a replay on B, and a caller's Beacon query
+//! budget is one budget across both.
 
 use std::time::{Duration, Instant};
 
 use gemj_e2e::{TestGateway, TestResult, visas};
+
+/// Beacon queries per caller and window on both instances.
+const BEACON_BUDGET: u32 = 6;
 
 fn free_port() -> std::io::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
@@ -60,6 +64,7 @@ async fn a_withdrawal_on_one_instance_is_enforced_on_the_other_within_seconds() 
         c.public_url = public.clone();
         c.database.url = url.clone();
         c.database.schema = schema.clone();
+        c.beacon.budgets.per_caller = BEACON_BUDGET;
     };
     let a = TestGateway::start_with(6, |c| {
         pg(c);
@@ -81,6 +86,28 @@ async fn a_withdrawal_on_one_instance_is_enforced_on_the_other_within_seconds() 
     let broker = gemj_demo::broker::load(&data_dir, &public)?;
     let now = gemj_auth::now_unix();
     let passport = visas::registered_passport(&broker, "alice", now)?;
+    // One Beacon query budget for both replicas: bob's queries count against one window
+    // wherever they land, so alternating between A and B gives him no more than the budget.
+    let bob = visas::registered_passport(&broker, "bob", now)?;
+    let mut statuses = Vec::new();
+    for i in 0..BEACON_BUDGET + 2 {
+        let base = if i % 2 == 0 { &base_a } else { &base_b };
+        let (status, body) = get(
+            &format!("{base}/beacon/v2/individuals?requestedGranularity=count"),
+            &bob,
+        )?;
+        if status == 429 {
+            assert_eq!(body["error"]["errorCode"], 429, "{body}");
+        }
+        statuses.push(status);
+    }
+    let budget = usize::try_from(BEACON_BUDGET)?;
+    assert_eq!(
+        statuses,
+        [vec![200; budget], vec![429; 2]].concat(),
+        "bob's queries across two replicas over one PostgreSQL"
+    );
+
     let path = "/catalogue/v1/datasets/GEMJ-DEMO-RD-REG/participants";
     let (status, before) = get(&format!("{base_b}{path}"), &passport)?;
     assert_eq!(status, 200, "{before}");

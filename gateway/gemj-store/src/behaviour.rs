@@ -143,6 +143,7 @@ behaviour!(
     revocations,
     used_assertions,
     wes_runs,
+    shared_budgets,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -2041,5 +2042,104 @@ async fn wes_runs(store: Store) -> TestResult {
     assert!(!owned.held);
     assert_eq!(owned.released_by.as_deref(), Some("iss#committee"));
     assert!(store.held_objects().await?.is_empty());
+    Ok(())
+}
+
+/// Query budgets and risk ledgers: a window allows exactly its limit however many tasks take
+/// at once; a refusal takes from no key and names the wait; a window starts again once it
+/// ends; risk charges count per requester and participant, and lapse with their window.
+async fn shared_budgets(store: Store) -> TestResult {
+    use crate::QueryBudget;
+    store.migrate().await?;
+    let t0 = 1_700_000_000_000_i64;
+    let caller = |limit| QueryBudget {
+        key: "caller:iss#alice",
+        limit,
+    };
+    let ip = |limit| QueryBudget {
+        key: "ip:192.0.2.1",
+        limit,
+    };
+    // 40 concurrent takes against a limit of 25: exactly 25 pass.
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..40 {
+        let store = store.clone();
+        tasks.spawn(async move {
+            store
+                .take_queries(&[caller(25), ip(1_000)], 60_000, t0 + i)
+                .await
+        });
+    }
+    let mut passed = 0;
+    while let Some(done) = tasks.join_next().await {
+        if done??.is_ok() {
+            passed += 1;
+        }
+    }
+    assert_eq!(passed, 25);
+    // Refused by the caller's window: the address's window is not charged, and the wait is
+    // what is left of the window.
+    let refused = store
+        .take_queries(&[ip(1_000), caller(25)], 60_000, t0 + 10_000)
+        .await?;
+    let wait = refused.err().ok_or("refused")?;
+    assert!((50_000..=50_040).contains(&wait), "{wait}");
+    let ip_used: (i64,) = with_pool!(store, |p| {
+        sqlx::query_as("SELECT used FROM query_windows WHERE key = 'ip:192.0.2.1'")
+            .fetch_one(p)
+            .await?
+    });
+    assert_eq!(ip_used.0, 25, "a refusal takes nothing");
+    // Another caller behind the same address is not refused by alice's window.
+    let bob = QueryBudget {
+        key: "caller:iss#bob",
+        limit: 25,
+    };
+    assert!(
+        store
+            .take_queries(&[bob, ip(1_000)], 60_000, t0 + 10_000)
+            .await?
+            .is_ok()
+    );
+    // Once the window ends, a new one starts.
+    assert!(
+        store
+            .take_queries(&[caller(25)], 60_000, t0 + 60_100)
+            .await?
+            .is_ok()
+    );
+    assert_eq!(store.prune_query_windows(60_000, t0 + 200_000).await?, 3);
+
+    // Risk: participant 7 in three small answers for mallory is exhausted for her only.
+    for i in 0..3 {
+        assert!(store.risk_exhausted("mallory", 3, t0 - 1).await?.is_empty());
+        store
+            .charge_risk("mallory", &[7, 8], 86_400_000, t0 + i)
+            .await?;
+    }
+    store
+        .charge_risk("mallory", &[9], 86_400_000, t0 + 5)
+        .await?;
+    let mut spent = store.risk_exhausted("mallory", 3, t0 - 1).await?;
+    spent.sort_unstable();
+    assert_eq!(spent, vec![7, 8]);
+    assert!(store.risk_exhausted("alice", 3, t0 - 1).await?.is_empty());
+    // Only charges within the window count: read a window later, nothing is spent; and a
+    // charge after the window starts the count again.
+    assert!(
+        store
+            .risk_exhausted("mallory", 3, t0 + 10)
+            .await?
+            .is_empty()
+    );
+    store
+        .charge_risk("mallory", &[7], 86_400_000, t0 + 86_400_010)
+        .await?;
+    assert!(
+        store
+            .risk_exhausted("mallory", 3, t0 + 10)
+            .await?
+            .is_empty()
+    );
     Ok(())
 }

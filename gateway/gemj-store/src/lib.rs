@@ -38,6 +38,7 @@
 
 mod approvals;
 mod audit;
+mod budgets;
 mod calls;
 mod catalog;
 mod chains;
@@ -57,6 +58,7 @@ mod behaviour;
 
 use sqlx::{PgPool, SqlitePool};
 
+pub use budgets::QueryBudget;
 pub use calls::CallRow;
 pub use catalog::{CATALOGUE_CHANNEL, ObjectTimes};
 pub use chains::{BrokenChain, ChainReport};

@@ -257,7 +257,7 @@ impl Beacon {
         settings: BeaconSettings,
         hpo: Option<Arc<gemj_ontology::hpo::Ontology>>,
     ) -> Self {
-        let budgets = Budgets::new(settings.budgets);
+        let budgets = Budgets::new(settings.budgets, core.store.clone());
         Self {
             core,
             settings,
@@ -559,7 +559,11 @@ impl Beacon {
         requester: &str,
     ) -> Result<Vec<DatasetView>, BeaconFailure> {
         let snapshot = enforcement.consent()?;
-        let exhausted = self.budgets.exhausted(requester);
+        let exhausted = self
+            .budgets
+            .exhausted(requester)
+            .await
+            .map_err(CoreError::from)?;
         let mut views = Vec::new();
         for d in index.datasets() {
             let id = d.dataset.id.as_str();
@@ -668,10 +672,15 @@ impl Beacon {
     ) -> Result<QueryResponse, BeaconFailure> {
         let core = &self.core;
         let requester = requester_name(principal, request.ip);
-        if let Err(over) = self.budgets.take(
-            (!matches!(principal, Principal::Anonymous)).then_some(requester.as_str()),
-            request.ip,
-        ) {
+        if let Err(over) = self
+            .budgets
+            .take(
+                (!matches!(principal, Principal::Anonymous)).then_some(requester.as_str()),
+                request.ip,
+            )
+            .await
+            .map_err(CoreError::from)?
+        {
             core.access
                 .refuse_request(ctx, principal, "query_budget_spent")
                 .await?;
@@ -1213,7 +1222,10 @@ impl Beacon {
                 charged |= &a.individuals;
             }
         }
-        self.budgets.charge(requester, &charged);
+        self.budgets
+            .charge(requester, &charged)
+            .await
+            .map_err(CoreError::from)?;
 
         let entry_type = query.entry_type;
         let mut outcomes = Vec::new();

@@ -2,13 +2,13 @@
 //! that stop one requester from probing the cohort. Each defense and the attack it answers is
 //! described in `docs/PRIVACY.md`; the defaults here are the safe ones.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU64;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use gemj_beacon::{Count, CountAdjustedTo, Granularity};
+use gemj_store::{QueryBudget, Store, StoreError};
 use roaring::RoaringBitmap;
 
 /// The privacy settings of one dataset (the defaults apply to every dataset the configuration
@@ -128,37 +128,35 @@ pub struct OverBudget {
     pub retry_after_secs: u64,
 }
 
-#[derive(Debug)]
-struct Window {
-    started: Instant,
-    used: u32,
-}
-
-/// Fixed-window query budgets per caller and per IP, and per-requester risk budgets per
-/// participant. In memory, per instance (documented in PRIVACY.md).
+/// Query budgets per caller and per IP (fixed windows), and per-requester risk budgets per
+/// participant, kept in the store: every instance sharing the database enforces one budget
+/// (documented in PRIVACY.md).
 #[derive(Debug)]
 pub struct Budgets {
     settings: BudgetSettings,
-    windows: Mutex<HashMap<String, Window>>,
-    risk: Mutex<HashMap<String, RiskLedger>>,
+    store: Store,
+    /// When this instance last forgot ended windows (ms since the epoch).
+    pruned_ms: AtomicI64,
 }
 
-#[derive(Debug, Default)]
-struct RiskLedger {
-    charges: HashMap<u32, (u32, Instant)>,
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// How many keys the budget tables keep before old entries are dropped.
-const MAX_KEYS: usize = 100_000;
+fn ms(secs: u64) -> i64 {
+    i64::try_from(secs.saturating_mul(1_000)).unwrap_or(i64::MAX)
+}
 
 impl Budgets {
-    /// Empty budgets.
+    /// Budgets kept in `store`.
     #[must_use]
-    pub fn new(settings: BudgetSettings) -> Self {
+    pub fn new(settings: BudgetSettings, store: Store) -> Self {
         Self {
             settings,
-            windows: Mutex::new(HashMap::new()),
-            risk: Mutex::new(HashMap::new()),
+            store,
+            pruned_ms: AtomicI64::new(0),
         }
     }
 
@@ -168,96 +166,80 @@ impl Budgets {
         &self.settings
     }
 
-    /// Takes one query from the caller's and the address's budgets.
+    /// Takes one query from the caller's and the address's budgets: `Ok(Err(_))` when either
+    /// is spent (nothing is taken then).
     ///
     /// # Errors
-    /// [`OverBudget`] when either is spent (nothing is taken then).
-    pub fn take(&self, caller: Option<&str>, ip: Option<IpAddr>) -> Result<(), OverBudget> {
-        let window = Duration::from_secs(self.settings.window_secs.max(1));
-        let now = Instant::now();
-        let mut keys: Vec<(String, u32)> = Vec::new();
-        if let Some(c) = caller {
-            keys.push((format!("caller:{c}"), self.settings.per_caller));
-        }
-        if let Some(ip) = ip {
-            keys.push((format!("ip:{ip}"), self.settings.per_ip));
-        }
-        let Ok(mut windows) = self.windows.lock() else {
-            return Ok(());
-        };
-        if windows.len() > MAX_KEYS {
-            windows.retain(|_, w| now.duration_since(w.started) < window);
-        }
-        for (key, limit) in &keys {
-            if let Some(w) = windows.get(key)
-                && now.duration_since(w.started) < window
-                && w.used >= *limit
-            {
-                let left = window.saturating_sub(now.duration_since(w.started));
-                return Err(OverBudget {
-                    retry_after_secs: left.as_secs().max(1),
-                });
-            }
-        }
-        for (key, _) in keys {
-            let w = windows.entry(key).or_insert(Window {
-                started: now,
-                used: 0,
+    /// [`StoreError`] when the store cannot be read or written.
+    pub async fn take(
+        &self,
+        caller: Option<&str>,
+        ip: Option<IpAddr>,
+    ) -> Result<Result<(), OverBudget>, StoreError> {
+        let window = ms(self.settings.window_secs.max(1));
+        let now = now_ms();
+        let caller_key = caller.map(|c| format!("caller:{c}"));
+        let ip_key = ip.map(|ip| format!("ip:{ip}"));
+        let mut keys = Vec::with_capacity(2);
+        if let Some(key) = &caller_key {
+            keys.push(QueryBudget {
+                key,
+                limit: self.settings.per_caller,
             });
-            if now.duration_since(w.started) >= window {
-                w.started = now;
-                w.used = 0;
-            }
-            w.used += 1;
         }
-        Ok(())
+        if let Some(key) = &ip_key {
+            keys.push(QueryBudget {
+                key,
+                limit: self.settings.per_ip,
+            });
+        }
+        let outcome = self.store.take_queries(&keys, window, now).await?;
+        let last = self.pruned_ms.load(Ordering::Relaxed);
+        if now - last > window
+            && self
+                .pruned_ms
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.store.prune_query_windows(window, now).await?;
+        }
+        Ok(outcome.map_err(|wait_ms| OverBudget {
+            retry_after_secs: u64::try_from(wait_ms).unwrap_or(1).div_ceil(1_000).max(1),
+        }))
     }
 
     /// The participants whose risk budget for `requester` is spent.
-    #[must_use]
-    pub fn exhausted(&self, requester: &str) -> RoaringBitmap {
-        let window = Duration::from_secs(self.settings.risk_window_secs);
-        let now = Instant::now();
-        let Ok(risk) = self.risk.lock() else {
-            return RoaringBitmap::new();
-        };
-        risk.get(requester)
-            .map(|ledger| {
-                ledger
-                    .charges
-                    .iter()
-                    .filter(|(_, (n, at))| {
-                        *n >= self.settings.risk_budget && now.duration_since(*at) < window
-                    })
-                    .map(|(p, _)| *p)
-                    .collect()
-            })
-            .unwrap_or_default()
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store cannot be read.
+    pub async fn exhausted(&self, requester: &str) -> Result<RoaringBitmap, StoreError> {
+        let since = now_ms() - ms(self.settings.risk_window_secs);
+        Ok(self
+            .store
+            .risk_exhausted(requester, self.settings.risk_budget, since)
+            .await?
+            .into_iter()
+            .collect())
     }
 
     /// Charges a positive answer to its participants when it is small enough to single them
     /// out.
-    pub fn charge(&self, requester: &str, answer: &RoaringBitmap) {
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store cannot be written.
+    pub async fn charge(&self, requester: &str, answer: &RoaringBitmap) -> Result<(), StoreError> {
         if answer.is_empty() || answer.len() > self.settings.risk_set_size {
-            return;
+            return Ok(());
         }
-        let window = Duration::from_secs(self.settings.risk_window_secs);
-        let now = Instant::now();
-        let Ok(mut risk) = self.risk.lock() else {
-            return;
-        };
-        if risk.len() > MAX_KEYS {
-            risk.clear();
-        }
-        let ledger = risk.entry(requester.to_owned()).or_default();
-        for p in answer {
-            let entry = ledger.charges.entry(p).or_insert((0, now));
-            if now.duration_since(entry.1) >= window {
-                *entry = (0, now);
-            }
-            entry.0 += 1;
-            entry.1 = now;
-        }
+        let participants: Vec<u32> = answer.iter().collect();
+        self.store
+            .charge_risk(
+                requester,
+                &participants,
+                ms(self.settings.risk_window_secs),
+                now_ms(),
+            )
+            .await
     }
 }
 
@@ -302,44 +284,65 @@ mod tests {
         assert_eq!(coarse.report_count(27).value, 20);
     }
 
-    #[test]
-    fn budgets_refuse_past_the_limit_and_name_the_wait() {
-        let b = Budgets::new(BudgetSettings {
-            per_caller: 2,
-            per_ip: 3,
-            window_secs: 60,
-            ..BudgetSettings::default()
-        });
+    async fn store() -> Store {
+        let one = gemj_store::StoreOptions {
+            max_connections: 1,
+            ..gemj_store::StoreOptions::default()
+        };
+        let store = Store::connect("sqlite::memory:", &one)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        store.migrate().await.unwrap_or_else(|e| panic!("{e}"));
+        store
+    }
+
+    #[tokio::test]
+    async fn budgets_refuse_past_the_limit_and_name_the_wait() -> Result<(), StoreError> {
+        let b = Budgets::new(
+            BudgetSettings {
+                per_caller: 2,
+                per_ip: 3,
+                window_secs: 60,
+                ..BudgetSettings::default()
+            },
+            store().await,
+        );
         let ip: IpAddr = [127, 0, 0, 1].into();
-        assert!(b.take(Some("a"), Some(ip)).is_ok());
-        assert!(b.take(Some("a"), Some(ip)).is_ok());
-        let refused = b.take(Some("a"), Some(ip));
+        assert!(b.take(Some("a"), Some(ip)).await?.is_ok());
+        assert!(b.take(Some("a"), Some(ip)).await?.is_ok());
+        let refused = b.take(Some("a"), Some(ip)).await?;
         assert!(
             matches!(refused, Err(OverBudget { retry_after_secs }) if (1..=60).contains(&retry_after_secs))
         );
         // Another caller behind the same address has one query left there.
-        assert!(b.take(Some("b"), Some(ip)).is_ok());
-        assert!(b.take(Some("c"), Some(ip)).is_err());
+        assert!(b.take(Some("b"), Some(ip)).await?.is_ok());
+        assert!(b.take(Some("c"), Some(ip)).await?.is_err());
+        Ok(())
     }
 
-    #[test]
-    fn a_participant_in_many_small_answers_stops_counting_for_that_requester() {
-        let b = Budgets::new(BudgetSettings {
-            risk_budget: 3,
-            risk_set_size: 2,
-            ..BudgetSettings::default()
-        });
+    #[tokio::test]
+    async fn a_participant_in_many_small_answers_stops_counting_for_that_requester()
+    -> Result<(), StoreError> {
+        let b = Budgets::new(
+            BudgetSettings {
+                risk_budget: 3,
+                risk_set_size: 2,
+                ..BudgetSettings::default()
+            },
+            store().await,
+        );
         let one: RoaringBitmap = [7].into_iter().collect();
         let big: RoaringBitmap = (0..10).collect();
         for _ in 0..5 {
-            b.charge("mallory", &big);
+            b.charge("mallory", &big).await?;
         }
-        assert!(b.exhausted("mallory").is_empty());
-        b.charge("mallory", &one);
-        b.charge("mallory", &one);
-        assert!(b.exhausted("mallory").is_empty());
-        b.charge("mallory", &one);
-        assert!(b.exhausted("mallory").contains(7));
-        assert!(b.exhausted("alice").is_empty());
+        assert!(b.exhausted("mallory").await?.is_empty());
+        b.charge("mallory", &one).await?;
+        b.charge("mallory", &one).await?;
+        assert!(b.exhausted("mallory").await?.is_empty());
+        b.charge("mallory", &one).await?;
+        assert!(b.exhausted("mallory").await?.contains(7));
+        assert!(b.exhausted("alice").await?.is_empty());
+        Ok(())
     }
 }

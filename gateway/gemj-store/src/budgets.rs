@@ -1,0 +1,168 @@
+//! Beacon's query budgets and risk ledgers (migration 0012), shared by every instance on the
+//! database: a budget is one budget however many replicas answer. Times are milliseconds since
+//! the epoch, given by the caller (the instances' clocks are assumed to agree to within a
+//! small part of a window).
+
+use crate::{Store, StoreError, with_pool, with_tx};
+
+/// One key's budget for [`Store::take_queries`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryBudget<'a> {
+    /// `caller:<id>` or `ip:<address>`.
+    pub key: &'a str,
+    /// Queries allowed per window.
+    pub limit: u32,
+}
+
+/// Takes one query in `key`'s window, unless the window is spent: `Some(used)` when taken.
+macro_rules! take_one {
+    () => {
+        "INSERT INTO query_windows (key, started_ms, used) VALUES ($1, $2, 1) \
+         ON CONFLICT (key) DO UPDATE SET \
+           used = CASE WHEN query_windows.started_ms <= $2 - $3 THEN 1 \
+                       ELSE query_windows.used + 1 END, \
+           started_ms = CASE WHEN query_windows.started_ms <= $2 - $3 THEN $2 \
+                             ELSE query_windows.started_ms END \
+         WHERE query_windows.started_ms <= $2 - $3 OR query_windows.used < $4 \
+         RETURNING used"
+    };
+}
+
+impl Store {
+    /// Takes one query from every budget of `budgets` in one transaction, or from none: `Ok`
+    /// when taken, `Err(ms)` with the milliseconds until the first spent window ends. A
+    /// window starts at its key's first query and lasts `window_ms`.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub async fn take_queries(
+        &self,
+        budgets: &[QueryBudget<'_>],
+        window_ms: i64,
+        now_ms: i64,
+    ) -> Result<Result<(), i64>, StoreError> {
+        let window_ms = window_ms.max(1);
+        let outcome = with_tx!(self, |tx| {
+            let mut taken: Vec<&str> = Vec::new();
+            let mut refused: Option<i64> = None;
+            for b in budgets {
+                let row: Option<(i64,)> = sqlx::query_as(take_one!())
+                    .bind(b.key)
+                    .bind(now_ms)
+                    .bind(window_ms)
+                    .bind(i64::from(b.limit))
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if row.is_some() {
+                    taken.push(b.key);
+                    continue;
+                }
+                let (started,): (i64,) =
+                    sqlx::query_as("SELECT started_ms FROM query_windows WHERE key = $1")
+                        .bind(b.key)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                refused = Some((started + window_ms - now_ms).max(1));
+                break;
+            }
+            if refused.is_some() {
+                // All or nothing: give back what this call took (no other transaction saw it).
+                for key in taken {
+                    sqlx::query("UPDATE query_windows SET used = used - 1 WHERE key = $1")
+                        .bind(key)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            refused
+        });
+        Ok(outcome.map_or(Ok(()), Err))
+    }
+
+    /// Forgets the query windows that ended before `now_ms - window_ms`.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub async fn prune_query_windows(
+        &self,
+        window_ms: i64,
+        now_ms: i64,
+    ) -> Result<u64, StoreError> {
+        Ok(with_pool!(self, |p| {
+            sqlx::query("DELETE FROM query_windows WHERE started_ms <= $1")
+                .bind(now_ms - window_ms)
+                .execute(p)
+                .await?
+                .rows_affected()
+        }))
+    }
+
+    /// The participants (ordinals) charged at least `budget` times for `requester`, the last
+    /// time after `since_ms`.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub async fn risk_exhausted(
+        &self,
+        requester: &str,
+        budget: u32,
+        since_ms: i64,
+    ) -> Result<Vec<u32>, StoreError> {
+        let rows: Vec<(i64,)> = with_pool!(self, |p| {
+            sqlx::query_as(
+                "SELECT participant FROM risk_charges \
+                 WHERE requester = $1 AND charges >= $2 AND at_ms > $3",
+            )
+            .bind(requester)
+            .bind(i64::from(budget))
+            .bind(since_ms)
+            .fetch_all(p)
+            .await?
+        });
+        Ok(rows
+            .into_iter()
+            .filter_map(|(p,)| u32::try_from(p).ok())
+            .collect())
+    }
+
+    /// Charges one small answer to each of `participants` for `requester`: a charge older than
+    /// `window_ms` starts the count again. Charges older than a window are forgotten.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub async fn charge_risk(
+        &self,
+        requester: &str,
+        participants: &[u32],
+        window_ms: i64,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        if participants.is_empty() {
+            return Ok(());
+        }
+        with_tx!(self, |tx| {
+            for p in participants {
+                sqlx::query(
+                    "INSERT INTO risk_charges (requester, participant, charges, at_ms) \
+                     VALUES ($1, $2, 1, $3) \
+                     ON CONFLICT (requester, participant) DO UPDATE SET \
+                       charges = CASE WHEN risk_charges.at_ms <= $3 - $4 THEN 1 \
+                                      ELSE risk_charges.charges + 1 END, \
+                       at_ms = $3",
+                )
+                .bind(requester)
+                .bind(i64::from(*p))
+                .bind(now_ms)
+                .bind(window_ms)
+                .execute(&mut *tx)
+                .await?;
+            }
+            sqlx::query("DELETE FROM risk_charges WHERE requester = $1 AND at_ms <= $2")
+                .bind(requester)
+                .bind(now_ms - window_ms)
+                .execute(&mut *tx)
+                .await?;
+        });
+        Ok(())
+    }
+}

@@ -326,6 +326,8 @@ impl Resource {
 pub enum Reason {
     /// Service metadata is public.
     ServiceMetadataPublic,
+    /// A Beacon network query: anyone may ask; each member decides what it answers.
+    NetworkDiscovery,
     /// The dataset's access level is PUBLIC and the action is reading metadata.
     PublicMetadata,
     /// The dataset's access level is PUBLIC: anyone reads its data.
@@ -411,6 +413,7 @@ impl Reason {
     pub fn code(self) -> &'static str {
         match self {
             Self::ServiceMetadataPublic => "service_metadata_public",
+            Self::NetworkDiscovery => "network_discovery",
             Self::PublicMetadata => "public_metadata",
             Self::PublicData => "public_data",
             Self::AnonymousNotPermitted => "anonymous_not_permitted",
@@ -1486,6 +1489,9 @@ fn rules(
         }
         (_, Action::Discover, Resource::Dataset(d)) => {
             discovery(settings, facts, principal, d, now)
+        }
+        (_, Action::Discover, Resource::Service) => {
+            Evaluation::permit(vec![Reason::NetworkDiscovery])
         }
         // An owned object (a WES output) exists for its owner only; the rules of its datasets
         // (those of the run's inputs) still apply to the owner.

@@ -858,6 +858,10 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         self.auth.validate_trust()?;
+        self.beacon
+            .network
+            .validate()
+            .map_err(ConfigError::Invalid)?;
         if let Some(e) = self
             .wes
             .engines

@@ -466,6 +466,10 @@ impl Gateway {
             assembly: self.config.beacon.assembly.clone(),
             ..gemj_core::fhir::FhirSettings::default()
         };
+        let beacon_network =
+            gemj_core::beacon::network::BeaconNetwork::new(shared.clone(), beacon.settings())
+                .map_err(anyhow::Error::msg)?
+                .map(web::Data::new);
         let wes = gemj_core::wes::WesService::new(shared.clone(), self.wes_settings(&base_url));
         let services = Services {
             wes: web::Data::new(wes),
@@ -487,6 +491,7 @@ impl Gateway {
             drs: web::Data::new(DrsService::new(shared.clone(), drs_settings)),
             htsget: web::Data::new(HtsgetService::new(shared.clone())),
             beacon: web::Data::from(beacon),
+            beacon_network,
             consent: web::Data::new(ConsentService::new(shared.clone())),
             recontact: web::Data::new(RecontactService::new(
                 shared.clone(),
@@ -561,6 +566,7 @@ impl Gateway {
                 .configure(routes::drs::configure)
                 .configure(routes::htsget::configure)
                 .configure(routes::beacon::configure)
+                .configure(routes::beacon_network::configure)
                 .configure(|cfg| routes::ingest::configure(cfg, ingest_max_body))
                 .configure(routes::phenopackets::configure)
                 .configure(|cfg| routes::fhir::configure(cfg, ingest_max_body))
@@ -612,6 +618,7 @@ struct Services {
     fhir_validator: web::Data<gemj_fhir::model::IncomingValidator>,
     wes: web::Data<gemj_core::wes::WesService>,
     wes_state: web::Data<routes::wes::WesState>,
+    beacon_network: Option<web::Data<gemj_core::beacon::network::BeaconNetwork>>,
 }
 
 impl Services {
@@ -625,6 +632,11 @@ impl Services {
                 InitError = (),
             >,
     {
+        // The network exists only when members are configured; its routes answer 404 without.
+        let app = match &self.beacon_network {
+            Some(network) => app.app_data(network.clone()),
+            None => app,
+        };
         app.app_data(self.shared.clone())
             .app_data(self.registry.clone())
             .app_data(self.catalogue.clone())

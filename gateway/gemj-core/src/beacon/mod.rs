@@ -21,6 +21,7 @@
 //!    audited with the answer class (`answer:boolean` / `count` / `record`).
 
 pub mod index;
+pub mod network;
 pub mod privacy;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -88,6 +89,9 @@ pub struct BeaconSettings {
     pub datasets: BTreeMap<String, DatasetPrivacy>,
     /// Query and risk budgets.
     pub budgets: BudgetSettings,
+    /// The member beacons this gateway's Beacon network asks (`/beacon-network/v2`); none:
+    /// no network.
+    pub network: network::NetworkSettings,
 }
 
 impl Default for BeaconSettings {
@@ -107,6 +111,7 @@ impl Default for BeaconSettings {
             privacy: DatasetPrivacy::default(),
             datasets: BTreeMap::new(),
             budgets: BudgetSettings::default(),
+            network: network::NetworkSettings::default(),
         }
     }
 }

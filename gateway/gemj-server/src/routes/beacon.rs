@@ -191,7 +191,7 @@ fn path_parts(req: &HttpRequest) -> (String, Option<String>, Option<String>) {
     )
 }
 
-fn query_pairs(req: &HttpRequest) -> Result<Vec<(String, String)>, BeaconError> {
+pub(super) fn query_pairs(req: &HttpRequest) -> Result<Vec<(String, String)>, BeaconError> {
     serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string()).map_err(|_| {
         BeaconError::bad_request(
             ErrorKind::InvalidValue,
@@ -278,7 +278,7 @@ fn conforms(body: &serde_json::Value) -> Result<(), BeaconError> {
 }
 
 /// Reads a POST body: JSON object, `application/json` (or none given), passports removed.
-async fn post_body(
+pub(super) async fn post_body(
     req: &HttpRequest,
     caller: Result<Caller, ApiError>,
     payload: web::Payload,

@@ -4,6 +4,7 @@
 pub mod approvals;
 pub mod audit;
 pub mod beacon;
+pub mod beacon_network;
 pub mod catalogue;
 pub mod consent;
 pub mod data;

@@ -149,6 +149,7 @@ fn build() -> Result<Value, String> {
     merge(shared, "schemas", fhir_schemas);
     merge(shared, "securitySchemes", bundle.security_schemes);
     beacon_granularities(&mut doc);
+    beacon_network(&mut doc);
     wes_stderr(&mut doc);
     let list = |items: &Value| json!({"type": "array", "items": items});
     for (path, method, status, schema) in [
@@ -166,6 +167,47 @@ fn build() -> Result<Value, String> {
         generator.take_definitions(true),
     );
     Ok(doc)
+}
+
+/// The Beacon network's endpoints: the operations of the gateway's own Beacon it also serves
+/// (each answers a Beacon response, or a Beacon error: 404 when no network is configured),
+/// under its prefix, tagged `beacon-network`.
+fn beacon_network(doc: &mut Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let served = [
+        "/",
+        "/info",
+        "/filtering_terms",
+        "/individuals",
+        "/g_variants",
+        "/biosamples",
+        "/runs",
+        "/analyses",
+    ];
+    let copies: Vec<(String, Value)> = served
+        .iter()
+        .filter_map(|path| {
+            let mut item = paths
+                .get(&format!("{}{path}", super::beacon::PREFIX))?
+                .clone();
+            for op in item.as_object_mut()?.values_mut() {
+                let Some(op) = op.as_object_mut() else {
+                    continue;
+                };
+                if let Some(id) = op.get("operationId").and_then(Value::as_str) {
+                    let id = format!("network.{id}");
+                    op.insert("operationId".to_owned(), json!(id));
+                }
+                op.insert("tags".to_owned(), json!(["beacon-network"]));
+            }
+            Some((format!("{}{path}", super::beacon_network::PREFIX), item))
+        })
+        .collect();
+    for (path, item) in copies {
+        paths.insert(path, item);
+    }
 }
 
 /// What the gateway adds to WES's official document: the path of a run's engine log, which

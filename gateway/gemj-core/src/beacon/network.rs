@@ -1,0 +1,845 @@
+//! A Beacon network: one query fanned out in parallel to configured member beacons (other
+//! GeMJ gateways, a biobank's, any Beacon v2 endpoint), each under its own time limit and
+//! response-size cap, and one Beacon v2 answer that lists every member's result or error in
+//! `info.beaconNetwork.members`.
+//!
+//! What the network never does:
+//! - upgrade granularity: members are asked for at most `count`, each answers at the level it
+//!   gives the caller (or an anonymous caller, when the passport is not forwarded to it), and
+//!   the network answers a count only when every member that answered gave one;
+//! - round more loosely than itself: every member count goes through the network's own
+//!   small-cell and rounding rule, and so does the total;
+//! - hand a passport to a member not configured to receive it, or that needs none of its visas
+//!   (a passport is signed whole, so the finest cut is per member, not per visa);
+//! - wait for a slow member beyond its limit, read more than the cap, or echo a member's body.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use gemj_beacon::{
+    BeaconBooleanResponse, BeaconCountResponse, BeaconError, BeaconQuery, EntryType, FilteringTerm,
+    Granularity, ResponseMeta,
+};
+use serde_json::{Map, Value, json};
+
+use super::privacy::DatasetPrivacy;
+use super::{BeaconFailure, BeaconSettings};
+use crate::Shared;
+use crate::access::{Action, Ask, Outcome, Principal, RequestContext, Resource};
+
+/// The network's members and limits (`[beacon.network]`); no members: no network.
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize, schemars::JsonSchema,
+)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetworkSettings {
+    /// The member beacons.
+    pub members: Vec<MemberSettings>,
+    /// How long a member may take to answer, milliseconds, unless it sets its own (ELIXIR's
+    /// network drops a member after 5 s).
+    pub timeout_ms: u64,
+    /// The largest member answer read, bytes: a larger one is dropped as `too_large`.
+    pub max_response_bytes: u64,
+}
+
+impl Default for NetworkSettings {
+    fn default() -> Self {
+        Self {
+            members: Vec::new(),
+            timeout_ms: 5_000,
+            max_response_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// One member beacon.
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize, schemars::JsonSchema,
+)]
+#[serde(deny_unknown_fields)]
+pub struct MemberSettings {
+    /// Its id in the network's answers (letters, digits, `.`, `-`, `_`).
+    pub id: String,
+    /// Its name.
+    #[serde(default)]
+    pub name: String,
+    /// The base of its Beacon v2 API (`https://host/beacon/v2`); plain `http` only on
+    /// loopback.
+    pub url: String,
+    /// Its own time limit, milliseconds (default: the network's).
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    /// Whether the caller's passport may be sent to it.
+    #[serde(default)]
+    pub forward_passport: bool,
+    /// The visas its datasets need, by visa type (`ResearcherStatus`) or value (a dataset's
+    /// grant): the passport goes only when it carries one of them. Empty: any passport.
+    #[serde(default)]
+    pub passport_visas: Vec<String>,
+}
+
+impl NetworkSettings {
+    /// Checks ids and URLs.
+    ///
+    /// # Errors
+    /// A message naming the member and what is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        let mut seen = std::collections::HashSet::new();
+        for (i, m) in self.members.iter().enumerate() {
+            let at = format!("beacon.network.members[{i}]");
+            if m.id.is_empty()
+                || m.id.len() > 128
+                || !m
+                    .id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c))
+            {
+                return Err(format!(
+                    "{at}.id: 1 to 128 letters, digits, '.', '-' or '_'"
+                ));
+            }
+            if !seen.insert(m.id.as_str()) {
+                return Err(format!("{at}.id: {} is listed twice", m.id));
+            }
+            let url = url::Url::parse(&m.url).map_err(|e| format!("{at}.url: {e}"))?;
+            let loopback = match url.host() {
+                Some(url::Host::Ipv4(a)) => a.is_loopback(),
+                Some(url::Host::Ipv6(a)) => a.is_loopback(),
+                Some(url::Host::Domain(d)) => d == "localhost",
+                None => false,
+            };
+            match url.scheme() {
+                "https" => {}
+                "http" if loopback => {}
+                _ => return Err(format!("{at}.url: https (plain http only on loopback)")),
+            }
+            if !url.username().is_empty() || url.password().is_some() {
+                return Err(format!("{at}.url: no credentials in the URL"));
+            }
+        }
+        if self.timeout_ms == 0 || self.members.iter().any(|m| m.timeout_ms == Some(0)) {
+            return Err("beacon.network: a timeout of 0 ms".to_owned());
+        }
+        Ok(())
+    }
+}
+
+/// How a query reached the network, forwarded in the same form.
+#[derive(Debug, Clone)]
+pub enum MemberRequest {
+    /// A GET with these query parameters.
+    Get(Vec<(String, String)>),
+    /// A POST with this body (passports already removed).
+    Post(Value),
+}
+
+/// What happened to one member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Status {
+    Answered,
+    Timeout,
+    Unreachable,
+    TooLarge,
+    Invalid(&'static str),
+    Error(u16, String),
+}
+
+impl Status {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Answered => "answered",
+            Self::Timeout => "timeout",
+            Self::Unreachable => "unreachable",
+            Self::TooLarge => "too_large",
+            Self::Invalid(_) => "invalid",
+            Self::Error(..) => "error",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct MemberAnswer {
+    status: Status,
+    elapsed: Duration,
+    passport_sent: bool,
+    body: Option<Value>,
+}
+
+/// The network.
+#[derive(Debug)]
+pub struct BeaconNetwork {
+    core: Shared,
+    id: String,
+    name: String,
+    privacy: DatasetPrivacy,
+    settings: NetworkSettings,
+    client: reqwest::Client,
+}
+
+/// Member error messages are cut to this many characters (and control characters dropped).
+const MAX_MEMBER_MESSAGE: usize = 200;
+
+impl BeaconNetwork {
+    /// The network of `beacon`'s settings, or `None` when it has no members.
+    ///
+    /// # Errors
+    /// A message when the HTTP client cannot be built.
+    pub fn new(core: Shared, beacon: &BeaconSettings) -> Result<Option<Self>, String> {
+        let settings = beacon.network.clone();
+        if settings.members.is_empty() {
+            return Ok(None);
+        }
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_millis(settings.timeout_ms))
+            .user_agent(concat!(
+                "gemj-gateway/",
+                env!("CARGO_PKG_VERSION"),
+                " beacon-network"
+            ))
+            .build()
+            .map_err(|e| format!("the Beacon network's HTTP client: {e}"))?;
+        Ok(Some(Self {
+            core,
+            id: format!("{}.network", beacon.id),
+            name: format!("{} network", beacon.name),
+            privacy: beacon.privacy,
+            settings,
+            client,
+        }))
+    }
+
+    /// The network's id.
+    #[must_use]
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The members.
+    #[must_use]
+    pub fn members(&self) -> &[MemberSettings] {
+        &self.settings.members
+    }
+
+    /// Whether `member` may receive the caller's passport.
+    fn passport_for<'a>(
+        member: &MemberSettings,
+        principal: &Principal,
+        passport: Option<&'a str>,
+    ) -> Option<&'a str> {
+        let (Some(jwt), Principal::Passport(p)) = (passport, principal) else {
+            return None;
+        };
+        if !member.forward_passport {
+            return None;
+        }
+        let needed = member.passport_visas.is_empty()
+            || p.visas.iter().any(|v| {
+                let visa = &v.claims.ga4gh_visa_v1;
+                member
+                    .passport_visas
+                    .iter()
+                    .any(|n| n == visa.r#type.as_str() || *n == visa.value)
+            });
+        needed.then_some(jwt)
+    }
+
+    /// Sends one request to a member within its limits.
+    async fn ask_member(
+        &self,
+        member: &MemberSettings,
+        path: &str,
+        request: Option<&MemberRequest>,
+        passport: Option<&str>,
+    ) -> MemberAnswer {
+        let started = Instant::now();
+        let limit = Duration::from_millis(member.timeout_ms.unwrap_or(self.settings.timeout_ms));
+        let url = format!("{}{path}", member.url.trim_end_matches('/'));
+        let cap = usize::try_from(self.settings.max_response_bytes).unwrap_or(usize::MAX);
+        let exchange = async {
+            let mut builder = match request {
+                None => self.client.get(&url),
+                Some(MemberRequest::Get(pairs)) => self.client.get(&url).query(pairs),
+                Some(MemberRequest::Post(body)) => self.client.post(&url).json(body),
+            };
+            if let Some(jwt) = passport {
+                builder = builder.bearer_auth(jwt);
+            }
+            let Ok(mut res) = builder.send().await else {
+                return (Status::Unreachable, None);
+            };
+            let status = res.status().as_u16();
+            let mut bytes = Vec::new();
+            loop {
+                match res.chunk().await {
+                    Ok(Some(chunk)) => {
+                        if bytes.len() + chunk.len() > cap {
+                            return (Status::TooLarge, None);
+                        }
+                        bytes.extend_from_slice(&chunk);
+                    }
+                    Ok(None) => break,
+                    Err(_) => return (Status::Unreachable, None),
+                }
+            }
+            let Ok(body) = serde_json::from_slice::<Value>(&bytes) else {
+                return (Status::Invalid("the answer is not JSON"), None);
+            };
+            if status == 200 {
+                (Status::Answered, Some(body))
+            } else {
+                let message = body
+                    .pointer("/error/errorMessage")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(MAX_MEMBER_MESSAGE)
+                    .collect();
+                (Status::Error(status, message), None)
+            }
+        };
+        let (status, body) = tokio::time::timeout(limit, exchange)
+            .await
+            .unwrap_or((Status::Timeout, None));
+        MemberAnswer {
+            status,
+            elapsed: started.elapsed(),
+            passport_sent: passport.is_some(),
+            body,
+        }
+    }
+
+    /// Asks every member at once.
+    async fn ask_all(
+        &self,
+        path: &str,
+        request: Option<&MemberRequest>,
+        principal: &Principal,
+        passport: Option<&str>,
+    ) -> Vec<MemberAnswer> {
+        join_all(self.settings.members.iter().map(|m| {
+            let passport = Self::passport_for(m, principal, passport);
+            self.ask_member(m, path, request, passport)
+        }))
+        .await
+    }
+
+    /// One decision (the caller may query the network at all), audited with the answer given.
+    async fn enforce<T>(
+        &self,
+        ctx: &RequestContext,
+        principal: &Principal,
+        serve: impl AsyncFnOnce() -> Result<(T, String), BeaconFailure>,
+    ) -> Result<T, BeaconFailure> {
+        let mut enforcement = self.core.access.begin(ctx, principal);
+        let verdict = enforcement
+            .ask(Ask::new(Action::Discover, Resource::Service))
+            .await?;
+        if !verdict.is_permit() {
+            return Err(BeaconFailure::Beacon(
+                BeaconError::forbidden("this credential may not query the Beacon network"),
+                None,
+            ));
+        }
+        let released = enforcement
+            .release(async |_| -> Result<_, BeaconFailure> {
+                let (value, answer) = serve().await?;
+                let outcome = Outcome {
+                    answer: Some(answer),
+                    ..Outcome::nothing()
+                };
+                Ok((value, vec![outcome]))
+            })
+            .await?;
+        Ok(released.value)
+    }
+
+    /// A query of one entry type across the members.
+    ///
+    /// # Errors
+    /// 403 for a credential that may not query; 503 when no member answered; store and audit
+    /// failures.
+    pub async fn query(
+        &self,
+        ctx: &RequestContext,
+        principal: &Principal,
+        passport: Option<&str>,
+        query: &BeaconQuery,
+        request: MemberRequest,
+    ) -> Result<Value, BeaconFailure> {
+        let asked = query.requested_granularity.min(Granularity::Count);
+        let request = capped(request, asked);
+        let path = format!("/{}", query.entry_type.path_segment());
+        self.enforce(ctx, principal, async || {
+            let answers = self
+                .ask_all(&path, Some(&request), principal, passport)
+                .await;
+            merge(
+                &self.id,
+                &self.privacy,
+                &self.settings.members,
+                query,
+                asked,
+                &answers,
+            )
+        })
+        .await
+    }
+
+    /// `/info`: the network's own description, with each member's id, name and state (its
+    /// `/info` read within its limits).
+    ///
+    /// # Errors
+    /// Audit failures.
+    pub async fn info(
+        &self,
+        ctx: &RequestContext,
+        principal: &Principal,
+        local: Value,
+    ) -> Result<Value, BeaconFailure> {
+        self.enforce(ctx, principal, async || {
+            let answers = self.ask_all("/info", None, &Principal::Anonymous, None).await;
+            let members: Vec<Value> = self
+                .settings
+                .members
+                .iter()
+                .zip(&answers)
+                .map(|(m, a)| {
+                    let mut entry = member_entry(m, a);
+                    if let Some(r) = a.body.as_ref().and_then(|b| b.get("response")) {
+                        for (key, field) in [("memberBeaconId", "id"), ("memberName", "name"), ("apiVersion", "apiVersion")] {
+                            if let Some(s) = r.get(field).and_then(Value::as_str) {
+                                entry.insert(key.into(), json!(clean(s)));
+                            }
+                        }
+                    }
+                    Value::Object(entry)
+                })
+                .collect();
+            let mut value = local;
+            if let Some(r) = value.get_mut("response").and_then(Value::as_object_mut) {
+                r.insert("id".into(), json!(self.id));
+                r.insert("name".into(), json!(self.name));
+                r.insert(
+                    "description".into(),
+                    json!("A Beacon network: each query is asked of every member in parallel, each answer kept at the member's granularity and rounded by the network's own rule."),
+                );
+                let info = r.entry("info").or_insert_with(|| json!({}));
+                if let Some(info) = info.as_object_mut() {
+                    info.insert("beaconNetwork".into(), json!({"members": members}));
+                }
+            }
+            if let Some(m) = value.get_mut("meta").and_then(Value::as_object_mut) {
+                m.insert("beaconId".into(), json!(self.id));
+            }
+            Ok((value, "network:info".to_owned()))
+        })
+        .await
+    }
+
+    /// `/filtering_terms`: the union of the members' terms (each id once, as the first member
+    /// listing it names it) and ontologies, asked with the caller's passport where it may go.
+    ///
+    /// # Errors
+    /// Audit failures.
+    pub async fn filtering_terms(
+        &self,
+        ctx: &RequestContext,
+        principal: &Principal,
+        passport: Option<&str>,
+    ) -> Result<gemj_beacon::BeaconFilteringTermsResponse, BeaconFailure> {
+        self.enforce(ctx, principal, async || {
+            let answers = self
+                .ask_all("/filtering_terms", None, principal, passport)
+                .await;
+            let mut terms: BTreeMap<String, FilteringTerm> = BTreeMap::new();
+            let mut resources: BTreeMap<String, gemj_beacon::Resource> = BTreeMap::new();
+            for body in answers.iter().filter_map(|a| a.body.as_ref()) {
+                let response = body.get("response");
+                for t in response
+                    .and_then(|r| r.get("filteringTerms"))
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(term) = term_of(t) {
+                        terms.entry(term.id.clone()).or_insert(term);
+                    }
+                }
+                for r in response
+                    .and_then(|r| r.get("resources"))
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(resource) = resource_of(r) {
+                        resources.entry(resource.id.clone()).or_insert(resource);
+                    }
+                }
+            }
+            let response = gemj_beacon::filtering_terms_response(
+                &self.id,
+                terms.into_values().collect(),
+                resources.into_values().collect(),
+            );
+            Ok((response, "network:filtering_terms".to_owned()))
+        })
+        .await
+    }
+}
+
+/// The network's answer (`id`, rounding by `privacy`) from its members' answers.
+fn merge(
+    id: &str,
+    privacy: &DatasetPrivacy,
+    members_asked: &[MemberSettings],
+    query: &BeaconQuery,
+    asked: Granularity,
+    answers: &[MemberAnswer],
+) -> Result<(Value, String), BeaconFailure> {
+    let mut members = Vec::new();
+    let mut exists = false;
+    let mut all_counted = asked == Granularity::Count;
+    let mut total = 0_u64;
+    let mut answered = 0;
+    for (m, a) in members_asked.iter().zip(answers) {
+        let mut entry = member_entry(m, a);
+        if let (Status::Answered, Some(body)) = (&a.status, &a.body) {
+            match read_summary(body) {
+                Ok((level, member_exists, count)) => {
+                    answered += 1;
+                    let level = level.min(asked);
+                    entry.insert("returnedGranularity".into(), json!(level));
+                    match (level, count) {
+                        (Granularity::Count, Some(n)) => {
+                            // The network's own rule over the member's (already
+                            // adjusted) count: never less strict than either.
+                            let reported = privacy.report_count(n);
+                            let said = member_exists && privacy.count_exists(n);
+                            exists |= said;
+                            total = total.saturating_add(reported.value);
+                            entry.insert("exists".into(), json!(said));
+                            entry.insert("numTotalResults".into(), json!(reported.value));
+                            if let Some(adjusted) = reported.adjusted_to {
+                                entry.insert("countAdjustedTo".into(), json!(adjusted));
+                            }
+                        }
+                        _ => {
+                            all_counted = false;
+                            exists |= member_exists;
+                            entry.insert("returnedGranularity".into(), json!("boolean"));
+                            entry.insert("exists".into(), json!(member_exists));
+                        }
+                    }
+                }
+                Err(why) => {
+                    entry.insert("status".into(), json!("invalid"));
+                    entry.insert("error".into(), json!(why));
+                }
+            }
+        }
+        members.push(Value::Object(entry));
+    }
+    if answered == 0 {
+        return Err(BeaconFailure::Beacon(
+            BeaconError::unavailable(format!(
+                "no member of the network answered ({} asked)",
+                members_asked.len()
+            )),
+            Some(5),
+        ));
+    }
+    let mut info = Map::new();
+    info.insert(
+        "beaconNetwork".into(),
+        json!({"id": id, "membersAsked": members.len(), "membersAnswered": answered, "members": members}),
+    );
+    let (value, answer) = if all_counted {
+        let count = privacy.report_count(total);
+        let exists = exists && privacy.count_exists(total);
+        let meta = ResponseMeta::new(id, query, Granularity::Count);
+        let mut response = BeaconCountResponse::new(meta, exists, count);
+        response.info = Some(info);
+        (serde_json::to_value(response), "network:count")
+    } else {
+        let meta = ResponseMeta::new(id, query, Granularity::Boolean);
+        let mut response = BeaconBooleanResponse::new(meta, exists);
+        response.info = Some(info);
+        (serde_json::to_value(response), "network:boolean")
+    };
+    let value =
+        value.map_err(|e| BeaconFailure::Beacon(BeaconError::internal(e.to_string()), None))?;
+    Ok((value, answer.to_owned()))
+}
+
+/// The request with `requestedGranularity` set to `asked` (never more than `count`).
+fn capped(request: MemberRequest, asked: Granularity) -> MemberRequest {
+    let level = match asked {
+        Granularity::Boolean => "boolean",
+        _ => "count",
+    };
+    match request {
+        MemberRequest::Get(mut pairs) => {
+            pairs.retain(|(k, _)| k != "requestedGranularity");
+            pairs.push(("requestedGranularity".to_owned(), level.to_owned()));
+            MemberRequest::Get(pairs)
+        }
+        MemberRequest::Post(mut body) => {
+            if let Some(root) = body.as_object_mut() {
+                let query = root.entry("query").or_insert_with(|| json!({}));
+                if let Some(q) = query.as_object_mut() {
+                    q.insert("requestedGranularity".into(), json!(level));
+                }
+                root.entry("meta")
+                    .or_insert_with(|| json!({"apiVersion": gemj_beacon::API_VERSION}));
+            }
+            MemberRequest::Post(body)
+        }
+    }
+}
+
+/// The part of a member's entry every answer has.
+fn member_entry(m: &MemberSettings, a: &MemberAnswer) -> Map<String, Value> {
+    let mut entry = Map::new();
+    entry.insert("id".into(), json!(m.id));
+    if !m.name.is_empty() {
+        entry.insert("name".into(), json!(m.name));
+    }
+    entry.insert("status".into(), json!(a.status.name()));
+    entry.insert(
+        "elapsedMs".into(),
+        json!(u64::try_from(a.elapsed.as_millis()).unwrap_or(u64::MAX)),
+    );
+    entry.insert("passportSent".into(), json!(a.passport_sent));
+    match &a.status {
+        Status::Error(code, message) => {
+            entry.insert("httpStatus".into(), json!(code));
+            if !message.is_empty() {
+                entry.insert("error".into(), json!(message));
+            }
+        }
+        Status::Invalid(why) => {
+            entry.insert("error".into(), json!(why));
+        }
+        _ => {}
+    }
+    entry
+}
+
+/// A member's granularity, `exists` and count, from a Beacon v2 query response.
+fn read_summary(body: &Value) -> Result<(Granularity, bool, Option<u64>), &'static str> {
+    let exists = body
+        .pointer("/responseSummary/exists")
+        .and_then(Value::as_bool)
+        .ok_or("no responseSummary.exists")?;
+    let level = match body
+        .pointer("/meta/returnedGranularity")
+        .and_then(Value::as_str)
+    {
+        Some("count") => Granularity::Count,
+        Some("record") => Granularity::Record,
+        Some("boolean") | None => Granularity::Boolean,
+        Some(_) => return Err("an unknown returnedGranularity"),
+    };
+    let count = body
+        .pointer("/responseSummary/numTotalResults")
+        .and_then(Value::as_u64);
+    Ok((level, exists, count))
+}
+
+/// A member's text, without control characters and cut short.
+fn clean(s: &str) -> String {
+    s.chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_MEMBER_MESSAGE)
+        .collect()
+}
+
+fn term_of(t: &Value) -> Option<FilteringTerm> {
+    let id = clean(t.get("id")?.as_str()?);
+    let term_type = clean(t.get("type")?.as_str()?);
+    if id.is_empty() || term_type.is_empty() {
+        return None;
+    }
+    Some(FilteringTerm {
+        term_type,
+        id,
+        label: t.get("label").and_then(Value::as_str).map(clean),
+        scopes: t
+            .get("scopes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .filter_map(|s| EntryType::ALL.into_iter().find(|t| t.id() == s))
+            .collect(),
+        values: Vec::new(),
+    })
+}
+
+fn resource_of(r: &Value) -> Option<gemj_beacon::Resource> {
+    let text = |k: &str| r.get(k).and_then(Value::as_str).map(clean);
+    Some(gemj_beacon::Resource {
+        id: text("id").filter(|s| !s.is_empty())?,
+        name: text("name"),
+        url: text("url"),
+        version: text("version"),
+        name_space_prefix: text("namespacePrefix").or_else(|| text("nameSpacePrefix")),
+        iri_prefix: text("iriPrefix"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(url: &str) -> MemberSettings {
+        MemberSettings {
+            id: "m1".to_owned(),
+            name: String::new(),
+            url: url.to_owned(),
+            timeout_ms: None,
+            forward_passport: false,
+            passport_visas: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn members_need_https_except_on_loopback_and_unique_ids() {
+        let ok = |url: &str| {
+            NetworkSettings {
+                members: vec![member(url)],
+                ..NetworkSettings::default()
+            }
+            .validate()
+        };
+        assert!(ok("https://beacon.example.org/beacon/v2").is_ok());
+        assert!(ok("http://127.0.0.1:8080/beacon/v2").is_ok());
+        assert!(ok("http://localhost:8080/beacon/v2").is_ok());
+        assert!(ok("http://beacon.example.org/beacon/v2").is_err());
+        assert!(ok("ftp://beacon.example.org/").is_err());
+        assert!(ok("https://user:pw@beacon.example.org/").is_err());
+        let twice = NetworkSettings {
+            members: vec![member("https://a.example/"), member("https://b.example/")],
+            ..NetworkSettings::default()
+        };
+        assert!(twice.validate().is_err_and(|e| e.contains("twice")));
+    }
+
+    #[test]
+    fn members_are_asked_for_at_most_a_count() {
+        let get = capped(
+            MemberRequest::Get(vec![("requestedGranularity".into(), "record".into())]),
+            Granularity::Record.min(Granularity::Count),
+        );
+        let MemberRequest::Get(pairs) = get else {
+            panic!("a GET stays a GET");
+        };
+        assert_eq!(
+            pairs,
+            vec![("requestedGranularity".to_owned(), "count".to_owned())]
+        );
+        let post = capped(
+            MemberRequest::Post(json!({"query": {"requestedGranularity": "record"}})),
+            Granularity::Boolean,
+        );
+        let MemberRequest::Post(body) = post else {
+            panic!("a POST stays a POST");
+        };
+        assert_eq!(body["query"]["requestedGranularity"], "boolean");
+        assert_eq!(body["meta"]["apiVersion"], gemj_beacon::API_VERSION);
+    }
+
+    #[test]
+    fn summaries_are_read_strictly() {
+        assert_eq!(
+            read_summary(
+                &json!({"meta": {"returnedGranularity": "count"}, "responseSummary": {"exists": true, "numTotalResults": 7}})
+            ),
+            Ok((Granularity::Count, true, Some(7)))
+        );
+        assert!(read_summary(&json!({"responseSummary": {}})).is_err());
+        assert!(read_summary(&json!({"meta": {"returnedGranularity": "lots"}, "responseSummary": {"exists": true}})).is_err());
+        assert_eq!(clean("a\u{0}b\nc"), "abc");
+    }
+
+    fn answered(body: Value) -> MemberAnswer {
+        MemberAnswer {
+            status: Status::Answered,
+            elapsed: Duration::from_millis(3),
+            passport_sent: false,
+            body: Some(body),
+        }
+    }
+
+    fn count(exists: bool, n: u64) -> Value {
+        json!({"meta": {"returnedGranularity": "count"}, "responseSummary": {"exists": exists, "numTotalResults": n}})
+    }
+
+    #[test]
+    fn counts_are_rounded_by_the_network_and_a_boolean_member_makes_the_answer_boolean()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let privacy = DatasetPrivacy::default();
+        let query = BeaconQuery::from_get(
+            &[],
+            EntryType::Individual,
+            &gemj_beacon::QueryLimits::default(),
+        )?;
+        let mut one = member("https://a.example/");
+        one.id = "a".to_owned();
+        let mut two = member("https://b.example/");
+        two.id = "b".to_owned();
+        let mut three = member("https://c.example/");
+        three.id = "c".to_owned();
+        let asked = [one, two, three];
+        let merged = |answers: &[MemberAnswer]| {
+            merge("net", &privacy, &asked, &query, Granularity::Count, answers)
+        };
+        // 12 and 3 (below the small cell) and a timeout: 10 + 0, a count.
+        let answers = [
+            answered(count(true, 12)),
+            answered(count(true, 3)),
+            MemberAnswer {
+                status: Status::Timeout,
+                elapsed: Duration::from_secs(5),
+                passport_sent: false,
+                body: None,
+            },
+        ];
+        let Ok((value, answer)) = merged(&answers) else {
+            panic!("two members answered");
+        };
+        assert_eq!(answer, "network:count");
+        assert_eq!(value["meta"]["returnedGranularity"], "count");
+        assert_eq!(value["responseSummary"]["numTotalResults"], 10);
+        let members = &value["info"]["beaconNetwork"]["members"];
+        assert_eq!(members[0]["numTotalResults"], 10);
+        assert_eq!(members[1]["numTotalResults"], 0);
+        assert_eq!(members[1]["exists"], false);
+        assert_eq!(members[2]["status"], "timeout");
+        // A member that answers a boolean (or claims a count without one) makes it boolean.
+        let answers = [
+            answered(count(true, 12)),
+            answered(
+                json!({"meta": {"returnedGranularity": "count"}, "responseSummary": {"exists": true}}),
+            ),
+            answered(json!({"responseSummary": {"exists": false}})),
+        ];
+        let Ok((value, answer)) = merged(&answers) else {
+            panic!("three members answered");
+        };
+        assert_eq!(answer, "network:boolean");
+        assert_eq!(value["responseSummary"]["exists"], true);
+        assert!(value["responseSummary"].get("numTotalResults").is_none());
+        // Nobody answered: 503, not a "no".
+        let answers = [
+            answered(json!({"nonsense": 1})),
+            answered(json!([])),
+            answered(json!(null)),
+        ];
+        assert!(merged(&answers).is_err());
+        Ok(())
+    }
+}

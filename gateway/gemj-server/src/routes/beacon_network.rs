@@ -1,0 +1,179 @@
+//! The Beacon network under `/beacon-network/v2` (when `beacon.network.members` is set):
+//! `/`, `/info`, `/filtering_terms`, and each record entry type's collection query
+//! (`/individuals`, `/g_variants`, `/biosamples`, `/runs`, `/analyses`), GET and POST, asked of
+//! every member in parallel. Queries are parsed and checked here with this gateway's own
+//! limits before any member is asked; errors are Beacon errors.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use gemj_beacon::{BeaconError, BeaconQuery, EntryType};
+use gemj_core::Principal;
+use gemj_core::beacon::Beacon;
+use gemj_core::beacon::network::{BeaconNetwork, MemberRequest};
+
+use super::beacon::{post_body, query_pairs};
+use super::{BaseUrl, Caller, context};
+use crate::error::ApiError;
+use crate::error::beacon::{auth_failure, beacon_error, failure};
+
+/// The route prefix.
+pub const PREFIX: &str = "/beacon-network/v2";
+
+type Network = Option<web::Data<BeaconNetwork>>;
+
+/// Registers the routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    for path in ["", "/", "/info"] {
+        cfg.service(web::resource(format!("{PREFIX}{path}")).route(web::get().to(info)));
+    }
+    cfg.service(
+        web::resource(format!("{PREFIX}/filtering_terms"))
+            .route(web::get().to(filtering_terms))
+            .route(web::post().to(filtering_terms)),
+    );
+    cfg.service(
+        web::resource(format!("{PREFIX}/{{entry}}"))
+            .route(web::get().to(entries))
+            .route(web::post().to(entries)),
+    );
+}
+
+fn not_configured() -> BeaconError {
+    BeaconError::not_found("no Beacon network is configured on this gateway")
+}
+
+/// The caller's passport as sent in `Authorization`, to forward to members that may have it.
+fn bearer(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(|t| t.trim().to_owned())
+}
+
+/// The entry type of `/{entry}`: the record types only (collections are not merged).
+fn entry_type(req: &HttpRequest) -> Result<EntryType, BeaconError> {
+    let segment = req.match_info().get("entry").unwrap_or_default();
+    EntryType::from_path_segment(segment)
+        .filter(|t| !matches!(t, EntryType::Dataset | EntryType::Cohort))
+        .ok_or_else(|| {
+            BeaconError::not_found(format!(
+                "the Beacon network answers /individuals, /g_variants, /biosamples, /runs and /analyses under {PREFIX}"
+            ))
+        })
+}
+
+async fn info(
+    req: HttpRequest,
+    beacon: web::Data<Beacon>,
+    network: Network,
+    base: web::Data<BaseUrl>,
+    caller: Result<Caller, ApiError>,
+) -> HttpResponse {
+    let Some(network) = network else {
+        return beacon_error(&beacon, None, &not_configured());
+    };
+    let principal = match caller {
+        Ok(c) => c.0,
+        Err(e) => return auth_failure(&beacon, None, &e),
+    };
+    let root = format!("{}{PREFIX}", base.0.trim_end_matches('/'));
+    let local = serde_json::to_value(beacon.info(&root)).unwrap_or_default();
+    let ctx = context(&req, "beacon-network");
+    match network.info(&ctx, &principal, local).await {
+        Ok(v) => HttpResponse::Ok().json(v),
+        Err(f) => failure(&beacon, None, f),
+    }
+}
+
+/// The caller, and for a POST its body (passports taken out of it), or the error response.
+async fn caller_and_body(
+    req: &HttpRequest,
+    beacon: &Beacon,
+    entry: Option<EntryType>,
+    caller: Result<Caller, ApiError>,
+    payload: web::Payload,
+) -> Result<(Principal, Option<serde_json::Value>), HttpResponse> {
+    if req.method() == actix_web::http::Method::POST {
+        match post_body(req, caller, payload).await {
+            Ok((p, body)) => Ok((p, Some(body))),
+            Err(Ok(e)) => Err(beacon_error(beacon, entry, &e)),
+            Err(Err(e)) => Err(auth_failure(beacon, entry, &e)),
+        }
+    } else {
+        match caller {
+            Ok(c) => Ok((c.0, None)),
+            Err(e) => Err(auth_failure(beacon, entry, &e)),
+        }
+    }
+}
+
+async fn filtering_terms(
+    req: HttpRequest,
+    beacon: web::Data<Beacon>,
+    network: Network,
+    caller: Result<Caller, ApiError>,
+    payload: web::Payload,
+) -> HttpResponse {
+    let Some(network) = network else {
+        return beacon_error(&beacon, None, &not_configured());
+    };
+    let principal = match caller_and_body(&req, &beacon, None, caller, payload).await {
+        Ok((p, _)) => p,
+        Err(response) => return response,
+    };
+    let ctx = context(&req, "beacon-network");
+    let passport = bearer(&req);
+    match network
+        .filtering_terms(&ctx, &principal, passport.as_deref())
+        .await
+    {
+        Ok(v) => HttpResponse::Ok().json(v),
+        Err(f) => failure(&beacon, None, f),
+    }
+}
+
+/// A query of one entry type, GET or POST.
+async fn entries(
+    req: HttpRequest,
+    beacon: web::Data<Beacon>,
+    network: Network,
+    caller: Result<Caller, ApiError>,
+    payload: web::Payload,
+) -> HttpResponse {
+    let Some(network) = network else {
+        return beacon_error(&beacon, None, &not_configured());
+    };
+    let entry = match entry_type(&req) {
+        Ok(t) => t,
+        Err(e) => return beacon_error(&beacon, None, &e),
+    };
+    let (principal, body) = match caller_and_body(&req, &beacon, Some(entry), caller, payload).await
+    {
+        Ok(v) => v,
+        Err(response) => return response,
+    };
+    let limits = beacon.settings().limits();
+    let parsed = match body {
+        Some(body) => {
+            BeaconQuery::from_post(&body, entry, &limits).map(|q| (q, MemberRequest::Post(body)))
+        }
+        None => query_pairs(&req).and_then(|pairs| {
+            BeaconQuery::from_get(&pairs, entry, &limits).map(|q| (q, MemberRequest::Get(pairs)))
+        }),
+    };
+    let (query, request) = match parsed {
+        Ok(v) => v,
+        Err(e) => return beacon_error(&beacon, Some(entry), &e),
+    };
+    let ctx = context(&req, "beacon-network");
+    let passport = bearer(&req);
+    match network
+        .query(&ctx, &principal, passport.as_deref(), &query, request)
+        .await
+    {
+        Ok(v) => HttpResponse::Ok().json(v),
+        Err(f) => failure(&beacon, Some(entry), f),
+    }
+}

@@ -1,0 +1,317 @@
+//! The Beacon network across three gateway instances on loopback (A asks B and C), with a
+//! member that hangs, one that is down, one that answers malformed JSON and one whose answer
+//! is over the size cap: every query answers within the 5 s member limit plus a margin, with
+//! each member's result or error; granularity is never upgraded (a member that does not get
+//! the passport answers as to anyone); passports go only to members configured for them; the
+//! answers are valid Beacon v2 responses; bad queries are refused before any member is asked.
+
+use std::io::{Read as _, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+use gemj_core::beacon::network::MemberSettings;
+use gemj_e2e::http::{Http, Reply};
+use gemj_e2e::{TestGateway, TestResult, visas};
+use gemj_schemas::SchemaSet;
+use serde_json::{Value, json};
+
+const NET: &str = "/beacon-network/v2";
+const RESPONSES: &str = "beacon-v2/v2.2.0/framework/json/responses";
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn valid(set: &SchemaSet, doc: &str, r: &Reply, what: &str) {
+    if let Err(errors) = set.validate(&format!("{RESPONSES}/{doc}.json"), "", &r.json) {
+        panic!("{what}: not a valid {doc}: {errors:?}\n{:#}", r.json);
+    }
+}
+
+/// Reads one HTTP request (head and `Content-Length` body) from `stream`.
+fn read_request(stream: &mut TcpStream) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut buf = Vec::new();
+    let mut chunk = [0_u8; 4096];
+    while let Ok(n) = stream.read(&mut chunk) {
+        if n == 0 {
+            return;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + length {
+                return;
+            }
+        }
+    }
+}
+
+/// A loopback server that answers every request with `body` (status 200, JSON), or never
+/// answers when `body` is `None`. Runs until the test process ends.
+fn fake_member(body: Option<Vec<u8>>) -> std::io::Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            let mut stream = stream;
+            match &body {
+                None => held.push(stream),
+                Some(body) => {
+                    read_request(&mut stream);
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = stream.write_all(head.as_bytes());
+                    let _ = stream.write_all(body);
+                }
+            }
+        }
+    });
+    Ok(port)
+}
+
+fn member(id: &str, url: String, forward_passport: bool) -> MemberSettings {
+    MemberSettings {
+        id: id.to_owned(),
+        name: format!("member {id}"),
+        url,
+        timeout_ms: None,
+        forward_passport,
+        passport_visas: Vec::new(),
+    }
+}
+
+/// Each member's entry of the network's answer, by id.
+fn members(r: &Reply) -> std::collections::BTreeMap<String, Value> {
+    r.json["info"]["beaconNetwork"]["members"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| Some((m["id"].as_str()?.to_owned(), m.clone())))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_network_query_answers_in_time_with_every_members_result_or_error() -> TestResult {
+    let set = gemj_schemas::testing::schemas();
+    // One demo broker for all three (one public URL and data folder), so B verifies the
+    // passport A forwards; B and C serve the cohort A generated.
+    let public = "http://127.0.0.1:9".to_owned();
+    let (port_a, port_b, port_c) = (free_port()?, free_port()?, free_port()?);
+    let slow = fake_member(None)?;
+    let malformed = fake_member(Some(b"{\"meta\": {\"beaconId\": ".to_vec()))?;
+    let huge = fake_member(Some(
+        format!("{{\"pad\": \"{}\"}}", "x".repeat(2 * 1024 * 1024)).into_bytes(),
+    ))?;
+    let down = free_port()?;
+    let local = |port: u16| format!("http://127.0.0.1:{port}/beacon/v2");
+    let network = vec![
+        member("b", local(port_b), true),
+        member("c", local(port_c), false),
+        member("slow", local(slow), true),
+        member("down", local(down), true),
+        member("malformed", local(malformed), true),
+        member("huge", local(huge), true),
+    ];
+    let a = TestGateway::start_with(10, |c| {
+        c.public_url = public.clone();
+        c.listen = format!("127.0.0.1:{port_a}");
+        c.beacon.network.members = network;
+    })
+    .await?;
+    let data_dir = a.data_dir().to_path_buf();
+    let mut replicas = Vec::new();
+    for port in [port_b, port_c] {
+        let data_dir = data_dir.clone();
+        let public = public.clone();
+        replicas.push(
+            TestGateway::start_with(0, move |c| {
+                c.public_url = public;
+                c.listen = format!("127.0.0.1:{port}");
+                c.data_dir = data_dir;
+            })
+            .await?,
+        );
+    }
+    let broker = gemj_demo::broker::load(&data_dir, &public)?;
+    let now = gemj_auth::now_unix();
+    let bob = visas::registered_passport(&broker, "bob", now)?;
+    let base_a = format!("http://127.0.0.1:{port_a}");
+
+    // Five requests at once (each waits for the hanging member's 5 s).
+    let run = |method: &'static str, path: String, bearer: Option<String>, body: Option<Value>| {
+        let http = Http {
+            base: base_a.clone(),
+        };
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            let reply = match body {
+                Some(b) => http.post(&path, bearer.as_deref(), &b),
+                None => http.send(method, &path, bearer.as_deref(), None, None),
+            };
+            (reply, started.elapsed())
+        })
+    };
+    let anonymous = run(
+        "GET",
+        format!("{NET}/individuals?requestedGranularity=count"),
+        None,
+        None,
+    );
+    let with_passport = run(
+        "GET",
+        format!("{NET}/individuals?requestedGranularity=record"),
+        Some(bob.clone()),
+        None,
+    );
+    let posted = run(
+        "POST",
+        format!("{NET}/individuals"),
+        Some(bob.clone()),
+        Some(
+            json!({"meta": {"apiVersion": "v2.0"}, "query": {"requestedGranularity": "count", "filters": [{"id": "NCIT:C16576"}]}}),
+        ),
+    );
+    let info = run("GET", format!("{NET}/info"), None, None);
+    let bob_again = bob.clone();
+    let terms = run("GET", format!("{NET}/filtering_terms"), Some(bob), None);
+    let joined = |h: std::thread::JoinHandle<(anyhow::Result<Reply>, Duration)>| {
+        let (reply, took) = h.join().map_err(|_| "a client panicked")?;
+        Ok::<_, Box<dyn std::error::Error>>((reply?, took))
+    };
+
+    let (r, took) = joined(anonymous)?;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert!(
+        took < Duration::from_secs(6),
+        "the network answered in {took:?} with a hanging member"
+    );
+    eprintln!(
+        "network query with a hanging member answered in {:.0} ms",
+        took.as_secs_f64() * 1e3
+    );
+    valid(&set, "beaconBooleanResponse", &r, "anonymous");
+    assert_eq!(r.json["meta"]["returnedGranularity"], "boolean");
+    let m = members(&r);
+    assert_eq!(m.len(), 6);
+    for (id, status) in [
+        ("b", "answered"),
+        ("c", "answered"),
+        ("slow", "timeout"),
+        ("down", "unreachable"),
+        ("malformed", "invalid"),
+        ("huge", "too_large"),
+    ] {
+        assert_eq!(m[id]["status"], status, "{id}: {}", m[id]);
+    }
+    // Anonymous at B and C: booleans, never more.
+    assert_eq!(m["b"]["returnedGranularity"], "boolean", "{}", m["b"]);
+    assert_eq!(m["b"]["passportSent"], false);
+    assert!(m["b"].get("numTotalResults").is_none());
+    assert_eq!(r.json["info"]["beaconNetwork"]["membersAnswered"], 2);
+
+    // A registered researcher: B (which gets the passport) answers a count, C (which does
+    // not) a boolean, so the network answers a boolean; record is never asked for.
+    let (r, _) = joined(with_passport)?;
+    assert_eq!(r.status, 200, "{}", r.json);
+    valid(&set, "beaconBooleanResponse", &r, "with a passport");
+    let m = members(&r);
+    assert_eq!(m["b"]["passportSent"], true);
+    assert_eq!(m["b"]["returnedGranularity"], "count", "{}", m["b"]);
+    assert!(m["b"]["numTotalResults"].as_u64().is_some());
+    assert_eq!(m["c"]["passportSent"], false);
+    assert_eq!(m["c"]["returnedGranularity"], "boolean", "{}", m["c"]);
+    assert_eq!(r.json["meta"]["returnedGranularity"], "boolean");
+    assert_eq!(
+        r.json["meta"]["receivedRequestSummary"]["requestedGranularity"],
+        "record"
+    );
+
+    // The same by POST, with a filter, answered the same way.
+    let (r, _) = joined(posted)?;
+    assert_eq!(r.status, 200, "{}", r.json);
+    valid(&set, "beaconBooleanResponse", &r, "POST");
+    assert_eq!(members(&r)["b"]["status"], "answered");
+
+    // /info names the network and each member; /filtering_terms merges the members' terms.
+    let (r, _) = joined(info)?;
+    assert_eq!(r.status, 200, "{}", r.json);
+    valid(&set, "beaconInfoResponse", &r, "/info");
+    assert!(
+        r.json["response"]["id"]
+            .as_str()
+            .is_some_and(|id| id.ends_with(".network"))
+    );
+    let listed = r.json["response"]["info"]["beaconNetwork"]["members"]
+        .as_array()
+        .ok_or("members in /info")?;
+    assert_eq!(listed.len(), 6);
+    assert_eq!(listed[0]["status"], "answered");
+    assert_eq!(listed[0]["memberBeaconId"], "jp.gemj.beacon");
+    let (r, _) = joined(terms)?;
+    assert_eq!(r.status, 200, "{}", r.json);
+    valid(&set, "beaconFilteringTermsResponse", &r, "/filtering_terms");
+    let term_ids: Vec<&str> = r.json["response"]["filteringTerms"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["id"].as_str())
+        .collect();
+    let unique: std::collections::BTreeSet<&str> = term_ids.iter().copied().collect();
+    assert_eq!(unique.len(), term_ids.len(), "each term once");
+    // Exactly the union of what B says to bob and C to anyone.
+    let terms_of = |port: u16, bearer: Option<&str>| -> anyhow::Result<Vec<String>> {
+        let r = Http {
+            base: format!("http://127.0.0.1:{port}"),
+        }
+        .get("/beacon/v2/filtering_terms", bearer)?;
+        Ok(r.json["response"]["filteringTerms"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t["id"].as_str().map(str::to_owned))
+            .collect())
+    };
+    let mut union: std::collections::BTreeSet<String> =
+        terms_of(port_b, Some(&bob_again))?.into_iter().collect();
+    union.extend(terms_of(port_c, None)?);
+    assert!(!union.is_empty());
+    assert_eq!(
+        unique,
+        union.iter().map(String::as_str).collect(),
+        "the network's terms are the members' union"
+    );
+
+    // A bad query is refused at once, in Beacon's format, before any member is asked.
+    let http = Http {
+        base: base_a.clone(),
+    };
+    let started = Instant::now();
+    let r = http.get(
+        &format!("{NET}/individuals?start=abc&referenceName=1"),
+        None,
+    )?;
+    assert_eq!(r.status, 400, "{}", r.json);
+    valid(&set, "beaconErrorResponse", &r, "bad query");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let r = http.get(&format!("{NET}/datasets"), None)?;
+    assert_eq!(r.status, 404, "{}", r.json);
+    valid(&set, "beaconErrorResponse", &r, "collections");
+    // A gateway with no members has no network.
+    let r = Http {
+        base: format!("http://127.0.0.1:{port_b}"),
+    }
+    .get(&format!("{NET}/individuals"), None)?;
+    assert_eq!(r.status, 404, "{}", r.json);
+    valid(&set, "beaconErrorResponse", &r, "no network");
+    drop(replicas);
+    Ok(())
+}

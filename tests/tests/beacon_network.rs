@@ -3,7 +3,8 @@
 //! is over the size cap: every query answers within the 5 s member limit plus a margin, with
 //! each member's result or error; granularity is never upgraded (a member that does not get
 //! the passport answers as to anyone); passports go only to members configured for them; the
-//! answers are valid Beacon v2 responses; bad queries are refused before any member is asked.
+//! answers are valid Beacon v2 responses; bad queries are refused before any member is asked,
+//! and a network query spends the caller's Beacon budget.
 
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
@@ -146,7 +147,7 @@ async fn a_network_query_answers_in_time_with_every_members_result_or_error() ->
     let bob = visas::registered_passport(&broker, "bob", now)?;
     let base_a = format!("http://127.0.0.1:{port_a}");
 
-    // Five requests at once (each waits for the hanging member's 5 s).
+    // Six requests at once (each waits for the hanging member's 5 s).
     let run = |method: &'static str, path: String, bearer: Option<String>, body: Option<Value>| {
         let http = Http {
             base: base_a.clone(),
@@ -181,6 +182,7 @@ async fn a_network_query_answers_in_time_with_every_members_result_or_error() ->
         ),
     );
     let info = run("GET", format!("{NET}/info"), None, None);
+    let map = run("GET", format!("{NET}/map"), None, None);
     let bob_again = bob.clone();
     let terms = run("GET", format!("{NET}/filtering_terms"), Some(bob), None);
     let joined = |h: std::thread::JoinHandle<(anyhow::Result<Reply>, Duration)>| {
@@ -256,6 +258,31 @@ async fn a_network_query_answers_in_time_with_every_members_result_or_error() ->
     assert_eq!(listed.len(), 6);
     assert_eq!(listed[0]["status"], "answered");
     assert_eq!(listed[0]["memberBeaconId"], "jp.gemj.beacon");
+    // /map: the network's own collection queries, for the entry types its members list.
+    let (r, _) = joined(map)?;
+    assert_eq!(r.status, 200, "{}", r.json);
+    valid(&set, "beaconMapResponse", &r, "/map");
+    let sets = r.json["response"]["endpointSets"]
+        .as_object()
+        .ok_or("endpointSets")?;
+    let types: std::collections::BTreeSet<&str> = sets
+        .values()
+        .filter_map(|s| s["entryType"].as_str())
+        .collect();
+    assert!(
+        types.contains("individual") && !types.contains("dataset"),
+        "{types:?}"
+    );
+    for s in sets.values() {
+        assert!(
+            s["rootUrl"].as_str().is_some_and(|u| u.contains(NET)),
+            "{s}"
+        );
+        assert!(
+            s.get("singleEntryUrl").is_none() && s.get("endpoints").is_none(),
+            "{s}"
+        );
+    }
     let (r, _) = joined(terms)?;
     assert_eq!(r.status, 200, "{}", r.json);
     valid(&set, "beaconFilteringTermsResponse", &r, "/filtering_terms");
@@ -312,6 +339,24 @@ async fn a_network_query_answers_in_time_with_every_members_result_or_error() ->
     .get(&format!("{NET}/individuals"), None)?;
     assert_eq!(r.status, 404, "{}", r.json);
     valid(&set, "beaconErrorResponse", &r, "no network");
+    // A network query spends the caller's Beacon budget at the network: D (its own store, one
+    // query per address and window) answers the first and refuses the second at once.
+    let d = TestGateway::start_with(0, |c| {
+        c.beacon.budgets.per_ip = 1;
+        c.beacon.network.members = vec![member("b", local(port_b), false)];
+    })
+    .await?;
+    let http_d = Http {
+        base: d.base_url.clone(),
+    };
+    let first = http_d.get(&format!("{NET}/individuals"), None)?;
+    assert_eq!(first.status, 200, "{}", first.json);
+    let started = Instant::now();
+    let second = http_d.get(&format!("{NET}/individuals"), None)?;
+    assert_eq!(second.status, 429, "{}", second.json);
+    valid(&set, "beaconErrorResponse", &second, "over budget");
+    assert!(second.header("retry-after").is_some());
+    assert!(started.elapsed() < Duration::from_secs(2));
     drop(replicas);
     Ok(())
 }

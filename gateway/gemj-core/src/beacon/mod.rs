@@ -663,6 +663,43 @@ impl Beacon {
         servable
     }
 
+    /// Takes one query from the caller's (and its address's) budget: every Beacon query, this
+    /// gateway's own or a network's, spends the one shared budget. A spent budget is refused
+    /// (audited) with 429 and the wait.
+    ///
+    /// # Errors
+    /// [`BeaconFailure::Beacon`] 429 when spent; store and audit failures.
+    pub async fn take_budget(
+        &self,
+        ctx: &RequestContext,
+        principal: &Principal,
+        ip: Option<IpAddr>,
+    ) -> Result<(), BeaconFailure> {
+        let requester = requester_name(principal, ip);
+        let Err(over) = self
+            .budgets
+            .take(
+                (!matches!(principal, Principal::Anonymous)).then_some(requester.as_str()),
+                ip,
+            )
+            .await
+            .map_err(CoreError::from)?
+        else {
+            return Ok(());
+        };
+        self.core
+            .access
+            .refuse_request(ctx, principal, "query_budget_spent")
+            .await?;
+        Err(BeaconFailure::Beacon(
+            BeaconError::too_many_requests(format!(
+                "query budget spent; retry after {} s",
+                over.retry_after_secs
+            )),
+            Some(over.retry_after_secs),
+        ))
+    }
+
     /// Answers an entry-type query (collection, by id, or nested).
     ///
     /// # Errors
@@ -677,26 +714,7 @@ impl Beacon {
     ) -> Result<QueryResponse, BeaconFailure> {
         let core = &self.core;
         let requester = requester_name(principal, request.ip);
-        if let Err(over) = self
-            .budgets
-            .take(
-                (!matches!(principal, Principal::Anonymous)).then_some(requester.as_str()),
-                request.ip,
-            )
-            .await
-            .map_err(CoreError::from)?
-        {
-            core.access
-                .refuse_request(ctx, principal, "query_budget_spent")
-                .await?;
-            return Err(BeaconFailure::Beacon(
-                BeaconError::too_many_requests(format!(
-                    "query budget spent; retry after {} s",
-                    over.retry_after_secs
-                )),
-                Some(over.retry_after_secs),
-            ));
-        }
+        self.take_budget(ctx, principal, request.ip).await?;
         let query = &request.query;
         let index = self.index().await?;
         let only = match &request.scope {

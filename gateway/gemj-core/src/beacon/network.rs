@@ -439,6 +439,57 @@ impl BeaconNetwork {
         .await
     }
 
+    /// `/map`: the network's own endpoints (collection queries only: it answers no lookup by id
+    /// and no collections), for the entry types at least one member's `/map` lists.
+    ///
+    /// # Errors
+    /// Audit failures.
+    pub async fn map(
+        &self,
+        ctx: &RequestContext,
+        principal: &Principal,
+        local: Value,
+    ) -> Result<Value, BeaconFailure> {
+        self.enforce(ctx, principal, async || {
+            let answers = self
+                .ask_all("/map", None, &Principal::Anonymous, None)
+                .await;
+            let listed: std::collections::HashSet<String> = answers
+                .iter()
+                .filter_map(|a| {
+                    a.body
+                        .as_ref()?
+                        .pointer("/response/endpointSets")?
+                        .as_object()
+                })
+                .flat_map(|sets| {
+                    sets.values()
+                        .filter_map(|s| Some(s.get("entryType")?.as_str()?.to_owned()))
+                })
+                .collect();
+            let mut value = local;
+            if let Some(sets) = value
+                .pointer_mut("/response/endpointSets")
+                .and_then(Value::as_object_mut)
+            {
+                sets.retain(|_, set| {
+                    set.get("entryType")
+                        .and_then(Value::as_str)
+                        .is_some_and(|t| !matches!(t, "dataset" | "cohort") && listed.contains(t))
+                });
+                for set in sets.values_mut().filter_map(Value::as_object_mut) {
+                    set.remove("singleEntryUrl");
+                    set.remove("endpoints");
+                }
+            }
+            if let Some(m) = value.get_mut("meta").and_then(Value::as_object_mut) {
+                m.insert("beaconId".into(), json!(self.id));
+            }
+            Ok((value, "network:map".to_owned()))
+        })
+        .await
+    }
+
     /// `/filtering_terms`: the union of the members' terms (each id once, as the first member
     /// listing it names it) and ontologies, asked with the caller's passport where it may go.
     ///

@@ -1,5 +1,5 @@
 //! The Beacon network under `/beacon-network/v2` (when `beacon.network.members` is set):
-//! `/`, `/info`, `/filtering_terms`, and each record entry type's collection query
+//! `/`, `/info`, `/map`, `/filtering_terms`, and each record entry type's collection query
 //! (`/individuals`, `/g_variants`, `/biosamples`, `/runs`, `/analyses`), GET and POST, asked of
 //! every member in parallel. Queries are parsed and checked here with this gateway's own
 //! limits before any member is asked; errors are Beacon errors.
@@ -26,6 +26,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     for path in ["", "/", "/info"] {
         cfg.service(web::resource(format!("{PREFIX}{path}")).route(web::get().to(info)));
     }
+    cfg.service(web::resource(format!("{PREFIX}/map")).route(web::get().to(map)));
     cfg.service(
         web::resource(format!("{PREFIX}/filtering_terms"))
             .route(web::get().to(filtering_terms))
@@ -48,8 +49,9 @@ fn bearer(req: &HttpRequest) -> Option<String> {
         .get(header::AUTHORIZATION)?
         .to_str()
         .ok()?
-        .strip_prefix("Bearer ")
-        .map(|t| t.trim().to_owned())
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim().to_owned())
 }
 
 /// The entry type of `/{entry}`: the record types only (collections are not merged).
@@ -82,6 +84,29 @@ async fn info(
     let local = serde_json::to_value(beacon.info(&root)).unwrap_or_default();
     let ctx = context(&req, "beacon-network");
     match network.info(&ctx, &principal, local).await {
+        Ok(v) => HttpResponse::Ok().json(v),
+        Err(f) => failure(&beacon, None, f),
+    }
+}
+
+async fn map(
+    req: HttpRequest,
+    beacon: web::Data<Beacon>,
+    network: Network,
+    base: web::Data<BaseUrl>,
+    caller: Result<Caller, ApiError>,
+) -> HttpResponse {
+    let Some(network) = network else {
+        return beacon_error(&beacon, None, &not_configured());
+    };
+    let principal = match caller {
+        Ok(c) => c.0,
+        Err(e) => return auth_failure(&beacon, None, &e),
+    };
+    let root = format!("{}{PREFIX}", base.0.trim_end_matches('/'));
+    let local = serde_json::to_value(beacon.map(&root)).unwrap_or_default();
+    let ctx = context(&req, "beacon-network");
+    match network.map(&ctx, &principal, local).await {
         Ok(v) => HttpResponse::Ok().json(v),
         Err(f) => failure(&beacon, None, f),
     }
@@ -168,6 +193,13 @@ async fn entries(
         Err(e) => return beacon_error(&beacon, Some(entry), &e),
     };
     let ctx = context(&req, "beacon-network");
+    // A network query spends the caller's one Beacon budget, like a query of this gateway's.
+    if let Err(f) = beacon
+        .take_budget(&ctx, &principal, req.peer_addr().map(|a| a.ip()))
+        .await
+    {
+        return failure(&beacon, Some(entry), f);
+    }
     let passport = bearer(&req);
     match network
         .query(&ctx, &principal, passport.as_deref(), &query, request)

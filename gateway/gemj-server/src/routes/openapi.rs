@@ -179,6 +179,7 @@ fn beacon_network(doc: &mut Value) {
     let served = [
         "/",
         "/info",
+        "/map",
         "/filtering_terms",
         "/individuals",
         "/g_variants",

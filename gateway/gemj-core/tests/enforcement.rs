@@ -411,6 +411,7 @@ const SERVICES: &[&str] = &[
     "approvals_api.rs",
     "audit_api.rs",
     "beacon/mod.rs",
+    "beacon/network.rs",
     "catalogue.rs",
     "consent_api.rs",
     "data.rs",

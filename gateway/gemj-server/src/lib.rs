@@ -467,7 +467,7 @@ impl Gateway {
             ..gemj_core::fhir::FhirSettings::default()
         };
         let beacon_network =
-            gemj_core::beacon::network::BeaconNetwork::new(shared.clone(), beacon.settings())
+            gemj_core::beacon::network::BeaconNetwork::new(shared.clone(), Arc::clone(&beacon))
                 .map_err(anyhow::Error::msg)?
                 .map(web::Data::new);
         let wes = gemj_core::wes::WesService::new(shared.clone(), self.wes_settings(&base_url));

@@ -669,7 +669,7 @@ impl Beacon {
     ///
     /// # Errors
     /// [`BeaconFailure::Beacon`] 429 when spent; store and audit failures.
-    pub async fn take_budget(
+    async fn take_budget(
         &self,
         ctx: &RequestContext,
         principal: &Principal,

@@ -24,7 +24,7 @@ use gemj_beacon::{
 use serde_json::{Map, Value, json};
 
 use super::privacy::DatasetPrivacy;
-use super::{BeaconFailure, BeaconSettings};
+use super::{Beacon, BeaconFailure};
 use crate::Shared;
 use crate::access::{Action, Ask, Outcome, Principal, RequestContext, Resource};
 
@@ -170,6 +170,8 @@ struct MemberAnswer {
 #[derive(Debug)]
 pub struct BeaconNetwork {
     core: Shared,
+    /// This gateway's Beacon: its budgets are the network's.
+    beacon: std::sync::Arc<Beacon>,
     id: String,
     name: String,
     privacy: DatasetPrivacy,
@@ -185,7 +187,8 @@ impl BeaconNetwork {
     ///
     /// # Errors
     /// A message when the HTTP client cannot be built.
-    pub fn new(core: Shared, beacon: &BeaconSettings) -> Result<Option<Self>, String> {
+    pub fn new(core: Shared, local: std::sync::Arc<Beacon>) -> Result<Option<Self>, String> {
+        let beacon = local.settings();
         let settings = beacon.network.clone();
         if settings.members.is_empty() {
             return Ok(None);
@@ -202,6 +205,7 @@ impl BeaconNetwork {
             .map_err(|e| format!("the Beacon network's HTTP client: {e}"))?;
         Ok(Some(Self {
             core,
+            beacon: std::sync::Arc::clone(&local),
             id: format!("{}.network", beacon.id),
             name: format!("{} network", beacon.name),
             privacy: beacon.privacy,
@@ -356,19 +360,21 @@ impl BeaconNetwork {
         Ok(released.value)
     }
 
-    /// A query of one entry type across the members.
+    /// A query of one entry type across the members, from `ip`: it spends the caller's Beacon
+    /// budget here first, like a query of this gateway's own Beacon.
     ///
     /// # Errors
-    /// 403 for a credential that may not query; 503 when no member answered; store and audit
-    /// failures.
+    /// 429 for a spent budget; 403 for a credential that may not query; 503 when no member
+    /// answered; store and audit failures.
     pub async fn query(
         &self,
         ctx: &RequestContext,
         principal: &Principal,
-        passport: Option<&str>,
+        (passport, ip): (Option<&str>, Option<std::net::IpAddr>),
         query: &BeaconQuery,
         request: MemberRequest,
     ) -> Result<Value, BeaconFailure> {
+        self.beacon.take_budget(ctx, principal, ip).await?;
         let asked = query.requested_granularity.min(Granularity::Count);
         let request = capped(request, asked);
         let path = format!("/{}", query.entry_type.path_segment());

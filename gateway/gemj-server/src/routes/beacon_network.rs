@@ -193,16 +193,10 @@ async fn entries(
         Err(e) => return beacon_error(&beacon, Some(entry), &e),
     };
     let ctx = context(&req, "beacon-network");
-    // A network query spends the caller's one Beacon budget, like a query of this gateway's.
-    if let Err(f) = beacon
-        .take_budget(&ctx, &principal, req.peer_addr().map(|a| a.ip()))
-        .await
-    {
-        return failure(&beacon, Some(entry), f);
-    }
     let passport = bearer(&req);
+    let ip = req.peer_addr().map(|a| a.ip());
     match network
-        .query(&ctx, &principal, passport.as_deref(), &query, request)
+        .query(&ctx, &principal, (passport.as_deref(), ip), &query, request)
         .await
     {
         Ok(v) => HttpResponse::Ok().json(v),

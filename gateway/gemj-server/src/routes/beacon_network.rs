@@ -23,10 +23,20 @@ type Network = Option<web::Data<BeaconNetwork>>;
 
 /// Registers the routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    for path in ["", "/", "/info"] {
-        cfg.service(web::resource(format!("{PREFIX}{path}")).route(web::get().to(info)));
+    for (path, which) in [
+        ("", Doc::Info),
+        ("/", Doc::Info),
+        ("/info", Doc::Info),
+        ("/map", Doc::Map),
+    ] {
+        cfg.service(
+            web::resource(format!("{PREFIX}{path}")).route(web::get().to(
+                move |req, beacon, network, base, caller| {
+                    informational(req, beacon, network, base, caller, which)
+                },
+            )),
+        );
     }
-    cfg.service(web::resource(format!("{PREFIX}/map")).route(web::get().to(map)));
     cfg.service(
         web::resource(format!("{PREFIX}/filtering_terms"))
             .route(web::get().to(filtering_terms))
@@ -66,35 +76,21 @@ fn entry_type(req: &HttpRequest) -> Result<EntryType, BeaconError> {
         })
 }
 
-async fn info(
-    req: HttpRequest,
-    beacon: web::Data<Beacon>,
-    network: Network,
-    base: web::Data<BaseUrl>,
-    caller: Result<Caller, ApiError>,
-) -> HttpResponse {
-    let Some(network) = network else {
-        return beacon_error(&beacon, None, &not_configured());
-    };
-    let principal = match caller {
-        Ok(c) => c.0,
-        Err(e) => return auth_failure(&beacon, None, &e),
-    };
-    let root = format!("{}{PREFIX}", base.0.trim_end_matches('/'));
-    let local = serde_json::to_value(beacon.info(&root)).unwrap_or_default();
-    let ctx = context(&req, "beacon-network");
-    match network.info(&ctx, &principal, local).await {
-        Ok(v) => HttpResponse::Ok().json(v),
-        Err(f) => failure(&beacon, None, f),
-    }
+/// `/info` or `/map`: the network's own document, built from this gateway's Beacon at the
+/// network's root and completed from the members'.
+#[derive(Debug, Clone, Copy)]
+enum Doc {
+    Info,
+    Map,
 }
 
-async fn map(
+async fn informational(
     req: HttpRequest,
     beacon: web::Data<Beacon>,
     network: Network,
     base: web::Data<BaseUrl>,
     caller: Result<Caller, ApiError>,
+    which: Doc,
 ) -> HttpResponse {
     let Some(network) = network else {
         return beacon_error(&beacon, None, &not_configured());
@@ -104,9 +100,18 @@ async fn map(
         Err(e) => return auth_failure(&beacon, None, &e),
     };
     let root = format!("{}{PREFIX}", base.0.trim_end_matches('/'));
-    let local = serde_json::to_value(beacon.map(&root)).unwrap_or_default();
     let ctx = context(&req, "beacon-network");
-    match network.map(&ctx, &principal, local).await {
+    let answer = match which {
+        Doc::Info => {
+            let local = serde_json::to_value(beacon.info(&root)).unwrap_or_default();
+            network.info(&ctx, &principal, local).await
+        }
+        Doc::Map => {
+            let local = serde_json::to_value(beacon.map(&root)).unwrap_or_default();
+            network.map(&ctx, &principal, local).await
+        }
+    };
+    match answer {
         Ok(v) => HttpResponse::Ok().json(v),
         Err(f) => failure(&beacon, None, f),
     }

@@ -547,6 +547,32 @@ pub mod visas {
     }
 }
 
+/// Which participants a requester may be served, from the consent states in `store`:
+/// `academia` for an approved Japanese non-profit requester, else the strictest scope (industry
+/// and abroad), which applies below record level.
+///
+/// # Errors
+/// When the store cannot be read.
+pub async fn servable(
+    store: &gemj_store::Store,
+    academia: bool,
+) -> Res<std::collections::BTreeSet<gemj_model::ParticipantId>> {
+    Ok(store
+        .all_consent_states()
+        .await?
+        .into_iter()
+        .filter(|s| {
+            s.permits_research()
+                && if academia {
+                    s.scopes.third_party_academia
+                } else {
+                    s.scopes.third_party_industry && s.scopes.international_transfer
+                }
+        })
+        .map(|s| s.participant)
+        .collect())
+}
+
 /// A token for `client` (`consent-system`, `ehr-gateway`) of the demo institution `code`
 /// among `institutions` (as `gemj_demo::broker::institutions` gives them), for the gateway at
 /// `base`, valid for five minutes from `now`.

@@ -82,21 +82,7 @@ fn error(set: &SchemaSet, r: &Reply, status: u16, what: &str) {
 /// Which participants a requester may be served, from the consent states: `academia` for an
 /// approved JP non-profit requester, else the strictest scope (industry and abroad).
 async fn servable(gw: &TestGateway, academia: bool) -> Res<BTreeSet<ParticipantId>> {
-    Ok(gw
-        .store
-        .all_consent_states()
-        .await?
-        .into_iter()
-        .filter(|s| {
-            s.permits_research()
-                && if academia {
-                    s.scopes.third_party_academia
-                } else {
-                    s.scopes.third_party_industry && s.scopes.international_transfer
-                }
-        })
-        .map(|s| s.participant)
-        .collect())
+    gemj_e2e::servable(&gw.store, academia).await
 }
 
 /// The participants of a dataset.

@@ -26,6 +26,7 @@ pub mod consent_api;
 pub mod consent_view;
 pub mod controlled;
 pub mod data;
+pub mod data_connect;
 pub mod data_url;
 pub mod drs;
 mod error;

@@ -422,6 +422,8 @@ const SERVICES: &[&str] = &[
     "recontact.rs",
     "revocations.rs",
     "wes/mod.rs",
+    "data_connect.rs",
+    "beacon/catalogue_tables.rs",
 ];
 
 #[test]
@@ -471,6 +473,7 @@ fn every_api_function_goes_through_the_one_enforcement_call() -> TestResult {
             // (`as_manager` and `on_own_trail` enforce for functions of other files.)
             let delegates = [
                 "administer",
+                "catalogue_search",
                 "as_manager",
                 "get_objects",
                 "issue_url",

@@ -48,6 +48,8 @@ pub struct Config {
     pub ingest: IngestConfig,
     /// GA4GH WES (`/ga4gh/wes/v1`): engines, workflow sources, limits.
     pub wes: WesConfig,
+    /// GA4GH Data Connect (`/data-connect`): paging and the bounds of a search.
+    pub data_connect: gemj_core::data_connect::DataConnectSettings,
 }
 
 /// GA4GH WES: the workflow engines and what clients may send them.
@@ -198,6 +200,7 @@ impl Default for Config {
             beacon: gemj_core::beacon::BeaconSettings::default(),
             ingest: IngestConfig::default(),
             wes: WesConfig::default(),
+            data_connect: gemj_core::data_connect::DataConnectSettings::default(),
         }
     }
 }

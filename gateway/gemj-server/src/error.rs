@@ -12,6 +12,7 @@ use actix_web::{HttpResponse, ResponseError};
 use gemj_core::CoreError;
 
 pub mod beacon;
+pub mod data_connect;
 pub mod drs;
 pub mod fhir;
 pub mod htsget;

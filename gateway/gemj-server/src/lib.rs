@@ -434,6 +434,7 @@ impl Gateway {
         routes::htsget::mount(&mut registry);
         routes::beacon::mount(&mut registry);
         routes::wes::mount(&mut registry);
+        routes::data_connect::mount(&mut registry);
         let drs_settings = routes::drs::DrsState::settings(
             &self.config,
             &base_url,
@@ -490,6 +491,10 @@ impl Gateway {
             data: web::Data::new(DataService::new(shared.clone())),
             drs: web::Data::new(DrsService::new(shared.clone(), drs_settings)),
             htsget: web::Data::new(HtsgetService::new(shared.clone())),
+            data_connect: web::Data::new(gemj_core::data_connect::DataConnect::new(
+                Arc::clone(&beacon),
+                self.config.data_connect,
+            )),
             beacon: web::Data::from(beacon),
             beacon_network,
             consent: web::Data::new(ConsentService::new(shared.clone())),
@@ -567,6 +572,7 @@ impl Gateway {
                 .configure(routes::htsget::configure)
                 .configure(routes::beacon::configure)
                 .configure(routes::beacon_network::configure)
+                .configure(routes::data_connect::configure)
                 .configure(|cfg| routes::ingest::configure(cfg, ingest_max_body))
                 .configure(routes::phenopackets::configure)
                 .configure(|cfg| routes::fhir::configure(cfg, ingest_max_body))
@@ -606,6 +612,7 @@ struct Services {
     drs: web::Data<DrsService>,
     htsget: web::Data<HtsgetService>,
     beacon: web::Data<gemj_core::beacon::Beacon>,
+    data_connect: web::Data<gemj_core::data_connect::DataConnect>,
     consent: web::Data<ConsentService>,
     recontact: web::Data<RecontactService>,
     approvals: web::Data<ApprovalsService>,
@@ -644,6 +651,7 @@ impl Services {
             .app_data(self.drs.clone())
             .app_data(self.htsget.clone())
             .app_data(self.beacon.clone())
+            .app_data(self.data_connect.clone())
             .app_data(self.consent.clone())
             .app_data(self.recontact.clone())
             .app_data(self.approvals.clone())

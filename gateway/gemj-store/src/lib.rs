@@ -49,6 +49,7 @@ mod error;
 mod ingest;
 mod recontact;
 mod revocations;
+pub mod scratch;
 mod snapshot;
 mod variants;
 mod wes;

@@ -192,6 +192,15 @@ impl Bundler<'_> {
             return Ok(Value::Object(out));
         }
         if let Some(reference) = object.get("$ref").and_then(Value::as_str) {
+            // Data Connect's `data_model` is "a JSON Schema": a reference to the draft-07
+            // meta-schema, which is read here as what it admits on the wire, an object (a
+            // validator would otherwise fetch it from the network).
+            if mode == Mode::Schema && is_meta_schema(reference) {
+                return Ok(serde_json::json!({
+                    "type": "object",
+                    "description": format!("A JSON Schema ({reference})."),
+                }));
+            }
             let place = resolve_ref(self.loader, file, reference)?;
             if mode == Mode::Doc {
                 let target = self.target(file, reference, &place)?;
@@ -416,6 +425,19 @@ fn is_method(key: &str) -> bool {
         key,
         "get" | "put" | "post" | "delete" | "options" | "head" | "patch" | "trace"
     )
+}
+
+/// Whether `reference` names a JSON Schema meta-schema (draft-04 to 2020-12).
+fn is_meta_schema(reference: &str) -> bool {
+    let uri = reference.trim_end_matches('#');
+    [
+        "http://json-schema.org/draft-04/schema",
+        "http://json-schema.org/draft-06/schema",
+        "http://json-schema.org/draft-07/schema",
+        "https://json-schema.org/draft/2019-09/schema",
+        "https://json-schema.org/draft/2020-12/schema",
+    ]
+    .contains(&uri)
 }
 
 #[cfg(test)]

@@ -355,6 +355,25 @@ pub struct Validator {
 }
 
 impl Validator {
+    /// A validator for a self-contained schema handed in (a Data Connect `data_model`, say): its
+    /// `$schema` picks the draft (2020-12 when absent), and a `$ref` outside it is a compile
+    /// error (nothing is fetched).
+    ///
+    /// # Errors
+    ///
+    /// [`SchemaError::Compile`] when the schema is invalid or refers outside itself.
+    pub fn standalone(schema: &Value) -> Result<Self, SchemaError> {
+        let location = "(standalone)".to_owned();
+        let inner = jsonschema::options()
+            .should_validate_formats(true)
+            .build(schema)
+            .map_err(|e| SchemaError::Compile {
+                location: location.clone(),
+                source: Box::new(e),
+            })?;
+        Ok(Self { inner, location })
+    }
+
     /// Where the schema is: `<document>#<pointer>`, the document relative to `schemas/`.
     #[must_use]
     pub fn location(&self) -> &str {

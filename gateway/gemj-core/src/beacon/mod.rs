@@ -20,6 +20,7 @@
 //!    rounded; "absent" and "not allowed" give the same answer. Every dataset decision is
 //!    audited with the answer class (`answer:boolean` / `count` / `record`).
 
+mod catalogue_tables;
 pub mod index;
 pub mod network;
 pub mod privacy;

@@ -77,6 +77,31 @@ pub struct MemberSettings {
     /// grant): the passport goes only when it carries one of them. Empty: any passport.
     #[serde(default)]
     pub passport_visas: Vec<String>,
+    /// The base of its GA4GH Data Connect API (`https://host/data-connect`), when network
+    /// searches (`/data-connect-network`) should read its catalogue tables; plain `http` only on
+    /// loopback.
+    #[serde(default)]
+    pub data_connect_url: Option<String>,
+}
+
+/// Checks a member's URL: https, or plain http on loopback; no credentials.
+fn check_url(at: &str, url: &str) -> Result<(), String> {
+    let url = url::Url::parse(url).map_err(|e| format!("{at}: {e}"))?;
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(a)) => a.is_loopback(),
+        Some(url::Host::Ipv6(a)) => a.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        _ => return Err(format!("{at}: https (plain http only on loopback)")),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("{at}: no credentials in the URL"));
+    }
+    Ok(())
 }
 
 impl NetworkSettings {
@@ -102,20 +127,9 @@ impl NetworkSettings {
             if !seen.insert(m.id.as_str()) {
                 return Err(format!("{at}.id: {} is listed twice", m.id));
             }
-            let url = url::Url::parse(&m.url).map_err(|e| format!("{at}.url: {e}"))?;
-            let loopback = match url.host() {
-                Some(url::Host::Ipv4(a)) => a.is_loopback(),
-                Some(url::Host::Ipv6(a)) => a.is_loopback(),
-                Some(url::Host::Domain(d)) => d == "localhost",
-                None => false,
-            };
-            match url.scheme() {
-                "https" => {}
-                "http" if loopback => {}
-                _ => return Err(format!("{at}.url: https (plain http only on loopback)")),
-            }
-            if !url.username().is_empty() || url.password().is_some() {
-                return Err(format!("{at}.url: no credentials in the URL"));
+            check_url(&format!("{at}.url"), &m.url)?;
+            if let Some(dc) = &m.data_connect_url {
+                check_url(&format!("{at}.data_connect_url"), dc)?;
             }
         }
         if self.timeout_ms == 0 || self.members.iter().any(|m| m.timeout_ms == Some(0)) {
@@ -164,6 +178,23 @@ struct MemberAnswer {
     elapsed: Duration,
     passport_sent: bool,
     body: Option<Value>,
+}
+
+/// The most pages of one table read from one member.
+pub const MAX_MEMBER_PAGES: usize = 100;
+/// The most rows of one table read from one member.
+pub const MAX_MEMBER_ROWS: usize = 100_000;
+
+/// What one member gave a network search.
+#[derive(Debug, Clone)]
+pub struct MemberTables {
+    /// The member's id.
+    pub id: String,
+    /// How long it took.
+    pub elapsed: Duration,
+    /// Each table's rows, in the order asked, or why none (`timeout`, `unreachable`,
+    /// `too_large`, `invalid: ...`, `error (HTTP n)`).
+    pub tables: Result<Vec<Vec<Map<String, Value>>>, String>,
 }
 
 /// The network.
@@ -249,7 +280,12 @@ impl BeaconNetwork {
         needed.then_some(jwt)
     }
 
-    /// Sends one request to a member within its limits.
+    /// A member's time limit.
+    fn limit(&self, member: &MemberSettings) -> Duration {
+        Duration::from_millis(member.timeout_ms.unwrap_or(self.settings.timeout_ms))
+    }
+
+    /// Sends one request to a member's Beacon within its limits.
     async fn ask_member(
         &self,
         member: &MemberSettings,
@@ -257,15 +293,26 @@ impl BeaconNetwork {
         request: Option<&MemberRequest>,
         passport: Option<&str>,
     ) -> MemberAnswer {
-        let started = Instant::now();
-        let limit = Duration::from_millis(member.timeout_ms.unwrap_or(self.settings.timeout_ms));
         let url = format!("{}{path}", member.url.trim_end_matches('/'));
+        self.fetch(member, &url, request, passport).await
+    }
+
+    /// Sends one request to `url` of a member within its limits.
+    async fn fetch(
+        &self,
+        member: &MemberSettings,
+        url: &str,
+        request: Option<&MemberRequest>,
+        passport: Option<&str>,
+    ) -> MemberAnswer {
+        let started = Instant::now();
+        let limit = self.limit(member);
         let cap = usize::try_from(self.settings.max_response_bytes).unwrap_or(usize::MAX);
         let exchange = async {
             let mut builder = match request {
-                None => self.client.get(&url),
-                Some(MemberRequest::Get(pairs)) => self.client.get(&url).query(pairs),
-                Some(MemberRequest::Post(body)) => self.client.post(&url).json(body),
+                None => self.client.get(url),
+                Some(MemberRequest::Get(pairs)) => self.client.get(url).query(pairs),
+                Some(MemberRequest::Post(body)) => self.client.post(url).json(body),
             };
             if let Some(jwt) = passport {
                 builder = builder.bearer_auth(jwt);
@@ -392,6 +439,122 @@ impl BeaconNetwork {
             )
         })
         .await
+    }
+
+    /// A Data Connect search across the members with a Data Connect API: it spends the caller's
+    /// Beacon budget here, reads each published table the query needs from every such member
+    /// (`/table/{name}/data`, every page, within the member's time limit, the size cap, at most
+    /// [`MAX_MEMBER_PAGES`] pages and [`MAX_MEMBER_ROWS`] rows; the passport only where it may
+    /// go), and hands `run` what each member gave: its tables' rows, or why it gave none.
+    ///
+    /// # Errors
+    /// 429 for a spent budget; 403 for a credential that may not query; `run`'s errors; store
+    /// and audit failures.
+    pub async fn catalogue_search<T>(
+        &self,
+        ctx: &RequestContext,
+        principal: &Principal,
+        (passport, ip): (Option<&str>, Option<std::net::IpAddr>),
+        tables: &[&str],
+        run: impl AsyncFnOnce(Vec<MemberTables>) -> Result<T, BeaconFailure>,
+    ) -> Result<T, BeaconFailure> {
+        self.beacon.take_budget(ctx, principal, ip).await?;
+        self.enforce(ctx, principal, async || {
+            let fetched = join_all(
+                self.settings
+                    .members
+                    .iter()
+                    .filter(|m| m.data_connect_url.is_some())
+                    .map(|m| {
+                        let passport = Self::passport_for(m, principal, passport);
+                        self.member_tables(m, tables, passport)
+                    }),
+            )
+            .await;
+            let value = run(fetched).await?;
+            Ok((value, "network:data_connect".to_owned()))
+        })
+        .await
+    }
+
+    /// Every row of `tables` at one member, or why not.
+    async fn member_tables(
+        &self,
+        member: &MemberSettings,
+        tables: &[&str],
+        passport: Option<&str>,
+    ) -> MemberTables {
+        let started = Instant::now();
+        let base = member
+            .data_connect_url
+            .as_deref()
+            .unwrap_or_default()
+            .trim_end_matches('/')
+            .to_owned();
+        let origin = url::Url::parse(&base).ok().map(|u| u.origin());
+        let work = async {
+            let mut out = Vec::with_capacity(tables.len());
+            for table in tables {
+                let mut url = format!("{base}/table/{table}/data");
+                let mut rows: Vec<Map<String, Value>> = Vec::new();
+                let mut pages = 0;
+                loop {
+                    pages += 1;
+                    if pages > MAX_MEMBER_PAGES {
+                        return Err(Status::TooLarge);
+                    }
+                    let answer = self.fetch(member, &url, None, passport).await;
+                    let body = match (answer.status, answer.body) {
+                        (Status::Answered, Some(body)) => body,
+                        (status, _) => return Err(status),
+                    };
+                    let Some(data) = body.get("data").and_then(Value::as_array) else {
+                        return Err(Status::Invalid("the answer has no data"));
+                    };
+                    for row in data {
+                        let Value::Object(row) = row else {
+                            return Err(Status::Invalid("a row is not an object"));
+                        };
+                        rows.push(row.clone());
+                    }
+                    if rows.len() > MAX_MEMBER_ROWS {
+                        return Err(Status::TooLarge);
+                    }
+                    let Some(next) = body
+                        .pointer("/pagination/next_page_url")
+                        .and_then(Value::as_str)
+                    else {
+                        break;
+                    };
+                    // Only pages of the member's own origin are followed.
+                    let next_origin = url::Url::parse(next).ok().map(|u| u.origin());
+                    if next_origin.is_none() || next_origin != origin {
+                        return Err(Status::Invalid("a next page is on another origin"));
+                    }
+                    next.clone_into(&mut url);
+                }
+                out.push(rows);
+            }
+            Ok(out)
+        };
+        let tables = tokio::time::timeout(self.limit(member), work)
+            .await
+            .unwrap_or(Err(Status::Timeout));
+        MemberTables {
+            id: member.id.clone(),
+            elapsed: started.elapsed(),
+            tables: tables.map_err(|s| match s {
+                Status::Error(code, _) => format!("error (HTTP {code})"),
+                Status::Invalid(why) => format!("invalid: {why}"),
+                other => other.name().to_owned(),
+            }),
+        }
+    }
+
+    /// The network's count rule (its default dataset privacy), for member counts.
+    #[must_use]
+    pub fn privacy(&self) -> &DatasetPrivacy {
+        &self.privacy
     }
 
     /// `/info`: the network's own description, with each member's id, name and state (its
@@ -760,6 +923,7 @@ mod tests {
             timeout_ms: None,
             forward_passport: false,
             passport_visas: Vec::new(),
+            data_connect_url: None,
         }
     }
 
@@ -783,6 +947,20 @@ mod tests {
             ..NetworkSettings::default()
         };
         assert!(twice.validate().is_err_and(|e| e.contains("twice")));
+        // A Data Connect URL is held to the same rules.
+        let dc = |url: &str| {
+            NetworkSettings {
+                members: vec![MemberSettings {
+                    data_connect_url: Some(url.to_owned()),
+                    ..member("https://a.example/beacon/v2")
+                }],
+                ..NetworkSettings::default()
+            }
+            .validate()
+        };
+        assert!(dc("https://a.example/data-connect").is_ok());
+        assert!(dc("http://127.0.0.1:1/data-connect").is_ok());
+        assert!(dc("http://a.example/data-connect").is_err_and(|e| e.contains("data_connect_url")));
     }
 
     #[test]

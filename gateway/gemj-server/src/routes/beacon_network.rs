@@ -54,7 +54,7 @@ fn not_configured() -> BeaconError {
 }
 
 /// The caller's passport as sent in `Authorization`, to forward to members that may have it.
-fn bearer(req: &HttpRequest) -> Option<String> {
+pub(crate) fn bearer(req: &HttpRequest) -> Option<String> {
     req.headers()
         .get(header::AUTHORIZATION)?
         .to_str()

@@ -8,6 +8,7 @@ pub mod beacon_network;
 pub mod catalogue;
 pub mod consent;
 pub mod data;
+pub mod data_connect;
 pub mod drs;
 pub mod fhir;
 pub mod health;

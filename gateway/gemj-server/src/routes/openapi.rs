@@ -24,7 +24,8 @@ use crate::error::Problem;
         description = "Every endpoint of the gateway: its own (consent, recontact, approvals, \
             audit, catalogue, data URLs, ingest, service registry, health) and the GA4GH \
             standard APIs it serves (htsget 1.3 under /htsget, DRS 1.5 under /ga4gh/drs/v1, \
-            Beacon v2.2.0 under /beacon/v2, WES 1.1 under /ga4gh/wes/v1), the latter as their \
+            Beacon v2.2.0 under /beacon/v2, WES 1.1 under /ga4gh/wes/v1, Data Connect 1.0 under \
+            /data-connect), the latter as their \
             official specifications describe them, and HL7 FHIR R4 under /fhir (errors as OperationOutcome)."
     ),
     paths(
@@ -93,6 +94,11 @@ pub fn standard_mounts() -> Vec<(String, &'static str, &'static str)> {
         (docs::HTSGET.to_owned(), "/htsget", "htsget"),
         (docs::DRS_BUNDLED.to_owned(), super::drs::PREFIX, "drs"),
         (docs::WES.to_owned(), super::wes::PREFIX, "wes"),
+        (
+            docs::DATA_CONNECT.to_owned(),
+            super::data_connect::PREFIX,
+            "data-connect",
+        ),
     ];
     mounts.extend(
         docs::beacon_endpoints()
@@ -151,6 +157,7 @@ fn build() -> Result<Value, String> {
     beacon_granularities(&mut doc);
     beacon_network(&mut doc);
     wes_stderr(&mut doc);
+    data_connect(&mut doc);
     let list = |items: &Value| json!({"type": "array", "items": items});
     for (path, method, status, schema) in [
         ("/service-info", "get", "200", service),
@@ -204,6 +211,111 @@ fn beacon_network(doc: &mut Value) {
                 op.insert("tags".to_owned(), json!(["beacon-network"]));
             }
             Some((format!("{}{path}", super::beacon_network::PREFIX), item))
+        })
+        .collect();
+    for (path, item) in copies {
+        paths.insert(path, item);
+    }
+}
+
+/// What the gateway adds to Data Connect's official document: the statuses it answers beyond the
+/// specification's (each with the specification's `ErrorResponse`: a refused credential, an
+/// oversized body or header, a spent query budget, a store or consent view that cannot answer),
+/// and the path of the pages after the first (`pagination.next_page_url`, whose form the
+/// specification leaves to the implementation).
+fn data_connect(doc: &mut Value) {
+    let prefix = super::data_connect::PREFIX;
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let Some(error) = paths
+        .get(&format!("{prefix}/search"))
+        .and_then(|item| item.pointer("/post/responses/400/content"))
+        .cloned()
+    else {
+        return;
+    };
+    let Some(page) = paths
+        .get(&format!("{prefix}/search"))
+        .and_then(|item| item.pointer("/post/responses/200"))
+        .cloned()
+    else {
+        return;
+    };
+    let answer = |description: &str| json!({"description": description, "content": error.clone()});
+    let extra = [
+        (
+            "400",
+            "The request is malformed: a query the gateway does not run, bad parameters, or a page URL it did not hand out.",
+        ),
+        ("401", "The bearer token is malformed or does not verify."),
+        ("404", "No such table."),
+        ("413", "The body is over 64 KiB."),
+        (
+            "429",
+            "The caller's query budget (shared with Beacon) is spent; Retry-After says when to retry.",
+        ),
+        ("431", "The Authorization header is over 64 KiB."),
+        (
+            "503",
+            "The store or the consent view cannot answer now; Retry-After says when to retry.",
+        ),
+    ];
+    paths.insert(
+        format!("{prefix}/search/{{page}}"),
+        json!({"get": {
+            "tags": ["data-connect"],
+            "operationId": "data-connect_nextPage",
+            "summary": "A page after the first of a search or a table's data (pagination.next_page_url)",
+            "parameters": [{"name": "page", "in": "path", "required": true, "schema": {"type": "string"}}],
+            "responses": {"200": page}
+        }}),
+    );
+    for (path, item) in paths.iter_mut() {
+        if !path.starts_with(prefix) || path.ends_with("/service-info") {
+            continue;
+        }
+        let Some(ops) = item.as_object_mut() else {
+            continue;
+        };
+        for op in ops.values_mut() {
+            let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+                continue;
+            };
+            for (status, description) in extra {
+                responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| answer(description));
+                // The specification's 404s name no body; the gateway's carry an ErrorResponse.
+                if let Some(r) = responses.get_mut(status).and_then(Value::as_object_mut) {
+                    r.entry("content".to_owned())
+                        .or_insert_with(|| error.clone());
+                }
+            }
+        }
+    }
+    // The network's copies (404 where no network is configured).
+    let network = super::data_connect::NETWORK_PREFIX;
+    let copies: Vec<(String, Value)> = paths
+        .iter()
+        .filter_map(|(path, item)| {
+            let rest = path.strip_prefix(prefix)?;
+            if !rest.starts_with('/') {
+                return None;
+            }
+            let mut item = item.clone();
+            for op in item
+                .as_object_mut()?
+                .values_mut()
+                .filter_map(Value::as_object_mut)
+            {
+                if let Some(id) = op.get("operationId").and_then(Value::as_str) {
+                    let id = format!("network.{id}");
+                    op.insert("operationId".to_owned(), json!(id));
+                }
+                op.insert("tags".to_owned(), json!(["data-connect-network"]));
+            }
+            Some((format!("{network}{rest}"), item))
         })
         .collect();
     for (path, item) in copies {

@@ -1,0 +1,676 @@
+//! GA4GH Data Connect 1.0 over the catalogue: aggregate tables (datasets, and participants by
+//! sex, age band, diagnosis, specimen type, data type and consent scope, and biobank samples),
+//! each row one dataset's cell, built per caller from the same consent-filtered discovery views
+//! Beacon answers from, and reported at that caller's level of the dataset: exact at record
+//! level, rounded with small cells left out at count level, presence only at boolean level
+//! (see `docs/PRIVACY.md`). A search is one allow-listed `SELECT` over these tables
+//! (`gemj_data_connect::sql`), run in a scratch database holding only the caller's rows
+//! (`gemj_store::scratch`), under a deadline and a row cap, and paged: every page re-runs the
+//! query under the caller's current rights, so a withdrawal or a revoked approval applies to
+//! the next page at once, and any replica can serve any page.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gemj_data_connect::sql::{self, Limits, SqlError};
+use gemj_data_connect::{
+    ColumnDef, ColumnType, ErrorItem, ListTablesResponse, SearchRequest, Table, TableDef,
+    result_model,
+};
+use gemj_store::scratch::{
+    ScratchError, ScratchLimits, ScratchTable, ScratchType, ScratchValue, run_scratch,
+};
+use serde_json::{Map, Value};
+
+use crate::access::{Principal, RequestContext};
+use crate::beacon::network::{BeaconNetwork, MemberTables};
+use crate::beacon::privacy::DatasetPrivacy;
+use crate::beacon::{Beacon, BeaconFailure};
+
+/// Settings of the Data Connect service (`data_connect` in the configuration).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize, schemars::JsonSchema,
+)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataConnectSettings {
+    /// Rows per page.
+    pub page_size: usize,
+    /// The most rows a query may produce (over every page); more is refused, asking for a
+    /// narrower query.
+    pub max_rows: usize,
+    /// How long one run of a query may take, milliseconds.
+    pub deadline_ms: u64,
+    /// The longest query, bytes.
+    pub max_query_bytes: usize,
+}
+
+impl Default for DataConnectSettings {
+    fn default() -> Self {
+        Self {
+            page_size: 100,
+            max_rows: 10_000,
+            deadline_ms: 2_000,
+            max_query_bytes: 8 * 1024,
+        }
+    }
+}
+
+/// Why a search was not answered.
+#[derive(Debug)]
+pub enum DataConnectFailure {
+    /// The SQL was refused by the check (400).
+    Sql(SqlError),
+    /// The engine refused or bounded the query (400).
+    Query(ScratchError),
+    /// A parameter is not a string, number, boolean or null (400).
+    Parameter(usize),
+    /// A Beacon-side refusal (the query budget: 429) or the gateway's own failure.
+    Beacon(BeaconFailure),
+}
+
+impl From<BeaconFailure> for DataConnectFailure {
+    fn from(e: BeaconFailure) -> Self {
+        Self::Beacon(e)
+    }
+}
+
+impl From<crate::CoreError> for DataConnectFailure {
+    fn from(e: crate::CoreError) -> Self {
+        Self::Beacon(BeaconFailure::Core(e))
+    }
+}
+
+/// The published tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CatalogueTable {
+    /// One row per dataset.
+    Datasets,
+    /// Participants by administrative sex.
+    BySex,
+    /// Participants by age band.
+    ByAgeBand,
+    /// Participants by ICD-10 category.
+    ByDiagnosis,
+    /// Participants and samples by specimen type.
+    BySpecimenType,
+    /// Participants by sequencing strategy.
+    ByDataType,
+    /// Participants by consent scope.
+    ByConsentScope,
+    /// Biobank samples by biobank and specimen type.
+    BiobankSamples,
+}
+
+const fn col(
+    name: &'static str,
+    column_type: ColumnType,
+    nullable: bool,
+    description: &'static str,
+) -> ColumnDef {
+    ColumnDef {
+        name,
+        column_type,
+        nullable,
+        description,
+    }
+}
+
+const DATASET_ID: ColumnDef = col(
+    "dataset_id",
+    ColumnType::String,
+    false,
+    "The dataset the row counts in.",
+);
+const PARTICIPANTS: ColumnDef = col(
+    "participants",
+    ColumnType::Integer,
+    true,
+    "Participants counted: exact at record level, rounded down to `rounding` at count level, null where withheld (boolean level, or below the small-cell threshold).",
+);
+const SAMPLES: ColumnDef = col(
+    "samples",
+    ColumnType::Integer,
+    true,
+    "Samples counted, reported as `participants` is.",
+);
+const PRECISION: ColumnDef = col(
+    "precision",
+    ColumnType::String,
+    false,
+    "`exact`, `rounded` or `withheld` (the row exists, so at least the small-cell threshold of participants, but no count is released at the caller's level).",
+);
+const ROUNDING: ColumnDef = col(
+    "rounding",
+    ColumnType::Integer,
+    true,
+    "The multiple counts were rounded down to, when rounded.",
+);
+
+/// The published tables and their definitions, in `/tables` order.
+pub const TABLES: [(CatalogueTable, TableDef); 8] = [
+    (
+        CatalogueTable::Datasets,
+        TableDef {
+            name: "gemj.catalogue.datasets",
+            description: "The datasets of this gateway with their data-use conditions (DUO) and their consented participants at the caller's level.",
+            columns: &[
+                DATASET_ID,
+                col("name", ColumnType::String, false, "The dataset's name."),
+                col("description", ColumnType::String, false, "What it holds."),
+                col(
+                    "access_level",
+                    ColumnType::String,
+                    false,
+                    "PUBLIC, REGISTERED or CONTROLLED.",
+                ),
+                col(
+                    "data_use",
+                    ColumnType::String,
+                    false,
+                    "Its DUO permission and modifiers, space-separated (`DUO:0000042 DUO:0000019`).",
+                ),
+                PARTICIPANTS,
+                PRECISION,
+                ROUNDING,
+            ],
+        },
+    ),
+    (
+        CatalogueTable::BySex,
+        TableDef {
+            name: "gemj.catalogue.participants_by_sex",
+            description: "Consented participants of each dataset by administrative sex.",
+            columns: &[
+                DATASET_ID,
+                col(
+                    "sex",
+                    ColumnType::String,
+                    false,
+                    "female, male, other or unknown.",
+                ),
+                PARTICIPANTS,
+                PRECISION,
+                ROUNDING,
+            ],
+        },
+    ),
+    (
+        CatalogueTable::ByAgeBand,
+        TableDef {
+            name: "gemj.catalogue.participants_by_age_band",
+            description: "Consented participants of each dataset by age today in ten-year bands.",
+            columns: &[
+                DATASET_ID,
+                col(
+                    "age_band",
+                    ColumnType::String,
+                    false,
+                    "`0-9`, `10-19`, ... `90+`, or `unknown` (no year of birth).",
+                ),
+                PARTICIPANTS,
+                PRECISION,
+                ROUNDING,
+            ],
+        },
+    ),
+    (
+        CatalogueTable::ByDiagnosis,
+        TableDef {
+            name: "gemj.catalogue.participants_by_diagnosis",
+            description: "Consented participants of each dataset by ICD-10 category of their diagnoses (a participant counts once per category).",
+            columns: &[
+                DATASET_ID,
+                col(
+                    "icd10_category",
+                    ColumnType::String,
+                    false,
+                    "The three-character ICD-10 category (`C50`).",
+                ),
+                PARTICIPANTS,
+                PRECISION,
+                ROUNDING,
+            ],
+        },
+    ),
+    (
+        CatalogueTable::BySpecimenType,
+        TableDef {
+            name: "gemj.catalogue.participants_by_specimen_type",
+            description: "Consented participants of each dataset with specimens of a type, and those specimens.",
+            columns: &[
+                DATASET_ID,
+                col(
+                    "specimen_type",
+                    ColumnType::String,
+                    false,
+                    "whole_blood, tissue, dna, rna, serum, plasma, saliva, buffy_coat or other.",
+                ),
+                PARTICIPANTS,
+                SAMPLES,
+                PRECISION,
+                ROUNDING,
+            ],
+        },
+    ),
+    (
+        CatalogueTable::ByDataType,
+        TableDef {
+            name: "gemj.catalogue.participants_by_data_type",
+            description: "Consented participants of each dataset with sequencing of a strategy.",
+            columns: &[
+                DATASET_ID,
+                col(
+                    "data_type",
+                    ColumnType::String,
+                    false,
+                    "The sequencing strategy (WGS, WXS, RNA-Seq, Targeted-Capture, ...).",
+                ),
+                PARTICIPANTS,
+                PRECISION,
+                ROUNDING,
+            ],
+        },
+    ),
+    (
+        CatalogueTable::ByConsentScope,
+        TableDef {
+            name: "gemj.catalogue.participants_by_consent_scope",
+            description: "Consented participants of each dataset whose consent includes a scope.",
+            columns: &[
+                DATASET_ID,
+                col(
+                    "scope",
+                    ColumnType::String,
+                    false,
+                    "research_use, third_party_academia, third_party_industry, international_transfer, recontact or return_of_secondary_findings.",
+                ),
+                PARTICIPANTS,
+                PRECISION,
+                ROUNDING,
+            ],
+        },
+    ),
+    (
+        CatalogueTable::BiobankSamples,
+        TableDef {
+            name: "gemj.catalogue.biobank_samples",
+            description: "Biobank samples of consented participants of each dataset, by the biobank (institution) holding them and specimen type.",
+            columns: &[
+                DATASET_ID,
+                col(
+                    "biobank",
+                    ColumnType::String,
+                    false,
+                    "The holding institution's id.",
+                ),
+                col(
+                    "specimen_type",
+                    ColumnType::String,
+                    false,
+                    "As in participants_by_specimen_type.",
+                ),
+                PARTICIPANTS,
+                SAMPLES,
+                PRECISION,
+                ROUNDING,
+            ],
+        },
+    ),
+];
+
+fn published() -> [&'static str; 8] {
+    TABLES.map(|(_, d)| d.name)
+}
+
+fn scratch_type(t: ColumnType) -> ScratchType {
+    match t {
+        ColumnType::Integer => ScratchType::Integer,
+        ColumnType::Number => ScratchType::Real,
+        ColumnType::String => ScratchType::Text,
+    }
+}
+
+fn json_value(v: ScratchValue) -> Value {
+    match v {
+        ScratchValue::Null => Value::Null,
+        ScratchValue::Integer(i) => Value::from(i),
+        ScratchValue::Real(r) => serde_json::Number::from_f64(r).map_or(Value::Null, Value::Number),
+        ScratchValue::Text(s) => Value::String(s),
+    }
+}
+
+fn parameter(i: usize, v: &Value) -> Result<ScratchValue, DataConnectFailure> {
+    Ok(match v {
+        Value::Null => ScratchValue::Null,
+        Value::Bool(b) => ScratchValue::Integer(i64::from(*b)),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => ScratchValue::Integer(i),
+            None => ScratchValue::Real(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Value::String(s) => ScratchValue::Text(s.clone()),
+        _ => return Err(DataConnectFailure::Parameter(i)),
+    })
+}
+
+/// The scratch table of `TABLES[i]` with `rows`.
+fn scratch_table(i: usize, rows: Vec<Vec<ScratchValue>>) -> ScratchTable {
+    ScratchTable {
+        name: sql::internal_name(i),
+        columns: TABLES[i]
+            .1
+            .columns
+            .iter()
+            .map(|c| (c.name.to_owned(), scratch_type(c.column_type)))
+            .collect(),
+        rows,
+    }
+}
+
+/// A member's row of `table` as the network reports it: values of the published columns only
+/// (a wrong type is null), `dataset_id` prefixed with the member's id, counts through the
+/// network's rule (a cell under its small-cell threshold is dropped, counts are rounded down;
+/// a withheld count stays withheld), or `None`.
+fn member_row(
+    table: &TableDef,
+    member: &str,
+    row: &Map<String, Value>,
+    privacy: &DatasetPrivacy,
+) -> Option<Vec<ScratchValue>> {
+    let step = privacy.round_to.max(1);
+    let participants = row.get("participants").and_then(Value::as_u64);
+    if participants.is_some_and(|n| !privacy.count_exists(n)) {
+        return None;
+    }
+    let round = |n: u64| (n - n % step).max(step);
+    Some(
+        table
+            .columns
+            .iter()
+            .map(|c| {
+                let v = row.get(c.name).unwrap_or(&Value::Null);
+                match (c.name, c.column_type, v) {
+                    ("dataset_id", _, Value::String(s)) => {
+                        ScratchValue::Text(format!("{member}:{s}"))
+                    }
+                    ("participants" | "samples", _, Value::Number(n)) => {
+                        n.as_u64().map_or(ScratchValue::Null, |n| {
+                            ScratchValue::Integer(i64::try_from(round(n)).unwrap_or(i64::MAX))
+                        })
+                    }
+                    ("precision", _, Value::String(p))
+                        if p != "withheld" && participants.is_some() =>
+                    {
+                        ScratchValue::Text(if step == 1 {
+                            p.clone()
+                        } else {
+                            "rounded".to_owned()
+                        })
+                    }
+                    ("rounding", _, _) if participants.is_some() && step > 1 => {
+                        ScratchValue::Integer(i64::try_from(step).unwrap_or(i64::MAX))
+                    }
+                    (_, ColumnType::Integer, Value::Number(n)) => {
+                        n.as_i64().map_or(ScratchValue::Null, ScratchValue::Integer)
+                    }
+                    (_, ColumnType::Number, Value::Number(n)) => {
+                        n.as_f64().map_or(ScratchValue::Null, ScratchValue::Real)
+                    }
+                    (_, ColumnType::String, Value::String(s)) => ScratchValue::Text(s.clone()),
+                    _ => ScratchValue::Null,
+                }
+            })
+            .collect(),
+    )
+}
+
+/// One page of a search.
+#[derive(Debug, Clone)]
+pub struct SearchPage {
+    /// The data model of the rows.
+    pub data_model: Value,
+    /// The rows of this page.
+    pub data: Vec<Map<String, Value>>,
+    /// Where the next page starts, if there is one.
+    pub next_offset: Option<usize>,
+    /// For a network search: the members that gave nothing, and why.
+    pub errors: Vec<ErrorItem>,
+}
+
+/// The Data Connect service. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct DataConnect {
+    beacon: Arc<Beacon>,
+    settings: DataConnectSettings,
+}
+
+impl DataConnect {
+    /// The service over this gateway's Beacon (its discovery views, budgets and consent).
+    #[must_use]
+    pub fn new(beacon: Arc<Beacon>, settings: DataConnectSettings) -> Self {
+        Self { beacon, settings }
+    }
+
+    /// The settings.
+    #[must_use]
+    pub fn settings(&self) -> &DataConnectSettings {
+        &self.settings
+    }
+
+    /// `GET /tables`: every published table (the list is the same for every caller; what the
+    /// rows hold is not).
+    #[must_use]
+    pub fn tables() -> ListTablesResponse {
+        ListTablesResponse {
+            tables: TABLES.iter().map(|(_, d)| d.table()).collect(),
+            pagination: None,
+        }
+    }
+
+    /// `GET /table/{name}/info`.
+    #[must_use]
+    pub fn table(name: &str) -> Option<Table> {
+        TABLES
+            .iter()
+            .find(|(_, d)| d.name == name)
+            .map(|(_, d)| d.table())
+    }
+
+    /// The query `/table/{name}/data` runs.
+    #[must_use]
+    pub fn table_query(name: &str) -> Option<String> {
+        TABLES
+            .iter()
+            .find(|(_, d)| d.name == name)
+            .map(|(_, d)| format!("SELECT * FROM {}", d.name))
+    }
+
+    /// Runs one page of a search for the caller: the query is checked, the tables it reads are
+    /// built from the caller's discovery views (every dataset's decision audited), and the
+    /// query runs over them alone.
+    ///
+    /// # Errors
+    /// [`DataConnectFailure`]: the SQL refused, the engine's refusal or bounds, a spent query
+    /// budget, or the gateway's failure.
+    pub async fn search(
+        &self,
+        ctx: &RequestContext,
+        principal: &Principal,
+        ip: Option<IpAddr>,
+        request: &SearchRequest,
+        offset: usize,
+    ) -> Result<SearchPage, DataConnectFailure> {
+        let (checked, parameters) = self.checked(request)?;
+        let wanted: Vec<CatalogueTable> = checked.tables.iter().map(|&i| TABLES[i].0).collect();
+        let settings = self.settings;
+        let result = self
+            .beacon
+            .catalogue_search(
+                ctx,
+                principal,
+                ip,
+                &wanted,
+                async |rows: Vec<Vec<Vec<ScratchValue>>>| {
+                    let tables: Vec<ScratchTable> = checked
+                        .tables
+                        .iter()
+                        .zip(rows)
+                        .map(|(&i, rows)| scratch_table(i, rows))
+                        .collect();
+                    Ok(run_scratch(
+                        &tables,
+                        &checked.sql,
+                        &parameters,
+                        ScratchLimits {
+                            max_rows: settings.max_rows,
+                            deadline: Duration::from_millis(settings.deadline_ms),
+                        },
+                    )
+                    .await)
+                },
+            )
+            .await?
+            .map_err(DataConnectFailure::Query)?;
+        self.page(&checked, result, offset, Vec::new())
+    }
+
+    /// The request's query checked and rewritten, and its parameters.
+    fn checked(
+        &self,
+        request: &SearchRequest,
+    ) -> Result<(sql::Checked, Vec<ScratchValue>), DataConnectFailure> {
+        let limits = Limits {
+            max_query_bytes: self.settings.max_query_bytes,
+            ..Limits::default()
+        };
+        let checked = sql::check(
+            &request.query,
+            request.parameters.len(),
+            &published(),
+            &limits,
+        )
+        .map_err(DataConnectFailure::Sql)?;
+        let parameters = request
+            .parameters
+            .iter()
+            .enumerate()
+            .map(|(i, v)| parameter(i, v))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((checked, parameters))
+    }
+
+    /// One page of a query's result.
+    fn page(
+        &self,
+        checked: &sql::Checked,
+        result: gemj_store::scratch::ScratchResult,
+        offset: usize,
+        errors: Vec<ErrorItem>,
+    ) -> Result<SearchPage, DataConnectFailure> {
+        let mut seen = std::collections::HashSet::new();
+        if let Some(dup) = result.columns.iter().find(|c| !seen.insert(c.as_str())) {
+            return Err(DataConnectFailure::Query(ScratchError::Query(format!(
+                "two result columns are named `{dup}`: give them distinct aliases"
+            ))));
+        }
+        let total = result.rows.len();
+        let page_size = self.settings.page_size.max(1);
+        let all: Vec<Map<String, Value>> = result
+            .rows
+            .into_iter()
+            .map(|row| {
+                result
+                    .columns
+                    .iter()
+                    .cloned()
+                    .zip(row.into_iter().map(json_value))
+                    .collect()
+            })
+            .collect();
+        // One data model for every page: it is read off all the rows.
+        let read: Vec<&TableDef> = checked.tables.iter().map(|&i| &TABLES[i].1).collect();
+        let data_model = result_model(&result.columns, &read, &all);
+        let data: Vec<Map<String, Value>> = all.into_iter().skip(offset).take(page_size).collect();
+        let next = offset.saturating_add(page_size);
+        Ok(SearchPage {
+            errors,
+            data_model,
+            data,
+            next_offset: (next < total).then_some(next),
+        })
+    }
+
+    /// One page of a search across the Beacon network's members with a Data Connect API: the
+    /// query is checked here, each table it reads is the union of the members' rows (each
+    /// member reports at the level it gives the caller, or an anonymous caller where the
+    /// passport does not go; `dataset_id` is prefixed with the member's id), every count goes
+    /// through the network's own small-cell and rounding rule, and members that gave nothing are
+    /// listed in `errors`.
+    ///
+    /// # Errors
+    /// As [`DataConnect::search`].
+    pub async fn network_search(
+        &self,
+        network: &BeaconNetwork,
+        ctx: &RequestContext,
+        principal: &Principal,
+        (passport, ip): (Option<&str>, Option<IpAddr>),
+        request: &SearchRequest,
+        offset: usize,
+    ) -> Result<SearchPage, DataConnectFailure> {
+        let (checked, parameters) = self.checked(request)?;
+        let names: Vec<&str> = checked.tables.iter().map(|&i| TABLES[i].1.name).collect();
+        let settings = self.settings;
+        let privacy = *network.privacy();
+        let (result, errors) = network
+            .catalogue_search(
+                ctx,
+                principal,
+                (passport, ip),
+                &names,
+                async |members: Vec<MemberTables>| {
+                    let mut errors = Vec::new();
+                    let mut tables: Vec<ScratchTable> = checked
+                        .tables
+                        .iter()
+                        .map(|&i| scratch_table(i, Vec::new()))
+                        .collect();
+                    for m in members {
+                        match m.tables {
+                            Ok(member_tables) => {
+                                for ((table, &i), rows) in
+                                    tables.iter_mut().zip(&checked.tables).zip(member_tables)
+                                {
+                                    table.rows.extend(rows.iter().filter_map(|row| {
+                                        member_row(&TABLES[i].1, &m.id, row, &privacy)
+                                    }));
+                                }
+                            }
+                            Err(why) => errors.push(ErrorItem {
+                                title: "Member unavailable".to_owned(),
+                                detail: Some(format!("member {}: {why}", m.id)),
+                                details: Some(format!("member {}: {why}", m.id)),
+                                source: None,
+                            }),
+                        }
+                    }
+                    Ok((
+                        run_scratch(
+                            &tables,
+                            &checked.sql,
+                            &parameters,
+                            ScratchLimits {
+                                max_rows: settings.max_rows,
+                                deadline: Duration::from_millis(settings.deadline_ms),
+                            },
+                        )
+                        .await,
+                        errors,
+                    ))
+                },
+            )
+            .await?;
+        let result = result.map_err(DataConnectFailure::Query)?;
+        self.page(&checked, result, offset, errors)
+    }
+}

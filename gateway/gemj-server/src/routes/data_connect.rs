@@ -1,0 +1,332 @@
+//! GA4GH Data Connect 1.0 under `/data-connect`: `/tables`, `/table/{name}/info`,
+//! `/table/{name}/data`, `POST /search`, `/service-info`, and `/search/{page}` for the pages
+//! after the first. A next page's URL carries the query, its parameters and where the page
+//! starts (base64url JSON): every page re-runs the query under the caller's rights of the
+//! moment, on any replica. Errors are Data Connect `ErrorResponse`s.
+//!
+//! The same endpoints under `/data-connect-network` (with `beacon.network` members that have a
+//! `data_connect_url`) run each search over the union of the members' tables: one cross-biobank
+//! count from several gateways.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use base64::Engine as _;
+use gemj_core::data_connect::{DataConnect, SearchPage};
+use gemj_core::services::ServiceRegistry;
+use gemj_data_connect::{Pagination, SearchRequest, TableData};
+
+use super::{BaseUrl, Caller, context, read_body};
+use crate::error::ApiError;
+use crate::error::data_connect::{api_failure, dc_error, failure};
+
+/// The route prefix.
+pub const PREFIX: &str = "/data-connect";
+
+/// The network's route prefix.
+pub const NETWORK_PREFIX: &str = "/data-connect-network";
+
+/// This gateway's catalogue, or the network's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Which {
+    Local,
+    Network,
+}
+
+impl Which {
+    fn prefix(self) -> &'static str {
+        match self {
+            Self::Local => PREFIX,
+            Self::Network => NETWORK_PREFIX,
+        }
+    }
+}
+
+type Network = Option<web::Data<gemj_core::beacon::network::BeaconNetwork>>;
+
+/// The largest search body, bytes.
+const MAX_BODY: usize = 64 * 1024;
+
+/// Registers Data Connect with the service registry.
+pub fn mount(registry: &mut ServiceRegistry) {
+    registry.mount(
+        "data-connect",
+        "Data Connect",
+        gemj_service_info::ServiceType::ga4gh("data-connect", "1.0.0"),
+        PREFIX,
+        "GA4GH Data Connect 1.0: aggregate tables of the catalogue (datasets; participants by \
+         sex, age band, diagnosis, specimen type, data type and consent scope; biobank samples), \
+         consent-filtered and reported at the caller's level; SQL search over them.",
+    );
+}
+
+/// Registers the routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    for which in [Which::Local, Which::Network] {
+        cfg.service(
+            web::scope(which.prefix())
+                .route("/service-info", web::get().to(service_info))
+                .route("/tables", web::get().to(tables))
+                .route("/table/{name}/info", web::get().to(table_info))
+                .route(
+                    "/table/{name}/data",
+                    web::get().to(move |req, service, network, base, caller| {
+                        table_data(req, service, network, base, caller, which)
+                    }),
+                )
+                .route(
+                    "/search",
+                    web::post().to(move |req, service, network, base, caller, payload| {
+                        search(req, service, network, base, caller, payload, which)
+                    }),
+                )
+                .route(
+                    "/search/{page}",
+                    web::get().to(move |req, service, network, base, caller| {
+                        next_page(req, service, network, base, caller, which)
+                    }),
+                )
+                .default_service(web::to(|| async {
+                    dc_error(
+                        StatusCode::NOT_FOUND,
+                        "Not found",
+                        "no such Data Connect endpoint: /tables, /table/{name}/info, /table/{name}/data, POST /search",
+                    )
+                })),
+        );
+    }
+}
+
+async fn service_info(registry: web::Data<ServiceRegistry>) -> HttpResponse {
+    match registry
+        .services()
+        .iter()
+        .find(|s| s.service.r#type.artifact == "data-connect")
+    {
+        Some(s) => HttpResponse::Ok().json(&s.service),
+        None => dc_error(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "Data Connect is not mounted",
+        ),
+    }
+}
+
+async fn tables(caller: Result<Caller, ApiError>) -> HttpResponse {
+    // The list is the same for everyone, but a credential that does not verify is refused
+    // here as everywhere.
+    if let Err(e) = caller {
+        return api_failure(&e);
+    }
+    HttpResponse::Ok().json(DataConnect::tables())
+}
+
+fn table_name(req: &HttpRequest) -> String {
+    req.match_info().get("name").unwrap_or_default().to_owned()
+}
+
+fn no_table(name: &str) -> HttpResponse {
+    let shown: String = name.chars().take(128).collect();
+    dc_error(
+        StatusCode::NOT_FOUND,
+        "Table not found",
+        format!("no table is named `{shown}`: GET /tables lists them"),
+    )
+}
+
+async fn table_info(req: HttpRequest, caller: Result<Caller, ApiError>) -> HttpResponse {
+    if let Err(e) = caller {
+        return api_failure(&e);
+    }
+    let name = table_name(&req);
+    match DataConnect::table(&name) {
+        Some(t) => HttpResponse::Ok().json(t),
+        None => no_table(&name),
+    }
+}
+
+async fn table_data(
+    req: HttpRequest,
+    service: web::Data<DataConnect>,
+    network: Network,
+    base: web::Data<BaseUrl>,
+    caller: Result<Caller, ApiError>,
+    which: Which,
+) -> HttpResponse {
+    let caller = match caller {
+        Ok(c) => c,
+        Err(e) => return api_failure(&e),
+    };
+    let name = table_name(&req);
+    let Some(query) = DataConnect::table_query(&name) else {
+        return no_table(&name);
+    };
+    let request = SearchRequest {
+        query,
+        parameters: Vec::new(),
+    };
+    run(&req, &service, network, &base, caller, request, 0, which).await
+}
+
+#[allow(clippy::too_many_arguments)] // Reason: an actix handler: its extractors, and which catalogue.
+async fn search(
+    req: HttpRequest,
+    service: web::Data<DataConnect>,
+    network: Network,
+    base: web::Data<BaseUrl>,
+    caller: Result<Caller, ApiError>,
+    payload: web::Payload,
+    which: Which,
+) -> HttpResponse {
+    let caller = match caller {
+        Ok(c) => c,
+        Err(e) => return api_failure(&e),
+    };
+    let body = match read_body(&req, payload, MAX_BODY).await {
+        Ok(b) => b,
+        Err(e) => return api_failure(&e),
+    };
+    let request: SearchRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return dc_error(
+                StatusCode::BAD_REQUEST,
+                "Invalid request body",
+                format!(
+                    "the body must be a JSON object {{\"query\": string, \"parameters\": [...]}}: {}",
+                    e.classify_message()
+                ),
+            );
+        }
+    };
+    run(&req, &service, network, &base, caller, request, 0, which).await
+}
+
+/// What a next page's URL carries.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PageToken {
+    /// The query.
+    q: String,
+    /// Its parameters.
+    #[serde(default)]
+    p: Vec<serde_json::Value>,
+    /// Where the page starts.
+    o: usize,
+}
+
+trait ClassifyMessage {
+    fn classify_message(&self) -> &'static str;
+}
+
+impl ClassifyMessage for serde_json::Error {
+    /// What kind of mistake, without echoing the body.
+    fn classify_message(&self) -> &'static str {
+        match self.classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                "it is not JSON"
+            }
+            serde_json::error::Category::Data => "a field is missing, unknown or of the wrong type",
+            serde_json::error::Category::Io => "it could not be read",
+        }
+    }
+}
+
+async fn next_page(
+    req: HttpRequest,
+    service: web::Data<DataConnect>,
+    network: Network,
+    base: web::Data<BaseUrl>,
+    caller: Result<Caller, ApiError>,
+    which: Which,
+) -> HttpResponse {
+    let caller = match caller {
+        Ok(c) => c,
+        Err(e) => return api_failure(&e),
+    };
+    let token = req.match_info().get("page").unwrap_or_default();
+    let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<PageToken>(&b).ok());
+    let Some(page) = decoded else {
+        return dc_error(
+            StatusCode::BAD_REQUEST,
+            "Invalid page",
+            "this is not a page URL this gateway handed out",
+        );
+    };
+    let request = SearchRequest {
+        query: page.q,
+        parameters: page.p,
+    };
+    run(
+        &req, &service, network, &base, caller, request, page.o, which,
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)] // Reason: one search, wherever it came from.
+async fn run(
+    req: &HttpRequest,
+    service: &DataConnect,
+    network: Network,
+    base: &BaseUrl,
+    caller: Caller,
+    request: SearchRequest,
+    offset: usize,
+    which: Which,
+) -> HttpResponse {
+    let ctx = context(req, "data-connect");
+    let ip = req.peer_addr().map(|a| a.ip());
+    let answer = match which {
+        Which::Local => service.search(&ctx, &caller.0, ip, &request, offset).await,
+        Which::Network => {
+            let Some(network) = network else {
+                return dc_error(
+                    StatusCode::NOT_FOUND,
+                    "Not found",
+                    "no Beacon network is configured on this gateway",
+                );
+            };
+            let passport = super::beacon_network::bearer(req);
+            service
+                .network_search(
+                    &network,
+                    &ctx,
+                    &caller.0,
+                    (passport.as_deref(), ip),
+                    &request,
+                    offset,
+                )
+                .await
+        }
+    };
+    match answer {
+        Ok(page) => HttpResponse::Ok().json(paged(base, which, request, page)),
+        Err(f) => failure(f),
+    }
+}
+
+fn paged(base: &BaseUrl, which: Which, request: SearchRequest, page: SearchPage) -> TableData {
+    let pagination = page.next_offset.and_then(|o| {
+        let token = serde_json::to_vec(&PageToken {
+            q: request.query,
+            p: request.parameters,
+            o,
+        })
+        .ok()?;
+        Some(Pagination {
+            next_page_url: Some(format!(
+                "{}{}/search/{}",
+                base.0.trim_end_matches('/'),
+                which.prefix(),
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token)
+            )),
+        })
+    });
+    TableData {
+        data_model: page.data_model,
+        data: page.data,
+        pagination,
+        errors: page.errors,
+    }
+}

@@ -39,6 +39,11 @@ pub enum Suite {
     /// htsget's error format.
     #[serde(rename = "htsget")]
     Htsget,
+    /// GA4GH Data Connect 1.0: the table list, each table's info and data model, a table's
+    /// data through every page (rows valid against their data model), and the error body of a
+    /// search that does not parse and of an unknown table.
+    #[serde(rename = "data-connect")]
+    DataConnect,
 }
 
 impl Suite {
@@ -48,6 +53,7 @@ impl Suite {
         Suite::Beacon,
         Suite::Drs,
         Suite::Htsget,
+        Suite::DataConnect,
         Suite::OpenApi,
     ];
 
@@ -59,6 +65,7 @@ impl Suite {
             Suite::Beacon => "beacon",
             Suite::Drs => "drs",
             Suite::Htsget => "htsget",
+            Suite::DataConnect => "data-connect",
             Suite::OpenApi => "openapi",
         }
     }
@@ -70,6 +77,7 @@ impl Suite {
             Suite::Beacon => suites::beacon::CHECKS,
             Suite::Drs => suites::errors::DRS_CHECKS,
             Suite::Htsget => suites::errors::HTSGET_CHECKS,
+            Suite::DataConnect => suites::data_connect::CHECKS,
             Suite::OpenApi => suites::openapi::CHECKS,
         }
     }
@@ -262,6 +270,7 @@ pub(crate) fn preflight(suite: Suite, schemas: &SchemaSet) -> Result<(), SchemaE
         Suite::Beacon => suites::beacon::preflight(schemas),
         Suite::Drs => suites::errors::drs_preflight(schemas),
         Suite::Htsget => suites::errors::htsget_preflight(schemas),
+        Suite::DataConnect => suites::data_connect::preflight(schemas),
         Suite::OpenApi => suites::openapi::preflight(schemas),
     }
 }
@@ -291,7 +300,9 @@ mod tests {
         let error = "nope".parse::<Suite>().err().map(|e| e.to_string());
         assert_eq!(
             error.as_deref(),
-            Some("unknown suite \"nope\" (known: service-info, beacon, drs, htsget, openapi)")
+            Some(
+                "unknown suite \"nope\" (known: service-info, beacon, drs, htsget, data-connect, openapi)"
+            )
         );
     }
 

@@ -438,6 +438,24 @@ async fn tables_and_searches_follow_each_callers_level_and_consent() -> TestResu
         "the withdrawn participant is no longer counted"
     );
 
+    // Every search is audited per dataset: alice's at record level on the cancer dataset, with
+    // the rows it contributed and no participant named (aggregates only).
+    let audited: Vec<_> = gw
+        .store
+        .audit_records(0, 100_000)
+        .await?
+        .into_iter()
+        .map(|r| r.event)
+        .filter(|e| e.api == "data-connect" && e.principal.ends_with("#alice"))
+        .collect();
+    assert!(
+        audited.iter().any(|e| e.resource.contains(CANCER)
+            && e.reasons.iter().any(|r| r == "answer:aggregate:record")
+            && e.records_returned.is_some_and(|n| n > 0)),
+        "{audited:?}"
+    );
+    assert!(audited.iter().all(|e| e.participants.is_empty()));
+
     gw.stop_with_intact_chains().await?;
     Ok(())
 }

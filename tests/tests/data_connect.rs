@@ -487,6 +487,13 @@ async fn refused_sql_bad_requests_and_spent_budgets_get_data_connect_errors() ->
         ("WITH x AS (SELECT 1) SELECT * FROM x", "WITH"),
         ("SELECT nothing FROM gemj.catalogue.datasets", "nothing"),
         ("SELECT ?", "placeholders"),
+        // What the printer would turn into other statements, or a comment.
+        (
+            "SELECT CAST(1 AS x('1)) WHERE 0; PRAGMA query_only=OFF; ATTACH DATABASE ''/tmp/x.db'' AS s; --'))",
+            "type",
+        ),
+        ("SELECT - -1", "sign"),
+        ("SELECT @a", "identifier"),
         (
             "SELECT a.dataset_id, b.dataset_id FROM gemj.catalogue.datasets a, gemj.catalogue.datasets b",
             "distinct aliases",

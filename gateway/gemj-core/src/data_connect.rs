@@ -43,6 +43,8 @@ pub struct DataConnectSettings {
     pub deadline_ms: u64,
     /// The longest query, bytes.
     pub max_query_bytes: usize,
+    /// Queries run at once on this instance; more wait (at most the deadline, then 503).
+    pub max_concurrent: usize,
 }
 
 impl Default for DataConnectSettings {
@@ -52,6 +54,7 @@ impl Default for DataConnectSettings {
             max_rows: 10_000,
             deadline_ms: 2_000,
             max_query_bytes: 8 * 1024,
+            max_concurrent: 4,
         }
     }
 }
@@ -340,6 +343,12 @@ fn json_value(v: ScratchValue) -> Value {
     }
 }
 
+/// The stack of the thread that checks a query.
+const CHECK_STACK_BYTES: usize = 64 * 1024 * 1024;
+
+/// The longest string parameter, bytes.
+const MAX_PARAMETER_BYTES: usize = 1024;
+
 fn parameter(i: usize, v: &Value) -> Result<ScratchValue, DataConnectFailure> {
     Ok(match v {
         Value::Null => ScratchValue::Null,
@@ -348,7 +357,7 @@ fn parameter(i: usize, v: &Value) -> Result<ScratchValue, DataConnectFailure> {
             Some(i) => ScratchValue::Integer(i),
             None => ScratchValue::Real(n.as_f64().unwrap_or(f64::NAN)),
         },
-        Value::String(s) => ScratchValue::Text(s.clone()),
+        Value::String(s) if s.len() <= MAX_PARAMETER_BYTES => ScratchValue::Text(s.clone()),
         _ => return Err(DataConnectFailure::Parameter(i)),
     })
 }
@@ -442,13 +451,43 @@ pub struct SearchPage {
 pub struct DataConnect {
     beacon: Arc<Beacon>,
     settings: DataConnectSettings,
+    /// Queries running at once (each is a SQLite connection on its own thread).
+    running: Arc<tokio::sync::Semaphore>,
 }
 
 impl DataConnect {
     /// The service over this gateway's Beacon (its discovery views, budgets and consent).
     #[must_use]
     pub fn new(beacon: Arc<Beacon>, settings: DataConnectSettings) -> Self {
-        Self { beacon, settings }
+        Self {
+            beacon,
+            running: Arc::new(tokio::sync::Semaphore::new(settings.max_concurrent.max(1))),
+            settings,
+        }
+    }
+
+    /// Runs a checked query over `tables`, once a slot is free (waiting at most the deadline:
+    /// then [`ScratchError::Busy`]).
+    async fn run(
+        &self,
+        tables: &[ScratchTable],
+        checked: &sql::Checked,
+        parameters: &[ScratchValue],
+    ) -> Result<gemj_store::scratch::ScratchResult, ScratchError> {
+        let deadline = Duration::from_millis(self.settings.deadline_ms);
+        let Ok(Ok(_slot)) = tokio::time::timeout(deadline, self.running.acquire()).await else {
+            return Err(ScratchError::Busy);
+        };
+        run_scratch(
+            tables,
+            &checked.sql,
+            parameters,
+            ScratchLimits {
+                max_rows: self.settings.max_rows,
+                deadline,
+            },
+        )
+        .await
     }
 
     /// The settings.
@@ -502,7 +541,6 @@ impl DataConnect {
     ) -> Result<SearchPage, DataConnectFailure> {
         let (checked, parameters) = self.checked(request)?;
         let wanted: Vec<CatalogueTable> = checked.tables.iter().map(|&i| TABLES[i].0).collect();
-        let settings = self.settings;
         let result = self
             .beacon
             .catalogue_search(
@@ -517,16 +555,7 @@ impl DataConnect {
                         .zip(rows)
                         .map(|(&i, rows)| scratch_table(i, rows))
                         .collect();
-                    Ok(run_scratch(
-                        &tables,
-                        &checked.sql,
-                        &parameters,
-                        ScratchLimits {
-                            max_rows: settings.max_rows,
-                            deadline: Duration::from_millis(settings.deadline_ms),
-                        },
-                    )
-                    .await)
+                    Ok(self.run(&tables, &checked, &parameters).await)
                 },
             )
             .await?
@@ -543,13 +572,20 @@ impl DataConnect {
             max_query_bytes: self.settings.max_query_bytes,
             ..Limits::default()
         };
-        let checked = sql::check(
-            &request.query,
-            request.parameters.len(),
-            &published(),
-            &limits,
-        )
-        .map_err(DataConnectFailure::Sql)?;
+        // The check walks trees as deep as the query nests: on its own thread with a stack that
+        // holds the deepest a query within the token limit can make.
+        let query = request.query.clone();
+        let given = request.parameters.len();
+        let checked = std::thread::Builder::new()
+            .name("data-connect-check".to_owned())
+            .stack_size(CHECK_STACK_BYTES)
+            .spawn(move || sql::check(&query, given, &published(), &limits))
+            .ok()
+            .and_then(|t| t.join().ok())
+            .ok_or(DataConnectFailure::Query(ScratchError::BadTable(
+                "the query check could not run",
+            )))?
+            .map_err(DataConnectFailure::Sql)?;
         let parameters = request
             .parameters
             .iter()
@@ -620,7 +656,6 @@ impl DataConnect {
     ) -> Result<SearchPage, DataConnectFailure> {
         let (checked, parameters) = self.checked(request)?;
         let names: Vec<&str> = checked.tables.iter().map(|&i| TABLES[i].1.name).collect();
-        let settings = self.settings;
         let privacy = *network.privacy();
         let (result, errors) = network
             .catalogue_search(
@@ -654,19 +689,7 @@ impl DataConnect {
                             }),
                         }
                     }
-                    Ok((
-                        run_scratch(
-                            &tables,
-                            &checked.sql,
-                            &parameters,
-                            ScratchLimits {
-                                max_rows: settings.max_rows,
-                                deadline: Duration::from_millis(settings.deadline_ms),
-                            },
-                        )
-                        .await,
-                        errors,
-                    ))
+                    Ok((self.run(&tables, &checked, &parameters).await, errors))
                 },
             )
             .await?;

@@ -2055,10 +2055,12 @@ async fn shared_budgets(store: Store) -> TestResult {
     let caller = |limit| QueryBudget {
         key: "caller:iss#alice",
         limit,
+        amount: 1,
     };
     let ip = |limit| QueryBudget {
         key: "ip:192.0.2.1",
         limit,
+        amount: 1,
     };
     // 40 concurrent takes against a limit of 25: exactly 25 pass.
     let mut tasks = tokio::task::JoinSet::new();
@@ -2094,6 +2096,7 @@ async fn shared_budgets(store: Store) -> TestResult {
     let bob = QueryBudget {
         key: "caller:iss#bob",
         limit: 25,
+        amount: 1,
     };
     assert!(
         store
@@ -2101,14 +2104,44 @@ async fn shared_budgets(store: Store) -> TestResult {
             .await?
             .is_ok()
     );
-    // Once the window ends, a new one starts.
-    assert!(
+    // Once the window ends, a new one starts, and says when.
+    assert_eq!(
         store
             .take_queries(&[caller(25)], 60_000, t0 + 60_100)
+            .await?,
+        Ok(vec![t0 + 60_100])
+    );
+    // Several at once (a lease): taken only while they fit under the limit, all or none.
+    let lease = |amount| QueryBudget {
+        key: "caller:iss#carol",
+        limit: 10,
+        amount,
+    };
+    assert!(
+        store
+            .take_queries(&[lease(8)], 60_000, t0 + 60_100)
             .await?
             .is_ok()
     );
-    assert_eq!(store.prune_query_windows(60_000, t0 + 200_000).await?, 3);
+    assert!(
+        store
+            .take_queries(&[lease(3)], 60_000, t0 + 60_101)
+            .await?
+            .is_err()
+    );
+    assert!(
+        store
+            .take_queries(&[lease(2)], 60_000, t0 + 60_102)
+            .await?
+            .is_ok()
+    );
+    assert!(
+        store
+            .take_queries(&[lease(1)], 60_000, t0 + 60_103)
+            .await?
+            .is_err()
+    );
+    assert_eq!(store.prune_query_windows(60_000, t0 + 200_000).await?, 4);
 
     // Risk: participant 7 in three small answers for mallory is exhausted for her only.
     for i in 0..3 {

@@ -12,26 +12,30 @@ pub struct QueryBudget<'a> {
     pub key: &'a str,
     /// Queries allowed per window.
     pub limit: u32,
+    /// How many queries to take at once (an instance leases several and spends them itself).
+    pub amount: u32,
 }
 
-/// Takes one query in `key`'s window, unless the window is spent: `Some(used)` when taken.
-macro_rules! take_one {
+/// Takes `amount` queries in `key`'s window, unless that would pass the limit: `Some((used,
+/// started))` when taken.
+macro_rules! take_some {
     () => {
-        "INSERT INTO query_windows (key, started_ms, used) VALUES ($1, $2, 1) \
+        "INSERT INTO query_windows (key, started_ms, used) VALUES ($1, $2, $3) \
          ON CONFLICT (key) DO UPDATE SET \
-           used = CASE WHEN query_windows.started_ms <= $2 - $3 THEN 1 \
-                       ELSE query_windows.used + 1 END, \
-           started_ms = CASE WHEN query_windows.started_ms <= $2 - $3 THEN $2 \
+           used = CASE WHEN query_windows.started_ms <= $2 - $4 THEN $3 \
+                       ELSE query_windows.used + $3 END, \
+           started_ms = CASE WHEN query_windows.started_ms <= $2 - $4 THEN $2 \
                              ELSE query_windows.started_ms END \
-         WHERE query_windows.started_ms <= $2 - $3 OR query_windows.used < $4 \
-         RETURNING used"
+         WHERE query_windows.started_ms <= $2 - $4 OR query_windows.used + $3 <= $5 \
+         RETURNING used, started_ms"
     };
 }
 
 impl Store {
-    /// Takes one query from every budget of `budgets` in one transaction, or from none: `Ok`
-    /// when taken, `Err(ms)` with the milliseconds until the first spent window ends. A
-    /// window starts at its key's first query and lasts `window_ms`.
+    /// Takes `amount` queries from every budget of `budgets` in one transaction, or from none:
+    /// `Ok` with each window's start (milliseconds, in the order given) when taken, `Err(ms)`
+    /// with the milliseconds until the first spent window ends. A window starts at its key's
+    /// first query and lasts `window_ms`; a take that would pass a limit takes nothing.
     ///
     /// # Errors
     /// [`StoreError::Database`].
@@ -40,21 +44,22 @@ impl Store {
         budgets: &[QueryBudget<'_>],
         window_ms: i64,
         now_ms: i64,
-    ) -> Result<Result<(), i64>, StoreError> {
+    ) -> Result<Result<Vec<i64>, i64>, StoreError> {
         let window_ms = window_ms.max(1);
         let outcome = with_tx!(self, |tx| {
-            let mut taken: Vec<&str> = Vec::new();
+            let mut taken: Vec<(&str, u32, i64)> = Vec::new();
             let mut refused: Option<i64> = None;
             for b in budgets {
-                let row: Option<(i64,)> = sqlx::query_as(take_one!())
+                let row: Option<(i64, i64)> = sqlx::query_as(take_some!())
                     .bind(b.key)
                     .bind(now_ms)
+                    .bind(i64::from(b.amount.max(1)))
                     .bind(window_ms)
                     .bind(i64::from(b.limit))
                     .fetch_optional(&mut *tx)
                     .await?;
-                if row.is_some() {
-                    taken.push(b.key);
+                if let Some((_, started)) = row {
+                    taken.push((b.key, b.amount.max(1), started));
                     continue;
                 }
                 let (started,): (i64,) =
@@ -67,16 +72,20 @@ impl Store {
             }
             if refused.is_some() {
                 // All or nothing: give back what this call took (no other transaction saw it).
-                for key in taken {
-                    sqlx::query("UPDATE query_windows SET used = used - 1 WHERE key = $1")
-                        .bind(key)
+                for (key, amount, _) in &taken {
+                    sqlx::query("UPDATE query_windows SET used = used - $1 WHERE key = $2")
+                        .bind(i64::from(*amount))
+                        .bind(*key)
                         .execute(&mut *tx)
                         .await?;
                 }
             }
-            refused
+            match refused {
+                Some(wait) => Err(wait),
+                None => Ok(taken.into_iter().map(|(_, _, started)| started).collect()),
+            }
         });
-        Ok(outcome.map_or(Ok(()), Err))
+        Ok(outcome)
     }
 
     /// Forgets the query windows that ended before `now_ms - window_ms`.

@@ -88,6 +88,9 @@ pub enum ScratchError {
     /// It returned more rows than the cap.
     #[error("the query returned more than {0} rows")]
     TooManyRows(usize),
+    /// Every slot for a query stayed taken for as long as a query may run.
+    #[error("too many queries are running; retry shortly")]
+    Busy,
     /// A name handed in is not a plain identifier, or a row has the wrong width (a defect of the
     /// caller).
     #[error("bad scratch table: {0}")]
@@ -171,7 +174,8 @@ fn failure(e: sqlx::Error, deadline: Duration) -> ScratchError {
     match e {
         sqlx::Error::Database(db) => {
             let message = db.message().to_owned();
-            if message.contains("interrupted") {
+            // SQLITE_INTERRUPT's own message (a column named `interrupted` is another error).
+            if message == "interrupted" {
                 ScratchError::Deadline(deadline)
             } else {
                 ScratchError::Query(message)

@@ -229,8 +229,8 @@ pub fn result_model(columns: &[String], read: &[&TableDef], rows: &[Map<String, 
     for name in columns {
         let published = read.iter().find_map(|t| t.column(name));
         let schema = match published {
-            Some(c) => TableDef::column_schema(c),
-            None => observed_schema(name, rows),
+            Some(c) if conforms(c, name, rows) => TableDef::column_schema(c),
+            _ => observed_schema(name, rows),
         };
         properties.insert(name.clone(), schema);
     }
@@ -239,6 +239,21 @@ pub fn result_model(columns: &[String], read: &[&TableDef], rows: &[Map<String, 
         "description": "The rows of a search.",
         "type": "object",
         "properties": properties,
+    })
+}
+
+/// Whether every value of the column `name` fits the published column `c` (a computed column
+/// may reuse a published name: `avg(participants) AS participants`).
+fn conforms(c: &ColumnDef, name: &str, rows: &[Map<String, Value>]) -> bool {
+    rows.iter().all(|row| match row.get(name) {
+        None | Some(Value::Null) => c.nullable,
+        Some(Value::Number(n)) => match c.column_type {
+            ColumnType::Integer => n.is_i64() || n.is_u64(),
+            ColumnType::Number => true,
+            ColumnType::String => false,
+        },
+        Some(Value::String(_)) => c.column_type == ColumnType::String,
+        Some(_) => false,
     })
 }
 
@@ -317,5 +332,10 @@ mod tests {
         assert_eq!(m["properties"]["total"]["type"], json!(["integer"]));
         assert_eq!(m["properties"]["avg"]["type"], json!(["number"]));
         assert_eq!(m["properties"]["none"], json!({}));
+        // A computed column under a published name keeps the schema its values have.
+        let avg: Vec<Map<String, Value>> =
+            vec![serde_json::from_value(json!({"x": 1.5})).unwrap_or_default()];
+        let m = result_model(&["x".to_owned()], &[&T], &avg);
+        assert_eq!(m["properties"]["x"]["type"], json!(["number"]));
     }
 }

@@ -24,6 +24,7 @@ use sqlparser::ast::{
 };
 use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::{Parser, ParserError};
+use sqlparser::tokenizer::{Token, Tokenizer, Whitespace};
 
 /// The functions a query may call (lower case): aggregates, and scalar functions over the values
 /// of one row that cannot build large values.
@@ -148,6 +149,17 @@ pub fn check(
             max: limits.max_query_bytes,
         });
     }
+    let tokens = Tokenizer::new(&GenericDialect {}, query)
+        .tokenize()
+        .map_err(|e| SqlError::Syntax(e.message))?;
+    if tokens
+        .iter()
+        .filter(|t| !matches!(t, Token::Whitespace(_)))
+        .count()
+        > MAX_TOKENS
+    {
+        return Err(SqlError::Unsupported("a query of more than 1,000 tokens"));
+    }
     let mut statements = Parser::new(&GenericDialect {})
         .with_recursion_limit(40)
         .try_with_sql(query)
@@ -180,14 +192,75 @@ pub fn check(
     }
     let mut rewriter = Rewriter { published };
     let _ = statement.visit(&mut rewriter);
+    number_placeholders(statement);
+    let sql = statement.to_string();
+    reads_back(&sql)?;
     let mut tables = checker.tables;
     tables.sort_unstable();
     tables.dedup();
     Ok(Checked {
-        sql: statement.to_string(),
+        sql,
         tables,
         placeholders: checker.placeholders,
     })
+}
+
+/// The printed query reads back as itself: one statement, no comment, no `;`, and parsed again
+/// it prints the same. A query the printer would change in meaning (an engine reads the text,
+/// not the tree that was checked) is refused.
+fn reads_back(sql: &str) -> Result<(), SqlError> {
+    let broken = SqlError::Unsupported("a query that does not print back as itself");
+    let tokens = Tokenizer::new(&GenericDialect {}, sql)
+        .tokenize()
+        .map_err(|_| broken.clone())?;
+    if tokens.iter().any(|t| {
+        matches!(
+            t,
+            Token::SemiColon
+                | Token::Whitespace(
+                    Whitespace::SingleLineComment { .. } | Whitespace::MultiLineComment(_)
+                )
+        )
+    }) {
+        return Err(broken);
+    }
+    let again = Parser::parse_sql(&GenericDialect {}, sql).map_err(|_| broken.clone())?;
+    match again.as_slice() {
+        [one] if one.to_string() == sql => Ok(()),
+        _ => Err(broken),
+    }
+}
+
+/// Numbers the `?` placeholders `?1`, `?2`, ... in the order they stand in the query's text, so
+/// each value binds where it was written even where the printer orders clauses otherwise
+/// (`OFFSET ? LIMIT ?` prints as `LIMIT ? OFFSET ?`).
+fn number_placeholders(statement: &mut Statement) {
+    let mut at: Vec<(u64, u64)> = Vec::new();
+    let _ = sqlparser::ast::visit_expressions(&*statement, |e| {
+        if let Expr::Value(v) = e
+            && matches!(&v.value, Value::Placeholder(p) if p == "?")
+        {
+            at.push((v.span.start.line, v.span.start.column));
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    let mut order: Vec<usize> = (0..at.len()).collect();
+    order.sort_by_key(|&i| at[i]);
+    let mut rank = vec![0; at.len()];
+    for (r, &i) in order.iter().enumerate() {
+        rank[i] = r + 1;
+    }
+    let mut next = 0;
+    let _ = sqlparser::ast::visit_expressions_mut(statement, |e| {
+        if let Expr::Value(v) = e
+            && matches!(&v.value, Value::Placeholder(p) if p == "?")
+        {
+            v.value =
+                Value::Placeholder(format!("?{}", rank.get(next).copied().unwrap_or(next + 1)));
+            next += 1;
+        }
+        ControlFlow::<()>::Continue(())
+    });
 }
 
 /// The published table an object name refers to: its parts joined by `.` (so `a.b.c` and
@@ -313,7 +386,8 @@ fn check_select(s: &Select) -> Flow {
     )?;
     for item in &s.projection {
         match item {
-            SelectItem::UnnamedExpr(_) | SelectItem::ExprWithAlias { .. } => {}
+            SelectItem::UnnamedExpr(_) => {}
+            SelectItem::ExprWithAlias { alias, .. } => plain_ident(alias)?,
             SelectItem::Wildcard(o) => ok_if(plain_wildcard(o), "wildcard options")?,
             SelectItem::QualifiedWildcard(kind, o) => {
                 ok_if(plain_wildcard(o), "wildcard options")?;
@@ -380,9 +454,11 @@ fn check_function(f: &sqlparser::ast::Function) -> Flow {
 
 fn check_value(v: &Value, placeholders: &mut usize) -> Flow {
     match v {
-        Value::Number(..) | Value::SingleQuotedString(_) | Value::Boolean(_) | Value::Null => {
-            ControlFlow::Continue(())
-        }
+        Value::SingleQuotedString(text) => ok_if(
+            text.len() <= MAX_LITERAL_BYTES && !text.chars().any(char::is_control),
+            "a string literal over 1 KiB or with control characters",
+        ),
+        Value::Number(..) | Value::Boolean(_) | Value::Null => ControlFlow::Continue(()),
         Value::Placeholder(p) if p == "?" => {
             *placeholders += 1;
             ControlFlow::Continue(())
@@ -392,11 +468,81 @@ fn check_value(v: &Value, placeholders: &mut usize) -> Flow {
     }
 }
 
+/// The longest string literal, bytes.
+const MAX_LITERAL_BYTES: usize = 1024;
+
+/// The most tokens a query may have (bounds the depth of every tree built from it).
+pub const MAX_TOKENS: usize = 1_000;
+
+/// A type a value may be cast to: SQL's numeric and character types, with at most numeric
+/// length or precision arguments.
+fn cast_type(t: &sqlparser::ast::DataType) -> bool {
+    if matches!(t, sqlparser::ast::DataType::Custom(..)) {
+        return false;
+    }
+    let printed = t.to_string().to_ascii_uppercase();
+    let base = match printed.split_once('(') {
+        Some((base, args)) => {
+            let Some(args) = args.strip_suffix(')') else {
+                return false;
+            };
+            if !args
+                .split(',')
+                .all(|a| !a.trim().is_empty() && a.trim().chars().all(|c| c.is_ascii_digit()))
+            {
+                return false;
+            }
+            base.trim().to_owned()
+        }
+        None => printed,
+    };
+    [
+        "INT",
+        "INTEGER",
+        "BIGINT",
+        "SMALLINT",
+        "REAL",
+        "DOUBLE",
+        "DOUBLE PRECISION",
+        "FLOAT",
+        "DECIMAL",
+        "NUMERIC",
+        "VARCHAR",
+        "CHAR",
+        "TEXT",
+    ]
+    .contains(&base.as_str())
+}
+
+/// An identifier SQLite reads as the parser did: letters, digits and `_`, not starting with a
+/// digit, unquoted or in double quotes (`@a` or `#a` would be a parameter to SQLite).
+fn alias_ok(alias: Option<&TableAlias>) -> Flow {
+    match alias {
+        None => ControlFlow::Continue(()),
+        Some(a) => {
+            ok_if(a.columns.is_empty(), "column aliases of a table")?;
+            plain_ident(&a.name)
+        }
+    }
+}
+
+fn plain_ident(ident: &Ident) -> Flow {
+    ok_if(
+        is_plain(&ident.value) && matches!(ident.quote_style, None | Some('"')),
+        "an identifier other than letters, digits and `_`",
+    )
+}
+
+fn is_plain(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+}
+
 fn check_expr(e: &Expr) -> Flow {
     match e {
-        Expr::Identifier(_)
-        | Expr::CompoundIdentifier(_)
-        | Expr::IsNull(_)
+        Expr::IsNull(_)
         | Expr::IsNotNull(_)
         | Expr::IsTrue(_)
         | Expr::IsNotTrue(_)
@@ -420,7 +566,6 @@ fn check_expr(e: &Expr) -> Flow {
                     | BinaryOperator::Multiply
                     | BinaryOperator::Divide
                     | BinaryOperator::Modulo
-                    | BinaryOperator::StringConcat
                     | BinaryOperator::Gt
                     | BinaryOperator::Lt
                     | BinaryOperator::GtEq
@@ -432,23 +577,50 @@ fn check_expr(e: &Expr) -> Flow {
             ),
             "this operator",
         ),
-        Expr::UnaryOp { op, .. } => ok_if(
-            matches!(
-                op,
-                UnaryOperator::Not | UnaryOperator::Minus | UnaryOperator::Plus
-            ),
-            "this unary operator",
-        ),
+        Expr::UnaryOp { op, expr } => {
+            ok_if(
+                matches!(
+                    op,
+                    UnaryOperator::Not | UnaryOperator::Minus | UnaryOperator::Plus
+                ),
+                "this unary operator",
+            )?;
+            // `- -1` would print as `--1`, a comment to SQLite: a sign over a signed operand
+            // is refused (write `-(-1)`).
+            let printed = expr.to_string();
+            ok_if(
+                matches!(op, UnaryOperator::Not) || !printed.starts_with(['-', '+']),
+                "a sign directly before another sign (write -(-x))",
+            )
+        }
         Expr::Like {
             any, escape_char, ..
         } => ok_if(
             !any && escape_char.is_none(),
             "LIKE ANY and LIKE ... ESCAPE",
         ),
-        Expr::Cast { kind, format, .. } => ok_if(
-            matches!(kind, CastKind::Cast) && format.is_none(),
-            "this cast (CAST(x AS type) is)",
-        ),
+        Expr::Cast {
+            kind,
+            format,
+            data_type,
+            ..
+        } => {
+            ok_if(
+                matches!(kind, CastKind::Cast) && format.is_none(),
+                "this cast (CAST(x AS type) is)",
+            )?;
+            ok_if(
+                cast_type(data_type),
+                "this type (CAST to INTEGER, BIGINT, REAL, DOUBLE, DECIMAL, VARCHAR, CHAR or TEXT)",
+            )
+        }
+        Expr::Identifier(ident) => plain_ident(ident),
+        Expr::CompoundIdentifier(parts) => {
+            for ident in parts {
+                plain_ident(ident)?;
+            }
+            ControlFlow::Continue(())
+        }
         Expr::Function(f) => check_function(f),
         _ => refuse("this expression"),
     }
@@ -479,19 +651,26 @@ impl Visitor for Checker<'_> {
                 json_path,
                 sample,
                 index_hints,
+                alias,
                 ..
-            } => ok_if(
-                args.is_none()
-                    && with_hints.is_empty()
-                    && version.is_none()
-                    && !with_ordinality
-                    && partitions.is_empty()
-                    && json_path.is_none()
-                    && sample.is_none()
-                    && index_hints.is_empty(),
-                "table functions and table options",
-            ),
-            TableFactor::Derived { lateral, .. } => ok_if(!lateral, "LATERAL"),
+            } => {
+                alias_ok(alias.as_ref())?;
+                ok_if(
+                    args.is_none()
+                        && with_hints.is_empty()
+                        && version.is_none()
+                        && !with_ordinality
+                        && partitions.is_empty()
+                        && json_path.is_none()
+                        && sample.is_none()
+                        && index_hints.is_empty(),
+                    "table functions and table options",
+                )
+            }
+            TableFactor::Derived { lateral, alias, .. } => {
+                ok_if(!lateral, "LATERAL")?;
+                alias_ok(alias.as_ref())
+            }
             TableFactor::NestedJoin { .. } => ControlFlow::Continue(()),
             _ => refuse("this kind of table source"),
         }

@@ -2,10 +2,12 @@
 //! that stop one requester from probing the cohort. Each defense and the attack it answers is
 //! described in `docs/PRIVACY.md`; the defaults here are the safe ones.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU64;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use gemj_beacon::{Count, CountAdjustedTo, Granularity};
 use gemj_store::{QueryBudget, Store, StoreError};
@@ -131,13 +133,46 @@ pub struct OverBudget {
 /// Query budgets per caller and per IP (fixed windows), and per-requester risk budgets per
 /// participant, kept in the store: every instance sharing the database enforces one budget
 /// (documented in PRIVACY.md).
+///
+/// An instance does not write the store for every query: it leases a few queries of a window
+/// at once ([`lease_size`]: 1 for limits under 128, at most 16) and spends them itself, so the
+/// store never grants more than the limit in all, and at most one lease per instance and key is
+/// left unspent when a window ends. The set of participants whose risk budget a requester has
+/// spent is read at most once a second per requester (and again at once after this instance
+/// charged that requester).
 #[derive(Debug)]
 pub struct Budgets {
     settings: BudgetSettings,
     store: Store,
     /// When this instance last forgot ended windows (ms since the epoch).
     pruned_ms: AtomicI64,
+    /// This instance's unspent leases, by key.
+    leases: Mutex<HashMap<String, Lease>>,
+    /// Spent risk budgets read from the store, by requester, with when they were read.
+    exhausted: Mutex<HashMap<String, (Instant, RoaringBitmap)>>,
 }
+
+/// Queries of one key's window this instance took from the store and has not spent.
+#[derive(Debug, Clone, Copy)]
+struct Lease {
+    /// The window's start (ms since the epoch).
+    started_ms: i64,
+    /// Queries left.
+    left: u32,
+}
+
+/// How many queries an instance takes from the store at once for a budget of `limit`: one in
+/// 64 of the limit, between 1 and 16 (limits under 128 are taken one by one, exactly).
+#[must_use]
+pub fn lease_size(limit: u32) -> u32 {
+    (limit / 64).clamp(1, 16)
+}
+
+/// How long a read of a requester's spent risk budgets is used.
+const EXHAUSTED_TTL: Duration = Duration::from_secs(1);
+
+/// Entries kept in the instance's caches before they start over.
+const CACHE_CAPACITY: usize = 100_000;
 
 fn now_ms() -> i64 {
     SystemTime::now()
@@ -157,6 +192,8 @@ impl Budgets {
             settings,
             store,
             pruned_ms: AtomicI64::new(0),
+            leases: Mutex::new(HashMap::new()),
+            exhausted: Mutex::new(HashMap::new()),
         }
     }
 
@@ -167,7 +204,8 @@ impl Budgets {
     }
 
     /// Takes one query from the caller's and the address's budgets: `Ok(Err(_))` when either
-    /// is spent (nothing is taken then).
+    /// is spent (nothing is taken then). From this instance's leases when both have one, else
+    /// with one store transaction that leases what is missing.
     ///
     /// # Errors
     /// [`StoreError`] when the store cannot be read or written.
@@ -178,22 +216,59 @@ impl Budgets {
     ) -> Result<Result<(), OverBudget>, StoreError> {
         let window = ms(self.settings.window_secs.max(1));
         let now = now_ms();
-        let caller_key = caller.map(|c| format!("caller:{c}"));
-        let ip_key = ip.map(|ip| format!("ip:{ip}"));
-        let mut keys = Vec::with_capacity(2);
-        if let Some(key) = &caller_key {
-            keys.push(QueryBudget {
-                key,
-                limit: self.settings.per_caller,
-            });
+        let mut keys: Vec<(String, u32)> = Vec::with_capacity(2);
+        if let Some(c) = caller {
+            keys.push((format!("caller:{c}"), self.settings.per_caller));
         }
-        if let Some(key) = &ip_key {
-            keys.push(QueryBudget {
-                key,
-                limit: self.settings.per_ip,
-            });
+        if let Some(ip) = ip {
+            keys.push((format!("ip:{ip}"), self.settings.per_ip));
         }
-        let outcome = self.store.take_queries(&keys, window, now).await?;
+        // Spend from the leases of keys that have one in a current window (reserved now, given
+        // back if the store refuses the others).
+        let mut missing: Vec<usize> = Vec::new();
+        let mut reserved: Vec<(usize, i64)> = Vec::new();
+        {
+            let mut leases = self
+                .leases
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for (i, (key, _)) in keys.iter().enumerate() {
+                match leases.get_mut(key) {
+                    Some(l) if l.left > 0 && l.started_ms > now - window => {
+                        l.left -= 1;
+                        reserved.push((i, l.started_ms));
+                    }
+                    _ => missing.push(i),
+                }
+            }
+        }
+        if missing.is_empty() {
+            return Ok(Ok(()));
+        }
+        // Lease what is missing (one query now, the rest kept); near the limit, where a whole
+        // lease no longer fits, take one.
+        let mut outcome = Err(1);
+        for whole in [true, false] {
+            let asked: Vec<QueryBudget<'_>> = missing
+                .iter()
+                .map(|&i| {
+                    let (key, limit) = &keys[i];
+                    QueryBudget {
+                        key,
+                        limit: *limit,
+                        amount: if whole { lease_size(*limit) } else { 1 },
+                    }
+                })
+                .collect();
+            outcome = self
+                .store
+                .take_queries(&asked, window, now)
+                .await?
+                .map(|started| (started, asked.iter().map(|b| b.amount).collect::<Vec<_>>()));
+            if outcome.is_ok() || asked.iter().all(|b| b.amount == 1) {
+                break;
+            }
+        }
         let last = self.pruned_ms.load(Ordering::Relaxed);
         if now - last > window
             && self
@@ -203,9 +278,41 @@ impl Budgets {
         {
             self.store.prune_query_windows(window, now).await?;
         }
-        Ok(outcome.map_err(|wait_ms| OverBudget {
-            retry_after_secs: u64::try_from(wait_ms).unwrap_or(1).div_ceil(1_000).max(1),
-        }))
+        let mut leases = self
+            .leases
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (started, amounts) = match outcome {
+            Ok(taken) => taken,
+            Err(wait_ms) => {
+                // Nothing is taken: the reserved queries go back to their leases.
+                for (i, window_start) in reserved {
+                    if let Some(l) = leases.get_mut(&keys[i].0)
+                        && l.started_ms == window_start
+                    {
+                        l.left += 1;
+                    }
+                }
+                return Ok(Err(OverBudget {
+                    retry_after_secs: u64::try_from(wait_ms).unwrap_or(1).div_ceil(1_000).max(1),
+                }));
+            }
+        };
+        if leases.len() > CACHE_CAPACITY {
+            leases.retain(|_, l| l.started_ms > now - window);
+        }
+        // Newly leased: one is spent now, the rest kept (a lease another task took meanwhile
+        // is replaced, and its rest left unspent: never more than the store granted).
+        for (j, &i) in missing.iter().enumerate() {
+            leases.insert(
+                keys[i].0.clone(),
+                Lease {
+                    started_ms: started[j],
+                    left: amounts[j] - 1,
+                },
+            );
+        }
+        Ok(Ok(()))
     }
 
     /// The participants whose risk budget for `requester` is spent.
@@ -213,13 +320,32 @@ impl Budgets {
     /// # Errors
     /// [`StoreError`] when the store cannot be read.
     pub async fn exhausted(&self, requester: &str) -> Result<RoaringBitmap, StoreError> {
+        if let Some((at, set)) = self
+            .exhausted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(requester)
+            && at.elapsed() < EXHAUSTED_TTL
+        {
+            return Ok(set.clone());
+        }
+        let read_at = Instant::now();
         let since = now_ms() - ms(self.settings.risk_window_secs);
-        Ok(self
+        let set: RoaringBitmap = self
             .store
             .risk_exhausted(requester, self.settings.risk_budget, since)
             .await?
             .into_iter()
-            .collect())
+            .collect();
+        let mut cache = self
+            .exhausted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cache.len() > CACHE_CAPACITY {
+            cache.clear();
+        }
+        cache.insert(requester.to_owned(), (read_at, set.clone()));
+        Ok(set)
     }
 
     /// Charges a positive answer to its participants when it is small enough to single them
@@ -239,7 +365,13 @@ impl Budgets {
                 ms(self.settings.risk_window_secs),
                 now_ms(),
             )
-            .await
+            .await?;
+        // The next read of this requester's spent budgets goes to the store.
+        self.exhausted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(requester);
+        Ok(())
     }
 }
 
@@ -317,6 +449,92 @@ mod tests {
         // Another caller behind the same address has one query left there.
         assert!(b.take(Some("b"), Some(ip)).await?.is_ok());
         assert!(b.take(Some("c"), Some(ip)).await?.is_err());
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn leases_spare_the_store_and_never_grant_more_than_the_limit() -> Result<(), StoreError>
+    {
+        assert_eq!(
+            (
+                lease_size(6),
+                lease_size(127),
+                lease_size(200),
+                lease_size(1_000),
+                lease_size(2_000_000)
+            ),
+            (1, 1, 3, 15, 16)
+        );
+        let store = store().await;
+        let settings = BudgetSettings {
+            per_caller: 1_000,
+            per_ip: 1_000_000,
+            ..BudgetSettings::default()
+        };
+        // One instance: 100 queries lease 7 times 15 from the store.
+        let a = Budgets::new(settings, store.clone());
+        for _ in 0..100 {
+            assert!(a.take(Some("lea"), None).await?.is_ok());
+        }
+        // The store counts 105 used: 896 more do not fit, 895 do.
+        let window = ms(settings.window_secs);
+        let more = |amount| {
+            let store = store.clone();
+            async move {
+                store
+                    .take_queries(
+                        &[QueryBudget {
+                            key: "caller:lea",
+                            limit: 1_000,
+                            amount,
+                        }],
+                        window,
+                        now_ms(),
+                    )
+                    .await
+            }
+        };
+        assert!(more(896).await?.is_err());
+        assert!(more(895).await?.is_ok());
+        // Two instances over one store, a caller alternating between them: never more than
+        // the limit in all, and at most one lease each left unspent.
+        let settings = BudgetSettings {
+            per_caller: 200,
+            ..settings
+        };
+        let (a, b) = (
+            Budgets::new(settings, store.clone()),
+            Budgets::new(settings, store.clone()),
+        );
+        let mut granted = 0;
+        for i in 0..400 {
+            let instance = if i % 2 == 0 { &a } else { &b };
+            if instance.take(Some("max"), None).await?.is_ok() {
+                granted += 1;
+            }
+        }
+        assert!(
+            (200 - 2 * lease_size(200)..=200).contains(&granted),
+            "{granted}"
+        );
+        // A refusal gives back what it reserved: the address's lease still counts whole.
+        let ip: IpAddr = [192, 0, 2, 9].into();
+        let tight = Budgets::new(
+            BudgetSettings {
+                per_caller: 1,
+                per_ip: 1_000,
+                ..settings
+            },
+            store.clone(),
+        );
+        assert!(tight.take(Some("one"), Some(ip)).await?.is_ok());
+        assert!(tight.take(Some("one"), Some(ip)).await?.is_err());
+        let left = tight
+            .leases
+            .lock()
+            .map(|l| l.get(&format!("ip:{ip}")).map(|l| l.left))
+            .unwrap_or_default();
+        assert_eq!(left, Some(lease_size(1_000) - 1));
         Ok(())
     }
 

@@ -43,6 +43,14 @@ pub(crate) fn failure(f: DataConnectFailure) -> HttpResponse {
                 "Query too large",
                 format!("{e}: narrow it (filters, GROUP BY, LIMIT)"),
             ),
+            ScratchError::Busy => with_retry(
+                dc_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Service unavailable",
+                    e.to_string(),
+                ),
+                1,
+            ),
             ScratchError::BadTable(_) | ScratchError::Engine(_) => {
                 tracing::error!(message = "Data Connect search failed.", error = %e);
                 dc_error(

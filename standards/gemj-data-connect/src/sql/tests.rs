@@ -54,7 +54,7 @@ fn joins_subqueries_unions_grouping_and_limits_pass() {
         "SELECT CASE WHEN participants IS NULL THEN 'withheld' ELSE CAST(participants AS VARCHAR) END FROM gemj.catalogue.datasets",
     );
     ok(
-        "SELECT lower(name) || '!' FROM gemj.catalogue.datasets WHERE name LIKE 'GEMJ%' AND NOT participants BETWEEN 1 AND 4",
+        "SELECT lower(name) FROM gemj.catalogue.datasets WHERE name LIKE 'GEMJ%' AND NOT participants BETWEEN 1 AND 4",
     );
     ok("SELECT 1");
 }
@@ -212,4 +212,79 @@ fn nothing_panics_on_arbitrary_text() {
         }
         let _ = check(&q, 0, &PUBLISHED, &Limits::default());
     }
+}
+
+#[test]
+fn what_the_printer_would_change_is_refused() {
+    // A type modifier printed raw would end the statement and start others.
+    let cast = "SELECT CAST(1 AS x('1)) WHERE 0; PRAGMA query_only=OFF; ATTACH DATABASE ''/tmp/x.db'' AS s; SELECT 1 FROM s.t; --'))";
+    assert!(
+        matches!(refused(cast), SqlError::Unsupported(_)),
+        "{:?}",
+        refused(cast)
+    );
+    assert!(matches!(
+        refused(r#"SELECT CAST(1 AS x("a""b"))"#),
+        SqlError::Unsupported(_)
+    ));
+    // Two signs print as a comment; with a newline in a literal the rest would run as SQL.
+    let signs = "SELECT - -1 AS a, 'x\n1 AS a WHERE 0; ATTACH \"/tmp/x.db\" AS s; --' AS b";
+    assert!(
+        matches!(refused(signs), SqlError::Unsupported(_)),
+        "{:?}",
+        refused(signs)
+    );
+    assert!(matches!(refused("SELECT - -1"), SqlError::Unsupported(_)));
+    assert!(matches!(refused("SELECT -+1"), SqlError::Unsupported(_)));
+    assert!(matches!(refused("SELECT 'a\nb'"), SqlError::Unsupported(_)));
+    ok("SELECT -(-1), - participants, 1 - -1 FROM gemj.catalogue.datasets");
+    // Identifiers SQLite would read as parameters, and quoting that is not SQL's.
+    for q in [
+        "SELECT @a",
+        "SELECT #a",
+        "SELECT `name` FROM gemj.catalogue.datasets",
+        "SELECT name AS \"a b\" FROM gemj.catalogue.datasets",
+        "SELECT 1 FROM gemj.catalogue.datasets AS \"x;y\"",
+    ] {
+        let e = refused(q);
+        assert!(
+            matches!(e, SqlError::Unsupported(_) | SqlError::Syntax(_)),
+            "{q}: {e:?}"
+        );
+    }
+    // String concatenation (doubling a value per level) is not offered.
+    assert!(matches!(
+        refused("SELECT name || name FROM gemj.catalogue.datasets"),
+        SqlError::Unsupported(_)
+    ));
+    // Allowed casts.
+    ok(
+        "SELECT CAST(participants AS VARCHAR(10)), CAST(participants AS DOUBLE), CAST('1' AS INTEGER), CAST(1 AS DECIMAL(10, 2)) FROM gemj.catalogue.datasets",
+    );
+}
+
+#[test]
+fn placeholders_bind_where_they_were_written() {
+    let c = check(
+        "SELECT name FROM gemj.catalogue.datasets WHERE name = ? OFFSET ? LIMIT ?",
+        3,
+        &PUBLISHED,
+        &Limits::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    // Printed LIMIT first, bound as written: the limit is the third value, the offset the second.
+    assert!(
+        c.sql.ends_with("WHERE name = ?1 LIMIT ?3 OFFSET ?2"),
+        "{}",
+        c.sql
+    );
+}
+
+#[test]
+fn deep_or_long_queries_are_refused_before_any_tree_is_walked() {
+    let long_chain = format!("SELECT {}1", "1+".repeat(1_200));
+    assert!(matches!(
+        refused(&long_chain),
+        SqlError::Unsupported(_) | SqlError::TooLong { .. }
+    ));
 }

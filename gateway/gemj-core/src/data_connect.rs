@@ -141,7 +141,7 @@ const PRECISION: ColumnDef = col(
     "precision",
     ColumnType::String,
     false,
-    "`exact`, `rounded` or `withheld` (the row exists, so at least the small-cell threshold of participants, but no count is released at the caller's level).",
+    "`exact`, `rounded` (down to a multiple of `rounding`) or `withheld`: no count is released at the caller's level (for anonymous callers a category row exists only when its cell holds at least the small-cell threshold; a dataset's row always exists, its count withheld below the threshold or at boolean level).",
 );
 const ROUNDING: ColumnDef = col(
     "rounding",
@@ -377,9 +377,10 @@ fn scratch_table(i: usize, rows: Vec<Vec<ScratchValue>>) -> ScratchTable {
 }
 
 /// A member's row of `table` as the network reports it: values of the published columns only
-/// (a wrong type is null), `dataset_id` prefixed with the member's id, counts through the
-/// network's rule (a cell under its small-cell threshold is dropped, counts are rounded down;
-/// a withheld count stays withheld), or `None`.
+/// (a wrong type is null), `dataset_id` prefixed with the member's id, and counts through the
+/// network's rule: a count under its small-cell threshold, withheld or not a count leaves a
+/// cell out (the network cannot tell by which rule a member withheld it) and leaves a dataset's
+/// row withheld; the others are rounded down. `None`: no row.
 fn member_row(
     table: &TableDef,
     member: &str,
@@ -387,11 +388,13 @@ fn member_row(
     privacy: &DatasetPrivacy,
 ) -> Option<Vec<ScratchValue>> {
     let step = privacy.round_to.max(1);
-    let participants = row.get("participants").and_then(Value::as_u64);
-    if participants.is_some_and(|n| !privacy.count_exists(n)) {
-        return None;
-    }
     let round = |n: u64| (n - n % step).max(step);
+    let count = match row.get("participants").and_then(Value::as_u64) {
+        Some(n) if privacy.count_exists(n) => Some(round(n)),
+        _ if table.name.ends_with(".datasets") => None,
+        _ => return None,
+    };
+    let int = |n: u64| ScratchValue::Integer(i64::try_from(n).unwrap_or(i64::MAX));
     Some(
         table
             .columns
@@ -402,23 +405,22 @@ fn member_row(
                     ("dataset_id", _, Value::String(s)) => {
                         ScratchValue::Text(format!("{member}:{s}"))
                     }
-                    ("participants" | "samples", _, Value::Number(n)) => {
-                        n.as_u64().map_or(ScratchValue::Null, |n| {
-                            ScratchValue::Integer(i64::try_from(round(n)).unwrap_or(i64::MAX))
-                        })
-                    }
-                    ("precision", _, Value::String(p))
-                        if p != "withheld" && participants.is_some() =>
-                    {
-                        ScratchValue::Text(if step == 1 {
-                            p.clone()
-                        } else {
-                            "rounded".to_owned()
-                        })
-                    }
-                    ("rounding", _, _) if participants.is_some() && step > 1 => {
-                        ScratchValue::Integer(i64::try_from(step).unwrap_or(i64::MAX))
-                    }
+                    ("participants", _, _) => count.map_or(ScratchValue::Null, int),
+                    ("samples", _, v) => match (count, v.as_u64()) {
+                        (Some(_), Some(n)) => int(round(n)),
+                        _ => ScratchValue::Null,
+                    },
+                    ("precision", _, v) => ScratchValue::Text(match (count, v.as_str()) {
+                        (None, _) => "withheld".to_owned(),
+                        (Some(_), Some(p)) if step == 1 && p != "withheld" => p.to_owned(),
+                        (Some(_), _) if step == 1 => "exact".to_owned(),
+                        (Some(_), _) => "rounded".to_owned(),
+                    }),
+                    ("rounding", _, v) => match count {
+                        None => ScratchValue::Null,
+                        Some(_) if step > 1 => int(step),
+                        Some(_) => v.as_u64().map_or(ScratchValue::Null, int),
+                    },
                     (_, ColumnType::Integer, Value::Number(n)) => {
                         n.as_i64().map_or(ScratchValue::Null, ScratchValue::Integer)
                     }
@@ -695,5 +697,76 @@ impl DataConnect {
             .await?;
         let result = result.map_err(DataConnectFailure::Query)?;
         self.page(&checked, result, offset, errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(v: Value) -> Map<String, Value> {
+        serde_json::from_value(v).unwrap_or_default()
+    }
+
+    #[test]
+    fn member_rows_follow_the_networks_rule() {
+        let privacy = DatasetPrivacy::default();
+        let by_sex = &TABLES[1].1;
+        let datasets = &TABLES[0].1;
+        // Rounded down to 5, dataset prefixed.
+        let r = member_row(
+            by_sex,
+            "m",
+            &row(
+                serde_json::json!({"dataset_id": "D", "sex": "female", "participants": 13, "precision": "exact", "rounding": null}),
+            ),
+            &privacy,
+        );
+        assert_eq!(
+            r,
+            Some(vec![
+                ScratchValue::Text("m:D".into()),
+                ScratchValue::Text("female".into()),
+                ScratchValue::Integer(10),
+                ScratchValue::Text("rounded".into()),
+                ScratchValue::Integer(5),
+            ])
+        );
+        // A cell under the threshold, withheld, or not a count: no row.
+        for p in [
+            serde_json::json!(3),
+            Value::Null,
+            serde_json::json!("13"),
+            serde_json::json!(-13),
+            serde_json::json!(13.5),
+        ] {
+            let r = member_row(
+                by_sex,
+                "m",
+                &row(
+                    serde_json::json!({"dataset_id": "D", "sex": "male", "participants": p, "precision": "withheld"}),
+                ),
+                &privacy,
+            );
+            assert_eq!(r, None);
+        }
+        // A dataset under the threshold stays, withheld.
+        let r = member_row(
+            datasets,
+            "m",
+            &row(
+                serde_json::json!({"dataset_id": "D", "name": "n", "description": "d", "access_level": "PUBLIC", "data_use": "DUO:0000042", "participants": 2, "precision": "exact", "rounding": null}),
+            ),
+            &privacy,
+        );
+        let r = r.unwrap_or_default();
+        assert_eq!(
+            r[5..],
+            [
+                ScratchValue::Null,
+                ScratchValue::Text("withheld".into()),
+                ScratchValue::Null
+            ]
+        );
     }
 }

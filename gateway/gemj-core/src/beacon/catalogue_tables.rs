@@ -207,8 +207,18 @@ fn rows_of(
                 participants: view.servable.len(),
                 samples: 0,
             };
+            // At record level a dataset's count is exact, 0 included.
+            let shown = if view.level == Granularity::Record {
+                Some(vec![
+                    int(cell.participants),
+                    text("exact"),
+                    ScratchValue::Null,
+                ])
+            } else {
+                reported(view, cell, false)
+            };
             row.extend(
-                reported(view, cell, false).unwrap_or_else(|| {
+                shown.unwrap_or_else(|| {
                     vec![ScratchValue::Null, text("withheld"), ScratchValue::Null]
                 }),
             );

@@ -193,7 +193,7 @@ async fn search(
                 "Invalid request body",
                 format!(
                     "the body must be a JSON object {{\"query\": string, \"parameters\": [...]}}: {}",
-                    e.classify_message()
+                    json_mistake(&e)
                 ),
             );
         }
@@ -213,20 +213,13 @@ struct PageToken {
     o: usize,
 }
 
-trait ClassifyMessage {
-    fn classify_message(&self) -> &'static str;
-}
-
-impl ClassifyMessage for serde_json::Error {
-    /// What kind of mistake, without echoing the body.
-    fn classify_message(&self) -> &'static str {
-        match self.classify() {
-            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
-                "it is not JSON"
-            }
-            serde_json::error::Category::Data => "a field is missing, unknown or of the wrong type",
-            serde_json::error::Category::Io => "it could not be read",
-        }
+/// What kind of mistake a body that did not deserialize holds, without echoing the body.
+fn json_mistake(e: &serde_json::Error) -> &'static str {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Syntax | Category::Eof => "it is not JSON",
+        Category::Data => "a field is missing, unknown or of the wrong type",
+        Category::Io => "it could not be read",
     }
 }
 

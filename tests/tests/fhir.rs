@@ -53,6 +53,17 @@ impl R4 {
     }
 }
 
+/// An operation's answer against its definition's outputs (names, cardinalities, value types):
+/// what a client of the IG checks beyond the R4 schema.
+fn conforms(name: &str, answer: &Value) -> Res<()> {
+    let problems = gemj_fhir::genomics::output_problems(name, answer)?;
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("${name} does not answer as defined: {problems:?}\n{answer}").into())
+    }
+}
+
 fn fixtures() -> PathBuf {
     gemj_schemas::testing::examples_dir().join("adapters")
 }
@@ -437,6 +448,7 @@ async fn fhir_reads_searches_operations_and_consent() -> TestResult {
     let r = http.get(&op, Some(&own))?;
     assert_eq!(r.status, 200, "{}", r.text());
     r4.check(&r.json, "find-subject-variants")?;
+    conforms("find-subject-variants", &r.json)?;
     let parts = r.json["parameter"][0]["part"].as_array().ok_or("parts")?;
     assert_eq!(parts[0]["valueString"], range.as_str());
     assert_eq!(parts[1]["valueBoolean"], true, "{}", r.text());
@@ -484,6 +496,7 @@ async fn fhir_reads_searches_operations_and_consent() -> TestResult {
         )?;
         assert_eq!(r.status, 200, "{written}: {}", r.text());
         r4.check(&r.json, "find-subject-specific-variants")?;
+        conforms("find-subject-specific-variants", &r.json)?;
         assert_eq!(
             r.json["parameter"][0]["part"][1]["valueBoolean"],
             true,
@@ -556,6 +569,7 @@ async fn fhir_reads_searches_operations_and_consent() -> TestResult {
     )?;
     assert_eq!(r.status, 200, "{}", r.text());
     r4.check(&r.json, "find-study-metadata")?;
+    conforms("find-study-metadata", &r.json)?;
     assert!(
         r.json["parameter"]
             .as_array()
@@ -572,6 +586,7 @@ async fn fhir_reads_searches_operations_and_consent() -> TestResult {
         )?;
         assert_eq!(r.status, 200, "{name}: {}", r.text());
         r4.check(&r.json, name)?;
+        conforms(name, &r.json)?;
     }
     for (name, query) in [
         ("find-subject-haplotypes", "genes=HGNC:2621"),
@@ -586,12 +601,14 @@ async fn fhir_reads_searches_operations_and_consent() -> TestResult {
         let r = http.get(&format!("/fhir/${name}?subject={p}&{query}"), Some(&own))?;
         assert_eq!(r.status, 200, "{name}: {}", r.text());
         r4.check(&r.json, name)?;
+        conforms(name, &r.json)?;
     }
     // Population counts under Beacon's rules for the approved researcher.
     let pop = format!("/fhir/$find-population-structural-intersecting-variants?ranges={range}");
     let r = http.get(&pop, Some(&alice))?;
     assert_eq!(r.status, 200, "{}", r.text());
     r4.check(&r.json, "population")?;
+    conforms("find-population-structural-intersecting-variants", &r.json)?;
     let parts = r.json["parameter"][0]["part"].as_array().ok_or("parts")?;
     assert!(
         parts.iter().any(|x| x["name"] == "numerator"),
@@ -645,6 +662,7 @@ async fn fhir_reads_searches_operations_and_consent() -> TestResult {
         let r = http.get(&format!("/fhir/${name}?{query}"), Some(&alice))?;
         assert_eq!(r.status, 200, "{name}: {}", r.text());
         r4.check(&r.json, name)?;
+        conforms(name, &r.json)?;
     }
 
     // A withdrawn participant: reads, searches and operations answer as for an unknown one.
@@ -783,6 +801,34 @@ async fn fhir_transactions_from_a_hospital() -> TestResult {
         assert_eq!(read.status, 200, "{location}: {}", read.text());
         r4.check(&read.json, location)?;
     }
+    // A laboratory result keeps the digits the hospital wrote (FHIR: a decimal's precision has
+    // a meaning): 6.10 is stored and answered as 6.10, not 6.1.
+    let fixture: Value = serde_json::from_slice(&bundle)?;
+    let lab = json!({"resourceType": "Bundle", "type": "transaction", "entry": [
+        fixture["entry"][0],
+        {"fullUrl": "urn:uuid:6f1c2a3e-0001-4c1a-9a00-0000000000f1",
+         "resource": {"resourceType": "Observation", "status": "final",
+            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}],
+            "code": {"coding": [{"system": "urn:oid:1.2.392.200119.4.504", "code": "3A010000002327101", "display": "総蛋白"}]},
+            "subject": {"reference": fixture["entry"][0]["fullUrl"]},
+            "effectiveDateTime": "2024-03-14T09:00:00+09:00",
+            "valueQuantity": {"value": "WRITTEN", "unit": "g/dL", "system": "http://unitsofmeasure.org", "code": "g/dL"}},
+         "request": {"method": "POST", "url": "Observation"}}]});
+    let lab = lab.to_string().replace(r#""WRITTEN""#, "6.10");
+    let r = post(Some(&own), lab.into_bytes())?;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let labs = http.get(
+        "/fhir/Observation?subject=Patient/GEMJ-TEST-0001&category=laboratory",
+        Some(&own),
+    )?;
+    assert_eq!(labs.status, 200, "{}", labs.text());
+    r4.check(&labs.json, "laboratory results")?;
+    assert!(
+        labs.text().contains(r#""value":6.10,"unit":"g/dL""#),
+        "the written digits: {}",
+        labs.text()
+    );
+
     let patient = http.get("/fhir/Patient/GEMJ-TEST-0001", Some(&own))?;
     let systems: Vec<&str> = patient.json["identifier"]
         .as_array()

@@ -1265,24 +1265,171 @@ async fn fhir_answers_match_the_fixtures(gw: &TestGateway) -> Res<()> {
         tx["parameter"].as_array().is_none_or(Vec::is_empty),
         "no drug response is annotated: {tx}"
     );
-    // Germline calls are Genotypes in HGVS genotype notation, found by gene; no haplotype is
-    // made up.
-    for (gene, hgvs) in [
-        ("HFE", "NC_000006.12:g.[26092913G>A];[=]"),
-        ("CYP2C19", "NC_000010.11:g.[94781859G>A];[94781859G>A]"),
+    // Population implication counts: the subjects who carry an allele whose annotations hold
+    // the implication (TP53 p.Arg175His, carried by 0001, is Li-Fraumeni's and a missense).
+    let tp53 = "variants=17-7675088-C-T";
+    for (op, filter, part, n) in [
+        (
+            "dx-implications",
+            "&conditions=Li-Fraumeni%20syndrome",
+            "implications",
+            1,
+        ),
+        ("dx-implications", "&conditions=Marfan", "implications", 0),
+        ("tx-implications", "", "implications", 0),
+        (
+            "molecular-consequences",
+            "&featureConsequences=SO:0001583",
+            "consequences",
+            1,
+        ),
+        (
+            "molecular-consequences",
+            "&featureConsequences=SO:0001587",
+            "consequences",
+            0,
+        ),
+    ] {
+        let answer = get(&format!("/fhir/$find-population-{op}?{tp53}{filter}"))?;
+        valid(&answer)?;
+        let problems =
+            gemj_fhir::genomics::output_problems(&format!("find-population-{op}"), &answer)?;
+        assert!(problems.is_empty(), "{op}{filter}: {problems:?}");
+        assert_eq!(answer["parameter"][0]["name"], part, "{answer}");
+        let numerator = &answer["parameter"][0]["part"][0];
+        assert_eq!(numerator["name"], "numerator", "{answer}");
+        assert_eq!(
+            numerator["valueQuantity"]["value"], n,
+            "{op}{filter}: {answer}"
+        );
+    }
+    let r = http.get(
+        "/fhir/$find-population-dx-implications?conditions=Marfan",
+        Some(&passport),
+    )?;
+    assert_eq!(
+        r.status,
+        422,
+        "no variant to count the carriers of: {}",
+        r.text()
+    );
+
+    // Germline calls are Genotypes in HGVS genotype notation, found by gene; a star allele's
+    // core variant (CYP2C19*2 is rs4244285, homozygous in 0002) is its Haplotype, and nothing
+    // else is made up.
+    for (gene, star, hgvs) in [
+        ("HFE", None, "NC_000006.12:g.[26092913G>A];[=]"),
+        (
+            "CYP2C19",
+            Some("CYP2C19*2"),
+            "NC_000010.11:g.[94781859G>A];[94781859G>A]",
+        ),
     ] {
         let answer = get(&format!(
             "/fhir/$find-subject-haplotypes?subject=Patient/GEMJ-TEST-0002&genes={gene}"
         ))?;
         valid(&answer)?;
-        let part = &answer["parameter"][0]["part"];
+        let part = answer["parameter"][0]["part"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         assert_eq!(part[0]["valueString"], gene, "{answer}");
-        let genotype = &part[1]["resource"];
-        assert_eq!(part[1]["name"], "genotype", "{answer}");
-        assert_eq!(genotype["code"]["coding"][0]["code"], "84413-4");
-        assert_eq!(genotype["valueCodeableConcept"]["coding"][0]["code"], hgvs);
-        assert!(part.get(2).is_none(), "one call per gene: {answer}");
+        let named = |name: &str| -> Vec<&Value> {
+            part.iter()
+                .filter(|x| x["name"] == name)
+                .map(|x| &x["resource"])
+                .collect()
+        };
+        let genotypes = named("genotype");
+        assert_eq!(genotypes.len(), 1, "one call per gene: {answer}");
+        assert_eq!(genotypes[0]["code"]["coding"][0]["code"], "84413-4");
+        assert_eq!(
+            genotypes[0]["valueCodeableConcept"]["coding"][0]["code"],
+            hgvs
+        );
+        let haplotypes = named("haplotype");
+        assert_eq!(
+            haplotypes
+                .iter()
+                .map(|h| h["valueCodeableConcept"]["text"].as_str())
+                .collect::<Vec<_>>(),
+            star.into_iter().map(Some).collect::<Vec<_>>(),
+            "{answer}"
+        );
+        if let Some(h) = haplotypes.first() {
+            assert_eq!(h["code"]["coding"][0]["code"], "84414-2");
+            assert_eq!(
+                h["component"][0]["valueCodeableConcept"]["coding"][0]["code"],
+                "HGNC:2621"
+            );
+            assert_eq!(
+                h["derivedFrom"], genotypes[0]["derivedFrom"],
+                "the same Variant"
+            );
+            assert!(
+                h["note"][0]["text"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("rs4244285") && t.contains("both copies")),
+                "{h}"
+            );
+            // Read back by id, and found by its code.
+            let id = h["id"].as_str().unwrap_or_default();
+            assert_eq!(&get(&format!("/fhir/Observation/{id}"))?, *h);
+            let search = get(
+                "/fhir/Observation?subject=Patient/GEMJ-TEST-0002&code=http://loinc.org%7C84414-2",
+            )?;
+            assert_eq!(search["total"], 1, "{search}");
+        }
     }
+    // Specific star alleles: present from the core variant, absent when not carried, refused
+    // when the shipped table does not define them.
+    for (allele, present) in [
+        ("CYP2C19*2", true),
+        ("CYP2C19*17", false),
+        ("CYP2C9*3", false),
+    ] {
+        let answer = get(&format!(
+            "/fhir/$find-subject-specific-haplotypes?subject=Patient/GEMJ-TEST-0002&haplotypes={}",
+            allele.replace('*', "%2A")
+        ))?;
+        valid(&answer)?;
+        let part = &answer["parameter"][0]["part"];
+        assert_eq!(part[0]["valueString"], allele, "{answer}");
+        assert_eq!(part[1]["name"], "presence", "{answer}");
+        assert_eq!(part[1]["valueBoolean"], present, "{answer}");
+        assert_eq!(part.get(2).is_some(), present, "{answer}");
+    }
+    let r = http.get(
+        "/fhir/$find-subject-specific-haplotypes?subject=Patient/GEMJ-TEST-0002&haplotypes=CYP2D6*4",
+        Some(&passport),
+    )?;
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert!(
+        r.text().contains("CYP2C19*2"),
+        "names what is defined: {}",
+        r.text()
+    );
+    let answer = get("/fhir/$find-population-specific-haplotypes?haplotypes=CYP2C19*2,CYP2C9*3")?;
+    valid(&answer)?;
+    let counts: Vec<(&Value, &Value)> = answer["parameter"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            (
+                &p["part"][0]["valueString"],
+                &p["part"][1]["valueQuantity"]["value"],
+            )
+        })
+        .collect();
+    assert_eq!(
+        counts,
+        [
+            (&json!("CYP2C19*2"), &json!(1)),
+            (&json!("CYP2C9*3"), &json!(0))
+        ],
+        "0002 carries CYP2C19*2: {answer}"
+    );
     // The somatic calls of 0001 have no Genotype.
     let answer = get(&format!(
         "/fhir/$find-subject-haplotypes?{subject}&genes=TP53"

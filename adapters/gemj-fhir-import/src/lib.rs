@@ -156,7 +156,7 @@ pub fn read_bundle(
 ) -> Result<gemj_model::source::Extract, FhirImportError> {
     // RFC 8259 §8.1 lets a parser ignore a byte order mark; Windows EHR exports send one.
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let value: serde_json::Value =
+    let mut value: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|source| FhirImportError::Json { source })?;
     if let Some(validator) = validator
         && let Err(mut errors) = validator.validate(&value)
@@ -165,6 +165,8 @@ pub fn read_bundle(
         errors.truncate(MAX_SCHEMA_ERRORS);
         return Err(FhirImportError::Invalid { errors, omitted });
     }
+    // Decimals keep the digits the sender wrote (`3.20`), which the parse above dropped.
+    wire::mark_written_numbers(bytes, &mut value);
     bundle::read(&value, file)
 }
 

@@ -144,18 +144,72 @@ pub(crate) struct Period {
     pub end: Option<String>,
 }
 
-/// A FHIR `decimal` or `integer`, kept as the text serde_json gives back for the number.
+/// A FHIR `decimal` or `integer`, kept as the sender wrote it (`3.20`, `61.0`, `100`).
 ///
-/// Without serde_json's `arbitrary_precision` or `raw_value` features the number goes through
-/// an `f64` (exact for up to 17 significant digits, with `float_roundtrip`), so a trailing zero
-/// after the point is lost (`3.20` reads as `3.2`); `61.0` stays `61.0` and integers stay
-/// integers.
+/// serde_json (without `arbitrary_precision`) reads a number as an `f64`, which loses a trailing
+/// zero after the point, so [`crate::read_bundle`] puts the written literal back where serde_json
+/// would write it otherwise ([`mark_written_numbers`]): here it is either a number (written as
+/// serde_json writes it) or a marked string holding the literal.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct Decimal(pub String);
 
+/// The prefix of a written number literal inside a parsed bundle (see [`Decimal`]). A string
+/// with it that is not a number literal is not a decimal, so a sender gains nothing by writing
+/// one.
+pub(crate) const WRITTEN_NUMBER: &str = "\u{0}gemj-written-number:";
+
 impl<'de> Deserialize<'de> for Decimal {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        serde_json::Number::deserialize(d).map(|n| Decimal(n.to_string()))
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Written {
+            Number(serde_json::Number),
+            Text(String),
+        }
+        match Written::deserialize(d)? {
+            Written::Number(n) => Ok(Decimal(n.to_string())),
+            Written::Text(text) => text
+                .strip_prefix(WRITTEN_NUMBER)
+                .filter(|literal| gemj_schemas::literals::is_number(literal))
+                .map(|literal| Decimal(literal.to_owned()))
+                .ok_or_else(|| serde::de::Error::custom("a decimal must be a JSON number")),
+        }
+    }
+}
+
+/// Replaces each number of `value` whose written literal in `raw` (the bytes it was parsed
+/// from) differs from serde_json's writing of it (`3.20` against `3.2`) with the literal marked
+/// by [`WRITTEN_NUMBER`]. Numbers are matched in document order (serde_json keeps object
+/// members in order); if the two lists disagree in length or in any value (a duplicated member
+/// name drops one), nothing is replaced and the numbers stay as serde_json read them.
+pub(crate) fn mark_written_numbers(raw: &[u8], value: &mut serde_json::Value) {
+    fn slots<'v>(v: &'v mut serde_json::Value, out: &mut Vec<&'v mut serde_json::Value>) {
+        match v {
+            serde_json::Value::Number(_) => out.push(v),
+            serde_json::Value::Array(items) => items.iter_mut().for_each(|i| slots(i, out)),
+            serde_json::Value::Object(map) => map.values_mut().for_each(|i| slots(i, out)),
+            _ => {}
+        }
+    }
+    let literals = gemj_schemas::literals::numbers(raw);
+    let mut numbers = Vec::new();
+    slots(value, &mut numbers);
+    let agree = literals.len() == numbers.len()
+        && literals
+            .iter()
+            .zip(&numbers)
+            .all(|(l, n)| l.parse::<f64>().ok() == n.as_f64());
+    if !agree {
+        return;
+    }
+    for (literal, slot) in literals.into_iter().zip(numbers) {
+        let rewritten = match &*slot {
+            serde_json::Value::Number(n) => n.to_string() != literal,
+            _ => false,
+        };
+        if rewritten {
+            *slot = serde_json::Value::String(format!("{WRITTEN_NUMBER}{literal}"));
+        }
     }
 }
 
@@ -359,6 +413,39 @@ mod tests {
         let q: Quantity = serde_json::from_str(r#"{"value": 3.2}"#)?;
         assert_eq!(q.value, Some(Decimal("3.2".to_owned())));
         assert!(serde_json::from_str::<Quantity>(r#"{"value": "3.2"}"#).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn written_digits_are_put_back_where_the_parse_dropped_them()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let read = |raw: &str| -> Result<Option<Decimal>, Box<dyn std::error::Error>> {
+            let mut v: serde_json::Value = serde_json::from_str(raw)?;
+            mark_written_numbers(raw.as_bytes(), &mut v);
+            Ok(Quantity::deserialize(&v["q"])?.value)
+        };
+        let d = |t: &str| Some(Decimal(t.to_owned()));
+        assert_eq!(
+            read(r#"{"n": 1.0, "q": {"value": 3.20, "unit": "x"}}"#)?,
+            d("3.20")
+        );
+        assert_eq!(
+            read(r#"{"s": "9.90", "q": {"value": 1.50E2}}"#)?,
+            d("1.50E2")
+        );
+        assert_eq!(read(r#"{"q": {"value": 61.0}}"#)?, d("61.0"));
+        assert_eq!(read(r#"{"q": {"value": 100}}"#)?, d("100"));
+        // A duplicated member drops a number: the lists disagree, and serde_json's reading
+        // stands rather than a misplaced literal.
+        assert_eq!(
+            read(r#"{"a": "s", "q": {"value": 3.20}, "a": 2.00}"#)?,
+            d("3.2")
+        );
+        // A marked string that holds no number is no decimal.
+        let forged = serde_json::json!({"value": format!("{WRITTEN_NUMBER}1; x")});
+        assert!(Quantity::deserialize(&forged).is_err());
+        let forged = serde_json::json!({"value": format!("{WRITTEN_NUMBER}2.50")});
+        assert_eq!(Quantity::deserialize(&forged)?.value, d("2.50"));
         Ok(())
     }
 

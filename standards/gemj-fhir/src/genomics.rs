@@ -70,6 +70,91 @@ pub fn served_definition(name: &str, base: &str) -> Result<Value, FhirError> {
     Ok(d)
 }
 
+/// What an operation's answer does that its definition does not allow, one line each (empty when
+/// it conforms): an output parameter or part that is not defined, one that appears fewer or more
+/// times than its cardinality, or a value of another type than its definition's (`valueString`
+/// for `string`, `valueCodeableConcept`, a `resource` of the named type). The check a client of the
+/// IG makes of `Parameters` beyond the R4 schema.
+///
+/// # Errors
+/// As [`published_definition`].
+pub fn output_problems(name: &str, answer: &Value) -> Result<Vec<String>, FhirError> {
+    let definition = published_definition(name)?;
+    let outs: Vec<&Value> = definition["parameter"]
+        .as_array()
+        .map(|ps| ps.iter().filter(|p| p["use"] == "out").collect())
+        .unwrap_or_default();
+    let given = answer["parameter"]
+        .as_array()
+        .map_or(&[][..], Vec::as_slice);
+    let mut problems = Vec::new();
+    cardinality(&outs, given, "", &mut problems);
+    for p in given {
+        let Some(def) = outs.iter().find(|d| d["name"] == p["name"]) else {
+            continue;
+        };
+        let Some(parts) = def["part"].as_array() else {
+            value_type(def, p, "", &mut problems);
+            continue;
+        };
+        let defs: Vec<&Value> = parts.iter().collect();
+        let items = p["part"].as_array().map_or(&[][..], Vec::as_slice);
+        let at = format!("{}.", p["name"].as_str().unwrap_or("?"));
+        cardinality(&defs, items, &at, &mut problems);
+        for item in items {
+            if let Some(d) = defs.iter().find(|d| d["name"] == item["name"]) {
+                value_type(d, item, &at, &mut problems);
+            }
+        }
+    }
+    Ok(problems)
+}
+
+fn cardinality(defs: &[&Value], given: &[Value], at: &str, problems: &mut Vec<String>) {
+    for g in given {
+        if !defs.iter().any(|d| d["name"] == g["name"]) {
+            problems.push(format!("{at}{} is not defined", g["name"]));
+        }
+    }
+    for d in defs {
+        let name = d["name"].as_str().unwrap_or_default();
+        let n = given.iter().filter(|g| g["name"] == name).count();
+        let min = d["min"]
+            .as_u64()
+            .map_or(0, |m| usize::try_from(m).unwrap_or(usize::MAX));
+        let max = d["max"].as_str().and_then(|m| m.parse::<usize>().ok());
+        if n < min || max.is_some_and(|max| n > max) {
+            problems.push(format!(
+                "{at}{name} appears {n} times; its cardinality is {min}..{}",
+                d["max"].as_str().unwrap_or("*")
+            ));
+        }
+    }
+}
+
+fn value_type(def: &Value, given: &Value, at: &str, problems: &mut Vec<String>) {
+    let name = def["name"].as_str().unwrap_or_default();
+    // A data type is `value[x]` (`valueDateTime`, `valueCodeableConcept`; the R4 schema checks
+    // its JSON), a resource type is `resource`.
+    let ok = match def["type"].as_str() {
+        Some(t) => {
+            let mut chars = t.chars();
+            let element = chars
+                .next()
+                .map(|c| format!("value{}{}", c.to_ascii_uppercase(), chars.as_str()))
+                .unwrap_or_default();
+            given.get(&element).is_some() || given["resource"]["resourceType"] == t
+        }
+        None => true,
+    };
+    if !ok {
+        problems.push(format!(
+            "{at}{name} is not a {}",
+            def["type"].as_str().unwrap_or("?")
+        ));
+    }
+}
+
 /// A value of an operation input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InputValue {

@@ -52,6 +52,9 @@ pub mod profiles {
     /// Genotype.
     pub const GENOTYPE: &str =
         "http://hl7.org/fhir/uv/genomics-reporting/StructureDefinition/genotype";
+    /// Haplotype (a star allele).
+    pub const HAPLOTYPE: &str =
+        "http://hl7.org/fhir/uv/genomics-reporting/StructureDefinition/haplotype";
     /// Therapeutic implication.
     pub const THERAPEUTIC_IMPLICATION: &str =
         "http://hl7.org/fhir/uv/genomics-reporting/StructureDefinition/therapeutic-implication";

@@ -9,11 +9,14 @@
 //! what neither the schema nor the model checks (real calendar dates, at most one value of a
 //! choice element, decimals the model can hold without losing digits).
 //!
+//! A decimal the gateway answers keeps the digits it was stored with (`6.10` stays `6.10`):
+//! [`decimal`] makes it and [`to_bytes`] writes it, while the model checks it as a number.
+//!
 //! Every function here is non-generic, so fhir-model's serde code is instantiated once, in this
 //! crate.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use fhir_model::r4b::resources::Resource;
 use gemj_schemas::{SchemaSet, Validator, docs};
@@ -62,9 +65,136 @@ pub fn typed(resource: &Value) -> Result<Value, ModelError> {
 /// # Errors
 /// As [`typed`]: a resource the gateway built that the model does not keep whole is a defect
 /// of the gateway, reported rather than answered half.
+///
+/// Decimals made by [`decimal`] are checked by the model as the numbers they are, and written
+/// with the digits they were given.
 pub fn to_bytes(resource: &Value) -> Result<Vec<u8>, ModelError> {
-    typed(resource)?;
-    serde_json::to_vec(resource).map_err(|e| ModelError::Unreadable(e.to_string()))
+    let marker = decimal_marker();
+    if holds_decimal(resource, marker) {
+        let mut numeric = resource.clone();
+        as_numbers(&mut numeric, marker);
+        typed(&numeric)?;
+    } else {
+        typed(resource)?;
+    }
+    serde_json::to_vec(&Exact {
+        value: resource,
+        marker,
+    })
+    .map_err(|e| ModelError::Unreadable(e.to_string()))
+}
+
+/// A FHIR `decimal` that keeps the digits it was written with, for a resource answered through
+/// [`to_bytes`]: FHIR gives a decimal's precision a meaning (R4 §2.24.0.1: `6.10` is not
+/// `6.1`), and serde_json keeps numbers as `f64`. `None` when `text` is not a JSON number
+/// literal that an `f64` holds (the caller then answers the text as a string, or nothing).
+///
+/// Where serde_json writes the number as `text` already (`61.0`, `3.2`, `100`), the answer is
+/// that number. Otherwise it is a placeholder string that only [`to_bytes`] turns back into
+/// the number as written: its prefix holds a key drawn at random when the process starts, so
+/// no stored text can be taken for one.
+///
+/// # Examples
+///
+/// ```
+/// use gemj_fhir::model::{decimal, to_bytes};
+/// let v = serde_json::json!({"resourceType": "Observation", "status": "final",
+///     "code": {"text": "Hb"}, "valueQuantity": {"value": decimal("6.10"), "unit": "g/dL"}});
+/// let bytes = to_bytes(&v).unwrap();
+/// assert!(String::from_utf8(bytes).unwrap().contains(r#""value":6.10"#));
+/// assert_eq!(decimal("61.0"), Some(serde_json::json!(61.0)));
+/// assert_eq!(decimal("6,10"), None);
+/// ```
+#[must_use]
+pub fn decimal(text: &str) -> Option<Value> {
+    if !gemj_schemas::literals::is_number(text) {
+        return None;
+    }
+    let number: serde_json::Number = serde_json::from_str(text).ok()?;
+    if number.to_string() == text {
+        Some(Value::Number(number))
+    } else {
+        Some(Value::String(format!("{}{text}", decimal_marker())))
+    }
+}
+
+/// The prefix of [`decimal`]'s placeholders: NUL, a name, and 128 bits drawn when the process
+/// starts (std's randomly keyed hasher, keyed from the operating system's random source).
+fn decimal_marker() -> &'static str {
+    static MARKER: OnceLock<String> = OnceLock::new();
+    MARKER.get_or_init(|| {
+        use std::hash::{BuildHasher as _, Hasher as _};
+        let draw = || {
+            std::collections::hash_map::RandomState::new()
+                .build_hasher()
+                .finish()
+        };
+        format!("\u{0}gemj-decimal-{:016x}{:016x}:", draw(), draw())
+    })
+}
+
+fn holds_decimal(v: &Value, marker: &str) -> bool {
+    match v {
+        Value::String(s) => s.starts_with(marker),
+        Value::Array(items) => items.iter().any(|i| holds_decimal(i, marker)),
+        Value::Object(map) => map.values().any(|i| holds_decimal(i, marker)),
+        _ => false,
+    }
+}
+
+/// Turns placeholders into the numbers they hold (digits past an `f64`'s are the model's loss
+/// to check, not the answer's).
+fn as_numbers(v: &mut Value, marker: &str) {
+    match v {
+        Value::String(s) => {
+            if let Some(number) = s
+                .strip_prefix(marker)
+                .and_then(|text| serde_json::from_str::<serde_json::Number>(text).ok())
+            {
+                *v = Value::Number(number);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|i| as_numbers(i, marker)),
+        Value::Object(map) => map.values_mut().for_each(|i| as_numbers(i, marker)),
+        _ => {}
+    }
+}
+
+/// A resource written as serde_json writes it, except that placeholders are written as the
+/// number literals they hold.
+struct Exact<'a> {
+    value: &'a Value,
+    marker: &'a str,
+}
+
+impl serde::Serialize for Exact<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error as _, SerializeMap as _, SerializeSeq as _};
+        let marker = self.marker;
+        match self.value {
+            Value::String(text) => match text.strip_prefix(marker) {
+                Some(literal) => serde_json::value::RawValue::from_string(literal.to_owned())
+                    .map_err(S::Error::custom)?
+                    .serialize(s),
+                None => s.serialize_str(text),
+            },
+            Value::Array(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for value in items {
+                    seq.serialize_element(&Exact { value, marker })?;
+                }
+                seq.end()
+            }
+            Value::Object(map) => {
+                let mut out = s.serialize_map(Some(map.len()))?;
+                for (key, value) in map {
+                    out.serialize_entry(key, &Exact { value, marker })?;
+                }
+                out.end()
+            }
+            other => other.serialize(s),
+        }
+    }
 }
 
 fn differences(a: &Value, b: &Value, at: &str, out: &mut Vec<String>) {
@@ -390,48 +520,10 @@ fn real_date(s: &str) -> bool {
 /// The most significant digits of any number literal in JSON bytes (outside strings).
 #[must_use]
 pub fn longest_decimal(raw: &[u8]) -> Option<usize> {
-    let mut longest: Option<usize> = None;
-    let mut i = 0;
-    let mut in_string = false;
-    while i < raw.len() {
-        let b = raw[i];
-        if in_string {
-            match b {
-                b'\\' => i += 1,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            i += 1;
-            continue;
-        }
-        if b == b'"' {
-            in_string = true;
-            i += 1;
-            continue;
-        }
-        if b == b'-' || b.is_ascii_digit() {
-            let start = i;
-            while i < raw.len() && matches!(raw[i], b'0'..=b'9' | b'.' | b'-' | b'+' | b'e' | b'E')
-            {
-                i += 1;
-            }
-            let literal = &raw[start..i];
-            let mantissa = literal
-                .split(|c| matches!(c, b'e' | b'E'))
-                .next()
-                .unwrap_or(literal);
-            let digits: Vec<u8> = mantissa
-                .iter()
-                .copied()
-                .filter(u8::is_ascii_digit)
-                .collect();
-            let significant = digits.iter().skip_while(|d| **d == b'0').count().max(1);
-            longest = Some(longest.map_or(significant, |l| l.max(significant)));
-            continue;
-        }
-        i += 1;
-    }
-    longest
+    gemj_schemas::literals::numbers(raw)
+        .into_iter()
+        .map(gemj_schemas::literals::significant_digits)
+        .max()
 }
 
 #[cfg(test)]
@@ -469,6 +561,55 @@ mod tests {
             extra_checks(&json!({"birthDate": "2024-02-29", "valueSet": "x", "value": 1}))
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn decimals_are_answered_with_the_digits_they_were_given() -> Result<(), ModelError> {
+        let lab = |value: Value| {
+            json!({"resourceType": "Observation", "status": "final", "code": {"text": "TP"},
+                   "valueQuantity": {"value": value, "unit": "g/dL"},
+                   "referenceRange": [{"low": {"value": decimal("6.70")}, "text": "6.7-8.3"}]})
+        };
+        for (text, written) in [
+            ("6.10", "6.10"),
+            ("61.0", "61.0"),
+            ("100", "100"),
+            ("0.000", "0.000"),
+            ("-2.50e+3", "-2.50e+3"),
+        ] {
+            let v = lab(decimal(text).ok_or(ModelError::Lossy(vec![text.to_owned()]))?);
+            let bytes = String::from_utf8(to_bytes(&v)?).unwrap_or_default();
+            let exact = |after: char| bytes.contains(&format!(r#""value":{written}{after}"#));
+            assert!(exact(',') || exact('}'), "{bytes}");
+            assert!(bytes.contains(r#""low":{"value":6.70}"#), "{bytes}");
+            // What a client parses is the number.
+            let back: Value = serde_json::from_str(&bytes).unwrap_or_default();
+            assert_eq!(
+                back["valueQuantity"]["value"].as_f64(),
+                text.parse::<f64>().ok()
+            );
+        }
+        for not_a_number in ["6,10", " 6.1", "+6.1", ".5", "1e999", "NaN", ""] {
+            assert_eq!(decimal(not_a_number), None, "{not_a_number:?}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn only_this_process_placeholders_become_numbers() -> Result<(), ModelError> {
+        // Stored text shaped like a placeholder, with another key, stays a string.
+        let forged = "\u{0}gemj-decimal-00000000000000000000000000000000:6.10";
+        let patient = json!({"resourceType": "Patient", "name": [{"text": forged}]});
+        let bytes = to_bytes(&patient)?;
+        let back: Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        assert_eq!(back["name"][0]["text"], forged);
+        // A decimal where FHIR wants a string is checked as the number it is: refused.
+        let misplaced = json!({"resourceType": "Patient", "gender": decimal("6.10")});
+        assert!(matches!(
+            to_bytes(&misplaced),
+            Err(ModelError::Unreadable(_) | ModelError::Lossy(_))
+        ));
+        Ok(())
     }
 
     #[test]

@@ -75,6 +75,7 @@
 
 mod bundle;
 mod error;
+pub mod literals;
 mod load;
 mod openapi;
 mod set;

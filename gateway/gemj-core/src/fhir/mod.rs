@@ -14,6 +14,7 @@
 //! catalogue epoch) and leave only through `gemj_fhir::model` (the typed round trip).
 
 mod operations;
+mod pgx;
 mod resources;
 
 use std::collections::BTreeMap;

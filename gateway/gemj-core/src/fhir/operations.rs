@@ -19,9 +19,11 @@
 //! responses) are Observations derived from the Variant, as is a diploid germline call's
 //! Genotype (an HGVS genotype), which `$find-subject-haplotypes` answers per gene.
 //!
-//! What the store does not hold is not invented: it has no haplotype or star-allele calls, so
-//! specific-haplotype items are echoed without a result; a variant without annotations has no
-//! consequence or implication.
+//! Star alleles of CYP2C19 and CYP2C9 are Haplotypes called from their core variants
+//! ([`super::pgx`], CPIC's definitions): a germline call of the core variant is the allele,
+//! derived from the Variant; no diplotype is called. What the store does not hold is not
+//! invented: an allele the table does not define is refused with 422, and a variant without
+//! annotations has no consequence or implication.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -55,6 +57,8 @@ pub(crate) struct FoundVariant {
     pub(crate) therapeutic: Vec<Value>,
     /// The germline call's Genotype, as an HGVS genotype, when it can be written.
     pub(crate) genotype: Option<Value>,
+    /// The star allele whose core variant the germline call is ([`super::pgx`]).
+    pub(crate) haplotype: Option<Value>,
 }
 
 impl FoundVariant {
@@ -65,6 +69,7 @@ impl FoundVariant {
             .chain(self.diagnostic)
             .chain(self.therapeutic)
             .chain(self.genotype)
+            .chain(self.haplotype)
     }
 }
 
@@ -363,66 +368,7 @@ async fn derived_answers(
             }
         }
     }
-    let wanted = |param: &str| -> Vec<String> {
-        input
-            .texts(param)
-            .iter()
-            .map(|t| token_code(t).to_lowercase())
-            .collect()
-    };
-    let text_of = |o: &Value, code: &str| -> Vec<String> {
-        o["component"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|c| c["code"]["coding"][0]["code"] == code)
-            .flat_map(|c| {
-                let v = &c["valueCodeableConcept"];
-                [
-                    v["text"].as_str(),
-                    v["coding"][0]["code"].as_str(),
-                    v["coding"][0]["display"].as_str(),
-                ]
-            })
-            .flatten()
-            .map(str::to_lowercase)
-            .collect()
-    };
-    let matches = |o: &Value, code: &str, wanted: &[String]| {
-        wanted.is_empty()
-            || text_of(o, code)
-                .iter()
-                .any(|t| wanted.iter().any(|w| t == w || t.contains(w.as_str())))
-    };
-    // Which derived Observations the operation answers, and its own filter on them.
-    type Pick = fn(&FoundVariant) -> &[Value];
-    type Keep<'a> = Box<dyn Fn(&Value) -> bool + 'a>;
-    let (name, pick, keep): (&str, Pick, Keep<'_>) = match input.name {
-        "find-subject-molecular-consequences" => {
-            let w = wanted("featureConsequences");
-            (
-                "consequence",
-                |f| &f.consequences,
-                Box::new(move |o| matches(o, "feature-consequence", &w)),
-            )
-        }
-        "find-subject-dx-implications" => {
-            let w = wanted("conditions");
-            (
-                "implication",
-                |f| &f.diagnostic,
-                Box::new(move |o| matches(o, "81259-4", &w)),
-            )
-        }
-        _ => {
-            let (w, conditions) = (wanted("treatments"), wanted("conditions"));
-            (
-                "implication",
-                |f| &f.therapeutic,
-                Box::new(move |o| matches(o, "51963-7", &w) && matches(o, "51963-7", &conditions)),
-            )
-        }
-    };
+    let (name, pick, keep) = implication_filter(input);
     let kept = found.iter().flat_map(|f| {
         pick(f)
             .iter()
@@ -443,6 +389,74 @@ async fn derived_answers(
             .map(|v| json!({"name": "variant", "resource": v})),
     );
     Ok(out)
+}
+
+/// The derived Observations of a [`FoundVariant`] that an operation answers.
+type Pick = fn(&FoundVariant) -> &[Value];
+/// An operation's own filter on them.
+type Keep<'a> = Box<dyn Fn(&Value) -> bool + 'a>;
+
+/// Which derived Observations an implication or consequence operation answers (its part name
+/// and their list in a [`FoundVariant`]), and its own filter on them (`featureConsequences`,
+/// `conditions`, `treatments`), for the subject and population operations alike.
+fn implication_filter(input: &OperationInput) -> (&'static str, Pick, Keep<'_>) {
+    fn text_of(o: &Value, code: &str) -> Vec<String> {
+        o["component"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|c| c["code"]["coding"][0]["code"] == code)
+            .flat_map(|c| {
+                let v = &c["valueCodeableConcept"];
+                [
+                    v["text"].as_str(),
+                    v["coding"][0]["code"].as_str(),
+                    v["coding"][0]["display"].as_str(),
+                ]
+            })
+            .flatten()
+            .map(str::to_lowercase)
+            .collect()
+    }
+    fn matches(o: &Value, code: &str, wanted: &[String]) -> bool {
+        wanted.is_empty()
+            || text_of(o, code)
+                .iter()
+                .any(|t| wanted.iter().any(|w| t == w || t.contains(w.as_str())))
+    }
+    let wanted = |param: &str| -> Vec<String> {
+        input
+            .texts(param)
+            .iter()
+            .map(|t| token_code(t).to_lowercase())
+            .collect()
+    };
+    match input.name {
+        "find-subject-molecular-consequences" | "find-population-molecular-consequences" => {
+            let w = wanted("featureConsequences");
+            (
+                "consequence",
+                |f| &f.consequences,
+                Box::new(move |o| matches(o, "feature-consequence", &w)),
+            )
+        }
+        "find-subject-dx-implications" | "find-population-dx-implications" => {
+            let w = wanted("conditions");
+            (
+                "implication",
+                |f| &f.diagnostic,
+                Box::new(move |o| matches(o, "81259-4", &w)),
+            )
+        }
+        _ => {
+            let (w, conditions) = (wanted("treatments"), wanted("conditions"));
+            (
+                "implication",
+                |f| &f.therapeutic,
+                Box::new(move |o| matches(o, "51963-7", &w) && matches(o, "51963-7", &conditions)),
+            )
+        }
+    }
 }
 
 fn narrowing_filters(input: &OperationInput) -> Result<Narrowing, FhirError> {
@@ -637,11 +651,15 @@ pub(crate) async fn variants_of(
             .and_then(|o| calls.iter().find(|c| c.specimen == o))
             .or_else(|| calls.first());
         let observation = variant_observation(p, &key, &called, source, call, &notes);
-        let mut found = derived(p, observation, &notes);
+        let mut found = derived(p.as_str(), observation, &notes);
         if source != Some(SOMATIC)
             && let Some(call) = call
         {
             found.genotype = genotype(p, &found.observation, &key, call, &notes);
+            // The star-allele table is on GRCh38: another build's positions name other bases.
+            if Assembly::parse(&service.settings.assembly) == Some(Assembly::GRCh38) {
+                found.haplotype = haplotype(p, &found.observation, &key, call);
+            }
         }
         out.push(found);
     }
@@ -651,7 +669,7 @@ pub(crate) async fn variants_of(
 /// The Observations derived from a Variant: a molecular consequence per transcript effect,
 /// a diagnostic implication for ClinVar's significance, a therapeutic implication for its drug
 /// responses. Each names the Variant in `derivedFrom`.
-fn derived(p: &ParticipantId, observation: Value, notes: &AlleleNotes) -> FoundVariant {
+fn derived(p: &str, observation: Value, notes: &AlleleNotes) -> FoundVariant {
     let variant_id = observation["id"].as_str().unwrap_or_default().to_owned();
     let base = |id: String, profile: &str, code: &str| {
         json!({
@@ -739,6 +757,7 @@ fn derived(p: &ParticipantId, observation: Value, notes: &AlleleNotes) -> FoundV
         diagnostic,
         therapeutic,
         genotype: None,
+        haplotype: None,
     }
 }
 
@@ -779,24 +798,13 @@ fn genotype(
         "="
     };
     let text = format!("{sequence}:{kind}.[{change}];[{other}]");
-    let variant_id = variant["id"].as_str().unwrap_or_default();
-    let mut g = json!({
-        "resourceType": "Observation",
-        "id": format!("{variant_id}.gt"),
-        "meta": {"profile": [gemj_fhir::profiles::GENOTYPE]},
-        "status": "final",
-        "category": [
-            {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]},
-            {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "GE"}]}
-        ],
-        "code": loinc("84413-4", "Genotype display name"),
-        "subject": {"reference": format!("Patient/{p}")},
-        "valueCodeableConcept": {"coding": [{"system": HGVS, "code": text}]},
-        "derivedFrom": [{"reference": format!("Observation/{variant_id}")}],
-    });
-    if let Some(specimen) = variant.get("specimen") {
-        g["specimen"] = specimen.clone();
-    }
+    let mut g = called_from(
+        p,
+        variant,
+        ("gt", gemj_fhir::profiles::GENOTYPE),
+        loinc("84413-4", "Genotype display name"),
+        json!({"coding": [{"system": HGVS, "code": text}]}),
+    );
     if let Some(gene) = variant["component"]
         .as_array()
         .into_iter()
@@ -806,6 +814,74 @@ fn genotype(
         g["component"] = json!([gene]);
     }
     Some(g)
+}
+
+/// The IG's Haplotype of a germline call of a star allele's core variant ([`super::pgx`]):
+/// the allele by name, its gene, derived from the Variant, with a note that says how it was
+/// called (from the core variant alone, no diplotype).
+fn haplotype(
+    p: &ParticipantId,
+    variant: &Value,
+    key: &VariantKey,
+    call: &CallRow,
+) -> Option<Value> {
+    if call.copies == 0 {
+        return None;
+    }
+    let allele = super::pgx::allele_of(key)?;
+    let copies = if call.call.ploidy == 2 && call.copies >= 2 {
+        "on both copies"
+    } else {
+        "on one copy"
+    };
+    let name = allele.name();
+    let core = allele.spdi().unwrap_or_else(|| allele.rsid.clone());
+    let mut h = called_from(
+        p,
+        variant,
+        ("hap", gemj_fhir::profiles::HAPLOTYPE),
+        loinc("84414-2", "Haplotype name"),
+        json!({"text": name}),
+    );
+    h["component"] = json!([{"code": loinc("48018-6", "Gene studied [ID]"),
+        "valueCodeableConcept": {"coding": [{"system": "http://www.genenames.org", "code": allele.hgnc, "display": allele.gene}]}}]);
+    h["note"] = json!([{"text": format!(
+        "{name} ({}, CPIC) called from its core variant {core} ({}), carried {copies}; \
+         the allele's other defining positions are not checked and no diplotype is called.",
+        allele.function, allele.rsid
+    )}]);
+    Some(h)
+}
+
+/// A genomic Observation called from a Variant (a Genotype, a Haplotype): its id is the
+/// Variant's with `suffix`, it claims `profile`, and it names the Variant's subject, specimen
+/// and the Variant itself in `derivedFrom`.
+fn called_from(
+    p: &ParticipantId,
+    variant: &Value,
+    (suffix, profile): (&str, &str),
+    code: Value,
+    value: Value,
+) -> Value {
+    let variant_id = variant["id"].as_str().unwrap_or_default();
+    let mut o = json!({
+        "resourceType": "Observation",
+        "id": format!("{variant_id}.{suffix}"),
+        "meta": {"profile": [profile]},
+        "status": "final",
+        "category": [
+            {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]},
+            {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "GE"}]}
+        ],
+        "code": code,
+        "subject": {"reference": format!("Patient/{p}")},
+        "valueCodeableConcept": value,
+        "derivedFrom": [{"reference": format!("Observation/{variant_id}")}],
+    });
+    if let Some(specimen) = variant.get("specimen") {
+        o["specimen"] = specimen.clone();
+    }
+    o
 }
 
 /// The coding HGVS (with its transcript), transcript and protein HGVS components of an effect.
@@ -999,6 +1075,42 @@ fn text_part(name: &str, value: &str) -> Value {
     json!({"name": name, "valueString": value})
 }
 
+/// A star allele of the shipped table ([`super::pgx`]) named by a `haplotypes` input, with
+/// the input's text.
+///
+/// # Errors
+/// 422 for an allele the table does not define, or on a gateway whose build is not the
+/// table's (GRCh38).
+fn named_allele(
+    service: &FhirService,
+    text: String,
+) -> Result<(String, &'static super::pgx::CoreAllele), FhirError> {
+    if Assembly::parse(&service.settings.assembly) != Some(Assembly::GRCh38) {
+        return Err(lift_over_failed(
+            "haplotypes",
+            &text,
+            &service.settings.assembly,
+        ));
+    }
+    match super::pgx::named(&text) {
+        Some(allele) => Ok((text, allele)),
+        None => {
+            let known: Vec<String> = super::pgx::core_alleles()
+                .iter()
+                .map(super::pgx::CoreAllele::name)
+                .collect();
+            Err(FhirError::unprocessable(
+                IssueCode::NotSupported,
+                format!(
+                    "{text}: no definition of this haplotype is shipped; the gateway calls {} from their core variants",
+                    known.join(", ")
+                ),
+            )
+            .with_expression("haplotypes"))
+        }
+    }
+}
+
 fn presence(found: bool) -> Value {
     json!({"name": "presence", "valueBoolean": found})
 }
@@ -1101,32 +1213,65 @@ pub(crate) async fn run(
                         }
                     }
                     "find-subject-haplotypes" => {
-                        // No haplotype (star-allele) calls are stored: each gene answers the
-                        // Genotypes of the subject's germline calls in it (never a made-up
-                        // haplotype).
+                        // Each gene answers the star alleles called from their core variants
+                        // (`pgx`), then the Genotypes of the subject's germline calls in it.
                         let all = variants_of(service, c, &p, Some(&filters)).await?;
                         for text in input.texts("genes") {
                             let wanted = token_code(&text).to_lowercase();
-                            let mut part = vec![text_part("geneItem", &text)];
-                            for g in all.iter().filter_map(|f| f.genotype.as_ref()) {
-                                let gene = &g["component"][0]["valueCodeableConcept"];
+                            let of_gene = |o: &&Value| {
+                                let gene = &o["component"][0]["valueCodeableConcept"];
                                 let names = [
                                     gene["coding"][0]["code"].as_str(),
                                     gene["coding"][0]["display"].as_str(),
                                     gene["text"].as_str(),
                                 ];
-                                if names.iter().flatten().any(|n| n.to_lowercase() == wanted) {
-                                    part.push(json!({"name": "genotype", "resource": g}));
-                                }
+                                names.iter().flatten().any(|n| n.to_lowercase() == wanted)
+                            };
+                            let mut part = vec![text_part("geneItem", &text)];
+                            for h in all
+                                .iter()
+                                .filter_map(|f| f.haplotype.as_ref())
+                                .filter(of_gene)
+                            {
+                                part.push(json!({"name": "haplotype", "resource": h}));
+                            }
+                            for g in all
+                                .iter()
+                                .filter_map(|f| f.genotype.as_ref())
+                                .filter(of_gene)
+                            {
+                                part.push(json!({"name": "genotype", "resource": g}));
                             }
                             parameter.push(json!({"name": "haplotypes", "part": part}));
                         }
                     }
                     "find-subject-specific-haplotypes" => {
-                        // No haplotype (star-allele) calls are stored: each item is echoed
-                        // without a result (never a made-up absence).
-                        for text in input.texts("haplotypes") {
-                            parameter.push(json!({"name": "haplotypes", "part": [text_part("haplotypeItem", &text)]}));
+                        // A star allele of the shipped table is present when the subject's
+                        // germline calls hold its core variant; one the table does not define
+                        // cannot be looked for (422, never a made-up absence).
+                        let alleles = input
+                            .texts("haplotypes")
+                            .into_iter()
+                            .map(|text| named_allele(service, text))
+                            .collect::<Result<Vec<_>, _>>()?;
+                        let all = variants_of(service, c, &p, Some(&filters)).await?;
+                        for (text, allele) in alleles {
+                            let name = allele.name();
+                            let found: Vec<&Value> = all
+                                .iter()
+                                .filter_map(|f| f.haplotype.as_ref())
+                                .filter(|h| h["valueCodeableConcept"]["text"] == name.as_str())
+                                .collect();
+                            let mut part = vec![
+                                text_part("haplotypeItem", &text),
+                                presence(!found.is_empty()),
+                            ];
+                            part.extend(
+                                found
+                                    .into_iter()
+                                    .map(|h| json!({"name": "haplotype", "resource": h})),
+                            );
+                            parameter.push(json!({"name": "haplotypes", "part": part}));
                         }
                     }
                     "find-subject-tx-implications"
@@ -1259,35 +1404,21 @@ async fn population(
                             text.clone(),
                             "variantItem",
                             vec![("genomicAlleleShortForm".to_owned(), text.clone())],
+                            None,
                         ));
                         continue;
                     }
                     Lookup::Alleles(alleles) => alleles,
                 };
                 let Some(key) = alleles.first() else { continue };
-                // An SPDI indel's anchor base is unknown (several candidate alleles): any base.
-                let anchored = |bases: &str| {
-                    if alleles.len() > 1 {
-                        format!("N{}", &bases[1..])
-                    } else {
-                        bases.to_owned()
-                    }
-                };
+                // An SPDI indel's anchor base is unknown (several candidate alleles): any base,
+                // and no one allele whose annotations could be read.
+                let exact = (alleles.len() == 1).then(|| key.clone());
                 items.push((
                     text.clone(),
                     "variantItem",
-                    vec![
-                        ("referenceName".to_owned(), key.chrom.as_str().to_owned()),
-                        ("start".to_owned(), (u64::from(key.pos) - 1).to_string()),
-                        (
-                            "referenceBases".to_owned(),
-                            anchored(key.reference.as_str()),
-                        ),
-                        (
-                            "alternateBases".to_owned(),
-                            anchored(key.alternate.as_str()),
-                        ),
-                    ],
+                    allele_query(key, alleles.len() > 1),
+                    exact,
                 ));
             }
         }
@@ -1304,34 +1435,47 @@ async fn population(
                         ("start".to_owned(), range.start.to_string()),
                         ("end".to_owned(), range.end.to_string()),
                     ],
+                    None,
                 ));
             }
         }
         "find-population-specific-haplotypes" => {
-            let parameter: Vec<Value> = input
-                .texts("haplotypes")
-                .iter()
-                .map(|h| json!({"name": "haplotypes", "part": [text_part("haplotypeItem", h)]}))
-                .collect();
-            return Ok(genomics::parameters(parameter));
+            // A star allele is counted as its core variant is: a Beacon query of the caller.
+            for text in input.texts("haplotypes") {
+                let (text, allele) = named_allele(service, text)?;
+                let core = allele.spdi().unwrap_or_default();
+                let spec = VariantSpec::parse("haplotypes", &core)?;
+                let Lookup::Alleles(alleles) = lookup_of(service, &spec, &text)? else {
+                    continue;
+                };
+                let Some(key) = alleles.first() else { continue };
+                items.push((text, "haplotypeItem", allele_query(key, false), None));
+            }
         }
         _ => return Err(FhirError::not_found(format!("no operation ${}", input.name)).into()),
     }
     let granularity = if list { "record" } else { "count" };
     let denominator = beacon_individuals(service, ctx, principal, Vec::new(), granularity).await?;
-    let mut parameter = Vec::new();
-    let implications = matches!(
+    if matches!(
         input.name,
         "find-population-tx-implications"
             | "find-population-dx-implications"
             | "find-population-molecular-consequences"
-    );
-    for (text, item, query) in items {
+    ) {
+        let part =
+            implication_counts(service, ctx, principal, input, items, &denominator, base).await?;
+        let name = if input.name == "find-population-molecular-consequences" {
+            "consequences"
+        } else {
+            "implications"
+        };
+        return Ok(genomics::parameters(vec![
+            json!({"name": name, "part": part}),
+        ]));
+    }
+    let mut parameter = Vec::new();
+    for (text, item, query, _) in items {
         let answer = beacon_individuals(service, ctx, principal, query, granularity).await?;
-        if implications {
-            // No implications or consequences are stored: none are counted.
-            continue;
-        }
         let mut part = vec![text_part(item, &text)];
         if let Some(n) = answer.count {
             part.push(json!({"name": "numerator", "valueQuantity": {"value": n}}));
@@ -1346,13 +1490,143 @@ async fn population(
                 );
             }
         }
-        parameter.push(json!({"name": "variants", "part": part}));
+        let name = if input.name == "find-population-specific-haplotypes" {
+            "haplotypes"
+        } else {
+            "variants"
+        };
+        parameter.push(json!({"name": name, "part": part}));
     }
     Ok(genomics::parameters(parameter))
 }
 
-/// One item of a population operation: its text, its part name and its Beacon query.
-type PopulationItem = (String, &'static str, Vec<(String, String)>);
+/// One item of a population operation: its text, its part name, its Beacon query and, for a
+/// variant named as one exact allele, that allele.
+type PopulationItem = (
+    String,
+    &'static str,
+    Vec<(String, String)>,
+    Option<VariantKey>,
+);
+
+/// The Beacon query of one allele; `any_anchor` for an SPDI indel whose anchor base is unknown
+/// (`N`).
+fn allele_query(key: &VariantKey, any_anchor: bool) -> Vec<(String, String)> {
+    let bases = |b: &str| {
+        if any_anchor {
+            format!("N{}", &b[1..])
+        } else {
+            b.to_owned()
+        }
+    };
+    vec![
+        ("referenceName".to_owned(), key.chrom.as_str().to_owned()),
+        ("start".to_owned(), (u64::from(key.pos) - 1).to_string()),
+        ("referenceBases".to_owned(), bases(key.reference.as_str())),
+        ("alternateBases".to_owned(), bases(key.alternate.as_str())),
+    ]
+}
+
+/// The parts of a population implication or consequence count: the subjects who carry one of
+/// the given alleles whose annotations hold an implication (or consequence) that passes the
+/// operation's filters, counted by Beacon at the caller's level.
+///
+/// An allele's annotations are read from every dataset that holds them (they describe the
+/// allele, as ClinVar or an annotator did, not a participant). One qualifying allele is its
+/// Beacon count; several are the union of their subjects where the caller may list them
+/// (`includePatientList` at record level), and otherwise refused with 422, since adding counts
+/// would count twice a subject who carries two. None is a count of 0.
+///
+/// # Errors
+/// 422 without an allele (a genomic HGVS indel names a shape, not one allele), or as above.
+async fn implication_counts(
+    service: &FhirService,
+    ctx: &RequestContext,
+    principal: &Principal,
+    input: &OperationInput,
+    items: Vec<PopulationItem>,
+    denominator: &BeaconAnswer,
+    base: &str,
+) -> Result<Vec<Value>, FhirFailure> {
+    let list = input.flag("includePatientList", false);
+    let granularity = if list { "record" } else { "count" };
+    let refuse = |why: String| -> FhirFailure {
+        FhirError::unprocessable(IssueCode::NotSupported, why)
+            .with_expression("variants")
+            .into()
+    };
+    if items.is_empty() {
+        return Err(refuse(
+            "population implication counts are of the subjects who carry the given variants: give at least one".to_owned(),
+        ));
+    }
+    let (_, pick, keep) = implication_filter(input);
+    let store = &service.core.store;
+    let datasets = store.list_datasets().await?;
+    let mut qualifying = Vec::new();
+    for (text, _, query, key) in items {
+        let Some(key) = key else {
+            return Err(refuse(format!(
+                "{text}: an implication is read from one allele's annotations; give the allele (SPDI or chrom-pos-ref-alt with its bases)"
+            )));
+        };
+        let mut holds = false;
+        for d in &datasets {
+            let notes = store
+                .variant_notes(&d.id, key.chrom.as_str(), (key.pos, key.pos))
+                .await?;
+            if let Some(n) = notes.get(&key) {
+                let f = derived("population", json!({"id": "population"}), n);
+                if pick(&f).iter().any(&keep) {
+                    holds = true;
+                    break;
+                }
+            }
+        }
+        if holds {
+            qualifying.push(query);
+        }
+    }
+    let mut part = Vec::new();
+    let mut subjects: Option<std::collections::BTreeSet<String>> = None;
+    match qualifying.len() {
+        0 => part.push(json!({"name": "numerator", "valueQuantity": {"value": 0}})),
+        1 => {
+            let query = qualifying.remove(0);
+            let answer = beacon_individuals(service, ctx, principal, query, granularity).await?;
+            if let Some(n) = answer.count {
+                part.push(json!({"name": "numerator", "valueQuantity": {"value": n}}));
+            }
+            subjects = answer.ids.map(|ids| ids.into_iter().collect());
+        }
+        _ => {
+            let mut union = std::collections::BTreeSet::new();
+            for query in qualifying {
+                let answer =
+                    beacon_individuals(service, ctx, principal, query, granularity).await?;
+                match answer.ids {
+                    Some(ids) if list => union.extend(ids),
+                    _ => {
+                        return Err(refuse(
+                            "several of the variants have an implication: a count of the subjects who carry any of them needs includePatientList=true at record level (adding counts would count twice a subject who carries two), or one variant per call".to_owned(),
+                        ));
+                    }
+                }
+            }
+            part.push(json!({"name": "numerator", "valueQuantity": {"value": union.len()}}));
+            subjects = Some(union);
+        }
+    }
+    if let Some(n) = denominator.count {
+        part.push(json!({"name": "denominator", "valueQuantity": {"value": n}}));
+    }
+    if list && let Some(ids) = subjects {
+        for id in ids {
+            part.push(json!({"name": "subject", "valueString": format!("{base}/Patient/{id}")}));
+        }
+    }
+    Ok(part)
+}
 
 struct BeaconAnswer {
     count: Option<u64>,

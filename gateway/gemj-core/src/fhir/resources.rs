@@ -229,6 +229,7 @@ pub fn resource_capabilities() -> Vec<ResourceCapability> {
                     profiles::DIAGNOSTIC_IMPLICATION,
                     profiles::THERAPEUTIC_IMPLICATION,
                     profiles::GENOTYPE,
+                    profiles::HAPLOTYPE,
                 ],
                 _ => &[],
             },
@@ -742,6 +743,31 @@ pub(crate) fn short_hash(parts: &[&str]) -> String {
         .collect()
 }
 
+/// An HL7 v2 `NM` value (an optional sign, digits with an optional point: `+.50`, `06.10`,
+/// `5.`) as a JSON number literal with the same significant digits (`0.50`, `6.10`, `5`);
+/// exponents and anything else pass unchanged, for [`gemj_fhir::model::decimal`] to judge.
+fn json_decimal(text: &str) -> Option<String> {
+    let text = text.trim();
+    let (sign, body) = match text.as_bytes().first()? {
+        b'-' => ("-", &text[1..]),
+        b'+' => ("", &text[1..]),
+        _ => ("", text),
+    };
+    if !body.bytes().any(|b| b.is_ascii_digit())
+        || !body.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+    {
+        return Some(text.to_owned());
+    }
+    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+    let int = int.trim_start_matches('0');
+    let int = if int.is_empty() { "0" } else { int };
+    Some(if frac.is_empty() {
+        format!("{sign}{int}")
+    } else {
+        format!("{sign}{int}.{frac}")
+    })
+}
+
 fn laboratory(m: &Measurement) -> Value {
     let id = format!(
         "{}.lab.{}",
@@ -775,7 +801,9 @@ fn laboratory(m: &Measurement) -> Value {
     if let Some(at) = &m.effective {
         v["effectiveDateTime"] = json!(at);
     }
-    let number = m.value.value.parse::<f64>().ok().filter(|n| n.is_finite());
+    // The value as the source wrote it (`6.10`, not `6.1`): FHIR gives a decimal's digits a
+    // meaning.
+    let number = json_decimal(&m.value.value).and_then(|t| gemj_fhir::model::decimal(&t));
     match (m.value_type.as_str(), number) {
         ("NM", Some(n)) => {
             let mut q = json!({"value": n});
@@ -891,4 +919,28 @@ async fn organizations(service: &FhirService, c: &Compartments) -> Result<Vec<Ow
             )
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_decimal;
+
+    #[test]
+    fn hl7_numbers_become_json_literals_with_their_digits() {
+        for (nm, json) in [
+            ("6.10", "6.10"),
+            (" 61.0 ", "61.0"),
+            ("+.50", "0.50"),
+            ("-06.10", "-6.10"),
+            ("5.", "5"),
+            ("000", "0"),
+            ("1.5E3", "1.5E3"),
+            (".", "."),
+            ("1.2.3", "1.2.3"),
+            ("abc", "abc"),
+        ] {
+            assert_eq!(json_decimal(nm).as_deref(), Some(json), "{nm:?}");
+        }
+        assert_eq!(json_decimal("  "), None);
+    }
 }

@@ -817,3 +817,73 @@ async fn a_network_search_merges_member_catalogues_and_names_the_missing() -> Te
     a.stop().await;
     Ok(())
 }
+
+/// A small cell singles out its participants as a small Beacon answer does: every search that
+/// shows one charges them to the caller's risk ledger, and once their budget is spent they
+/// count no more for that caller (their cells shrink or go), while other callers still see them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_cells_spend_their_participants_risk_budget() -> TestResult {
+    let gw = TestGateway::start_with(24, |c| {
+        c.beacon.privacy.small_cell = 2;
+        c.beacon.privacy.round_to = 1;
+        c.beacon.budgets.risk_budget = 2;
+        c.beacon.budgets.risk_set_size = 5;
+    })
+    .await?;
+    let http = Http {
+        base: gw.base_url.clone(),
+    };
+    let set = schemas();
+    let who = callers(&gw, &http).await?;
+    let q = "SELECT dataset_id, sex, participants FROM gemj.catalogue.participants_by_sex";
+    let read = |bearer: &str| -> Res<BTreeMap<String, u64>> {
+        let first = search(&http, Some(bearer), q, &[])?;
+        let (rows, _) = all_rows(&set, &http, Some(bearer), first, q)?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                (
+                    format!(
+                        "{}/{}",
+                        r["dataset_id"].as_str().unwrap_or_default(),
+                        r["sex"].as_str().unwrap_or_default()
+                    ),
+                    r["participants"].as_u64().unwrap_or_default(),
+                )
+            })
+            .collect())
+    };
+    let first = read(&who.registered)?;
+    let small: Vec<String> = first
+        .iter()
+        .filter(|(_, n)| **n <= 5)
+        .map(|(k, _)| k.clone())
+        .collect();
+    assert!(!small.is_empty(), "the demo has small cells: {first:?}");
+    assert_eq!(
+        read(&who.registered)?,
+        first,
+        "the second search spends the budget and still shows them"
+    );
+    let third = read(&who.registered)?;
+    for key in &small {
+        assert!(
+            !third.contains_key(key),
+            "{key}: its participants' budget is spent: {third:?}"
+        );
+    }
+    for (key, n) in &third {
+        assert!(
+            first.get(key).is_some_and(|was| n <= was),
+            "{key}: {third:?}"
+        );
+    }
+    // Another caller has a ledger of its own.
+    let other = read(&who.approved)?;
+    assert!(
+        small.iter().any(|k| other.contains_key(k)),
+        "another caller still sees them: {other:?}"
+    );
+    gw.stop_with_intact_chains().await?;
+    Ok(())
+}

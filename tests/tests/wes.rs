@@ -1636,29 +1636,9 @@ async fn analysis_only_datasets_are_analysed_never_downloaded() -> TestResult {
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    let state = wait_for(&http, &alice, &run, Duration::from_secs(180), |s| {
-        !matches!(s, "QUEUED" | "INITIALIZING" | "RUNNING")
-    })?;
-    let r = http.get(&format!("{WES}/runs/{run}"), Some(&alice))?;
-    let log = v.ok(&v.log, &r, "run log");
-    let engine_log = http
-        .get(&format!("{WES}/runs/{run}/stderr"), Some(&alice))?
-        .text();
-    assert_eq!(state, "COMPLETE", "{log}\n{engine_log}");
-    let out = log["outputs"]["counts"]["location"]
-        .as_str()
-        .unwrap_or_default()
-        .rsplit('/')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
+    let out = finished_output(&http, &v, &alice, &run, "counts")?;
     // Its output is held until an administrator releases it.
-    let r = http.get(
-        &format!("/ga4gh/drs/v1/objects/{out}/access/https"),
-        Some(&alice),
-    )?;
-    assert_eq!(r.status, 403, "{}", r.text());
-    assert_eq!(r.json["reason"], "release_pending", "{}", r.json);
+    assert_held(&http, &alice, &out)?;
     let broker = gemj_demo::broker::load(gw.data_dir(), &base)?;
     let now = gemj_auth::now_unix();
     let admin = broker.issue_passport(
@@ -1698,9 +1678,97 @@ async fn analysis_only_datasets_are_analysed_never_downloaded() -> TestResult {
     let bytes = http.get(r.json["url"].as_str().unwrap_or_default(), None)?;
     assert_eq!(bytes.status, 200);
     assert!(!bytes.raw.is_empty());
+
+    // Individual-level data never leaves under the default release rule (aggregate outputs
+    // only): a slice of the BAM is held, and the committee cannot release it.
+    let form: Vec<Part> = vec![
+        ("workflow_type".into(), None, b"CWL".to_vec()),
+        ("workflow_type_version".into(), None, b"v1.2".to_vec()),
+        ("workflow_url".into(), None, b"slice.cwl".to_vec()),
+        (
+            "workflow_params".into(),
+            None,
+            json!({"bam": {"class": "File", "location": format!("drs://gemj:{}", bam.id)},
+                   "region": "chr20:1-600000"})
+            .to_string()
+            .into_bytes(),
+        ),
+        (
+            "workflow_attachment".into(),
+            Some("slice.cwl".into()),
+            SLICE.as_bytes().to_vec(),
+        ),
+    ];
+    let r = submit(&http, Some(&alice), &parts(&form))?;
+    let run = v.ok(&v.run_id, &r, "submit")["run_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let slice = finished_output(&http, &v, &alice, &run, "slice")?;
+    assert_held(&http, &alice, &slice)?;
+    let r = http.send(
+        "POST",
+        &format!("/admin/v1/wes/outputs/{slice}/release"),
+        Some(&admin),
+        None,
+        None,
+    )?;
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert!(r.text().contains("BAM"), "names what it is: {}", r.text());
+    let r = http.get("/admin/v1/wes/outputs", Some(&admin))?;
+    assert!(
+        r.json["outputs"].as_array().is_some_and(|o| o
+            .iter()
+            .any(|x| x["object"] == slice.as_str() && x["held"] == true)),
+        "still held: {}",
+        r.json
+    );
     gw.stop_with_intact_chains().await?;
     Ok(())
 }
+
+/// Waits for `run` to end, requires it COMPLETE (with the engine's log if not), and gives the
+/// DRS id of its output `name`.
+fn finished_output(http: &Http, v: &Schemas, token: &str, run: &str, name: &str) -> Res<String> {
+    let state = wait_for(http, token, run, Duration::from_secs(180), |s| {
+        !matches!(s, "QUEUED" | "INITIALIZING" | "RUNNING")
+    })?;
+    let r = http.get(&format!("{WES}/runs/{run}"), Some(token))?;
+    let log = v.ok(&v.log, &r, "run log");
+    let engine_log = http
+        .get(&format!("{WES}/runs/{run}/stderr"), Some(token))?
+        .text();
+    assert_eq!(state, "COMPLETE", "{log}\n{engine_log}");
+    Ok(log["outputs"][name]["location"]
+        .as_str()
+        .unwrap_or_default()
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned())
+}
+
+/// `object`, an output of a run over analysis-only data, is held: its owner may not download it.
+fn assert_held(http: &Http, token: &str, object: &str) -> Res<()> {
+    let r = http.get(
+        &format!("/ga4gh/drs/v1/objects/{object}/access/https"),
+        Some(token),
+    )?;
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert_eq!(r.json["reason"], "release_pending", "{}", r.json);
+    Ok(())
+}
+
+/// A workflow writing the reads of a BAM's region as a BAM: individual-level data.
+const SLICE: &str = "cwlVersion: v1.2
+class: CommandLineTool
+baseCommand: [samtools, view, -b, -o, slice.bam]
+inputs:
+  bam: {type: File, secondaryFiles: [.bai], inputBinding: {position: 1}}
+  region: {type: string, inputBinding: {position: 2}}
+outputs:
+  slice: {type: File, outputBinding: {glob: slice.bam}}
+";
 
 /// A workflow listing a VCF's samples.
 const SAMPLES: &str = "cwlVersion: v1.2

@@ -7,3 +7,4 @@
 //! slice are written by `gemj_demo::genomes`.
 
 pub mod slice;
+pub mod sniff;

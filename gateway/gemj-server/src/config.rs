@@ -83,6 +83,11 @@ pub struct WesConfig {
     /// Where callers learn to get a passport (`auth_instructions_url`); empty: the gateway's
     /// documentation URL.
     pub auth_instructions_url: String,
+    /// Which outputs of runs over analysis-only datasets may leave: `aggregate_reviewed`
+    /// (aggregate outputs, once an administrator releases each; individual-level data, reads
+    /// or calls with sample columns, never), `aggregate_automatic` (aggregate outputs at once,
+    /// individual-level never) or `reviewed` (any output an administrator releases).
+    pub release_rule: gemj_core::wes::ReleaseRule,
 }
 
 /// One workflow engine.
@@ -139,6 +144,7 @@ impl Default for WesConfig {
             watch_interval_ms: 1000,
             stale_after_secs: 60,
             auth_instructions_url: String::new(),
+            release_rule: gemj_core::wes::ReleaseRule::default(),
         }
     }
 }

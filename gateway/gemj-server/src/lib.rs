@@ -298,6 +298,7 @@ impl Gateway {
                 w.auth_instructions_url.clone()
             },
             cwl_versions: ["v1.0", "v1.1", "v1.2"].map(str::to_owned).to_vec(),
+            release_rule: w.release_rule,
         }
     }
 

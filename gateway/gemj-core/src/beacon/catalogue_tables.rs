@@ -3,7 +3,9 @@
 //! caller's consent scope serves, and each cell is reported at the caller's level of the
 //! dataset. A small cell and an absent one look the same: below record level a cell under the
 //! dataset's small-cell threshold has no row, and at boolean level (public) rows also need the
-//! dataset's public minimum cohort and carry no count.
+//! dataset's public minimum cohort and carry no count. Below record level, the participants of
+//! a cell with a row and at most `risk_set_size` of them are charged to the caller's risk
+//! ledger, once per search, as those of a small Beacon answer are.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -19,11 +21,12 @@ use crate::access::{Outcome, Principal, RequestContext, Verdicts};
 use crate::consent_view::ConsentSnapshot;
 use crate::data_connect::CatalogueTable;
 
-/// Participants and samples of one cell.
-#[derive(Debug, Default, Clone, Copy)]
+/// Participants and samples of one cell, with who they are.
+#[derive(Debug, Default, Clone)]
 struct Cell {
     participants: u64,
     samples: u64,
+    members: RoaringBitmap,
 }
 
 type Row = Vec<ScratchValue>;
@@ -38,7 +41,7 @@ fn int(n: u64) -> ScratchValue {
 
 /// `participants, [samples,] precision, rounding` of a cell as `view` reports it, or `None`
 /// when the cell has no row at this level.
-fn reported(view: &DatasetView, cell: Cell, with_samples: bool) -> Option<Row> {
+fn reported(view: &DatasetView, cell: &Cell, with_samples: bool) -> Option<Row> {
     let p = &view.privacy;
     let n = cell.participants;
     let mut out = Vec::with_capacity(4);
@@ -160,22 +163,31 @@ where
             let cell = out.entry(key).or_default();
             cell.participants += 1;
             cell.samples += samples;
+            cell.members.insert(ordinal);
         }
     }
     out
 }
 
-/// The rows of one table for one dataset view.
+/// The rows of one table for one dataset view. Below record level, the members of every cell
+/// a row shows that has at most `risk_set` participants are added to `charged` (a row that
+/// small singles them out, as a small Beacon answer does).
 fn rows_of(
     table: CatalogueTable,
     index: &BeaconIndex,
     view: &DatasetView,
     consent: &ConsentSnapshot,
     today: time::Date,
+    (risk_set, charged): (u64, &mut RoaringBitmap),
 ) -> Vec<Row> {
     let id = view.dataset.id.as_str();
     let person = |o: u32| index.person(o);
-    let keyed = |key_cells: BTreeMap<String, Cell>, with_samples: bool| -> Vec<Row> {
+    let mut charge = |cell: &Cell| {
+        if view.level < Granularity::Record && cell.participants <= risk_set {
+            *charged |= &cell.members;
+        }
+    };
+    let mut keyed = |key_cells: BTreeMap<String, Cell>, with_samples: bool| -> Vec<Row> {
         key_cells
             .into_iter()
             .filter_map(|(key, cell)| {
@@ -185,7 +197,8 @@ fn rows_of(
                 } else {
                     row.push(text(key));
                 }
-                row.extend(reported(view, cell, with_samples)?);
+                row.extend(reported(view, &cell, with_samples)?);
+                charge(&cell);
                 Some(row)
             })
             .collect()
@@ -206,6 +219,7 @@ fn rows_of(
             let cell = Cell {
                 participants: view.servable.len(),
                 samples: 0,
+                members: view.servable.clone(),
             };
             // At record level a dataset's count is exact, 0 included.
             let shown = if view.level == Granularity::Record {
@@ -215,8 +229,11 @@ fn rows_of(
                     ScratchValue::Null,
                 ])
             } else {
-                reported(view, cell, false)
+                reported(view, &cell, false)
             };
+            if shown.is_some() && view.level == Granularity::Count {
+                charge(&cell);
+            }
             row.extend(
                 shown.unwrap_or_else(|| {
                     vec![ScratchValue::Null, text("withheld"), ScratchValue::Null]
@@ -346,10 +363,13 @@ impl Beacon {
                     .collect();
                 let mut per_view = vec![0_u64; views.len()];
                 let mut out = Vec::with_capacity(tables.len());
+                let risk_set = self.budgets.risk_set_size();
+                let mut charged = RoaringBitmap::new();
                 for &table in tables {
                     let mut rows = Vec::new();
                     for v in &served {
-                        let mine = rows_of(table, &index, v, &consent, today);
+                        let mine =
+                            rows_of(table, &index, v, &consent, today, (risk_set, &mut charged));
                         if let Some(i) = views.iter().position(|x| std::ptr::eq(x, *v)) {
                             per_view[i] += mine.len() as u64;
                         }
@@ -357,6 +377,11 @@ impl Beacon {
                     }
                     out.push(rows);
                 }
+                // Small cells are charged to their participants before anything is answered.
+                self.budgets
+                    .charge_members(&requester, &charged)
+                    .await
+                    .map_err(crate::CoreError::from)?;
                 let answer = run(out).await?;
                 let outcomes = views
                     .iter()

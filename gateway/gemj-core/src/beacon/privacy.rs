@@ -354,10 +354,34 @@ impl Budgets {
     /// # Errors
     /// [`StoreError`] when the store cannot be written.
     pub async fn charge(&self, requester: &str, answer: &RoaringBitmap) -> Result<(), StoreError> {
-        if answer.is_empty() || answer.len() > self.settings.risk_set_size {
+        if answer.len() > self.settings.risk_set_size {
             return Ok(());
         }
-        let participants: Vec<u32> = answer.iter().collect();
+        self.charge_members(requester, answer).await
+    }
+
+    /// The size at or below which a positive answer (or an aggregate cell) singles out its
+    /// participants.
+    #[must_use]
+    pub fn risk_set_size(&self) -> u64 {
+        self.settings.risk_set_size
+    }
+
+    /// Charges participants already found in small answers, once each, whatever their union's
+    /// size: Data Connect's rows, where every cell of at most [`Self::risk_set_size`]
+    /// participants is an answer of its own.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store cannot be written.
+    pub async fn charge_members(
+        &self,
+        requester: &str,
+        members: &RoaringBitmap,
+    ) -> Result<(), StoreError> {
+        if members.is_empty() {
+            return Ok(());
+        }
+        let participants: Vec<u32> = members.iter().collect();
         self.store
             .charge_risk(
                 requester,

@@ -78,6 +78,40 @@ pub struct WesSettings {
     pub auth_instructions_url: String,
     /// The CWL versions accepted.
     pub cwl_versions: Vec<String>,
+    /// Which outputs of runs over analysis-only datasets may leave.
+    pub release_rule: ReleaseRule,
+}
+
+/// Which outputs of a run over an analysis-only dataset (a trusted research environment) may
+/// leave it. Individual-level data is recognised by its first bytes
+/// (`gemj_genomics::sniff::individual_level`: reads, or calls with sample columns).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ReleaseRule {
+    /// Aggregate outputs only, each once an administrator (the committee) releases it;
+    /// individual-level outputs never leave.
+    #[default]
+    AggregateReviewed,
+    /// Aggregate outputs leave as soon as they are registered; individual-level outputs never.
+    AggregateAutomatic,
+    /// Any output, once an administrator releases it.
+    Reviewed,
+}
+
+impl ReleaseRule {
+    /// Whether an output that is (or is not) individual-level is held at registration.
+    #[must_use]
+    pub fn holds(self, individual_level: bool) -> bool {
+        self != Self::AggregateAutomatic || individual_level
+    }
+
+    /// Whether an administrator may release an output that is (or is not) individual-level.
+    #[must_use]
+    pub fn releasable(self, individual_level: bool) -> bool {
+        self == Self::Reviewed || !individual_level
+    }
 }
 
 /// The service: built once at start, cheap to clone.
@@ -966,6 +1000,17 @@ impl WesService {
     ) -> Result<HeldOutput, CoreError> {
         crate::approvals_api::administer(&self.core, ctx, principal, &Resource::Approvals).await?;
         let id = gemj_model::ObjectId::parse(object).map_err(|_| CoreError::NotFound)?;
+        let held = self.core.store.object_owner(&id).await?;
+        if !held.is_some_and(|o| o.held) {
+            return Err(CoreError::NotFound);
+        }
+        if let Some(kind) = self.individual_level(&id).await?
+            && !self.settings.release_rule.releasable(true)
+        {
+            return Err(CoreError::Conflict(format!(
+                "{object} is individual-level data ({kind}); the release rule lets only aggregate outputs leave"
+            )));
+        }
         if !self
             .core
             .store
@@ -980,6 +1025,29 @@ impl WesService {
             .await?
             .map(HeldOutput::from)
             .ok_or(CoreError::NotFound)
+    }
+
+    /// The individual-level format a stored output is, read from its first bytes.
+    async fn individual_level(
+        &self,
+        id: &gemj_model::ObjectId,
+    ) -> Result<Option<&'static str>, CoreError> {
+        let Some(object) = self.core.store.get_object(id).await? else {
+            return Ok(None);
+        };
+        let objects = &self.core.objects;
+        let Some(key) = objects.key_from_uri(&object.storage_uri) else {
+            return Ok(None);
+        };
+        let len = object.size.min(gemj_genomics::sniff::HEAD_BYTES as u64);
+        let mut head = Vec::new();
+        if len > 0 {
+            let reader = objects.open_range(&key, 0, len).await?;
+            tokio::io::AsyncReadExt::read_to_end(&mut { reader }, &mut head)
+                .await
+                .map_err(|e| CoreError::Objects(e.into()))?;
+        }
+        Ok(gemj_genomics::sniff::individual_level(&head))
     }
 
     fn tasks_of(&self, row: &gemj_store::WesRunRow) -> Vec<TaskLog> {
@@ -1310,4 +1378,34 @@ pub fn redact_paths(log: &str, folder: &std::path::Path) -> String {
         prev = c;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ReleaseRule;
+
+    #[test]
+    fn release_rules_keep_individual_level_data_inside_unless_reviewed_alone() {
+        use ReleaseRule::{AggregateAutomatic, AggregateReviewed, Reviewed};
+        // (rule, individual-level) → (held at registration, releasable by an administrator)
+        for (rule, individual, held, releasable) in [
+            (AggregateReviewed, false, true, true),
+            (AggregateReviewed, true, true, false),
+            (AggregateAutomatic, false, false, true),
+            (AggregateAutomatic, true, true, false),
+            (Reviewed, false, true, true),
+            (Reviewed, true, true, true),
+        ] {
+            assert_eq!(rule.holds(individual), held, "{rule:?} {individual}");
+            assert_eq!(
+                rule.releasable(individual),
+                releasable,
+                "{rule:?} {individual}"
+            );
+        }
+        assert_eq!(ReleaseRule::default(), AggregateReviewed);
+        let parsed: ReleaseRule =
+            serde_json::from_str(r#""aggregate_automatic""#).unwrap_or_default();
+        assert_eq!(parsed, AggregateAutomatic);
+    }
 }

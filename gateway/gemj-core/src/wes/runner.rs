@@ -677,8 +677,15 @@ async fn register_file(
             &launch.inputs.participants,
         )
         .await?;
+    // Outputs of analysis-only inputs are held, unless the release rule lets this one leave
+    // at once (an aggregate output under `aggregate_automatic`).
+    let held = launch.inputs.held
+        && service
+            .settings
+            .release_rule
+            .holds(individual_level(path).await);
     core.store
-        .set_object_owner(&id, &launch.owner, &launch.run_id, launch.inputs.held)
+        .set_object_owner(&id, &launch.owner, &launch.run_id, held)
         .await?;
     let info = core.objects.put_file(&key, path).await?;
     let inputs: Vec<&str> = launch.inputs.objects.keys().map(String::as_str).collect();
@@ -795,4 +802,23 @@ pub(crate) async fn fetch_workflow(url: &str) -> Result<Vec<u8>, String> {
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// Whether a run's output file is individual-level data, from its first bytes (an unreadable
+/// file counts as one: it is held).
+async fn individual_level(path: &Path) -> bool {
+    use tokio::io::AsyncReadExt as _;
+    let Ok(file) = tokio::fs::File::open(path).await else {
+        return true;
+    };
+    let mut head = Vec::new();
+    if file
+        .take(gemj_genomics::sniff::HEAD_BYTES as u64)
+        .read_to_end(&mut head)
+        .await
+        .is_err()
+    {
+        return true;
+    }
+    gemj_genomics::sniff::individual_level(&head).is_some()
 }

@@ -311,7 +311,8 @@ pub async fn held_outputs(
               (status = 200, description = "Released: `{object, owner, run_id, held: false, released_by, released_at}`."),
               (status = 401, description = "No or invalid passport.", body = crate::error::Problem),
               (status = 403, description = "Not an administrator.", body = crate::error::Problem),
-              (status = 404, description = "Not a held output.", body = crate::error::Problem)))]
+              (status = 404, description = "Not a held output.", body = crate::error::Problem),
+              (status = 409, description = "Individual-level data (reads, or calls with sample columns), which the release rule keeps inside.", body = crate::error::Problem)))]
 pub async fn release_output(
     req: HttpRequest,
     service: web::Data<WesService>,

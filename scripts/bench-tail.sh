@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The latency tail under many slow clients (issue 21, part 4), measured from a second process on
+# loopback with wrk: CONNECTIONS connections (200), each pausing DELAY_MS (40 ms) between its
+# requests (about 4,500 requests/s offered), for DURATION seconds (60) per endpoint, on the
+# embedded SQLite store and on PostgreSQL (GEMJ_BENCH_DATABASE_URL, default the local test
+# server, in a schema of its own that the script drops afterwards). Endpoints: /service-info
+# (anonymous), an htsget ticket, a DRS object and a Beacon count query (a registered
+# researcher's passport; Beacon budgets raised so they do not interfere). Every request but
+# /service-info is an audited access decision. Bounded: fixed durations, 127.0.0.1 only.
+#
+#   scripts/bench-tail.sh [DURATION] [sqlite|postgres|both]
+#   CONNECTIONS=200 DELAY_MS=40 scripts/bench-tail.sh 60 both
+#
+# Needs wrk, curl and psql (apt-get install wrk curl postgresql-client).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+duration=${1:-60}
+stores=${2:-both}
+connections=${CONNECTIONS:-200}
+delay=${DELAY_MS:-40}
+pg_url=${GEMJ_BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
+cargo build --release --bin gemj-gateway >/dev/null
+bin=$(pwd)/target/release/gemj-gateway
+work=$(mktemp -d)
+schema="bench_tail_$$"
+cleanup() {
+  kill "${pid:-0}" 2>/dev/null || true
+  rm -rf "$work"
+  if [ "$stores" != sqlite ]; then psql -q "$pg_url" -c "DROP SCHEMA IF EXISTS $schema CASCADE" 2>/dev/null || true; fi
+}
+trap cleanup EXIT
+port=18192
+base="http://127.0.0.1:$port"
+export GEMJ_BEACON__BUDGETS__PER_CALLER=1000000000 GEMJ_BEACON__BUDGETS__PER_IP=1000000000
+cat >"$work/pause.lua" <<LUA
+function delay() return $delay end
+LUA
+
+echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -sr),$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
+echo "== wrk: 1 thread, $connections connections, each pausing $delay ms between requests, $duration s per endpoint"
+
+load() { # label, url, [token]
+  local auth=()
+  [ -n "${3:-}" ] && auth=(-H "Authorization: Bearer $3")
+  curl -fs "${auth[@]}" "$2" >/dev/null
+  wrk -t1 -c"$connections" -d3s -s "$work/pause.lua" "${auth[@]}" "$2" >/dev/null
+  echo "== $1"
+  wrk -t1 -c"$connections" -d"${duration}s" --latency -s "$work/pause.lua" "${auth[@]}" "$2" \
+    | grep -E '^\s+(50|75|90|99)%|Requests/sec|Non-2xx|Socket errors|requests in'
+}
+
+run() { # store label, data dir
+  RUST_LOG=warn "$bin" --listen 127.0.0.1:$port --data-dir "$2" serve --demo >"$work/serve.log" 2>&1 &
+  pid=$!
+  until curl -fs -o /dev/null "$base/readyz"; do
+    kill -0 "$pid" 2>/dev/null || { cat "$work/serve.log"; exit 1; }
+    sleep 0.1
+  done
+  local token
+  token=$("$bin" --listen 127.0.0.1:$port --data-dir "$2" passport issue --subject bench)
+  load "$1: /service-info (anonymous)" "$base/service-info"
+  load "$1: htsget ticket, 1 kb BAM region" "$base/htsget/reads/GEMJ-DEMO-0002?format=BAM&referenceName=chr20&start=100000&end=101000" "$token"
+  load "$1: DRS object" "$base/ga4gh/drs/v1/objects/GEMJ-DEMO-0002.bam" "$token"
+  load "$1: Beacon individuals, ICD-10 filter, count" "$base/beacon/v2/individuals?filters=ICD10:C34&requestedGranularity=count" "$token"
+  kill -TERM "$pid"; wait "$pid" || true
+}
+
+if [ "$stores" != postgres ]; then
+  run "SQLite" "$work/sqlite"
+fi
+if [ "$stores" != sqlite ]; then
+  GEMJ_DATABASE__URL="$pg_url" GEMJ_DATABASE__SCHEMA="$schema" run "PostgreSQL" "$work/postgres"
+fi

@@ -582,6 +582,8 @@ pub(crate) async fn variants_of(
             }
         }
     }
+    // The star-allele table is on GRCh38: another build's positions name other bases.
+    let star_alleles = Assembly::parse(&service.settings.assembly) == Some(Assembly::GRCh38);
     let mut out = Vec::new();
     for (key, row) in rows {
         let called: Vec<&Specimen> = match &row.callsets {
@@ -656,8 +658,7 @@ pub(crate) async fn variants_of(
             && let Some(call) = call
         {
             found.genotype = genotype(p, &found.observation, &key, call, &notes);
-            // The star-allele table is on GRCh38: another build's positions name other bases.
-            if Assembly::parse(&service.settings.assembly) == Some(Assembly::GRCh38) {
+            if star_alleles {
                 found.haplotype = haplotype(p, &found.observation, &key, call);
             }
         }

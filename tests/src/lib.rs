@@ -455,6 +455,53 @@ pub mod names {
 
 /// Visas, passports and committee approvals for the tests' researchers, signed by the demo
 /// broker of a gateway.
+/// What a Beacon network's member configures to accept the network's passports: the network
+/// gateway whose public URL is `public` (its JWKS served on loopback `port`) signs Passports,
+/// and `LinkedIdentities` Visas naming itself as source.
+#[must_use]
+pub fn network_trust(public: &str, port: u16) -> gemj_server::config::TrustedIssuerConfig {
+    let issuer = format!("{}/beacon-network", public.trim_end_matches('/'));
+    gemj_server::config::TrustedIssuerConfig {
+        issuer: issuer.clone(),
+        jwks_url: format!("http://127.0.0.1:{port}/beacon-network/.well-known/jwks.json"),
+        passports: true,
+        visas: vec![gemj_server::config::VisaTrustConfig {
+            visa_type: "LinkedIdentities".to_owned(),
+            sources: vec![issuer],
+            by: vec![],
+        }],
+        datasets: vec![],
+    }
+}
+
+/// What a gateway configures to trust the demo broker of another gateway whose public URL is
+/// `public` (its JWKS served on loopback `port`): Passports, and Visas of every type naming it as
+/// source, grants for every dataset.
+#[must_use]
+pub fn broker_trust(public: &str, port: u16) -> gemj_server::config::TrustedIssuerConfig {
+    let issuer = gemj_demo::broker::issuer(public);
+    gemj_server::config::TrustedIssuerConfig {
+        issuer: issuer.clone(),
+        jwks_url: format!("http://127.0.0.1:{port}{}", gemj_demo::broker::JWKS_PATH),
+        passports: true,
+        visas: [
+            "ResearcherStatus",
+            "AffiliationAndRole",
+            "AcceptedTermsAndPolicies",
+            "ControlledAccessGrants",
+            "LinkedIdentities",
+        ]
+        .into_iter()
+        .map(|t| gemj_server::config::VisaTrustConfig {
+            visa_type: t.to_owned(),
+            sources: vec![issuer.clone()],
+            by: vec![],
+        })
+        .collect(),
+        datasets: vec![String::new()],
+    }
+}
+
 pub mod visas {
     use std::time::Duration;
 

@@ -2,7 +2,8 @@
 //! member that hangs, one that is down, one that answers malformed JSON and one whose answer
 //! is over the size cap: every query answers within the 5 s member limit plus a margin, with
 //! each member's result or error; granularity is never upgraded (a member that does not get
-//! the passport answers as to anyone); passports go only to members configured for them; the
+//! the passport answers as to anyone); members get the network's own passports, with only the
+//! Visas each needs, never the caller's; the
 //! answers are valid Beacon v2 responses; bad queries are refused before any member is asked,
 //! and a network query spends the caller's Beacon budget.
 
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use gemj_core::beacon::network::MemberSettings;
 use gemj_e2e::http::{Http, Reply};
-use gemj_e2e::{TestGateway, TestResult, visas};
+use gemj_e2e::{TestGateway, TestResult, broker_trust, network_trust, visas};
 use gemj_schemas::SchemaSet;
 use serde_json::{Value, json};
 
@@ -29,33 +30,43 @@ fn valid(set: &SchemaSet, doc: &str, r: &Reply, what: &str) {
     }
 }
 
-/// Reads one HTTP request (head and `Content-Length` body) from `stream`.
-fn read_request(stream: &mut TcpStream) {
+/// Reads one HTTP request (head and `Content-Length` body) from `stream`; its head.
+fn read_request(stream: &mut TcpStream) -> String {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
     let mut buf = Vec::new();
     let mut chunk = [0_u8; 4096];
     while let Ok(n) = stream.read(&mut chunk) {
         if n == 0 {
-            return;
+            break;
         }
         buf.extend_from_slice(&chunk[..n]);
         if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let head = String::from_utf8_lossy(&buf[..end]).into_owned();
             let length: usize = head
+                .to_ascii_lowercase()
                 .lines()
                 .find_map(|l| l.strip_prefix("content-length:"))
                 .and_then(|v| v.trim().parse().ok())
                 .unwrap_or(0);
             if buf.len() >= end + 4 + length {
-                return;
+                return head;
             }
         }
     }
+    String::from_utf8_lossy(&buf).into_owned()
 }
+
+/// The heads of the requests a [`spy_member`] received.
+type Heard = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
 
 /// A loopback server that answers every request with `body` (status 200, JSON), or never
 /// answers when `body` is `None`. Runs until the test process ends.
 fn fake_member(body: Option<Vec<u8>>) -> std::io::Result<u16> {
+    spy_member(body, Heard::default())
+}
+
+/// [`fake_member`], keeping the head of every request it answers in `heard`.
+fn spy_member(body: Option<Vec<u8>>, heard: Heard) -> std::io::Result<u16> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let port = listener.local_addr()?.port();
     std::thread::spawn(move || {
@@ -65,7 +76,10 @@ fn fake_member(body: Option<Vec<u8>>) -> std::io::Result<u16> {
             match &body {
                 None => held.push(stream),
                 Some(body) => {
-                    read_request(&mut stream);
+                    let head = read_request(&mut stream);
+                    if let Ok(mut h) = heard.lock() {
+                        h.push(head);
+                    }
                     let head = format!(
                         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
                         body.len()
@@ -104,10 +118,10 @@ fn members(r: &Reply) -> std::collections::BTreeMap<String, Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_network_query_answers_in_time_with_every_members_result_or_error() -> TestResult {
     let set = gemj_schemas::testing::schemas();
-    // One demo broker for all three (one public URL and data folder), so B verifies the
-    // passport A forwards; B and C serve the cohort A generated.
-    let public = "http://127.0.0.1:9".to_owned();
+    // B and C serve the cohort A generated (one data folder); A's demo broker is the callers'
+    // broker, and B trusts it and A's network issuer by their URLs, as a real member would.
     let (port_a, port_b, port_c) = (free_port()?, free_port()?, free_port()?);
+    let public = format!("http://127.0.0.1:{port_a}");
     let slow = fake_member(None)?;
     let malformed = fake_member(Some(b"{\"meta\": {\"beaconId\": ".to_vec()))?;
     let huge = fake_member(Some(
@@ -136,7 +150,9 @@ async fn a_network_query_answers_in_time_with_every_members_result_or_error() ->
         let public = public.clone();
         replicas.push(
             TestGateway::start_with(0, move |c| {
-                c.public_url = public;
+                // Members accept the network's passports (B gets them, C is not sent any).
+                c.auth.trusted_issuers.push(network_trust(&public, port_a));
+                c.auth.trusted_issuers.push(broker_trust(&public, port_a));
                 c.listen = format!("127.0.0.1:{port}");
                 c.data_dir = data_dir;
             })
@@ -359,5 +375,104 @@ async fn a_network_query_answers_in_time_with_every_members_result_or_error() ->
     assert!(second.header("retry-after").is_some());
     assert!(started.elapsed() < Duration::from_secs(2));
     drop(replicas);
+    Ok(())
+}
+
+/// The payload of a JWT, unverified (the test reads what a member was sent).
+fn payload(jwt: &str) -> Result<Value, Box<dyn std::error::Error>> {
+    use base64::Engine as _;
+    let part = jwt.split('.').nth(1).ok_or("a JWT")?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part)?;
+    Ok(serde_json::from_slice(&bytes)?)
+}
+
+/// A member never gets the caller's passport: one that needs the caller's researcher status
+/// gets the network's passport (its own issuer, a subject of its own) with a link Visa and that
+/// one Visa, not the caller's dataset grant; one that needs a Visa the caller lacks gets none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_get_only_the_visas_they_need() -> TestResult {
+    let heard = Heard::default();
+    let spy = spy_member(Some(br#"{"meta": {"returnedGranularity": "count"}, "responseSummary": {"exists": true, "numTotalResults": 7}}"#.to_vec()), heard.clone())?;
+    let picky_heard = Heard::default();
+    let picky = spy_member(Some(br#"{"meta": {"returnedGranularity": "count"}, "responseSummary": {"exists": true, "numTotalResults": 7}}"#.to_vec()), picky_heard.clone())?;
+    let local = |port: u16| format!("http://127.0.0.1:{port}/beacon/v2");
+    let e = TestGateway::start_with(0, |c| {
+        c.beacon.network.members = vec![
+            MemberSettings {
+                passport_visas: vec!["ResearcherStatus".to_owned()],
+                ..member("spy", local(spy), true)
+            },
+            MemberSettings {
+                passport_visas: vec!["https://no.such.example/dataset".to_owned()],
+                ..member("picky", local(picky), true)
+            },
+        ];
+    })
+    .await?;
+    let broker = gemj_demo::broker::load(e.data_dir(), &e.base_url)?;
+    let now = gemj_auth::now_unix();
+    let status = visas::researcher_status(&broker, "so", now);
+    let grant = visas::visa(
+        &broker,
+        gemj_passport::VisaType::ControlledAccessGrants,
+        &format!("{}{}", gemj_e2e::names::PREFIX, gemj_e2e::names::CANCER),
+        "dac",
+        now,
+    );
+    let carol = broker.issue_passport("carol", &[status, grant], Duration::from_secs(600), now)?;
+    let http = Http {
+        base: e.base_url.clone(),
+    };
+    let r = http.get(&format!("{NET}/individuals"), Some(&carol))?;
+    assert_eq!(r.status, 200, "{}", r.json);
+    let m = members(&r);
+    assert_eq!(m["spy"]["passportSent"], true, "{}", m["spy"]);
+    assert_eq!(m["picky"]["passportSent"], false, "{}", m["picky"]);
+    let heads = heard.lock().map_err(|_| "lock")?.clone();
+    let bearer = heads
+        .iter()
+        .find_map(|h| {
+            h.lines().find_map(|l| {
+                let (name, value) = l.split_once(':')?;
+                (name.eq_ignore_ascii_case("authorization"))
+                    .then(|| value.trim().strip_prefix("Bearer ").map(str::to_owned))?
+            })
+        })
+        .ok_or("the spy got a bearer")?;
+    assert_ne!(bearer, carol, "never the caller's own passport");
+    let sent = payload(&bearer)?;
+    assert_eq!(sent["iss"], format!("{}/beacon-network", e.base_url));
+    assert!(
+        sent["sub"].as_str().is_some_and(|s| s.starts_with("net-")),
+        "{sent}"
+    );
+    let visas: Vec<Value> = sent["ga4gh_passport_v1"]
+        .as_array()
+        .ok_or("visas")?
+        .iter()
+        .map(|v| payload(v.as_str().unwrap_or_default()))
+        .collect::<Result<_, _>>()?;
+    let types: Vec<&str> = visas
+        .iter()
+        .filter_map(|v| v["ga4gh_visa_v1"]["type"].as_str())
+        .collect();
+    assert_eq!(types, ["LinkedIdentities", "ResearcherStatus"], "{sent}");
+    assert_eq!(visas[0]["iss"], sent["iss"]);
+    assert_eq!(
+        visas[1]["sub"], "carol",
+        "the researcher status as its issuer signed it"
+    );
+    assert!(
+        picky_heard
+            .lock()
+            .map_err(|_| "lock")?
+            .iter()
+            .all(|h| !h.to_ascii_lowercase().contains("authorization:")),
+        "the member that needs a Visa carol lacks gets no passport"
+    );
+    // The network publishes the key its members verify with.
+    let r = http.get("/beacon-network/.well-known/jwks.json", None)?;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json["keys"][0]["kty"], "EC");
     Ok(())
 }

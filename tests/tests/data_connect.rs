@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use gemj_e2e::http::{Http, Reply};
 use gemj_e2e::names::{CANCER, HOSPITAL_A, PREFIX};
-use gemj_e2e::{Res, TestGateway, TestResult, visas};
+use gemj_e2e::{Res, TestGateway, TestResult, broker_trust, network_trust, visas};
 use gemj_model::{DatasetId, ParticipantId};
 use gemj_passport::VisaType;
 use gemj_schemas::{SchemaSet, Validator};
@@ -695,8 +695,8 @@ fn free_port() -> std::io::Result<u16> {
 async fn a_network_search_merges_member_catalogues_and_names_the_missing() -> TestResult {
     use gemj_core::beacon::network::MemberSettings;
     let set = schemas();
-    let public = "http://127.0.0.1:9".to_owned();
     let (port_a, port_b) = (free_port()?, free_port()?);
+    let public = format!("http://127.0.0.1:{port_a}");
     let slow = hanging_member()?;
     let down = free_port()?;
     let dc = |port: u16| Some(format!("http://127.0.0.1:{port}{DC}"));
@@ -719,19 +719,22 @@ async fn a_network_search_merges_member_catalogues_and_names_the_missing() -> Te
         c.beacon.privacy.small_cell = 2;
         c.beacon.privacy.round_to = 2;
     };
+    // Both members (A is one of its own) accept the network's passports.
     let a = TestGateway::start_with(24, |c| {
         c.public_url = public.clone();
         c.listen = format!("127.0.0.1:{port_a}");
         c.beacon.network.members = members;
         c.beacon.network.timeout_ms = 2_000;
+        c.auth.trusted_issuers.push(network_trust(&public, port_a));
         privacy(c);
     })
     .await?;
     let data_dir = a.data_dir().to_path_buf();
     let b = TestGateway::start_with(0, |c| {
-        c.public_url = public.clone();
         c.listen = format!("127.0.0.1:{port_b}");
         c.data_dir = data_dir.clone();
+        c.auth.trusted_issuers.push(network_trust(&public, port_a));
+        c.auth.trusted_issuers.push(broker_trust(&public, port_a));
         privacy(c);
     })
     .await?;

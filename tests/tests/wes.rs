@@ -405,11 +405,18 @@ async fn wes_runs_cwl_on_drs_inputs_under_consent() -> TestResult {
         &format!("{PREFIX}{CANCER}"),
     );
     let alice = broker.issue_passport("alice", &[status_visa.clone(), grant.clone()], hour, now)?;
-    let bob = broker.issue_passport("bob", &[status_visa.clone(), grant], hour, now)?;
+    let bob = broker.issue_passport("bob", &[status_visa.clone(), grant.clone()], hour, now)?;
+    let carol = broker.issue_passport("carol", &[status_visa.clone(), grant], hour, now)?;
     let registered = broker.issue_passport("reg", std::slice::from_ref(&status_visa), hour, now)?;
     let admin = broker.issue_passport(gemj_demo::broker::ADMINISTRATOR, &[], hour, now)?;
-    for (id, who) in [("APR-WES-A", "alice"), ("APR-WES-B", "bob")] {
-        let approval = visas::cancer_approval(id, broker.issuer(), who, &[CANCER]);
+    // Alice and carol are approved for one project, bob for another.
+    for (id, who, project) in [
+        ("APR-WES-A", "alice", "P1"),
+        ("APR-WES-B", "bob", "P2"),
+        ("APR-WES-C", "carol", "P1"),
+    ] {
+        let mut approval = visas::cancer_approval(id, broker.issuer(), who, &[CANCER]);
+        approval["project"] = json!(project);
         let r = http.post("/admin/v1/approvals", Some(&admin), &approval)?;
         assert_eq!(r.status, 201, "{}", r.json);
     }
@@ -557,12 +564,18 @@ async fn wes_runs_cwl_on_drs_inputs_under_consent() -> TestResult {
     assert!(
         r.json["description"]
             .as_str()
-            .is_some_and(|d| d.contains(&run) && d.contains(&drs_uri)),
+            .is_some_and(|d| d.contains(&run) && d.contains(&drs_uri) && d.contains("project P1")),
         "provenance: {}",
         r.json
     );
     let got = output_lines(&http, &alice, &log, "counts")?;
     assert_eq!(got, expected, "the counts of the run against samtools");
+    // The output is the project's: carol, approved for P1, reads it too.
+    let got = output_lines(&http, &carol, &log, "counts")?;
+    assert_eq!(
+        got, expected,
+        "a member of the run's project reads its output"
+    );
     // The engine's log, at run_log.stderr: the jobs, no host path; the owner's only.
     let stderr_url = log["run_log"]["stderr"]
         .as_str()
@@ -580,7 +593,8 @@ async fn wes_runs_cwl_on_drs_inputs_under_consent() -> TestResult {
         assert!(!text.contains(leak), "the log leaks {leak:?}: {text}");
     }
     v.error(&http.get(&stderr_url, Some(&bob))?, 404, "another's log");
-    // Only its owner sees it: another approved researcher, and a registered one, get 404.
+    // Nobody else sees it: a researcher approved for the same data in another project, and a
+    // registered one, get 404.
     for (who, token) in [("bob", &bob), ("registered", &registered)] {
         let r = http.get(&format!("/ga4gh/drs/v1/objects/{output_id}"), Some(token))?;
         assert_eq!(r.status, 404, "{who} sees alice's output: {}", r.text());
@@ -714,6 +728,27 @@ async fn wes_runs_cwl_on_drs_inputs_under_consent() -> TestResult {
         400,
         "foreign drs host",
     );
+    // The project the outputs belong to is the inputs' approval's: naming another one (bob's
+    // project, which alice is not approved for) is refused, and so is it for a run of bob's.
+    for (who, token) in [("alice", &alice), ("bob", &bob)] {
+        let mut tagged = count_reads(&params)?;
+        tagged.retain(|(name, _, _)| name != "tags");
+        let other = if who == "alice" { "P2" } else { "P1" };
+        tagged.push((
+            "tags".into(),
+            None,
+            json!({"approval_project": other}).to_string().into_bytes(),
+        ));
+        let r = submit(&http, Some(token), &parts(&tagged))?;
+        v.error(&r, 400, "a project other than the inputs' approval's");
+        assert!(
+            r.json["msg"]
+                .as_str()
+                .is_some_and(|m| m.contains("approval_project")),
+            "{}",
+            r.json
+        );
+    }
     let after = gw
         .store
         .wes_runs_in(&[

@@ -55,6 +55,6 @@ pub use institution::{
 pub use jwks::{BoxFuture, HttpJwksFetcher, JwksFetcher, StaticJwksFetcher};
 pub use local_issuer::{ISSUER_KEY_FILE, LocalIssuer};
 pub use verifier::{
-    ACCESS_TOKEN_RECHECK_SECS, MAX_PASSPORT_BYTES, MAX_POST_PASSPORTS, RejectedVisa,
+    ACCESS_TOKEN_RECHECK_SECS, MAX_PASSPORT_BYTES, MAX_POST_PASSPORTS, RejectedVisa, SignedVisa,
     VerifiedPassport, VerifiedVisa, Verifier, VerifierStats, now_unix,
 };

@@ -64,6 +64,34 @@ pub struct VerifiedVisa {
     pub hash: String,
     /// The Visa's verified claims.
     pub claims: VisaClaims,
+    /// The Visa as its issuer signed it, to hand on unchanged (the Beacon network's passports
+    /// for its members carry only the Visas each needs).
+    pub jwt: SignedVisa,
+}
+
+/// A Visa JWT as signed. A credential: its `Debug` shows only that it is there, so it never
+/// reaches a log.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SignedVisa(Arc<str>);
+
+impl SignedVisa {
+    /// Wraps a Visa JWT.
+    #[must_use]
+    pub fn new(jwt: &str) -> Self {
+        Self(Arc::from(jwt))
+    }
+
+    /// The JWT.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SignedVisa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SignedVisa(..)")
+    }
 }
 
 /// A Visa that was ignored, and why.
@@ -748,9 +776,10 @@ impl Verifier {
         VisaOutcome {
             visas: accepted
                 .into_iter()
-                .map(|(_, hash, claims)| VerifiedVisa {
+                .map(|(i, hash, claims)| VerifiedVisa {
                     hash,
                     claims: Arc::unwrap_or_clone(claims),
+                    jwt: SignedVisa::new(visa_jwts.get(i).map_or("", String::as_str)),
                 })
                 .collect(),
             rejected: rejected.into_iter().map(|(_, r)| r).collect(),

@@ -79,6 +79,7 @@ fn visa(t: VisaType, value: &str) -> gemj_auth::VerifiedVisa {
                 conditions: None,
             },
         },
+        jwt: gemj_auth::SignedVisa::new(""),
     }
 }
 

@@ -248,9 +248,12 @@ pub enum Resource {
         id: ObjectId,
         /// The datasets that hold it.
         datasets: Vec<Arc<Dataset>>,
-        /// The only caller who may see it (`issuer#subject`), for an object only its owner
-        /// may see (a WES run's output); `None` for every other object.
+        /// The caller who owns it (`issuer#subject`), for an object only its owner and the
+        /// members of its project may see (a WES run's output); `None` for every other object.
         owner: Option<String>,
+        /// The project an owned object belongs to: a caller with an approval in force for it
+        /// is a member. `None`: the owner alone.
+        project: Option<String>,
         /// A WES output of analysis-only inputs that the committee has not released yet.
         held: bool,
     },
@@ -313,9 +316,11 @@ impl Resource {
                 controlled(d)
             }
             (
-                Self::Object { datasets, .. },
+                Self::Object {
+                    datasets, project, ..
+                },
                 Action::ReadData | Action::ReadMetadata | Action::Analyse,
-            ) => datasets.iter().any(|d| controlled(d)),
+            ) => project.is_some() || datasets.iter().any(|d| controlled(d)),
             _ => false,
         }
     }
@@ -399,7 +404,10 @@ pub enum Reason {
     DiscoveryControlled,
     /// The caller owns the object (a WES output) or the run.
     Owner,
-    /// The object (a WES output) or the run belongs to another caller.
+    /// The object (a WES output) belongs to the caller's project: the caller holds an
+    /// approval in force for the project its run was approved under.
+    ProjectMember,
+    /// The object (a WES output) or the run belongs to another caller (of another project).
     NotOwner,
     /// The dataset's data may only be analysed (WES), never read directly.
     AnalysisOnly,
@@ -449,6 +457,7 @@ impl Reason {
             Self::DiscoveryRegistered => "discovery_registered",
             Self::DiscoveryControlled => "discovery_controlled",
             Self::Owner => "owner",
+            Self::ProjectMember => "project_member",
             Self::NotOwner => "not_owner",
             Self::AnalysisOnly => "analysis_only",
             Self::ReleasePending => "release_pending",
@@ -1439,6 +1448,7 @@ pub fn evaluate(
                 id,
                 datasets,
                 owner,
+                project,
                 held,
             },
         ) => {
@@ -1456,6 +1466,7 @@ pub fn evaluate(
                     id: id.clone(),
                     datasets: direct,
                     owner: owner.clone(),
+                    project: project.clone(),
                     held: *held,
                 };
                 rules(settings, facts, principal, action, &narrowed, now)
@@ -1467,6 +1478,34 @@ pub fn evaluate(
             }
         }
         _ => rules(settings, facts, principal, action, resource, now),
+    }
+}
+
+/// Whether `principal` may see an owned object (a WES output) of `owner` in `project`, and
+/// why: its owner; a passport holding an approval in force for the project; a URL signed for
+/// this very object (signed only after such a decision). `None`: it does not exist for them.
+fn shares_owned(
+    facts: &Facts,
+    principal: &Principal,
+    object: &ObjectId,
+    owner: &str,
+    project: Option<&str>,
+    now: time::OffsetDateTime,
+) -> Option<Reason> {
+    match principal {
+        Principal::Passport(_) if principal.audit_name() == owner => Some(Reason::Owner),
+        Principal::Passport(_) => {
+            let project = project?;
+            facts
+                .approvals
+                .iter()
+                .any(|a| a.project == project && a.in_force(now))
+                .then_some(Reason::ProjectMember)
+        }
+        Principal::SignedUrl(g) if g.principal == owner || g.object == *object => {
+            Some(Reason::Owner)
+        }
+        _ => None,
     }
 }
 
@@ -1493,24 +1532,37 @@ fn rules(
         (_, Action::Discover, Resource::Service) => {
             Evaluation::permit(vec![Reason::NetworkDiscovery])
         }
-        // An owned object (a WES output) exists for its owner only; the rules of its datasets
-        // (those of the run's inputs) still apply to the owner.
-        (_, _, Resource::Object { owner: Some(o), .. }) if principal.audit_name() != *o => {
+        // An owned object (a WES output) exists for its owner and its project's members only;
+        // the rules of its datasets (those of the run's inputs) still apply to each of them.
+        (
+            _,
+            _,
+            Resource::Object {
+                id,
+                owner: Some(o),
+                project,
+                ..
+            },
+        ) if shares_owned(facts, principal, id, o, project.as_deref(), now).is_none() => {
             Evaluation::deny(vec![Reason::NotOwner])
         }
         (
             _,
             _,
             Resource::Object {
-                datasets, owner, ..
+                id,
+                datasets,
+                owner,
+                project,
+                ..
             },
         ) if datasets.is_empty() => {
-            if owner.is_some()
-                && matches!(principal, Principal::Passport(_) | Principal::SignedUrl(_))
+            match owner
+                .as_deref()
+                .and_then(|o| shares_owned(facts, principal, id, o, project.as_deref(), now))
             {
-                Evaluation::permit(vec![Reason::Owner])
-            } else {
-                Evaluation::deny(vec![Reason::ObjectInNoDataset])
+                Some(reason) => Evaluation::permit(vec![reason]),
+                None => Evaluation::deny(vec![Reason::ObjectInNoDataset]),
             }
         }
         (

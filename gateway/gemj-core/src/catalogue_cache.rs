@@ -58,8 +58,11 @@ pub struct CachedObject {
     pub times: Option<ObjectTimes>,
     /// For an index: the files it indexes.
     pub indexed_by: Vec<ObjectId>,
-    /// The only caller who may see it (a WES output), if any.
+    /// The caller who owns it (a WES output), if any: only its owner, and the members of its
+    /// project, may see it.
     pub owner: Option<String>,
+    /// The project an owned object belongs to.
+    pub project: Option<String>,
     /// A WES output held until the committee releases it.
     pub held: bool,
 }
@@ -120,6 +123,7 @@ async fn load(store: &Store, id: &ObjectId) -> Result<Option<CachedObject>, Core
         times,
         indexed_by,
         held: owned.as_ref().is_some_and(|o| o.held),
+        project: owned.as_ref().and_then(|o| o.project.clone()),
         owner: owned.map(|o| o.owner),
     }))
 }

@@ -314,6 +314,7 @@ pub(crate) async fn object_resource(
             id,
             datasets,
             owner: cached.owner.clone(),
+            project: cached.project.clone(),
             held: cached.held,
         },
     )))

@@ -190,7 +190,7 @@ fn rfc3339(t: time::OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
     digest
@@ -443,6 +443,7 @@ impl<'a> Resolver<'a> {
             id: id.clone(),
             datasets,
             owner: cached.owner.clone(),
+            project: cached.project.clone(),
             held: cached.held,
         };
         let verdict = self.ask(Action::ReadMetadata, resource).await?;

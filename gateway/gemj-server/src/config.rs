@@ -20,7 +20,8 @@ pub struct Config {
     pub listen: String,
     /// The data folder: the SQLite database, the object storage, the demo cohort.
     pub data_dir: PathBuf,
-    /// The base URL clients reach the gateway at (default: `http://` + the bound address).
+    /// The base URL clients reach the gateway at (default: `http://` + the bound address;
+    /// required when `listen` is every interface, `0.0.0.0` or `[::]`).
     pub public_url: String,
     /// The store.
     pub database: DatabaseConfig,
@@ -956,6 +957,22 @@ impl Config {
                 "public_url: must start with http:// or https://".to_owned(),
             ));
         }
+        // The answers carry absolute URLs (htsget tickets, DRS access URLs, WES task and log
+        // URLs, Data Connect next pages): made from an address no client can reach, every one
+        // of them would be broken.
+        if self.public_url.is_empty()
+            && self
+                .listen
+                .parse::<std::net::SocketAddr>()
+                .is_ok_and(|a| a.ip().is_unspecified())
+        {
+            return Err(ConfigError::Invalid(format!(
+                "public_url: required when listening on every interface ({}): answers carry \
+                 absolute URLs (htsget tickets, DRS access, next pages), and no client can reach \
+                 {}; set public_url (GEMJ_PUBLIC_URL) to the URL clients use",
+                self.listen, self.listen
+            )));
+        }
         let prefix = &self.drs.compact_id_prefix;
         if prefix.is_empty()
             || !prefix
@@ -1159,6 +1176,22 @@ mod tests {
             Config::load_with_env(None, &o, env(&[("GEMJ_LISTEN", "localhost")])),
             Err(ConfigError::Invalid(_))
         ));
+        // Every interface needs the URL clients use: no answer may point at 0.0.0.0.
+        for any in ["0.0.0.0:8080", "[::]:8080"] {
+            match Config::load_with_env(None, &o, env(&[("GEMJ_LISTEN", any)])) {
+                Err(ConfigError::Invalid(m)) => assert!(m.contains("public_url"), "{m}"),
+                other => panic!("{any} without public_url: {other:?}"),
+            }
+            let set = Config::load_with_env(
+                None,
+                &o,
+                env(&[
+                    ("GEMJ_LISTEN", any),
+                    ("GEMJ_PUBLIC_URL", "https://gateway.example.jp"),
+                ]),
+            )?;
+            assert_eq!(set.public_url, "https://gateway.example.jp");
+        }
         Ok(())
     }
 

@@ -468,10 +468,30 @@ impl Gateway {
             assembly: self.config.beacon.assembly.clone(),
             ..gemj_core::fhir::FhirSettings::default()
         };
-        let beacon_network =
-            gemj_core::beacon::network::BeaconNetwork::new(shared.clone(), Arc::clone(&beacon))
-                .map_err(anyhow::Error::msg)?
-                .map(web::Data::new);
+        let network = &self.config.beacon.network;
+        let beacon_network = if network.members.is_empty() {
+            None
+        } else {
+            // The network signs the passports its members get; replicas share its key folder.
+            let dir = if network.key_dir.as_os_str().is_empty() {
+                self.config.data_dir.join("beacon-network")
+            } else {
+                network.key_dir.clone()
+            };
+            let issuer = gemj_auth::LocalIssuer::load_or_create(
+                &dir,
+                &format!("{base_url}{}", routes::beacon_network::ISSUER_PATH),
+            )
+            .context("the Beacon network's passport key")?
+            .with_jwks_url(format!("{base_url}{}", routes::beacon_network::JWKS_PATH));
+            gemj_core::beacon::network::BeaconNetwork::new(
+                shared.clone(),
+                Arc::clone(&beacon),
+                issuer,
+            )
+            .map_err(anyhow::Error::msg)?
+            .map(web::Data::new)
+        };
         let wes = gemj_core::wes::WesService::new(shared.clone(), self.wes_settings(&base_url));
         let services = Services {
             wes: web::Data::new(wes),

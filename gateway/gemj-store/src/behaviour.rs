@@ -1994,20 +1994,38 @@ async fn wes_runs(store: Store) -> TestResult {
     let object = ObjectId::parse("wes-r1-1")?;
     assert_eq!(store.object_owner(&object).await?, None);
     store
-        .set_object_owner(&object, "iss#alice", "r1", true)
+        .set_object_owner(&object, "iss#alice", Some("PRJ-1"), "r1", true)
         .await?;
     store
-        .set_object_owner(&object, "iss#alice", "r1", true)
+        .set_object_owner(&object, "iss#alice", Some("PRJ-1"), "r1", true)
         .await?;
     assert!(
         store
-            .set_object_owner(&object, "iss#bob", "r2", false)
+            .set_object_owner(&object, "iss#bob", Some("PRJ-1"), "r2", false)
             .await
             .is_err(),
         "one owner"
     );
+    assert!(
+        store
+            .set_object_owner(&object, "iss#alice", Some("PRJ-2"), "r1", true)
+            .await
+            .is_err(),
+        "one project"
+    );
     let owned = store.object_owner(&object).await?.ok_or("owned")?;
-    assert_eq!((owned.owner.as_str(), owned.held), ("iss#alice", true));
+    assert_eq!(
+        (owned.owner.as_str(), owned.project.as_deref(), owned.held),
+        ("iss#alice", Some("PRJ-1"), true)
+    );
+    let unshared = ObjectId::parse("wes-r1-2")?;
+    store
+        .set_object_owner(&unshared, "iss#alice", None, "r1", false)
+        .await?;
+    assert_eq!(
+        store.object_owner(&unshared).await?.ok_or("owned")?.project,
+        None
+    );
     assert_eq!(store.held_objects().await?.len(), 1);
     // Releasing needs the object itself (it moves the catalogue epoch through its row).
     store

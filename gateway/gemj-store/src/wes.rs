@@ -47,6 +47,9 @@ pub struct ObjectOwner {
     pub owner: String,
     /// The run that made it.
     pub run_id: String,
+    /// The project it belongs to (migration 0013): callers with an approval in force for it
+    /// read it too. `None`: its owner alone.
+    pub project: Option<String>,
     /// Held until the committee releases it.
     pub held: bool,
     /// Who released it.
@@ -276,9 +279,10 @@ impl Store {
         Ok(n == 1)
     }
 
-    /// Records that `object` belongs to `owner` alone (an output of `run_id`), `held` until
-    /// released when it derives from analysis-only inputs. Call it before the object is
-    /// stored: an owned object is never visible to anyone else.
+    /// Records that `object` belongs to `owner` (an output of `run_id`) and, when given, to
+    /// the members of `project`, `held` until released when it derives from analysis-only
+    /// inputs. Call it before the object is stored: an owned object is never visible to
+    /// anyone else.
     ///
     /// # Errors
     /// [`StoreError::Conflict`] when the object has another owner.
@@ -286,23 +290,25 @@ impl Store {
         &self,
         object: &gemj_model::ObjectId,
         owner: &str,
+        project: Option<&str>,
         run_id: &str,
         held: bool,
     ) -> Result<(), StoreError> {
         with_pool!(self, |p| {
             sqlx::query(
-                "INSERT INTO object_owners (object, owner, run_id, held) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (object) DO NOTHING",
+                "INSERT INTO object_owners (object, owner, project, run_id, held) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (object) DO NOTHING",
             )
             .bind(object.as_str())
             .bind(owner)
+            .bind(project)
             .bind(run_id)
             .bind(held)
             .execute(p)
             .await?;
         });
         match self.object_owner(object).await? {
-            Some(o) if o.owner == owner => Ok(()),
+            Some(o) if o.owner == owner && o.project.as_deref() == project => Ok(()),
             _ => Err(StoreError::Conflict {
                 entity: "object owner",
                 id: object.as_str().to_owned(),
@@ -320,7 +326,7 @@ impl Store {
     ) -> Result<Option<ObjectOwner>, StoreError> {
         Ok(with_pool!(self, |p| {
             sqlx::query_as::<_, ObjectOwner>(
-                "SELECT object, owner, run_id, held, released_by, released_at FROM object_owners \
+                "SELECT object, owner, run_id, project, held, released_by, released_at FROM object_owners \
                  WHERE object = $1",
             )
             .bind(object.as_str())
@@ -336,7 +342,7 @@ impl Store {
     pub async fn held_objects(&self) -> Result<Vec<ObjectOwner>, StoreError> {
         Ok(with_pool!(self, |p| {
             sqlx::query_as::<_, ObjectOwner>(
-                "SELECT object, owner, run_id, held, released_by, released_at FROM object_owners \
+                "SELECT object, owner, run_id, project, held, released_by, released_at FROM object_owners \
                  WHERE held ORDER BY object",
             )
             .fetch_all(p)

@@ -65,6 +65,7 @@ fn visa(visa_type: VisaType, value: &str, exp: i64) -> gemj_auth::VerifiedVisa {
                 conditions: None,
             },
         },
+        jwt: gemj_auth::SignedVisa::new(""),
     }
 }
 
@@ -111,6 +112,27 @@ fn approval(
 
 use gemj_model::ApprovalStatus;
 
+/// A signed URL for `object`, issued to `subject` (for WES staging when `analysis` names a run).
+fn signed_url(
+    object: &str,
+    subject: &str,
+    analysis: Option<&str>,
+) -> Result<Principal, Box<dyn std::error::Error>> {
+    Ok(Principal::SignedUrl(Arc::new(crate::data_url::UrlGrant {
+        object: ObjectId::parse(object)?,
+        start: 0,
+        end: None,
+        principal: format!("{ISSUER}#{subject}"),
+        approval: None,
+        industry: false,
+        international: false,
+        exp: now().unix_timestamp() + 60,
+        nonce: "n".into(),
+        slice: None,
+        analysis: analysis.map(str::to_owned),
+    })))
+}
+
 fn duo() -> Result<Arc<gemj_duo::Ontology>, Box<dyn std::error::Error>> {
     Ok(Arc::new(gemj_duo::Ontology::bundled()?))
 }
@@ -142,6 +164,7 @@ fn anonymous_reads_public_metadata_and_data_and_nothing_else() -> TestResult {
                 .map(|l| dataset("D1", *l, gru.clone()))
                 .collect::<Result<_, _>>()?,
             owner: None,
+            project: None,
             held: false,
         })
     };
@@ -999,25 +1022,12 @@ fn analysis_only_datasets_and_held_outputs() -> TestResult {
             id: ObjectId::parse("O1")?,
             datasets,
             owner: owner.map(str::to_owned),
+            project: None,
             held,
         })
     };
     let facts = Facts { approvals: vec![] };
-    let url = |analysis: Option<&str>| -> Result<Principal, Box<dyn std::error::Error>> {
-        Ok(Principal::SignedUrl(Arc::new(crate::data_url::UrlGrant {
-            object: ObjectId::parse("O1")?,
-            start: 0,
-            end: None,
-            principal: format!("{ISSUER}#alice"),
-            approval: None,
-            industry: false,
-            international: false,
-            exp: now().unix_timestamp() + 60,
-            nonce: "n".into(),
-            slice: None,
-            analysis: analysis.map(str::to_owned),
-        })))
-    };
+    let url = |analysis: Option<&str>| signed_url("O1", "alice", analysis);
     let alice = passport(vec![]);
     let bob = Principal::Passport(Arc::new(gemj_auth::VerifiedPassport {
         subject: "bob".into(),
@@ -1126,5 +1136,115 @@ fn analysis_only_datasets_and_held_outputs() -> TestResult {
     }
     // The setting names datasets by id.
     assert!(s.is_analysis_only(&tre) && !s.is_analysis_only(&open));
+    Ok(())
+}
+
+/// A WES output belongs to its owner's project: a caller holding an approval in force for that
+/// project reads it (still under its datasets' rules), one of another project, or whose approval
+/// is suspended or has lapsed, does not; a URL signed for the object itself passes, one signed
+/// for another does not.
+#[test]
+fn owned_outputs_are_shared_with_the_project_only() -> TestResult {
+    use AccessDecision::{Deny, Permit};
+    let s = settings()?;
+    let gru = condition("DUO:0000042", &[])?;
+    let open = dataset("OPEN", AccessLevel::Public, gru)?;
+    let output = |datasets: Vec<Arc<Dataset>>| -> Result<Resource, Box<dyn std::error::Error>> {
+        Ok(Resource::Object {
+            id: ObjectId::parse("O1")?,
+            datasets,
+            owner: Some(format!("{ISSUER}#alice")),
+            project: Some("P1".into()),
+            held: false,
+        })
+    };
+    let bob = Principal::Passport(Arc::new(gemj_auth::VerifiedPassport {
+        subject: "bob".into(),
+        ..match passport(vec![]) {
+            Principal::Passport(p) => (*p).clone(),
+            _ => return Err("a passport".into()),
+        }
+    }));
+    let of_project = |project: &str, status: ApprovalStatus, lapsed: bool| {
+        approval(&["OPEN"], &["DUO:0000042"], status).map(|mut a| {
+            a.researcher_subject = "bob".into();
+            a.project = project.into();
+            if lapsed {
+                a.valid_until = now() - time::Duration::hours(1);
+            }
+            a
+        })
+    };
+    let url = |object: &str| signed_url(object, "carol", None);
+    let only = |project: &str, status: ApprovalStatus, lapsed: bool| {
+        of_project(project, status, lapsed).map(|a| Facts { approvals: vec![a] })
+    };
+    let member = only("P1", ApprovalStatus::Active, false)?;
+    let cases = [
+        (
+            &bob,
+            &member,
+            output(vec![open.clone()])?,
+            Permit,
+            "public_data",
+        ),
+        (&bob, &member, output(vec![])?, Permit, "project_member"),
+        (
+            &passport(vec![]),
+            &Facts::default(),
+            output(vec![])?,
+            Permit,
+            "owner",
+        ),
+        (
+            &bob,
+            &Facts::default(),
+            output(vec![open.clone()])?,
+            Deny,
+            "not_owner",
+        ),
+        (
+            &bob,
+            &only("P2", ApprovalStatus::Active, false)?,
+            output(vec![open.clone()])?,
+            Deny,
+            "not_owner",
+        ),
+        (
+            &bob,
+            &only("P1", ApprovalStatus::Suspended, false)?,
+            output(vec![open.clone()])?,
+            Deny,
+            "not_owner",
+        ),
+        (
+            &bob,
+            &only("P1", ApprovalStatus::Active, true)?,
+            output(vec![])?,
+            Deny,
+            "not_owner",
+        ),
+        (
+            &url("O1")?,
+            &Facts::default(),
+            output(vec![])?,
+            Permit,
+            "owner",
+        ),
+        (
+            &url("O2")?,
+            &Facts::default(),
+            output(vec![])?,
+            Deny,
+            "not_owner",
+        ),
+    ];
+    for (i, (principal, facts, resource, decision, code)) in cases.iter().enumerate() {
+        let e = evaluate(&s, facts, principal, Action::ReadData, resource, now());
+        assert_eq!(e.decision, *decision, "case {i}: {:?}", e.reasons);
+        assert_eq!(e.reasons.first().map(|r| r.code()), Some(*code), "case {i}");
+    }
+    // Membership needs the caller's approvals even when every dataset is PUBLIC.
+    assert!(output(vec![open])?.needs_approvals(Action::ReadData));
     Ok(())
 }

@@ -9,8 +9,10 @@
 //!   the network answers a count only when every member that answered gave one;
 //! - round more loosely than itself: every member count goes through the network's own
 //!   small-cell and rounding rule, and so does the total;
-//! - hand a passport to a member not configured to receive it, or that needs none of its visas
-//!   (a passport is signed whole, so the finest cut is per member, not per visa);
+//! - hand the caller's passport to a member: a member configured to receive one gets the
+//!   network's own short-lived passport carrying only the Visas its datasets need (as their
+//!   issuers signed them) and a `LinkedIdentities` Visa of the network's tying its subject to
+//!   the caller's; a member that needs none of them gets none;
 //! - wait for a slow member beyond its limit, read more than the cap, or echo a member's body.
 
 use std::collections::BTreeMap;
@@ -41,6 +43,10 @@ pub struct NetworkSettings {
     pub timeout_ms: u64,
     /// The largest member answer read, bytes: a larger one is dropped as `too_large`.
     pub max_response_bytes: u64,
+    /// The folder of the key that signs the passports members get (its JWKS is served at
+    /// `/beacon-network/.well-known/jwks.json`, its `iss` is the public URL +
+    /// `/beacon-network`); replicas of one network share it. Empty: `<data_dir>/beacon-network`.
+    pub key_dir: std::path::PathBuf,
 }
 
 impl Default for NetworkSettings {
@@ -49,6 +55,7 @@ impl Default for NetworkSettings {
             members: Vec::new(),
             timeout_ms: 5_000,
             max_response_bytes: 1024 * 1024,
+            key_dir: std::path::PathBuf::new(),
         }
     }
 }
@@ -70,11 +77,14 @@ pub struct MemberSettings {
     /// Its own time limit, milliseconds (default: the network's).
     #[serde(default)]
     pub timeout_ms: Option<u64>,
-    /// Whether the caller's passport may be sent to it.
+    /// Whether it gets a passport for the caller: the network's own, carrying only the
+    /// caller's Visas it needs (it must trust the network's issuer for Passports and for
+    /// `LinkedIdentities` Visas whose `source` is that issuer).
     #[serde(default)]
     pub forward_passport: bool,
     /// The visas its datasets need, by visa type (`ResearcherStatus`) or value (a dataset's
-    /// grant): the passport goes only when it carries one of them. Empty: any passport.
+    /// grant): only these go, and no passport when the caller has none of them. Empty: every
+    /// accepted Visa of the caller's.
     #[serde(default)]
     pub passport_visas: Vec<String>,
     /// The base of its GA4GH Data Connect API (`https://host/data-connect`), when network
@@ -208,17 +218,25 @@ pub struct BeaconNetwork {
     privacy: DatasetPrivacy,
     settings: NetworkSettings,
     client: reqwest::Client,
+    /// Signs the passports members get (see [`BeaconNetwork::passport_for`]).
+    issuer: gemj_auth::LocalIssuer,
 }
 
 /// Member error messages are cut to this many characters (and control characters dropped).
 const MAX_MEMBER_MESSAGE: usize = 200;
 
 impl BeaconNetwork {
-    /// The network of `beacon`'s settings, or `None` when it has no members.
+    /// The network of `beacon`'s settings, or `None` when it has no members; `issuer` signs
+    /// the passports members get (members that receive them trust it for Passports and for
+    /// `LinkedIdentities` Visas naming itself as `source`).
     ///
     /// # Errors
     /// A message when the HTTP client cannot be built.
-    pub fn new(core: Shared, local: std::sync::Arc<Beacon>) -> Result<Option<Self>, String> {
+    pub fn new(
+        core: Shared,
+        local: std::sync::Arc<Beacon>,
+        issuer: gemj_auth::LocalIssuer,
+    ) -> Result<Option<Self>, String> {
         let beacon = local.settings();
         let settings = beacon.network.clone();
         if settings.members.is_empty() {
@@ -242,7 +260,14 @@ impl BeaconNetwork {
             privacy: beacon.privacy,
             settings,
             client,
+            issuer,
         }))
+    }
+
+    /// The issuer of the passports members get: its JWKS is served at its `jwks_url`.
+    #[must_use]
+    pub fn issuer(&self) -> &gemj_auth::LocalIssuer {
+        &self.issuer
     }
 
     /// The network's id.
@@ -257,27 +282,24 @@ impl BeaconNetwork {
         &self.settings.members
     }
 
-    /// Whether `member` may receive the caller's passport.
-    fn passport_for<'a>(
+    /// The passport `member` gets, if any: only for a member configured to receive one, and
+    /// only when the caller's passport holds a Visa the member's datasets need. It is the
+    /// network's own passport (signed by [`BeaconNetwork::issuer`]) carrying only those Visas,
+    /// as their issuers signed them, and a `LinkedIdentities` Visa of the network's tying its
+    /// subject to the caller's; never the caller's passport itself.
+    fn passport_for(
+        &self,
         member: &MemberSettings,
         principal: &Principal,
-        passport: Option<&'a str>,
-    ) -> Option<&'a str> {
-        let (Some(jwt), Principal::Passport(p)) = (passport, principal) else {
+        bearer: Option<&str>,
+    ) -> Option<String> {
+        let (Some(_), Principal::Passport(p)) = (bearer, principal) else {
             return None;
         };
         if !member.forward_passport {
             return None;
         }
-        let needed = member.passport_visas.is_empty()
-            || p.visas.iter().any(|v| {
-                let visa = &v.claims.ga4gh_visa_v1;
-                member
-                    .passport_visas
-                    .iter()
-                    .any(|n| n == visa.r#type.as_str() || *n == visa.value)
-            });
-        needed.then_some(jwt)
+        cut_passport(&self.issuer, member, p, gemj_auth::now_unix())
     }
 
     /// A member's time limit.
@@ -371,8 +393,8 @@ impl BeaconNetwork {
         passport: Option<&str>,
     ) -> Vec<MemberAnswer> {
         join_all(self.settings.members.iter().map(|m| {
-            let passport = Self::passport_for(m, principal, passport);
-            self.ask_member(m, path, request, passport)
+            let passport = self.passport_for(m, principal, passport);
+            async move { self.ask_member(m, path, request, passport.as_deref()).await }
         }))
         .await
     }
@@ -466,8 +488,8 @@ impl BeaconNetwork {
                     .iter()
                     .filter(|m| m.data_connect_url.is_some())
                     .map(|m| {
-                        let passport = Self::passport_for(m, principal, passport);
-                        self.member_tables(m, tables, passport)
+                        let passport = self.passport_for(m, principal, passport);
+                        async move { self.member_tables(m, tables, passport.as_deref()).await }
                     }),
             )
             .await;
@@ -911,9 +933,226 @@ fn resource_of(r: &Value) -> Option<gemj_beacon::Resource> {
     })
 }
 
+/// The longest a member's passport lives, seconds (never past the caller's passport).
+pub const MEMBER_PASSPORT_SECS: i64 = 300;
+
+/// The passport `member` gets for the caller `p` at `now` (see [`BeaconNetwork::passport_for`]):
+/// `None` when none of `p`'s accepted Visas is one the member needs, or signing fails.
+/// The caller's own `LinkedIdentities` Visas go along only when a chosen Visa is of a linked
+/// identity (then the member needs them to know it is the same person).
+fn cut_passport(
+    issuer: &gemj_auth::LocalIssuer,
+    member: &MemberSettings,
+    p: &gemj_auth::VerifiedPassport,
+    now: i64,
+) -> Option<String> {
+    use gemj_passport::VisaType;
+    let needs = |v: &gemj_auth::VerifiedVisa| {
+        let visa = &v.claims.ga4gh_visa_v1;
+        visa.r#type != VisaType::LinkedIdentities
+            && (member.passport_visas.is_empty()
+                || member
+                    .passport_visas
+                    .iter()
+                    .any(|n| n == visa.r#type.as_str() || *n == visa.value))
+    };
+    let chosen: Vec<&gemj_auth::VerifiedVisa> = p.visas.iter().filter(|v| needs(v)).collect();
+    if chosen.is_empty() {
+        return None;
+    }
+    let linked = chosen
+        .iter()
+        .any(|v| v.claims.iss != p.issuer || v.claims.sub != p.subject);
+    let mut jwts: Vec<String> = Vec::with_capacity(chosen.len() + 1);
+    let ttl = p.expires_at.min(now + MEMBER_PASSPORT_SECS) - now;
+    let ttl = std::time::Duration::from_secs(u64::try_from(ttl).ok().filter(|t| *t > 0)?);
+    let link = gemj_passport::VisaObject {
+        r#type: VisaType::LinkedIdentities,
+        asserted: now,
+        value: format!("{},{}", link_escape(&p.subject), link_escape(&p.issuer)),
+        source: issuer.issuer().to_owned(),
+        by: Some("system".to_owned()),
+        conditions: None,
+    };
+    // The network's subject for the caller: one per (issuer, subject), so two brokers' `alice`
+    // stay two people at the member.
+    let subject = format!(
+        "net-{}",
+        crate::drs::sha256_hex(format!("{}\0{}", p.issuer, p.subject).as_bytes())
+            .get(..32)
+            .unwrap_or_default()
+    );
+    jwts.push(issuer.issue_visa(&subject, &link, ttl, now).ok()?);
+    jwts.extend(chosen.iter().map(|v| v.jwt.as_str().to_owned()));
+    if linked {
+        jwts.extend(
+            p.visas
+                .iter()
+                .filter(|v| v.claims.ga4gh_visa_v1.r#type == VisaType::LinkedIdentities)
+                .map(|v| v.jwt.as_str().to_owned()),
+        );
+    }
+    issuer
+        .issue_passport_with_visas(&subject, jwts, ttl, now)
+        .ok()
+}
+
+/// A `LinkedIdentities` entry part: percent-encoded except RFC 3986 unreserved characters
+/// (so `,` and `;` never split it).
+fn link_escape(text: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A member gets the network's passport, not the caller's: verified as a member verifies
+    /// it (trusting the caller's broker for its Visas, the network for Passports and its own
+    /// links), it holds the network's link and the Visas the member needs, nothing else; a
+    /// member that needs none gets none; a member that does not trust the network's links
+    /// accepts none of the caller's Visas.
+    #[tokio::test]
+    async fn members_get_the_networks_passport_with_only_the_visas_they_need()
+    -> Result<(), Box<dyn std::error::Error>> {
+        use gemj_passport::{Matcher, SourcePolicy, SourceRule, VisaObject, VisaType};
+        let dir = tempfile::tempdir()?;
+        let broker = gemj_auth::LocalIssuer::load_or_create(
+            &dir.path().join("broker"),
+            "https://broker.example",
+        )?;
+        let net = gemj_auth::LocalIssuer::load_or_create(
+            &dir.path().join("net"),
+            "https://net.example/beacon-network",
+        )?;
+        let now = gemj_auth::now_unix();
+        let visa = |t: VisaType, value: &str| VisaObject {
+            r#type: t,
+            asserted: now - 10,
+            value: value.to_owned(),
+            source: broker.issuer().to_owned(),
+            by: Some("so".to_owned()),
+            conditions: None,
+        };
+        let grant_value = "https://gemj.example/datasets/GEMJ-X";
+        let passport = broker.issue_passport(
+            "alice",
+            &[
+                visa(
+                    VisaType::ResearcherStatus,
+                    "https://doi.org/10.1038/s41431-018-0219-y",
+                ),
+                visa(VisaType::ControlledAccessGrants, grant_value),
+            ],
+            std::time::Duration::from_secs(3600),
+            now,
+        )?;
+        let fetcher = gemj_auth::StaticJwksFetcher::default();
+        fetcher.set(broker.jwks_url(), broker.jwks().to_string().into_bytes());
+        fetcher.set(net.jwks_url(), net.jwks().to_string().into_bytes());
+        let fetcher = std::sync::Arc::new(fetcher);
+        let links = SourcePolicy::default().with_rule(SourceRule::new(
+            VisaType::LinkedIdentities,
+            [Matcher::Const(net.issuer().to_owned())],
+        ));
+        let verifier = |net_links: bool| {
+            let network =
+                gemj_auth::TrustedIssuer::new(net.issuer(), net.jwks_url()).signing_passports();
+            let network = if net_links {
+                network.with_visas(links.clone())
+            } else {
+                network
+            };
+            gemj_auth::Verifier::with_fetcher(
+                gemj_auth::AuthConfig {
+                    trusted: vec![
+                        broker
+                            .trusted_issuer()
+                            .with_grant_prefixes(["https://gemj.example/datasets/".to_owned()]),
+                        network,
+                    ],
+                    ..gemj_auth::AuthConfig::default()
+                },
+                fetcher.clone(),
+            )
+        };
+        let member_verifier = verifier(true)?;
+        let caller = member_verifier.verify_passport(&passport, now).await?;
+        assert_eq!(caller.visas.len(), 2, "{:?}", caller.rejected);
+        let wants = |needed: &[&str]| MemberSettings {
+            forward_passport: true,
+            passport_visas: needed.iter().map(|n| (*n).to_owned()).collect(),
+            ..member("https://m.example/beacon/v2")
+        };
+        let types = |p: &gemj_auth::VerifiedPassport| -> Vec<VisaType> {
+            p.visas
+                .iter()
+                .map(|v| v.claims.ga4gh_visa_v1.r#type.clone())
+                .collect()
+        };
+        let cut = cut_passport(&net, &wants(&["ResearcherStatus"]), &caller, now)
+            .ok_or("a passport for the member")?;
+        assert!(
+            !cut.contains(caller.visas[1].jwt.as_str()),
+            "the grant stays home"
+        );
+        let seen = member_verifier.verify_passport(&cut, now).await?;
+        assert_eq!(seen.issuer, net.issuer());
+        assert!(seen.subject.starts_with("net-") && seen.subject.len() == 36);
+        assert_eq!(
+            types(&seen),
+            [VisaType::LinkedIdentities, VisaType::ResearcherStatus],
+            "{:?}",
+            seen.rejected
+        );
+        assert!(seen.rejected.is_empty());
+        assert!(seen.expires_at <= now + MEMBER_PASSPORT_SECS);
+        // By the grant's value: the grant only.
+        let cut = cut_passport(&net, &wants(&[grant_value]), &caller, now).ok_or("grant")?;
+        let seen = member_verifier.verify_passport(&cut, now).await?;
+        assert_eq!(
+            types(&seen),
+            [VisaType::LinkedIdentities, VisaType::ControlledAccessGrants]
+        );
+        // Nothing the member needs: no passport at all.
+        assert!(cut_passport(&net, &wants(&["AffiliationAndRole"]), &caller, now).is_none());
+        // A member that does not trust the network's links accepts none of the caller's Visas.
+        let cut = cut_passport(&net, &wants(&[]), &caller, now).ok_or("any")?;
+        let seen = verifier(false)?.verify_passport(&cut, now).await?;
+        assert!(seen.visas.is_empty(), "{:?}", types(&seen));
+        // Two brokers' `alice` are two subjects at the member.
+        let other = gemj_auth::VerifiedPassport {
+            issuer: "https://other-broker.example".to_owned(),
+            ..caller.clone()
+        };
+        let a = member_verifier
+            .verify_passport(
+                &cut_passport(&net, &wants(&[]), &caller, now).ok_or("a")?,
+                now,
+            )
+            .await?;
+        let b = member_verifier
+            .verify_passport(
+                &cut_passport(&net, &wants(&[]), &other, now).ok_or("b")?,
+                now,
+            )
+            .await?;
+        assert_ne!(a.subject, b.subject);
+        assert!(
+            b.visas.len() <= 1,
+            "visas of broker's alice are not other's alice's"
+        );
+        Ok(())
+    }
 
     fn member(url: &str) -> MemberSettings {
         MemberSettings {

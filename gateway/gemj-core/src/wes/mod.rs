@@ -2,7 +2,7 @@
 //! embedded default, Toil for clusters), their `drs://` inputs authorised through the one
 //! enforcement call with the caller's passport and staged through signed data URLs (so every
 //! fetch is decided and audited again, with consent re-checked), their outputs registered as
-//! DRS objects only their owner sees, and the runs themselves in the store, so any replica
+//! DRS objects only their owner and their project's members see, and the runs themselves in the store, so any replica
 //! answers for any run.
 //!
 //! - Submission ([`WesService::submit`]): the run and every input are asked in one
@@ -43,6 +43,10 @@ use crate::access::{Action, Ask, OnDenial, Outcome, Permit, Principal, RequestCo
 use crate::data::{object_outcome, object_resource, participants_of};
 use crate::data_url::{SliceGrant, UrlGrant};
 use crate::{CoreError, Shared};
+
+/// The tag naming the project a run's outputs belong to, among the projects its inputs were
+/// approved under (see [`project_of`]). Other tags, `project` among them, are the client's own.
+pub const PROJECT_TAG: &str = "approval_project";
 
 /// Page sizes of `GET /runs` and `GET /runs/{id}/tasks`.
 pub const DEFAULT_PAGE_SIZE: i64 = 20;
@@ -142,6 +146,9 @@ struct Inputs {
     /// An input is in an analysis-only dataset: outputs are held for the committee's release.
     #[serde(default)]
     held: bool,
+    /// The project the outputs belong to (see [`project_of`]); `None`: the owner alone.
+    #[serde(default)]
+    project: Option<String>,
     /// The workflow, relative to the run's folder.
     workflow: String,
 }
@@ -345,8 +352,10 @@ impl WesService {
         );
         tags.insert(
             "outputs".to_owned(),
-            "each output file becomes a DRS object of this gateway that only the run's owner \
-             may read, in the datasets of the run's inputs"
+            "each output file becomes a DRS object of this gateway in the datasets of the run's \
+             inputs, readable by the run's owner and the members of its project (callers with an \
+             approval in force for the project its inputs were approved under; the tag `approval_project` \
+             chooses among several), each under those datasets' rules"
                 .to_owned(),
         );
         Ok(ServiceInfo {
@@ -449,7 +458,15 @@ impl WesService {
             wanted.push((uri.clone(), id.to_owned()));
         }
         let run_id = uuid::Uuid::new_v4().simple().to_string();
-        let plan = self.authorise(ctx, principal, &run_id, &wanted).await?;
+        let plan = self
+            .authorise(
+                ctx,
+                principal,
+                &run_id,
+                &wanted,
+                request.tags.get(PROJECT_TAG),
+            )
+            .await?;
         // The decisions are durable: now the run may be written and started.
         let workflow = match &source {
             WorkflowSource::Attachment(path) => format!("{}/{path}", engine::layout::WORKFLOW),
@@ -469,6 +486,7 @@ impl WesService {
             datasets: plan.datasets.clone(),
             specimens: plan.specimens.clone(),
             held: plan.held,
+            project: plan.project.clone(),
             args,
             workflow,
         };
@@ -555,6 +573,7 @@ impl WesService {
         principal: &Principal,
         run_id: &str,
         wanted: &[(String, String)],
+        tagged: Option<&String>,
     ) -> Result<Plan, CoreError> {
         let core = &self.core;
         let mut enforcement = core.access.begin(ctx, principal);
@@ -613,6 +632,7 @@ impl WesService {
                 let mut scope = None;
                 let mut datasets: Vec<Arc<gemj_model::Dataset>> = Vec::new();
                 let mut names = BTreeSet::new();
+                let mut approvals = BTreeSet::new();
                 for (uri, object, object_datasets, index_at, refused) in &found {
                     let at = outcomes.len();
                     let permit = verdicts.permit(at).ok_or(CoreError::AuditUnavailable)?;
@@ -681,6 +701,7 @@ impl WesService {
                         }
                     }
                     datasets.extend(object_datasets.iter().cloned());
+                    approvals.extend(permit.approval().cloned());
                     let s = permit.scope();
                     let merged = scope.get_or_insert(s);
                     merged.industry |= s.industry;
@@ -696,6 +717,7 @@ impl WesService {
                 let policy = core.access.settings();
                 plan.held = datasets.iter().any(|d| policy.is_analysis_only(d));
                 plan.datasets = strictest(&datasets);
+                plan.project = project_of(core, principal, &approvals, tagged).await?;
                 Ok((plan, outcomes))
             })
             .await?;
@@ -1192,11 +1214,79 @@ const ACTIVE: [&str; 5] = ["QUEUED", "INITIALIZING", "RUNNING", "PAUSED", "CANCE
 struct Plan {
     inputs: Vec<PlannedInput>,
     held: bool,
+    project: Option<String>,
     participants: Vec<ParticipantId>,
     specimens: Vec<SpecimenId>,
     datasets: Vec<DatasetId>,
     industry: bool,
     international: bool,
+}
+
+/// The project a run's outputs belong to: the project of the approvals its inputs were
+/// authorised under. Inputs approved under several projects need the tag [`PROJECT_TAG`] naming one
+/// of them; a run with no approved input belongs to a tagged project only when the caller holds
+/// an approval in force for it. `None` (no approval, no tag): the outputs are the owner's alone.
+///
+/// # Errors
+/// [`CoreError::InvalidInput`] (400) for a tag that names no project of the caller's (or not
+/// the one its inputs were approved under), or several projects and no tag.
+async fn project_of(
+    core: &Shared,
+    principal: &Principal,
+    approvals: &BTreeSet<gemj_model::ApprovalId>,
+    tagged: Option<&String>,
+) -> Result<Option<String>, CoreError> {
+    let mut projects = BTreeSet::new();
+    for id in approvals {
+        if let Some(a) = core.store.get_approval(id).await? {
+            projects.insert(a.project);
+        }
+    }
+    let listed = || {
+        projects
+            .iter()
+            .map(String::as_str)
+            .map(shown)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match (tagged, projects.len()) {
+        (Some(tag), 0) => {
+            let Principal::Passport(p) = principal else {
+                return Err(CoreError::InvalidInput(
+                    "Only a passport holder's run belongs to a project.".to_owned(),
+                ));
+            };
+            let now = time::OffsetDateTime::now_utc();
+            let member = core
+                .store
+                .approvals_of(&p.issuer, &p.subject)
+                .await?
+                .iter()
+                .any(|a| a.project == *tag && a.in_force(now));
+            if member {
+                Ok(Some(tag.clone()))
+            } else {
+                Err(CoreError::InvalidInput(format!(
+                    "tag `approval_project` {} is not the project of an approval of this caller in force.",
+                    shown(tag)
+                )))
+            }
+        }
+        (Some(tag), _) if projects.contains(tag) => Ok(Some(tag.clone())),
+        (Some(tag), _) => Err(CoreError::InvalidInput(format!(
+            "tag `approval_project` {} is not the project this run's inputs were approved under ({}).",
+            shown(tag),
+            listed()
+        ))),
+        (None, 0) => Ok(None),
+        (None, 1) => Ok(projects.pop_first()),
+        (None, _) => Err(CoreError::InvalidInput(format!(
+            "This run's inputs were approved under several projects ({}): name the one its \
+             outputs belong to with the tag `approval_project`.",
+            listed()
+        ))),
+    }
 }
 
 /// Signs a grant for staging `object` for run `run_id` (the whole of it, or re-encoded without

@@ -533,7 +533,7 @@ async fn kill(child: &mut tokio::process::Child) {
 }
 
 /// Registers every output file (inside the run's `outputs` folder, regular files only) as a
-/// DRS object that only the run's owner sees, in the datasets of its inputs, and answers the
+/// DRS object that only the run's owner and its project's members see, in the datasets of its inputs, and answers the
 /// output object with each file's `location` its `drs://` id.
 async fn register_outputs(service: &WesService, launch: &Launch) -> Result<Value, String> {
     let failed = |what: &str| format!("The outputs could not be registered: {what}.");
@@ -685,7 +685,13 @@ async fn register_file(
             .release_rule
             .holds(individual_level(path).await);
     core.store
-        .set_object_owner(&id, &launch.owner, &launch.run_id, held)
+        .set_object_owner(
+            &id,
+            &launch.owner,
+            launch.inputs.project.as_deref(),
+            &launch.run_id,
+            held,
+        )
         .await?;
     let info = core.objects.put_file(&key, path).await?;
     let inputs: Vec<&str> = launch.inputs.objects.keys().map(String::as_str).collect();
@@ -712,8 +718,14 @@ async fn register_file(
         specimens: launch.inputs.specimens.clone(),
         analysis: None,
         description: Some(super::shown(&format!(
-            "Output {base} of WES run {} (workflow {}; {} {}; inputs: {})",
+            "Output {base} of WES run {} ({}workflow {}; {} {}; inputs: {})",
             launch.run_id,
+            launch
+                .inputs
+                .project
+                .as_ref()
+                .map(|p| format!("project {p}; "))
+                .unwrap_or_default(),
             launch.workflow_url,
             launch.engine.config.name,
             launch.engine.version,

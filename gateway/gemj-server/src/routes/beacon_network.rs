@@ -19,6 +19,12 @@ use crate::error::beacon::{auth_failure, beacon_error, failure};
 /// The route prefix.
 pub const PREFIX: &str = "/beacon-network/v2";
 
+/// The `iss` path of the passports the network gives its members (after the public URL).
+pub const ISSUER_PATH: &str = "/beacon-network";
+
+/// Where the network publishes the key its members verify those passports with.
+pub const JWKS_PATH: &str = "/beacon-network/.well-known/jwks.json";
+
 type Network = Option<web::Data<BeaconNetwork>>;
 
 /// Registers the routes.
@@ -37,6 +43,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )),
         );
     }
+    cfg.service(web::resource(JWKS_PATH).route(web::get().to(jwks)));
     cfg.service(
         web::resource(format!("{PREFIX}/filtering_terms"))
             .route(web::get().to(filtering_terms))
@@ -47,6 +54,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(entries))
             .route(web::post().to(entries)),
     );
+}
+
+/// The network's public key set: members verify the passports the network gives them with it
+/// (404, a Beacon error, without a network).
+#[utoipa::path(get, path = "/beacon-network/.well-known/jwks.json", tag = "beacon-network",
+    responses((status = 200, description = "The JWK Set (RFC 7517) of the key that signs the \
+        passports members get."), (status = 404, description = "No Beacon network is configured \
+        (a Beacon error response).")))]
+pub async fn jwks(network: Network, beacon: web::Data<Beacon>) -> HttpResponse {
+    match network {
+        Some(n) => HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "max-age=300"))
+            .json(n.issuer().jwks()),
+        None => beacon_error(&beacon, None, &not_configured()),
+    }
 }
 
 fn not_configured() -> BeaconError {

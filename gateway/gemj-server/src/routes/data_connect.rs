@@ -1,8 +1,9 @@
 //! GA4GH Data Connect 1.0 under `/data-connect`: `/tables`, `/table/{name}/info`,
 //! `/table/{name}/data`, `POST /search`, `/service-info`, and `/search/{page}` for the pages
 //! after the first. A next page's URL carries the query, its parameters and where the page
-//! starts (base64url JSON): every page re-runs the query under the caller's rights of the
-//! moment, on any replica. Errors are Data Connect `ErrorResponse`s.
+//! starts (JSON, raw DEFLATE, base64url; at most [`MAX_PAGE_TOKEN`] characters): every page
+//! re-runs the query under the caller's rights of the moment, on any replica. Errors are Data
+//! Connect `ErrorResponse`s.
 //!
 //! The same endpoints under `/data-connect-network` (with `beacon.network` members that have a
 //! `data_connect_url`) run each search over the union of the members' tables: one cross-biobank
@@ -45,6 +46,42 @@ type Network = Option<web::Data<gemj_core::beacon::network::BeaconNetwork>>;
 
 /// The largest search body, bytes.
 const MAX_BODY: usize = 64 * 1024;
+
+/// The longest page token, characters: the next-page URL stays under the 8 KiB request line
+/// that proxies commonly allow. A query whose token would be longer is answered with its first
+/// page and a 400 only when it needs a second one (see [`paged`]).
+pub const MAX_PAGE_TOKEN: usize = 6 * 1024;
+
+/// A page token: the page's JSON, deflated, base64url.
+fn encode_token(page: &PageToken) -> Option<String> {
+    use std::io::Write as _;
+    let json = serde_json::to_vec(page).ok()?;
+    let mut deflate = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    deflate.write_all(&json).ok()?;
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(deflate.finish().ok()?);
+    (token.len() <= MAX_PAGE_TOKEN).then_some(token)
+}
+
+/// The page a token names; `None` for anything else (too long, not base64url, not deflate,
+/// inflating past [`MAX_BODY`], not a page).
+fn decode_token(token: &str) -> Option<PageToken> {
+    use std::io::Read as _;
+    if token.len() > MAX_PAGE_TOKEN {
+        return None;
+    }
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()?;
+    let mut json = Vec::new();
+    flate2::read::DeflateDecoder::new(bytes.as_slice())
+        .take(MAX_BODY as u64 + 1)
+        .read_to_end(&mut json)
+        .ok()?;
+    if json.len() > MAX_BODY {
+        return None;
+    }
+    serde_json::from_slice(&json).ok()
+}
 
 /// Registers Data Connect with the service registry.
 pub fn mount(registry: &mut ServiceRegistry) {
@@ -202,7 +239,7 @@ async fn search(
 }
 
 /// What a next page's URL carries.
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 struct PageToken {
     /// The query.
     q: String,
@@ -236,11 +273,7 @@ async fn next_page(
         Err(e) => return api_failure(&e),
     };
     let token = req.match_info().get("page").unwrap_or_default();
-    let decoded = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(token)
-        .ok()
-        .and_then(|b| serde_json::from_slice::<PageToken>(&b).ok());
-    let Some(page) = decoded else {
+    let Some(page) = decode_token(token) else {
         return dc_error(
             StatusCode::BAD_REQUEST,
             "Invalid page",
@@ -294,32 +327,108 @@ async fn run(
         }
     };
     match answer {
-        Ok(page) => HttpResponse::Ok().json(paged(base, which, request, page)),
+        Ok(page) => match paged(base, which, request, page) {
+            Some(data) => HttpResponse::Ok().json(data),
+            None => dc_error(
+                StatusCode::BAD_REQUEST,
+                "Query too long to page",
+                "the answer has more than one page and the query is too long to be carried in \
+                 a next-page URL; shorten it or narrow it (WHERE, LIMIT)",
+            ),
+        },
         Err(f) => failure(f),
     }
 }
 
-fn paged(base: &BaseUrl, which: Which, request: SearchRequest, page: SearchPage) -> TableData {
-    let pagination = page.next_offset.and_then(|o| {
-        let token = serde_json::to_vec(&PageToken {
-            q: request.query,
-            p: request.parameters,
-            o,
-        })
-        .ok()?;
-        Some(Pagination {
-            next_page_url: Some(format!(
-                "{}{}/search/{}",
-                base.0.trim_end_matches('/'),
-                which.prefix(),
-                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token)
-            )),
-        })
-    });
-    TableData {
+/// The page as answered, with the next page's URL; `None` when there is a next page whose
+/// token would be longer than [`MAX_PAGE_TOKEN`] (nothing is silently cut short).
+fn paged(
+    base: &BaseUrl,
+    which: Which,
+    request: SearchRequest,
+    page: SearchPage,
+) -> Option<TableData> {
+    let pagination = match page.next_offset {
+        Some(o) => {
+            let token = encode_token(&PageToken {
+                q: request.query,
+                p: request.parameters,
+                o,
+            })?;
+            Some(Pagination {
+                next_page_url: Some(format!(
+                    "{}{}/search/{token}",
+                    base.0.trim_end_matches('/'),
+                    which.prefix(),
+                )),
+            })
+        }
+        None => None,
+    };
+    Some(TableData {
         data_model: page.data_model,
         data: page.data,
         pagination,
         errors: page.errors,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(q: String) -> PageToken {
+        PageToken {
+            q,
+            p: vec![serde_json::json!("C34")],
+            o: 100,
+        }
+    }
+
+    /// Tokens round-trip, deflated: a long but ordinary query fits; one that would not fit is
+    /// refused rather than cut; a token that is too long, not base64url, not deflate, or
+    /// inflates past the body limit names no page.
+    #[test]
+    fn page_tokens_are_compact_bounded_and_strict() {
+        let short = page("SELECT * FROM gemj.datasets".into());
+        let token = encode_token(&short).expect("a token");
+        assert_eq!(decode_token(&token), Some(short));
+        // 24 KiB of SQL with the repetition real filters have deflates under the cap.
+        let long = format!(
+            "SELECT diagnosis, count FROM gemj.participants_by_diagnosis WHERE {}",
+            (0..800)
+                .map(|i| format!("diagnosis <> 'C{:02}.{}'", i % 100, i % 10))
+                .collect::<Vec<_>>()
+                .join(" AND ")
+        );
+        assert!(long.len() > 16 * 1024);
+        let token = encode_token(&page(long.clone())).expect("a long query pages");
+        assert!(token.len() < MAX_PAGE_TOKEN / 2, "{}", token.len());
+        assert_eq!(decode_token(&token).map(|p| p.q), Some(long));
+        // Text that does not compress, past the cap: no token.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let noise: String = (0..12_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                char::from(b'a' + u8::try_from(x % 26).unwrap_or(0))
+            })
+            .collect();
+        assert_eq!(encode_token(&page(noise)), None);
+        assert_eq!(decode_token(&"A".repeat(MAX_PAGE_TOKEN + 1)), None);
+        assert_eq!(decode_token("not base64!"), None);
+        let plain = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(br#"{"q":"SELECT 1","p":[],"o":1}"#);
+        assert_eq!(decode_token(&plain), None, "an undeflated page");
+        // A deflate bomb: 1 MiB of spaces inflates past the body limit.
+        let bomb = {
+            use std::io::Write as _;
+            let mut d = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+            d.write_all(&[b' '; 1 << 20]).expect("deflate");
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(d.finish().expect("deflate"))
+        };
+        assert!(bomb.len() <= MAX_PAGE_TOKEN);
+        assert_eq!(decode_token(&bomb), None);
     }
 }

@@ -53,6 +53,7 @@ use crate::error::Problem;
         revocations::list,
         revocations::revoke,
         revocations::unrevoke,
+        super::beacon_network::jwks,
         super::wes::held_outputs,
         super::wes::release_output,
         data::participants,

@@ -41,7 +41,8 @@ pub fn mount(registry: &mut ServiceRegistry) {
         PREFIX,
         "GA4GH WES 1.1: CWL workflows run next to the data (cwltool; Toil for clusters). \
          drs:// inputs are authorised with the caller's passport and staged through signed \
-         data URLs; outputs become DRS objects only the run's owner may read.",
+         data URLs; outputs become DRS objects the run's owner and its project's approved members \
+         may read.",
     );
 }
 

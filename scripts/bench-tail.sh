@@ -4,12 +4,14 @@
 # requests (about 4,500 requests/s offered), for DURATION seconds (60) per endpoint, on the
 # embedded SQLite store and on PostgreSQL (GEMJ_BENCH_DATABASE_URL, default the local test
 # server, in a schema of its own that the script drops afterwards). Endpoints: /service-info
-# (anonymous), an htsget ticket, a DRS object and a Beacon count query (a registered
-# researcher's passport; Beacon budgets raised so they do not interfere). Every request but
-# /service-info is an audited access decision. Bounded: fixed durations, 127.0.0.1 only.
+# (anonymous), an htsget ticket, a DRS object, a Beacon count query and a Data Connect search
+# (POST /data-connect/search, an aggregate over the catalogue views) (a registered researcher's
+# passport; Beacon budgets raised so they do not interfere). Every request but /service-info is
+# an audited access decision. Bounded: fixed durations, 127.0.0.1 only.
 #
 #   scripts/bench-tail.sh [DURATION] [sqlite|postgres|both]
 #   CONNECTIONS=200 DELAY_MS=40 scripts/bench-tail.sh 60 both
+#   ONLY="Data Connect" scripts/bench-tail.sh 60 sqlite     (the endpoints whose label has ONLY)
 #
 # Needs wrk, curl and psql (apt-get install wrk curl postgresql-client).
 set -euo pipefail
@@ -39,13 +41,23 @@ LUA
 echo "== machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -sr),$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
 echo "== wrk: 1 thread, $connections connections, each pausing $delay ms between requests, $duration s per endpoint"
 
-load() { # label, url, [token]
-  local auth=()
+load() { # label, url, [token], [JSON body: a POST]
+  case "$1" in *"${ONLY:-}"*) ;; *) return 0 ;; esac
+  local auth=() script="$work/pause.lua" post=()
   [ -n "${3:-}" ] && auth=(-H "Authorization: Bearer $3")
-  curl -fs "${auth[@]}" "$2" >/dev/null
-  wrk -t1 -c"$connections" -d3s -s "$work/pause.lua" "${auth[@]}" "$2" >/dev/null
+  if [ -n "${4:-}" ]; then
+    script="$work/post.lua"
+    post=(-X POST -H 'Content-Type: application/json' --data "$4")
+    python3 - "$4" "$delay" >"$script" <<'PY'
+import json, sys
+body, delay = sys.argv[1], sys.argv[2]
+print(f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\nwrk.headers["Content-Type"] = "application/json"\nfunction delay() return {delay} end')
+PY
+  fi
+  curl -fs "${auth[@]}" "${post[@]}" "$2" >/dev/null
+  wrk -t1 -c"$connections" -d3s -s "$script" "${auth[@]}" "$2" >/dev/null
   echo "== $1"
-  wrk -t1 -c"$connections" -d"${duration}s" --latency -s "$work/pause.lua" "${auth[@]}" "$2" \
+  wrk -t1 -c"$connections" -d"${duration}s" --latency -s "$script" "${auth[@]}" "$2" \
     | grep -E '^\s+(50|75|90|99)%|Requests/sec|Non-2xx|Socket errors|requests in'
 }
 
@@ -62,6 +74,8 @@ run() { # store label, data dir
   load "$1: htsget ticket, 1 kb BAM region" "$base/htsget/reads/GEMJ-DEMO-0002?format=BAM&referenceName=chr20&start=100000&end=101000" "$token"
   load "$1: DRS object" "$base/ga4gh/drs/v1/objects/GEMJ-DEMO-0002.bam" "$token"
   load "$1: Beacon individuals, ICD-10 filter, count" "$base/beacon/v2/individuals?filters=ICD10:C34&requestedGranularity=count" "$token"
+  load "$1: Data Connect search, participants by sex per dataset" "$base/data-connect/search" "$token" \
+    '{"query": "SELECT dataset_id, sex, sum(participants) AS n FROM gemj.catalogue.participants_by_sex GROUP BY dataset_id, sex ORDER BY dataset_id, sex"}'
   kill -TERM "$pid"; wait "$pid" || true
 }
 

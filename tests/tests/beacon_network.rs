@@ -101,6 +101,7 @@ fn member(id: &str, url: String, forward_passport: bool) -> MemberSettings {
         timeout_ms: None,
         forward_passport,
         passport_visas: Vec::new(),
+        audience: None,
         data_connect_url: None,
     }
 }

@@ -707,6 +707,7 @@ async fn a_network_search_merges_member_catalogues_and_names_the_missing() -> Te
         timeout_ms: None,
         forward_passport: true,
         passport_visas: Vec::new(),
+        audience: None,
         data_connect_url: dc(port),
     };
     let members = vec![

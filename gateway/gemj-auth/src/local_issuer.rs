@@ -309,13 +309,30 @@ impl LocalIssuer {
         ttl: Duration,
         now: i64,
     ) -> Result<String, AuthError> {
+        self.issue_passport_for(subject, visa_jwts, ttl, now, self.audience.as_deref())
+    }
+
+    /// [`issue_passport_with_visas`](Self::issue_passport_with_visas) for one audience: `aud`
+    /// is `audience` (none: no `aud`), whatever this issuer's own audience is.
+    ///
+    /// # Errors
+    ///
+    /// `signing_failed`.
+    pub fn issue_passport_for(
+        &self,
+        subject: &str,
+        visa_jwts: Vec<String>,
+        ttl: Duration,
+        now: i64,
+        audience: Option<&str>,
+    ) -> Result<String, AuthError> {
         let payload = PassportPayload {
             iss: &self.issuer,
             sub: subject,
             iat: now,
             exp: expiry(now, ttl),
             jti: random_id()?,
-            aud: self.audience.as_deref(),
+            aud: audience,
             ga4gh_passport_v1: visa_jwts,
         };
         self.sign(PASSPORT_TYP, &payload)

@@ -87,6 +87,11 @@ pub struct MemberSettings {
     /// accepted Visa of the caller's.
     #[serde(default)]
     pub passport_visas: Vec<String>,
+    /// The audience it requires of passports (its `auth.required_audience`): the network's
+    /// passports for it name it in `aud`, so one handed to this member cannot be replayed at
+    /// another that requires its own. Unset: no `aud` (a member that requires none).
+    #[serde(default)]
+    pub audience: Option<String>,
     /// The base of its GA4GH Data Connect API (`https://host/data-connect`), when network
     /// searches (`/data-connect-network`) should read its catalogue tables; plain `http` only on
     /// loopback.
@@ -993,7 +998,7 @@ fn cut_passport(
         );
     }
     issuer
-        .issue_passport_with_visas(&subject, jwts, ttl, now)
+        .issue_passport_for(&subject, jwts, ttl, now, member.audience.as_deref())
         .ok()
 }
 
@@ -1064,7 +1069,7 @@ mod tests {
             VisaType::LinkedIdentities,
             [Matcher::Const(net.issuer().to_owned())],
         ));
-        let verifier = |net_links: bool| {
+        let verifier_for = |net_links: bool, audience: Option<&str>| {
             let network =
                 gemj_auth::TrustedIssuer::new(net.issuer(), net.jwks_url()).signing_passports();
             let network = if net_links {
@@ -1080,11 +1085,13 @@ mod tests {
                             .with_grant_prefixes(["https://gemj.example/datasets/".to_owned()]),
                         network,
                     ],
+                    required_audience: audience.map(str::to_owned),
                     ..gemj_auth::AuthConfig::default()
                 },
                 fetcher.clone(),
             )
         };
+        let verifier = |net_links: bool| verifier_for(net_links, None);
         let member_verifier = verifier(true)?;
         let caller = member_verifier.verify_passport(&passport, now).await?;
         assert_eq!(caller.visas.len(), 2, "{:?}", caller.rejected);
@@ -1147,6 +1154,26 @@ mod tests {
             )
             .await?;
         assert_ne!(a.subject, b.subject);
+        // A member that requires its audience gets a passport naming it, which another member
+        // requiring its own refuses: no replay from one member to the next.
+        let bound = MemberSettings {
+            audience: Some("https://m.example".to_owned()),
+            ..wants(&["ResearcherStatus"])
+        };
+        let cut = cut_passport(&net, &bound, &caller, now).ok_or("bound")?;
+        let seen = verifier_for(true, Some("https://m.example"))?
+            .verify_passport(&cut, now)
+            .await?;
+        assert_eq!(seen.visas.len(), 2, "{:?}", seen.rejected);
+        for elsewhere in [Some("https://other.example"), None] {
+            assert!(
+                verifier_for(true, elsewhere)?
+                    .verify_passport(&cut, now)
+                    .await
+                    .is_err(),
+                "replayed at {elsewhere:?}"
+            );
+        }
         assert!(
             b.visas.len() <= 1,
             "visas of broker's alice are not other's alice's"
@@ -1162,6 +1189,7 @@ mod tests {
             timeout_ms: None,
             forward_passport: false,
             passport_visas: Vec::new(),
+            audience: None,
             data_connect_url: None,
         }
     }

@@ -2168,12 +2168,23 @@ async fn shared_budgets(store: Store) -> TestResult {
             .charge_risk("mallory", &[7, 8], 86_400_000, t0 + i)
             .await?;
     }
-    store
-        .charge_risk("mallory", &[9], 86_400_000, t0 + 5)
-        .await?;
+    // A charge answers each participant's count (once per answer, duplicates or not).
+    assert_eq!(
+        store
+            .charge_risk("mallory", &[9, 9], 86_400_000, t0 + 5)
+            .await?,
+        vec![(9, 1)]
+    );
     let mut spent = store.risk_exhausted("mallory", 3, t0 - 1).await?;
     spent.sort_unstable();
     assert_eq!(spent, vec![7, 8]);
+    // Many at once: one statement per 500, every count returned.
+    let many: Vec<u32> = (1_000..2_200).collect();
+    let counts = store
+        .charge_risk("mallory", &many, 86_400_000, t0 + 6)
+        .await?;
+    assert_eq!(counts.len(), many.len());
+    assert!(counts.iter().all(|(_, n)| *n == 1));
     assert!(store.risk_exhausted("alice", 3, t0 - 1).await?.is_empty());
     // Only charges within the window count: read a window later, nothing is spent; and a
     // charge after the window starts the count again.
@@ -2183,14 +2194,26 @@ async fn shared_budgets(store: Store) -> TestResult {
             .await?
             .is_empty()
     );
-    store
-        .charge_risk("mallory", &[7], 86_400_000, t0 + 86_400_010)
-        .await?;
+    assert_eq!(
+        store
+            .charge_risk("mallory", &[7], 86_400_000, t0 + 86_400_010)
+            .await?,
+        vec![(7, 1)],
+        "a charge after the window starts the count again"
+    );
     assert!(
         store
             .risk_exhausted("mallory", 3, t0 + 10)
             .await?
             .is_empty()
+    );
+    // Pruning forgets what the window no longer counts, and nothing else.
+    assert_eq!(store.prune_risk_charges(t0 + 10).await?, 2 + 1_200);
+    assert_eq!(
+        store
+            .charge_risk("mallory", &[7], 86_400_000, t0 + 86_400_020)
+            .await?,
+        vec![(7, 2)]
     );
     Ok(())
 }

@@ -134,8 +134,10 @@ impl Store {
             .collect())
     }
 
-    /// Charges one small answer to each of `participants` for `requester`: a charge older than
-    /// `window_ms` starts the count again. Charges older than a window are forgotten.
+    /// Charges one small answer to each of `participants` for `requester` (a participant listed
+    /// twice is charged once): a charge older than `window_ms` starts the count again. One
+    /// statement per 500 participants, each charged row's count after the charge returned (the
+    /// count every instance on this store has charged), so no read has to follow.
     ///
     /// # Errors
     /// [`StoreError::Database`].
@@ -145,33 +147,54 @@ impl Store {
         participants: &[u32],
         window_ms: i64,
         now_ms: i64,
-    ) -> Result<(), StoreError> {
-        if participants.is_empty() {
-            return Ok(());
+    ) -> Result<Vec<(u32, i64)>, StoreError> {
+        let mut unique = participants.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        let mut charged = Vec::with_capacity(unique.len());
+        for chunk in unique.chunks(500) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| format!("($1, ${}, 1, $2)", i + 4))
+                .collect();
+            let sql = format!(
+                "INSERT INTO risk_charges (requester, participant, charges, at_ms) VALUES {} \
+                 ON CONFLICT (requester, participant) DO UPDATE SET \
+                   charges = CASE WHEN risk_charges.at_ms <= $2 - $3 THEN 1 \
+                                  ELSE risk_charges.charges + 1 END, \
+                   at_ms = $2 \
+                 RETURNING participant, charges",
+                values.join(", ")
+            );
+            let rows: Vec<(i64, i64)> = with_pool!(self, |p| {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+                    .bind(requester)
+                    .bind(now_ms)
+                    .bind(window_ms);
+                for participant in chunk {
+                    q = q.bind(i64::from(*participant));
+                }
+                q.fetch_all(p).await?
+            });
+            charged.extend(
+                rows.into_iter()
+                    .filter_map(|(p, n)| Some((u32::try_from(p).ok()?, n))),
+            );
         }
-        with_tx!(self, |tx| {
-            for p in participants {
-                sqlx::query(
-                    "INSERT INTO risk_charges (requester, participant, charges, at_ms) \
-                     VALUES ($1, $2, 1, $3) \
-                     ON CONFLICT (requester, participant) DO UPDATE SET \
-                       charges = CASE WHEN risk_charges.at_ms <= $3 - $4 THEN 1 \
-                                      ELSE risk_charges.charges + 1 END, \
-                       at_ms = $3",
-                )
-                .bind(requester)
-                .bind(i64::from(*p))
-                .bind(now_ms)
-                .bind(window_ms)
-                .execute(&mut *tx)
-                .await?;
-            }
-            sqlx::query("DELETE FROM risk_charges WHERE requester = $1 AND at_ms <= $2")
-                .bind(requester)
-                .bind(now_ms - window_ms)
-                .execute(&mut *tx)
-                .await?;
-        });
-        Ok(())
+        Ok(charged)
+    }
+
+    /// Forgets every risk charge made at or before `before_ms` (charges outside the window
+    /// count for nothing; this keeps the table small). Returns how many were forgotten.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub async fn prune_risk_charges(&self, before_ms: i64) -> Result<u64, StoreError> {
+        Ok(with_pool!(self, |p| {
+            sqlx::query("DELETE FROM risk_charges WHERE at_ms <= $1")
+                .bind(before_ms)
+                .execute(p)
+                .await?
+                .rows_affected()
+        }))
     }
 }

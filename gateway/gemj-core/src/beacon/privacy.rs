@@ -138,14 +138,18 @@ pub struct OverBudget {
 /// at once ([`lease_size`]: 1 for limits under 128, at most 16) and spends them itself, so the
 /// store never grants more than the limit in all, and at most one lease per instance and key is
 /// left unspent when a window ends. The set of participants whose risk budget a requester has
-/// spent is read at most once a second per requester (and again at once after this instance
-/// charged that requester).
+/// spent is read at most once a second per requester; a charge adds at once the participants
+/// it finds spent (its one statement returns every charged participant's count over all
+/// instances), so an instance learns of another's charges of a participant within a second, or
+/// at its own next charge of them.
 #[derive(Debug)]
 pub struct Budgets {
     settings: BudgetSettings,
     store: Store,
     /// When this instance last forgot ended windows (ms since the epoch).
     pruned_ms: AtomicI64,
+    /// When this instance last forgot risk charges older than the risk window.
+    risk_pruned_ms: AtomicI64,
     /// This instance's unspent leases, by key.
     leases: Mutex<HashMap<String, Lease>>,
     /// Spent risk budgets read from the store, by requester, with when they were read.
@@ -192,6 +196,7 @@ impl Budgets {
             settings,
             store,
             pruned_ms: AtomicI64::new(0),
+            risk_pruned_ms: AtomicI64::new(0),
             leases: Mutex::new(HashMap::new()),
             exhausted: Mutex::new(HashMap::new()),
         }
@@ -382,19 +387,37 @@ impl Budgets {
             return Ok(());
         }
         let participants: Vec<u32> = members.iter().collect();
-        self.store
-            .charge_risk(
-                requester,
-                &participants,
-                ms(self.settings.risk_window_secs),
-                now_ms(),
-            )
+        let now = now_ms();
+        let window = ms(self.settings.risk_window_secs);
+        let charged = self
+            .store
+            .charge_risk(requester, &participants, window, now)
             .await?;
-        // The next read of this requester's spent budgets goes to the store.
-        self.exhausted
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(requester);
+        let budget = i64::from(self.settings.risk_budget);
+        let spent: Vec<u32> = charged
+            .iter()
+            .filter(|(_, n)| *n >= budget)
+            .map(|(p, _)| *p)
+            .collect();
+        if !spent.is_empty()
+            && let Some((_, set)) = self
+                .exhausted
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get_mut(requester)
+        {
+            set.extend(spent);
+        }
+        // Charges older than the window count for nothing: forgotten once a minute.
+        let last = self.risk_pruned_ms.load(Ordering::Relaxed);
+        if now - last > 60_000
+            && self
+                .risk_pruned_ms
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.store.prune_risk_charges(now - window).await?;
+        }
         Ok(())
     }
 }

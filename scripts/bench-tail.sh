@@ -7,7 +7,9 @@
 # (anonymous), an htsget ticket, a DRS object, a Beacon count query and a Data Connect search
 # (POST /data-connect/search, an aggregate over the catalogue views) (a registered researcher's
 # passport; Beacon budgets raised so they do not interfere). Every request but /service-info is
-# an audited access decision. Bounded: fixed durations, 127.0.0.1 only.
+# an audited access decision. The ticket is measured a second time while 22 participants
+# withdraw (one every 2.5 s): the issue's mix with withdrawals. Bounded: fixed durations,
+# 127.0.0.1 only.
 #
 #   scripts/bench-tail.sh [DURATION] [sqlite|postgres|both]
 #   CONNECTIONS=200 DELAY_MS=40 scripts/bench-tail.sh 60 both
@@ -61,6 +63,25 @@ PY
     | grep -E '^\s+(50|75|90|99)%|Requests/sec|Non-2xx|Socket errors|requests in'
 }
 
+withdraw() { # data dir: full withdrawals of GEMJ-DEMO-0003..0024, one every 2.5 s
+  local inst tokens=() n id code ok=0
+  for inst in 9999000001 9999000002 9999000003; do
+    tokens+=("$inst:$("$bin" --listen 127.0.0.1:$port --data-dir "$1" institution token --institution "$inst")")
+  done
+  sleep 3
+  for n in $(seq 3 24); do
+    id=$(printf 'GEMJ-DEMO-%04d' "$n")
+    for t in "${tokens[@]}"; do
+      code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$base/consent/v1/events" \
+        -H "Authorization: Bearer ${t#*:}" -H 'Content-Type: application/json' \
+        --data "{\"event_id\": \"bench-w-$id\", \"participant\": \"$id\", \"institution\": \"${t%%:*}\", \"effective_at\": \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\", \"kind\": \"withdrawal\", \"level\": \"stop_all_use\"}")
+      case "$code" in 2*) ok=$((ok + 1)) ;; esac
+    done
+    sleep 2.5
+  done
+  echo "   (withdrawals accepted during the load: $ok)"
+}
+
 run() { # store label, data dir
   RUST_LOG=warn "$bin" --listen 127.0.0.1:$port --data-dir "$2" serve --demo >"$work/serve.log" 2>&1 &
   pid=$!
@@ -74,6 +95,16 @@ run() { # store label, data dir
   load "$1: htsget ticket, 1 kb BAM region" "$base/htsget/reads/GEMJ-DEMO-0002?format=BAM&referenceName=chr20&start=100000&end=101000" "$token"
   load "$1: DRS object" "$base/ga4gh/drs/v1/objects/GEMJ-DEMO-0002.bam" "$token"
   load "$1: Beacon individuals, ICD-10 filter, count" "$base/beacon/v2/individuals?filters=ICD10:C34&requestedGranularity=count" "$token"
+  # The mix with withdrawals: while the ticket load runs, the demo institutions withdraw 22
+  # participants (not GEMJ-DEMO-0002, whose file is asked for), one every 2.5 s, each a full
+  # withdrawal through the consent API (bumping the consent epoch every instance watches).
+  case "$1: htsget ticket while participants withdraw" in *"${ONLY:-}"*)
+    withdraw "$2" &
+    local withdrawing=$!
+    load "$1: htsget ticket while participants withdraw" "$base/htsget/reads/GEMJ-DEMO-0002?format=BAM&referenceName=chr20&start=100000&end=101000" "$token"
+    wait "$withdrawing" || true
+    ;;
+  esac
   load "$1: Data Connect search, participants by sex per dataset" "$base/data-connect/search" "$token" \
     '{"query": "SELECT dataset_id, sex, sum(participants) AS n FROM gemj.catalogue.participants_by_sex GROUP BY dataset_id, sex ORDER BY dataset_id, sex"}'
   kill -TERM "$pid"; wait "$pid" || true

@@ -610,4 +610,42 @@ mod tests {
         assert!(b.exhausted("alice").await?.is_empty());
         Ok(())
     }
+
+    /// Charges of concurrent answers on two instances are none lost and none counted twice:
+    /// 2 instances x 40 answers at once, each charging participant 7 (and half of them
+    /// 8 too) for eve, leave exactly 80 and 40 charges in the store; every instance then
+    /// knows 7 is spent for eve at a budget of 80.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_charges_count_every_answer_once() -> Result<(), StoreError> {
+        let store = store().await;
+        let settings = BudgetSettings {
+            risk_budget: 80,
+            risk_set_size: 2,
+            ..BudgetSettings::default()
+        };
+        let instances = [
+            Budgets::new(settings, store.clone()),
+            Budgets::new(settings, store.clone()),
+        ];
+        let seven: RoaringBitmap = [7].into_iter().collect();
+        let both: RoaringBitmap = [7, 8].into_iter().collect();
+        let answers = (0..80).map(|i| {
+            let b = &instances[i % 2];
+            let set = if i % 4 < 2 { &seven } else { &both };
+            b.charge("eve", set)
+        });
+        for result in futures_util::future::join_all(answers).await {
+            result?;
+        }
+        assert_eq!(store.risk_exhausted("eve", 80, 0).await?, vec![7]);
+        assert!(store.risk_exhausted("eve", 81, 0).await?.is_empty());
+        let mut eight = store.risk_exhausted("eve", 40, 0).await?;
+        eight.sort_unstable();
+        assert_eq!(eight, vec![7, 8]);
+        assert!(!store.risk_exhausted("eve", 41, 0).await?.contains(&8));
+        for b in &instances {
+            assert!(b.exhausted("eve").await?.contains(7));
+        }
+        Ok(())
+    }
 }

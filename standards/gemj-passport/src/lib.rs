@@ -47,7 +47,9 @@ pub use claims::{
 };
 pub use condition::{Condition, check_conditions, conditions_met};
 pub use error::ClaimError;
-pub use linked::{IdentityLinks, LinkedIdentity, parse_linked_identities};
+pub use linked::{
+    IdentityLinks, LinkedIdentity, format_linked_identities, parse_linked_identities,
+};
 pub use matcher::{Matcher, pattern_matches};
 pub use policy::{SourcePolicy, SourceRule};
 pub use rules::{

@@ -974,7 +974,10 @@ fn cut_passport(
     let link = gemj_passport::VisaObject {
         r#type: VisaType::LinkedIdentities,
         asserted: now,
-        value: format!("{},{}", link_escape(&p.subject), link_escape(&p.issuer)),
+        value: gemj_passport::format_linked_identities(&[gemj_passport::LinkedIdentity {
+            sub: p.subject.clone(),
+            iss: p.issuer.clone(),
+        }]),
         source: issuer.issuer().to_owned(),
         by: Some("system".to_owned()),
         conditions: None,
@@ -1000,21 +1003,6 @@ fn cut_passport(
     issuer
         .issue_passport_for(&subject, jwts, ttl, now, member.audience.as_deref())
         .ok()
-}
-
-/// A `LinkedIdentities` entry part: percent-encoded except RFC 3986 unreserved characters
-/// (so `,` and `;` never split it).
-fn link_escape(text: &str) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -224,8 +224,14 @@ impl WesService {
                         .await
                     {
                         Some(e) => engines.push(e),
-                        None => tracing::warn!(
+                        // A program named by path was meant to be there; one looked up by name
+                        // (the defaults) is offered when it is installed.
+                        None if config.program.components().count() > 1 => tracing::warn!(
                             message = "A configured WES engine was not found or did not start; it is not offered.",
+                            engine = %config.name
+                        ),
+                        None => tracing::info!(
+                            message = "A WES engine is not installed on PATH or wes.path; it is not offered (the README's WES section says how to install it).",
                             engine = %config.name
                         ),
                     }

@@ -1805,3 +1805,168 @@ async fn broker_access_tokens_the_passport_v1_0_flow() -> TestResult {
     gw.stop().await;
     Ok(())
 }
+
+/// Issue 21, the audit archive: months sealed into segments leave the database, and the
+/// institution's access report for a participant still lists them, read back from their
+/// segments (in order, paged); the chains verify, segments included; a segment altered in the
+/// archive is found, and the report then refuses to answer rather than answer wrongly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sealed_audit_months_still_answer_the_participant_report() -> TestResult {
+    use gemj_core::audit_archive::AuditArchive;
+    let gw = TestGateway::start(6).await?;
+    let base = gw.base_url.clone();
+    let institutions = gemj_demo::broker::institutions(gw.data_dir(), &base)?;
+    let (_, a_broker) = institutions
+        .iter()
+        .find(|(id, _)| id.as_str() == HOSPITAL_A)
+        .ok_or("hospital A")?;
+    let hospital_a = a_broker.issue_token(
+        "consent-system",
+        &base,
+        Duration::from_secs(300),
+        gemj_auth::now_unix(),
+    )?;
+    let participant = gw
+        .store
+        .list_participants(None, 1000)
+        .await?
+        .into_iter()
+        .find(|p| p.institution.as_str() == HOSPITAL_A)
+        .ok_or("a participant of hospital A")?
+        .id
+        .to_string();
+    assert_eq!(gw.store.audit_count().await?, 0, "nothing audited yet");
+
+    // Accesses in two earlier months (month - 3 and month - 2), as the writer recorded them.
+    let today = time::OffsetDateTime::now_utc();
+    let this_month = today.replace_day(1)?.date().midnight().assume_utc();
+    let event = |at: time::OffsetDateTime, n: u32, named: bool| gemj_model::AuditEvent {
+        at,
+        request_id: format!("archived-{n}"),
+        api: "drs".to_owned(),
+        endpoint: "/ga4gh/drs/v1/objects/{object_id}".to_owned(),
+        principal: format!("https://broker.example#researcher-{n}"),
+        action: "read_metadata".to_owned(),
+        resource: format!("object:OBJ-{n}"),
+        decision: gemj_model::AccessDecision::Permit,
+        reasons: vec!["controlled_access_granted".to_owned()],
+        credential_hashes: vec!["ab".repeat(32)],
+        approval: Some("APR-OLD".to_owned()),
+        consent_epoch: Some(1),
+        participants: if named {
+            vec![participant.clone()]
+        } else {
+            Vec::new()
+        },
+        records_returned: Some(1),
+        records_filtered: None,
+    };
+    let month_3 = this_month - time::Duration::days(75);
+    let month_2 = this_month - time::Duration::days(40);
+    gw.store
+        .append_audit(&[
+            event(month_3, 1, true),
+            event(month_3 + time::Duration::hours(1), 2, false),
+            event(month_2, 3, true),
+            event(month_2 + time::Duration::hours(1), 4, false),
+        ])
+        .await?;
+    let http = Http { base: base.clone() };
+    let report = |query: &str| {
+        http.call(
+            "GET",
+            &format!("/audit/v1/participants/{participant}{query}"),
+            &Auth::Bearer(hospital_a.clone()),
+            None,
+        )
+    };
+    let before = report("")?;
+    assert_eq!(before.0, 200, "{}", before.1);
+
+    // Seal every month before this one (as `gemj-gateway audit archive --before` does).
+    let archive_dir = gw.data_dir().join("audit-archive");
+    let archive = AuditArchive::new(std::sync::Arc::new(gemj_objects::LocalFolderStorage::new(
+        &archive_dir,
+    )));
+    let sealed = archive.seal_before(&gw.store, this_month).await?;
+    assert_eq!(
+        sealed
+            .iter()
+            .map(|s| (s.first_seq, s.last_seq))
+            .collect::<Vec<_>>(),
+        vec![(1, 2), (3, 4)]
+    );
+    assert!(
+        gw.store
+            .audit_records(0, 10)
+            .await?
+            .iter()
+            .all(|r| r.seq > 4),
+        "sealed rows left the database"
+    );
+    assert!(archive.seal_before(&gw.store, this_month).await?.is_empty());
+    let chains = gw.store.verify_chains().await?;
+    assert_eq!(
+        (chains.archived_rows, chains.broken.clone()),
+        (4, None),
+        "{chains:?}"
+    );
+    let segments = archive.verify(&gw.store).await?;
+    assert_eq!((segments.segments, segments.rows), (2, 4));
+
+    // The report: the archived accesses first, the same as before sealing, then today's.
+    let after = report("")?;
+    assert_eq!(after.0, 200, "{}", after.1);
+    let records = after.1["records"].as_array().cloned().unwrap_or_default();
+    let seqs: Vec<i64> = records.iter().filter_map(|r| r["seq"].as_i64()).collect();
+    assert_eq!(&seqs[..2], &[1, 3], "{records:?}");
+    assert_eq!(
+        &before.1["records"].as_array().cloned().unwrap_or_default()[..2],
+        &records[..2]
+    );
+    assert_eq!(
+        records[0]["principal"],
+        "https://broker.example#researcher-1"
+    );
+    assert_eq!(records[1]["approval"], "APR-OLD");
+    assert!(
+        seqs.iter().skip(2).all(|s| *s > 4),
+        "then today's: {seqs:?}"
+    );
+    // Paged one at a time, across the segments and into the database.
+    let page1 = report("?limit=1")?;
+    assert_eq!(page1.1["records"][0]["seq"], 1, "{}", page1.1);
+    let next = page1.1["next_after"].as_i64().ok_or("next_after")?;
+    let page2 = report(&format!("?limit=1&after={next}"))?;
+    assert_eq!(page2.1["records"][0]["seq"], 3, "{}", page2.1);
+    let next = page2.1["next_after"].as_i64().ok_or("next_after")?;
+    let page3 = report(&format!("?limit=1&after={next}"))?;
+    assert!(
+        page3.1["records"][0]["seq"].as_i64().is_some_and(|s| s > 4),
+        "{}",
+        page3.1
+    );
+
+    // An intruder rewrites an archived access (and even recompresses it): found.
+    let path = archive_dir.join(&sealed[0].location);
+    let bytes = std::fs::read(&path)?;
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(bytes.as_slice()),
+        &mut text,
+    )?;
+    let altered = text.replace("researcher-1", "researcher-9");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, altered.as_bytes())?;
+    std::fs::write(&path, gz.finish()?)?;
+    assert!(archive.verify(&gw.store).await.is_err());
+    let refused = report("")?;
+    assert!(refused.0 >= 500, "{} {}", refused.0, refused.1);
+    assert!(
+        !refused.1.to_string().contains("researcher-9"),
+        "{}",
+        refused.1
+    );
+    gw.stop().await;
+    Ok(())
+}

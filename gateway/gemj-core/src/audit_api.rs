@@ -2,7 +2,6 @@
 //! itself an access decision, and audited.
 
 use gemj_model::{AccessDecision, AuditRecord};
-use gemj_store::StoreError;
 
 use crate::access::{Action, Ask, OnDenial, Outcome, Permit, Principal, RequestContext, Resource};
 use crate::{CoreError, Shared};
@@ -216,8 +215,8 @@ async fn participant_page(
     limit: u32,
 ) -> Result<ParticipantAccessPage, CoreError> {
     let (records, next_after) = read_page(after, limit, async |after, limit| {
-        core.store
-            .audit_records_for_participant(participant.as_str(), after, limit)
+        core.audit_archive
+            .records_for_participant(&core.store, participant.as_str(), after, limit)
             .await
     })
     .await?;
@@ -252,11 +251,14 @@ fn rfc3339(at: time::OffsetDateTime) -> String {
 
 /// The stored records `read` gives for `after` (at least 0) and `limit` (1 to [`MAX_PAGE`]),
 /// with the cursor for the next page: the last one's `seq` when the page is full.
-async fn read_page(
+async fn read_page<E>(
     after: i64,
     limit: u32,
-    read: impl AsyncFnOnce(i64, u32) -> Result<Vec<AuditRecord>, StoreError>,
-) -> Result<(Vec<AuditRecord>, Option<i64>), CoreError> {
+    read: impl AsyncFnOnce(i64, u32) -> Result<Vec<AuditRecord>, E>,
+) -> Result<(Vec<AuditRecord>, Option<i64>), CoreError>
+where
+    CoreError: From<E>,
+{
     let limit = limit.clamp(1, MAX_PAGE);
     let records = read(after.max(0), limit).await?;
     let full = u32::try_from(records.len()).unwrap_or(u32::MAX) >= limit;

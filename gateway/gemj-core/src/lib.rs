@@ -19,6 +19,7 @@ pub mod access;
 pub mod approvals_api;
 pub mod audit;
 pub mod audit_api;
+pub mod audit_archive;
 pub mod beacon;
 pub mod catalogue;
 pub mod catalogue_cache;
@@ -65,6 +66,7 @@ pub struct Shared {
     pub(crate) genomes: Arc<gemj_genomics::slice::FileCache>,
     pub(crate) catalogue: catalogue_cache::CatalogueCache,
     pub(crate) revocations: revocations::RevocationList,
+    pub(crate) audit_archive: audit_archive::AuditArchive,
 }
 
 /// The parts [`Shared`] is built from.
@@ -86,6 +88,8 @@ pub struct SharedParts {
     pub catalogue: catalogue_cache::CatalogueCache,
     /// The revoked credentials, applied to every verified Passport.
     pub revocations: revocations::RevocationList,
+    /// Where sealed audit segments are read from.
+    pub audit_archive: audit_archive::AuditArchive,
 }
 
 impl Shared {
@@ -101,6 +105,7 @@ impl Shared {
             genomes: Arc::new(parts.genomes),
             catalogue: parts.catalogue,
             revocations: parts.revocations,
+            audit_archive: parts.audit_archive,
         }
     }
 

@@ -131,9 +131,19 @@ pub enum ExportCommand {
 /// Audit subcommands.
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Verify the hash chains of the audit log and the consent events; report the first
-    /// broken link. Exit code 0 when intact, 1 when broken.
+    /// Verify the hash chains of the audit log and the consent events, including every
+    /// sealed audit segment fetched from the archive; report the first broken link. Exit code
+    /// 0 when intact, 1 when broken.
     Verify,
+    /// Seal the audit rows older than a date into segments in the archive (`audit.archive_url`),
+    /// one per calendar month (UTC), and remove them from the database. They stay verifiable
+    /// (`audit verify`) and keep answering the participant access report.
+    Archive {
+        /// Seal rows whose time is before this: a date (`2026-10-01`, midnight UTC) or an
+        /// RFC 3339 time.
+        #[arg(long)]
+        before: String,
+    },
 }
 
 /// Institution subcommands.
@@ -263,19 +273,63 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .await
                 .context("cannot read the chains")?;
             println!(
-                "audit records: {}; consent events: {}",
-                report.audit_rows, report.consent_rows
+                "audit records: {} in the database, {} in sealed segments; consent events: {}",
+                report.audit_rows, report.archived_rows, report.consent_rows
             );
-            match report.broken {
-                None => {
+            if let Some(b) = report.broken {
+                println!("BROKEN: chain {} at seq {}: {}", b.chain, b.seq, b.reason);
+                return Ok(ExitCode::from(1));
+            }
+            let archive = crate::open_audit_archive(&config).await?;
+            match archive.verify(&store).await {
+                Ok(r) => {
+                    println!(
+                        "sealed segments: {} read from {}, {} records",
+                        r.segments,
+                        archive.location(),
+                        r.rows
+                    );
                     println!("all hash chains intact");
                     Ok(ExitCode::SUCCESS)
                 }
-                Some(b) => {
-                    println!("BROKEN: chain {} at seq {}: {}", b.chain, b.seq, b.reason);
+                Err(e) => {
+                    println!("BROKEN: {e}");
                     Ok(ExitCode::from(1))
                 }
             }
+        }
+        Command::Audit {
+            command: AuditCommand::Archive { before },
+        } => {
+            let config = load(&cli, None)?;
+            telemetry::init(&config.log);
+            let before = parse_cutoff(before)?;
+            let store = open_store(&config).await?;
+            let archive = crate::open_audit_archive(&config).await?;
+            let sealed = archive
+                .seal_before(&store, before)
+                .await
+                .context("cannot seal the audit")?;
+            for s in &sealed {
+                println!(
+                    "sealed rows {}..={} ({} records, {} to {}) as {} ({} bytes, SHA-256 {})",
+                    s.first_seq,
+                    s.last_seq,
+                    s.rows,
+                    s.first_at,
+                    s.last_at,
+                    s.location,
+                    s.bytes,
+                    s.sha256
+                );
+            }
+            println!(
+                "{} segment(s) sealed into {}; {} audit records left in the database",
+                sealed.len(),
+                archive.location(),
+                store.audit_count().await?
+            );
+            Ok(ExitCode::SUCCESS)
         }
         Command::Ingest {
             kind,
@@ -646,4 +700,20 @@ fn operator_name(given: Option<&str>) -> Result<String, Usage> {
         ));
     }
     Ok(name)
+}
+
+/// `--before`: a date (midnight UTC) or an RFC 3339 time.
+fn parse_cutoff(text: &str) -> anyhow::Result<time::OffsetDateTime> {
+    let rfc3339 = &time::format_description::well_known::Rfc3339;
+    if let Ok(t) = time::OffsetDateTime::parse(text, rfc3339) {
+        return Ok(t);
+    }
+    let date = time::Date::parse(
+        text,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .map_err(|_| {
+        anyhow::anyhow!("--before {text:?}: expected a date (2026-10-01) or an RFC 3339 time")
+    })?;
+    Ok(date.midnight().assume_utc())
 }

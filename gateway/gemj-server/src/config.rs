@@ -387,11 +387,19 @@ impl Default for ServerConfig {
 pub struct AuditConfig {
     /// Most audit records written in one transaction (group commit).
     pub max_batch: usize,
+    /// Where `gemj-gateway audit archive` puts sealed segments of the audit chain, and where
+    /// `audit verify` and the participant access report read them. Empty: the folder
+    /// `<data_dir>/audit-archive`. `file:/path`: another folder. `s3://bucket/prefix`: S3, with
+    /// the endpoint and credentials of `storage.url`'s variables.
+    pub archive_url: String,
 }
 
 impl Default for AuditConfig {
     fn default() -> Self {
-        Self { max_batch: 1024 }
+        Self {
+            max_batch: 1024,
+            archive_url: String::new(),
+        }
     }
 }
 
@@ -934,21 +942,12 @@ impl Config {
         {
             return Err(ConfigError::Invalid("database.url: expected a sqlite: or postgres:// URL (empty = the embedded SQLite file)".to_owned()));
         }
-        let storage = self.storage.url.as_str();
-        if storage.starts_with("s3://") {
-            gemj_s3::S3Config {
-                url: storage.to_owned(),
-                ..gemj_s3::S3Config::default()
-            }
-            .bucket_and_prefix()
-            .map_err(|e| ConfigError::Invalid(format!("storage.url: {e}")))?;
-        } else if !(storage.is_empty() || storage.starts_with("file:/")) {
-            return Err(ConfigError::Invalid(
-                "storage.url: expected file:/absolute/folder or s3://bucket/prefix (empty = \
-                 <data_dir>/objects)"
-                    .to_owned(),
-            ));
-        }
+        check_storage_url("storage.url", &self.storage.url, "<data_dir>/objects")?;
+        check_storage_url(
+            "audit.archive_url",
+            &self.audit.archive_url,
+            "<data_dir>/audit-archive",
+        )?;
         if !(self.public_url.is_empty()
             || self.public_url.starts_with("http://")
             || self.public_url.starts_with("https://"))
@@ -1065,6 +1064,24 @@ fn parse_env_value(value: &str) -> serde_json::Value {
 
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Checks an object storage URL: empty (the folder `default`), `file:/path` or
+/// `s3://bucket/prefix`.
+fn check_storage_url(field: &str, url: &str, default: &str) -> Result<(), ConfigError> {
+    if url.starts_with("s3://") {
+        gemj_s3::S3Config {
+            url: url.to_owned(),
+            ..gemj_s3::S3Config::default()
+        }
+        .bucket_and_prefix()
+        .map_err(|e| ConfigError::Invalid(format!("{field}: {e}")))?;
+    } else if !(url.is_empty() || url.starts_with("file:/")) {
+        return Err(ConfigError::Invalid(format!(
+            "{field}: expected file:/absolute/folder or s3://bucket/prefix (empty = {default})"
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ use anyhow::Context;
 use gemj_core::approvals_api::ApprovalsService;
 use gemj_core::audit::{AuditOptions, AuditSink};
 use gemj_core::audit_api::AuditService;
+use gemj_core::audit_archive::AuditArchive;
 use gemj_core::catalogue::CatalogueService;
 use gemj_core::catalogue_cache::{CatalogueCache, CatalogueCacheOptions};
 use gemj_core::consent_api::ConsentService;
@@ -55,6 +56,7 @@ pub struct Gateway {
     duo: Option<Arc<gemj_duo::Ontology>>,
     hpo: Option<Arc<gemj_ontology::hpo::Ontology>>,
     objects: Arc<dyn ObjectStorage>,
+    audit_archive: AuditArchive,
     demo_broker: bool,
 }
 
@@ -90,7 +92,24 @@ pub fn ensure_writable_dir(dir: &Path) -> anyhow::Result<()> {
 /// # Errors
 /// A bad URL, or S3 that cannot be written.
 pub async fn open_objects(config: &Config) -> anyhow::Result<Arc<dyn ObjectStorage>> {
-    let url = config.storage.url.as_str();
+    open_storage(&config.storage.url, config.data_dir.join("objects")).await
+}
+
+/// The audit archive named by `audit.archive_url`: the folder `<data_dir>/audit-archive` by
+/// default, as [`open_objects`] otherwise.
+///
+/// # Errors
+/// As [`open_objects`].
+pub async fn open_audit_archive(config: &Config) -> anyhow::Result<AuditArchive> {
+    let storage = open_storage(
+        &config.audit.archive_url,
+        config.data_dir.join("audit-archive"),
+    )
+    .await?;
+    Ok(AuditArchive::new(storage))
+}
+
+async fn open_storage(url: &str, default: PathBuf) -> anyhow::Result<Arc<dyn ObjectStorage>> {
     if url.starts_with("s3://") {
         let s3 = gemj_s3::S3Storage::new(&gemj_s3::S3Config::from_env(url))?;
         s3.check_writable()
@@ -100,7 +119,7 @@ pub async fn open_objects(config: &Config) -> anyhow::Result<Arc<dyn ObjectStora
     }
     let folder = match url.strip_prefix("file:") {
         Some(path) => PathBuf::from(path),
-        None => config.data_dir.join("objects"),
+        None => default,
     };
     Ok(Arc::new(LocalFolderStorage::new(folder)))
 }
@@ -166,6 +185,7 @@ impl Gateway {
         let duo = Some(load_duo(&config.policy)?);
         let hpo = Some(load_hpo(&config.policy)?);
         let objects = open_objects(&config).await?;
+        let audit_archive = open_audit_archive(&config).await?;
         Ok(Self {
             config,
             store,
@@ -176,6 +196,7 @@ impl Gateway {
             duo,
             hpo,
             objects,
+            audit_archive,
             demo_broker: false,
         })
     }
@@ -455,6 +476,7 @@ impl Gateway {
             genomes: gemj_genomics::slice::FileCache::new(1024),
             catalogue: self.catalogue.clone(),
             revocations: self.revocations.clone(),
+            audit_archive: self.audit_archive.clone(),
         });
         let beacon = Arc::new(gemj_core::beacon::Beacon::new(
             shared.clone(),

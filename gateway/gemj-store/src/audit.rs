@@ -3,38 +3,107 @@
 //! [`Store::append_audit`] writes a whole batch in one transaction (group commit). It reads the
 //! chain head from the one-row `audit_head` table inside the transaction while holding the
 //! write lock (SQLite `BEGIN IMMEDIATE`; PostgreSQL `SELECT … FOR UPDATE`), so concurrent
-//! appenders queue up and never fork the chain. The principal and every participant named in a
-//! record are indexed columns, for "my history" and "who accessed participant X". There is no
-//! update or delete.
+//! appenders queue up and never fork the chain. Rows are compact (`audit_log`, see
+//! [`crate::audit_pack`]): the principal and every participant named are term ids, indexed for
+//! "my history" and "who accessed participant X". On PostgreSQL `audit_log` is partitioned by
+//! month. There is no update; a row leaves the log only inside a sealed segment
+//! ([`Store::seal_audit_segment`]).
 
-use gemj_model::chain::link;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use gemj_model::chain::{GENESIS, link};
 use gemj_model::{AuditEvent, AuditRecord};
 
-use crate::convert::{from_json, page_limit, rfc3339, to_json, variant_name};
+use crate::audit_pack;
+use crate::convert::{from_json, page_limit};
 use crate::{Store, StoreError, with_pool, with_tx};
 
-/// Audit rows per INSERT statement (11 parameters each: well under SQLite's 32,766 and
-/// PostgreSQL's 65,535 bind parameters).
-const AUDIT_ROWS_PER_STATEMENT: usize = 256;
+/// Audit rows per INSERT statement (6 parameters each).
+const AUDIT_ROWS_PER_STATEMENT: usize = 512;
 
 /// Participant rows per INSERT statement (2 parameters each).
 const PARTICIPANT_ROWS_PER_STATEMENT: usize = 2048;
 
-/// `seq, body, prev_hash, hash` of an audit row.
-type AuditRow = (i64, String, String, String);
+/// Terms per INSERT or SELECT of `audit_terms`.
+const TERMS_PER_STATEMENT: usize = 500;
 
-fn record_from_row((seq, body, prev_hash, hash): AuditRow) -> Result<AuditRecord, StoreError> {
-    Ok(AuditRecord {
-        seq,
-        event: from_json("audit record", &seq.to_string(), &body)?,
-        prev_hash,
-        hash,
-    })
+/// Legacy rows converted per transaction.
+const LEGACY_ROWS_PER_BATCH: usize = 2000;
+
+/// `seq, at_ns, principal, packed, prev_hash, hash` of an `audit_log` row.
+pub(crate) type LogRow = (i64, i64, i64, Vec<u8>, Vec<u8>, Vec<u8>);
+
+/// A stored audit record with its JSON exactly as hashed (what a sealed segment keeps).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRow {
+    /// The record.
+    pub record: AuditRecord,
+    /// The event's JSON, the bytes its hash covers.
+    pub body: String,
+}
+
+/// A sealed segment of the audit chain: rows `first_seq..=last_seq`, exported to object
+/// storage and gone from the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditSegment {
+    /// Its first row.
+    pub first_seq: i64,
+    /// Its last row.
+    pub last_seq: i64,
+    /// Rows in it (`last_seq - first_seq + 1`).
+    pub rows: u64,
+    /// The time of its first row (RFC 3339).
+    pub first_at: String,
+    /// The time of its last row (RFC 3339).
+    pub last_at: String,
+    /// The hash of the row before it ([`GENESIS`] for the first segment).
+    pub prev_hash: String,
+    /// The hash of its last row.
+    pub head_hash: String,
+    /// Where it is stored (its object key).
+    pub location: String,
+    /// SHA-256 of the stored bytes, lower-case hex.
+    pub sha256: String,
+    /// Size of the stored bytes.
+    pub bytes: u64,
+    /// When it was sealed (RFC 3339).
+    pub sealed_at: String,
+}
+
+/// How the rows of a write are chained.
+enum Chain {
+    /// After the current head, which moves to the last row.
+    Next,
+    /// Legacy rows, with their stored `seq, prev_hash, hash` (the head is already past them).
+    Given(Vec<(i64, String, String)>),
+}
+
+/// `first_seq, last_seq, rows, first_at, last_at, prev_hash, head_hash, location, sha256,
+/// bytes, sealed_at` of an `audit_segments` row.
+type SegmentRow = (
+    i64,
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    i64,
+    String,
+);
+
+fn hash_bytes(hex_hash: &str, seq: i64) -> Result<Vec<u8>, StoreError> {
+    hex::decode(hex_hash)
+        .map_err(|e| StoreError::invalid_input("audit record", &seq.to_string(), e))
 }
 
 impl Store {
     /// Appends a batch of audit events in one transaction, each chained to the one before, and
-    /// returns their sequence numbers in order. An empty batch writes nothing.
+    /// returns their sequence numbers in order. An empty batch writes nothing. Times are
+    /// stored (and hashed) in UTC.
     ///
     /// # Errors
     /// [`StoreError::Database`]; then nothing of the batch is stored.
@@ -42,81 +111,284 @@ impl Store {
         if events.is_empty() {
             return Ok(Vec::new());
         }
+        let events: Vec<AuditEvent> = events.iter().map(audit_pack::canonical).collect();
+        self.write_audit(&events, None, Chain::Next).await
+    }
+
+    /// Writes `events` (with `verbatim` bodies for legacy rows that must stay as they were)
+    /// into `audit_log` and `audit_access`, chained as `chain` says.
+    async fn write_audit(
+        &self,
+        events: &[AuditEvent],
+        verbatim: Option<&[Option<String>]>,
+        chain: Chain,
+    ) -> Result<Vec<i64>, StoreError> {
         let bodies = events
             .iter()
-            .map(|e| to_json("audit event", &e.request_id, e))
+            .map(|e| crate::convert::to_json("audit event", &e.request_id, e))
             .collect::<Result<Vec<_>, _>>()?;
-        let seqs = with_tx!(self, |tx, pg| {
-            let (mut seq, mut prev): (i64, String) = sqlx::query_as(if pg {
-                "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
-            } else {
-                "SELECT seq, hash FROM audit_head WHERE id = 1"
-            })
-            .fetch_one(&mut *tx)
-            .await?;
-            // Chain first, then write in multi-row statements: one statement per row costs a
-            // round trip to the database each (measured: 5,300 rows/s on SQLite that way).
-            let mut rows = Vec::with_capacity(events.len());
-            for body in &bodies {
-                seq += 1;
-                let hash = link(&prev, seq, body.as_bytes());
-                rows.push((seq, std::mem::replace(&mut prev, hash.clone()), hash));
+        let times = events
+            .iter()
+            .map(audit_pack::at_ns)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.ensure_audit_partitions(&times).await?;
+        let wanted: BTreeSet<String> = events.iter().flat_map(audit_pack::terms_of).collect();
+        let mut ids: HashMap<String, i64> = HashMap::with_capacity(wanted.len());
+        let mut missing = Vec::new();
+        for t in wanted {
+            match self.audit_cache.id(&t) {
+                Some(id) => {
+                    ids.insert(t, id);
+                }
+                None => missing.push(t),
             }
-            for chunk in events
-                .iter()
-                .zip(&bodies)
-                .zip(&rows)
-                .collect::<Vec<_>>()
-                .chunks(AUDIT_ROWS_PER_STATEMENT)
-            {
-                let mut q = sqlx::QueryBuilder::new(
-                    "INSERT INTO audit_records (seq, at, request_id, api, principal, action, \
-                       resource, decision, body, prev_hash, hash) ",
-                );
-                q.push_values(chunk, |mut b, ((e, body), (seq, prev_hash, hash))| {
-                    b.push_bind(*seq)
-                        .push_bind(rfc3339(e.at))
-                        .push_bind(e.request_id.as_str())
-                        .push_bind(e.api.as_str())
-                        .push_bind(e.principal.as_str())
-                        .push_bind(e.action.as_str())
-                        .push_bind(e.resource.as_str())
-                        .push_bind(variant_name(&e.decision))
-                        .push_bind(body.as_str())
-                        .push_bind(prev_hash.as_str())
-                        .push_bind(hash.as_str());
+        }
+        let (seqs, fresh) = with_tx!(self, |tx, pg| {
+            // Terms first: insert the unknown ones, then read their ids.
+            let mut fresh: Vec<(i64, String)> = Vec::new();
+            for chunk in missing.chunks(TERMS_PER_STATEMENT) {
+                let mut q = sqlx::QueryBuilder::new("INSERT INTO audit_terms (term) ");
+                q.push_values(chunk, |mut b, t| {
+                    b.push_bind(t.as_str());
                 });
+                q.push(" ON CONFLICT (term) DO NOTHING");
+                q.build().execute(&mut *tx).await?;
+                let mut q =
+                    sqlx::QueryBuilder::new("SELECT id, term FROM audit_terms WHERE term IN (");
+                let mut list = q.separated(", ");
+                for t in chunk {
+                    list.push_bind(t.as_str());
+                }
+                q.push(")");
+                let got: Vec<(i64, String)> = q.build_query_as().fetch_all(&mut *tx).await?;
+                fresh.extend(got);
+            }
+            ids.extend(fresh.iter().map(|(id, t)| (t.clone(), *id)));
+
+            let head: Option<(i64, String)> = match &chain {
+                Chain::Next => Some(
+                    sqlx::query_as(if pg {
+                        "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
+                    } else {
+                        "SELECT seq, hash FROM audit_head WHERE id = 1"
+                    })
+                    .fetch_one(&mut *tx)
+                    .await?,
+                ),
+                Chain::Given(_) => None,
+            };
+            // Chain, then pack, then write in multi-row statements: one statement per row
+            // costs a round trip each (measured: 5,300 rows/s on SQLite that way).
+            let links: Vec<(i64, String, String)> = match (&chain, head) {
+                (Chain::Given(given), _) => given.clone(),
+                (Chain::Next, Some((mut seq, mut prev))) => bodies
+                    .iter()
+                    .map(|body| {
+                        seq += 1;
+                        let hash = link(&prev, seq, body.as_bytes());
+                        (seq, std::mem::replace(&mut prev, hash.clone()), hash)
+                    })
+                    .collect(),
+                (Chain::Next, None) => Vec::new(),
+            };
+            if links.len() != events.len() {
+                return Err(StoreError::invalid_input(
+                    "audit batch",
+                    "legacy",
+                    "links and events differ in number",
+                ));
+            }
+            #[cfg(debug_assertions)]
+            let texts: HashMap<i64, Arc<str>> = ids
+                .iter()
+                .map(|(t, id)| (*id, Arc::from(t.as_str())))
+                .collect();
+            let mut rows: Vec<LogRow> = Vec::with_capacity(events.len());
+            for (i, (e, (seq, prev, hash))) in events.iter().zip(&links).enumerate() {
+                let (principal, packed) =
+                    match verbatim.and_then(|v| v.get(i)).and_then(Option::as_deref) {
+                        Some(body) => (
+                            ids.get(&e.principal).copied().unwrap_or_default(),
+                            audit_pack::pack_verbatim(body)?,
+                        ),
+                        None => audit_pack::pack(e, &ids)?,
+                    };
+                #[cfg(debug_assertions)]
+                if verbatim.is_none() {
+                    // Debug builds (every test) prove each packed row reads back as hashed.
+                    let (_, back) = audit_pack::decode(*seq, &packed)?.unpack(
+                        *seq,
+                        times[i],
+                        &e.principal,
+                        &|id| texts.get(&id).cloned(),
+                    )?;
+                    debug_assert_eq!(
+                        back, bodies[i],
+                        "audit row {seq} does not read back as hashed"
+                    );
+                }
+                rows.push((
+                    *seq,
+                    times[i],
+                    principal,
+                    packed,
+                    hash_bytes(prev, *seq)?,
+                    hash_bytes(hash, *seq)?,
+                ));
+            }
+            for chunk in rows.chunks(AUDIT_ROWS_PER_STATEMENT) {
+                let mut q = sqlx::QueryBuilder::new(
+                    "INSERT INTO audit_log (seq, at_ns, principal, packed, prev_hash, hash) ",
+                );
+                q.push_values(chunk, |mut b, (seq, at, principal, packed, prev, hash)| {
+                    b.push_bind(*seq)
+                        .push_bind(*at)
+                        .push_bind(*principal)
+                        .push_bind(packed.as_slice())
+                        .push_bind(prev.as_slice())
+                        .push_bind(hash.as_slice());
+                });
+                if matches!(chain, Chain::Given(_)) {
+                    q.push(" ON CONFLICT DO NOTHING");
+                }
                 q.build().execute(&mut *tx).await?;
             }
-            let mut named: Vec<(i64, &str)> = events
-                .iter()
-                .zip(&rows)
-                .flat_map(|(e, (seq, _, _))| e.participants.iter().map(move |p| (*seq, p.as_str())))
-                .collect();
+            let mut named: Vec<(i64, i64)> = Vec::new();
+            for (e, (seq, _, _)) in events.iter().zip(&links) {
+                for p in &e.participants {
+                    if let Some(id) = ids.get(p) {
+                        named.push((*id, *seq));
+                    }
+                }
+            }
             named.sort_unstable();
             named.dedup();
             for chunk in named.chunks(PARTICIPANT_ROWS_PER_STATEMENT) {
-                let mut q =
-                    sqlx::QueryBuilder::new("INSERT INTO audit_participants (seq, participant) ");
-                q.push_values(chunk, |mut b, (seq, participant)| {
-                    b.push_bind(*seq).push_bind(*participant);
+                let mut q = sqlx::QueryBuilder::new("INSERT INTO audit_access (participant, seq) ");
+                q.push_values(chunk, |mut b, (participant, seq)| {
+                    b.push_bind(*participant).push_bind(*seq);
                 });
                 q.push(" ON CONFLICT DO NOTHING");
                 q.build().execute(&mut *tx).await?;
             }
-            let _ = pg;
-            let seqs: Vec<i64> = rows.iter().map(|(seq, _, _)| *seq).collect();
-            sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-                .bind(seq)
-                .bind(prev.as_str())
-                .execute(&mut *tx)
-                .await?;
-            seqs
+            if let (Chain::Next, Some((seq, _, hash))) = (&chain, links.last()) {
+                sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+                    .bind(*seq)
+                    .bind(hash.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            (
+                links.iter().map(|(seq, _, _)| *seq).collect::<Vec<i64>>(),
+                fresh,
+            )
         });
+        self.audit_cache.remember(fresh);
         Ok(seqs)
     }
 
-    /// Audit records with `seq > after_seq`, in order, at most `limit`.
+    /// PostgreSQL: creates the monthly partitions of `audit_log` that rows at `times` (ns)
+    /// need and that this handle has not seen yet. SQLite: nothing.
+    async fn ensure_audit_partitions(&self, times: &[i64]) -> Result<(), StoreError> {
+        let crate::Pool::Pg(pool) = &self.pool else {
+            return Ok(());
+        };
+        let months: BTreeSet<i64> = times.iter().map(|t| month_of(*t)).collect();
+        for month in months {
+            if self
+                .audit_cache
+                .months
+                .read()
+                .is_ok_and(|m| m.contains(&month))
+            {
+                continue;
+            }
+            let (name, from, to) = partition_of(month);
+            let sql = format!(
+                "CREATE TABLE IF NOT EXISTS {name} PARTITION OF audit_log \
+                 FOR VALUES FROM ({from}) TO ({to})"
+            );
+            if let Err(error) = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(pool).await {
+                // Another replica may have created it at the same moment.
+                let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+                    .bind(&name)
+                    .fetch_one(pool)
+                    .await?;
+                if !exists {
+                    return Err(error.into());
+                }
+            }
+            if let Ok(mut m) = self.audit_cache.months.write() {
+                m.insert(month);
+            }
+        }
+        Ok(())
+    }
+
+    /// Converts the rows of the pre-0014 `audit_records` table into `audit_log`, then drops it
+    /// (with `audit_participants`). Idempotent and resumable: a crash leaves rows to convert
+    /// again. Each row keeps its sequence number and hashes; one whose JSON the current model
+    /// writes back byte for byte is packed, any other is kept verbatim.
+    pub(crate) async fn convert_legacy_audit(&self) -> Result<u64, StoreError> {
+        let legacy: bool = with_pool!(self, |p, pg| {
+            sqlx::query_scalar(if pg {
+                "SELECT to_regclass('audit_records') IS NOT NULL"
+            } else {
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master \
+                 WHERE type = 'table' AND name = 'audit_records')"
+            })
+            .fetch_one(p)
+            .await?
+        });
+        if !legacy {
+            return Ok(0);
+        }
+        let mut after = 0_i64;
+        let mut converted = 0_u64;
+        loop {
+            let rows: Vec<(i64, String, String, String)> = with_pool!(self, |p| {
+                sqlx::query_as(
+                    "SELECT seq, body, prev_hash, hash FROM audit_records \
+                     WHERE seq > $1 ORDER BY seq LIMIT $2",
+                )
+                .bind(after)
+                .bind(i64::try_from(LEGACY_ROWS_PER_BATCH).unwrap_or(i64::MAX))
+                .fetch_all(p)
+                .await?
+            });
+            let Some(last) = rows.last() else { break };
+            after = last.0;
+            let mut events = Vec::with_capacity(rows.len());
+            let mut verbatim = Vec::with_capacity(rows.len());
+            let mut links = Vec::with_capacity(rows.len());
+            for (seq, body, prev, hash) in rows {
+                let event: AuditEvent = from_json("audit record", &seq.to_string(), &body)?;
+                let same = serde_json::to_string(&event).is_ok_and(|b| b == body);
+                verbatim.push((!same).then(|| body.clone()));
+                events.push(event);
+                links.push((seq, prev, hash));
+            }
+            converted += u64::try_from(events.len()).unwrap_or(0);
+            self.write_audit(&events, Some(&verbatim), Chain::Given(links))
+                .await?;
+        }
+        with_tx!(self, |tx| {
+            sqlx::query("DROP TABLE audit_participants")
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DROP TABLE audit_records")
+                .execute(&mut *tx)
+                .await?;
+        });
+        tracing::info!(
+            message = "Audit records converted to the compact log.",
+            rows = converted
+        );
+        Ok(converted)
+    }
+
+    /// Audit records with `seq > after_seq`, in order, at most `limit` (rows still in the
+    /// database: sealed segments are read through their archive).
     ///
     /// # Errors
     /// [`StoreError::InvalidData`] when a stored record no longer parses.
@@ -125,14 +397,34 @@ impl Store {
         after_seq: i64,
         limit: u32,
     ) -> Result<Vec<AuditRecord>, StoreError> {
-        self.audit_page(
-            "SELECT seq, body, prev_hash, hash FROM audit_records \
-             WHERE seq > $1 ORDER BY seq LIMIT $2",
-            None,
-            after_seq,
-            limit,
-        )
-        .await
+        Ok(self
+            .audit_rows(after_seq, limit)
+            .await?
+            .into_iter()
+            .map(|r| r.record)
+            .collect())
+    }
+
+    /// [`Store::audit_records`] with each record's JSON exactly as hashed.
+    ///
+    /// # Errors
+    /// As [`Store::audit_records`].
+    pub async fn audit_rows(
+        &self,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditRow>, StoreError> {
+        let rows: Vec<LogRow> = with_pool!(self, |p| {
+            sqlx::query_as(
+                "SELECT seq, at_ns, principal, packed, prev_hash, hash FROM audit_log \
+                 WHERE seq > $1 ORDER BY seq LIMIT $2",
+            )
+            .bind(after_seq)
+            .bind(page_limit(limit))
+            .fetch_all(p)
+            .await?
+        });
+        self.unpack_rows(rows).await
     }
 
     /// Audit records of one principal (`iss#sub` or `anonymous`) with `seq > after_seq`, in
@@ -146,10 +438,10 @@ impl Store {
         after_seq: i64,
         limit: u32,
     ) -> Result<Vec<AuditRecord>, StoreError> {
-        self.audit_page(
-            "SELECT seq, body, prev_hash, hash FROM audit_records \
+        self.audit_page_by_term(
+            "SELECT seq, at_ns, principal, packed, prev_hash, hash FROM audit_log \
              WHERE principal = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-            Some(principal),
+            principal,
             after_seq,
             limit,
         )
@@ -157,7 +449,8 @@ impl Store {
     }
 
     /// Audit records whose response carried data of `participant`, with `seq > after_seq`, in
-    /// order, at most `limit`: who accessed a participant's data.
+    /// order, at most `limit`: who accessed a participant's data. Rows in sealed segments are
+    /// not here: [`Store::audit_archived_seqs_for_participant`] names them.
     ///
     /// # Errors
     /// [`StoreError::InvalidData`] when a stored record no longer parses.
@@ -167,67 +460,496 @@ impl Store {
         after_seq: i64,
         limit: u32,
     ) -> Result<Vec<AuditRecord>, StoreError> {
-        self.audit_page(
-            "SELECT r.seq, r.body, r.prev_hash, r.hash \
-             FROM audit_participants ap JOIN audit_records r ON r.seq = ap.seq \
-             WHERE ap.participant = $1 AND ap.seq > $2 ORDER BY ap.seq LIMIT $3",
-            Some(participant),
+        self.audit_page_by_term(
+            "SELECT r.seq, r.at_ns, r.principal, r.packed, r.prev_hash, r.hash \
+             FROM audit_access a JOIN audit_log r ON r.seq = a.seq \
+             WHERE a.participant = $1 AND a.seq > $2 ORDER BY a.seq LIMIT $3",
+            participant,
             after_seq,
             limit,
         )
         .await
     }
 
-    /// The audit records `sql` selects (`seq, body, prev_hash, hash`), its parameters `key`
-    /// (when given), then `after_seq` and `limit`.
-    async fn audit_page(
+    /// The records `sql` selects (a `LogRow`) for the id of `term`, `after_seq` and `limit`;
+    /// none when no row names the term.
+    async fn audit_page_by_term(
         &self,
         sql: &'static str,
-        key: Option<&str>,
+        term: &str,
         after_seq: i64,
         limit: u32,
     ) -> Result<Vec<AuditRecord>, StoreError> {
-        let rows: Vec<AuditRow> = with_pool!(self, |p| {
-            let mut query = sqlx::query_as(sql);
-            if let Some(key) = key {
-                query = query.bind(key);
-            }
-            query
+        let Some(id) = self.audit_term_id(term).await? else {
+            return Ok(Vec::new());
+        };
+        let rows: Vec<LogRow> = with_pool!(self, |p| {
+            sqlx::query_as(sql)
+                .bind(id)
                 .bind(after_seq)
                 .bind(page_limit(limit))
                 .fetch_all(p)
                 .await?
         });
-        rows.into_iter().map(record_from_row).collect()
+        Ok(self
+            .unpack_rows(rows)
+            .await?
+            .into_iter()
+            .map(|r| r.record)
+            .collect())
     }
 
-    /// How many audit records are stored.
+    /// The sequence numbers, `> after_seq`, in order, at most `limit`, of sealed (archived)
+    /// audit rows whose response carried data of `participant`.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub async fn audit_archived_seqs_for_participant(
+        &self,
+        participant: &str,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<i64>, StoreError> {
+        let Some(id) = self.audit_term_id(participant).await? else {
+            return Ok(Vec::new());
+        };
+        Ok(with_pool!(self, |p| {
+            sqlx::query_scalar(
+                "SELECT seq FROM audit_access WHERE participant = $1 AND seq > $2 \
+                 AND seq <= (SELECT COALESCE(MAX(last_seq), 0) FROM audit_segments) \
+                 ORDER BY seq LIMIT $3",
+            )
+            .bind(id)
+            .bind(after_seq)
+            .bind(page_limit(limit))
+            .fetch_all(p)
+            .await?
+        }))
+    }
+
+    /// The id of a term, or `None` when no audit row names it.
+    async fn audit_term_id(&self, term: &str) -> Result<Option<i64>, StoreError> {
+        if let Some(id) = self.audit_cache.id(term) {
+            return Ok(Some(id));
+        }
+        let id: Option<i64> = with_pool!(self, |p| {
+            sqlx::query_scalar("SELECT id FROM audit_terms WHERE term = $1")
+                .bind(term)
+                .fetch_optional(p)
+                .await?
+        });
+        if let Some(id) = id {
+            self.audit_cache.remember([(id, term.to_owned())]);
+        }
+        Ok(id)
+    }
+
+    /// Rebuilds stored rows into records, reading the terms this handle does not know yet.
+    async fn unpack_rows(&self, rows: Vec<LogRow>) -> Result<Vec<AuditRow>, StoreError> {
+        let mut packed = Vec::with_capacity(rows.len());
+        let mut unknown: BTreeSet<i64> = BTreeSet::new();
+        for (seq, at, principal, bytes, prev, hash) in rows {
+            let p = audit_pack::decode(seq, &bytes)?;
+            unknown.extend(
+                p.term_ids()
+                    .into_iter()
+                    .chain([principal])
+                    .filter(|id| self.audit_cache.text(*id).is_none()),
+            );
+            packed.push((seq, at, principal, p, prev, hash));
+        }
+        let unknown: Vec<i64> = unknown.into_iter().collect();
+        let mut found: HashMap<i64, Arc<str>> = HashMap::new();
+        for chunk in unknown.chunks(TERMS_PER_STATEMENT) {
+            let got: Vec<(i64, String)> = with_pool!(self, |p| {
+                let mut q =
+                    sqlx::QueryBuilder::new("SELECT id, term FROM audit_terms WHERE id IN (");
+                let mut list = q.separated(", ");
+                for id in chunk {
+                    list.push_bind(*id);
+                }
+                q.push(")");
+                q.build_query_as().fetch_all(p).await?
+            });
+            found.extend(got.iter().map(|(id, t)| (*id, Arc::from(t.as_str()))));
+            self.audit_cache.remember(got);
+        }
+        let text = |id: i64| {
+            found
+                .get(&id)
+                .cloned()
+                .or_else(|| self.audit_cache.text(id))
+        };
+        packed
+            .into_iter()
+            .map(|(seq, at, principal, p, prev, hash)| {
+                let name = text(principal).ok_or_else(|| {
+                    StoreError::invalid_data("audit record", &seq.to_string(), "no principal")
+                })?;
+                let (event, body) = p.unpack(seq, at, &name, &text)?;
+                Ok(AuditRow {
+                    record: AuditRecord {
+                        seq,
+                        event,
+                        prev_hash: hex::encode(prev),
+                        hash: hex::encode(hash),
+                    },
+                    body,
+                })
+            })
+            .collect()
+    }
+
+    /// Every audit term, by id (for verification, which reads every row).
+    pub(crate) async fn audit_terms(&self) -> Result<HashMap<i64, Arc<str>>, StoreError> {
+        let rows: Vec<(i64, String)> = with_pool!(self, |p| {
+            sqlx::query_as("SELECT id, term FROM audit_terms")
+                .fetch_all(p)
+                .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(id, t)| (id, Arc::from(t.as_str())))
+            .collect())
+    }
+
+    /// How many audit records are in the database (sealed segments not counted).
     ///
     /// # Errors
     /// [`StoreError::Database`].
     pub async fn audit_count(&self) -> Result<u64, StoreError> {
-        self.count_rows("SELECT COUNT(*) FROM audit_records").await
+        self.count_rows("SELECT COUNT(*) FROM audit_log").await
     }
+
+    /// The sealed segments, in chain order.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub async fn audit_segments(&self) -> Result<Vec<AuditSegment>, StoreError> {
+        let rows: Vec<SegmentRow> = with_pool!(self, |p| {
+            sqlx::query_as(
+                "SELECT first_seq, last_seq, rows, first_at, last_at, prev_hash, head_hash, \
+                 location, sha256, bytes, sealed_at FROM audit_segments ORDER BY first_seq",
+            )
+            .fetch_all(p)
+            .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(
+                |(
+                    first_seq,
+                    last_seq,
+                    rows,
+                    first_at,
+                    last_at,
+                    prev_hash,
+                    head_hash,
+                    location,
+                    sha256,
+                    bytes,
+                    sealed_at,
+                )| {
+                    AuditSegment {
+                        first_seq,
+                        last_seq,
+                        rows: rows.unsigned_abs(),
+                        first_at,
+                        last_at,
+                        prev_hash,
+                        head_hash,
+                        location,
+                        sha256,
+                        bytes: bytes.unsigned_abs(),
+                        sealed_at,
+                    }
+                },
+            )
+            .collect())
+    }
+
+    /// The last row in the database whose time is before `before`, or `None`.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub async fn audit_last_seq_before(
+        &self,
+        before: time::OffsetDateTime,
+    ) -> Result<Option<i64>, StoreError> {
+        let ns = i64::try_from(before.unix_timestamp_nanos()).unwrap_or(i64::MAX);
+        Ok(with_pool!(self, |p| {
+            sqlx::query_scalar("SELECT MAX(seq) FROM audit_log WHERE at_ns < $1")
+                .bind(ns)
+                .fetch_one(p)
+                .await?
+        }))
+    }
+
+    /// Records `segment` as sealed and removes its rows from the database, in one
+    /// transaction; on PostgreSQL then drops the monthly partitions it emptied. The segment
+    /// must continue the chain: it starts right after the last sealed one (or at row 1), its
+    /// rows are all in the database, its first row follows `prev_hash` and its last row has
+    /// `head_hash`. Store the segment's bytes first: a crash in between leaves them unused,
+    /// and sealing again overwrites them.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidInput`] when the segment does not fit the stored chain (nothing is
+    /// changed); [`StoreError::Database`].
+    pub async fn seal_audit_segment(&self, segment: &AuditSegment) -> Result<(), StoreError> {
+        let id = segment.first_seq.to_string();
+        let bad = |why: &str| StoreError::invalid_input("audit segment", &id, why.to_owned());
+        with_tx!(self, |tx| {
+            let sealed: i64 =
+                sqlx::query_scalar("SELECT COALESCE(MAX(last_seq), 0) FROM audit_segments")
+                    .fetch_one(&mut *tx)
+                    .await?;
+            if segment.first_seq != sealed + 1 || segment.last_seq < segment.first_seq {
+                return Err(bad("it does not start right after the last sealed segment"));
+            }
+            let (rows, first_prev, last_hash): (i64, Option<Vec<u8>>, Option<Vec<u8>>) =
+                sqlx::query_as(
+                    "SELECT COUNT(*), \
+                       (SELECT prev_hash FROM audit_log WHERE seq = $1), \
+                       (SELECT hash FROM audit_log WHERE seq = $2) \
+                     FROM audit_log WHERE seq BETWEEN $1 AND $2",
+                )
+                .bind(segment.first_seq)
+                .bind(segment.last_seq)
+                .fetch_one(&mut *tx)
+                .await?;
+            if rows.unsigned_abs() != segment.rows
+                || segment.rows != (segment.last_seq - segment.first_seq + 1).unsigned_abs()
+            {
+                return Err(bad("its rows are not all in the database"));
+            }
+            if first_prev.map(hex::encode).as_deref() != Some(segment.prev_hash.as_str())
+                || last_hash.map(hex::encode).as_deref() != Some(segment.head_hash.as_str())
+            {
+                return Err(bad("its chain heads are not the stored ones"));
+            }
+            if segment.first_seq == 1 && segment.prev_hash != GENESIS {
+                return Err(bad("the first segment must start at the genesis hash"));
+            }
+            sqlx::query(
+                "INSERT INTO audit_segments (first_seq, last_seq, rows, first_at, last_at, \
+                   prev_hash, head_hash, location, sha256, bytes, sealed_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(segment.first_seq)
+            .bind(segment.last_seq)
+            .bind(rows)
+            .bind(&segment.first_at)
+            .bind(&segment.last_at)
+            .bind(&segment.prev_hash)
+            .bind(&segment.head_hash)
+            .bind(&segment.location)
+            .bind(&segment.sha256)
+            .bind(i64::try_from(segment.bytes).unwrap_or(i64::MAX))
+            .bind(if segment.sealed_at.is_empty() {
+                crate::convert::now_rfc3339()
+            } else {
+                segment.sealed_at.clone()
+            })
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM audit_log WHERE seq BETWEEN $1 AND $2")
+                .bind(segment.first_seq)
+                .bind(segment.last_seq)
+                .execute(&mut *tx)
+                .await?;
+        });
+        self.drop_empty_audit_partitions().await
+    }
+
+    /// PostgreSQL: drops the monthly partitions of `audit_log` that sealing emptied (months
+    /// before the current one with no row left). SQLite: nothing.
+    async fn drop_empty_audit_partitions(&self) -> Result<(), StoreError> {
+        let crate::Pool::Pg(pool) = &self.pool else {
+            return Ok(());
+        };
+        let current = month_of(
+            i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos())
+                .unwrap_or(i64::MAX),
+        );
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+             WHERE i.inhparent = 'audit_log'::regclass ORDER BY 1",
+        )
+        .fetch_all(pool)
+        .await?;
+        for name in names {
+            let Some(month) = month_of_partition(&name) else {
+                continue;
+            };
+            if month >= current {
+                continue;
+            }
+            let empty: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT NOT EXISTS (SELECT 1 FROM {name})"
+            )))
+            .fetch_one(pool)
+            .await?;
+            if empty {
+                sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE {name}")))
+                    .execute(pool)
+                    .await?;
+                if let Ok(mut m) = self.audit_cache.months.write() {
+                    m.remove(&month);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Rows of the database as verification reads them: `seq, body, prev_hash, hash` in
+    /// order, `seq <= up_to`, streamed to `each`.
+    pub(crate) async fn for_each_audit_row(
+        &self,
+        up_to: i64,
+        mut each: impl FnMut(i64, String, String, String),
+    ) -> Result<(), StoreError> {
+        use futures_util::TryStreamExt;
+        let terms = self.audit_terms().await?;
+        let text = |id: i64| terms.get(&id).cloned();
+        with_pool!(self, |p| {
+            let mut rows = sqlx::query_as::<_, LogRow>(
+                "SELECT seq, at_ns, principal, packed, prev_hash, hash FROM audit_log \
+                 WHERE seq <= $1 ORDER BY seq",
+            )
+            .bind(up_to)
+            .fetch(p);
+            while let Some((seq, at, principal, packed, prev, hash)) = rows.try_next().await? {
+                // A row that no longer unpacks is reported as altered (its body is empty).
+                let body = text(principal)
+                    .ok_or_else(|| {
+                        StoreError::invalid_data("audit record", &seq.to_string(), "no principal")
+                    })
+                    .and_then(|name| {
+                        audit_pack::decode(seq, &packed)?.unpack(seq, at, &name, &text)
+                    })
+                    .map(|(_, body)| body)
+                    .unwrap_or_default();
+                each(seq, body, hex::encode(prev), hex::encode(hash));
+            }
+        });
+        Ok(())
+    }
+}
+
+/// The month (`year * 12 + month - 1`) of a time in ns since 1970, UTC.
+fn month_of(at_ns: i64) -> i64 {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(at_ns))
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    i64::from(t.year()) * 12 + i64::from(u8::from(t.month())) - 1
+}
+
+/// The partition of a month: its name and its bounds in ns.
+fn partition_of(month: i64) -> (String, i64, i64) {
+    let start = |m: i64| -> i64 {
+        let year = i32::try_from(m.div_euclid(12)).unwrap_or(1970);
+        let month = u8::try_from(m.rem_euclid(12) + 1).unwrap_or(1);
+        time::Month::try_from(month)
+            .and_then(|mo| time::Date::from_calendar_date(year, mo, 1))
+            .map(|d| d.midnight().assume_utc().unix_timestamp_nanos())
+            .ok()
+            .and_then(|ns| i64::try_from(ns).ok())
+            .unwrap_or(if m < 0 { i64::MIN } else { i64::MAX })
+    };
+    let name = format!(
+        "audit_log_p{:04}{:02}",
+        month.div_euclid(12),
+        month.rem_euclid(12) + 1
+    );
+    (name, start(month), start(month + 1))
+}
+
+/// The month of a partition name written by [`partition_of`].
+fn month_of_partition(name: &str) -> Option<i64> {
+    let digits = name.strip_prefix("audit_log_p")?;
+    if digits.len() != 6 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let year: i64 = digits[..4].parse().ok()?;
+    let month: i64 = digits[4..].parse().ok()?;
+    Some(year * 12 + month - 1)
 }
 
 #[cfg(test)]
 impl Store {
-    /// Test only: alters one audit row's body behind the store's back, as an intruder with
-    /// database access would (dropping the append-only trigger first).
+    /// Test only: alters one audit row behind the store's back, as an intruder with database
+    /// access would (dropping the append-only trigger first): the last byte of its packed
+    /// event is flipped.
     pub(crate) async fn tamper_audit_row_for_tests(&self, seq: i64) -> Result<(), StoreError> {
         with_pool!(self, |p, pg| {
             sqlx::query(if pg {
-                "ALTER TABLE audit_records DISABLE TRIGGER audit_records_append_only"
+                "ALTER TABLE audit_log DISABLE TRIGGER audit_log_guard"
             } else {
-                "DROP TRIGGER audit_records_no_update"
+                "DROP TRIGGER audit_log_no_update"
             })
             .execute(p)
             .await?;
-            sqlx::query("UPDATE audit_records SET body = body || ' ' WHERE seq = $1")
+            // Flip the record's `records_returned` (the last byte of most packed rows).
+            let bytes: Vec<u8> = sqlx::query_scalar("SELECT packed FROM audit_log WHERE seq = $1")
+                .bind(seq)
+                .fetch_one(p)
+                .await?;
+            let mut bytes = bytes;
+            if let Some(last) = bytes.last_mut() {
+                *last ^= 1;
+            }
+            sqlx::query("UPDATE audit_log SET packed = $1 WHERE seq = $2")
+                .bind(bytes)
                 .bind(seq)
                 .execute(p)
                 .await?;
         });
         Ok(())
+    }
+
+    /// Test only: rewrites a term's text behind the store's back.
+    pub(crate) async fn tamper_audit_term_for_tests(
+        &self,
+        from: &str,
+        to: &str,
+    ) -> Result<(), StoreError> {
+        with_pool!(self, |p, pg| {
+            sqlx::query(if pg {
+                "ALTER TABLE audit_terms DISABLE TRIGGER audit_terms_append_only"
+            } else {
+                "DROP TRIGGER audit_terms_no_update"
+            })
+            .execute(p)
+            .await?;
+            sqlx::query("UPDATE audit_terms SET term = $1 WHERE term = $2")
+                .bind(to)
+                .bind(from)
+                .execute(p)
+                .await?;
+        });
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months_and_partitions_agree() {
+        // 2026-11-25T00:00:00Z
+        let ns = 1_795_564_800_000_000_000;
+        let m = month_of(ns);
+        let (name, from, to) = partition_of(m);
+        assert_eq!(name, "audit_log_p202611");
+        assert!(from <= ns && ns < to);
+        assert_eq!(month_of_partition(&name), Some(m));
+        assert_eq!(month_of(from), m);
+        assert_eq!(month_of(to), m + 1);
+        assert_eq!(month_of(to - 1), m);
+        let (dec, _, dec_end) = partition_of(2026 * 12 + 11);
+        assert_eq!(dec, "audit_log_p202612");
+        assert_eq!(partition_of(2027 * 12).1, dec_end);
+        assert_eq!(month_of_partition("audit_log_p2026"), None);
+        assert_eq!(month_of_partition("audit_log_default"), None);
     }
 }

@@ -102,16 +102,22 @@ impl Store {
         }
     }
 
-    /// Applies every embedded migration not yet applied.
+    /// Applies every embedded migration not yet applied, then converts audit rows written
+    /// before migration 0014 into the compact log (resumable: a crash leaves the rest for the
+    /// next start).
     ///
     /// # Errors
-    /// [`StoreError::Migrate`] when a migration fails or an applied one was changed.
+    /// [`StoreError::Migrate`] when a migration fails or an applied one was changed;
+    /// [`StoreError::Database`] or [`StoreError::InvalidData`] when legacy audit rows cannot
+    /// be converted.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match &self.pool {
             Pool::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await,
             Pool::Pg(p) => PG_MIGRATIONS.run(p).await,
         }
-        .map_err(StoreError::Migrate)
+        .map_err(StoreError::Migrate)?;
+        self.convert_legacy_audit().await?;
+        Ok(())
     }
 
     /// Applies the embedded migrations up to and including `version` (tests of a migration
@@ -200,6 +206,7 @@ async fn connect_sqlite(url: &str, max: u32) -> Result<Store, StoreError> {
     Ok(Store {
         pool: Pool::Sqlite(pool),
         catalogue_writes,
+        audit_cache: std::sync::Arc::default(),
     })
 }
 
@@ -303,6 +310,7 @@ async fn connect_pg(url: &str, max: u32, schema: Option<String>) -> Result<Store
     Ok(Store {
         pool: Pool::Pg(pool),
         catalogue_writes: std::sync::Arc::default(),
+        audit_cache: std::sync::Arc::default(),
     })
 }
 

@@ -14,8 +14,10 @@
 //! - recontact requests,
 //! - consent: an append-only, hash-chained event log per participant with its projected state
 //!   and a global consent epoch ([`Store::append_consent_event`]),
-//! - audit: an append-only, hash-chained global log written in group commits
-//!   ([`Store::append_audit`]), verified by [`Store::verify_chains`],
+//! - audit: an append-only, hash-chained global log of compact rows written in group commits
+//!   ([`Store::append_audit`]), partitioned by month on PostgreSQL, verified by
+//!   [`Store::verify_chains`]; old rows leave only inside sealed segments
+//!   ([`Store::seal_audit_segment`]),
 //! - the variant index: per dataset and allele, counts and the carriers as a roaring bitmap of
 //!   participant ordinals ([`Store::insert_variants`]).
 //!
@@ -38,6 +40,7 @@
 
 mod approvals;
 mod audit;
+mod audit_pack;
 mod budgets;
 mod calls;
 mod catalog;
@@ -59,6 +62,7 @@ mod behaviour;
 
 use sqlx::{PgPool, SqlitePool};
 
+pub use audit::{AuditRow, AuditSegment};
 pub use budgets::QueryBudget;
 pub use calls::CallRow;
 pub use catalog::{CATALOGUE_CHANNEL, ObjectTimes};
@@ -80,6 +84,8 @@ pub struct Store {
     /// Catalogue writes committed through this handle (and its clones) since it connected:
     /// lets this process's caches see its own writes at once, before the epoch poll.
     catalogue_writes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Audit terms and partitions this handle (and its clones) already knows.
+    audit_cache: std::sync::Arc<audit_pack::AuditCache>,
 }
 
 #[derive(Clone)]

@@ -42,6 +42,10 @@ pub struct GenomeOptions {
 /// Alleles merged per store call (one transaction each).
 const MERGE_BATCH: usize = 200_000;
 
+/// Carrier calls merged per store call at most (a 2,000-sample cohort VCF has ~100 carriers
+/// per allele: 200,000 alleles would be 20 M calls in one transaction).
+const MERGE_CALLS: usize = 1_000_000;
+
 /// Where a genome file comes from.
 #[derive(Debug, Clone, Copy)]
 enum Origin<'a> {
@@ -454,9 +458,14 @@ async fn load_variants(
 ) -> Result<(), CoreError> {
     let path = file.to_owned();
     let columns = columns.to_vec();
-    let (contributions, summary) = tokio::task::spawn_blocking(move || {
+    // The reader streams batches to the merges (bounded in alleles and in carrier calls): a
+    // cohort VCF of thousands of samples never sits in memory whole, and no statement carries
+    // more calls than PostgreSQL takes in one message.
+    let (send, mut batches) = tokio::sync::mpsc::channel::<Vec<VariantContribution>>(1);
+    let reading = tokio::task::spawn_blocking(move || {
         let mut reader = gemj_genomes::variants::VariantReader::open(&path)?;
-        let mut out = Vec::new();
+        let mut batch = Vec::new();
+        let mut queued = 0_usize;
         while let Some(allele) = reader.next_allele() {
             // Each served column that carries the allele: its participant (with the copies)
             // and its specimen.
@@ -481,32 +490,43 @@ async fn load_variants(
                 })
                 .collect();
             let notes = (!allele.notes.is_empty()).then(|| allele.notes.clone());
-            out.push(VariantContribution {
+            queued += 1 + carriers.len();
+            batch.push(VariantContribution {
                 key: allele.key.clone(),
                 carriers,
                 callsets,
                 calls,
                 notes,
             });
+            if batch.len() >= MERGE_BATCH || queued >= MERGE_CALLS {
+                queued = 0;
+                if send.blocking_send(std::mem::take(&mut batch)).is_err() {
+                    break;
+                }
+            }
         }
-        Ok::<_, gemj_genomes::GenomesError>((out, reader.finish()))
-    })
-    .await?
-    .map_err(|e| CoreError::InvalidInput(format!("cannot read {name}: {e}")))?;
-    report.diagnostics.extend(summary.diagnostics);
-    let g = report.genomes.get_or_insert_with(GenomeCounts::default);
-    g.variant_records += summary.alleles;
-    if options.dry_run {
-        return Ok(());
-    }
-    for batch in contributions.chunks(MERGE_BATCH) {
-        let m = store.merge_variants(&options.dataset, batch).await?;
+        if !batch.is_empty() {
+            let _ = send.blocking_send(batch);
+        }
+        Ok::<_, gemj_genomes::GenomesError>(reader.finish())
+    });
+    while let Some(batch) = batches.recv().await {
+        if options.dry_run {
+            continue;
+        }
+        let m = store.merge_variants(&options.dataset, &batch).await?;
         let g = report.genomes.get_or_insert_with(GenomeCounts::default);
         g.variants_created += m.created;
         g.variants_merged += m.merged;
         g.variants_unchanged += m.unchanged;
         g.variants_without_carriers += m.without_carriers;
     }
+    let summary = reading
+        .await?
+        .map_err(|e| CoreError::InvalidInput(format!("cannot read {name}: {e}")))?;
+    report.diagnostics.extend(summary.diagnostics);
+    let g = report.genomes.get_or_insert_with(GenomeCounts::default);
+    g.variant_records += summary.alleles;
     Ok(())
 }
 

@@ -140,6 +140,7 @@ behaviour!(
     legacy_audit,
     audit_row_size,
     variant_index,
+    variant_partitions,
     recontact_requests,
     approvals,
     object_registration,
@@ -1324,6 +1325,53 @@ async fn audit_row_size(store: Store) -> TestResult {
         "compact rows take {compact} bytes, legacy {legacy}"
     );
     assert_eq!(store.verify_chains().await?.audit_rows, ROWS);
+    Ok(())
+}
+
+/// Migration 0015: on PostgreSQL the variant index is partitioned by chromosome, and rows
+/// written before it are all still found; SQLite is unchanged.
+async fn variant_partitions(store: Store) -> TestResult {
+    store.migrate_to(14).await?;
+    store.put_dataset(&dataset("DS-PART")?).await?;
+    let ds = DatasetId::parse("DS-PART")?;
+    let mut rows = vec![
+        variant(100, "A", "G", &[1, 5])?,
+        variant(200, "C", "T", &[2])?,
+    ];
+    let mut other = variant(300, "G", "A", &[3])?;
+    other.key = VariantKey::parse("chrUn_KI270742v1", 300, "G", "A")?;
+    rows.push(other);
+    store.insert_variants(&ds, &rows).await?;
+    store.migrate().await?;
+    assert_eq!(store.count_variants(&ds).await?, 3);
+    for row in &rows {
+        let hit = store.variant_exact(&ds, &row.key).await?;
+        assert_eq!(hit.map(|h| h.carriers), Some(row.carriers.clone()));
+    }
+    if store.backend() == Backend::Postgres {
+        let placed: Vec<(String, i64)> = with_pool!(store, |p| {
+            sqlx::query_as(
+                "SELECT tableoid::regclass::text, COUNT(*) FROM variants GROUP BY 1 ORDER BY 1",
+            )
+            .fetch_all(p)
+            .await?
+        });
+        assert_eq!(
+            placed,
+            vec![
+                ("variants_chr20".to_owned(), 2),
+                ("variants_other".to_owned(), 1)
+            ]
+        );
+        let leaves: i64 = with_pool!(store, |p| {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM pg_partition_tree('variant_calls') WHERE isleaf",
+            )
+            .fetch_one(p)
+            .await?
+        });
+        assert_eq!(leaves, 26);
+    }
     Ok(())
 }
 

@@ -78,6 +78,9 @@ const CALL_UPDATE: &str = "copies = excluded.copies, ploidy = excluded.ploidy, \
      allele_fraction = excluded.allele_fraction, depth = excluded.depth, \
      allele_depth = excluded.allele_depth, total_allele_depth = excluded.total_allele_depth";
 
+/// Calls per `UNNEST` statement on PostgreSQL (~100 bytes each on the wire).
+const CALLS_PER_PG_STATEMENT: usize = 100_000;
+
 fn opt_i64(v: Option<u32>) -> Option<i64> {
     v.map(i64::from)
 }
@@ -211,25 +214,26 @@ pub(crate) async fn write_details_pg(
     key: i64,
     input: &[VariantContribution],
 ) -> Result<(), StoreError> {
-    let mut specimen = Vec::new();
-    let (mut chrom, mut pos, mut reference, mut alternate) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let (mut copies, mut ploidy, mut fraction) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut depth, mut allele_depth, mut total) = (Vec::new(), Vec::new(), Vec::new());
-    for (k, (s, n, call)) in last_calls(input) {
-        specimen.push(i64::from(*s));
-        chrom.push(k.chrom.as_str());
-        pos.push(i64::from(k.pos));
-        reference.push(k.reference.as_str());
-        alternate.push(k.alternate.as_str());
-        copies.push(i64::from(*n));
-        ploidy.push(i64::from(call.ploidy));
-        fraction.push(call.allele_fraction.map(f64::from));
-        depth.push(opt_i64(call.depth));
-        allele_depth.push(opt_i64(call.allele_depth));
-        total.push(opt_i64(call.total_allele_depth));
-    }
-    if !specimen.is_empty() {
+    // Bounded per statement: PostgreSQL takes at most 1 GB in one message.
+    for chunk in last_calls(input).chunks(CALLS_PER_PG_STATEMENT) {
+        let mut specimen = Vec::with_capacity(chunk.len());
+        let (mut chrom, mut pos, mut reference, mut alternate) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut copies, mut ploidy, mut fraction) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut depth, mut allele_depth, mut total) = (Vec::new(), Vec::new(), Vec::new());
+        for (k, (s, n, call)) in chunk {
+            specimen.push(i64::from(*s));
+            chrom.push(k.chrom.as_str());
+            pos.push(i64::from(k.pos));
+            reference.push(k.reference.as_str());
+            alternate.push(k.alternate.as_str());
+            copies.push(i64::from(*n));
+            ploidy.push(i64::from(call.ploidy));
+            fraction.push(call.allele_fraction.map(f64::from));
+            depth.push(opt_i64(call.depth));
+            allele_depth.push(opt_i64(call.allele_depth));
+            total.push(opt_i64(call.total_allele_depth));
+        }
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "{CALL_HEAD} SELECT $1, * FROM UNNEST($2::bigint[], $3::text[], $4::bigint[], \
                $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::float8[], $10::bigint[], \

@@ -16,6 +16,9 @@
 //!   JWT, `typ` `JWT` or none, with `iss`, `sub`, `iat`, `exp` and this service's `aud`) in, a
 //!   [`VerifiedToken`] out (issuer, subject, hash, `jti`, times), with a verifier whose trusted
 //!   issuers are the institutions;
+//! * [`Verifier::begin_sign_in`] and [`Verifier::finish_sign_in`]: a person signs in at a broker
+//!   (OpenID Connect Authorization Code with PKCE); the broker's access token comes back, for
+//!   [`Verifier::verify_access_token`] like any API caller's;
 //! * [`LocalIssuer`]: signs Passports, Visas and institution tokens
 //!   ([`LocalIssuer::issue_token`]) with a key kept in a folder, and publishes its JWKS (the
 //!   demo broker of `gemj_demo::broker`, and the tests' issuers).
@@ -41,6 +44,7 @@ mod json;
 mod jwks;
 mod jws;
 mod local_issuer;
+mod oidc;
 mod verifier;
 
 pub use broker::{
@@ -54,6 +58,7 @@ pub use institution::{
 };
 pub use jwks::{BoxFuture, HttpJwksFetcher, JwksFetcher, StaticJwksFetcher};
 pub use local_issuer::{ISSUER_KEY_FILE, LocalIssuer};
+pub use oidc::{PendingSignIn, SignedIn};
 pub use verifier::{
     ACCESS_TOKEN_RECHECK_SECS, MAX_PASSPORT_BYTES, MAX_POST_PASSPORTS, RejectedVisa, SignedVisa,
     VerifiedPassport, VerifiedVisa, Verifier, VerifierStats, now_unix,

@@ -276,6 +276,8 @@ pub enum Resource {
     Institution(InstitutionId),
     /// The caller's own audit trail.
     OwnAuditTrail,
+    /// The caller's own approvals and applications.
+    OwnApprovals,
     /// The approvals of the data-use committee.
     Approvals,
     /// The revoked credentials.
@@ -299,6 +301,7 @@ impl Resource {
             Self::Participant { id, .. } => format!("participant:{id}"),
             Self::Institution(id) => format!("institution:{id}"),
             Self::OwnAuditTrail => "audit:self".to_owned(),
+            Self::OwnApprovals => "approvals:self".to_owned(),
             Self::Approvals => "approvals".to_owned(),
             Self::Revocations => "revocations".to_owned(),
             Self::Run { id: Some(id), .. } => format!("run:{id}"),
@@ -374,7 +377,7 @@ pub enum Reason {
     DuoCommitteeRequired,
     /// CONTROLLED: the Data Use Ontology is not loaded, so nothing is decided automatically.
     DuoOntologyUnavailable,
-    /// A verified caller reads their own audit trail.
+    /// A verified caller reads their own records (audit trail, approvals and applications).
     OwnAuditTrail,
     /// The institution that enrolled the participant.
     OwningInstitution,
@@ -1637,9 +1640,11 @@ fn rules(
         (Principal::Passport(_), ManageParticipants, _) => {
             Evaluation::deny(vec![Reason::InstitutionCredentialRequired])
         }
-        (Principal::Passport(_), ReadMetadata, Resource::OwnAuditTrail) => {
-            Evaluation::permit(vec![Reason::OwnAuditTrail])
-        }
+        (
+            Principal::Passport(_),
+            ReadMetadata,
+            Resource::OwnAuditTrail | Resource::OwnApprovals,
+        ) => Evaluation::permit(vec![Reason::OwnAuditTrail]),
         (Principal::Passport(p), Administer, Resource::Approvals | Resource::Revocations) => {
             let name = format!("{}#{}", p.issuer, p.subject);
             if settings.administrators.contains(&name) {

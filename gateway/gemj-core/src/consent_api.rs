@@ -203,6 +203,70 @@ impl ConsentService {
             events,
         })
     }
+
+    /// An institution's participants with their consent state (`None`: no event yet), in id
+    /// order after `after`, at most `limit` (capped at 500): the coordinator's list.
+    ///
+    /// # Errors
+    /// [`CoreError::NotFound`] for another institution; [`CoreError::Denied`] for a caller that
+    /// is not an institution.
+    pub async fn participants(
+        &self,
+        ctx: &RequestContext,
+        principal: &Principal,
+        institution: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<(ParticipantId, Option<gemj_model::ConsentState>)>, CoreError> {
+        let core = &self.core;
+        let Ok(institution) = gemj_model::InstitutionId::parse(institution) else {
+            return Err(CoreError::NotFound);
+        };
+        let after = after
+            .map(ParticipantId::parse)
+            .transpose()
+            .map_err(|_| CoreError::InvalidInput("`after` is not a participant id".to_owned()))?;
+        let ask = Ask::new(
+            crate::access::Action::ManageParticipants,
+            Resource::Institution(institution.clone()),
+        );
+        core.access
+            .enforce(
+                ctx,
+                principal,
+                ask,
+                on_denial(principal),
+                async |_: &Permit| {
+                    let ids = core
+                        .store
+                        .participants_of_institution(&institution, after.as_ref(), limit.min(500))
+                        .await?;
+                    let mut states: std::collections::HashMap<
+                        ParticipantId,
+                        gemj_model::ConsentState,
+                    > = core
+                        .store
+                        .consent_states(&ids)
+                        .await?
+                        .into_iter()
+                        .map(|s| (s.participant.clone(), s))
+                        .collect();
+                    let out: Vec<_> = ids
+                        .into_iter()
+                        .map(|id| {
+                            let state = states.remove(&id);
+                            (id, state)
+                        })
+                        .collect();
+                    let outcome = Outcome {
+                        participants: out.iter().map(|(id, _)| id.clone()).collect(),
+                        ..Outcome::returned(out.len())
+                    };
+                    Ok::<_, CoreError>((out, outcome))
+                },
+            )
+            .await
+    }
 }
 
 /// Appends an institution's consent event under its permit, and makes the consent view

@@ -222,6 +222,14 @@ impl UrlSigner {
         })
     }
 
+    /// A sealer of small secrets (the portal's session tokens) under a key derived from this
+    /// signer's for `label`: every instance sharing the key file opens what another sealed.
+    #[must_use]
+    pub fn sealer(&self, label: &str) -> Sealer {
+        let derived = hmac::sign(&self.key, format!("seal\0{label}").as_bytes());
+        Sealer::new(derived.as_ref())
+    }
+
     /// Verifies a token at `now` (seconds since the epoch).
     ///
     /// # Errors
@@ -241,6 +249,64 @@ impl UrlSigner {
             return Err(UrlError::Expired);
         }
         Ok(grant)
+    }
+}
+
+/// AES-256-GCM over small secrets: a random 96-bit nonce, then the ciphertext and tag. The
+/// associated data names what is sealed, so one kind never opens as another.
+pub struct Sealer {
+    key: Option<aws_lc_rs::aead::LessSafeKey>,
+}
+
+impl std::fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sealer([redacted])")
+    }
+}
+
+impl Sealer {
+    fn new(key: &[u8]) -> Self {
+        let key = aws_lc_rs::aead::UnboundKey::new(&aws_lc_rs::aead::AES_256_GCM, key)
+            .ok()
+            .map(aws_lc_rs::aead::LessSafeKey::new);
+        Self { key }
+    }
+
+    /// Seals `plain`, bound to `aad`.
+    ///
+    /// # Errors
+    /// [`CoreError::InvalidInput`] when no randomness or key is available (never in practice).
+    pub fn seal(&self, aad: &[u8], plain: &[u8]) -> Result<Vec<u8>, CoreError> {
+        use aws_lc_rs::rand::SecureRandom as _;
+        let fail = || CoreError::InvalidInput("cannot seal".to_owned());
+        let key = self.key.as_ref().ok_or_else(fail)?;
+        let mut nonce = [0u8; 12];
+        aws_lc_rs::rand::SystemRandom::new()
+            .fill(&mut nonce)
+            .map_err(|_| fail())?;
+        let mut out = plain.to_vec();
+        key.seal_in_place_append_tag(
+            aws_lc_rs::aead::Nonce::assume_unique_for_key(nonce),
+            aws_lc_rs::aead::Aad::from(aad),
+            &mut out,
+        )
+        .map_err(|_| fail())?;
+        let mut sealed = nonce.to_vec();
+        sealed.extend_from_slice(&out);
+        Ok(sealed)
+    }
+
+    /// Opens what [`Sealer::seal`] sealed with the same `aad`; `None` for anything else.
+    #[must_use]
+    pub fn open(&self, aad: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
+        let key = self.key.as_ref()?;
+        let (nonce, body) = sealed.split_at_checked(12)?;
+        let nonce = aws_lc_rs::aead::Nonce::try_assume_unique_for_key(nonce).ok()?;
+        let mut body = body.to_vec();
+        let plain = key
+            .open_in_place(nonce, aws_lc_rs::aead::Aad::from(aad), &mut body)
+            .ok()?;
+        Some(plain.to_vec())
     }
 }
 
@@ -303,6 +369,43 @@ mod tests {
         let token = a.sign(&grant()?);
         assert_eq!(b.verify(&token, 1_000), Ok(grant()?));
         assert_eq!(std::fs::read(&path)?.len(), 32);
+        Ok(())
+    }
+
+    #[test]
+    fn sealed_secrets_open_only_with_their_key_and_label() -> Result<(), Box<dyn std::error::Error>>
+    {
+        let a = UrlSigner::new(&[7u8; 32], std::time::Duration::from_secs(60))?;
+        let b = UrlSigner::new(&[8u8; 32], std::time::Duration::from_secs(60))?;
+        let sealed = a.sealer("portal").seal(b"session", b"token")?;
+        assert_eq!(
+            a.sealer("portal").open(b"session", &sealed).as_deref(),
+            Some(&b"token"[..])
+        );
+        assert!(
+            a.sealer("portal").open(b"login", &sealed).is_none(),
+            "another kind"
+        );
+        assert!(
+            a.sealer("other").open(b"session", &sealed).is_none(),
+            "another label"
+        );
+        assert!(
+            b.sealer("portal").open(b"session", &sealed).is_none(),
+            "another key"
+        );
+        let mut flipped = sealed.clone();
+        if let Some(last) = flipped.last_mut() {
+            *last ^= 1;
+        }
+        assert!(
+            a.sealer("portal").open(b"session", &flipped).is_none(),
+            "tampered"
+        );
+        assert!(
+            a.sealer("portal").open(b"session", &sealed[..5]).is_none(),
+            "short"
+        );
         Ok(())
     }
 }

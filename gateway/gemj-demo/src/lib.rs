@@ -14,6 +14,7 @@
 
 pub mod broker;
 pub mod genomes;
+pub mod oidc;
 
 use std::path::Path;
 use std::time::Instant;

@@ -51,6 +51,93 @@ pub struct Config {
     pub wes: WesConfig,
     /// GA4GH Data Connect (`/data-connect`): paging and the bounds of a search.
     pub data_connect: gemj_core::data_connect::DataConnectSettings,
+    /// The web portal (`/portal`): who signs in where, coordinators, sessions.
+    pub portal: PortalConfig,
+}
+
+/// The web portal.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct PortalConfig {
+    /// Serve the portal under `/portal`.
+    pub enabled: bool,
+    /// The issuer of the `auth.brokers` entry people sign in at (Authorization Code with PKCE;
+    /// that entry's `client_id` and `client_secret` are this gateway's registration there).
+    /// Empty: the demo broker in demo mode, else nobody signs in (public pages still answer).
+    pub broker: String,
+    /// The hospital coordinators: each person (`issuer#subject` of their passport) and the
+    /// institution whose pages they work on. In demo mode the demo's coordinators are added.
+    pub coordinators: Vec<PortalCoordinator>,
+    /// A session ends after this many minutes without a request.
+    pub session_idle_minutes: u32,
+    /// A session ends this many hours after signing in, whatever the broker's token says.
+    pub session_max_hours: u32,
+}
+
+impl Config {
+    /// The portal's broker must be a configured broker with a client id; coordinators name an
+    /// institution and an `issuer#subject`; sessions last at least a minute.
+    fn validate_portal(&self) -> Result<(), ConfigError> {
+        let p = &self.portal;
+        if !p.broker.is_empty() {
+            match self.auth.brokers.iter().find(|b| b.issuer == p.broker) {
+                None => {
+                    return Err(ConfigError::Invalid(format!(
+                        "portal.broker {:?} is not one of auth.brokers",
+                        p.broker
+                    )));
+                }
+                Some(b) if b.client_id.is_empty() => {
+                    return Err(ConfigError::Invalid(format!(
+                        "auth.brokers {:?} needs a client_id for people to sign in to the portal",
+                        p.broker
+                    )));
+                }
+                Some(_) => {}
+            }
+        }
+        for c in &p.coordinators {
+            let well_formed = c
+                .principal
+                .split_once('#')
+                .is_some_and(|(i, s)| !i.is_empty() && !s.is_empty());
+            if gemj_model::InstitutionId::parse(&c.institution).is_err() || !well_formed {
+                return Err(ConfigError::Invalid(format!(
+                    "portal.coordinators: {:?} needs an institution id and a principal issuer#subject",
+                    c.principal
+                )));
+            }
+        }
+        if p.session_idle_minutes == 0 || p.session_max_hours == 0 {
+            return Err(ConfigError::Invalid(
+                "portal.session_idle_minutes and portal.session_max_hours must be at least 1"
+                    .to_owned(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Default for PortalConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            broker: String::new(),
+            coordinators: Vec::new(),
+            session_idle_minutes: 30,
+            session_max_hours: 8,
+        }
+    }
+}
+
+/// A hospital coordinator of the portal.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PortalCoordinator {
+    /// The institution (as registered in `auth.institutions`).
+    pub institution: String,
+    /// The person: `issuer#subject` of their passport.
+    pub principal: String,
 }
 
 /// GA4GH WES: the workflow engines and what clients may send them.
@@ -208,6 +295,7 @@ impl Default for Config {
             ingest: IngestConfig::default(),
             wes: WesConfig::default(),
             data_connect: gemj_core::data_connect::DataConnectSettings::default(),
+            portal: PortalConfig::default(),
         }
     }
 }
@@ -876,6 +964,7 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         self.auth.validate_trust()?;
+        self.validate_portal()?;
         self.beacon
             .network
             .validate()

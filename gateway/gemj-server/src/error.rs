@@ -292,7 +292,8 @@ pub fn json_errors<B: MessageBody + 'static>(
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.contains("json"));
+        .is_some_and(|ct| ct.contains("json") || ct.starts_with("text/html"));
+    // JSON errors are already an API's own format; HTML ones are the portal's pages.
     if is_json {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }

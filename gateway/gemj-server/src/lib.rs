@@ -12,6 +12,7 @@ pub mod cors;
 pub mod error;
 pub mod ingest;
 pub mod middleware;
+pub mod portal;
 pub mod routes;
 pub mod telemetry;
 
@@ -393,6 +394,65 @@ impl Gateway {
         }
     }
 
+    /// The portal's state: its broker (the configured one, or the demo broker in demo mode,
+    /// registered there as [`gemj_demo::oidc::CLIENT_ID`]), its coordinators (configured, and
+    /// the demo's), and the administrators for its menus. `None` when the portal is off.
+    fn portal(
+        &self,
+        base_url: &str,
+        demo: bool,
+        administrators: &[String],
+        demo_institutions: &[(gemj_model::InstitutionId, gemj_auth::LocalIssuer)],
+    ) -> anyhow::Result<Option<web::Data<portal::Portal>>> {
+        let config = &self.config.portal;
+        if !config.enabled {
+            return Ok(None);
+        }
+        let broker = if config.broker.is_empty() {
+            demo.then(|| {
+                gemj_auth::TrustedBroker::new(gemj_demo::broker::issuer(base_url))
+                    .with_client(gemj_demo::oidc::CLIENT_ID, None)
+            })
+        } else {
+            build_brokers(&self.config.auth)
+                .0
+                .into_iter()
+                .map(|(b, _)| b)
+                .find(|b| b.issuer == config.broker)
+        };
+        let mut coordinators = std::collections::HashMap::new();
+        for c in &config.coordinators {
+            let id = gemj_model::InstitutionId::parse(&c.institution)
+                .map_err(|e| anyhow::anyhow!("portal.coordinators: {e}"))?;
+            coordinators.insert(c.principal.clone(), id);
+        }
+        if demo {
+            let issuer = gemj_demo::broker::issuer(base_url);
+            for (id, _) in demo_institutions {
+                coordinators.insert(
+                    format!(
+                        "{issuer}#{}",
+                        gemj_demo::oidc::coordinator_subject(id.as_str())
+                    ),
+                    id.clone(),
+                );
+            }
+        }
+        Ok(Some(web::Data::new(portal::Portal::new(
+            portal::PortalSettings {
+                broker,
+                base_url: base_url.to_owned(),
+                coordinators,
+                administrators: administrators.iter().cloned().collect(),
+                idle_secs: i64::from(config.session_idle_minutes) * 60,
+                max_secs: i64::from(config.session_max_hours) * 3600,
+                duo: self.duo.clone(),
+            },
+            self.store.clone(),
+            self.url_signer()?.sealer("portal"),
+        ))))
+    }
+
     /// Binds the listener and starts serving in the background.
     ///
     /// # Errors
@@ -450,6 +510,22 @@ impl Gateway {
                 gemj_demo::broker::ADMINISTRATOR
             ));
         }
+        let portal = self.portal(
+            &base_url,
+            demo.is_some(),
+            &administrators,
+            &demo_institutions,
+        )?;
+        let demo_provider = match (&portal, demo.is_some()) {
+            (Some(_), true) => Some(web::Data::new(gemj_demo::oidc::DemoProvider::new(
+                gemj_demo::broker::load(&self.config.data_dir, &base_url)?,
+                format!("{base_url}/portal/callback"),
+                self.config.auth.terms_url.clone(),
+                self.config.auth.dataset_grant_prefix.clone(),
+                self.store.clone(),
+            ))),
+            _ => None,
+        };
         let settings = self.policy_settings(administrators);
         let mut registry = ServiceRegistry::new(identity, &base_url);
         routes::drs::mount(&mut registry, &self.config);
@@ -593,6 +669,12 @@ impl Gateway {
                             .json(jwks)
                     }
                 }));
+            }
+            if let Some(p) = &portal {
+                app = app.app_data(p.clone()).configure(portal::configure);
+            }
+            if let Some(d) = &demo_provider {
+                app = app.app_data(d.clone()).configure(portal::broker::configure);
             }
             if let Some(j) = &demo_jwks {
                 app = app.app_data(j.clone()).service(routes::get_resource(

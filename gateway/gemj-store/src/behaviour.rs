@@ -143,6 +143,8 @@ behaviour!(
     variant_partitions,
     recontact_requests,
     approvals,
+    applications,
+    portal_sessions,
     object_registration,
     ingest_transaction,
     variant_merge,
@@ -1615,6 +1617,221 @@ async fn connecting_with_sqlite_double_slash_url() -> TestResult {
     let store = Store::connect(&url, &StoreOptions::default()).await?;
     store.migrate().await?;
     assert!(dir.path().join("x.db").exists());
+    Ok(())
+}
+
+/// Applications: stored once, listed pending, decided once in one transaction with the
+/// approval they record and its first event; a rejected one records none; status changes keep
+/// their reasons in order, and a refused change leaves no event.
+async fn applications(store: Store) -> TestResult {
+    use gemj_model::{
+        Application, ApplicationDecision, ApprovalEvent, ApprovalId, ApprovalStatus, DatasetId,
+        DuoCode,
+    };
+    store.migrate().await?;
+    store.put_dataset(&dataset("DS-APP")?).await?;
+    let at = time::OffsetDateTime::from_unix_timestamp(1_700_000_000)?;
+    let application = Application {
+        id: ApprovalId::parse("APP-1")?,
+        researcher_issuer: "https://broker.example.org".to_owned(),
+        researcher_subject: "researcher-1".to_owned(),
+        institution: "Synthetic University".to_owned(),
+        project: "Gastric cancer".to_owned(),
+        purpose: vec![
+            DuoCode::parse("DUO:0000007")?,
+            DuoCode::parse("DUO:0000021")?,
+        ],
+        diseases: vec!["MONDO:0004992".to_owned()],
+        for_profit: false,
+        country: "JP".to_owned(),
+        datasets: vec![DatasetId::parse("DS-APP")?],
+        submitted_at: at,
+    };
+    store.put_application(&application).await?;
+    assert!(matches!(
+        store.put_application(&application).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    let second = Application {
+        id: ApprovalId::parse("APP-2")?,
+        submitted_at: at + time::Duration::minutes(1),
+        ..application.clone()
+    };
+    store.put_application(&second).await?;
+    let pending = store.list_applications(true, 10).await?;
+    let ids: Vec<&str> = pending.iter().map(|a| a.application.id.as_str()).collect();
+    assert_eq!(ids, ["APP-2", "APP-1"], "newest first");
+    assert_eq!(pending[1].application, application);
+
+    let approval = application.approval(
+        ApprovalId::parse("APR-FROM-APP-1")?,
+        at,
+        at + time::Duration::days(365),
+    );
+    let yes = ApplicationDecision {
+        approved: true,
+        at,
+        by: "https://broker.example.org#committee".to_owned(),
+        reason: "Ethics approval seen".to_owned(),
+        approval: Some(approval.id.clone()),
+    };
+    // A decision that does not match its approval is refused before anything is written.
+    assert!(
+        store
+            .decide_application(&application.id, &yes, None)
+            .await
+            .is_err()
+    );
+    assert!(store.get_approval(&approval.id).await?.is_none());
+    assert!(
+        store
+            .decide_application(&application.id, &yes, Some(&approval))
+            .await?
+    );
+    assert!(matches!(
+        store
+            .decide_application(&application.id, &yes, Some(&approval))
+            .await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert!(
+        !store
+            .decide_application(&ApprovalId::parse("APP-NONE")?, &yes, Some(&approval))
+            .await?
+    );
+    let stored = store
+        .get_application(&application.id)
+        .await?
+        .ok_or("stored")?;
+    assert_eq!(stored.decision, Some(yes.clone()));
+    assert_eq!(
+        store.get_approval(&approval.id).await?,
+        Some(approval.clone())
+    );
+    let no = ApplicationDecision {
+        approved: false,
+        reason: "Out of scope".to_owned(),
+        approval: None,
+        ..yes.clone()
+    };
+    assert!(store.decide_application(&second.id, &no, None).await?);
+    assert!(store.list_applications(true, 10).await?.is_empty());
+    assert_eq!(store.list_applications(false, 10).await?.len(), 2);
+    assert_eq!(
+        store
+            .applications_of("https://broker.example.org", "researcher-1")
+            .await?
+            .len(),
+        2
+    );
+
+    let change = |status, reason: &str| ApprovalEvent {
+        at,
+        status,
+        reason: reason.to_owned(),
+        by: "https://broker.example.org#committee".to_owned(),
+    };
+    assert!(
+        store
+            .change_approval_status(&approval.id, &change(ApprovalStatus::Suspended, "audit"))
+            .await?
+    );
+    assert!(
+        store
+            .change_approval_status(&approval.id, &change(ApprovalStatus::Revoked, "breach"))
+            .await?
+    );
+    assert!(matches!(
+        store
+            .change_approval_status(&approval.id, &change(ApprovalStatus::Active, "undo"))
+            .await,
+        Err(StoreError::Conflict { .. })
+    ));
+    let events: Vec<(ApprovalStatus, String)> = store
+        .approval_events(&approval.id)
+        .await?
+        .into_iter()
+        .map(|e| (e.status, e.reason))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            (ApprovalStatus::Active, "Ethics approval seen".to_owned()),
+            (ApprovalStatus::Suspended, "audit".to_owned()),
+            (ApprovalStatus::Revoked, "breach".to_owned()),
+        ]
+    );
+    assert_eq!(store.list_approvals(10).await?.len(), 1);
+    Ok(())
+}
+
+/// Portal sessions and sign-ins: a session is found by any handle on the store until it
+/// expires or idles, an id is never reused, a sign-in is taken once, and old sign-ins go.
+async fn portal_sessions(store: Store) -> TestResult {
+    use crate::PortalSession;
+    store.migrate().await?;
+    let session = PortalSession {
+        csrf: "c".to_owned(),
+        sealed_token: vec![1, 2, 3],
+        created: 1_000,
+        last_seen: 1_000,
+        expires: 5_000,
+    };
+    store.put_portal_session("h1", &session).await?;
+    assert!(matches!(
+        store.put_portal_session("h1", &session).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    let used = store
+        .use_portal_session("h1", 1_100, 600)
+        .await?
+        .ok_or("live")?;
+    assert_eq!(used.sealed_token, vec![1, 2, 3]);
+    assert_eq!(used.csrf, "c");
+    // Touched at 1,100: still live at 1,650, idle at 2,300.
+    assert!(store.use_portal_session("h1", 1_650, 600).await?.is_some());
+    assert!(store.use_portal_session("h1", 2_300, 600).await?.is_none());
+    assert!(
+        store
+            .use_portal_session("h1", 2_301, 6_000)
+            .await?
+            .is_none(),
+        "deleted when idle"
+    );
+    store.put_portal_session("h2", &session).await?;
+    assert!(
+        store
+            .use_portal_session("h2", 5_000, 100_000)
+            .await?
+            .is_none(),
+        "expired"
+    );
+    store.put_portal_session("h3", &session).await?;
+    store.delete_portal_session("h3").await?;
+    assert!(store.use_portal_session("h3", 1_001, 600).await?.is_none());
+    store.put_portal_session("h4", &session).await?;
+    assert_eq!(store.purge_portal_sessions(6_000).await?, 1);
+
+    store.put_portal_login("s1", b"sealed", 1_000, 0).await?;
+    assert!(
+        store
+            .put_portal_login("s1", b"again", 1_000, 0)
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        store.take_portal_login("s1").await?,
+        Some((b"sealed".to_vec(), 1_000))
+    );
+    assert_eq!(store.take_portal_login("s1").await?, None, "taken once");
+    store.put_portal_login("s2", b"old", 1_000, 0).await?;
+    store.put_portal_login("s3", b"new", 2_000, 1_500).await?;
+    assert_eq!(
+        store.take_portal_login("s2").await?,
+        None,
+        "forgotten when old"
+    );
+    assert!(store.take_portal_login("s3").await?.is_some());
     Ok(())
 }
 

@@ -221,6 +221,33 @@ impl Store {
             .collect()
     }
 
+    /// The ids of an institution's participants, ordered, after `after`, at most `limit`.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidData`] when a stored id does not parse.
+    pub async fn participants_of_institution(
+        &self,
+        institution: &InstitutionId,
+        after: Option<&ParticipantId>,
+        limit: u32,
+    ) -> Result<Vec<ParticipantId>, StoreError> {
+        let rows: Vec<String> = with_pool!(self, |p| {
+            sqlx::query_scalar(
+                "SELECT id FROM participants WHERE institution = $1 AND id > $2 ORDER BY id LIMIT $3",
+            )
+            .bind(institution.as_str())
+            .bind(after.map_or("", ParticipantId::as_str))
+            .bind(page_limit(limit))
+            .fetch_all(p)
+            .await?
+        });
+        rows.iter()
+            .map(|id| {
+                ParticipantId::parse(id).map_err(|e| StoreError::invalid_data("participant", id, e))
+            })
+            .collect()
+    }
+
     /// How many participants are stored.
     ///
     /// # Errors

@@ -50,6 +50,7 @@ mod connect;
 mod consent;
 mod error;
 mod ingest;
+mod portal;
 mod recontact;
 mod revocations;
 pub mod scratch;
@@ -62,6 +63,7 @@ mod behaviour;
 
 use sqlx::{PgPool, SqlitePool};
 
+pub use approvals::StoredApplication;
 pub use audit::{AuditRow, AuditSegment};
 pub use budgets::QueryBudget;
 pub use calls::CallRow;
@@ -71,6 +73,7 @@ pub use clinical::Gene;
 pub use consent::{AppendOutcome, CONSENT_CHANNEL, ConsentChanges, StoredConsentEvent};
 pub use error::StoreError;
 pub use ingest::IngestTx;
+pub use portal::PortalSession;
 pub use recontact::RecontactInboxEntry;
 pub use revocations::{Revocation, RevocationKind};
 pub use snapshot::CatalogueSnapshot;

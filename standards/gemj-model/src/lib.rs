@@ -30,7 +30,7 @@ pub mod source;
 pub mod specimen;
 pub mod variant;
 
-pub use approval::{Approval, ApprovalStatus};
+pub use approval::{Application, ApplicationDecision, Approval, ApprovalEvent, ApprovalStatus};
 pub use audit::{AccessDecision, AuditEvent, AuditRecord};
 pub use clinical::{
     Coding, Diagnosis, DiagnosisDetails, HpoId, Icd10Code, LabSpecimen, Measurement, Phenotype,

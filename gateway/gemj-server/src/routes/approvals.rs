@@ -105,12 +105,15 @@ pub async fn get(
 pub struct StatusChange {
     /// The new status (`revoked` is final).
     pub status: ApprovalStatus,
+    /// Why (kept with the change; at most 500 characters).
+    #[serde(default)]
+    pub reason: String,
 }
 
 /// Suspends, reactivates or revokes an approval; revocation is final and denies at once.
 #[utoipa::path(put, path = "/admin/v1/approvals/{id}/status", tag = "admin",
     params(("id" = String, Path, description = "Approval id")),
-    request_body(content = Object, description = "`{status: active|suspended|revoked}`"),
+    request_body(content = Object, description = "`{status: active|suspended|revoked, reason?: string}`"),
     responses((status = 400, description = "Malformed parameters or body: a value of the wrong type, or a parameter or member this endpoint does not take.", body = Problem),
               CredentialAnswers,
               (status = 200, description = "The approval."),
@@ -126,7 +129,13 @@ pub async fn set_status(
 ) -> Result<HttpResponse, ApiError> {
     let body: StatusChange = super::parse_body(body.into_inner())?;
     let approval = approvals
-        .set_status(&context(&req, "admin"), &caller.0, &id, body.status)
+        .set_status(
+            &context(&req, "admin"),
+            &caller.0,
+            &id,
+            body.status,
+            &body.reason,
+        )
         .await?;
     Ok(HttpResponse::Ok().json(approval))
 }

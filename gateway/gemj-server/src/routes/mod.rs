@@ -217,7 +217,7 @@ fn smart_principal(req: &HttpRequest, token: &str) -> Result<Principal, ApiError
 
 /// The API a path belongs to, for the audit row of a credential refused before any decision.
 pub(crate) fn api_of(path: &str) -> &'static str {
-    const APIS: [(&str, &str); 12] = [
+    const APIS: [(&str, &str); 13] = [
         ("/htsget/", "htsget"),
         ("/ga4gh/drs/", "drs"),
         ("/beacon/", "beacon"),
@@ -230,6 +230,7 @@ pub(crate) fn api_of(path: &str) -> &'static str {
         ("/admin/", "admin"),
         ("/phenopackets/", "phenopackets"),
         ("/services", "service-registry"),
+        ("/portal/", "portal"),
     ];
     APIS.iter()
         .find(|(prefix, _)| path.starts_with(prefix))

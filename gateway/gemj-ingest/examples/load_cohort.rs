@@ -132,10 +132,13 @@ async fn main() -> Res<()> {
                 effective_at: consented,
                 kind: ConsentEventKind::InitialConsent {
                     scopes: ConsentScopes {
+                        // A broad consent: a registered researcher without an approval
+                        // is served as the strictest scope (industry and abroad), so a
+                        // narrower consent would leave the cohort empty to the queries timed.
                         research_use: true,
                         third_party_academia: true,
-                        third_party_industry: false,
-                        international_transfer: false,
+                        third_party_industry: true,
+                        international_transfer: true,
                         recontact: Recontact {
                             allowed: false,
                             via_institution: None,

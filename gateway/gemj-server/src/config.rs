@@ -10,7 +10,12 @@ use figment::providers::{Format, Serialized, Toml};
 
 /// Environment variables with the `GEMJ_` prefix that are not configuration (they belong to
 /// the test suites) and are therefore not read as configuration keys.
-pub const NOT_CONFIGURATION: [&str; 2] = ["SHARED_DIR", "TEST_DATABASE_URL"];
+pub const NOT_CONFIGURATION: [&str; 4] = [
+    "SHARED_DIR",
+    "TEST_DATABASE_URL",
+    "TEST_OBJECTS",
+    "ARTEFACTS_DIR",
+];
 
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
@@ -1228,6 +1233,8 @@ mod tests {
             env(&[
                 ("GEMJ_DATABASE__MAX_CONNECTIONS", "7"),
                 ("GEMJ_SHARED_DIR", "/x"),
+                ("GEMJ_ARTEFACTS_DIR", "/y"),
+                ("GEMJ_TEST_OBJECTS", "s3"),
                 ("OTHER", "1"),
             ]),
         )?;

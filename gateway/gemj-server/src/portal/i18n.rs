@@ -616,6 +616,24 @@ pub fn reason(lang: Lang, code: &str) -> String {
             "許可ビザ、有効な承認、条件に合う目的がそろっています。",
         ),
         "public_data" | "public_metadata" => ("The dataset is public.", "公開データセットです。"),
+        "own_audit_trail" => ("Your own records.", "ご自身の記録です。"),
+        "discovery_public" => (
+            "Discovery at the public level (yes or no).",
+            "公開レベルの検索(有無のみ)。",
+        ),
+        "discovery_registered" => (
+            "Discovery at the registered level (counts).",
+            "登録レベルの検索(件数)。",
+        ),
+        "discovery_controlled" => (
+            "Discovery at the controlled level (records).",
+            "制限レベルの検索(レコード)。",
+        ),
+        "owning_institution" => (
+            "The hospital that enrolled the participant.",
+            "参加者を登録した医療機関です。",
+        ),
+        "administrator" => ("The data-use committee.", "データ利用審査委員会です。"),
         _ => ("", ""),
     };
     let text = match lang {

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use gemj_e2e::names::{CANCER, HOSPITAL_A, PREFIX};
+use gemj_e2e::names::{CANCER, HOSPITAL_A, JOINT, PREFIX};
 use gemj_e2e::{Res, TestGateway, TestResult};
 use gemj_model::{AccessDecision, ApprovalStatus, ConsentStatus, ParticipantId};
 
@@ -630,6 +630,82 @@ async fn a_coordinator_withdraws_their_own_participant_after_confirming() -> Tes
             .contains("<html lang=\"en\">")
     );
 
+    // A researcher's recontact request reaches the inbox; the coordinator records an outcome.
+    let broker = gw.demo_broker()?;
+    let now = gemj_auth::now_unix();
+    let http = gemj_e2e::http::Http {
+        base: gw.base_url.clone(),
+    };
+    let admin = gemj_e2e::visas::registered_passport(&broker, "demo-committee", now)?;
+    let approval = gemj_e2e::visas::hmb_approval("APR-PORTAL-1", broker.issuer(), "ria", &[JOINT]);
+    assert_eq!(
+        http.post("/admin/v1/approvals", Some(&admin), &approval)?
+            .status,
+        201
+    );
+    let grant = gemj_e2e::visas::visa(
+        &broker,
+        gemj_passport::VisaType::ControlledAccessGrants,
+        &format!("{PREFIX}{JOINT}"),
+        "dac",
+        now,
+    );
+    let status = gemj_e2e::visas::researcher_status(&broker, "so", now);
+    let ria = broker.issue_passport("ria", &[status, grant], Duration::from_secs(600), now)?;
+    let named: Vec<String> = theirs.iter().map(ToString::to_string).collect();
+    let asked = http.post(
+        "/recontact/v1/requests",
+        Some(&ria),
+        &serde_json::json!({"dataset": JOINT, "kind": "research_invitation",
+            "reason": "Portal inbox study.", "select": {"participants": named}}),
+    )?;
+    assert_eq!(asked.status, 201, "{}", asked.text());
+    let inbox = c.get("/portal/institution")?;
+    let fields = hidden_fields(
+        inbox
+            .body
+            .split("id=\"inbox-table\"")
+            .nth(1)
+            .ok_or("the inbox lists the request")?,
+    );
+    let request = fields
+        .iter()
+        .find(|(k, _)| k == "request")
+        .ok_or("a request")?
+        .1
+        .clone();
+    let who = fields
+        .iter()
+        .find(|(k, _)| k == "participant")
+        .ok_or("a participant")?
+        .1
+        .clone();
+    let token = c.csrf("/portal/institution")?;
+    let recorded = c.post(
+        "/portal/institution/recontact",
+        &[
+            ("_csrf", &token),
+            ("request", &request),
+            ("participant", &who),
+            ("status", "contacted"),
+        ],
+    )?;
+    assert_eq!(recorded.status, 303, "{}", recorded.body);
+    let after = c.get(&recorded.location)?;
+    assert!(after.body.contains("id=\"flash\""), "{}", after.body);
+    let row = after
+        .body
+        .split(&format!("<tr data-request=\"{request}\"><td>{request}</td><td><a href=\"/portal/institution/participants/{who}\""))
+        .nth(1)
+        .ok_or("the request's row")?;
+    assert!(
+        row.split("</tr>")
+            .next()
+            .unwrap_or_default()
+            .contains("contacted"),
+        "{row}"
+    );
+
     let id = theirs[0].clone();
     let path = format!("/portal/institution/participants/{id}");
     let token = c.csrf(&path)?;
@@ -694,6 +770,25 @@ async fn the_public_pages_answer_without_javascript_and_without_signing_in() -> 
         beacon.body.contains("id=\"beacon-results\" data-exists="),
         "{}",
         beacon.body
+    );
+    let filtered =
+        b.get("/portal/beacon?referenceName=20&start=1&end=1000000&filters=NCIT:C16576")?;
+    assert_eq!(filtered.status, 200, "{}", filtered.body);
+    assert!(
+        filtered.body.contains("value=\"NCIT:C16576\""),
+        "the form keeps the filter"
+    );
+    assert!(
+        !filtered.body.contains("role=\"alert\""),
+        "{}",
+        filtered.body
+    );
+    let unknown = b.get("/portal/beacon?referenceName=20&start=1&filters=NOPE:1")?;
+    assert_eq!(unknown.status, 200, "{}", unknown.body);
+    assert!(
+        unknown.body.contains("role=\"alert\""),
+        "the Beacon's refusal is shown: {}",
+        unknown.body
     );
     let htmx = b.get("/portal/static/htmx.min.js")?;
     assert_eq!(htmx.status, 200);

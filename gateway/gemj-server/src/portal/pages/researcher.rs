@@ -487,6 +487,8 @@ struct BeaconForm {
     reference_bases: String,
     #[serde(default)]
     alternate_bases: String,
+    #[serde(default)]
+    filters: String,
 }
 
 struct SetView {
@@ -510,6 +512,7 @@ struct BeaconQueryView {
     end: String,
     reference_bases: String,
     alternate_bases: String,
+    filters: String,
 }
 
 #[derive(Template)]
@@ -541,6 +544,7 @@ async fn beacon(
             end: form.end,
             reference_bases: form.reference_bases,
             alternate_bases: form.alternate_bases,
+            filters: form.filters,
         },
         result,
     };
@@ -583,6 +587,16 @@ impl Deps {
             if !value.trim().is_empty() {
                 pairs.push((name.to_owned(), value.trim().to_ascii_uppercase()));
             }
+        }
+        // Ontology filters (sex, ICD-10, HPO), comma- or space-separated, as Beacon's GET takes them.
+        let filters: Vec<&str> = form
+            .filters
+            .split([',', ' '])
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            .collect();
+        if !filters.is_empty() {
+            pairs.push(("filters".to_owned(), filters.join(",")));
         }
         let refused = |message: String| BeaconResult {
             exists: false,

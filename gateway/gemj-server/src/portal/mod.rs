@@ -268,6 +268,18 @@ impl Portal {
                 tracing::info!(message = "Sign-in refused.", reason = e.code());
                 Failure::SignInFailed(e.code())
             })?;
+        // The person the ID token names must be the one userinfo answers for (OpenID Connect
+        // Core 5.3.2); this first verification is also the one the next page finds cached.
+        let passport = verifier
+            .verify_access_token(broker, signed.access_token.expose(), false, now)
+            .await
+            .map_err(|e| Failure::SignInFailed(e.code()))?;
+        if passport.subject != signed.subject {
+            tracing::warn!(
+                message = "Sign-in refused: the ID token and userinfo name different subjects."
+            );
+            return Err(Failure::SignInFailed("subject_mismatch"));
+        }
         let id = random_bytes();
         let expires = signed
             .expires_at

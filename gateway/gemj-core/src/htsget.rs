@@ -162,6 +162,10 @@ pub(crate) async fn open(
     format: Format,
 ) -> Result<Arc<IndexedFile>, HtsgetError> {
     let (file, index) = object_keys(core, object).await?;
+    // Confirmed a moment ago: no storage round trip, no hop to the blocking pool.
+    if let Some(hit) = core.genomes.recent_object(format, &*core.objects, &file) {
+        return Ok(hit);
+    }
     let cache = Arc::clone(&core.genomes);
     let objects = Arc::clone(&core.objects);
     tokio::task::spawn_blocking(move || cache.open_object(format, &*objects, &file, &index))

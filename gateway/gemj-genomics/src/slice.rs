@@ -33,7 +33,7 @@ use std::sync::Arc;
 
 use gemj_objects::{LocalFile, RandomAccess, SourceReader};
 
-pub use self::cache::FileCache;
+pub use self::cache::{FileCache, RECHECK_AFTER};
 
 // The protocol's vocabulary is the slicer's: one definition, in gemj-htsget.
 pub use gemj_htsget::{Class, Format, ReferenceName, Region};

@@ -552,6 +552,28 @@ pub mod visas {
         broker.issue_passport(subject, &[status], Duration::from_secs(3600), now)
     }
 
+    /// A passport for `subject` with a Bona Fide `ResearcherStatus` and a `ControlledAccessGrants`
+    /// visa for `dataset` (its URI), both asserted at `now`, issued by `broker` for ten minutes.
+    ///
+    /// # Errors
+    /// When the broker cannot sign.
+    pub fn controlled_passport(
+        broker: &LocalIssuer,
+        subject: &str,
+        dataset: &str,
+        now: i64,
+    ) -> Result<String, gemj_auth::AuthError> {
+        let grant = visa(
+            broker,
+            VisaType::ControlledAccessGrants,
+            dataset,
+            "dac",
+            now,
+        );
+        let status = researcher_status(broker, "so", now);
+        broker.issue_passport(subject, &[status, grant], Duration::from_secs(600), now)
+    }
+
     /// A committee approval of `subject` of `issuer` on `datasets` for health, medical and
     /// biomedical research (DUO:0000006), as `POST /admin/v1/approvals` takes it.
     #[must_use]

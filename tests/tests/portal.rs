@@ -7,7 +7,6 @@
 //! through Playwright, axe-core) is `a_real_browser_walks_every_role_with_no_serious_accessibility_violation`.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use gemj_e2e::names::{CANCER, HOSPITAL_A, JOINT, PREFIX};
 use gemj_e2e::{Res, TestGateway, TestResult};
@@ -368,18 +367,10 @@ async fn the_committee_approves_in_the_portal_and_it_holds_at_once_on_every_api(
     );
     let broker = gw.demo_broker()?;
     let now = gemj_auth::now_unix();
-    let grant = gemj_e2e::visas::visa(
+    let passport = gemj_e2e::visas::controlled_passport(
         &broker,
-        gemj_passport::VisaType::ControlledAccessGrants,
-        &format!("{PREFIX}{CANCER}"),
-        "dac",
-        now,
-    );
-    let status = gemj_e2e::visas::researcher_status(&broker, "so", now);
-    let passport = broker.issue_passport(
         "demo-researcher",
-        &[status, grant],
-        Duration::from_secs(600),
+        &format!("{PREFIX}{CANCER}"),
         now,
     )?;
     let api = format!("/catalogue/v1/datasets/{CANCER}/participants");
@@ -643,15 +634,8 @@ async fn a_coordinator_withdraws_their_own_participant_after_confirming() -> Tes
             .status,
         201
     );
-    let grant = gemj_e2e::visas::visa(
-        &broker,
-        gemj_passport::VisaType::ControlledAccessGrants,
-        &format!("{PREFIX}{JOINT}"),
-        "dac",
-        now,
-    );
-    let status = gemj_e2e::visas::researcher_status(&broker, "so", now);
-    let ria = broker.issue_passport("ria", &[status, grant], Duration::from_secs(600), now)?;
+    let ria =
+        gemj_e2e::visas::controlled_passport(&broker, "ria", &format!("{PREFIX}{JOINT}"), now)?;
     let named: Vec<String> = theirs.iter().map(ToString::to_string).collect();
     let asked = http.post(
         "/recontact/v1/requests",

@@ -30,7 +30,7 @@ fn valid(set: &SchemaSet, doc: &str, r: &Reply, what: &str) {
     }
 }
 
-/// Reads one HTTP request (head and `Content-Length` body) from `stream`; its head.
+/// Reads one HTTP request (head and `Content-Length` body) from `stream`, as text.
 fn read_request(stream: &mut TcpStream) -> String {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
     let mut buf = Vec::new();
@@ -49,14 +49,14 @@ fn read_request(stream: &mut TcpStream) -> String {
                 .and_then(|v| v.trim().parse().ok())
                 .unwrap_or(0);
             if buf.len() >= end + 4 + length {
-                return head;
+                return String::from_utf8_lossy(&buf).into_owned();
             }
         }
     }
     String::from_utf8_lossy(&buf).into_owned()
 }
 
-/// The heads of the requests a [`spy_member`] received.
+/// The requests (head and body) a [`spy_member`] received.
 type Heard = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
 
 /// A loopback server that answers every request with `body` (status 200, JSON), or never
@@ -65,7 +65,7 @@ fn fake_member(body: Option<Vec<u8>>) -> std::io::Result<u16> {
     spy_member(body, Heard::default())
 }
 
-/// [`fake_member`], keeping the head of every request it answers in `heard`.
+/// [`fake_member`], keeping every request it answers in `heard`.
 fn spy_member(body: Option<Vec<u8>>, heard: Heard) -> std::io::Result<u16> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let port = listener.local_addr()?.port();
@@ -76,9 +76,9 @@ fn spy_member(body: Option<Vec<u8>>, heard: Heard) -> std::io::Result<u16> {
             match &body {
                 None => held.push(stream),
                 Some(body) => {
-                    let head = read_request(&mut stream);
+                    let request = read_request(&mut stream);
                     if let Ok(mut h) = heard.lock() {
-                        h.push(head);
+                        h.push(request);
                     }
                     let head = format!(
                         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
@@ -429,17 +429,21 @@ async fn members_get_only_the_visas_they_need() -> TestResult {
     let m = members(&r);
     assert_eq!(m["spy"]["passportSent"], true, "{}", m["spy"]);
     assert_eq!(m["picky"]["passportSent"], false, "{}", m["picky"]);
-    let heads = heard.lock().map_err(|_| "lock")?.clone();
-    let bearer = heads
-        .iter()
-        .find_map(|h| {
-            h.lines().find_map(|l| {
-                let (name, value) = l.split_once(':')?;
-                (name.eq_ignore_ascii_case("authorization"))
-                    .then(|| value.trim().strip_prefix("Bearer ").map(str::to_owned))?
+    let bearers = |heard: &Heard| -> Result<Vec<String>, &'static str> {
+        Ok(heard
+            .lock()
+            .map_err(|_| "lock")?
+            .iter()
+            .filter_map(|h| {
+                h.lines().find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    (name.eq_ignore_ascii_case("authorization"))
+                        .then(|| value.trim().strip_prefix("Bearer ").map(str::to_owned))?
+                })
             })
-        })
-        .ok_or("the spy got a bearer")?;
+            .collect())
+    };
+    let bearer = bearers(&heard)?.pop().ok_or("the spy got a bearer")?;
     assert_ne!(bearer, carol, "never the caller's own passport");
     let sent = payload(&bearer)?;
     assert_eq!(sent["iss"], format!("{}/beacon-network", e.base_url));
@@ -470,6 +474,37 @@ async fn members_get_only_the_visas_they_need() -> TestResult {
             .iter()
             .all(|h| !h.to_ascii_lowercase().contains("authorization:")),
         "the member that needs a Visa carol lacks gets no passport"
+    );
+    // The same passport sent in a POST body (as Beacon v2 clients may send it) is the same
+    // caller: the member gets the same cut passport, and the body's passports are not forwarded.
+    let r = http.post(
+        &format!("{NET}/individuals"),
+        None,
+        &json!({"meta": {"apiVersion": "v2.0"}, "passports": [carol],
+                "query": {"requestedGranularity": "count"}}),
+    )?;
+    assert_eq!(r.status, 200, "{}", r.json);
+    let m = members(&r);
+    assert_eq!(m["spy"]["passportSent"], true, "{}", m["spy"]);
+    assert_eq!(m["picky"]["passportSent"], false, "{}", m["picky"]);
+    let from_body = bearers(&heard)?;
+    assert_eq!(from_body.len(), 2, "one passport per query");
+    let sent_again = payload(&from_body[1])?;
+    assert_eq!(sent_again["iss"], sent["iss"]);
+    assert_eq!(
+        sent_again["ga4gh_passport_v1"].as_array().map(Vec::len),
+        Some(2)
+    );
+    let last = heard
+        .lock()
+        .map_err(|_| "lock")?
+        .last()
+        .cloned()
+        .unwrap_or_default();
+    assert!(last.starts_with("POST "), "{last}");
+    assert!(
+        !last.contains(&carol) && !last.contains("\"passports\""),
+        "the caller's passport never reaches a member: {last}"
     );
     // The network publishes the key its members verify with.
     let r = http.get("/beacon-network/.well-known/jwks.json", None)?;

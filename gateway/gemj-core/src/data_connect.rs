@@ -652,7 +652,7 @@ impl DataConnect {
         network: &BeaconNetwork,
         ctx: &RequestContext,
         principal: &Principal,
-        (passport, ip): (Option<&str>, Option<IpAddr>),
+        ip: Option<IpAddr>,
         request: &SearchRequest,
         offset: usize,
     ) -> Result<SearchPage, DataConnectFailure> {
@@ -663,7 +663,7 @@ impl DataConnect {
             .catalogue_search(
                 ctx,
                 principal,
-                (passport, ip),
+                ip,
                 &names,
                 async |members: Vec<MemberTables>| {
                     let mut errors = Vec::new();

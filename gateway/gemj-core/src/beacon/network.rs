@@ -292,13 +292,10 @@ impl BeaconNetwork {
     /// network's own passport (signed by [`BeaconNetwork::issuer`]) carrying only those Visas,
     /// as their issuers signed them, and a `LinkedIdentities` Visa of the network's tying its
     /// subject to the caller's; never the caller's passport itself.
-    fn passport_for(
-        &self,
-        member: &MemberSettings,
-        principal: &Principal,
-        bearer: Option<&str>,
-    ) -> Option<String> {
-        let (Some(_), Principal::Passport(p)) = (bearer, principal) else {
+    /// The caller's passport is the verified one, however it came (`Authorization`, or the
+    /// `passports` of a POST body).
+    fn passport_for(&self, member: &MemberSettings, principal: &Principal) -> Option<String> {
+        let Principal::Passport(p) = principal else {
             return None;
         };
         if !member.forward_passport {
@@ -395,10 +392,9 @@ impl BeaconNetwork {
         path: &str,
         request: Option<&MemberRequest>,
         principal: &Principal,
-        passport: Option<&str>,
     ) -> Vec<MemberAnswer> {
         join_all(self.settings.members.iter().map(|m| {
-            let passport = self.passport_for(m, principal, passport);
+            let passport = self.passport_for(m, principal);
             async move { self.ask_member(m, path, request, passport.as_deref()).await }
         }))
         .await
@@ -444,7 +440,7 @@ impl BeaconNetwork {
         &self,
         ctx: &RequestContext,
         principal: &Principal,
-        (passport, ip): (Option<&str>, Option<std::net::IpAddr>),
+        ip: Option<std::net::IpAddr>,
         query: &BeaconQuery,
         request: MemberRequest,
     ) -> Result<Value, BeaconFailure> {
@@ -453,9 +449,7 @@ impl BeaconNetwork {
         let request = capped(request, asked);
         let path = format!("/{}", query.entry_type.path_segment());
         self.enforce(ctx, principal, async || {
-            let answers = self
-                .ask_all(&path, Some(&request), principal, passport)
-                .await;
+            let answers = self.ask_all(&path, Some(&request), principal).await;
             merge(
                 &self.id,
                 &self.privacy,
@@ -481,7 +475,7 @@ impl BeaconNetwork {
         &self,
         ctx: &RequestContext,
         principal: &Principal,
-        (passport, ip): (Option<&str>, Option<std::net::IpAddr>),
+        ip: Option<std::net::IpAddr>,
         tables: &[&str],
         run: impl AsyncFnOnce(Vec<MemberTables>) -> Result<T, BeaconFailure>,
     ) -> Result<T, BeaconFailure> {
@@ -493,7 +487,7 @@ impl BeaconNetwork {
                     .iter()
                     .filter(|m| m.data_connect_url.is_some())
                     .map(|m| {
-                        let passport = self.passport_for(m, principal, passport);
+                        let passport = self.passport_for(m, principal);
                         async move { self.member_tables(m, tables, passport.as_deref()).await }
                     }),
             )
@@ -596,7 +590,7 @@ impl BeaconNetwork {
         local: Value,
     ) -> Result<Value, BeaconFailure> {
         self.enforce(ctx, principal, async || {
-            let answers = self.ask_all("/info", None, &Principal::Anonymous, None).await;
+            let answers = self.ask_all("/info", None, &Principal::Anonymous).await;
             let members: Vec<Value> = self
                 .settings
                 .members
@@ -647,9 +641,7 @@ impl BeaconNetwork {
         local: Value,
     ) -> Result<Value, BeaconFailure> {
         self.enforce(ctx, principal, async || {
-            let answers = self
-                .ask_all("/map", None, &Principal::Anonymous, None)
-                .await;
+            let answers = self.ask_all("/map", None, &Principal::Anonymous).await;
             let listed: std::collections::HashSet<String> = answers
                 .iter()
                 .filter_map(|a| {
@@ -695,12 +687,9 @@ impl BeaconNetwork {
         &self,
         ctx: &RequestContext,
         principal: &Principal,
-        passport: Option<&str>,
     ) -> Result<gemj_beacon::BeaconFilteringTermsResponse, BeaconFailure> {
         self.enforce(ctx, principal, async || {
-            let answers = self
-                .ask_all("/filtering_terms", None, principal, passport)
-                .await;
+            let answers = self.ask_all("/filtering_terms", None, principal).await;
             let mut terms: BTreeMap<String, FilteringTerm> = BTreeMap::new();
             let mut resources: BTreeMap<String, gemj_beacon::Resource> = BTreeMap::new();
             for body in answers.iter().filter_map(|a| a.body.as_ref()) {

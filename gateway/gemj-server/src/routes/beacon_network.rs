@@ -75,17 +75,6 @@ fn not_configured() -> BeaconError {
     BeaconError::not_found("no Beacon network is configured on this gateway")
 }
 
-/// The caller's passport as sent in `Authorization`, to forward to members that may have it.
-pub(crate) fn bearer(req: &HttpRequest) -> Option<String> {
-    req.headers()
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .split_once(' ')
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim().to_owned())
-}
-
 /// The entry type of `/{entry}`: the record types only (collections are not merged).
 fn entry_type(req: &HttpRequest) -> Result<EntryType, BeaconError> {
     let segment = req.match_info().get("entry").unwrap_or_default();
@@ -176,11 +165,7 @@ async fn filtering_terms(
         Err(response) => return response,
     };
     let ctx = context(&req, "beacon-network");
-    let passport = bearer(&req);
-    match network
-        .filtering_terms(&ctx, &principal, passport.as_deref())
-        .await
-    {
+    match network.filtering_terms(&ctx, &principal).await {
         Ok(v) => HttpResponse::Ok().json(v),
         Err(f) => failure(&beacon, None, f),
     }
@@ -220,12 +205,8 @@ async fn entries(
         Err(e) => return beacon_error(&beacon, Some(entry), &e),
     };
     let ctx = context(&req, "beacon-network");
-    let passport = bearer(&req);
     let ip = req.peer_addr().map(|a| a.ip());
-    match network
-        .query(&ctx, &principal, (passport.as_deref(), ip), &query, request)
-        .await
-    {
+    match network.query(&ctx, &principal, ip, &query, request).await {
         Ok(v) => HttpResponse::Ok().json(v),
         Err(f) => failure(&beacon, Some(entry), f),
     }

@@ -313,16 +313,8 @@ async fn run(
                     "no Beacon network is configured on this gateway",
                 );
             };
-            let passport = super::beacon_network::bearer(req);
             service
-                .network_search(
-                    &network,
-                    &ctx,
-                    &caller.0,
-                    (passport.as_deref(), ip),
-                    &request,
-                    offset,
-                )
+                .network_search(&network, &ctx, &caller.0, ip, &request, offset)
                 .await
         }
     };

@@ -886,6 +886,10 @@ pub struct Enforcement<'a> {
     principal: &'a Principal,
     pending: Vec<Pending>,
     snapshot: Option<ConsentSnapshot>,
+    /// The caller's approvals, read at the first decision that needs them: every decision
+    /// of one request is made on one reading (and a Beacon query over many controlled
+    /// datasets reads them once).
+    approvals: Option<Vec<Approval>>,
 }
 
 impl std::fmt::Debug for Enforcement<'_> {
@@ -904,10 +908,28 @@ impl Enforcement<'_> {
     /// # Errors
     /// Store failures while reading the caller's approvals.
     pub async fn ask(&mut self, ask: Ask) -> Result<Verdict, CoreError> {
-        let decision = self
-            .point
-            .evaluate(self.ctx, self.principal, ask.action, &ask.resource)
-            .await?;
+        let decision = match (&self.approvals, self.principal) {
+            (Some(read), Principal::Passport(_)) if ask.resource.needs_approvals(ask.action) => {
+                let facts = Facts {
+                    approvals: read.clone(),
+                };
+                self.point
+                    .decide(self.ctx, self.principal, ask.action, &ask.resource, &facts)
+            }
+            _ => {
+                let facts = self
+                    .point
+                    .facts(self.principal, ask.action, &ask.resource)
+                    .await?;
+                if matches!(self.principal, Principal::Passport(_))
+                    && ask.resource.needs_approvals(ask.action)
+                {
+                    self.approvals = Some(facts.approvals.clone());
+                }
+                self.point
+                    .decide(self.ctx, self.principal, ask.action, &ask.resource, &facts)
+            }
+        };
         let verdict = Verdict {
             index: self.pending.len(),
             evaluation: decision.evaluation.clone(),
@@ -1203,6 +1225,7 @@ impl AccessPoint {
             principal,
             pending: Vec::new(),
             snapshot: None,
+            approvals: None,
         }
     }
 
@@ -1316,7 +1339,19 @@ impl AccessPoint {
         action: Action,
         resource: &Resource,
     ) -> Result<Decision, CoreError> {
-        let facts = match principal {
+        let facts = self.facts(principal, action, resource).await?;
+        Ok(self.decide(ctx, principal, action, resource, &facts))
+    }
+
+    /// What the policy needs to know about the caller beyond the request: the caller's
+    /// approvals, when the rule for `action` on `resource` reads them.
+    async fn facts(
+        &self,
+        principal: &Principal,
+        action: Action,
+        resource: &Resource,
+    ) -> Result<Facts, CoreError> {
+        Ok(match principal {
             Principal::Passport(p) if resource.needs_approvals(action) => Facts {
                 approvals: self.store.approvals_of(&p.issuer, &p.subject).await?,
             },
@@ -1327,10 +1362,21 @@ impl AccessPoint {
                 None => Facts::default(),
             },
             _ => Facts::default(),
-        };
+        })
+    }
+
+    /// Evaluates the policy on gathered facts; audits nothing and permits nothing yet.
+    fn decide(
+        &self,
+        ctx: &RequestContext,
+        principal: &Principal,
+        action: Action,
+        resource: &Resource,
+        facts: &Facts,
+    ) -> Decision {
         let now = time::OffsetDateTime::now_utc();
-        let evaluation = evaluate(&self.settings, &facts, principal, action, resource, now);
-        Ok(Decision {
+        let evaluation = evaluate(&self.settings, facts, principal, action, resource, now);
+        Decision {
             ctx: ctx.clone(),
             principal: principal.audit_name(),
             credential_hashes: principal.credential_hashes(),
@@ -1342,7 +1388,7 @@ impl AccessPoint {
                 _ => None,
             },
             evaluation,
-        })
+        }
     }
 
     /// Writes one audit row per decision in one durable append: with the outcome reported for

@@ -6,7 +6,7 @@ use gemj_model::{
 };
 
 use crate::convert::{from_json, now_rfc3339, rfc3339, to_json};
-use crate::{Store, StoreError, with_pool, with_tx};
+use crate::{Store, StoreError, with_pool, with_tx, with_write};
 
 /// An application for access with the committee's decision, when there is one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -248,7 +248,7 @@ impl Store {
             .validate()
             .map_err(|e| StoreError::invalid_input("application", id, e))?;
         let doc = to_json("application", id, application)?;
-        let inserted = with_pool!(self, |p| {
+        let inserted = with_write!(self, |p| {
             sqlx::query(
                 "INSERT INTO approval_applications (id, researcher_issuer, researcher_subject, submitted_at, doc) \
                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",

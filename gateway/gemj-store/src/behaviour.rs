@@ -2833,5 +2833,48 @@ async fn shared_budgets(store: Store) -> TestResult {
             .await?,
         vec![(7, 2)]
     );
+    // Answers charged at once are written in groups: each still counts once, per requester,
+    // and each answer gets its own rows' counts, as they stand after its group (so the
+    // highest count returned is the total).
+    let charges = (0..60u32).map(|i| {
+        let requester = ["trent", "oscar", "peggy"][(i % 3) as usize];
+        let participants = if i % 2 == 0 { vec![40, 41] } else { vec![41] };
+        let store = store.clone();
+        async move {
+            let counts = store
+                .charge_risk(requester, &participants, 86_400_000, t0 + 86_400_030)
+                .await?;
+            Ok::<_, StoreError>((requester, participants, counts))
+        }
+    });
+    let mut highest: std::collections::BTreeMap<(&str, u32), i64> = Default::default();
+    for answer in futures_util::future::join_all(charges).await {
+        let (requester, participants, counts) = answer?;
+        assert_eq!(
+            counts.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
+            participants,
+            "{requester}: its own rows, no one else's"
+        );
+        for (p, n) in counts {
+            let top = highest.entry((requester, p)).or_default();
+            *top = (*top).max(n);
+        }
+    }
+    for requester in ["trent", "oscar", "peggy"] {
+        assert_eq!(
+            highest[&(requester, 40)],
+            10,
+            "{requester}: 10 answers with 40"
+        );
+        assert_eq!(
+            highest[&(requester, 41)],
+            20,
+            "{requester}: 20 answers with 41"
+        );
+        assert_eq!(
+            store.risk_exhausted(requester, 20, t0 + 10).await?,
+            vec![41]
+        );
+    }
     Ok(())
 }

@@ -3,7 +3,9 @@
 //! the epoch, given by the caller (the instances' clocks are assumed to agree to within a
 //! small part of a window).
 
-use crate::{Store, StoreError, with_pool, with_tx};
+use std::collections::{BTreeMap, HashMap};
+
+use crate::{Store, StoreError, with_pool, with_tx, with_write};
 
 /// One key's budget for [`Store::take_queries`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,7 +99,7 @@ impl Store {
         window_ms: i64,
         now_ms: i64,
     ) -> Result<u64, StoreError> {
-        Ok(with_pool!(self, |p| {
+        Ok(with_write!(self, |p| {
             sqlx::query("DELETE FROM query_windows WHERE started_ms <= $1")
                 .bind(now_ms - window_ms)
                 .execute(p)
@@ -135,12 +137,20 @@ impl Store {
     }
 
     /// Charges one small answer to each of `participants` for `requester` (a participant listed
-    /// twice is charged once): a charge older than `window_ms` starts the count again. One
-    /// statement per 500 participants, each charged row's count after the charge returned (the
-    /// count every instance on this store has charged), so no read has to follow.
+    /// twice is charged once): a charge older than `window_ms` starts the count again. Returns
+    /// each charged row's count after the charge (the count every instance on this store has
+    /// charged), so no read has to follow.
+    ///
+    /// Charges are written in groups: a charge that arrives while another group is being
+    /// written waits for it, then the first of the waiting writes every waiting charge in one
+    /// transaction (one upsert per 500 rows, a row charged by several answers charged once
+    /// with their number), and each answer gets its rows' counts after the whole group. Under
+    /// many small answers the store gets a few statements instead of one per answer
+    /// (docs/PERFORMANCE.md). Charges of one group share its latest `now_ms`.
     ///
     /// # Errors
-    /// [`StoreError::Database`].
+    /// [`StoreError::Database`]; [`StoreError::Grouped`] when the group this charge was
+    /// written with failed (nothing of the group was written).
     pub async fn charge_risk(
         &self,
         requester: &str,
@@ -151,36 +161,104 @@ impl Store {
         let mut unique = participants.to_vec();
         unique.sort_unstable();
         unique.dedup();
-        let mut charged = Vec::with_capacity(unique.len());
-        for chunk in unique.chunks(500) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|i| format!("($1, ${}, 1, $2)", i + 4))
-                .collect();
-            let sql = format!(
-                "INSERT INTO risk_charges (requester, participant, charges, at_ms) VALUES {} \
-                 ON CONFLICT (requester, participant) DO UPDATE SET \
-                   charges = CASE WHEN risk_charges.at_ms <= $2 - $3 THEN 1 \
-                                  ELSE risk_charges.charges + 1 END, \
-                   at_ms = $2 \
-                 RETURNING participant, charges",
-                values.join(", ")
-            );
-            let rows: Vec<(i64, i64)> = with_pool!(self, |p| {
-                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
-                    .bind(requester)
-                    .bind(now_ms)
-                    .bind(window_ms);
-                for participant in chunk {
-                    q = q.bind(i64::from(*participant));
-                }
-                q.fetch_all(p).await?
-            });
-            charged.extend(
-                rows.into_iter()
-                    .filter_map(|(p, n)| Some((u32::try_from(p).ok()?, n))),
-            );
+        let charge = |done| PendingCharge {
+            requester: requester.to_owned(),
+            participants: unique.clone(),
+            window_ms,
+            now_ms,
+            done,
+        };
+        let (done, mut answer) = tokio::sync::oneshot::channel();
+        self.risk.enqueue(charge(done));
+        let _turn = self.risk.turn.lock().await;
+        match answer.try_recv() {
+            Ok(result) => return result,
+            Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {}
+            Err(tokio::sync::oneshot::error::TryRecvError::Closed) => {
+                // The task writing its group was cancelled with this charge in it: again.
+                let (done, again) = tokio::sync::oneshot::channel();
+                self.risk.enqueue(charge(done));
+                answer = again;
+            }
         }
-        Ok(charged)
+        let group = self.risk.take();
+        match self.write_charges(&group).await {
+            Ok(counts) => {
+                for c in group {
+                    let mine = c
+                        .participants
+                        .iter()
+                        .filter_map(|p| Some((*p, *counts.get(c.requester.as_str())?.get(p)?)))
+                        .collect();
+                    let _ = c.done.send(Ok(mine));
+                }
+            }
+            Err(e) => {
+                let reason = e.to_string();
+                for c in group {
+                    let _ = c.done.send(Err(StoreError::Grouped(reason.clone())));
+                }
+            }
+        }
+        answer.await.unwrap_or_else(|_| {
+            Err(StoreError::Grouped(
+                "the charge left its group unanswered".to_owned(),
+            ))
+        })
+    }
+
+    /// Writes a group of charges in one transaction; the count of each (requester,
+    /// participant) after it.
+    async fn write_charges(
+        &self,
+        group: &[PendingCharge],
+    ) -> Result<HashMap<String, HashMap<u32, i64>>, StoreError> {
+        // Per window (one in practice): how many of the group's answers charge each row.
+        let mut by_window: BTreeMap<i64, (i64, ChargedRows<'_>)> = BTreeMap::new();
+        for c in group {
+            let (now, rows) = by_window.entry(c.window_ms).or_default();
+            *now = (*now).max(c.now_ms);
+            for p in &c.participants {
+                *rows.entry((c.requester.as_str(), *p)).or_default() += 1;
+            }
+        }
+        let mut counts = HashMap::new();
+        with_tx!(self, |tx| {
+            for (window_ms, (now_ms, rows)) in &by_window {
+                let rows: Vec<_> = rows.iter().collect();
+                for chunk in rows.chunks(500) {
+                    let values: Vec<String> = (0..chunk.len())
+                        .map(|i| format!("(${}, ${}, ${}, $1)", 3 * i + 3, 3 * i + 4, 3 * i + 5))
+                        .collect();
+                    let sql = format!(
+                        "INSERT INTO risk_charges (requester, participant, charges, at_ms) \
+                         VALUES {} ON CONFLICT (requester, participant) DO UPDATE SET \
+                           charges = CASE WHEN risk_charges.at_ms <= $1 - $2 \
+                                          THEN excluded.charges \
+                                          ELSE risk_charges.charges + excluded.charges END, \
+                           at_ms = $1 \
+                         RETURNING requester, participant, charges",
+                        values.join(", ")
+                    );
+                    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                        .bind(*now_ms)
+                        .bind(*window_ms);
+                    for ((requester, participant), n) in chunk {
+                        q = q.bind(*requester).bind(i64::from(*participant)).bind(**n);
+                    }
+                    let written: Vec<(String, i64, i64)> = q.fetch_all(&mut *tx).await?;
+                    for (requester, participant, n) in written {
+                        if let Ok(participant) = u32::try_from(participant) {
+                            counts
+                                .entry(requester)
+                                .or_insert_with(HashMap::new)
+                                .insert(participant, n);
+                        }
+                    }
+                }
+            }
+        });
+        Ok(counts)
     }
 
     /// Forgets every risk charge made at or before `before_ms` (charges outside the window
@@ -189,12 +267,49 @@ impl Store {
     /// # Errors
     /// [`StoreError::Database`].
     pub async fn prune_risk_charges(&self, before_ms: i64) -> Result<u64, StoreError> {
-        Ok(with_pool!(self, |p| {
+        Ok(with_write!(self, |p| {
             sqlx::query("DELETE FROM risk_charges WHERE at_ms <= $1")
                 .bind(before_ms)
                 .execute(p)
                 .await?
                 .rows_affected()
         }))
+    }
+}
+
+/// How many answers of a group charge each (requester, participant).
+type ChargedRows<'a> = BTreeMap<(&'a str, u32), i64>;
+
+/// A risk charge waiting for its group ([`Store::charge_risk`]).
+struct PendingCharge {
+    requester: String,
+    participants: Vec<u32>,
+    window_ms: i64,
+    now_ms: i64,
+    done: tokio::sync::oneshot::Sender<Result<Vec<(u32, i64)>, StoreError>>,
+}
+
+/// The risk charges waiting to be written, and whose turn it is to write them.
+#[derive(Default)]
+pub(crate) struct RiskCharges {
+    waiting: std::sync::Mutex<Vec<PendingCharge>>,
+    turn: tokio::sync::Mutex<()>,
+}
+
+impl RiskCharges {
+    fn enqueue(&self, charge: PendingCharge) {
+        self.waiting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(charge);
+    }
+
+    fn take(&self) -> Vec<PendingCharge> {
+        std::mem::take(
+            &mut *self
+                .waiting
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
     }
 }

@@ -12,7 +12,7 @@ use gemj_model::{
 use crate::convert::{
     from_json, json_list, now_rfc3339, page_limit, to_json, to_u32, variant_name,
 };
-use crate::{Store, StoreError, with_pool, with_tx};
+use crate::{Store, StoreError, with_pool, with_tx, with_write};
 
 /// The PostgreSQL notification channel on which every catalogue change is announced (by the
 /// triggers of migration 0005, at commit).
@@ -116,7 +116,7 @@ impl Store {
     /// # Errors
     /// [`StoreError::Database`].
     pub async fn put_institution(&self, id: &InstitutionId, name: &str) -> Result<(), StoreError> {
-        with_pool!(self, |p| {
+        with_write!(self, |p| {
             sqlx::query(
                 "INSERT INTO institutions (id, name) VALUES ($1, $2) \
                  ON CONFLICT (id) DO UPDATE SET name = excluded.name",
@@ -498,7 +498,7 @@ impl Store {
     pub async fn upsert_run(&self, run: &SequencingRun) -> Result<(), StoreError> {
         let id = run.id.as_str();
         let doc = to_json("sequencing run", id, run)?;
-        with_pool!(self, |p| {
+        with_write!(self, |p| {
             sqlx::query(
                 "INSERT INTO sequencing_runs (id, specimen, library_strategy, platform, run_date, doc) \
                  VALUES ($1, $2, $3, $4, $5, $6) \
@@ -816,7 +816,7 @@ impl Store {
     pub async fn put_dataset(&self, dataset: &Dataset) -> Result<(), StoreError> {
         let id = dataset.id.as_str();
         let data_use = to_json("dataset", id, &dataset.data_use)?;
-        with_pool!(self, |p| {
+        with_write!(self, |p| {
             sqlx::query(
                 "INSERT INTO datasets (id, name, description, access_level, data_use) \
                  VALUES ($1, $2, $3, $4, $5) \
@@ -880,7 +880,7 @@ impl Store {
             return Ok(());
         }
         let list = json_list(participants.iter().map(ParticipantId::as_str));
-        with_pool!(self, |p, pg| {
+        with_write!(self, |p, pg| {
             sqlx::query(if pg {
                 "INSERT INTO dataset_participants (dataset, participant) \
                  SELECT $1, json_array_elements_text($2::json) ON CONFLICT DO NOTHING"
@@ -930,7 +930,7 @@ impl Store {
             return Ok(());
         }
         let list = json_list(objects.iter().map(ObjectId::as_str));
-        with_pool!(self, |p, pg| {
+        with_write!(self, |p, pg| {
             sqlx::query(if pg {
                 "INSERT INTO dataset_objects (dataset, object) \
                  SELECT $1, json_array_elements_text($2::json) ON CONFLICT DO NOTHING"

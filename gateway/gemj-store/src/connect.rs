@@ -207,6 +207,8 @@ async fn connect_sqlite(url: &str, max: u32) -> Result<Store, StoreError> {
         pool: Pool::Sqlite(pool),
         catalogue_writes,
         audit_cache: std::sync::Arc::default(),
+        writer: std::sync::Arc::default(),
+        risk: std::sync::Arc::default(),
     })
 }
 
@@ -311,6 +313,8 @@ async fn connect_pg(url: &str, max: u32, schema: Option<String>) -> Result<Store
         pool: Pool::Pg(pool),
         catalogue_writes: std::sync::Arc::default(),
         audit_cache: std::sync::Arc::default(),
+        writer: std::sync::Arc::default(),
+        risk: std::sync::Arc::default(),
     })
 }
 

@@ -36,6 +36,10 @@ pub enum StoreError {
     /// A query failed.
     #[error("database query failed")]
     Database(#[from] sqlx::Error),
+    /// A write made in a group with others' (risk charges) failed; the group's first error,
+    /// as text, and nothing of the group was written.
+    #[error("a grouped write failed: {0}")]
+    Grouped(String),
     /// A record with this id is already stored with different contents, and the operation
     /// is not an update (consent events, recontact requests).
     #[error("{entity} {id} is already stored with different contents")]

@@ -49,6 +49,8 @@ macro_rules! on_tx {
 /// [`IngestTx::commit`] rolls everything back.
 pub struct IngestTx {
     tx: Tx,
+    /// SQLite: this process's one writer ([`Store::writer`]) until commit or drop.
+    _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
     store: Store,
     wrote: bool,
 }
@@ -71,8 +73,12 @@ impl Store {
     /// # Errors
     /// [`StoreError::Database`].
     pub async fn begin_ingest(&self) -> Result<IngestTx, StoreError> {
+        let mut writer = None;
         let tx = match &self.pool {
-            Pool::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Sqlite(pool) => {
+                writer = Some(self.writer.clone().lock_owned().await);
+                Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?)
+            }
             Pool::Pg(pool) => {
                 let mut tx = pool.begin().await?;
                 sqlx::query("SELECT pg_advisory_xact_lock(7243001)")
@@ -83,6 +89,7 @@ impl Store {
         };
         Ok(IngestTx {
             tx,
+            _writer: writer,
             store: self.clone(),
             wrote: false,
         })

@@ -89,6 +89,16 @@ pub struct Store {
     catalogue_writes: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// Audit terms and partitions this handle (and its clones) already knows.
     audit_cache: std::sync::Arc<audit_pack::AuditCache>,
+    /// SQLite: the one writer of this handle (and its clones). SQLite lets one connection
+    /// write at a time; a second one that tries gets `SQLITE_BUSY` and its busy handler
+    /// sleeps 1, 2, 5, 10… ms before trying again, holding its pooled connection asleep. So
+    /// every write of this process (a transaction of [`with_tx`], a statement of
+    /// [`with_write`], an ingest) queues here first, in arrival order, and reaches SQLite
+    /// with the lock free (measured: docs/PERFORMANCE.md, "SQLite's busy sleeps"). Another
+    /// process, or another handle, on the same file still waits in the busy handler.
+    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Risk charges waiting to be written in one group ([`Store::charge_risk`]).
+    risk: std::sync::Arc<budgets::RiskCharges>,
 }
 
 #[derive(Clone)]
@@ -195,15 +205,37 @@ macro_rules! with_pool {
     };
 }
 
+/// Runs `$body` with `$p` bound to the pool, as [`with_pool`], for a statement that writes
+/// outside a transaction: on SQLite it first waits its turn as this process's one writer
+/// ([`Store::writer`]). `$body` must not wait for another write of this store.
+macro_rules! with_write {
+    ($store:expr, |$p:ident $(, $pg:ident)?| $body:expr) => {
+        match &$store.pool {
+            $crate::Pool::Sqlite($p) => {
+                $(let $pg = false;)?
+                let _writer = $store.writer.lock().await;
+                $body
+            }
+            $crate::Pool::Pg($p) => {
+                $(let $pg = true;)?
+                $body
+            }
+        }
+    };
+}
+
 /// Runs `$body` in a write transaction, with `$tx` bound to it, and commits if `$body` does
 /// not return early (`?` or `return` roll back). On SQLite the transaction starts with
 /// `BEGIN IMMEDIATE`, taking the write lock at once, so that reads inside it cannot go stale
-/// and concurrent writers wait for each other instead of failing.
+/// and concurrent writers wait for each other instead of failing; before it, the transaction
+/// waits its turn as this process's one writer ([`Store::writer`]). `$body` must not wait for
+/// another write of this store.
 macro_rules! with_tx {
     ($store:expr, |$tx:ident $(, $pg:ident)?| $body:expr) => {
         match &$store.pool {
             $crate::Pool::Sqlite(pool) => {
                 $(let $pg = false;)?
+                let _writer = $store.writer.lock().await;
                 let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
                 let out = $body;
                 $tx.commit().await?;
@@ -220,7 +252,7 @@ macro_rules! with_tx {
     };
 }
 
-pub(crate) use {with_pool, with_tx};
+pub(crate) use {with_pool, with_tx, with_write};
 
 impl Store {
     /// Which database this store uses.

@@ -2,7 +2,7 @@
 //! instance's memory so that any instance behind a load balancer serves any browser. Keys are
 //! SHA-256 hashes of what the browser holds; secrets arrive sealed by the caller.
 
-use crate::{Store, StoreError, with_pool};
+use crate::{Store, StoreError, with_pool, with_write};
 
 /// A portal session as stored.
 #[derive(Clone, PartialEq, Eq)]
@@ -43,7 +43,7 @@ impl Store {
         id_hash: &str,
         session: &PortalSession,
     ) -> Result<(), StoreError> {
-        let inserted = with_pool!(self, |p| {
+        let inserted = with_write!(self, |p| {
             sqlx::query(
                 "INSERT INTO portal_sessions (id_hash, csrf, token, created, last_seen, expires) \
                  VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id_hash) DO NOTHING",
@@ -92,7 +92,7 @@ impl Store {
             return Ok(None);
         }
         if now - last_seen >= TOUCH_EVERY_SECS {
-            with_pool!(self, |p| {
+            with_write!(self, |p| {
                 sqlx::query("UPDATE portal_sessions SET last_seen = $1 WHERE id_hash = $2")
                     .bind(now)
                     .bind(id_hash)
@@ -115,7 +115,7 @@ impl Store {
     /// # Errors
     /// Database failures.
     pub async fn delete_portal_session(&self, id_hash: &str) -> Result<(), StoreError> {
-        with_pool!(self, |p| {
+        with_write!(self, |p| {
             sqlx::query("DELETE FROM portal_sessions WHERE id_hash = $1")
                 .bind(id_hash)
                 .execute(p)
@@ -137,7 +137,7 @@ impl Store {
         created: i64,
         older_than: i64,
     ) -> Result<(), StoreError> {
-        let inserted = with_pool!(self, |p| {
+        let inserted = with_write!(self, |p| {
             sqlx::query("DELETE FROM portal_logins WHERE created < $1")
                 .bind(older_than)
                 .execute(p)
@@ -169,7 +169,7 @@ impl Store {
         &self,
         state_hash: &str,
     ) -> Result<Option<(Vec<u8>, i64)>, StoreError> {
-        let row: Option<(Vec<u8>, i64)> = with_pool!(self, |p| {
+        let row: Option<(Vec<u8>, i64)> = with_write!(self, |p| {
             sqlx::query_as(
                 "DELETE FROM portal_logins WHERE state_hash = $1 RETURNING sealed, created",
             )
@@ -185,7 +185,7 @@ impl Store {
     /// # Errors
     /// Database failures.
     pub async fn purge_portal_sessions(&self, now: i64) -> Result<u64, StoreError> {
-        Ok(with_pool!(self, |p| {
+        Ok(with_write!(self, |p| {
             sqlx::query("DELETE FROM portal_sessions WHERE expires <= $1")
                 .bind(now)
                 .execute(p)

@@ -8,7 +8,7 @@ use crate::catalog::parse_participant_id;
 use crate::convert::{
     from_json, json_list, now_rfc3339, parse_variant, rfc3339, to_json, variant_name,
 };
-use crate::{Store, StoreError, with_pool, with_tx};
+use crate::{Store, StoreError, with_pool, with_tx, with_write};
 
 /// One participant of a recontact request, as an institution's inbox lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,7 +131,7 @@ impl Store {
         participant: &ParticipantId,
         status: RecontactStatus,
     ) -> Result<bool, StoreError> {
-        let done = with_pool!(self, |p| {
+        let done = with_write!(self, |p| {
             sqlx::query(
                 "UPDATE recontact_participants SET status = $1, updated_at = $2 \
                  WHERE request = $3 AND participant = $4",

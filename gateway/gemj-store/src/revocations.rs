@@ -2,7 +2,7 @@
 //! `sub`). Small and rarely changed; every instance reads the whole list when it polls.
 
 use crate::convert::now_rfc3339;
-use crate::{Store, StoreError, with_pool};
+use crate::{Store, StoreError, with_pool, with_write};
 
 /// What a revocation names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -68,7 +68,7 @@ impl Store {
             ));
         }
         let now = now_rfc3339();
-        let inserted = with_pool!(self, |p| {
+        let inserted = with_write!(self, |p| {
             sqlx::query(
                 "INSERT INTO revocations (kind, issuer, value, reason, created_at, created_by) \
                  VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (kind, issuer, value) DO NOTHING",
@@ -97,7 +97,7 @@ impl Store {
         issuer: &str,
         value: &str,
     ) -> Result<bool, StoreError> {
-        let deleted = with_pool!(self, |p| {
+        let deleted = with_write!(self, |p| {
             sqlx::query("DELETE FROM revocations WHERE kind = $1 AND issuer = $2 AND value = $3")
                 .bind(kind.as_str())
                 .bind(issuer)
@@ -156,7 +156,7 @@ impl Store {
         expires_at: i64,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let inserted = with_pool!(self, |p| {
+        let inserted = with_write!(self, |p| {
             sqlx::query("DELETE FROM used_assertions WHERE expires_at < $1")
                 .bind(now)
                 .execute(p)

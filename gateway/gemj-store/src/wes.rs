@@ -1,7 +1,7 @@
 //! WES runs (migration 0011): the rows behind `/ga4gh/wes/v1`, and the owners of objects only
 //! one caller may see (a run's outputs).
 
-use crate::{Store, StoreError, with_pool, with_tx};
+use crate::{Store, StoreError, with_pool, with_tx, with_write};
 
 /// A stored run. JSON columns are kept as text: their shape is the service's business.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -87,7 +87,7 @@ impl Store {
     /// # Errors
     /// [`StoreError::Conflict`] when the id is taken.
     pub async fn insert_wes_run(&self, run: &WesRunRow) -> Result<(), StoreError> {
-        let done = with_pool!(self, |p| {
+        let done = with_write!(self, |p| {
             sqlx::query(
                 "INSERT INTO wes_runs (run_id, owner, state, request, engine, instance, inputs, \
                    created_at, start_time, end_time, exit_code, outputs, log, heartbeat) \
@@ -200,7 +200,7 @@ impl Store {
             return Ok(());
         }
         let list = crate::convert::json_list(run_ids.iter().map(String::as_str));
-        with_pool!(self, |p, pg| {
+        with_write!(self, |p, pg| {
             sqlx::query(if pg {
                 "UPDATE wes_runs SET heartbeat = $1 \
                  WHERE run_id IN (SELECT json_array_elements_text($2::json))"
@@ -245,7 +245,7 @@ impl Store {
         change: &WesRunChange,
     ) -> Result<bool, StoreError> {
         let list = crate::convert::json_list(from.iter().copied());
-        let n = with_pool!(self, |p, pg| {
+        let n = with_write!(self, |p, pg| {
             macro_rules! update {
                 ($states:literal) => {
                     concat!(
@@ -294,7 +294,7 @@ impl Store {
         run_id: &str,
         held: bool,
     ) -> Result<(), StoreError> {
-        with_pool!(self, |p| {
+        with_write!(self, |p| {
             sqlx::query(
                 "INSERT INTO object_owners (object, owner, project, run_id, held) \
                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT (object) DO NOTHING",

@@ -37,6 +37,7 @@
 //! A permit carries the [`ConsentScope`] of the requester, which every API applies to each
 //! participant through the consent view ([`crate::consent_view::ConsentSnapshot::serves`]).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use gemj_model::{
@@ -888,8 +889,9 @@ pub struct Enforcement<'a> {
     snapshot: Option<ConsentSnapshot>,
     /// The caller's approvals, read at the first decision that needs them: every decision
     /// of one request is made on one reading (and a Beacon query over many controlled
-    /// datasets reads them once).
-    approvals: Option<Vec<Approval>>,
+    /// datasets reads them once); with whether it was read from the store itself (else it is
+    /// discovery's cached reading, which a decision to read data does not use).
+    approvals: Option<(Vec<Approval>, bool)>,
 }
 
 impl std::fmt::Debug for Enforcement<'_> {
@@ -908,28 +910,28 @@ impl Enforcement<'_> {
     /// # Errors
     /// Store failures while reading the caller's approvals.
     pub async fn ask(&mut self, ask: Ask) -> Result<Verdict, CoreError> {
-        let decision = match (&self.approvals, self.principal) {
-            (Some(read), Principal::Passport(_)) if ask.resource.needs_approvals(ask.action) => {
-                let facts = Facts {
-                    approvals: read.clone(),
-                };
-                self.point
-                    .decide(self.ctx, self.principal, ask.action, &ask.resource, &facts)
-            }
+        let needs = matches!(self.principal, Principal::Passport(_))
+            && ask.resource.needs_approvals(ask.action);
+        // A reading for discovery may be a cached one: reading data takes its own.
+        let discover = ask.action == Action::Discover;
+        let facts = match &self.approvals {
+            Some((read, direct)) if needs && (*direct || discover) => Facts {
+                approvals: read.clone(),
+            },
             _ => {
                 let facts = self
                     .point
                     .facts(self.principal, ask.action, &ask.resource)
                     .await?;
-                if matches!(self.principal, Principal::Passport(_))
-                    && ask.resource.needs_approvals(ask.action)
-                {
-                    self.approvals = Some(facts.approvals.clone());
+                if needs {
+                    self.approvals = Some((facts.approvals.clone(), !discover));
                 }
-                self.point
-                    .decide(self.ctx, self.principal, ask.action, &ask.resource, &facts)
+                facts
             }
         };
+        let decision =
+            self.point
+                .decide(self.ctx, self.principal, ask.action, &ask.resource, &facts);
         let verdict = Verdict {
             index: self.pending.len(),
             evaluation: decision.evaluation.clone(),
@@ -1120,6 +1122,70 @@ pub struct AccessPoint {
     settings: Arc<PolicySettings>,
     store: gemj_store::Store,
     consent: ConsentView,
+    discovery_approvals: Arc<DiscoveryApprovals>,
+}
+
+/// Callers' approvals as read for discovery (Beacon and Data Connect over CONTROLLED
+/// datasets, where every query would otherwise read them): a reading serves for
+/// [`DiscoveryApprovals::RECHECK`] and none taken before an approval write of this process
+/// serves at all. Reading data never uses it: it reads the approvals at every request.
+#[derive(Debug, Default)]
+struct DiscoveryApprovals {
+    readings: std::sync::Mutex<HashMap<(String, String), ApprovalsReading>>,
+}
+
+#[derive(Debug, Clone)]
+struct ApprovalsReading {
+    at: std::time::Instant,
+    /// [`gemj_store::Store::approval_writes`] before the read.
+    writes: u64,
+    approvals: Arc<[Approval]>,
+}
+
+impl DiscoveryApprovals {
+    /// How long a reading serves: another replica's change of an approval reaches this
+    /// instance's discovery answers within this (its own changes at once).
+    const RECHECK: std::time::Duration = std::time::Duration::from_secs(1);
+    /// The most callers remembered; past it, stale readings are forgotten (all, if none is).
+    const CAPACITY: usize = 10_000;
+
+    async fn of(
+        &self,
+        store: &gemj_store::Store,
+        issuer: &str,
+        subject: &str,
+    ) -> Result<Vec<Approval>, CoreError> {
+        let key = (issuer.to_owned(), subject.to_owned());
+        let writes = store.approval_writes();
+        let fresh = |r: &ApprovalsReading| r.writes == writes && r.at.elapsed() < Self::RECHECK;
+        if let Some(r) = self.lock().get(&key).filter(|r| fresh(r)) {
+            return Ok(r.approvals.to_vec());
+        }
+        let at = std::time::Instant::now();
+        let approvals = store.approvals_of(issuer, subject).await?;
+        let mut readings = self.lock();
+        if readings.len() >= Self::CAPACITY {
+            readings.retain(|_, r| fresh(r));
+            if readings.len() >= Self::CAPACITY {
+                readings.clear();
+            }
+        }
+        readings.insert(
+            key,
+            ApprovalsReading {
+                at,
+                writes,
+                approvals: approvals.clone().into(),
+            },
+        );
+        Ok(approvals)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), ApprovalsReading>> {
+        self.readings
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 impl AccessPoint {
@@ -1137,6 +1203,7 @@ impl AccessPoint {
             settings: Arc::new(settings),
             store,
             consent,
+            discovery_approvals: Arc::default(),
         }
     }
 
@@ -1353,7 +1420,13 @@ impl AccessPoint {
     ) -> Result<Facts, CoreError> {
         Ok(match principal {
             Principal::Passport(p) if resource.needs_approvals(action) => Facts {
-                approvals: self.store.approvals_of(&p.issuer, &p.subject).await?,
+                approvals: if action == Action::Discover {
+                    self.discovery_approvals
+                        .of(&self.store, &p.issuer, &p.subject)
+                        .await?
+                } else {
+                    self.store.approvals_of(&p.issuer, &p.subject).await?
+                },
             },
             Principal::SignedUrl(g) => match &g.approval {
                 Some(id) => Facts {

@@ -87,7 +87,21 @@ impl Store {
             .validate()
             .map_err(|e| StoreError::invalid_input("approval", id, e))?;
         with_tx!(self, |tx| write_approval!(tx, approval));
+        self.approval_written();
         Ok(())
+    }
+
+    /// How many approval writes this handle (or a clone) has committed: changes at once when
+    /// this process writes an approval, so a cached reading taken before is known stale.
+    #[must_use]
+    pub fn approval_writes(&self) -> u64 {
+        self.approval_writes
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn approval_written(&self) {
+        self.approval_writes
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     /// An approval by id.
@@ -193,6 +207,7 @@ impl Store {
                 }
             }
         });
+        self.approval_written();
         Ok(changed)
     }
 
@@ -400,6 +415,7 @@ impl Store {
                 }
             }
         });
+        self.approval_written();
         Ok(found)
     }
 }

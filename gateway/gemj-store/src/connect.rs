@@ -209,6 +209,7 @@ async fn connect_sqlite(url: &str, max: u32) -> Result<Store, StoreError> {
         audit_cache: std::sync::Arc::default(),
         writer: std::sync::Arc::default(),
         risk: std::sync::Arc::default(),
+        approval_writes: std::sync::Arc::default(),
     })
 }
 
@@ -315,6 +316,7 @@ async fn connect_pg(url: &str, max: u32, schema: Option<String>) -> Result<Store
         audit_cache: std::sync::Arc::default(),
         writer: std::sync::Arc::default(),
         risk: std::sync::Arc::default(),
+        approval_writes: std::sync::Arc::default(),
     })
 }
 

@@ -99,6 +99,9 @@ pub struct Store {
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// Risk charges waiting to be written in one group ([`Store::charge_risk`]).
     risk: std::sync::Arc<budgets::RiskCharges>,
+    /// Approval writes committed through this handle (and its clones): lets this process's
+    /// cached readings of approvals see its own writes at once.
+    approval_writes: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 #[derive(Clone)]

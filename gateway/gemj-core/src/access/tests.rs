@@ -1248,3 +1248,56 @@ fn owned_outputs_are_shared_with_the_project_only() -> TestResult {
     assert!(output(vec![open])?.needs_approvals(Action::ReadData));
     Ok(())
 }
+
+#[tokio::test]
+async fn discovery_reuses_a_reading_of_approvals_that_no_write_has_made_stale() -> TestResult {
+    // Two handles on one file: this instance, and another replica of the same store.
+    let path = std::env::temp_dir().join(format!(
+        "gemj-discovery-approvals-{}-{}.db",
+        std::process::id(),
+        now().unix_timestamp_nanos()
+    ));
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let options = gemj_store::StoreOptions::default();
+    let here = gemj_store::Store::connect(&url, &options).await?;
+    here.migrate().await?;
+    let replica = gemj_store::Store::connect(&url, &options).await?;
+    let ncu = dataset(
+        "CTRL-NCU",
+        AccessLevel::Controlled,
+        condition("DUO:0000042", &[])?,
+    )?;
+    here.put_dataset(&ncu).await?;
+    let active = approval(&["CTRL-NCU"], &["DUO:0000006"], ApprovalStatus::Active)?;
+    here.put_approval(&active).await?;
+    let cache = DiscoveryApprovals::default();
+    let status = async |cache: &DiscoveryApprovals| -> Result<Vec<ApprovalStatus>, CoreError> {
+        Ok(cache
+            .of(&here, ISSUER, "alice")
+            .await?
+            .iter()
+            .map(|a| a.status)
+            .collect())
+    };
+    assert_eq!(status(&cache).await?, vec![ApprovalStatus::Active]);
+
+    // This process's own change is seen at once, however fresh the reading.
+    here.set_approval_status(&active.id, ApprovalStatus::Suspended)
+        .await?;
+    assert_eq!(status(&cache).await?, vec![ApprovalStatus::Suspended]);
+
+    // Another replica's change is seen once the reading is RECHECK old.
+    replica
+        .set_approval_status(&active.id, ApprovalStatus::Revoked)
+        .await?;
+    tokio::time::sleep(DiscoveryApprovals::RECHECK + std::time::Duration::from_millis(50)).await;
+    assert_eq!(status(&cache).await?, vec![ApprovalStatus::Revoked]);
+
+    // Nobody else's reading is served to this caller.
+    assert!(cache.of(&here, ISSUER, "mallory").await?.is_empty());
+    drop((here, replica));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    Ok(())
+}

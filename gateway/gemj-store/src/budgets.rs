@@ -182,6 +182,20 @@ impl Store {
             }
         }
         let group = self.risk.take();
+        let store = self.clone();
+        // Reason: the group is written by a task of its own, so that a caller dropped mid-write
+        // (its client gone) cannot cut the write short and leave the others to charge again.
+        let _written = tokio::spawn(async move { store.write_group(group).await }).await;
+        answer.await.unwrap_or_else(|_| {
+            Err(StoreError::Grouped(
+                "the charge left its group unanswered".to_owned(),
+            ))
+        })
+    }
+
+    /// Writes a group of charges and answers each of them: its rows' counts, or the group's
+    /// error.
+    async fn write_group(&self, group: Vec<PendingCharge>) {
         match self.write_charges(&group).await {
             Ok(counts) => {
                 for c in group {
@@ -200,11 +214,6 @@ impl Store {
                 }
             }
         }
-        answer.await.unwrap_or_else(|_| {
-            Err(StoreError::Grouped(
-                "the charge left its group unanswered".to_owned(),
-            ))
-        })
     }
 
     /// Writes a group of charges in one transaction; the count of each (requester,

@@ -14,7 +14,7 @@ static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static PG_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 
 /// How long a SQLite connection waits for another writer before failing.
-const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long acquiring a pooled connection may take.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);

@@ -36,6 +36,10 @@ pub enum StoreError {
     /// A query failed.
     #[error("database query failed")]
     Database(#[from] sqlx::Error),
+    /// This process's writes stayed queued behind another (an ingest, a variant load) for as
+    /// long as SQLite's own busy timeout (30 s): nothing was written.
+    #[error("the database stayed busy: no turn to write within {0:?}")]
+    Busy(std::time::Duration),
     /// A write made in a group with others' (risk charges) failed; the group's first error,
     /// as text, and nothing of the group was written.
     #[error("a grouped write failed: {0}")]

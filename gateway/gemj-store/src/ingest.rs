@@ -76,7 +76,7 @@ impl Store {
         let mut writer = None;
         let tx = match &self.pool {
             Pool::Sqlite(pool) => {
-                writer = Some(self.writer.clone().lock_owned().await);
+                writer = Some(self.owned_write_turn().await?);
                 Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?)
             }
             Pool::Pg(pool) => {

@@ -216,7 +216,7 @@ macro_rules! with_write {
         match &$store.pool {
             $crate::Pool::Sqlite($p) => {
                 $(let $pg = false;)?
-                let _writer = $store.writer.lock().await;
+                let _writer = $store.write_turn().await?;
                 $body
             }
             $crate::Pool::Pg($p) => {
@@ -238,7 +238,7 @@ macro_rules! with_tx {
         match &$store.pool {
             $crate::Pool::Sqlite(pool) => {
                 $(let $pg = false;)?
-                let _writer = $store.writer.lock().await;
+                let _writer = $store.write_turn().await?;
                 let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
                 let out = $body;
                 $tx.commit().await?;
@@ -258,6 +258,24 @@ macro_rules! with_tx {
 pub(crate) use {with_pool, with_tx, with_write};
 
 impl Store {
+    /// Waits for this process's turn to write ([`Store::writer`]), at most as long as SQLite's
+    /// own busy timeout.
+    async fn write_turn(&self) -> Result<tokio::sync::MutexGuard<'_, ()>, StoreError> {
+        tokio::time::timeout(connect::SQLITE_BUSY_TIMEOUT, self.writer.lock())
+            .await
+            .map_err(|_| StoreError::Busy(connect::SQLITE_BUSY_TIMEOUT))
+    }
+
+    /// [`Store::write_turn`], for a transaction that outlives the borrow (an ingest).
+    async fn owned_write_turn(&self) -> Result<tokio::sync::OwnedMutexGuard<()>, StoreError> {
+        tokio::time::timeout(
+            connect::SQLITE_BUSY_TIMEOUT,
+            self.writer.clone().lock_owned(),
+        )
+        .await
+        .map_err(|_| StoreError::Busy(connect::SQLITE_BUSY_TIMEOUT))
+    }
+
     /// Which database this store uses.
     #[must_use]
     pub fn backend(&self) -> Backend {

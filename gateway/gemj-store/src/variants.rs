@@ -540,7 +540,7 @@ impl Store {
         let written = u64::try_from(rows.len()).unwrap_or(u64::MAX);
         match &self.pool {
             Pool::Sqlite(pool) => {
-                let _writer = self.writer.lock().await;
+                let _writer = self.write_turn().await?;
                 let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
                 let key = dataset_key!(tx, dataset);
                 write_variants!(tx, write_rows_sqlite, key, &rows, false);
@@ -618,7 +618,7 @@ impl Store {
         }
         let counts = match &self.pool {
             Pool::Sqlite(pool) => {
-                let _writer = self.writer.lock().await;
+                let _writer = self.write_turn().await?;
                 let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
                 let counts = merge_in_tx!(
                     tx,

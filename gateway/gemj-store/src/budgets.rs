@@ -175,7 +175,7 @@ impl Store {
             Ok(result) => return result,
             Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {}
             Err(tokio::sync::oneshot::error::TryRecvError::Closed) => {
-                // The task writing its group was cancelled with this charge in it: again.
+                // The task writing its group ended without answering (it panicked): again.
                 let (done, again) = tokio::sync::oneshot::channel();
                 self.risk.enqueue(charge(done));
                 answer = again;

@@ -212,19 +212,13 @@ macro_rules! with_pool {
 /// outside a transaction: on SQLite it first waits its turn as this process's one writer
 /// ([`Store::writer`]). `$body` must not wait for another write of this store.
 macro_rules! with_write {
-    ($store:expr, |$p:ident $(, $pg:ident)?| $body:expr) => {
-        match &$store.pool {
-            $crate::Pool::Sqlite($p) => {
-                $(let $pg = false;)?
-                let _writer = $store.write_turn().await?;
-                $body
-            }
-            $crate::Pool::Pg($p) => {
-                $(let $pg = true;)?
-                $body
-            }
-        }
-    };
+    ($store:expr, |$p:ident $(, $pg:ident)?| $body:expr) => {{
+        let _writer = match &$store.pool {
+            $crate::Pool::Sqlite(_) => Some($store.write_turn().await?),
+            $crate::Pool::Pg(_) => None,
+        };
+        $crate::with_pool!($store, |$p $(, $pg)?| $body)
+    }};
 }
 
 /// Runs `$body` in a write transaction, with `$tx` bound to it, and commits if `$body` does

@@ -14,6 +14,52 @@ use gemj_server::config::{Config, Overrides};
 use gemj_server::{Gateway, Running};
 use gemj_store::Store;
 
+/// `N` distinct free loopback ports, all held until all are chosen (so no two are alike), then
+/// released for the test's gateways to bind.
+///
+/// # Errors
+/// When the loopback interface has no free port.
+pub fn free_ports<const N: usize>() -> std::io::Result<[u16; N]> {
+    let held = (0..N)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    let mut ports = [0; N];
+    for (port, listener) in ports.iter_mut().zip(&held) {
+        *port = listener.local_addr()?.port();
+    }
+    Ok(ports)
+}
+
+/// A loopback port nobody answers on for as long as this lives: it is bound (without
+/// `SO_REUSEADDR`, so no other socket, not another test's gateway, can take it) but never
+/// listened on, so every connection to it is refused at once. A member that is "down".
+#[derive(Debug)]
+pub struct RefusingPort {
+    /// The port.
+    pub port: u16,
+    _socket: socket2::Socket,
+}
+
+impl RefusingPort {
+    /// Binds one.
+    ///
+    /// # Errors
+    /// When the loopback interface has no free port.
+    pub fn bind() -> std::io::Result<Self> {
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+        socket.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())?;
+        let port = socket
+            .local_addr()?
+            .as_socket()
+            .map(|a| a.port())
+            .ok_or_else(|| std::io::Error::other("not an IP socket"))?;
+        Ok(Self {
+            port,
+            _socket: socket,
+        })
+    }
+}
+
 /// A gateway running for one test.
 #[derive(Debug)]
 pub struct TestGateway {

@@ -20,10 +20,6 @@ use serde_json::{Value, json};
 const NET: &str = "/beacon-network/v2";
 const RESPONSES: &str = "beacon-v2/v2.2.0/framework/json/responses";
 
-fn free_port() -> std::io::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
 fn valid(set: &SchemaSet, doc: &str, r: &Reply, what: &str) {
     if let Err(errors) = set.validate(&format!("{RESPONSES}/{doc}.json"), "", &r.json) {
         panic!("{what}: not a valid {doc}: {errors:?}\n{:#}", r.json);
@@ -121,20 +117,20 @@ async fn a_network_query_answers_in_time_with_every_members_result_or_error() ->
     let set = gemj_schemas::testing::schemas();
     // B and C serve the cohort A generated (one data folder); A's demo broker is the callers'
     // broker, and B trusts it and A's network issuer by their URLs, as a real member would.
-    let (port_a, port_b, port_c) = (free_port()?, free_port()?, free_port()?);
+    let [port_a, port_b, port_c] = gemj_e2e::free_ports()?;
     let public = format!("http://127.0.0.1:{port_a}");
     let slow = fake_member(None)?;
     let malformed = fake_member(Some(b"{\"meta\": {\"beaconId\": ".to_vec()))?;
     let huge = fake_member(Some(
         format!("{{\"pad\": \"{}\"}}", "x".repeat(2 * 1024 * 1024)).into_bytes(),
     ))?;
-    let down = free_port()?;
+    let down = gemj_e2e::RefusingPort::bind()?;
     let local = |port: u16| format!("http://127.0.0.1:{port}/beacon/v2");
     let network = vec![
         member("b", local(port_b), true),
         member("c", local(port_c), false),
         member("slow", local(slow), true),
-        member("down", local(down), true),
+        member("down", local(down.port), true),
         member("malformed", local(malformed), true),
         member("huge", local(huge), true),
     ];

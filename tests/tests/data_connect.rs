@@ -681,12 +681,6 @@ fn hanging_member() -> std::io::Result<u16> {
     Ok(port)
 }
 
-fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
 /// A network gateway (A) searches its own catalogue and a second gateway's (B) through their
 /// Data Connect APIs, with a member that hangs and one that is down: the answer comes within the
 /// member limit, holds both members' rows (dataset ids prefixed by member), counts through the
@@ -695,10 +689,10 @@ fn free_port() -> std::io::Result<u16> {
 async fn a_network_search_merges_member_catalogues_and_names_the_missing() -> TestResult {
     use gemj_core::beacon::network::MemberSettings;
     let set = schemas();
-    let (port_a, port_b) = (free_port()?, free_port()?);
+    let [port_a, port_b] = gemj_e2e::free_ports()?;
     let public = format!("http://127.0.0.1:{port_a}");
     let slow = hanging_member()?;
-    let down = free_port()?;
+    let down = gemj_e2e::RefusingPort::bind()?;
     let dc = |port: u16| Some(format!("http://127.0.0.1:{port}{DC}"));
     let member = |id: &str, port: u16| MemberSettings {
         id: id.to_owned(),
@@ -714,7 +708,7 @@ async fn a_network_search_merges_member_catalogues_and_names_the_missing() -> Te
         member("a", port_a),
         member("b", port_b),
         member("slow", slow),
-        member("down", down),
+        member("down", down.port),
     ];
     let privacy = |c: &mut gemj_server::config::Config| {
         c.beacon.privacy.small_cell = 2;

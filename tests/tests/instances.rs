@@ -11,12 +11,6 @@ use gemj_e2e::{TestGateway, TestResult, visas};
 /// Beacon queries per caller and window on both instances.
 const BEACON_BUDGET: u32 = 6;
 
-fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
 /// `GET url` with a bearer token: status and JSON body.
 fn get(url: &str, token: &str) -> Result<(u16, serde_json::Value), Box<dyn std::error::Error>> {
     tokio::task::block_in_place(|| {
@@ -59,7 +53,7 @@ async fn a_withdrawal_on_one_instance_is_enforced_on_the_other_within_seconds() 
     // (keys in the shared data folder) are the same issuers to both. (Loopback, as the demo
     // requires; nothing is ever sent there: the demo key sets are read from memory.)
     let public = "http://127.0.0.1:9".to_owned();
-    let (port_a, port_b) = (free_port()?, free_port()?);
+    let [port_a, port_b] = gemj_e2e::free_ports()?;
     let pg = |c: &mut gemj_server::Config| {
         c.public_url = public.clone();
         c.database.url = url.clone();

@@ -1110,12 +1110,7 @@ async fn wes_replicas_answer_for_every_run_and_a_restart_reports_truthfully() ->
         c.wes.path = vec![bin.clone()];
         c.wes.watch_interval_ms = 200;
     };
-    let free_port = || -> std::io::Result<u16> {
-        Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port())
-    };
-    let (port_a, port_b, port_c) = (free_port()?, free_port()?, free_port()?);
+    let [port_a, port_b, port_c] = gemj_e2e::free_ports()?;
     let a = TestGateway::start_with(6, |c| {
         setup(c);
         c.listen = format!("127.0.0.1:{port_a}");
@@ -1416,11 +1411,7 @@ impl SlurmCluster {
                 "--seed-file={}",
                 munge.join("munged.seed").display()
             )))?;
-        let free_port = || -> std::io::Result<u16> {
-            Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-                .local_addr()?
-                .port())
-        };
+        let [ctld_port, slurmd_port] = gemj_e2e::free_ports()?;
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname")?
             .trim()
             .to_owned();
@@ -1441,8 +1432,8 @@ impl SlurmCluster {
                  InactiveLimit=0\nMinJobAge=30\nKillWait=5\nWaittime=0\n\
                  NodeName=gemjnode NodeAddr=127.0.0.1 NodeHostname={host} CPUs=2 RealMemory=4000 State=UNKNOWN\n\
                  PartitionName=gemj Nodes=gemjnode Default=YES MaxTime=INFINITE State=UP\n",
-                free_port()?,
-                free_port()?,
+                ctld_port,
+                slurmd_port,
                 socket.display(),
                 p("ctld"),
                 p("spool"),

@@ -154,6 +154,23 @@ pub struct Budgets {
     leases: Mutex<HashMap<String, Lease>>,
     /// Spent risk budgets read from the store, by requester, with when they were read.
     exhausted: Mutex<HashMap<String, (Instant, RoaringBitmap)>>,
+    /// One refill of a key's lease at a time (keys spread over [`REFILL_STRIPES`] locks): a
+    /// query that finds its lease spent while another query refills it waits for that refill
+    /// and spends from it, instead of leasing from the store too (under many concurrent queries
+    /// of one caller, each would otherwise write the store and leave the lease it replaced
+    /// unspent).
+    refills: Box<[tokio::sync::Mutex<()>]>,
+}
+
+/// How many locks the keys' refills are spread over.
+const REFILL_STRIPES: usize = 64;
+
+/// The refill lock of `key`.
+fn stripe(key: &str) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut h);
+    usize::try_from(h.finish() % REFILL_STRIPES as u64).unwrap_or_default()
 }
 
 /// Queries of one key's window this instance took from the store and has not spent.
@@ -199,6 +216,9 @@ impl Budgets {
             risk_pruned_ms: AtomicI64::new(0),
             leases: Mutex::new(HashMap::new()),
             exhausted: Mutex::new(HashMap::new()),
+            refills: (0..REFILL_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
         }
     }
 
@@ -246,6 +266,32 @@ impl Budgets {
                     _ => missing.push(i),
                 }
             }
+        }
+        if missing.is_empty() {
+            return Ok(Ok(()));
+        }
+        // One refill per key at a time: wait for the one in flight (locks taken in one order),
+        // then spend from the lease it left, if any.
+        let mut stripes: Vec<usize> = missing.iter().map(|&i| stripe(&keys[i].0)).collect();
+        stripes.sort_unstable();
+        stripes.dedup();
+        let mut refilling = Vec::with_capacity(stripes.len());
+        for s in stripes {
+            refilling.push(self.refills[s].lock().await);
+        }
+        {
+            let mut leases = self
+                .leases
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            missing.retain(|&i| match leases.get_mut(&keys[i].0) {
+                Some(l) if l.left > 0 && l.started_ms > now - window => {
+                    l.left -= 1;
+                    reserved.push((i, l.started_ms));
+                    false
+                }
+                _ => true,
+            });
         }
         if missing.is_empty() {
             return Ok(Ok(()));
@@ -317,6 +363,8 @@ impl Budgets {
                 },
             );
         }
+        drop(leases);
+        drop(refilling);
         Ok(Ok(()))
     }
 
@@ -582,6 +630,47 @@ mod tests {
             .map(|l| l.get(&format!("ip:{ip}")).map(|l| l.left))
             .unwrap_or_default();
         assert_eq!(left, Some(lease_size(1_000) - 1));
+        Ok(())
+    }
+
+    /// Many concurrent queries of one caller that find its lease spent: one of them refills it
+    /// and the others spend from that refill, so the store grants a lease per 15 queries, not
+    /// one per query (each replacing the last and leaving it unspent).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_queries_share_one_refill_of_a_spent_lease() -> Result<(), StoreError> {
+        let store = store().await;
+        let settings = BudgetSettings {
+            per_caller: 1_000,
+            per_ip: 1_024,
+            ..BudgetSettings::default()
+        };
+        let budgets = std::sync::Arc::new(Budgets::new(settings, store.clone()));
+        let ip: IpAddr = [192, 0, 2, 7].into();
+        for round in 0..3 {
+            let mut queries = tokio::task::JoinSet::new();
+            for _ in 0..60 {
+                let b = std::sync::Arc::clone(&budgets);
+                queries.spawn(async move { b.take(Some("herd"), Some(ip)).await });
+            }
+            while let Some(taken) = queries.join_next().await {
+                let taken = taken.unwrap_or_else(|e| panic!("{e}"));
+                assert!(taken?.is_ok(), "round {round}");
+            }
+        }
+        // 180 queries: 12 leases of 15 for the caller (180 used), 12 of 16 for the address.
+        let window = ms(settings.window_secs);
+        let used = |key: &'static str, limit: u32, amount: u32| {
+            let store = store.clone();
+            async move {
+                store
+                    .take_queries(&[QueryBudget { key, limit, amount }], window, now_ms())
+                    .await
+            }
+        };
+        assert!(used("caller:herd", 1_000, 821).await?.is_err());
+        assert!(used("caller:herd", 1_000, 820).await?.is_ok());
+        assert!(used("ip:192.0.2.7", 192, 1).await?.is_err());
+        assert!(used("ip:192.0.2.7", 193, 1).await?.is_ok());
         Ok(())
     }
 

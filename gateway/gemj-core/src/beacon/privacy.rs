@@ -229,8 +229,8 @@ impl Budgets {
     }
 
     /// Takes one query from the caller's and the address's budgets: `Ok(Err(_))` when either
-    /// is spent (nothing is taken then). From this instance's leases when both have one, else
-    /// with one store transaction that leases what is missing.
+    /// is spent (nothing is taken then). Each key in turn, the caller's first: from this
+    /// instance's lease when it has one in a current window, else refilled from the store.
     ///
     /// # Errors
     /// [`StoreError`] when the store cannot be read or written.
@@ -248,76 +248,33 @@ impl Budgets {
         if let Some(ip) = ip {
             keys.push((format!("ip:{ip}"), self.settings.per_ip));
         }
-        // Spend from the leases of keys that have one in a current window (reserved now, given
-        // back if the store refuses the others).
-        let mut missing: Vec<usize> = Vec::new();
-        let mut reserved: Vec<(usize, i64)> = Vec::new();
-        {
-            let mut leases = self
-                .leases
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            for (i, (key, _)) in keys.iter().enumerate() {
-                match leases.get_mut(key) {
-                    Some(l) if l.left > 0 && l.started_ms > now - window => {
-                        l.left -= 1;
-                        reserved.push((i, l.started_ms));
+        // Reserved now, given back to their leases if a later key refuses.
+        let mut reserved: Vec<(&str, i64)> = Vec::with_capacity(keys.len());
+        for (key, limit) in &keys {
+            let taken = match self.spend(key, now, window) {
+                Some(started) => Ok(Ok(started)),
+                None => self.refill(key, *limit, now, window).await,
+            };
+            match taken {
+                Ok(Ok(started)) => reserved.push((key, started)),
+                refused => {
+                    let mut leases = self.lock_leases();
+                    for (key, window_start) in reserved {
+                        if let Some(l) = leases.get_mut(key)
+                            && l.started_ms == window_start
+                        {
+                            l.left += 1;
+                        }
                     }
-                    _ => missing.push(i),
+                    return refused.map(|r| {
+                        r.map(|_| ()).map_err(|wait_ms| OverBudget {
+                            retry_after_secs: u64::try_from(wait_ms)
+                                .unwrap_or(1)
+                                .div_ceil(1_000)
+                                .max(1),
+                        })
+                    });
                 }
-            }
-        }
-        if missing.is_empty() {
-            return Ok(Ok(()));
-        }
-        // One refill per key at a time: wait for the one in flight (locks taken in one order),
-        // then spend from the lease it left, if any.
-        let mut stripes: Vec<usize> = missing.iter().map(|&i| stripe(&keys[i].0)).collect();
-        stripes.sort_unstable();
-        stripes.dedup();
-        let mut refilling = Vec::with_capacity(stripes.len());
-        for s in stripes {
-            refilling.push(self.refills[s].lock().await);
-        }
-        {
-            let mut leases = self
-                .leases
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            missing.retain(|&i| match leases.get_mut(&keys[i].0) {
-                Some(l) if l.left > 0 && l.started_ms > now - window => {
-                    l.left -= 1;
-                    reserved.push((i, l.started_ms));
-                    false
-                }
-                _ => true,
-            });
-        }
-        if missing.is_empty() {
-            return Ok(Ok(()));
-        }
-        // Lease what is missing (one query now, the rest kept); near the limit, where a whole
-        // lease no longer fits, take one.
-        let mut outcome = Err(1);
-        for whole in [true, false] {
-            let asked: Vec<QueryBudget<'_>> = missing
-                .iter()
-                .map(|&i| {
-                    let (key, limit) = &keys[i];
-                    QueryBudget {
-                        key,
-                        limit: *limit,
-                        amount: if whole { lease_size(*limit) } else { 1 },
-                    }
-                })
-                .collect();
-            outcome = self
-                .store
-                .take_queries(&asked, window, now)
-                .await?
-                .map(|started| (started, asked.iter().map(|b| b.amount).collect::<Vec<_>>()));
-            if outcome.is_ok() || asked.iter().all(|b| b.amount == 1) {
-                break;
             }
         }
         let last = self.pruned_ms.load(Ordering::Relaxed);
@@ -329,43 +286,72 @@ impl Budgets {
         {
             self.store.prune_query_windows(window, now).await?;
         }
-        let mut leases = self
-            .leases
+        Ok(Ok(()))
+    }
+
+    fn lock_leases(&self) -> std::sync::MutexGuard<'_, HashMap<String, Lease>> {
+        self.leases
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (started, amounts) = match outcome {
-            Ok(taken) => taken,
-            Err(wait_ms) => {
-                // Nothing is taken: the reserved queries go back to their leases.
-                for (i, window_start) in reserved {
-                    if let Some(l) = leases.get_mut(&keys[i].0)
-                        && l.started_ms == window_start
-                    {
-                        l.left += 1;
-                    }
-                }
-                return Ok(Err(OverBudget {
-                    retry_after_secs: u64::try_from(wait_ms).unwrap_or(1).div_ceil(1_000).max(1),
-                }));
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// One query of `key` from this instance's lease in a current window: the window's start.
+    fn spend(&self, key: &str, now: i64, window: i64) -> Option<i64> {
+        match self.lock_leases().get_mut(key) {
+            Some(l) if l.left > 0 && l.started_ms > now - window => {
+                l.left -= 1;
+                Some(l.started_ms)
             }
+            _ => None,
+        }
+    }
+
+    /// Leases queries of `key` from the store and spends one: the window's start, or
+    /// `Err(ms)` until it ends when the budget is spent. One refill per key at a time: a query
+    /// that waited for another's spends from the lease it left, if any (and no query waits for
+    /// one key's refill while holding another's).
+    async fn refill(
+        &self,
+        key: &str,
+        limit: u32,
+        now: i64,
+        window: i64,
+    ) -> Result<Result<i64, i64>, StoreError> {
+        let _refilling = self.refills[stripe(key)].lock().await;
+        if let Some(started) = self.spend(key, now, window) {
+            return Ok(Ok(started));
+        }
+        // A whole lease (one query now, the rest kept); near the limit, where it no longer
+        // fits, one query.
+        let whole = lease_size(limit);
+        let mut outcome = Err(1);
+        for amount in [whole, 1] {
+            let asked = [QueryBudget { key, limit, amount }];
+            outcome = self
+                .store
+                .take_queries(&asked, window, now)
+                .await?
+                .map(|started| (started.first().copied().unwrap_or(now), amount));
+            if outcome.is_ok() || whole == 1 {
+                break;
+            }
+        }
+        let (started, amount) = match outcome {
+            Ok(taken) => taken,
+            Err(wait_ms) => return Ok(Err(wait_ms)),
         };
+        let mut leases = self.lock_leases();
         if leases.len() > CACHE_CAPACITY {
             leases.retain(|_, l| l.started_ms > now - window);
         }
-        // Newly leased: one is spent now, the rest kept (a lease another task took meanwhile
-        // is replaced, and its rest left unspent: never more than the store granted).
-        for (j, &i) in missing.iter().enumerate() {
-            leases.insert(
-                keys[i].0.clone(),
-                Lease {
-                    started_ms: started[j],
-                    left: amounts[j] - 1,
-                },
-            );
-        }
-        drop(leases);
-        drop(refilling);
-        Ok(Ok(()))
+        leases.insert(
+            key.to_owned(),
+            Lease {
+                started_ms: started,
+                left: amount - 1,
+            },
+        );
+        Ok(Ok(started))
     }
 
     /// The participants whose risk budget for `requester` is spent.
@@ -671,6 +657,48 @@ mod tests {
         assert!(used("caller:herd", 1_000, 820).await?.is_ok());
         assert!(used("ip:192.0.2.7", 192, 1).await?.is_err());
         assert!(used("ip:192.0.2.7", 193, 1).await?.is_ok());
+        Ok(())
+    }
+
+    /// A query never waits for one key's refill while holding another's: with a caller's
+    /// refill held (a flood of its refused queries behind it), queries of that caller wait,
+    /// and another caller behind the same address, whose lease there is spent, is answered.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_callers_stalled_refill_does_not_hold_up_its_address() -> Result<(), StoreError> {
+        let budgets = std::sync::Arc::new(Budgets::new(
+            BudgetSettings {
+                per_caller: 1_000,
+                per_ip: 100,
+                ..BudgetSettings::default()
+            },
+            store().await,
+        ));
+        let ip: IpAddr = [192, 0, 2, 8].into();
+        assert_ne!(stripe("caller:flooder"), stripe("caller:honest"));
+        let held = budgets.refills[stripe("caller:flooder")].lock().await;
+        let mut flood = tokio::task::JoinSet::new();
+        for _ in 0..20 {
+            let b = std::sync::Arc::clone(&budgets);
+            flood.spawn(async move { b.take(Some("flooder"), Some(ip)).await });
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        // Limits under 128 are leased one by one: each query refills the address's key.
+        for _ in 0..3 {
+            let honest = tokio::time::timeout(
+                Duration::from_secs(10),
+                budgets.take(Some("honest"), Some(ip)),
+            )
+            .await;
+            assert!(matches!(honest, Ok(Ok(Ok(())))), "{honest:?}");
+        }
+        assert!(
+            flood.try_join_next().is_none(),
+            "the flood waits for its refill"
+        );
+        drop(held);
+        while let Some(taken) = flood.join_next().await {
+            assert!(taken.unwrap_or_else(|e| panic!("{e}"))?.is_ok());
+        }
         Ok(())
     }
 

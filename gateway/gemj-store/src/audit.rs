@@ -1,8 +1,13 @@
 //! Audit: the append-only, hash-chained global log of access decisions.
 //!
-//! [`Store::append_audit`] writes a whole batch in one transaction (group commit). It reads the
-//! chain head from the one-row `audit_head` table inside the transaction while holding the
-//! write lock (SQLite `BEGIN IMMEDIATE`; PostgreSQL `SELECT … FOR UPDATE`), so concurrent
+//! [`Store::append_audit`] writes a whole batch in one transaction (group commit), chained after
+//! the head this store handle's last append left. The move of the one-row `audit_head`, the rows
+//! and their participants go in one round trip, and land only if the stored head is still the
+//! one chained after (SQLite: one multi-statement execute whose inserts check the head it moved;
+//! PostgreSQL: one statement of data-modifying CTEs). If another writer (a replica, a
+//! command-line run) moved it, nothing lands: the append reads the head while holding the write
+//! lock (SQLite `BEGIN IMMEDIATE`; PostgreSQL `SELECT … FOR UPDATE`) and chains again (and
+//! reads it first for the next 64 appends: a replica is busy on the chain), so concurrent
 //! appenders queue up and never fork the chain. Rows are compact (`audit_log`, see
 //! [`crate::audit_pack`]): the principal and every participant named are term ids, indexed for
 //! "my history" and "who accessed participant X". On PostgreSQL `audit_log` is partitioned by
@@ -33,6 +38,9 @@ const LEGACY_ROWS_PER_BATCH: usize = 2000;
 
 /// `seq, at_ns, principal, packed, prev_hash, hash` of an `audit_log` row.
 pub(crate) type LogRow = (i64, i64, i64, Vec<u8>, Vec<u8>, Vec<u8>);
+
+/// `participant, seq` of an `audit_access` row: a participant named by an audit row.
+type Named = (i64, i64);
 
 /// A stored audit record with its JSON exactly as hashed (what a sealed segment keeps).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,6 +108,193 @@ fn hash_bytes(hex_hash: &str, seq: i64) -> Result<Vec<u8>, StoreError> {
         .map_err(|e| StoreError::invalid_input("audit record", &seq.to_string(), e))
 }
 
+/// PostgreSQL: audit rows in the one statement that moves the head (6 parameters each, of the
+/// 65,535 a statement may have); more go in statements after it.
+const PG_LOG_ROWS_PER_APPEND: usize = 2 * AUDIT_ROWS_PER_STATEMENT;
+
+/// PostgreSQL: participant rows in the one statement that moves the head (2 parameters each).
+const PG_PARTICIPANT_ROWS_PER_APPEND: usize = 4 * PARTICIPANT_ROWS_PER_STATEMENT;
+
+/// Packs `events` chained as `links` into `audit_log` rows, with the `(participant, seq)` pairs
+/// of `audit_access`. `verbatim` bodies (legacy rows) are kept as they were.
+fn pack_rows(
+    events: &[AuditEvent],
+    verbatim: Option<&[Option<String>]>,
+    bodies: &[String],
+    times: &[i64],
+    ids: &HashMap<String, i64>,
+    links: &[(i64, String, String)],
+) -> Result<(Vec<LogRow>, Vec<Named>), StoreError> {
+    if links.len() != events.len() {
+        return Err(StoreError::invalid_input(
+            "audit batch",
+            "legacy",
+            "links and events differ in number",
+        ));
+    }
+    #[cfg(debug_assertions)]
+    let texts: HashMap<i64, Arc<str>> = ids
+        .iter()
+        .map(|(t, id)| (*id, Arc::from(t.as_str())))
+        .collect();
+    let mut rows: Vec<LogRow> = Vec::with_capacity(events.len());
+    for (i, (e, (seq, prev, hash))) in events.iter().zip(links).enumerate() {
+        let (principal, packed) = match verbatim.and_then(|v| v.get(i)).and_then(Option::as_deref) {
+            Some(body) => (
+                ids.get(&e.principal).copied().unwrap_or_default(),
+                audit_pack::pack_verbatim(body)?,
+            ),
+            None => audit_pack::pack(e, ids)?,
+        };
+        #[cfg(debug_assertions)]
+        if verbatim.is_none() {
+            // Debug builds (every test) prove each packed row reads back as hashed.
+            let (_, back) =
+                audit_pack::decode(*seq, &packed)?
+                    .unpack(*seq, times[i], &e.principal, &|id| texts.get(&id).cloned())?;
+            debug_assert_eq!(
+                back, bodies[i],
+                "audit row {seq} does not read back as hashed"
+            );
+        }
+        #[cfg(not(debug_assertions))]
+        let _ = bodies;
+        rows.push((
+            *seq,
+            times[i],
+            principal,
+            packed,
+            hash_bytes(prev, *seq)?,
+            hash_bytes(hash, *seq)?,
+        ));
+    }
+    let mut named: Vec<Named> = Vec::new();
+    for (e, (seq, _, _)) in events.iter().zip(links) {
+        for p in &e.participants {
+            if let Some(id) = ids.get(p) {
+                named.push((*id, *seq));
+            }
+        }
+    }
+    named.sort_unstable();
+    named.dedup();
+    Ok((rows, named))
+}
+
+/// `(seq, prev_hash, hash)` of each body, chained after `after`.
+fn chain_after(after: &(i64, String), bodies: &[String]) -> Vec<(i64, String, String)> {
+    let (mut seq, mut prev) = after.clone();
+    bodies
+        .iter()
+        .map(|body| {
+            seq += 1;
+            let hash = link(&prev, seq, body.as_bytes());
+            (seq, std::mem::replace(&mut prev, hash.clone()), hash)
+        })
+        .collect()
+}
+
+/// The head after `links` (`after` when there are none).
+fn head_of(links: &[(i64, String, String)], after: &(i64, String)) -> (i64, String) {
+    links
+        .last()
+        .map_or_else(|| after.clone(), |(seq, _, hash)| (*seq, hash.clone()))
+}
+
+/// An append after `after` that moves the head to `head`: the head's conditional move first,
+/// then the rows and their participants, which land only if it moved. PostgreSQL: one statement
+/// of data-modifying CTEs (the caller adds the final `SELECT count(*) FROM head`: 1 when it
+/// landed); SQLite: statements for one execute (rows affected: none unless it landed).
+fn append_statement<DB: sqlx::Database>(
+    pg: bool,
+    after: &(i64, String),
+    head: (i64, &str),
+    rows: &[LogRow],
+    named: &[Named],
+) -> sqlx::QueryBuilder<DB>
+where
+    DB::Arguments: Default,
+    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> &'t str: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> &'t [u8]: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    let mut q = sqlx::QueryBuilder::new(if pg { "WITH head AS (" } else { "" });
+    q.push("UPDATE audit_head SET seq = ")
+        .push_bind(head.0)
+        .push(", hash = ")
+        .push_bind(head.1)
+        .push(" WHERE id = 1 AND seq = ")
+        .push_bind(after.0)
+        .push(" AND hash = ")
+        .push_bind(after.1.as_str());
+    q.push(if pg { " RETURNING 1)" } else { ";" });
+    let chunks = rows
+        .chunks(AUDIT_ROWS_PER_STATEMENT)
+        .map(|c| (Some(c), None))
+        .chain(
+            named
+                .chunks(PARTICIPANT_ROWS_PER_STATEMENT)
+                .map(|c| (None, Some(c))),
+        );
+    for (i, (log, access)) in chunks.enumerate() {
+        if pg {
+            q.push(format!(", w{i} AS ("));
+        }
+        if let Some(rows) = log {
+            push_log_rows(&mut q, rows);
+        }
+        if let Some(named) = access {
+            push_access_rows(&mut q, named);
+        }
+        if pg {
+            q.push(" WHERE EXISTS (SELECT 1 FROM head)");
+        } else {
+            q.push(" WHERE EXISTS (SELECT 1 FROM audit_head WHERE id = 1 AND seq = ")
+                .push_bind(head.0)
+                .push(" AND hash = ")
+                .push_bind(head.1)
+                .push(")");
+        }
+        if access.is_some() {
+            q.push(" ON CONFLICT DO NOTHING");
+        }
+        q.push(if pg { ")" } else { ";" });
+    }
+    q
+}
+
+/// `INSERT INTO audit_log … SELECT * FROM (VALUES …) AS v`: the caller adds the `WHERE`.
+fn push_log_rows<DB: sqlx::Database>(q: &mut sqlx::QueryBuilder<DB>, rows: &[LogRow])
+where
+    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    for<'t> &'t [u8]: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    q.push(
+        "INSERT INTO audit_log (seq, at_ns, principal, packed, prev_hash, hash) SELECT * FROM (",
+    );
+    q.push_values(rows, |mut b, (seq, at, principal, packed, prev, hash)| {
+        b.push_bind(*seq)
+            .push_bind(*at)
+            .push_bind(*principal)
+            .push_bind(packed.as_slice())
+            .push_bind(prev.as_slice())
+            .push_bind(hash.as_slice());
+    });
+    q.push(") AS v");
+}
+
+/// `INSERT INTO audit_access … SELECT * FROM (VALUES …) AS v`: the caller adds the `WHERE`.
+fn push_access_rows<DB: sqlx::Database>(q: &mut sqlx::QueryBuilder<DB>, named: &[Named])
+where
+    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    q.push("INSERT INTO audit_access (participant, seq) SELECT * FROM (");
+    q.push_values(named, |mut b, (participant, seq)| {
+        b.push_bind(*participant).push_bind(*seq);
+    });
+    q.push(") AS v");
+}
+
 impl Store {
     /// Appends a batch of audit events in one transaction, each chained to the one before, and
     /// returns their sequence numbers in order. An empty batch writes nothing. Times are
@@ -143,7 +338,42 @@ impl Store {
                 None => missing.push(t),
             }
         }
-        let (seqs, fresh) = with_tx!(self, |tx, pg| {
+        let mut guess = match chain {
+            Chain::Next => self.audit_cache.head(),
+            Chain::Given(_) => None,
+        };
+        let rows_of = |links: &[(i64, String, String)], ids: &HashMap<String, i64>| {
+            pack_rows(events, verbatim, &bodies, &times, ids, links)
+        };
+        // PostgreSQL, every term known, the head guessed: one statement, atomic on its own, is
+        // the whole append (no BEGIN and COMMIT round trips).
+        if let (crate::Pool::Pg(pool), Some(after)) = (&self.pool, &guess)
+            && missing.is_empty()
+        {
+            let links = chain_after(after, &bodies);
+            let (rows, named) = rows_of(&links, &ids)?;
+            if rows.len() <= PG_LOG_ROWS_PER_APPEND && named.len() <= PG_PARTICIPANT_ROWS_PER_APPEND
+            {
+                let head = head_of(&links, after);
+                let mut q = append_statement::<sqlx::Postgres>(
+                    true,
+                    after,
+                    (head.0, &head.1),
+                    &rows,
+                    &named,
+                );
+                q.push(" SELECT count(*) FROM head");
+                let landed: i64 = q.build_query_scalar().fetch_one(pool).await?;
+                if landed == 1 {
+                    self.audit_cache.set_head(head);
+                    return Ok(links.iter().map(|(seq, _, _)| *seq).collect());
+                }
+                // Another writer moved the head: read it under the lock, below.
+                guess = None;
+                self.audit_cache.missed();
+            }
+        }
+        let (seqs, head, fresh) = with_tx!(self, |tx, pg| {
             // Terms first: insert the unknown ones, then read their ids.
             let mut fresh: Vec<(i64, String)> = Vec::new();
             for chunk in missing.chunks(TERMS_PER_STATEMENT) {
@@ -164,126 +394,103 @@ impl Store {
                 fresh.extend(got);
             }
             ids.extend(fresh.iter().map(|(id, t)| (t.clone(), *id)));
-
-            let head: Option<(i64, String)> = match &chain {
-                Chain::Next => Some(
-                    sqlx::query_as(if pg {
-                        "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
-                    } else {
-                        "SELECT seq, hash FROM audit_head WHERE id = 1"
-                    })
-                    .fetch_one(&mut *tx)
-                    .await?,
-                ),
-                Chain::Given(_) => None,
-            };
-            // Chain, then pack, then write in multi-row statements: one statement per row
-            // costs a round trip each (measured: 5,300 rows/s on SQLite that way).
-            let links: Vec<(i64, String, String)> = match (&chain, head) {
-                (Chain::Given(given), _) => given.clone(),
-                (Chain::Next, Some((mut seq, mut prev))) => bodies
-                    .iter()
-                    .map(|body| {
-                        seq += 1;
-                        let hash = link(&prev, seq, body.as_bytes());
-                        (seq, std::mem::replace(&mut prev, hash.clone()), hash)
-                    })
-                    .collect(),
-                (Chain::Next, None) => Vec::new(),
-            };
-            if links.len() != events.len() {
-                return Err(StoreError::invalid_input(
-                    "audit batch",
-                    "legacy",
-                    "links and events differ in number",
-                ));
-            }
-            #[cfg(debug_assertions)]
-            let texts: HashMap<i64, Arc<str>> = ids
-                .iter()
-                .map(|(t, id)| (*id, Arc::from(t.as_str())))
-                .collect();
-            let mut rows: Vec<LogRow> = Vec::with_capacity(events.len());
-            for (i, (e, (seq, prev, hash))) in events.iter().zip(&links).enumerate() {
-                let (principal, packed) =
-                    match verbatim.and_then(|v| v.get(i)).and_then(Option::as_deref) {
-                        Some(body) => (
-                            ids.get(&e.principal).copied().unwrap_or_default(),
-                            audit_pack::pack_verbatim(body)?,
-                        ),
-                        None => audit_pack::pack(e, &ids)?,
-                    };
-                #[cfg(debug_assertions)]
-                if verbatim.is_none() {
-                    // Debug builds (every test) prove each packed row reads back as hashed.
-                    let (_, back) = audit_pack::decode(*seq, &packed)?.unpack(
-                        *seq,
-                        times[i],
-                        &e.principal,
-                        &|id| texts.get(&id).cloned(),
-                    )?;
-                    debug_assert_eq!(
-                        back, bodies[i],
-                        "audit row {seq} does not read back as hashed"
-                    );
+            let (seqs, head, fresh, log_rest, named_rest) = match &chain {
+                Chain::Given(given) => {
+                    // Legacy rows: the head is already past them.
+                    let (rows, named) = rows_of(given, &ids)?;
+                    let seqs = given.iter().map(|(seq, _, _)| *seq).collect();
+                    (seqs, None, fresh, rows, named)
                 }
-                rows.push((
-                    *seq,
-                    times[i],
-                    principal,
-                    packed,
-                    hash_bytes(prev, *seq)?,
-                    hash_bytes(hash, *seq)?,
-                ));
-            }
-            for chunk in rows.chunks(AUDIT_ROWS_PER_STATEMENT) {
-                let mut q = sqlx::QueryBuilder::new(
-                    "INSERT INTO audit_log (seq, at_ns, principal, packed, prev_hash, hash) ",
-                );
-                q.push_values(chunk, |mut b, (seq, at, principal, packed, prev, hash)| {
-                    b.push_bind(*seq)
-                        .push_bind(*at)
-                        .push_bind(*principal)
-                        .push_bind(packed.as_slice())
-                        .push_bind(prev.as_slice())
-                        .push_bind(hash.as_slice());
-                });
-                if matches!(chain, Chain::Given(_)) {
-                    q.push(" ON CONFLICT DO NOTHING");
-                }
-                q.build().execute(&mut *tx).await?;
-            }
-            let mut named: Vec<(i64, i64)> = Vec::new();
-            for (e, (seq, _, _)) in events.iter().zip(&links) {
-                for p in &e.participants {
-                    if let Some(id) = ids.get(p) {
-                        named.push((*id, *seq));
+                Chain::Next => {
+                    // After the guessed head, else the stored one, read under the write lock
+                    // (SQLite `BEGIN IMMEDIATE`; PostgreSQL `FOR UPDATE`). The head's move, the
+                    // rows and their participants go in one round trip (a statement per table
+                    // costs one each; docs/PERFORMANCE.md), and land only if the stored head is
+                    // the one chained after.
+                    let mut read = false;
+                    loop {
+                        let after: (i64, String) = match guess.take() {
+                            Some(head) => head,
+                            None => {
+                                read = true;
+                                sqlx::query_as(if pg {
+                                    "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
+                                } else {
+                                    "SELECT seq, hash FROM audit_head WHERE id = 1"
+                                })
+                                .fetch_one(&mut *tx)
+                                .await?
+                            }
+                        };
+                        let links = chain_after(&after, &bodies);
+                        let (rows, named) = rows_of(&links, &ids)?;
+                        let head = head_of(&links, &after);
+                        // PostgreSQL: one statement's worth now, the rest (huge batches) after.
+                        let (log_now, log_later) = rows.split_at(if pg {
+                            rows.len().min(PG_LOG_ROWS_PER_APPEND)
+                        } else {
+                            rows.len()
+                        });
+                        let (named_now, named_later) = named.split_at(if pg {
+                            named.len().min(PG_PARTICIPANT_ROWS_PER_APPEND)
+                        } else {
+                            named.len()
+                        });
+                        let mut q =
+                            append_statement(pg, &after, (head.0, &head.1), log_now, named_now);
+                        let landed = if pg {
+                            q.push(" SELECT count(*) FROM head");
+                            q.build_query_scalar::<i64>().fetch_one(&mut *tx).await? == 1
+                        } else {
+                            // Nothing changes unless the head moved (then at least it did).
+                            q.build().execute(&mut *tx).await?.rows_affected() > 0
+                        };
+                        if landed {
+                            break (
+                                links.iter().map(|(seq, _, _)| *seq).collect::<Vec<i64>>(),
+                                Some(head),
+                                fresh,
+                                log_later.to_vec(),
+                                named_later.to_vec(),
+                            );
+                        }
+                        if read {
+                            return Err(StoreError::invalid_input(
+                                "audit batch",
+                                &after.0.to_string(),
+                                "the audit head moved while this append held the write lock",
+                            ));
+                        }
+                        // Another writer (a replica, a command-line run) appended: read the head.
+                        self.audit_cache.missed();
                     }
                 }
-            }
-            named.sort_unstable();
-            named.dedup();
-            for chunk in named.chunks(PARTICIPANT_ROWS_PER_STATEMENT) {
-                let mut q = sqlx::QueryBuilder::new("INSERT INTO audit_access (participant, seq) ");
-                q.push_values(chunk, |mut b, (participant, seq)| {
-                    b.push_bind(*participant).push_bind(*seq);
+            };
+            // Legacy rows (kept as they were; any a crashed run already converted is skipped),
+            // or what did not fit the statement that moved the head (PostgreSQL, huge batches).
+            let legacy = matches!(chain, Chain::Given(_));
+            for chunk in log_rest.chunks(AUDIT_ROWS_PER_STATEMENT) {
+                let mut q = sqlx::QueryBuilder::new("");
+                push_log_rows(&mut q, chunk);
+                q.push(if legacy {
+                    " WHERE true ON CONFLICT DO NOTHING"
+                } else {
+                    " WHERE true"
                 });
-                q.push(" ON CONFLICT DO NOTHING");
                 q.build().execute(&mut *tx).await?;
             }
-            if let (Chain::Next, Some((seq, _, hash))) = (&chain, links.last()) {
-                sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-                    .bind(*seq)
-                    .bind(hash.as_str())
-                    .execute(&mut *tx)
-                    .await?;
+            for chunk in named_rest.chunks(PARTICIPANT_ROWS_PER_STATEMENT) {
+                let mut q = sqlx::QueryBuilder::new("");
+                push_access_rows(&mut q, chunk);
+                q.push(" WHERE true ON CONFLICT DO NOTHING");
+                q.build().execute(&mut *tx).await?;
             }
-            (
-                links.iter().map(|(seq, _, _)| *seq).collect::<Vec<i64>>(),
-                fresh,
-            )
+            (seqs, head, fresh)
         });
         self.audit_cache.remember(fresh);
+        if let Some(head) = head {
+            self.audit_cache.set_head(head);
+        }
         Ok(seqs)
     }
 

@@ -29,6 +29,22 @@ pub(crate) struct AuditCache {
     terms: RwLock<Terms>,
     /// PostgreSQL: the months (`year * 12 + month - 1`) whose partition exists.
     pub(crate) months: RwLock<std::collections::HashSet<i64>>,
+    /// The chain head as this handle's last append left it (see [`HeadGuess`]).
+    head: std::sync::Mutex<HeadGuess>,
+}
+
+/// Appends that read the chain head first after a guess of it missed: another writer is busy
+/// on the same chain (a replica), so guessing would mostly cost one more round trip.
+const READS_AFTER_A_MISS: u32 = 64;
+
+/// The chain head (`seq`, `hash`) as this handle's last append left it: the next append chains
+/// after it without reading it first, and lands only if the stored head is still this one
+/// (another writer moved it: the append reads it and chains again).
+#[derive(Debug, Default)]
+struct HeadGuess {
+    head: Option<(i64, String)>,
+    /// Appends left that read the head first ([`READS_AFTER_A_MISS`]).
+    reads: u32,
 }
 
 #[derive(Debug, Default)]
@@ -46,6 +62,31 @@ impl AuditCache {
     /// The text of a known term id.
     pub(crate) fn text(&self, id: i64) -> Option<Arc<str>> {
         self.terms.read().ok()?.texts.get(&id).cloned()
+    }
+
+    /// The chain head to append after without reading it: the one this handle's last append
+    /// left, unless a guess missed in the last [`READS_AFTER_A_MISS`] appends.
+    pub(crate) fn head(&self) -> Option<(i64, String)> {
+        let mut g = self.head.lock().ok()?;
+        if g.reads > 0 {
+            g.reads -= 1;
+            return None;
+        }
+        g.head.clone()
+    }
+
+    /// Remembers the chain head a committed append left.
+    pub(crate) fn set_head(&self, head: (i64, String)) {
+        if let Ok(mut g) = self.head.lock() {
+            g.head = Some(head);
+        }
+    }
+
+    /// A guess of the head missed: the next [`READS_AFTER_A_MISS`] appends read it first.
+    pub(crate) fn missed(&self) {
+        if let Ok(mut g) = self.head.lock() {
+            g.reads = READS_AFTER_A_MISS;
+        }
     }
 
     /// Remembers committed terms.

@@ -135,6 +135,7 @@ behaviour!(
     future_consent,
     audit_batches,
     concurrent_appenders,
+    audit_head_moved_by_another_writer,
     tamper_detection,
     audit_archive,
     legacy_audit,
@@ -883,6 +884,63 @@ async fn audit_batches(store: Store) -> TestResult {
 
     let report = store.verify_chains().await?;
     assert_eq!((report.audit_rows, report.broken), (9, None));
+    Ok(())
+}
+
+/// Each handle chains after the head its last append left (guessed, not read); when another
+/// writer (a replica, a command-line run) moved it meanwhile, nothing of the append lands until
+/// it has read the stored head and chained again. Events whose terms are all known take
+/// PostgreSQL's one-statement path, hit and missed; a batch past one statement's rows and
+/// participants lands whole.
+async fn audit_head_moved_by_another_writer(store: Store) -> TestResult {
+    store.migrate().await?;
+    let other = store.another_audit_writer();
+    let batch = |from: usize, n: usize, participants: &[&str]| {
+        (from..from + n)
+            .map(|i| audit_event(i, "https://issuer.example#alice", participants))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let p = ["GEMJ-P-000001"];
+    // Read, then guessed right (same terms), then `other` reads.
+    assert_eq!(store.append_audit(&batch(1, 2, &p)?).await?, vec![1, 2]);
+    assert_eq!(store.append_audit(&batch(1, 2, &p)?).await?, vec![3, 4]);
+    assert_eq!(other.append_audit(&batch(1, 3, &p)?).await?, vec![5, 6, 7]);
+    // Each guess now misses: `store` knows head 4, `other` head 7.
+    assert_eq!(store.append_audit(&batch(1, 2, &p)?).await?, vec![8, 9]);
+    assert_eq!(store.append_audit(&batch(1, 1, &p)?).await?, vec![10]);
+    assert_eq!(other.append_audit(&batch(1, 1, &p)?).await?, vec![11]);
+    assert_eq!(store.append_audit(&batch(1, 1, &[])?).await?, vec![12]);
+    assert_eq!(store.audit_count().await?, 12);
+    let named = store
+        .audit_records_for_participant("GEMJ-P-000001", 0, 100)
+        .await?;
+    assert_eq!(
+        named.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        (1..=11).collect::<Vec<i64>>()
+    );
+
+    // 1,100 events naming 10 participants each: 11,000 participant rows.
+    let many: Vec<String> = (1..=10).map(|n| format!("GEMJ-P-{n:06}")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    let seqs = other.append_audit(&batch(1, 1_100, &many)?).await?;
+    assert_eq!(seqs, (13..=1_112).collect::<Vec<i64>>());
+    for p in &many {
+        let rows = store.audit_records_for_participant(p, 12, 2_000).await?;
+        assert_eq!(rows.len(), 1_100, "{p}");
+    }
+    assert_eq!(store.append_audit(&batch(1, 1, &p)?).await?, vec![1_113]);
+    let records = store.audit_records(0, 2_000).await?;
+    assert_eq!(records.len(), 1_113);
+    assert_eq!(records[0].prev_hash, GENESIS);
+    for w in records.windows(2) {
+        assert_eq!((w[1].seq, &w[1].prev_hash), (w[0].seq + 1, &w[0].hash));
+    }
+    assert_eq!(
+        records[2].event,
+        audit_event(1, "https://issuer.example#alice", &p)?
+    );
+    let report = store.verify_chains().await?;
+    assert_eq!((report.audit_rows, report.broken), (1_113, None));
     Ok(())
 }
 

@@ -19,6 +19,11 @@ pub(crate) const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long acquiring a pooled connection may take.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// A PostgreSQL connection idle at least this long is pinged before it is handed out (a server
+/// restart or a dropped socket shows there, not in a request's query). One in steady use is
+/// not: sqlx's default pings on every acquire, a round trip each (docs/PERFORMANCE.md).
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+
 fn bad_url(reason: impl Into<String>, source: Option<sqlx::Error>) -> StoreError {
     StoreError::BadUrl {
         reason: reason.into(),
@@ -192,6 +197,10 @@ async fn connect_sqlite(url: &str, max: u32) -> Result<Store, StoreError> {
     let pool = SqlitePoolOptions::new()
         .max_connections(max)
         .acquire_timeout(ACQUIRE_TIMEOUT)
+        // Reason: a SQLite connection is a file handle on a thread of its own; sqlx's ping on
+        // every acquire is one more crossing to that thread and back per store call, and finds
+        // nothing a query would not (docs/PERFORMANCE.md).
+        .test_before_acquire(false)
         .connect_with(options)
         .await
         .map_err(|source| StoreError::Connect {
@@ -284,7 +293,16 @@ async fn connect_pg(url: &str, max: u32, schema: Option<String>) -> Result<Store
     };
     let mut pool = PgPoolOptions::new()
         .max_connections(max)
-        .acquire_timeout(ACQUIRE_TIMEOUT);
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_IF_IDLE_FOR {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        });
     if let Some(schema) = schema {
         // One direct connection first: it fails fast when the server is unreachable, and
         // creates the schema. The server quotes the identifier (format %I).

@@ -290,6 +290,16 @@ impl Store {
         Ok(())
     }
 
+    /// A handle on the same pool that shares none of this one's audit caches: to the audit
+    /// chain, another writer (a replica, a command-line run).
+    #[cfg(test)]
+    pub(crate) fn another_audit_writer(&self) -> Store {
+        Store {
+            audit_cache: std::sync::Arc::default(),
+            ..self.clone()
+        }
+    }
+
     /// Closes every connection of the pool; later calls fail.
     pub async fn close(&self) {
         with_pool!(self, |p| p.close().await);

@@ -160,6 +160,11 @@ pub struct Budgets {
     /// of one caller, each would otherwise write the store and leave the lease it replaced
     /// unspent).
     refills: Box<[tokio::sync::Mutex<()>]>,
+    /// Keys whose budget the store refused, with when their window ends (ms since the epoch):
+    /// until then a query of the key is refused here, without a store write (a flood of
+    /// refused queries wrote the store once each). A budget spent in a window stays spent on
+    /// every instance until the window ends.
+    spent: Mutex<HashMap<String, i64>>,
 }
 
 /// How many locks the keys' refills are spread over.
@@ -219,6 +224,7 @@ impl Budgets {
             refills: (0..REFILL_STRIPES)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
+            spent: Mutex::new(HashMap::new()),
         }
     }
 
@@ -253,7 +259,10 @@ impl Budgets {
         for (key, limit) in &keys {
             let taken = match self.spend(key, now, window) {
                 Some(started) => Ok(Ok(started)),
-                None => self.refill(key, *limit, now, window).await,
+                None => match self.spent_for(key, now) {
+                    Some(wait_ms) => Ok(Err(wait_ms)),
+                    None => self.refill(key, *limit, now, window).await,
+                },
             };
             match taken {
                 Ok(Ok(started)) => reserved.push((key, started)),
@@ -295,6 +304,18 @@ impl Budgets {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// How long `key`'s budget stays spent (ms), if the store refused it in the current window.
+    fn spent_for(&self, key: &str, now: i64) -> Option<i64> {
+        let spent = self
+            .spent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        spent
+            .get(key)
+            .map(|until| until - now)
+            .filter(|wait| *wait > 0)
+    }
+
     /// One query of `key` from this instance's lease in a current window: the window's start.
     fn spend(&self, key: &str, now: i64, window: i64) -> Option<i64> {
         match self.lock_leases().get_mut(key) {
@@ -321,6 +342,9 @@ impl Budgets {
         if let Some(started) = self.spend(key, now, window) {
             return Ok(Ok(started));
         }
+        if let Some(wait_ms) = self.spent_for(key, now) {
+            return Ok(Err(wait_ms));
+        }
         // A whole lease (one query now, the rest kept); near the limit, where it no longer
         // fits, one query.
         let whole = lease_size(limit);
@@ -338,7 +362,20 @@ impl Budgets {
         }
         let (started, amount) = match outcome {
             Ok(taken) => taken,
-            Err(wait_ms) => return Ok(Err(wait_ms)),
+            Err(wait_ms) => {
+                let mut spent = self
+                    .spent
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if spent.len() > CACHE_CAPACITY {
+                    spent.retain(|_, until| *until > now);
+                    if spent.len() > CACHE_CAPACITY {
+                        spent.clear();
+                    }
+                }
+                spent.insert(key.to_owned(), now + wait_ms);
+                return Ok(Err(wait_ms));
+            }
         };
         let mut leases = self.lock_leases();
         if leases.len() > CACHE_CAPACITY {
@@ -530,6 +567,51 @@ mod tests {
         // Another caller behind the same address has one query left there.
         assert!(b.take(Some("b"), Some(ip)).await?.is_ok());
         assert!(b.take(Some("c"), Some(ip)).await?.is_err());
+        Ok(())
+    }
+
+    /// Once the store has refused a key's budget, the key's queries are refused without it
+    /// until the window ends (a flood of refused queries writes nothing), with the wait left;
+    /// then they are served again.
+    #[tokio::test]
+    async fn a_spent_budget_is_refused_without_the_store_until_its_window_ends()
+    -> Result<(), StoreError> {
+        let settings = BudgetSettings {
+            per_caller: 2,
+            per_ip: 1_000,
+            window_secs: 60,
+            ..BudgetSettings::default()
+        };
+        let db = store().await;
+        let b = Budgets::new(settings, db.clone());
+        assert!(b.take(Some("a"), None).await?.is_ok());
+        assert!(b.take(Some("a"), None).await?.is_ok());
+        assert!(b.take(Some("a"), None).await?.is_err());
+        // The store is gone: refusals of the spent key still come, with the wait; a key the
+        // store has not refused needs the store.
+        db.close().await;
+        for _ in 0..100 {
+            let refused = b.take(Some("a"), None).await?;
+            assert!(
+                matches!(refused, Err(OverBudget { retry_after_secs }) if (1..=60).contains(&retry_after_secs)),
+                "{refused:?}"
+            );
+        }
+        assert!(b.take(Some("b"), None).await.is_err());
+
+        // A one-second window: once it ends, the caller is served again.
+        let b = Budgets::new(
+            BudgetSettings {
+                window_secs: 1,
+                ..settings
+            },
+            store().await,
+        );
+        assert!(b.take(Some("a"), None).await?.is_ok());
+        assert!(b.take(Some("a"), None).await?.is_ok());
+        assert!(b.take(Some("a"), None).await?.is_err());
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
+        assert!(b.take(Some("a"), None).await?.is_ok());
         Ok(())
     }
 

@@ -1,17 +1,45 @@
 //! Connecting (URL parsing, pool set-up per backend) and the embedded migrations.
 
 use std::str::FromStr;
+use std::sync::LazyLock;
 use std::time::Duration;
 
-use sqlx::migrate::Migrator;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection, SqlSafeStr};
 
 use crate::{Backend, Pool, Store, StoreError, StoreOptions, with_pool};
 
-static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
-static PG_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+/// The embedded migrations of each backend, listed by `build.rs`: `(version, description,
+/// SQL)`, as sqlx reads `migrations/<backend>/<version>_<description>.sql`.
+type MigrationList = &'static [(i64, &'static str, &'static str)];
+const SQLITE_MIGRATION_LIST: MigrationList =
+    include!(concat!(env!("OUT_DIR"), "/migrations_sqlite.rs"));
+const PG_MIGRATION_LIST: MigrationList =
+    include!(concat!(env!("OUT_DIR"), "/migrations_postgres.rs"));
+
+static SQLITE_MIGRATIONS: LazyLock<Migrator> = LazyLock::new(|| migrator(SQLITE_MIGRATION_LIST));
+static PG_MIGRATIONS: LazyLock<Migrator> = LazyLock::new(|| migrator(PG_MIGRATION_LIST));
+
+/// sqlx's migrator over `list`: the same versions, descriptions and checksums (SHA-384 of
+/// the SQL) as `sqlx::migrate!` gives, and a migration whose SQL starts with
+/// `-- no-transaction` runs outside a transaction, as there.
+fn migrator(list: MigrationList) -> Migrator {
+    Migrator::with_migrations(
+        list.iter()
+            .map(|&(version, description, sql)| {
+                Migration::new(
+                    version,
+                    description.into(),
+                    MigrationType::Simple,
+                    sql.into_sql_str(),
+                    sql.starts_with("-- no-transaction"),
+                )
+            })
+            .collect(),
+    )
+}
 
 /// How long a SQLite connection waits for another writer before failing.
 pub(crate) const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -359,5 +387,39 @@ mod tests {
         }
         assert!(check_schema(&"a".repeat(63)).is_ok());
         assert!(check_schema(&"a".repeat(64)).is_err());
+    }
+
+    /// The embedded migrations are the ones sqlx itself reads from `migrations/<backend>/`
+    /// (what `sqlx::migrate!` embedded before): same versions, descriptions, checksums and
+    /// transaction modes, so a database migrated by an earlier build is not refused as
+    /// modified, and a new file is not forgotten.
+    #[tokio::test]
+    async fn embedded_migrations_are_sqlx_own_reading_of_the_folders() {
+        for (backend, embedded) in [
+            ("sqlite", &*SQLITE_MIGRATIONS),
+            ("postgres", &*PG_MIGRATIONS),
+        ] {
+            let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("migrations")
+                .join(backend);
+            let read = Migrator::new(folder.as_path())
+                .await
+                .expect("sqlx reads the folder");
+            let shape = |m: &Migrator| -> Vec<_> {
+                m.iter()
+                    .map(|m| {
+                        (
+                            m.version,
+                            m.description.to_string(),
+                            m.migration_type,
+                            m.checksum.to_vec(),
+                            m.no_tx,
+                        )
+                    })
+                    .collect()
+            };
+            assert_eq!(shape(embedded), shape(&read), "{backend}");
+            assert!(embedded.iter().count() >= 16, "{backend}");
+        }
     }
 }

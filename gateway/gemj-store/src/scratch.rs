@@ -253,8 +253,8 @@ async fn run_on(
         Some(c) => c,
         // No row: the statement's own column names.
         None => {
-            use sqlx::Executor as _;
-            conn.describe(sqlx::SqlSafeStr::into_sql_str(AssertSqlSafe(sql)))
+            use sqlx::{Executor as _, Statement as _};
+            conn.prepare(sqlx::SqlSafeStr::into_sql_str(AssertSqlSafe(sql)))
                 .await
                 .map_err(|e| failure(e, limits.deadline))?
                 .columns()

@@ -4,7 +4,7 @@
 use crate::{Store, StoreError, with_pool, with_tx, with_write};
 
 /// A stored run. JSON columns are kept as text: their shape is the service's business.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WesRunRow {
     /// Paging order (increasing with creation).
     pub seq: i64,
@@ -39,7 +39,7 @@ pub struct WesRunRow {
 }
 
 /// The owner of an object only it may see (a WES output).
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectOwner {
     /// The object.
     pub object: String,
@@ -57,6 +57,53 @@ pub struct ObjectOwner {
     /// When.
     pub released_at: Option<String>,
 }
+
+/// `sqlx::FromRow` for a row struct whose fields are read by their column names, on either
+/// backend (what `#[derive(sqlx::FromRow)]` writes, without sqlx's proc macros: see
+/// `build.rs`).
+macro_rules! from_row {
+    ($row:ident { $($field:ident: $ty:ty),* $(,)? }) => {
+        impl<'r, R: sqlx::Row> sqlx::FromRow<'r, R> for $row
+        where
+            &'r str: sqlx::ColumnIndex<R>,
+            $($ty: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,)*
+        {
+            fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+                Ok(Self {
+                    $($field: row.try_get(stringify!($field))?,)*
+                })
+            }
+        }
+    };
+}
+
+from_row!(WesRunRow {
+    seq: i64,
+    run_id: String,
+    owner: String,
+    state: String,
+    request: String,
+    engine: String,
+    instance: String,
+    inputs: String,
+    created_at: String,
+    start_time: Option<String>,
+    end_time: Option<String>,
+    exit_code: Option<i32>,
+    outputs: Option<String>,
+    log: String,
+    heartbeat: i64,
+});
+
+from_row!(ObjectOwner {
+    object: String,
+    owner: String,
+    run_id: String,
+    project: Option<String>,
+    held: bool,
+    released_by: Option<String>,
+    released_at: Option<String>,
+});
 
 /// What a state change also sets (each `None` keeps the stored value).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

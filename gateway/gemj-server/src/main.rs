@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 /// mimalloc instead of the system allocator: under load glibc's malloc took a fifth of the
-/// gateway's CPU (docs/PERFORMANCE.md, "The allocator and the router").
+/// gateway's CPU (docs/PERFORMANCE.md, "The allocator").
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

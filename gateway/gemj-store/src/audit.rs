@@ -3,8 +3,9 @@
 //! [`Store::append_audit`] writes a whole batch in one transaction (group commit), chained after
 //! the head this store handle's last append left. The move of the one-row `audit_head`, the rows
 //! and their participants go in one round trip, and land only if the stored head is still the
-//! one chained after (SQLite: one multi-statement execute whose inserts check the head it moved;
-//! PostgreSQL: one statement of data-modifying CTEs). If another writer (a replica, a
+//! one chained after (SQLite: `BEGIN IMMEDIATE`, statements whose inserts check the head they
+//! moved, and `COMMIT`, in one execute on the write turn's own connection; PostgreSQL: one
+//! statement of data-modifying CTEs). If another writer (a replica, a
 //! command-line run) moved it, nothing lands: the append reads the head while holding the write
 //! lock (SQLite `BEGIN IMMEDIATE`; PostgreSQL `SELECT … FOR UPDATE`) and chains again (and
 //! reads it first for the next 64 appends: a replica is busy on the chain), so concurrent
@@ -201,24 +202,25 @@ fn head_of(links: &[(i64, String, String)], after: &(i64, String)) -> (i64, Stri
         .map_or_else(|| after.clone(), |(seq, _, hash)| (*seq, hash.clone()))
 }
 
-/// An append after `after` that moves the head to `head`: the head's conditional move first,
-/// then the rows and their participants, which land only if it moved. PostgreSQL: one statement
-/// of data-modifying CTEs (the caller adds the final `SELECT count(*) FROM head`: 1 when it
-/// landed); SQLite: statements for one execute (rows affected: none unless it landed).
+/// Adds to `q` an append after `after` that moves the head to `head`: the head's conditional
+/// move first, then the rows and their participants, which land only if it moved. PostgreSQL:
+/// one statement of data-modifying CTEs (the caller adds the final `SELECT count(*) FROM head`:
+/// 1 when it landed); SQLite: statements for one execute (rows affected: none unless it landed).
 fn append_statement<DB: sqlx::Database>(
+    q: &mut sqlx::QueryBuilder<DB>,
     pg: bool,
     after: &(i64, String),
     head: (i64, &str),
     rows: &[LogRow],
     named: &[Named],
-) -> sqlx::QueryBuilder<DB>
-where
-    DB::Arguments: Default,
+) where
     for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
     for<'t> &'t str: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
     for<'t> &'t [u8]: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
 {
-    let mut q = sqlx::QueryBuilder::new(if pg { "WITH head AS (" } else { "" });
+    if pg {
+        q.push("WITH head AS (");
+    }
     q.push("UPDATE audit_head SET seq = ")
         .push_bind(head.0)
         .push(", hash = ")
@@ -241,10 +243,10 @@ where
             q.push(format!(", w{i} AS ("));
         }
         if let Some(rows) = log {
-            push_log_rows(&mut q, rows);
+            push_log_rows(q, rows);
         }
         if let Some(named) = access {
-            push_access_rows(&mut q, named);
+            push_access_rows(q, named);
         }
         if pg {
             q.push(" WHERE EXISTS (SELECT 1 FROM head)");
@@ -260,7 +262,6 @@ where
         }
         q.push(if pg { ")" } else { ";" });
     }
-    q
 }
 
 /// `INSERT INTO audit_log … SELECT * FROM (VALUES …) AS v`: the caller adds the `WHERE`.
@@ -355,13 +356,8 @@ impl Store {
             if rows.len() <= PG_LOG_ROWS_PER_APPEND && named.len() <= PG_PARTICIPANT_ROWS_PER_APPEND
             {
                 let head = head_of(&links, after);
-                let mut q = append_statement::<sqlx::Postgres>(
-                    true,
-                    after,
-                    (head.0, &head.1),
-                    &rows,
-                    &named,
-                );
+                let mut q = sqlx::QueryBuilder::<sqlx::Postgres>::new("");
+                append_statement(&mut q, true, after, (head.0, &head.1), &rows, &named);
                 q.push(" SELECT count(*) FROM head");
                 let landed: i64 = q.build_query_scalar().fetch_one(pool).await?;
                 if landed == 1 {
@@ -372,6 +368,29 @@ impl Store {
                 guess = None;
                 self.audit_cache.missed();
             }
+        }
+        // SQLite, every term known, the head guessed: `BEGIN IMMEDIATE`, the append and
+        // `COMMIT` in one execute on the write turn's own connection, one crossing to its
+        // thread and back (a pooled transaction is three, and the pool pings the connection
+        // it gets back: docs/PERFORMANCE.md).
+        if let (crate::Pool::Sqlite(pool), Some(after)) = (&self.pool, &guess)
+            && missing.is_empty()
+        {
+            let links = chain_after(after, &bodies);
+            let (rows, named) = rows_of(&links, &ids)?;
+            let head = head_of(&links, after);
+            let mut q = sqlx::QueryBuilder::new("BEGIN IMMEDIATE;");
+            append_statement(&mut q, false, after, (head.0, &head.1), &rows, &named);
+            q.push("COMMIT;");
+            let changed = self.write_turn().await?.transaction(pool, &mut q).await?;
+            // The statements after `BEGIN`: the head's move first, which the rows follow.
+            if changed.get(1) == Some(&1) {
+                self.audit_cache.set_head(head);
+                return Ok(links.iter().map(|(seq, _, _)| *seq).collect());
+            }
+            // Another writer moved the head: read it under the lock, below.
+            guess = None;
+            self.audit_cache.missed();
         }
         let (seqs, head, fresh) = with_tx!(self, |tx, pg| {
             // Terms first: insert the unknown ones, then read their ids.
@@ -436,8 +455,8 @@ impl Store {
                         } else {
                             named.len()
                         });
-                        let mut q =
-                            append_statement(pg, &after, (head.0, &head.1), log_now, named_now);
+                        let mut q = sqlx::QueryBuilder::new("");
+                        append_statement(&mut q, pg, &after, (head.0, &head.1), log_now, named_now);
                         let landed = if pg {
                             q.push(" SELECT count(*) FROM head");
                             q.build_query_scalar::<i64>().fetch_one(&mut *tx).await? == 1

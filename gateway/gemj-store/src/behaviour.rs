@@ -136,6 +136,7 @@ behaviour!(
     audit_batches,
     concurrent_appenders,
     audit_head_moved_by_another_writer,
+    cancelled_appends,
     tamper_detection,
     audit_archive,
     legacy_audit,
@@ -884,6 +885,59 @@ async fn audit_batches(store: Store) -> TestResult {
 
     let report = store.verify_chains().await?;
     assert_eq!((report.audit_rows, report.broken), (9, None));
+    Ok(())
+}
+
+/// An append whose caller stops waiting for it at any point (a dropped request, a timeout)
+/// leaves all of its rows or none, and no transaction open: the next append lands at once,
+/// after the stored head, and the chain verifies. Every term is known after the first append,
+/// so these take the one-round-trip paths (SQLite's one execute on the writer's own
+/// connection, PostgreSQL's one statement).
+async fn cancelled_appends(store: Store) -> TestResult {
+    store.migrate().await?;
+    let alice = "https://issuer.example#alice";
+    let p = ["GEMJ-P-000001"];
+    store.append_audit(&[audit_event(0, alice, &p)?]).await?;
+    let mut n = 1;
+    let mut count = store.audit_count().await?;
+    let mut landed = 0;
+    for wait_us in [
+        0_u64, 1, 5, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 50_000,
+    ] {
+        let batch = (n..n + 4)
+            .map(|i| audit_event(i, alice, &p))
+            .collect::<Result<Vec<_>, _>>()?;
+        n += 4;
+        let wait = std::time::Duration::from_micros(wait_us);
+        if tokio::time::timeout(wait, store.append_audit(&batch))
+            .await
+            .is_ok()
+        {
+            landed += 1;
+        }
+        let next = tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            store.append_audit(&[audit_event(n, alice, &[])?]),
+        )
+        .await??;
+        n += 1;
+        let now = store.audit_count().await?;
+        assert!(
+            now == count + 1 || now == count + 5,
+            "a cancelled append of 4 left {} rows",
+            now - count - 1
+        );
+        assert_eq!(
+            next,
+            vec![i64::try_from(now)?],
+            "the next append chained after the head"
+        );
+        count = now;
+    }
+    assert!(landed >= 1, "the longest wait let an append finish");
+    let report = store.verify_chains().await?;
+    assert!(report.is_intact());
+    assert_eq!(report.audit_rows, count);
     Ok(())
 }
 

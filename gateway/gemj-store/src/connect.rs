@@ -250,6 +250,58 @@ async fn connect_sqlite(url: &str, max: u32) -> Result<Store, StoreError> {
     })
 }
 
+/// SQLite: what the write turn ([`Store::write_turn`]) holds: the writer's own connection,
+/// beside the pool's, on which a whole transaction goes in one execute
+/// ([`Writer::transaction`]): one crossing to the connection's thread and back where a pooled
+/// transaction takes three (`BEGIN`, the statements, `COMMIT`) and the pool pings each
+/// connection handed back (docs/PERFORMANCE.md, "One crossing per audit append").
+#[derive(Debug, Default)]
+pub(crate) struct Writer {
+    /// Opened with the pool's options at the first transaction; none while one runs, or after
+    /// one failed.
+    conn: Option<sqlx::SqliteConnection>,
+}
+
+impl Writer {
+    /// Runs `q`, a whole transaction (`BEGIN IMMEDIATE; …; COMMIT;`), on the writer's own
+    /// connection, and returns the rows each of its statements changed, in order (SQLite's
+    /// count for a statement that changes nothing, such as `BEGIN`, is the one before it,
+    /// perhaps of the transaction before: read only the statements that change rows). The
+    /// connection is out of the turn while
+    /// the transaction runs: if it fails, or its caller stops waiting for it, the connection
+    /// is closed with it, and closing rolls back whatever it left open (the next transaction
+    /// opens another).
+    ///
+    /// # Errors
+    /// [`StoreError::Database`]; then nothing of `q` is stored.
+    pub(crate) async fn transaction(
+        &mut self,
+        pool: &sqlx::SqlitePool,
+        q: &mut sqlx::QueryBuilder<sqlx::Sqlite>,
+    ) -> Result<Vec<u64>, StoreError> {
+        use futures_util::TryStreamExt;
+        use sqlx::{ConnectOptions, Executor};
+        let mut conn = match self.conn.take() {
+            Some(c) => c,
+            None => pool.connect_options().connect().await?,
+        };
+        let changed: Vec<u64> = conn
+            .execute_many(q.build())
+            .map_ok(|done| done.rows_affected())
+            .try_collect()
+            .await?;
+        self.conn = Some(conn);
+        Ok(changed)
+    }
+
+    /// Closes the writer's own connection, if open.
+    pub(crate) async fn close(&mut self) {
+        if let Some(c) = self.conn.take() {
+            let _ = sqlx::Connection::close(c).await;
+        }
+    }
+}
+
 /// How often the background task checkpoints a SQLite store's WAL.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 

@@ -50,7 +50,7 @@ macro_rules! on_tx {
 pub struct IngestTx {
     tx: Tx,
     /// SQLite: this process's one writer ([`Store::writer`]) until commit or drop.
-    _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
+    _writer: Option<tokio::sync::OwnedMutexGuard<crate::connect::Writer>>,
     store: Store,
     wrote: bool,
 }

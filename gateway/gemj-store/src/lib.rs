@@ -95,8 +95,9 @@ pub struct Store {
     /// every write of this process (a transaction of [`with_tx`], a statement of
     /// [`with_write`], an ingest) queues here first, in arrival order, and reaches SQLite
     /// with the lock free (measured: docs/PERFORMANCE.md, "SQLite's busy sleeps"). Another
-    /// process, or another handle, on the same file still waits in the busy handler.
-    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// process, or another handle, on the same file still waits in the busy handler. The turn
+    /// holds the writer's own connection ([`connect::Writer`]), which the audit appends use.
+    writer: std::sync::Arc<tokio::sync::Mutex<connect::Writer>>,
     /// Risk charges waiting to be written in one group ([`Store::charge_risk`]).
     risk: std::sync::Arc<budgets::RiskCharges>,
     /// Approval writes committed through this handle (and its clones): lets this process's
@@ -254,14 +255,16 @@ pub(crate) use {with_pool, with_tx, with_write};
 impl Store {
     /// Waits for this process's turn to write ([`Store::writer`]), at most as long as SQLite's
     /// own busy timeout.
-    async fn write_turn(&self) -> Result<tokio::sync::MutexGuard<'_, ()>, StoreError> {
+    async fn write_turn(&self) -> Result<tokio::sync::MutexGuard<'_, connect::Writer>, StoreError> {
         tokio::time::timeout(connect::SQLITE_BUSY_TIMEOUT, self.writer.lock())
             .await
             .map_err(|_| StoreError::Busy(connect::SQLITE_BUSY_TIMEOUT))
     }
 
     /// [`Store::write_turn`], for a transaction that outlives the borrow (an ingest).
-    async fn owned_write_turn(&self) -> Result<tokio::sync::OwnedMutexGuard<()>, StoreError> {
+    async fn owned_write_turn(
+        &self,
+    ) -> Result<tokio::sync::OwnedMutexGuard<connect::Writer>, StoreError> {
         tokio::time::timeout(
             connect::SQLITE_BUSY_TIMEOUT,
             self.writer.clone().lock_owned(),
@@ -300,8 +303,12 @@ impl Store {
         }
     }
 
-    /// Closes every connection of the pool; later calls fail.
+    /// Closes every connection of the pool (and the writer's own, unless a write holds it);
+    /// later calls fail.
     pub async fn close(&self) {
+        if let Ok(mut writer) = self.writer.try_lock() {
+            writer.close().await;
+        }
         with_pool!(self, |p| p.close().await);
     }
 

@@ -941,6 +941,24 @@ async fn cancelled_appends(store: Store) -> TestResult {
     Ok(())
 }
 
+/// A closed store refuses audit appends, the writer's own connection included (it would
+/// otherwise reopen itself after [`Store::close`]).
+#[tokio::test]
+async fn a_closed_sqlite_store_refuses_audit_appends() -> TestResult {
+    let f = Fixture::sqlite().await?;
+    f.store.migrate().await?;
+    let alice = "https://issuer.example#alice";
+    f.store.append_audit(&[audit_event(1, alice, &[])?]).await?;
+    f.store.close().await;
+    assert!(
+        f.store
+            .append_audit(&[audit_event(2, alice, &[])?])
+            .await
+            .is_err()
+    );
+    Ok(())
+}
+
 /// Each handle chains after the head its last append left (guessed, not read); when another
 /// writer (a replica, a command-line run) moved it meanwhile, nothing of the append lands until
 /// it has read the stored head and chained again. Events whose terms are all known take

@@ -281,6 +281,11 @@ impl Writer {
     ) -> Result<Vec<u64>, StoreError> {
         use futures_util::TryStreamExt;
         use sqlx::{ConnectOptions, Executor};
+        if pool.is_closed() {
+            // The store was closed ([`Store::close`]): later calls fail, this one too.
+            self.close().await;
+            return Err(sqlx::Error::PoolClosed.into());
+        }
         let mut conn = match self.conn.take() {
             Some(c) => c,
             None => pool.connect_options().connect().await?,

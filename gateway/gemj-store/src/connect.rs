@@ -251,26 +251,47 @@ async fn connect_sqlite(url: &str, max: u32) -> Result<Store, StoreError> {
 }
 
 /// SQLite: what the write turn ([`Store::write_turn`]) holds: the writer's own connection,
-/// beside the pool's, on which a whole transaction goes in one execute
-/// ([`Writer::transaction`]): one crossing to the connection's thread and back where a pooled
-/// transaction takes three (`BEGIN`, the statements, `COMMIT`) and the pool pings each
-/// connection handed back (docs/PERFORMANCE.md, "One crossing per audit append").
+/// beside the pool's, opened with the pool's options at the first write. Every write
+/// transaction (`with_tx!`) runs on it, so none waits for a pooled connection or pays sqlx's
+/// ping of each connection handed back to the pool; and a whole transaction can go in one
+/// execute ([`Writer::transaction`], the audit append): one crossing to the connection's
+/// thread and back where `BEGIN`, the statements and `COMMIT` take three (docs/PERFORMANCE.md,
+/// "One crossing per audit append").
 #[derive(Debug, Default)]
 pub(crate) struct Writer {
-    /// Opened with the pool's options at the first transaction; none while one runs, or after
-    /// one failed.
+    /// None before the first write, while [`Writer::transaction`] runs, and after a failure
+    /// that may have left it unusable.
     conn: Option<sqlx::SqliteConnection>,
 }
 
 impl Writer {
-    /// Runs `q`, a whole transaction (`BEGIN IMMEDIATE; …; COMMIT;`), on the writer's own
-    /// connection, and returns the rows each of its statements changed, in order (SQLite's
-    /// count for a statement that changes nothing, such as `BEGIN`, is the one before it,
-    /// perhaps of the transaction before: read only the statements that change rows). The
-    /// connection is out of the turn while
-    /// the transaction runs: if it fails, or its caller stops waiting for it, the connection
-    /// is closed with it, and closing rolls back whatever it left open (the next transaction
-    /// opens another).
+    /// The writer's own connection, opened if need be.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`]: the store was closed ([`Store::close`]: later calls fail,
+    /// this one too), or the connection cannot be opened.
+    pub(crate) async fn connection(
+        &mut self,
+        pool: &sqlx::SqlitePool,
+    ) -> Result<&mut sqlx::SqliteConnection, StoreError> {
+        use sqlx::ConnectOptions;
+        if pool.is_closed() {
+            self.close().await;
+            return Err(sqlx::Error::PoolClosed.into());
+        }
+        Ok(match &mut self.conn {
+            Some(c) => c,
+            empty => empty.insert(pool.connect_options().connect().await?),
+        })
+    }
+
+    /// Runs `q`, a whole transaction (`BEGIN IMMEDIATE; …; COMMIT;`), in one execute on the
+    /// writer's own connection, and returns the rows each of its statements changed, in order
+    /// (SQLite's count for a statement that changes nothing, such as `BEGIN`, is the one before
+    /// it, perhaps of the transaction before: read only the statements that change rows). The
+    /// connection is out of the turn while the transaction runs: if it fails, or its caller
+    /// stops waiting for it, the connection is closed with it, and closing rolls back whatever
+    /// it left open (the next write opens another).
     ///
     /// # Errors
     /// [`StoreError::Database`]; then nothing of `q` is stored.
@@ -280,15 +301,10 @@ impl Writer {
         q: &mut sqlx::QueryBuilder<sqlx::Sqlite>,
     ) -> Result<Vec<u64>, StoreError> {
         use futures_util::TryStreamExt;
-        use sqlx::{ConnectOptions, Executor};
-        if pool.is_closed() {
-            // The store was closed ([`Store::close`]): later calls fail, this one too.
-            self.close().await;
+        use sqlx::Executor;
+        self.connection(pool).await?;
+        let Some(mut conn) = self.conn.take() else {
             return Err(sqlx::Error::PoolClosed.into());
-        }
-        let mut conn = match self.conn.take() {
-            Some(c) => c,
-            None => pool.connect_options().connect().await?,
         };
         let changed: Vec<u64> = conn
             .execute_many(q.build())
@@ -303,6 +319,66 @@ impl Writer {
     pub(crate) async fn close(&mut self) {
         if let Some(c) = self.conn.take() {
             let _ = sqlx::Connection::close(c).await;
+        }
+    }
+}
+
+/// PostgreSQL: a write transaction of `with_tx!` on a pooled connection that goes back to the
+/// pool only once its `COMMIT` is answered; dropped before that (an error, a caller that stops
+/// waiting), the connection is closed, and the server rolls the transaction back. sqlx's own
+/// `Transaction` is not used here: when its `BEGIN` is abandoned before the server answers it,
+/// sqlx 0.9 queues no rollback and returns the connection to the pool inside that transaction,
+/// where later statements of other callers would run uncommitted, holding their locks (found
+/// by `cancelled_appends`: the test's `DROP SCHEMA` waited on such a connection for good).
+#[derive(Debug)]
+pub(crate) struct PgTx {
+    conn: sqlx::pool::PoolConnection<sqlx::Postgres>,
+    committed: bool,
+}
+
+impl PgTx {
+    /// Takes a pooled connection and begins a transaction on it.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`].
+    pub(crate) async fn begin(pool: &sqlx::PgPool) -> Result<Self, StoreError> {
+        let mut tx = Self {
+            conn: pool.acquire().await?,
+            committed: false,
+        };
+        sqlx::Executor::execute(&mut *tx.conn, "BEGIN").await?;
+        Ok(tx)
+    }
+
+    /// Commits; the connection then goes back to the pool.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`]; then the connection is closed, and nothing of the transaction
+    /// is stored unless the server committed it before the error.
+    pub(crate) async fn commit(mut self) -> Result<(), StoreError> {
+        sqlx::Executor::execute(&mut *self.conn, "COMMIT").await?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for PgTx {
+    type Target = sqlx::PgConnection;
+    fn deref(&self) -> &sqlx::PgConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for PgTx {
+    fn deref_mut(&mut self) -> &mut sqlx::PgConnection {
+        &mut self.conn
+    }
+}
+
+impl Drop for PgTx {
+    fn drop(&mut self) {
+        if !self.committed {
+            self.conn.close_on_drop();
         }
     }
 }

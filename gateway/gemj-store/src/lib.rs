@@ -226,22 +226,38 @@ macro_rules! with_write {
 /// not return early (`?` or `return` roll back). On SQLite the transaction starts with
 /// `BEGIN IMMEDIATE`, taking the write lock at once, so that reads inside it cannot go stale
 /// and concurrent writers wait for each other instead of failing; before it, the transaction
-/// waits its turn as this process's one writer ([`Store::writer`]). `$body` must not wait for
-/// another write of this store.
+/// waits its turn as this process's one writer ([`Store::writer`]) and runs on the writer's
+/// own connection ([`connect::Writer::connection`]). `$body` must not wait for another write
+/// of this store.
 macro_rules! with_tx {
     ($store:expr, |$tx:ident $(, $pg:ident)?| $body:expr) => {
         match &$store.pool {
             $crate::Pool::Sqlite(pool) => {
                 $(let $pg = false;)?
-                let _writer = $store.write_turn().await?;
-                let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                let out = $body;
-                $tx.commit().await?;
-                out
+                let mut writer = $store.write_turn().await?;
+                let conn = writer.connection(pool).await?;
+                let done = match sqlx::Connection::begin_with(conn, "BEGIN IMMEDIATE").await {
+                    Ok(mut $tx) => {
+                        let out = $body;
+                        $tx.commit().await?;
+                        Ok(out)
+                    }
+                    Err(e) => Err(e),
+                };
+                match done {
+                    Ok(out) => out,
+                    // A connection that cannot begin a transaction is closed (the next write
+                    // opens another). One dropped unfinished is rolled back before its next
+                    // command: sqlx queues the rollback.
+                    Err(e) => {
+                        writer.close().await;
+                        return Err(e.into());
+                    }
+                }
             }
             $crate::Pool::Pg(pool) => {
                 $(let $pg = true;)?
-                let mut $tx = pool.begin().await?;
+                let mut $tx = $crate::connect::PgTx::begin(pool).await?;
                 let out = $body;
                 $tx.commit().await?;
                 out

@@ -5,7 +5,7 @@
 //! once, with no timer.
 
 use gemj_model::AuditEvent;
-use gemj_store::Store;
+use gemj_store::{Backend, Store};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::CoreError;
@@ -43,11 +43,34 @@ pub struct AuditSink {
 }
 
 impl AuditSink {
-    /// Starts the writer task on the current tokio runtime.
+    /// Starts the writer on the current tokio runtime: on SQLite a thread of its own, which
+    /// writes on its own connection (no crossing to sqlx's connection thread and back per
+    /// batch: docs/PERFORMANCE.md, "The audit writer's own thread"); on PostgreSQL a task.
+    /// The handle ends when the writer does.
+    ///
+    /// # Panics
+    /// Outside a tokio runtime, or when the thread cannot be started.
     #[must_use]
     pub fn start(store: Store, options: AuditOptions) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(options.queue_capacity.max(1));
-        let handle = tokio::spawn(writer(store, rx, options.max_batch.max(1)));
+        let max_batch = options.max_batch.max(1);
+        let handle = match store.backend() {
+            Backend::Sqlite => {
+                let rt = tokio::runtime::Handle::current();
+                let (ended, end) = oneshot::channel::<()>();
+                std::thread::Builder::new()
+                    .name("gemj-audit".to_owned())
+                    .spawn(move || {
+                        writer_thread(&store, rx, max_batch, &rt);
+                        let _ = ended.send(());
+                    })
+                    .expect("the audit writer's thread starts");
+                tokio::spawn(async move {
+                    let _ = end.await;
+                })
+            }
+            Backend::Postgres => tokio::spawn(writer(store, rx, max_batch)),
+        };
         (Self { tx }, handle)
     }
 
@@ -89,47 +112,84 @@ impl AuditSink {
     }
 }
 
+/// Takes `first` and whatever else has queued meanwhile, up to `max_batch` events, into
+/// `batch`; returns their events in order.
+fn gather(
+    first: Pending,
+    rx: &mut mpsc::Receiver<Pending>,
+    batch: &mut Vec<Pending>,
+    max_batch: usize,
+) -> Vec<AuditEvent> {
+    let mut queued = first.events.len();
+    batch.push(first);
+    while queued < max_batch {
+        match rx.try_recv() {
+            Ok(p) => {
+                queued += p.events.len();
+                batch.push(p);
+            }
+            Err(_) => break,
+        }
+    }
+    batch
+        .iter_mut()
+        .flat_map(|p| std::mem::take(&mut p.events))
+        .collect()
+}
+
+/// Answers every request of `batch` with its sequence numbers, or with a failure.
+fn acknowledge(
+    batch: &mut Vec<Pending>,
+    events: usize,
+    written: Result<Vec<i64>, gemj_store::StoreError>,
+) {
+    match written {
+        Ok(seqs) if seqs.len() == events => {
+            let mut seqs = seqs.into_iter();
+            for p in batch.drain(..) {
+                let n = p.ack_len;
+                let _ = p.ack.send(Ok(seqs.by_ref().take(n).collect()));
+            }
+        }
+        Ok(_) => {
+            tracing::error!(
+                message = "Audit batch acknowledged with a wrong row count.",
+                events
+            );
+            for p in batch.drain(..) {
+                let _ = p.ack.send(Err(()));
+            }
+        }
+        Err(error) => {
+            tracing::error!(message = "Audit batch could not be written.", events, %error);
+            for p in batch.drain(..) {
+                let _ = p.ack.send(Err(()));
+            }
+        }
+    }
+}
+
+/// PostgreSQL: the writer task.
 async fn writer(store: Store, mut rx: mpsc::Receiver<Pending>, max_batch: usize) {
     let mut batch: Vec<Pending> = Vec::with_capacity(max_batch);
     while let Some(first) = rx.recv().await {
-        let mut queued = first.events.len();
-        batch.push(first);
-        while queued < max_batch {
-            match rx.try_recv() {
-                Ok(p) => {
-                    queued += p.events.len();
-                    batch.push(p);
-                }
-                Err(_) => break,
-            }
-        }
-        let events: Vec<AuditEvent> = batch
-            .iter_mut()
-            .flat_map(|p| std::mem::take(&mut p.events))
-            .collect();
-        match store.append_audit(&events).await {
-            Ok(seqs) if seqs.len() == events.len() => {
-                let mut seqs = seqs.into_iter();
-                for p in batch.drain(..) {
-                    let n = p.ack_len;
-                    let _ = p.ack.send(Ok(seqs.by_ref().take(n).collect()));
-                }
-            }
-            Ok(_) => {
-                tracing::error!(
-                    message = "Audit batch acknowledged with a wrong row count.",
-                    events = events.len()
-                );
-                for p in batch.drain(..) {
-                    let _ = p.ack.send(Err(()));
-                }
-            }
-            Err(error) => {
-                tracing::error!(message = "Audit batch could not be written.", events = events.len(), %error);
-                for p in batch.drain(..) {
-                    let _ = p.ack.send(Err(()));
-                }
-            }
-        }
+        let events = gather(first, &mut rx, &mut batch, max_batch);
+        let written = store.append_audit(&events).await;
+        acknowledge(&mut batch, events.len(), written);
+    }
+}
+
+/// SQLite: the writer thread (`Store::append_audit_blocking`). Ends when every sink is dropped.
+fn writer_thread(
+    store: &Store,
+    mut rx: mpsc::Receiver<Pending>,
+    max_batch: usize,
+    rt: &tokio::runtime::Handle,
+) {
+    let mut batch: Vec<Pending> = Vec::with_capacity(max_batch);
+    while let Some(first) = rx.blocking_recv() {
+        let events = gather(first, &mut rx, &mut batch, max_batch);
+        let written = store.append_audit_blocking(&events, rt);
+        acknowledge(&mut batch, events.len(), written);
     }
 }

@@ -202,6 +202,85 @@ fn head_of(links: &[(i64, String, String)], after: &(i64, String)) -> (i64, Stri
         .map_or_else(|| after.clone(), |(seq, _, hash)| (*seq, hash.clone()))
 }
 
+/// What an append computes before it touches the database ([`Store::prepare_audit`]).
+struct Prepared {
+    bodies: Vec<String>,
+    times: Vec<i64>,
+    ids: HashMap<String, i64>,
+    missing: Vec<String>,
+}
+
+/// Runs `into VALUES (?, …), …tail` for `rows` rows of `columns` parameters each, `params` in
+/// order, as a cached statement (one per row count seen).
+fn insert_values<'p>(
+    tx: &rusqlite::Transaction<'_>,
+    into: &str,
+    columns: usize,
+    rows: usize,
+    tail: &str,
+    params: impl IntoIterator<Item = &'p dyn rusqlite::ToSql>,
+) -> Result<(), StoreError> {
+    let one = format!("({})", vec!["?"; columns].join(", "));
+    let sql = format!(
+        "{into} VALUES {}{tail}",
+        vec![one.as_str(); rows].join(", ")
+    );
+    tx.prepare_cached(&sql)
+        .and_then(|mut st| st.execute(rusqlite::params_from_iter(params)))
+        .map(drop)
+        .map_err(crate::connect::direct_error)
+}
+
+/// SQLite, on the audit writer's direct connection: moves the head from `after` to `head` and
+/// inserts the rows and their participants, in one `BEGIN IMMEDIATE` transaction; `Ok(false)`
+/// (nothing written) when the stored head was not `after`. A failure leaves nothing: the
+/// transaction is rolled back when dropped.
+fn append_direct(
+    conn: &mut rusqlite::Connection,
+    after: &(i64, String),
+    head: (i64, &str),
+    rows: &[LogRow],
+    named: &[Named],
+) -> Result<bool, StoreError> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(crate::connect::direct_error)?;
+    let moved = tx
+        .prepare_cached(
+            "UPDATE audit_head SET seq = ?1, hash = ?2 WHERE id = 1 AND seq = ?3 AND hash = ?4",
+        )
+        .and_then(|mut st| st.execute(rusqlite::params![head.0, head.1, after.0, after.1]))
+        .map_err(crate::connect::direct_error)?;
+    if moved != 1 {
+        return Ok(false);
+    }
+    for chunk in rows.chunks(AUDIT_ROWS_PER_STATEMENT) {
+        let params = chunk
+            .iter()
+            .flat_map(|(seq, at, principal, packed, prev, hash)| {
+                [
+                    seq as &dyn rusqlite::ToSql,
+                    at,
+                    principal,
+                    packed,
+                    prev,
+                    hash,
+                ]
+            });
+        let into = "INSERT INTO audit_log (seq, at_ns, principal, packed, prev_hash, hash)";
+        insert_values(&tx, into, 6, chunk.len(), "", params)?;
+    }
+    for chunk in named.chunks(PARTICIPANT_ROWS_PER_STATEMENT) {
+        let params = chunk
+            .iter()
+            .flat_map(|(participant, seq)| [participant as &dyn rusqlite::ToSql, seq]);
+        let into = "INSERT INTO audit_access (participant, seq)";
+        insert_values(&tx, into, 2, chunk.len(), " ON CONFLICT DO NOTHING", params)?;
+    }
+    tx.commit().map_err(crate::connect::direct_error)?;
+    Ok(true)
+}
+
 /// Adds to `q` an append after `after` that moves the head to `head`: the head's conditional
 /// move first, then the rows and their participants, which land only if it moved. PostgreSQL:
 /// one statement of data-modifying CTEs (the caller adds the final `SELECT count(*) FROM head`:
@@ -297,6 +376,100 @@ where
 }
 
 impl Store {
+    /// The bodies (as hashed) and times of `events`, and the ids of their terms this handle
+    /// knows (`missing`: the others).
+    fn prepare_audit(&self, events: &[AuditEvent]) -> Result<Prepared, StoreError> {
+        let bodies = events
+            .iter()
+            .map(|e| crate::convert::to_json("audit event", &e.request_id, e))
+            .collect::<Result<Vec<_>, _>>()?;
+        let times = events
+            .iter()
+            .map(audit_pack::at_ns)
+            .collect::<Result<Vec<_>, _>>()?;
+        let wanted: BTreeSet<String> = events.iter().flat_map(audit_pack::terms_of).collect();
+        let mut ids: HashMap<String, i64> = HashMap::with_capacity(wanted.len());
+        let mut missing = Vec::new();
+        for t in wanted {
+            match self.audit_cache.id(&t) {
+                Some(id) => {
+                    ids.insert(t, id);
+                }
+                None => missing.push(t),
+            }
+        }
+        Ok(Prepared {
+            bodies,
+            times,
+            ids,
+            missing,
+        })
+    }
+
+    /// [`Store::append_audit`] for a thread outside the async runtime: the audit writer's own,
+    /// which groups the requests' events (`gemj-core`'s `AuditSink`). On SQLite, an append whose
+    /// terms are all known and whose head guess holds runs on that thread, on the write turn's
+    /// direct connection ([`connect::Writer::direct`]): no crossing to sqlx's connection thread
+    /// and back. Everything else (PostgreSQL, a new term, another writer's move of the head, an
+    /// in-memory database) is [`Store::append_audit`] run with `rt`.
+    ///
+    /// # Errors
+    /// As [`Store::append_audit`]; then nothing of the batch is stored.
+    ///
+    /// # Panics
+    /// When called from inside an async task (it blocks).
+    pub fn append_audit_blocking(
+        &self,
+        events: &[AuditEvent],
+        rt: &tokio::runtime::Handle,
+    ) -> Result<Vec<i64>, StoreError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        if let (crate::Pool::Sqlite(pool), Some(after)) = (&self.pool, self.audit_cache.head()) {
+            let events: Vec<AuditEvent> = events.iter().map(audit_pack::canonical).collect();
+            let Prepared {
+                bodies,
+                times,
+                ids,
+                missing,
+            } = self.prepare_audit(&events)?;
+            if missing.is_empty() {
+                let links = chain_after(&after, &bodies);
+                let (rows, named) = pack_rows(&events, None, &bodies, &times, &ids, &links)?;
+                let head = head_of(&links, &after);
+                let mut writer = rt.block_on(self.write_turn())?;
+                let direct = match writer.direct(pool) {
+                    Ok(direct) => direct,
+                    // The pool's own connections may still open: append through them.
+                    Err(StoreError::Sqlite(error)) => {
+                        tracing::warn!(
+                            message = "The audit writer's direct connection did not open.",
+                            %error
+                        );
+                        None
+                    }
+                    Err(e) => return Err(e),
+                };
+                if let Some(conn) = direct {
+                    match append_direct(conn, &after, (head.0, &head.1), &rows, &named) {
+                        Ok(true) => {
+                            self.audit_cache.set_head(head);
+                            return Ok(links.iter().map(|(seq, _, _)| *seq).collect());
+                        }
+                        // Another writer moved the head: read it under the lock, below.
+                        Ok(false) => self.audit_cache.missed(),
+                        Err(e) => {
+                            writer.close_direct();
+                            return Err(e);
+                        }
+                    }
+                }
+            }
+        }
+        rt.block_on(self.append_audit(events))
+    }
+
     /// Appends a batch of audit events in one transaction, each chained to the one before, and
     /// returns their sequence numbers in order. An empty batch writes nothing. Times are
     /// stored (and hashed) in UTC.
@@ -319,26 +492,13 @@ impl Store {
         verbatim: Option<&[Option<String>]>,
         chain: Chain,
     ) -> Result<Vec<i64>, StoreError> {
-        let bodies = events
-            .iter()
-            .map(|e| crate::convert::to_json("audit event", &e.request_id, e))
-            .collect::<Result<Vec<_>, _>>()?;
-        let times = events
-            .iter()
-            .map(audit_pack::at_ns)
-            .collect::<Result<Vec<_>, _>>()?;
+        let Prepared {
+            bodies,
+            times,
+            mut ids,
+            missing,
+        } = self.prepare_audit(events)?;
         self.ensure_audit_partitions(&times).await?;
-        let wanted: BTreeSet<String> = events.iter().flat_map(audit_pack::terms_of).collect();
-        let mut ids: HashMap<String, i64> = HashMap::with_capacity(wanted.len());
-        let mut missing = Vec::new();
-        for t in wanted {
-            match self.audit_cache.id(&t) {
-                Some(id) => {
-                    ids.insert(t, id);
-                }
-                None => missing.push(t),
-            }
-        }
         let mut guess = match chain {
             Chain::Next => self.audit_cache.head(),
             Chain::Given(_) => None,
@@ -1199,6 +1359,23 @@ mod tests {
         }
     }
 
+    /// `first`, then `pairs` (appends of two rows each, in any order), are the rows
+    /// `1..=rows`, each once, each pair's two rows consecutive.
+    fn every_row_once(first: Vec<i64>, pairs: Vec<Vec<i64>>, rows: i64) {
+        let mut all = first;
+        for written in pairs {
+            assert_eq!(written.len(), 2);
+            assert_eq!(written[1], written[0] + 1, "a batch's rows are consecutive");
+            all.extend(written);
+        }
+        all.sort_unstable();
+        assert_eq!(
+            all,
+            (1..=rows).collect::<Vec<i64>>(),
+            "every row once, no gap"
+        );
+    }
+
     /// Two handles on one SQLite file (two processes, as the CLI beside a serving gateway),
     /// writing in turn and at once: each batch chains after the real head (read under the
     /// write lock), so the result is one intact chain with every row once and no gap.
@@ -1227,22 +1404,82 @@ mod tests {
             .iter()
             .enumerate()
             .map(|(i, batch)| if i % 2 == 0 { &a } else { &b }.append_audit(batch));
-        let mut all: Vec<i64> = seqs;
-        for written in futures_util::future::join_all(writes).await {
-            let written = written?;
-            assert_eq!(written.len(), 2);
-            assert_eq!(written[1], written[0] + 1, "a batch's rows are consecutive");
-            all.extend(written);
-        }
-        all.sort_unstable();
-        assert_eq!(
-            all,
-            (1..=92).collect::<Vec<i64>>(),
-            "every row once, no gap"
-        );
+        let pairs = futures_util::future::join_all(writes)
+            .await
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?;
+        every_row_once(seqs, pairs, 92);
         assert!(a.verify_chains().await?.is_intact());
         assert!(b.verify_chains().await?.is_intact());
         assert_eq!(a.audit_rows(0, 1000).await?.len(), 92);
+        Ok(())
+    }
+
+    /// The audit writer thread's path (`append_audit_blocking`: the direct connection when the
+    /// head guess holds and every term is known, else the async path) and the async path of a
+    /// second handle on the same file keep one chain: each misses the other's moves of the head
+    /// and chains again, in turn and at once. A closed store refuses the direct path.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn direct_appends_keep_one_chain_with_another_writer()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let url = format!("sqlite:{}", dir.path().join("gemj.db").display());
+        let a = Store::connect(&url, &crate::StoreOptions::default()).await?;
+        a.migrate().await?;
+        let b = Store::connect(&url, &crate::StoreOptions::default()).await?;
+        let rt = tokio::runtime::Handle::current();
+        let direct = |batch: Vec<AuditEvent>| {
+            let (a, rt) = (a.clone(), rt.clone());
+            tokio::task::spawn_blocking(move || a.append_audit_blocking(&batch, &rt))
+        };
+        let mut n = 0;
+        let mut next = |p: &str| {
+            n += 1;
+            event(n, p)
+        };
+        // In turn with the other handle: every append of `a` misses its guess.
+        let mut seqs = Vec::new();
+        for round in 0..8 {
+            let batch = vec![next("P1"), next("P2")];
+            seqs.extend(if round % 2 == 0 {
+                direct(batch).await??
+            } else {
+                b.append_audit(&batch).await?
+            });
+        }
+        // In a row: the guess holds and the terms are known, so the direct connection writes.
+        for _ in 0..5 {
+            seqs.extend(direct(vec![next("P1"), next("P2")]).await??);
+        }
+        assert!(
+            a.writer.lock().await.has_direct(),
+            "the direct path was taken"
+        );
+        // A participant not seen before: a new term, through the async path.
+        seqs.extend(direct(vec![next("P9")]).await??);
+        assert_eq!(seqs, (1..=27).collect::<Vec<i64>>());
+        // At once, from both handles.
+        let mut waiting = Vec::new();
+        for i in 0..30 {
+            let batch = vec![next("P3"), next("P1")];
+            waiting.push(if i % 2 == 0 {
+                direct(batch)
+            } else {
+                let b = b.clone();
+                tokio::spawn(async move { b.append_audit(&batch).await })
+            });
+        }
+        let mut pairs = Vec::new();
+        for w in waiting {
+            pairs.push(w.await??);
+        }
+        every_row_once(seqs, pairs, 87);
+        assert!(a.verify_chains().await?.is_intact());
+        assert_eq!(b.audit_rows(0, 1000).await?.len(), 87);
+        let p1 = b.audit_records_for_participant("P1", 0, 1000).await?;
+        assert_eq!(p1.len(), 8 + 5 + 30, "each append named its participants");
+        a.close().await;
+        assert!(direct(vec![next("P1")]).await?.is_err());
         Ok(())
     }
 }

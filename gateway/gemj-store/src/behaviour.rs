@@ -137,6 +137,7 @@ behaviour!(
     concurrent_appenders,
     audit_head_moved_by_another_writer,
     cancelled_appends,
+    cancelled_transactions,
     tamper_detection,
     audit_archive,
     legacy_audit,
@@ -945,6 +946,84 @@ async fn cancelled_appends(store: Store) -> TestResult {
     let report = store.verify_chains().await?;
     assert!(report.is_intact());
     assert_eq!(report.audit_rows, count);
+    Ok(())
+}
+
+/// Polls `fut` at most `polls` times, 30 µs apart (other threads drive its I/O meanwhile),
+/// then drops it unfinished; `Some` when it finished first. A timer abandons nothing sooner
+/// than a millisecond, past the round trips of a local database; this abandons a call at each
+/// of its steps in turn.
+async fn abandoned_after<F: std::future::Future>(fut: F, polls: usize) -> Option<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    for _ in 0..polls {
+        let step = std::future::poll_fn(|cx| std::task::Poll::Ready(fut.as_mut().poll(cx))).await;
+        if let std::task::Poll::Ready(out) = step {
+            return Some(out);
+        }
+        std::thread::sleep(std::time::Duration::from_micros(30));
+        tokio::task::yield_now().await;
+    }
+    None
+}
+
+/// PostgreSQL: no idle pooled connection is inside a transaction (`now()` is the transaction's
+/// start: a statement outside one finds it current, one inside a transaction left open finds
+/// it at least as old as the pause before it).
+async fn no_pooled_connection_in_a_transaction(store: &Store) -> TestResult {
+    let crate::Pool::Pg(pool) = &store.pool else {
+        return Ok(());
+    };
+    let mut held = Vec::new();
+    for _ in 0..pool.size() {
+        match tokio::time::timeout(std::time::Duration::from_millis(200), pool.acquire()).await {
+            Ok(conn) => held.push(conn?),
+            Err(_) => break,
+        }
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    for conn in &mut held {
+        let outside: bool =
+            sqlx::query_scalar("SELECT clock_timestamp() - now() < interval '50 milliseconds'")
+                .fetch_one(&mut **conn)
+                .await?;
+        assert!(outside, "a pooled connection was left inside a transaction");
+    }
+    Ok(())
+}
+
+/// Ingests abandoned at each step in turn (a client gone mid-request) leave
+/// nothing half-written, no write lock held and, on PostgreSQL, no pooled connection inside
+/// their transaction (sqlx 0.9's own `Transaction` returned one whose `BEGIN` was sent but not
+/// yet answered to the pool, where the next caller's statements ran uncommitted).
+async fn cancelled_transactions(store: Store) -> TestResult {
+    store.migrate().await?;
+    with_participants(&store, 1).await?;
+    let ingest = |p: Participant| {
+        let store = store.clone();
+        async move {
+            let mut tx = store.begin_ingest().await?;
+            tx.put_participant(&p).await?;
+            tx.commit().await
+        }
+    };
+    let mut landed = 0;
+    for polls in 0..40_u32 {
+        let n = 100 + polls;
+        if let Some(done) = abandoned_after(ingest(participant(n)?), polls as usize).await {
+            done?;
+            landed += 1;
+            assert!(store.get_participant(&pid(n)?).await?.is_some());
+        }
+        // The next ingest lands at once: no write lock or transaction was left behind.
+        tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            ingest(participant(1_000 + polls)?),
+        )
+        .await??;
+        assert!(store.get_participant(&pid(1_000 + polls)?).await?.is_some());
+        no_pooled_connection_in_a_transaction(&store).await?;
+    }
+    assert!(landed >= 1, "the most polls let an ingest finish");
     Ok(())
 }
 

@@ -262,6 +262,9 @@ pub(crate) struct Writer {
     /// None before the first write, while [`Writer::transaction`] runs, and after a failure
     /// that may have left it unusable.
     conn: Option<sqlx::SqliteConnection>,
+    /// The audit writer thread's own connection to the same file, driven from that thread
+    /// ([`Writer::direct`]); None before its first append and after a failure.
+    direct: Option<rusqlite::Connection>,
 }
 
 impl Writer {
@@ -315,12 +318,75 @@ impl Writer {
         Ok(changed)
     }
 
-    /// Closes the writer's own connection, if open.
+    /// Closes the writer's own connections, if open.
     pub(crate) async fn close(&mut self) {
+        self.close_direct();
         if let Some(c) = self.conn.take() {
             let _ = sqlx::Connection::close(c).await;
         }
     }
+
+    /// The audit writer thread's direct connection (rusqlite, on the calling thread: no
+    /// crossing to a connection thread), opened if need be on the pool's file with the pool's
+    /// settings. None for an in-memory database, which another connection would not share.
+    /// Only under the write turn, so it never meets the other connections' writes in
+    /// SQLite's busy handler.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] when the store was closed; [`StoreError::Sqlite`] when the
+    /// file cannot be opened.
+    pub(crate) fn direct(
+        &mut self,
+        pool: &sqlx::SqlitePool,
+    ) -> Result<Option<&mut rusqlite::Connection>, StoreError> {
+        if pool.is_closed() {
+            self.close_direct();
+            return Err(sqlx::Error::PoolClosed.into());
+        }
+        if self.direct.is_none() {
+            let options = pool.connect_options();
+            let path = options.get_filename();
+            if !path.is_file() {
+                return Ok(None);
+            }
+            let conn = rusqlite::Connection::open_with_flags(
+                path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(direct_error)?;
+            conn.busy_timeout(SQLITE_BUSY_TIMEOUT)
+                .map_err(direct_error)?;
+            // The pool's settings (`connect_sqlite`); WAL is the file's own, set at creation.
+            conn.execute_batch(
+                "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                 PRAGMA temp_store = memory; PRAGMA wal_autocheckpoint = 0;",
+            )
+            .map_err(direct_error)?;
+            // Reason: one cached statement per batch size seen, up to this many.
+            conn.set_prepared_statement_cache_capacity(64);
+            self.direct = Some(conn);
+        }
+        Ok(self.direct.as_mut())
+    }
+
+    /// Whether the direct connection is open (tests: the direct path was taken).
+    #[cfg(test)]
+    pub(crate) fn has_direct(&self) -> bool {
+        self.direct.is_some()
+    }
+
+    /// Closes the direct connection (rolling back whatever it left open); the next append
+    /// opens another.
+    pub(crate) fn close_direct(&mut self) {
+        self.direct = None;
+    }
+}
+
+/// A failure of the direct connection ([`Writer::direct`]) as a store error: SQLite's message,
+/// which names tables and constraints, never values.
+pub(crate) fn direct_error(e: rusqlite::Error) -> StoreError {
+    StoreError::Sqlite(e.to_string())
 }
 
 /// PostgreSQL: a write transaction of `with_tx!` on a pooled connection that goes back to the

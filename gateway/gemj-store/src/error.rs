@@ -36,6 +36,10 @@ pub enum StoreError {
     /// A query failed.
     #[error("database query failed")]
     Database(#[from] sqlx::Error),
+    /// The audit writer's direct SQLite connection failed (SQLite's message); nothing of the
+    /// write was stored.
+    #[error("SQLite failed: {0}")]
+    Sqlite(String),
     /// This process's writes stayed queued behind another (an ingest, a variant load) for as
     /// long as SQLite's own busy timeout (30 s): nothing was written.
     #[error("the database stayed busy: no turn to write within {0:?}")]

@@ -23,7 +23,8 @@ use crate::{AppendOutcome, Pool, Store, StoreError, with_pool};
 /// The open transaction, per backend.
 enum Tx {
     Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
-    Pg(sqlx::Transaction<'static, sqlx::Postgres>),
+    /// Not sqlx's `Transaction`: see [`crate::connect::PgTx`].
+    Pg(crate::connect::PgTx),
 }
 
 /// Runs `$body` with `$tx` bound to the open transaction's connection and `$pg` to whether it
@@ -80,7 +81,7 @@ impl Store {
                 Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?)
             }
             Pool::Pg(pool) => {
-                let mut tx = pool.begin().await?;
+                let mut tx = crate::connect::PgTx::begin(pool).await?;
                 sqlx::query("SELECT pg_advisory_xact_lock(7243001)")
                     .execute(&mut *tx)
                     .await?;

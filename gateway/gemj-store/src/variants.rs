@@ -547,7 +547,7 @@ impl Store {
                 tx.commit().await?;
             }
             Pool::Pg(pool) => {
-                let mut tx = pool.begin().await?;
+                let mut tx = crate::connect::PgTx::begin(pool).await?;
                 let key = dataset_key!(tx, dataset);
                 write_variants!(tx, write_rows_pg, key, &rows, true);
                 tx.commit().await?;
@@ -630,7 +630,7 @@ impl Store {
                 counts
             }
             Pool::Pg(pool) => {
-                let mut tx = pool.begin().await?;
+                let mut tx = crate::connect::PgTx::begin(pool).await?;
                 // Reason: two merges into one dataset must not both read the same stored row.
                 sqlx::query("SELECT pg_advisory_xact_lock(7243002)")
                     .execute(&mut *tx)

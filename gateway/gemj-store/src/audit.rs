@@ -1359,6 +1359,77 @@ mod tests {
         }
     }
 
+    /// Appends that never pause, from two writers, with a reader beside them: a passive
+    /// checkpoint alone never catches up with such a log, so SQLite never starts it over and
+    /// the file only grows. The checkpoint task restarts it under the write turn once it passes
+    /// its limit (a thousand frames in this crate's tests), and the restart cuts the file back:
+    /// the WAL must shrink while the writes go on, and end no larger than a few limits.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_wal_restarts_under_writes_that_never_pause()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("gemj.db");
+        let store = Store::connect(
+            &format!("sqlite:{}", path.display()),
+            &crate::StoreOptions::default(),
+        )
+        .await?;
+        store.migrate().await?;
+        let wal = dir.path().join("gemj.db-wal");
+        let limit = crate::connect::WAL_LIMIT_BYTES.unsigned_abs();
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(4);
+        let mut tasks = Vec::new();
+        for w in 0..2 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut n = 0;
+                while std::time::Instant::now() < until {
+                    n += 1;
+                    let batch = vec![event(w * 1_000_000 + n, "P1"), event(n, "P2")];
+                    store.append_audit(&batch).await?;
+                }
+                Ok::<usize, StoreError>(n)
+            }));
+        }
+        let reader = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                while std::time::Instant::now() < until {
+                    store.audit_records_for_participant("P1", 0, 5).await?;
+                }
+                Ok::<usize, StoreError>(0)
+            })
+        };
+        let (mut largest, mut last, mut shrank) = (0u64, 0u64, 0u32);
+        while std::time::Instant::now() < until {
+            let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+            if size < last {
+                shrank += 1;
+            }
+            (largest, last) = (largest.max(size), size);
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let mut appends = 0;
+        for t in tasks {
+            appends += t.await??;
+        }
+        reader.await??;
+        assert!(
+            appends > 1_000,
+            "the writers kept writing ({appends} appends)"
+        );
+        assert!(
+            shrank > 0,
+            "the WAL never started over: {largest} bytes after {appends} appends"
+        );
+        assert!(
+            largest < 8 * limit,
+            "the WAL reached {largest} bytes (limit {limit}) in {appends} appends"
+        );
+        assert!(store.verify_chains().await?.is_intact());
+        Ok(())
+    }
+
     /// `first`, then `pairs` (appends of two rows each, in any order), are the rows
     /// `1..=rows`, each once, each pair's two rows consecutive.
     fn every_row_once(first: Vec<i64>, pairs: Vec<Vec<i64>>, rows: i64) {

@@ -471,6 +471,9 @@ const WAL_LIMIT_FRAMES: i64 = if cfg!(test) { 1_000 } else { 16_384 };
 /// (`journal_size_limit`).
 pub(crate) const WAL_LIMIT_BYTES: i64 = WAL_LIMIT_FRAMES * 4_096;
 
+/// A WAL file's bytes per frame: the frame's header and its 4 KiB page.
+const WAL_FRAME_BYTES: u64 = 24 + 4_096;
+
 /// How long the checkpoint task waits for the write turn before leaving the restart to its next
 /// round.
 const RESTART_TURN_WAIT: Duration = Duration::from_millis(250);
@@ -505,7 +508,9 @@ async fn checkpoints(
         if alive.upgrade().is_none() || pool.is_closed() {
             break;
         }
-        let over = std::fs::metadata(&wal).is_ok_and(|m| m.len() > WAL_LIMIT_BYTES.unsigned_abs());
+        // The file's 32-byte header, then its frames.
+        let over = std::fs::metadata(&wal)
+            .is_ok_and(|m| m.len() > 32 + WAL_LIMIT_FRAMES.unsigned_abs() * WAL_FRAME_BYTES);
         if !over && last.elapsed() < CHECKPOINT_EVERY {
             continue;
         }

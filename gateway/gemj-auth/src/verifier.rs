@@ -395,6 +395,22 @@ impl Verifier {
         token: &str,
         now: i64,
     ) -> Result<VerifiedPassport, AuthError> {
+        self.verify_passport_shared(token, now)
+            .await
+            .map(Arc::unwrap_or_clone)
+    }
+
+    /// [`Verifier::verify_passport`], answering a repeated Passport with the cached result
+    /// itself, not a copy of it (the request path: no copy of every Visa per request).
+    ///
+    /// # Errors
+    ///
+    /// As [`Verifier::verify_passport`].
+    pub async fn verify_passport_shared(
+        &self,
+        token: &str,
+        now: i64,
+    ) -> Result<Arc<VerifiedPassport>, AuthError> {
         if token.len() > MAX_PASSPORT_BYTES {
             return Err(AuthError::TokenTooLarge);
         }
@@ -405,7 +421,7 @@ impl Verifier {
                 .counters
                 .passport_cache_hits
                 .fetch_add(1, Ordering::Relaxed);
-            return Ok((*hit.result).clone());
+            return Ok(hit.result);
         }
         let digest = sha256(token.as_bytes());
         let passport_hash = hex::encode(digest);
@@ -419,6 +435,7 @@ impl Verifier {
                 return Err(e);
             }
         };
+        let result = Arc::new(result);
         if cacheable {
             let valid_until = result
                 .visas
@@ -429,7 +446,7 @@ impl Verifier {
             self.inner.passport_cache.insert(
                 token,
                 CachedPassport {
-                    result: Arc::new(result.clone()),
+                    result: Arc::clone(&result),
                     verified_at: now,
                 },
                 valid_until,

@@ -189,7 +189,8 @@ fn writer_thread(
     let mut batch: Vec<Pending> = Vec::with_capacity(max_batch);
     while let Some(first) = rx.blocking_recv() {
         let events = gather(first, &mut rx, &mut batch, max_batch);
-        let written = store.append_audit_blocking(&events, rt);
-        acknowledge(&mut batch, events.len(), written);
+        let n = events.len();
+        let written = store.append_audit_blocking(events, rt);
+        acknowledge(&mut batch, n, written);
     }
 }

@@ -125,6 +125,26 @@ impl RevocationList {
             }));
         Ok(passport)
     }
+
+    /// [`RevocationList::apply`] to a shared Passport (the verifier's cached one): handed back
+    /// as it is while nothing is revoked, so no request copies its Visas for nothing.
+    ///
+    /// # Errors
+    /// As [`RevocationList::apply`].
+    pub fn apply_shared(
+        &self,
+        passport: std::sync::Arc<VerifiedPassport>,
+    ) -> Result<std::sync::Arc<VerifiedPassport>, &'static str> {
+        let none = {
+            let now = self.current.read().unwrap_or_else(PoisonError::into_inner);
+            now.tokens.is_empty() && now.subjects.is_empty()
+        };
+        if none {
+            return Ok(passport);
+        }
+        self.apply(std::sync::Arc::unwrap_or_clone(passport))
+            .map(std::sync::Arc::new)
+    }
 }
 
 /// The administrators' API over the list (`/admin/v1/revocations`): every call is an access
@@ -204,5 +224,55 @@ impl RevocationsService {
         let removed = core.store.unrevoke(kind, issuer, value).await?;
         core.revocations.refresh().await?;
         Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A shared Passport passes untouched (the same allocation) while nothing is revoked, and
+    /// is refused or trimmed like an owned one once something is.
+    #[tokio::test]
+    async fn a_shared_passport_is_copied_only_when_something_is_revoked()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let url = format!("sqlite:{}", dir.path().join("gemj.db").display());
+        let store = Store::connect(&url, &gemj_store::StoreOptions::default()).await?;
+        store.migrate().await?;
+        let list = RevocationList::start(store.clone(), Duration::from_secs(3600)).await?;
+        let passport = Arc::new(VerifiedPassport {
+            issuer: "https://broker.example".into(),
+            subject: "alice".into(),
+            passport_hash: "p".into(),
+            visas: vec![],
+            rejected: vec![],
+            expires_at: 1_900_000_000,
+            token_ids: vec!["jti-1".into()],
+        });
+        let same = list.apply_shared(Arc::clone(&passport));
+        assert!(same.is_ok_and(|p| Arc::ptr_eq(&p, &passport)));
+
+        // Another subject revoked: a copy, equal to the original.
+        let revoke = |value: &str| Revocation {
+            kind: RevocationKind::Subject,
+            issuer: "https://broker.example".into(),
+            value: value.into(),
+            reason: "test".into(),
+            created_at: String::new(),
+            created_by: "admin".into(),
+        };
+        store.revoke(&revoke("bob")).await?;
+        list.refresh().await?;
+        let copied = list.apply_shared(Arc::clone(&passport));
+        assert!(copied.is_ok_and(|p| !Arc::ptr_eq(&p, &passport) && *p == *passport));
+
+        store.revoke(&revoke("alice")).await?;
+        list.refresh().await?;
+        assert_eq!(
+            list.apply_shared(Arc::clone(&passport)).err(),
+            Some(SUBJECT_REVOKED)
+        );
+        Ok(())
     }
 }

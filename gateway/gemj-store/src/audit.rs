@@ -387,17 +387,11 @@ impl Store {
             .iter()
             .map(audit_pack::at_ns)
             .collect::<Result<Vec<_>, _>>()?;
-        let wanted: BTreeSet<String> = events.iter().flat_map(audit_pack::terms_of).collect();
+        let mut wanted: Vec<&str> = events.iter().flat_map(audit_pack::terms_of).collect();
+        wanted.sort_unstable();
+        wanted.dedup();
         let mut ids: HashMap<String, i64> = HashMap::with_capacity(wanted.len());
-        let mut missing = Vec::new();
-        for t in wanted {
-            match self.audit_cache.id(&t) {
-                Some(id) => {
-                    ids.insert(t, id);
-                }
-                None => missing.push(t),
-            }
-        }
+        let missing = self.audit_cache.ids_of(&wanted, &mut ids);
         Ok(Prepared {
             bodies,
             times,
@@ -420,14 +414,14 @@ impl Store {
     /// When called from inside an async task (it blocks).
     pub fn append_audit_blocking(
         &self,
-        events: &[AuditEvent],
+        mut events: Vec<AuditEvent>,
         rt: &tokio::runtime::Handle,
     ) -> Result<Vec<i64>, StoreError> {
         if events.is_empty() {
             return Ok(Vec::new());
         }
+        events.iter_mut().for_each(audit_pack::canonicalize);
         if let (crate::Pool::Sqlite(pool), Some(after)) = (&self.pool, self.audit_cache.head()) {
-            let events: Vec<AuditEvent> = events.iter().map(audit_pack::canonical).collect();
             let Prepared {
                 bodies,
                 times,
@@ -467,7 +461,7 @@ impl Store {
                 }
             }
         }
-        rt.block_on(self.append_audit(events))
+        rt.block_on(self.write_audit(&events, None, Chain::Next))
     }
 
     /// Appends a batch of audit events in one transaction, each chained to the one before, and
@@ -1502,7 +1496,7 @@ mod tests {
         let rt = tokio::runtime::Handle::current();
         let direct = |batch: Vec<AuditEvent>| {
             let (a, rt) = (a.clone(), rt.clone());
-            tokio::task::spawn_blocking(move || a.append_audit_blocking(&batch, &rt))
+            tokio::task::spawn_blocking(move || a.append_audit_blocking(batch, &rt))
         };
         let mut n = 0;
         let mut next = |p: &str| {

@@ -14,11 +14,11 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use gemj_model::AuditEvent;
+use gemj_model::{AccessDecision, AuditEvent};
 use serde::{Deserialize, Serialize};
 
 use crate::StoreError;
-use crate::convert::{parse_variant, variant_name};
+use crate::convert::parse_variant;
 
 /// Terms a store handle remembers before it starts again (a term is about 100 bytes).
 const MAX_CACHED_TERMS: usize = 1 << 18;
@@ -57,6 +57,24 @@ impl AuditCache {
     /// The id of a known term.
     pub(crate) fn id(&self, term: &str) -> Option<i64> {
         self.terms.read().ok()?.ids.get(term).copied()
+    }
+
+    /// The ids of `terms` (sorted, distinct) into `ids`, under one read of the cache; the
+    /// terms it does not know, in order.
+    pub(crate) fn ids_of(&self, terms: &[&str], ids: &mut HashMap<String, i64>) -> Vec<String> {
+        let Ok(known) = self.terms.read() else {
+            return terms.iter().map(|t| (*t).to_owned()).collect();
+        };
+        let mut missing = Vec::new();
+        for t in terms {
+            match known.ids.get(*t) {
+                Some(id) => {
+                    ids.insert((*t).to_owned(), *id);
+                }
+                None => missing.push((*t).to_owned()),
+            }
+        }
+        missing
     }
 
     /// The text of a known term id.
@@ -160,8 +178,21 @@ impl Token {
 /// 1970, which read back in UTC).
 pub(crate) fn canonical(event: &AuditEvent) -> AuditEvent {
     let mut e = event.clone();
-    e.at = e.at.to_offset(time::UtcOffset::UTC);
+    canonicalize(&mut e);
     e
+}
+
+/// [`canonical`] in place, for events the caller owns (the audit writer's).
+pub(crate) fn canonicalize(event: &mut AuditEvent) {
+    event.at = event.at.to_offset(time::UtcOffset::UTC);
+}
+
+/// The serde name of a decision (`permit`, `deny`), as the audit stores and hashes it.
+pub(crate) const fn decision_name(decision: AccessDecision) -> &'static str {
+    match decision {
+        AccessDecision::Permit => "permit",
+        AccessDecision::Deny => "deny",
+    }
 }
 
 /// Nanoseconds since 1970 of the event's time.
@@ -172,19 +203,19 @@ pub(crate) fn at_ns(event: &AuditEvent) -> Result<i64, StoreError> {
 }
 
 /// Every term of an event (the principal first).
-pub(crate) fn terms_of(e: &AuditEvent) -> Vec<String> {
+pub(crate) fn terms_of(e: &AuditEvent) -> Vec<&str> {
     let mut out = vec![
-        e.principal.clone(),
-        e.api.clone(),
-        e.endpoint.clone(),
-        e.action.clone(),
-        e.resource.clone(),
-        variant_name(&e.decision),
+        e.principal.as_str(),
+        e.api.as_str(),
+        e.endpoint.as_str(),
+        e.action.as_str(),
+        e.resource.as_str(),
+        decision_name(e.decision),
     ];
-    out.extend(e.reasons.iter().cloned());
-    out.extend(e.credential_hashes.iter().cloned());
-    out.extend(e.approval.iter().cloned());
-    out.extend(e.participants.iter().cloned());
+    out.extend(e.reasons.iter().map(String::as_str));
+    out.extend(e.credential_hashes.iter().map(String::as_str));
+    out.extend(e.approval.as_deref());
+    out.extend(e.participants.iter().map(String::as_str));
     out
 }
 
@@ -204,7 +235,7 @@ pub(crate) fn pack(
         endpoint: id(&e.endpoint)?,
         action: id(&e.action)?,
         resource: id(&e.resource)?,
-        decision: id(&variant_name(&e.decision))?,
+        decision: id(decision_name(e.decision))?,
         reasons: e.reasons.iter().map(|r| id(r)).collect::<Result<_, _>>()?,
         credential_hashes: e
             .credential_hashes
@@ -315,7 +346,6 @@ impl Packed {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gemj_model::AccessDecision;
 
     fn event() -> AuditEvent {
         AuditEvent {
@@ -340,7 +370,7 @@ mod tests {
 
     fn round_trip(e: &AuditEvent) -> (AuditEvent, String, usize) {
         let terms = terms_of(e);
-        let ids: HashMap<String, i64> = terms.iter().cloned().zip(1..).collect();
+        let ids: HashMap<String, i64> = terms.iter().map(|t| (*t).to_owned()).zip(1..).collect();
         let texts: HashMap<i64, Arc<str>> = ids
             .iter()
             .map(|(t, id)| (*id, Arc::from(t.as_str())))
@@ -352,6 +382,13 @@ mod tests {
             .and_then(|p| p.unpack(1, at, &e.principal, &|id| texts.get(&id).cloned()))
             .unwrap_or_else(|err| panic!("{err}"));
         (back, body, bytes.len())
+    }
+
+    #[test]
+    fn decision_names_are_the_serde_names() {
+        for d in [AccessDecision::Permit, AccessDecision::Deny] {
+            assert_eq!(decision_name(d), crate::convert::variant_name(&d));
+        }
     }
 
     #[test]
@@ -380,7 +417,11 @@ mod tests {
     #[test]
     fn a_missing_or_rewritten_term_is_not_silently_read() {
         let e = event();
-        let ids: HashMap<String, i64> = terms_of(&e).into_iter().zip(1..).collect();
+        let ids: HashMap<String, i64> = terms_of(&e)
+            .into_iter()
+            .map(str::to_owned)
+            .zip(1..)
+            .collect();
         let (_, bytes) = pack(&e, &ids).unwrap_or_default();
         let at = at_ns(&e).unwrap_or_default();
         let missing = decode(1, &bytes).and_then(|p| p.unpack(1, at, "x", &|_| None));

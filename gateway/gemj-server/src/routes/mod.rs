@@ -97,15 +97,21 @@ fn bearer(req: &HttpRequest) -> Result<Option<String>, ApiError> {
 /// routes the token to the right verifier; the verifiers check everything.
 fn is_passport_token(token: &str) -> bool {
     use base64::Engine as _;
+    /// The one member read; the header's others are skipped, not built.
+    #[derive(serde::Deserialize)]
+    struct Header<'a> {
+        #[serde(borrow)]
+        typ: Option<std::borrow::Cow<'a, str>>,
+    }
     let Some(head) = token.split('.').next() else {
         return false;
     };
     let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(head) else {
         return false;
     };
-    serde_json::from_slice::<serde_json::Value>(&bytes)
+    serde_json::from_slice::<Header<'_>>(&bytes)
         .ok()
-        .and_then(|h| h.get("typ").and_then(|t| t.as_str()).map(str::to_owned))
+        .and_then(|h| h.typ)
         .is_some_and(|t| t.eq_ignore_ascii_case("vnd.ga4gh.passport+jwt"))
 }
 
@@ -125,15 +131,14 @@ async fn passport_principal(
         .filter(|_| !is_passport_token(token))
         .and_then(|b| b.pick(token).cloned());
     let verified = match broker {
-        Some((broker, exchange)) => {
-            verifier
-                .verify_access_token(&broker, token, exchange, now)
-                .await
-        }
-        None => verifier.verify_passport(token, now).await,
+        Some((broker, exchange)) => verifier
+            .verify_access_token(&broker, token, exchange, now)
+            .await
+            .map(std::sync::Arc::new),
+        None => verifier.verify_passport_shared(token, now).await,
     };
     match verified {
-        Ok(passport) => Ok(Principal::Passport(std::sync::Arc::new(passport))),
+        Ok(passport) => Ok(Principal::Passport(passport)),
         Err(error) => {
             tracing::info!(message = "Passport rejected.", reason = error.code());
             Err(ApiError::Unauthenticated(error.code()))
@@ -246,8 +251,8 @@ fn unless_revoked(
     match (principal, core) {
         (Principal::Passport(p), Some(core)) => core
             .revocations()
-            .apply(std::sync::Arc::unwrap_or_clone(p))
-            .map(|p| Principal::Passport(std::sync::Arc::new(p)))
+            .apply_shared(p)
+            .map(Principal::Passport)
             .map_err(ApiError::Unauthenticated),
         (other, _) => Ok(other),
     }
@@ -520,4 +525,33 @@ pub fn resource_405(path: &str, allow: &'static str) -> actix_web::Resource {
 /// [`ApiError::BadRequest`].
 pub fn parse_body<T: serde::de::DeserializeOwned>(body: serde_json::Value) -> Result<T, ApiError> {
     serde_json::from_value(body).map_err(|e| ApiError::BadRequest(format!("invalid body: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_passport_token;
+    use base64::Engine as _;
+
+    fn token(header: &str) -> String {
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        format!("{}.{}.sig", b64(header), b64(r#"{"sub":"x"}"#))
+    }
+
+    #[test]
+    fn a_passport_is_known_by_its_header_typ_alone() {
+        for (header, passport) in [
+            (r#"{"alg":"RS256","typ":"vnd.ga4gh.passport+jwt"}"#, true),
+            (r#"{"typ":"VND.GA4GH.Passport+JWT","alg":"ES256"}"#, true),
+            // An escaped character still reads as the same text.
+            (r#"{"typ":"vnd.ga4gh.passport\u002bjwt"}"#, true),
+            (r#"{"alg":"RS256","typ":"JWT"}"#, false),
+            (r#"{"alg":"RS256"}"#, false),
+            (r#"{"typ":7}"#, false),
+            ("not json", false),
+        ] {
+            assert_eq!(is_passport_token(&token(header)), passport, "{header}");
+        }
+        assert!(!is_passport_token("%%%.x.y"));
+        assert!(!is_passport_token(""));
+    }
 }

@@ -357,6 +357,19 @@ async fn informational_endpoints_are_valid_and_describe_what_is_served() -> Test
     let r = http.send("DELETE", &format!("{B}/individuals"), None, None, None)?;
     error(&set, &r, 405, "DELETE");
     assert_eq!(r.header("allow"), Some("GET, POST"));
+    // Beacon and htsget are each one scope of routes: a path under a prefix that none of its
+    // routes takes is a 404, and so is a path that only starts like a prefix.
+    for path in [
+        "/beacon/v2/individuals/x/runs/y",
+        "/beacon/v2x/individuals",
+        "/htsget/reads",
+        "/htsget/reads/",
+        "/htsget/nothing/GEMJ-DEMO-0002",
+        "/htsgetx/reads/GEMJ-DEMO-0002",
+    ] {
+        let r = http.get(path, None)?;
+        assert_eq!(r.status, 404, "{path}: {}", r.json);
+    }
     gw.stop().await;
     Ok(())
 }

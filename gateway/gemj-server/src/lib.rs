@@ -647,12 +647,19 @@ impl Gateway {
         let ingest_max_body = self.config.ingest.max_body_bytes;
         let cors_origins = self.config.server.cors_origins.clone();
         let mut server = HttpServer::new(move || {
+            // The data-plane APIs first, each one scope: actix tries an app's services in
+            // order, a dynamic pattern by a regular expression, a scope by a prefix compare, so
+            // a ticket, a DRS object or a Beacon query is dispatched without trying every
+            // other API's patterns (no two APIs share a prefix, so order changes no answer).
             let mut app = services
                 .register(App::new())
                 .app_data(metrics.clone())
                 .app_data(base.clone())
                 .app_data(drs.clone())
-                .app_data(brokers.clone());
+                .app_data(brokers.clone())
+                .configure(routes::htsget::configure)
+                .configure(routes::drs::configure)
+                .configure(routes::beacon::configure);
             if let Some(v) = &verifier {
                 app = app.app_data(v.clone());
             }
@@ -693,9 +700,6 @@ impl Gateway {
                 .configure(routes::approvals::configure)
                 .configure(routes::revocations::configure)
                 .configure(routes::data::configure)
-                .configure(routes::drs::configure)
-                .configure(routes::htsget::configure)
-                .configure(routes::beacon::configure)
                 .configure(routes::beacon_network::configure)
                 .configure(routes::data_connect::configure)
                 .configure(|cfg| routes::ingest::configure(cfg, ingest_max_body))

@@ -135,9 +135,10 @@ pub struct OverBudget {
 /// (documented in PRIVACY.md).
 ///
 /// An instance does not write the store for every query: it leases a few queries of a window
-/// at once ([`lease_size`]: 1 for limits under 128, at most 16) and spends them itself, so the
-/// store never grants more than the limit in all, and at most one lease per instance and key is
-/// left unspent when a window ends. The set of participants whose risk budget a requester has
+/// at once ([`lease_size`]: 1 for limits under 128, at most 16; doubling while a key spends
+/// each lease within a second, up to one 64th of the limit and at most 1,024:
+/// [`max_lease_size`]) and spends them itself, so the store never grants more than the limit in
+/// all, and at most one lease per instance and key is left unspent when a window ends. The set of participants whose risk budget a requester has
 /// spent is read at most once a second per requester; a charge adds at once the participants
 /// it finds spent (its one statement returns every charged participant's count over all
 /// instances), so an instance learns of another's charges of a participant within a second, or
@@ -185,13 +186,46 @@ struct Lease {
     started_ms: i64,
     /// Queries left.
     left: u32,
+    /// How many queries it was taken with.
+    size: u32,
+    /// When it was taken (ms since the epoch).
+    taken_ms: i64,
 }
 
-/// How many queries an instance takes from the store at once for a budget of `limit`: one in
-/// 64 of the limit, between 1 and 16 (limits under 128 are taken one by one, exactly).
+/// How many queries an instance first takes from the store at once for a budget of `limit`:
+/// one in 64 of the limit, between 1 and 16 (limits under 128 are taken one by one, exactly).
 #[must_use]
 pub fn lease_size(limit: u32) -> u32 {
     (limit / 64).clamp(1, 16)
+}
+
+/// The most an instance takes at once for a budget of `limit`, once a key spends its leases
+/// fast ([`next_lease_size`]): still one in 64 of the limit, at most [`MAX_LEASE`].
+#[must_use]
+pub fn max_lease_size(limit: u32) -> u32 {
+    (limit / 64).clamp(1, MAX_LEASE)
+}
+
+/// The largest lease: a key of a huge limit, spending fast, writes the store once per this many
+/// queries.
+const MAX_LEASE: u32 = 1_024;
+
+/// A lease spent within this long of being taken is followed by one twice its size.
+const FAST_LEASE_MS: i64 = 1_000;
+
+/// The size of the lease that follows `spent` (the key's last lease, if it is of the current
+/// window, `now`, and spent): twice its size, up to [`max_lease_size`], when it was spent
+/// within [`FAST_LEASE_MS`] of being taken; else [`lease_size`]. So a key queried fast (a busy
+/// caller of a large budget, many callers behind one address) writes the store rarely, while
+/// what an instance can leave unspent when a window ends stays under one 64th of the limit.
+#[must_use]
+fn next_lease_size(limit: u32, spent: Option<(u32, i64)>, now: i64) -> u32 {
+    match spent {
+        Some((size, taken_ms)) if now - taken_ms < FAST_LEASE_MS => size
+            .saturating_mul(2)
+            .clamp(lease_size(limit), max_lease_size(limit)),
+        _ => lease_size(limit),
+    }
 }
 
 /// How long a read of a requester's spent risk budgets is used.
@@ -345,18 +379,26 @@ impl Budgets {
         if let Some(wait_ms) = self.spent_for(key, now) {
             return Ok(Err(wait_ms));
         }
-        // A whole lease (one query now, the rest kept); near the limit, where it no longer
-        // fits, one query.
-        let whole = lease_size(limit);
+        // A whole lease (one query now, the rest kept), larger while the key's last one of
+        // this window went fast; near the limit, where it no longer fits, the first size, then
+        // one query.
+        let spent = self
+            .lock_leases()
+            .get(key)
+            .filter(|l| l.left == 0 && l.started_ms > now - window)
+            .map(|l| (l.size, l.taken_ms));
+        let whole = next_lease_size(limit, spent, now);
+        let mut sizes = vec![whole, lease_size(limit), 1];
+        sizes.dedup();
         let mut outcome = Err(1);
-        for amount in [whole, 1] {
+        for amount in sizes {
             let asked = [QueryBudget { key, limit, amount }];
             outcome = self
                 .store
                 .take_queries(&asked, window, now)
                 .await?
                 .map(|started| (started.first().copied().unwrap_or(now), amount));
-            if outcome.is_ok() || whole == 1 {
+            if outcome.is_ok() {
                 break;
             }
         }
@@ -386,6 +428,8 @@ impl Budgets {
             Lease {
                 started_ms: started,
                 left: amount - 1,
+                size: amount,
+                taken_ms: now,
             },
         );
         Ok(Ok(started))
@@ -615,6 +659,42 @@ mod tests {
         Ok(())
     }
 
+    /// Whether `amount` more queries of `key` fit a budget of `limit` in the store now (then
+    /// they are taken).
+    async fn fits(
+        store: &Store,
+        settings: BudgetSettings,
+        key: &str,
+        limit: u32,
+        amount: u32,
+    ) -> Result<bool, StoreError> {
+        let asked = [QueryBudget { key, limit, amount }];
+        let window = ms(settings.window_secs);
+        Ok(store.take_queries(&asked, window, now_ms()).await?.is_ok())
+    }
+
+    /// How many of `queries` queries of `caller` two instances over `store` grant, the caller
+    /// alternating between them.
+    async fn alternating(
+        settings: BudgetSettings,
+        store: &Store,
+        caller: &str,
+        queries: usize,
+    ) -> Result<u32, StoreError> {
+        let (a, b) = (
+            Budgets::new(settings, store.clone()),
+            Budgets::new(settings, store.clone()),
+        );
+        let mut granted = 0;
+        for i in 0..queries {
+            let instance = if i % 2 == 0 { &a } else { &b };
+            if instance.take(Some(caller), None).await?.is_ok() {
+                granted += 1;
+            }
+        }
+        Ok(granted)
+    }
+
     #[tokio::test]
     async fn leases_spare_the_store_and_never_grant_more_than_the_limit() -> Result<(), StoreError>
     {
@@ -640,42 +720,15 @@ mod tests {
             assert!(a.take(Some("lea"), None).await?.is_ok());
         }
         // The store counts 105 used: 896 more do not fit, 895 do.
-        let window = ms(settings.window_secs);
-        let more = |amount| {
-            let store = store.clone();
-            async move {
-                store
-                    .take_queries(
-                        &[QueryBudget {
-                            key: "caller:lea",
-                            limit: 1_000,
-                            amount,
-                        }],
-                        window,
-                        now_ms(),
-                    )
-                    .await
-            }
-        };
-        assert!(more(896).await?.is_err());
-        assert!(more(895).await?.is_ok());
+        assert!(!fits(&store, settings, "caller:lea", 1_000, 896).await?);
+        assert!(fits(&store, settings, "caller:lea", 1_000, 895).await?);
         // Two instances over one store, a caller alternating between them: never more than
         // the limit in all, and at most one lease each left unspent.
         let settings = BudgetSettings {
             per_caller: 200,
             ..settings
         };
-        let (a, b) = (
-            Budgets::new(settings, store.clone()),
-            Budgets::new(settings, store.clone()),
-        );
-        let mut granted = 0;
-        for i in 0..400 {
-            let instance = if i % 2 == 0 { &a } else { &b };
-            if instance.take(Some("max"), None).await?.is_ok() {
-                granted += 1;
-            }
-        }
+        let granted = alternating(settings, &store, "max", 400).await?;
         assert!(
             (200 - 2 * lease_size(200)..=200).contains(&granted),
             "{granted}"
@@ -698,6 +751,64 @@ mod tests {
             .map(|l| l.get(&format!("ip:{ip}")).map(|l| l.left))
             .unwrap_or_default();
         assert_eq!(left, Some(lease_size(1_000) - 1));
+        Ok(())
+    }
+
+    #[test]
+    fn leases_double_while_spent_fast_up_to_a_64th_of_the_limit() {
+        let now = 1_000_000;
+        let big = 1_000_000_000;
+        assert_eq!(next_lease_size(big, None, now), 16);
+        assert_eq!(next_lease_size(big, Some((16, now - 3)), now), 32);
+        assert_eq!(next_lease_size(big, Some((512, now - 999)), now), 1_024);
+        assert_eq!(next_lease_size(big, Some((1_024, now)), now), 1_024);
+        // Spent slowly: back to the first size.
+        assert_eq!(next_lease_size(big, Some((512, now - 1_000)), now), 16);
+        // Never more than a 64th of the limit, never less than the first size.
+        assert_eq!(next_lease_size(4_096, Some((64, now)), now), 64);
+        assert_eq!(next_lease_size(1_000, Some((15, now)), now), 15);
+        assert_eq!(next_lease_size(100, Some((1, now)), now), 1);
+        assert_eq!(next_lease_size(big, Some((1, now)), now), 16);
+        assert_eq!(
+            (
+                max_lease_size(6),
+                max_lease_size(4_096),
+                max_lease_size(big)
+            ),
+            (1, 64, 1_024)
+        );
+    }
+
+    /// A key queried fast writes the store once per lease of a growing size: 3,000 queries of
+    /// a huge budget take 8 leases (16, 32, … 1,024, 1,024), not 188 of 16. With the leases
+    /// grown, two instances a caller alternates between still never grant more than the limit
+    /// and leave at most one largest lease each unspent.
+    #[tokio::test]
+    async fn a_fast_key_takes_growing_leases_within_the_same_bounds() -> Result<(), StoreError> {
+        let store = store().await;
+        let settings = BudgetSettings {
+            per_caller: 1_000_000,
+            per_ip: 1_000_000,
+            ..BudgetSettings::default()
+        };
+        let a = Budgets::new(settings, store.clone());
+        for _ in 0..3_000 {
+            assert!(a.take(Some("fast"), None).await?.is_ok());
+        }
+        // 16 + 32 + … + 1,024 = 2,032, and one more lease of 1,024.
+        let used = |limit, amount| fits(&store, settings, "caller:fast", limit, amount);
+        assert!(!used(3_056, 1).await?);
+        assert!(used(3_057, 1).await?);
+
+        let settings = BudgetSettings {
+            per_caller: 4_096,
+            ..settings
+        };
+        let granted = alternating(settings, &store, "alternating", 10_000).await?;
+        assert!(
+            (4_096 - 2 * max_lease_size(4_096)..=4_096).contains(&granted),
+            "{granted}"
+        );
         Ok(())
     }
 
@@ -726,19 +837,11 @@ mod tests {
             }
         }
         // 180 queries: 12 leases of 15 for the caller (180 used), 12 of 16 for the address.
-        let window = ms(settings.window_secs);
-        let used = |key: &'static str, limit: u32, amount: u32| {
-            let store = store.clone();
-            async move {
-                store
-                    .take_queries(&[QueryBudget { key, limit, amount }], window, now_ms())
-                    .await
-            }
-        };
-        assert!(used("caller:herd", 1_000, 821).await?.is_err());
-        assert!(used("caller:herd", 1_000, 820).await?.is_ok());
-        assert!(used("ip:192.0.2.7", 192, 1).await?.is_err());
-        assert!(used("ip:192.0.2.7", 193, 1).await?.is_ok());
+        let used = |key, limit, amount| fits(&store, settings, key, limit, amount);
+        assert!(!used("caller:herd", 1_000, 821).await?);
+        assert!(used("caller:herd", 1_000, 820).await?);
+        assert!(!used("ip:192.0.2.7", 192, 1).await?);
+        assert!(used("ip:192.0.2.7", 193, 1).await?);
         Ok(())
     }
 

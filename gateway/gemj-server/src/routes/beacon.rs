@@ -25,8 +25,10 @@ const MAX_BODY_BYTES: usize = 256 * 1024;
 /// The route prefix.
 pub const PREFIX: &str = "/beacon/v2";
 
-/// Registers the routes.
+/// Registers the routes, in one scope under [`PREFIX`]: a request elsewhere passes it by a
+/// prefix compare, not by trying each of its patterns.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    let mut scope = web::scope(PREFIX);
     let informational = [
         ("", Doc::Info),
         ("/", Doc::Info),
@@ -37,8 +39,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         ("/entry_types", Doc::EntryTypes),
     ];
     for (path, which) in informational {
-        cfg.service(
-            web::resource(format!("{PREFIX}{path}"))
+        scope = scope.service(
+            web::resource(path)
                 .route(web::get().to(
                     move |beacon: web::Data<Beacon>,
                           registry: web::Data<ServiceRegistry>,
@@ -58,26 +60,27 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         "/individuals/filtering_terms",
         "/{entry}/{id}/filtering_terms",
     ] {
-        cfg.service(
+        scope = scope.service(
             get_and_post(path)
                 .route(web::get().to(filtering_terms))
                 .route(web::post().to(filtering_terms_post)),
         );
     }
     for path in ["/{entry}", "/{entry}/{id}", "/{entry}/{id}/{nested}"] {
-        cfg.service(
+        scope = scope.service(
             get_and_post(path)
                 .route(web::get().to(get_entries))
                 .route(web::post().to(post_entries)),
         );
     }
+    cfg.service(scope);
 }
 
-/// A resource under the prefix whose methods other than GET and POST answer Beacon's 405.
+/// A resource of the scope whose methods other than GET and POST answer Beacon's 405.
 fn get_and_post(path: &str) -> actix_web::Resource {
-    web::resource(format!("{PREFIX}{path}")).default_service(web::to(
-        |beacon: web::Data<Beacon>| method_not_allowed(beacon, "GET, POST"),
-    ))
+    web::resource(path).default_service(web::to(|beacon: web::Data<Beacon>| {
+        method_not_allowed(beacon, "GET, POST")
+    }))
 }
 
 /// Registers Beacon in the service registry.

@@ -21,29 +21,33 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Registers the routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    // One scope: a request elsewhere passes it by a prefix compare.
+    let mut scope = web::scope("/htsget");
     for (path, endpoint) in [
-        ("/htsget/reads", Endpoint::Reads),
-        ("/htsget/variants", Endpoint::Variants),
+        ("/reads", Endpoint::Reads),
+        ("/variants", Endpoint::Variants),
     ] {
         let info = move |registry: web::Data<ServiceRegistry>| async move {
             service_info(&registry, endpoint)
         };
-        cfg.service(
-            web::resource(format!("{path}/service-info"))
-                .route(web::get().to(info))
-                .default_service(web::to(|| async { method_not_allowed("GET") })),
-        )
-        .service(
-            web::resource(format!("{path}/{{id:.+}}"))
-                .route(web::get().to(move |req, htsget, base, caller, id| {
-                    get_ticket(req, htsget, base, caller, id, endpoint)
-                }))
-                .route(web::post().to(move |req, htsget, base, caller, id, body| {
-                    post_ticket(req, htsget, base, caller, id, body, endpoint)
-                }))
-                .default_service(web::to(|| async { method_not_allowed("GET, POST") })),
-        );
+        scope = scope
+            .service(
+                web::resource(format!("{path}/service-info"))
+                    .route(web::get().to(info))
+                    .default_service(web::to(|| async { method_not_allowed("GET") })),
+            )
+            .service(
+                web::resource(format!("{path}/{{id:.+}}"))
+                    .route(web::get().to(move |req, htsget, base, caller, id| {
+                        get_ticket(req, htsget, base, caller, id, endpoint)
+                    }))
+                    .route(web::post().to(move |req, htsget, base, caller, id, body| {
+                        post_ticket(req, htsget, base, caller, id, body, endpoint)
+                    }))
+                    .default_service(web::to(|| async { method_not_allowed("GET, POST") })),
+            );
     }
+    cfg.service(scope);
 }
 
 /// Registers htsget's two endpoints in the service registry.

@@ -138,11 +138,11 @@ pub struct OverBudget {
 /// at once ([`lease_size`]: 1 for limits under 128, at most 16; doubling while a key spends
 /// each lease within a second, up to one 64th of the limit and at most 1,024:
 /// [`max_lease_size`]) and spends them itself, so the store never grants more than the limit in
-/// all, and at most one lease per instance and key is left unspent when a window ends. The set of participants whose risk budget a requester has
-/// spent is read at most once a second per requester; a charge adds at once the participants
-/// it finds spent (its one statement returns every charged participant's count over all
-/// instances), so an instance learns of another's charges of a participant within a second, or
-/// at its own next charge of them.
+/// all, and at most one lease per instance and key is left unspent when a window ends. The set
+/// of participants whose risk budget a requester has spent is read at most once a second per
+/// requester; a charge adds at once the participants it finds spent (its one statement returns
+/// every charged participant's count over all instances), so an instance learns of another's
+/// charges of a participant within a second, or at its own next charge of them.
 #[derive(Debug)]
 pub struct Budgets {
     settings: BudgetSettings,

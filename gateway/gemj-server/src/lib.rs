@@ -646,7 +646,7 @@ impl Gateway {
         let max_body = self.config.server.max_body_bytes;
         let ingest_max_body = self.config.ingest.max_body_bytes;
         let cors_origins = self.config.server.cors_origins.clone();
-        let mut server = HttpServer::new(move || {
+        let server = HttpServer::new(move || {
             // The data-plane APIs first, each one scope: actix tries an app's services in
             // order, a dynamic pattern by a regular expression, a scope by a prefix compare, so
             // a ticket, a DRS object or a Beacon query is dispatched without trying every
@@ -715,10 +715,10 @@ impl Gateway {
         .shutdown_timeout(self.config.server.shutdown_timeout_secs)
         .listen(listener)
         .context("cannot start the HTTP server")?;
-        if self.config.server.workers > 0 {
-            server = server.workers(self.config.server.workers);
-        }
-        let server = server.run();
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let server = server
+            .workers(self.config.server.worker_threads(cores))
+            .run();
         let handle = server.handle();
         let join = tokio::spawn(server);
         Ok(Running {

@@ -513,6 +513,7 @@ impl Store {
                 let mut q = sqlx::QueryBuilder::<sqlx::Postgres>::new("");
                 append_statement(&mut q, true, after, (head.0, &head.1), &rows, &named);
                 q.push(" SELECT count(*) FROM head");
+                let pool = self.audit_pg.as_ref().unwrap_or(pool);
                 let landed: i64 = q.build_query_scalar().fetch_one(pool).await?;
                 if landed == 1 {
                     self.audit_cache.set_head(head);

@@ -251,6 +251,7 @@ async fn connect_sqlite(url: &str, max: u32) -> Result<Store, StoreError> {
         writer,
         risk: std::sync::Arc::default(),
         approval_writes: std::sync::Arc::default(),
+        audit_pg: None,
     })
 }
 
@@ -596,7 +597,41 @@ async fn connect_pg(url: &str, max: u32, schema: Option<String>) -> Result<Store
         backend: Backend::Postgres,
         source,
     };
-    let mut pool = PgPoolOptions::new()
+    if let Some(schema) = &schema {
+        // One direct connection first: it fails fast when the server is unreachable, and
+        // creates the schema. The server quotes the identifier (format %I).
+        let mut conn = options.connect().await.map_err(connect_err)?;
+        let create: String =
+            sqlx::query_scalar("SELECT format('CREATE SCHEMA IF NOT EXISTS %I', $1::text)")
+                .bind(schema)
+                .fetch_one(&mut conn)
+                .await?;
+        sqlx::query(AssertSqlSafe(create))
+            .execute(&mut conn)
+            .await?;
+        conn.close().await?;
+    }
+    let pool = pg_pool_options(max, schema.clone())
+        .connect_with(options.clone())
+        .await
+        .map_err(connect_err)?;
+    // Opened by the audit writer's first append, on its runtime (`Store::audit_pg`).
+    let audit_pg = pg_pool_options(1, schema).connect_lazy_with(options);
+    Ok(Store {
+        pool: Pool::Pg(pool),
+        catalogue_writes: std::sync::Arc::default(),
+        audit_cache: std::sync::Arc::default(),
+        writer: std::sync::Arc::default(),
+        risk: std::sync::Arc::default(),
+        approval_writes: std::sync::Arc::default(),
+        audit_pg: Some(audit_pg),
+    })
+}
+
+/// A PostgreSQL pool of at most `max` connections, each working in `schema` when given; a
+/// connection idle for a while is pinged before use.
+fn pg_pool_options(max: u32, schema: Option<String>) -> PgPoolOptions {
+    let pool = PgPoolOptions::new()
         .max_connections(max)
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .test_before_acquire(false)
@@ -608,38 +643,18 @@ async fn connect_pg(url: &str, max: u32, schema: Option<String>) -> Result<Store
                 Ok(true)
             })
         });
-    if let Some(schema) = schema {
-        // One direct connection first: it fails fast when the server is unreachable, and
-        // creates the schema. The server quotes the identifier (format %I).
-        let mut conn = options.connect().await.map_err(connect_err)?;
-        let create: String =
-            sqlx::query_scalar("SELECT format('CREATE SCHEMA IF NOT EXISTS %I', $1::text)")
-                .bind(&schema)
-                .fetch_one(&mut conn)
+    let Some(schema) = schema else {
+        return pool;
+    };
+    pool.after_connect(move |conn, _meta| {
+        let schema = schema.clone();
+        Box::pin(async move {
+            sqlx::query("SELECT set_config('search_path', $1, false)")
+                .bind(schema)
+                .execute(conn)
                 .await?;
-        sqlx::query(AssertSqlSafe(create))
-            .execute(&mut conn)
-            .await?;
-        conn.close().await?;
-        pool = pool.after_connect(move |conn, _meta| {
-            let schema = schema.clone();
-            Box::pin(async move {
-                sqlx::query("SELECT set_config('search_path', $1, false)")
-                    .bind(schema)
-                    .execute(conn)
-                    .await?;
-                Ok(())
-            })
-        });
-    }
-    let pool = pool.connect_with(options).await.map_err(connect_err)?;
-    Ok(Store {
-        pool: Pool::Pg(pool),
-        catalogue_writes: std::sync::Arc::default(),
-        audit_cache: std::sync::Arc::default(),
-        writer: std::sync::Arc::default(),
-        risk: std::sync::Arc::default(),
-        approval_writes: std::sync::Arc::default(),
+            Ok(())
+        })
     })
 }
 

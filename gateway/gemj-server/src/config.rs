@@ -351,7 +351,8 @@ pub struct StorageConfig {
 pub struct DatabaseConfig {
     /// `sqlite:` or `postgres://` URL. Empty: the embedded default, `<data_dir>/gemj.sqlite`.
     pub url: String,
-    /// Connection pool size.
+    /// Connection pool size. On PostgreSQL the audit appends keep one connection of their own
+    /// beside it.
     pub max_connections: u32,
     /// PostgreSQL schema to use (created if missing). Empty: the default `search_path`.
     pub schema: String,

@@ -162,7 +162,8 @@ impl std::fmt::Display for Backend {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreOptions {
-    /// The most connections the pool opens (at least 1 is used).
+    /// The most connections the pool opens (at least 1 is used). On PostgreSQL the audit
+    /// appends open one more of their own (`Store::audit_pg`).
     pub max_connections: u32,
     /// PostgreSQL only: the schema to work in. It is created if missing and set as the
     /// `search_path` of every connection. Lower-case letters, digits and `_`, starting with a

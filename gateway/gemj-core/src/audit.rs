@@ -173,8 +173,8 @@ fn acknowledge(
 async fn writer(store: Store, mut rx: mpsc::Receiver<Pending>, max_batch: usize) {
     let mut batch: Vec<Pending> = Vec::with_capacity(max_batch);
     while let Some(first) = rx.recv().await {
-        let events = gather(first, &mut rx, &mut batch, max_batch);
-        let written = store.append_audit(&events).await;
+        let mut events = gather(first, &mut rx, &mut batch, max_batch);
+        let written = store.append_audit_mut(&mut events).await;
         acknowledge(&mut batch, events.len(), written);
     }
 }

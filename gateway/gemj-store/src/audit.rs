@@ -109,13 +109,6 @@ fn hash_bytes(hex_hash: &str, seq: i64) -> Result<Vec<u8>, StoreError> {
         .map_err(|e| StoreError::invalid_input("audit record", &seq.to_string(), e))
 }
 
-/// PostgreSQL: audit rows in the one statement that moves the head (6 parameters each, of the
-/// 65,535 a statement may have); more go in statements after it.
-const PG_LOG_ROWS_PER_APPEND: usize = 2 * AUDIT_ROWS_PER_STATEMENT;
-
-/// PostgreSQL: participant rows in the one statement that moves the head (2 parameters each).
-const PG_PARTICIPANT_ROWS_PER_APPEND: usize = 4 * PARTICIPANT_ROWS_PER_STATEMENT;
-
 /// Packs `events` chained as `links` into `audit_log` rows, with the `(participant, seq)` pairs
 /// of `audit_access`. `verbatim` bodies (legacy rows) are kept as they were.
 fn pack_rows(
@@ -281,25 +274,57 @@ fn append_direct(
     Ok(true)
 }
 
-/// Adds to `q` an append after `after` that moves the head to `head`: the head's conditional
-/// move first, then the rows and their participants, which land only if it moved. PostgreSQL:
-/// one statement of data-modifying CTEs (the caller adds the final `SELECT count(*) FROM head`:
-/// 1 when it landed); SQLite: statements for one execute (rows affected: none unless it landed).
-fn append_statement<DB: sqlx::Database>(
-    q: &mut sqlx::QueryBuilder<DB>,
-    pg: bool,
-    after: &(i64, String),
-    head: (i64, &str),
-    rows: &[LogRow],
-    named: &[Named],
-) where
-    for<'t> i64: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
-    for<'t> &'t str: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
-    for<'t> &'t [u8]: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
-{
-    if pg {
-        q.push("WITH head AS (");
-    }
+/// PostgreSQL: the append after `after` that moves the head to `head`, as one statement of
+/// data-modifying CTEs whose rows land only if the head moved. The rows and their participants
+/// go as arrays (`unnest`), so the statement has one shape whatever the batch's size: the
+/// audit's connection prepares it once and PostgreSQL plans it once, where a `VALUES` list is
+/// a statement of its own per row count (docs/PERFORMANCE.md), and no batch is too large for
+/// one statement's parameters. `Ok(false)`: the stored head was not `after`, nothing written.
+async fn append_pg<'c>(
+    executor: impl sqlx::PgExecutor<'c>,
+    append: &Append<'_>,
+) -> Result<bool, StoreError> {
+    const APPEND: &str = "WITH head AS (UPDATE audit_head SET seq = $1, hash = $2 \
+         WHERE id = 1 AND seq = $3 AND hash = $4 RETURNING 1), \
+         log AS (INSERT INTO audit_log (seq, at_ns, principal, packed, prev_hash, hash) \
+         SELECT * FROM unnest($5::int8[], $6::int8[], $7::int8[], $8::bytea[], $9::bytea[], \
+         $10::bytea[]) WHERE EXISTS (SELECT 1 FROM head)), \
+         access AS (INSERT INTO audit_access (participant, seq) \
+         SELECT * FROM unnest($11::int8[], $12::int8[]) WHERE EXISTS (SELECT 1 FROM head) \
+         ON CONFLICT DO NOTHING) \
+         SELECT count(*) FROM head";
+    let rows = append.rows;
+    let column = |f: fn(&LogRow) -> i64| rows.iter().map(f).collect::<Vec<i64>>();
+    let bytes = |f: fn(&LogRow) -> &[u8]| rows.iter().map(f).collect::<Vec<&[u8]>>();
+    let named = |f: fn(&Named) -> i64| append.named.iter().map(f).collect::<Vec<i64>>();
+    let landed: i64 = sqlx::query_scalar(APPEND)
+        .bind(append.head.0)
+        .bind(append.head.1)
+        .bind(append.after.0)
+        .bind(append.after.1.as_str())
+        .bind(column(|r| r.0))
+        .bind(column(|r| r.1))
+        .bind(column(|r| r.2))
+        .bind(bytes(|r| &r.3))
+        .bind(bytes(|r| &r.4))
+        .bind(bytes(|r| &r.5))
+        .bind(named(|n| n.0))
+        .bind(named(|n| n.1))
+        .fetch_one(executor)
+        .await?;
+    Ok(landed == 1)
+}
+
+/// SQLite: adds to `q` the append after `after` that moves the head to `head`: the head's
+/// conditional move first, then the rows and their participants, which land only if it moved
+/// (rows affected: none unless it landed), as statements for one execute.
+fn append_statement(q: &mut sqlx::QueryBuilder<sqlx::Sqlite>, append: &Append<'_>) {
+    let Append {
+        after,
+        head,
+        rows,
+        named,
+    } = *append;
     q.push("UPDATE audit_head SET seq = ")
         .push_bind(head.0)
         .push(", hash = ")
@@ -307,8 +332,8 @@ fn append_statement<DB: sqlx::Database>(
         .push(" WHERE id = 1 AND seq = ")
         .push_bind(after.0)
         .push(" AND hash = ")
-        .push_bind(after.1.as_str());
-    q.push(if pg { " RETURNING 1)" } else { ";" });
+        .push_bind(after.1.as_str())
+        .push(";");
     let chunks = rows
         .chunks(AUDIT_ROWS_PER_STATEMENT)
         .map(|c| (Some(c), None))
@@ -317,29 +342,54 @@ fn append_statement<DB: sqlx::Database>(
                 .chunks(PARTICIPANT_ROWS_PER_STATEMENT)
                 .map(|c| (None, Some(c))),
         );
-    for (i, (log, access)) in chunks.enumerate() {
-        if pg {
-            q.push(format!(", w{i} AS ("));
-        }
+    for (log, access) in chunks {
         if let Some(rows) = log {
             push_log_rows(q, rows);
         }
         if let Some(named) = access {
             push_access_rows(q, named);
         }
-        if pg {
-            q.push(" WHERE EXISTS (SELECT 1 FROM head)");
-        } else {
-            q.push(" WHERE EXISTS (SELECT 1 FROM audit_head WHERE id = 1 AND seq = ")
-                .push_bind(head.0)
-                .push(" AND hash = ")
-                .push_bind(head.1)
-                .push(")");
-        }
+        q.push(" WHERE EXISTS (SELECT 1 FROM audit_head WHERE id = 1 AND seq = ")
+            .push_bind(head.0)
+            .push(" AND hash = ")
+            .push_bind(head.1)
+            .push(")");
         if access.is_some() {
             q.push(" ON CONFLICT DO NOTHING");
         }
-        q.push(if pg { ")" } else { ";" });
+        q.push(";");
+    }
+}
+
+/// One append: the rows (and the participants they name) chained after the stored head
+/// `after`, which they move to `head`.
+#[derive(Clone, Copy)]
+struct Append<'a> {
+    after: &'a (i64, String),
+    head: (i64, &'a str),
+    rows: &'a [LogRow],
+    named: &'a [Named],
+}
+
+/// The conditional append on a transaction's connection, for either backend (`with_tx!` runs
+/// one body for both): [`append_pg`] or [`append_statement`]; `Ok(false)` when the stored head
+/// was not `after` (nothing written).
+trait AppendOn {
+    async fn append_on(&mut self, append: &Append<'_>) -> Result<bool, StoreError>;
+}
+
+impl AppendOn for sqlx::PgConnection {
+    async fn append_on(&mut self, append: &Append<'_>) -> Result<bool, StoreError> {
+        append_pg(self, append).await
+    }
+}
+
+impl AppendOn for sqlx::SqliteConnection {
+    async fn append_on(&mut self, append: &Append<'_>) -> Result<bool, StoreError> {
+        let mut q = sqlx::QueryBuilder::new("");
+        append_statement(&mut q, append);
+        // Nothing changes unless the head moved (then at least it did).
+        Ok(q.build().execute(self).await?.rows_affected() > 0)
     }
 }
 
@@ -471,11 +521,24 @@ impl Store {
     /// # Errors
     /// [`StoreError::Database`]; then nothing of the batch is stored.
     pub async fn append_audit(&self, events: &[AuditEvent]) -> Result<Vec<i64>, StoreError> {
+        self.append_audit_mut(&mut events.to_vec()).await
+    }
+
+    /// [`Store::append_audit`] of events the caller owns (the audit writer's): their times are
+    /// put in UTC in place, with no copy of the batch, and the caller drops them after it has
+    /// answered the requests.
+    ///
+    /// # Errors
+    /// As [`Store::append_audit`].
+    pub async fn append_audit_mut(
+        &self,
+        events: &mut [AuditEvent],
+    ) -> Result<Vec<i64>, StoreError> {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        let events: Vec<AuditEvent> = events.iter().map(audit_pack::canonical).collect();
-        self.write_audit(&events, None, Chain::Next).await
+        events.iter_mut().for_each(audit_pack::canonicalize);
+        self.write_audit(events, None, Chain::Next).await
     }
 
     /// Writes `events` (with `verbatim` bodies for legacy rows that must stay as they were)
@@ -507,22 +570,21 @@ impl Store {
         {
             let links = chain_after(after, &bodies);
             let (rows, named) = rows_of(&links, &ids)?;
-            if rows.len() <= PG_LOG_ROWS_PER_APPEND && named.len() <= PG_PARTICIPANT_ROWS_PER_APPEND
-            {
-                let head = head_of(&links, after);
-                let mut q = sqlx::QueryBuilder::<sqlx::Postgres>::new("");
-                append_statement(&mut q, true, after, (head.0, &head.1), &rows, &named);
-                q.push(" SELECT count(*) FROM head");
-                let pool = self.audit_pg.as_ref().unwrap_or(pool);
-                let landed: i64 = q.build_query_scalar().fetch_one(pool).await?;
-                if landed == 1 {
-                    self.audit_cache.set_head(head);
-                    return Ok(links.iter().map(|(seq, _, _)| *seq).collect());
-                }
-                // Another writer moved the head: read it under the lock, below.
-                guess = None;
-                self.audit_cache.missed();
+            let head = head_of(&links, after);
+            let pool = self.audit_pg.as_ref().unwrap_or(pool);
+            let append = Append {
+                after,
+                head: (head.0, &head.1),
+                rows: &rows,
+                named: &named,
+            };
+            if append_pg(pool, &append).await? {
+                self.audit_cache.set_head(head);
+                return Ok(links.iter().map(|(seq, _, _)| *seq).collect());
             }
+            // Another writer moved the head: read it under the lock, below.
+            guess = None;
+            self.audit_cache.missed();
         }
         // SQLite, every term known, the head guessed: `BEGIN IMMEDIATE`, the append and
         // `COMMIT` in one execute on the write turn's own connection, one crossing to its
@@ -535,7 +597,13 @@ impl Store {
             let (rows, named) = rows_of(&links, &ids)?;
             let head = head_of(&links, after);
             let mut q = sqlx::QueryBuilder::new("BEGIN IMMEDIATE;");
-            append_statement(&mut q, false, after, (head.0, &head.1), &rows, &named);
+            let append = Append {
+                after,
+                head: (head.0, &head.1),
+                rows: &rows,
+                named: &named,
+            };
+            append_statement(&mut q, &append);
             q.push("COMMIT;");
             let changed = self.write_turn().await?.transaction(pool, &mut q).await?;
             // The statements after `BEGIN`: the head's move first, which the rows follow.
@@ -568,7 +636,7 @@ impl Store {
                 fresh.extend(got);
             }
             ids.extend(fresh.iter().map(|(id, t)| (t.clone(), *id)));
-            let (seqs, head, fresh, log_rest, named_rest) = match &chain {
+            let (seqs, head, fresh, legacy_log, legacy_named) = match &chain {
                 Chain::Given(given) => {
                     // Legacy rows: the head is already past them.
                     let (rows, named) = rows_of(given, &ids)?;
@@ -599,33 +667,20 @@ impl Store {
                         let links = chain_after(&after, &bodies);
                         let (rows, named) = rows_of(&links, &ids)?;
                         let head = head_of(&links, &after);
-                        // PostgreSQL: one statement's worth now, the rest (huge batches) after.
-                        let (log_now, log_later) = rows.split_at(if pg {
-                            rows.len().min(PG_LOG_ROWS_PER_APPEND)
-                        } else {
-                            rows.len()
-                        });
-                        let (named_now, named_later) = named.split_at(if pg {
-                            named.len().min(PG_PARTICIPANT_ROWS_PER_APPEND)
-                        } else {
-                            named.len()
-                        });
-                        let mut q = sqlx::QueryBuilder::new("");
-                        append_statement(&mut q, pg, &after, (head.0, &head.1), log_now, named_now);
-                        let landed = if pg {
-                            q.push(" SELECT count(*) FROM head");
-                            q.build_query_scalar::<i64>().fetch_one(&mut *tx).await? == 1
-                        } else {
-                            // Nothing changes unless the head moved (then at least it did).
-                            q.build().execute(&mut *tx).await?.rows_affected() > 0
+                        let append = Append {
+                            after: &after,
+                            head: (head.0, &head.1),
+                            rows: &rows,
+                            named: &named,
                         };
+                        let landed = AppendOn::append_on(&mut *tx, &append).await?;
                         if landed {
                             break (
                                 links.iter().map(|(seq, _, _)| *seq).collect::<Vec<i64>>(),
                                 Some(head),
                                 fresh,
-                                log_later.to_vec(),
-                                named_later.to_vec(),
+                                Vec::new(),
+                                Vec::new(),
                             );
                         }
                         if read {
@@ -640,20 +695,14 @@ impl Store {
                     }
                 }
             };
-            // Legacy rows (kept as they were; any a crashed run already converted is skipped),
-            // or what did not fit the statement that moved the head (PostgreSQL, huge batches).
-            let legacy = matches!(chain, Chain::Given(_));
-            for chunk in log_rest.chunks(AUDIT_ROWS_PER_STATEMENT) {
+            // Legacy rows (kept as they were; any a crashed run already converted is skipped).
+            for chunk in legacy_log.chunks(AUDIT_ROWS_PER_STATEMENT) {
                 let mut q = sqlx::QueryBuilder::new("");
                 push_log_rows(&mut q, chunk);
-                q.push(if legacy {
-                    " WHERE true ON CONFLICT DO NOTHING"
-                } else {
-                    " WHERE true"
-                });
+                q.push(" WHERE true ON CONFLICT DO NOTHING");
                 q.build().execute(&mut *tx).await?;
             }
-            for chunk in named_rest.chunks(PARTICIPANT_ROWS_PER_STATEMENT) {
+            for chunk in legacy_named.chunks(PARTICIPANT_ROWS_PER_STATEMENT) {
                 let mut q = sqlx::QueryBuilder::new("");
                 push_access_rows(&mut q, chunk);
                 q.push(" WHERE true ON CONFLICT DO NOTHING");

@@ -174,15 +174,8 @@ impl Token {
     }
 }
 
-/// The event as hashed and stored: its time in UTC (the packed form keeps nanoseconds since
-/// 1970, which read back in UTC).
-pub(crate) fn canonical(event: &AuditEvent) -> AuditEvent {
-    let mut e = event.clone();
-    canonicalize(&mut e);
-    e
-}
-
-/// [`canonical`] in place, for events the caller owns (the audit writer's).
+/// Makes the event as hashed and stored: its time in UTC (the packed form keeps nanoseconds
+/// since 1970, which read back in UTC).
 pub(crate) fn canonicalize(event: &mut AuditEvent) {
     event.at = event.at.to_offset(time::UtcOffset::UTC);
 }
@@ -437,7 +430,8 @@ mod tests {
         let mut e = event();
         e.at =
             e.at.to_offset(time::UtcOffset::from_hms(9, 0, 0).unwrap_or(time::UtcOffset::UTC));
-        let c = canonical(&e);
+        let mut c = e.clone();
+        canonicalize(&mut c);
         assert_eq!(c.at, e.at);
         assert_eq!(c.at.offset(), time::UtcOffset::UTC);
         let (back, body, _) = round_trip(&c);

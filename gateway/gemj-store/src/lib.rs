@@ -104,8 +104,8 @@ pub struct Store {
     /// cached readings of approvals see its own writes at once.
     approval_writes: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// PostgreSQL: the audit appends' own pool of one connection, opened by the first append
-    /// (the audit writer's, on its runtime). It prepares each batch's statement shape once,
-    /// where every pooled connection prepared it anew, and its socket is polled by the
+    /// (the audit writer's, on its runtime). It prepares the append's statement once, where
+    /// every pooled connection prepared it anew, and its socket is polled by the
     /// writer's runtime, not by whichever HTTP worker opened a pooled connection (a tokio
     /// socket is driven by the runtime it was opened on). Beacon on PostgreSQL: 43-45 -> 32-36
     /// us of server CPU per query (docs/PERFORMANCE.md, "More HTTP workers").

@@ -659,6 +659,27 @@ async fn granularity_follows_the_verified_passport_and_consent() -> TestResult {
     for c in ["answer:boolean", "answer:count", "answer:record"] {
         assert!(classes.contains(c), "{classes:?}");
     }
+    // A query's datasets are decided together and audited in one row that names them all.
+    let mut rows_per_query = std::collections::HashMap::<&str, usize>::new();
+    for r in records
+        .iter()
+        .filter(|r| r.event.api == "beacon" && r.event.action == "discover")
+    {
+        *rows_per_query
+            .entry(r.event.request_id.as_str())
+            .or_default() += 1;
+    }
+    assert!(
+        rows_per_query.values().all(|n| *n == 1),
+        "{rows_per_query:?}"
+    );
+    assert!(
+        records.iter().any(|r| r.event.api == "beacon"
+            && r.event.resource.starts_with("datasets:")
+            && r.event.resource.contains(CANCER)
+            && r.event.resource.contains(',')),
+        "no Beacon row names several datasets"
+    );
     gw.stop().await;
     Ok(())
 }

@@ -10,7 +10,8 @@
 //! 2. takes the consent snapshot the answer is served under, when the ask depends on consent;
 //! 3. lends the [`Permit`] (or the [`Verdicts`]) to the service that computes the answer;
 //! 4. writes one audit row per decision with what the answer served (consent epoch,
-//!    participants, records returned and filtered) in one durable append;
+//!    participants, records returned and filtered) in one durable append (a Beacon query's
+//!    permitted dataset decisions in one row: [`Enforcement::one_row`]);
 //! 5. and only then hands the answer back.
 //!
 //! Invariant: data leaves only through these calls. A [`Permit`] has no public constructor, is
@@ -892,6 +893,8 @@ pub struct Enforcement<'a> {
     /// datasets reads them once); with whether it was read from the store itself (else it is
     /// discovery's cached reading, which a decision to read data does not use).
     approvals: Option<(Vec<Approval>, bool)>,
+    /// Whether the request's decisions are audited in one row ([`Enforcement::one_row`]).
+    one_row: bool,
 }
 
 impl std::fmt::Debug for Enforcement<'_> {
@@ -904,6 +907,15 @@ impl std::fmt::Debug for Enforcement<'_> {
 }
 
 impl Enforcement<'_> {
+    /// Audits the request's decisions in one row when they all permit the same action on
+    /// datasets under one consent epoch (a Beacon query over many datasets);
+    /// otherwise, one row per decision as always.
+    #[must_use]
+    pub fn one_row(mut self) -> Self {
+        self.one_row = true;
+        self
+    }
+
     /// Decides `ask` (reading the caller's approvals when the rule needs them). Nothing is
     /// served or audited yet.
     ///
@@ -969,7 +981,9 @@ impl Enforcement<'_> {
             .iter()
             .find(|p| !p.decision.is_permit())
             .map(|p| p.decision.clone());
-        self.point.commit(pending, Vec::new(), true).await?;
+        self.point
+            .commit(pending, Vec::new(), true, self.one_row)
+            .await?;
         Ok(first.map_or_else(
             || Denial {
                 reasons: vec![Reason::NoRuleMatched],
@@ -1003,7 +1017,9 @@ impl Enforcement<'_> {
             match self.consent() {
                 Ok(s) => Some(s),
                 Err(stale) => {
-                    self.point.commit(pending, Vec::new(), true).await?;
+                    self.point
+                        .commit(pending, Vec::new(), true, self.one_row)
+                        .await?;
                     return Err(stale.into());
                 }
             }
@@ -1023,11 +1039,16 @@ impl Enforcement<'_> {
         drop(verdicts);
         match served {
             Ok((value, outcomes)) => {
-                let audit_seqs = self.point.commit(pending, outcomes, false).await?;
+                let audit_seqs = self
+                    .point
+                    .commit(pending, outcomes, false, self.one_row)
+                    .await?;
                 Ok(Released { value, audit_seqs })
             }
             Err(e) => {
-                self.point.commit(pending, Vec::new(), true).await?;
+                self.point
+                    .commit(pending, Vec::new(), true, self.one_row)
+                    .await?;
                 Err(e)
             }
         }
@@ -1046,10 +1067,13 @@ impl Drop for Enforcement<'_> {
             answer: Some("abandoned".to_owned()),
             ..Outcome::nothing()
         };
-        let events: Vec<AuditEvent> = std::mem::take(&mut self.pending)
+        let mut events: Vec<AuditEvent> = std::mem::take(&mut self.pending)
             .iter()
             .map(|p| audit_event(&p.decision, &abandoned, at))
             .collect();
+        if self.one_row {
+            events = merge_rows(events);
+        }
         let audit = self.point.audit.clone();
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
@@ -1293,6 +1317,7 @@ impl AccessPoint {
             pending: Vec::new(),
             snapshot: None,
             approvals: None,
+            one_row: false,
         }
     }
 
@@ -1464,13 +1489,16 @@ impl AccessPoint {
         }
     }
 
-    /// Writes one audit row per decision in one durable append: with the outcome reported for
-    /// it, or, when `nothing_served`, as a permit that served nothing.
+    /// Writes one audit row per decision in one durable append (or, with `one_row`, the
+    /// decisions [`merge_rows`] merges in one row, whose sequence number each of them gets):
+    /// with the outcome reported for it, or, when `nothing_served`, as a permit that served
+    /// nothing.
     async fn commit(
         &self,
         pending: Vec<Pending>,
         outcomes: Vec<Outcome>,
         nothing_served: bool,
+        one_row: bool,
     ) -> Result<Vec<i64>, CoreError> {
         let at = time::OffsetDateTime::now_utc();
         let mut outcomes = outcomes.into_iter();
@@ -1486,13 +1514,87 @@ impl AccessPoint {
                 audit_event(&p.decision, &outcome, at)
             })
             .collect();
+        let decisions = events.len();
+        let events = if one_row { merge_rows(events) } else { events };
         let expected = events.len();
         let seqs = self.audit.record_many(events).await?;
         if seqs.len() != expected {
             return Err(CoreError::AuditUnavailable);
         }
+        if expected < decisions {
+            return Ok(vec![seqs[0]; decisions]);
+        }
         Ok(seqs)
     }
+}
+
+/// Merges the rows of a query's decisions into one: when there are several, every one permits
+/// the same action on a dataset, and all saw one consent epoch. The row names the datasets in
+/// the order asked (`datasets:A,B,C`); the reasons every decision shares once, then each
+/// decision's others prefixed with its dataset (`A:discovery_controlled`); the approval when
+/// every decision relied on the same one, else each as a reason (`A:approval:ID`); the
+/// participants united; records returned and filtered summed. Otherwise the rows stay as
+/// they are, one per decision.
+fn merge_rows(events: Vec<AuditEvent>) -> Vec<AuditEvent> {
+    const DATASET: &str = "dataset:";
+    let Some(first) = events.first() else {
+        return events;
+    };
+    let mergeable = events.len() > 1
+        && events.iter().all(|e| {
+            e.decision == AccessDecision::Permit
+                && e.action == first.action
+                && e.consent_epoch == first.consent_epoch
+                && e.resource.starts_with(DATASET)
+        });
+    if !mergeable {
+        return events;
+    }
+    let ids: Vec<&str> = events
+        .iter()
+        .map(|e| &e.resource[DATASET.len()..])
+        .collect();
+    let common: Vec<&String> = first
+        .reasons
+        .iter()
+        .filter(|r| events.iter().all(|e| e.reasons.contains(r)))
+        .collect();
+    let mut reasons: Vec<String> = common.iter().map(|r| (*r).clone()).collect();
+    for (id, e) in ids.iter().zip(&events) {
+        reasons.extend(
+            e.reasons
+                .iter()
+                .filter(|r| !common.contains(r))
+                .map(|r| format!("{id}:{r}")),
+        );
+    }
+    let approval = if events.iter().all(|e| e.approval == first.approval) {
+        first.approval.clone()
+    } else {
+        for (id, e) in ids.iter().zip(&events) {
+            reasons.extend(e.approval.iter().map(|a| format!("{id}:approval:{a}")));
+        }
+        None
+    };
+    let mut seen = std::collections::HashSet::new();
+    let participants: Vec<String> = events
+        .iter()
+        .flat_map(|e| &e.participants)
+        .filter(|p| seen.insert(p.as_str()))
+        .cloned()
+        .collect();
+    let sum =
+        |f: fn(&AuditEvent) -> Option<u64>| events.iter().filter_map(f).reduce(u64::saturating_add);
+    let merged = AuditEvent {
+        resource: format!("datasets:{}", ids.join(",")),
+        reasons,
+        approval,
+        participants,
+        records_returned: sum(|e| e.records_returned),
+        records_filtered: sum(|e| e.records_filtered),
+        ..first.clone()
+    };
+    vec![merged]
 }
 
 fn audit_event(d: &Decision, o: &Outcome, at: time::OffsetDateTime) -> AuditEvent {

@@ -21,6 +21,7 @@ use gemj_core::{
 };
 use gemj_model::{
     AccessDecision, AccessLevel, AuditRecord, DataUseCondition, Dataset, DatasetId, DuoCode,
+    ParticipantId,
 };
 use gemj_store::{Store, StoreOptions};
 
@@ -130,6 +131,7 @@ on_every_store! {
     a_failing_service_still_leaves_one_row_that_served_nothing => failing_case,
     several_decisions_are_audited_in_one_append_in_the_order_asked => several_case,
     an_abandoned_request_still_leaves_its_rows => abandoned_case,
+    a_query_over_datasets_is_audited_in_one_row => one_row_case,
 }
 
 fn ctx(request_id: &str) -> RequestContext {
@@ -303,6 +305,89 @@ async fn several_case(f: &Fixture) -> TestResult {
             ("dataset:T-PUBLIC", AccessDecision::Permit, Some(2)),
         ]
     );
+    Ok(())
+}
+
+/// A query's discovery decisions (Beacon's) audited in one row: the datasets in the order
+/// asked, the reasons they share once and the others under their dataset, the participants
+/// united, the counts summed, and every decision given the row's sequence number. A request
+/// with a denial keeps one row per decision.
+async fn one_row_case(f: &Fixture) -> TestResult {
+    let principal = Principal::Anonymous;
+    let c = ctx("r6");
+    let mut enforcement = f.access.begin(&c, &principal).one_row();
+    for d in [&f.public, &f.registered, &f.public] {
+        let ask = Ask::new(Action::Discover, Resource::Dataset(Arc::clone(d)));
+        enforcement.ask(ask).await?;
+    }
+    let p1 = ParticipantId::parse("GEMJ-T-0001")?;
+    let p2 = ParticipantId::parse("GEMJ-T-0002")?;
+    let released = enforcement
+        .release(async |verdicts: &Verdicts| -> Result<_, CoreError> {
+            assert!(verdicts.iter().all(Result::is_ok));
+            let outcome = |returned: u64, participants: Vec<ParticipantId>| Outcome {
+                returned: Some(returned),
+                filtered: Some(1),
+                participants,
+                answer: Some("count".to_owned()),
+                ..Outcome::default()
+            };
+            let outcomes = vec![
+                outcome(2, vec![p1.clone()]),
+                outcome(3, vec![p2.clone(), p1.clone()]),
+                outcome(0, Vec::new()),
+            ];
+            Ok(((), outcomes))
+        })
+        .await?;
+    let rows = rows_of(&f.store, "r6").await?;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let row = &rows[0].event;
+    assert_eq!(released.audit_seqs, [rows[0].seq; 3]);
+    assert_eq!(row.resource, "datasets:T-PUBLIC,T-REG,T-PUBLIC");
+    assert_eq!(row.decision, AccessDecision::Permit);
+    assert_eq!(row.action, "discover");
+    assert!(
+        row.reasons.iter().any(|r| r == "answer:count"),
+        "{:?}",
+        row.reasons
+    );
+    assert!(
+        !row.reasons.iter().any(|r| r.starts_with("T-")),
+        "{:?}",
+        row.reasons
+    );
+    assert_eq!(row.participants, ["GEMJ-T-0001", "GEMJ-T-0002"]);
+    assert_eq!(
+        (row.records_returned, row.records_filtered),
+        (Some(5), Some(3))
+    );
+
+    // A denial among the decisions: one row each, as always.
+    let c = ctx("r7");
+    let mut enforcement = f.access.begin(&c, &principal).one_row();
+    for d in [&f.public, &f.registered] {
+        let ask = Ask::new(Action::ReadMetadata, Resource::Dataset(Arc::clone(d)));
+        enforcement.ask(ask).await?;
+    }
+    let released = enforcement
+        .release(async |verdicts: &Verdicts| -> Result<_, CoreError> {
+            Ok(((), vec![Outcome::default(); verdicts.len()]))
+        })
+        .await?;
+    let rows = rows_of(&f.store, "r7").await?;
+    let got: Vec<(&str, AccessDecision)> = rows
+        .iter()
+        .map(|r| (r.event.resource.as_str(), r.event.decision))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("dataset:T-PUBLIC", AccessDecision::Permit),
+            ("dataset:T-REG", AccessDecision::Deny),
+        ]
+    );
+    assert_eq!(released.audit_seqs.len(), 2);
     Ok(())
 }
 

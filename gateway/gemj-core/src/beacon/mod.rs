@@ -426,7 +426,7 @@ impl Beacon {
         let only = scope
             .filter(|s| s.entry_type == EntryType::Dataset)
             .map(|s| s.id.as_str());
-        let mut enforcement = core.access.begin(ctx, principal);
+        let mut enforcement = core.access.begin(ctx, principal).one_row();
         let views = self
             .views(&mut enforcement, &index, &[], only, "filtering_terms")
             .await?;
@@ -725,7 +725,7 @@ impl Beacon {
             }) => Some(id.as_str()),
             _ => None,
         };
-        let mut enforcement = core.access.begin(ctx, principal);
+        let mut enforcement = core.access.begin(ctx, principal).one_row();
         let mut views = self
             .views(
                 &mut enforcement,

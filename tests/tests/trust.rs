@@ -279,6 +279,63 @@ async fn rejected_oversized_and_unverifiable_tokens_on_every_api() -> TestResult
     Ok(())
 }
 
+/// A flood of forged tokens from one address: every one is answered 401 with its challenge, as
+/// always, but only `auth.audited_refusals_per_address` of them are audited one by one; the
+/// rest of the window leaves one row (`refusals_limited`, the address hashed), so the flood
+/// cannot grow the audit without bound. Callers who present nothing, or a valid credential,
+/// are served meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_forged_tokens_from_one_address_is_audited_within_its_limit() -> TestResult {
+    let gw = TestGateway::start_with(4, |c| {
+        c.auth.audited_refusals_per_address = 5;
+    })
+    .await?;
+    let http = Http {
+        base: gw.base_url.clone(),
+    };
+    for i in 0..30 {
+        let path = if i % 2 == 0 {
+            "/ga4gh/drs/v1/objects/GEMJ-DEMO-0001"
+        } else {
+            "/htsget/reads/GEMJ-DEMO-0001?format=BAM"
+        };
+        let r = http.get(path, Some(&format!("forged-{i}")))?;
+        assert_eq!(r.status, 401, "{path}: {}", r.text());
+        assert_eq!(
+            r.header("www-authenticate"),
+            Some("Bearer error=\"invalid_token\", error_description=\"malformed_token\""),
+            "{path}"
+        );
+    }
+    let r = http.get("/catalogue/v1/datasets", None)?;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let rows = gw
+        .store
+        .audit_records_of_principal("unauthenticated", 0, 1000)
+        .await?;
+    let reasons: Vec<String> = rows.iter().map(|r| r.event.reasons.join(",")).collect();
+    let of = |want: &str| reasons.iter().filter(|r| *r == want).count();
+    assert_eq!(of("credential_refused:malformed_token"), 5, "{reasons:?}");
+    assert_eq!(of("credential_refused:refusals_limited"), 1, "{reasons:?}");
+    assert_eq!(reasons.len(), 6, "{reasons:?}");
+    let limited = rows
+        .iter()
+        .find(|r| r.event.reasons.join(",") == "credential_refused:refusals_limited")
+        .ok_or("no limited row")?;
+    assert!(
+        limited
+            .event
+            .credential_hashes
+            .iter()
+            .any(|h| h.starts_with("address:") && h.len() == "address:".len() + 64),
+        "{:?}",
+        limited.event.credential_hashes
+    );
+    assert!(!serde_json::to_string(&limited.event)?.contains("127.0.0.1"));
+    gw.stop_with_intact_chains().await?;
+    Ok(())
+}
+
 /// The `jti` of a JWT (its payload is base64url JSON).
 fn jti_of(jwt: &str) -> Result<String, Box<dyn std::error::Error>> {
     use base64::Engine as _;

@@ -96,6 +96,7 @@ fn fixture(rt: &tokio::runtime::Runtime) -> Res<Fixture> {
         clock_skew_secs: 60,
         max_grant_age: std::collections::BTreeMap::new(),
         analysis_only: std::collections::BTreeSet::new(),
+        refusals: gemj_core::access::RefusalLimit::default(),
     };
     let registered = dataset("REG", AccessLevel::Registered, &[])?;
     let controlled = dataset(

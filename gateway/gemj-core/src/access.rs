@@ -50,6 +50,7 @@ use crate::CoreError;
 use crate::audit::AuditSink;
 use crate::consent_view::{ConsentSnapshot, ConsentView};
 use crate::controlled::{self, ControlledOutcome};
+use crate::drs::sha256_hex;
 
 /// An institution authenticated by a token signed with its registered key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,6 +172,18 @@ pub struct PolicySettings {
     /// them is read directly (htsget, DRS access, data URLs, FHIR reads); Beacon answers them at
     /// most with counts.
     pub analysis_only: std::collections::BTreeSet<String>,
+    /// How many refused credentials one address may have audited one by one per window.
+    pub refusals: RefusalLimit,
+}
+
+/// Refused credentials audited one by one per address and window ([`AccessPoint::refuse_credential`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RefusalLimit {
+    /// Refusals audited one by one from one address (an IPv6 address by its /64) per window,
+    /// over every instance sharing the store. 0: every refusal is audited.
+    pub per_address: u32,
+    /// The window, seconds.
+    pub window_secs: u64,
 }
 
 impl PolicySettings {
@@ -192,6 +205,7 @@ impl std::fmt::Debug for PolicySettings {
             .field("clock_skew_secs", &self.clock_skew_secs)
             .field("max_grant_age", &self.max_grant_age)
             .field("analysis_only", &self.analysis_only)
+            .field("refusals", &self.refusals)
             .finish()
     }
 }
@@ -1147,6 +1161,60 @@ pub struct AccessPoint {
     store: gemj_store::Store,
     consent: ConsentView,
     discovery_approvals: Arc<DiscoveryApprovals>,
+    refusals: Option<Arc<RefusalLimiter>>,
+}
+
+/// The budgets of refused credentials per address ([`RefusalLimit`]), kept in the store like
+/// Beacon's query budgets (so shared by every instance on it), and the addresses this instance
+/// has written the one row of a limited window for.
+#[derive(Debug)]
+struct RefusalLimiter {
+    budgets: crate::beacon::privacy::Budgets,
+    /// Address keys, with when their limited window ends: until then, their refusals are
+    /// answered without a row.
+    limited: std::sync::Mutex<HashMap<std::net::IpAddr, std::time::Instant>>,
+}
+
+impl RefusalLimiter {
+    /// The most limited addresses remembered; past it, those whose window ended are forgotten
+    /// (all, if none has: the next refusal of each writes its one row again).
+    const CAPACITY: usize = 10_000;
+
+    /// Whether this is the first refusal of `address` past its budget in the window that ends
+    /// in `wait`: the one whose row is written.
+    fn first_over(&self, address: std::net::IpAddr, wait: std::time::Duration) -> bool {
+        let now = std::time::Instant::now();
+        let mut limited = self
+            .limited
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if limited.get(&address).is_some_and(|until| *until > now) {
+            return false;
+        }
+        if limited.len() >= Self::CAPACITY {
+            limited.retain(|_, until| *until > now);
+            if limited.len() >= Self::CAPACITY {
+                limited.clear();
+            }
+        }
+        limited.insert(address, now + wait);
+        true
+    }
+}
+
+/// The address a refusal is counted against: an IPv4 address itself, an IPv6 address by its
+/// /64 (one host holds a whole /64, so counting its addresses one by one would limit nothing).
+#[must_use]
+pub fn refusal_address(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip {
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => std::net::IpAddr::V4(v4),
+            None => std::net::IpAddr::V6(std::net::Ipv6Addr::from(
+                v6.to_bits() & !u128::from(u64::MAX),
+            )),
+        },
+        v4 @ std::net::IpAddr::V4(_) => v4,
+    }
 }
 
 /// Callers' approvals as read for discovery (Beacon and Data Connect over CONTROLLED
@@ -1222,12 +1290,28 @@ impl AccessPoint {
         store: gemj_store::Store,
         consent: ConsentView,
     ) -> Self {
+        let refusals = (settings.refusals.per_address > 0).then(|| {
+            Arc::new(RefusalLimiter {
+                budgets: crate::beacon::privacy::Budgets::prefixed(
+                    crate::beacon::privacy::BudgetSettings {
+                        per_caller: u32::MAX,
+                        per_ip: settings.refusals.per_address,
+                        window_secs: settings.refusals.window_secs.max(1),
+                        ..crate::beacon::privacy::BudgetSettings::default()
+                    },
+                    store.clone(),
+                    "refusals:",
+                ),
+                limited: std::sync::Mutex::default(),
+            })
+        });
         Self {
             audit,
             settings: Arc::new(settings),
             store,
             consent,
             discovery_approvals: Arc::default(),
+            refusals,
         }
     }
 
@@ -1323,26 +1407,57 @@ impl AccessPoint {
 
     /// Audits a credential refused before any access decision could be made (401 for a token
     /// that does not verify, 431 for an oversized header, 503 when its issuer cannot be
-    /// reached): one deny row whose principal is `unauthenticated`, whose reason is the refusal
-    /// code, and whose credential hash is the SHA-256 of what was presented, never the token.
+    /// reached, 413 for an oversized body): one deny row whose principal is
+    /// `unauthenticated`, whose reason is the refusal code, and whose credential hash is the
+    /// SHA-256 of what was presented, never the token.
+    ///
+    /// When the refusal limit is set ([`RefusalLimit`]) and `from` (the peer's address) has had
+    /// that many refusals audited in the window, over every instance sharing the store, the
+    /// refusal is answered alike but not audited one by one: the first past the limit writes
+    /// one row, reason `credential_refused:refusals_limited`, with the hash of the address;
+    /// the others of the window write none. A store that cannot count audits the refusal.
     ///
     /// # Errors
     /// [`CoreError::AuditUnavailable`] when the row cannot be written durably.
     pub async fn refuse_credential(
         &self,
         ctx: &RequestContext,
+        from: Option<std::net::IpAddr>,
         presented: &[u8],
         reason: &str,
     ) -> Result<(), CoreError> {
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, presented);
-        let hash: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        let mut reason = format!("credential_refused:{reason}");
+        let mut hashes = vec![format!("presented:{}", sha256_hex(presented))];
+        if let (Some(limiter), Some(from)) = (&self.refusals, from) {
+            let address = refusal_address(from);
+            match limiter.budgets.take(None, Some(address)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(over)) => {
+                    let wait = std::time::Duration::from_secs(over.retry_after_secs);
+                    if !limiter.first_over(address, wait) {
+                        return Ok(());
+                    }
+                    reason = "credential_refused:refusals_limited".to_owned();
+                    hashes.push(format!(
+                        "address:{}",
+                        sha256_hex(address.to_string().as_bytes())
+                    ));
+                }
+                Err(error) => {
+                    tracing::warn!(
+                        message = "Refusals could not be counted; this one is audited.",
+                        %error
+                    );
+                }
+            }
+        }
         self.refusal_row(
             ctx,
             "unauthenticated".to_owned(),
-            vec![format!("presented:{hash}")],
+            hashes,
             "authenticate",
             "credential",
-            format!("credential_refused:{reason}"),
+            reason,
         )
         .await
     }

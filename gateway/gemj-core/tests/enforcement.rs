@@ -132,6 +132,7 @@ on_every_store! {
     several_decisions_are_audited_in_one_append_in_the_order_asked => several_case,
     an_abandoned_request_still_leaves_its_rows => abandoned_case,
     a_query_over_datasets_is_audited_in_one_row => one_row_case,
+    refused_credentials_past_an_addresss_limit_leave_one_row => refusal_limit_case,
 }
 
 fn ctx(request_id: &str) -> RequestContext {
@@ -660,5 +661,129 @@ fn only_the_access_point_writes_the_audit_chain() -> TestResult {
         writers.is_empty(),
         "audit written outside the access point: {writers:?}"
     );
+    Ok(())
+}
+
+/// Refused credentials are audited one by one up to the limit per address and window, counted
+/// over two instances on one store; past it, each instance writes one row for the address
+/// (`refusals_limited`, with the address's hash) and nothing more. Other addresses, refusals
+/// without an address and an instance without the limit audit every refusal; an IPv6 /64
+/// counts as one address.
+async fn refusal_limit_case(f: &Fixture) -> TestResult {
+    use std::net::IpAddr;
+    async fn limited(store: &Store) -> Result<AccessPoint, Box<dyn std::error::Error>> {
+        let (audit, _writer) = AuditSink::start(store.clone(), AuditOptions::default());
+        let consent = ConsentView::start(store.clone(), ConsentViewOptions::default()).await?;
+        let settings = PolicySettings {
+            refusals: gemj_core::access::RefusalLimit {
+                per_address: 3,
+                window_secs: 600,
+            },
+            ..PolicySettings::default()
+        };
+        Ok(AccessPoint::new(audit, settings, store.clone(), consent))
+    }
+    fn reason(r: &AuditRecord) -> &str {
+        r.event.reasons.first().map_or("", String::as_str)
+    }
+    let count =
+        |rows: &[AuditRecord], want: &str| rows.iter().filter(|r| reason(r) == want).count();
+    let (a, b) = (limited(&f.store).await?, limited(&f.store).await?);
+    let flood: IpAddr = "192.0.2.7".parse()?;
+    for i in 0..10 {
+        let on = if i % 2 == 0 { &a } else { &b };
+        on.refuse_credential(
+            &ctx("flood"),
+            Some(flood),
+            format!("forged-{i}").as_bytes(),
+            "bad_signature",
+        )
+        .await?;
+    }
+    let rows = rows_of(&f.store, "flood").await?;
+    let reasons: Vec<&str> = rows.iter().map(reason).collect();
+    let one_by_one = count(&rows, "credential_refused:bad_signature");
+    let summaries: Vec<&gemj_model::AuditEvent> = rows
+        .iter()
+        .filter(|r| reason(r) == "credential_refused:refusals_limited")
+        .map(|r| &r.event)
+        .collect();
+    assert_eq!(one_by_one, 3, "{reasons:?}");
+    assert_eq!(summaries.len(), 2, "one per instance: {reasons:?}");
+    for s in &summaries {
+        assert_eq!(s.decision, AccessDecision::Deny);
+        assert_eq!(s.principal, "unauthenticated");
+        assert!(
+            s.credential_hashes
+                .iter()
+                .any(|h| h.starts_with("address:") && !h.contains("192.0.2.7")),
+            "{:?}",
+            s.credential_hashes
+        );
+    }
+    assert_eq!(rows.len(), 5, "{reasons:?}");
+
+    // Another address, no address, and an instance without the limit: every refusal audited.
+    for i in 0..5 {
+        a.refuse_credential(
+            &ctx("other"),
+            Some("198.51.100.1".parse()?),
+            &[i],
+            "expired",
+        )
+        .await?;
+        a.refuse_credential(&ctx("unknown"), None, &[i], "expired")
+            .await?;
+        f.access
+            .refuse_credential(&ctx("unlimited"), Some(flood), &[i], "expired")
+            .await?;
+    }
+    assert_eq!(
+        count(
+            &rows_of(&f.store, "other").await?,
+            "credential_refused:expired"
+        ),
+        3
+    );
+    assert_eq!(
+        count(
+            &rows_of(&f.store, "unknown").await?,
+            "credential_refused:expired"
+        ),
+        5
+    );
+    assert_eq!(
+        count(
+            &rows_of(&f.store, "unlimited").await?,
+            "credential_refused:expired"
+        ),
+        5
+    );
+
+    // An IPv6 /64 is one address; the next /64 is another.
+    for i in 0..4_u8 {
+        let host: IpAddr = format!("2001:db8:0:1::{}", i + 1).parse()?;
+        a.refuse_credential(&ctx("v6"), Some(host), &[i], "expired")
+            .await?;
+    }
+    a.refuse_credential(
+        &ctx("v6-next"),
+        Some("2001:db8:0:2::1".parse()?),
+        b"x",
+        "expired",
+    )
+    .await?;
+    let v6 = rows_of(&f.store, "v6").await?;
+    assert_eq!(count(&v6, "credential_refused:expired"), 3);
+    assert_eq!(count(&v6, "credential_refused:refusals_limited"), 1);
+    assert_eq!(
+        count(
+            &rows_of(&f.store, "v6-next").await?,
+            "credential_refused:expired"
+        ),
+        1
+    );
+    let report = f.store.verify_chains().await?;
+    assert!(report.is_intact(), "{:?}", report.broken);
     Ok(())
 }

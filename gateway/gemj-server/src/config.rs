@@ -606,6 +606,15 @@ pub struct AuthConfig {
     pub clock_skew_secs: u64,
     /// Allow plain-http JWKS URLs on loopback addresses (tests and the demo only).
     pub allow_http_loopback: bool,
+    /// Credentials refused before any decision (401, 431, 503, and oversized bodies) that are
+    /// audited one by one from one address (an IPv6 address by its /64) in each
+    /// `refusal_window_secs`, counted across every instance sharing the store. Past it, that
+    /// address's refusals are answered alike, and only the first past it on each instance is
+    /// audited (`credential_refused:refusals_limited`): a flood of forged tokens cannot grow
+    /// the audit without bound. 0: every refusal is audited.
+    pub audited_refusals_per_address: u32,
+    /// The window of `audited_refusals_per_address`, seconds (positive).
+    pub refusal_window_secs: u64,
     /// Removed (trust is per issuer now: `trusted_issuers[].visas`); a configuration that still
     /// sets it stops the start with exit code 2.
     #[serde(default, skip_serializing)]
@@ -689,6 +698,11 @@ impl AuthConfig {
                 "auth.max_asserted_age_days: {t:?} is not one of {}",
                 VISA_TYPES.join(", ")
             )));
+        }
+        if self.refusal_window_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "auth.refusal_window_secs must be positive".to_owned(),
+            ));
         }
         if self.clock_skew_secs > gemj_passport::MAX_CLOCK_SKEW_SECS.unsigned_abs() {
             return Err(ConfigError::Invalid(format!(
@@ -872,6 +886,8 @@ impl Default for AuthConfig {
             max_grant_age_days: std::collections::BTreeMap::new(),
             clock_skew_secs: 60,
             allow_http_loopback: false,
+            audited_refusals_per_address: 600,
+            refusal_window_secs: 60,
             researcher_status_sources: None,
             terms_sources: None,
             grant_sources: None,

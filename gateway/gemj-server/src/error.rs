@@ -346,7 +346,12 @@ async fn audit_oversized_body(req: &actix_web::HttpRequest) -> Result<(), CoreEr
     let presented = format!("{} content-length:{declared}", req.path());
     let ctx = crate::routes::context(req, crate::routes::api_of(req.path()));
     core.access()
-        .refuse_credential(&ctx, presented.as_bytes(), "body_too_large")
+        .refuse_credential(
+            &ctx,
+            req.peer_addr().map(|a| a.ip()),
+            presented.as_bytes(),
+            "body_too_large",
+        )
         .await
 }
 

@@ -334,6 +334,10 @@ impl Gateway {
             administrators,
             duo: self.duo.clone(),
             clock_skew_secs: i64::try_from(auth.clock_skew_secs).unwrap_or(i64::MAX),
+            refusals: gemj_core::access::RefusalLimit {
+                per_address: auth.audited_refusals_per_address,
+                window_secs: auth.refusal_window_secs,
+            },
             max_grant_age: auth
                 .max_grant_age_days
                 .iter()

@@ -90,21 +90,28 @@ impl Store {
         Ok(outcome)
     }
 
-    /// Forgets the query windows that ended before `now_ms - window_ms`.
+    /// Forgets the query windows of the keys that begin with `prefix` and ended before
+    /// `now_ms - window_ms` (budgets of different purposes share the table, each with its own
+    /// window: one never forgets another's windows).
     ///
     /// # Errors
     /// [`StoreError::Database`].
     pub async fn prune_query_windows(
         &self,
+        prefix: &str,
         window_ms: i64,
         now_ms: i64,
     ) -> Result<u64, StoreError> {
         Ok(with_write!(self, |p| {
-            sqlx::query("DELETE FROM query_windows WHERE started_ms <= $1")
-                .bind(now_ms - window_ms)
-                .execute(p)
-                .await?
-                .rows_affected()
+            sqlx::query(
+                "DELETE FROM query_windows WHERE started_ms <= $1 \
+                 AND substr(key, 1, length($2)) = $2",
+            )
+            .bind(now_ms - window_ms)
+            .bind(prefix)
+            .execute(p)
+            .await?
+            .rows_affected()
         }))
     }
 

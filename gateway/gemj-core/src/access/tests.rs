@@ -147,6 +147,7 @@ fn settings() -> Result<PolicySettings, Box<dyn std::error::Error>> {
         clock_skew_secs: 60,
         max_grant_age: std::collections::BTreeMap::new(),
         analysis_only: std::collections::BTreeSet::new(),
+        refusals: crate::access::RefusalLimit::default(),
     })
 }
 

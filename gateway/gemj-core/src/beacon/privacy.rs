@@ -150,6 +150,10 @@ pub struct OverBudget {
 #[derive(Debug)]
 pub struct Budgets {
     settings: BudgetSettings,
+    /// Put before every key in the store, so that budgets of different purposes kept in one
+    /// store never share a key (Beacon's queries: none; the access layer's refused
+    /// credentials: `refusals:`).
+    prefix: &'static str,
     store: Store,
     /// When this instance last forgot ended windows (ms since the epoch).
     pruned_ms: AtomicI64,
@@ -286,8 +290,15 @@ impl Budgets {
     /// Budgets kept in `store`.
     #[must_use]
     pub fn new(settings: BudgetSettings, store: Store) -> Self {
+        Self::prefixed(settings, store, "")
+    }
+
+    /// Budgets kept in `store` under keys that begin with `prefix`.
+    #[must_use]
+    pub fn prefixed(settings: BudgetSettings, store: Store, prefix: &'static str) -> Self {
         Self {
             settings,
+            prefix,
             store: store.clone(),
             pruned_ms: AtomicI64::new(0),
             risk_pruned_ms: AtomicI64::new(0),
@@ -326,10 +337,13 @@ impl Budgets {
         let now = now_ms();
         let mut keys: Vec<(String, u32)> = Vec::with_capacity(2);
         if let Some(c) = caller {
-            keys.push((format!("caller:{c}"), self.settings.per_caller));
+            keys.push((
+                format!("{}caller:{c}", self.prefix),
+                self.settings.per_caller,
+            ));
         }
         if let Some(ip) = ip {
-            keys.push((format!("ip:{ip}"), self.settings.per_ip));
+            keys.push((format!("{}ip:{ip}", self.prefix), self.settings.per_ip));
         }
         // Reserved now, given back to their leases if a later key refuses.
         let mut reserved: Vec<(&str, i64)> = Vec::with_capacity(keys.len());
@@ -378,9 +392,13 @@ impl Budgets {
                 .is_ok()
         {
             let store = self.store.clone();
+            let prefix = self.prefix;
             tokio::spawn(async move {
-                if let Err(error) = store.prune_query_windows(window, now).await {
-                    tracing::warn!(message = "Ended query windows could not be forgotten.", %error);
+                for kind in ["caller:", "ip:"] {
+                    let keys = format!("{prefix}{kind}");
+                    if let Err(error) = store.prune_query_windows(&keys, window, now).await {
+                        tracing::warn!(message = "Ended query windows could not be forgotten.", %error);
+                    }
                 }
             });
         }

@@ -299,7 +299,12 @@ impl Refusal {
         };
         if let Err(e) = core
             .access()
-            .refuse_credential(&ctx, presented, reason)
+            .refuse_credential(
+                &ctx,
+                self.req.peer_addr().map(|a| a.ip()),
+                presented,
+                reason,
+            )
             .await
         {
             return ApiError::Core(e);

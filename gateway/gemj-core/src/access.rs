@@ -1200,7 +1200,48 @@ impl RefusalLimiter {
         limited.insert(address, now + wait);
         true
     }
+
+    /// Forgets that `address`'s row was written (it could not be): the next refusal writes it.
+    fn forget(&self, address: std::net::IpAddr) {
+        self.limited
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&address);
+    }
 }
+
+/// The refusal codes of credentials that nothing shows a trusted issuer made: unreadable,
+/// oversized, of an issuer, key or algorithm not trusted, or whose signature does not verify
+/// (or cannot be checked now). Only these count against [`RefusalLimit`]; a refusal of a
+/// credential whose signature verified (expired, revoked, replayed, for another audience, with
+/// claims or visas refused) is always audited one by one.
+const UNVERIFIED_REFUSALS: &[&str] = &[
+    "malformed_token",
+    "token_too_large",
+    "alg_not_allowed",
+    "wrong_typ",
+    "crit_not_understood",
+    "missing_kid",
+    "untrusted_issuer",
+    "passport_issuer_not_trusted",
+    "untrusted_jku",
+    "unknown_kid",
+    "weak_key",
+    "unsupported_key",
+    "key_alg_mismatch",
+    "bad_signature",
+    "jwks_unavailable",
+    "untrusted_url",
+    "broker_unavailable",
+    "broker_rejected",
+    "broker_response_invalid",
+    "malformed_authorization",
+    "bearer_token_required",
+    "authorization_too_large",
+    "passports_too_large",
+    "body_too_large",
+    "malformed_credential",
+];
 
 /// The address a refusal is counted against: an IPv4 address itself, an IPv6 address by its
 /// /64 (one host holds a whole /64, so counting its addresses one by one would limit nothing).
@@ -1411,11 +1452,15 @@ impl AccessPoint {
     /// `unauthenticated`, whose reason is the refusal code, and whose credential hash is the
     /// SHA-256 of what was presented, never the token.
     ///
-    /// When the refusal limit is set ([`RefusalLimit`]) and `from` (the peer's address) has had
-    /// that many refusals audited in the window, over every instance sharing the store, the
-    /// refusal is answered alike but not audited one by one: the first past the limit writes
-    /// one row, reason `credential_refused:refusals_limited`, with the hash of the address;
-    /// the others of the window write none. A store that cannot count audits the refusal.
+    /// When the refusal limit is set ([`RefusalLimit`]), the credential is one nothing shows a
+    /// trusted issuer made (`UNVERIFIED_REFUSALS`: unreadable, oversized, untrusted, or a
+    /// signature that does not verify) and `from` (the peer's address) has had that many such
+    /// refusals audited in the window, over every instance sharing the store, the refusal is
+    /// answered alike but not audited one by one: the first past the limit on each instance
+    /// writes its row with the reason `credential_refused:refusals_limited` first and the hash
+    /// of the address (a pseudonym, not anonymous: an IPv4 address's hash can be reversed by
+    /// trying them all); the others of the window write none. A store that cannot count
+    /// audits the refusal.
     ///
     /// # Errors
     /// [`CoreError::AuditUnavailable`] when the row cannot be written durably.
@@ -1426,22 +1471,37 @@ impl AccessPoint {
         presented: &[u8],
         reason: &str,
     ) -> Result<(), CoreError> {
-        let mut reason = format!("credential_refused:{reason}");
-        let mut hashes = vec![format!("presented:{}", sha256_hex(presented))];
-        if let (Some(limiter), Some(from)) = (&self.refusals, from) {
+        let mut event = AuditEvent {
+            credential_hashes: vec![format!("presented:{}", sha256_hex(presented))],
+            ..row_event(
+                ctx,
+                "unauthenticated".to_owned(),
+                "authenticate",
+                "credential".to_owned(),
+                AccessDecision::Deny,
+                format!("credential_refused:{reason}"),
+            )
+        };
+        let mut limited = None;
+        if let (Some(limiter), Some(from), true) =
+            (&self.refusals, from, UNVERIFIED_REFUSALS.contains(&reason))
+        {
             let address = refusal_address(from);
             match limiter.budgets.take(None, Some(address)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(over)) => {
-                    let wait = std::time::Duration::from_secs(over.retry_after_secs);
+                    let wait = std::time::Duration::from_millis(over.wait_ms.max(1));
                     if !limiter.first_over(address, wait) {
                         return Ok(());
                     }
-                    reason = "credential_refused:refusals_limited".to_owned();
-                    hashes.push(format!(
+                    event
+                        .reasons
+                        .insert(0, "credential_refused:refusals_limited".to_owned());
+                    event.credential_hashes.push(format!(
                         "address:{}",
                         sha256_hex(address.to_string().as_bytes())
                     ));
+                    limited = Some((limiter, address));
                 }
                 Err(error) => {
                     tracing::warn!(
@@ -1451,15 +1511,13 @@ impl AccessPoint {
                 }
             }
         }
-        self.refusal_row(
-            ctx,
-            "unauthenticated".to_owned(),
-            hashes,
-            "authenticate",
-            "credential",
-            reason,
-        )
-        .await
+        let written = self.audit.record_many(vec![event]).await.map(|_| ());
+        if written.is_err()
+            && let Some((limiter, address)) = limited
+        {
+            limiter.forget(address);
+        }
+        written
     }
 
     /// Audits a request refused before any access decision for what it is, not for its

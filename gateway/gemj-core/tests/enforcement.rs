@@ -666,9 +666,9 @@ fn only_the_access_point_writes_the_audit_chain() -> TestResult {
 
 /// Refused credentials are audited one by one up to the limit per address and window, counted
 /// over two instances on one store; past it, each instance writes one row for the address
-/// (`refusals_limited`, with the address's hash) and nothing more. Other addresses, refusals
-/// without an address and an instance without the limit audit every refusal; an IPv6 /64
-/// counts as one address.
+/// (`refusals_limited` first, then its own code, with the address's hash) and nothing more. A
+/// verified credential's refusal, other addresses, refusals without an address and an instance
+/// without the limit are audited one by one; an IPv6 /64 counts as one address.
 async fn refusal_limit_case(f: &Fixture) -> TestResult {
     use std::net::IpAddr;
     async fn limited(store: &Store) -> Result<AccessPoint, Box<dyn std::error::Error>> {
@@ -712,6 +712,13 @@ async fn refusal_limit_case(f: &Fixture) -> TestResult {
     assert_eq!(summaries.len(), 2, "one per instance: {reasons:?}");
     for s in &summaries {
         assert_eq!(s.decision, AccessDecision::Deny);
+        assert_eq!(
+            s.reasons,
+            [
+                "credential_refused:refusals_limited",
+                "credential_refused:bad_signature"
+            ]
+        );
         assert_eq!(s.principal, "unauthenticated");
         assert!(
             s.credential_hashes
@@ -722,6 +729,19 @@ async fn refusal_limit_case(f: &Fixture) -> TestResult {
         );
     }
     assert_eq!(rows.len(), 5, "{reasons:?}");
+    // A credential whose signature verified (revoked, expired, replayed) is audited one by
+    // one whatever its address has sent: a flood of forgeries cannot hide its use.
+    for i in 0..3_u8 {
+        b.refuse_credential(&ctx("verified"), Some(flood), &[i], "subject_revoked")
+            .await?;
+    }
+    assert_eq!(
+        count(
+            &rows_of(&f.store, "verified").await?,
+            "credential_refused:subject_revoked"
+        ),
+        3
+    );
 
     // Another address, no address, and an instance without the limit: every refusal audited.
     for i in 0..5 {
@@ -729,33 +749,33 @@ async fn refusal_limit_case(f: &Fixture) -> TestResult {
             &ctx("other"),
             Some("198.51.100.1".parse()?),
             &[i],
-            "expired",
+            "unknown_kid",
         )
         .await?;
-        a.refuse_credential(&ctx("unknown"), None, &[i], "expired")
+        a.refuse_credential(&ctx("unknown"), None, &[i], "unknown_kid")
             .await?;
         f.access
-            .refuse_credential(&ctx("unlimited"), Some(flood), &[i], "expired")
+            .refuse_credential(&ctx("unlimited"), Some(flood), &[i], "unknown_kid")
             .await?;
     }
     assert_eq!(
         count(
             &rows_of(&f.store, "other").await?,
-            "credential_refused:expired"
+            "credential_refused:unknown_kid"
         ),
         3
     );
     assert_eq!(
         count(
             &rows_of(&f.store, "unknown").await?,
-            "credential_refused:expired"
+            "credential_refused:unknown_kid"
         ),
         5
     );
     assert_eq!(
         count(
             &rows_of(&f.store, "unlimited").await?,
-            "credential_refused:expired"
+            "credential_refused:unknown_kid"
         ),
         5
     );
@@ -763,23 +783,23 @@ async fn refusal_limit_case(f: &Fixture) -> TestResult {
     // An IPv6 /64 is one address; the next /64 is another.
     for i in 0..4_u8 {
         let host: IpAddr = format!("2001:db8:0:1::{}", i + 1).parse()?;
-        a.refuse_credential(&ctx("v6"), Some(host), &[i], "expired")
+        a.refuse_credential(&ctx("v6"), Some(host), &[i], "unknown_kid")
             .await?;
     }
     a.refuse_credential(
         &ctx("v6-next"),
         Some("2001:db8:0:2::1".parse()?),
         b"x",
-        "expired",
+        "unknown_kid",
     )
     .await?;
     let v6 = rows_of(&f.store, "v6").await?;
-    assert_eq!(count(&v6, "credential_refused:expired"), 3);
+    assert_eq!(count(&v6, "credential_refused:unknown_kid"), 3);
     assert_eq!(count(&v6, "credential_refused:refusals_limited"), 1);
     assert_eq!(
         count(
             &rows_of(&f.store, "v6-next").await?,
-            "credential_refused:expired"
+            "credential_refused:unknown_kid"
         ),
         1
     );

@@ -606,14 +606,18 @@ pub struct AuthConfig {
     pub clock_skew_secs: u64,
     /// Allow plain-http JWKS URLs on loopback addresses (tests and the demo only).
     pub allow_http_loopback: bool,
-    /// Credentials refused before any decision (401, 431, 503, and oversized bodies) that are
-    /// audited one by one from one address (an IPv6 address by its /64) in each
-    /// `refusal_window_secs`, counted across every instance sharing the store. Past it, that
-    /// address's refusals are answered alike, and only the first past it on each instance is
-    /// audited (`credential_refused:refusals_limited`): a flood of forged tokens cannot grow
-    /// the audit without bound. 0: every refusal is audited.
+    /// Refusals of credentials nothing shows a trusted issuer made (unreadable, oversized,
+    /// untrusted, a signature that does not verify; answered 401, 431, 413 or 503 before any
+    /// decision) that are audited one by one from one address (the TCP peer's; an IPv6 address
+    /// by its /64) in each `refusal_window_secs`, counted across every instance sharing the
+    /// store. Past it, that address's refusals are answered alike, and only the first past it
+    /// on each instance is audited (`credential_refused:refusals_limited`): a flood of forged
+    /// tokens grows the audit by a bounded amount per address. A refused credential whose
+    /// signature verified is always audited. Behind a reverse proxy every client shares its
+    /// address: raise the limit there, or set 0 (every refusal is audited).
     pub audited_refusals_per_address: u32,
-    /// The window of `audited_refusals_per_address`, seconds (positive).
+    /// The window of `audited_refusals_per_address`, seconds (1 to 86,400).
+    #[schemars(range(min = 1, max = 86_400))]
     pub refusal_window_secs: u64,
     /// Removed (trust is per issuer now: `trusted_issuers[].visas`); a configuration that still
     /// sets it stops the start with exit code 2.
@@ -699,10 +703,11 @@ impl AuthConfig {
                 VISA_TYPES.join(", ")
             )));
         }
-        if self.refusal_window_secs == 0 {
-            return Err(ConfigError::Invalid(
-                "auth.refusal_window_secs must be positive".to_owned(),
-            ));
+        if !(1..=86_400).contains(&self.refusal_window_secs) {
+            return Err(ConfigError::Invalid(format!(
+                "auth.refusal_window_secs: {} must be between 1 and 86400",
+                self.refusal_window_secs
+            )));
         }
         if self.clock_skew_secs > gemj_passport::MAX_CLOCK_SKEW_SECS.unsigned_abs() {
             return Err(ConfigError::Invalid(format!(

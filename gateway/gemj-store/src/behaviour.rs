@@ -3000,10 +3000,15 @@ async fn shared_budgets(store: Store) -> TestResult {
             .await?,
         0
     );
-    assert_eq!(
-        store.prune_query_windows("", 60_000, t0 + 200_000).await?,
-        4
-    );
+    for (prefix, forgotten) in [("caller:", 3), ("ip:", 1), ("", 0)] {
+        assert_eq!(
+            store
+                .prune_query_windows(prefix, 60_000, t0 + 200_000)
+                .await?,
+            forgotten,
+            "{prefix}"
+        );
+    }
 
     // Risk: participant 7 in three small answers for mallory is exhausted for her only.
     for i in 0..3 {

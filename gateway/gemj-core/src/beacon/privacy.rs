@@ -126,8 +126,10 @@ impl Default for BudgetSettings {
 /// A refusal for exceeding a query budget: retry after this many seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OverBudget {
-    /// Seconds until the window frees a query.
+    /// Seconds until the window frees a query (rounded up, at least 1).
     pub retry_after_secs: u64,
+    /// Milliseconds until the window ends.
+    pub wait_ms: u64,
 }
 
 /// Query budgets per caller and per IP (fixed windows), and per-requester risk budgets per
@@ -374,11 +376,12 @@ impl Budgets {
                         }
                     }
                     return refused.map(|r| {
-                        r.map(|_| ()).map_err(|wait_ms| OverBudget {
-                            retry_after_secs: u64::try_from(wait_ms)
-                                .unwrap_or(1)
-                                .div_ceil(1_000)
-                                .max(1),
+                        r.map(|_| ()).map_err(|wait_ms| {
+                            let wait_ms = u64::try_from(wait_ms).unwrap_or(0);
+                            OverBudget {
+                                retry_after_secs: wait_ms.div_ceil(1_000).max(1),
+                                wait_ms,
+                            }
                         })
                     });
                 }
@@ -644,6 +647,11 @@ impl LeaseBook {
         let mut leases = self.lock_leases();
         if leases.len() > CACHE_CAPACITY {
             leases.retain(|_, l| l.started_ms > now - window);
+            // Keys of one window past the capacity (a flood from many addresses): their unspent
+            // leases are forgotten, which grants less, never more, than the limit.
+            if leases.len() > CACHE_CAPACITY {
+                leases.clear();
+            }
         }
         leases.insert(key.to_owned(), Lease::new(started, amount, 1, now));
         Ok(Ok(started))
@@ -719,7 +727,7 @@ mod tests {
         assert!(b.take(Some("a"), Some(ip)).await?.is_ok());
         let refused = b.take(Some("a"), Some(ip)).await?;
         assert!(
-            matches!(refused, Err(OverBudget { retry_after_secs }) if (1..=60).contains(&retry_after_secs))
+            matches!(refused, Err(OverBudget { retry_after_secs, .. }) if (1..=60).contains(&retry_after_secs))
         );
         // Another caller behind the same address has one query left there.
         assert!(b.take(Some("b"), Some(ip)).await?.is_ok());
@@ -750,7 +758,7 @@ mod tests {
         for _ in 0..100 {
             let refused = b.take(Some("a"), None).await?;
             assert!(
-                matches!(refused, Err(OverBudget { retry_after_secs }) if (1..=60).contains(&retry_after_secs)),
+                matches!(refused, Err(OverBudget { retry_after_secs, .. }) if (1..=60).contains(&retry_after_secs)),
                 "{refused:?}"
             );
         }

@@ -1243,21 +1243,6 @@ const UNVERIFIED_REFUSALS: &[&str] = &[
     "malformed_credential",
 ];
 
-/// The address a refusal is counted against: an IPv4 address itself, an IPv6 address by its
-/// /64 (one host holds a whole /64, so counting its addresses one by one would limit nothing).
-#[must_use]
-pub fn refusal_address(ip: std::net::IpAddr) -> std::net::IpAddr {
-    match ip {
-        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => std::net::IpAddr::V4(v4),
-            None => std::net::IpAddr::V6(std::net::Ipv6Addr::from(
-                v6.to_bits() & !u128::from(u64::MAX),
-            )),
-        },
-        v4 @ std::net::IpAddr::V4(_) => v4,
-    }
-}
-
 /// Callers' approvals as read for discovery (Beacon and Data Connect over CONTROLLED
 /// datasets, where every query would otherwise read them): a reading serves for
 /// [`DiscoveryApprovals::RECHECK`] and none taken before an approval write of this process
@@ -1486,7 +1471,7 @@ impl AccessPoint {
         if let (Some(limiter), Some(from), true) =
             (&self.refusals, from, UNVERIFIED_REFUSALS.contains(&reason))
         {
-            let address = refusal_address(from);
+            let address = crate::beacon::privacy::budget_address(from);
             match limiter.budgets.take(None, Some(address)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(over)) => {

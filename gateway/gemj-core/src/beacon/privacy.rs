@@ -132,6 +132,22 @@ pub struct OverBudget {
     pub wait_ms: u64,
 }
 
+/// The address a per-address budget counts: an IPv4 address itself (an IPv4-mapped IPv6 one
+/// as that IPv4 address), an IPv6 address by its /64 (one host is given a whole /64, so counting
+/// its addresses one by one would multiply its budget by 2^64).
+#[must_use]
+pub fn budget_address(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(
+                v6.to_bits() & !u128::from(u64::MAX),
+            )),
+        },
+        v4 @ IpAddr::V4(_) => v4,
+    }
+}
+
 /// Query budgets per caller and per IP (fixed windows), and per-requester risk budgets per
 /// participant, kept in the store: every instance sharing the database enforces one budget
 /// (documented in PRIVACY.md).
@@ -345,6 +361,7 @@ impl Budgets {
             ));
         }
         if let Some(ip) = ip {
+            let ip = budget_address(ip);
             keys.push((format!("{}ip:{ip}", self.prefix), self.settings.per_ip));
         }
         // Reserved now, given back to their leases if a later key refuses.
@@ -732,6 +749,19 @@ mod tests {
         // Another caller behind the same address has one query left there.
         assert!(b.take(Some("b"), Some(ip)).await?.is_ok());
         assert!(b.take(Some("c"), Some(ip)).await?.is_err());
+        // An IPv6 /64 is one address (a host rotating through its /64 gains nothing); the
+        // next /64 is another, and an IPv4-mapped address is its IPv4 address.
+        let host = |s: &str| s.parse::<IpAddr>().unwrap_or_else(|e| panic!("{s}: {e}"));
+        for n in 1..=3 {
+            let ip = host(&format!("2001:db8:0:1::{n}"));
+            assert!(b.take(None, Some(ip)).await?.is_ok(), "{ip}");
+        }
+        let same_64 = host("2001:db8:0:1:ffff::9");
+        assert!(b.take(None, Some(same_64)).await?.is_err());
+        let next_64 = host("2001:db8:0:2::1");
+        assert!(b.take(None, Some(next_64)).await?.is_ok());
+        let mapped = host("::ffff:127.0.0.1");
+        assert!(b.take(None, Some(mapped)).await?.is_err());
         Ok(())
     }
 

@@ -338,6 +338,89 @@ async fn a_flood_of_forged_tokens_from_one_address_is_audited_within_its_limit()
     Ok(())
 }
 
+/// Behind a trusted reverse proxy (`server.trusted_proxies`) each client has its own Beacon
+/// budget and its own refusal limit, read from `X-Forwarded-For` right to left; a client that
+/// forges entries left of what its proxy appended gains nothing, and a gateway that trusts no
+/// proxy ignores the header, so sending one directly escapes nothing either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_proxy_each_client_is_counted_and_forged_entries_gain_nothing()
+-> TestResult {
+    let individuals = "/beacon/v2/individuals";
+    let gw = TestGateway::start_with(4, |c| {
+        c.server.trusted_proxies = vec!["127.0.0.0/8".to_owned()];
+        c.beacon.budgets.per_ip = 3;
+        c.auth.audited_refusals_per_address = 2;
+        c.auth.refusal_window_secs = 3600;
+    })
+    .await?;
+    let http = Http {
+        base: gw.base_url.clone(),
+    };
+    let from = |xff: &str, bearer: Option<&str>| {
+        let mut headers = vec![("X-Forwarded-For", xff.to_owned())];
+        if let Some(b) = bearer {
+            headers.push(("Authorization", format!("Bearer {b}")));
+        }
+        http.send_with("GET", individuals, &headers, None)
+    };
+    for _ in 0..3 {
+        let r = from("203.0.113.7", None)?;
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    assert_eq!(
+        from("203.0.113.7", None)?.status,
+        429,
+        "its budget is spent"
+    );
+    // Its own entries left of the proxy's change nothing.
+    assert_eq!(from("198.51.100.1, 203.0.113.7", None)?.status, 429);
+    // Another client, and one behind a second trusted hop, have their own budgets.
+    assert_eq!(from("198.51.100.9", None)?.status, 200);
+    assert_eq!(from("192.0.2.44, 127.0.0.9", None)?.status, 200);
+    // An IPv6 /64 is one budget.
+    for host in [
+        "2001:db8:1:1::1",
+        "2001:db8:1:1::2",
+        "[2001:db8:1:1::3]:4711",
+    ] {
+        assert_eq!(from(host, None)?.status, 200, "{host}");
+    }
+    assert_eq!(from("2001:db8:1:1::ff", None)?.status, 429);
+    // Refusals are counted per client too: two audited one by one each, then one row.
+    for (xff, n) in [("203.0.113.50", 3), ("203.0.113.51", 2)] {
+        for i in 0..n {
+            let r = from(xff, Some(&format!("forged-{xff}-{i}")))?;
+            assert_eq!(r.status, 401, "{}", r.text());
+        }
+    }
+    let rows = gw
+        .store
+        .audit_records_of_principal("unauthenticated", 0, 1000)
+        .await?;
+    let reasons: Vec<String> = rows.iter().map(|r| r.event.reasons.join(",")).collect();
+    let of = |want: &str| reasons.iter().filter(|r| r.starts_with(want)).count();
+    assert_eq!(of("credential_refused:malformed_token"), 4, "{reasons:?}");
+    assert_eq!(of("credential_refused:refusals_limited"), 1, "{reasons:?}");
+    gw.stop_with_intact_chains().await?;
+
+    // No trusted proxy: the header is the client's to write and counts for nothing.
+    let gw = TestGateway::start_with(4, |c| c.beacon.budgets.per_ip = 3).await?;
+    let http = Http {
+        base: gw.base_url.clone(),
+    };
+    for n in 1..=4 {
+        let r = http.send_with(
+            "GET",
+            individuals,
+            &[("X-Forwarded-For", format!("203.0.113.{n}"))],
+            None,
+        )?;
+        assert_eq!(r.status, if n <= 3 { 200 } else { 429 }, "{n}");
+    }
+    gw.stop().await;
+    Ok(())
+}
+
 /// The `jti` of a JWT (its payload is base64url JSON).
 fn jti_of(jwt: &str) -> Result<String, Box<dyn std::error::Error>> {
     use base64::Engine as _;

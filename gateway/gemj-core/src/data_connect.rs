@@ -9,6 +9,7 @@
 //! query under the caller's current rights, so a withdrawal or a revoked approval applies to
 //! the next page at once, and any replica can serve any page.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -453,8 +454,104 @@ pub struct SearchPage {
 pub struct DataConnect {
     beacon: Arc<Beacon>,
     settings: DataConnectSettings,
-    /// Queries running at once (each is a SQLite connection on its own thread).
+    /// Queries running at once (each is a SQLite connection on a blocking thread).
     running: Arc<tokio::sync::Semaphore>,
+    /// Checks queries, keeping the checks made.
+    checker: Arc<Checker>,
+}
+
+/// The most checks [`CheckCache`] keeps; past it, it starts over.
+const CHECKS_KEPT: usize = 512;
+
+/// Checks already made. A check is a function of the query's text and the number of parameters
+/// given alone (the published names and the limits are fixed per instance), and clients repeat
+/// their queries (every page re-runs one, and a portal or a dashboard sends the same few), so a
+/// repeated query is neither parsed again nor sent to a thread of its own. Bounded: at most
+/// [`CHECKS_KEPT`] queries of at most `max_query_bytes` each, forgotten all at once when full.
+type CheckCache = HashMap<(String, usize), Result<sql::Checked, SqlError>>;
+
+/// Checks a search's query and converts its parameters, keeping the checks made
+/// ([`CheckCache`]).
+#[derive(Debug)]
+struct Checker {
+    max_query_bytes: usize,
+    checks: std::sync::Mutex<CheckCache>,
+}
+
+impl Checker {
+    fn new(max_query_bytes: usize) -> Self {
+        Self {
+            max_query_bytes,
+            checks: std::sync::Mutex::default(),
+        }
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, CheckCache> {
+        self.checks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The request's query checked and rewritten, and its parameters.
+    async fn checked(
+        &self,
+        request: &SearchRequest,
+    ) -> Result<(sql::Checked, Vec<ScratchValue>), DataConnectFailure> {
+        let given = request.parameters.len();
+        // Refused before the cache, which keeps only queries of a bounded length.
+        if request.query.len() > self.max_query_bytes {
+            return Err(DataConnectFailure::Sql(SqlError::TooLong {
+                max: self.max_query_bytes,
+            }));
+        }
+        let key = (request.query.clone(), given);
+        let known = self.cache().get(&key).cloned();
+        let outcome = match known {
+            Some(known) => known,
+            None => {
+                let outcome = self.check(request.query.clone(), given).await?;
+                let mut cache = self.cache();
+                if cache.len() >= CHECKS_KEPT {
+                    cache.clear();
+                }
+                cache.insert(key, outcome.clone());
+                outcome
+            }
+        };
+        let checked = outcome.map_err(DataConnectFailure::Sql)?;
+        let parameters = request
+            .parameters
+            .iter()
+            .enumerate()
+            .map(|(i, v)| parameter(i, v))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((checked, parameters))
+    }
+
+    /// Checks a query not seen before. The check walks trees as deep as the query nests: on a
+    /// thread of its own with a stack that holds the deepest a query within the token limit can
+    /// make, awaited without holding up the caller's worker.
+    async fn check(
+        &self,
+        query: String,
+        given: usize,
+    ) -> Result<Result<sql::Checked, SqlError>, DataConnectFailure> {
+        let limits = Limits {
+            max_query_bytes: self.max_query_bytes,
+            ..Limits::default()
+        };
+        let lost =
+            || DataConnectFailure::Query(ScratchError::BadTable("the query check could not run"));
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("data-connect-check".to_owned())
+            .stack_size(CHECK_STACK_BYTES)
+            .spawn(move || {
+                let _ = tx.send(sql::check(&query, given, &published(), &limits));
+            })
+            .map_err(|_| lost())?;
+        rx.await.map_err(|_| lost())
+    }
 }
 
 impl DataConnect {
@@ -464,6 +561,7 @@ impl DataConnect {
         Self {
             beacon,
             running: Arc::new(tokio::sync::Semaphore::new(settings.max_concurrent.max(1))),
+            checker: Arc::new(Checker::new(settings.max_query_bytes)),
             settings,
         }
     }
@@ -472,7 +570,7 @@ impl DataConnect {
     /// then [`ScratchError::Busy`]).
     async fn run(
         &self,
-        tables: &[ScratchTable],
+        tables: Vec<ScratchTable>,
         checked: &sql::Checked,
         parameters: &[ScratchValue],
     ) -> Result<gemj_store::scratch::ScratchResult, ScratchError> {
@@ -482,8 +580,8 @@ impl DataConnect {
         };
         run_scratch(
             tables,
-            &checked.sql,
-            parameters,
+            checked.sql.clone(),
+            parameters.to_vec(),
             ScratchLimits {
                 max_rows: self.settings.max_rows,
                 deadline,
@@ -541,7 +639,7 @@ impl DataConnect {
         request: &SearchRequest,
         offset: usize,
     ) -> Result<SearchPage, DataConnectFailure> {
-        let (checked, parameters) = self.checked(request)?;
+        let (checked, parameters) = self.checker.checked(request).await?;
         let wanted: Vec<CatalogueTable> = checked.tables.iter().map(|&i| TABLES[i].0).collect();
         let result = self
             .beacon
@@ -557,44 +655,12 @@ impl DataConnect {
                         .zip(rows)
                         .map(|(&i, rows)| scratch_table(i, rows))
                         .collect();
-                    Ok(self.run(&tables, &checked, &parameters).await)
+                    Ok(self.run(tables, &checked, &parameters).await)
                 },
             )
             .await?
             .map_err(DataConnectFailure::Query)?;
         self.page(&checked, result, offset, Vec::new())
-    }
-
-    /// The request's query checked and rewritten, and its parameters.
-    fn checked(
-        &self,
-        request: &SearchRequest,
-    ) -> Result<(sql::Checked, Vec<ScratchValue>), DataConnectFailure> {
-        let limits = Limits {
-            max_query_bytes: self.settings.max_query_bytes,
-            ..Limits::default()
-        };
-        // The check walks trees as deep as the query nests: on its own thread with a stack that
-        // holds the deepest a query within the token limit can make.
-        let query = request.query.clone();
-        let given = request.parameters.len();
-        let checked = std::thread::Builder::new()
-            .name("data-connect-check".to_owned())
-            .stack_size(CHECK_STACK_BYTES)
-            .spawn(move || sql::check(&query, given, &published(), &limits))
-            .ok()
-            .and_then(|t| t.join().ok())
-            .ok_or(DataConnectFailure::Query(ScratchError::BadTable(
-                "the query check could not run",
-            )))?
-            .map_err(DataConnectFailure::Sql)?;
-        let parameters = request
-            .parameters
-            .iter()
-            .enumerate()
-            .map(|(i, v)| parameter(i, v))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok((checked, parameters))
     }
 
     /// One page of a query's result.
@@ -656,7 +722,7 @@ impl DataConnect {
         request: &SearchRequest,
         offset: usize,
     ) -> Result<SearchPage, DataConnectFailure> {
-        let (checked, parameters) = self.checked(request)?;
+        let (checked, parameters) = self.checker.checked(request).await?;
         let names: Vec<&str> = checked.tables.iter().map(|&i| TABLES[i].1.name).collect();
         let privacy = *network.privacy();
         let (result, errors) = network
@@ -691,7 +757,7 @@ impl DataConnect {
                             }),
                         }
                     }
-                    Ok((self.run(&tables, &checked, &parameters).await, errors))
+                    Ok((self.run(tables, &checked, &parameters).await, errors))
                 },
             )
             .await?;
@@ -706,6 +772,59 @@ mod tests {
 
     fn row(v: Value) -> Map<String, Value> {
         serde_json::from_value(v).unwrap_or_default()
+    }
+
+    fn search(query: &str, parameters: Vec<Value>) -> SearchRequest {
+        SearchRequest {
+            query: query.to_owned(),
+            parameters,
+        }
+    }
+
+    #[tokio::test]
+    async fn checks_are_kept_by_query_and_parameter_count_within_bounds() {
+        let checker = Checker::new(200);
+        let q = "SELECT sex, sum(participants) AS n FROM gemj.catalogue.participants_by_sex WHERE dataset_id = ? GROUP BY sex";
+        let (first, p) = checker
+            .checked(&search(q, vec![Value::from("D")]))
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(p, [ScratchValue::Text("D".into())]);
+        assert_eq!(checker.cache().len(), 1);
+        // The same query again: the kept check, the new parameters.
+        let (again, p) = checker
+            .checked(&search(q, vec![Value::from("E")]))
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(again, first);
+        assert_eq!(p, [ScratchValue::Text("E".into())]);
+        assert_eq!(checker.cache().len(), 1);
+        // Another parameter count is another check, refused, and the refusal is kept.
+        for _ in 0..2 {
+            let r = checker.checked(&search(q, Vec::new())).await;
+            assert!(matches!(r, Err(DataConnectFailure::Sql(_))), "{r:?}");
+        }
+        assert_eq!(checker.cache().len(), 2);
+        // A query over the length limit is refused before the cache.
+        let long = format!("{q} {}", " ".repeat(200));
+        let r = checker
+            .checked(&search(&long, vec![Value::from("D")]))
+            .await;
+        assert!(
+            matches!(
+                r,
+                Err(DataConnectFailure::Sql(SqlError::TooLong { max: 200 }))
+            ),
+            "{r:?}"
+        );
+        assert_eq!(checker.cache().len(), 2);
+        // Past its bound the cache starts over.
+        for i in 0..CHECKS_KEPT {
+            let q = format!("SELECT {i} AS n FROM gemj.catalogue.datasets");
+            assert!(checker.checked(&search(&q, Vec::new())).await.is_ok());
+            assert!(checker.cache().len() <= CHECKS_KEPT);
+        }
+        assert!(checker.cache().len() < CHECKS_KEPT);
     }
 
     #[test]

@@ -462,6 +462,12 @@ pub struct ServerConfig {
     /// requests answered there. Empty (the default): no CORS; the gateway's own APIs never
     /// answer CORS.
     pub cors_origins: Vec<String>,
+    /// Reverse proxies in front of the gateway, as addresses (`10.0.0.5`, `::1`) or networks
+    /// (`10.0.0.0/8`): for a connection from one of them, the client is read from
+    /// `X-Forwarded-For`, right to left past the trusted proxies, so that Beacon's and Data
+    /// Connect's per-address budgets and the refusal limit count each client, not the proxy.
+    /// Empty (the default): the TCP peer is the client, whatever it sends.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl ServerConfig {
@@ -488,6 +494,7 @@ impl Default for ServerConfig {
             shutdown_timeout_secs: 30,
             max_body_bytes: 4 * 1024 * 1024,
             cors_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -1061,6 +1068,8 @@ impl Config {
                  https://portal.example.jp (scheme, host and optional port; no path)"
             )));
         }
+        crate::client::TrustedProxies::parse(&self.server.trusted_proxies)
+            .map_err(ConfigError::Invalid)?;
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(ConfigError::Invalid(format!(
                 "log.format: {:?} is neither \"text\" nor \"json\"",
@@ -1343,6 +1352,27 @@ mod tests {
             Config::load_with_env(None, &o, env(&[("GEMJ_LISTEN", "localhost")])),
             Err(ConfigError::Invalid(_))
         ));
+        // Trusted proxies are addresses or networks, never host names.
+        let proxies = dir.path().join("p.toml");
+        std::fs::write(
+            &proxies,
+            "[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"proxy.example.jp\"]\n",
+        )?;
+        match Config::load_with_env(Some(&proxies), &o, env(&[])) {
+            Err(ConfigError::Invalid(m)) => assert!(m.contains("proxy.example.jp"), "{m}"),
+            other => panic!("a host name as a trusted proxy: {other:?}"),
+        }
+        std::fs::write(
+            &proxies,
+            "[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n",
+        )?;
+        assert_eq!(
+            Config::load_with_env(Some(&proxies), &o, env(&[]))?
+                .server
+                .trusted_proxies
+                .len(),
+            2
+        );
         // Every interface needs the URL clients use: no answer may point at 0.0.0.0.
         for any in ["0.0.0.0:8080", "[::]:8080"] {
             match Config::load_with_env(None, &o, env(&[("GEMJ_LISTEN", any)])) {

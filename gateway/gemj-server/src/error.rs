@@ -348,7 +348,7 @@ async fn audit_oversized_body(req: &actix_web::HttpRequest) -> Result<(), CoreEr
     core.access()
         .refuse_credential(
             &ctx,
-            req.peer_addr().map(|a| a.ip()),
+            crate::client::client_ip(req),
             presented.as_bytes(),
             "body_too_large",
         )

@@ -7,6 +7,7 @@
 //! service it needs. Status codes are chosen only in [`error`].
 
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod cors;
 pub mod error;
@@ -650,6 +651,10 @@ impl Gateway {
         let max_body = self.config.server.max_body_bytes;
         let ingest_max_body = self.config.ingest.max_body_bytes;
         let cors_origins = self.config.server.cors_origins.clone();
+        let proxies = web::Data::new(
+            client::TrustedProxies::parse(&self.config.server.trusted_proxies)
+                .map_err(|e| anyhow::anyhow!(e))?,
+        );
         let server = HttpServer::new(move || {
             // The data-plane APIs first, each one scope: actix tries an app's services in
             // order, a dynamic pattern by a regular expression, a scope by a prefix compare, so
@@ -661,6 +666,7 @@ impl Gateway {
                 .app_data(base.clone())
                 .app_data(drs.clone())
                 .app_data(brokers.clone())
+                .app_data(proxies.clone())
                 .configure(routes::htsget::configure)
                 .configure(routes::drs::configure)
                 .configure(routes::beacon::configure);

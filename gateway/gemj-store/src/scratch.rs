@@ -3,13 +3,15 @@
 //! checked query under a deadline (SQLite's progress handler interrupts it) and a row cap.
 //! Data Connect's searches run here; nothing of the store is reachable from it (another
 //! connection, another database, no `ATTACH`: the query was checked to be one `SELECT`).
+//!
+//! The whole run (open, load, query, close) is one blocking task on its own connection
+//! (rusqlite, the SQLite the store links): one hand-off from the caller's task and back, where a
+//! connection of sqlx's would cost a thread of its own and a round trip per row loaded.
 
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use futures_util::TryStreamExt;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteRow};
-use sqlx::{AssertSqlSafe, Column, Connection, Row, TypeInfo, ValueRef};
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OpenFlags, ToSql};
 
 /// A value of a scratch table or result.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,6 +24,17 @@ pub enum ScratchValue {
     Real(f64),
     /// Text.
     Text(String),
+}
+
+impl ToSql for ScratchValue {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(rusqlite::types::ToSqlOutput::Borrowed(match self {
+            Self::Null => ValueRef::Null,
+            Self::Integer(i) => ValueRef::Integer(*i),
+            Self::Real(r) => ValueRef::Real(*r),
+            Self::Text(t) => ValueRef::Text(t.as_bytes()),
+        }))
+    }
 }
 
 /// The declared type of a scratch column.
@@ -95,9 +108,9 @@ pub enum ScratchError {
     /// caller).
     #[error("bad scratch table: {0}")]
     BadTable(&'static str),
-    /// SQLite itself failed (connecting, loading).
-    #[error("scratch database failed")]
-    Engine(#[source] sqlx::Error),
+    /// SQLite itself failed (opening, loading), or the blocking task was lost.
+    #[error("scratch database failed: {0}")]
+    Engine(String),
 }
 
 fn plain(name: &str) -> bool {
@@ -107,8 +120,12 @@ fn plain(name: &str) -> bool {
         && !name.starts_with(|c: char| c.is_ascii_digit())
 }
 
-async fn load(conn: &mut SqliteConnection, tables: &[ScratchTable]) -> Result<(), ScratchError> {
-    let mut tx = conn.begin().await.map_err(ScratchError::Engine)?;
+fn engine(e: &rusqlite::Error) -> ScratchError {
+    ScratchError::Engine(e.to_string())
+}
+
+fn load(conn: &mut Connection, tables: &[ScratchTable]) -> Result<(), ScratchError> {
+    let tx = conn.transaction().map_err(|e| engine(&e))?;
     for t in tables {
         if !plain(&t.name) || !t.columns.iter().all(|(c, _)| plain(c)) {
             return Err(ScratchError::BadTable("a name is not a plain identifier"));
@@ -118,151 +135,118 @@ async fn load(conn: &mut SqliteConnection, tables: &[ScratchTable]) -> Result<()
             .iter()
             .map(|(c, ty)| format!("\"{c}\" {}", ty.sql()))
             .collect();
-        let create = format!("CREATE TABLE \"{}\" ({})", t.name, columns.join(", "));
-        sqlx::query(AssertSqlSafe(create))
-            .execute(&mut *tx)
-            .await
-            .map_err(ScratchError::Engine)?;
+        tx.execute_batch(&format!(
+            "CREATE TABLE \"{}\" ({})",
+            t.name,
+            columns.join(", ")
+        ))
+        .map_err(|e| engine(&e))?;
         let marks = vec!["?"; t.columns.len()].join(", ");
-        let insert = format!("INSERT INTO \"{}\" VALUES ({marks})", t.name);
+        let mut insert = tx
+            .prepare(&format!("INSERT INTO \"{}\" VALUES ({marks})", t.name))
+            .map_err(|e| engine(&e))?;
         for row in &t.rows {
             if row.len() != t.columns.len() {
                 return Err(ScratchError::BadTable(
                     "a row's width differs from its columns",
                 ));
             }
-            let mut q = sqlx::query(AssertSqlSafe(insert.as_str()));
-            for v in row {
-                q = bind(q, v);
-            }
-            q.execute(&mut *tx).await.map_err(ScratchError::Engine)?;
+            insert
+                .execute(rusqlite::params_from_iter(row))
+                .map_err(|e| engine(&e))?;
         }
     }
-    tx.commit().await.map_err(ScratchError::Engine)
+    tx.commit().map_err(|e| engine(&e))
 }
 
-type Query<'q> = sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>;
-
-fn bind<'q>(q: Query<'q>, v: &ScratchValue) -> Query<'q> {
+fn value(v: ValueRef<'_>) -> ScratchValue {
     match v {
-        ScratchValue::Null => q.bind(None::<i64>),
-        ScratchValue::Integer(i) => q.bind(*i),
-        ScratchValue::Real(r) => q.bind(*r),
-        ScratchValue::Text(s) => q.bind(s.clone()),
-    }
-}
-
-fn value(row: &SqliteRow, i: usize) -> Result<ScratchValue, sqlx::Error> {
-    let raw = row.try_get_raw(i)?;
-    if raw.is_null() {
-        return Ok(ScratchValue::Null);
-    }
-    let ty = raw.type_info().name().to_owned();
-    Ok(match ty.as_str() {
-        "INTEGER" | "BOOLEAN" => ScratchValue::Integer(row.try_get(i)?),
-        "REAL" | "NUMERIC" => ScratchValue::Real(row.try_get(i)?),
-        "TEXT" => ScratchValue::Text(row.try_get(i)?),
+        ValueRef::Null => ScratchValue::Null,
+        ValueRef::Integer(i) => ScratchValue::Integer(i),
+        ValueRef::Real(r) => ScratchValue::Real(r),
+        ValueRef::Text(t) => ScratchValue::Text(String::from_utf8_lossy(t).into_owned()),
         // A BLOB cannot come from the tables or the allowed functions; shown as its length.
-        _ => ScratchValue::Text(format!(
-            "<{} bytes>",
-            row.try_get::<Vec<u8>, _>(i).map(|b| b.len()).unwrap_or(0)
-        )),
-    })
+        ValueRef::Blob(b) => ScratchValue::Text(format!("<{} bytes>", b.len())),
+    }
 }
 
-fn failure(e: sqlx::Error, deadline: Duration) -> ScratchError {
+/// A failure of the query itself: the engine's message, or the deadline.
+fn failure(e: rusqlite::Error, deadline: Duration) -> ScratchError {
     match e {
-        sqlx::Error::Database(db) => {
-            let message = db.message().to_owned();
-            // SQLITE_INTERRUPT's own message (a column named `interrupted` is another error).
-            if message == "interrupted" {
-                ScratchError::Deadline(deadline)
-            } else {
-                ScratchError::Query(message)
-            }
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == rusqlite::ErrorCode::OperationInterrupted =>
+        {
+            ScratchError::Deadline(deadline)
         }
-        other => ScratchError::Engine(other),
+        rusqlite::Error::SqliteFailure(_, Some(message)) => ScratchError::Query(message),
+        rusqlite::Error::MultipleStatement => {
+            ScratchError::Query("a search is one statement".to_owned())
+        }
+        rusqlite::Error::InvalidParameterCount(given, wanted) => ScratchError::Query(format!(
+            "the query has {wanted} placeholders and {given} parameters were given"
+        )),
+        other => ScratchError::Engine(other.to_string()),
     }
 }
 
 /// Loads `tables` into a fresh in-memory SQLite, makes it read-only, and runs `sql` (one
-/// checked `SELECT` over those tables) with `parameters` bound to its `?`s.
+/// checked `SELECT` over those tables) with `parameters` bound to its `?`s, on a blocking
+/// thread.
 ///
 /// # Errors
 /// [`ScratchError`]: the engine's refusal, the deadline, the row cap, or a failure of SQLite.
 pub async fn run_scratch(
-    tables: &[ScratchTable],
-    sql: &str,
-    parameters: &[ScratchValue],
+    tables: Vec<ScratchTable>,
+    sql: String,
+    parameters: Vec<ScratchValue>,
     limits: ScratchLimits,
 ) -> Result<ScratchResult, ScratchError> {
-    let options = SqliteConnectOptions::from_str("sqlite::memory:")
-        .map_err(ScratchError::Engine)?
-        .pragma("trusted_schema", "OFF");
-    let mut conn = SqliteConnection::connect_with(&options)
+    tokio::task::spawn_blocking(move || run_blocking(&tables, &sql, &parameters, limits))
         .await
-        .map_err(ScratchError::Engine)?;
-    let outcome = run_on(&mut conn, tables, sql, parameters, limits).await;
-    let _ = conn.close().await;
-    outcome
+        .map_err(|e| ScratchError::Engine(format!("the scratch task ended: {e}")))?
 }
 
-async fn run_on(
-    conn: &mut SqliteConnection,
+fn run_blocking(
     tables: &[ScratchTable],
     sql: &str,
     parameters: &[ScratchValue],
     limits: ScratchLimits,
 ) -> Result<ScratchResult, ScratchError> {
-    load(conn, tables).await?;
-    sqlx::query("PRAGMA query_only = ON")
-        .execute(&mut *conn)
-        .await
-        .map_err(ScratchError::Engine)?;
+    let mut conn = Connection::open_in_memory_with_flags(
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| engine(&e))?;
+    conn.execute_batch("PRAGMA trusted_schema = OFF")
+        .map_err(|e| engine(&e))?;
+    load(&mut conn, tables)?;
+    conn.execute_batch("PRAGMA query_only = ON")
+        .map_err(|e| engine(&e))?;
     let deadline = Instant::now() + limits.deadline;
-    conn.lock_handle()
-        .await
-        .map_err(ScratchError::Engine)?
-        .set_progress_handler(1_000, move || Instant::now() < deadline);
-    let mut q = sqlx::query(AssertSqlSafe(sql));
-    for p in parameters {
-        q = bind(q, p);
-    }
-    let mut stream = q.fetch(&mut *conn);
-    let mut columns: Option<Vec<String>> = None;
+    conn.progress_handler(1_000, Some(move || Instant::now() >= deadline))
+        .map_err(|e| engine(&e))?;
+    let mut statement = conn.prepare(sql).map_err(|e| failure(e, limits.deadline))?;
+    let columns: Vec<String> = statement
+        .column_names()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let width = columns.len();
+    let mut cursor = statement
+        .query(rusqlite::params_from_iter(parameters))
+        .map_err(|e| failure(e, limits.deadline))?;
     let mut rows = Vec::new();
-    while let Some(row) = stream
-        .try_next()
-        .await
-        .map_err(|e| failure(e, limits.deadline))?
-    {
+    while let Some(row) = cursor.next().map_err(|e| failure(e, limits.deadline))? {
         if rows.len() == limits.max_rows {
             return Err(ScratchError::TooManyRows(limits.max_rows));
         }
-        if columns.is_none() {
-            columns = Some(row.columns().iter().map(|c| c.name().to_owned()).collect());
-        }
-        let values = (0..row.len())
-            .map(|i| value(&row, i))
+        let values = (0..width)
+            .map(|i| row.get_ref(i).map(value))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| failure(e, limits.deadline))?;
         rows.push(values);
     }
-    drop(stream);
-    let columns = match columns {
-        Some(c) => c,
-        // No row: the statement's own column names.
-        None => {
-            use sqlx::{Executor as _, Statement as _};
-            conn.prepare(sqlx::SqlSafeStr::into_sql_str(AssertSqlSafe(sql)))
-                .await
-                .map_err(|e| failure(e, limits.deadline))?
-                .columns()
-                .iter()
-                .map(|c| c.name().to_owned())
-                .collect()
-        }
-    };
     Ok(ScratchResult { columns, rows })
 }
 
@@ -296,9 +280,9 @@ mod tests {
     #[tokio::test]
     async fn a_query_runs_over_the_rows_handed_in() -> Result<(), ScratchError> {
         let r = run_scratch(
-            &[table()],
-            "SELECT sex, participants * 2 AS twice FROM t0 WHERE sex <> ? ORDER BY sex",
-            &[ScratchValue::Text("other".into())],
+            vec![table()],
+            "SELECT sex, participants * 2 AS twice FROM t0 WHERE sex <> ? ORDER BY sex".into(),
+            vec![ScratchValue::Text("other".into())],
             LIMITS,
         )
         .await;
@@ -307,14 +291,20 @@ mod tests {
         assert_eq!(r.rows[0][1], ScratchValue::Integer(20));
         assert_eq!(r.rows.len(), 2);
         let r = run_scratch(
-            &[table()],
-            "SELECT sum(participants) AS n, avg(participants) AS a FROM t0 WHERE 0",
-            &[],
+            vec![table()],
+            "SELECT sum(participants) AS n, avg(participants) AS a FROM t0 WHERE 0".into(),
+            vec![],
             LIMITS,
         )
         .await?;
         assert_eq!(r.rows, [vec![ScratchValue::Null, ScratchValue::Null]]);
-        let r = run_scratch(&[table()], "SELECT sex FROM t0 WHERE 0", &[], LIMITS).await?;
+        let r = run_scratch(
+            vec![table()],
+            "SELECT sex FROM t0 WHERE 0".into(),
+            vec![],
+            LIMITS,
+        )
+        .await?;
         assert_eq!(r.columns, ["sex"]);
         assert!(r.rows.is_empty());
         Ok(())
@@ -328,14 +318,14 @@ mod tests {
             "SELECT * FROM nowhere",
             "SELECT nothing FROM t0",
         ] {
-            let e = run_scratch(&[table()], sql, &[], LIMITS).await;
+            let e = run_scratch(vec![table()], sql.into(), vec![], LIMITS).await;
             assert!(matches!(e, Err(ScratchError::Query(_))), "{sql}: {e:?}");
         }
         // load_extension is not enabled.
         let e = run_scratch(
-            &[table()],
-            "SELECT load_extension('/nonexistent')",
-            &[],
+            vec![table()],
+            "SELECT load_extension('/nonexistent')".into(),
+            vec![],
             LIMITS,
         )
         .await;
@@ -357,9 +347,9 @@ mod tests {
         };
         let started = Instant::now();
         let e = run_scratch(
-            std::slice::from_ref(&big),
-            "SELECT count(*) FROM t0 a, t0 b, t0 c, t0 d WHERE a.participants + b.participants + c.participants + d.participants = -1",
-            &[],
+            vec![big.clone()],
+            "SELECT count(*) FROM t0 a, t0 b, t0 c, t0 d WHERE a.participants + b.participants + c.participants + d.participants = -1".into(),
+            vec![],
             ScratchLimits {
                 deadline: Duration::from_millis(200),
                 ..LIMITS
@@ -368,7 +358,7 @@ mod tests {
         .await;
         assert!(matches!(e, Err(ScratchError::Deadline(_))), "{e:?}");
         assert!(started.elapsed() < Duration::from_secs(5));
-        let e = run_scratch(&[big], "SELECT * FROM t0", &[], LIMITS).await;
+        let e = run_scratch(vec![big], "SELECT * FROM t0".into(), vec![], LIMITS).await;
         assert!(matches!(e, Err(ScratchError::TooManyRows(100))), "{e:?}");
     }
 
@@ -377,7 +367,7 @@ mod tests {
         let mut t = table();
         t.name = "t0\"; DROP".into();
         assert!(matches!(
-            run_scratch(&[t], "SELECT 1", &[], LIMITS).await,
+            run_scratch(vec![t], "SELECT 1".into(), vec![], LIMITS).await,
             Err(ScratchError::BadTable(_))
         ));
     }

@@ -357,7 +357,7 @@ async fn answer(
 ) -> HttpResponse {
     let entry_type = query.entry_type;
     let ctx = context(req, "beacon");
-    let ip = req.peer_addr().map(|a| a.ip());
+    let ip = crate::client::client_ip(req);
     let request = BeaconRequest { query, scope, ip };
     match beacon.query(&ctx, &principal, request).await {
         Ok(value) => HttpResponse::Ok().json(value),

@@ -302,7 +302,7 @@ async fn run(
     which: Which,
 ) -> HttpResponse {
     let ctx = context(req, "data-connect");
-    let ip = req.peer_addr().map(|a| a.ip());
+    let ip = crate::client::client_ip(req);
     let answer = match which {
         Which::Local => service.search(&ctx, &caller.0, ip, &request, offset).await,
         Which::Network => {

@@ -299,12 +299,7 @@ impl Refusal {
         };
         if let Err(e) = core
             .access()
-            .refuse_credential(
-                &ctx,
-                self.req.peer_addr().map(|a| a.ip()),
-                presented,
-                reason,
-            )
+            .refuse_credential(&ctx, crate::client::client_ip(&self.req), presented, reason)
             .await
         {
             return ApiError::Core(e);

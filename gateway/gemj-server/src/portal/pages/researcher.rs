@@ -107,7 +107,7 @@ impl Deps {
             .search(
                 &ctx(req),
                 principal,
-                req.peer_addr().map(|a| a.ip()),
+                crate::client::client_ip(req),
                 &request,
                 0,
             )
@@ -618,7 +618,7 @@ impl Deps {
         let request = BeaconRequest {
             query,
             scope: None,
-            ip: req.peer_addr().map(|a| a.ip()),
+            ip: crate::client::client_ip(req),
         };
         let answer = match self
             .beacon

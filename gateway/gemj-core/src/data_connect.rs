@@ -476,13 +476,20 @@ type CheckCache = HashMap<(String, usize), Result<sql::Checked, SqlError>>;
 struct Checker {
     max_query_bytes: usize,
     checks: std::sync::Mutex<CheckCache>,
+    /// Check threads running at once: a flood of distinct queries waits here (a future each),
+    /// never a thread each.
+    threads: Arc<tokio::sync::Semaphore>,
 }
+
+/// Check threads at once per instance.
+const CHECK_THREADS: usize = 2;
 
 impl Checker {
     fn new(max_query_bytes: usize) -> Self {
         Self {
             max_query_bytes,
             checks: std::sync::Mutex::default(),
+            threads: Arc::new(tokio::sync::Semaphore::new(CHECK_THREADS)),
         }
     }
 
@@ -542,12 +549,17 @@ impl Checker {
         };
         let lost =
             || DataConnectFailure::Query(ScratchError::BadTable("the query check could not run"));
+        let permit = Arc::clone(&self.threads)
+            .acquire_owned()
+            .await
+            .map_err(|_| lost())?;
         let (tx, rx) = tokio::sync::oneshot::channel();
         std::thread::Builder::new()
             .name("data-connect-check".to_owned())
             .stack_size(CHECK_STACK_BYTES)
             .spawn(move || {
                 let _ = tx.send(sql::check(&query, given, &published(), &limits));
+                drop(permit);
             })
             .map_err(|_| lost())?;
         rx.await.map_err(|_| lost())

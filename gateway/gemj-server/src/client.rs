@@ -70,13 +70,17 @@ impl TrustedProxies {
     pub fn client<'a>(
         &self,
         peer: Option<IpAddr>,
-        forwarded_for: impl Iterator<Item = &'a str>,
+        forwarded_for: impl Iterator<Item = &'a [u8]>,
     ) -> Option<IpAddr> {
         let mut current = peer?;
         if !self.trusts(current) {
             return Some(current);
         }
-        let entries: Vec<&str> = forwarded_for.flat_map(|v| v.split(',')).collect();
+        // Split as bytes: a value with bytes that are not text (a client's own entry) must not
+        // hide the entries its proxy appended after it in the same value.
+        let entries: Vec<&[u8]> = forwarded_for
+            .flat_map(|v| v.split(|&b| b == b','))
+            .collect();
         for entry in entries.iter().rev().take(MAX_HOPS) {
             let Some(next) = address(entry) else {
                 break;
@@ -92,8 +96,8 @@ impl TrustedProxies {
 
 /// One `X-Forwarded-For` entry: an address, or an address with a port (`192.0.2.1:4711`,
 /// `[2001:db8::1]:4711`) as some proxies write it.
-fn address(entry: &str) -> Option<IpAddr> {
-    let entry = entry.trim();
+fn address(entry: &[u8]) -> Option<IpAddr> {
+    let entry = std::str::from_utf8(entry).ok()?.trim();
     entry
         .parse::<IpAddr>()
         .ok()
@@ -117,7 +121,7 @@ pub fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
             peer,
             req.headers()
                 .get_all("x-forwarded-for")
-                .filter_map(|v| v.to_str().ok()),
+                .map(actix_web::http::header::HeaderValue::as_bytes),
         ),
         _ => peer,
     }
@@ -137,7 +141,7 @@ mod tests {
     }
 
     fn client(t: &TrustedProxies, peer: &str, xff: &[&str]) -> Option<IpAddr> {
-        t.client(Some(ip(peer)), xff.iter().copied())
+        t.client(Some(ip(peer)), xff.iter().map(|v| v.as_bytes()))
     }
 
     #[test]
@@ -154,7 +158,7 @@ mod tests {
             Some(ip("198.51.100.7")),
             "a peer outside the trusted networks cannot name another client"
         );
-        assert_eq!(lan.client(None, ["203.0.113.1"].into_iter()), None);
+        assert_eq!(lan.client(None, [&b"203.0.113.1"[..]].into_iter()), None);
     }
 
     #[test]
@@ -200,6 +204,17 @@ mod tests {
             Some(ip("10.0.0.7"))
         );
         assert_eq!(client(&t, "10.0.0.1", &[""]), Some(ip("10.0.0.1")));
+        // Bytes that are not text in a client's own entry hide nothing its proxy appended.
+        let value: &[u8] = b"\xff\xfe, 203.0.113.9";
+        assert_eq!(
+            t.client(Some(ip("10.0.0.1")), [value].into_iter()),
+            Some(ip("203.0.113.9"))
+        );
+        let value: &[u8] = b"203.0.113.9, \xff";
+        assert_eq!(
+            t.client(Some(ip("10.0.0.1")), [value].into_iter()),
+            Some(ip("10.0.0.1"))
+        );
         // Ports, bracketed IPv6 and IPv4-mapped addresses are addresses.
         assert_eq!(
             client(&t, "10.0.0.1", &["203.0.113.9:4711"]),

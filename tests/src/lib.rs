@@ -502,10 +502,15 @@ pub mod names {
 /// Visas, passports and committee approvals for the tests' researchers, signed by the demo
 /// broker of a gateway.
 /// What a Beacon network's member configures to accept the network's passports: the network
-/// gateway whose public URL is `public` (its JWKS served on loopback `port`) signs Passports,
-/// and `LinkedIdentities` Visas naming itself as source.
+/// gateway whose public URL is `public` (its JWKS served on loopback `port`) signs Passports
+/// naming `audience` (the member's `audience` in the network's list), and `LinkedIdentities`
+/// Visas naming itself as source.
 #[must_use]
-pub fn network_trust(public: &str, port: u16) -> gemj_server::config::TrustedIssuerConfig {
+pub fn network_trust(
+    public: &str,
+    port: u16,
+    audience: &str,
+) -> gemj_server::config::TrustedIssuerConfig {
     let issuer = format!("{}/beacon-network", public.trim_end_matches('/'));
     gemj_server::config::TrustedIssuerConfig {
         issuer: issuer.clone(),
@@ -517,6 +522,8 @@ pub fn network_trust(public: &str, port: u16) -> gemj_server::config::TrustedIss
             by: vec![],
         }],
         datasets: vec![],
+        passport_audience: audience.to_owned(),
+        beacon_network: true,
     }
 }
 
@@ -545,6 +552,8 @@ pub fn broker_trust(public: &str, port: u16) -> gemj_server::config::TrustedIssu
         })
         .collect(),
         datasets: vec![String::new()],
+        passport_audience: String::new(),
+        beacon_network: false,
     }
 }
 

@@ -89,6 +89,8 @@ fn spy_member(body: Option<Vec<u8>>, heard: Heard) -> std::io::Result<u16> {
     Ok(port)
 }
 
+/// A member; one sent passports gets them bound to `urn:gemj:test:<id>` (what its
+/// `passport_audience` for the network names), with the caller's researcher status and grants.
 fn member(id: &str, url: String, forward_passport: bool) -> MemberSettings {
     MemberSettings {
         id: id.to_owned(),
@@ -96,8 +98,15 @@ fn member(id: &str, url: String, forward_passport: bool) -> MemberSettings {
         url,
         timeout_ms: None,
         forward_passport,
-        passport_visas: Vec::new(),
-        audience: None,
+        passport_visas: if forward_passport {
+            vec![
+                "ResearcherStatus".to_owned(),
+                "ControlledAccessGrants".to_owned(),
+            ]
+        } else {
+            Vec::new()
+        },
+        audience: forward_passport.then(|| format!("urn:gemj:test:{id}")),
         data_connect_url: None,
     }
 }
@@ -142,13 +151,17 @@ async fn a_network_query_answers_in_time_with_every_members_result_or_error() ->
     .await?;
     let data_dir = a.data_dir().to_path_buf();
     let mut replicas = Vec::new();
-    for port in [port_b, port_c] {
+    for (port, id) in [(port_b, "b"), (port_c, "c")] {
         let data_dir = data_dir.clone();
         let public = public.clone();
         replicas.push(
             TestGateway::start_with(0, move |c| {
                 // Members accept the network's passports (B gets them, C is not sent any).
-                c.auth.trusted_issuers.push(network_trust(&public, port_a));
+                c.auth.trusted_issuers.push(network_trust(
+                    &public,
+                    port_a,
+                    &format!("urn:gemj:test:{id}"),
+                ));
                 c.auth.trusted_issuers.push(broker_trust(&public, port_a));
                 c.listen = format!("127.0.0.1:{port}");
                 c.data_dir = data_dir;
@@ -371,6 +384,13 @@ async fn a_network_query_answers_in_time_with_every_members_result_or_error() ->
     valid(&set, "beaconErrorResponse", &second, "over budget");
     assert!(second.header("retry-after").is_some());
     assert!(started.elapsed() < Duration::from_secs(2));
+    // The network's documents ask every member too, so they spend the same budget: a caller
+    // cannot make the network fan out for free.
+    for doc in ["info", "map", "filtering_terms"] {
+        let r = http_d.get(&format!("{NET}/{doc}"), None)?;
+        assert_eq!(r.status, 429, "{doc}: {}", r.json);
+        valid(&set, "beaconErrorResponse", &r, doc);
+    }
     drop(replicas);
     Ok(())
 }
@@ -393,7 +413,16 @@ async fn members_get_only_the_visas_they_need() -> TestResult {
     let picky_heard = Heard::default();
     let picky = spy_member(Some(br#"{"meta": {"returnedGranularity": "count"}, "responseSummary": {"exists": true, "numTotalResults": 7}}"#.to_vec()), picky_heard.clone())?;
     let local = |port: u16| format!("http://127.0.0.1:{port}/beacon/v2");
+    // E is a network and one of its own members' kind: it takes the network's passports, bound
+    // to its own audience.
+    let [port_e] = gemj_e2e::free_ports()?;
+    let public_e = format!("http://127.0.0.1:{port_e}");
     let e = TestGateway::start_with(0, |c| {
+        c.listen = format!("127.0.0.1:{port_e}");
+        c.public_url = public_e.clone();
+        c.auth
+            .trusted_issuers
+            .push(network_trust(&public_e, port_e, "urn:gemj:test:e"));
         c.beacon.network.members = vec![
             MemberSettings {
                 passport_visas: vec!["ResearcherStatus".to_owned()],
@@ -443,6 +472,14 @@ async fn members_get_only_the_visas_they_need() -> TestResult {
     assert_ne!(bearer, carol, "never the caller's own passport");
     let sent = payload(&bearer)?;
     assert_eq!(sent["iss"], format!("{}/beacon-network", e.base_url));
+    assert_eq!(
+        sent["aud"], "urn:gemj:test:spy",
+        "bound to the member: {sent}"
+    );
+    // A member that wanted it can replay it nowhere else, not even at the network's own
+    // Beacon, which trusts the network's passports bound to it alone.
+    let r = http.get("/beacon/v2/individuals", Some(&bearer))?;
+    assert_eq!(r.status, 401, "replayed at another member: {}", r.json);
     assert!(
         sent["sub"].as_str().is_some_and(|s| s.starts_with("net-")),
         "{sent}"
@@ -506,5 +543,49 @@ async fn members_get_only_the_visas_they_need() -> TestResult {
     let r = http.get("/beacon-network/.well-known/jwks.json", None)?;
     assert_eq!(r.status, 200);
     assert_eq!(r.json["keys"][0]["kty"], "EC");
+    e.stop().await;
+
+    // A network whose own datasets include one that answers booleans at most asks its members
+    // for booleans and answers one: asking through the network loosens no dataset's rule.
+    let boolean_heard = Heard::default();
+    let counting = spy_member(Some(br#"{"meta": {"returnedGranularity": "count"}, "responseSummary": {"exists": true, "numTotalResults": 70}}"#.to_vec()), boolean_heard.clone())?;
+    let f = TestGateway::start_with(0, |c| {
+        c.beacon.datasets.insert(
+            gemj_e2e::names::CANCER.to_owned(),
+            gemj_core::beacon::privacy::DatasetPrivacy {
+                max_granularity: gemj_beacon::Granularity::Boolean,
+                ..c.beacon.privacy
+            },
+        );
+        c.beacon.network.members = vec![member("counting", local(counting), false)];
+    })
+    .await?;
+    let r = Http {
+        base: f.base_url.clone(),
+    }
+    .get(
+        &format!("{NET}/individuals?requestedGranularity=count"),
+        None,
+    )?;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(
+        r.json["meta"]["returnedGranularity"], "boolean",
+        "{}",
+        r.json
+    );
+    assert_eq!(r.json["responseSummary"]["exists"], true, "{}", r.json);
+    assert!(
+        r.json["responseSummary"].get("numTotalResults").is_none(),
+        "{}",
+        r.json
+    );
+    let asked = boolean_heard
+        .lock()
+        .map_err(|_| "lock")?
+        .last()
+        .cloned()
+        .unwrap_or_default();
+    assert!(asked.contains("requestedGranularity=boolean"), "{asked}");
+    f.stop().await;
     Ok(())
 }

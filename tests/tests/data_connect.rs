@@ -681,6 +681,39 @@ fn hanging_member() -> std::io::Result<u16> {
     Ok(port)
 }
 
+/// A loopback Data Connect member whose every table is endless: each page is `page_bytes` of
+/// one padded row and names a next page of its own origin. Counts the pages asked of it.
+fn endless_member(
+    page_bytes: usize,
+) -> std::io::Result<(u16, std::sync::Arc<std::sync::atomic::AtomicUsize>)> {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = asked.clone();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut head = Vec::new();
+            let mut byte = [0_u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).is_ok_and(|n| n == 1) {
+                head.push(byte[0]);
+            }
+            let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let body = json!({
+                "data": [{"dataset_id": "D", "pad": "x".repeat(page_bytes)}],
+                "pagination": {"next_page_url": format!("http://127.0.0.1:{port}{DC}/next/{n}")}
+            })
+            .to_string();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    Ok((port, asked))
+}
+
 /// A network gateway (A) searches its own catalogue and a second gateway's (B) through their
 /// Data Connect APIs, with a member that hangs and one that is down: the answer comes within the
 /// member limit, holds both members' rows (dataset ids prefixed by member), counts through the
@@ -693,6 +726,8 @@ async fn a_network_search_merges_member_catalogues_and_names_the_missing() -> Te
     let public = format!("http://127.0.0.1:{port_a}");
     let slow = hanging_member()?;
     let down = gemj_e2e::RefusingPort::bind()?;
+    // Pages just under the answer cap (256 KiB here), without end.
+    let (endless, endless_asked) = endless_member(250 * 1024)?;
     let dc = |port: u16| Some(format!("http://127.0.0.1:{port}{DC}"));
     let member = |id: &str, port: u16| MemberSettings {
         id: id.to_owned(),
@@ -700,8 +735,8 @@ async fn a_network_search_merges_member_catalogues_and_names_the_missing() -> Te
         url: format!("http://127.0.0.1:{port}/beacon/v2"),
         timeout_ms: None,
         forward_passport: true,
-        passport_visas: Vec::new(),
-        audience: None,
+        passport_visas: vec!["ResearcherStatus".to_owned()],
+        audience: Some(format!("urn:gemj:test:{id}")),
         data_connect_url: dc(port),
     };
     let members = vec![
@@ -709,6 +744,7 @@ async fn a_network_search_merges_member_catalogues_and_names_the_missing() -> Te
         member("b", port_b),
         member("slow", slow),
         member("down", down.port),
+        member("endless", endless),
     ];
     let privacy = |c: &mut gemj_server::config::Config| {
         c.beacon.privacy.small_cell = 2;
@@ -720,7 +756,10 @@ async fn a_network_search_merges_member_catalogues_and_names_the_missing() -> Te
         c.listen = format!("127.0.0.1:{port_a}");
         c.beacon.network.members = members;
         c.beacon.network.timeout_ms = 2_000;
-        c.auth.trusted_issuers.push(network_trust(&public, port_a));
+        c.beacon.network.max_response_bytes = 256 * 1024;
+        c.auth
+            .trusted_issuers
+            .push(network_trust(&public, port_a, "urn:gemj:test:a"));
         privacy(c);
     })
     .await?;
@@ -728,7 +767,9 @@ async fn a_network_search_merges_member_catalogues_and_names_the_missing() -> Te
     let b = TestGateway::start_with(0, |c| {
         c.listen = format!("127.0.0.1:{port_b}");
         c.data_dir = data_dir.clone();
-        c.auth.trusted_issuers.push(network_trust(&public, port_a));
+        c.auth
+            .trusted_issuers
+            .push(network_trust(&public, port_a, "urn:gemj:test:b"));
         c.auth.trusted_issuers.push(broker_trust(&public, port_a));
         privacy(c);
     })
@@ -763,6 +804,14 @@ async fn a_network_search_merges_member_catalogues_and_names_the_missing() -> Te
         .collect();
     assert!(errors.contains(&"member slow: timeout"), "{errors:?}");
     assert!(errors.contains(&"member down: unreachable"), "{errors:?}");
+    // A member that never stops paging is cut off by what one search may read of it in all
+    // (16 answers' worth: 4 MiB here), not by its pages (100 of them, 25 MB here).
+    assert!(errors.contains(&"member endless: too_large"), "{errors:?}");
+    let pages = endless_asked.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        (16..=17).contains(&pages),
+        "{pages} pages read of the endless member"
+    );
     let rows = page["data"].as_array().ok_or("rows")?;
     let of = |prefix: &str| -> BTreeMap<String, Value> {
         rows.iter()

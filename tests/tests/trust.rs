@@ -28,6 +28,8 @@ fn broker(
         passports: true,
         visas,
         datasets: vec![],
+        passport_audience: String::new(),
+        beacon_network: false,
     }
 }
 
@@ -349,6 +351,7 @@ async fn behind_a_trusted_proxy_each_client_is_counted_and_forged_entries_gain_n
     let gw = TestGateway::start_with(4, |c| {
         c.server.trusted_proxies = vec!["127.0.0.0/8".to_owned()];
         c.beacon.budgets.per_ip = 3;
+        c.beacon.budgets.per_caller = 1000;
         c.auth.audited_refusals_per_address = 2;
         c.auth.refusal_window_secs = 3600;
     })
@@ -401,6 +404,51 @@ async fn behind_a_trusted_proxy_each_client_is_counted_and_forged_entries_gain_n
     let of = |want: &str| reasons.iter().filter(|r| r.starts_with(want)).count();
     assert_eq!(of("credential_refused:malformed_token"), 4, "{reasons:?}");
     assert_eq!(of("credential_refused:refusals_limited"), 1, "{reasons:?}");
+
+    // The FHIR population operations are Beacon queries of the caller and spend the same
+    // per-address budget: researchers sharing one address cannot add their budgets up by
+    // asking through FHIR, and the spent budget stops that address's Beacon queries too.
+    let broker = gw.demo_broker()?;
+    let now = gemj_auth::now_unix();
+    let population = "/fhir/$find-population-specific-haplotypes?haplotypes=CYP2C19*2";
+    let fhir_from =
+        |xff: &str, subject: &str| -> Result<(u16, String), Box<dyn std::error::Error>> {
+            let passport = visas::registered_passport(&broker, subject, now)?;
+            let r = http.send_with(
+                "GET",
+                population,
+                &[
+                    ("X-Forwarded-For", xff.to_owned()),
+                    ("Authorization", format!("Bearer {passport}")),
+                ],
+                None,
+            )?;
+            Ok((r.status, r.text()))
+        };
+    let shared = "203.0.113.90";
+    let mut answered = 0;
+    loop {
+        let (status, text) = fhir_from(shared, "fhir-alice")?;
+        if status == 429 {
+            assert!(
+                text.contains("\"throttled\""),
+                "an OperationOutcome: {text}"
+            );
+            break;
+        }
+        assert_eq!(status, 200, "{text}");
+        answered += 1;
+        assert!(answered <= 3, "the per-address budget of 3 was never spent");
+    }
+    assert!(answered >= 1, "the first population count is answered");
+    let (status, text) = fhir_from(shared, "fhir-bob")?;
+    assert_eq!(
+        status, 429,
+        "another researcher at the spent address: {text}"
+    );
+    assert_eq!(from(shared, None)?.status, 429, "and that address's Beacon");
+    let (status, text) = fhir_from("203.0.113.91", "fhir-bob")?;
+    assert_eq!(status, 200, "the same researcher elsewhere: {text}");
     gw.stop_with_intact_chains().await?;
 
     // No trusted proxy: the header is the client's to write and counts for nothing.
@@ -417,6 +465,44 @@ async fn behind_a_trusted_proxy_each_client_is_counted_and_forged_entries_gain_n
         )?;
         assert_eq!(r.status, if n <= 3 { 200 } else { 429 }, "{n}");
     }
+    gw.stop().await;
+
+    // Proxies that write RFC 7239's `Forwarded`: its `for=` nodes are walked the same way, and
+    // X-Forwarded-For, which such a proxy passes on as the client wrote it, counts for nothing.
+    let gw = TestGateway::start_with(4, |c| {
+        c.server.trusted_proxies = vec!["127.0.0.1".to_owned()];
+        c.server.forwarded_header = gemj_server::config::ForwardedHeader::Forwarded;
+        c.beacon.budgets.per_ip = 1;
+    })
+    .await?;
+    let http = Http {
+        base: gw.base_url.clone(),
+    };
+    let with = |name: &'static str, value: &str| {
+        http.send_with("GET", individuals, &[(name, value.to_owned())], None)
+            .map(|r| r.status)
+    };
+    assert_eq!(with("Forwarded", "for=203.0.113.1;proto=http")?, 200);
+    assert_eq!(
+        with("Forwarded", "for=203.0.113.1")?,
+        429,
+        "one client's budget"
+    );
+    assert_eq!(
+        with("Forwarded", "for=203.0.113.1, for=\"[2001:db8::5]:80\"")?,
+        200,
+        "another client, its own left entry ignored"
+    );
+    assert_eq!(
+        with("X-Forwarded-For", "203.0.113.3")?,
+        200,
+        "the proxy's own"
+    );
+    assert_eq!(
+        with("X-Forwarded-For", "203.0.113.4")?,
+        429,
+        "X-Forwarded-For names nobody here: still the proxy's budget"
+    );
     gw.stop().await;
     Ok(())
 }

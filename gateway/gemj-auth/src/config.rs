@@ -43,6 +43,17 @@ pub struct TrustedIssuer {
     /// Visa's `value` (a dataset committee governs its datasets, not others). A grant whose value
     /// starts with none of them is ignored (`grant_not_governed_by_issuer`). Default: none.
     pub grant_prefixes: Vec<String>,
+    /// The audience this issuer's Passports must name in `aud`, in place of
+    /// [`AuthConfig::required_audience`]: a Beacon network's passports for this gateway name it,
+    /// so one the network cut for another member cannot be replayed here (and this gateway's
+    /// own researchers' passports keep the gateway-wide rule). Default: none (the gateway-wide
+    /// rule).
+    pub passport_audience: Option<String>,
+    /// Whether this issuer is a Beacon network whose Passports stand for its callers: a
+    /// Passport's subject is the network's pseudonym for one caller, named by the network's own
+    /// `LinkedIdentities` Visa ([`VerifiedPassport::network_caller`](crate::VerifiedPassport)),
+    /// whose budgets it then spends. Needs `passports`. Default `false`.
+    pub beacon_network: bool,
 }
 
 impl TrustedIssuer {
@@ -57,7 +68,24 @@ impl TrustedIssuer {
             passports: false,
             visas: SourcePolicy::default(),
             grant_prefixes: Vec::new(),
+            passport_audience: None,
+            beacon_network: false,
         }
+    }
+
+    /// The same issuer, trusted as a Beacon network (see
+    /// [`beacon_network`](Self::beacon_network)).
+    #[must_use]
+    pub fn as_beacon_network(mut self) -> Self {
+        self.beacon_network = true;
+        self
+    }
+
+    /// The same issuer, whose Passports must name `audience` in `aud`.
+    #[must_use]
+    pub fn with_passport_audience(mut self, audience: impl Into<String>) -> Self {
+        self.passport_audience = Some(audience.into());
+        self
     }
 
     /// The same issuer, trusted to sign Passports.
@@ -253,6 +281,21 @@ impl AuthConfig {
             }
             check_url(&t.jwks_url, self.allow_http_loopback)
                 .map_err(|problem| ConfigError::new(format!("trusted[{i}].jwks_url"), problem))?;
+            if t.beacon_network && !t.passports {
+                return Err(ConfigError::new(
+                    format!("trusted[{i}].beacon_network"),
+                    "needs passports (a network is known by the Passports it signs)",
+                ));
+            }
+            if t.passport_audience
+                .as_deref()
+                .is_some_and(|a| a.trim().is_empty())
+            {
+                return Err(ConfigError::new(
+                    format!("trusted[{i}].passport_audience"),
+                    "must be non-empty when set",
+                ));
+            }
         }
         if self.clock_skew.as_secs() > gemj_passport::MAX_CLOCK_SKEW_SECS.unsigned_abs() {
             return Err(ConfigError::new(

@@ -124,6 +124,12 @@ pub struct VerifiedPassport {
     /// The `jti` of the Passport (of each, for merged POST-body Passports; none for a bare Visa
     /// list), for revocation.
     pub token_ids: Vec<String>,
+    /// For a Passport of an issuer trusted as a Beacon network
+    /// ([`TrustedIssuer::beacon_network`](crate::TrustedIssuer::beacon_network)): the caller it
+    /// stands for (`iss#sub`), the one identity the network's own `LinkedIdentities` Visas about
+    /// its subject name, when that identity's issuer is trusted for Passports here. `None`
+    /// otherwise (every other Passport stands for its own `iss#sub`).
+    pub network_caller: Option<String>,
 }
 
 /// Counters of the expensive operations, for metrics and tests.
@@ -466,9 +472,13 @@ impl Verifier {
             .verify_jws(token, MAX_PASSPORT_BYTES, TypRule::Passport, now)
             .await?;
         let claims = parse_passport_claims(&jws.payload)?;
-        if !self.trust_of(&claims.iss).is_some_and(|t| t.passports) {
+        let Some(trust) = self.trust_of(&claims.iss).filter(|t| t.passports) else {
             return Err(AuthError::PassportIssuerNotTrusted);
-        }
+        };
+        // The issuer's own audience rule, else the gateway-wide one.
+        let gateway_audience = self.inner.config.required_audience.as_deref();
+        let required_audience = trust.passport_audience.as_deref().or(gateway_audience);
+        let network = trust.beacon_network;
         if self.inner.config.require_jti && claims.jti.as_deref().is_none_or(str::is_empty) {
             return Err(ClaimError::MissingClaim("jti").into());
         }
@@ -477,10 +487,7 @@ impl Verifier {
         if claims.exp.saturating_sub(claims.iat) > secs(self.inner.config.max_passport_lifetime) {
             return Err(AuthError::LifetimeTooLong);
         }
-        check_audience(
-            claims.aud.as_ref(),
-            self.inner.config.required_audience.as_deref(),
-        )?;
+        check_audience(claims.aud.as_ref(), required_audience)?;
         let typ = if self.inner.config.accept_jwt_typ_visas {
             TypRule::VisaLenient
         } else {
@@ -504,6 +511,9 @@ impl Verifier {
         );
         Ok((
             VerifiedPassport {
+                network_caller: network
+                    .then(|| self.network_caller(&claims.iss, &claims.sub, &outcome.visas))
+                    .flatten(),
                 issuer: claims.iss,
                 subject: claims.sub,
                 passport_hash: passport_hash.to_owned(),
@@ -636,6 +646,7 @@ impl Verifier {
             rejected: outcome.rejected,
             expires_at,
             token_ids: Vec::new(),
+            network_caller: None,
         })
     }
 
@@ -671,6 +682,9 @@ impl Verifier {
                 return Err(AuthError::MixedSubjects);
             }
             hashes.push(next.passport_hash);
+            if next.network_caller != merged.network_caller {
+                merged.network_caller = None;
+            }
             merged.expires_at = merged.expires_at.min(next.expires_at);
             merged.token_ids.extend(next.token_ids);
             for v in next.visas {
@@ -691,6 +705,33 @@ impl Verifier {
             merged.rejected.retain(|r| !accepted.contains(&r.hash));
         }
         Ok(merged)
+    }
+
+    /// The caller a Beacon network's Passport of `iss` for `sub` stands for: the one identity
+    /// its accepted `LinkedIdentities` Visas signed by `iss` about `sub` name besides `sub`
+    /// itself, when that identity's issuer is trusted here for Passports. None when they name
+    /// none, or several (no choosing among them: a caller cannot pick its budget).
+    fn network_caller(&self, iss: &str, sub: &str, visas: &[VerifiedVisa]) -> Option<String> {
+        let mut named: std::collections::BTreeSet<(String, String)> = visas
+            .iter()
+            .filter(|v| {
+                v.claims.ga4gh_visa_v1.r#type == VisaType::LinkedIdentities
+                    && v.claims.iss == iss
+                    && v.claims.sub == sub
+            })
+            .filter_map(|v| {
+                gemj_passport::parse_linked_identities(&v.claims.ga4gh_visa_v1.value).ok()
+            })
+            .flatten()
+            .filter(|l| l.iss != iss || l.sub != sub)
+            .map(|l| (l.iss, l.sub))
+            .collect();
+        if named.len() != 1 {
+            return None;
+        }
+        let (caller_iss, caller_sub) = named.pop_first()?;
+        self.trust_of(&caller_iss).filter(|t| t.passports)?;
+        Some(format!("{caller_iss}#{caller_sub}"))
     }
 
     /// Verifies every Visa, then applies the source policy, identity links and conditions.

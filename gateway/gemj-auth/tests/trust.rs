@@ -434,3 +434,122 @@ async fn one_configured_skew_at_every_level() -> TestResult {
     assert!(Verifier::with_fetcher(too_wide, standard_fetcher()).is_err());
     Ok(())
 }
+
+/// A Passport signed by `signer` (the broker or the committee) for [`USER`] naming `aud`.
+fn passport_for(signer: &str, aud: &str, visas: &[String]) -> String {
+    let mut payload = passport_payload(visas);
+    payload["iss"] = json!(signer);
+    payload["aud"] = json!([aud]);
+    if signer == BROKER {
+        sign(&passport_header("b1"), &payload, &keys().broker_rsa)
+    } else {
+        sign(&passport_header("d1"), &payload, &keys().dac_rsa)
+    }
+}
+
+/// An issuer's own `passport_audience` binds its Passports alone (a Beacon network's, cut for
+/// one member): its Passports must name that audience, and every other issuer's keep the
+/// gateway-wide `required_audience`.
+#[tokio::test]
+async fn a_per_issuer_audience_binds_that_issuers_passports_alone() -> TestResult {
+    const MEMBER: &str = "urn:gemj:network-member:m1";
+    let mut config = table();
+    config.trusted[0] = config.trusted[0].clone().with_passport_audience(MEMBER);
+    config.trusted[1] = config.trusted[1].clone().signing_passports();
+    let verifier = Verifier::with_fetcher(config, standard_fetcher())?;
+    let code = |r: Result<gemj_auth::VerifiedPassport, gemj_auth::AuthError>| match r {
+        Ok(_) => "accepted",
+        Err(e) => e.code(),
+    };
+    assert_eq!(
+        code(
+            verifier
+                .verify_passport(&passport_for(BROKER, MEMBER, &[]), NOW)
+                .await
+        ),
+        "accepted"
+    );
+    assert_eq!(
+        code(
+            verifier
+                .verify_passport(&passport_for(BROKER, AUDIENCE, &[]), NOW)
+                .await
+        ),
+        "wrong_audience",
+        "the gateway's own audience is not the one this issuer's Passports are bound to"
+    );
+    assert_eq!(
+        code(
+            verifier
+                .verify_passport(&passport_for(DAC, AUDIENCE, &[]), NOW)
+                .await
+        ),
+        "accepted"
+    );
+    assert_eq!(
+        code(
+            verifier
+                .verify_passport(&passport_for(DAC, MEMBER, &[]), NOW)
+                .await
+        ),
+        "wrong_audience",
+        "another issuer's Passports keep the gateway-wide rule"
+    );
+    // An empty audience is a configuration error.
+    let mut bad = table();
+    bad.trusted[0] = bad.trusted[0].clone().with_passport_audience(" ");
+    assert!(Verifier::with_fetcher(bad, standard_fetcher()).is_err());
+    Ok(())
+}
+
+/// A Beacon network's Passport stands for the one caller its own link names, when that caller's
+/// issuer signs Passports here; no other issuer's links, and no ambiguous link, name anyone.
+#[tokio::test]
+async fn a_beacon_networks_passport_stands_for_the_one_caller_it_links() -> TestResult {
+    let linked_to = |value: &str| {
+        signed(
+            BROKER,
+            json!({"type": "LinkedIdentities", "asserted": NOW - 60, "value": value,
+                   "source": BROKER, "by": "system"}),
+        )
+    };
+    let one = linked_to("user-1,https:%2F%2Fdac.example.jp");
+    let two = linked_to("user-1,https:%2F%2Fdac.example.jp;user-2,https:%2F%2Fdac.example.jp");
+    let caller = |network: bool, dac_passports: bool, visas: Vec<String>| async move {
+        let mut config = table();
+        if network {
+            config.trusted[0] = config.trusted[0].clone().as_beacon_network();
+        }
+        if dac_passports {
+            config.trusted[1] = config.trusted[1].clone().signing_passports();
+        }
+        let verifier = Verifier::with_fetcher(config, standard_fetcher())?;
+        let p = verifier.verify_passport(&passport(&visas), NOW).await?;
+        Ok::<_, Box<dyn Error>>(p.network_caller)
+    };
+    assert_eq!(
+        caller(true, true, vec![one.clone()]).await?.as_deref(),
+        Some("https://dac.example.jp#user-1")
+    );
+    assert_eq!(
+        caller(false, true, vec![one.clone()]).await?,
+        None,
+        "a broker is no network"
+    );
+    assert_eq!(
+        caller(true, false, vec![one]).await?,
+        None,
+        "the caller's issuer signs no Passports here"
+    );
+    assert_eq!(
+        caller(true, true, vec![two]).await?,
+        None,
+        "two callers: none"
+    );
+    assert_eq!(caller(true, true, vec![]).await?, None, "no link: none");
+    // A network must sign Passports.
+    let mut bad = table();
+    bad.trusted[1] = bad.trusted[1].clone().as_beacon_network();
+    assert!(Verifier::with_fetcher(bad, standard_fetcher()).is_err());
+    Ok(())
+}

@@ -150,6 +150,7 @@ fn fixture(rt: &tokio::runtime::Runtime) -> Res<Fixture> {
         rejected: vec![],
         expires_at: 4_000_000_000,
         token_ids: Vec::new(),
+        network_caller: None,
     }));
     Ok(Fixture {
         access,
@@ -167,6 +168,7 @@ fn ctx() -> RequestContext {
         request_id: "bench".into(),
         api: "bench",
         endpoint: "/bench".into(),
+        client: None,
     }
 }
 

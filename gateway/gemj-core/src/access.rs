@@ -97,6 +97,34 @@ impl Principal {
         }
     }
 
+    /// The name Beacon's budgets and risk ledgers count this caller under: the audit name,
+    /// except that a Beacon network's passport (of an issuer trusted as one) counts as the
+    /// caller it stands for ([`gemj_auth::VerifiedPassport::network_caller`]). Asking through a
+    /// network therefore spends the budget and the risk ledger of asking directly, not fresh ones
+    /// under the network's pseudonym for the caller; no other issuer's links change the name, so
+    /// a caller cannot pick its own.
+    #[must_use]
+    pub fn budget_name(&self) -> String {
+        match self {
+            Self::Passport(p) => p
+                .network_caller
+                .clone()
+                .unwrap_or_else(|| self.audit_name()),
+            _ => self.audit_name(),
+        }
+    }
+
+    /// The name budgets, risk ledgers and per-caller limits count this caller under when it
+    /// asks from `client`: its [`budget_name`](Self::budget_name), or for an anonymous caller
+    /// its address (`ip:<address>`).
+    #[must_use]
+    pub fn requester(&self, client: Option<std::net::IpAddr>) -> String {
+        match (self, client) {
+            (Self::Anonymous, Some(ip)) => format!("ip:{ip}"),
+            _ => self.budget_name(),
+        }
+    }
+
     /// When the credentials that authorise this caller stop being valid (seconds since the
     /// epoch): a passport's `exp` or the earliest `exp` of its accepted visas, whichever comes
     /// first; a signed URL's own expiry. `None` for callers without an expiring credential.
@@ -526,6 +554,10 @@ pub struct RequestContext {
     pub api: &'static str,
     /// The endpoint pattern.
     pub endpoint: String,
+    /// The caller's address (past the trusted proxies), for per-address budgets and the
+    /// refusal limit; `None` off HTTP (the command line, a workflow's own reads). Never
+    /// written to the audit as such.
+    pub client: Option<std::net::IpAddr>,
 }
 
 /// What the policy decided, before it is audited.
@@ -1439,8 +1471,8 @@ impl AccessPoint {
     ///
     /// When the refusal limit is set ([`RefusalLimit`]), the credential is one nothing shows a
     /// trusted issuer made (`UNVERIFIED_REFUSALS`: unreadable, oversized, untrusted, or a
-    /// signature that does not verify) and `from` (the peer's address) has had that many such
-    /// refusals audited in the window, over every instance sharing the store, the refusal is
+    /// signature that does not verify) and the caller's address (`ctx.client`) has had that
+    /// many such refusals audited in the window, over every instance sharing the store, the refusal is
     /// answered alike but not audited one by one: the first past the limit on each instance
     /// writes its row with the reason `credential_refused:refusals_limited` first and the hash
     /// of the address (a pseudonym, not anonymous: an IPv4 address's hash can be reversed by
@@ -1452,7 +1484,6 @@ impl AccessPoint {
     pub async fn refuse_credential(
         &self,
         ctx: &RequestContext,
-        from: Option<std::net::IpAddr>,
         presented: &[u8],
         reason: &str,
     ) -> Result<(), CoreError> {
@@ -1468,9 +1499,11 @@ impl AccessPoint {
             )
         };
         let mut limited = None;
-        if let (Some(limiter), Some(from), true) =
-            (&self.refusals, from, UNVERIFIED_REFUSALS.contains(&reason))
-        {
+        if let (Some(limiter), Some(from), true) = (
+            &self.refusals,
+            ctx.client,
+            UNVERIFIED_REFUSALS.contains(&reason),
+        ) {
             let address = crate::beacon::privacy::budget_address(from);
             match limiter.budgets.take(None, Some(address)).await {
                 Ok(Ok(())) => {}

@@ -10,7 +10,6 @@
 //! the next page at once, and any replica can serve any page.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -378,20 +377,27 @@ fn scratch_table(i: usize, rows: Vec<Vec<ScratchValue>>) -> ScratchTable {
 }
 
 /// A member's row of `table` as the network reports it: values of the published columns only
-/// (a wrong type is null), `dataset_id` prefixed with the member's id, and counts through the
-/// network's rule: a count under its small-cell threshold, withheld or not a count leaves a
-/// cell out (the network cannot tell by which rule a member withheld it) and leaves a dataset's
-/// row withheld; the others are rounded down. `None`: no row.
+/// (a wrong type is null; no row without a text `dataset_id`), `dataset_id` prefixed with the
+/// member's id, and counts through the network's rule: a count under its small-cell threshold,
+/// withheld or not a count leaves a cell out (the network cannot tell by which rule a member
+/// withheld it) and leaves a dataset's row withheld; none at all where the rule answers
+/// booleans; the others are rounded down. `None`: no row.
 fn member_row(
     table: &TableDef,
     member: &str,
     row: &Map<String, Value>,
     privacy: &DatasetPrivacy,
 ) -> Option<Vec<ScratchValue>> {
+    // A row that does not say which of the member's datasets it is of would read as no
+    // member's: none.
+    if !row.get("dataset_id").is_some_and(Value::is_string) {
+        return None;
+    }
     let step = privacy.round_to.max(1);
     let round = |n: u64| (n - n % step).max(step);
+    let counts = privacy.max_granularity >= gemj_beacon::Granularity::Count;
     let count = match row.get("participants").and_then(Value::as_u64) {
-        Some(n) if privacy.count_exists(n) => Some(round(n)),
+        Some(n) if counts && privacy.count_exists(n) => Some(round(n)),
         _ if table.name.ends_with(".datasets") => None,
         _ => return None,
     };
@@ -456,8 +462,47 @@ pub struct DataConnect {
     settings: DataConnectSettings,
     /// Queries running at once (each is a SQLite connection on a blocking thread).
     running: Arc<tokio::sync::Semaphore>,
+    /// Network searches reading their members at once (each may hold up to
+    /// [`MEMBER_SEARCH_RESPONSES`](crate::beacon::network::MEMBER_SEARCH_RESPONSES) answers'
+    /// worth per member until its query has run), so what members send is bounded in all, not
+    /// per search.
+    fetching: Arc<tokio::sync::Semaphore>,
+    /// The requesters with a network search in flight: one each at a time, so one caller
+    /// cannot hold every `fetching` slot while its members answer.
+    in_flight: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
     /// Checks queries, keeping the checks made.
     checker: Arc<Checker>,
+}
+
+/// A requester's network search in flight, forgotten when dropped.
+struct OneAtATime<'a> {
+    set: &'a std::sync::Mutex<std::collections::HashSet<String>>,
+    requester: String,
+}
+
+impl<'a> OneAtATime<'a> {
+    /// `requester`'s turn, or `None` while it has a search in flight.
+    fn enter(
+        set: &'a std::sync::Mutex<std::collections::HashSet<String>>,
+        requester: String,
+    ) -> Option<Self> {
+        // The guard ends with this statement: no lock is held when `Self` is built, and none is
+        // built (whose drop would forget the search in flight) when the requester has one.
+        let entered = set
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(requester.clone());
+        entered.then(|| Self { set, requester })
+    }
+}
+
+impl Drop for OneAtATime<'_> {
+    fn drop(&mut self) {
+        self.set
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&self.requester);
+    }
 }
 
 /// The most checks [`CheckCache`] keeps; past it, it starts over.
@@ -573,6 +618,8 @@ impl DataConnect {
         Self {
             beacon,
             running: Arc::new(tokio::sync::Semaphore::new(settings.max_concurrent.max(1))),
+            fetching: Arc::new(tokio::sync::Semaphore::new(settings.max_concurrent.max(1))),
+            in_flight: Arc::default(),
             checker: Arc::new(Checker::new(settings.max_query_bytes)),
             settings,
         }
@@ -647,7 +694,6 @@ impl DataConnect {
         &self,
         ctx: &RequestContext,
         principal: &Principal,
-        ip: Option<IpAddr>,
         request: &SearchRequest,
         offset: usize,
     ) -> Result<SearchPage, DataConnectFailure> {
@@ -658,7 +704,6 @@ impl DataConnect {
             .catalogue_search(
                 ctx,
                 principal,
-                ip,
                 &wanted,
                 async |rows: Vec<Vec<Vec<ScratchValue>>>| {
                     let tables: Vec<ScratchTable> = checked
@@ -730,18 +775,34 @@ impl DataConnect {
         network: &BeaconNetwork,
         ctx: &RequestContext,
         principal: &Principal,
-        ip: Option<IpAddr>,
         request: &SearchRequest,
         offset: usize,
     ) -> Result<SearchPage, DataConnectFailure> {
         let (checked, parameters) = self.checker.checked(request).await?;
         let names: Vec<&str> = checked.tables.iter().map(|&i| TABLES[i].1.name).collect();
         let privacy = *network.privacy();
+        // One network search per requester at a time (a second is 429 at once) ...
+        let requester = principal.requester(ctx.client);
+        let Some(_one) = OneAtATime::enter(&self.in_flight, requester) else {
+            return Err(DataConnectFailure::Beacon(BeaconFailure::Beacon(
+                gemj_beacon::BeaconError::too_many_requests(
+                    "one network search at a time per caller: retry once the first has answered",
+                ),
+                Some(1),
+            )));
+        };
+        // ... and one of `max_concurrent` network searches at once, from the members' first
+        // byte to the query's last row, waiting at most the deadline (then busy, before any
+        // budget).
+        let deadline = Duration::from_millis(self.settings.deadline_ms);
+        let Ok(Ok(_fetching)) = tokio::time::timeout(deadline, self.fetching.acquire()).await
+        else {
+            return Err(DataConnectFailure::Query(ScratchError::Busy));
+        };
         let (result, errors) = network
             .catalogue_search(
                 ctx,
                 principal,
-                ip,
                 &names,
                 async |members: Vec<MemberTables>| {
                     let mut errors = Vec::new();
@@ -791,6 +852,22 @@ mod tests {
             query: query.to_owned(),
             parameters,
         }
+    }
+
+    #[test]
+    fn a_requester_has_one_network_search_in_flight() {
+        let set = std::sync::Mutex::default();
+        let first = OneAtATime::enter(&set, "ip:192.0.2.1".to_owned());
+        assert!(first.is_some());
+        assert!(OneAtATime::enter(&set, "ip:192.0.2.1".to_owned()).is_none());
+        assert!(
+            OneAtATime::enter(&set, "ip:192.0.2.1".to_owned()).is_none(),
+            "a refused second search forgets nothing of the first"
+        );
+        let other = OneAtATime::enter(&set, "https://broker#alice".to_owned());
+        assert!(other.is_some(), "another requester is not held up");
+        drop(first);
+        assert!(OneAtATime::enter(&set, "ip:192.0.2.1".to_owned()).is_some());
     }
 
     #[tokio::test]
@@ -899,5 +976,34 @@ mod tests {
                 ScratchValue::Null
             ]
         );
+        // A row without a dataset id of text is no row.
+        for id in [Value::Null, serde_json::json!(7), serde_json::json!(["D"])] {
+            let r = member_row(
+                by_sex,
+                "m",
+                &row(serde_json::json!({"dataset_id": id, "sex": "female", "participants": 130})),
+                &privacy,
+            );
+            assert_eq!(r, None, "{id}");
+        }
+        // A network whose strictest dataset answers booleans reports no member's count.
+        let boolean = DatasetPrivacy {
+            max_granularity: gemj_beacon::Granularity::Boolean,
+            ..privacy
+        };
+        let big = serde_json::json!({"dataset_id": "D", "sex": "female", "participants": 130, "precision": "exact", "rounding": null});
+        assert!(member_row(by_sex, "m", &row(big.clone()), &privacy).is_some());
+        assert_eq!(member_row(by_sex, "m", &row(big), &boolean), None);
+        let listed = member_row(
+            datasets,
+            "m",
+            &row(
+                serde_json::json!({"dataset_id": "D", "name": "n", "description": "d", "access_level": "PUBLIC", "data_use": "DUO:0000042", "participants": 130, "precision": "exact", "rounding": null}),
+            ),
+            &boolean,
+        )
+        .unwrap_or_default();
+        assert_eq!(listed[5], ScratchValue::Null, "{listed:?}");
+        assert_eq!(listed[6], ScratchValue::Text("withheld".into()));
     }
 }

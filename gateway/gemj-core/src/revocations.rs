@@ -249,6 +249,7 @@ mod tests {
             rejected: vec![],
             expires_at: 1_900_000_000,
             token_ids: vec!["jti-1".into()],
+            network_caller: None,
         });
         let same = list.apply_shared(Arc::clone(&passport));
         assert!(same.is_ok_and(|p| Arc::ptr_eq(&p, &passport)));

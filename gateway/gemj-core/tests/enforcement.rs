@@ -8,6 +8,7 @@
 //! stops taking a `&Permit`, fails here.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -136,10 +137,16 @@ on_every_store! {
 }
 
 fn ctx(request_id: &str) -> RequestContext {
+    ctx_from(request_id, None)
+}
+
+/// A context whose caller came from `client`.
+fn ctx_from(request_id: &str, client: Option<IpAddr>) -> RequestContext {
     RequestContext {
         request_id: request_id.to_owned(),
         api: "test",
         endpoint: "/test".to_owned(),
+        client,
     }
 }
 
@@ -670,7 +677,6 @@ fn only_the_access_point_writes_the_audit_chain() -> TestResult {
 /// verified credential's refusal, other addresses, refusals without an address and an instance
 /// without the limit are audited one by one; an IPv6 /64 counts as one address.
 async fn refusal_limit_case(f: &Fixture) -> TestResult {
-    use std::net::IpAddr;
     async fn limited(store: &Store) -> Result<AccessPoint, Box<dyn std::error::Error>> {
         let (audit, _writer) = AuditSink::start(store.clone(), AuditOptions::default());
         let consent = ConsentView::start(store.clone(), ConsentViewOptions::default()).await?;
@@ -693,8 +699,7 @@ async fn refusal_limit_case(f: &Fixture) -> TestResult {
     for i in 0..10 {
         let on = if i % 2 == 0 { &a } else { &b };
         on.refuse_credential(
-            &ctx("flood"),
-            Some(flood),
+            &ctx_from("flood", Some(flood)),
             format!("forged-{i}").as_bytes(),
             "bad_signature",
         )
@@ -732,7 +737,7 @@ async fn refusal_limit_case(f: &Fixture) -> TestResult {
     // A credential whose signature verified (revoked, expired, replayed) is audited one by
     // one whatever its address has sent: a flood of forgeries cannot hide its use.
     for i in 0..3_u8 {
-        b.refuse_credential(&ctx("verified"), Some(flood), &[i], "subject_revoked")
+        b.refuse_credential(&ctx_from("verified", Some(flood)), &[i], "subject_revoked")
             .await?;
     }
     assert_eq!(
@@ -746,16 +751,15 @@ async fn refusal_limit_case(f: &Fixture) -> TestResult {
     // Another address, no address, and an instance without the limit: every refusal audited.
     for i in 0..5 {
         a.refuse_credential(
-            &ctx("other"),
-            Some("198.51.100.1".parse()?),
+            &ctx_from("other", Some("198.51.100.1".parse()?)),
             &[i],
             "unknown_kid",
         )
         .await?;
-        a.refuse_credential(&ctx("unknown"), None, &[i], "unknown_kid")
+        a.refuse_credential(&ctx_from("unknown", None), &[i], "unknown_kid")
             .await?;
         f.access
-            .refuse_credential(&ctx("unlimited"), Some(flood), &[i], "unknown_kid")
+            .refuse_credential(&ctx_from("unlimited", Some(flood)), &[i], "unknown_kid")
             .await?;
     }
     assert_eq!(
@@ -783,12 +787,11 @@ async fn refusal_limit_case(f: &Fixture) -> TestResult {
     // An IPv6 /64 is one address; the next /64 is another.
     for i in 0..4_u8 {
         let host: IpAddr = format!("2001:db8:0:1::{}", i + 1).parse()?;
-        a.refuse_credential(&ctx("v6"), Some(host), &[i], "unknown_kid")
+        a.refuse_credential(&ctx_from("v6", Some(host)), &[i], "unknown_kid")
             .await?;
     }
     a.refuse_credential(
-        &ctx("v6-next"),
-        Some("2001:db8:0:2::1".parse()?),
+        &ctx_from("v6-next", Some("2001:db8:0:2::1".parse()?)),
         b"x",
         "unknown_kid",
     )

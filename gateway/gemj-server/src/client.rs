@@ -4,7 +4,9 @@
 //! Without trusted proxies that is the TCP peer's. Behind a reverse proxy every client would
 //! share the proxy's, so the proxy's address (or network) is configured as trusted, and the
 //! client is read from `X-Forwarded-For`, the header nginx, HAProxy, Envoy and the cloud load
-//! balancers append to.
+//! balancers append to, or from RFC 7239's `Forwarded` (its `for=` parameters) where
+//! `server.forwarded_header` names it. Only the named header is read: a proxy that appends to
+//! one passes the other on as the client wrote it.
 //!
 //! The header is read from the right, as nginx's `real_ip_recursive` does: each proxy appends
 //! the address it received the connection from, so the entries a trusted proxy appended are
@@ -21,20 +23,26 @@ use std::net::{IpAddr, SocketAddr};
 use actix_web::{HttpRequest, web};
 use ipnet::IpNet;
 
-/// At most this many `X-Forwarded-For` entries are walked (a chain of proxies is short).
+use crate::config::ForwardedHeader;
+
+/// At most this many entries are walked (a chain of proxies is short).
 const MAX_HOPS: usize = 32;
 
-/// The networks whose connections are proxies that append `X-Forwarded-For`.
+/// The networks whose connections are proxies that append to the forwarding header, and which
+/// header that is.
 #[derive(Debug, Clone, Default)]
-pub struct TrustedProxies(Vec<IpNet>);
+pub struct TrustedProxies {
+    networks: Vec<IpNet>,
+    header: ForwardedHeader,
+}
 
 impl TrustedProxies {
     /// Parses `server.trusted_proxies`: addresses (`10.0.0.5`, `::1`) or networks
-    /// (`10.0.0.0/8`, `fd00::/8`).
+    /// (`10.0.0.0/8`, `fd00::/8`), whose client is read from `header`.
     ///
     /// # Errors
     /// The first entry that is neither, as a message for the configuration error.
-    pub fn parse(entries: &[String]) -> Result<Self, String> {
+    pub fn parse(entries: &[String], header: ForwardedHeader) -> Result<Self, String> {
         entries
             .iter()
             .map(|e| {
@@ -50,27 +58,36 @@ impl TrustedProxies {
                     })
             })
             .collect::<Result<Vec<_>, _>>()
-            .map(Self)
+            .map(|networks| Self { networks, header })
+    }
+
+    /// The header read: `x-forwarded-for` or `forwarded`.
+    #[must_use]
+    pub fn header_name(&self) -> &'static str {
+        match self.header {
+            ForwardedHeader::XForwardedFor => "x-forwarded-for",
+            ForwardedHeader::Forwarded => "forwarded",
+        }
     }
 
     /// Whether no proxy is trusted (the TCP peer is always the client).
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.networks.is_empty()
     }
 
     fn trusts(&self, ip: IpAddr) -> bool {
         let ip = ip.to_canonical();
-        self.0.iter().any(|n| n.contains(&ip))
+        self.networks.iter().any(|n| n.contains(&ip))
     }
 
-    /// The client of a connection from `peer` that carried these `X-Forwarded-For` values, in
-    /// the order they arrived.
+    /// The client of a connection from `peer` that carried these values of the forwarding
+    /// header, in the order they arrived.
     #[must_use]
     pub fn client<'a>(
         &self,
         peer: Option<IpAddr>,
-        forwarded_for: impl Iterator<Item = &'a [u8]>,
+        values: impl Iterator<Item = &'a [u8]>,
     ) -> Option<IpAddr> {
         let mut current = peer?;
         if !self.trusts(current) {
@@ -78,11 +95,18 @@ impl TrustedProxies {
         }
         // Split as bytes: a value with bytes that are not text (a client's own entry) must not
         // hide the entries its proxy appended after it in the same value.
-        let entries: Vec<&[u8]> = forwarded_for
-            .flat_map(|v| v.split(|&b| b == b','))
-            .collect();
+        let entries: Vec<&[u8]> = match self.header {
+            ForwardedHeader::XForwardedFor => {
+                values.flat_map(|v| v.split(|&b| b == b',')).collect()
+            }
+            ForwardedHeader::Forwarded => values.flat_map(|v| unquoted_split(v, b',')).collect(),
+        };
         for entry in entries.iter().rev().take(MAX_HOPS) {
-            let Some(next) = address(entry) else {
+            let next = match self.header {
+                ForwardedHeader::XForwardedFor => address(entry),
+                ForwardedHeader::Forwarded => forwarded_for(entry).and_then(|n| address(&n)),
+            };
+            let Some(next) = next else {
                 break;
             };
             current = next;
@@ -111,6 +135,67 @@ fn address(entry: &[u8]) -> Option<IpAddr> {
         .map(|ip: IpAddr| ip.to_canonical())
 }
 
+/// `value` split at `separator` where it is not inside a quoted string (RFC 7230's
+/// `quoted-string`, with its backslash escapes). A value whose last quoted string never ends is
+/// split at every `separator`: a client's unterminated quote must not swallow what its proxy
+/// appended to the same value (whatever the proxy appended holds balanced quotes, so the value
+/// ends inside a quote exactly when the client's part does).
+fn unquoted_split(value: &[u8], separator: u8) -> Vec<&[u8]> {
+    let mut parts = Vec::new();
+    let (mut start, mut quoted, mut escaped) = (0, false, false);
+    for (i, &b) in value.iter().enumerate() {
+        if escaped {
+            escaped = false;
+        } else if quoted && b == b'\\' {
+            escaped = true;
+        } else if b == b'"' {
+            quoted = !quoted;
+        } else if b == separator && !quoted {
+            parts.push(&value[start..i]);
+            start = i + 1;
+        }
+    }
+    if quoted || escaped {
+        return value.split(|&b| b == separator).collect();
+    }
+    parts.push(&value[start..]);
+    parts
+}
+
+/// The node of one `Forwarded` element's `for` parameter (`for=192.0.2.60`,
+/// `for="[2001:db8:cafe::17]:4711"`), unquoted; none when the element has no `for`, has two, or
+/// is not `name=value` pairs.
+fn forwarded_for(element: &[u8]) -> Option<Vec<u8>> {
+    let mut node = None;
+    for pair in unquoted_split(element, b';') {
+        let at = pair.iter().position(|&b| b == b'=')?;
+        let (name, value) = (pair[..at].trim_ascii(), pair[at + 1..].trim_ascii());
+        if !name.eq_ignore_ascii_case(b"for") {
+            continue;
+        }
+        if node.is_some() {
+            return None;
+        }
+        node = Some(
+            match value
+                .strip_prefix(b"\"")
+                .and_then(|v| v.strip_suffix(b"\""))
+            {
+                Some(quoted) => {
+                    let mut out = Vec::with_capacity(quoted.len());
+                    let mut bytes = quoted.iter();
+                    while let Some(&b) = bytes.next() {
+                        out.push(if b == b'\\' { *bytes.next()? } else { b });
+                    }
+                    out
+                }
+                None => value.to_vec(),
+            },
+        );
+    }
+    node
+}
+
 /// The address a request is counted by: its client's behind the trusted proxies, otherwise the
 /// TCP peer's.
 #[must_use]
@@ -120,7 +205,7 @@ pub fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
         Some(proxies) if !proxies.is_empty() => proxies.client(
             peer,
             req.headers()
-                .get_all("x-forwarded-for")
+                .get_all(proxies.header_name())
                 .map(actix_web::http::header::HeaderValue::as_bytes),
         ),
         _ => peer,
@@ -133,7 +218,12 @@ mod tests {
 
     fn proxies(list: &[&str]) -> TrustedProxies {
         let list: Vec<String> = list.iter().map(|s| (*s).to_owned()).collect();
-        TrustedProxies::parse(&list).expect("valid")
+        TrustedProxies::parse(&list, ForwardedHeader::XForwardedFor).expect("valid")
+    }
+
+    fn rfc7239(list: &[&str]) -> TrustedProxies {
+        let list: Vec<String> = list.iter().map(|s| (*s).to_owned()).collect();
+        TrustedProxies::parse(&list, ForwardedHeader::Forwarded).expect("valid")
     }
 
     fn ip(s: &str) -> IpAddr {
@@ -248,12 +338,108 @@ mod tests {
     }
 
     #[test]
+    fn rfc_7239_for_parameters_are_walked_the_same_way() {
+        let t = rfc7239(&["10.0.0.0/8"]);
+        assert_eq!(t.header_name(), "forwarded");
+        assert_eq!(
+            client(
+                &t,
+                "10.0.0.1",
+                &["for=192.0.2.66, for=203.0.113.9;proto=https;by=10.0.0.1"]
+            ),
+            Some(ip("203.0.113.9")),
+            "the client's own element sits left of its proxy's"
+        );
+        assert_eq!(
+            client(
+                &t,
+                "10.0.0.2",
+                &["for=203.0.113.9", "For=\"10.0.0.1:8080\""]
+            ),
+            Some(ip("203.0.113.9")),
+            "two proxies, names in any case, a quoted node with a port"
+        );
+        assert_eq!(
+            client(&t, "10.0.0.1", &["for=\"[2001:db8:cafe::17]:4711\""]),
+            Some(ip("2001:db8:cafe::17"))
+        );
+        assert_eq!(
+            client(&t, "10.0.0.1", &["for=\"[2001:db8::\\1]\""]),
+            Some(ip("2001:db8::1")),
+            "a quoted-pair is its character"
+        );
+        // A client's unterminated quote swallows nothing its proxy appended.
+        for forged in ["for=\"198.51.100.1", "for=\"198.51.100.1\\\"", "ext=\""] {
+            for appended in ["for=203.0.113.9", "for=\"203.0.113.9:80\";proto=https"] {
+                let value = format!("{forged}, {appended}");
+                assert_eq!(
+                    client(&t, "10.0.0.1", &[value.as_str()]),
+                    Some(ip("203.0.113.9")),
+                    "{value}"
+                );
+            }
+        }
+        // A comma or semicolon inside a quoted value splits nothing.
+        assert_eq!(
+            client(
+                &t,
+                "10.0.0.1",
+                &["for=203.0.113.9;ext=\"a, for=198.51.100.1; b\""]
+            ),
+            Some(ip("203.0.113.9"))
+        );
+        // `unknown`, an obfuscated node, an element without `for`, with two, or not pairs:
+        // the walk ends at the proxy that passed it on.
+        for value in [
+            "for=203.0.113.9, for=unknown",
+            "for=203.0.113.9, for=_hidden",
+            "for=203.0.113.9, proto=https",
+            "for=203.0.113.9, for=192.0.2.1;for=192.0.2.2",
+            "for=203.0.113.9, 192.0.2.1",
+        ] {
+            assert_eq!(
+                client(&t, "10.0.0.1", &[value]),
+                Some(ip("10.0.0.1")),
+                "{value}"
+            );
+        }
+        // Only the named header is read: X-Forwarded-For is ignored here, and `Forwarded`
+        // where X-Forwarded-For is named (a proxy passes the other on as the client wrote it).
+        assert_eq!(
+            client(&t, "10.0.0.1", &["203.0.113.9"]),
+            Some(ip("10.0.0.1"))
+        );
+        let xff = proxies(&["10.0.0.0/8"]);
+        assert_eq!(xff.header_name(), "x-forwarded-for");
+        assert_eq!(
+            client(&xff, "10.0.0.1", &["for=203.0.113.9"]),
+            Some(ip("10.0.0.1"))
+        );
+    }
+
+    #[test]
     fn configuration_names_addresses_or_networks() {
-        assert!(TrustedProxies::parse(&["10.0.0.0/8".into(), "::1".into()]).is_ok());
-        assert!(TrustedProxies::parse(&["fd00::/8".into(), " 192.0.2.1 ".into()]).is_ok());
-        let e = TrustedProxies::parse(&["10.0.0.0/33".into()]).expect_err("bad prefix");
+        assert!(
+            TrustedProxies::parse(
+                &["10.0.0.0/8".into(), "::1".into()],
+                ForwardedHeader::default()
+            )
+            .is_ok()
+        );
+        assert!(
+            TrustedProxies::parse(
+                &["fd00::/8".into(), " 192.0.2.1 ".into()],
+                ForwardedHeader::default()
+            )
+            .is_ok()
+        );
+        let e = TrustedProxies::parse(&["10.0.0.0/33".into()], ForwardedHeader::default())
+            .expect_err("bad prefix");
         assert!(e.contains("10.0.0.0/33"), "{e}");
-        assert!(TrustedProxies::parse(&["proxy.example.jp".into()]).is_err());
+        assert!(
+            TrustedProxies::parse(&["proxy.example.jp".into()], ForwardedHeader::default())
+                .is_err()
+        );
         // A network written with host bits is the network.
         let t = proxies(&["10.1.2.3/16"]);
         assert!(t.trusts(ip("10.1.200.1")));

@@ -464,10 +464,36 @@ pub struct ServerConfig {
     pub cors_origins: Vec<String>,
     /// Reverse proxies in front of the gateway, as addresses (`10.0.0.5`, `::1`) or networks
     /// (`10.0.0.0/8`): for a connection from one of them, the client is read from
-    /// `X-Forwarded-For`, right to left past the trusted proxies, so that Beacon's and Data
+    /// `forwarded_header`, right to left past the trusted proxies, so that Beacon's and Data
     /// Connect's per-address budgets and the refusal limit count each client, not the proxy.
     /// Empty (the default): the TCP peer is the client, whatever it sends.
     pub trusted_proxies: Vec<String>,
+    /// The header the trusted proxies append the client to: `x-forwarded-for` (the default:
+    /// nginx, HAProxy, Envoy, the cloud load balancers) or `forwarded` (RFC 7239's
+    /// `for=` parameter). Only that header is read; the other is the client's to write and
+    /// counts for nothing, so name the one your proxies write.
+    pub forwarded_header: ForwardedHeader,
+}
+
+/// The header trusted proxies append the client's address to.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For: client, proxy1`.
+    #[default]
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=client, for=proxy1`.
+    Forwarded,
 }
 
 impl ServerConfig {
@@ -495,6 +521,7 @@ impl Default for ServerConfig {
             max_body_bytes: 4 * 1024 * 1024,
             cors_origins: Vec::new(),
             trusted_proxies: Vec::new(),
+            forwarded_header: ForwardedHeader::XForwardedFor,
         }
     }
 }
@@ -566,6 +593,18 @@ pub struct TrustedIssuerConfig {
     /// its value is `dataset_grant_prefix` + an id starting with one of them.
     #[serde(default)]
     pub datasets: Vec<String>,
+    /// The audience this issuer's Passports must name in `aud`, in place of
+    /// `auth.required_audience` (a Beacon network's: the `audience` the network lists for this
+    /// gateway, so a passport it cut for another member cannot be replayed here). Empty (the
+    /// default): the gateway-wide rule.
+    #[serde(default)]
+    pub passport_audience: String,
+    /// Whether this issuer is a Beacon network this gateway is a member of: each of its
+    /// Passports stands for one caller (named by the network's own `LinkedIdentities` Visa),
+    /// whose Beacon budgets and risk ledger it spends here, as a direct query would. Needs
+    /// `passports = true`.
+    #[serde(default)]
+    pub beacon_network: bool,
 }
 
 /// One Visa Type a trusted issuer may sign.
@@ -748,6 +787,13 @@ impl AuthConfig {
                 return Err(ConfigError::Invalid(format!(
                     "{at} ({}) is trusted for nothing: set `passports = true` and/or list the \
                      `visas` it may sign (issuers are no longer trusted for every Visa Type)",
+                    t.issuer
+                )));
+            }
+            if t.beacon_network && !t.passports {
+                return Err(ConfigError::Invalid(format!(
+                    "{at}.beacon_network ({}): needs `passports = true` (a network is known by \
+                     the Passports it signs)",
                     t.issuer
                 )));
             }
@@ -1068,8 +1114,11 @@ impl Config {
                  https://portal.example.jp (scheme, host and optional port; no path)"
             )));
         }
-        crate::client::TrustedProxies::parse(&self.server.trusted_proxies)
-            .map_err(ConfigError::Invalid)?;
+        crate::client::TrustedProxies::parse(
+            &self.server.trusted_proxies,
+            self.server.forwarded_header,
+        )
+        .map_err(ConfigError::Invalid)?;
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(ConfigError::Invalid(format!(
                 "log.format: {:?} is neither \"text\" nor \"json\"",
@@ -1372,6 +1421,21 @@ mod tests {
                 .trusted_proxies
                 .len(),
             2
+        );
+        // RFC 7239's header may be named instead; nothing else.
+        let c = Config::load_with_env(
+            Some(&proxies),
+            &o,
+            env(&[("GEMJ_SERVER__FORWARDED_HEADER", "forwarded")]),
+        )?;
+        assert_eq!(c.server.forwarded_header, ForwardedHeader::Forwarded);
+        assert!(
+            Config::load_with_env(
+                Some(&proxies),
+                &o,
+                env(&[("GEMJ_SERVER__FORWARDED_HEADER", "x-real-ip")]),
+            )
+            .is_err()
         );
         // Every interface needs the URL clients use: no answer may point at 0.0.0.0.
         for any in ["0.0.0.0:8080", "[::]:8080"] {

@@ -346,12 +346,7 @@ async fn audit_oversized_body(req: &actix_web::HttpRequest) -> Result<(), CoreEr
     let presented = format!("{} content-length:{declared}", req.path());
     let ctx = crate::routes::context(req, crate::routes::api_of(req.path()));
     core.access()
-        .refuse_credential(
-            &ctx,
-            crate::client::client_ip(req),
-            presented.as_bytes(),
-            "body_too_large",
-        )
+        .refuse_credential(&ctx, presented.as_bytes(), "body_too_large")
         .await
 }
 

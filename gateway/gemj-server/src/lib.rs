@@ -381,6 +381,7 @@ impl Gateway {
             request_id: uuid::Uuid::new_v4().to_string(),
             api: "cli",
             endpoint: "export phenopacket".to_owned(),
+            client: None,
         };
         let principal = gemj_core::Principal::Operator(Arc::from(operator));
         match gemj_core::phenopacket::export_from(
@@ -652,8 +653,11 @@ impl Gateway {
         let ingest_max_body = self.config.ingest.max_body_bytes;
         let cors_origins = self.config.server.cors_origins.clone();
         let proxies = web::Data::new(
-            client::TrustedProxies::parse(&self.config.server.trusted_proxies)
-                .map_err(|e| anyhow::anyhow!(e))?,
+            client::TrustedProxies::parse(
+                &self.config.server.trusted_proxies,
+                self.config.server.forwarded_header,
+            )
+            .map_err(|e| anyhow::anyhow!(e))?,
         );
         let server = HttpServer::new(move || {
             // The data-plane APIs first, each one scope: actix tries an app's services in
@@ -1084,6 +1088,12 @@ fn trusted_issuer(
         );
     if t.passports {
         issuer = issuer.signing_passports();
+    }
+    if !t.passport_audience.is_empty() {
+        issuer = issuer.with_passport_audience(&t.passport_audience);
+    }
+    if t.beacon_network {
+        issuer = issuer.as_beacon_network();
     }
     issuer
 }

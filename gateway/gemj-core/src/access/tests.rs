@@ -78,6 +78,7 @@ fn passport(visas: Vec<gemj_auth::VerifiedVisa>) -> Principal {
         rejected: vec![],
         expires_at: 1_900_000_000,
         token_ids: Vec::new(),
+        network_caller: None,
     }))
 }
 
@@ -806,6 +807,7 @@ fn institutions_manage_only_their_own_participants_and_admins_only_approvals() -
         rejected: vec![],
         expires_at: 1_900_000_000,
         token_ids: Vec::new(),
+        network_caller: None,
     }));
     assert_eq!(
         e(&admin, Action::Administer, &Resource::Approvals).reasons,

@@ -8,7 +8,6 @@
 //! ledger, once per search, as those of a small Beacon answer are.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 
 use gemj_beacon::Granularity;
 use gemj_model::{ConsentState, SpecimenType};
@@ -341,12 +340,11 @@ impl Beacon {
         &self,
         ctx: &RequestContext,
         principal: &Principal,
-        ip: Option<IpAddr>,
         tables: &[CatalogueTable],
         run: impl AsyncFnOnce(Vec<Vec<Row>>) -> Result<T, BeaconFailure>,
     ) -> Result<T, BeaconFailure> {
-        let requester = requester_name(principal, ip);
-        self.take_budget(ctx, principal, ip).await?;
+        let requester = requester_name(principal, ctx.client);
+        self.take_budget(ctx, principal).await?;
         let index = self.index().await?;
         let mut enforcement = self.core.access.begin(ctx, principal);
         let views = self

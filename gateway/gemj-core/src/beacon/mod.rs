@@ -178,8 +178,6 @@ pub struct BeaconRequest {
     pub query: BeaconQuery,
     /// The entry the route is nested under or names.
     pub scope: Option<Scope>,
-    /// The caller's address, for per-IP budgets.
-    pub ip: Option<IpAddr>,
 }
 
 /// Why a query was not answered: a Beacon error (400-class), or a failure of the gateway.
@@ -674,8 +672,8 @@ impl Beacon {
         &self,
         ctx: &RequestContext,
         principal: &Principal,
-        ip: Option<IpAddr>,
     ) -> Result<(), BeaconFailure> {
+        let ip = ctx.client;
         let requester = requester_name(principal, ip);
         let Err(over) = self
             .budgets
@@ -714,8 +712,8 @@ impl Beacon {
         request: BeaconRequest,
     ) -> Result<QueryResponse, BeaconFailure> {
         let core = &self.core;
-        let requester = requester_name(principal, request.ip);
-        self.take_budget(ctx, principal, request.ip).await?;
+        let requester = requester_name(principal, ctx.client);
+        self.take_budget(ctx, principal).await?;
         let query = &request.query;
         let index = self.index().await?;
         let only = match &request.scope {
@@ -1672,13 +1670,9 @@ impl ShapeError {
     }
 }
 
-/// The name budgets and risk ledgers are kept under: the principal's audit name, or the
-/// address of an anonymous caller.
+/// The name budgets and risk ledgers are kept under ([`Principal::requester`]).
 fn requester_name(principal: &Principal, ip: Option<IpAddr>) -> String {
-    match (principal, ip) {
-        (Principal::Anonymous, Some(ip)) => format!("ip:{ip}"),
-        _ => principal.audit_name(),
-    }
+    principal.requester(ip)
 }
 
 /// `chr20-10050-A-G`: the variant's internal id (1-based VCF position).

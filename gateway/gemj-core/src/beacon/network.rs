@@ -78,18 +78,20 @@ pub struct MemberSettings {
     #[serde(default)]
     pub timeout_ms: Option<u64>,
     /// Whether it gets a passport for the caller: the network's own, carrying only the
-    /// caller's Visas it needs (it must trust the network's issuer for Passports and for
-    /// `LinkedIdentities` Visas whose `source` is that issuer).
+    /// caller's Visas it needs (it must trust the network's issuer for Passports, naming
+    /// `audience` as that issuer's `passport_audience`, and for `LinkedIdentities` Visas whose
+    /// `source` is that issuer). Needs `audience` and `passport_visas`.
     #[serde(default)]
     pub forward_passport: bool,
     /// The visas its datasets need, by visa type (`ResearcherStatus`) or value (a dataset's
-    /// grant): only these go, and no passport when the caller has none of them. Empty: every
-    /// accepted Visa of the caller's.
+    /// grant): only these go, and no passport when the caller has none of them. Required with
+    /// `forward_passport` (name every type to send them all).
     #[serde(default)]
     pub passport_visas: Vec<String>,
-    /// The audience it requires of passports (its `auth.required_audience`): the network's
-    /// passports for it name it in `aud`, so one handed to this member cannot be replayed at
-    /// another that requires its own. Unset: no `aud` (a member that requires none).
+    /// The audience the network's passports for it name in `aud` (the member's
+    /// `passport_audience` for the network's issuer), so a passport handed to this member
+    /// cannot be replayed at another member, at the network, or at any gateway that does not
+    /// expect exactly this audience from the network. Required with `forward_passport`.
     #[serde(default)]
     pub audience: Option<String>,
     /// The base of its GA4GH Data Connect API (`https://host/data-connect`), when network
@@ -126,6 +128,7 @@ impl NetworkSettings {
     /// A message naming the member and what is wrong.
     pub fn validate(&self) -> Result<(), String> {
         let mut seen = std::collections::HashSet::new();
+        let mut audiences = std::collections::HashSet::new();
         for (i, m) in self.members.iter().enumerate() {
             let at = format!("beacon.network.members[{i}]");
             if m.id.is_empty()
@@ -143,6 +146,29 @@ impl NetworkSettings {
                 return Err(format!("{at}.id: {} is listed twice", m.id));
             }
             check_url(&format!("{at}.url"), &m.url)?;
+            if m.forward_passport {
+                if m.audience.as_deref().is_none_or(|a| a.trim().is_empty()) {
+                    return Err(format!(
+                        "{at}.audience: required with forward_passport (the audience the \
+                         member's passport_audience for this network names), so a passport \
+                         cut for this member cannot be replayed elsewhere"
+                    ));
+                }
+                if m.passport_visas.is_empty() {
+                    return Err(format!(
+                        "{at}.passport_visas: required with forward_passport (the Visa types \
+                         or values the member's datasets need; only these are sent)"
+                    ));
+                }
+                if let Some(audience) = &m.audience
+                    && !audiences.insert(audience.as_str())
+                {
+                    return Err(format!(
+                        "{at}.audience: {audience} is another member's too (each member's \
+                         passports must be refused by every other)"
+                    ));
+                }
+            }
             if let Some(dc) = &m.data_connect_url {
                 check_url(&format!("{at}.data_connect_url"), dc)?;
             }
@@ -193,12 +219,29 @@ struct MemberAnswer {
     elapsed: Duration,
     passport_sent: bool,
     body: Option<Value>,
+    /// The bytes of the body read.
+    read: usize,
+}
+
+/// Whether `path` is `base` or below it (`/dc` holds `/dc/table/t/data`, not `/dcx` nor
+/// `/dc/../x`).
+fn under(path: &str, base: Option<&str>) -> bool {
+    let Some(base) = base else { return false };
+    let Some(rest) = path.strip_prefix(base) else {
+        return false;
+    };
+    (rest.is_empty() || rest.starts_with('/')) && !rest.split('/').any(|s| s == ".." || s == ".")
 }
 
 /// The most pages of one table read from one member.
 pub const MAX_MEMBER_PAGES: usize = 100;
 /// The most rows of one table read from one member.
 pub const MAX_MEMBER_ROWS: usize = 100_000;
+/// The most bytes read from one member for one network search, every page of every table, in
+/// `max_response_bytes` (each page is also within it; by default 16 MiB in all): what a hostile
+/// or broken member can make one search hold is bounded by this, not by its pages times its
+/// tables.
+pub const MEMBER_SEARCH_RESPONSES: usize = 16;
 
 /// What one member gave a network search.
 #[derive(Debug, Clone)]
@@ -262,7 +305,7 @@ impl BeaconNetwork {
             beacon: std::sync::Arc::clone(&local),
             id: format!("{}.network", beacon.id),
             name: format!("{} network", beacon.name),
-            privacy: beacon.privacy,
+            privacy: DatasetPrivacy::strictest(&beacon.privacy, beacon.datasets.values()),
             settings,
             client,
             issuer,
@@ -342,7 +385,7 @@ impl BeaconNetwork {
                 builder = builder.bearer_auth(jwt);
             }
             let Ok(mut res) = builder.send().await else {
-                return (Status::Unreachable, None);
+                return (Status::Unreachable, None, 0);
             };
             let status = res.status().as_u16();
             let mut bytes = Vec::new();
@@ -350,19 +393,20 @@ impl BeaconNetwork {
                 match res.chunk().await {
                     Ok(Some(chunk)) => {
                         if bytes.len() + chunk.len() > cap {
-                            return (Status::TooLarge, None);
+                            return (Status::TooLarge, None, bytes.len() + chunk.len());
                         }
                         bytes.extend_from_slice(&chunk);
                     }
                     Ok(None) => break,
-                    Err(_) => return (Status::Unreachable, None),
+                    Err(_) => return (Status::Unreachable, None, bytes.len()),
                 }
             }
+            let read = bytes.len();
             let Ok(body) = serde_json::from_slice::<Value>(&bytes) else {
-                return (Status::Invalid("the answer is not JSON"), None);
+                return (Status::Invalid("the answer is not JSON"), None, read);
             };
             if status == 200 {
-                (Status::Answered, Some(body))
+                (Status::Answered, Some(body), read)
             } else {
                 let message = body
                     .pointer("/error/errorMessage")
@@ -372,17 +416,19 @@ impl BeaconNetwork {
                     .filter(|c| !c.is_control())
                     .take(MAX_MEMBER_MESSAGE)
                     .collect();
-                (Status::Error(status, message), None)
+                (Status::Error(status, message), None, read)
             }
         };
-        let (status, body) = tokio::time::timeout(limit, exchange)
-            .await
-            .unwrap_or((Status::Timeout, None));
+        let (status, body, read) =
+            tokio::time::timeout(limit, exchange)
+                .await
+                .unwrap_or((Status::Timeout, None, 0));
         MemberAnswer {
             status,
             elapsed: started.elapsed(),
             passport_sent: passport.is_some(),
             body,
+            read,
         }
     }
 
@@ -430,7 +476,7 @@ impl BeaconNetwork {
         Ok(released.value)
     }
 
-    /// A query of one entry type across the members, from `ip`: it spends the caller's Beacon
+    /// A query of one entry type across the members: it spends the caller's Beacon
     /// budget here first, like a query of this gateway's own Beacon.
     ///
     /// # Errors
@@ -440,12 +486,14 @@ impl BeaconNetwork {
         &self,
         ctx: &RequestContext,
         principal: &Principal,
-        ip: Option<std::net::IpAddr>,
         query: &BeaconQuery,
         request: MemberRequest,
     ) -> Result<Value, BeaconFailure> {
-        self.beacon.take_budget(ctx, principal, ip).await?;
-        let asked = query.requested_granularity.min(Granularity::Count);
+        self.beacon.take_budget(ctx, principal).await?;
+        let asked = query
+            .requested_granularity
+            .min(Granularity::Count)
+            .min(self.privacy.max_granularity);
         let request = capped(request, asked);
         let path = format!("/{}", query.entry_type.path_segment());
         self.enforce(ctx, principal, async || {
@@ -475,11 +523,10 @@ impl BeaconNetwork {
         &self,
         ctx: &RequestContext,
         principal: &Principal,
-        ip: Option<std::net::IpAddr>,
         tables: &[&str],
         run: impl AsyncFnOnce(Vec<MemberTables>) -> Result<T, BeaconFailure>,
     ) -> Result<T, BeaconFailure> {
-        self.beacon.take_budget(ctx, principal, ip).await?;
+        self.beacon.take_budget(ctx, principal).await?;
         self.enforce(ctx, principal, async || {
             let fetched = join_all(
                 self.settings
@@ -512,9 +559,15 @@ impl BeaconNetwork {
             .unwrap_or_default()
             .trim_end_matches('/')
             .to_owned();
-        let origin = url::Url::parse(&base).ok().map(|u| u.origin());
+        let parsed = url::Url::parse(&base).ok();
+        let origin = parsed.as_ref().map(url::Url::origin);
+        let base_path = parsed.map(|u| u.path().trim_end_matches('/').to_owned());
+        let most = usize::try_from(self.settings.max_response_bytes)
+            .unwrap_or(usize::MAX)
+            .saturating_mul(MEMBER_SEARCH_RESPONSES);
         let work = async {
             let mut out = Vec::with_capacity(tables.len());
+            let mut read = 0;
             for table in tables {
                 let mut url = format!("{base}/table/{table}/data");
                 let mut rows: Vec<Map<String, Value>> = Vec::new();
@@ -525,6 +578,10 @@ impl BeaconNetwork {
                         return Err(Status::TooLarge);
                     }
                     let answer = self.fetch(member, &url, None, passport).await;
+                    read += answer.read;
+                    if read > most {
+                        return Err(Status::TooLarge);
+                    }
                     let body = match (answer.status, answer.body) {
                         (Status::Answered, Some(body)) => body,
                         (status, _) => return Err(status),
@@ -547,10 +604,17 @@ impl BeaconNetwork {
                     else {
                         break;
                     };
-                    // Only pages of the member's own origin are followed.
-                    let next_origin = url::Url::parse(next).ok().map(|u| u.origin());
+                    // Only pages of the member's own Data Connect API are followed: its origin
+                    // and under its path (a shared host's other tenants get no passport).
+                    let next_url = url::Url::parse(next).ok();
+                    let next_origin = next_url.as_ref().map(url::Url::origin);
                     if next_origin.is_none() || next_origin != origin {
                         return Err(Status::Invalid("a next page is on another origin"));
+                    }
+                    if !next_url.is_some_and(|u| under(u.path(), base_path.as_deref())) {
+                        return Err(Status::Invalid(
+                            "a next page is outside its Data Connect API",
+                        ));
                     }
                     next.clone_into(&mut url);
                 }
@@ -572,7 +636,8 @@ impl BeaconNetwork {
         }
     }
 
-    /// The network's count rule (its default dataset privacy), for member counts.
+    /// The network's count rule, for member counts: the strictest of this gateway's default
+    /// dataset privacy and every dataset's own ([`DatasetPrivacy::strictest`]).
     #[must_use]
     pub fn privacy(&self) -> &DatasetPrivacy {
         &self.privacy
@@ -582,13 +647,15 @@ impl BeaconNetwork {
     /// `/info` read within its limits).
     ///
     /// # Errors
-    /// Audit failures.
+    /// 429 for a spent budget; audit failures.
     pub async fn info(
         &self,
         ctx: &RequestContext,
         principal: &Principal,
         local: Value,
     ) -> Result<Value, BeaconFailure> {
+        // Every member is asked: the caller's Beacon budget pays for it, as for a query.
+        self.beacon.take_budget(ctx, principal).await?;
         self.enforce(ctx, principal, async || {
             let answers = self.ask_all("/info", None, &Principal::Anonymous).await;
             let members: Vec<Value> = self
@@ -633,13 +700,15 @@ impl BeaconNetwork {
     /// and no collections), for the entry types at least one member's `/map` lists.
     ///
     /// # Errors
-    /// Audit failures.
+    /// 429 for a spent budget; audit failures.
     pub async fn map(
         &self,
         ctx: &RequestContext,
         principal: &Principal,
         local: Value,
     ) -> Result<Value, BeaconFailure> {
+        // Every member is asked: the caller's Beacon budget pays for it, as for a query.
+        self.beacon.take_budget(ctx, principal).await?;
         self.enforce(ctx, principal, async || {
             let answers = self.ask_all("/map", None, &Principal::Anonymous).await;
             let listed: std::collections::HashSet<String> = answers
@@ -682,12 +751,14 @@ impl BeaconNetwork {
     /// listing it names it) and ontologies, asked with the caller's passport where it may go.
     ///
     /// # Errors
-    /// Audit failures.
+    /// 429 for a spent budget; audit failures.
     pub async fn filtering_terms(
         &self,
         ctx: &RequestContext,
         principal: &Principal,
     ) -> Result<gemj_beacon::BeaconFilteringTermsResponse, BeaconFailure> {
+        // Every member is asked: the caller's Beacon budget pays for it, as for a query.
+        self.beacon.take_budget(ctx, principal).await?;
         self.enforce(ctx, principal, async || {
             let answers = self.ask_all("/filtering_terms", None, principal).await;
             let mut terms: BTreeMap<String, FilteringTerm> = BTreeMap::new();
@@ -763,10 +834,14 @@ fn merge(
                             }
                         }
                         _ => {
+                            // A count sent anyway (a boolean was asked) still passes the
+                            // network's small-cell rule: a "yes" of three people is a "no".
+                            let said =
+                                member_exists && count.is_none_or(|n| privacy.count_exists(n));
                             all_counted = false;
-                            exists |= member_exists;
+                            exists |= said;
                             entry.insert("returnedGranularity".into(), json!("boolean"));
-                            entry.insert("exists".into(), json!(member_exists));
+                            entry.insert("exists".into(), json!(said));
                         }
                     }
                 }
@@ -944,11 +1019,10 @@ fn cut_passport(
     let needs = |v: &gemj_auth::VerifiedVisa| {
         let visa = &v.claims.ga4gh_visa_v1;
         visa.r#type != VisaType::LinkedIdentities
-            && (member.passport_visas.is_empty()
-                || member
-                    .passport_visas
-                    .iter()
-                    .any(|n| n == visa.r#type.as_str() || *n == visa.value))
+            && member
+                .passport_visas
+                .iter()
+                .any(|n| n == visa.r#type.as_str() || *n == visa.value)
     };
     let chosen: Vec<&gemj_auth::VerifiedVisa> = p.visas.iter().filter(|v| needs(v)).collect();
     if chosen.is_empty() {
@@ -1047,12 +1121,17 @@ mod tests {
             [Matcher::Const(net.issuer().to_owned())],
         ));
         let verifier_for = |net_links: bool, audience: Option<&str>| {
-            let network =
-                gemj_auth::TrustedIssuer::new(net.issuer(), net.jwks_url()).signing_passports();
+            let network = gemj_auth::TrustedIssuer::new(net.issuer(), net.jwks_url())
+                .signing_passports()
+                .as_beacon_network();
             let network = if net_links {
                 network.with_visas(links.clone())
             } else {
                 network
+            };
+            let network = match audience {
+                Some(a) => network.with_passport_audience(a),
+                None => network,
             };
             gemj_auth::Verifier::with_fetcher(
                 gemj_auth::AuthConfig {
@@ -1062,7 +1141,6 @@ mod tests {
                             .with_grant_prefixes(["https://gemj.example/datasets/".to_owned()]),
                         network,
                     ],
-                    required_audience: audience.map(str::to_owned),
                     ..gemj_auth::AuthConfig::default()
                 },
                 fetcher.clone(),
@@ -1100,6 +1178,64 @@ mod tests {
         );
         assert!(seen.rejected.is_empty());
         assert!(seen.expires_at <= now + MEMBER_PASSPORT_SECS);
+        // At the member, the network's pseudonym for the caller is audited as itself but
+        // spends the caller's own budget and risk ledger, as a direct query would.
+        let via_network = Principal::Passport(std::sync::Arc::new(seen.clone()));
+        let direct = Principal::Passport(std::sync::Arc::new(caller.clone()));
+        assert_ne!(via_network.audit_name(), direct.audit_name());
+        assert_eq!(via_network.budget_name(), direct.budget_name());
+        assert_eq!(direct.budget_name(), direct.audit_name());
+        // Links a broker signs about its own subject (accounts the user linked) are no network's:
+        // they never change the name a caller is budgeted under.
+        let throwaway = VisaObject {
+            r#type: VisaType::LinkedIdentities,
+            value: gemj_passport::format_linked_identities(&[gemj_passport::LinkedIdentity {
+                sub: "aaa-throwaway".to_owned(),
+                iss: broker.issuer().to_owned(),
+            }]),
+            by: Some("system".to_owned()),
+            ..visa(VisaType::LinkedIdentities, "")
+        };
+        let linked = broker.issue_passport(
+            "alice",
+            &[
+                visa(
+                    VisaType::ResearcherStatus,
+                    "https://doi.org/10.1038/s41431-018-0219-y",
+                ),
+                throwaway,
+            ],
+            std::time::Duration::from_secs(3600),
+            now,
+        )?;
+        let linked = member_verifier.verify_passport(&linked, now).await?;
+        assert_eq!(
+            linked.visas.len(),
+            2,
+            "the link is accepted: {:?}",
+            linked.rejected
+        );
+        assert_eq!(linked.network_caller, None);
+        assert_eq!(
+            Principal::Passport(std::sync::Arc::new(linked)).budget_name(),
+            direct.audit_name()
+        );
+        // A member that does not take the network as a Beacon network counts its pseudonym.
+        let plain = gemj_auth::Verifier::with_fetcher(
+            gemj_auth::AuthConfig {
+                trusted: vec![
+                    broker.trusted_issuer(),
+                    gemj_auth::TrustedIssuer::new(net.issuer(), net.jwks_url())
+                        .signing_passports()
+                        .with_visas(links.clone()),
+                ],
+                ..gemj_auth::AuthConfig::default()
+            },
+            fetcher.clone(),
+        )?
+        .verify_passport(&cut, now)
+        .await?;
+        assert_eq!(plain.network_caller, None);
         // By the grant's value: the grant only.
         let cut = cut_passport(&net, &wants(&[grant_value]), &caller, now).ok_or("grant")?;
         let seen = member_verifier.verify_passport(&cut, now).await?;
@@ -1110,7 +1246,13 @@ mod tests {
         // Nothing the member needs: no passport at all.
         assert!(cut_passport(&net, &wants(&["AffiliationAndRole"]), &caller, now).is_none());
         // A member that does not trust the network's links accepts none of the caller's Visas.
-        let cut = cut_passport(&net, &wants(&[]), &caller, now).ok_or("any")?;
+        let cut = cut_passport(
+            &net,
+            &wants(&["ResearcherStatus", "ControlledAccessGrants"]),
+            &caller,
+            now,
+        )
+        .ok_or("any")?;
         let seen = verifier(false)?.verify_passport(&cut, now).await?;
         assert!(seen.visas.is_empty(), "{:?}", types(&seen));
         // Two brokers' `alice` are two subjects at the member.
@@ -1120,19 +1262,38 @@ mod tests {
         };
         let a = member_verifier
             .verify_passport(
-                &cut_passport(&net, &wants(&[]), &caller, now).ok_or("a")?,
+                &cut_passport(
+                    &net,
+                    &wants(&["ResearcherStatus", "ControlledAccessGrants"]),
+                    &caller,
+                    now,
+                )
+                .ok_or("a")?,
                 now,
             )
             .await?;
         let b = member_verifier
             .verify_passport(
-                &cut_passport(&net, &wants(&[]), &other, now).ok_or("b")?,
+                &cut_passport(
+                    &net,
+                    &wants(&["ResearcherStatus", "ControlledAccessGrants"]),
+                    &other,
+                    now,
+                )
+                .ok_or("b")?,
                 now,
             )
             .await?;
         assert_ne!(a.subject, b.subject);
-        // A member that requires its audience gets a passport naming it, which another member
-        // requiring its own refuses: no replay from one member to the next.
+        assert_ne!(
+            Principal::Passport(std::sync::Arc::new(a.clone())).budget_name(),
+            Principal::Passport(std::sync::Arc::new(b.clone())).budget_name(),
+            "two brokers' alice keep two budgets"
+        );
+        // A member that expects its audience of the network gets a passport naming it, which
+        // another member (or one expecting no audience of the network) refuses: no replay from
+        // one member to the next. The member's own researchers' passports, which name no
+        // audience, are still taken there: the audience is asked of the network's alone.
         let bound = MemberSettings {
             audience: Some("https://m.example".to_owned()),
             ..wants(&["ResearcherStatus"])
@@ -1151,6 +1312,11 @@ mod tests {
                 "replayed at {elsewhere:?}"
             );
         }
+        let at_member = verifier_for(true, Some("https://m.example"))?;
+        assert_eq!(
+            at_member.verify_passport(&passport, now).await?.visas.len(),
+            2
+        );
         assert!(
             b.visas.len() <= 1,
             "visas of broker's alice are not other's alice's"
@@ -1191,6 +1357,44 @@ mod tests {
             ..NetworkSettings::default()
         };
         assert!(twice.validate().is_err_and(|e| e.contains("twice")));
+        // A member sent passports names the audience they are bound to and the Visas it needs.
+        let forward = |audience: Option<&str>, visas: &[&str]| {
+            NetworkSettings {
+                members: vec![MemberSettings {
+                    forward_passport: true,
+                    audience: audience.map(str::to_owned),
+                    passport_visas: visas.iter().map(|v| (*v).to_owned()).collect(),
+                    ..member("https://a.example/beacon/v2")
+                }],
+                ..NetworkSettings::default()
+            }
+            .validate()
+        };
+        assert!(forward(Some("https://a.example"), &["ResearcherStatus"]).is_ok());
+        assert!(forward(None, &["ResearcherStatus"]).is_err_and(|e| e.contains("audience")));
+        assert!(forward(Some(" "), &["ResearcherStatus"]).is_err_and(|e| e.contains("audience")));
+        assert!(
+            forward(Some("https://a.example"), &[]).is_err_and(|e| e.contains("passport_visas"))
+        );
+        let shared = NetworkSettings {
+            members: ["https://a.example/", "https://b.example/"]
+                .iter()
+                .enumerate()
+                .map(|(i, url)| MemberSettings {
+                    id: format!("m{i}"),
+                    forward_passport: true,
+                    audience: Some("https://shared.example".to_owned()),
+                    passport_visas: vec!["ResearcherStatus".to_owned()],
+                    ..member(url)
+                })
+                .collect(),
+            ..NetworkSettings::default()
+        };
+        assert!(
+            shared
+                .validate()
+                .is_err_and(|e| e.contains("another member"))
+        );
         // A Data Connect URL is held to the same rules.
         let dc = |url: &str| {
             NetworkSettings {
@@ -1244,12 +1448,27 @@ mod tests {
         assert_eq!(clean("a\u{0}b\nc"), "abc");
     }
 
+    #[test]
+    fn next_pages_are_followed_only_under_the_members_api() {
+        assert!(under("/dc/table/t/data", Some("/dc")));
+        assert!(under("/dc", Some("/dc")));
+        assert!(
+            under("/x/table/t/data", Some("")),
+            "an API at the root holds every path"
+        );
+        assert!(!under("/dcx/table/t/data", Some("/dc")));
+        assert!(!under("/other/dc/table", Some("/dc")));
+        assert!(!under("/dc/../admin", Some("/dc")));
+        assert!(!under("/dc/table", None));
+    }
+
     fn answered(body: Value) -> MemberAnswer {
         MemberAnswer {
             status: Status::Answered,
             elapsed: Duration::from_millis(3),
             passport_sent: false,
             body: Some(body),
+            read: 0,
         }
     }
 
@@ -1285,6 +1504,7 @@ mod tests {
                 elapsed: Duration::from_secs(5),
                 passport_sent: false,
                 body: None,
+                read: 0,
             },
         ];
         let Ok((value, answer)) = merged(&answers) else {
@@ -1312,6 +1532,39 @@ mod tests {
         assert_eq!(answer, "network:boolean");
         assert_eq!(value["responseSummary"]["exists"], true);
         assert!(value["responseSummary"].get("numTotalResults").is_none());
+        // Asked for a boolean, a member that sends a small count anyway says "no" through the
+        // network; a large one says "yes".
+        let boolean = |answers: &[MemberAnswer]| {
+            merge(
+                "net",
+                &privacy,
+                &asked,
+                &query,
+                Granularity::Boolean,
+                answers,
+            )
+        };
+        let Ok((value, answer)) = boolean(&[
+            answered(count(true, 3)),
+            answered(count(true, 4)),
+            answered(json!({"responseSummary": {"exists": false}})),
+        ]) else {
+            panic!("three members answered");
+        };
+        assert_eq!(answer, "network:boolean");
+        assert_eq!(value["responseSummary"]["exists"], false, "{value}");
+        assert_eq!(
+            value["info"]["beaconNetwork"]["members"][0]["exists"],
+            false
+        );
+        let Ok((value, _)) = boolean(&[
+            answered(count(true, 3)),
+            answered(count(true, 40)),
+            answered(json!({"responseSummary": {"exists": false}})),
+        ]) else {
+            panic!("three members answered");
+        };
+        assert_eq!(value["responseSummary"]["exists"], true, "{value}");
         // Nobody answered: 503, not a "no".
         let answers = [
             answered(json!({"nonsense": 1})),

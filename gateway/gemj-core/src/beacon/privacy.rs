@@ -60,6 +60,24 @@ impl Default for DatasetPrivacy {
 }
 
 impl DatasetPrivacy {
+    /// The strictest of `first` and `rest` in every respect: the least detailed granularity,
+    /// the highest thresholds and rounding step, the narrowest ranges, and wildcards only where
+    /// every rule allows them. A Beacon network's rule for its members' counts, so that no
+    /// dataset's stricter setting is loosened by asking through the network.
+    #[must_use]
+    pub fn strictest<'a>(first: &Self, rest: impl IntoIterator<Item = &'a Self>) -> Self {
+        rest.into_iter().fold(*first, |a, b| Self {
+            max_granularity: a.max_granularity.min(b.max_granularity),
+            min_cohort_public: a.min_cohort_public.max(b.min_cohort_public),
+            small_cell: a.small_cell.max(b.small_cell),
+            round_to: a.round_to.max(b.round_to),
+            rare_allele_min_carriers: a.rare_allele_min_carriers.max(b.rare_allele_min_carriers),
+            max_range_public: a.max_range_public.min(b.max_range_public),
+            max_range_registered: a.max_range_registered.min(b.max_range_registered),
+            public_wildcards: a.public_wildcards && b.public_wildcards,
+        })
+    }
+
     /// The count a REGISTERED-level answer reports for a true count `n`: below `small_cell`,
     /// 0 adjusted to "below `small_cell`"; otherwise `n` rounded down to a multiple of
     /// `round_to`, and never below `round_to` (rounding changes a count, never a non-empty
@@ -678,6 +696,34 @@ impl LeaseBook {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_strictest_rule_takes_the_strictest_of_each_setting() {
+        let base = DatasetPrivacy::default();
+        assert_eq!(DatasetPrivacy::strictest(&base, []), base);
+        let coarse = DatasetPrivacy {
+            max_granularity: Granularity::Boolean,
+            small_cell: 10,
+            max_range_public: 10,
+            public_wildcards: true,
+            ..base
+        };
+        let rounded = DatasetPrivacy {
+            round_to: 20,
+            min_cohort_public: 50,
+            rare_allele_min_carriers: 9,
+            max_range_registered: 100,
+            ..base
+        };
+        let s = DatasetPrivacy::strictest(&base, [&coarse, &rounded]);
+        assert_eq!(s.max_granularity, Granularity::Boolean);
+        assert_eq!((s.small_cell, s.round_to), (10, 20));
+        assert_eq!((s.min_cohort_public, s.rare_allele_min_carriers), (50, 9));
+        assert_eq!((s.max_range_public, s.max_range_registered), (10, 100));
+        assert!(!s.public_wildcards, "only where every rule allows them");
+        // The order does not matter.
+        assert_eq!(DatasetPrivacy::strictest(&rounded, [&base, &coarse]), s);
+    }
 
     #[test]
     fn small_counts_and_zero_look_the_same_and_larger_ones_are_rounded_down() {

@@ -1648,7 +1648,6 @@ async fn beacon_individuals(
     let request = crate::beacon::BeaconRequest {
         query: parsed,
         scope: None,
-        ip: None,
     };
     let response = match service.beacon.query(ctx, principal, request).await {
         Ok(r) => r,

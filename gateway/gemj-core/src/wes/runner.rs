@@ -492,6 +492,7 @@ async fn stage(
         request_id: format!("wes-{run_id}"),
         api: "wes",
         endpoint: "staging".to_owned(),
+        client: None,
     };
     let data = crate::data::DataService::new(core.clone());
     let mut stream = match data.fetch(&ctx, object.as_str(), token, None).await {
@@ -667,6 +668,7 @@ async fn register_file(
         request_id: format!("wes-{}", launch.run_id),
         api: "wes",
         endpoint: "outputs".to_owned(),
+        client: None,
     };
     core.access
         .record_output(

@@ -375,7 +375,7 @@ impl Portal {
                     .map_err(store_failure)?;
                 let ctx = crate::routes::context(req, "portal");
                 core.access()
-                    .refuse_credential(&ctx, crate::client::client_ip(req), token.as_bytes(), code)
+                    .refuse_credential(&ctx, token.as_bytes(), code)
                     .await?;
                 tracing::info!(
                     message = "Portal session ended: credential refused.",

@@ -357,8 +357,7 @@ async fn answer(
 ) -> HttpResponse {
     let entry_type = query.entry_type;
     let ctx = context(req, "beacon");
-    let ip = crate::client::client_ip(req);
-    let request = BeaconRequest { query, scope, ip };
+    let request = BeaconRequest { query, scope };
     match beacon.query(&ctx, &principal, request).await {
         Ok(value) => HttpResponse::Ok().json(value),
         Err(f) => failure(beacon, Some(entry_type), f),

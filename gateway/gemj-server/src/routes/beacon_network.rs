@@ -205,8 +205,7 @@ async fn entries(
         Err(e) => return beacon_error(&beacon, Some(entry), &e),
     };
     let ctx = context(&req, "beacon-network");
-    let ip = crate::client::client_ip(&req);
-    match network.query(&ctx, &principal, ip, &query, request).await {
+    match network.query(&ctx, &principal, &query, request).await {
         Ok(v) => HttpResponse::Ok().json(v),
         Err(f) => failure(&beacon, Some(entry), f),
     }

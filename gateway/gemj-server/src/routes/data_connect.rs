@@ -302,9 +302,8 @@ async fn run(
     which: Which,
 ) -> HttpResponse {
     let ctx = context(req, "data-connect");
-    let ip = crate::client::client_ip(req);
     let answer = match which {
-        Which::Local => service.search(&ctx, &caller.0, ip, &request, offset).await,
+        Which::Local => service.search(&ctx, &caller.0, &request, offset).await,
         Which::Network => {
             let Some(network) = network else {
                 return dc_error(
@@ -314,7 +313,7 @@ async fn run(
                 );
             };
             service
-                .network_search(&network, &ctx, &caller.0, ip, &request, offset)
+                .network_search(&network, &ctx, &caller.0, &request, offset)
                 .await
         }
     };

@@ -299,7 +299,7 @@ impl Refusal {
         };
         if let Err(e) = core
             .access()
-            .refuse_credential(&ctx, crate::client::client_ip(&self.req), presented, reason)
+            .refuse_credential(&ctx, presented, reason)
             .await
         {
             return ApiError::Core(e);
@@ -494,6 +494,7 @@ pub fn context(req: &HttpRequest, api: &'static str) -> RequestContext {
             .map_or_else(String::new, |r| r.0.clone()),
         api,
         endpoint: req.match_pattern().unwrap_or_else(|| req.path().to_owned()),
+        client: crate::client::client_ip(req),
     }
 }
 

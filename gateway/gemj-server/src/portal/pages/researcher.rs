@@ -104,13 +104,7 @@ impl Deps {
         let mut counts = Counts::default();
         let Ok(page) = self
             .data_connect
-            .search(
-                &ctx(req),
-                principal,
-                crate::client::client_ip(req),
-                &request,
-                0,
-            )
+            .search(&ctx(req), principal, &request, 0)
             .await
         else {
             return counts;
@@ -615,11 +609,7 @@ impl Deps {
             Ok(q) => q,
             Err(e) => return refused(e.to_string()),
         };
-        let request = BeaconRequest {
-            query,
-            scope: None,
-            ip: crate::client::client_ip(req),
-        };
+        let request = BeaconRequest { query, scope: None };
         let answer = match self
             .beacon
             .query(&ctx(req), &principal_of(user), request)

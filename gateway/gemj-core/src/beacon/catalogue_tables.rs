@@ -15,7 +15,7 @@ use gemj_store::scratch::ScratchValue;
 use roaring::RoaringBitmap;
 
 use super::index::BeaconIndex;
-use super::{Beacon, BeaconFailure, DatasetView, permitted_views, requester_name};
+use super::{Beacon, BeaconFailure, DatasetView, permitted_views};
 use crate::access::{Outcome, Principal, RequestContext, Verdicts};
 use crate::consent_view::ConsentSnapshot;
 use crate::data_connect::CatalogueTable;
@@ -343,7 +343,7 @@ impl Beacon {
         tables: &[CatalogueTable],
         run: impl AsyncFnOnce(Vec<Vec<Row>>) -> Result<T, BeaconFailure>,
     ) -> Result<T, BeaconFailure> {
-        let requester = requester_name(principal, ctx.client);
+        let requester = principal.requester(ctx.client);
         self.take_budget(ctx, principal).await?;
         let index = self.index().await?;
         let mut enforcement = self.core.access.begin(ctx, principal);

@@ -26,7 +26,6 @@ pub mod network;
 pub mod privacy;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 
 use gemj_beacon::{
@@ -674,7 +673,7 @@ impl Beacon {
         principal: &Principal,
     ) -> Result<(), BeaconFailure> {
         let ip = ctx.client;
-        let requester = requester_name(principal, ip);
+        let requester = principal.requester(ip);
         let Err(over) = self
             .budgets
             .take(
@@ -712,7 +711,7 @@ impl Beacon {
         request: BeaconRequest,
     ) -> Result<QueryResponse, BeaconFailure> {
         let core = &self.core;
-        let requester = requester_name(principal, ctx.client);
+        let requester = principal.requester(ctx.client);
         self.take_budget(ctx, principal).await?;
         let query = &request.query;
         let index = self.index().await?;
@@ -1668,11 +1667,6 @@ impl ShapeError {
     fn kind_code(&self) -> &'static str {
         self.code
     }
-}
-
-/// The name budgets and risk ledgers are kept under ([`Principal::requester`]).
-fn requester_name(principal: &Principal, ip: Option<IpAddr>) -> String {
-    principal.requester(ip)
 }
 
 /// `chr20-10050-A-G`: the variant's internal id (1-based VCF position).

@@ -108,6 +108,7 @@ fn member(id: &str, url: String, forward_passport: bool) -> MemberSettings {
         },
         audience: forward_passport.then(|| format!("urn:gemj:test:{id}")),
         data_connect_url: None,
+        forward_client_address: false,
     }
 }
 
@@ -587,5 +588,82 @@ async fn members_get_only_the_visas_they_need() -> TestResult {
         .unwrap_or_default();
     assert!(asked.contains("requestedGranularity=boolean"), "{asked}");
     f.stop().await;
+    Ok(())
+}
+
+/// A member told the caller's address (`forward_client_address`) that trusts the network as a
+/// proxy (`server.trusted_proxies`) budgets each anonymous caller of the network by its own
+/// address, not all of them as the network's one address; a member not told it hears no
+/// address at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_told_the_callers_address_budgets_each_caller() -> TestResult {
+    let [port_b] = gemj_e2e::free_ports()?;
+    let local = |port: u16| format!("http://127.0.0.1:{port}/beacon/v2");
+    let (told, untold) = (Heard::default(), Heard::default());
+    // The spies answer "no" as a boolean beacon, so the network answers whatever B says.
+    let no =
+        br#"{"meta": {"returnedGranularity": "boolean"}, "responseSummary": {"exists": false}}"#;
+    let spy_told = spy_member(Some(no.to_vec()), told.clone())?;
+    let spy_untold = spy_member(Some(no.to_vec()), untold.clone())?;
+    let network = TestGateway::start_with(4, |c| {
+        // The network itself sits behind a proxy on loopback, which names each client.
+        c.server.trusted_proxies = vec!["127.0.0.1".to_owned()];
+        c.beacon.network.members = vec![
+            MemberSettings {
+                forward_client_address: true,
+                ..member("b", local(port_b), false)
+            },
+            MemberSettings {
+                forward_client_address: true,
+                ..member("told", local(spy_told), false)
+            },
+            member("untold", local(spy_untold), false),
+        ];
+    })
+    .await?;
+    // B has a store of its own: budgets are shared by every instance on one store, so on the
+    // network's store the network's own count of an address would spend B's.
+    let _b = TestGateway::start_with(4, move |c| {
+        c.listen = format!("127.0.0.1:{port_b}");
+        c.server.trusted_proxies = vec!["127.0.0.1".to_owned()];
+        c.beacon.budgets.per_ip = 1;
+    })
+    .await?;
+    let http = Http {
+        base: network.base_url.clone(),
+    };
+    let from = |client: &str| {
+        http.send_with(
+            "GET",
+            &format!("{NET}/individuals"),
+            &[("X-Forwarded-For", client.to_owned())],
+            None,
+        )
+    };
+    let b_of = |r: &Reply| members(r)["b"].clone();
+    let first = from("203.0.113.90")?;
+    assert_eq!(first.status, 200, "{}", first.json);
+    assert_eq!(b_of(&first)["status"], "answered", "{}", first.json);
+    // B counted 203.0.113.90, whose one query there is spent ...
+    let again = from("203.0.113.90")?;
+    assert_eq!(again.status, 200, "{}", again.json);
+    assert_eq!(b_of(&again)["status"], "error", "{}", again.json);
+    assert_eq!(b_of(&again)["httpStatus"], 429, "{}", again.json);
+    // ... while another caller of the same network still has its own.
+    let other = from("203.0.113.91")?;
+    assert_eq!(b_of(&other)["status"], "answered", "{}", other.json);
+    let heard = |h: &Heard| {
+        h.lock()
+            .map(|h| h.join("\n"))
+            .unwrap_or_default()
+            .to_lowercase()
+    };
+    let told = heard(&told);
+    assert!(told.contains("x-forwarded-for: 203.0.113.90"), "{told}");
+    assert!(told.contains("forwarded: for=203.0.113.91"), "{told}");
+    let untold = heard(&untold);
+    assert!(!untold.is_empty(), "the other member was asked");
+    assert!(!untold.contains("203.0.113."), "{untold}");
+    assert!(!untold.contains("forwarded"), "{untold}");
     Ok(())
 }

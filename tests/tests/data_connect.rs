@@ -738,6 +738,7 @@ async fn a_network_search_merges_member_catalogues_and_names_the_missing() -> Te
         passport_visas: vec!["ResearcherStatus".to_owned()],
         audience: Some(format!("urn:gemj:test:{id}")),
         data_connect_url: dc(port),
+        forward_client_address: false,
     };
     let members = vec![
         member("a", port_a),

@@ -16,6 +16,7 @@
 //! - wait for a slow member beyond its limit, read more than the cap, or echo a member's body.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
@@ -99,6 +100,12 @@ pub struct MemberSettings {
     /// loopback.
     #[serde(default)]
     pub data_connect_url: Option<String>,
+    /// Whether it is told the caller's address (`X-Forwarded-For` and RFC 7239 `Forwarded`), so
+    /// that a member listing the network's address in its `server.trusted_proxies` budgets each
+    /// caller's address on its own instead of every anonymous caller of the network as one.
+    /// The member learns the callers' addresses: only for members trusted with them.
+    #[serde(default)]
+    pub forward_client_address: bool,
 }
 
 /// Checks a member's URL: https, or plain http on loopback; no credentials.
@@ -358,10 +365,10 @@ impl BeaconNetwork {
         member: &MemberSettings,
         path: &str,
         request: Option<&MemberRequest>,
-        passport: Option<&str>,
+        sent: Sent<'_>,
     ) -> MemberAnswer {
         let url = format!("{}{path}", member.url.trim_end_matches('/'));
-        self.fetch(member, &url, request, passport).await
+        self.fetch(member, &url, request, sent).await
     }
 
     /// Sends one request to `url` of a member within its limits.
@@ -370,8 +377,9 @@ impl BeaconNetwork {
         member: &MemberSettings,
         url: &str,
         request: Option<&MemberRequest>,
-        passport: Option<&str>,
+        sent: Sent<'_>,
     ) -> MemberAnswer {
+        let passport = sent.passport;
         let started = Instant::now();
         let limit = self.limit(member);
         let cap = usize::try_from(self.settings.max_response_bytes).unwrap_or(usize::MAX);
@@ -383,6 +391,11 @@ impl BeaconNetwork {
             };
             if let Some(jwt) = passport {
                 builder = builder.bearer_auth(jwt);
+            }
+            if let Some(ip) = sent.client.filter(|_| member.forward_client_address) {
+                builder = builder
+                    .header("X-Forwarded-For", ip.to_string())
+                    .header("Forwarded", forwarded_for(ip));
             }
             let Ok(mut res) = builder.send().await else {
                 return (Status::Unreachable, None, 0);
@@ -432,16 +445,24 @@ impl BeaconNetwork {
         }
     }
 
-    /// Asks every member at once.
+    /// Asks every member at once, for the caller at `client` (its address goes to the members
+    /// told it, `forward_client_address`).
     async fn ask_all(
         &self,
         path: &str,
         request: Option<&MemberRequest>,
         principal: &Principal,
+        client: Option<IpAddr>,
     ) -> Vec<MemberAnswer> {
         join_all(self.settings.members.iter().map(|m| {
             let passport = self.passport_for(m, principal);
-            async move { self.ask_member(m, path, request, passport.as_deref()).await }
+            async move {
+                let sent = Sent {
+                    passport: passport.as_deref(),
+                    client,
+                };
+                self.ask_member(m, path, request, sent).await
+            }
         }))
         .await
     }
@@ -497,7 +518,9 @@ impl BeaconNetwork {
         let request = capped(request, asked);
         let path = format!("/{}", query.entry_type.path_segment());
         self.enforce(ctx, principal, async || {
-            let answers = self.ask_all(&path, Some(&request), principal).await;
+            let answers = self
+                .ask_all(&path, Some(&request), principal, ctx.client)
+                .await;
             merge(
                 &self.id,
                 &self.privacy,
@@ -535,7 +558,13 @@ impl BeaconNetwork {
                     .filter(|m| m.data_connect_url.is_some())
                     .map(|m| {
                         let passport = self.passport_for(m, principal);
-                        async move { self.member_tables(m, tables, passport.as_deref()).await }
+                        async move {
+                            let sent = Sent {
+                                passport: passport.as_deref(),
+                                client: ctx.client,
+                            };
+                            self.member_tables(m, tables, sent).await
+                        }
                     }),
             )
             .await;
@@ -550,7 +579,7 @@ impl BeaconNetwork {
         &self,
         member: &MemberSettings,
         tables: &[&str],
-        passport: Option<&str>,
+        sent: Sent<'_>,
     ) -> MemberTables {
         let started = Instant::now();
         let base = member
@@ -577,7 +606,7 @@ impl BeaconNetwork {
                     if pages > MAX_MEMBER_PAGES {
                         return Err(Status::TooLarge);
                     }
-                    let answer = self.fetch(member, &url, None, passport).await;
+                    let answer = self.fetch(member, &url, None, sent).await;
                     read += answer.read;
                     if read > most {
                         return Err(Status::TooLarge);
@@ -657,7 +686,7 @@ impl BeaconNetwork {
         // Every member is asked: the caller's Beacon budget pays for it, as for a query.
         self.beacon.take_budget(ctx, principal).await?;
         self.enforce(ctx, principal, async || {
-            let answers = self.ask_all("/info", None, &Principal::Anonymous).await;
+            let answers = self.ask_all("/info", None, &Principal::Anonymous, ctx.client).await;
             let members: Vec<Value> = self
                 .settings
                 .members
@@ -710,7 +739,9 @@ impl BeaconNetwork {
         // Every member is asked: the caller's Beacon budget pays for it, as for a query.
         self.beacon.take_budget(ctx, principal).await?;
         self.enforce(ctx, principal, async || {
-            let answers = self.ask_all("/map", None, &Principal::Anonymous).await;
+            let answers = self
+                .ask_all("/map", None, &Principal::Anonymous, ctx.client)
+                .await;
             let listed: std::collections::HashSet<String> = answers
                 .iter()
                 .filter_map(|a| {
@@ -747,8 +778,9 @@ impl BeaconNetwork {
         .await
     }
 
-    /// `/filtering_terms`: the union of the members' terms (each id once, as the first member
-    /// listing it names it) and ontologies, asked with the caller's passport where it may go.
+    /// `/filtering_terms`: the union of the members' terms ([`merge_terms`]: each id once,
+    /// with every member's scopes and values, named as most members name it) and ontologies,
+    /// asked with the caller's passport where it may go.
     ///
     /// # Errors
     /// 429 for a spent budget; audit failures.
@@ -760,21 +792,22 @@ impl BeaconNetwork {
         // Every member is asked: the caller's Beacon budget pays for it, as for a query.
         self.beacon.take_budget(ctx, principal).await?;
         self.enforce(ctx, principal, async || {
-            let answers = self.ask_all("/filtering_terms", None, principal).await;
-            let mut terms: BTreeMap<String, FilteringTerm> = BTreeMap::new();
+            let answers = self
+                .ask_all("/filtering_terms", None, principal, ctx.client)
+                .await;
+            let mut listed: Vec<Vec<FilteringTerm>> = Vec::with_capacity(answers.len());
             let mut resources: BTreeMap<String, gemj_beacon::Resource> = BTreeMap::new();
             for body in answers.iter().filter_map(|a| a.body.as_ref()) {
                 let response = body.get("response");
-                for t in response
-                    .and_then(|r| r.get("filteringTerms"))
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    if let Some(term) = term_of(t) {
-                        terms.entry(term.id.clone()).or_insert(term);
-                    }
-                }
+                listed.push(
+                    response
+                        .and_then(|r| r.get("filteringTerms"))
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(term_of)
+                        .collect(),
+                );
                 for r in response
                     .and_then(|r| r.get("resources"))
                     .and_then(Value::as_array)
@@ -788,7 +821,7 @@ impl BeaconNetwork {
             }
             let response = gemj_beacon::filtering_terms_response(
                 &self.id,
-                terms.into_values().collect(),
+                merge_terms(listed),
                 resources.into_values().collect(),
             );
             Ok((response, "network:filtering_terms".to_owned()))
@@ -960,11 +993,95 @@ fn read_summary(body: &Value) -> Result<(Granularity, bool, Option<u64>), &'stat
     Ok((level, exists, count))
 }
 
+/// What goes to a member with a request besides the request: the network's passport for it,
+/// and the caller's address (sent only to members with `forward_client_address`).
+#[derive(Debug, Clone, Copy)]
+struct Sent<'a> {
+    passport: Option<&'a str>,
+    client: Option<IpAddr>,
+}
+
+/// The RFC 7239 `Forwarded` element naming `ip` (an IPv6 address quoted in brackets).
+fn forwarded_for(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => format!("for={v4}"),
+        IpAddr::V6(v6) => format!("for=\"[{v6}]\""),
+    }
+}
+
 /// A member's text, without control characters and cut short.
 fn clean(s: &str) -> String {
     s.chars()
         .filter(|c| !c.is_control())
         .take(MAX_MEMBER_MESSAGE)
+        .collect()
+}
+
+/// At most this many values of one alphanumeric term are kept from all members together.
+const MAX_TERM_VALUES: usize = 256;
+
+/// The members' filtering terms (in the members' configured order) as one list, each id once:
+/// the entry types any member queries it on (a term one member filters individuals by and
+/// another biosamples is both); the values any member lists (at most [`MAX_TERM_VALUES`]); the
+/// type and label most members give, ties going to the member configured first, so one member
+/// cannot rename a term the others agree on, and the answer does not depend on which member
+/// answered first.
+fn merge_terms(members: Vec<Vec<FilteringTerm>>) -> Vec<FilteringTerm> {
+    use std::collections::BTreeSet;
+    #[derive(Default)]
+    struct Votes {
+        types: Vec<(String, usize)>,
+        labels: Vec<(String, usize)>,
+        scopes: BTreeSet<EntryType>,
+        values: BTreeSet<String>,
+    }
+    fn vote(tally: &mut Vec<(String, usize)>, choice: String) {
+        match tally.iter_mut().find(|(c, _)| *c == choice) {
+            Some((_, n)) => *n += 1,
+            None => tally.push((choice, 1)),
+        }
+    }
+    fn winner(tally: Vec<(String, usize)>) -> Option<String> {
+        // The first of the most voted: `max_by_key` keeps the last maximum, so go in reverse.
+        tally
+            .into_iter()
+            .rev()
+            .max_by_key(|(_, n)| *n)
+            .map(|(choice, _)| choice)
+    }
+    let mut merged: BTreeMap<String, Votes> = BTreeMap::new();
+    for terms in members {
+        // A member listing one id twice counts once.
+        let mut seen = BTreeSet::new();
+        for term in terms {
+            if !seen.insert(term.id.clone()) {
+                continue;
+            }
+            let votes = merged.entry(term.id).or_default();
+            vote(&mut votes.types, term.term_type);
+            if let Some(label) = term.label {
+                vote(&mut votes.labels, label);
+            }
+            votes.scopes.extend(term.scopes);
+            for value in term.values {
+                if votes.values.len() >= MAX_TERM_VALUES {
+                    break;
+                }
+                votes.values.insert(value);
+            }
+        }
+    }
+    merged
+        .into_iter()
+        .filter_map(|(id, votes)| {
+            Some(FilteringTerm {
+                term_type: winner(votes.types)?,
+                id,
+                label: winner(votes.labels),
+                scopes: votes.scopes.into_iter().collect(),
+                values: votes.values.into_iter().collect(),
+            })
+        })
         .collect()
 }
 
@@ -986,7 +1103,15 @@ fn term_of(t: &Value) -> Option<FilteringTerm> {
             .filter_map(Value::as_str)
             .filter_map(|s| EntryType::ALL.into_iter().find(|t| t.id() == s))
             .collect(),
-        values: Vec::new(),
+        values: t
+            .get("values")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .take(MAX_TERM_VALUES)
+            .map(clean)
+            .collect(),
     })
 }
 
@@ -1071,6 +1196,75 @@ fn cut_passport(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The caller's address goes to a member as RFC 7239 writes it: IPv6 quoted in brackets.
+    #[test]
+    fn forwarded_elements_follow_rfc_7239() {
+        let ip = |s: &str| s.parse::<IpAddr>().expect("an address");
+        assert_eq!(forwarded_for(ip("203.0.113.9")), "for=203.0.113.9");
+        assert_eq!(forwarded_for(ip("2001:db8::1")), "for=\"[2001:db8::1]\"");
+    }
+
+    /// Members' terms merge by id: scopes and values unite, the type and label most members give
+    /// win (the first configured member breaks a tie), a member cannot rename a term by
+    /// listing it first or twice, and a term no member names keeps no label.
+    #[test]
+    fn members_terms_merge_by_majority_and_unite_scopes() {
+        let term =
+            |id: &str, label: Option<&str>, scopes: &[EntryType], values: &[&str]| FilteringTerm {
+                term_type: if values.is_empty() {
+                    "ICD-10".to_owned()
+                } else {
+                    "alphanumeric".to_owned()
+                },
+                id: id.to_owned(),
+                label: label.map(str::to_owned),
+                scopes: scopes.to_vec(),
+                values: values.iter().map(|v| (*v).to_owned()).collect(),
+            };
+        let (ind, bio) = (EntryType::Individual, EntryType::Biosample);
+        let merged = merge_terms(vec![
+            // The first member (a spy) names C34 otherwise, twice over.
+            vec![
+                term("ICD10:C34", Some("Free samples here"), &[ind], &[]),
+                term("ICD10:C34", Some("Free samples here"), &[ind], &[]),
+                term("sex", None, &[ind], &["female"]),
+                term("ICD10:C50", Some("Breast cancer"), &[], &[]),
+            ],
+            vec![
+                term("ICD10:C34", Some("Lung cancer"), &[bio], &[]),
+                term("sex", None, &[ind], &["male", "female"]),
+                term("ICD10:C50", Some("Malignant neoplasm of breast"), &[], &[]),
+            ],
+            vec![
+                term("ICD10:C34", Some("Lung cancer"), &[ind], &[]),
+                term("HP:0000001", None, &[], &[]),
+            ],
+        ]);
+        let by_id = |id: &str| merged.iter().find(|t| t.id == id).cloned();
+        let c34 = by_id("ICD10:C34").expect("C34 listed");
+        assert_eq!(c34.label.as_deref(), Some("Lung cancer"));
+        assert!(c34.scopes.len() == 2 && c34.scopes.contains(&ind) && c34.scopes.contains(&bio));
+        let c50 = by_id("ICD10:C50").expect("C50 listed");
+        assert_eq!(
+            c50.label.as_deref(),
+            Some("Breast cancer"),
+            "a tie goes to the first member"
+        );
+        let sex = by_id("sex").expect("sex listed");
+        assert_eq!(sex.term_type, "alphanumeric");
+        assert_eq!(sex.values, ["female", "male"]);
+        assert_eq!(by_id("HP:0000001").and_then(|t| t.label), None);
+        assert_eq!(merged.len(), 4, "each id once: {merged:?}");
+        // Values are bounded whatever the members send.
+        let many: Vec<String> = (0..MAX_TERM_VALUES + 50).map(|i| format!("v{i}")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        let merged = merge_terms(vec![
+            vec![term("f", None, &[ind], &many)],
+            vec![term("f", None, &[ind], &many)],
+        ]);
+        assert_eq!(merged[0].values.len(), MAX_TERM_VALUES);
+    }
 
     /// A member gets the network's passport, not the caller's: verified as a member verifies
     /// it (trusting the caller's broker for its Visas, the network for Passports and its own
@@ -1334,6 +1528,7 @@ mod tests {
             passport_visas: Vec::new(),
             audience: None,
             data_connect_url: None,
+            forward_client_address: false,
         }
     }
 

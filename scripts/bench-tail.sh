@@ -8,7 +8,9 @@
 # (POST /data-connect/search, an aggregate over the catalogue views) (a registered researcher's
 # passport; Beacon budgets raised so they do not interfere). Every request but /service-info is
 # an audited access decision. The ticket is measured a second time while 22 participants
-# withdraw (one every 2.5 s): the issue's mix with withdrawals. Bounded: fixed durations,
+# withdraw (one every 2.5 s): the issue's mix with withdrawals. After each audited load, the
+# gateway's own histograms (/metrics) say where the time went: each request's audit wait and
+# each batch's write; on PostgreSQL, the WAL the load wrote. Bounded: fixed durations,
 # 127.0.0.1 only.
 #
 #   scripts/bench-tail.sh [DURATION] [sqlite|postgres|both]
@@ -59,8 +61,36 @@ PY
   curl -fs "${auth[@]}" "${post[@]}" "$2" >/dev/null
   wrk -t1 -c"$connections" -d3s -s "$script" "${auth[@]}" "$2" >/dev/null
   echo "== $1"
+  curl -fs "$base/metrics" >"$work/metrics.before"
+  local wal=""
+  [ -n "${pg_schema:-}" ] && wal=$(psql -qtA "$pg_url" -c "SELECT pg_current_wal_lsn()")
   wrk -t1 -c"$connections" -d"${duration}s" --latency -s "$script" "${auth[@]}" "$2" \
     | grep -E '^\s+(50|75|90|99)%|Requests/sec|Non-2xx|Socket errors|requests in'
+  curl -fs "$base/metrics" >"$work/metrics.after"
+  # Where an audited request's time went, from the gateway's own histograms over this load: its
+  # wait for the audit (queued to durable) and the writes of the batches (group commit).
+  python3 - "$work/metrics.before" "$work/metrics.after" <<'PY'
+import re, sys
+def histogram(path, name):
+    buckets, count = {}, 0.0
+    for line in open(path):
+        if line.startswith(name + "_bucket"):
+            buckets[re.search(r'le="([^"]+)"', line).group(1)] = float(line.split()[-1])
+        elif line.startswith(name + "_count"):
+            count = float(line.split()[-1])
+    return buckets, count
+for name, label in (("gemj_audit_wait_seconds", "audit wait"), ("gemj_audit_write_seconds", "batch write")):
+    (b0, c0), (b1, c1) = histogram(sys.argv[1], name), histogram(sys.argv[2], name)
+    n = c1 - c0
+    if n <= 0:
+        continue
+    shares = ", ".join(f"{(b1[le] - b0.get(le, 0)) / n * 100:.1f} % <= {float(le) * 1000:g} ms"
+                       for le in ("0.001", "0.0025", "0.005", "0.01") if le in b1)
+    print(f"   {label} ({int(n)}): {shares}")
+PY
+  if [ -n "$wal" ]; then
+    echo "   PostgreSQL WAL written: $(psql -qtA "$pg_url" -c "SELECT pg_size_pretty(pg_current_wal_lsn() - '$wal'::pg_lsn)")"
+  fi
 }
 
 withdraw() { # data dir: full withdrawals of GEMJ-DEMO-0003..0024, one every 2.5 s
@@ -114,5 +144,8 @@ if [ "$stores" != postgres ]; then
   run "SQLite" "$work/sqlite"
 fi
 if [ "$stores" != sqlite ]; then
-  GEMJ_DATABASE__URL="$pg_url" GEMJ_DATABASE__SCHEMA="$schema" run "PostgreSQL" "$work/postgres"
+  # PostgreSQL zero-fills each new 16 MB WAL file while commits wait; a server that recycles
+  # its old files at checkpoints (min_wal_size) does not (docs/PERFORMANCE.md).
+  echo "== PostgreSQL: $(psql -qtA "$pg_url" -c "SELECT string_agg(name || ' ' || setting || coalesce(unit, ''), ', ' ORDER BY name) FROM pg_settings WHERE name IN ('min_wal_size', 'max_wal_size', 'checkpoint_timeout', 'synchronous_commit', 'wal_init_zero')")"
+  pg_schema=$schema GEMJ_DATABASE__URL="$pg_url" GEMJ_DATABASE__SCHEMA="$schema" run "PostgreSQL" "$work/postgres"
 fi

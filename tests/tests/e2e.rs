@@ -99,6 +99,24 @@ async fn gateway_passes_conformance_and_keeps_its_promises() -> TestResult {
         let text = res.into_body().read_to_string().map_err(|e| e.to_string())?;
         assert!(text.contains("gemj_http_requests_total{method=\"GET\",route=\"/catalogue/v1/datasets/{id}\",status=\"404\"} 2"), "{text}");
         assert!(text.contains("gemj_http_request_duration_seconds_bucket"));
+        // ... and the audit writer times every audited request's wait and every batch's write:
+        // the catalogue's decisions above (at least six events) went through it.
+        let value = |name: &str| -> Result<f64, String> {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
+                .ok_or_else(|| format!("no {name} in {text}"))?
+                .trim()
+                .parse::<f64>()
+                .map_err(|e| e.to_string())
+        };
+        let (waits, writes, events) = (
+            value("gemj_audit_wait_seconds_count")?,
+            value("gemj_audit_write_seconds_count")?,
+            value("gemj_audit_batch_events_sum")?,
+        );
+        assert!(waits >= 4.0 && writes >= 1.0 && events >= 6.0, "{waits} waits, {writes} writes, {events} events");
+        assert!(writes <= events && writes <= waits, "a batch writes at least one request's events");
+        assert!(text.contains("gemj_audit_wait_seconds_bucket{le=\"0.0025\"}"), "{text}");
 
         // The OpenAPI document lists the gateway's own endpoints.
         let doc = json(get(&format!("{b}/openapi.json")).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;

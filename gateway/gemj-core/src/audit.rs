@@ -2,10 +2,14 @@
 //! before the decision is returned, with group commit. Callers enqueue an event and wait for
 //! its acknowledgement; one writer task drains whatever has queued up meanwhile and writes it
 //! in one transaction. Under load, batches grow by themselves; idle, a lone event is written at
-//! once, with no timer.
+//! once, with no timer. [`AuditMetrics`] times both sides: each request's wait for its events
+//! to be durable and each batch's write (the server's `/metrics`).
+
+use std::time::Instant;
 
 use gemj_model::AuditEvent;
 use gemj_store::{Backend, Store};
+use prometheus::{Histogram, HistogramOpts};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::CoreError;
@@ -35,11 +39,66 @@ struct Pending {
     ack: oneshot::Sender<Result<Vec<i64>, ()>>,
 }
 
+/// The audit writer's latencies: what an audited answer waits for, and where that goes. Under
+/// load a request waits for the batch being written, then for its own batch's write (group
+/// commit); `wait` against `write` tells a slow store from a long queue. The server's
+/// `/metrics` renders them with its `gemj_` prefix.
+#[derive(Clone, Debug)]
+pub struct AuditMetrics {
+    /// Per request: from its events queued to their being durable (or failed), in seconds
+    /// (`gemj_audit_wait_seconds`).
+    pub wait: Histogram,
+    /// Per batch: its write to the store, in seconds (`gemj_audit_write_seconds`).
+    pub write: Histogram,
+    /// Per batch: the events written together (`gemj_audit_batch_events`).
+    pub batch: Histogram,
+}
+
+impl AuditMetrics {
+    fn new() -> Self {
+        const SECONDS: [f64; 14] = [
+            0.000_1, 0.000_25, 0.000_5, 0.000_75, 0.001, 0.001_5, 0.002_5, 0.005, 0.01, 0.025,
+            0.05, 0.1, 0.25, 1.0,
+        ];
+        let histogram = |name: &str, help: &str, buckets: &[f64]| {
+            Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets.to_vec()))
+                .expect("constant, valid histogram options")
+        };
+        Self {
+            wait: histogram(
+                "audit_wait_seconds",
+                "Audited requests: time from their events queued to their being durable.",
+                &SECONDS,
+            ),
+            write: histogram(
+                "audit_write_seconds",
+                "Audit batches: time to write one to the store.",
+                &SECONDS,
+            ),
+            batch: histogram(
+                "audit_batch_events",
+                "Audit batches: events written together.",
+                &[
+                    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0,
+                ],
+            ),
+        }
+    }
+
+    /// Times one batch's write.
+    fn wrote(&self, events: usize, started: Instant) {
+        self.write.observe(started.elapsed().as_secs_f64());
+        #[allow(clippy::cast_precision_loss)] // at most `max_batch` events
+        self.batch.observe(events as f64);
+    }
+}
+
 /// A handle to the audit writer. Cloning is cheap; the writer stops when every handle is
 /// dropped, after writing what is queued.
 #[derive(Clone, Debug)]
 pub struct AuditSink {
     tx: mpsc::Sender<Pending>,
+    metrics: AuditMetrics,
 }
 
 impl AuditSink {
@@ -54,6 +113,8 @@ impl AuditSink {
     pub fn start(store: Store, options: AuditOptions) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(options.queue_capacity.max(1));
         let max_batch = options.max_batch.max(1);
+        let metrics = AuditMetrics::new();
+        let timer = metrics.clone();
         let handle = match store.backend() {
             Backend::Sqlite => {
                 let rt = tokio::runtime::Handle::current();
@@ -61,7 +122,7 @@ impl AuditSink {
                 std::thread::Builder::new()
                     .name("gemj-audit".to_owned())
                     .spawn(move || {
-                        writer_thread(&store, rx, max_batch, &rt);
+                        writer_thread(&store, rx, max_batch, &rt, &timer);
                         let _ = ended.send(());
                     })
                     .expect("the audit writer's thread starts");
@@ -69,9 +130,15 @@ impl AuditSink {
                     let _ = end.await;
                 })
             }
-            Backend::Postgres => tokio::spawn(writer(store, rx, max_batch)),
+            Backend::Postgres => tokio::spawn(writer(store, rx, max_batch, timer)),
         };
-        (Self { tx }, handle)
+        (Self { tx, metrics }, handle)
+    }
+
+    /// The writer's latency histograms, for a metrics registry.
+    #[must_use]
+    pub fn metrics(&self) -> &AuditMetrics {
+        &self.metrics
     }
 
     /// Appends one event and waits until it is durable in the store.
@@ -96,6 +163,7 @@ impl AuditSink {
             return Ok(Vec::new());
         }
         let expected = events.len();
+        let queued = Instant::now();
         let (ack, wait) = oneshot::channel();
         self.tx
             .send(Pending {
@@ -105,7 +173,9 @@ impl AuditSink {
             })
             .await
             .map_err(|_| CoreError::AuditUnavailable)?;
-        match wait.await {
+        let answered = wait.await;
+        self.metrics.wait.observe(queued.elapsed().as_secs_f64());
+        match answered {
             Ok(Ok(seqs)) if seqs.len() == expected => Ok(seqs),
             _ => Err(CoreError::AuditUnavailable),
         }
@@ -170,11 +240,18 @@ fn acknowledge(
 }
 
 /// PostgreSQL: the writer task.
-async fn writer(store: Store, mut rx: mpsc::Receiver<Pending>, max_batch: usize) {
+async fn writer(
+    store: Store,
+    mut rx: mpsc::Receiver<Pending>,
+    max_batch: usize,
+    metrics: AuditMetrics,
+) {
     let mut batch: Vec<Pending> = Vec::with_capacity(max_batch);
     while let Some(first) = rx.recv().await {
         let mut events = gather(first, &mut rx, &mut batch, max_batch);
+        let started = Instant::now();
         let written = store.append_audit_mut(&mut events).await;
+        metrics.wrote(events.len(), started);
         acknowledge(&mut batch, events.len(), written);
     }
 }
@@ -185,12 +262,15 @@ fn writer_thread(
     mut rx: mpsc::Receiver<Pending>,
     max_batch: usize,
     rt: &tokio::runtime::Handle,
+    metrics: &AuditMetrics,
 ) {
     let mut batch: Vec<Pending> = Vec::with_capacity(max_batch);
     while let Some(first) = rx.blocking_recv() {
         let events = gather(first, &mut rx, &mut batch, max_batch);
         let n = events.len();
+        let started = Instant::now();
         let written = store.append_audit_blocking(events, rt);
+        metrics.wrote(n, started);
         acknowledge(&mut batch, n, written);
     }
 }

@@ -646,7 +646,8 @@ impl Gateway {
         });
         let base = web::Data::new(routes::BaseUrl(base_url.clone()));
         let brokers = web::Data::new(build_brokers(&self.config.auth));
-        let metrics = middleware::Metrics::new().context("cannot register metrics")?;
+        let metrics =
+            middleware::Metrics::new(self.audit.metrics()).context("cannot register metrics")?;
         let metrics = web::Data::new(metrics);
         let verifier = verifier.map(web::Data::new);
         let max_body = self.config.server.max_body_bytes;

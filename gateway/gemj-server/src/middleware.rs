@@ -37,11 +37,11 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Registers the HTTP metrics in a new registry.
+    /// Registers the HTTP metrics and the audit writer's (`audit`) in a new registry.
     ///
     /// # Errors
     /// Never in practice (metric names are constant and valid).
-    pub fn new() -> Result<Self, prometheus::Error> {
+    pub fn new(audit: &gemj_core::audit::AuditMetrics) -> Result<Self, prometheus::Error> {
         let registry = Registry::new_custom(Some("gemj".to_owned()), None)?;
         let requests = IntCounterVec::new(
             Opts::new(
@@ -63,6 +63,9 @@ impl Metrics {
         )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
+        registry.register(Box::new(audit.wait.clone()))?;
+        registry.register(Box::new(audit.write.clone()))?;
+        registry.register(Box::new(audit.batch.clone()))?;
         Ok(Self {
             registry,
             requests,

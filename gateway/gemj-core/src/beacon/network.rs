@@ -1095,24 +1095,23 @@ fn term_of(t: &Value) -> Option<FilteringTerm> {
         term_type,
         id,
         label: t.get("label").and_then(Value::as_str).map(clean),
-        scopes: t
-            .get("scopes")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
+        scopes: strings(t, "scopes")
             .filter_map(|s| EntryType::ALL.into_iter().find(|t| t.id() == s))
             .collect(),
-        values: t
-            .get("values")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
+        values: strings(t, "values")
             .take(MAX_TERM_VALUES)
             .map(clean)
             .collect(),
     })
+}
+
+/// The strings of the array `key` of `t` (none when it is absent or not an array).
+fn strings<'a>(t: &'a Value, key: &str) -> impl Iterator<Item = &'a str> {
+    t.get(key)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
 }
 
 fn resource_of(r: &Value) -> Option<gemj_beacon::Resource> {

@@ -16,6 +16,7 @@
 #   scripts/bench-tail.sh [DURATION] [sqlite|postgres|both]
 #   CONNECTIONS=200 DELAY_MS=40 scripts/bench-tail.sh 60 both
 #   ONLY="Data Connect" scripts/bench-tail.sh 60 sqlite     (the endpoints whose label has ONLY)
+#   GATEWAY_BIN=/tmp/before/gemj-gateway scripts/bench-tail.sh 60 postgres   (that binary, unbuilt)
 #
 # Needs wrk, curl and psql (apt-get install wrk curl postgresql-client).
 set -euo pipefail
@@ -25,8 +26,12 @@ stores=${2:-both}
 connections=${CONNECTIONS:-200}
 delay=${DELAY_MS:-40}
 pg_url=${GEMJ_BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
-cargo build --release --bin gemj-gateway >/dev/null
-bin=$(pwd)/target/release/gemj-gateway
+if [ -n "${GATEWAY_BIN:-}" ]; then
+  bin=$GATEWAY_BIN
+else
+  cargo build --release --bin gemj-gateway >/dev/null
+  bin=$(pwd)/target/release/gemj-gateway
+fi
 work=$(mktemp -d)
 schema="bench_tail_$$"
 cleanup() {

@@ -68,8 +68,7 @@ async fn write(sink: &AuditSink, next: &Arc<AtomicU64>, writers: u64, total: u64
 }
 
 fn bench_store(c: &mut Criterion, name: &str, rt: &tokio::runtime::Runtime, store: &Store) {
-    let (sink, writer) =
-        rt.block_on(async { AuditSink::start(store.clone(), AuditOptions::default()) });
+    let sink = AuditSink::new(store.clone(), AuditOptions::default());
     let next = Arc::new(AtomicU64::new(0));
     let mut group = c.benchmark_group(format!("audit_group_commit/{name}"));
     group.sample_size(10);
@@ -84,7 +83,6 @@ fn bench_store(c: &mut Criterion, name: &str, rt: &tokio::runtime::Runtime, stor
     }
     group.finish();
     drop(sink);
-    rt.block_on(writer).expect("audit writer ends");
     let report = rt.block_on(store.verify_chains()).expect("verify chains");
     assert!(
         report.is_intact(),

@@ -126,7 +126,7 @@ fn fixture(rt: &tokio::runtime::Runtime) -> Res<Fixture> {
         store.put_dataset(&registered).await?;
         store.put_dataset(&controlled).await?;
         store.put_approval(&approval).await?;
-        let (audit, _writer) = AuditSink::start(store.clone(), AuditOptions::default());
+        let audit = AuditSink::new(store.clone(), AuditOptions::default());
         let consent = gemj_core::consent_view::ConsentView::start(
             store.clone(),
             gemj_core::consent_view::ConsentViewOptions::default(),

@@ -1,16 +1,23 @@
 //! The audit writer: every access decision is appended to the store's hash-chained audit log
-//! before the decision is returned, with group commit. Callers enqueue an event and wait for
-//! its acknowledgement; one writer task drains whatever has queued up meanwhile and writes it
-//! in one transaction. Under load, batches grow by themselves; idle, a lone event is written at
-//! once, with no timer. [`AuditMetrics`] times both sides: each request's wait for its events
-//! to be durable and each batch's write (the server's `/metrics`).
+//! before the decision is returned, with group commit. Callers queue their events and wait for
+//! their acknowledgement; a writer task drains whatever has queued up, a batch at a time, each
+//! in one transaction, and ends when the queue is empty. It is started by the request that
+//! finds none running: on SQLite on that request's own runtime (an HTTP worker's thread), so an
+//! audited request that finds the store idle writes its events with no crossing to another
+//! thread (docs/PERFORMANCE.md, "The audit written on the request's thread"); on PostgreSQL on
+//! the runtime the sink was made on, which drives the audit connection's socket. Under load,
+//! batches grow by themselves; idle, a lone event is written at once, with no timer.
+//! [`AuditMetrics`] times both sides: each request's wait for its events to be durable and each
+//! batch's write (the server's `/metrics`).
 
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use gemj_model::AuditEvent;
 use gemj_store::{Backend, Store};
 use prometheus::{Histogram, HistogramOpts};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 use crate::CoreError;
 
@@ -35,8 +42,29 @@ impl Default for AuditOptions {
 /// The events of one request, written together in one transaction and acknowledged together.
 struct Pending {
     events: Vec<AuditEvent>,
-    ack_len: usize,
+    /// Its events' number, kept when they are moved into a batch.
+    len: usize,
+    /// Its room in the queue, given back when the writer takes it.
+    room: Option<OwnedSemaphorePermit>,
     ack: oneshot::Sender<Result<Vec<i64>, ()>>,
+}
+
+/// The queue, and whether a writer task is draining it.
+#[derive(Default)]
+struct State {
+    queue: VecDeque<Pending>,
+    writing: bool,
+}
+
+struct Shared {
+    store: Store,
+    state: Mutex<State>,
+    room: Arc<Semaphore>,
+    capacity: usize,
+    max_batch: usize,
+    /// Where the writer runs: `None`, on the runtime of the request that starts it.
+    home: Option<tokio::runtime::Handle>,
+    metrics: AuditMetrics,
 }
 
 /// The audit writer's latencies: what an audited answer waits for, and where that goes. Under
@@ -93,52 +121,47 @@ impl AuditMetrics {
     }
 }
 
-/// A handle to the audit writer. Cloning is cheap; the writer stops when every handle is
-/// dropped, after writing what is queued.
-#[derive(Clone, Debug)]
+/// A handle to the audit writer. Cloning is cheap.
+#[derive(Clone)]
 pub struct AuditSink {
-    tx: mpsc::Sender<Pending>,
-    metrics: AuditMetrics,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for AuditSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditSink").finish_non_exhaustive()
+    }
 }
 
 impl AuditSink {
-    /// Starts the writer on the current tokio runtime: on SQLite a thread of its own, which
-    /// writes on its own connection (no crossing to sqlx's connection thread and back per
-    /// batch: docs/PERFORMANCE.md, "The audit writer's own thread"); on PostgreSQL a task.
-    /// The handle ends when the writer does.
-    ///
-    /// # Panics
-    /// Outside a tokio runtime, or when the thread cannot be started.
+    /// The audit writer over `store`. On PostgreSQL, made inside a tokio runtime, its writer
+    /// runs on that runtime; else on the runtime of the request that starts it.
     #[must_use]
-    pub fn start(store: Store, options: AuditOptions) -> (Self, tokio::task::JoinHandle<()>) {
-        let (tx, rx) = mpsc::channel(options.queue_capacity.max(1));
-        let max_batch = options.max_batch.max(1);
-        let metrics = AuditMetrics::new();
-        let timer = metrics.clone();
-        let handle = match store.backend() {
-            Backend::Sqlite => {
-                let rt = tokio::runtime::Handle::current();
-                let (ended, end) = oneshot::channel::<()>();
-                std::thread::Builder::new()
-                    .name("gemj-audit".to_owned())
-                    .spawn(move || {
-                        writer_thread(&store, rx, max_batch, &rt, &timer);
-                        let _ = ended.send(());
-                    })
-                    .expect("the audit writer's thread starts");
-                tokio::spawn(async move {
-                    let _ = end.await;
-                })
-            }
-            Backend::Postgres => tokio::spawn(writer(store, rx, max_batch, timer)),
+    pub fn new(store: Store, options: AuditOptions) -> Self {
+        let capacity = options
+            .queue_capacity
+            .clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
+        let home = match store.backend() {
+            Backend::Postgres => tokio::runtime::Handle::try_current().ok(),
+            Backend::Sqlite => None,
         };
-        (Self { tx, metrics }, handle)
+        Self {
+            shared: Arc::new(Shared {
+                store,
+                state: Mutex::default(),
+                room: Arc::new(Semaphore::new(capacity)),
+                capacity,
+                max_batch: options.max_batch.max(1),
+                home,
+                metrics: AuditMetrics::new(),
+            }),
+        }
     }
 
     /// The writer's latency histograms, for a metrics registry.
     #[must_use]
     pub fn metrics(&self) -> &AuditMetrics {
-        &self.metrics
+        &self.shared.metrics
     }
 
     /// Appends one event and waits until it is durable in the store.
@@ -155,6 +178,7 @@ impl AuditSink {
 
     /// Appends the events of one request together (one transaction, consecutive sequence
     /// numbers) and waits until they are durable; returns their sequence numbers in order.
+    /// Must run inside a tokio runtime.
     ///
     /// # Errors
     /// [`CoreError::AuditUnavailable`] when the events could not be written.
@@ -164,113 +188,391 @@ impl AuditSink {
         }
         let expected = events.len();
         let queued = Instant::now();
-        let (ack, wait) = oneshot::channel();
-        self.tx
-            .send(Pending {
-                ack_len: events.len(),
-                events,
-                ack,
-            })
-            .await
-            .map_err(|_| CoreError::AuditUnavailable)?;
-        let answered = wait.await;
-        self.metrics.wait.observe(queued.elapsed().as_secs_f64());
+        let answered = self.write(events).await;
+        self.shared
+            .metrics
+            .wait
+            .observe(queued.elapsed().as_secs_f64());
         match answered {
-            Ok(Ok(seqs)) if seqs.len() == expected => Ok(seqs),
+            Ok(seqs) if seqs.len() == expected => Ok(seqs),
             _ => Err(CoreError::AuditUnavailable),
         }
     }
-}
 
-/// Takes `first` and whatever else has queued meanwhile, up to `max_batch` events, into
-/// `batch`; returns their events in order.
-fn gather(
-    first: Pending,
-    rx: &mut mpsc::Receiver<Pending>,
-    batch: &mut Vec<Pending>,
-    max_batch: usize,
-) -> Vec<AuditEvent> {
-    let mut queued = first.events.len();
-    batch.push(first);
-    while queued < max_batch {
-        match rx.try_recv() {
-            Ok(p) => {
-                queued += p.events.len();
-                batch.push(p);
-            }
-            Err(_) => break,
+    /// Queues `events`, starts the writer when none runs, and waits for their acknowledgement.
+    async fn write(&self, events: Vec<AuditEvent>) -> Result<Vec<i64>, ()> {
+        let shared = &self.shared;
+        let wanted = u32::try_from(events.len().min(shared.capacity)).unwrap_or(u32::MAX);
+        let room = Arc::clone(&shared.room)
+            .acquire_many_owned(wanted)
+            .await
+            .map_err(|_| ())?;
+        let (ack, answer) = oneshot::channel();
+        let start = {
+            let mut state = shared.lock();
+            state.queue.push_back(Pending {
+                len: events.len(),
+                events,
+                room: Some(room),
+                ack,
+            });
+            !std::mem::replace(&mut state.writing, true)
+        };
+        if start {
+            spawn_writer(Arc::clone(shared));
         }
-    }
-    batch
-        .iter_mut()
-        .flat_map(|p| std::mem::take(&mut p.events))
-        .collect()
-}
-
-/// Answers every request of `batch` with its sequence numbers, or with a failure.
-fn acknowledge(
-    batch: &mut Vec<Pending>,
-    events: usize,
-    written: Result<Vec<i64>, gemj_store::StoreError>,
-) {
-    match written {
-        Ok(seqs) if seqs.len() == events => {
-            let mut seqs = seqs.into_iter();
-            for p in batch.drain(..) {
-                let n = p.ack_len;
-                let _ = p.ack.send(Ok(seqs.by_ref().take(n).collect()));
-            }
-        }
-        Ok(_) => {
-            tracing::error!(
-                message = "Audit batch acknowledged with a wrong row count.",
-                events
-            );
-            for p in batch.drain(..) {
-                let _ = p.ack.send(Err(()));
-            }
-        }
-        Err(error) => {
-            tracing::error!(message = "Audit batch could not be written.", events, %error);
-            for p in batch.drain(..) {
-                let _ = p.ack.send(Err(()));
-            }
-        }
+        answer.await.map_err(|_| ())?
     }
 }
 
-/// PostgreSQL: the writer task.
-async fn writer(
-    store: Store,
-    mut rx: mpsc::Receiver<Pending>,
-    max_batch: usize,
-    metrics: AuditMetrics,
-) {
-    let mut batch: Vec<Pending> = Vec::with_capacity(max_batch);
-    while let Some(first) = rx.recv().await {
-        let mut events = gather(first, &mut rx, &mut batch, max_batch);
-        let started = Instant::now();
-        let written = store.append_audit_mut(&mut events).await;
-        metrics.wrote(events.len(), started);
-        acknowledge(&mut batch, events.len(), written);
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
-}
 
-/// SQLite: the writer thread (`Store::append_audit_blocking`). Ends when every sink is dropped.
-fn writer_thread(
-    store: &Store,
-    mut rx: mpsc::Receiver<Pending>,
-    max_batch: usize,
-    rt: &tokio::runtime::Handle,
-    metrics: &AuditMetrics,
-) {
-    let mut batch: Vec<Pending> = Vec::with_capacity(max_batch);
-    while let Some(first) = rx.blocking_recv() {
-        let events = gather(first, &mut rx, &mut batch, max_batch);
+    /// The next batch: requests from the front of the queue, up to `max_batch` events (at
+    /// least one request); none when the queue is empty, and then the writer stops.
+    fn next_batch(&self) -> Option<Vec<Pending>> {
+        let mut state = self.lock();
+        if state.queue.is_empty() {
+            state.writing = false;
+            return None;
+        }
+        let mut batch = Vec::new();
+        let mut held = 0;
+        while let Some(front) = state.queue.front() {
+            if held > 0 && held + front.len > self.max_batch {
+                break;
+            }
+            held += front.len;
+            batch.extend(state.queue.pop_front());
+        }
+        drop(state);
+        for p in &mut batch {
+            p.room = None;
+        }
+        Some(batch)
+    }
+
+    /// Fails every waiting request and marks the writer stopped: its task ended before the
+    /// queue was empty (a panic, or its runtime shutting down).
+    fn abandon(&self) {
+        let waiting: Vec<Pending> = {
+            let mut state = self.lock();
+            state.writing = false;
+            state.queue.drain(..).collect()
+        };
+        fail(waiting);
+    }
+
+    /// Writes the events of `batch` in one transaction and answers its requests.
+    async fn write_batch(&self, mut batch: Vec<Pending>) {
+        let mut events = Vec::with_capacity(batch.iter().map(|p| p.len).sum());
+        for p in &mut batch {
+            events.append(&mut p.events);
+        }
         let n = events.len();
         let started = Instant::now();
-        let written = store.append_audit_blocking(events, rt);
-        metrics.wrote(n, started);
-        acknowledge(&mut batch, n, written);
+        let written = self.store.append_audit_owned(events).await;
+        self.metrics.wrote(n, started);
+        match written {
+            Ok(seqs) if seqs.len() == n => {
+                let mut seqs = seqs.into_iter();
+                for p in batch {
+                    let _ = p.ack.send(Ok(seqs.by_ref().take(p.len).collect()));
+                }
+            }
+            Ok(_) => {
+                tracing::error!(
+                    message = "Audit batch acknowledged with a wrong row count.",
+                    events = n
+                );
+                fail(batch);
+            }
+            Err(error) => {
+                tracing::error!(message = "Audit batch could not be written.", events = n, %error);
+                fail(batch);
+            }
+        }
+    }
+}
+
+fn fail(batch: Vec<Pending>) {
+    for p in batch {
+        let _ = p.ack.send(Err(()));
+    }
+}
+
+/// Held by the writer task until it finds the queue empty ([`Baton::release`]); dropped before
+/// that (a panic, the runtime shutting down, or a runtime that had already stopped and never
+/// ran the task), it fails the waiting requests rather than leave them waiting for good, and
+/// lets the next request start a writer.
+struct Baton(Option<Arc<Shared>>);
+
+impl Baton {
+    fn release(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Baton {
+    fn drop(&mut self) {
+        if let Some(shared) = self.0.take() {
+            shared.abandon();
+        }
+    }
+}
+
+/// The writer task: writes batches until the queue is empty. It runs apart from the request
+/// that started it, so a caller that stops waiting stops neither its own events nor anyone
+/// else's from being written.
+fn spawn_writer(shared: Arc<Shared>) {
+    let home = shared.home.clone();
+    let mut baton = Baton(Some(Arc::clone(&shared)));
+    let task = async move {
+        while let Some(batch) = shared.next_batch() {
+            shared.write_batch(batch).await;
+            // A SQLite write does not wait: let the thread's other requests have their turn.
+            tokio::task::yield_now().await;
+        }
+        baton.release();
+    };
+    match home {
+        Some(home) => drop(home.spawn(task)),
+        None => drop(tokio::spawn(task)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use gemj_model::{AccessDecision, AuditEvent};
+    use gemj_store::{Store, StoreOptions};
+    use tokio::sync::Semaphore;
+
+    use super::{AuditMetrics, AuditOptions, AuditSink, Baton, Shared, spawn_writer};
+
+    type Answer = tokio::task::JoinHandle<Result<Vec<i64>, crate::CoreError>>;
+
+    fn event(n: usize) -> AuditEvent {
+        AuditEvent {
+            at: time::OffsetDateTime::now_utc(),
+            request_id: format!("r{n}"),
+            api: "audit-unit-test".to_owned(),
+            endpoint: "/test/{id}".to_owned(),
+            principal: format!("https://issuer.example#user{}", n % 4),
+            action: "read_metadata".to_owned(),
+            resource: "dataset:D1".to_owned(),
+            decision: AccessDecision::Permit,
+            reasons: vec!["public_metadata".to_owned()],
+            credential_hashes: Vec::new(),
+            approval: None,
+            consent_epoch: Some(1),
+            participants: vec![format!("GEMJ-T-{:04}", n % 8)],
+            records_returned: Some(1),
+            records_filtered: Some(0),
+        }
+    }
+
+    async fn store() -> Result<(tempfile::TempDir, Store), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let url = format!("sqlite:{}", dir.path().join("gemj.db").display());
+        let store = Store::connect(&url, &StoreOptions::default()).await?;
+        store.migrate().await?;
+        Ok((dir, store))
+    }
+
+    /// Requests of two events each, for `ids`, queued in that order while the test holds the
+    /// writer's place (as a write under way would), each in a task of its own.
+    async fn queued(sink: &AuditSink, ids: &[usize]) -> Vec<Answer> {
+        sink.shared.lock().writing = true;
+        let mut tasks = Vec::new();
+        for &n in ids {
+            let sink2 = sink.clone();
+            tasks.push(tokio::spawn(async move {
+                sink2.record_many(vec![event(n), event(n)]).await
+            }));
+            // In this order.
+            while sink.shared.lock().queue.len() < tasks.len() {
+                tokio::task::yield_now().await;
+            }
+        }
+        tasks
+    }
+
+    async fn answered(task: Answer) -> Result<Vec<i64>, Box<dyn std::error::Error>> {
+        Ok(tokio::time::timeout(Duration::from_secs(10), task).await???)
+    }
+
+    /// Many requests at once on two threads: each gets consecutive sequence numbers, every
+    /// number once, in one intact chain; the writer stops once the queue is empty.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_requests_share_batches_and_one_chain()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let (_dir, store) = store().await?;
+        let sink = AuditSink::new(store.clone(), AuditOptions::default());
+        let tasks: Vec<_> = (0..48)
+            .map(|w| {
+                let sink = sink.clone();
+                tokio::spawn(async move {
+                    let mut seqs = Vec::new();
+                    for i in 0..20 {
+                        let n = w * 100 + i;
+                        let events = (0..=(n % 3)).map(|_| event(n)).collect();
+                        let got = sink.record_many(events).await?;
+                        assert_eq!(got.len(), n % 3 + 1);
+                        assert!(got.windows(2).all(|w| w[1] == w[0] + 1), "{got:?}");
+                        seqs.extend(got);
+                    }
+                    Ok::<_, crate::CoreError>(seqs)
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await??);
+        }
+        all.sort_unstable();
+        let total = all.len();
+        assert_eq!(all, (1..=i64::try_from(total)?).collect::<Vec<_>>());
+        assert!(store.verify_chains().await?.is_intact());
+        assert_eq!(store.audit_rows(0, 10_000).await?.len(), total);
+        let metrics = sink.metrics();
+        assert_eq!(metrics.wait.get_sample_count(), 48 * 20);
+        let batches = metrics.write.get_sample_count();
+        assert!((1..=48 * 20).contains(&batches), "{batches} batches");
+        while sink.shared.lock().writing {
+            tokio::task::yield_now().await;
+        }
+        Ok(())
+    }
+
+    /// On a runtime of one thread (an HTTP worker's), the request that finds no writer starts
+    /// one there: nothing else has to run for its events to be written.
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_writer_runs_on_the_requests_own_thread() -> Result<(), Box<dyn std::error::Error>>
+    {
+        let (_dir, store) = store().await?;
+        let sink = AuditSink::new(store.clone(), AuditOptions::default());
+        assert!(sink.shared.home.is_none());
+        for n in 1..=3 {
+            assert_eq!(sink.record(event(n)).await?, i64::try_from(n)?);
+            // The writer yields after its batch, then finds the queue empty and ends.
+            for _ in 0..100 {
+                if !sink.shared.lock().writing {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+            assert!(!sink.shared.lock().writing);
+        }
+        Ok(())
+    }
+
+    /// A request whose caller stopped waiting is still written, in its place, and holds
+    /// nobody up.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_caller_gone_neither_loses_its_events_nor_blocks()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let (_dir, store) = store().await?;
+        let sink = AuditSink::new(store.clone(), AuditOptions::default());
+        let mut tasks = queued(&sink, &[1, 2, 3]).await;
+        let gone = tasks.remove(1);
+        gone.abort();
+        assert!(gone.await.is_err_and(|e| e.is_cancelled()));
+        spawn_writer(sink.shared.clone());
+        assert_eq!(answered(tasks.remove(0)).await?, [1, 2]);
+        assert_eq!(answered(tasks.remove(0)).await?, [5, 6]);
+        let rows = store.audit_records(0, 100).await?;
+        let ids: Vec<&str> = rows.iter().map(|r| r.event.request_id.as_str()).collect();
+        assert_eq!(ids, ["r1", "r1", "r2", "r2", "r3", "r3"]);
+        assert_eq!(sink.record(event(4)).await?, 7);
+        assert!(store.verify_chains().await?.is_intact());
+        Ok(())
+    }
+
+    /// A writer task that ends before the queue is empty (a panic, its runtime stopping)
+    /// fails the waiting requests at once, and the next request starts a writer again.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_writer_lost_fails_the_waiting_and_lets_the_next_start()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let (_dir, store) = store().await?;
+        let sink = AuditSink::new(store.clone(), AuditOptions::default());
+        let tasks = queued(&sink, &[1, 2]).await;
+        drop(Baton(Some(Arc::clone(&sink.shared))));
+        for t in tasks {
+            let answer = tokio::time::timeout(Duration::from_secs(10), t).await??;
+            assert!(matches!(answer, Err(crate::CoreError::AuditUnavailable)));
+        }
+        assert_eq!(sink.record(event(3)).await?, 1);
+        Ok(())
+    }
+
+    /// A writer that cannot run (its runtime has stopped) fails the request rather than leave
+    /// it waiting, and frees the writer's place.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_writer_whose_runtime_stopped_fails_the_request()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let (_dir, store) = store().await?;
+        let stopped = tokio::runtime::Builder::new_current_thread().build()?;
+        let home = stopped.handle().clone();
+        stopped.shutdown_background();
+        let sink = AuditSink {
+            shared: Arc::new(Shared {
+                store,
+                state: Mutex::default(),
+                room: Arc::new(Semaphore::new(8)),
+                capacity: 8,
+                max_batch: 8,
+                home: Some(home),
+                metrics: AuditMetrics::new(),
+            }),
+        };
+        let answer = tokio::time::timeout(Duration::from_secs(10), sink.record(event(1))).await?;
+        assert!(matches!(answer, Err(crate::CoreError::AuditUnavailable)));
+        assert!(!sink.shared.lock().writing);
+        Ok(())
+    }
+
+    /// A full queue holds callers back until the writer takes requests from it; batches stop
+    /// at `max_batch` events.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_queue_holds_callers_until_room() -> Result<(), Box<dyn std::error::Error>> {
+        let (_dir, store) = store().await?;
+        let options = AuditOptions {
+            max_batch: 4,
+            queue_capacity: 4,
+        };
+        let sink = AuditSink::new(store.clone(), options);
+        let mut tasks = queued(&sink, &[1, 2]).await;
+        let late = {
+            let sink = sink.clone();
+            tokio::spawn(async move { sink.record_many(vec![event(3), event(3)]).await })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(
+            sink.shared.lock().queue.len(),
+            2,
+            "no room for a third request"
+        );
+        spawn_writer(sink.shared.clone());
+        tasks.push(late);
+        for (t, want) in tasks.into_iter().zip([[1, 2], [3, 4], [5, 6]]) {
+            assert_eq!(answered(t).await?, want);
+        }
+        assert!(store.verify_chains().await?.is_intact());
+        let batches = sink.metrics().batch.get_sample_sum();
+        assert!(
+            (batches - 6.0).abs() < f64::EPSILON,
+            "{batches} events in batches"
+        );
+        assert_eq!(
+            sink.metrics().write.get_sample_count(),
+            2,
+            "4 events, then 2"
+        );
+        Ok(())
     }
 }

@@ -75,7 +75,7 @@ fn run_child(url: &str) -> ! {
             .migrate()
             .await
             .unwrap_or_else(|e| child_fail(&format!("migrate: {e}")));
-        let (sink, _writer) = AuditSink::start(store, AuditOptions::default());
+        let sink = AuditSink::new(store, AuditOptions::default());
         let mut tasks = Vec::with_capacity(WRITERS);
         for w in 0..WRITERS {
             let sink = sink.clone();

@@ -95,7 +95,7 @@ async fn fixture(
     let registered = dataset("T-REG", AccessLevel::Registered)?;
     store.put_dataset(&public).await?;
     store.put_dataset(&registered).await?;
-    let (audit, _writer) = AuditSink::start(store.clone(), AuditOptions::default());
+    let audit = AuditSink::new(store.clone(), AuditOptions::default());
     let consent = ConsentView::start(store.clone(), ConsentViewOptions::default()).await?;
     let access = AccessPoint::new(audit, PolicySettings::default(), store.clone(), consent);
     Ok(Fixture {
@@ -678,7 +678,7 @@ fn only_the_access_point_writes_the_audit_chain() -> TestResult {
 /// without the limit are audited one by one; an IPv6 /64 counts as one address.
 async fn refusal_limit_case(f: &Fixture) -> TestResult {
     async fn limited(store: &Store) -> Result<AccessPoint, Box<dyn std::error::Error>> {
-        let (audit, _writer) = AuditSink::start(store.clone(), AuditOptions::default());
+        let audit = AuditSink::new(store.clone(), AuditOptions::default());
         let consent = ConsentView::start(store.clone(), ConsentViewOptions::default()).await?;
         let settings = PolicySettings {
             refusals: gemj_core::access::RefusalLimit {

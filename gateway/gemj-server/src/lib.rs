@@ -155,7 +155,7 @@ impl Gateway {
         ensure_writable_dir(&config.data_dir)?;
         let store = open_store(&config).await?;
         spawn_consent_refresh(store.clone());
-        let (audit, _writer) = AuditSink::start(
+        let audit = AuditSink::new(
             store.clone(),
             AuditOptions {
                 max_batch: config.audit.max_batch.max(1),

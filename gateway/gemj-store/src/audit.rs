@@ -450,22 +450,19 @@ impl Store {
         })
     }
 
-    /// [`Store::append_audit`] for a thread outside the async runtime: the audit writer's own,
-    /// which groups the requests' events (`gemj-core`'s `AuditSink`). On SQLite, an append whose
-    /// terms are all known and whose head guess holds runs on that thread, on the write turn's
+    /// [`Store::append_audit`] of a batch the caller gives up: the audit writer's, which groups
+    /// the requests' events (`gemj-core`'s `AuditSink`). On SQLite, an append whose terms are
+    /// all known and whose head guess holds runs in the calling task, on the write turn's
     /// direct connection ([`connect::Writer::direct`]): no crossing to sqlx's connection thread
-    /// and back. Everything else (PostgreSQL, a new term, another writer's move of the head, an
-    /// in-memory database) is [`Store::append_audit`] run with `rt`.
+    /// and back, a write of about a tenth of a millisecond that never waits for a disk flush
+    /// (WAL, `synchronous = NORMAL`). Everything else (PostgreSQL, a new term, another writer's
+    /// move of the head, an in-memory database) is [`Store::append_audit_mut`].
     ///
     /// # Errors
     /// As [`Store::append_audit`]; then nothing of the batch is stored.
-    ///
-    /// # Panics
-    /// When called from inside an async task (it blocks).
-    pub fn append_audit_blocking(
+    pub async fn append_audit_owned(
         &self,
         mut events: Vec<AuditEvent>,
-        rt: &tokio::runtime::Handle,
     ) -> Result<Vec<i64>, StoreError> {
         if events.is_empty() {
             return Ok(Vec::new());
@@ -482,7 +479,7 @@ impl Store {
                 let links = chain_after(&after, &bodies);
                 let (rows, named) = pack_rows(&events, None, &bodies, &times, &ids, &links)?;
                 let head = head_of(&links, &after);
-                let mut writer = rt.block_on(self.write_turn())?;
+                let mut writer = self.write_turn().await?;
                 let direct = match writer.direct(pool) {
                     Ok(direct) => direct,
                     // The pool's own connections may still open: append through them.
@@ -511,7 +508,7 @@ impl Store {
                 }
             }
         }
-        rt.block_on(self.write_audit(&events, None, Chain::Next))
+        self.write_audit(&events, None, Chain::Next).await
     }
 
     /// Appends a batch of audit events in one transaction, each chained to the one before, and
@@ -1531,9 +1528,8 @@ mod tests {
         Ok(())
     }
 
-    /// The audit writer thread's path (`append_audit_blocking`: the direct connection when the
-    /// head guess holds and every term is known, else the async path) and the async path of a
-    /// second handle on the same file keep one chain: each misses the other's moves of the head
+    /// The audit writer's path (`append_audit_owned`: the direct connection when the head guess
+    /// holds and every term is known, else the pool's) and the pool's path of a second handle on the same file keep one chain: each misses the other's moves of the head
     /// and chains again, in turn and at once. A closed store refuses the direct path.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn direct_appends_keep_one_chain_with_another_writer()
@@ -1543,10 +1539,9 @@ mod tests {
         let a = Store::connect(&url, &crate::StoreOptions::default()).await?;
         a.migrate().await?;
         let b = Store::connect(&url, &crate::StoreOptions::default()).await?;
-        let rt = tokio::runtime::Handle::current();
         let direct = |batch: Vec<AuditEvent>| {
-            let (a, rt) = (a.clone(), rt.clone());
-            tokio::task::spawn_blocking(move || a.append_audit_blocking(batch, &rt))
+            let a = a.clone();
+            tokio::spawn(async move { a.append_audit_owned(batch).await })
         };
         let mut n = 0;
         let mut next = |p: &str| {

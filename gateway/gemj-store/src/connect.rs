@@ -267,8 +267,8 @@ pub(crate) struct Writer {
     /// None before the first write, while [`Writer::transaction`] runs, and after a failure
     /// that may have left it unusable.
     conn: Option<sqlx::SqliteConnection>,
-    /// The audit writer thread's own connection to the same file, driven from that thread
-    /// ([`Writer::direct`]); None before its first append and after a failure.
+    /// The audit writer's own connection to the same file, driven from the thread that holds
+    /// the write turn ([`Writer::direct`]); None before its first append and after a failure.
     direct: Option<rusqlite::Connection>,
 }
 
@@ -331,7 +331,7 @@ impl Writer {
         }
     }
 
-    /// The audit writer thread's direct connection (rusqlite, on the calling thread: no
+    /// The audit writer's direct connection (rusqlite, on the calling thread: no
     /// crossing to a connection thread), opened if need be on the pool's file with the pool's
     /// settings. None for an in-memory database, which another connection would not share.
     /// Only under the write turn, so it never meets the other connections' writes in

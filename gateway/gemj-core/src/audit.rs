@@ -402,6 +402,18 @@ mod tests {
         tasks
     }
 
+    /// Whether the writer has stopped (its place free) within ten seconds.
+    async fn writer_ends(sink: &AuditSink) -> bool {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while sink.shared.lock().writing {
+            if tokio::time::Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        true
+    }
+
     async fn answered(task: Answer) -> Result<Vec<i64>, Box<dyn std::error::Error>> {
         Ok(tokio::time::timeout(Duration::from_secs(10), task).await???)
     }
@@ -443,9 +455,7 @@ mod tests {
         assert_eq!(metrics.wait.get_sample_count(), 48 * 20);
         let batches = metrics.write.get_sample_count();
         assert!((1..=48 * 20).contains(&batches), "{batches} batches");
-        while sink.shared.lock().writing {
-            tokio::task::yield_now().await;
-        }
+        assert!(writer_ends(&sink).await);
         Ok(())
     }
 
@@ -460,13 +470,7 @@ mod tests {
         for n in 1..=3 {
             assert_eq!(sink.record(event(n)).await?, i64::try_from(n)?);
             // The writer yields after its batch, then finds the queue empty and ends.
-            for _ in 0..100 {
-                if !sink.shared.lock().writing {
-                    break;
-                }
-                tokio::task::yield_now().await;
-            }
-            assert!(!sink.shared.lock().writing);
+            assert!(writer_ends(&sink).await);
         }
         Ok(())
     }

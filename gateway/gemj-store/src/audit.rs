@@ -456,7 +456,7 @@ impl Store {
     /// direct connection ([`connect::Writer::direct`]): no crossing to sqlx's connection thread
     /// and back, a write of about a tenth of a millisecond that never waits for a disk flush
     /// (WAL, `synchronous = NORMAL`). Everything else (PostgreSQL, a new term, another writer's
-    /// move of the head, an in-memory database) is [`Store::append_audit_mut`].
+    /// move of the head, an in-memory database) goes through the pool, as [`Store::append_audit`].
     ///
     /// # Errors
     /// As [`Store::append_audit`]; then nothing of the batch is stored.
@@ -518,24 +518,12 @@ impl Store {
     /// # Errors
     /// [`StoreError::Database`]; then nothing of the batch is stored.
     pub async fn append_audit(&self, events: &[AuditEvent]) -> Result<Vec<i64>, StoreError> {
-        self.append_audit_mut(&mut events.to_vec()).await
-    }
-
-    /// [`Store::append_audit`] of events the caller owns (the audit writer's): their times are
-    /// put in UTC in place, with no copy of the batch, and the caller drops them after it has
-    /// answered the requests.
-    ///
-    /// # Errors
-    /// As [`Store::append_audit`].
-    pub async fn append_audit_mut(
-        &self,
-        events: &mut [AuditEvent],
-    ) -> Result<Vec<i64>, StoreError> {
         if events.is_empty() {
             return Ok(Vec::new());
         }
+        let mut events = events.to_vec();
         events.iter_mut().for_each(audit_pack::canonicalize);
-        self.write_audit(events, None, Chain::Next).await
+        self.write_audit(&events, None, Chain::Next).await
     }
 
     /// Writes `events` (with `verbatim` bodies for legacy rows that must stay as they were)

@@ -10,8 +10,8 @@
 # an audited access decision. The ticket is measured a second time while 22 participants
 # withdraw (one every 2.5 s): the issue's mix with withdrawals. After each audited load, the
 # gateway's own histograms (/metrics) say where the time went: each request's audit wait and
-# each batch's write; on PostgreSQL, the WAL the load wrote. Bounded: fixed durations,
-# 127.0.0.1 only.
+# each batch's write; on PostgreSQL, the WAL the load wrote; and the CPU per request, the
+# gateway's and PostgreSQL's (from /proc). Bounded: fixed durations, 127.0.0.1 only.
 #
 #   scripts/bench-tail.sh [DURATION] [sqlite|postgres|both]
 #   CONNECTIONS=200 DELAY_MS=40 scripts/bench-tail.sh 60 both
@@ -69,8 +69,17 @@ PY
   curl -fs "$base/metrics" >"$work/metrics.before"
   local wal=""
   [ -n "${pg_schema:-}" ] && wal=$(psql -qtA "$pg_url" -c "SELECT pg_current_wal_lsn()")
-  wrk -t1 -c"$connections" -d"${duration}s" --latency -s "$script" "${auth[@]}" "$2" \
-    | grep -E '^\s+(50|75|90|99)%|Requests/sec|Non-2xx|Socket errors|requests in'
+  local cpu0 pg0 out
+  cpu0=$(cpu_ticks "$pid"); pg0=$(postgres_ticks)
+  out=$(wrk -t1 -c"$connections" -d"${duration}s" --latency -s "$script" "${auth[@]}" "$2")
+  grep -E '^\s+(50|75|90|99)%|Requests/sec|Non-2xx|Socket errors|requests in' <<<"$out"
+  # CPU per request, the gateway's own (all its threads) and, on PostgreSQL, the server's (its
+  # processes alive at both ends): unlike the latencies, little moved by what else the host runs.
+  local served line
+  served=$(awk '/requests in/ {print $1}' <<<"$out")
+  line="   CPU per request: gateway $(per_request "$(($(cpu_ticks "$pid") - cpu0))" "$served") us"
+  [ -z "${pg_schema:-}" ] || line="$line, PostgreSQL $(per_request "$(($(postgres_ticks) - pg0))" "$served") us"
+  echo "$line"
   curl -fs "$base/metrics" >"$work/metrics.after"
   # Where an audited request's time went, from the gateway's own histograms over this load: its
   # wait for the audit (queued to durable) and the writes of the batches (group commit).
@@ -96,6 +105,17 @@ PY
   if [ -n "$wal" ]; then
     echo "   PostgreSQL WAL written: $(psql -qtA "$pg_url" -c "SELECT pg_size_pretty(pg_current_wal_lsn() - '$wal'::pg_lsn)")"
   fi
+}
+
+hz=$(getconf CLK_TCK)
+cpu_ticks() { # pid: user + system CPU ticks of a process (all its threads)
+  awk '{print $14 + $15}' "/proc/$1/stat"
+}
+postgres_ticks() { # the same, summed over the PostgreSQL server's processes
+  cat /proc/[0-9]*/stat 2>/dev/null | awk '$2 == "(postgres)" {t += $14 + $15} END {print t + 0}'
+}
+per_request() { # ticks, requests: microseconds of CPU per request
+  awk -v t="$1" -v n="$2" -v hz="$hz" 'BEGIN {printf "%.0f", (n > 0 ? t / hz * 1e6 / n : 0)}'
 }
 
 withdraw() { # data dir: full withdrawals of GEMJ-DEMO-0003..0024, one every 2.5 s

@@ -431,9 +431,9 @@ impl Verifier {
         }
         let digest = sha256(token.as_bytes());
         let passport_hash = hex::encode(digest);
-        let result = self
-            .verify_passport_uncached(token, &passport_hash, now)
-            .await;
+        // Boxed: a cache hit's future (every caller's) holds a pointer, not the verification's
+        // state (kilobytes, copied wherever the caller's future is moved).
+        let result = Box::pin(self.verify_passport_uncached(token, &passport_hash, now)).await;
         let (result, cacheable) = match result {
             Ok(ok) => ok,
             Err(e) => {

@@ -508,7 +508,9 @@ impl Store {
                 }
             }
         }
-        self.write_audit(&events, None, Chain::Next).await
+        // Boxed: the locked append's state would otherwise make every call's future as large
+        // (kilobytes, copied at each spawn and poll of the audit writer's task).
+        Box::pin(self.write_audit(&events, None, Chain::Next)).await
     }
 
     /// Appends a batch of audit events in one transaction, each chained to the one before, and
@@ -534,27 +536,31 @@ impl Store {
         verbatim: Option<&[Option<String>]>,
         chain: Chain,
     ) -> Result<Vec<i64>, StoreError> {
-        let Prepared {
-            bodies,
-            times,
-            mut ids,
-            missing,
-        } = self.prepare_audit(events)?;
-        self.ensure_audit_partitions(&times).await?;
+        let prepared = self.prepare_audit(events)?;
+        let months = self.months_missing(&prepared.times);
+        if !months.is_empty() {
+            Box::pin(self.create_audit_partitions(months)).await?;
+        }
         let mut guess = match chain {
             Chain::Next => self.audit_cache.head(),
             Chain::Given(_) => None,
         };
+        let Prepared {
+            bodies,
+            times,
+            ids,
+            missing,
+        } = &prepared;
         let rows_of = |links: &[(i64, String, String)], ids: &HashMap<String, i64>| {
-            pack_rows(events, verbatim, &bodies, &times, ids, links)
+            pack_rows(events, verbatim, bodies, times, ids, links)
         };
         // PostgreSQL, every term known, the head guessed: one statement, atomic on its own, is
         // the whole append (no BEGIN and COMMIT round trips).
         if let (crate::Pool::Pg(pool), Some(after)) = (&self.pool, &guess)
             && missing.is_empty()
         {
-            let links = chain_after(after, &bodies);
-            let (rows, named) = rows_of(&links, &ids)?;
+            let links = chain_after(after, bodies);
+            let (rows, named) = rows_of(&links, ids)?;
             let head = head_of(&links, after);
             let pool = self.audit_pg.as_ref().unwrap_or(pool);
             let append = Append {
@@ -578,8 +584,8 @@ impl Store {
         if let (crate::Pool::Sqlite(pool), Some(after)) = (&self.pool, &guess)
             && missing.is_empty()
         {
-            let links = chain_after(after, &bodies);
-            let (rows, named) = rows_of(&links, &ids)?;
+            let links = chain_after(after, bodies);
+            let (rows, named) = rows_of(&links, ids)?;
             let head = head_of(&links, after);
             let mut q = sqlx::QueryBuilder::new("BEGIN IMMEDIATE;");
             let append = Append {
@@ -600,6 +606,30 @@ impl Store {
             guess = None;
             self.audit_cache.missed();
         }
+        // Boxed: the rare path (a new term, a moved head, legacy rows) holds a transaction across
+        // many awaits; inline, its state would make every append's future that large.
+        Box::pin(self.write_audit_locked(events, verbatim, chain, prepared, guess)).await
+    }
+
+    /// The rest of [`Store::write_audit`]: in one transaction holding the write lock, the new
+    /// terms, then the rows after `guess` or else the stored head.
+    async fn write_audit_locked(
+        &self,
+        events: &[AuditEvent],
+        verbatim: Option<&[Option<String>]>,
+        chain: Chain,
+        prepared: Prepared,
+        mut guess: Option<(i64, String)>,
+    ) -> Result<Vec<i64>, StoreError> {
+        let Prepared {
+            bodies,
+            times,
+            mut ids,
+            missing,
+        } = prepared;
+        let rows_of = |links: &[(i64, String, String)], ids: &HashMap<String, i64>| {
+            pack_rows(events, verbatim, &bodies, &times, ids, links)
+        };
         let (seqs, head, fresh) = with_tx!(self, |tx, pg| {
             // Terms first: insert the unknown ones, then read their ids.
             let mut fresh: Vec<(i64, String)> = Vec::new();
@@ -702,22 +732,27 @@ impl Store {
         Ok(seqs)
     }
 
-    /// PostgreSQL: creates the monthly partitions of `audit_log` that rows at `times` (ns)
-    /// need and that this handle has not seen yet. SQLite: nothing.
-    async fn ensure_audit_partitions(&self, times: &[i64]) -> Result<(), StoreError> {
+    /// PostgreSQL: the months of rows at `times` (ns) whose partitions of `audit_log` this
+    /// handle has not seen yet. SQLite: none.
+    fn months_missing(&self, times: &[i64]) -> BTreeSet<i64> {
+        if !matches!(self.pool, crate::Pool::Pg(_)) {
+            return BTreeSet::new();
+        }
+        let known = self.audit_cache.months.read();
+        times
+            .iter()
+            .map(|t| month_of(*t))
+            .filter(|month| !known.as_ref().is_ok_and(|m| m.contains(month)))
+            .collect()
+    }
+
+    /// PostgreSQL: creates the monthly partitions of `audit_log` for `months`
+    /// ([`Store::months_missing`]).
+    async fn create_audit_partitions(&self, months: BTreeSet<i64>) -> Result<(), StoreError> {
         let crate::Pool::Pg(pool) = &self.pool else {
             return Ok(());
         };
-        let months: BTreeSet<i64> = times.iter().map(|t| month_of(*t)).collect();
         for month in months {
-            if self
-                .audit_cache
-                .months
-                .read()
-                .is_ok_and(|m| m.contains(&month))
-            {
-                continue;
-            }
             let (name, from, to) = partition_of(month);
             let sql = format!(
                 "CREATE TABLE IF NOT EXISTS {name} PARTITION OF audit_log \

@@ -4,7 +4,7 @@
 //! `sha256(prev_hash || 0x0a || seq || 0x0a || body)` in lower-case hex. Altering, removing or
 //! reordering any row breaks every later link, and [`verify`] names the first broken one.
 
-use sha2::{Digest, Sha256};
+use aws_lc_rs::digest::{Context, SHA256};
 
 /// The `prev_hash` of the first row of a chain.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -20,13 +20,13 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 /// ```
 #[must_use]
 pub fn link(prev_hash: &str, seq: i64, body: &[u8]) -> String {
-    let mut h = Sha256::new();
+    let mut h = Context::new(&SHA256);
     h.update(prev_hash.as_bytes());
     h.update(b"\n");
     h.update(seq.to_string().as_bytes());
     h.update(b"\n");
     h.update(body);
-    hex::encode(h.finalize())
+    hex::encode(h.finish())
 }
 
 /// One stored row of a chain, as read back for verification.
@@ -134,6 +134,27 @@ pub fn verify<'a>(rows: impl IntoIterator<Item = &'a ChainRow>) -> Result<u64, B
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The link is the documented formula, as a second SHA-256 implementation computes it:
+    /// chains written before the hash moved to aws-lc-rs still verify.
+    #[test]
+    fn link_is_sha256_of_prev_seq_and_body() {
+        use sha2::Digest as _;
+        let long = "x".repeat(10_000);
+        for (prev, seq, body) in [
+            (GENESIS, 1, ""),
+            ("ab".repeat(32).as_str(), 42, "{\"a\":1}"),
+            (GENESIS, i64::MAX, long.as_str()),
+        ] {
+            let expected = sha2::Sha256::digest(format!("{prev}\n{seq}\n{body}"));
+            assert_eq!(link(prev, seq, body.as_bytes()), hex::encode(expected));
+        }
+        // And a fixed vector (Python's hashlib.sha256).
+        assert_eq!(
+            link(GENESIS, 1, b"{}"),
+            "857ee6299d26533d1f5f46c02209ae8bc34dc4898a8a9545493946b4ea59d6f3"
+        );
+    }
 
     fn chain(bodies: &[&str]) -> Vec<ChainRow> {
         let mut prev = GENESIS.to_owned();

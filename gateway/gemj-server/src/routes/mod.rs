@@ -82,9 +82,16 @@ fn bearer(req: &HttpRequest) -> Result<Option<String>, ApiError> {
             Err(ApiError::AuthorizationTooLarge)
         }
         Some(value) => {
-            let value = value
-                .to_str()
-                .map_err(|_| ApiError::Unauthenticated("malformed_authorization"))?;
+            // What `HeaderValue::to_str` accepts (visible ASCII and tab), checked a vector at a
+            // time: a passport header is kilobytes, and `to_str` checks it a byte at a time.
+            let bytes = value.as_bytes();
+            let visible = bytes.iter().fold(true, |ok, &b| {
+                ok & ((b' '..=b'~').contains(&b) | (b == b'\t'))
+            });
+            let value = std::str::from_utf8(bytes)
+                .ok()
+                .filter(|_| visible)
+                .ok_or(ApiError::Unauthenticated("malformed_authorization"))?;
             match value.strip_prefix("Bearer ") {
                 Some(t) if !t.trim().is_empty() => Ok(Some(t.trim().to_owned())),
                 _ => Err(ApiError::Unauthenticated("bearer_token_required")),
@@ -131,10 +138,13 @@ async fn passport_principal(
         .filter(|_| !is_passport_token(token))
         .and_then(|b| b.pick(token).cloned());
     let verified = match broker {
-        Some((broker, exchange)) => verifier
-            .verify_access_token(&broker, token, exchange, now)
-            .await
-            .map(std::sync::Arc::new),
+        // Boxed, as every path but the cached passport: a caller's future holds only a pointer
+        // to it, not its state (kilobytes, copied when actix boxes the extractor).
+        Some((broker, exchange)) => {
+            Box::pin(verifier.verify_access_token(&broker, token, exchange, now))
+                .await
+                .map(std::sync::Arc::new)
+        }
         None => verifier.verify_passport_shared(token, now).await,
     };
     match verified {
@@ -380,7 +390,7 @@ impl FromRequest for Caller {
             };
             match principal {
                 Ok(p) => Ok(Self(p)),
-                Err(e) => Err(refusal.audit(e).await),
+                Err(e) => Err(Box::pin(refusal.audit(e)).await),
             }
         })
     }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 /// mimalloc, not the system's malloc: under load glibc's malloc and free were about a quarter of
-/// the gateway's CPU (docs/PERFORMANCE.md, "The allocator").
+/// the gateway's CPU (docs/PERFORMANCE.md, "Copies, hashes and allocations").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

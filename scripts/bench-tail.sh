@@ -86,21 +86,27 @@ PY
   python3 - "$work/metrics.before" "$work/metrics.after" <<'PY'
 import re, sys
 def histogram(path, name):
-    buckets, count = {}, 0.0
+    buckets, count, total = {}, 0.0, 0.0
     for line in open(path):
         if line.startswith(name + "_bucket"):
             buckets[re.search(r'le="([^"]+)"', line).group(1)] = float(line.split()[-1])
         elif line.startswith(name + "_count"):
             count = float(line.split()[-1])
-    return buckets, count
+        elif line.startswith(name + "_sum"):
+            total = float(line.split()[-1])
+    return buckets, count, total
 for name, label in (("gemj_audit_wait_seconds", "audit wait"), ("gemj_audit_write_seconds", "batch write")):
-    (b0, c0), (b1, c1) = histogram(sys.argv[1], name), histogram(sys.argv[2], name)
+    (b0, c0, s0), (b1, c1, s1) = histogram(sys.argv[1], name), histogram(sys.argv[2], name)
     n = c1 - c0
     if n <= 0:
         continue
     shares = ", ".join(f"{(b1[le] - b0.get(le, 0)) / n * 100:.1f} % <= {float(le) * 1000:g} ms"
                        for le in ("0.001", "0.0025", "0.005", "0.01") if le in b1)
-    print(f"   {label} ({int(n)}): {shares}")
+    print(f"   {label} ({int(n)}): mean {(s1 - s0) / n * 1e6:.0f} us; {shares}")
+_, c0, s0 = histogram(sys.argv[1], "gemj_audit_batch_events")
+_, c1, s1 = histogram(sys.argv[2], "gemj_audit_batch_events")
+if c1 > c0:
+    print(f"   batch events: mean {(s1 - s0) / (c1 - c0):.1f}")
 PY
   if [ -n "$wal" ]; then
     echo "   PostgreSQL WAL written: $(psql -qtA "$pg_url" -c "SELECT pg_size_pretty(pg_current_wal_lsn() - '$wal'::pg_lsn)")"

@@ -146,6 +146,10 @@ impl TestGateway {
             data_dir: Some(data_dir.clone()),
         };
         let mut config = Config::load_with_env(None, &overrides, Vec::new())?;
+        // The workers at the test's own priority: a test's client threads and the other tests
+        // running beside it would otherwise come first (`server.worker_nice` is for a host the
+        // gateway shares with its store, and is tested on the binary).
+        config.server.worker_nice = 0;
         adjust(&mut config);
         let data_dir = config.data_dir.clone();
         let mut gateway = Gateway::boot(config).await?.with_demo_broker();

@@ -453,6 +453,16 @@ impl Default for ServiceConfig {
 pub struct ServerConfig {
     /// HTTP worker threads (0: four per core, at most 32 unless there are more cores).
     pub workers: usize,
+    /// How far below the rest of the gateway the HTTP workers run, as a nice increment on
+    /// Linux (0 to 19; 0: the same priority). Requests wait for their audit batch, which the
+    /// audit writer (on PostgreSQL, a thread of the gateway's own runtime) and the store's
+    /// server write; when the workers run at the same priority, a batch waits for cores behind
+    /// requests that are only starting, and every request in it waits too. A lower priority is
+    /// any process's right, so this needs no privilege; it also yields the workers to every
+    /// other process at the gateway's priority on the same machine (docs/PERFORMANCE.md, "The
+    /// HTTP workers behind the audit").
+    #[schemars(range(max = 19))]
+    pub worker_nice: u8,
     /// Seconds to finish in-flight requests after SIGTERM or SIGINT.
     pub shutdown_timeout_secs: u64,
     /// Largest accepted request body, in bytes.
@@ -517,6 +527,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             workers: 0,
+            worker_nice: 10,
             shutdown_timeout_secs: 30,
             max_body_bytes: 4 * 1024 * 1024,
             cors_origins: Vec::new(),
@@ -1060,6 +1071,12 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        if self.server.worker_nice > 19 {
+            return Err(ConfigError::Invalid(format!(
+                "server.worker_nice: {} must be between 0 and 19",
+                self.server.worker_nice
+            )));
+        }
         self.auth.validate_trust()?;
         self.validate_portal()?;
         self.beacon

@@ -660,7 +660,9 @@ impl Gateway {
             )
             .map_err(|e| anyhow::anyhow!(e))?,
         );
+        let workers_below = WorkersBelow::new(self.config.server.worker_nice);
         let server = HttpServer::new(move || {
+            workers_below.apply();
             // The data-plane APIs first, each one scope: actix tries an app's services in
             // order, a dynamic pattern by a regular expression, a scope by a prefix compare, so
             // a ticket, a DRS object or a Beacon query is dispatched without trying every
@@ -741,6 +743,60 @@ impl Gateway {
             handle,
             join,
         })
+    }
+}
+
+/// The HTTP workers' lower priority (`server.worker_nice`): made on the thread that starts the
+/// server, taken by each worker thread as it builds its app (actix calls the app factory on
+/// every worker, once per listener). Nice values are per thread on Linux, so only the workers
+/// move: the audit writer's runtime, the store's threads and the main thread keep the
+/// gateway's priority, and threads a worker starts later inherit its own.
+#[derive(Debug, Clone, Copy)]
+struct WorkersBelow {
+    /// The workers' nice value (the starting thread's plus the increment, at most 19); `None`
+    /// when they keep the gateway's.
+    nice: Option<i32>,
+    starter: std::thread::ThreadId,
+}
+
+impl WorkersBelow {
+    fn new(increment: u8) -> Self {
+        let nice = if increment == 0 {
+            None
+        } else {
+            match rustix::process::getpriority_process(None) {
+                Ok(own) => Some(own.saturating_add(i32::from(increment)).min(19)),
+                Err(error) => {
+                    tracing::warn!(
+                        message = "Cannot read the gateway's priority; the HTTP workers keep it.",
+                        %error
+                    );
+                    None
+                }
+            }
+        };
+        Self {
+            nice,
+            starter: std::thread::current().id(),
+        }
+    }
+
+    /// Lowers the calling thread, a worker, to the workers' nice value (again on a second
+    /// listener: the same value, no change).
+    fn apply(&self) {
+        let Some(nice) = self.nice else { return };
+        if std::thread::current().id() == self.starter {
+            return;
+        }
+        if let Err(error) =
+            rustix::process::setpriority_process(Some(rustix::thread::gettid()), nice)
+        {
+            tracing::warn!(
+                message = "Cannot lower an HTTP worker's priority; it keeps the gateway's.",
+                nice,
+                %error
+            );
+        }
     }
 }
 

@@ -124,6 +124,13 @@ fn bad_input_is_one_line_and_exit_code_2() -> TestResult {
         )?,
         "listen",
     );
+    assert_usage_error(
+        &gateway(
+            &["--data-dir", &data_s, "serve"],
+            &[("GEMJ_SERVER__WORKER_NICE", "20")],
+        )?,
+        "server.worker_nice",
+    );
     // Nothing was written by the refused runs.
     assert!(!data.exists(), "a refused run created the data folder");
     // An unreachable database is refused with one line too.
@@ -143,10 +150,19 @@ struct Server {
 }
 
 fn start_server(data_dir: &str, extra: &[&str]) -> Result<Server, Box<dyn std::error::Error>> {
+    start_server_with(data_dir, extra, &[])
+}
+
+fn start_server_with(
+    data_dir: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Result<Server, Box<dyn std::error::Error>> {
     let mut args = vec!["--listen", "127.0.0.1:0", "--data-dir", data_dir, "serve"];
     args.extend_from_slice(extra);
     let mut child = Command::new(BIN)
         .args(&args)
+        .envs(env.iter().copied())
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -184,6 +200,69 @@ fn wait_exit(
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// A thread's name and nice value from its `stat` (`/proc/…/stat`), read past the name, which
+/// may hold spaces and parentheses.
+fn name_and_nice(stat: &str) -> Result<(String, i32), Box<dyn std::error::Error>> {
+    let (head, rest) = stat.rsplit_once(')').ok_or("no ')' in a thread's stat")?;
+    let name = head.split_once('(').ok_or("no '(' in a thread's stat")?.1;
+    // After the name: state (field 3) … nice (field 19).
+    let nice = rest.split_whitespace().nth(16).ok_or("a short stat")?;
+    Ok((name.to_owned(), nice.parse()?))
+}
+
+/// The threads of process `pid`: each one's name and nice value.
+fn threads_nice(pid: u32) -> Result<Vec<(String, i32)>, Box<dyn std::error::Error>> {
+    let mut threads = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+        threads.push(name_and_nice(&std::fs::read_to_string(
+            task?.path().join("stat"),
+        )?)?);
+    }
+    Ok(threads)
+}
+
+#[test]
+fn the_http_workers_run_below_the_rest_of_the_gateway() -> TestResult {
+    // The binary inherits this thread's priority.
+    let own = name_and_nice(&std::fs::read_to_string("/proc/thread-self/stat")?)?.1;
+    for (setting, increment) in [(None, 10), (Some("3"), 3), (Some("0"), 0)] {
+        let dir = tempfile::tempdir()?;
+        let data_s = dir.path().join("data").to_string_lossy().into_owned();
+        let env: Vec<(&str, &str)> = setting
+            .map(|n| ("GEMJ_SERVER__WORKER_NICE", n))
+            .into_iter()
+            .collect();
+        let mut server = start_server_with(&data_s, &[], &env)?;
+        let res = ureq::get(&format!("{}/service-info", server.base_url)).call()?;
+        assert_eq!(res.status(), 200);
+        let threads = threads_nice(server.child.id())?;
+        let _ = server.child.kill();
+        let _ = server.child.wait();
+        let workers: Vec<i32> = threads
+            .iter()
+            .filter(|(name, _)| name.starts_with("actix-server wo"))
+            .map(|(_, nice)| *nice)
+            .collect();
+        assert!(!workers.is_empty(), "no HTTP worker among {threads:?}");
+        let expected = (own + increment).min(19);
+        assert!(
+            workers.iter().all(|n| *n == expected),
+            "setting {setting:?}: workers at {workers:?}, expected {expected}"
+        );
+        // The rest keeps the gateway's own priority: the main thread, the runtime that writes
+        // PostgreSQL's audit, the acceptor.
+        for kept in ["gemj-gateway", "tokio-rt-worker", "actix-server ac"] {
+            assert!(
+                threads
+                    .iter()
+                    .any(|(name, nice)| name == kept && *nice == own),
+                "setting {setting:?}: no {kept:?} at {own} among {threads:?}"
+            );
+        }
+    }
+    Ok(())
 }
 
 #[test]

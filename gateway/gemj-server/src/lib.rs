@@ -788,9 +788,7 @@ impl WorkersBelow {
         if std::thread::current().id() == self.starter {
             return;
         }
-        if let Err(error) =
-            rustix::process::setpriority_process(Some(rustix::thread::gettid()), nice)
-        {
+        if let Err(error) = lower_this_thread(nice) {
             tracing::warn!(
                 message = "Cannot lower an HTTP worker's priority; it keeps the gateway's.",
                 nice,
@@ -798,6 +796,19 @@ impl WorkersBelow {
             );
         }
     }
+}
+
+/// Sets the calling thread's nice value (Linux: priorities are per thread).
+#[cfg(target_os = "linux")]
+fn lower_this_thread(nice: i32) -> Result<(), String> {
+    rustix::process::setpriority_process(Some(rustix::thread::gettid()), nice)
+        .map_err(|e| e.to_string())
+}
+
+/// Elsewhere a priority is the whole process's: the workers keep it.
+#[cfg(not(target_os = "linux"))]
+fn lower_this_thread(_nice: i32) -> Result<(), String> {
+    Err("per-thread priorities are Linux's".to_owned())
 }
 
 /// Every API's service, built once at start; each handler takes the one it needs. `shared` is

@@ -761,7 +761,8 @@ struct WorkersBelow {
 
 impl WorkersBelow {
     fn new(increment: u8) -> Self {
-        let nice = if increment == 0 {
+        // Elsewhere than Linux a priority is the whole process's: the workers keep it.
+        let nice = if increment == 0 || !cfg!(target_os = "linux") {
             None
         } else {
             match rustix::process::getpriority_process(None) {
@@ -805,7 +806,7 @@ fn lower_this_thread(nice: i32) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-/// Elsewhere a priority is the whole process's: the workers keep it.
+/// Elsewhere a priority is the whole process's ([`WorkersBelow::new`] asks for none).
 #[cfg(not(target_os = "linux"))]
 fn lower_this_thread(_nice: i32) -> Result<(), String> {
     Err("per-thread priorities are Linux's".to_owned())

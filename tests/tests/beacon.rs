@@ -739,6 +739,19 @@ async fn filters_follow_the_icd10_and_hpo_hierarchies() -> TestResult {
         count(json!([{"id": format!("ICD10:{code}")}]))?,
         people(&|c| c == code, &icd)
     );
+    // Similarity widens a code to its category (any spelling of the code), then descendants
+    // are taken or not.
+    let spelled = code.replace('.', "").to_lowercase();
+    assert_eq!(
+        count(json!([{"id": format!("ICD10:{spelled}"), "similarity": "high"}]))?,
+        people(&|c| c.starts_with(category), &icd)
+    );
+    assert_eq!(
+        count(
+            json!([{"id": format!("ICD10:{code}"), "similarity": "low", "includeDescendantTerms": false}])
+        )?,
+        people(&|c| c == category, &icd)
+    );
     // HPO: an ancestor selects carriers of its descendants (HP:0000118, Phenotypic
     // abnormality, is an ancestor of every observed term), not without descendants.
     let observed = hpo.iter().map(|(p, _)| p).collect::<BTreeSet<_>>().len() as u64;

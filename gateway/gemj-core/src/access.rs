@@ -987,9 +987,15 @@ impl Enforcement<'_> {
                 facts
             }
         };
-        let decision =
-            self.point
-                .decide(self.ctx, self.principal, ask.action, &ask.resource, &facts);
+        let caller = self.pending.last().map(|p| &p.decision);
+        let decision = self.point.decide(
+            self.ctx,
+            self.principal,
+            ask.action,
+            &ask.resource,
+            &facts,
+            caller,
+        );
         let verdict = Verdict {
             index: self.pending.len(),
             evaluation: decision.evaluation.clone(),
@@ -1623,7 +1629,7 @@ impl AccessPoint {
         resource: &Resource,
     ) -> Result<Decision, CoreError> {
         let facts = self.facts(principal, action, resource).await?;
-        Ok(self.decide(ctx, principal, action, resource, &facts))
+        Ok(self.decide(ctx, principal, action, resource, &facts, None))
     }
 
     /// What the policy needs to know about the caller beyond the request: the caller's
@@ -1654,7 +1660,10 @@ impl AccessPoint {
         })
     }
 
-    /// Evaluates the policy on gathered facts; audits nothing and permits nothing yet.
+    /// Evaluates the policy on gathered facts; audits nothing and permits nothing yet. The
+    /// caller's audit name and credential hashes are taken from `earlier`, a decision of the
+    /// same request for the same principal, when there is one (a Beacon query decides every
+    /// dataset), else spelled out.
     fn decide(
         &self,
         ctx: &RequestContext,
@@ -1662,13 +1671,18 @@ impl AccessPoint {
         action: Action,
         resource: &Resource,
         facts: &Facts,
+        earlier: Option<&Decision>,
     ) -> Decision {
         let now = time::OffsetDateTime::now_utc();
         let evaluation = evaluate(&self.settings, facts, principal, action, resource, now);
+        let (name, credential_hashes) = match earlier {
+            Some(d) => (d.principal.clone(), d.credential_hashes.clone()),
+            None => (principal.audit_name(), principal.credential_hashes()),
+        };
         Decision {
             ctx: ctx.clone(),
-            principal: principal.audit_name(),
-            credential_hashes: principal.credential_hashes(),
+            principal: name,
+            credential_hashes,
             anonymous: matches!(principal, Principal::Anonymous),
             action,
             resource: resource.audit_name(),

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use gemj_model::chain::{GENESIS, link};
 use gemj_model::{AuditEvent, AuditRecord};
 
-use crate::audit_pack;
+use crate::audit_pack::{self, TermIds};
 use crate::convert::{from_json, page_limit};
 use crate::{Store, StoreError, with_pool, with_tx};
 
@@ -116,7 +116,7 @@ fn pack_rows(
     verbatim: Option<&[Option<String>]>,
     bodies: &[String],
     times: &[i64],
-    ids: &HashMap<String, i64>,
+    ids: &TermIds,
     links: &[(i64, String, String)],
 ) -> Result<(Vec<LogRow>, Vec<Named>), StoreError> {
     if links.len() != events.len() {
@@ -127,15 +127,12 @@ fn pack_rows(
         ));
     }
     #[cfg(debug_assertions)]
-    let texts: HashMap<i64, Arc<str>> = ids
-        .iter()
-        .map(|(t, id)| (*id, Arc::from(t.as_str())))
-        .collect();
+    let texts: HashMap<i64, Arc<str>> = ids.iter().map(|(t, id)| (*id, Arc::clone(t))).collect();
     let mut rows: Vec<LogRow> = Vec::with_capacity(events.len());
     for (i, (e, (seq, prev, hash))) in events.iter().zip(links).enumerate() {
         let (principal, packed) = match verbatim.and_then(|v| v.get(i)).and_then(Option::as_deref) {
             Some(body) => (
-                ids.get(&e.principal).copied().unwrap_or_default(),
+                ids.get(e.principal.as_str()).copied().unwrap_or_default(),
                 audit_pack::pack_verbatim(body)?,
             ),
             None => audit_pack::pack(e, ids)?,
@@ -165,7 +162,7 @@ fn pack_rows(
     let mut named: Vec<Named> = Vec::new();
     for (e, (seq, _, _)) in events.iter().zip(links) {
         for p in &e.participants {
-            if let Some(id) = ids.get(p) {
+            if let Some(id) = ids.get(p.as_str()) {
                 named.push((*id, *seq));
             }
         }
@@ -199,7 +196,7 @@ fn head_of(links: &[(i64, String, String)], after: &(i64, String)) -> (i64, Stri
 struct Prepared {
     bodies: Vec<String>,
     times: Vec<i64>,
-    ids: HashMap<String, i64>,
+    ids: TermIds,
     missing: Vec<String>,
 }
 
@@ -440,7 +437,7 @@ impl Store {
         let mut wanted: Vec<&str> = events.iter().flat_map(audit_pack::terms_of).collect();
         wanted.sort_unstable();
         wanted.dedup();
-        let mut ids: HashMap<String, i64> = HashMap::with_capacity(wanted.len());
+        let mut ids = TermIds::with_capacity(wanted.len());
         let missing = self.audit_cache.ids_of(&wanted, &mut ids);
         Ok(Prepared {
             bodies,
@@ -551,7 +548,7 @@ impl Store {
             ids,
             missing,
         } = &prepared;
-        let rows_of = |links: &[(i64, String, String)], ids: &HashMap<String, i64>| {
+        let rows_of = |links: &[(i64, String, String)], ids: &TermIds| {
             pack_rows(events, verbatim, bodies, times, ids, links)
         };
         // PostgreSQL, every term known, the head guessed: one statement, atomic on its own, is
@@ -627,7 +624,7 @@ impl Store {
             mut ids,
             missing,
         } = prepared;
-        let rows_of = |links: &[(i64, String, String)], ids: &HashMap<String, i64>| {
+        let rows_of = |links: &[(i64, String, String)], ids: &TermIds| {
             pack_rows(events, verbatim, &bodies, &times, ids, links)
         };
         let (seqs, head, fresh) = with_tx!(self, |tx, pg| {
@@ -650,7 +647,7 @@ impl Store {
                 let got: Vec<(i64, String)> = q.build_query_as().fetch_all(&mut *tx).await?;
                 fresh.extend(got);
             }
-            ids.extend(fresh.iter().map(|(id, t)| (t.clone(), *id)));
+            ids.extend(fresh.iter().map(|(id, t)| (Arc::from(t.as_str()), *id)));
             let (seqs, head, fresh, legacy_log, legacy_named) = match &chain {
                 Chain::Given(given) => {
                     // Legacy rows: the head is already past them.

@@ -23,6 +23,9 @@ use crate::convert::parse_variant;
 /// Terms a store handle remembers before it starts again (a term is about 100 bytes).
 const MAX_CACHED_TERMS: usize = 1 << 18;
 
+/// The ids of an append's terms, by text.
+pub(crate) type TermIds = HashMap<Arc<str>, i64>;
+
 /// Terms already in `audit_terms`, by text and by id. Only committed terms enter it.
 #[derive(Debug, Default)]
 pub(crate) struct AuditCache {
@@ -61,15 +64,16 @@ impl AuditCache {
 
     /// The ids of `terms` (sorted, distinct) into `ids`, under one read of the cache; the
     /// terms it does not know, in order.
-    pub(crate) fn ids_of(&self, terms: &[&str], ids: &mut HashMap<String, i64>) -> Vec<String> {
+    /// The keys are the cache's own (shared, not copied).
+    pub(crate) fn ids_of(&self, terms: &[&str], ids: &mut TermIds) -> Vec<String> {
         let Ok(known) = self.terms.read() else {
             return terms.iter().map(|t| (*t).to_owned()).collect();
         };
         let mut missing = Vec::new();
         for t in terms {
-            match known.ids.get(*t) {
-                Some(id) => {
-                    ids.insert((*t).to_owned(), *id);
+            match known.ids.get_key_value(*t) {
+                Some((term, id)) => {
+                    ids.insert(Arc::clone(term), *id);
                 }
                 None => missing.push((*t).to_owned()),
             }
@@ -213,10 +217,7 @@ pub(crate) fn terms_of(e: &AuditEvent) -> Vec<&str> {
 }
 
 /// Packs an event, with `ids` giving every term of [`terms_of`].
-pub(crate) fn pack(
-    e: &AuditEvent,
-    ids: &HashMap<String, i64>,
-) -> Result<(i64, Vec<u8>), StoreError> {
+pub(crate) fn pack(e: &AuditEvent, ids: &TermIds) -> Result<(i64, Vec<u8>), StoreError> {
     let id = |t: &str| {
         ids.get(t).copied().ok_or_else(|| {
             StoreError::invalid_input("audit event", &e.request_id, "a term has no id")
@@ -363,11 +364,9 @@ mod tests {
 
     fn round_trip(e: &AuditEvent) -> (AuditEvent, String, usize) {
         let terms = terms_of(e);
-        let ids: HashMap<String, i64> = terms.iter().map(|t| (*t).to_owned()).zip(1..).collect();
-        let texts: HashMap<i64, Arc<str>> = ids
-            .iter()
-            .map(|(t, id)| (*id, Arc::from(t.as_str())))
-            .collect();
+        let ids: TermIds = terms.iter().map(|t| Arc::from(*t)).zip(1..).collect();
+        let texts: HashMap<i64, Arc<str>> =
+            ids.iter().map(|(t, id)| (*id, Arc::clone(t))).collect();
         let (principal, bytes) = pack(e, &ids).unwrap_or_default();
         assert_eq!(principal, 1);
         let at = at_ns(e).unwrap_or_default();
@@ -410,11 +409,7 @@ mod tests {
     #[test]
     fn a_missing_or_rewritten_term_is_not_silently_read() {
         let e = event();
-        let ids: HashMap<String, i64> = terms_of(&e)
-            .into_iter()
-            .map(str::to_owned)
-            .zip(1..)
-            .collect();
+        let ids: TermIds = terms_of(&e).into_iter().map(Arc::from).zip(1..).collect();
         let (_, bytes) = pack(&e, &ids).unwrap_or_default();
         let at = at_ns(&e).unwrap_or_default();
         let missing = decode(1, &bytes).and_then(|p| p.unpack(1, at, "x", &|_| None));

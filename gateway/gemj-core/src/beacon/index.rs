@@ -84,7 +84,8 @@ pub struct BeaconIndex {
     by_ordinal: HashMap<u32, usize>,
     by_id: HashMap<ParticipantId, usize>,
     datasets: Vec<IndexedDataset>,
-    icd10: BTreeMap<String, RoaringBitmap>,
+    /// Parsed once here, not at each query's walk over them.
+    icd10: BTreeMap<gemj_ontology::icd10::Icd10, RoaringBitmap>,
     hpo: BTreeMap<String, RoaringBitmap>,
     sex: HashMap<Sex, RoaringBitmap>,
     program: HashMap<Program, RoaringBitmap>,
@@ -139,15 +140,15 @@ impl BeaconIndex {
             .enumerate()
             .map(|(i, p)| (p.ordinal, i))
             .collect();
-        let mut icd10: BTreeMap<String, RoaringBitmap> = BTreeMap::new();
+        let mut icd10: BTreeMap<gemj_ontology::icd10::Icd10, RoaringBitmap> = BTreeMap::new();
         for d in &snapshot.diagnoses {
             if let Some(&i) = by_id.get(&d.participant) {
-                let code = d.icd10.as_str().to_owned();
-                icd10
-                    .entry(code.clone())
-                    .or_default()
-                    .insert(people[i].ordinal);
-                people[i].icd10.push(code);
+                // The model's codes are the ontology's (a letter, two characters and at most
+                // four more), so each parses.
+                if let Some(code) = gemj_ontology::icd10::Icd10::parse(d.icd10.as_str()) {
+                    icd10.entry(code).or_default().insert(people[i].ordinal);
+                }
+                people[i].icd10.push(d.icd10.as_str().to_owned());
             }
         }
         let mut hpo: BTreeMap<String, RoaringBitmap> = BTreeMap::new();
@@ -516,19 +517,20 @@ impl BeaconIndex {
         similarity: Similarity,
         descendants: bool,
     ) -> Result<RoaringBitmap, BeaconError> {
-        let normalized = gemj_ontology::icd10::Icd10::normalize(code)
+        use gemj_ontology::icd10::Icd10;
+        let parsed = Icd10::parse(code)
             .ok_or_else(|| invalid(format!("filter `{id}`: `{code}` is not an ICD-10 code")))?;
         // Similarity widens to the three-character category (the only level the code's own
         // structure gives); `exact` keeps the term.
         let term = if similarity == Similarity::Exact {
-            normalized
+            parsed
         } else {
-            normalized.chars().take(3).collect()
+            Icd10::parse(parsed.category()).unwrap_or(parsed)
         };
         let mut out = RoaringBitmap::new();
         for (stored, members) in &self.icd10 {
             let hit = if descendants {
-                gemj_ontology::icd10::Icd10::is_within(stored, &term)
+                stored.within(&term)
             } else {
                 *stored == term
             };
@@ -673,7 +675,7 @@ impl BeaconIndex {
             let n = members.intersection_len(visible);
             if n > 0 {
                 out.push(PresentTerm {
-                    id: format!("ICD10:{code}"),
+                    id: format!("ICD10:{}", code.as_str()),
                     label: None,
                     ontology: "ICD10",
                     participants: n,

@@ -1790,16 +1790,22 @@ fn merge_rows(events: Vec<AuditEvent>) -> Vec<AuditEvent> {
         .collect();
     let sum =
         |f: fn(&AuditEvent) -> Option<u64>| events.iter().filter_map(f).reduce(u64::saturating_add);
-    let merged = AuditEvent {
-        resource: format!("datasets:{}", ids.join(",")),
+    let resource = format!("datasets:{}", ids.join(","));
+    let (records_returned, records_filtered) =
+        (sum(|e| e.records_returned), sum(|e| e.records_filtered));
+    // The first event's other fields are the row's (taken, not copied).
+    let Some(first) = events.into_iter().next() else {
+        return Vec::new();
+    };
+    vec![AuditEvent {
+        resource,
         reasons,
         approval,
         participants,
-        records_returned: sum(|e| e.records_returned),
-        records_filtered: sum(|e| e.records_filtered),
-        ..first.clone()
-    };
-    vec![merged]
+        records_returned,
+        records_filtered,
+        ..first
+    }]
 }
 
 fn audit_event(d: &Decision, o: &Outcome, at: time::OffsetDateTime) -> AuditEvent {

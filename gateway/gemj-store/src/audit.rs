@@ -437,7 +437,7 @@ impl Store {
         let mut wanted: Vec<&str> = events.iter().flat_map(audit_pack::terms_of).collect();
         wanted.sort_unstable();
         wanted.dedup();
-        let mut ids = TermIds::with_capacity(wanted.len());
+        let mut ids = TermIds::with_capacity_and_hasher(wanted.len(), audit_pack::Keyed::default());
         let missing = self.audit_cache.ids_of(&wanted, &mut ids);
         Ok(Prepared {
             bodies,

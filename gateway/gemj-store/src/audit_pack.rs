@@ -24,7 +24,12 @@ use crate::convert::parse_variant;
 const MAX_CACHED_TERMS: usize = 1 << 18;
 
 /// The ids of an append's terms, by text.
-pub(crate) type TermIds = HashMap<Arc<str>, i64>;
+pub(crate) type TermIds = HashMap<Arc<str>, i64, Keyed>;
+
+/// The hasher of the term maps every audited request reads: foldhash, seeded at random per map
+/// (a fraction of SipHash's cost on these short keys; a caller who names terms still cannot
+/// aim at the seed).
+pub(crate) type Keyed = foldhash::fast::RandomState;
 
 /// Terms already in `audit_terms`, by text and by id. Only committed terms enter it.
 #[derive(Debug, Default)]
@@ -52,8 +57,8 @@ struct HeadGuess {
 
 #[derive(Debug, Default)]
 struct Terms {
-    ids: HashMap<Arc<str>, i64>,
-    texts: HashMap<i64, Arc<str>>,
+    ids: HashMap<Arc<str>, i64, Keyed>,
+    texts: HashMap<i64, Arc<str>, Keyed>,
 }
 
 impl AuditCache {

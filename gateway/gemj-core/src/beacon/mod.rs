@@ -568,7 +568,7 @@ impl Beacon {
             .await
             .map_err(CoreError::from)?;
         let mut views = Vec::new();
-        for d in index.datasets() {
+        for (position, d) in index.datasets().iter().enumerate() {
             let id = d.dataset.id.as_str();
             if !dataset_ids.is_empty() && !dataset_ids.iter().any(|x| x == id) {
                 continue;
@@ -602,7 +602,7 @@ impl Beacon {
             let privacy = self.settings.privacy_of(id);
             let level = level.min(privacy.max_granularity);
             let scope = evaluation.scope;
-            let mut servable = self.servable_members(index, d, &snapshot, scope);
+            let mut servable = self.servable_members(index, position, &snapshot, scope);
             let mut plain = Some((scope.industry, scope.international, snapshot.epoch));
             if level < Granularity::Record && !servable.is_disjoint(&exhausted) {
                 servable -= &exhausted;
@@ -621,20 +621,20 @@ impl Beacon {
         Ok(views)
     }
 
-    /// The members of a dataset the consent snapshot serves at `scope`, computed once per
-    /// (catalogue epoch, consent epoch, dataset, scope).
+    /// The members of the index's dataset at `position` the consent snapshot serves at
+    /// `scope`, computed once per (catalogue epoch, consent epoch, dataset, scope): a position
+    /// names one dataset for as long as the catalogue epoch lasts.
     fn servable_members(
         &self,
         index: &BeaconIndex,
-        d: &index::IndexedDataset,
+        position: usize,
         snapshot: &crate::consent_view::ConsentSnapshot,
         scope: crate::access::ConsentScope,
     ) -> RoaringBitmap {
-        let key = (
-            d.dataset.id.to_string(),
-            scope.industry,
-            scope.international,
-        );
+        let Some(d) = index.datasets().get(position) else {
+            return RoaringBitmap::new();
+        };
+        let key = (position, scope.industry, scope.international);
         if let Ok(mut cache) = self.servable.lock() {
             if (cache.catalogue_epoch, cache.consent_epoch) != (index.epoch, snapshot.epoch) {
                 cache.sets.clear();
@@ -1626,7 +1626,9 @@ struct VariantBlocks {
 struct ServableCache {
     catalogue_epoch: i64,
     consent_epoch: i64,
-    sets: std::collections::HashMap<(String, bool, bool), RoaringBitmap>,
+    /// By the dataset's position in the index, and the consent scope.
+    sets:
+        std::collections::HashMap<(usize, bool, bool), RoaringBitmap, foldhash::fast::RandomState>,
 }
 
 /// The cohorts: one per GeMJ program.

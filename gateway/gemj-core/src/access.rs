@@ -90,7 +90,8 @@ impl Principal {
     pub fn audit_name(&self) -> String {
         match self {
             Self::Anonymous => "anonymous".to_owned(),
-            Self::Passport(p) => format!("{}#{}", p.issuer, p.subject),
+            // Spelled out: this runs for every audited request (`format!` costs several times more).
+            Self::Passport(p) => [p.issuer.as_str(), "#", p.subject.as_str()].concat(),
             Self::Institution(i) => format!("institution:{}#{}", i.institution, i.subject),
             Self::SignedUrl(g) => g.principal.clone(),
             Self::Operator(name) => format!("operator:{name}"),
@@ -340,7 +341,7 @@ impl Resource {
     pub fn audit_name(&self) -> String {
         match self {
             Self::Service => "service".to_owned(),
-            Self::Dataset(d) => format!("dataset:{}", d.id),
+            Self::Dataset(d) => ["dataset:", d.id.as_str()].concat(),
             Self::Object { id, .. } => format!("object:{id}"),
             Self::Participant { id, .. } => format!("participant:{id}"),
             Self::Institution(id) => format!("institution:{id}"),

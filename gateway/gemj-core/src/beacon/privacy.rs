@@ -374,7 +374,7 @@ impl Budgets {
         let mut keys: Vec<(String, u32)> = Vec::with_capacity(2);
         if let Some(c) = caller {
             keys.push((
-                format!("{}caller:{c}", self.prefix),
+                [self.prefix, "caller:", c].concat(),
                 self.settings.per_caller,
             ));
         }

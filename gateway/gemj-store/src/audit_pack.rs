@@ -57,7 +57,7 @@ struct HeadGuess {
 
 #[derive(Debug, Default)]
 struct Terms {
-    ids: HashMap<Arc<str>, i64, Keyed>,
+    ids: TermIds,
     texts: HashMap<i64, Arc<str>, Keyed>,
 }
 
@@ -68,8 +68,7 @@ impl AuditCache {
     }
 
     /// The ids of `terms` (sorted, distinct) into `ids`, under one read of the cache; the
-    /// terms it does not know, in order.
-    /// The keys are the cache's own (shared, not copied).
+    /// terms it does not know, in order. The keys are the cache's own (shared, not copied).
     pub(crate) fn ids_of(&self, terms: &[&str], ids: &mut TermIds) -> Vec<String> {
         let Ok(known) = self.terms.read() else {
             return terms.iter().map(|t| (*t).to_owned()).collect();

@@ -71,6 +71,9 @@ pub struct TestGateway {
     pub data_dir: PathBuf,
     /// Where the objects are (the data folder's `objects`, or S3).
     pub objects: Arc<dyn ObjectStorage>,
+    /// Where the gateway's audit archive is (the data folder's `audit-archive`, or, with the
+    /// objects in S3, the same S3 server).
+    pub audit_archive: Arc<dyn ObjectStorage>,
     running: Running,
     _s3: Option<gemj_s3::s3s_fs::S3sFs>,
     _dir: tempfile::TempDir,
@@ -164,6 +167,20 @@ impl TestGateway {
         if let Some(objects) = objects {
             gateway = gateway.with_objects(objects);
         }
+        let audit_archive: Arc<dyn ObjectStorage> = match &s3 {
+            Some(server) => {
+                let storage: Arc<dyn ObjectStorage> = Arc::new(gemj_s3::S3Storage::new(
+                    &server.config("s3://gemj/e2e-audit-archive"),
+                )?);
+                gateway = gateway.with_audit_archive(gemj_core::audit_archive::AuditArchive::new(
+                    Arc::clone(&storage),
+                ));
+                storage
+            }
+            None => Arc::new(gemj_objects::LocalFolderStorage::new(
+                data_dir.join("audit-archive"),
+            )),
+        };
         if participants > 0 {
             let options = DemoOptions {
                 participants,
@@ -187,6 +204,7 @@ impl TestGateway {
             store,
             data_dir,
             objects,
+            audit_archive,
             running,
             _s3: s3,
             _dir: dir,

@@ -1883,11 +1883,11 @@ async fn sealed_audit_months_still_answer_the_participant_report() -> TestResult
     let before = report("")?;
     assert_eq!(before.0, 200, "{}", before.1);
 
-    // Seal every month before this one (as `gemj-gateway audit archive --before` does).
-    let archive_dir = gw.data_dir().join("audit-archive");
-    let archive = AuditArchive::new(std::sync::Arc::new(gemj_objects::LocalFolderStorage::new(
-        &archive_dir,
-    )));
+    // Seal every month before this one (as `gemj-gateway audit archive --before` does) into
+    // the gateway's own archive: a folder, or a real S3 server in CI's S3 pass
+    // (`GEMJ_TEST_OBJECTS=s3`), where the report then reads the sealed months from.
+    let storage = std::sync::Arc::clone(&gw.audit_archive);
+    let archive = AuditArchive::new(std::sync::Arc::clone(&storage));
     let sealed = archive.seal_before(&gw.store, this_month).await?;
     assert_eq!(
         sealed
@@ -1948,8 +1948,10 @@ async fn sealed_audit_months_still_answer_the_participant_report() -> TestResult
     );
 
     // An intruder rewrites an archived access (and even recompresses it): found.
-    let path = archive_dir.join(&sealed[0].location);
-    let bytes = std::fs::read(&path)?;
+    let key = gemj_objects::ObjectKey::parse(&sealed[0].location)?;
+    let copy = gw.data_dir().join("segment-copy.gz");
+    gemj_objects::copy_to_file(&*storage, &key, &copy).await?;
+    let bytes = std::fs::read(&copy)?;
     let mut text = String::new();
     std::io::Read::read_to_string(
         &mut flate2::read::GzDecoder::new(bytes.as_slice()),
@@ -1958,7 +1960,7 @@ async fn sealed_audit_months_still_answer_the_participant_report() -> TestResult
     let altered = text.replace("researcher-1", "researcher-9");
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     std::io::Write::write_all(&mut gz, altered.as_bytes())?;
-    std::fs::write(&path, gz.finish()?)?;
+    storage.put_bytes(&key, &gz.finish()?).await?;
     assert!(archive.verify(&gw.store).await.is_err());
     let refused = report("")?;
     assert!(refused.0 >= 500, "{} {}", refused.0, refused.1);

@@ -1,7 +1,8 @@
-//! The Beacon network across three gateway instances on loopback (A asks B and C), with a
-//! member that hangs, one that is down, one that answers malformed JSON and one whose answer
-//! is over the size cap: every query answers within the 5 s member limit plus a margin, with
-//! each member's result or error; granularity is never upgraded (a member that does not get
+//! The Beacon network across three gateway instances on loopback (A asks B and C, directly and
+//! through proxies that make them slow), with a member that hangs, one that is down, one that
+//! answers malformed JSON and one whose answer is over the size cap, and then with C stopped:
+//! every query answers within the 5 s member limit plus a margin, with each member's result or
+//! error; granularity is never upgraded (a member that does not get
 //! the passport answers as to anyone); members get the network's own passports, with only the
 //! Visas each needs, never the caller's; the
 //! answers are valid Beacon v2 responses; bad queries are refused before any member is asked,
@@ -89,6 +90,37 @@ fn spy_member(body: Option<Vec<u8>>, heard: Heard) -> std::io::Result<u16> {
     Ok(port)
 }
 
+/// A loopback proxy in front of the gateway on `target`: each connection is passed through
+/// whole, both ways, once `delay` has passed (a real member made slow; it never answers within
+/// a delay longer than the network's limit). Runs until the test process ends.
+fn delayed_proxy(target: u16, delay: Duration) -> std::io::Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                std::thread::sleep(delay);
+                let Ok(upstream) = TcpStream::connect(("127.0.0.1", target)) else {
+                    return;
+                };
+                let (Ok(mut client_in), Ok(mut upstream_out)) =
+                    (client.try_clone(), upstream.try_clone())
+                else {
+                    return;
+                };
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut client_in, &mut upstream_out);
+                    let _ = upstream_out.shutdown(std::net::Shutdown::Write);
+                });
+                let (mut upstream_in, mut client_out) = (upstream, client);
+                let _ = std::io::copy(&mut upstream_in, &mut client_out);
+                let _ = client_out.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    Ok(port)
+}
+
 /// A member; one sent passports gets them bound to `urn:gemj:test:<id>` (what its
 /// `passport_audience` for the network names), with the caller's researcher status and grants.
 fn member(id: &str, url: String, forward_passport: bool) -> MemberSettings {
@@ -136,9 +168,14 @@ async fn a_network_query_answers_in_time_with_every_members_result_or_error() ->
     ))?;
     let down = gemj_e2e::RefusingPort::bind()?;
     let local = |port: u16| format!("http://127.0.0.1:{port}/beacon/v2");
+    // B itself made slow: past the 5 s limit, and C made late: within it.
+    let slow_b = delayed_proxy(port_b, Duration::from_secs(30))?;
+    let late_c = delayed_proxy(port_c, Duration::from_millis(1_500))?;
     let network = vec![
         member("b", local(port_b), true),
         member("c", local(port_c), false),
+        member("slow-b", local(slow_b), true),
+        member("late-c", local(late_c), false),
         member("slow", local(slow), true),
         member("down", local(down.port), true),
         member("malformed", local(malformed), true),
@@ -173,6 +210,7 @@ async fn a_network_query_answers_in_time_with_every_members_result_or_error() ->
     let broker = gemj_demo::broker::load(&data_dir, &public)?;
     let now = gemj_auth::now_unix();
     let bob = visas::registered_passport(&broker, "bob", now)?;
+    let bob_direct = bob.clone();
     let base_a = format!("http://127.0.0.1:{port_a}");
 
     // Six requests at once (each waits for the hanging member's 5 s).
@@ -231,10 +269,12 @@ async fn a_network_query_answers_in_time_with_every_members_result_or_error() ->
     valid(&set, "beaconBooleanResponse", &r, "anonymous");
     assert_eq!(r.json["meta"]["returnedGranularity"], "boolean");
     let m = members(&r);
-    assert_eq!(m.len(), 6);
+    assert_eq!(m.len(), 8);
     for (id, status) in [
         ("b", "answered"),
         ("c", "answered"),
+        ("slow-b", "timeout"),
+        ("late-c", "answered"),
         ("slow", "timeout"),
         ("down", "unreachable"),
         ("malformed", "invalid"),
@@ -246,7 +286,7 @@ async fn a_network_query_answers_in_time_with_every_members_result_or_error() ->
     assert_eq!(m["b"]["returnedGranularity"], "boolean", "{}", m["b"]);
     assert_eq!(m["b"]["passportSent"], false);
     assert!(m["b"].get("numTotalResults").is_none());
-    assert_eq!(r.json["info"]["beaconNetwork"]["membersAnswered"], 2);
+    assert_eq!(r.json["info"]["beaconNetwork"]["membersAnswered"], 3);
 
     // A registered researcher: B (which gets the passport) answers a count, C (which does
     // not) a boolean, so the network answers a boolean; record is never asked for.
@@ -256,7 +296,22 @@ async fn a_network_query_answers_in_time_with_every_members_result_or_error() ->
     let m = members(&r);
     assert_eq!(m["b"]["passportSent"], true);
     assert_eq!(m["b"]["returnedGranularity"], "count", "{}", m["b"]);
-    assert!(m["b"]["numTotalResults"].as_u64().is_some());
+    // Never more than B answers bob directly: the same granularity and count.
+    let direct = Http {
+        base: format!("http://127.0.0.1:{port_b}"),
+    }
+    .get(
+        "/beacon/v2/individuals?requestedGranularity=count",
+        Some(&bob_direct),
+    )?;
+    assert_eq!(direct.status, 200, "{}", direct.json);
+    valid(&set, "beaconCountResponse", &direct, "B directly");
+    assert_eq!(direct.json["meta"]["returnedGranularity"], "count");
+    assert_eq!(
+        m["b"]["numTotalResults"], direct.json["responseSummary"]["numTotalResults"],
+        "B through the network, against B to bob directly: {}",
+        m["b"]
+    );
     assert_eq!(m["c"]["passportSent"], false);
     assert_eq!(m["c"]["returnedGranularity"], "boolean", "{}", m["c"]);
     assert_eq!(r.json["meta"]["returnedGranularity"], "boolean");
@@ -283,7 +338,7 @@ async fn a_network_query_answers_in_time_with_every_members_result_or_error() ->
     let listed = r.json["response"]["info"]["beaconNetwork"]["members"]
         .as_array()
         .ok_or("members in /info")?;
-    assert_eq!(listed.len(), 6);
+    assert_eq!(listed.len(), 8);
     assert_eq!(listed[0]["status"], "answered");
     assert_eq!(listed[0]["memberBeaconId"], "jp.gemj.beacon");
     // /map: the network's own collection queries, for the entry types its members list.
@@ -367,6 +422,21 @@ async fn a_network_query_answers_in_time_with_every_members_result_or_error() ->
     .get(&format!("{NET}/individuals"), None)?;
     assert_eq!(r.status, 404, "{}", r.json);
     valid(&set, "beaconErrorResponse", &r, "no network");
+    // C fails (its gateway stopped): the network answers with B alone, C named as unreachable.
+    let c = replicas.pop().ok_or("C")?;
+    c.stop().await;
+    let started = Instant::now();
+    let r = http.get(&format!("{NET}/individuals"), None)?;
+    let took = started.elapsed();
+    assert_eq!(r.status, 200, "{}", r.json);
+    valid(&set, "beaconBooleanResponse", &r, "C stopped");
+    let m = members(&r);
+    assert_eq!(m["b"]["status"], "answered", "{}", m["b"]);
+    assert_eq!(m["c"]["status"], "unreachable", "{}", m["c"]);
+    assert!(
+        took < Duration::from_secs(6),
+        "answered in {took:?} with C stopped"
+    );
     // A network query spends the caller's Beacon budget at the network: D (its own store, one
     // query per address and window) answers the first and refuses the second at once.
     let d = TestGateway::start_with(0, |c| {
@@ -409,6 +479,7 @@ fn payload(jwt: &str) -> Result<Value, Box<dyn std::error::Error>> {
 /// one Visa, not the caller's dataset grant; one that needs a Visa the caller lacks gets none.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn members_get_only_the_visas_they_need() -> TestResult {
+    let set = gemj_schemas::testing::schemas();
     let heard = Heard::default();
     let spy = spy_member(Some(br#"{"meta": {"returnedGranularity": "count"}, "responseSummary": {"exists": true, "numTotalResults": 7}}"#.to_vec()), heard.clone())?;
     let picky_heard = Heard::default();
@@ -540,6 +611,26 @@ async fn members_get_only_the_visas_they_need() -> TestResult {
         !last.contains(&carol) && !last.contains("\"passports\""),
         "the caller's passport never reaches a member: {last}"
     );
+    // Counts from every member that answered make a count: a valid Beacon count response,
+    // each member's count listed, the total within what they said.
+    let r = http.get(
+        &format!("{NET}/individuals?requestedGranularity=count"),
+        Some(&carol),
+    )?;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["meta"]["returnedGranularity"], "count", "{}", r.json);
+    valid(&set, "beaconCountResponse", &r, "the network's count");
+    // The spy's 7, as the network reports it: through its rounding (to 5 by default).
+    let m = members(&r);
+    assert_eq!(m["spy"]["numTotalResults"], 5, "{}", m["spy"]);
+    assert_eq!(m["spy"]["countAdjustedTo"], json!([5]), "{}", m["spy"]);
+    assert!(
+        r.json["responseSummary"]["numTotalResults"]
+            .as_u64()
+            .is_some_and(|n| n > 0 && n <= 14),
+        "{}",
+        r.json
+    );
     // The network publishes the key its members verify with.
     let r = http.get("/beacon-network/.well-known/jwks.json", None)?;
     assert_eq!(r.status, 200);
@@ -665,5 +756,111 @@ async fn a_member_told_the_callers_address_budgets_each_caller() -> TestResult {
     assert!(!untold.is_empty(), "the other member was asked");
     assert!(!untold.contains("203.0.113."), "{untold}");
     assert!(!untold.contains("forwarded"), "{untold}");
+    Ok(())
+}
+
+/// A program CA (`name`) and a server certificate it signed for 127.0.0.1 and localhost: the
+/// CA's certificate, the server's and the server's private key, in PEM.
+fn tls_authority(name: &str) -> Result<(String, String, String), rcgen::Error> {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate()?;
+    let mut ca = CertificateParams::new(Vec::<String>::new())?;
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, name);
+    let ca_cert = ca.self_signed(&ca_key)?;
+    let key = KeyPair::generate()?;
+    let mut leaf = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])?;
+    leaf.distinguished_name
+        .push(DnType::CommonName, format!("{name}: gateway"));
+    let cert = leaf.signed_by(&key, &Issuer::from_params(&ca, &ca_key))?;
+    Ok((ca_cert.pem(), cert.pem(), key.serialize_pem()))
+}
+
+/// Members over HTTPS: gateways serving TLS themselves (`server.tls`) with certificates of the
+/// program's CA, which the network trusts (`beacon.network.ca_file`), answer; a gateway whose
+/// certificate another CA signed (an impostor on the member's address) is never answered from,
+/// and a network that does not trust the program CA answers from none of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_over_https_answer_only_with_a_certificate_the_network_trusts() -> TestResult {
+    let set = gemj_schemas::testing::schemas();
+    let dir = tempfile::tempdir()?;
+    let write = |name: &str, pem: &str| -> std::io::Result<std::path::PathBuf> {
+        let path = dir.path().join(name);
+        std::fs::write(&path, pem)?;
+        Ok(path)
+    };
+    let (ca, cert, key) = tls_authority("GeMJ test program CA")?;
+    let (_, rogue_cert, rogue_key) = tls_authority("impostor CA")?;
+    let ca = write("ca.pem", &ca)?;
+    let tls = gemj_server::config::TlsConfig {
+        certificate: write("member.pem", &cert)?,
+        private_key: write("member.key", &key)?,
+    };
+    let rogue_tls = gemj_server::config::TlsConfig {
+        certificate: write("rogue.pem", &rogue_cert)?,
+        private_key: write("rogue.key", &rogue_key)?,
+    };
+    let [port_b, port_c, port_r] = gemj_e2e::free_ports()?;
+    let mut gateways = Vec::new();
+    for (port, tls) in [(port_b, &tls), (port_c, &tls), (port_r, &rogue_tls)] {
+        let tls = tls.clone();
+        gateways.push(
+            TestGateway::start_with(4, move |c| {
+                c.listen = format!("127.0.0.1:{port}");
+                c.server.tls = tls;
+            })
+            .await?,
+        );
+    }
+    let https = |port: u16| format!("https://127.0.0.1:{port}/beacon/v2");
+    let network = vec![
+        member("b", https(port_b), false),
+        member("c", https(port_c), false),
+        member("rogue", https(port_r), false),
+        // Plain HTTP to a TLS port: no answer either.
+        member(
+            "plain",
+            format!("http://127.0.0.1:{port_b}/beacon/v2"),
+            false,
+        ),
+    ];
+    let a = TestGateway::start_with(0, |c| {
+        c.beacon.network.members = network.clone();
+        c.beacon.network.ca_file = ca.clone();
+    })
+    .await?;
+    let r = Http {
+        base: a.base_url.clone(),
+    }
+    .get(&format!("{NET}/individuals"), None)?;
+    assert_eq!(r.status, 200, "{}", r.json);
+    valid(&set, "beaconBooleanResponse", &r, "over HTTPS");
+    let m = members(&r);
+    for (id, status) in [
+        ("b", "answered"),
+        ("c", "answered"),
+        ("rogue", "unreachable"),
+        ("plain", "unreachable"),
+    ] {
+        assert_eq!(m[id]["status"], status, "{id}: {}", m[id]);
+    }
+    assert_eq!(r.json["info"]["beaconNetwork"]["membersAnswered"], 2);
+    assert_eq!(m["b"]["returnedGranularity"], "boolean", "{}", m["b"]);
+    a.stop().await;
+    // Without the program CA, the same members are not trusted (only the system's roots are).
+    let untrusting = TestGateway::start_with(0, |c| {
+        c.beacon.network.members = network;
+    })
+    .await?;
+    let r = Http {
+        base: untrusting.base_url.clone(),
+    }
+    .get(&format!("{NET}/individuals"), None)?;
+    assert_eq!(r.status, 503, "no member answering: {}", r.json);
+    valid(&set, "beaconErrorResponse", &r, "no member trusted");
+    untrusting.stop().await;
+    for g in gateways {
+        g.stop().await;
+    }
     Ok(())
 }

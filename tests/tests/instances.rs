@@ -1,8 +1,10 @@
 //! End-to-end over two gateway instances sharing one PostgreSQL store: a withdrawal posted to
 //! instance A is enforced by instance B, over HTTP, within the 5 s the consent view allows, and
-//! so is a revocation; the times it took are printed (recorded in docs/PERFORMANCE.md). A SMART
-//! client assertion exchanged on A is refused as a replay on B, and a caller's Beacon query
-//! budget is one budget across both.
+//! so are a subject's and a single token's revocation; the times it took are printed (recorded
+//! in docs/PERFORMANCE.md). A SMART client assertion exchanged on A is refused as a replay on B.
+//! Every budget is one budget across both: a caller's Beacon queries, an address's Beacon
+//! queries (a budget large enough to be leased in blocks), a requester's risk ledger, and the
+//! number of forged credentials an address gets audited one by one.
 
 use std::time::{Duration, Instant};
 
@@ -10,6 +12,55 @@ use gemj_e2e::{TestGateway, TestResult, visas};
 
 /// Beacon queries per caller and window on both instances.
 const BEACON_BUDGET: u32 = 6;
+/// Beacon queries per address and window: large enough that each instance leases them from the
+/// store 16 at a time (`privacy::lease_size`).
+const ADDRESS_BUDGET: u32 = 1_024;
+/// Unverified credentials audited one by one per address and window, over both instances.
+const AUDITED_REFUSALS: u32 = 4;
+/// Small answers a participant may be part of for one requester.
+const RISK_BUDGET: u32 = 2;
+
+/// `GET url` with no credential: status and JSON body.
+fn get_anonymous(url: &str) -> Result<(u16, serde_json::Value), Box<dyn std::error::Error>> {
+    tokio::task::block_in_place(|| {
+        let res = ureq::get(url)
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .call()?;
+        let status = res.status().as_u16();
+        Ok((
+            status,
+            serde_json::from_reader(res.into_body().into_reader())?,
+        ))
+    })
+}
+
+/// `POST url` with a bearer token and a JSON body: the status.
+fn post(
+    url: &str,
+    token: &str,
+    body: &serde_json::Value,
+) -> Result<u16, Box<dyn std::error::Error>> {
+    Ok(tokio::task::block_in_place(|| {
+        ureq::post(url)
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .header("Authorization", &format!("Bearer {token}"))
+            .send_json(body)
+            .map(|r| r.status().as_u16())
+    })?)
+}
+
+/// The `jti` claim of a JWT (its payload read, not verified).
+fn jti(token: &str) -> Result<String, Box<dyn std::error::Error>> {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).ok_or("a JWT")?;
+    let claims: serde_json::Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload)?)?;
+    Ok(claims["jti"].as_str().ok_or("a jti")?.to_owned())
+}
 
 /// `GET url` with a bearer token: status and JSON body.
 fn get(url: &str, token: &str) -> Result<(u16, serde_json::Value), Box<dyn std::error::Error>> {
@@ -59,6 +110,16 @@ async fn a_withdrawal_on_one_instance_is_enforced_on_the_other_within_seconds() 
         c.database.url = url.clone();
         c.database.schema = schema.clone();
         c.beacon.budgets.per_caller = BEACON_BUDGET;
+        c.beacon.budgets.per_ip = ADDRESS_BUDGET;
+        // Windows longer than the test, so none ends midway.
+        c.beacon.budgets.window_secs = 3_600;
+        c.beacon.budgets.risk_budget = RISK_BUDGET;
+        c.beacon.budgets.risk_set_size = 1_000;
+        // Exact counts, so a participant left out shows.
+        c.beacon.privacy.small_cell = 1;
+        c.beacon.privacy.round_to = 1;
+        c.auth.audited_refusals_per_address = AUDITED_REFUSALS;
+        c.auth.refusal_window_secs = 3_600;
     };
     let a = TestGateway::start_with(6, |c| {
         pg(c);
@@ -231,6 +292,148 @@ async fn a_withdrawal_on_one_instance_is_enforced_on_the_other_within_seconds() 
         (status, body["error"].as_str()),
         (400, Some("invalid_grant")),
         "the assertion A exchanged, replayed on B: {body}"
+    );
+
+    // A single token revoked through A (issuer + jti): refused on B within a poll, while
+    // another passport of the same subject still works there.
+    let leaked = visas::registered_passport(&broker, "bob", now)?;
+    let other = visas::registered_passport(&broker, "bob", now)?;
+    let (status, body) = get(&format!("{base_b}{path}"), &leaked)?;
+    assert_eq!(status, 200, "{body}");
+    let revocation = serde_json::json!({
+        "kind": "token", "issuer": broker.issuer(), "value": jti(&leaked)?,
+        "reason": "synthetic: a leaked token"
+    });
+    let started = Instant::now();
+    assert_eq!(
+        post(
+            &format!("{base_a}/admin/v1/revocations"),
+            &admin,
+            &revocation
+        )?,
+        201
+    );
+    let (status, body) = get(&format!("{base_a}{path}"), &leaked)?;
+    assert_eq!(
+        (status, body["reason"].as_str()),
+        (401, Some("token_revoked")),
+        "{body}"
+    );
+    let token_revoked_on_b = loop {
+        let (status, body) = get(&format!("{base_b}{path}"), &leaked)?;
+        if status == 401 {
+            assert_eq!(body["reason"], "token_revoked");
+            break started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "instance B still accepts a revoked token 5 s later"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    };
+    let (status, body) = get(&format!("{base_b}{path}"), &other)?;
+    assert_eq!(status, 200, "another token of the subject: {body}");
+    eprintln!(
+        "token revoked on A; refused on B {:.1} ms after the POST began",
+        token_revoked_on_b.as_secs_f64() * 1e3
+    );
+
+    // One risk ledger: carol's answers through A spend her risk budget of the participants
+    // they name; B, which never answered her, already leaves them out of her counts.
+    let carol = visas::registered_passport(&broker, "carol", now)?;
+    let carols_queries = std::cell::Cell::new(0_u32);
+    let count = |base: &str| -> Result<u64, Box<dyn std::error::Error>> {
+        carols_queries.set(carols_queries.get() + 1);
+        let (status, body) = get(
+            &format!("{base}/beacon/v2/individuals?requestedGranularity=count"),
+            &carol,
+        )?;
+        assert_eq!(status, 200, "{body}");
+        Ok(body["responseSummary"]["numTotalResults"]
+            .as_u64()
+            .ok_or("a count")?)
+    };
+    let through_a: Vec<u64> = (0..RISK_BUDGET)
+        .map(|_| count(&base_a))
+        .collect::<Result<_, _>>()?;
+    assert!(
+        through_a.iter().all(|n| *n > 0 && *n == through_a[0]),
+        "carol's counts on A before her risk budget is spent: {through_a:?}"
+    );
+    let started = Instant::now();
+    let on_b = loop {
+        let n = count(&base_b)?;
+        if n == 0 {
+            break started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "B still counts participants whose risk budget carol spent on A ({n})"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    eprintln!(
+        "risk budget spent on A ({through_a:?}); B counted 0 for carol after {:.1} ms",
+        on_b.as_secs_f64() * 1e3
+    );
+
+    // One refusal limit per address: forged credentials sent to A and B in turn are audited
+    // one by one only `AUDITED_REFUSALS` times in all, then once per instance as limited.
+    let mut reason = String::new();
+    for i in 0..3 * AUDITED_REFUSALS {
+        let base = if i % 2 == 0 { &base_a } else { &base_b };
+        let (status, body) = get(&format!("{base}{path}"), &format!("forged-{i}"))?;
+        assert_eq!(status, 401, "{body}");
+        reason = body["reason"].as_str().ok_or("a reason")?.to_owned();
+    }
+    let refused = a
+        .store
+        .audit_records_of_principal("unauthenticated", 0, 10_000)
+        .await?;
+    let code = format!("credential_refused:{reason}");
+    let limited = "credential_refused:refusals_limited";
+    let one_by_one = refused
+        .iter()
+        .filter(|r| {
+            r.event.reasons.contains(&code) && !r.event.reasons.iter().any(|x| x == limited)
+        })
+        .count();
+    let limited_rows = refused
+        .iter()
+        .filter(|r| r.event.reasons.iter().any(|x| x == limited))
+        .count();
+    assert_eq!(
+        (one_by_one, limited_rows),
+        (usize::try_from(AUDITED_REFUSALS)?, 2),
+        "forged credentials audited one by one, and limited rows (one per instance)"
+    );
+
+    // One query budget per address, leased in blocks: anonymous queries sent to A and B in
+    // turn are answered at most `ADDRESS_BUDGET` times in all (bob's answered queries above
+    // came from the same address), and at most two blocks and their top-ups short of it.
+    let mut answered = 0_u32;
+    let mut statuses = std::collections::BTreeMap::<u16, u32>::new();
+    for i in 0..ADDRESS_BUDGET + 64 {
+        let base = if i % 2 == 0 { &base_a } else { &base_b };
+        let (status, body) = get_anonymous(&format!("{base}/beacon/v2/individuals"))?;
+        match status {
+            200 => answered += 1,
+            429 => assert_eq!(body["error"]["errorCode"], 429, "{body}"),
+            _ => panic!("an anonymous query answered {status}: {body}"),
+        }
+        *statuses.entry(status).or_default() += 1;
+    }
+    eprintln!("anonymous queries from one address over two replicas: {statuses:?}");
+    // Bob's and carol's answered queries came from the same address.
+    let others = BEACON_BUDGET + carols_queries.get();
+    assert!(
+        answered + others <= ADDRESS_BUDGET,
+        "{answered} answered and {others} earlier: over the address's budget of {ADDRESS_BUDGET}"
+    );
+    // Each instance may end holding one unspent lease (16 queries for this budget).
+    assert!(
+        answered + others + 2 * 16 >= ADDRESS_BUDGET,
+        "{answered} answered and {others} earlier: more left unspent than two leases"
     );
 
     b.stop().await;

@@ -483,6 +483,9 @@ pub struct ServerConfig {
     /// `for=` parameter). Only that header is read; the other is the client's to write and
     /// counts for nothing, so name the one your proxies write.
     pub forwarded_header: ForwardedHeader,
+    /// HTTPS on the gateway's own listener; both files empty (the default): plain HTTP, for a
+    /// TLS-terminating proxy in front.
+    pub tls: TlsConfig,
 }
 
 /// The header trusted proxies append the client's address to.
@@ -533,7 +536,28 @@ impl Default for ServerConfig {
             cors_origins: Vec::new(),
             trusted_proxies: Vec::new(),
             forwarded_header: ForwardedHeader::XForwardedFor,
+            tls: TlsConfig::default(),
         }
+    }
+}
+
+/// HTTPS on the gateway's own listener (`server.tls`): rustls, TLS 1.2 and 1.3.
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The certificate chain, PEM, the gateway's own certificate first.
+    pub certificate: PathBuf,
+    /// Its private key, PEM (PKCS#8, PKCS#1 or SEC1).
+    pub private_key: PathBuf,
+}
+
+impl TlsConfig {
+    /// Whether HTTPS is configured (either file named).
+    #[must_use]
+    pub fn enabled(&self) -> bool {
+        !self.certificate.as_os_str().is_empty() || !self.private_key.as_os_str().is_empty()
     }
 }
 
@@ -1076,6 +1100,15 @@ impl Config {
                 "server.worker_nice: {} must be between 0 and 19",
                 self.server.worker_nice
             )));
+        }
+        if self.server.tls.enabled()
+            && (self.server.tls.certificate.as_os_str().is_empty()
+                || self.server.tls.private_key.as_os_str().is_empty())
+        {
+            return Err(ConfigError::Invalid(
+                "server.tls: certificate and private_key go together (both empty: plain HTTP)"
+                    .to_owned(),
+            ));
         }
         self.auth.validate_trust()?;
         self.validate_portal()?;

@@ -16,6 +16,7 @@ pub mod middleware;
 pub mod portal;
 pub mod routes;
 pub mod telemetry;
+pub mod tls;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -246,6 +247,14 @@ impl Gateway {
         self
     }
 
+    /// Keeps sealed audit segments in `archive` instead of the storage `audit.archive_url`
+    /// names (an embedding program, or a test whose S3 client is configured in code).
+    #[must_use]
+    pub fn with_audit_archive(mut self, archive: AuditArchive) -> Self {
+        self.audit_archive = archive;
+        self
+    }
+
     /// This instance's consent view (to refresh it after writing to the store directly, as the
     /// demo generator does).
     #[must_use]
@@ -464,13 +473,15 @@ impl Gateway {
     /// # Errors
     /// When the address cannot be bound.
     pub fn serve(self) -> anyhow::Result<Running> {
+        let tls = tls::server_config(&self.config.server.tls)?;
         let listener = TcpListener::bind(&self.config.listen)
             .with_context(|| format!("cannot listen on {}", self.config.listen))?;
         let local = listener
             .local_addr()
             .context("cannot read the bound address")?;
         let base_url = if self.config.public_url.is_empty() {
-            format!("http://{local}")
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            format!("{scheme}://{local}")
         } else {
             self.config.public_url.trim_end_matches('/').to_owned()
         };
@@ -729,8 +740,11 @@ impl Gateway {
                 .wrap(ErrorHandlers::new().default_handler(error::json_errors))
                 .wrap(from_fn(middleware::observe))
         })
-        .shutdown_timeout(self.config.server.shutdown_timeout_secs)
-        .listen(listener)
+        .shutdown_timeout(self.config.server.shutdown_timeout_secs);
+        let server = match tls {
+            Some(tls) => server.listen_rustls_0_23(listener, tls),
+            None => server.listen(listener),
+        }
         .context("cannot start the HTTP server")?;
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         let server = server

@@ -191,6 +191,19 @@ async fn a_killed_ingest_leaves_whole_batches_and_a_rerun_completes_it() -> Test
         );
     }
     assert!(store.verify_chains().await?.is_intact());
+    // And as an operator would check it after the crash: `audit verify`.
+    let out = command(killed.path(), &["audit", "verify"], "10").output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("all hash chains intact"),
+        "audit verify after the kill: {stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!(
+        "ingest killed after {} of {} rows were committed; the rerun completed it",
+        after_kill.len(),
+        expected.len()
+    );
 
     // Running it again completes it: the same result as the uninterrupted run.
     let out = command(killed.path(), &["ingest", "ssmix2", &root_s], "10").output()?;

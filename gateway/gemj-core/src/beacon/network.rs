@@ -48,6 +48,9 @@ pub struct NetworkSettings {
     /// `/beacon-network/.well-known/jwks.json`, its `iss` is the public URL +
     /// `/beacon-network`); replicas of one network share it. Empty: `<data_dir>/beacon-network`.
     pub key_dir: std::path::PathBuf,
+    /// A PEM file of CA certificates members' certificates may chain to besides the web's
+    /// public roots (a program's own CA). Empty: the public roots only.
+    pub ca_file: std::path::PathBuf,
 }
 
 impl Default for NetworkSettings {
@@ -57,6 +60,7 @@ impl Default for NetworkSettings {
             timeout_ms: 5_000,
             max_response_bytes: 1024 * 1024,
             key_dir: std::path::PathBuf::new(),
+            ca_file: std::path::PathBuf::new(),
         }
     }
 }
@@ -187,6 +191,20 @@ impl NetworkSettings {
     }
 }
 
+/// The CA certificates of `ca_file` (`beacon.network.ca_file`); none when it is empty.
+fn program_roots(ca_file: &std::path::Path) -> Result<Vec<reqwest::Certificate>, String> {
+    if ca_file.as_os_str().is_empty() {
+        return Ok(Vec::new());
+    }
+    let at = format!("beacon.network.ca_file ({})", ca_file.display());
+    let pem = std::fs::read(ca_file).map_err(|e| format!("{at}: {e}"))?;
+    let roots = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| format!("{at}: {e}"))?;
+    if roots.is_empty() {
+        return Err(format!("{at}: no PEM certificate in it"));
+    }
+    Ok(roots)
+}
+
 /// How a query reached the network, forwarded in the same form.
 #[derive(Debug, Clone)]
 pub enum MemberRequest {
@@ -286,7 +304,8 @@ impl BeaconNetwork {
     /// `LinkedIdentities` Visas naming itself as `source`).
     ///
     /// # Errors
-    /// A message when the HTTP client cannot be built.
+    /// A message when `ca_file` cannot be read or holds no certificate, or when the HTTP
+    /// client cannot be built.
     pub fn new(
         core: Shared,
         local: std::sync::Arc<Beacon>,
@@ -297,7 +316,11 @@ impl BeaconNetwork {
         if settings.members.is_empty() {
             return Ok(None);
         }
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        for root in program_roots(&settings.ca_file)? {
+            builder = builder.add_root_certificate(root);
+        }
+        let client = builder
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_millis(settings.timeout_ms))
             .user_agent(concat!(
@@ -1529,6 +1552,19 @@ mod tests {
             data_connect_url: None,
             forward_client_address: false,
         }
+    }
+
+    #[test]
+    fn a_program_ca_file_must_hold_certificates() {
+        assert!(matches!(program_roots(std::path::Path::new("")), Ok(r) if r.is_empty()));
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let missing = dir.path().join("absent.pem");
+        let refused = program_roots(&missing).err().unwrap_or_default();
+        assert!(refused.starts_with("beacon.network.ca_file"), "{refused}");
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "no certificate here\n").unwrap_or_else(|e| panic!("{e}"));
+        let refused = program_roots(&empty).err().unwrap_or_default();
+        assert!(refused.contains("no PEM certificate"), "{refused}");
     }
 
     #[test]

@@ -167,20 +167,13 @@ impl TestGateway {
         if let Some(objects) = objects {
             gateway = gateway.with_objects(objects);
         }
-        let audit_archive: Arc<dyn ObjectStorage> = match &s3 {
-            Some(server) => {
-                let storage: Arc<dyn ObjectStorage> = Arc::new(gemj_s3::S3Storage::new(
-                    &server.config("s3://gemj/e2e-audit-archive"),
-                )?);
-                gateway = gateway.with_audit_archive(gemj_core::audit_archive::AuditArchive::new(
-                    Arc::clone(&storage),
-                ));
-                storage
-            }
-            None => Arc::new(gemj_objects::LocalFolderStorage::new(
-                data_dir.join("audit-archive"),
-            )),
-        };
+        if let Some(server) = &s3 {
+            let storage = gemj_s3::S3Storage::new(&server.config("s3://gemj/e2e-audit-archive"))?;
+            gateway = gateway.with_audit_archive(gemj_core::audit_archive::AuditArchive::new(
+                Arc::new(storage),
+            ));
+        }
+        let audit_archive = Arc::clone(gateway.audit_archive().storage());
         if participants > 0 {
             let options = DemoOptions {
                 participants,
@@ -506,6 +499,17 @@ pub type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 /// The result of a test's helper.
 pub type Res<T> = Result<T, Box<dyn std::error::Error>>;
+
+/// The claims of a JWT: its payload read, not verified (what a test was handed or sent).
+///
+/// # Errors
+/// When `jwt` has no base64url JSON payload.
+pub fn jwt_claims(jwt: &str) -> Res<serde_json::Value> {
+    use base64::Engine as _;
+    let payload = jwt.split('.').nth(1).ok_or("a JWT has a payload")?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload)?;
+    Ok(serde_json::from_slice(&bytes)?)
+}
 
 /// Names in the demo cohort that the tests address.
 pub mod names {

@@ -20,22 +20,6 @@ const AUDITED_REFUSALS: u32 = 4;
 /// Small answers a participant may be part of for one requester.
 const RISK_BUDGET: u32 = 2;
 
-/// `GET url` with no credential: status and JSON body.
-fn get_anonymous(url: &str) -> Result<(u16, serde_json::Value), Box<dyn std::error::Error>> {
-    tokio::task::block_in_place(|| {
-        let res = ureq::get(url)
-            .config()
-            .http_status_as_error(false)
-            .build()
-            .call()?;
-        let status = res.status().as_u16();
-        Ok((
-            status,
-            serde_json::from_reader(res.into_body().into_reader())?,
-        ))
-    })
-}
-
 /// `POST url` with a bearer token and a JSON body: the status.
 fn post(
     url: &str,
@@ -53,24 +37,28 @@ fn post(
     })?)
 }
 
-/// The `jti` claim of a JWT (its payload read, not verified).
+/// The `jti` claim of a JWT.
 fn jti(token: &str) -> Result<String, Box<dyn std::error::Error>> {
-    use base64::Engine as _;
-    let payload = token.split('.').nth(1).ok_or("a JWT")?;
-    let claims: serde_json::Value =
-        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload)?)?;
+    let claims = gemj_e2e::jwt_claims(token)?;
     Ok(claims["jti"].as_str().ok_or("a jti")?.to_owned())
 }
 
 /// `GET url` with a bearer token: status and JSON body.
 fn get(url: &str, token: &str) -> Result<(u16, serde_json::Value), Box<dyn std::error::Error>> {
+    fetch(url, Some(token))
+}
+
+/// `GET url`, with a bearer token if given: status and JSON body.
+fn fetch(
+    url: &str,
+    token: Option<&str>,
+) -> Result<(u16, serde_json::Value), Box<dyn std::error::Error>> {
     tokio::task::block_in_place(|| {
-        let res = ureq::get(url)
-            .config()
-            .http_status_as_error(false)
-            .build()
-            .header("Authorization", &format!("Bearer {token}"))
-            .call()?;
+        let mut request = ureq::get(url).config().http_status_as_error(false).build();
+        if let Some(token) = token {
+            request = request.header("Authorization", &format!("Bearer {token}"));
+        }
+        let res = request.call()?;
         let status = res.status().as_u16();
         Ok((
             status,
@@ -187,15 +175,7 @@ async fn a_withdrawal_on_one_instance_is_enforced_on_the_other_within_seconds() 
     });
 
     let started = Instant::now();
-    let status = tokio::task::block_in_place(|| {
-        ureq::post(&format!("{base_a}/consent/v1/events"))
-            .config()
-            .http_status_as_error(false)
-            .build()
-            .header("Authorization", &format!("Bearer {token}"))
-            .send_json(&withdrawal)
-            .map(|r| r.status().as_u16())
-    })?;
+    let status = post(&format!("{base_a}/consent/v1/events"), &token, &withdrawal)?;
     let posted = started.elapsed();
     assert_eq!(status, 201);
     let (_, on_a) = get(&format!("{base_a}{path}"), &passport)?;
@@ -233,15 +213,11 @@ async fn a_withdrawal_on_one_instance_is_enforced_on_the_other_within_seconds() 
         "reason": "synthetic: the researcher left the project"
     });
     let started = Instant::now();
-    let status = tokio::task::block_in_place(|| {
-        ureq::post(&format!("{base_a}/admin/v1/revocations"))
-            .config()
-            .http_status_as_error(false)
-            .build()
-            .header("Authorization", &format!("Bearer {admin}"))
-            .send_json(&revocation)
-            .map(|r| r.status().as_u16())
-    })?;
+    let status = post(
+        &format!("{base_a}/admin/v1/revocations"),
+        &admin,
+        &revocation,
+    )?;
     assert_eq!(status, 201);
     let (status, body) = get(&format!("{base_a}{path}"), &passport)?;
     assert_eq!(status, 401, "{body}");
@@ -360,22 +336,14 @@ async fn a_withdrawal_on_one_instance_is_enforced_on_the_other_within_seconds() 
         through_a.iter().all(|n| *n > 0 && *n == through_a[0]),
         "carol's counts on A before her risk budget is spent: {through_a:?}"
     );
-    let started = Instant::now();
-    let on_b = loop {
-        let n = count(&base_b)?;
-        if n == 0 {
-            break started.elapsed();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "B still counts participants whose risk budget carol spent on A ({n})"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    eprintln!(
-        "risk budget spent on A ({through_a:?}); B counted 0 for carol after {:.1} ms",
-        on_b.as_secs_f64() * 1e3
+    // A's charges are written before A answers, and B reads carol's ledger from the store at
+    // her first query there: its very first count leaves them out.
+    let on_b = count(&base_b)?;
+    assert_eq!(
+        on_b, 0,
+        "B counts participants whose risk budget carol spent on A ({through_a:?})"
     );
+    eprintln!("risk budget spent on A ({through_a:?}); B's first count for carol: {on_b}");
 
     // One refusal limit per address: forged credentials sent to A and B in turn are audited
     // one by one only `AUDITED_REFUSALS` times in all, then once per instance as limited.
@@ -409,13 +377,14 @@ async fn a_withdrawal_on_one_instance_is_enforced_on_the_other_within_seconds() 
     );
 
     // One query budget per address, leased in blocks: anonymous queries sent to A and B in
-    // turn are answered at most `ADDRESS_BUDGET` times in all (bob's answered queries above
-    // came from the same address), and at most two blocks and their top-ups short of it.
+    // turn are answered at most `ADDRESS_BUDGET` times in all (bob's and carol's answered
+    // queries above came from the same address), and at most one unspent lease per instance
+    // short of it (leases of 16 are not topped up in the background: that starts at 64).
     let mut answered = 0_u32;
     let mut statuses = std::collections::BTreeMap::<u16, u32>::new();
     for i in 0..ADDRESS_BUDGET + 64 {
         let base = if i % 2 == 0 { &base_a } else { &base_b };
-        let (status, body) = get_anonymous(&format!("{base}/beacon/v2/individuals"))?;
+        let (status, body) = fetch(&format!("{base}/beacon/v2/individuals"), None)?;
         match status {
             200 => answered += 1,
             429 => assert_eq!(body["error"]["errorCode"], 429, "{body}"),

@@ -1229,6 +1229,16 @@ async fn wes_replicas_answer_for_every_run_and_a_restart_reports_truthfully() ->
     c.stop().await;
     b.stop().await;
     a.stop().await;
+    // The test's schema goes with it (a pool of this test's own runtime: the instances' pools
+    // may hold connections whose runtime is shutting down).
+    let opts = gemj_store::StoreOptions {
+        schema: Some(schema.clone()),
+        ..gemj_store::StoreOptions::default()
+    };
+    gemj_store::Store::connect(&url, &opts)
+        .await?
+        .drop_schema_and_close()
+        .await?;
     Ok(())
 }
 

@@ -109,6 +109,12 @@ impl AuditArchive {
         Self { storage }
     }
 
+    /// Where the segments are stored.
+    #[must_use]
+    pub fn storage(&self) -> &Arc<dyn ObjectStorage> {
+        &self.storage
+    }
+
     /// The storage's location, for the operator.
     #[must_use]
     pub fn location(&self) -> String {

@@ -247,6 +247,12 @@ impl Gateway {
         self
     }
 
+    /// Where sealed audit segments are kept (`audit.archive_url`).
+    #[must_use]
+    pub fn audit_archive(&self) -> &AuditArchive {
+        &self.audit_archive
+    }
+
     /// Keeps sealed audit segments in `archive` instead of the storage `audit.archive_url`
     /// names (an embedding program, or a test whose S3 client is configured in code).
     #[must_use]

@@ -39,7 +39,7 @@ pub fn server_config(tls: &TlsConfig) -> anyhow::Result<Option<rustls::ServerCon
     .context("server.tls: TLS versions")?
     .with_no_client_auth()
     .with_single_cert(chain, key)
-    .context("server.tls: the private key is not the certificate's")?;
+    .context("server.tls: the certificate and key were refused (is the key the certificate's?)")?;
     Ok(Some(config))
 }
 
@@ -111,7 +111,7 @@ mod tests {
         );
         let mismatched = files(dir.path(), &cert, &other_key);
         assert!(
-            refused(&mismatched).contains("not the certificate's"),
+            refused(&mismatched).contains("is the key the certificate's"),
             "{}",
             refused(&mismatched)
         );

@@ -150,18 +150,19 @@ impl Site {
     }
 
     /// `serve` on `port`, returned once `/readyz` answers 200.
-    fn serve(&self, port: u16, demo: bool) -> Result<Child, Box<dyn std::error::Error>> {
+    fn serve(&self, port: u16, demo: bool) -> Result<Served, Box<dyn std::error::Error>> {
         let listen = format!("127.0.0.1:{port}");
         let data = self.data_s();
         let mut args = vec!["--listen", listen.as_str(), "--data-dir", &data, "serve"];
         if demo {
             args.push("--demo");
         }
-        let mut child = self
-            .command(&args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?;
+        let mut child = Served(
+            self.command(&args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()?,
+        );
         let started = Instant::now();
         loop {
             let ready = ureq::get(&format!("http://{listen}/readyz"))
@@ -174,7 +175,7 @@ impl Site {
             if ready {
                 return Ok(child);
             }
-            if let Some(status) = child.try_wait()? {
+            if let Some(status) = child.0.try_wait()? {
                 return Err(format!("the gateway exited before it was ready: {status}").into());
             }
             if started.elapsed() > Duration::from_secs(60) {
@@ -184,16 +185,39 @@ impl Site {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+}
 
-    /// Drops the PostgreSQL schema (nothing for SQLite: the folder goes with the site).
-    fn finish(self) -> TestResult {
-        if self.pg.is_some() {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            rt.block_on(async { self.store().await?.drop_schema_and_close().await })?;
+/// A PostgreSQL site's schema is dropped when the site is, whether the test passed or not
+/// (nothing for SQLite: the folder goes with the site).
+impl Drop for Site {
+    fn drop(&mut self) {
+        if self.pg.is_none() {
+            return;
         }
-        Ok(())
+        let rt = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                eprintln!("the test's PostgreSQL schema was not dropped: {e}");
+                return;
+            }
+        };
+        if let Err(e) = rt.block_on(async { self.store().await?.drop_schema_and_close().await }) {
+            eprintln!("the test's PostgreSQL schema was not dropped: {e}");
+        }
+    }
+}
+
+/// A gateway process, killed (SIGKILL) and reaped when dropped, so a failed assertion leaves
+/// no gateway behind holding its port and connections.
+struct Served(Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -204,9 +228,9 @@ fn free_port() -> std::io::Result<u16> {
 }
 
 /// SIGKILL (std's `Child::kill` on Unix), then reap.
-fn kill_9(child: &mut Child) -> std::io::Result<()> {
-    child.kill()?;
-    child.wait().map(|_| ())
+fn kill_9(served: &mut Served) -> std::io::Result<()> {
+    served.0.kill()?;
+    served.0.wait().map(|_| ())
 }
 
 /// A burst of audited requests from four clients, the gateway killed in the middle of it:
@@ -307,8 +331,7 @@ fn burst_killed(postgres: bool) -> TestResult {
     let res = ureq::get(&format!("http://127.0.0.1:{port}/catalogue/v1/datasets")).call()?;
     assert_eq!(res.status(), 200);
     kill_9(&mut server)?;
-    site.assert_audit_verifies("the restart")?;
-    site.finish()
+    site.assert_audit_verifies("the restart")
 }
 
 /// A withdrawal posted and the gateway killed a few milliseconds later, at several delays:
@@ -451,10 +474,16 @@ fn withdrawal_killed(postgres: bool) -> TestResult {
         // The retry after a restart: created, or already there (the same contents).
         let mut server = site.serve(port, true)?;
         let (status, id) = post(&token, &body)?;
-        let expected = if stored_first == 1 { 200 } else { 201 };
-        assert_eq!(
-            status, expected,
-            "the retry (stored before it: {stored_first})"
+        // Already there (200) when the first was answered or seen stored; either when it was
+        // not: a commit PostgreSQL received before the kill may land after the look above.
+        let expected: &[u16] = if answered.is_some() || stored_first == 1 {
+            &[200]
+        } else {
+            &[200, 201]
+        };
+        assert!(
+            expected.contains(&status),
+            "the retry answered {status} (stored before it: {stored_first})"
         );
         kill_9(&mut server)?;
         assert_eq!(
@@ -478,5 +507,5 @@ fn withdrawal_killed(postgres: bool) -> TestResult {
         site.assert_audit_verifies("the retry")?;
     }
     eprintln!("first posts killed after 0, 3 and 15 ms: {outcomes:?}");
-    site.finish()
+    Ok(())
 }

@@ -12,8 +12,10 @@
 # gateway's own histograms (/metrics) say where the time went: each request's audit wait and
 # each batch's write; on PostgreSQL, the WAL the load wrote; and the CPU per request, the
 # gateway's and PostgreSQL's (from /proc). Bounded: fixed durations, 127.0.0.1 only.
+# `journal`: PostgreSQL with a local audit journal (audit.journal: answers wait for a local
+# append; a task ships the rows into PostgreSQL's chain), `all`: the three.
 #
-#   scripts/bench-tail.sh [DURATION] [sqlite|postgres|both]
+#   scripts/bench-tail.sh [DURATION] [sqlite|postgres|journal|both|all]
 #   CONNECTIONS=200 DELAY_MS=40 scripts/bench-tail.sh 60 both
 #   ONLY="Data Connect" scripts/bench-tail.sh 60 sqlite     (the endpoints whose label has ONLY)
 #   GATEWAY_BIN=/tmp/before/gemj-gateway scripts/bench-tail.sh 60 postgres   (that binary, unbuilt)
@@ -23,6 +25,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-60}
 stores=${2:-both}
+case "$stores" in sqlite|postgres|journal|both|all) ;; *) echo "stores: sqlite, postgres, journal, both or all" >&2; exit 2 ;; esac
+wants() { # store: whether this run measures it
+  case "$stores" in all) true ;; both) [ "$1" != journal ] ;; *) [ "$1" = "$stores" ] ;; esac
+}
 connections=${CONNECTIONS:-200}
 delay=${DELAY_MS:-40}
 pg_url=${GEMJ_BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
@@ -37,7 +43,10 @@ schema="bench_tail_$$"
 cleanup() {
   kill "${pid:-0}" 2>/dev/null || true
   rm -rf "$work"
-  if [ "$stores" != sqlite ]; then psql -q "$pg_url" -c "DROP SCHEMA IF EXISTS $schema CASCADE" 2>/dev/null || true; fi
+  if [ "$stores" != sqlite ]; then
+    psql -q "$pg_url" -c "DROP SCHEMA IF EXISTS $schema CASCADE" 2>/dev/null || true
+    psql -q "$pg_url" -c "DROP SCHEMA IF EXISTS ${schema}_journal CASCADE" 2>/dev/null || true
+  fi
 }
 trap cleanup EXIT
 port=18192
@@ -95,7 +104,8 @@ def histogram(path, name):
         elif line.startswith(name + "_sum"):
             total = float(line.split()[-1])
     return buckets, count, total
-for name, label in (("gemj_audit_wait_seconds", "audit wait"), ("gemj_audit_write_seconds", "batch write")):
+for name, label in (("gemj_audit_wait_seconds", "audit wait"), ("gemj_audit_write_seconds", "batch write"),
+                    ("gemj_audit_ship_seconds", "journal shipping")):
     (b0, c0, s0), (b1, c1, s1) = histogram(sys.argv[1], name), histogram(sys.argv[2], name)
     n = c1 - c0
     if n <= 0:
@@ -171,12 +181,18 @@ run() { # store label, data dir
   kill -TERM "$pid"; wait "$pid" || true
 }
 
-if [ "$stores" != postgres ]; then
+if wants sqlite; then
   run "SQLite" "$work/sqlite"
 fi
-if [ "$stores" != sqlite ]; then
+if wants postgres || wants journal; then
   # PostgreSQL zero-fills each new 16 MB WAL file while commits wait; a server that recycles
   # its old files at checkpoints (min_wal_size) does not (docs/PERFORMANCE.md).
   echo "== PostgreSQL: $(psql -qtA "$pg_url" -c "SELECT string_agg(name || ' ' || setting || coalesce(unit, ''), ', ' ORDER BY name) FROM pg_settings WHERE name IN ('min_wal_size', 'max_wal_size', 'checkpoint_timeout', 'synchronous_commit', 'wal_init_zero')")"
+fi
+if wants postgres; then
   pg_schema=$schema GEMJ_DATABASE__URL="$pg_url" GEMJ_DATABASE__SCHEMA="$schema" run "PostgreSQL" "$work/postgres"
+fi
+if wants journal; then
+  pg_schema=${schema}_journal GEMJ_DATABASE__URL="$pg_url" GEMJ_DATABASE__SCHEMA="${schema}_journal" \
+    GEMJ_AUDIT__JOURNAL=audit-journal.sqlite run "PostgreSQL, local audit journal" "$work/journal"
 fi

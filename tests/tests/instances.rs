@@ -4,7 +4,8 @@
 //! in docs/PERFORMANCE.md). A SMART client assertion exchanged on A is refused as a replay on B.
 //! Every budget is one budget across both: a caller's Beacon queries, an address's Beacon
 //! queries (a budget large enough to be leased in blocks), a requester's risk ledger, and the
-//! number of forged credentials an address gets audited one by one.
+//! number of forged credentials an address gets audited one by one. Two replicas with local
+//! audit journals ship into one chain, and each one's own history reads its own answers.
 
 use std::time::{Duration, Instant};
 
@@ -73,21 +74,46 @@ fn listed(body: &serde_json::Value, participant: &str) -> bool {
         .is_some_and(|a| a.iter().any(|p| p == participant))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_withdrawal_on_one_instance_is_enforced_on_the_other_within_seconds() -> TestResult {
+/// The test PostgreSQL's URL and a fresh schema name for one run (`prefix`, process id and
+/// clock; the test drops it at its end); `None` outside CI when none is configured.
+fn postgres(
+    test: &str,
+    prefix: &str,
+) -> Result<Option<(String, String)>, Box<dyn std::error::Error>> {
     let Ok(url) = std::env::var("GEMJ_TEST_DATABASE_URL") else {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true needs GEMJ_TEST_DATABASE_URL for the two-instance test"
+            "CI=true needs GEMJ_TEST_DATABASE_URL for the {test}"
         );
-        eprintln!("two-instance test skipped (set GEMJ_TEST_DATABASE_URL to run it)");
-        return Ok(());
+        eprintln!("{test} skipped (set GEMJ_TEST_DATABASE_URL to run it)");
+        return Ok(None);
     };
-    // A fresh schema per run (process id and clock), dropped at the end.
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .subsec_nanos();
-    let schema = format!("gemj_e2e_{}_{nanos}", std::process::id());
+    Ok(Some((
+        url,
+        format!("{prefix}_{}_{nanos}", std::process::id()),
+    )))
+}
+
+/// Drops a test's schema, from a pool of the test's own runtime: the instances' pools may hold
+/// connections whose runtime is shutting down.
+async fn drop_schema(url: &str, schema: &str) -> TestResult {
+    let opts = gemj_store::StoreOptions {
+        schema: Some(schema.to_owned()),
+        ..gemj_store::StoreOptions::default()
+    };
+    let store = gemj_store::Store::connect(url, &opts).await?;
+    store.drop_schema_and_close().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_withdrawal_on_one_instance_is_enforced_on_the_other_within_seconds() -> TestResult {
+    let Some((url, schema)) = postgres("two-instance test", "gemj_e2e")? else {
+        return Ok(());
+    };
     // Both instances present the same public URL, so the demo broker and the demo institutions
     // (keys in the shared data folder) are the same issuers to both. (Loopback, as the demo
     // requires; nothing is ever sent there: the demo key sets are read from memory.)
@@ -407,13 +433,127 @@ async fn a_withdrawal_on_one_instance_is_enforced_on_the_other_within_seconds() 
 
     b.stop().await;
     a.stop().await;
-    // A pool of this test's own runtime drops the schema: the instances' pools may hold
-    // connections whose runtime is shutting down.
-    let opts = gemj_store::StoreOptions {
-        schema: Some(schema.clone()),
-        ..gemj_store::StoreOptions::default()
+    drop_schema(&url, &schema).await
+}
+
+/// `GET url` with a bearer token: status and the gateway's `X-Request-Id`.
+fn request_id(url: &str, token: &str) -> Result<(u16, String), Box<dyn std::error::Error>> {
+    tokio::task::block_in_place(|| {
+        let res = ureq::get(url)
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .header("Authorization", &format!("Bearer {token}"))
+            .call()?;
+        let id = res
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .ok_or("an X-Request-Id")?
+            .to_owned();
+        Ok((res.status().as_u16(), id))
+    })
+}
+
+/// The request ids of a caller's own history, read through `base`.
+fn history(base: &str, token: &str) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    let (status, page) = get(&format!("{base}/audit/v1/me?limit=1000"), token)?;
+    assert_eq!(status, 200, "{page}");
+    Ok(page["records"]
+        .as_array()
+        .ok_or("records")?
+        .iter()
+        .filter_map(|r| r["request_id"].as_str().map(str::to_owned))
+        .collect())
+}
+
+/// Two replicas over one PostgreSQL, each answering from a local audit journal
+/// (`audit.journal`): every answer's row reaches the one chain, numbered once, in an intact
+/// chain; a caller's history read through a replica right after its answers lists them (the
+/// read waits for that replica's shipper), and the other replica's within moments.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_with_local_journals_ship_into_one_chain() -> TestResult {
+    let Some((url, schema)) = postgres("two-instance journal test", "gemj_e2e_journal")? else {
+        return Ok(());
     };
-    let store = gemj_store::Store::connect(&url, &opts).await?;
-    store.drop_schema_and_close().await?;
-    Ok(())
+    let public = "http://127.0.0.1:9".to_owned();
+    let [port_a, port_b] = gemj_e2e::free_ports()?;
+    let pg = |c: &mut gemj_server::Config, port: u16, journal: &str| {
+        c.public_url = public.clone();
+        c.database.url = url.clone();
+        c.database.schema = schema.clone();
+        c.listen = format!("127.0.0.1:{port}");
+        c.audit.journal = journal.to_owned();
+    };
+    let a = TestGateway::start_with(4, |c| pg(c, port_a, "journal-a.sqlite")).await?;
+    let data_dir = a.data_dir().to_path_buf();
+    let b = TestGateway::start_with(0, |c| {
+        pg(c, port_b, "journal-b.sqlite");
+        c.data_dir = data_dir.clone();
+    })
+    .await?;
+    let bases = [
+        format!("http://127.0.0.1:{port_a}"),
+        format!("http://127.0.0.1:{port_b}"),
+    ];
+    let broker = gemj_demo::broker::load(&data_dir, &public)?;
+    let alice = visas::registered_passport(&broker, "alice", gemj_auth::now_unix())?;
+    let mut answered: [Vec<String>; 2] = [Vec::new(), Vec::new()];
+    for i in 0..40 {
+        let (status, id) = request_id(&format!("{}/catalogue/v1/datasets", bases[i % 2]), &alice)?;
+        assert_eq!(status, 200);
+        answered[i % 2].push(id);
+    }
+    for (replica, base) in bases.iter().enumerate() {
+        // Read right after the answers: this replica's own rows are already in the chain.
+        let seen = history(base, &alice)?;
+        let missing: Vec<&String> = answered[replica]
+            .iter()
+            .filter(|id| !seen.contains(*id))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "replica {replica}'s own history misses its answers {missing:?}"
+        );
+    }
+    let everything: Vec<&String> = answered.iter().flatten().collect();
+    let started = Instant::now();
+    loop {
+        let seen = history(&bases[0], &alice)?;
+        if everything.iter().all(|id| seen.contains(*id)) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the other replica's rows are not in the chain 5 s later"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Each of a request's decisions (one per dataset listed) once.
+    let rows = a.store.audit_records(0, 10_000).await?;
+    let mut decisions = std::collections::HashMap::new();
+    for r in &rows {
+        *decisions
+            .entry((r.event.request_id.as_str(), r.event.resource.as_str()))
+            .or_insert(0_u32) += 1;
+    }
+    assert!(
+        decisions.values().all(|n| *n == 1),
+        "a decision in the chain more than once"
+    );
+    for id in &everything {
+        assert!(
+            rows.iter().any(|r| &&r.event.request_id == id),
+            "request {id} has no row in the chain"
+        );
+    }
+    assert!(
+        rows.iter()
+            .map(|r| r.seq)
+            .eq(1..=i64::try_from(rows.len())?),
+        "one numbering, no gap"
+    );
+    b.stop_with_intact_chains().await?;
+    a.stop_with_intact_chains().await?;
+    drop_schema(&url, &schema).await
 }

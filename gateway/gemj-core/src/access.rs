@@ -1346,6 +1346,17 @@ impl DiscoveryApprovals {
 }
 
 impl AccessPoint {
+    /// With a local audit journal: waits (up to 2 s) until every audited event recorded so far
+    /// is in the store's chain, so that a read of the audit that follows sees them. At once
+    /// without a journal.
+    pub async fn settle_audit(&self) {
+        if !self.audit.settle(std::time::Duration::from_secs(2)).await {
+            tracing::warn!(
+                message = "The audit journal is not shipped yet; reading the audit as it is."
+            );
+        }
+    }
+
     /// A decision point reading approvals from `store`, consent from `consent`, and writing to
     /// the given audit sink.
     #[must_use]

@@ -9,15 +9,20 @@
 //! batches grow by themselves; idle, a lone event is written at once, with no timer.
 //! [`AuditMetrics`] times both sides: each request's wait for its events to be durable and each
 //! batch's write (the server's `/metrics`).
+//!
+//! With a local journal ([`AuditSink::with_journal`], PostgreSQL deployments), a batch is
+//! appended to the replica's own journal file instead, which is all an answer waits for, and a
+//! shipper task moves the journal into the store's chain as it fills (`gemj_store::journal`).
+//! Its rows get their sequence numbers there, so a journaled request is answered with 0s.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use gemj_model::AuditEvent;
-use gemj_store::{Backend, Store};
-use prometheus::{Histogram, HistogramOpts};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
+use gemj_store::{AuditJournal, Backend, SHIP_BATCH, Store};
+use prometheus::{Histogram, HistogramOpts, IntGauge};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, oneshot, watch};
 
 use crate::CoreError;
 
@@ -38,6 +43,10 @@ impl Default for AuditOptions {
         }
     }
 }
+
+/// With a journal, the shipper's pause after a shipping that found rows: the rows of the next
+/// few milliseconds then go in one commit.
+const SHIP_PAUSE: std::time::Duration = std::time::Duration::from_millis(4);
 
 /// The events of one request, written together in one transaction and acknowledged together.
 struct Pending {
@@ -65,6 +74,94 @@ struct Shared {
     /// Where the writer runs: `None`, on the runtime of the request that starts it.
     home: Option<tokio::runtime::Handle>,
     metrics: AuditMetrics,
+    /// The local journal and its shipper, when the sink journals.
+    ship: Option<Arc<Ship>>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // The last handle is gone: the shipper ships what is left and lets the journal go.
+        if let Some(ship) = &self.ship {
+            ship.closed
+                .store(true, std::sync::atomic::Ordering::Release);
+            ship.wake.notify_one();
+        }
+    }
+}
+
+/// A journal's shipper: woken by each append, it ships until the journal is empty.
+struct Ship {
+    store: Store,
+    journal: AuditJournal,
+    wake: Notify,
+    closed: std::sync::atomic::AtomicBool,
+    /// The last journal row shipped.
+    shipped: watch::Sender<i64>,
+    metrics: AuditMetrics,
+}
+
+impl Ship {
+    /// Ships until nothing waits; `false` when the store failed (then the rows stay in the
+    /// journal for the next try).
+    async fn ship_all(&self) -> bool {
+        loop {
+            let started = Instant::now();
+            let shipped = self
+                .store
+                .ship_audit_journal(&self.journal, SHIP_BATCH)
+                .await;
+            if let (Ok(_), Some(through)) = (&shipped, self.journal.last_shipped()) {
+                self.shipped
+                    .send_if_modified(|s| std::mem::replace(s, through) != through);
+                let waiting = self.journal.last_appended().saturating_sub(through);
+                self.metrics.journal_rows.set(waiting);
+            }
+            match shipped {
+                Ok(0) => return true,
+                Ok(n) => {
+                    self.metrics.ship.observe(started.elapsed().as_secs_f64());
+                    // Busy: let a few milliseconds' rows gather into the next shipping, fewer
+                    // and larger commits (no answer waits for them). Idle, the next append
+                    // is shipped at once.
+                    if n < SHIP_BATCH {
+                        tokio::time::sleep(SHIP_PAUSE).await;
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(
+                        message = "The audit journal could not be shipped; retrying.",
+                        journal = self.journal.id(),
+                        %error
+                    );
+                    return false;
+                }
+            }
+        }
+    }
+
+    /// The shipper's loop, until the sink is dropped and the journal is empty (or the store
+    /// is out of reach then: what is left ships at the next start).
+    async fn run(self: Arc<Self>) {
+        let mut failures = 0_u32;
+        loop {
+            let closed = self.closed.load(std::sync::atomic::Ordering::Acquire);
+            if self.ship_all().await {
+                failures = 0;
+                if closed {
+                    return;
+                }
+                self.wake.notified().await;
+            } else {
+                failures = failures.saturating_add(1);
+                if closed && failures > 3 {
+                    return;
+                }
+                // Back off up to a second; an append wakes it no sooner.
+                let pause = std::time::Duration::from_millis(50 * u64::from(failures.min(20)));
+                tokio::time::sleep(pause).await;
+            }
+        }
+    }
 }
 
 /// The audit writer's latencies: what an audited answer waits for, and where that goes. Under
@@ -80,6 +177,12 @@ pub struct AuditMetrics {
     pub write: Histogram,
     /// Per batch: the events written together (`gemj_audit_batch_events`).
     pub batch: Histogram,
+    /// With a journal, per shipping: its append to the store's chain, in seconds
+    /// (`gemj_audit_ship_seconds`).
+    pub ship: Histogram,
+    /// With a journal: its rows not yet shipped, as of the last shipping
+    /// (`gemj_audit_journal_rows`).
+    pub journal_rows: IntGauge,
 }
 
 impl AuditMetrics {
@@ -110,6 +213,16 @@ impl AuditMetrics {
                     1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0,
                 ],
             ),
+            ship: histogram(
+                "audit_ship_seconds",
+                "Audit journal: time to ship a batch of its rows into the store's chain.",
+                &SECONDS,
+            ),
+            journal_rows: IntGauge::new(
+                "audit_journal_rows",
+                "Audit journal: rows not yet shipped into the store's chain.",
+            )
+            .expect("constant, valid gauge options"),
         }
     }
 
@@ -138,13 +251,42 @@ impl AuditSink {
     /// runs on that runtime; else on the runtime of the request that starts it.
     #[must_use]
     pub fn new(store: Store, options: AuditOptions) -> Self {
-        let capacity = options
-            .queue_capacity
-            .clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
         let home = match store.backend() {
             Backend::Postgres => tokio::runtime::Handle::try_current().ok(),
             Backend::Sqlite => None,
         };
+        Self::made(store, options, home, AuditMetrics::new(), None)
+    }
+
+    /// The audit writer over a local `journal`, shipped into `store`'s chain by a task on the
+    /// current runtime, which first ships what an earlier run left. Must run inside a tokio
+    /// runtime.
+    #[must_use]
+    pub fn with_journal(store: Store, options: AuditOptions, journal: AuditJournal) -> Self {
+        let metrics = AuditMetrics::new();
+        let ship = Arc::new(Ship {
+            store: store.clone(),
+            shipped: watch::Sender::new(journal.last_shipped().unwrap_or_default()),
+            journal,
+            wake: Notify::new(),
+            closed: std::sync::atomic::AtomicBool::new(false),
+            metrics: metrics.clone(),
+        });
+        tokio::spawn(Arc::clone(&ship).run());
+        // A journal's append is local: the writer runs where the request does.
+        Self::made(store, options, None, metrics, Some(ship))
+    }
+
+    fn made(
+        store: Store,
+        options: AuditOptions,
+        home: Option<tokio::runtime::Handle>,
+        metrics: AuditMetrics,
+        ship: Option<Arc<Ship>>,
+    ) -> Self {
+        let capacity = options
+            .queue_capacity
+            .clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
         Self {
             shared: Arc::new(Shared {
                 store,
@@ -153,9 +295,31 @@ impl AuditSink {
                 capacity,
                 max_batch: options.max_batch.max(1),
                 home,
-                metrics: AuditMetrics::new(),
+                metrics,
+                ship,
             }),
         }
+    }
+
+    /// Whether the sink journals (its answers' sequence numbers are 0).
+    #[must_use]
+    pub fn journals(&self) -> bool {
+        self.shared.ship.is_some()
+    }
+
+    /// With a journal: waits (at most `limit`) until every event recorded before the call is
+    /// in the store's chain, so that a read of the audit sees them; `false` when the limit
+    /// passed first. Without one: `true` at once.
+    pub async fn settle(&self, limit: std::time::Duration) -> bool {
+        let Some(ship) = &self.shared.ship else {
+            return true;
+        };
+        let target = ship.journal.last_appended();
+        let mut shipped = ship.shipped.subscribe();
+        ship.wake.notify_one();
+        tokio::time::timeout(limit, shipped.wait_for(|s| *s >= target))
+            .await
+            .is_ok_and(|r| r.is_ok())
     }
 
     /// The writer's latency histograms, for a metrics registry.
@@ -177,8 +341,9 @@ impl AuditSink {
     }
 
     /// Appends the events of one request together (one transaction, consecutive sequence
-    /// numbers) and waits until they are durable; returns their sequence numbers in order.
-    /// Must run inside a tokio runtime.
+    /// numbers) and waits until they are durable; returns their sequence numbers in order
+    /// (0 each when the sink journals: they are numbered when shipped). Must run inside a
+    /// tokio runtime.
     ///
     /// # Errors
     /// [`CoreError::AuditUnavailable`] when the events could not be written.
@@ -273,7 +438,14 @@ impl Shared {
         }
         let n = events.len();
         let started = Instant::now();
-        let written = self.store.append_audit_owned(events).await;
+        let written = match &self.ship {
+            Some(ship) => {
+                let journaled = ship.journal.append(&events).map(|_| vec![0; n]);
+                ship.wake.notify_one();
+                journaled
+            }
+            None => self.store.append_audit_owned(events).await,
+        };
         self.metrics.wrote(n, started);
         match written {
             Ok(seqs) if seqs.len() == n => {
@@ -418,6 +590,59 @@ mod tests {
         Ok(tokio::time::timeout(Duration::from_secs(10), task).await???)
     }
 
+    /// A journaling sink answers once the events are in its local file (0 for their numbers),
+    /// ships them into the one chain, settles on request, and, dropped, ships what is left and
+    /// lets the file go.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_journal_answers_from_its_file_and_ships_into_the_chain()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let (dir, store) = store().await?;
+        let path = dir.path().join("audit-journal.sqlite");
+        let journal = gemj_store::AuditJournal::open(&path)?;
+        let sink = AuditSink::with_journal(store.clone(), AuditOptions::default(), journal);
+        assert!(sink.journals());
+        let tasks: Vec<_> = (0..16)
+            .map(|n| {
+                let sink = sink.clone();
+                tokio::spawn(async move { sink.record_many(vec![event(n), event(n)]).await })
+            })
+            .collect();
+        for task in tasks {
+            assert_eq!(answered(task).await?, [0, 0]);
+        }
+        assert!(sink.settle(Duration::from_secs(10)).await);
+        let records = store.audit_records(0, 100).await?;
+        assert_eq!(records.len(), 32, "every journaled event is in the chain");
+        let mut ids: Vec<&str> = records
+            .iter()
+            .map(|r| r.event.request_id.as_str())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), 16);
+        assert!(store.verify_chains().await?.is_intact());
+
+        sink.record(event(99)).await?;
+        drop(sink);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let reopened = loop {
+            match gemj_store::AuditJournal::open(&path) {
+                Ok(journal) => break journal,
+                Err(_) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        assert_eq!(
+            store.audit_count().await?,
+            33,
+            "shipped before the file was let go"
+        );
+        assert_eq!(store.ship_audit_journal(&reopened, 100).await?, 0);
+        Ok(())
+    }
+
     /// Many requests at once on two threads: each gets consecutive sequence numbers, every
     /// number once, in one intact chain; the writer stops once the queue is empty.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -532,6 +757,7 @@ mod tests {
                 max_batch: 8,
                 home: Some(home),
                 metrics: AuditMetrics::new(),
+                ship: None,
             }),
         };
         let answer = tokio::time::timeout(Duration::from_secs(10), sink.record(event(1))).await?;

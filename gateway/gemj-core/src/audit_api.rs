@@ -149,6 +149,7 @@ async fn own_page(
     after: i64,
     limit: u32,
 ) -> Result<HistoryPage, CoreError> {
+    core.access.settle_audit().await;
     let principal = principal.audit_name();
     let (records, next_after) = read_page(after, limit, async |after, limit| {
         core.store
@@ -214,6 +215,7 @@ async fn participant_page(
     after: i64,
     limit: u32,
 ) -> Result<ParticipantAccessPage, CoreError> {
+    core.access.settle_audit().await;
     let (records, next_after) = read_page(after, limit, async |after, limit| {
         core.audit_archive
             .records_for_participant(&core.store, participant.as_str(), after, limit)

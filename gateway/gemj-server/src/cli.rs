@@ -280,6 +280,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("BROKEN: chain {} at seq {}: {}", b.chain, b.seq, b.reason);
                 return Ok(ExitCode::from(1));
             }
+            if !config.audit.journal.is_empty() {
+                println!("{}", journal_state(&store, &config).await?);
+            }
             let archive = crate::open_audit_archive(&config).await?;
             match archive.verify(&store).await {
                 Ok(r) => {
@@ -364,6 +367,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             gemj_model::ParticipantId::parse(id)
                 .map_err(|e| Usage(format!("participant id: {e}")))?;
             let operator = operator_name(operator.as_deref())?;
+            // A one-shot command audits straight into the chain: the journal file is the
+            // serving process's.
+            let mut config = config;
+            config.audit.journal.clear();
             let gateway = crate::Gateway::boot(config).await?;
             let packet = gateway
                 .export_phenopacket(&operator, id)
@@ -716,4 +723,26 @@ fn parse_cutoff(text: &str) -> anyhow::Result<time::OffsetDateTime> {
         anyhow::anyhow!("--before {text:?}: expected a date (2026-10-01) or an RFC 3339 time")
     })?;
     Ok(date.midnight().assume_utc())
+}
+
+/// What `audit verify` says of this replica's local audit journal: its rows not yet in the
+/// chain, or that a running gateway holds it (and ships them).
+async fn journal_state(store: &gemj_store::Store, config: &Config) -> anyhow::Result<String> {
+    let path = config.data_dir.join(&config.audit.journal);
+    if !path.exists() {
+        return Ok(format!("audit journal {}: none yet", path.display()));
+    }
+    let journal = match gemj_store::AuditJournal::open(&path) {
+        Ok(journal) => journal,
+        Err(e) => return Ok(format!("audit journal {}: {e}", path.display())),
+    };
+    let mark = store
+        .audit_journal_shipped(journal.id())
+        .await
+        .context("cannot read the audit journal's mark")?;
+    let waiting = journal.rows_after(mark)?;
+    Ok(format!(
+        "audit journal {}: {waiting} records not yet in the chain (the gateway ships them when it starts)",
+        path.display()
+    ))
 }

@@ -572,6 +572,14 @@ pub struct AuditConfig {
     /// `<data_dir>/audit-archive`. `file:/path`: another folder. `s3://bucket/prefix`: S3, with
     /// the endpoint and credentials of `storage.url`'s variables.
     pub archive_url: String,
+    /// PostgreSQL only: a file on this replica's own disk (relative: under `data_dir`) where
+    /// each audited answer's events are appended before the answer, then shipped into
+    /// PostgreSQL's chain moments later, exactly once, by a task of this process. An answer
+    /// then waits for a local append rather than PostgreSQL's commit; the events are kept
+    /// through a kill of the process, as the embedded store's are, but the ones not yet
+    /// shipped (milliseconds' worth) are lost with the disk itself. One process per file.
+    /// Empty: every answer waits for PostgreSQL's commit.
+    pub journal: String,
 }
 
 impl Default for AuditConfig {
@@ -579,6 +587,7 @@ impl Default for AuditConfig {
         Self {
             max_batch: 1024,
             archive_url: String::new(),
+            journal: String::new(),
         }
     }
 }
@@ -1183,6 +1192,13 @@ impl Config {
         {
             return Err(ConfigError::Invalid("database.url: expected a sqlite: or postgres:// URL (empty = the embedded SQLite file)".to_owned()));
         }
+        if !self.audit.journal.is_empty() && !self.database_url().starts_with("postgres") {
+            return Err(ConfigError::Invalid(
+                "audit.journal: only with PostgreSQL (database.url postgres://); \
+                 the embedded store is already on this disk"
+                    .to_owned(),
+            ));
+        }
         check_storage_url("storage.url", &self.storage.url, "<data_dir>/objects")?;
         check_storage_url(
             "audit.archive_url",
@@ -1503,6 +1519,20 @@ mod tests {
             )?;
             assert_eq!(set.public_url, "https://gateway.example.jp");
         }
+        // A local audit journal is for PostgreSQL: the embedded store is already local.
+        match Config::load_with_env(None, &o, env(&[("GEMJ_AUDIT__JOURNAL", "j.sqlite")])) {
+            Err(ConfigError::Invalid(m)) => assert!(m.contains("audit.journal"), "{m}"),
+            other => panic!("a journal on SQLite: {other:?}"),
+        }
+        let pg = Config::load_with_env(
+            None,
+            &o,
+            env(&[
+                ("GEMJ_AUDIT__JOURNAL", "j.sqlite"),
+                ("GEMJ_DATABASE__URL", "postgres://gemj@db.example.jp/gemj"),
+            ]),
+        )?;
+        assert_eq!(pg.audit.journal, "j.sqlite");
         Ok(())
     }
 

@@ -156,13 +156,18 @@ impl Gateway {
         ensure_writable_dir(&config.data_dir)?;
         let store = open_store(&config).await?;
         spawn_consent_refresh(store.clone());
-        let audit = AuditSink::new(
-            store.clone(),
-            AuditOptions {
-                max_batch: config.audit.max_batch.max(1),
-                ..AuditOptions::default()
-            },
-        );
+        let audit_options = AuditOptions {
+            max_batch: config.audit.max_batch.max(1),
+            ..AuditOptions::default()
+        };
+        let audit = if config.audit.journal.is_empty() {
+            AuditSink::new(store.clone(), audit_options)
+        } else {
+            let path = config.data_dir.join(&config.audit.journal);
+            let journal = gemj_store::AuditJournal::open(&path)
+                .with_context(|| format!("cannot open the audit journal {}", path.display()))?;
+            AuditSink::with_journal(store.clone(), audit_options, journal)
+        };
         let consent = ConsentView::start(
             store.clone(),
             ConsentViewOptions {

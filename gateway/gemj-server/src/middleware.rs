@@ -66,6 +66,8 @@ impl Metrics {
         registry.register(Box::new(audit.wait.clone()))?;
         registry.register(Box::new(audit.write.clone()))?;
         registry.register(Box::new(audit.batch.clone()))?;
+        registry.register(Box::new(audit.ship.clone()))?;
+        registry.register(Box::new(audit.journal_rows.clone()))?;
         Ok(Self {
             registry,
             requests,

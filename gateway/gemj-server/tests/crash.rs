@@ -27,6 +27,8 @@ struct Site {
     data: PathBuf,
     /// The PostgreSQL URL and schema, or `None` for the data folder's SQLite file.
     pg: Option<(String, String)>,
+    /// Whether the gateway journals its audit locally (`audit.journal`, PostgreSQL only).
+    journal: bool,
 }
 
 impl Site {
@@ -55,6 +57,7 @@ impl Site {
             _dir: dir,
             data,
             pg,
+            journal: false,
         }))
     }
 
@@ -75,6 +78,9 @@ impl Site {
         if let Some((url, schema)) = &self.pg {
             cmd.env("GEMJ_DATABASE__URL", url)
                 .env("GEMJ_DATABASE__SCHEMA", schema);
+        }
+        if self.journal {
+            cmd.env("GEMJ_AUDIT__JOURNAL", "audit-journal.sqlite");
         }
         cmd
     }
@@ -105,8 +111,8 @@ impl Site {
         Ok(())
     }
 
-    /// `audit verify` passes: every hash chain intact.
-    fn assert_audit_verifies(&self, after: &str) -> TestResult {
+    /// `audit verify` passes: every hash chain intact. Returns what it printed.
+    fn assert_audit_verifies(&self, after: &str) -> Result<String, Box<dyn std::error::Error>> {
         let out = self.run(&["--data-dir", &self.data_s(), "audit", "verify"])?;
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
@@ -114,7 +120,7 @@ impl Site {
             "after {after}: {stdout} {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        Ok(())
+        Ok(stdout.into_owned())
     }
 
     /// The site's store, opened beside (or after) the gateway.
@@ -227,6 +233,48 @@ fn free_port() -> std::io::Result<u16> {
         .port())
 }
 
+/// A PostgreSQL session (psql) holding the audit chain's head row (`SELECT … FOR UPDATE` in an
+/// open transaction): every append waits for it, as behind a stalled server. Released (rolled
+/// back) when dropped.
+struct HeadLock(Child);
+
+impl HeadLock {
+    fn take(site: &Site) -> Result<Self, Box<dyn std::error::Error>> {
+        use std::io::{BufRead, Write};
+        let (url, schema) = site.pg.as_ref().ok_or("a PostgreSQL site")?;
+        let mut psql = Command::new("psql")
+            .args(["-qtA", "-v", "ON_ERROR_STOP=1", url])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let mut stdin = psql.stdin.take().ok_or("psql's stdin")?;
+        writeln!(
+            stdin,
+            "SET search_path TO {schema};\nBEGIN;\nSELECT 'locked' FROM audit_head FOR UPDATE;"
+        )?;
+        stdin.flush()?;
+        psql.stdin = Some(stdin);
+        let stdout = psql.stdout.take().ok_or("psql's stdout")?;
+        let mut line = String::new();
+        std::io::BufReader::new(stdout).read_line(&mut line)?;
+        if line.trim() != "locked" {
+            return Err(format!("psql did not take the head's lock: {line:?}").into());
+        }
+        Ok(Self(psql))
+    }
+}
+
+impl Drop for HeadLock {
+    fn drop(&mut self) {
+        use std::io::Write;
+        if let Some(mut stdin) = self.0.stdin.take() {
+            let _ = writeln!(stdin, "ROLLBACK;");
+        }
+        let _ = self.0.wait();
+    }
+}
+
 /// SIGKILL (std's `Child::kill` on Unix), then reap.
 fn kill_9(served: &mut Served) -> std::io::Result<()> {
     served.0.kill()?;
@@ -238,22 +286,66 @@ fn kill_9(served: &mut Served) -> std::io::Result<()> {
 /// verify, and the restarted gateway serves. On SQLite.
 #[test]
 fn every_request_answered_before_a_kill_has_its_audit_row() -> TestResult {
-    burst_killed(false)
+    burst_killed(false, false)
 }
 
 /// As [`every_request_answered_before_a_kill_has_its_audit_row`], on PostgreSQL.
 #[test]
 fn every_request_answered_before_a_kill_has_its_audit_row_postgres() -> TestResult {
-    burst_killed(true)
+    burst_killed(true, false)
 }
 
-fn burst_killed(postgres: bool) -> TestResult {
-    let Some(site) = Site::new(postgres)? else {
+/// As [`every_request_answered_before_a_kill_has_its_audit_row`], on PostgreSQL with a local
+/// audit journal, while another session holds the chain's head (no shipping can land): the
+/// answers go on from the journal, so at the kill their rows are there and none in the chain;
+/// `audit verify` names them; the restarted gateway ships them, and then every answered
+/// request has its row in the chain, once.
+#[test]
+fn every_request_answered_before_a_kill_has_its_audit_row_journal() -> TestResult {
+    burst_killed(true, true)
+}
+
+/// The permitted requests' ids in the audit chain.
+async fn audited_ids(
+    s: Store,
+) -> Result<std::collections::HashSet<String>, Box<dyn std::error::Error>> {
+    let mut ids = std::collections::HashSet::new();
+    let mut after = 0;
+    loop {
+        let page = s.audit_records(after, 1_000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for r in page {
+            if r.event.decision == gemj_model::AccessDecision::Permit {
+                ids.insert(r.event.request_id);
+            }
+        }
+    }
+    Ok(ids)
+}
+
+/// The burst's rows in the audit chain.
+async fn burst_rows(s: Store) -> Result<Vec<gemj_model::AuditRecord>, Box<dyn std::error::Error>> {
+    let rows = s.audit_records(0, 100_000).await?;
+    Ok(rows
+        .into_iter()
+        .filter(|r| r.event.request_id.starts_with("crash-"))
+        .collect())
+}
+
+fn burst_killed(postgres: bool, journal: bool) -> TestResult {
+    let Some(mut site) = Site::new(postgres)? else {
         return Ok(());
     };
+    site.journal = journal;
     site.demo()?;
     let port = free_port()?;
     let mut server = site.serve(port, false)?;
+    let head_lock = if journal {
+        Some(HeadLock::take(&site)?)
+    } else {
+        None
+    };
     let stop = Arc::new(AtomicBool::new(false));
     let mut clients = Vec::new();
     for client in 0..4 {
@@ -295,22 +387,59 @@ fn burst_killed(postgres: bool) -> TestResult {
         answered.extend(c.join().map_err(|_| "a client panicked")?);
     }
     assert!(answered.len() >= 20, "only {} answers", answered.len());
-    site.assert_audit_verifies("a burst killed")?;
-    let audited = site.with_store(async |s| {
-        let mut ids = std::collections::HashSet::new();
-        let mut after = 0;
-        loop {
-            let page = s.audit_records(after, 1_000).await?;
-            let Some(last) = page.last() else { break };
-            after = last.seq;
-            for r in page {
-                if r.event.decision == gemj_model::AccessDecision::Permit {
-                    ids.insert(r.event.request_id);
-                }
-            }
+    let verified = site.assert_audit_verifies("a burst killed")?;
+    let mut audited = site.with_store(audited_ids)?;
+    let mut restarted = None;
+    if journal {
+        let waiting: u64 = verified
+            .lines()
+            .find_map(|l| {
+                l.split_once(": ")?.1.strip_suffix(
+                    " records not yet in the chain (the gateway ships them when it starts)",
+                )
+            })
+            .ok_or_else(|| format!("`audit verify` names the journal's rows: {verified}"))?
+            .parse()?;
+        let in_chain = answered.iter().filter(|id| audited.contains(*id)).count();
+        eprintln!(
+            "{} requests answered from the journal, {in_chain} of them in the chain at the kill, {waiting} records in the journal",
+            answered.len()
+        );
+        assert_eq!(in_chain, 0, "nothing ships while the head is held");
+        assert!(
+            waiting >= u64::try_from(answered.len())?,
+            "every answered request's row is in the journal"
+        );
+        // The held head released, the killed gateway's blocked shipping may land too; the
+        // restarted gateway ships the rest.
+        drop(head_lock);
+        restarted = Some(site.serve(port, false)?);
+        // Every row the journal held (the answered requests' and those cut off by the kill)
+        // lands, once.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut rows = site.with_store(burst_rows)?;
+        while u64::try_from(rows.len())? < waiting && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+            rows = site.with_store(burst_rows)?;
         }
-        Ok(ids)
-    })?;
+        assert_eq!(
+            u64::try_from(rows.len())?,
+            waiting,
+            "the journal's rows in the chain"
+        );
+        let mut decisions = std::collections::HashMap::new();
+        for r in &rows {
+            *decisions
+                .entry((r.event.request_id.as_str(), r.event.resource.as_str()))
+                .or_insert(0_u32) += 1;
+        }
+        let twice: Vec<_> = decisions.iter().filter(|(_, n)| **n > 1).collect();
+        assert!(
+            twice.is_empty(),
+            "decisions in the chain more than once: {twice:?}"
+        );
+        audited = site.with_store(audited_ids)?;
+    }
     let missing: Vec<&String> = answered
         .iter()
         .filter(|id| !audited.contains(*id))
@@ -327,11 +456,14 @@ fn burst_killed(postgres: bool) -> TestResult {
         answered.len()
     );
     // The restarted gateway serves, and its chains still verify after more requests.
-    let mut server = site.serve(port, false)?;
+    let mut server = match restarted {
+        Some(server) => server,
+        None => site.serve(port, false)?,
+    };
     let res = ureq::get(&format!("http://127.0.0.1:{port}/catalogue/v1/datasets")).call()?;
     assert_eq!(res.status(), 200);
     kill_9(&mut server)?;
-    site.assert_audit_verifies("the restart")
+    site.assert_audit_verifies("the restart").map(drop)
 }
 
 /// A withdrawal posted and the gateway killed a few milliseconds later, at several delays:

@@ -281,34 +281,55 @@ async fn append_pg<'c>(
     executor: impl sqlx::PgExecutor<'c>,
     append: &Append<'_>,
 ) -> Result<bool, StoreError> {
-    const APPEND: &str = "WITH head AS (UPDATE audit_head SET seq = $1, hash = $2 \
-         WHERE id = 1 AND seq = $3 AND hash = $4 RETURNING 1), \
-         log AS (INSERT INTO audit_log (seq, at_ns, principal, packed, prev_hash, hash) \
-         SELECT * FROM unnest($5::int8[], $6::int8[], $7::int8[], $8::bytea[], $9::bytea[], \
-         $10::bytea[]) WHERE EXISTS (SELECT 1 FROM head)), \
-         access AS (INSERT INTO audit_access (participant, seq) \
-         SELECT * FROM unnest($11::int8[], $12::int8[]) WHERE EXISTS (SELECT 1 FROM head) \
-         ON CONFLICT DO NOTHING) \
-         SELECT count(*) FROM head";
+    // The head's conditional move, and the rows and their participants landing only if it
+    // moved (one literal for both statements below).
+    macro_rules! moves {
+        () => {
+            "WITH head AS (UPDATE audit_head SET seq = $1, hash = $2 \
+             WHERE id = 1 AND seq = $3 AND hash = $4 RETURNING 1), \
+             log AS (INSERT INTO audit_log (seq, at_ns, principal, packed, prev_hash, hash) \
+             SELECT * FROM unnest($5::int8[], $6::int8[], $7::int8[], $8::bytea[], \
+             $9::bytea[], $10::bytea[]) WHERE EXISTS (SELECT 1 FROM head)), \
+             access AS (INSERT INTO audit_access (participant, seq) \
+             SELECT * FROM unnest($11::int8[], $12::int8[]) WHERE EXISTS (SELECT 1 FROM head) \
+             ON CONFLICT DO NOTHING)"
+        };
+    }
+    const APPEND: &str = concat!(moves!(), " SELECT count(*) FROM head");
+    // A journal's shipping: its mark moves in the same statement, only if the head did.
+    const APPEND_MARKED: &str = concat!(
+        moves!(),
+        ", mark AS (INSERT INTO audit_journals (journal, shipped) \
+         SELECT $13, $14 WHERE EXISTS (SELECT 1 FROM head) \
+         ON CONFLICT (journal) DO UPDATE SET shipped = EXCLUDED.shipped) \
+         SELECT count(*) FROM head"
+    );
     let rows = append.rows;
     let column = |f: fn(&LogRow) -> i64| rows.iter().map(f).collect::<Vec<i64>>();
     let bytes = |f: fn(&LogRow) -> &[u8]| rows.iter().map(f).collect::<Vec<&[u8]>>();
     let named = |f: fn(&Named) -> i64| append.named.iter().map(f).collect::<Vec<i64>>();
-    let landed: i64 = sqlx::query_scalar(APPEND)
-        .bind(append.head.0)
-        .bind(append.head.1)
-        .bind(append.after.0)
-        .bind(append.after.1.as_str())
-        .bind(column(|r| r.0))
-        .bind(column(|r| r.1))
-        .bind(column(|r| r.2))
-        .bind(bytes(|r| &r.3))
-        .bind(bytes(|r| &r.4))
-        .bind(bytes(|r| &r.5))
-        .bind(named(|n| n.0))
-        .bind(named(|n| n.1))
-        .fetch_one(executor)
-        .await?;
+    let query = sqlx::query_scalar(if append.mark.is_some() {
+        APPEND_MARKED
+    } else {
+        APPEND
+    })
+    .bind(append.head.0)
+    .bind(append.head.1)
+    .bind(append.after.0)
+    .bind(append.after.1.as_str())
+    .bind(column(|r| r.0))
+    .bind(column(|r| r.1))
+    .bind(column(|r| r.2))
+    .bind(bytes(|r| &r.3))
+    .bind(bytes(|r| &r.4))
+    .bind(bytes(|r| &r.5))
+    .bind(named(|n| n.0))
+    .bind(named(|n| n.1));
+    let query = match append.mark {
+        Some((journal, through)) => query.bind(journal).bind(through),
+        None => query,
+    };
+    let landed: i64 = query.fetch_one(executor).await?;
     Ok(landed == 1)
 }
 
@@ -321,6 +342,7 @@ fn append_statement(q: &mut sqlx::QueryBuilder<sqlx::Sqlite>, append: &Append<'_
         head,
         rows,
         named,
+        mark,
     } = *append;
     q.push("UPDATE audit_head SET seq = ")
         .push_bind(head.0)
@@ -356,6 +378,17 @@ fn append_statement(q: &mut sqlx::QueryBuilder<sqlx::Sqlite>, append: &Append<'_
         }
         q.push(";");
     }
+    if let Some((journal, through)) = mark {
+        q.push("INSERT INTO audit_journals (journal, shipped) SELECT ")
+            .push_bind(journal)
+            .push(", ")
+            .push_bind(through)
+            .push(" WHERE EXISTS (SELECT 1 FROM audit_head WHERE id = 1 AND seq = ")
+            .push_bind(head.0)
+            .push(" AND hash = ")
+            .push_bind(head.1)
+            .push(") ON CONFLICT (journal) DO UPDATE SET shipped = excluded.shipped;");
+    }
 }
 
 /// One append: the rows (and the participants they name) chained after the stored head
@@ -366,7 +399,13 @@ struct Append<'a> {
     head: (i64, &'a str),
     rows: &'a [LogRow],
     named: &'a [Named],
+    /// A local journal's id and the last of its rows these are: its mark in `audit_journals`
+    /// moves with them ([`crate::journal`]).
+    mark: Option<Mark<'a>>,
 }
+
+/// A journal's id and the last journal row of an append.
+type Mark<'a> = (&'a str, i64);
 
 /// The conditional append on a transaction's connection, for either backend (`with_tx!` runs
 /// one body for both): [`append_pg`] or [`append_statement`]; `Ok(false)` when the stored head
@@ -507,7 +546,7 @@ impl Store {
         }
         // Boxed: the locked append's state would otherwise make every call's future as large
         // (kilobytes, copied at each spawn and poll of the audit writer's task).
-        Box::pin(self.write_audit(&events, None, Chain::Next)).await
+        Box::pin(self.write_audit(&events, None, Chain::Next, None)).await
     }
 
     /// Appends a batch of audit events in one transaction, each chained to the one before, and
@@ -522,7 +561,18 @@ impl Store {
         }
         let mut events = events.to_vec();
         events.iter_mut().for_each(audit_pack::canonicalize);
-        self.write_audit(&events, None, Chain::Next).await
+        self.write_audit(&events, None, Chain::Next, None).await
+    }
+
+    /// [`Store::append_audit`] of canonical events shipped from a local journal, moving the
+    /// journal's mark to `mark.1` in the same transaction ([`crate::journal`]).
+    pub(crate) async fn append_audit_marked(
+        &self,
+        events: &[AuditEvent],
+        mark: Mark<'_>,
+    ) -> Result<Vec<i64>, StoreError> {
+        self.write_audit(events, None, Chain::Next, Some(mark))
+            .await
     }
 
     /// Writes `events` (with `verbatim` bodies for legacy rows that must stay as they were)
@@ -532,6 +582,7 @@ impl Store {
         events: &[AuditEvent],
         verbatim: Option<&[Option<String>]>,
         chain: Chain,
+        mark: Option<Mark<'_>>,
     ) -> Result<Vec<i64>, StoreError> {
         let prepared = self.prepare_audit(events)?;
         let months = self.months_missing(&prepared.times);
@@ -565,6 +616,7 @@ impl Store {
                 head: (head.0, &head.1),
                 rows: &rows,
                 named: &named,
+                mark,
             };
             if append_pg(pool, &append).await? {
                 self.audit_cache.set_head(head);
@@ -590,6 +642,7 @@ impl Store {
                 head: (head.0, &head.1),
                 rows: &rows,
                 named: &named,
+                mark,
             };
             append_statement(&mut q, &append);
             q.push("COMMIT;");
@@ -605,7 +658,7 @@ impl Store {
         }
         // Boxed: the rare path (a new term, a moved head, legacy rows) holds a transaction across
         // many awaits; inline, its state would make every append's future that large.
-        Box::pin(self.write_audit_locked(events, verbatim, chain, prepared, guess)).await
+        Box::pin(self.write_audit_locked(events, verbatim, chain, prepared, guess, mark)).await
     }
 
     /// The rest of [`Store::write_audit`]: in one transaction holding the write lock, the new
@@ -617,6 +670,7 @@ impl Store {
         chain: Chain,
         prepared: Prepared,
         mut guess: Option<(i64, String)>,
+        mark: Option<Mark<'_>>,
     ) -> Result<Vec<i64>, StoreError> {
         let Prepared {
             bodies,
@@ -684,6 +738,7 @@ impl Store {
                             head: (head.0, &head.1),
                             rows: &rows,
                             named: &named,
+                            mark,
                         };
                         let landed = AppendOn::append_on(&mut *tx, &append).await?;
                         if landed {
@@ -816,7 +871,7 @@ impl Store {
                 links.push((seq, prev, hash));
             }
             converted += u64::try_from(events.len()).unwrap_or(0);
-            self.write_audit(&events, Some(&verbatim), Chain::Given(links))
+            self.write_audit(&events, Some(&verbatim), Chain::Given(links), None)
                 .await?;
         }
         with_tx!(self, |tx| {

@@ -21,8 +21,8 @@ use gemj_model::{
 use roaring::RoaringBitmap;
 
 use crate::{
-    AppendOutcome, AuditSegment, Backend, Gene, Store, StoreError, StoreOptions, VariantRow,
-    with_pool,
+    AppendOutcome, AuditJournal, AuditSegment, Backend, Gene, Store, StoreError, StoreOptions,
+    VariantRow, with_pool,
 };
 
 type TestResult = Result<(), Box<dyn Error>>;
@@ -156,6 +156,8 @@ behaviour!(
     used_assertions,
     wes_runs,
     shared_budgets,
+    audit_journal,
+    audit_journals_ship_concurrently,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -3107,5 +3109,146 @@ async fn shared_budgets(store: Store) -> TestResult {
             vec![41]
         );
     }
+    Ok(())
+}
+
+/// A local audit journal ships into the one chain in order, exactly once: across a limit, a
+/// crash between the shipping's commit and the file's delete, and a reopening; one process
+/// holds the file.
+async fn audit_journal(store: Store) -> TestResult {
+    store.migrate().await?;
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("audit-journal.sqlite");
+    let journal = AuditJournal::open(&path)?;
+    assert!(
+        AuditJournal::open(&path).is_err(),
+        "a second holder of the journal is refused"
+    );
+    // A direct append and the journal's rows share one chain.
+    store
+        .append_audit(&[audit_event(1, "alice", &["GEMJ-P-000001"])?])
+        .await?;
+    let events = (2..=6)
+        .map(|n| audit_event(n, "journal-bob", &["GEMJ-P-000002"]))
+        .collect::<Result<Vec<_>, _>>()?;
+    assert_eq!(journal.append(&events[..2])?, 2);
+    assert_eq!(journal.append(&events[2..])?, 5);
+    assert_eq!(journal.pending()?, 5);
+    assert_eq!(store.audit_count().await?, 1, "nothing shipped yet");
+    // The first shipping names a new principal (the locked path), the second not.
+    assert_eq!(store.ship_audit_journal(&journal, 3).await?, 3);
+    assert_eq!(store.ship_audit_journal(&journal, 100).await?, 2);
+    assert_eq!(store.ship_audit_journal(&journal, 100).await?, 0);
+    assert_eq!(journal.pending()?, 0);
+    assert_eq!(journal.last_shipped(), Some(5));
+    assert_eq!(store.audit_journal_shipped(journal.id()).await?, 5);
+
+    // A crash after a shipping committed, before its rows left the file: they are not
+    // shipped again.
+    let seventh = audit_event(7, "journal-bob", &[])?;
+    assert_eq!(journal.append(std::slice::from_ref(&seventh))?, 6);
+    store
+        .append_audit_marked(std::slice::from_ref(&seventh), (journal.id(), 6))
+        .await?;
+    let id = journal.id().to_owned();
+    drop(journal);
+    let journal = AuditJournal::open(&path)?;
+    assert_eq!(journal.id(), id, "the journal keeps its id");
+    assert_eq!(journal.last_appended(), 6);
+    assert_eq!(store.ship_audit_journal(&journal, 100).await?, 0);
+    assert_eq!(journal.pending()?, 0);
+    assert_eq!(store.audit_count().await?, 7);
+    // Row ids are not reused once shipped rows are deleted.
+    assert_eq!(journal.append(&[audit_event(8, "carol", &[])?])?, 7);
+    assert_eq!(store.ship_audit_journal(&journal, 100).await?, 1);
+    assert_eq!(store.audit_journal_shipped(&id).await?, 7);
+
+    let records = store.audit_records(0, 100).await?;
+    let order: Vec<&str> = records
+        .iter()
+        .map(|r| r.event.request_id.as_str())
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "req-1", "req-2", "req-3", "req-4", "req-5", "req-6", "req-7", "req-8"
+        ]
+    );
+    assert_eq!(records[1].event, events[0], "shipped as journaled");
+    let seqs: Vec<i64> = records.iter().map(|r| r.seq).collect();
+    assert_eq!(seqs, (1..=8).collect::<Vec<i64>>());
+    let named = store
+        .audit_records_for_participant("GEMJ-P-000002", 0, 100)
+        .await?;
+    assert_eq!(named.len(), 5, "the journal's participants are indexed");
+    assert!(store.verify_chains().await?.is_intact());
+    Ok(())
+}
+
+/// Two replicas' journals shipping while a third writer appends directly: one chain, every
+/// event once, each journal's mark at its last row.
+async fn audit_journals_ship_concurrently(store: Store) -> TestResult {
+    store.migrate().await?;
+    let dir = tempfile::tempdir()?;
+    let mut tasks = Vec::new();
+    for replica in 0..3_usize {
+        let store = store.clone();
+        let path = dir.path().join(format!("journal-{replica}.sqlite"));
+        tasks.push(tokio::spawn(async move {
+            let journal = (replica < 2)
+                .then(|| AuditJournal::open(&path))
+                .transpose()
+                .map_err(|e| e.to_string())?;
+            for b in 0..10_usize {
+                let batch: Vec<AuditEvent> = (0..4)
+                    .map(|i| audit_event(replica * 1_000 + b * 4 + i, &format!("r{replica}"), &[]))
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| e.to_string())?;
+                match &journal {
+                    Some(journal) => {
+                        journal.append(&batch).map_err(|e| e.to_string())?;
+                        if b % 3 == 2 {
+                            store
+                                .ship_audit_journal(journal, 1024)
+                                .await
+                                .map_err(|e| e.to_string())?;
+                        }
+                    }
+                    None => {
+                        store
+                            .append_audit(&batch)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                    }
+                }
+                tokio::task::yield_now().await;
+            }
+            if let Some(journal) = &journal {
+                while store
+                    .ship_audit_journal(journal, 7)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    > 0
+                {}
+                let mark = store
+                    .audit_journal_shipped(journal.id())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                assert_eq!(mark, 40, "the mark is the journal's last row");
+            }
+            Ok::<_, String>(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    assert_eq!(store.audit_count().await?, 120);
+    let records = store.audit_records(0, 1_000).await?;
+    let ids: HashSet<&str> = records
+        .iter()
+        .map(|r| r.event.request_id.as_str())
+        .collect();
+    assert_eq!(ids.len(), 120, "every event once");
+    assert!(store.verify_chains().await?.is_intact());
     Ok(())
 }

@@ -209,11 +209,11 @@ pub async fn fetch(
     );
     if !sized {
         // A re-encoded slice: its length is known only at its end (chunked).
-        return Ok(HttpResponse::Ok()
-            .content_type("application/octet-stream")
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .insert_header(("X-Audit-Seq", audit_seq.to_string()))
-            .streaming(reader));
+        let mut res = HttpResponse::Ok();
+        res.content_type("application/octet-stream")
+            .insert_header((header::CACHE_CONTROL, "no-store"));
+        with_audit_seq(&mut res, audit_seq);
+        return Ok(res.streaming(reader));
     }
     let body = actix_web::body::SizedStream::new(len, reader);
     let mut res = if range.is_some() {
@@ -222,8 +222,8 @@ pub async fn fetch(
         HttpResponse::Ok()
     };
     res.content_type("application/octet-stream")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header(("X-Audit-Seq", stream.audit_seq.to_string()));
+        .insert_header((header::CACHE_CONTROL, "no-store"));
+    with_audit_seq(&mut res, audit_seq);
     if range.is_some() {
         res.insert_header((
             header::CONTENT_RANGE,
@@ -236,4 +236,12 @@ pub async fn fetch(
         ));
     }
     Ok(res.body(body))
+}
+
+/// `X-Audit-Seq`: the audit row of the release, when it is already in the chain (a gateway
+/// with a local audit journal numbers its rows when it ships them: then there is none).
+fn with_audit_seq(res: &mut actix_web::HttpResponseBuilder, seq: i64) {
+    if seq > 0 {
+        res.insert_header(("X-Audit-Seq", seq.to_string()));
+    }
 }

@@ -128,10 +128,12 @@ impl Ship {
                     }
                 }
                 Err(error) => {
+                    // The kind only: a store's or a row's error text may quote a record.
                     tracing::warn!(
                         message = "The audit journal could not be shipped; retrying.",
                         journal = self.journal.id(),
-                        %error
+                        after = self.journal.last_shipped().unwrap_or(-1),
+                        error = error_kind(&error)
                     );
                     return false;
                 }
@@ -161,6 +163,18 @@ impl Ship {
                 tokio::time::sleep(pause).await;
             }
         }
+    }
+}
+
+/// What kind of failure stopped a shipping, for the log (never its text).
+fn error_kind(error: &gemj_store::StoreError) -> &'static str {
+    use gemj_store::StoreError as E;
+    match error {
+        E::Database(_) | E::Connect { .. } | E::Busy(_) => "the store is out of reach",
+        E::Conflict { .. } => "the journal's mark moved (shipped elsewhere)",
+        E::InvalidData { .. } => "a journal row does not read back",
+        E::Sqlite(_) => "the journal file",
+        _ => "the store refused the rows",
     }
 }
 
@@ -440,7 +454,11 @@ impl Shared {
         let started = Instant::now();
         let written = match &self.ship {
             Some(ship) => {
-                let journaled = ship.journal.append(&events).map(|_| vec![0; n]);
+                let journaled = ship.journal.append(&events).map(|last| {
+                    let shipped = ship.journal.last_shipped().unwrap_or_default();
+                    self.metrics.journal_rows.set(last.saturating_sub(shipped));
+                    vec![0; n]
+                });
                 ship.wake.notify_one();
                 journaled
             }

@@ -459,6 +459,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if *with_demo {
                 gateway = gateway.with_demo_broker();
             }
+            let audit = gateway.audit().clone();
             let running = gateway.serve()?;
             println!(
                 "gemj-gateway {} listening at {}",
@@ -484,7 +485,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
             }
             println!("Stop with Ctrl-C (SIGINT) or SIGTERM: in-flight requests finish first.");
-            match running.join.await {
+            let stopped = running.join.await;
+            // A local audit journal: what is left ships before the process ends (what cannot
+            // ship now, with the store out of reach, ships at the next start).
+            if !audit.settle(std::time::Duration::from_secs(10)).await {
+                eprintln!(
+                    "warning: the audit journal is not all shipped; the rest ships at the next start"
+                );
+            }
+            match stopped {
                 Ok(Ok(())) => Ok(ExitCode::SUCCESS),
                 Ok(Err(e)) => {
                     eprintln!("error: server failed: {e}");

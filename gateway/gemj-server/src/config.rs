@@ -577,7 +577,8 @@ pub struct AuditConfig {
     /// PostgreSQL's chain moments later, exactly once, by a task of this process. An answer
     /// then waits for a local append rather than PostgreSQL's commit; the events are kept
     /// through a kill of the process, as the embedded store's are, but the ones not yet
-    /// shipped (milliseconds' worth) are lost with the disk itself. One process per file.
+    /// shipped (moments' worth, more while PostgreSQL is out of reach) are lost with the disk
+    /// itself. One process per file.
     /// Empty: every answer waits for PostgreSQL's commit.
     pub journal: String,
 }

@@ -164,8 +164,21 @@ impl Gateway {
             AuditSink::new(store.clone(), audit_options)
         } else {
             let path = config.data_dir.join(&config.audit.journal);
-            let journal = gemj_store::AuditJournal::open(&path)
-                .with_context(|| format!("cannot open the audit journal {}", path.display()))?;
+            // The process before this one (a rolling restart) may still be shipping it.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            let journal = loop {
+                match gemj_store::AuditJournal::open(&path) {
+                    Ok(journal) => break journal,
+                    Err(_) if std::time::Instant::now() < deadline => {
+                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    }
+                    Err(e) => {
+                        return Err(e).with_context(|| {
+                            format!("cannot open the audit journal {}", path.display())
+                        });
+                    }
+                }
+            };
             AuditSink::with_journal(store.clone(), audit_options, journal)
         };
         let consent = ConsentView::start(
@@ -236,6 +249,12 @@ impl Gateway {
     #[must_use]
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The audit writer.
+    #[must_use]
+    pub fn audit(&self) -> &AuditSink {
+        &self.audit
     }
 
     /// The object storage every API reads through.

@@ -410,10 +410,12 @@ fn burst_killed(postgres: bool, journal: bool) -> TestResult {
             waiting >= u64::try_from(answered.len())?,
             "every answered request's row is in the journal"
         );
-        // The held head released, the killed gateway's blocked shipping may land too; the
-        // restarted gateway ships the rest.
-        drop(head_lock);
+        // The restarted gateway's shipping queues behind the killed one's, still waiting in
+        // the server for the held head; released, the killed one's is rolled back (its client
+        // is gone before its commit) and the restarted one ships every row.
         restarted = Some(site.serve(port, false)?);
+        std::thread::sleep(Duration::from_millis(300));
+        drop(head_lock);
         // Every row the journal held (the answered requests' and those cut off by the kill)
         // lands, once.
         let deadline = Instant::now() + Duration::from_secs(20);

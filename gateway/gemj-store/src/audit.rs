@@ -281,55 +281,34 @@ async fn append_pg<'c>(
     executor: impl sqlx::PgExecutor<'c>,
     append: &Append<'_>,
 ) -> Result<bool, StoreError> {
-    // The head's conditional move, and the rows and their participants landing only if it
-    // moved (one literal for both statements below).
-    macro_rules! moves {
-        () => {
-            "WITH head AS (UPDATE audit_head SET seq = $1, hash = $2 \
-             WHERE id = 1 AND seq = $3 AND hash = $4 RETURNING 1), \
-             log AS (INSERT INTO audit_log (seq, at_ns, principal, packed, prev_hash, hash) \
-             SELECT * FROM unnest($5::int8[], $6::int8[], $7::int8[], $8::bytea[], \
-             $9::bytea[], $10::bytea[]) WHERE EXISTS (SELECT 1 FROM head)), \
-             access AS (INSERT INTO audit_access (participant, seq) \
-             SELECT * FROM unnest($11::int8[], $12::int8[]) WHERE EXISTS (SELECT 1 FROM head) \
-             ON CONFLICT DO NOTHING)"
-        };
-    }
-    const APPEND: &str = concat!(moves!(), " SELECT count(*) FROM head");
-    // A journal's shipping: its mark moves in the same statement, only if the head did.
-    const APPEND_MARKED: &str = concat!(
-        moves!(),
-        ", mark AS (INSERT INTO audit_journals (journal, shipped) \
-         SELECT $13, $14 WHERE EXISTS (SELECT 1 FROM head) \
-         ON CONFLICT (journal) DO UPDATE SET shipped = EXCLUDED.shipped) \
-         SELECT count(*) FROM head"
-    );
+    const APPEND: &str = "WITH head AS (UPDATE audit_head SET seq = $1, hash = $2 \
+         WHERE id = 1 AND seq = $3 AND hash = $4 RETURNING 1), \
+         log AS (INSERT INTO audit_log (seq, at_ns, principal, packed, prev_hash, hash) \
+         SELECT * FROM unnest($5::int8[], $6::int8[], $7::int8[], $8::bytea[], $9::bytea[], \
+         $10::bytea[]) WHERE EXISTS (SELECT 1 FROM head)), \
+         access AS (INSERT INTO audit_access (participant, seq) \
+         SELECT * FROM unnest($11::int8[], $12::int8[]) WHERE EXISTS (SELECT 1 FROM head) \
+         ON CONFLICT DO NOTHING) \
+         SELECT count(*) FROM head";
     let rows = append.rows;
     let column = |f: fn(&LogRow) -> i64| rows.iter().map(f).collect::<Vec<i64>>();
     let bytes = |f: fn(&LogRow) -> &[u8]| rows.iter().map(f).collect::<Vec<&[u8]>>();
     let named = |f: fn(&Named) -> i64| append.named.iter().map(f).collect::<Vec<i64>>();
-    let query = sqlx::query_scalar(if append.mark.is_some() {
-        APPEND_MARKED
-    } else {
-        APPEND
-    })
-    .bind(append.head.0)
-    .bind(append.head.1)
-    .bind(append.after.0)
-    .bind(append.after.1.as_str())
-    .bind(column(|r| r.0))
-    .bind(column(|r| r.1))
-    .bind(column(|r| r.2))
-    .bind(bytes(|r| &r.3))
-    .bind(bytes(|r| &r.4))
-    .bind(bytes(|r| &r.5))
-    .bind(named(|n| n.0))
-    .bind(named(|n| n.1));
-    let query = match append.mark {
-        Some((journal, through)) => query.bind(journal).bind(through),
-        None => query,
-    };
-    let landed: i64 = query.fetch_one(executor).await?;
+    let landed: i64 = sqlx::query_scalar(APPEND)
+        .bind(append.head.0)
+        .bind(append.head.1)
+        .bind(append.after.0)
+        .bind(append.after.1.as_str())
+        .bind(column(|r| r.0))
+        .bind(column(|r| r.1))
+        .bind(column(|r| r.2))
+        .bind(bytes(|r| &r.3))
+        .bind(bytes(|r| &r.4))
+        .bind(bytes(|r| &r.5))
+        .bind(named(|n| n.0))
+        .bind(named(|n| n.1))
+        .fetch_one(executor)
+        .await?;
     Ok(landed == 1)
 }
 
@@ -342,7 +321,6 @@ fn append_statement(q: &mut sqlx::QueryBuilder<sqlx::Sqlite>, append: &Append<'_
         head,
         rows,
         named,
-        mark,
     } = *append;
     q.push("UPDATE audit_head SET seq = ")
         .push_bind(head.0)
@@ -378,17 +356,6 @@ fn append_statement(q: &mut sqlx::QueryBuilder<sqlx::Sqlite>, append: &Append<'_
         }
         q.push(";");
     }
-    if let Some((journal, through)) = mark {
-        q.push("INSERT INTO audit_journals (journal, shipped) SELECT ")
-            .push_bind(journal)
-            .push(", ")
-            .push_bind(through)
-            .push(" WHERE EXISTS (SELECT 1 FROM audit_head WHERE id = 1 AND seq = ")
-            .push_bind(head.0)
-            .push(" AND hash = ")
-            .push_bind(head.1)
-            .push(") ON CONFLICT (journal) DO UPDATE SET shipped = excluded.shipped;");
-    }
 }
 
 /// One append: the rows (and the participants they name) chained after the stored head
@@ -399,13 +366,11 @@ struct Append<'a> {
     head: (i64, &'a str),
     rows: &'a [LogRow],
     named: &'a [Named],
-    /// A local journal's id and the last of its rows these are: its mark in `audit_journals`
-    /// moves with them ([`crate::journal`]).
-    mark: Option<Mark<'a>>,
 }
 
-/// A journal's id and the last journal row of an append.
-type Mark<'a> = (&'a str, i64);
+/// A local journal's shipping ([`crate::journal`]): the journal's id, its mark before (the
+/// last row shipped) and after these rows.
+pub(crate) type Mark<'a> = (&'a str, i64, i64);
 
 /// The conditional append on a transaction's connection, for either backend (`with_tx!` runs
 /// one body for both): [`append_pg`] or [`append_statement`]; `Ok(false)` when the stored head
@@ -565,7 +530,11 @@ impl Store {
     }
 
     /// [`Store::append_audit`] of canonical events shipped from a local journal, moving the
-    /// journal's mark to `mark.1` in the same transaction ([`crate::journal`]).
+    /// journal's mark from `mark.1` to `mark.2` in the same transaction ([`crate::journal`]).
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] when the stored mark is not `mark.1` (another process shipped
+    /// the journal, or an earlier shipping landed after all): nothing is written.
     pub(crate) async fn append_audit_marked(
         &self,
         events: &[AuditEvent],
@@ -606,6 +575,7 @@ impl Store {
         // the whole append (no BEGIN and COMMIT round trips).
         if let (crate::Pool::Pg(pool), Some(after)) = (&self.pool, &guess)
             && missing.is_empty()
+            && mark.is_none()
         {
             let links = chain_after(after, bodies);
             let (rows, named) = rows_of(&links, ids)?;
@@ -616,7 +586,6 @@ impl Store {
                 head: (head.0, &head.1),
                 rows: &rows,
                 named: &named,
-                mark,
             };
             if append_pg(pool, &append).await? {
                 self.audit_cache.set_head(head);
@@ -632,6 +601,7 @@ impl Store {
         // it gets back: docs/PERFORMANCE.md).
         if let (crate::Pool::Sqlite(pool), Some(after)) = (&self.pool, &guess)
             && missing.is_empty()
+            && mark.is_none()
         {
             let links = chain_after(after, bodies);
             let (rows, named) = rows_of(&links, ids)?;
@@ -642,7 +612,6 @@ impl Store {
                 head: (head.0, &head.1),
                 rows: &rows,
                 named: &named,
-                mark,
             };
             append_statement(&mut q, &append);
             q.push("COMMIT;");
@@ -682,6 +651,28 @@ impl Store {
             pack_rows(events, verbatim, &bodies, &times, ids, links)
         };
         let (seqs, head, fresh) = with_tx!(self, |tx, pg| {
+            // A journal's shipping: its mark moves first, from the value this shipper read, or
+            // nothing is written. The row stays locked until the commit, so a second shipper
+            // of the same journal (or a shipping of a process since killed, still queued in
+            // the server) waits, then finds the mark moved.
+            if let Some((journal, before, after)) = mark {
+                let moved = sqlx::query(
+                    "UPDATE audit_journals SET shipped = $1 WHERE journal = $2 AND shipped = $3",
+                )
+                .bind(after)
+                .bind(journal)
+                .bind(before)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if moved != 1 {
+                    // Its mark moved: these rows were shipped already.
+                    return Err(StoreError::Conflict {
+                        entity: "audit journal mark",
+                        id: journal.to_owned(),
+                    });
+                }
+            }
             // Terms first: insert the unknown ones, then read their ids.
             let mut fresh: Vec<(i64, String)> = Vec::new();
             for chunk in missing.chunks(TERMS_PER_STATEMENT) {
@@ -738,7 +729,6 @@ impl Store {
                             head: (head.0, &head.1),
                             rows: &rows,
                             named: &named,
-                            mark,
                         };
                         let landed = AppendOn::append_on(&mut *tx, &append).await?;
                         if landed {

@@ -3148,8 +3148,17 @@ async fn audit_journal(store: Store) -> TestResult {
     let seventh = audit_event(7, "journal-bob", &[])?;
     assert_eq!(journal.append(std::slice::from_ref(&seventh))?, 6);
     store
-        .append_audit_marked(std::slice::from_ref(&seventh), (journal.id(), 6))
+        .append_audit_marked(std::slice::from_ref(&seventh), (journal.id(), 5, 6))
         .await?;
+    // A second shipping of rows already shipped (a copy of the file elsewhere, a killed
+    // process's statement still queued): refused, nothing written.
+    assert!(matches!(
+        store
+            .append_audit_marked(std::slice::from_ref(&seventh), (journal.id(), 5, 6))
+            .await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert_eq!(store.audit_count().await?, 7);
     let id = journal.id().to_owned();
     drop(journal);
     let journal = AuditJournal::open(&path)?;

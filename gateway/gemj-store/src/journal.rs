@@ -6,10 +6,12 @@
 //! ([`Store::ship_audit_journal`]).
 //!
 //! Exactly once: the journal has a random id, and `audit_journals` in PostgreSQL keeps the
-//! last journal row shipped, moved in the same statement as the rows it covers (they land
-//! together or not at all). Rows at or below that mark are deleted from the file afterwards;
-//! a crash in between leaves rows the next shipping skips. One process holds the file at a
-//! time (an exclusive lock on `<file>.lock`), so one shipper moves the mark.
+//! last journal row shipped, moved in the same transaction as the rows it covers (they land
+//! together or not at all), and only from the value the shipper read: a second shipper of the
+//! same rows (another process with a copy of the file, or a shipping of a killed process still
+//! queued in the server) waits for the first and then writes nothing. Rows at or below the
+//! mark are deleted from the file afterwards; a crash in between leaves rows the next shipping
+//! skips. One process holds the file at a time (an exclusive lock on `<file>.lock`).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -204,16 +206,20 @@ impl AuditJournal {
             .collect()
     }
 
-    /// Deletes the rows up to `through` (shipped). Once the WAL has grown past its limit, it
-    /// is checkpointed: first beside the appends, then, holding them off, the few frames
-    /// committed meanwhile, so the next append starts the WAL over (a checkpoint that never
-    /// catches up with a log that never pauses would let it grow without end: the store's
-    /// own WAL, ARCHITECTURE.md).
+    /// Deletes the rows up to `through` (shipped), on the appends' own connection, so an
+    /// append never waits in SQLite's busy handler for the delete. Once the WAL has grown past
+    /// its limit, it is checkpointed: first beside the appends, then, holding them off, the few
+    /// frames committed meanwhile, so the next append starts the WAL over (a checkpoint that
+    /// never catches up with a log that never pauses would let it grow without end: the
+    /// store's own WAL, ARCHITECTURE.md).
     fn forget_through(&self, through: i64) -> Result<(), StoreError> {
-        let conn = self.ship.lock().unwrap_or_else(PoisonError::into_inner);
-        conn.prepare_cached("DELETE FROM journal_events WHERE id <= ?1")
+        self.append
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .prepare_cached("DELETE FROM journal_events WHERE id <= ?1")
             .and_then(|mut st| st.execute([through]))
             .map_err(direct_error)?;
+        let conn = self.ship.lock().unwrap_or_else(PoisonError::into_inner);
         let wal = PathBuf::from(format!("{}-wal", self.path.display()));
         if std::fs::metadata(&wal).is_ok_and(|m| m.len() > WAL_LIMIT_BYTES.unsigned_abs()) {
             let checkpoint = |conn: &rusqlite::Connection| {
@@ -255,28 +261,46 @@ impl AuditJournal {
 }
 
 impl Store {
-    /// The last row of journal `id` shipped into the chain (0: none).
+    /// The last row of journal `id` shipped into the chain (0: none; the journal is then
+    /// registered at 0).
     ///
     /// # Errors
     /// [`StoreError::Database`].
     pub async fn audit_journal_shipped(&self, id: &str) -> Result<i64, StoreError> {
         Ok(crate::with_pool!(self, |p| {
-            sqlx::query_scalar::<_, i64>(
-                "SELECT COALESCE((SELECT shipped FROM audit_journals WHERE journal = $1), 0)",
-            )
-            .bind(id)
-            .fetch_one(p)
-            .await?
+            // Read first: the committed mark, never waiting for a shipping under way.
+            let read = "SELECT shipped FROM audit_journals WHERE journal = $1";
+            match sqlx::query_scalar::<_, i64>(read)
+                .bind(id)
+                .fetch_optional(p)
+                .await?
+            {
+                Some(shipped) => shipped,
+                None => {
+                    sqlx::query(
+                        "INSERT INTO audit_journals (journal, shipped) VALUES ($1, 0) \
+                         ON CONFLICT (journal) DO NOTHING",
+                    )
+                    .bind(id)
+                    .execute(p)
+                    .await?;
+                    sqlx::query_scalar::<_, i64>(read)
+                        .bind(id)
+                        .fetch_one(p)
+                        .await?
+                }
+            }
         }))
     }
 
-    /// Ships up to `limit` rows of `journal` into the audit chain, in order, in one append that
-    /// also moves the journal's mark ([`crate::audit`]); then deletes them from the file.
-    /// Returns how many were shipped (0: nothing was waiting).
+    /// Ships up to `limit` rows of `journal` into the audit chain, in order, in one transaction
+    /// that also moves the journal's mark from the value read; then deletes them from the
+    /// file. Returns how many were shipped (0: nothing was waiting).
     ///
     /// # Errors
-    /// As [`Store::append_audit`]; then nothing is shipped, and the next call reads the mark
-    /// from the store again (the append may have landed without its answer arriving).
+    /// As [`Store::append_audit`], and [`StoreError::Conflict`] when the mark had moved; then
+    /// nothing is shipped, and the next call reads the mark from the store again (an append
+    /// may have landed without its answer arriving).
     pub async fn ship_audit_journal(
         &self,
         journal: &AuditJournal,
@@ -299,7 +323,7 @@ impl Store {
         let n = rows.len();
         let mut events: Vec<AuditEvent> = rows.into_iter().map(|(_, e)| e).collect();
         events.iter_mut().for_each(crate::audit_pack::canonicalize);
-        let mark = (journal.id(), through);
+        let mark = (journal.id(), shipped, through);
         if let Err(e) = Box::pin(self.append_audit_marked(&events, mark)).await {
             journal.shipped.store(-1, Ordering::Release);
             return Err(e);

@@ -164,12 +164,15 @@ impl Gateway {
             AuditSink::new(store.clone(), audit_options)
         } else {
             let path = config.data_dir.join(&config.audit.journal);
-            // The process before this one (a rolling restart) may still be shipping it.
+            // The process before this one (a rolling restart) may still be shipping it: wait
+            // for its lock (only that; a file that is not a journal stops the start at once).
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
             let journal = loop {
                 match gemj_store::AuditJournal::open(&path) {
                     Ok(journal) => break journal,
-                    Err(_) if std::time::Instant::now() < deadline => {
+                    Err(gemj_store::StoreError::InvalidInput { .. })
+                        if std::time::Instant::now() < deadline =>
+                    {
                         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
                     }
                     Err(e) => {
